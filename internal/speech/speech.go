@@ -1,0 +1,242 @@
+// Package speech owns Izwi's engine-neutral speech types and the small
+// interfaces every engine implements: streaming recognition, file
+// transcription, voice activity detection, speaker embedding and synthesis.
+//
+// It is pure Go and imports no engine. Engine packages (sherpa, pocketsphinx,
+// flite) import it and register constructors in a Registry built by the
+// composition root (cmd/izwi); nothing here holds package-level state.
+//
+// Audio crosses every interface as mono float32 samples in [-1, 1] at the
+// sample rate the engine declares; callers convert with package audio.
+package speech
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Sentinel errors shared by all engines. Engines wrap them with %w so callers
+// can test with errors.Is without knowing which engine answered.
+var (
+	// ErrUnknownEngine means no constructor is registered under that name.
+	ErrUnknownEngine = errors.New("speech: unknown engine")
+	// ErrUnsupported means the engine cannot do what was asked (a role it
+	// lacks, or an option such as hotwords it does not honour).
+	ErrUnsupported = errors.New("speech: not supported by this engine")
+	// ErrClosed means the object was used after Close.
+	ErrClosed = errors.New("speech: closed")
+	// ErrBadAudio means the samples given cannot be used (wrong rate, NaN...).
+	ErrBadAudio = errors.New("speech: bad audio")
+	// ErrModel means a model is missing, fails verification or fails to load.
+	ErrModel = errors.New("speech: model unavailable")
+	// ErrBadInput means a request is unusable (empty text, unknown voice...).
+	ErrBadInput = errors.New("speech: bad input")
+)
+
+// Word is one recognised word with its timing relative to the start of the
+// stream (or file) and the engine's confidence in [0, 1].
+type Word struct {
+	Text       string        `json:"word"`
+	Start      time.Duration `json:"start"`
+	End        time.Duration `json:"end"`
+	Confidence float32       `json:"confidence"`
+}
+
+// Result is a recognition hypothesis for one segment (utterance) of a
+// stream. A partial result may be revised by later results with the same
+// Segment number; a final one never is.
+type Result struct {
+	Segment    int           `json:"segment"`
+	Text       string        `json:"text"`
+	Words      []Word        `json:"words,omitempty"`
+	Start      time.Duration `json:"start"`
+	End        time.Duration `json:"end"`
+	Confidence float32       `json:"confidence"`
+	Final      bool          `json:"final"`
+	// Speaker is empty until an identifier fills it.
+	Speaker string `json:"speaker,omitempty"`
+}
+
+// Transcript is the whole result of transcribing a file.
+type Transcript struct {
+	Text     string        `json:"text"`
+	Language string        `json:"language,omitempty"`
+	Duration time.Duration `json:"duration"`
+	Segments []Result      `json:"segments"`
+}
+
+// StreamOptions tune one recognition stream.
+type StreamOptions struct {
+	// Hotwords boosts these words or phrases where the engine supports it
+	// (sherpa transducers; PocketSphinx adds them to its dictionary when it
+	// can spell them). An engine that cannot honour them returns
+	// ErrUnsupported from NewStream.
+	Hotwords []string
+}
+
+// Recognizer is a loaded streaming speech-to-text model.
+//
+// Contract: a Recognizer is safe for concurrent use; each NewStream returns
+// an independent Stream sharing the loaded model. Close releases the model
+// and must be called only after every Stream has been closed.
+type Recognizer interface {
+	// SampleRate is the rate, in Hz, of the samples its streams accept.
+	SampleRate() int
+	NewStream(ctx context.Context, opts StreamOptions) (Stream, error)
+	Info() EngineInfo
+	Close() error
+}
+
+// Stream is one utterance-by-utterance recognition over pushed audio.
+//
+// Contract: a Stream is used by one goroutine at a time. Accept returns the
+// results that became available (zero or more partials, and a final whenever
+// the engine's endpointing closes a segment). Flush ends the current segment
+// as if the speaker stopped and returns its final result, if any; the stream
+// stays usable. Reset drops all buffered audio and hypotheses. Segment
+// numbers and timestamps keep increasing across Flush; Reset restarts both.
+type Stream interface {
+	Accept(samples []float32) ([]Result, error)
+	Flush() ([]Result, error)
+	Reset() error
+	Close() error
+}
+
+// TranscribeOptions tune a file transcription.
+type TranscribeOptions struct {
+	Language string
+	// Prompt is an optional hint of vocabulary or previous text; engines
+	// that cannot use it ignore it.
+	Prompt   string
+	Hotwords []string
+	// Progress, if set, is called with the seconds of audio processed so far.
+	Progress func(done time.Duration)
+}
+
+// Transcriber turns a whole recording into a Transcript.
+//
+// Contract: safe for concurrent use; honours ctx cancellation between
+// chunks; samples are mono at SampleRate().
+type Transcriber interface {
+	SampleRate() int
+	Transcribe(ctx context.Context, samples []float32, opts TranscribeOptions) (Transcript, error)
+	Info() EngineInfo
+	Close() error
+}
+
+// SpeechSegment is a span of audio a VAD judged to be speech.
+type SpeechSegment struct {
+	Start   time.Duration
+	Samples []float32
+}
+
+// End returns when the segment stops, given the detector's sample rate.
+func (s SpeechSegment) End(sampleRate int) time.Duration {
+	return s.Start + SamplesToDuration(len(s.Samples), sampleRate)
+}
+
+// VAD is a loaded voice activity model that makes per-stream detectors.
+//
+// Contract: safe for concurrent NewDetector calls; each Detector is used by
+// one goroutine at a time.
+type VAD interface {
+	SampleRate() int
+	NewDetector() (Detector, error)
+	Info() EngineInfo
+	Close() error
+}
+
+// Detector finds speech in pushed audio.
+//
+// Contract: Accept returns the segments completed by this push; Speaking
+// reports whether speech is in progress right now (for "speech started"
+// events); Flush returns a segment still open at end of input.
+type Detector interface {
+	Accept(samples []float32) ([]SpeechSegment, error)
+	Speaking() bool
+	Flush() ([]SpeechSegment, error)
+	Close() error
+}
+
+// Embedder turns a span of one person's speech into a fixed-size voiceprint.
+//
+// Contract: safe for concurrent use; Embed returns a vector of length Dim().
+type Embedder interface {
+	SampleRate() int
+	Dim() int
+	Embed(ctx context.Context, samples []float32) ([]float32, error)
+	Info() EngineInfo
+	Close() error
+}
+
+// Voice describes one voice a Synthesizer offers.
+type Voice struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Language string `json:"language,omitempty"`
+	Gender   string `json:"gender,omitempty"`
+}
+
+// SynthesisRequest asks for speech.
+type SynthesisRequest struct {
+	Text  string
+	Voice string  // a Voice.ID; empty picks the default voice
+	Speed float32 // 1.0 is normal; 0 means 1.0
+}
+
+// Synthesizer turns text into speech.
+//
+// Contract: safe for concurrent use. Synthesize calls sink with consecutive
+// chunks of mono samples at SampleRate() as they are made (so callers can
+// stream), stops early and returns sink's error if sink fails, and honours
+// ctx between chunks.
+type Synthesizer interface {
+	SampleRate() int
+	Voices() []Voice
+	Synthesize(ctx context.Context, req SynthesisRequest, sink func(samples []float32) error) error
+	Info() EngineInfo
+	Close() error
+}
+
+// EngineInfo describes a loaded engine for /readyz, `izwi version` and logs.
+type EngineInfo struct {
+	// Engine is the registered name ("pocketsphinx", "sherpa", "flite").
+	Engine string `json:"engine"`
+	// Role is what this instance does: "asr", "transcribe", "vad", "speaker", "tts".
+	Role string `json:"role"`
+	// Model names the loaded model ("en-us", "streaming-zipformer-en-20M-2023-02-17").
+	Model string `json:"model"`
+	// Library is the native library and its version ("pocketsphinx 5prealpha").
+	Library string `json:"library,omitempty"`
+	// Files lists each model file with its verified SHA-256.
+	Files []ModelFile `json:"files,omitempty"`
+}
+
+// ModelFile is a model file that was checked before loading.
+type ModelFile struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// SamplesToDuration converts a sample count at rate Hz to a duration.
+func SamplesToDuration(n, rate int) time.Duration {
+	if rate <= 0 {
+		return 0
+	}
+	return time.Duration(int64(n) * int64(time.Second) / int64(rate))
+}
+
+// CheckSamples returns ErrBadAudio if any sample is NaN or infinite. Engines
+// call it before handing samples to native code, which may not cope.
+func CheckSamples(samples []float32) error {
+	for i, v := range samples {
+		if v != v || v > math.MaxFloat32 || v < -math.MaxFloat32 {
+			return fmt.Errorf("%w: sample %d is %v", ErrBadAudio, i, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what Izwi needs to build, run and test, and nothing that is
+# already there. Safe to run again. Used by `make run`, `make test` and CI.
+#   Debian packages: the zero-download engines (PocketSphinx, Flite), their
+#   headers for cgo, Debian's python3-onnx for the test-model generator,
+#   sox for audio checks, and Chromium for browser tests.
+#   Go modules: everything pinned in go.sum.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential pkg-config
+  pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev
+  flite flite1-dev
+  python3-onnx python3-numpy
+  sox
+)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+command -v go >/dev/null || { echo "setup: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }
+go mod download
+echo "setup: ok"
