@@ -1,0 +1,125 @@
+// Package archtest holds the architecture's rules as a test: which packages
+// may import which, and where cgo may live. It runs `go list` over the module
+// and fails when a change crosses a boundary, the way Go's own
+// go/build/deps_test.go does.
+package archtest
+
+import (
+	"encoding/json"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+const module = "github.com/izwi-speech/izwi"
+
+type pkg struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+	CgoFiles   []string
+}
+
+func listPackages(t *testing.T) []pkg {
+	t.Helper()
+	cmd := exec.Command("go", "list", "-json", module+"/...")
+	cmd.Dir = "../.."
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pkgs []pkg
+	dec := json.NewDecoder(out)
+	for {
+		var p pkg
+		if err := dec.Decode(&p); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		pkgs = append(pkgs, p)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	if len(pkgs) < 5 {
+		t.Fatalf("go list found only %d packages", len(pkgs))
+	}
+	return pkgs
+}
+
+// enginePkgs are the only packages allowed to use cgo.
+var enginePkgs = map[string]bool{
+	module + "/internal/speech/sherpa":       true,
+	module + "/internal/speech/pocketsphinx": true,
+	module + "/internal/speech/flite":        true,
+}
+
+func rel(path string) string { return strings.TrimPrefix(path, module+"/") }
+
+func TestCgoOnlyInEnginePackages(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if len(p.CgoFiles) > 0 && !enginePkgs[p.ImportPath] {
+			t.Errorf("%s uses cgo (%v); cgo lives only in the engine packages", rel(p.ImportPath), p.CgoFiles)
+		}
+	}
+}
+
+// forbidden lists, per package prefix, module packages it must not import
+// (directly or indirectly).
+var forbidden = []struct {
+	pkg  string // prefix, relative to the module
+	deny []string
+	why  string
+}{
+	{"internal/speech", []string{"internal/api", "internal/config", "internal/models", "internal/engines", "cmd/"},
+		"engines and the speech contracts know nothing of HTTP, config or model storage"},
+	{"internal/audio", []string{"internal/speech", "internal/api", "internal/models", "internal/config"},
+		"audio is a leaf: pure decoding and DSP"},
+	{"internal/models", []string{"internal/speech/sherpa", "internal/speech/pocketsphinx", "internal/speech/flite", "internal/api"},
+		"model verification must not load a native runtime"},
+	{"internal/transcript", []string{"internal/api", "internal/models", "internal/speech/sherpa", "internal/speech/pocketsphinx", "internal/speech/flite"},
+		"formats are pure"},
+	{"internal/wer", []string{"internal/"}, "WER is a leaf"},
+}
+
+func TestImportRules(t *testing.T) {
+	for _, p := range listPackages(t) {
+		r := rel(p.ImportPath)
+		for _, rule := range forbidden {
+			if r != rule.pkg && !strings.HasPrefix(r, rule.pkg+"/") {
+				continue
+			}
+			if strings.HasSuffix(r, "test") { // speechtest, testdata: test helpers
+				continue
+			}
+			for _, d := range p.Deps {
+				dr := rel(d)
+				for _, deny := range rule.deny {
+					if strings.HasPrefix(dr, deny) && dr != r && !strings.HasPrefix(dr, r+"/") {
+						t.Errorf("%s imports %s: %s", r, dr, rule.why)
+					}
+				}
+			}
+		}
+	}
+}
+
+// Only the engine package talks to sherpa-onnx, and only cmd/izwi wires the HTTP layer.
+func TestSingleOwners(t *testing.T) {
+	owners := map[string]string{
+		"github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx": module + "/internal/speech/sherpa",
+		module + "/internal/api":                       module + "/cmd/izwi",
+	}
+	for _, p := range listPackages(t) {
+		for _, imp := range p.Imports {
+			if owner, ok := owners[imp]; ok && p.ImportPath != owner && !strings.HasPrefix(p.ImportPath, imp) {
+				t.Errorf("%s imports %s; only %s may", rel(p.ImportPath), imp, rel(owner))
+			}
+		}
+	}
+}
