@@ -98,6 +98,9 @@ func TestImportRules(t *testing.T) {
 				continue
 			}
 			for _, d := range p.Deps {
+				if !strings.HasPrefix(d, module+"/") {
+					continue
+				}
 				dr := rel(d)
 				for _, deny := range rule.deny {
 					if strings.HasPrefix(dr, deny) && dr != r && !strings.HasPrefix(dr, r+"/") {
