@@ -1,0 +1,183 @@
+// Package audio owns Izwi's audio layer: decoding (WAV/RF64, FLAC and raw
+// PCM/G.711 as Deepgram names it), band-limited resampling, level analysis
+// and PCM16/WAV encoding. It is pure Go (no cgo) and holds no package-level
+// state. Engines, the CLI and the API import it to turn whatever a client
+// sends into the mono float32 samples the speech interfaces take.
+//
+// Every decoder treats its input as hostile: sizes claimed by headers are
+// never trusted for allocation (memory is allocated from the bytes actually
+// present), and failures are reported with the sentinels ErrUnsupported,
+// ErrCorrupt, ErrTooLarge and ErrEmpty so the HTTP layer can map them to
+// 415, 400, 413 and 400.
+package audio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+// Sentinel errors; decoders wrap them with %w and a description of what was
+// wrong, e.g. "audio: wav: fmt chunk of 12 bytes, want ≥ 16: corrupt".
+var (
+	// ErrUnsupported means a valid container holding a format Izwi does not
+	// decode (MP3-in-WAV, ADPCM, 12 channels...). HTTP 415.
+	ErrUnsupported = errors.New("unsupported")
+	// ErrCorrupt means the bytes are not a well-formed file of any format we
+	// know. HTTP 400.
+	ErrCorrupt = errors.New("corrupt")
+	// ErrTooLarge means the input exceeds Limits. HTTP 413.
+	ErrTooLarge = errors.New("too large")
+	// ErrEmpty means a well-formed file with no samples. HTTP 400.
+	ErrEmpty = errors.New("no audio samples")
+)
+
+// Defaults applied when a Limits field is zero.
+const (
+	DefaultMaxBytes    int64         = 2 << 30 // 2 GiB
+	DefaultMaxDuration time.Duration = 4 * time.Hour
+)
+
+// Rate and channel bounds for decoded files. Live streams are narrower, see
+// ParseRawFormat.
+const (
+	MinSampleRate = 1000
+	MaxSampleRate = 384000
+	MaxChannels   = 32
+)
+
+// Limits bound what Decode accepts. Zero fields take the defaults above.
+type Limits struct {
+	MaxBytes    int64
+	MaxDuration time.Duration
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxBytes
+	}
+	if l.MaxDuration <= 0 {
+		l.MaxDuration = DefaultMaxDuration
+	}
+	return l
+}
+
+// checkFrames reports ErrTooLarge when frames at rate exceed MaxDuration.
+// It runs before samples are allocated.
+func (l Limits) checkFrames(frames int64, rate int) error {
+	if rate <= 0 {
+		return nil
+	}
+	// Compare in frames to avoid Duration overflow on huge counts.
+	maxFrames := int64(l.MaxDuration.Seconds() * float64(rate))
+	if frames > maxFrames {
+		return fmt.Errorf("audio: %d frames at %d Hz exceed the %s limit: %w", frames, rate, l.MaxDuration, ErrTooLarge)
+	}
+	return nil
+}
+
+// Clip is decoded audio: interleaved float32 samples in [-1, 1].
+type Clip struct {
+	SampleRate int
+	Channels   int
+	Samples    []float32 // interleaved, len = Frames()*Channels
+	Format     string    // e.g. "wav/pcm16", "wav/float32", "flac/24", "raw/linear16"
+}
+
+// Frames returns the number of sample frames (samples per channel).
+func (c Clip) Frames() int {
+	if c.Channels <= 0 {
+		return 0
+	}
+	return len(c.Samples) / c.Channels
+}
+
+// Duration returns the clip's length.
+func (c Clip) Duration() time.Duration {
+	if c.SampleRate <= 0 {
+		return 0
+	}
+	return time.Duration(int64(c.Frames()) * int64(time.Second) / int64(c.SampleRate))
+}
+
+// Mono averages the channels into one. It returns Samples itself (not a copy)
+// when the clip is already mono.
+func (c Clip) Mono() []float32 {
+	if c.Channels <= 1 {
+		return c.Samples
+	}
+	n := c.Frames()
+	out := make([]float32, n)
+	inv := 1 / float32(c.Channels)
+	for i := range n {
+		var sum float32
+		for _, s := range c.Samples[i*c.Channels : (i+1)*c.Channels] {
+			sum += s
+		}
+		out[i] = sum * inv
+	}
+	return out
+}
+
+// Decode reads a whole WAV (RIFF, RF64/BW64, WAVE_FORMAT_EXTENSIBLE) or FLAC
+// file from r, recognised by its magic bytes rather than any name or MIME
+// type the client claimed.
+func Decode(r io.Reader, lim Limits) (Clip, error) {
+	lim = lim.withDefaults()
+	// Read at most MaxBytes+1 so an oversize body is detected without
+	// buffering more than the limit.
+	b, err := io.ReadAll(io.LimitReader(r, lim.MaxBytes+1))
+	if err != nil {
+		return Clip{}, fmt.Errorf("audio: reading input: %w", err)
+	}
+	if int64(len(b)) > lim.MaxBytes {
+		return Clip{}, fmt.Errorf("audio: input exceeds %d bytes: %w", lim.MaxBytes, ErrTooLarge)
+	}
+	return decodeBytes(b, lim)
+}
+
+// DecodeFile decodes the file at path; see Decode.
+func DecodeFile(path string, lim Limits) (Clip, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return Clip{}, fmt.Errorf("audio: %w", err)
+	}
+	defer f.Close()
+	return Decode(f, lim)
+}
+
+func decodeBytes(b []byte, lim Limits) (Clip, error) {
+	switch {
+	case len(b) == 0:
+		return Clip{}, fmt.Errorf("audio: empty input: %w", ErrEmpty)
+	case len(b) >= 12 && (bytes.HasPrefix(b, []byte("RIFF")) || bytes.HasPrefix(b, []byte("RF64")) ||
+		bytes.HasPrefix(b, []byte("BW64"))) && string(b[8:12]) == "WAVE":
+		return decodeWAV(b, lim)
+	case bytes.HasPrefix(b, []byte("fLaC")):
+		return decodeFLAC(b, lim)
+	case bytes.HasPrefix(b, []byte("ID3")):
+		// FLAC may carry an ID3v2 prefix, but so does MP3; we decode neither
+		// the tag nor MP3, so say plainly what we saw.
+		return Clip{}, fmt.Errorf("audio: ID3-tagged input (MP3?) is not decoded: %w", ErrUnsupported)
+	case bytes.HasPrefix(b, []byte("OggS")):
+		return Clip{}, fmt.Errorf("audio: ogg container is not decoded: %w", ErrUnsupported)
+	}
+	return Clip{}, fmt.Errorf("audio: unrecognised format (want WAV or FLAC): %w", ErrCorrupt)
+}
+
+// sanitize maps NaN to 0 and clamps to [-1, 1]: float sources may carry
+// either, and every consumer relies on the Clip contract.
+func sanitize(x float64) float32 {
+	switch {
+	case x != x:
+		return 0
+	case x > 1:
+		return 1
+	case x < -1:
+		return -1
+	}
+	return float32(x)
+}

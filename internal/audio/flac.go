@@ -1,0 +1,84 @@
+package audio
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mewkiz/flac"
+)
+
+func flacErr(kind error, format string, args ...any) error {
+	return fmt.Errorf("audio: flac: "+format+": %w", append(args, kind)...)
+}
+
+// decodeFLAC decodes a FLAC stream with github.com/mewkiz/flac.
+//
+// Memory: FLAC legitimately compresses silence by several hundred to one, so
+// unlike WAV the decoded size cannot be bounded by the input size; it is
+// bounded by Limits.MaxDuration, checked frame by frame before samples are
+// appended. The StreamInfo sample count is never used to pre-allocate.
+//
+// mewkiz/flac is a pure-Go decoder that was not written for hostile input;
+// any panic inside it is recovered here and reported as ErrCorrupt, so one bad
+// upload cannot take the server down.
+func decodeFLAC(b []byte, lim Limits) (clip Clip, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			clip, err = Clip{}, flacErr(ErrCorrupt, "decoder panic: %v", r)
+		}
+	}()
+	s, err := flac.New(bytes.NewReader(b))
+	if err != nil {
+		return Clip{}, flacErr(ErrCorrupt, "header: %v", err)
+	}
+	info := s.Info
+	if info == nil {
+		return Clip{}, flacErr(ErrCorrupt, "missing STREAMINFO")
+	}
+	rate, ch, bps := int(info.SampleRate), int(info.NChannels), int(info.BitsPerSample)
+	switch {
+	case ch == 0 || bps == 0 || rate == 0:
+		return Clip{}, flacErr(ErrCorrupt, "STREAMINFO with %d Hz, %d channels, %d bits", rate, ch, bps)
+	case rate < MinSampleRate || rate > MaxSampleRate:
+		return Clip{}, flacErr(ErrUnsupported, "sample rate %d Hz outside %d–%d", rate, MinSampleRate, MaxSampleRate)
+	case bps > 32:
+		return Clip{}, flacErr(ErrUnsupported, "%d bits per sample", bps)
+	}
+	scale := 1 / float64(uint64(1)<<(bps-1))
+	var out []float32
+	var frames int64
+	for {
+		f, err := s.ParseNext()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return Clip{}, flacErr(ErrCorrupt, "frame %d: %v", frames, err)
+		}
+		n := int(f.BlockSize)
+		if len(f.Subframes) != ch || int(f.BitsPerSample) != bps {
+			return Clip{}, flacErr(ErrCorrupt, "frame with %d channels of %d bits in a %d×%d-bit stream",
+				len(f.Subframes), f.BitsPerSample, ch, bps)
+		}
+		for _, sf := range f.Subframes {
+			if len(sf.Samples) != n {
+				return Clip{}, flacErr(ErrCorrupt, "subframe of %d samples in a block of %d", len(sf.Samples), n)
+			}
+		}
+		frames += int64(n)
+		if err := lim.checkFrames(frames, rate); err != nil {
+			return Clip{}, err
+		}
+		for i := range n {
+			for c := range ch {
+				out = append(out, float32(float64(f.Subframes[c].Samples[i])*scale))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return Clip{}, flacErr(ErrEmpty, "stream holds no frames")
+	}
+	return Clip{SampleRate: rate, Channels: ch, Samples: out, Format: fmt.Sprintf("flac/%d", bps)}, nil
+}
