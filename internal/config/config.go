@@ -1,0 +1,221 @@
+// Package config owns Izwi's configuration: one documented struct with a
+// sub-struct per subsystem, read from izwi.toml, then IZWI_* environment
+// variables, then command-line flags (each overriding the one before), and
+// checked by Validate. A zero Config means "all defaults"; Defaults fills the
+// empty fields with them.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"path/filepath"
+	"strings"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// Default values, documented in izwi.example.toml.
+const (
+	DefaultListen      = "127.0.0.1:8080"
+	DefaultAdminListen = "127.0.0.1:8081"
+	DefaultDataDir     = "./data"
+	DefaultLogLevel    = "info"
+	// Off as an engine name disables a role.
+	Off = "off"
+)
+
+// Config is the whole configuration. Field names in TOML and JSON are the
+// snake_case tags.
+type Config struct {
+	Server  Server  `json:"server" toml:"server"`
+	Data    Data    `json:"data" toml:"data"`
+	Log     Log     `json:"log" toml:"log"`
+	Engines Engines `json:"engines" toml:"engines"`
+}
+
+// Server configures the HTTP listeners.
+type Server struct {
+	// Listen is the public API address (host:port). Default 127.0.0.1:8080.
+	Listen string `json:"listen,omitempty" toml:"listen"`
+	// AdminListen is reserved for the admin listener. Default 127.0.0.1:8081.
+	AdminListen string `json:"admin_listen,omitempty" toml:"admin_listen"`
+	// AllowInsecureHTTP permits plain HTTP on a non-loopback address. Until
+	// TLS lands, that exposes traffic (audio, transcripts) on the network,
+	// so it must be asked for explicitly.
+	AllowInsecureHTTP bool `json:"allow_insecure_http,omitempty" toml:"allow_insecure_http"`
+	// ShutdownTimeout is how long (Go duration, e.g. "10s") in-flight
+	// requests get on SIGINT/SIGTERM. Default 10s.
+	ShutdownTimeout Duration `json:"shutdown_timeout,omitempty" toml:"shutdown_timeout"`
+}
+
+// Data configures where Izwi keeps files.
+type Data struct {
+	// Dir holds everything Izwi writes. Default ./data.
+	Dir string `json:"dir,omitempty" toml:"dir"`
+	// ModelsDir holds installed models. Default <Dir>/models.
+	ModelsDir string `json:"models_dir,omitempty" toml:"models_dir"`
+}
+
+// Log configures the JSON logger.
+type Log struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `json:"level,omitempty" toml:"level"`
+}
+
+// Role configures the engine for one role. Engine "off" disables it; an
+// empty Engine takes the role's default.
+type Role struct {
+	speech.Spec
+	// Required makes a load failure fatal (the server refuses to start and
+	// /readyz would never pass). Optional roles that fail are reported by
+	// /readyz while the server keeps running.
+	Required bool `json:"required,omitempty" toml:"required"`
+}
+
+// Off reports whether the role is disabled.
+func (r Role) Off() bool { return r.Engine == Off }
+
+// Engines picks the engine for each role.
+type Engines struct {
+	ASR        Role `json:"asr" toml:"asr"`
+	Transcribe Role `json:"transcribe" toml:"transcribe"`
+	TTS        Role `json:"tts" toml:"tts"`
+	VAD        Role `json:"vad" toml:"vad"`
+	Speaker    Role `json:"speaker" toml:"speaker"`
+}
+
+// NamedRole is a Role with its name, as Engines.List returns them.
+type NamedRole struct {
+	Name string
+	Role
+}
+
+// RoleNames lists the roles in a fixed order.
+func RoleNames() []string { return []string{"asr", "transcribe", "tts", "vad", "speaker"} }
+
+// List returns every role with its name, in RoleNames order.
+func (e Engines) List() []NamedRole {
+	return []NamedRole{{"asr", e.ASR}, {"transcribe", e.Transcribe}, {"tts", e.TTS}, {"vad", e.VAD}, {"speaker", e.Speaker}}
+}
+
+// role returns a pointer to the named role, or nil.
+func (e *Engines) role(name string) *Role {
+	switch name {
+	case "asr":
+		return &e.ASR
+	case "transcribe":
+		return &e.Transcribe
+	case "tts":
+		return &e.TTS
+	case "vad":
+		return &e.VAD
+	case "speaker":
+		return &e.Speaker
+	}
+	return nil
+}
+
+// defaultRoles are the engines a fresh install uses.
+func defaultRoles() Engines {
+	return Engines{
+		ASR:        Role{Spec: speech.Spec{Engine: "pocketsphinx"}},
+		Transcribe: Role{Spec: speech.Spec{Engine: "pocketsphinx"}},
+		TTS:        Role{Spec: speech.Spec{Engine: "flite"}},
+		VAD:        Role{Spec: speech.Spec{Engine: "sherpa", Model: "silero-vad-v5"}},
+		Speaker:    Role{Spec: speech.Spec{Engine: Off}},
+	}
+}
+
+// Defaults returns c with every empty field set to its default.
+func (c Config) Defaults() Config {
+	if c.Server.Listen == "" {
+		c.Server.Listen = DefaultListen
+	}
+	if c.Server.AdminListen == "" {
+		c.Server.AdminListen = DefaultAdminListen
+	}
+	if c.Server.ShutdownTimeout == 0 {
+		c.Server.ShutdownTimeout = Duration(10e9)
+	}
+	if c.Data.Dir == "" {
+		c.Data.Dir = DefaultDataDir
+	}
+	if c.Data.ModelsDir == "" {
+		c.Data.ModelsDir = filepath.Join(c.Data.Dir, "models")
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = DefaultLogLevel
+	}
+	def := defaultRoles()
+	for _, name := range RoleNames() {
+		r, d := c.Engines.role(name), def.role(name)
+		if r.Engine == "" {
+			// A role left empty takes the whole default spec; one that names
+			// an engine keeps its own model choice.
+			r.Spec = d.Spec
+		}
+	}
+	return c
+}
+
+// Validate reports every problem in c (after Defaults), joined.
+func (c Config) Validate() error {
+	c = c.Defaults()
+	var errs []error
+	if err := checkListen("server.listen", c.Server.Listen, c.Server.AllowInsecureHTTP); err != nil {
+		errs = append(errs, err)
+	}
+	if err := checkListen("server.admin_listen", c.Server.AdminListen, false); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Server.Listen == c.Server.AdminListen {
+		errs = append(errs, fmt.Errorf("config: server.listen and server.admin_listen are both %q", c.Server.Listen))
+	}
+	if c.Server.ShutdownTimeout < 0 {
+		errs = append(errs, fmt.Errorf("config: server.shutdown_timeout %v is negative", c.Server.ShutdownTimeout))
+	}
+	switch strings.ToLower(c.Log.Level) {
+	case "debug", "info", "warn", "warning", "error":
+	default:
+		errs = append(errs, fmt.Errorf("config: log.level %q: want debug, info, warn or error", c.Log.Level))
+	}
+	for _, r := range c.Engines.List() {
+		if r.Off() && r.Required {
+			errs = append(errs, fmt.Errorf("config: engines.%s is required but its engine is off", r.Name))
+		}
+		if r.Threads < 0 || r.Threads > 256 {
+			errs = append(errs, fmt.Errorf("config: engines.%s.threads %d: want 0..256", r.Name, r.Threads))
+		}
+		if strings.ContainsAny(r.Model, `/\`) || r.Model == ".." {
+			errs = append(errs, fmt.Errorf("config: engines.%s.model %q: a catalogue name, not a path", r.Name, r.Model))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// checkListen refuses addresses that do not parse and plain-HTTP listeners
+// reachable from the network unless insecure is set.
+func checkListen(field, addr string, insecure bool) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("config: %s %q: %w", field, addr, err)
+	}
+	if port == "" {
+		return fmt.Errorf("config: %s %q: missing port", field, addr)
+	}
+	if isLoopback(host) || insecure {
+		return nil
+	}
+	return fmt.Errorf("config: %s %q is not a loopback address; plain HTTP there would expose audio and transcripts to the network "+
+		"(TLS is not supported yet): listen on 127.0.0.1 or set server.allow_insecure_http = true", field, addr)
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
