@@ -1,0 +1,192 @@
+package sherpa
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	sherpa "github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// vadRate is the only rate Silero VAD v5 runs at in sherpa-onnx here.
+const vadRate = 16000
+
+// vadBufferSeconds sizes sherpa-onnx's internal circular buffer; it grows
+// on demand, so this is a starting size, not a limit on segment length.
+const vadBufferSeconds = 30
+
+// VAD options (Spec.Options), all optional:
+//
+//	threshold    speech probability threshold, default 0.5
+//	min_silence  seconds of silence that end a segment, default 0.5
+//	min_speech   shortest segment kept, seconds, default 0.25
+//	max_speech   longest segment before a forced split, seconds, default 20
+//	window       Silero window in samples, default 512 (v5 needs 512 at 16 kHz)
+var vadOptions = []string{"threshold", "min_silence", "min_speech", "max_speech", "window"}
+
+// VAD is a Silero voice activity model loaded through sherpa-onnx. It holds
+// only the validated configuration: every Detector gets its own native
+// detector (and onnxruntime session), so detectors share nothing mutable.
+type VAD struct {
+	cfg  sherpa.VadModelConfig
+	info speech.EngineInfo
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+var _ speech.VAD = (*VAD)(nil)
+
+// NewVAD is the registry factory for the "sherpa" (alias "silero") VAD. The
+// model needs one role, "model" (silero_vad.onnx).
+func NewVAD(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.VAD, error) {
+	m, err := resolve(ctx, spec, deps, "vad")
+	if err != nil {
+		return nil, err
+	}
+	return newVAD(m, spec)
+}
+
+// newVAD loads m, checking the options and that the model really loads.
+func newVAD(m speech.ResolvedModel, spec speech.Spec) (*VAD, error) {
+	if err := checkOptions(spec.Options, vadOptions...); err != nil {
+		return nil, err
+	}
+	if err := requireFiles(m, "model"); err != nil {
+		return nil, err
+	}
+	o := spec.Options
+	threshold, err := floatOption(o, "threshold", 0.5, 0.01, 0.99)
+	if err != nil {
+		return nil, err
+	}
+	minSilence, err := floatOption(o, "min_silence", 0.5, 0.01, 10)
+	if err != nil {
+		return nil, err
+	}
+	minSpeech, err := floatOption(o, "min_speech", 0.25, 0.01, 10)
+	if err != nil {
+		return nil, err
+	}
+	maxSpeech, err := floatOption(o, "max_speech", 20, 1, 600)
+	if err != nil {
+		return nil, err
+	}
+	window, err := intOption(o, "window", 512, 64, 4096)
+	if err != nil {
+		return nil, err
+	}
+	v := &VAD{
+		cfg: sherpa.VadModelConfig{
+			SileroVad: sherpa.SileroVadModelConfig{
+				Model:              m.File("model"),
+				Threshold:          threshold,
+				MinSilenceDuration: minSilence,
+				MinSpeechDuration:  minSpeech,
+				MaxSpeechDuration:  maxSpeech,
+				WindowSize:         window,
+			},
+			SampleRate: vadRate,
+			NumThreads: threads(spec),
+			Provider:   "cpu",
+		},
+		info: info("vad", m, "model"),
+	}
+	// Load once now so a model that cannot load fails at start-up, not on
+	// the first live stream.
+	d := sherpa.NewVoiceActivityDetector(&v.cfg, vadBufferSeconds)
+	if d == nil {
+		return nil, fmt.Errorf("sherpa: vad: model %q failed to load: %w", m.Name, speech.ErrModel)
+	}
+	sherpa.DeleteVoiceActivityDetector(d)
+	return v, nil
+}
+
+// SampleRate is 16 kHz.
+func (v *VAD) SampleRate() int { return vadRate }
+
+// Info describes the loaded model.
+func (v *VAD) Info() speech.EngineInfo { return v.info }
+
+// NewDetector returns an independent detector for one stream.
+func (v *VAD) NewDetector() (speech.Detector, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.closed {
+		return nil, fmt.Errorf("sherpa: vad: %w", speech.ErrClosed)
+	}
+	cfg := v.cfg
+	d := sherpa.NewVoiceActivityDetector(&cfg, vadBufferSeconds)
+	if d == nil {
+		return nil, fmt.Errorf("sherpa: vad: detector failed to load: %w", speech.ErrModel)
+	}
+	return &detector{vad: d}, nil
+}
+
+// Close stops new detectors; detectors already made stay usable until
+// their own Close.
+func (v *VAD) Close() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.closed = true
+	return nil
+}
+
+// detector wraps one native VoiceActivityDetector. Used by one goroutine at
+// a time (speech.Detector contract), so it needs no lock.
+type detector struct {
+	vad *sherpa.VoiceActivityDetector
+}
+
+var _ speech.Detector = (*detector)(nil)
+
+func (d *detector) Accept(samples []float32) ([]speech.SpeechSegment, error) {
+	if d.vad == nil {
+		return nil, fmt.Errorf("sherpa: vad: %w", speech.ErrClosed)
+	}
+	if err := speech.CheckSamples(samples); err != nil {
+		return nil, fmt.Errorf("sherpa: vad: %w", err)
+	}
+	if len(samples) == 0 {
+		return nil, nil
+	}
+	d.vad.AcceptWaveform(samples)
+	return d.drain(), nil
+}
+
+func (d *detector) Speaking() bool {
+	return d.vad != nil && d.vad.IsSpeech()
+}
+
+func (d *detector) Flush() ([]speech.SpeechSegment, error) {
+	if d.vad == nil {
+		return nil, fmt.Errorf("sherpa: vad: %w", speech.ErrClosed)
+	}
+	d.vad.Flush()
+	return d.drain(), nil
+}
+
+// drain pops every completed segment. Start comes from the detector's own
+// sample offset (counted from its creation), not from our bookkeeping.
+func (d *detector) drain() []speech.SpeechSegment {
+	var out []speech.SpeechSegment
+	for !d.vad.IsEmpty() {
+		s := d.vad.Front()
+		d.vad.Pop()
+		out = append(out, speech.SpeechSegment{
+			Start:   speech.SamplesToDuration(s.Start, vadRate),
+			Samples: s.Samples,
+		})
+	}
+	return out
+}
+
+func (d *detector) Close() error {
+	if d.vad != nil {
+		sherpa.DeleteVoiceActivityDetector(d.vad)
+		d.vad = nil
+	}
+	return nil
+}
