@@ -1,0 +1,68 @@
+package store
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestOpenMigrateReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "sub", "izwi.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Check(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v, err := s.SchemaVersion(ctx)
+	if err != nil || v != len(migrations)-1 {
+		t.Fatalf("schema version %d, %v; want %d", v, err, len(migrations)-1)
+	}
+	if err := s.SetMeta(ctx, "k", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetMeta(ctx, "k", "v2"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("database mode %v, want 0600", st.Mode().Perm())
+	}
+	// Reopening applies nothing twice and keeps data.
+	s, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if got, _ := s.Meta(ctx, "k"); got != "v2" {
+		t.Fatalf("meta k = %q, want v2", got)
+	}
+	if got, err := s.Meta(ctx, "absent"); got != "" || err != nil {
+		t.Fatalf("absent key = %q, %v", got, err)
+	}
+}
+
+func TestRefusesNewerSchema(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "izwi.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.db.ExecContext(ctx, "INSERT INTO schema_migrations(version) VALUES(999)"); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if _, err := Open(ctx, path); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("Open on a newer schema = %v, want refusal", err)
+	}
+}
