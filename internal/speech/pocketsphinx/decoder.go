@@ -1,0 +1,181 @@
+package pocketsphinx
+
+/*
+#cgo pkg-config: pocketsphinx sphinxbase
+#include <stdio.h>
+#include <stdlib.h>
+#include <pocketsphinx.h>
+#include <sphinxbase/err.h>
+#include <sphinxbase/cmd_ln.h>
+#include <sphinxbase/logmath.h>
+#include <sphinxbase/ckd_alloc.h>
+
+// izwi_ps_new builds a decoder from "-key value" pairs. Logging is switched
+// off first: PocketSphinx logs hypotheses at INFO level, and logs must never
+// carry transcripts. err_set_logfp is process-wide inside the library, so
+// every decoder we make repeats it (idempotent).
+static ps_decoder_t *izwi_ps_new(int argc, char **argv) {
+	err_set_logfp(NULL);
+	cmd_ln_t *cfg = cmd_ln_parse_r(NULL, ps_args(), argc, argv, TRUE);
+	if (cfg == NULL) {
+		return NULL;
+	}
+	ps_decoder_t *ps = ps_init(cfg);
+	cmd_ln_free_r(cfg); // ps_init retains what it keeps
+	return ps;
+}
+
+// izwi_seg_conf is a segment's posterior probability in [0, 1].
+static double izwi_seg_conf(ps_decoder_t *ps, ps_seg_t *seg) {
+	int32 ascr, lscr, lback;
+	int32 p = ps_seg_prob(seg, &ascr, &lscr, &lback);
+	return logmath_exp(ps_get_logmath(ps), p);
+}
+
+// izwi_lookup reports whether word is in the decoder's dictionary.
+static int izwi_lookup(ps_decoder_t *ps, const char *word) {
+	char *phones = ps_lookup_word(ps, word);
+	if (phones == NULL) {
+		return 0;
+	}
+	ckd_free(phones);
+	return 1;
+}
+*/
+import "C"
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
+)
+
+// decoder owns one native ps_decoder_t. It is not safe for concurrent use;
+// the Recognizer's pool hands each one to a single stream at a time.
+type decoder struct {
+	ps *C.ps_decoder_t
+	// tainted is set once words were added to its dictionary, so it is
+	// freed rather than reused by a stream that did not ask for them.
+	tainted bool
+}
+
+// seg is one entry of the best path: a word (or filler) and its frames.
+type seg struct {
+	word   string
+	sf, ef int
+	conf   float64
+}
+
+// newDecoder loads the model described by args ("-hmm", dir, ...).
+func newDecoder(args []string) (*decoder, error) {
+	argv := make([]*C.char, len(args))
+	for i, a := range args {
+		argv[i] = C.CString(a)
+	}
+	defer func() {
+		for _, p := range argv {
+			C.free(unsafe.Pointer(p))
+		}
+	}()
+	// argv lives in Go memory but holds only C pointers, which cgo allows.
+	var first **C.char
+	if len(argv) > 0 {
+		first = &argv[0]
+	}
+	ps := C.izwi_ps_new(C.int(len(argv)), first)
+	runtime.KeepAlive(argv)
+	if ps == nil {
+		return nil, errors.New("pocketsphinx: decoder failed to initialise (bad configuration or model files)")
+	}
+	return &decoder{ps: ps}, nil
+}
+
+// free releases the native decoder; later calls are no-ops.
+func (d *decoder) free() {
+	if d.ps != nil {
+		C.ps_free(d.ps)
+		d.ps = nil
+	}
+}
+
+// startStream restarts frame counting at zero and opens an utterance.
+func (d *decoder) startStream() error {
+	if C.ps_start_stream(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_start_stream failed")
+	}
+	return d.startUtt()
+}
+
+func (d *decoder) startUtt() error {
+	if C.ps_start_utt(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_start_utt failed")
+	}
+	return nil
+}
+
+func (d *decoder) endUtt() error {
+	if C.ps_end_utt(d.ps) < 0 {
+		return errors.New("pocketsphinx: ps_end_utt failed")
+	}
+	return nil
+}
+
+// process feeds samples and reports whether the decoder's voice activity
+// detector considers speech in progress afterwards.
+func (d *decoder) process(samples []int16) (bool, error) {
+	if len(samples) == 0 {
+		return C.ps_get_in_speech(d.ps) != 0, nil
+	}
+	n := C.ps_process_raw(d.ps, (*C.int16)(unsafe.Pointer(&samples[0])), C.size_t(len(samples)), 0, 0)
+	if n < 0 {
+		return false, errors.New("pocketsphinx: ps_process_raw failed")
+	}
+	return C.ps_get_in_speech(d.ps) != 0, nil
+}
+
+// hyp returns the current best hypothesis (fillers already removed by
+// PocketSphinx, alternates reduced to their base word).
+func (d *decoder) hyp() string {
+	h := C.ps_get_hyp(d.ps, nil)
+	if h == nil {
+		return ""
+	}
+	return strings.Join(strings.Fields(C.GoString(h)), " ")
+}
+
+// segments walks the best path of the utterance just ended.
+func (d *decoder) segments() []seg {
+	var out []seg
+	for it := C.ps_seg_iter(d.ps); it != nil; it = C.ps_seg_next(it) {
+		var sf, ef C.int
+		C.ps_seg_frames(it, &sf, &ef)
+		out = append(out, seg{
+			word: C.GoString(C.ps_seg_word(it)),
+			sf:   int(sf), ef: int(ef),
+			conf: float64(C.izwi_seg_conf(d.ps, it)),
+		})
+	}
+	return out
+}
+
+// known reports whether word is in the dictionary.
+func (d *decoder) known(word string) bool {
+	cw := C.CString(word)
+	defer C.free(unsafe.Pointer(cw))
+	return C.izwi_lookup(d.ps, cw) != 0
+}
+
+// addWord adds word with its phones and rebuilds the search so the word can
+// be recognised from the next utterance.
+func (d *decoder) addWord(word, phones string) error {
+	cw, cp := C.CString(word), C.CString(phones)
+	defer C.free(unsafe.Pointer(cw))
+	defer C.free(unsafe.Pointer(cp))
+	d.tainted = true // even a failed add may have touched the dictionary
+	if C.ps_add_word(d.ps, cw, cp, 1) < 0 {
+		return fmt.Errorf("pocketsphinx: ps_add_word refused the pronunciation")
+	}
+	return nil
+}

@@ -1,0 +1,187 @@
+// Package pocketsphinx owns Izwi's zero-download offline speech recogniser:
+// Debian's PocketSphinx 5prealpha (the old ps_init/ps_process_raw API) with
+// the pocketsphinx-en-us model, wrapped over cgo as a speech.Recognizer and,
+// through speech.StreamTranscriber, a speech.Transcriber.
+//
+// Endpointing follows pocketsphinx_continuous exactly: audio goes to the
+// decoder in 2048-sample blocks and an utterance ends when the decoder's
+// voice activity detector drops out of speech after a block. Because blocks
+// are rebuilt from whatever the caller pushes, results do not depend on the
+// caller's chunk size, and file transcription matches the CLI word for word.
+//
+// A PocketSphinx decoder is neither thread-safe nor clonable in this
+// version, so a Recognizer keeps a bounded pool of decoders: each open
+// Stream owns one, and Close returns it for reuse. Only cmd/izwi (through
+// Register) and tests import this package.
+package pocketsphinx
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// Name is the engine's registered name.
+const Name = "pocketsphinx"
+
+// Library names the native library this package links. The 5prealpha
+// headers expose no version macro, so it is the Debian package version.
+const Library = "pocketsphinx 5prealpha (Debian 0.8+5prealpha+1-15)"
+
+// Register adds PocketSphinx to r for the asr and transcribe roles. The
+// transcriber's streams skip partial hypotheses, which files never show.
+func Register(r *speech.Registry) {
+	r.Recognizers.Register(Name, func(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.Recognizer, error) {
+		return New(ctx, spec, deps)
+	})
+	r.Transcribers.Register(Name, func(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.Transcriber, error) {
+		rec, err := newRecognizer(ctx, spec, deps, false)
+		if err != nil {
+			return nil, err
+		}
+		return speech.StreamTranscriber(rec), nil
+	})
+}
+
+// Recognizer is a loaded PocketSphinx model with a pool of decoders.
+type Recognizer struct {
+	cfg  config
+	info speech.EngineInfo
+	// slots holds one token per decoder that may exist; a stream holds a
+	// token while open, so NewStream waits (honouring ctx) at the bound.
+	slots chan struct{}
+
+	mu     sync.Mutex
+	idle   []*decoder
+	closed bool
+}
+
+var _ speech.Recognizer = (*Recognizer)(nil)
+
+// New loads the model and one decoder, so a bad model fails here rather
+// than on the first stream. See newConfig for spec.Options.
+func New(ctx context.Context, spec speech.Spec, deps speech.Deps) (*Recognizer, error) {
+	return newRecognizer(ctx, spec, deps, true)
+}
+
+func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, partials bool) (*Recognizer, error) {
+	cfg, err := newConfig(ctx, spec, deps, partials)
+	if err != nil {
+		return nil, err
+	}
+	d, err := newDecoder(cfg.args())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", speech.ErrModel, err)
+	}
+	r := &Recognizer{
+		cfg:   cfg,
+		slots: make(chan struct{}, cfg.maxDecoders),
+		idle:  []*decoder{d},
+		info: speech.EngineInfo{
+			Engine:  Name,
+			Role:    "asr",
+			Model:   cfg.model,
+			Library: Library,
+			Files:   cfg.files,
+		},
+	}
+	if deps.Logger != nil {
+		deps.Logger.Info("pocketsphinx: model loaded", "model", cfg.model, "max_decoders", cfg.maxDecoders)
+	}
+	return r, nil
+}
+
+// SampleRate is the rate the decoder's front end expects (16 kHz default).
+func (r *Recognizer) SampleRate() int { return r.cfg.sampleRate }
+
+// Info describes the loaded engine.
+func (r *Recognizer) Info() speech.EngineInfo { return r.info }
+
+// NewStream takes a decoder from the pool (loading a new one if none is
+// idle and the bound allows; waiting otherwise) and makes opts.Hotwords
+// recognisable on it.
+func (r *Recognizer) NewStream(ctx context.Context, opts speech.StreamOptions) (speech.Stream, error) {
+	hws, err := parseHotwords(opts.Hotwords)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("pocketsphinx: waiting for a free decoder: %w", ctx.Err())
+	}
+	d, err := r.take()
+	if err != nil {
+		<-r.slots
+		return nil, err
+	}
+	if err := applyHotwords(d, hws); err != nil {
+		r.give(d)
+		return nil, err
+	}
+	if err := d.startStream(); err != nil {
+		d.tainted = true
+		r.give(d)
+		return nil, err
+	}
+	return newStream(r, d), nil
+}
+
+// take returns an idle decoder or loads a new one. The caller holds a slot.
+func (r *Recognizer) take() (*decoder, error) {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, fmt.Errorf("pocketsphinx: recognizer: %w", speech.ErrClosed)
+	}
+	if n := len(r.idle); n > 0 {
+		d := r.idle[n-1]
+		r.idle = r.idle[:n-1]
+		r.mu.Unlock()
+		return d, nil
+	}
+	r.mu.Unlock()
+	// Loading takes about a second; do it without the lock.
+	d, err := newDecoder(r.cfg.args())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", speech.ErrModel, err)
+	}
+	return d, nil
+}
+
+// give returns d to the pool (or frees it if it was changed or the
+// recognizer is closed) and releases its slot.
+func (r *Recognizer) give(d *decoder) {
+	r.mu.Lock()
+	if r.closed || d.tainted {
+		d.free()
+	} else {
+		r.idle = append(r.idle, d)
+	}
+	r.mu.Unlock()
+	<-r.slots
+}
+
+// Close frees the idle decoders. Streams still open free theirs on Close.
+func (r *Recognizer) Close() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	for _, d := range r.idle {
+		d.free()
+	}
+	r.idle = nil
+	return nil
+}
+
+// idleCount reports how many decoders sit in the pool (for tests).
+func (r *Recognizer) idleCount() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.idle)
+}
