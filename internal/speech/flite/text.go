@@ -1,0 +1,39 @@
+package flite
+
+import (
+	"fmt"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// MaxTextRunes caps one request's text. It bounds synthesis time and memory
+// (a few minutes of audio) and so the cost of any single request.
+const MaxTextRunes = 5000
+
+// CleanText prepares req.Text for Flite: invalid UTF-8 and control or
+// format characters (NUL, escapes, bidi overrides, zero-width marks) become
+// spaces, except newlines, which Flite reads as sentence breaks. It returns
+// speech.ErrBadInput for blank or over-long text. The error never quotes
+// the text, so it is safe to log.
+func CleanText(text string) (string, error) {
+	if n := utf8.RuneCountInString(text); n > MaxTextRunes {
+		return "", fmt.Errorf("flite: text is %d characters, limit %d: %w", n, MaxTextRunes, speech.ErrBadInput)
+	}
+	clean := strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n':
+			return r
+		case r == utf8.RuneError, unicode.IsControl(r), unicode.Is(unicode.Cf, r),
+			unicode.Is(unicode.Zl, r), unicode.Is(unicode.Zp, r):
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(text, " "))
+	if strings.TrimSpace(clean) == "" {
+		return "", fmt.Errorf("flite: text is blank: %w", speech.ErrBadInput)
+	}
+	return clean, nil
+}
