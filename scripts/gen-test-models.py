@@ -65,11 +65,18 @@ def run_generator(name, out):
     desc = mod.generate(out)
     if desc is None:
         new = sorted(set(os.listdir(out)) - before)
-        desc = {d: {} for d in new if os.path.isdir(os.path.join(out, d))}
-    for model, d in desc.items():
-        genmodels.write_manifest(os.path.join(out, model), model, d.get("family", name),
-                                 d.get("roles"), d.get("meta"))
-    return desc
+        desc = [d for d in new if os.path.isdir(os.path.join(out, d))]
+    if isinstance(desc, dict):
+        for model, d in desc.items():
+            genmodels.write_manifest(os.path.join(out, model), model, d.get("family", name),
+                                     d.get("roles"), d.get("meta"))
+        return list(desc)
+    # A list of names: the generator wrote its own manifests, or relies on
+    # the default (roles from file names).
+    for model in desc:
+        if not os.path.isfile(os.path.join(out, model, "manifest.json")):
+            genmodels.write_manifest(os.path.join(out, model), model, name)
+    return list(desc)
 
 
 def main():

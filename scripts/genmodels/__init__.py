@@ -8,7 +8,8 @@ each directory name it wrote to a descriptor::
 
 ``roles`` maps the role names the Go engine understands to paths relative to
 the model directory; ``meta`` holds declarative settings (strings only). A
-generator may instead return None: the driver then treats every directory it
+generator may instead return a list of the directory names it wrote, having
+written each manifest.json itself (or leaving the default below), or None: the driver then treats every directory it
 wrote as a model whose roles are its files' names without extension
 ("encoder.onnx" -> "encoder"). The driver (scripts/gen-test-models.py) writes
 ``manifest.json`` (file -> sha256, size, plus roles and meta) into each one.
