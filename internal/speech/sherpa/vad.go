@@ -122,7 +122,7 @@ func (v *VAD) NewDetector() (speech.Detector, error) {
 	if d == nil {
 		return nil, fmt.Errorf("sherpa: vad: detector failed to load: %w", speech.ErrModel)
 	}
-	return &detector{vad: d}, nil
+	return &detector{vad: d, window: cfg.SileroVad.WindowSize}, nil
 }
 
 // Close stops new detectors; detectors already made stay usable until
@@ -137,7 +137,8 @@ func (v *VAD) Close() error {
 // detector wraps one native VoiceActivityDetector. Used by one goroutine at
 // a time (speech.Detector contract), so it needs no lock.
 type detector struct {
-	vad *sherpa.VoiceActivityDetector
+	vad    *sherpa.VoiceActivityDetector
+	window int // samples per native AcceptWaveform call
 }
 
 var _ speech.Detector = (*detector)(nil)
@@ -152,8 +153,15 @@ func (d *detector) Accept(samples []float32) ([]speech.SpeechSegment, error) {
 	if len(samples) == 0 {
 		return nil, nil
 	}
-	d.vad.AcceptWaveform(samples)
-	return d.drain(), nil
+	// sherpa-onnx ORs the speech decisions of every window in one
+	// AcceptWaveform call, so a long push would merge segments and miss
+	// their ends: feed it one window at a time, as it expects.
+	var out []speech.SpeechSegment
+	for off := 0; off < len(samples); off += d.window {
+		d.vad.AcceptWaveform(samples[off:min(off+d.window, len(samples))])
+		out = append(out, d.drain()...)
+	}
+	return out, nil
 }
 
 func (d *detector) Speaking() bool {
