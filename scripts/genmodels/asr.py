@@ -1,0 +1,281 @@
+#!/usr/bin/python3
+"""Tiny, deterministic sherpa-onnx ASR models for Izwi's tests.
+
+Run with Debian's python3 (it has onnx and numpy):
+
+    /usr/bin/python3 scripts/genmodels/asr.py OUT_DIR
+
+or import it and call generate(out_dir). It writes one directory per model,
+each with a manifest.json listing every file with its sha256 and size, so
+tests can build a verified speech.ResolvedModel without hard-coded hashes.
+
+The graphs are nearly trivial (fixed-seed random weights) but have exactly
+the inputs, outputs, state tensors and metadata that sherpa-onnx v1.13.8
+reads for each model type, so they load and run with correct shapes. Their
+words are meaningless; only shapes, timing and determinism are real.
+
+Models:
+  streaming-zipformer2-tiny/  online transducer, model_type zipformer2
+                              (encoder.onnx, decoder.onnx, joiner.onnx,
+                              tokens.txt)
+  offline-nemo-ctc-tiny/      offline NeMo CTC, model_type nemo_ctc
+                              (model.onnx, tokens.txt)
+"""
+
+import hashlib
+import json
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+OPSET = 13
+IR_VERSION = 8  # readable by every onnxruntime sherpa-onnx 1.13.x ships
+
+FEAT_DIM = 80
+
+# A small BPE-style vocabulary: "▁" marks a word start, as in sentencepiece.
+TOKENS = [
+    "<blk>", "<sos/eos>", "<unk>",
+    "▁THE", "▁A", "▁AND", "▁OF", "▁TO", "▁IN", "▁HE", "▁WAS", "▁IT",
+    "▁S", "▁T", "▁M", "▁B", "▁W", "▁C",
+    "S", "ED", "ING", "E", "A", "O", "I", "N", "R", "L", "ER", "Y", "AN", "ON",
+]
+VOCAB = len(TOKENS)
+
+BLANK_BIAS = 9.0
+
+
+def _write_tokens(path):
+    with open(path, "w", encoding="utf-8") as f:
+        for i, t in enumerate(TOKENS):
+            f.write(f"{t} {i}\n")
+
+
+def _save(graph, path, meta):
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="izwi-genmodels")
+    model.ir_version = IR_VERSION
+    for k, v in sorted(meta.items()):
+        p = model.metadata_props.add()
+        p.key, p.value = k, str(v)
+    onnx.checker.check_model(model)
+    # Deterministic bytes: no doc strings, fixed order.
+    with open(path, "wb") as f:
+        f.write(model.SerializeToString())
+
+
+def _init(name, arr):
+    return numpy_helper.from_array(np.ascontiguousarray(arr), name)
+
+
+def _const_i64(name, values):
+    return _init(name, np.array(values, dtype=np.int64))
+
+
+def _csv(values):
+    return ",".join(str(v) for v in values)
+
+
+def _zipformer2_encoder(path, rng, joiner_dim):
+    """Streaming zipformer2 encoder: x[N,T,80] + states -> out[N,T/4..,D] + states.
+
+    sherpa feeds T = decode_chunk_len + 7 frames and advances by
+    decode_chunk_len; the real model outputs decode_chunk_len/4 frames (40 ms
+    each). Here: take the first decode_chunk_len frames, remove each frame's
+    mean (digital silence -> zeros -> blanks), group 4 frames, project, tanh.
+    States pass through unchanged (Identity), with the shapes sherpa builds.
+    """
+    chunk = 32
+    T = chunk + 7
+    enc = dict(encoder_dims=[16], query_head_dims=[4], value_head_dims=[4],
+               num_heads=[2], num_encoder_layers=[1], cnn_module_kernels=[3],
+               left_context_len=[8])
+    key_dim = enc["query_head_dims"][0] * enc["num_heads"][0]
+    val_dim = enc["value_head_dims"][0] * enc["num_heads"][0]
+    lc = enc["left_context_len"][0]
+    d = enc["encoder_dims"][0]
+    k2 = enc["cnn_module_kernels"][0] // 2
+    embed = (((FEAT_DIM - 1) // 2) - 1) // 2
+
+    inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", T, FEAT_DIM])]
+    outputs = [helper.make_tensor_value_info("encoder_out", TensorProto.FLOAT, ["N", chunk // 4, joiner_dim])]
+    nodes, inits = [], []
+    states = [
+        ("cached_key_0", TensorProto.FLOAT, [lc, "N", key_dim]),
+        ("cached_nonlin_attn_0", TensorProto.FLOAT, [1, "N", lc, 3 * d // 4]),
+        ("cached_val1_0", TensorProto.FLOAT, [lc, "N", val_dim]),
+        ("cached_val2_0", TensorProto.FLOAT, [lc, "N", val_dim]),
+        ("cached_conv1_0", TensorProto.FLOAT, ["N", d, k2]),
+        ("cached_conv2_0", TensorProto.FLOAT, ["N", d, k2]),
+        ("embed_states", TensorProto.FLOAT, ["N", 128, 3, embed]),
+        ("processed_lens", TensorProto.INT64, ["N"]),
+    ]
+    for name, typ, shape in states:
+        inputs.append(helper.make_tensor_value_info(name, typ, shape))
+        outputs.append(helper.make_tensor_value_info("new_" + name, typ, shape))
+        nodes.append(helper.make_node("Identity", [name], ["new_" + name]))
+
+    inits += [_const_i64("starts", [0]), _const_i64("ends", [chunk]),
+              _const_i64("axes", [1]), _const_i64("shape", [0, chunk // 4, 4 * FEAT_DIM])]
+    w = rng.standard_normal((4 * FEAT_DIM, joiner_dim)).astype(np.float32) * (1.0 / np.sqrt(4 * FEAT_DIM))
+    inits.append(_init("w_enc", w))
+    nodes += [
+        helper.make_node("Slice", ["x", "starts", "ends", "axes"], ["xs"]),
+        helper.make_node("ReduceMean", ["xs"], ["mu"], axes=[2], keepdims=1),
+        helper.make_node("Sub", ["xs", "mu"], ["xc"]),
+        helper.make_node("Reshape", ["xc", "shape"], ["xg"]),
+        helper.make_node("MatMul", ["xg", "w_enc"], ["proj"]),
+        helper.make_node("Tanh", ["proj"], ["th"]),
+        # Energy gate: quiet frames (mean log-mel below about -7.5, the
+        # pauses in LibriSpeech) give ~0, hence blanks and endpoints.
+        helper.make_node("Reshape", ["mu", "gshape"], ["mug"]),
+        helper.make_node("ReduceMean", ["mug"], ["mu4"], axes=[2], keepdims=1),
+        helper.make_node("Add", ["mu4", "gate_off"], ["g0"]),
+        helper.make_node("Mul", ["g0", "gate_k"], ["g1"]),
+        helper.make_node("Sigmoid", ["g1"], ["gate"]),
+        helper.make_node("Mul", ["th", "gate"], ["encoder_out"]),
+    ]
+    inits += [_const_i64("gshape", [0, chunk // 4, 4]),
+              _init("gate_off", np.array([7.5], dtype=np.float32)),
+              _init("gate_k", np.array([2.0], dtype=np.float32))]
+    meta = {"model_type": "zipformer2", "version": "1", "model_author": "izwi-genmodels",
+            "comment": "tiny generated test model; words are meaningless",
+            "T": T, "decode_chunk_len": chunk}
+    meta.update({k: _csv(v) for k, v in enc.items()})
+    _save(helper.make_graph(nodes, "encoder", inputs, outputs, inits), path, meta)
+
+
+def _transducer_decoder(path, rng, joiner_dim, context_size):
+    """Stateless decoder: y[N,ctx] int64 -> mean of embeddings [N,D]."""
+    emb = rng.standard_normal((VOCAB, joiner_dim)).astype(np.float32) * 0.5
+    nodes = [
+        helper.make_node("Gather", ["emb", "y"], ["e"], axis=0),
+        helper.make_node("ReduceMean", ["e"], ["decoder_out"], axes=[1], keepdims=0),
+    ]
+    g = helper.make_graph(
+        nodes, "decoder",
+        [helper.make_tensor_value_info("y", TensorProto.INT64, ["N", context_size])],
+        [helper.make_tensor_value_info("decoder_out", TensorProto.FLOAT, ["N", joiner_dim])],
+        [_init("emb", emb)])
+    _save(g, path, {"vocab_size": VOCAB, "context_size": context_size})
+
+
+def _transducer_joiner(path, rng, joiner_dim, blank_bias):
+    """logit = enc @ We + 0.3 * dec @ Wd + b.
+
+    The encoder term dominates, so silence (encoder output ~0) is blank,
+    while speech emits a token now and then.
+    """
+    we = rng.standard_normal((joiner_dim, VOCAB)).astype(np.float32) * 2.0
+    wd = rng.standard_normal((joiner_dim, VOCAB)).astype(np.float32) * 0.3
+    b = np.zeros(VOCAB, dtype=np.float32)
+    b[0] = blank_bias
+    b[1] = b[2] = -30.0  # never emit <sos/eos> or <unk>
+    nodes = [
+        helper.make_node("MatMul", ["encoder_out", "we"], ["le"]),
+        helper.make_node("Tanh", ["decoder_out"], ["dt"]),
+        helper.make_node("MatMul", ["dt", "wd"], ["ld"]),
+        helper.make_node("Add", ["le", "ld"], ["s"]),
+        helper.make_node("Add", ["s", "b"], ["logit"]),
+    ]
+    g = helper.make_graph(
+        nodes, "joiner",
+        [helper.make_tensor_value_info("encoder_out", TensorProto.FLOAT, ["N", joiner_dim]),
+         helper.make_tensor_value_info("decoder_out", TensorProto.FLOAT, ["N", joiner_dim])],
+        [helper.make_tensor_value_info("logit", TensorProto.FLOAT, ["N", VOCAB])],
+        [_init("we", we), _init("wd", wd), _init("b", b)])
+    _save(g, path, {"joiner_dim": joiner_dim})
+
+
+def _nemo_ctc(path, rng, subsampling):
+    """NeMo EncDecCTCModelBPE: audio_signal[N,80,T], length[N] -> logprobs[N,T/ss,V]."""
+    w = rng.standard_normal((FEAT_DIM, VOCAB)).astype(np.float32) * 0.6
+    b = np.zeros(VOCAB, dtype=np.float32)
+    b[0] = 2.5
+    nodes = [
+        helper.make_node("Transpose", ["audio_signal"], ["xt"], perm=[0, 2, 1]),
+        helper.make_node("Slice", ["xt", "starts", "ends", "axes", "steps"], ["xs"]),
+        helper.make_node("MatMul", ["xs", "w"], ["xw"]),
+        helper.make_node("Add", ["xw", "b"], ["z"]),
+        helper.make_node("LogSoftmax", ["z"], ["logprobs"], axis=-1),
+        helper.make_node("Div", ["length", "ss"], ["encoded_lengths"]),
+    ]
+    inits = [_const_i64("starts", [0]), _const_i64("ends", [np.iinfo(np.int64).max]),
+             _const_i64("axes", [1]), _const_i64("steps", [subsampling]),
+             _const_i64("ss", [subsampling]), _init("w", w), _init("b", b)]
+    g = helper.make_graph(
+        nodes, "nemo_ctc",
+        [helper.make_tensor_value_info("audio_signal", TensorProto.FLOAT, ["N", FEAT_DIM, "T"]),
+         helper.make_tensor_value_info("length", TensorProto.INT64, ["N"])],
+        [helper.make_tensor_value_info("logprobs", TensorProto.FLOAT, ["N", "T2", VOCAB]),
+         helper.make_tensor_value_info("encoded_lengths", TensorProto.INT64, ["N"])],
+        inits)
+    _save(g, path, {"model_type": "EncDecCTCModelBPE", "vocab_size": VOCAB,
+                    "subsampling_factor": subsampling, "normalize_type": "per_feature",
+                    "version": "1", "model_author": "izwi-genmodels",
+                    "comment": "tiny generated test model; words are meaningless"})
+
+
+def _manifest(d, name, family, meta, roles):
+    files = {}
+    for fn in sorted(os.listdir(d)):
+        if fn == "manifest.json":
+            continue
+        p = os.path.join(d, fn)
+        with open(p, "rb") as f:
+            data = f.read()
+        files[fn] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+    for role, fn in roles.items():
+        if fn not in files:
+            raise ValueError(f"{name}: role {role} names missing file {fn}")
+    doc = {"name": name, "family": family, "meta": meta, "files": files, "roles": roles}
+    with open(os.path.join(d, "manifest.json"), "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=2, sort_keys=True)
+        f.write("\n")
+
+
+def generate(out_dir):
+    """Writes every tiny ASR model under out_dir; returns the model dir names."""
+    made = []
+
+    name = "streaming-zipformer2-tiny"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(20240601)
+    joiner_dim = 16
+    _zipformer2_encoder(os.path.join(d, "encoder.onnx"), rng, joiner_dim)
+    _transducer_decoder(os.path.join(d, "decoder.onnx"), rng, joiner_dim, 2)
+    _transducer_joiner(os.path.join(d, "joiner.onnx"), rng, joiner_dim, BLANK_BIAS)
+    _write_tokens(os.path.join(d, "tokens.txt"))
+    _manifest(d, name, "online-transducer", {"model_type": "zipformer2"},
+              {"encoder": "encoder.onnx", "decoder": "decoder.onnx",
+               "joiner": "joiner.onnx", "tokens": "tokens.txt"})
+    made.append(name)
+
+    name = "offline-nemo-ctc-tiny"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(20240602)
+    _nemo_ctc(os.path.join(d, "model.onnx"), rng, 4)
+    _write_tokens(os.path.join(d, "tokens.txt"))
+    _manifest(d, name, "offline-nemo-ctc", {"model_type": "nemo_ctc"},
+              {"model": "model.onnx", "tokens": "tokens.txt"})
+    made.append(name)
+    return made
+
+
+def main(argv):
+    if len(argv) != 2:
+        print(f"usage: {argv[0]} OUT_DIR", file=sys.stderr)
+        return 2
+    for n in generate(argv[1]):
+        print(os.path.join(argv[1], n))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
