@@ -1,0 +1,68 @@
+package api
+
+import (
+	"net/http"
+	"path/filepath"
+
+	"github.com/izwi-speech/izwi/internal/engines"
+)
+
+func healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// ReadyBody is the /readyz response.
+type ReadyBody struct {
+	Status string      `json:"status"` // "ready" or "not_ready"
+	Roles  []ReadyRole `json:"roles"`
+}
+
+// ReadyRole is one role in ReadyBody.
+type ReadyRole struct {
+	Role     string        `json:"role"`
+	Engine   string        `json:"engine"`
+	Model    string        `json:"model,omitempty"`
+	Required bool          `json:"required"`
+	State    engines.State `json:"state"`
+	Error    string        `json:"error,omitempty"`
+	Library  string        `json:"library,omitempty"`
+	Files    []ReadyFile   `json:"files,omitempty"`
+}
+
+// ReadyFile is a verified model file. Only its base name is shown: the
+// endpoint is public and the host's directory layout is not its business.
+type ReadyFile struct {
+	Name   string `json:"name"`
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// readyz answers 200 when every required role is ready, else 503; the body
+// lists every role either way.
+func readyz(set Readiness) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body := ReadyBody{Status: "ready", Roles: []ReadyRole{}}
+		ready := true
+		if set != nil {
+			ready = set.Ready()
+			for _, st := range set.Status() {
+				rr := ReadyRole{Role: st.Role, Engine: st.Engine, Model: st.Model, Required: st.Required, State: st.State, Error: st.Error}
+				if st.Info != nil {
+					rr.Library = st.Info.Library
+					if st.Info.Model != "" {
+						rr.Model = st.Info.Model
+					}
+					for _, f := range st.Info.Files {
+						rr.Files = append(rr.Files, ReadyFile{Name: filepath.Base(f.Path), SHA256: f.SHA256, Size: f.Size})
+					}
+				}
+				body.Roles = append(body.Roles, rr)
+			}
+		}
+		status := http.StatusOK
+		if !ready {
+			body.Status, status = "not_ready", http.StatusServiceUnavailable
+		}
+		writeJSON(w, status, body)
+	})
+}
