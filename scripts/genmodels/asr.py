@@ -17,7 +17,7 @@ words are meaningless; only shapes, timing and determinism are real.
 Models:
   streaming-zipformer2-tiny/  online transducer, model_type zipformer2
                               (encoder.onnx, decoder.onnx, joiner.onnx,
-                              tokens.txt)
+                              tokens.txt, bpe.vocab for hotwords)
   offline-nemo-ctc-tiny/      offline NeMo CTC, model_type nemo_ctc
                               (model.onnx, tokens.txt)
 """
@@ -46,6 +46,18 @@ TOKENS = [
 VOCAB = len(TOKENS)
 
 BLANK_BIAS = 9.0
+
+
+def _write_bpe_vocab(path):
+    """sentencepiece-style vocabulary (piece<TAB>log-score) for hotwords.
+
+    sherpa-onnx encodes per-stream hotwords with it when modeling_unit is
+    bpe. Longer pieces score higher, so whole words win over letters.
+    """
+    with open(path, "w", encoding="utf-8") as f:
+        for i, t in enumerate(TOKENS):
+            score = 0.0 if t.startswith("<") else -10.0 + len(t)
+            f.write(f"{t}\t{score}\n")
 
 
 def _write_tokens(path):
@@ -251,9 +263,11 @@ def generate(out_dir):
     _transducer_decoder(os.path.join(d, "decoder.onnx"), rng, joiner_dim, 2)
     _transducer_joiner(os.path.join(d, "joiner.onnx"), rng, joiner_dim, BLANK_BIAS)
     _write_tokens(os.path.join(d, "tokens.txt"))
+    _write_bpe_vocab(os.path.join(d, "bpe.vocab"))
     _manifest(d, name, "online-transducer", {"model_type": "zipformer2"},
               {"encoder": "encoder.onnx", "decoder": "decoder.onnx",
-               "joiner": "joiner.onnx", "tokens": "tokens.txt"})
+               "joiner": "joiner.onnx", "tokens": "tokens.txt",
+               "bpe_vocab": "bpe.vocab"})
     made.append(name)
 
     name = "offline-nemo-ctc-tiny"

@@ -118,7 +118,7 @@ func (r *OnlineRecognizer) NewOnlineStream(ctx context.Context, opts speech.Stre
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	hw, err := asrHotwordsText(opts.Hotwords)
+	hw, err := asrHotwordsText(opts.Hotwords, r.model.Meta["hotwords_case"])
 	if err != nil {
 		return nil, err
 	}
@@ -140,8 +140,10 @@ func (r *OnlineRecognizer) NewOnlineStream(ctx context.Context, opts speech.Stre
 
 // asrHotwordsText joins hotwords the way sherpa-onnx's per-stream API takes
 // them ("/"-separated phrases), refusing ones that would change that
-// structure.
-func asrHotwordsText(hws []string) (string, error) {
+// structure. Most English sherpa-onnx models spell tokens in upper case, so
+// hotwords are upper-cased unless the catalogue's Meta["hotwords_case"]
+// says "lower" or "keep".
+func asrHotwordsText(hws []string, letterCase string) (string, error) {
 	var out []string
 	for _, h := range hws {
 		h = strings.Join(strings.Fields(h), " ")
@@ -151,7 +153,14 @@ func asrHotwordsText(hws []string) (string, error) {
 		if strings.ContainsAny(h, "/:\x00") || len(h) > 200 {
 			return "", fmt.Errorf("sherpa asr: %w: hotword %q has '/', ':' or NUL, or is too long", speech.ErrBadInput, h)
 		}
-		out = append(out, strings.ToUpper(h))
+		switch letterCase {
+		case "lower":
+			h = strings.ToLower(h)
+		case "keep":
+		default:
+			h = strings.ToUpper(h)
+		}
+		out = append(out, h)
 	}
 	if len(out) > 1000 {
 		return "", fmt.Errorf("sherpa asr: %w: %d hotwords (max 1000)", speech.ErrBadInput, len(out))

@@ -2,7 +2,6 @@ package sherpa
 
 import (
 	"fmt"
-	"time"
 
 	sherpa "github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx"
 
@@ -127,7 +126,7 @@ func (s *OnlineStream) current() (speech.Result, error) {
 		}
 	}
 	limit := asrElapsed(s.base + s.fed)
-	segStart := min(asrElapsed(s.base)+time.Duration(float64(j.StartTime)*float64(time.Second)), limit)
+	segStart := min(asrElapsed(s.base)+asrSeconds(j.StartTime), limit)
 	words, conf := asrWords(j.Tokens, j.Timestamps, j.YsProbs, segStart, limit)
 	r := speech.Result{Segment: s.segment, Text: asrText(raw.Text), Words: words,
 		Start: segStart, End: segStart, Confidence: conf}

@@ -338,3 +338,36 @@ func TestASRModelErrors(t *testing.T) {
 		t.Fatalf("good model changed: %v", err)
 	}
 }
+
+// Per-stream hotwords reach the native decoder: with modified beam search
+// and a large bonus, a stream boosted towards "OF" says it more often than
+// an unboosted stream on the same audio, and other streams are unaffected.
+func TestASROnlineHotwordsBoost(t *testing.T) {
+	opts := DefaultASROptions()
+	opts.DecodingMethod = "modified_beam_search"
+	opts.HotwordsScore = 8
+	rec := asrOnline(t, opts)
+	samples := asrSpeech(t, 2)
+	run := func(hw []string) string {
+		st, err := rec.NewStream(context.Background(), speech.StreamOptions{Hotwords: hw})
+		if err != nil {
+			t.Fatalf("NewStream(%v): %v", hw, err)
+		}
+		defer st.Close()
+		return speechtest.FinalText(asrFeed(t, st, samples, 1600))
+	}
+	plain := run(nil)
+	boosted := run([]string{"of"})
+	again := run(nil)
+	count := func(s string) int { return strings.Count(" "+s+" ", " OF ") }
+	t.Logf("plain %d × OF, boosted %d × OF", count(plain), count(boosted))
+	if plain != again {
+		t.Errorf("an unboosted stream changed after a boosted one: %q vs %q", again, plain)
+	}
+	if count(boosted) <= count(plain) {
+		t.Errorf("hotword OF: %d times boosted, %d plain; want more", count(boosted), count(plain))
+	}
+	if _, err := rec.NewStream(context.Background(), speech.StreamOptions{Hotwords: []string{"a/b"}}); !errors.Is(err, speech.ErrBadInput) {
+		t.Errorf("hotword with '/': %v, want ErrBadInput", err)
+	}
+}

@@ -92,7 +92,7 @@ func asrWords(tokens []string, ts, logp []float32, base, limit time.Duration) ([
 		if ts == nil || !finite32(ts[i]) || ts[i] < 0 {
 			return clamp(base)
 		}
-		return clamp(base + time.Duration(float64(ts[i])*float64(time.Second)))
+		return clamp(base + asrSeconds(ts[i]))
 	}
 	type span struct{ first, last int }
 	var spans []span
@@ -131,6 +131,16 @@ func asrWords(tokens []string, ts, logp []float32, base, limit time.Duration) ([
 		prev = start
 	}
 	return words, asrConfidence(logp)
+}
+
+// asrSeconds converts sherpa-onnx's float32 seconds to a duration rounded
+// to the millisecond (its times are multiples of 10 ms; float32 would
+// otherwise give 39.999999ms).
+func asrSeconds(s float32) time.Duration {
+	if !finite32(s) {
+		return 0
+	}
+	return time.Duration(math.Round(float64(s)*1000)) * time.Millisecond
 }
 
 // asrText normalises sherpa-onnx's text: sentencepiece markers become
