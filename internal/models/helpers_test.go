@@ -38,7 +38,7 @@ func genBytes(seed uint64, n int) []byte {
 // newFixture builds a whisper-shaped model of three files served from
 // baseURL (which may be "" for import-only tests). The tokens file is left
 // unpinned to exercise trust on first use.
-func newFixture(t *testing.T, baseURL string) *fixture {
+func newFixture(t testing.TB, baseURL string) *fixture {
 	t.Helper()
 	fx := &fixture{name: "test-whisper", files: map[string][]byte{
 		"enc.onnx":   genBytes(1, 300_000),
