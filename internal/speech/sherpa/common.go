@@ -51,6 +51,20 @@ func requireFiles(m speech.ResolvedModel, roles ...string) error {
 	return nil
 }
 
+// checkFamily refuses a model whose catalogue family is set and is not one
+// of want: handing, say, a TTS graph to the VAD can make sherpa-onnx exit.
+func checkFamily(m speech.ResolvedModel, role string, want ...string) error {
+	if m.Family == "" {
+		return nil
+	}
+	for _, w := range want {
+		if m.Family == w {
+			return nil
+		}
+	}
+	return fmt.Errorf("sherpa: %s: model %q is family %q, want one of %s: %w", role, m.Name, m.Family, strings.Join(want, ", "), speech.ErrModel)
+}
+
 // threads is the native thread count for spec (0 means 1).
 func threads(spec speech.Spec) int { return max(spec.Threads, 1) }
 

@@ -12,5 +12,5 @@ func Register(r *speech.Registry) {
 	r.VADs.Register("silero", NewVAD)
 	r.Embedders.Register(Engine, NewEmbedder)
 	r.Synthesizers.Register(Engine, NewSynthesizer)
-	// TODO(asr): call RegisterASR(r) here once asr*.go defines it.
+	RegisterASR(r)
 }

@@ -29,7 +29,8 @@ type Embedder struct {
 var _ speech.Embedder = (*Embedder)(nil)
 
 // NewEmbedder is the registry factory for the "sherpa" speaker engine. The
-// model needs one role, "model"; catalogue meta "sample_rate" declares the
+// model needs one role, "model"; its family, if set, must be "3d-speaker",
+// "wespeaker", "nemo" or "speaker"; catalogue meta "sample_rate" declares the
 // rate callers must send (default 16000; the extractor resamples otherwise).
 func NewEmbedder(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.Embedder, error) {
 	m, err := resolve(ctx, spec, deps, "speaker")
@@ -41,6 +42,9 @@ func NewEmbedder(ctx context.Context, spec speech.Spec, deps speech.Deps) (speec
 
 func newEmbedder(m speech.ResolvedModel, spec speech.Spec) (*Embedder, error) {
 	if err := checkOptions(spec.Options); err != nil {
+		return nil, err
+	}
+	if err := checkFamily(m, "speaker", "3d-speaker", "wespeaker", "nemo", "speaker"); err != nil {
 		return nil, err
 	}
 	if err := requireFiles(m, "model"); err != nil {

@@ -111,7 +111,7 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 		cfg.Model.Vits = sherpa.OfflineTtsVitsModelConfig{Model: m.File("model"), Lexicon: m.File("lexicon"),
 			Tokens: m.File("tokens"), DataDir: dataDir, NoiseScale: noise, NoiseScaleW: noiseW, LengthScale: length}
 	default:
-		return nil, fmt.Errorf("sherpa: tts: model %q type %q: %w", m.Name, kind, speech.ErrUnsupported)
+		return nil, fmt.Errorf("sherpa: tts: model %q type %q is not a TTS model this engine loads: %w", m.Name, kind, speech.ErrModel)
 	}
 	tts := sherpa.NewOfflineTts(&cfg)
 	if tts == nil {

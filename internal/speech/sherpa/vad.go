@@ -40,7 +40,8 @@ type VAD struct {
 var _ speech.VAD = (*VAD)(nil)
 
 // NewVAD is the registry factory for the "sherpa" (alias "silero") VAD. The
-// model needs one role, "model" (silero_vad.onnx).
+// model needs one role, "model" (silero_vad.onnx); its catalogue family, if
+// set, must be "silero-vad" or "silero".
 func NewVAD(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.VAD, error) {
 	m, err := resolve(ctx, spec, deps, "vad")
 	if err != nil {
@@ -52,6 +53,9 @@ func NewVAD(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.VAD
 // newVAD loads m, checking the options and that the model really loads.
 func newVAD(m speech.ResolvedModel, spec speech.Spec) (*VAD, error) {
 	if err := checkOptions(spec.Options, vadOptions...); err != nil {
+		return nil, err
+	}
+	if err := checkFamily(m, "vad", "silero-vad", "silero"); err != nil {
 		return nil, err
 	}
 	if err := requireFiles(m, "model"); err != nil {
