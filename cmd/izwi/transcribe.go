@@ -2,11 +2,173 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/telemetry"
+	"github.com/izwi-speech/izwi/internal/transcript"
 )
 
-// runTranscribe is a placeholder until the subcommand lands.
+// progressAfter is how long a file must be before a progress bar is worth
+// showing; shorter ones finish before a bar would be read.
+const progressAfter = 10 * time.Second
+
+// fileResult is one transcribed file.
+type fileResult struct {
+	path string
+	tr   speech.Transcript
+}
+
 func runTranscribe(ctx context.Context, c *cli, args []string) int {
-	fmt.Fprintln(c.stderr, "izwi transcribe: not implemented yet")
-	return exitFailure
+	fs := newFlagSet("transcribe", c.stderr)
+	cf := addConfigFlags(fs)
+	engine := fs.String("engine", "", "transcription engine (overrides [engines.transcribe] engine)")
+	model := fs.String("model", "", "model name (overrides [engines.transcribe] model)")
+	formatName := fs.String("format", "txt", "output format: txt, json, srt or vtt")
+	outPath := fs.String("o", "", "write to this file instead of stdout")
+	language := fs.String("language", "", "language hint, for engines that use one")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: izwi transcribe [flags] FILE...\n\nflags:")
+		fs.PrintDefaults()
+	}
+	files, err := parseInterspersed(fs, args)
+	if err != nil {
+		return exitUsage
+	}
+	format, err := transcript.ParseFormat(*formatName)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
+		return exitUsage
+	}
+	if len(files) == 0 {
+		fmt.Fprintln(c.stderr, "izwi transcribe: no input files")
+		fs.Usage()
+		return exitUsage
+	}
+	cfg, askedLevel, err := loadConfig(cf, func(cfg *config.Config) error {
+		return cfg.SetRole("transcribe", *engine, *model)
+	})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
+		return exitUsage
+	}
+	// A command-line tool stays quiet on stderr unless asked.
+	level := "warn"
+	if askedLevel != "" {
+		level = cfg.Log.Level
+	}
+	logger, err := newLogger(c.stderr, level)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
+		return exitUsage
+	}
+
+	var tr speech.Transcriber
+	var results []fileResult
+	code := exitOK
+	for _, path := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		clip, err := audio.DecodeFile(path, audio.Limits{})
+		if err != nil {
+			fmt.Fprintf(c.stderr, "izwi transcribe: %s: %v\n", path, oneLine(err))
+			code = exitInput
+			continue
+		}
+		if tr == nil { // load the engine only once there is audio to give it
+			set, rc := loadTranscriber(ctx, c, cfg, logger)
+			if rc != exitOK {
+				return rc
+			}
+			defer set.Close()
+			tr = set.Transcriber
+		}
+		samples, err := audio.Prepare(clip, tr.SampleRate())
+		if err != nil {
+			fmt.Fprintf(c.stderr, "izwi transcribe: %s: %v\n", path, oneLine(err))
+			code = exitInput
+			continue
+		}
+		opts := speech.TranscribeOptions{Language: *language}
+		var bar *progressbar.ProgressBar
+		if c.isTTY && clip.Duration() > progressAfter {
+			bar = progressbar.NewOptions64(clip.Duration().Milliseconds(),
+				progressbar.OptionSetWriter(c.stderr), progressbar.OptionSetDescription(filepath.Base(path)),
+				progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+			opts.Progress = func(done time.Duration) { _ = bar.Set64(done.Milliseconds()) }
+		}
+		t, err := tr.Transcribe(ctx, samples, opts)
+		if bar != nil {
+			_ = bar.Finish()
+		}
+		switch {
+		case ctx.Err() != nil:
+			fmt.Fprintln(c.stderr, "izwi transcribe: canceled")
+			return exitCanceled
+		case errors.Is(err, speech.ErrModel):
+			fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", oneLine(err))
+			return exitModel
+		case errors.Is(err, speech.ErrBadAudio):
+			fmt.Fprintf(c.stderr, "izwi transcribe: %s: %v\n", path, oneLine(err))
+			code = exitInput
+			continue
+		case err != nil:
+			fmt.Fprintf(c.stderr, "izwi transcribe: %s: %v\n", path, oneLine(err))
+			return exitFailure
+		}
+		if t.Duration == 0 {
+			t.Duration = clip.Duration()
+		}
+		results = append(results, fileResult{path: path, tr: t})
+	}
+	if ctx.Err() != nil {
+		fmt.Fprintln(c.stderr, "izwi transcribe: canceled")
+		return exitCanceled
+	}
+	if len(results) > 0 {
+		if err := writeResults(c.stdout, *outPath, format, results, len(files) > 1); err != nil {
+			fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
+			return exitFailure
+		}
+	}
+	return code
+}
+
+// loadTranscriber loads only the transcribe role, as required.
+func loadTranscriber(ctx context.Context, c *cli, cfg config.Config, logger *slog.Logger) (*engines.Set, int) {
+	role, _ := cfg.Role("transcribe")
+	if role.Off() {
+		fmt.Fprintln(c.stderr, "izwi transcribe: the transcribe engine is off; set --engine or [engines.transcribe]")
+		return nil, exitUsage
+	}
+	role.Required = true
+	store, err := openModelStore(cfg, logger)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
+		return nil, exitFailure
+	}
+	set, err := engines.Load(ctx, newRegistry(), speech.Deps{Models: store, Logger: telemetry.Component(logger, "engines")},
+		[]config.NamedRole{{Name: "transcribe", Role: role}})
+	switch {
+	case err == nil:
+		return set, exitOK
+	case ctx.Err() != nil:
+		return nil, exitCanceled
+	case errors.Is(err, speech.ErrUnknownEngine):
+		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", oneLine(err))
+		return nil, exitUsage
+	default:
+		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", oneLine(err))
+		return nil, exitModel
+	}
 }
