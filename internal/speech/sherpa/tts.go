@@ -3,6 +3,7 @@ package sherpa
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -32,6 +33,7 @@ type Synthesizer struct {
 	info   speech.EngineInfo
 	rate   int
 	voices []speech.Voice
+	lex    lexicon // set for lexicon-based models; see lexicon
 
 	mu     sync.RWMutex // held for reading by Synthesize, for writing by Close
 	tts    *sherpa.OfflineTts
@@ -113,6 +115,12 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 	default:
 		return nil, fmt.Errorf("sherpa: tts: model %q type %q is not a TTS model this engine loads: %w", m.Name, kind, speech.ErrModel)
 	}
+	var lex lexicon
+	if kind != "kokoro" && m.File("lexicon") != "" && dataDir == "" && m.Meta["frontend"] != "characters" {
+		if lex, err = readLexicon(m.File("lexicon")); err != nil {
+			return nil, err
+		}
+	}
 	tts := sherpa.NewOfflineTts(&cfg)
 	if tts == nil {
 		return nil, fmt.Errorf("sherpa: tts: model %q failed to load: %w", m.Name, speech.ErrModel)
@@ -122,7 +130,16 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 		sherpa.DeleteOfflineTts(tts)
 		return nil, err
 	}
-	return &Synthesizer{info: info("tts", m, append(roles, "lexicon")...), rate: tts.SampleRate(), voices: voices, tts: tts}, nil
+	return &Synthesizer{info: info("tts", m, append(roles, "lexicon")...), rate: tts.SampleRate(), voices: voices, lex: lex, tts: tts}, nil
+}
+
+func readLexicon(path string) (lexicon, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("sherpa: tts: %w: %w", speech.ErrModel, err)
+	}
+	defer f.Close()
+	return parseLexicon(f)
 }
 
 // espeakDataDir returns the directory holding the model's verified
@@ -178,6 +195,12 @@ func (s *Synthesizer) Synthesize(ctx context.Context, req speech.SynthesisReques
 	}
 	if speed != speed || speed < 0.25 || speed > 4 {
 		return fmt.Errorf("sherpa: tts: speed %v outside [0.25, 4]: %w", req.Speed, speech.ErrBadInput)
+	}
+	if s.lex != nil {
+		var words int
+		if text, words = s.lex.sayable(text); words == 0 {
+			return fmt.Errorf("sherpa: tts: text has no words the model can say: %w", speech.ErrBadInput)
+		}
 	}
 	sid, err := speakerID(s.voices, req.Voice)
 	if err != nil {
