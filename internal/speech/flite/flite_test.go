@@ -260,3 +260,82 @@ func abs(x float64) float64 {
 	}
 	return x
 }
+
+// TestBadInput covers each refusal and checks no error quotes the text,
+// since errors are logged and text must never be.
+func TestBadInput(t *testing.T) {
+	s := newSynth(t, speech.Spec{})
+	const secret = "zqxj secret words"
+	ctx := context.Background()
+	nop := func([]float32) error { return nil }
+	for name, req := range map[string]speech.SynthesisRequest{
+		"too long":       {Text: secret + strings.Repeat(" a", MaxTextRunes)},
+		"unknown voice":  {Text: secret, Voice: "kal"},
+		"negative speed": {Text: secret, Speed: -1},
+		"nan speed":      {Text: secret, Speed: float32(math.NaN())},
+		"only controls":  {Text: "\x00\x01\x02\u200b\x7f"},
+	} {
+		err := s.Synthesize(ctx, req, nop)
+		if !errors.Is(err, speech.ErrBadInput) {
+			t.Errorf("%s: %v, want ErrBadInput", name, err)
+			continue
+		}
+		if strings.Contains(err.Error(), "zqxj") || strings.Contains(err.Error(), "secret") {
+			t.Errorf("%s: error %q quotes the text", name, err)
+		}
+	}
+	if err := s.Synthesize(ctx, speech.SynthesisRequest{Text: secret}, nil); !errors.Is(err, speech.ErrBadInput) {
+		t.Errorf("nil sink: %v, want ErrBadInput", err)
+	}
+	// Exactly at the cap is still accepted.
+	atCap := strings.Repeat("a ", MaxTextRunes/2)
+	if err := s.Synthesize(ctx, speech.SynthesisRequest{Text: atCap, Voice: "kal16", Speed: 4}, nop); err != nil {
+		t.Errorf("text of exactly %d characters: %v", MaxTextRunes, err)
+	}
+}
+
+func TestCancelAndClose(t *testing.T) {
+	s, err := New(speech.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	chunks := 0
+	err = s.Synthesize(ctx, speech.SynthesisRequest{Text: sample + " " + sample}, func([]float32) error {
+		chunks++
+		if chunks == 2 {
+			cancel()
+		}
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("cancel mid-stream: %v, want context.Canceled", err)
+	}
+	if chunks != 2 {
+		t.Errorf("sink called %d times, want synthesis to stop after the cancel on chunk 2", chunks)
+	}
+	if err := s.Synthesize(ctx, speech.SynthesisRequest{Text: sample}, func([]float32) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Errorf("already cancelled: %v, want context.Canceled", err)
+	}
+	s.Close()
+	if err := s.Synthesize(context.Background(), speech.SynthesisRequest{Text: sample}, func([]float32) error { return nil }); !errors.Is(err, speech.ErrClosed) {
+		t.Errorf("after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestSinkErrorStopsEarly checks a failing sink stops Flite at once: the
+// sink sees exactly one chunk, for every voice.
+func TestSinkErrorStopsEarly(t *testing.T) {
+	s := newSynth(t, speech.Spec{})
+	stop := errors.New("client went away")
+	for _, v := range s.Voices() {
+		calls := 0
+		err := s.Synthesize(context.Background(), speech.SynthesisRequest{Text: sample, Voice: v.ID}, func([]float32) error {
+			calls++
+			return stop
+		})
+		if !errors.Is(err, stop) || calls != 1 {
+			t.Errorf("voice %s: err %v after %d sink calls, want %v after 1", v.ID, err, calls, stop)
+		}
+	}
+}
