@@ -20,6 +20,9 @@ Models:
                               tokens.txt, bpe.vocab for hotwords)
   offline-nemo-ctc-tiny/      offline NeMo CTC, model_type nemo_ctc
                               (model.onnx, tokens.txt)
+  offline-parakeet-tdt-tiny/  offline NeMo TDT transducer (parakeet-tdt),
+                              model_type nemo_transducer (encoder.onnx,
+                              decoder.onnx, joiner.onnx, tokens.txt)
 """
 
 import hashlib
@@ -60,9 +63,9 @@ def _write_bpe_vocab(path):
             f.write(f"{t}\t{score}\n")
 
 
-def _write_tokens(path):
+def _write_tokens(path, tokens=None):
     with open(path, "w", encoding="utf-8") as f:
-        for i, t in enumerate(TOKENS):
+        for i, t in enumerate(tokens or TOKENS):
             f.write(f"{t} {i}\n")
 
 
@@ -208,6 +211,7 @@ def _nemo_ctc(path, rng, subsampling):
     w = rng.standard_normal((FEAT_DIM, VOCAB)).astype(np.float32) * 0.6
     b = np.zeros(VOCAB, dtype=np.float32)
     b[0] = 2.5
+    b[1] = b[2] = -30.0  # never emit <sos/eos> or <unk>
     nodes = [
         helper.make_node("Transpose", ["audio_signal"], ["xt"], perm=[0, 2, 1]),
         helper.make_node("Slice", ["xt", "starts", "ends", "axes", "steps"], ["xs"]),
@@ -230,6 +234,111 @@ def _nemo_ctc(path, rng, subsampling):
                     "subsampling_factor": subsampling, "normalize_type": "per_feature",
                     "version": "1", "model_author": "izwi-genmodels",
                     "comment": "tiny generated test model; words are meaningless"})
+
+
+# NeMo puts the blank last and leaves it out of its vocab_size.
+NEMO_TOKENS = TOKENS[1:] + ["<blk>"]
+TDT_DURATIONS = 5  # parakeet-tdt predicts skips of 0..4 frames
+
+
+def _nemo_encoder(path, rng, dim, subsampling):
+    """NeMo conformer encoder: audio_signal[N,80,T], length[N] ->
+    outputs[N,D,T/ss], encoded_lengths[N].
+
+    Features come normalised per feature (mean 0, std 1 per mel bin), so a
+    frame's mean over bins says how loud it is relative to the file; quiet
+    frames are gated to ~0 and the joiner then says blank.
+    """
+    w = rng.standard_normal((FEAT_DIM, dim)).astype(np.float32) * (1.0 / np.sqrt(FEAT_DIM))
+    nodes = [
+        helper.make_node("Transpose", ["audio_signal"], ["xt"], perm=[0, 2, 1]),
+        helper.make_node("Slice", ["xt", "starts", "ends", "axes", "steps"], ["xs"]),
+        helper.make_node("ReduceMean", ["xs"], ["mu"], axes=[2], keepdims=1),
+        helper.make_node("Sub", ["xs", "mu"], ["xc"]),
+        helper.make_node("MatMul", ["xc", "w"], ["proj"]),
+        helper.make_node("Tanh", ["proj"], ["th"]),
+        helper.make_node("Add", ["mu", "gate_off"], ["g0"]),
+        helper.make_node("Mul", ["g0", "gate_k"], ["g1"]),
+        helper.make_node("Sigmoid", ["g1"], ["gate"]),
+        helper.make_node("Mul", ["th", "gate"], ["enc"]),
+        helper.make_node("Transpose", ["enc"], ["outputs"], perm=[0, 2, 1]),
+        # ceil(length / ss), the number of frames Slice keeps
+        helper.make_node("Add", ["length", "ss_minus_1"], ["lp"]),
+        helper.make_node("Div", ["lp", "ss"], ["encoded_lengths"]),
+    ]
+    inits = [_const_i64("starts", [0]), _const_i64("ends", [np.iinfo(np.int64).max]),
+             _const_i64("axes", [1]), _const_i64("steps", [subsampling]),
+             _const_i64("ss", [subsampling]), _const_i64("ss_minus_1", [subsampling - 1]),
+             _init("w", w), _init("gate_off", np.array([0.2], dtype=np.float32)),
+             _init("gate_k", np.array([6.0], dtype=np.float32))]
+    g = helper.make_graph(
+        nodes, "nemo_encoder",
+        [helper.make_tensor_value_info("audio_signal", TensorProto.FLOAT, ["N", FEAT_DIM, "T"]),
+         helper.make_tensor_value_info("length", TensorProto.INT64, ["N"])],
+        [helper.make_tensor_value_info("outputs", TensorProto.FLOAT, ["N", dim, "T2"]),
+         helper.make_tensor_value_info("encoded_lengths", TensorProto.INT64, ["N"])],
+        inits)
+    _save(g, path, {"model_type": "EncDecRNNTBPEModel", "vocab_size": len(NEMO_TOKENS) - 1,
+                    "subsampling_factor": subsampling, "normalize_type": "per_feature",
+                    "pred_rnn_layers": 1, "pred_hidden": 8, "feat_dim": FEAT_DIM,
+                    "url": "izwi-genmodels/parakeet-tdt-tiny", "version": "1",
+                    "model_author": "izwi-genmodels",
+                    "comment": "tiny generated test model; words are meaningless"})
+
+
+def _nemo_decoder(path, rng, dim, layers, hidden):
+    """Prediction net: targets[N,1] int32, target_length[N], states ->
+    decoder_output[N,D,1], target_length, states (passed through)."""
+    emb = rng.standard_normal((len(NEMO_TOKENS), dim)).astype(np.float32) * 0.5
+    nodes = [
+        helper.make_node("Gather", ["emb", "targets"], ["e"], axis=0),
+        helper.make_node("Transpose", ["e"], ["decoder_output"], perm=[0, 2, 1]),
+        helper.make_node("Identity", ["target_length"], ["prednet_lengths"]),
+        helper.make_node("Identity", ["states.1"], ["states"]),
+        helper.make_node("Identity", ["onnx::Slice_3"], ["162"]),
+    ]
+    st = [layers, "N", hidden]
+    g = helper.make_graph(
+        nodes, "nemo_decoder",
+        [helper.make_tensor_value_info("targets", TensorProto.INT32, ["N", 1]),
+         helper.make_tensor_value_info("target_length", TensorProto.INT32, ["N"]),
+         helper.make_tensor_value_info("states.1", TensorProto.FLOAT, st),
+         helper.make_tensor_value_info("onnx::Slice_3", TensorProto.FLOAT, st)],
+        [helper.make_tensor_value_info("decoder_output", TensorProto.FLOAT, ["N", dim, 1]),
+         helper.make_tensor_value_info("prednet_lengths", TensorProto.INT32, ["N"]),
+         helper.make_tensor_value_info("states", TensorProto.FLOAT, st),
+         helper.make_tensor_value_info("162", TensorProto.FLOAT, st)],
+        [_init("emb", emb)])
+    _save(g, path, {})
+
+
+def _nemo_joiner(path, rng, dim, blank_bias):
+    """TDT joiner: encoder_outputs[N,D,1], decoder_outputs[N,D,1] ->
+    outputs[N,1,1,V+durations] (token logits, then duration logits)."""
+    v = len(NEMO_TOKENS)
+    we = rng.standard_normal((dim, v + TDT_DURATIONS)).astype(np.float32) * 2.0
+    wd = rng.standard_normal((dim, v + TDT_DURATIONS)).astype(np.float32) * 0.3
+    b = np.zeros(v + TDT_DURATIONS, dtype=np.float32)
+    b[v - 1] = blank_bias          # <blk>
+    b[NEMO_TOKENS.index("<sos/eos>")] = b[NEMO_TOKENS.index("<unk>")] = -30.0
+    b[v:] = [0.0, 3.0, 1.0, 0.0, -1.0]  # mostly advance one frame
+    nodes = [
+        helper.make_node("Transpose", ["encoder_outputs"], ["et"], perm=[0, 2, 1]),
+        helper.make_node("Transpose", ["decoder_outputs"], ["dt0"], perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["et", "we"], ["le"]),
+        helper.make_node("Tanh", ["dt0"], ["dt"]),
+        helper.make_node("MatMul", ["dt", "wd"], ["ld"]),
+        helper.make_node("Add", ["le", "ld"], ["s"]),
+        helper.make_node("Add", ["s", "b"], ["z"]),
+        helper.make_node("Unsqueeze", ["z", "ax"], ["outputs"]),
+    ]
+    g = helper.make_graph(
+        nodes, "nemo_joiner",
+        [helper.make_tensor_value_info("encoder_outputs", TensorProto.FLOAT, ["N", dim, 1]),
+         helper.make_tensor_value_info("decoder_outputs", TensorProto.FLOAT, ["N", dim, 1])],
+        [helper.make_tensor_value_info("outputs", TensorProto.FLOAT, ["N", 1, 1, v + TDT_DURATIONS])],
+        [_init("we", we), _init("wd", wd), _init("b", b), _const_i64("ax", [2])])
+    _save(g, path, {})
 
 
 def _manifest(d, name, family, meta, roles):
@@ -278,6 +387,20 @@ def generate(out_dir):
     _write_tokens(os.path.join(d, "tokens.txt"))
     _manifest(d, name, "offline-nemo-ctc", {"model_type": "nemo_ctc"},
               {"model": "model.onnx", "tokens": "tokens.txt"})
+    made.append(name)
+
+    name = "offline-parakeet-tdt-tiny"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(20240603)
+    dim = 16
+    _nemo_encoder(os.path.join(d, "encoder.onnx"), rng, dim, 8)
+    _nemo_decoder(os.path.join(d, "decoder.onnx"), rng, dim, 1, 8)
+    _nemo_joiner(os.path.join(d, "joiner.onnx"), rng, dim, BLANK_BIAS)
+    _write_tokens(os.path.join(d, "tokens.txt"), NEMO_TOKENS)
+    _manifest(d, name, "offline-nemo-transducer", {"model_type": "nemo_transducer"},
+              {"encoder": "encoder.onnx", "decoder": "decoder.onnx",
+               "joiner": "joiner.onnx", "tokens": "tokens.txt"})
     made.append(name)
     return made
 

@@ -11,6 +11,9 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 )
 
+// asrOfflineModels are the generated file-transcription models.
+var asrOfflineModels = []string{asrOfflineModel, "offline-parakeet-tdt-tiny"}
+
 func asrOffline(t testing.TB, opts ASROptions) *OfflineTranscriber {
 	t.Helper()
 	tr, err := NewOfflineTranscriber(genModel(t, asrOfflineModel), opts)
@@ -22,7 +25,29 @@ func asrOffline(t testing.TB, opts ASROptions) *OfflineTranscriber {
 }
 
 func TestASROfflineConformance(t *testing.T) {
-	speechtest.Transcriber(t, asrOffline(t, DefaultASROptions()), asrSpeech(t, 2), nil)
+	for _, name := range asrOfflineModels {
+		t.Run(name, func(t *testing.T) {
+			tr, err := NewOfflineTranscriber(genModel(t, name), DefaultASROptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tr.Close()
+			samples := asrSpeech(t, 2)
+			speechtest.Transcriber(t, tr, samples, nil)
+			out, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ws := asrAllWords(out.Segments)
+			t.Logf("%d segments, %d words: %.80q", len(out.Segments), len(ws), out.Text)
+			if len(ws) == 0 {
+				t.Fatalf("no words: the generated model should emit tokens on speech")
+			}
+			if got := asrJoinWords(ws); got != out.Text {
+				t.Errorf("words %.60q do not spell text %.60q", got, out.Text)
+			}
+		})
+	}
 }
 
 // A long recording is cut into pieces, yet segments come back in order,
