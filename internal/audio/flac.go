@@ -9,16 +9,22 @@ import (
 	"github.com/mewkiz/flac"
 )
 
+// flacMaxExpansion bounds decoded samples per input byte; see decodeFLAC.
+const flacMaxExpansion = 64
+
 func flacErr(kind error, format string, args ...any) error {
 	return fmt.Errorf("audio: flac: "+format+": %w", append(args, kind)...)
 }
 
 // decodeFLAC decodes a FLAC stream with github.com/mewkiz/flac.
 //
-// Memory: FLAC legitimately compresses silence by several hundred to one, so
-// unlike WAV the decoded size cannot be bounded by the input size; it is
-// bounded by Limits.MaxDuration, checked frame by frame before samples are
-// appended. The StreamInfo sample count is never used to pre-allocate.
+// Memory: FLAC legitimately compresses digital silence by several hundred
+// to one, so a 4 KB hostile stream of constant subframes can claim 700 MB of
+// samples (found by FuzzDecode). Decoding therefore stops with ErrTooLarge
+// past flacMaxExpansion samples per input byte (real speech FLAC yields about
+// one) as well as past Limits.MaxDuration, both checked frame by frame
+// before samples are appended. The StreamInfo sample count is never used to
+// pre-allocate.
 //
 // mewkiz/flac is a pure-Go decoder that was not written for hostile input;
 // any panic inside it is recovered here and reported as ErrCorrupt, so one bad
@@ -29,6 +35,13 @@ func decodeFLAC(b []byte, lim Limits) (clip Clip, err error) {
 			clip, err = Clip{}, flacErr(ErrCorrupt, "decoder panic: %v", r)
 		}
 	}()
+	// The first metadata block must be a 34-byte STREAMINFO. Checked here
+	// because mewkiz/flac fully parses whatever block comes first, and a
+	// SEEKTABLE there makes it allocate from the claimed length (found by
+	// FuzzDecode: 8 bytes in, 8 MB allocated).
+	if len(b) < 8+34 || b[4]&0x7F != 0 || int(b[5])<<16|int(b[6])<<8|int(b[7]) != 34 {
+		return Clip{}, flacErr(ErrCorrupt, "first metadata block is not a 34-byte STREAMINFO")
+	}
 	s, err := flac.New(bytes.NewReader(b))
 	if err != nil {
 		return Clip{}, flacErr(ErrCorrupt, "header: %v", err)
@@ -70,6 +83,9 @@ func decodeFLAC(b []byte, lim Limits) (clip Clip, err error) {
 		frames += int64(n)
 		if err := lim.checkFrames(frames, rate); err != nil {
 			return Clip{}, err
+		}
+		if int64(len(out))+int64(n*ch) > flacMaxExpansion*int64(len(b)) {
+			return Clip{}, flacErr(ErrTooLarge, "stream expands past %d samples per input byte", flacMaxExpansion)
 		}
 		for i := range n {
 			for c := range ch {
