@@ -23,8 +23,11 @@ Models:
   offline-parakeet-tdt-tiny/  offline NeMo TDT transducer (parakeet-tdt),
                               model_type nemo_transducer (encoder.onnx,
                               decoder.onnx, joiner.onnx, tokens.txt)
+  offline-whisper-tiny/       offline whisper, English-only (encoder.onnx,
+                              decoder.onnx, base64 tokens.txt)
 """
 
+import base64
 import hashlib
 import json
 import os
@@ -341,6 +344,96 @@ def _nemo_joiner(path, rng, dim, blank_bias):
     _save(g, path, {})
 
 
+# Whisper: byte-level BPE text tokens (leading space = word start), then the
+# special tokens, which tokens.txt leaves out as OpenAI's tokenizer does.
+WHISPER_TEXT = [t.replace("▁", " ") for t in TOKENS[3:]] + [" "]
+W_EOT = len(WHISPER_TEXT)
+W_SOT, W_TRANSLATE, W_TRANSCRIBE, W_NO_SPEECH, W_NO_TS = range(W_EOT + 1, W_EOT + 6)
+W_VOCAB = W_NO_TS + 1  # so timestamp tokens (no_timestamps + 1 ...) do not exist
+
+
+def _whisper_encoder(path, rng, layers, state, text_ctx):
+    """mel[1,80,T] -> n_layer_cross_k, n_layer_cross_v [L,1,T/2,S]."""
+    wk = rng.standard_normal((FEAT_DIM, state)).astype(np.float32) * 0.3
+    wv = rng.standard_normal((FEAT_DIM, state)).astype(np.float32) * 0.3
+    nodes = [
+        helper.make_node("Transpose", ["mel"], ["mt"], perm=[0, 2, 1]),
+        helper.make_node("Slice", ["mt", "starts", "ends", "axes", "steps"], ["ms"]),
+        helper.make_node("MatMul", ["ms", "wk"], ["k"]),
+        helper.make_node("MatMul", ["ms", "wv"], ["v"]),
+        helper.make_node("Unsqueeze", ["k", "ax0"], ["n_layer_cross_k"]),
+        helper.make_node("Unsqueeze", ["v", "ax0"], ["n_layer_cross_v"]),
+    ]
+    inits = [_const_i64("starts", [0]), _const_i64("ends", [np.iinfo(np.int64).max]),
+             _const_i64("axes", [1]), _const_i64("steps", [2]), _const_i64("ax0", [0]),
+             _init("wk", wk), _init("wv", wv)]
+    g = helper.make_graph(
+        nodes, "whisper_encoder",
+        [helper.make_tensor_value_info("mel", TensorProto.FLOAT, [1, FEAT_DIM, "T"])],
+        [helper.make_tensor_value_info("n_layer_cross_k", TensorProto.FLOAT, [layers, 1, "T2", state]),
+         helper.make_tensor_value_info("n_layer_cross_v", TensorProto.FLOAT, [layers, 1, "T2", state])],
+        inits)
+    _save(g, path, {
+        "model_type": "whisper-tiny-izwi", "version": "1", "maintainer": "izwi-genmodels",
+        "comment": "tiny generated test model; words are meaningless",
+        "n_mels": FEAT_DIM, "n_audio_ctx": 1500, "n_audio_state": state, "n_audio_head": 1,
+        "n_audio_layer": layers, "n_vocab": W_VOCAB, "n_text_ctx": text_ctx,
+        "n_text_state": state, "n_text_head": 1, "n_text_layer": layers,
+        "sot_sequence": str(W_SOT), "sot": W_SOT, "sot_index": 0, "eot": W_EOT,
+        "blank_id": W_EOT - 1, "is_multilingual": 0, "no_speech": W_NO_SPEECH,
+        "non_speech_tokens": "", "transcribe": W_TRANSCRIBE, "translate": W_TRANSLATE,
+        "sot_prev": W_SOT, "sot_lm": W_SOT, "no_timestamps": W_NO_TS})
+
+
+def _whisper_decoder(path, rng, layers, state, text_ctx):
+    """tokens[1,n], self caches, cross k/v, offset -> logits[1,n,V], caches.
+
+    logits = tanh(embed(token) + mean(cross_k) + offset * p) @ W + b, so the
+    words depend on the audio and the position; special tokens other than
+    eot are never chosen.
+    """
+    emb = rng.standard_normal((W_VOCAB, state)).astype(np.float32) * 0.5
+    pvec = rng.standard_normal((state,)).astype(np.float32) * 0.2
+    w = rng.standard_normal((state, W_VOCAB)).astype(np.float32) * 2.0
+    b = np.zeros(W_VOCAB, dtype=np.float32)
+    b[W_EOT] = 1.0
+    b[W_EOT + 1:] = -30.0
+    nodes = [
+        helper.make_node("Gather", ["emb", "tokens"], ["e"], axis=0),
+        helper.make_node("ReduceMean", ["n_layer_cross_k"], ["ck"], axes=[0, 1, 2], keepdims=0),
+        helper.make_node("Cast", ["offset"], ["off_f"], to=TensorProto.FLOAT),
+        helper.make_node("Mul", ["off_f", "pvec"], ["pos"]),
+        helper.make_node("Add", ["e", "ck"], ["h0"]),
+        helper.make_node("Add", ["h0", "pos"], ["h1"]),
+        helper.make_node("Tanh", ["h1"], ["h"]),
+        helper.make_node("MatMul", ["h", "w"], ["hw"]),
+        helper.make_node("Add", ["hw", "b"], ["logits"]),
+        helper.make_node("Identity", ["in_n_layer_self_k_cache"], ["out_n_layer_self_k_cache"]),
+        helper.make_node("Identity", ["in_n_layer_self_v_cache"], ["out_n_layer_self_v_cache"]),
+    ]
+    cache = [layers, 1, text_ctx, state]
+    cross = [layers, 1, "T2", state]
+    g = helper.make_graph(
+        nodes, "whisper_decoder",
+        [helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, "n"]),
+         helper.make_tensor_value_info("in_n_layer_self_k_cache", TensorProto.FLOAT, cache),
+         helper.make_tensor_value_info("in_n_layer_self_v_cache", TensorProto.FLOAT, cache),
+         helper.make_tensor_value_info("n_layer_cross_k", TensorProto.FLOAT, cross),
+         helper.make_tensor_value_info("n_layer_cross_v", TensorProto.FLOAT, cross),
+         helper.make_tensor_value_info("offset", TensorProto.INT64, [1])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, "n", W_VOCAB]),
+         helper.make_tensor_value_info("out_n_layer_self_k_cache", TensorProto.FLOAT, cache),
+         helper.make_tensor_value_info("out_n_layer_self_v_cache", TensorProto.FLOAT, cache)],
+        [_init("emb", emb), _init("pvec", pvec), _init("w", w), _init("b", b)])
+    _save(g, path, {})
+
+
+def _write_whisper_tokens(path):
+    with open(path, "w", encoding="utf-8") as f:
+        for i, t in enumerate(WHISPER_TEXT):
+            f.write(f"{base64.b64encode(t.encode()).decode()} {i}\n")
+
+
 def _manifest(d, name, family, meta, roles):
     files = {}
     for fn in sorted(os.listdir(d)):
@@ -401,6 +494,17 @@ def generate(out_dir):
     _manifest(d, name, "offline-nemo-transducer", {"model_type": "nemo_transducer"},
               {"encoder": "encoder.onnx", "decoder": "decoder.onnx",
                "joiner": "joiner.onnx", "tokens": "tokens.txt"})
+    made.append(name)
+
+    name = "offline-whisper-tiny"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(20240604)
+    _whisper_encoder(os.path.join(d, "encoder.onnx"), rng, 1, 8, 64)
+    _whisper_decoder(os.path.join(d, "decoder.onnx"), rng, 1, 8, 64)
+    _write_whisper_tokens(os.path.join(d, "tokens.txt"))
+    _manifest(d, name, "offline-whisper", {"model_type": "whisper", "language": "en", "task": "transcribe"},
+              {"encoder": "encoder.onnx", "decoder": "decoder.onnx", "tokens": "tokens.txt"})
     made.append(name)
     return made
 
