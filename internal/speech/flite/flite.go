@@ -22,11 +22,13 @@ import "C"
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
 	"runtime/cgo"
 	"sync/atomic"
+	"time"
 	"unsafe"
 
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -49,6 +51,12 @@ const (
 	minStretch = 0.25
 	maxStretch = 4
 )
+
+// MaxAudio caps the audio one request may make. Flite's work grows with
+// the audio it makes, and a short text can ask for a lot (5,000 digits read
+// one by one at speed 0.25), so the text cap alone does not bound a
+// request's cost. 5,000 characters of prose at normal speed is about 6 min.
+const MaxAudio = 15 * time.Minute
 
 // minChunk is the smallest chunk, in samples, Flite's streaming callback
 // delivers (64 ms): small enough for a prompt first chunk, large enough that
@@ -182,7 +190,7 @@ func (s *Synthesizer) Synthesize(ctx context.Context, req speech.SynthesisReques
 		return fmt.Errorf("flite: synthesize: %w", err)
 	}
 
-	r := &request{ctx: ctx, sink: sink, rate: SampleRate}
+	r := &request{ctx: ctx, sink: sink, rate: SampleRate, limit: int(MaxAudio.Seconds()) * SampleRate}
 	h := cgo.NewHandle(r)
 	defer h.Delete()
 	ctext := C.CString(text)
@@ -190,6 +198,9 @@ func (s *Synthesizer) Synthesize(ctx context.Context, req speech.SynthesisReques
 
 	rc := C.izwi_flite_synth(s.voices[vi], ctext, C.float(stretch), C.uintptr_t(h), minChunk)
 	runtime.KeepAlive(s)
+	if r.panicked != nil {
+		panic(r.panicked)
+	}
 	switch {
 	case r.err != nil:
 		if ctx.Err() != nil && r.err == ctx.Err() {
@@ -213,6 +224,13 @@ func durationStretch(speed float32) (float32, error) {
 		return 0, fmt.Errorf("flite: speed %v must be a positive number: %w", speed, speech.ErrBadInput)
 	}
 	return min(max(1/speed, minStretch), maxStretch), nil
+}
+
+var errSinkPanicked = errors.New("flite: sink panicked")
+
+func errTooLong(limit, rate int) error {
+	return fmt.Errorf("flite: text would make more than %v of audio: %w",
+		speech.SamplesToDuration(limit, rate), speech.ErrBadInput)
 }
 
 func errRate(got, want int) error {

@@ -339,3 +339,36 @@ func TestSinkErrorStopsEarly(t *testing.T) {
 		}
 	}
 }
+
+func TestAudioCap(t *testing.T) {
+	s := newSynth(t, speech.Spec{})
+	// 2,500 words at speed 0.25 ask for well over MaxAudio; the cap, not
+	// the text, must stop it (kal16 is the cheapest voice to run that far).
+	text := strings.Repeat("9 ", MaxTextRunes/2)
+	sent := 0
+	err := s.Synthesize(context.Background(), speech.SynthesisRequest{Text: text, Voice: "kal16", Speed: 0.25}, func(c []float32) error {
+		sent += len(c)
+		return nil
+	})
+	if !errors.Is(err, speech.ErrBadInput) {
+		t.Fatalf("huge audio: %v, want ErrBadInput", err)
+	}
+	if limit := int(MaxAudio.Seconds()) * SampleRate; sent > limit {
+		t.Errorf("sent %d samples, over the %d limit", sent, limit)
+	}
+}
+
+func TestSinkPanicCrossesNoCFrames(t *testing.T) {
+	s := newSynth(t, speech.Spec{})
+	defer func() {
+		if p := recover(); p != "boom" {
+			t.Errorf("recovered %v, want the sink's panic", p)
+		}
+		// Flite must still work after the unwinding.
+		if out, _ := synth(t, s, speech.SynthesisRequest{Text: "Still here."}); len(out) == 0 {
+			t.Errorf("no audio after a sink panic")
+		}
+	}()
+	_ = s.Synthesize(context.Background(), speech.SynthesisRequest{Text: sample}, func([]float32) error { panic("boom") })
+	t.Errorf("Synthesize returned normally after its sink panicked")
+}
