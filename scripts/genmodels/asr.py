@@ -18,6 +18,8 @@ Models:
   streaming-zipformer2-tiny/  online transducer, model_type zipformer2
                               (encoder.onnx, decoder.onnx, joiner.onnx,
                               tokens.txt, bpe.vocab for hotwords)
+  streaming-zipformer2-ctc-tiny/  online zipformer2 CTC (model.onnx,
+                              tokens.txt)
   offline-nemo-ctc-tiny/      offline NeMo CTC, model_type nemo_ctc
                               (model.onnx, tokens.txt)
   offline-parakeet-tdt-tiny/  offline NeMo TDT transducer (parakeet-tdt),
@@ -98,7 +100,7 @@ def _csv(values):
     return ",".join(str(v) for v in values)
 
 
-def _zipformer2_encoder(path, rng, joiner_dim):
+def _zipformer2_encoder(path, rng, joiner_dim, ctc=False):
     """Streaming zipformer2 encoder: x[N,T,80] + states -> out[N,T/4..,D] + states.
 
     sherpa feeds T = decode_chunk_len + 7 frames and advances by
@@ -120,7 +122,10 @@ def _zipformer2_encoder(path, rng, joiner_dim):
     embed = (((FEAT_DIM - 1) // 2) - 1) // 2
 
     inputs = [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", T, FEAT_DIM])]
-    outputs = [helper.make_tensor_value_info("encoder_out", TensorProto.FLOAT, ["N", chunk // 4, joiner_dim])]
+    if ctc:  # sherpa reads the vocabulary size from this output's shape
+        outputs = [helper.make_tensor_value_info("log_probs", TensorProto.FLOAT, ["N", chunk // 4, VOCAB])]
+    else:
+        outputs = [helper.make_tensor_value_info("encoder_out", TensorProto.FLOAT, ["N", chunk // 4, joiner_dim])]
     nodes, inits = [], []
     states = [
         ("cached_key_0", TensorProto.FLOAT, [lc, "N", key_dim]),
@@ -157,10 +162,20 @@ def _zipformer2_encoder(path, rng, joiner_dim):
         helper.make_node("Sigmoid", ["g1"], ["gate"]),
         helper.make_node("Mul", ["th", "gate"], ["encoder_out"]),
     ]
+    if ctc:
+        wc = rng.standard_normal((joiner_dim, VOCAB)).astype(np.float32) * 2.0
+        bc = np.zeros(VOCAB, dtype=np.float32)
+        bc[0] = BLANK_BIAS
+        bc[1] = bc[2] = -30.0
+        inits += [_init("w_ctc", wc), _init("b_ctc", bc)]
+        nodes += [helper.make_node("MatMul", ["encoder_out", "w_ctc"], ["lc"]),
+                  helper.make_node("Add", ["lc", "b_ctc"], ["lz"]),
+                  helper.make_node("LogSoftmax", ["lz"], ["log_probs"], axis=-1)]
     inits += [_const_i64("gshape", [0, chunk // 4, 4]),
               _init("gate_off", np.array([7.5], dtype=np.float32)),
               _init("gate_k", np.array([2.0], dtype=np.float32))]
-    meta = {"model_type": "zipformer2", "version": "1", "model_author": "izwi-genmodels",
+    meta = {"model_type": "zipformer2_ctc" if ctc else "zipformer2", "version": "1",
+            "model_author": "izwi-genmodels",
             "comment": "tiny generated test model; words are meaningless",
             "T": T, "decode_chunk_len": chunk}
     meta.update({k: _csv(v) for k, v in enc.items()})
@@ -470,6 +485,16 @@ def generate(out_dir):
               {"encoder": "encoder.onnx", "decoder": "decoder.onnx",
                "joiner": "joiner.onnx", "tokens": "tokens.txt",
                "bpe_vocab": "bpe.vocab"})
+    made.append(name)
+
+    name = "streaming-zipformer2-ctc-tiny"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(20240605)
+    _zipformer2_encoder(os.path.join(d, "model.onnx"), rng, 16, ctc=True)
+    _write_tokens(os.path.join(d, "tokens.txt"))
+    _manifest(d, name, "online-zipformer2-ctc", {"model_type": "zipformer2_ctc"},
+              {"model": "model.onnx", "tokens": "tokens.txt"})
     made.append(name)
 
     name = "offline-nemo-ctc-tiny"

@@ -66,9 +66,35 @@ func asrFeed(t testing.TB, st speech.Stream, samples []float32, chunk int) []spe
 	return append(all, rs...)
 }
 
+// asrStreamingModels are the generated streaming models.
+var asrStreamingModels = []string{asrStreamingModel, "streaming-zipformer2-ctc-tiny"}
+
 func TestASROnlineConformance(t *testing.T) {
-	rec := asrOnline(t, DefaultASROptions())
-	speechtest.Recognizer(t, rec, asrSpeech(t, 2), nil)
+	for _, name := range asrStreamingModels {
+		t.Run(name, func(t *testing.T) {
+			rec, err := NewOnlineRecognizer(genModel(t, name), DefaultASROptions())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rec.Close()
+			samples := asrSpeech(t, 2)
+			speechtest.Recognizer(t, rec, samples, nil)
+			st, err := rec.NewStream(context.Background(), speech.StreamOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			rs := asrFeed(t, st, samples, 1600)
+			final := speechtest.FinalText(rs)
+			t.Logf("%d results, final %.80q", len(rs), final)
+			if final == "" {
+				t.Errorf("no final text: the generated model should emit tokens on speech")
+			}
+			if got := asrJoinWords(asrFinalWords(rs)); got != final {
+				t.Errorf("final words %.60q do not spell %.60q", got, final)
+			}
+		})
+	}
 }
 
 func TestASROnlineProducesTimedWords(t *testing.T) {
