@@ -50,7 +50,7 @@ def tokens():
     return {s: i for i, s in enumerate(syms)}
 
 
-def build_graph():
+def build_graph(piper=False):
     c = lambda name, value, dt=np.float32: helper.make_tensor(  # noqa: E731
         name, TensorProto.FLOAT if dt == np.float32 else TensorProto.INT64,
         np.asarray(value).shape, np.asarray(value, dtype=dt).flatten().tolist())
@@ -62,7 +62,19 @@ def build_graph():
         c("out_shape", [1, 1, -1], np.int64), c("flat", [-1], np.int64),
     ]
     n = helper.make_node
-    nodes = [
+    nodes = []
+    if piper:
+        # Piper packs the three scales into one input and names inputs
+        # input, input_lengths, scales, sid.
+        inits += [c("i0", [0], np.int64), c("i1", [1], np.int64), c("i2", [2], np.int64)]
+        nodes += [
+            n("Identity", ["input"], ["x"]),
+            n("Identity", ["input_lengths"], ["x_length"]),
+            n("Gather", ["scales", "i0"], ["noise_scale"], axis=0),
+            n("Gather", ["scales", "i1"], ["length_scale"], axis=0),
+            n("Gather", ["scales", "i2"], ["noise_scale_w"], axis=0),
+        ]
+    nodes += [
         n("Shape", ["x"], ["x_shape"]),
         n("Gather", ["x_shape", "one_idx"], ["n_tok1"], axis=0),  # [1]
         n("Cast", ["n_tok1"], ["n_tok_f"], to=TensorProto.FLOAT),
@@ -107,14 +119,68 @@ def build_graph():
         n("Reshape", ["y5", "out_shape"], ["y"]),
     ]
     f1 = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, [1])  # noqa: E731
-    inputs = [
-        helper.make_tensor_value_info("x", TensorProto.INT64, [1, "N"]),
-        helper.make_tensor_value_info("x_length", TensorProto.INT64, [1]),
-        f1("noise_scale"), f1("length_scale"), f1("noise_scale_w"),
-        helper.make_tensor_value_info("sid", TensorProto.INT64, [1]),
-    ]
+    if piper:
+        inputs = [
+            helper.make_tensor_value_info("input", TensorProto.INT64, [1, "N"]),
+            helper.make_tensor_value_info("input_lengths", TensorProto.INT64, [1]),
+            helper.make_tensor_value_info("scales", TensorProto.FLOAT, [3]),
+            helper.make_tensor_value_info("sid", TensorProto.INT64, [1]),
+        ]
+    else:
+        inputs = [
+            helper.make_tensor_value_info("x", TensorProto.INT64, [1, "N"]),
+            helper.make_tensor_value_info("x_length", TensorProto.INT64, [1]),
+            f1("noise_scale"), f1("length_scale"), f1("noise_scale_w"),
+            helper.make_tensor_value_info("sid", TensorProto.INT64, [1]),
+        ]
     outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "T"])]
     return helper.make_graph(nodes, "izwi_tiny_vits", inputs, outputs, inits)
+
+
+# Piper's English phoneme inventory (IPA as espeak-ng writes it), with the
+# pad "_", start "^" and end "$" symbols Piper models use.
+PIPER_SYMBOLS = (["_", "^", "$", " "] + list("!'(),-.:;?") + list("abcdefhijklmnopqrstuvwxyz")
+                 + list("æçðøħŋœǀǁǂǃɐɑɒɓɔɕɖɗɘəɚɛɜɞɟɠɡɢɣɤɥɦɧɨɪɫɬɭɮɯɰɱɲɳɴɵɶɸɹɺɻɽɾʀʁʂʃʄʈʉʊʋʌʍʎʏʐʑʒʔʕʘʙʛʜʝʟʡʢʲˈˌːˑ˞βθχᵻⱱ")
+                 + ["\u0303", "\u0327", "\u032a", "\u0329", "\u030a", "\u0361"])
+
+# Debian's espeak-ng-data (apt package espeak-ng-data) and the files of it a
+# US English Piper voice needs.
+ESPEAK_DATA = "/usr/lib/x86_64-linux-gnu/espeak-ng-data"
+ESPEAK_FILES = ["phontab", "phonindex", "phondata", "intonations", "en_dict", "lang/gmw/en-US", "lang/gmw/en"]
+
+
+def generate_piper(out_dir):
+    """A Piper-shaped model using espeak-ng-data; None without the data."""
+    if not all(os.path.isfile(os.path.join(ESPEAK_DATA, f)) for f in ESPEAK_FILES):
+        print("genmodels.tts: %s missing (apt-get install espeak-ng-data); piper model skipped" % ESPEAK_DATA)
+        return None
+    name = "piper-tiny-en"
+    d = os.path.join(out_dir, name)
+    roles = {"model": "model.onnx", "tokens": "tokens.txt"}
+    for f in ESPEAK_FILES:
+        dst = os.path.join(d, "espeak-ng-data", f)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(os.path.join(ESPEAK_DATA, f), "rb") as src:
+            data = src.read()
+        with open(dst + ".tmp", "wb") as out:
+            out.write(data)
+        os.replace(dst + ".tmp", dst)
+        roles["espeak-ng-data/" + f] = "espeak-ng-data/" + f
+    syms = PIPER_SYMBOLS
+    lines = [("%s %d" % (s, i)) if s != " " else (" %d" % i) for i, s in enumerate(syms)]
+    write_text(os.path.join(d, "tokens.txt"), "\n".join(lines) + "\n")
+    meta = {
+        "model_type": "vits",
+        "comment": "piper (izwi generated test model, not speech)",
+        "language": "English",
+        "voice": "en-us",
+        "has_espeak": 1,
+        "n_speakers": 1,
+        "sample_rate": SAMPLE_RATE,
+    }
+    save_model(build_graph(piper=True), os.path.join(d, "model.onnx"), meta)
+    return name, {"family": "vits", "roles": roles,
+                  "meta": {"model_type": "vits", "language": "en-us", "sample_rate": str(SAMPLE_RATE)}}
 
 
 def generate(out_dir):
@@ -139,9 +205,13 @@ def generate(out_dir):
         "frontend": "",
     }
     save_model(build_graph(), os.path.join(d, "model.onnx"), meta)
-    return {NAME: {
+    made = {NAME: {
         "family": "vits",
         "roles": {"model": "model.onnx", "tokens": "tokens.txt", "lexicon": "lexicon.txt"},
         "meta": {"model_type": "vits", "language": "en", "voices": "alto:female,bass:male",
                  "sample_rate": str(SAMPLE_RATE)},
     }}
+    piper = generate_piper(out_dir)
+    if piper:
+        made[piper[0]] = piper[1]
+    return made
