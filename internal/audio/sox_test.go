@@ -145,4 +145,3 @@ func TestResampleAgreesWithSox(t *testing.T) {
 		}
 	}
 }
-
