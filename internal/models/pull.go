@@ -57,6 +57,8 @@ func (s *Store) Pull(ctx context.Context, name string, progress func(done, total
 	}
 	// report takes how far into the current file the download is.
 	report := func(n int64) {
+		// Files without a known size can push past the declared total.
+		total = max(total, base+n)
 		if progress != nil {
 			progress(base+n, total)
 		}
@@ -171,8 +173,9 @@ func (s *Store) fetchOnce(ctx context.Context, f File, target string, report fun
 	if err != nil {
 		return "", 0, err
 	}
+	resumed := have > 0
 	if f.Size > 0 && have == f.Size {
-		return finish(out, part, target, f, h, have)
+		return finish(out, part, target, f, h, have, resumed)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -206,7 +209,7 @@ func (s *Store) fetchOnce(ctx context.Context, f File, target string, report fun
 		}
 	case http.StatusRequestedRangeNotSatisfiable:
 		if t, ok := contentRangeTotal(resp.Header.Get("Content-Range")); ok && t == have && have > 0 {
-			return finish(out, part, target, f, h, have)
+			return finish(out, part, target, f, h, have, resumed)
 		}
 		return "", 0, restart(out, "range not satisfiable")
 	case http.StatusNotFound, http.StatusGone, http.StatusForbidden, http.StatusUnauthorized:
@@ -215,8 +218,16 @@ func (s *Store) fetchOnce(ctx context.Context, f File, target string, report fun
 		return "", 0, fmt.Errorf("server answered %s", resp.Status)
 	}
 	if resp.ContentLength > 0 && have+resp.ContentLength > limit {
+		out.Close()
 		os.Remove(part)
 		return "", 0, permanent{fmt.Errorf("server offers %d bytes, more than the catalogue's %d", have+resp.ContentLength, limit)}
+	}
+	if f.Size > 0 && resp.ContentLength >= 0 && have+resp.ContentLength != f.Size {
+		// The server's file is not the one the catalogue pins: fail before
+		// downloading it rather than after.
+		out.Close()
+		os.Remove(part)
+		return "", 0, permanent{fmt.Errorf("%w: server offers %d bytes, the catalogue pins %d: refused", speech.ErrModel, have+resp.ContentLength, f.Size)}
 	}
 	stall := time.AfterFunc(defaultStall, cancel)
 	defer stall.Stop()
@@ -237,7 +248,7 @@ func (s *Store) fetchOnce(ctx context.Context, f File, target string, report fun
 		_ = out.Sync()
 		return "", 0, fmt.Errorf("transfer ended early at %d of %d bytes", have, f.Size)
 	}
-	return finish(out, part, target, f, h, have)
+	return finish(out, part, target, f, h, have, resumed)
 }
 
 // resumeHash feeds the bytes already in part to h, discarding a part that is
@@ -263,19 +274,26 @@ func resumeHash(ctx context.Context, out *os.File, h hash.Hash, limit int64) (in
 	return n, nil
 }
 
-// finish verifies the completed part and renames it into place.
-func finish(out *os.File, part, target string, f File, h hash.Hash, size int64) (string, int64, error) {
+// finish verifies the completed part and renames it into place. A part that
+// was resumed and fails is deleted and retried from zero (its first bytes may
+// come from an older upstream file); a fresh download that fails is refused.
+func finish(out *os.File, part, target string, f File, h hash.Hash, size int64, resumed bool) (string, int64, error) {
 	sum := hex.EncodeToString(h.Sum(nil))
-	if f.Size > 0 && size != f.Size {
-		out.Close()
-		os.Remove(part)
-		return "", 0, permanent{fmt.Errorf("%w: size mismatch (want %d bytes, got %d): refused", speech.ErrModel, f.Size, size)}
+	var bad error
+	switch {
+	case f.Size > 0 && size != f.Size:
+		bad = fmt.Errorf("%w: size mismatch (want %d bytes, got %d): refused", speech.ErrModel, f.Size, size)
+	case f.Verified && sum != f.SHA256:
+		bad = fmt.Errorf("%w: sha256 mismatch (want %s, got %s): download is corrupt or tampered; refused and deleted",
+			speech.ErrModel, short(f.SHA256), short(sum))
 	}
-	if f.Verified && sum != f.SHA256 {
+	if bad != nil {
 		out.Close()
 		os.Remove(part)
-		return "", 0, permanent{fmt.Errorf("%w: sha256 mismatch (want %s, got %s): download is corrupt or tampered; refused and deleted",
-			speech.ErrModel, short(f.SHA256), short(sum))}
+		if resumed {
+			return "", 0, fmt.Errorf("resumed download failed verification, restarting from zero: %w", bad)
+		}
+		return "", 0, permanent{bad}
 	}
 	if err := out.Sync(); err != nil {
 		return "", 0, permanent{err}

@@ -44,7 +44,7 @@ func TestPullVerifiesAndResolves(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pull: %v", err)
 	}
-	if want := int64(len(fx.files["enc.onnx"]) + len(fx.files["dec.onnx"])); total != want || last < want {
+	if want := int64(len(fx.files["enc.onnx"]) + len(fx.files["dec.onnx"]) + len(fx.files["tokens.txt"])); total != want || last != want {
 		t.Errorf("progress ended at %d/%d, want ≥%d of %d", last, total, want, want)
 	}
 	m := pulled(t, fx)
@@ -210,5 +210,85 @@ func TestPullRefusesNonLoopbackHTTP(t *testing.T) {
 	err := fx.store.Pull(context.Background(), fx.name, nil)
 	if err == nil || !strings.Contains(err.Error(), "https") {
 		t.Fatalf("want an https refusal, got %v", err)
+	}
+}
+
+func TestPullRefusesOversizedChunkedBody(t *testing.T) {
+	var fx *fixture
+	files := func() map[string][]byte { return fx.files }
+	srv := newServer(t, files, func(w http.ResponseWriter, r *http.Request, _ int) bool {
+		if !strings.HasSuffix(r.URL.Path, "tokens.txt") {
+			return false
+		}
+		// No Content-Length: only the byte count can catch this.
+		for i := 0; i < 40; i++ {
+			w.Write(make([]byte, 32<<10))
+			w.(http.Flusher).Flush()
+		}
+		return true
+	})
+	fx = newFixture(t, srv.URL+"/m")
+	err := fx.store.Pull(context.Background(), fx.name, nil)
+	if err == nil || !strings.Contains(err.Error(), "more than the catalogue's 1048576 bytes") {
+		t.Fatalf("want a byte-count refusal, got %v", err)
+	}
+	if exists(fx.path("tokens.txt")) || exists(fx.path("tokens.txt")+".part") {
+		t.Fatal("oversized unpinned download left on disk")
+	}
+}
+
+func TestPullRestartsStaleFullLengthPart(t *testing.T) {
+	var fx *fixture
+	srv := newServer(t, func() map[string][]byte { return fx.files }, nil)
+	fx = newFixture(t, srv.URL+"/m")
+	if err := os.MkdirAll(fx.path(""), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A part of the full length from some other upstream version.
+	if err := os.WriteFile(fx.path("dec.onnx")+".part", genBytes(99, len(fx.files["dec.onnx"])), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.store.Pull(context.Background(), fx.name, nil); err != nil {
+		t.Fatalf("pull over a stale part: %v", err)
+	}
+	pulled(t, fx)
+}
+
+func TestPullRepairsCorruptInstalledFile(t *testing.T) {
+	var fx *fixture
+	srv := newServer(t, func() map[string][]byte { return fx.files }, nil)
+	fx = newFixture(t, srv.URL+"/m")
+	if err := fx.store.Pull(context.Background(), fx.name, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fx.path("enc.onnx"), []byte("garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fx.store.Resolve(context.Background(), fx.name); !errors.Is(err, speech.ErrModel) {
+		t.Fatalf("corrupt file resolved: %v", err)
+	}
+	if err := fx.store.Pull(context.Background(), fx.name, nil); err != nil {
+		t.Fatalf("repairing pull: %v", err)
+	}
+	pulled(t, fx)
+}
+
+func TestPullRefusesWrongSizeUpFront(t *testing.T) {
+	var fx *fixture
+	srv := newServer(t, func() map[string][]byte {
+		short := map[string][]byte{}
+		for k, v := range fx.files {
+			short[k] = v
+		}
+		short["enc.onnx"] = fx.files["enc.onnx"][:1000]
+		return short
+	}, nil)
+	fx = newFixture(t, srv.URL+"/m")
+	err := fx.store.Pull(context.Background(), fx.name, nil)
+	if !errors.Is(err, speech.ErrModel) || !strings.Contains(err.Error(), "catalogue pins 300000") {
+		t.Fatalf("want an up-front size refusal, got %v", err)
+	}
+	if n := srv.hitCount("enc.onnx"); n != 1 {
+		t.Fatalf("a wrong-size file must not be retried; %d requests", n)
 	}
 }
