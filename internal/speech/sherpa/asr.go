@@ -16,18 +16,29 @@ const asrEngine = "sherpa"
 // asrSampleRate is the rate every supported sherpa ASR model expects.
 const asrSampleRate = 16000
 
-// Model families (ResolvedModel.Meta["family"]) the ASR factories load, the
-// file roles each needs, and the model_type values accepted for it. Anything
-// else is refused in Go before sherpa-onnx sees it, because sherpa-onnx exits
-// the whole process on metadata it does not understand.
-var asrFamilies = map[string]asrFamily{
-	"online-transducer":       {online: true, roles: []string{"encoder", "decoder", "joiner", "tokens"}, types: []string{"zipformer2", "zipformer", "lstm", "conformer"}},
-	"online-paraformer":       {online: true, roles: []string{"encoder", "decoder", "tokens"}, types: []string{"paraformer"}},
-	"online-zipformer2-ctc":   {online: true, roles: []string{"model", "tokens"}, types: []string{"zipformer2_ctc"}},
-	"offline-whisper":         {roles: []string{"encoder", "decoder", "tokens"}, types: []string{"whisper"}},
-	"offline-moonshine":       {roles: []string{"preprocessor", "encoder", "uncached_decoder", "cached_decoder", "tokens"}, types: []string{"moonshine"}},
-	"offline-nemo-transducer": {roles: []string{"encoder", "decoder", "joiner", "tokens"}, types: []string{"nemo_transducer"}},
-	"offline-nemo-ctc":        {roles: []string{"model", "tokens"}, types: []string{"nemo_ctc"}},
+// asrFamilyFor describes the model families (ResolvedModel.Meta["family"])
+// the ASR factories load: the file roles each needs and the model_type
+// values accepted for it. Anything else is refused in Go before sherpa-onnx
+// sees it, because sherpa-onnx exits the whole process on metadata it does
+// not understand.
+func asrFamilyFor(family string) (asrFamily, bool) {
+	switch family {
+	case "online-transducer":
+		return asrFamily{online: true, roles: []string{"encoder", "decoder", "joiner", "tokens"}, types: []string{"zipformer2", "zipformer", "lstm", "conformer"}}, true
+	case "online-paraformer":
+		return asrFamily{online: true, roles: []string{"encoder", "decoder", "tokens"}, types: []string{"paraformer"}}, true
+	case "online-zipformer2-ctc":
+		return asrFamily{online: true, roles: []string{"model", "tokens"}, types: []string{"zipformer2_ctc"}}, true
+	case "offline-whisper":
+		return asrFamily{roles: []string{"encoder", "decoder", "tokens"}, types: []string{"whisper"}}, true
+	case "offline-moonshine":
+		return asrFamily{roles: []string{"preprocessor", "encoder", "uncached_decoder", "cached_decoder", "tokens"}, types: []string{"moonshine"}}, true
+	case "offline-nemo-transducer":
+		return asrFamily{roles: []string{"encoder", "decoder", "joiner", "tokens"}, types: []string{"nemo_transducer"}}, true
+	case "offline-nemo-ctc":
+		return asrFamily{roles: []string{"model", "tokens"}, types: []string{"nemo_ctc"}}, true
+	}
+	return asrFamily{}, false
 }
 
 // asrFamily describes one loadable model family.
@@ -51,7 +62,7 @@ func asrCheckModel(m speech.ResolvedModel, online bool) (asrModel, error) {
 	if fam == "" {
 		fam = m.Family
 	}
-	f, ok := asrFamilies[fam]
+	f, ok := asrFamilyFor(fam)
 	if !ok {
 		return asrModel{}, fmt.Errorf("sherpa asr: model %q: %w: unknown family %q", m.Name, speech.ErrModel, fam)
 	}

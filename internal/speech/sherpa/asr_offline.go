@@ -87,9 +87,11 @@ func (t *OfflineTranscriber) Close() error {
 	return nil
 }
 
-// Transcribe decodes samples piece by piece. opts.Language and Prompt are
-// fixed per loaded whisper model (Meta "language") and otherwise ignored;
-// hotwords are refused, since no supported offline family takes them here.
+// Transcribe decodes samples piece by piece. The language is fixed per
+// loaded model (catalogue Meta "language"; sherpa-onnx exits the process on
+// a language a multilingual whisper lacks, so it is never switched per
+// call): asking for a different one gives speech.ErrUnsupported. Prompt is
+// ignored; hotwords are refused, since no offline family here takes them.
 func (t *OfflineTranscriber) Transcribe(ctx context.Context, samples []float32, opts speech.TranscribeOptions) (speech.Transcript, error) {
 	if err := ctx.Err(); err != nil {
 		return speech.Transcript{}, err
@@ -99,6 +101,9 @@ func (t *OfflineTranscriber) Transcribe(ctx context.Context, samples []float32, 
 	}
 	if len(opts.Hotwords) > 0 {
 		return speech.Transcript{}, fmt.Errorf("sherpa asr: hotwords in file transcription: %w", speech.ErrUnsupported)
+	}
+	if want, have := asrLang(opts.Language), asrLang(t.model.Meta["language"]); want != "" && have != "" && want != have {
+		return speech.Transcript{}, fmt.Errorf("sherpa asr: model %q transcribes %q, not %q: %w", t.model.Name, have, want, speech.ErrUnsupported)
 	}
 	t.mu.RLock()
 	defer t.mu.RUnlock()
@@ -113,9 +118,13 @@ func (t *OfflineTranscriber) Transcribe(ctx context.Context, samples []float32, 
 			return speech.Transcript{}, err
 		}
 		lo, hi := bounds[i], bounds[i+1]
-		if seg, ok := t.decode(samples[lo:hi], lo, len(out.Segments)); ok {
+		seg, lang, ok := t.decode(samples[lo:hi], lo, len(out.Segments))
+		if ok {
 			out.Segments = append(out.Segments, seg)
 			texts = append(texts, seg.Text)
+		}
+		if out.Language == "" {
+			out.Language = lang // whisper's detected language, if any
 		}
 		if opts.Progress != nil {
 			opts.Progress(asrElapsed(int64(hi)))
@@ -126,10 +135,10 @@ func (t *OfflineTranscriber) Transcribe(ctx context.Context, samples []float32, 
 }
 
 // decode runs one piece starting at sample offset off; ok is false when it
-// holds no words.
-func (t *OfflineTranscriber) decode(piece []float32, off, segment int) (speech.Result, bool) {
+// holds no words. lang is the language the model reports, if any.
+func (t *OfflineTranscriber) decode(piece []float32, off, segment int) (r speech.Result, lang string, ok bool) {
 	if len(piece) == 0 {
-		return speech.Result{}, false
+		return speech.Result{}, "", false
 	}
 	st := sherpa.NewOfflineStream(t.rec)
 	defer sherpa.DeleteOfflineStream(st)
@@ -138,10 +147,10 @@ func (t *OfflineTranscriber) decode(piece []float32, off, segment int) (speech.R
 	res := st.GetResult()
 	text := asrText(res.Text)
 	if text == "" {
-		return speech.Result{}, false
+		return speech.Result{}, res.Lang, false
 	}
 	base, limit := asrElapsed(int64(off)), asrElapsed(int64(off+len(piece)))
-	r := speech.Result{Segment: segment, Text: text, Start: base, End: limit, Final: true}
+	r = speech.Result{Segment: segment, Text: text, Start: base, End: limit, Final: true}
 	if len(res.Timestamps) == len(res.Tokens) && len(res.Tokens) > 0 {
 		r.Words, r.Confidence = asrWords(res.Tokens, res.Timestamps, res.YsLogProbs, base, limit)
 		if len(r.Words) > 0 {
@@ -150,5 +159,14 @@ func (t *OfflineTranscriber) decode(piece []float32, off, segment int) (speech.R
 	} else {
 		r.Confidence = asrConfidence(res.YsLogProbs)
 	}
-	return r, true
+	return r, res.Lang, true
+}
+
+// asrLang reduces a language tag to its primary subtag ("en-US" -> "en").
+func asrLang(tag string) string {
+	tag = strings.ToLower(strings.TrimSpace(tag))
+	if i := strings.IndexAny(tag, "-_"); i >= 0 {
+		tag = tag[:i]
+	}
+	return tag
 }

@@ -34,6 +34,14 @@ func TestASROfflineConformance(t *testing.T) {
 			defer tr.Close()
 			samples := asrSpeech(t, 2)
 			speechtest.Transcriber(t, tr, samples, nil)
+			if lang := tr.model.Meta["language"]; lang != "" {
+				if _, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{Language: "xx"}); !errors.Is(err, speech.ErrUnsupported) {
+					t.Errorf("language xx on a %s model: %v, want ErrUnsupported", lang, err)
+				}
+				if out, err := tr.Transcribe(context.Background(), samples[:asrSampleRate], speech.TranscribeOptions{Language: lang + "-GB"}); err != nil || out.Language != lang {
+					t.Errorf("language %s-GB: %q, %v", lang, out.Language, err)
+				}
+			}
 			out, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -168,6 +176,9 @@ func TestASROfflineConcurrentAndClosed(t *testing.T) {
 	}
 	if _, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{Hotwords: []string{"x"}}); !errors.Is(err, speech.ErrUnsupported) {
 		t.Errorf("hotwords: %v, want ErrUnsupported", err)
+	}
+	if _, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{Language: "fr"}); err != nil {
+		t.Errorf("language fr on a model with no declared language: %v", err)
 	}
 	if err := tr.Close(); err != nil {
 		t.Fatal(err)
