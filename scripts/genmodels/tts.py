@@ -50,7 +50,7 @@ def tokens():
     return {s: i for i, s in enumerate(syms)}
 
 
-def build_graph(piper=False):
+def build_graph(piper=False, kokoro=False):
     c = lambda name, value, dt=np.float32: helper.make_tensor(  # noqa: E731
         name, TensorProto.FLOAT if dt == np.float32 else TensorProto.INT64,
         np.asarray(value).shape, np.asarray(value, dtype=dt).flatten().tolist())
@@ -74,6 +74,20 @@ def build_graph(piper=False):
             n("Gather", ["scales", "i1"], ["length_scale"], axis=0),
             n("Gather", ["scales", "i2"], ["noise_scale_w"], axis=0),
         ]
+    if kokoro:
+        # Kokoro: tokens, a style vector chosen by sherpa-onnx from voices.bin
+        # (its first value is the speaker index here), and speed.
+        inits += [c("k0", [0], np.int64), c("one_f", [1.0]), c("flat_style", [-1], np.int64)]
+        nodes += [
+            n("Identity", ["tokens"], ["x"]),
+            n("Div", ["one_f", "speed"], ["length_scale"]),
+            n("Reshape", ["style", "flat_style"], ["style_flat"]),
+            n("Gather", ["style_flat", "k0"], ["sid_f"], axis=0),
+            n("Mul", ["speed", "zero_f"], ["noise_scale"]),
+            n("Identity", ["noise_scale"], ["noise_scale_w"]),
+            n("Shape", ["tokens"], ["tokens_shape"]),
+            n("Gather", ["tokens_shape", "one_idx"], ["x_length"], axis=0),
+        ]
     nodes += [
         n("Shape", ["x"], ["x_shape"]),
         n("Gather", ["x_shape", "one_idx"], ["n_tok1"], axis=0),  # [1]
@@ -94,7 +108,6 @@ def build_graph(piper=False):
         n("Reshape", ["x", "flat"], ["x_flat"]),
         n("Gather", ["x_flat", "tok_idx"], ["tok"], axis=0),  # [T] token per sample
         n("Cast", ["tok"], ["tok_f"], to=TensorProto.FLOAT),
-        n("Cast", ["sid"], ["sid_f"], to=TensorProto.FLOAT),
         n("Mul", ["tok_f", "f_tok"], ["f1"]),
         n("Mul", ["sid_f", "f_spk"], ["f2"]),
         n("Add", ["f1", "f2"], ["f3"]),
@@ -116,10 +129,18 @@ def build_graph(piper=False):
         n("Cast", ["x_length"], ["xl_f"], to=TensorProto.FLOAT),
         n("Mul", ["xl_f", "zero_f"], ["xl_zero"]),
         n("Add", ["y4", "xl_zero"], ["y5"]),
-        n("Reshape", ["y5", "out_shape"], ["y"]),
+        n("Reshape", ["y5", "flat" if kokoro else "out_shape"], ["audio" if kokoro else "y"]),
     ]
+    if not kokoro:
+        nodes.insert(0, n("Cast", ["sid"], ["sid_f"], to=TensorProto.FLOAT))
     f1 = lambda name: helper.make_tensor_value_info(name, TensorProto.FLOAT, [1])  # noqa: E731
-    if piper:
+    if kokoro:
+        inputs = [
+            helper.make_tensor_value_info("tokens", TensorProto.INT64, [1, "N"]),
+            helper.make_tensor_value_info("style", TensorProto.FLOAT, [1, KOKORO_STYLE_DIM]),
+            helper.make_tensor_value_info("speed", TensorProto.FLOAT, [1]),
+        ]
+    elif piper:
         inputs = [
             helper.make_tensor_value_info("input", TensorProto.INT64, [1, "N"]),
             helper.make_tensor_value_info("input_lengths", TensorProto.INT64, [1]),
@@ -133,7 +154,10 @@ def build_graph(piper=False):
             f1("noise_scale"), f1("length_scale"), f1("noise_scale_w"),
             helper.make_tensor_value_info("sid", TensorProto.INT64, [1]),
         ]
-    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "T"])]
+    if kokoro:
+        outputs = [helper.make_tensor_value_info("audio", TensorProto.FLOAT, ["T"])]
+    else:
+        outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 1, "T"])]
     return helper.make_graph(nodes, "izwi_tiny_vits", inputs, outputs, inits)
 
 
@@ -157,17 +181,8 @@ def generate_piper(out_dir):
     name = "piper-tiny-en"
     d = os.path.join(out_dir, name)
     roles = {"model": "model.onnx", "tokens": "tokens.txt"}
-    for f in ESPEAK_FILES:
-        dst = os.path.join(d, "espeak-ng-data", f)
-        os.makedirs(os.path.dirname(dst), exist_ok=True)
-        with open(os.path.join(ESPEAK_DATA, f), "rb") as src:
-            data = src.read()
-        with open(dst + ".tmp", "wb") as out:
-            out.write(data)
-        os.replace(dst + ".tmp", dst)
-        roles["espeak-ng-data/" + f] = "espeak-ng-data/" + f
-    syms = PIPER_SYMBOLS
-    lines = [("%s %d" % (s, i)) if s != " " else (" %d" % i) for i, s in enumerate(syms)]
+    copy_espeak(d, roles)
+    lines = [("%s %d" % (s, i)) if s != " " else (" %d" % i) for i, s in enumerate(PIPER_SYMBOLS)]
     write_text(os.path.join(d, "tokens.txt"), "\n".join(lines) + "\n")
     meta = {
         "model_type": "vits",
@@ -181,6 +196,58 @@ def generate_piper(out_dir):
     save_model(build_graph(piper=True), os.path.join(d, "model.onnx"), meta)
     return name, {"family": "vits", "roles": roles,
                   "meta": {"model_type": "vits", "language": "en-us", "sample_rate": str(SAMPLE_RATE)}}
+
+
+KOKORO_STYLE_DIM = 8
+KOKORO_MAX_TOKENS = 510
+KOKORO_RATE = 24000
+
+
+def copy_espeak(d, roles):
+    for f in ESPEAK_FILES:
+        dst = os.path.join(d, "espeak-ng-data", f)
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        with open(os.path.join(ESPEAK_DATA, f), "rb") as src:
+            data = src.read()
+        with open(dst + ".tmp", "wb") as out:
+            out.write(data)
+        os.replace(dst + ".tmp", dst)
+        roles["espeak-ng-data/" + f] = "espeak-ng-data/" + f
+
+
+def generate_kokoro(out_dir):
+    """A Kokoro-v0.19-shaped model (espeak front end, voices.bin styles)."""
+    if not all(os.path.isfile(os.path.join(ESPEAK_DATA, f)) for f in ESPEAK_FILES):
+        return None
+    name = "kokoro-tiny-en"
+    d = os.path.join(out_dir, name)
+    roles = {"model": "model.onnx", "tokens": "tokens.txt", "voices": "voices.bin"}
+    copy_espeak(d, roles)
+    lines = [("%s %d" % (s, i)) if s != " " else (" %d" % i) for i, s in enumerate(PIPER_SYMBOLS)]
+    write_text(os.path.join(d, "tokens.txt"), "\n".join(lines) + "\n")
+    n_speakers = 2
+    styles = np.zeros((n_speakers, KOKORO_MAX_TOKENS, 1, KOKORO_STYLE_DIM), dtype=np.float32)
+    for spk in range(n_speakers):
+        styles[spk, :, 0, 0] = spk  # the graph reads the speaker from here
+    with open(os.path.join(d, "voices.bin.tmp"), "wb") as f:
+        f.write(styles.tobytes())
+    os.replace(os.path.join(d, "voices.bin.tmp"), os.path.join(d, "voices.bin"))
+    meta = {
+        "model_type": "kokoro",
+        "comment": "kokoro (izwi generated test model, not speech)",
+        "language": "English",
+        "voice": "en-us",
+        "has_espeak": 1,
+        "version": 1,
+        "n_speakers": n_speakers,
+        "sample_rate": KOKORO_RATE,
+        "style_dim": "%d,1,%d" % (KOKORO_MAX_TOKENS, KOKORO_STYLE_DIM),
+        "speaker_names": "af,am",
+    }
+    save_model(build_graph(kokoro=True), os.path.join(d, "model.onnx"), meta)
+    return name, {"family": "kokoro", "roles": roles,
+                  "meta": {"model_type": "kokoro", "language": "en-us", "voices": "af:female,am:male",
+                           "sample_rate": str(KOKORO_RATE)}}
 
 
 def generate(out_dir):
@@ -211,7 +278,7 @@ def generate(out_dir):
         "meta": {"model_type": "vits", "language": "en", "voices": "alto:female,bass:male",
                  "sample_rate": str(SAMPLE_RATE)},
     }}
-    piper = generate_piper(out_dir)
-    if piper:
-        made[piper[0]] = piper[1]
+    for extra in (generate_piper(out_dir), generate_kokoro(out_dir)):
+        if extra:
+            made[extra[0]] = extra[1]
     return made

@@ -2,6 +2,8 @@ package sherpa
 
 import (
 	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -40,5 +42,60 @@ func TestPiperEspeak(t *testing.T) {
 	fast, _ := synth(t, s, speech.SynthesisRequest{Text: "Good morning.", Speed: 2})
 	if r := float64(len(fast)) / float64(len(one)); r < 0.45 || r > 0.55 {
 		t.Errorf("speed 2: length ratio %.2f, want about 0.5", r)
+	}
+}
+
+const kokoroModel = "kokoro-tiny-en"
+
+// TestKokoroEspeak loads a Kokoro-v0.19-shaped model (tokens, a style from
+// voices.bin chosen by speaker and length, speed) at 24 kHz.
+func TestKokoroEspeak(t *testing.T) {
+	const debian = "/usr/lib/x86_64-linux-gnu/espeak-ng-data/phondata"
+	if _, err := os.Stat(debian); err != nil && os.Getenv("CI") != "true" {
+		t.Skipf("%v: apt-get install espeak-ng-data (scripts/setup.sh does)", err)
+	}
+	m := genModel(t, kokoroModel)
+	s, err := newSynthesizer(m, speech.Spec{Engine: Engine, Model: kokoroModel})
+	if err != nil {
+		t.Fatalf("newSynthesizer: %v", err)
+	}
+	defer s.Close()
+	if s.SampleRate() != 24000 {
+		t.Errorf("SampleRate = %d, want the model's 24000", s.SampleRate())
+	}
+	speechtest.Synthesizer(t, s, "Hello world, this is a test.")
+	af, _ := synth(t, s, speech.SynthesisRequest{Text: "Good morning.", Voice: "af"})
+	am, _ := synth(t, s, speech.SynthesisRequest{Text: "Good morning.", Voice: "am"})
+	if len(af) != len(am) || slices.Equal(af, am) {
+		t.Errorf("voices af and am: lengths %d and %d, equal=%v; want same length, different audio", len(af), len(am), slices.Equal(af, am))
+	}
+	slow, _ := synth(t, s, speech.SynthesisRequest{Text: "Good morning.", Voice: "af", Speed: 0.5})
+	if r := float64(len(slow)) / float64(len(af)); r < 1.9 || r > 2.1 {
+		t.Errorf("speed 0.5: length ratio %.2f, want about 2", r)
+	}
+	_, chunks := synth(t, s, speech.SynthesisRequest{Text: "Good morning. Good morning! Good morning?"})
+	if chunks != 3 {
+		t.Errorf("three sentences: %d chunks, want 3", chunks)
+	}
+}
+
+// TestKokoroLongSentence: sherpa-onnx exits the process when one Kokoro
+// token sequence reaches style_dim[0] (510 here); its front end must split
+// a long unpunctuated sentence first.
+func TestKokoroLongSentence(t *testing.T) {
+	const debian = "/usr/lib/x86_64-linux-gnu/espeak-ng-data/phondata"
+	if _, err := os.Stat(debian); err != nil && os.Getenv("CI") != "true" {
+		t.Skipf("%v: apt-get install espeak-ng-data (scripts/setup.sh does)", err)
+	}
+	s, err := newSynthesizer(genModel(t, kokoroModel), speech.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	short, _ := synth(t, s, speech.SynthesisRequest{Text: strings.Repeat("hello world ", 10)})
+	long, chunks := synth(t, s, speech.SynthesisRequest{Text: strings.Repeat("hello world ", 200)})
+	t.Logf("400 words in one sentence: %.1f s in %d chunks", float64(len(long))/24000, chunks)
+	if r := float64(len(long)) / float64(len(short)); r < 15 || r > 25 {
+		t.Errorf("400 words made %.1f× the audio of 20 words, want about 20×", r)
 	}
 }
