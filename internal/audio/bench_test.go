@@ -1,0 +1,64 @@
+package audio
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/izwi-speech/izwi/internal/testdata"
+)
+
+// benchDecode decodes the longest shared utterance (11.66 s) in the given
+// container, reporting input bytes/s and decoded samples/s.
+func benchDecode(b *testing.B, flac bool) {
+	var path string
+	for _, u := range testdata.Utterances(b) {
+		if u.ID == "2412-153948-0000" {
+			path = u.WAV
+			if flac {
+				path = u.FLAC
+			}
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var n int
+	for b.Loop() {
+		c, err := Decode(bytes.NewReader(data), Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n += len(c.Samples)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "samples/s")
+}
+
+func BenchmarkDecodeWAV(b *testing.B)  { benchDecode(b, false) }
+func BenchmarkDecodeFLAC(b *testing.B) { benchDecode(b, true) }
+
+func benchResample(b *testing.B, from, to int) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := make([]float32, 10*from) // 10 s
+	for i := range x {
+		x[i] = float32(rng.Float64()*2 - 1)
+	}
+	b.SetBytes(int64(4 * len(x)))
+	var n int
+	for b.Loop() {
+		if _, err := Resample(x, from, to); err != nil {
+			b.Fatal(err)
+		}
+		n += len(x)
+	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "in-samples/s")
+	b.ReportMetric(float64(n)/float64(from)/b.Elapsed().Seconds(), "x-realtime")
+}
+
+func BenchmarkResample48kTo16k(b *testing.B)  { benchResample(b, 48000, 16000) }
+func BenchmarkResample44k1To16k(b *testing.B) { benchResample(b, 44100, 16000) }
+func BenchmarkResample8kTo16k(b *testing.B)   { benchResample(b, 8000, 16000) }
