@@ -161,6 +161,21 @@ func TestSynthesizerKeepsTextOutOfLogs(t *testing.T) {
 		if err := s.Synthesize(context.Background(), speech.SynthesisRequest{Text: secret + " " + secret}, nop); !errors.Is(err, speech.ErrBadInput) {
 			t.Fatalf("only unknown words: %v, want ErrBadInput", err)
 		}
+		// The espeak front ends (Piper, Kokoro) phonemize any word.
+		if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/espeak-ng-data/phondata"); err == nil {
+			for _, name := range []string{piperModel, kokoroModel} {
+				e, err := newSynthesizer(genModel(t, name), speech.Spec{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer e.Close()
+				for _, txt := range []string{"hello " + secret + " world.", secret + " \u00fc\u00f1 \U0001F600 42 " + secret + "!"} {
+					if err := e.Synthesize(context.Background(), speech.SynthesisRequest{Text: txt}, nop); err != nil {
+						t.Fatalf("%s: %v", name, err)
+					}
+				}
+			}
+		}
 		return
 	}
 	genModel(t, ttsModel) // generate in the parent, so the child logs nothing else

@@ -72,6 +72,15 @@ func TestSynthesizerStreamsSentences(t *testing.T) {
 	if !errors.Is(err, stop) || calls != 1 {
 		t.Errorf("sink error: err %v after %d calls, want %v after 1", err, calls, stop)
 	}
+	// Cancelling between sentences stops at the next one.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	calls = 0
+	err = s.Synthesize(ctx, speech.SynthesisRequest{Text: "Hello world. Hello world. Hello world."},
+		func([]float32) error { calls++; cancel(); return nil })
+	if !errors.Is(err, context.Canceled) || calls != 1 {
+		t.Errorf("cancel after the first sentence: err %v after %d chunks, want context.Canceled after 1", err, calls)
+	}
 }
 
 func TestSynthesizerSpeed(t *testing.T) {
