@@ -27,6 +27,9 @@ Models:
                               decoder.onnx, joiner.onnx, tokens.txt)
   offline-whisper-tiny/       offline whisper, English-only (encoder.onnx,
                               decoder.onnx, base64 tokens.txt)
+  offline-moonshine-tiny/     offline moonshine v1 (preprocess.onnx,
+                              encode.onnx, uncached_decode.onnx,
+                              cached_decode.onnx, tokens.txt)
 """
 
 import base64
@@ -449,6 +452,112 @@ def _write_whisper_tokens(path):
             f.write(f"{base64.b64encode(t.encode()).decode()} {i}\n")
 
 
+# Moonshine: sentencepiece pieces; sherpa-onnx hard-codes <s> = 1, </s> = 2.
+MOONSHINE_TOKENS = ["<unk>", "<s>", "</s>"] + TOKENS[3:]
+M_HOP = 384  # samples per encoder frame, as in the moonshine paper
+
+
+def _moonshine_models(d, rng, dim):
+    """preprocessor, encoder, uncached_decoder, cached_decoder.
+
+    preprocessor: audio[1,n] -> features[1,n/384,D], a strided projection
+    gated by frame energy (quiet frames ~0); encoder: features, len ->
+    encoder_out = tanh(features @ W); decoders: token[1,1] int32,
+    encoder_out, seq_len[1] int32 (+ caches) -> logits[1,1,V] (+ caches,
+    passed through). </s> wins when the audio is quiet, so silence says
+    nothing and speech says ~6 tokens a second (sherpa's cap).
+    """
+    v = len(MOONSHINE_TOKENS)
+    kern = rng.standard_normal((dim, 1, M_HOP)).astype(np.float32) * (3.0 / np.sqrt(M_HOP))
+    ones = np.full((1, 1, M_HOP), 1.0 / M_HOP, dtype=np.float32)
+    pre = helper.make_graph([
+        helper.make_node("Unsqueeze", ["audio", "ax1"], ["a3"]),
+        helper.make_node("Conv", ["a3", "kern"], ["c"], strides=[M_HOP]),
+        helper.make_node("Tanh", ["c"], ["ct"]),
+        helper.make_node("Mul", ["a3", "a3"], ["sq"]),
+        helper.make_node("Conv", ["sq", "ones"], ["energy"], strides=[M_HOP]),
+        helper.make_node("Add", ["energy", "eps"], ["e1"]),
+        helper.make_node("Log", ["e1"], ["le"]),
+        helper.make_node("Add", ["le", "gate_off"], ["g0"]),
+        helper.make_node("Mul", ["g0", "gate_k"], ["g1"]),
+        helper.make_node("Sigmoid", ["g1"], ["gate"]),
+        helper.make_node("Mul", ["ct", "gate"], ["gated"]),
+        helper.make_node("Transpose", ["gated"], ["features"], perm=[0, 2, 1]),
+    ], "moonshine_preprocessor",
+        [helper.make_tensor_value_info("audio", TensorProto.FLOAT, [1, "n"])],
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, "T", dim])],
+        [_const_i64("ax1", [1]), _init("kern", kern), _init("ones", ones),
+         _init("eps", np.array([1e-10], dtype=np.float32)),
+         _init("gate_off", np.array([9.0], dtype=np.float32)),
+         _init("gate_k", np.array([2.0], dtype=np.float32))])
+    _save(pre, os.path.join(d, "preprocess.onnx"), {})
+
+    w = rng.standard_normal((dim, dim)).astype(np.float32) * (2.0 / np.sqrt(dim))
+    enc = helper.make_graph([
+        helper.make_node("MatMul", ["features", "w"], ["p"]),
+        helper.make_node("Tanh", ["p"], ["encoder_out"]),
+    ], "moonshine_encoder",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [1, "T", dim]),
+         helper.make_tensor_value_info("features_len", TensorProto.INT32, [1])],
+        [helper.make_tensor_value_info("encoder_out", TensorProto.FLOAT, [1, "T", dim])],
+        [_init("w", w)])
+    _save(enc, os.path.join(d, "encode.onnx"), {})
+
+    emb = rng.standard_normal((v, dim)).astype(np.float32) * 0.5
+    pvec = rng.standard_normal((dim,)).astype(np.float32) * 0.3
+    wo = rng.standard_normal((dim, v)).astype(np.float32) * 1.0
+    bo = np.zeros(v, dtype=np.float32)
+    bo[0] = bo[1] = -30.0  # never <unk> or <s>
+    bo[2] = 8.0            # </s> when quiet ...
+    quiet = np.zeros(v, dtype=np.float32)
+    quiet[2] = -60.0       # ... but not when the audio is loud
+    init = [_init("emb", emb), _init("pvec", pvec), _init("wo", wo), _init("bo", bo),
+            _init("quiet", quiet)]
+
+    def logits_nodes():
+        return [
+            helper.make_node("Gather", ["emb", "tokens"], ["e"], axis=0),    # [1,1,D]
+            helper.make_node("Abs", ["encoder_out"], ["ea"]),
+            helper.make_node("ReduceMean", ["ea"], ["loud"], keepdims=0),    # scalar
+            helper.make_node("ReduceMean", ["encoder_out"], ["ctx"], axes=[1], keepdims=1),
+            helper.make_node("Cast", ["seq_len"], ["sl"], to=TensorProto.FLOAT),
+            helper.make_node("Mul", ["sl", "pvec"], ["pos"]),
+            helper.make_node("Add", ["e", "ctx"], ["h0"]),
+            helper.make_node("Add", ["h0", "pos"], ["h1"]),
+            helper.make_node("Tanh", ["h1"], ["h"]),
+            helper.make_node("MatMul", ["h", "wo"], ["l0"]),
+            helper.make_node("Add", ["l0", "bo"], ["l1"]),
+            helper.make_node("Mul", ["quiet", "loud"], ["ql"]),
+            helper.make_node("Add", ["l1", "ql"], ["logits"]),
+        ]
+
+    common_in = [helper.make_tensor_value_info("tokens", TensorProto.INT32, [1, 1]),
+                 helper.make_tensor_value_info("encoder_out", TensorProto.FLOAT, [1, "T", dim]),
+                 helper.make_tensor_value_info("seq_len", TensorProto.INT32, [1])]
+    cache = ["L", 1, "S", dim]
+    logits_out = helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 1, v])
+    # The uncached decoder starts the caches: here a copy of the context.
+    unc = helper.make_graph(
+        logits_nodes() + [helper.make_node("Unsqueeze", ["ctx", "ax0"], ["k_cache"]),
+                          helper.make_node("Identity", ["k_cache"], ["v_cache"])],
+        "moonshine_uncached_decoder", common_in,
+        [logits_out, helper.make_tensor_value_info("k_cache", TensorProto.FLOAT, cache),
+         helper.make_tensor_value_info("v_cache", TensorProto.FLOAT, cache)],
+        init + [_const_i64("ax0", [0])])
+    _save(unc, os.path.join(d, "uncached_decode.onnx"), {})
+    cac = helper.make_graph(
+        logits_nodes() + [helper.make_node("Identity", ["in_k_cache"], ["out_k_cache"]),
+                          helper.make_node("Identity", ["in_v_cache"], ["out_v_cache"])],
+        "moonshine_cached_decoder",
+        common_in + [helper.make_tensor_value_info("in_k_cache", TensorProto.FLOAT, cache),
+                     helper.make_tensor_value_info("in_v_cache", TensorProto.FLOAT, cache)],
+        [logits_out, helper.make_tensor_value_info("out_k_cache", TensorProto.FLOAT, cache),
+         helper.make_tensor_value_info("out_v_cache", TensorProto.FLOAT, cache)],
+        init)
+    _save(cac, os.path.join(d, "cached_decode.onnx"), {})
+    _write_tokens(os.path.join(d, "tokens.txt"), MOONSHINE_TOKENS)
+
+
 def _manifest(d, name, family, meta, roles):
     files = {}
     for fn in sorted(os.listdir(d)):
@@ -530,6 +639,16 @@ def generate(out_dir):
     _write_whisper_tokens(os.path.join(d, "tokens.txt"))
     _manifest(d, name, "offline-whisper", {"model_type": "whisper", "language": "en", "task": "transcribe"},
               {"encoder": "encoder.onnx", "decoder": "decoder.onnx", "tokens": "tokens.txt"})
+    made.append(name)
+
+    name = "offline-moonshine-tiny"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    _moonshine_models(d, np.random.default_rng(20240606), 16)
+    _manifest(d, name, "offline-moonshine", {"model_type": "moonshine", "language": "en"},
+              {"preprocessor": "preprocess.onnx", "encoder": "encode.onnx",
+               "uncached_decoder": "uncached_decode.onnx",
+               "cached_decoder": "cached_decode.onnx", "tokens": "tokens.txt"})
     made.append(name)
     return made
 
