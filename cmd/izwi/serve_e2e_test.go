@@ -111,7 +111,7 @@ func TestServeCorruptOptionalModel(t *testing.T) {
 		!strings.Contains(vad.Error, "sha256 mismatch") {
 		t.Fatalf("readyz %d, vad %+v", code, vad)
 	}
-	if code, _ := httpGet(t, s.url+"/healthz"); code != 200 {
+	if code, _ := httpGet(t, s.url+"/healthz?token=sk-live-0123456789"); code != 200 {
 		t.Fatalf("healthz %d with a corrupt optional model", code)
 	}
 	if code, _ := httpGet(t, s.url+"/readyz"); code != 200 {
@@ -122,6 +122,10 @@ func TestServeCorruptOptionalModel(t *testing.T) {
 	}
 	if code := s.stop(t); code != 0 {
 		t.Fatalf("exit %d", code)
+	}
+	// Access logs name the route, never the query string.
+	if logs := s.logs.String(); strings.Contains(logs, "sk-live-0123456789") || !strings.Contains(logs, `"route":"GET /healthz"`) {
+		t.Fatalf("access log leaks the query or lacks the route:\n%s", logs)
 	}
 }
 

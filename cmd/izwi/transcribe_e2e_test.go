@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -51,8 +55,8 @@ func TestTranscribeSRTWER(t *testing.T) {
 		t.Fatalf("found %d utterances of speaker 1089, want 4", len(files))
 	}
 	r := run(t, nil, append([]string{"transcribe"}, append(files, "--format", "srt")...)...)
-	if r.code != 0 {
-		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit %d, want 0 and a quiet stderr (no TTY, default log level): %q", r.code, r.stderr)
 	}
 	// Several files: one "==> FILE <==" block each, in argument order.
 	parts := strings.Split(r.stdout, "==> ")[1:]
@@ -85,7 +89,7 @@ func TestTranscribeFLACJSON(t *testing.T) {
 		}
 	}
 	out := filepath.Join(t.TempDir(), "out.json")
-	r := run(t, nil, "transcribe", "--format", "json", "-o", out, u.FLAC)
+	r := run(t, nil, "transcribe", "--log-level", "debug", "--format", "json", "-o", out, u.FLAC)
 	if r.code != 0 || r.stdout != "" {
 		t.Fatalf("exit %d, stdout %q: %s", r.code, r.stdout, r.stderr)
 	}
@@ -110,6 +114,49 @@ func TestTranscribeFLACJSON(t *testing.T) {
 	}
 	if e := wer.Compute(u.Reference, d.Text); e.Rate() > maxWER1089 {
 		t.Fatalf("WER %.3f for %q", e.Rate(), d.Text)
+	}
+	// Privacy: even debug logs carry no words of the transcript.
+	if !strings.Contains(r.stderr, `"level":"DEBUG"`) && !strings.Contains(r.stderr, `"level":"INFO"`) {
+		t.Fatalf("--log-level debug produced no logs: %q", r.stderr)
+	}
+	for _, w := range strings.Fields(d.Text) {
+		if len(w) >= 5 && strings.Contains(strings.ToLower(r.stderr), w) {
+			t.Errorf("transcript word %q appears in the logs:\n%s", w, r.stderr)
+		}
+	}
+}
+
+// ^C during a transcription: exit 130, no partial output on stdout.
+func TestTranscribeInterrupted(t *testing.T) {
+	var files []string
+	for _, u := range testdata.Utterances(t) {
+		files = append(files, u.WAV)
+	}
+	cmd := exec.Command(izwiBin, append([]string{"transcribe", "--log-level", "info"}, files...)...)
+	cmd.Dir, cmd.Env = t.TempDir(), childEnv()
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// The engine-loaded log line means the signal handler is installed and
+	// 103 s of audio are about to be decoded.
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "engine role loaded") {
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	for sc.Scan() {
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitCanceled || out.Len() != 0 {
+		t.Fatalf("wait = %v, stdout %q; want exit %d and no output", err, out.String(), exitCanceled)
 	}
 }
 
