@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -285,5 +286,39 @@ func TestShutdownDeadline(t *testing.T) {
 	cancel()
 	if err := <-served; !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Serve = %v, want the shutdown deadline reported", err)
+	}
+}
+
+// Serve owns its goroutines: after shutdown none are left behind.
+func TestNoGoroutineLeak(t *testing.T) {
+	client := &http.Client{Transport: &http.Transport{}}
+	base := runtime.NumGoroutine()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- Serve(ctx, NewServer(mustNew(t, Options{}), nil), ln, 5*time.Second) }()
+	for range 5 {
+		resp, err := client.Get("http://" + ln.Addr().String() + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	client.CloseIdleConnections()
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<16)
+			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), base, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(10 * time.Millisecond) // polling with a deadline, not waiting for luck
 	}
 }
