@@ -181,6 +181,7 @@ func (r *OnlineRecognizer) DecodeReady(streams []*OnlineStream) {
 		for _, s := range streams {
 			if s != nil && s.s != nil && s.r == r && r.rec.IsReady(s.s) {
 				batch = append(batch, s.s)
+				s.decoded = true
 			}
 		}
 		switch len(batch) {
@@ -194,11 +195,14 @@ func (r *OnlineRecognizer) DecodeReady(streams []*OnlineStream) {
 	}
 }
 
-// decodeOne decodes s alone until it needs more audio.
-func (r *OnlineRecognizer) decodeOne(s *sherpa.OnlineStream) {
-	for r.rec.IsReady(s) {
+// decodeOne decodes s alone until it needs more audio and reports whether
+// it decoded anything.
+func (r *OnlineRecognizer) decodeOne(s *sherpa.OnlineStream) bool {
+	n := 0
+	for ; r.rec.IsReady(s); n++ {
 		r.rec.Decode(s)
 	}
+	return n > 0
 }
 
 // release is called by a closing stream.

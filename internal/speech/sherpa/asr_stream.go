@@ -24,6 +24,7 @@ type OnlineStream struct {
 	fed      int64                // samples pushed into s
 	segment  int                  // number of the segment in progress
 	lastText string               // last partial text returned for it
+	decoded  bool                 // decoding ran since Results last looked
 }
 
 var _ speech.Stream = (*OnlineStream)(nil)
@@ -57,7 +58,9 @@ func (s *OnlineStream) Accept(samples []float32) ([]speech.Result, error) {
 	if err := s.Push(samples); err != nil {
 		return nil, err
 	}
-	s.r.decodeOne(s.s)
+	if s.r.decodeOne(s.s) {
+		s.decoded = true
+	}
 	return s.Results()
 }
 
@@ -85,6 +88,10 @@ func (s *OnlineStream) Results() ([]speech.Result, error) {
 	if s.s == nil {
 		return nil, fmt.Errorf("sherpa asr: results: %w", speech.ErrClosed)
 	}
+	if !s.decoded { // nothing new: skip the native result and its JSON
+		return nil, nil
+	}
+	s.decoded = false
 	res, err := s.current()
 	if err != nil {
 		return nil, err
