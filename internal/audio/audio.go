@@ -162,6 +162,8 @@ func decodeBytes(b []byte, lim Limits) (Clip, error) {
 		// FLAC may carry an ID3v2 prefix, but so does MP3; we decode neither
 		// the tag nor MP3, so say plainly what we saw.
 		return Clip{}, fmt.Errorf("audio: ID3-tagged input (MP3?) is not decoded: %w", ErrUnsupported)
+	case len(b) >= 12 && bytes.HasPrefix(b, []byte("RIFF")):
+		return Clip{}, fmt.Errorf("audio: RIFF form %q is not WAVE: %w", b[8:12], ErrUnsupported)
 	case bytes.HasPrefix(b, []byte("OggS")):
 		return Clip{}, fmt.Errorf("audio: ogg container is not decoded: %w", ErrUnsupported)
 	}

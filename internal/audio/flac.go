@@ -89,7 +89,8 @@ func decodeFLAC(b []byte, lim Limits) (clip Clip, err error) {
 		}
 		for i := range n {
 			for c := range ch {
-				out = append(out, float32(float64(f.Subframes[c].Samples[i])*scale))
+				// sanitize: a hostile stream can decode past full scale.
+				out = append(out, sanitize(float64(f.Subframes[c].Samples[i])*scale))
 			}
 		}
 	}

@@ -34,7 +34,9 @@ func wavErr(kind error, format string, args ...any) error {
 // decodeWAV walks the chunks of a RIFF/RF64 WAVE file held in b. The walk
 // always advances by at least 8 bytes, so zero-length chunks cannot loop;
 // sizes beyond the data are clamped for the data chunk (streamed WAVs write
-// 0 or 0xFFFFFFFF there) and end the walk for any other chunk.
+// 0xFFFFFFFF there) and end the walk for any other chunk. Duplicate fmt or
+// data chunks are refused as ambiguous; data before fmt is accepted, since
+// the whole file is in memory and the order changes nothing.
 func decodeWAV(b []byte, lim Limits) (Clip, error) {
 	rf64 := string(b[0:4]) != "RIFF"
 	var (
@@ -115,6 +117,7 @@ func parseFmt(f []byte) (wavFormat, error) {
 	tag := le.Uint16(f[0:2])
 	ch := int(le.Uint16(f[2:4]))
 	rate := int(le.Uint32(f[4:8]))
+	blockAlign := int(le.Uint16(f[12:14]))
 	bits := int(le.Uint16(f[14:16]))
 	if tag == tagExtensible {
 		if len(f) < 40 {
@@ -156,6 +159,12 @@ func parseFmt(f []byte) (wavFormat, error) {
 		}
 	default:
 		return wavFormat{}, wavErr(ErrUnsupported, "format tag 0x%04x", tag)
+	}
+	// A smaller block align is a common writer bug and harmless (frames are
+	// sized from bits and channels); a larger one means padded containers
+	// whose justification we cannot know, so refuse rather than guess.
+	if blockAlign > wf.sampleSize*ch {
+		return wavFormat{}, wavErr(ErrUnsupported, "block align %d for %d channels of %d bits", blockAlign, ch, bits)
 	}
 	return wf, nil
 }

@@ -180,6 +180,8 @@ func TestDecodeRejectsHostileWAV(t *testing.T) {
 		{"rate 1 MHz", riff("RIFF", chunk{"fmt ", -1, with(func(b []byte) { binary.LittleEndian.PutUint32(b[4:], 1e6) })}, data), ErrUnsupported, "1000000 Hz"},
 		{"mp3 in wav", riff("RIFF", chunk{"fmt ", -1, with(func(b []byte) { b[0] = 0x55 })}, data), ErrUnsupported, "0x0055"},
 		{"adpcm", riff("RIFF", chunk{"fmt ", -1, with(func(b []byte) { b[0] = 2; b[14] = 4 })}, data), ErrUnsupported, "0x0002"},
+		{"padded block align", riff("RIFF", chunk{"fmt ", -1, with(func(b []byte) { b[12] = 4 })}, data), ErrUnsupported, "block align 4"},
+		{"RIFF but AVI", []byte("RIFF\x04\x00\x00\x00AVI "), ErrUnsupported, "AVI"},
 		{"duplicate fmt", riff("RIFF", fmtc, fmtc, data), ErrCorrupt, "duplicate fmt"},
 		{"duplicate data", riff("RIFF", fmtc, data, data), ErrCorrupt, "duplicate data"},
 		{"no data", riff("RIFF", fmtc, chunk{"LIST", 0, nil}, chunk{"LIST", 0, nil}), ErrCorrupt, "no data"},
