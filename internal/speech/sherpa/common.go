@@ -3,7 +3,9 @@ package sherpa
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -73,13 +75,12 @@ func library() string {
 	return "sherpa-onnx " + sherpa.GetVersion() + " (onnxruntime " + sherpa.GetOnnxruntimeVersion() + ")"
 }
 
-// info describes a loaded model for role, listing the files it uses.
-func info(role string, m speech.ResolvedModel, roles ...string) speech.EngineInfo {
+// info describes a loaded model for role, listing its verified files in
+// role order.
+func info(role string, m speech.ResolvedModel) speech.EngineInfo {
 	in := speech.EngineInfo{Engine: Engine, Role: role, Model: m.Name, Library: library()}
-	for _, r := range roles {
-		if f, ok := m.Files[r]; ok {
-			in.Files = append(in.Files, f)
-		}
+	for _, r := range slices.Sorted(maps.Keys(m.Files)) {
+		in.Files = append(in.Files, m.Files[r])
 	}
 	return in
 }

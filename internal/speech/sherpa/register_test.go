@@ -44,9 +44,7 @@ func TestRegister(t *testing.T) {
 		t.Fatalf("VAD via registry: %v", err)
 	}
 	defer vad.Close()
-	if in := vad.Info(); in.Engine != Engine || in.Role != "vad" || in.Model != "silero-vad-v5" || len(in.Files) != 1 || in.Library == "" {
-		t.Errorf("VAD Info = %+v", in)
-	}
+
 	emb, err := r.Embedders.New(ctx, speech.Spec{Engine: Engine, Model: speakerModel}, deps)
 	if err != nil {
 		t.Fatalf("Embedder via registry: %v", err)
@@ -57,7 +55,12 @@ func TestRegister(t *testing.T) {
 		t.Fatalf("Synthesizer via registry: %v", err)
 	}
 	defer syn.Close()
-
+	if in := vad.Info(); in.Engine != Engine || in.Role != "vad" || in.Model != "silero-vad-v5" || len(in.Files) != 1 || in.Library == "" {
+		t.Errorf("VAD Info = %+v", in)
+	}
+	if in := syn.Info(); len(in.Files) != 3 || in.Files[0].SHA256 == "" {
+		t.Errorf("TTS Info files = %+v, want lexicon, model, tokens once each", in.Files)
+	}
 	if _, err := r.Synthesizers.New(ctx, speech.Spec{Engine: Engine, Model: "nope"}, deps); !errors.Is(err, errNotInstalled) {
 		t.Errorf("unknown model: %v, want the resolver's error wrapped", err)
 	}

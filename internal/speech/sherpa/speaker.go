@@ -71,7 +71,7 @@ func newEmbedder(m speech.ResolvedModel, spec speech.Spec) (*Embedder, error) {
 		sherpa.DeleteSpeakerEmbeddingExtractor(ex)
 		return nil, fmt.Errorf("sherpa: speaker: model %q reports dimension %d: %w", m.Name, dim, speech.ErrModel)
 	}
-	return &Embedder{info: info("speaker", m, "model"), rate: rate, dim: dim, ex: ex}, nil
+	return &Embedder{info: info("speaker", m), rate: rate, dim: dim, ex: ex}, nil
 }
 
 // SampleRate is the rate Embed expects.

@@ -130,7 +130,7 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 		sherpa.DeleteOfflineTts(tts)
 		return nil, err
 	}
-	return &Synthesizer{info: info("tts", m, append(roles, "lexicon")...), rate: tts.SampleRate(), voices: voices, lex: lex, tts: tts}, nil
+	return &Synthesizer{info: info("tts", m), rate: tts.SampleRate(), voices: voices, lex: lex, tts: tts}, nil
 }
 
 func readLexicon(path string) (lexicon, error) {

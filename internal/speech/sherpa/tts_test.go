@@ -3,6 +3,7 @@ package sherpa
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -178,7 +179,7 @@ func TestSynthesizerMissingFiles(t *testing.T) {
 	m := genModel(t, ttsModel)
 	for _, role := range []string{"model", "tokens", "lexicon"} {
 		bad := m
-		bad.Files = maps(m.Files)
+		bad.Files = maps.Clone(m.Files)
 		f := bad.Files[role]
 		f.Path += ".missing"
 		bad.Files[role] = f
@@ -187,7 +188,7 @@ func TestSynthesizerMissingFiles(t *testing.T) {
 		}
 	}
 	noLex := m
-	noLex.Files = maps(m.Files)
+	noLex.Files = maps.Clone(m.Files)
 	delete(noLex.Files, "lexicon")
 	if _, err := newSynthesizer(noLex, speech.Spec{}); !errors.Is(err, speech.ErrModel) {
 		t.Errorf("no lexicon and no espeak data: %v, want ErrModel (sherpa-onnx would exit)", err)
@@ -195,14 +196,6 @@ func TestSynthesizerMissingFiles(t *testing.T) {
 	if _, err := newSynthesizer(m, speech.Spec{Options: map[string]string{"noise": "1"}}); !errors.Is(err, speech.ErrBadInput) {
 		t.Errorf("unknown option: %v, want ErrBadInput", err)
 	}
-}
-
-func maps(in map[string]speech.ModelFile) map[string]speech.ModelFile {
-	out := make(map[string]speech.ModelFile, len(in))
-	for k, v := range in {
-		out[k] = v
-	}
-	return out
 }
 
 // BenchmarkSynthesize reports time to the first chunk (ttfc-ms) as well as

@@ -96,7 +96,7 @@ func newVAD(m speech.ResolvedModel, spec speech.Spec) (*VAD, error) {
 			NumThreads: threads(spec),
 			Provider:   "cpu",
 		},
-		info: info("vad", m, "model"),
+		info: info("vad", m),
 	}
 	// Load once now so a model that cannot load fails at start-up, not on
 	// the first live stream.
