@@ -20,6 +20,8 @@ Models:
                               tokens.txt, bpe.vocab for hotwords)
   streaming-zipformer2-ctc-tiny/  online zipformer2 CTC (model.onnx,
                               tokens.txt)
+  streaming-paraformer-tiny/  online paraformer (encoder.onnx, decoder.onnx,
+                              tokens.txt)
   offline-nemo-ctc-tiny/      offline NeMo CTC, model_type nemo_ctc
                               (model.onnx, tokens.txt)
   offline-parakeet-tdt-tiny/  offline NeMo TDT transducer (parakeet-tdt),
@@ -558,6 +560,76 @@ def _moonshine_models(d, rng, dim):
     _write_tokens(os.path.join(d, "tokens.txt"), MOONSHINE_TOKENS)
 
 
+# Paraformer: whole words, "@@" marks a piece glued to the next; 0 = blank.
+PARAFORMER_TOKENS = ["<blank>", "<s>", "</s>"] + [
+    t[1:] if t.startswith("▁") else t + "@@" for t in TOKENS[3:]]
+P_LFR_M, P_LFR_N = 7, 6  # frames stacked, frames shifted (low frame rate)
+
+
+def _paraformer_models(d, rng, dim):
+    """Streaming paraformer encoder and decoder.
+
+    encoder: speech[1,T,560] (LFR + CMVN + positions), speech_lengths ->
+    encoder_out[1,T,D], encoder_out_lens, alphas[1,T]; sherpa integrates the
+    alphas (CIF) and fires a token each time they sum to 1. Alphas follow
+    loudness, so speech fires ~6 tokens a second and pauses none.
+    decoder: encoder_out, lens, acoustic_embeds[1,N,D], lens, one fsmn
+    cache -> logits[1,N,V], sample_ids[1,N] int64, cache.
+    """
+    fdim = FEAT_DIM * P_LFR_M
+    w = rng.standard_normal((fdim, dim)).astype(np.float32) * (1.0 / np.sqrt(fdim))
+    enc = helper.make_graph([
+        helper.make_node("MatMul", ["speech", "w"], ["p"]),
+        helper.make_node("Tanh", ["p"], ["encoder_out"]),
+        helper.make_node("ReduceMean", ["speech"], ["m"], axes=[2], keepdims=0),
+        helper.make_node("Mul", ["m", "k"], ["mk"]),
+        helper.make_node("Sigmoid", ["mk"], ["sg"]),
+        helper.make_node("Mul", ["sg", "amax"], ["alphas"]),
+        helper.make_node("Identity", ["speech_lengths"], ["encoder_out_lens"]),
+    ], "paraformer_encoder",
+        [helper.make_tensor_value_info("speech", TensorProto.FLOAT, [1, "T", fdim]),
+         helper.make_tensor_value_info("speech_lengths", TensorProto.INT32, [1])],
+        [helper.make_tensor_value_info("encoder_out", TensorProto.FLOAT, [1, "T", dim]),
+         helper.make_tensor_value_info("encoder_out_lens", TensorProto.INT32, [1]),
+         helper.make_tensor_value_info("alphas", TensorProto.FLOAT, [1, "T"])],
+        [_init("w", w), _init("k", np.array([3.0], dtype=np.float32)),
+         _init("amax", np.array([0.45], dtype=np.float32))])
+    # CMVN: log-mel of 16-bit-scaled samples is ~20.8 above that of [-1, 1]
+    # ones; centre LibriSpeech's speech/pause boundary (about -7.5 + 20.8).
+    neg_mean = _csv([-13.3] * fdim)
+    inv_std = _csv([round(1.0 / np.sqrt(dim), 6)] * fdim)  # sherpa scales by sqrt(D)
+    _save(enc, os.path.join(d, "encoder.onnx"), {
+        "model_type": "paraformer", "version": "1", "model_author": "izwi-genmodels",
+        "comment": "tiny generated test model; words are meaningless",
+        "vocab_size": len(PARAFORMER_TOKENS), "lfr_window_size": P_LFR_M,
+        "lfr_window_shift": P_LFR_N, "encoder_output_size": dim,
+        "decoder_num_blocks": 1, "decoder_kernel_size": 3,
+        "neg_mean": neg_mean, "inv_stddev": inv_std})
+
+    v = len(PARAFORMER_TOKENS)
+    wd = rng.standard_normal((dim, v)).astype(np.float32) * 2.0
+    bd = np.zeros(v, dtype=np.float32)
+    bd[1] = bd[2] = -30.0
+    dec = helper.make_graph([
+        helper.make_node("Tanh", ["acoustic_embeds"], ["h"]),
+        helper.make_node("MatMul", ["h", "wd"], ["l0"]),
+        helper.make_node("Add", ["l0", "bd"], ["logits"]),
+        helper.make_node("ArgMax", ["logits"], ["sample_ids"], axis=-1, keepdims=0),
+        helper.make_node("Identity", ["in_cache_0"], ["out_cache_0"]),
+    ], "paraformer_decoder",
+        [helper.make_tensor_value_info("enc", TensorProto.FLOAT, [1, "T", dim]),
+         helper.make_tensor_value_info("enc_len", TensorProto.INT32, [1]),
+         helper.make_tensor_value_info("acoustic_embeds", TensorProto.FLOAT, [1, "N", dim]),
+         helper.make_tensor_value_info("acoustic_embeds_len", TensorProto.INT32, [1]),
+         helper.make_tensor_value_info("in_cache_0", TensorProto.FLOAT, [1, dim, 2])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, "N", v]),
+         helper.make_tensor_value_info("sample_ids", TensorProto.INT64, [1, "N"]),
+         helper.make_tensor_value_info("out_cache_0", TensorProto.FLOAT, [1, dim, 2])],
+        [_init("wd", wd), _init("bd", bd)])
+    _save(dec, os.path.join(d, "decoder.onnx"), {})
+    _write_tokens(os.path.join(d, "tokens.txt"), PARAFORMER_TOKENS)
+
+
 def _manifest(d, name, family, meta, roles):
     files = {}
     for fn in sorted(os.listdir(d)):
@@ -604,6 +676,14 @@ def generate(out_dir):
     _write_tokens(os.path.join(d, "tokens.txt"))
     _manifest(d, name, "online-zipformer2-ctc", {"model_type": "zipformer2_ctc"},
               {"model": "model.onnx", "tokens": "tokens.txt"})
+    made.append(name)
+
+    name = "streaming-paraformer-tiny"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    _paraformer_models(d, np.random.default_rng(20240607), 16)
+    _manifest(d, name, "online-paraformer", {"model_type": "paraformer"},
+              {"encoder": "encoder.onnx", "decoder": "decoder.onnx", "tokens": "tokens.txt"})
     made.append(name)
 
     name = "offline-nemo-ctc-tiny"

@@ -134,11 +134,17 @@ func (s *OnlineStream) current() (speech.Result, error) {
 	}
 	limit := asrElapsed(s.base + s.fed)
 	segStart := min(asrElapsed(s.base)+asrSeconds(j.StartTime), limit)
-	words, conf := asrWords(j.Tokens, j.Timestamps, j.YsProbs, segStart, limit)
-	r := speech.Result{Segment: s.segment, Text: asrText(raw.Text), Words: words,
-		Start: segStart, End: segStart, Confidence: conf}
-	if len(words) > 0 {
-		r.Start, r.End = words[0].Start, words[len(words)-1].End
+	r := speech.Result{Segment: s.segment, Text: asrText(raw.Text), Start: segStart, End: limit}
+	if len(j.Timestamps) == 0 {
+		// Paraformer gives no token times: the segment spans what was
+		// heard, with no per-word times rather than invented ones.
+		r.Confidence = asrConfidence(j.YsProbs)
+		return r, nil
+	}
+	r.Words, r.Confidence = asrWords(j.Tokens, j.Timestamps, j.YsProbs, segStart, limit)
+	r.End = segStart
+	if len(r.Words) > 0 {
+		r.Start, r.End = r.Words[0].Start, r.Words[len(r.Words)-1].End
 	}
 	return r, nil
 }
