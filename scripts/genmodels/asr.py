@@ -18,6 +18,7 @@ Models:
   streaming-zipformer2-tiny/  online transducer, model_type zipformer2
                               (encoder.onnx, decoder.onnx, joiner.onnx,
                               tokens.txt, bpe.vocab for hotwords)
+  streaming-lstm-tiny/        online LSTM transducer, model_type lstm
   streaming-zipformer2-ctc-tiny/  online zipformer2 CTC (model.onnx,
                               tokens.txt)
   streaming-paraformer-tiny/  online paraformer (encoder.onnx, decoder.onnx,
@@ -105,7 +106,7 @@ def _csv(values):
     return ",".join(str(v) for v in values)
 
 
-def _zipformer2_encoder(path, rng, joiner_dim, ctc=False):
+def _zipformer2_encoder(path, rng, joiner_dim, ctc=False, lstm=False):
     """Streaming zipformer2 encoder: x[N,T,80] + states -> out[N,T/4..,D] + states.
 
     sherpa feeds T = decode_chunk_len + 7 frames and advances by
@@ -142,6 +143,8 @@ def _zipformer2_encoder(path, rng, joiner_dim, ctc=False):
         ("embed_states", TensorProto.FLOAT, ["N", 128, 3, embed]),
         ("processed_lens", TensorProto.INT64, ["N"]),
     ]
+    if lstm:  # icefall lstm_transducer_stateless2: h and c, batch on axis 1
+        states = [("h", TensorProto.FLOAT, [1, "N", 8]), ("c", TensorProto.FLOAT, [1, "N", 8])]
     for name, typ, shape in states:
         inputs.append(helper.make_tensor_value_info(name, typ, shape))
         outputs.append(helper.make_tensor_value_info("new_" + name, typ, shape))
@@ -184,6 +187,11 @@ def _zipformer2_encoder(path, rng, joiner_dim, ctc=False):
             "comment": "tiny generated test model; words are meaningless",
             "T": T, "decode_chunk_len": chunk}
     meta.update({k: _csv(v) for k, v in enc.items()})
+    if lstm:
+        meta = {"model_type": "lstm", "version": "1", "model_author": "izwi-genmodels",
+                "comment": "tiny generated test model; words are meaningless",
+                "T": T, "decode_chunk_len": chunk, "num_encoder_layers": 1,
+                "rnn_hidden_size": 8, "d_model": 8}
     _save(helper.make_graph(nodes, "encoder", inputs, outputs, inits), path, meta)
 
 
@@ -666,6 +674,19 @@ def generate(out_dir):
               {"encoder": "encoder.onnx", "decoder": "decoder.onnx",
                "joiner": "joiner.onnx", "tokens": "tokens.txt",
                "bpe_vocab": "bpe.vocab"})
+    made.append(name)
+
+    name = "streaming-lstm-tiny"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    rng = np.random.default_rng(20240608)
+    _zipformer2_encoder(os.path.join(d, "encoder.onnx"), rng, joiner_dim, lstm=True)
+    _transducer_decoder(os.path.join(d, "decoder.onnx"), rng, joiner_dim, 2)
+    _transducer_joiner(os.path.join(d, "joiner.onnx"), rng, joiner_dim, BLANK_BIAS)
+    _write_tokens(os.path.join(d, "tokens.txt"))
+    _manifest(d, name, "online-transducer", {"model_type": "lstm"},
+              {"encoder": "encoder.onnx", "decoder": "decoder.onnx",
+               "joiner": "joiner.onnx", "tokens": "tokens.txt"})
     made.append(name)
 
     name = "streaming-zipformer2-ctc-tiny"

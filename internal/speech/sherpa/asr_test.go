@@ -67,7 +67,7 @@ func asrFeed(t testing.TB, st speech.Stream, samples []float32, chunk int) []spe
 }
 
 // asrStreamingModels are the generated streaming models.
-var asrStreamingModels = []string{asrStreamingModel, "streaming-zipformer2-ctc-tiny", "streaming-paraformer-tiny"}
+var asrStreamingModels = []string{asrStreamingModel, "streaming-lstm-tiny", "streaming-zipformer2-ctc-tiny", "streaming-paraformer-tiny"}
 
 func TestASROnlineConformance(t *testing.T) {
 	for _, name := range asrStreamingModels {
