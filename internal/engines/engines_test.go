@@ -14,10 +14,12 @@ import (
 // without native code; the real engines are exercised in real_test.go.
 type fakeVAD struct{ closed *int }
 
-func (fakeVAD) SampleRate() int                          { return 16000 }
-func (fakeVAD) NewDetector() (speech.Detector, error)    { return nil, speech.ErrUnsupported }
-func (fakeVAD) Info() speech.EngineInfo                  { return speech.EngineInfo{Engine: "fake", Role: "vad", Model: "m"} }
-func (v fakeVAD) Close() error                           { *v.closed++; return nil }
+func (fakeVAD) SampleRate() int                       { return 16000 }
+func (fakeVAD) NewDetector() (speech.Detector, error) { return nil, speech.ErrUnsupported }
+func (fakeVAD) Info() speech.EngineInfo {
+	return speech.EngineInfo{Engine: "fake", Role: "vad", Model: "m"}
+}
+func (v fakeVAD) Close() error { *v.closed++; return nil }
 
 var _ speech.VAD = fakeVAD{}
 
