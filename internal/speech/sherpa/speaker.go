@@ -58,6 +58,13 @@ func newEmbedder(m speech.ResolvedModel, spec speech.Spec) (*Embedder, error) {
 		}
 		rate = r
 	}
+	meta, err := readONNXMetadata(m.File("model"))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSpeakerMeta(meta); err != nil {
+		return nil, metaErr("speaker", m.Name, err)
+	}
 	ex := sherpa.NewSpeakerEmbeddingExtractor(&sherpa.SpeakerEmbeddingExtractorConfig{
 		Model:      m.File("model"),
 		NumThreads: threads(spec),

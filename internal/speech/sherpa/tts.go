@@ -87,17 +87,34 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 	cfg.Model.NumThreads = threads(spec)
 	cfg.Model.Provider = "cpu"
 	roles := []string{"model", "tokens"}
+	usesLexicon := false // text goes through lexicon.txt, whose words we filter
 	switch kind {
 	case "kokoro":
 		roles = append(roles, "voices")
+		if m.File("lexicon") != "" {
+			roles = append(roles, "lexicon")
+		}
 		if err := requireFiles(m, roles...); err != nil {
 			return nil, err
 		}
 		if dataDir == "" {
 			return nil, fmt.Errorf("sherpa: tts: kokoro model %q has no espeak-ng-data files: %w", m.Name, speech.ErrModel)
 		}
+		meta, err := readONNXMetadata(m.File("model"))
+		if err != nil {
+			return nil, err
+		}
+		if err := checkKokoroMeta(meta, m.Files["voices"].Size); err != nil {
+			return nil, metaErr("tts", m.Name, err)
+		}
+		// Multilingual Kokoro (metadata version ≥ 2) exits without a lexicon
+		// or a language; the espeak voice is always given.
+		lang := m.Meta["lang"]
+		if lang == "" {
+			lang = "en-us"
+		}
 		cfg.Model.Kokoro = sherpa.OfflineTtsKokoroModelConfig{Model: m.File("model"), Voices: m.File("voices"),
-			Tokens: m.File("tokens"), DataDir: dataDir, LengthScale: length}
+			Tokens: m.File("tokens"), DataDir: dataDir, Lexicon: m.File("lexicon"), Lang: lang, LengthScale: length}
 	case "", "vits", "piper":
 		if m.File("lexicon") != "" {
 			roles = append(roles, "lexicon")
@@ -105,18 +122,21 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 		if err := requireFiles(m, roles...); err != nil {
 			return nil, err
 		}
-		// sherpa-onnx exits the process when a VITS model has neither a
-		// lexicon nor espeak-ng data (unless it spells with characters).
-		if m.File("lexicon") == "" && dataDir == "" && m.Meta["frontend"] != "characters" {
-			return nil, fmt.Errorf("sherpa: tts: vits model %q needs a lexicon or espeak-ng-data: %w", m.Name, speech.ErrModel)
+		meta, err := readONNXMetadata(m.File("model"))
+		if err != nil {
+			return nil, err
 		}
+		if err := checkVITSMeta(meta, m.File("lexicon") != "", dataDir != ""); err != nil {
+			return nil, metaErr("tts", m.Name, err)
+		}
+		usesLexicon = m.File("lexicon") != "" && dataDir == "" && meta["frontend"] != "characters"
 		cfg.Model.Vits = sherpa.OfflineTtsVitsModelConfig{Model: m.File("model"), Lexicon: m.File("lexicon"),
 			Tokens: m.File("tokens"), DataDir: dataDir, NoiseScale: noise, NoiseScaleW: noiseW, LengthScale: length}
 	default:
 		return nil, fmt.Errorf("sherpa: tts: model %q type %q is not a TTS model this engine loads: %w", m.Name, kind, speech.ErrModel)
 	}
 	var lex lexicon
-	if kind != "kokoro" && m.File("lexicon") != "" && dataDir == "" && m.Meta["frontend"] != "characters" {
+	if usesLexicon {
 		if lex, err = readLexicon(m.File("lexicon")); err != nil {
 			return nil, err
 		}
