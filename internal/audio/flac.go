@@ -9,8 +9,13 @@ import (
 	"github.com/mewkiz/flac"
 )
 
-// flacMaxExpansion bounds decoded samples per input byte; see decodeFLAC.
-const flacMaxExpansion = 64
+// flacMaxExpansion bounds decoded samples per input byte once a stream has
+// produced more than flacFreeSamples (16 MB of float32), so short files of
+// digital silence still decode; see decodeFLAC.
+const (
+	flacMaxExpansion = 64
+	flacFreeSamples  = 1 << 22
+)
 
 func flacErr(kind error, format string, args ...any) error {
 	return fmt.Errorf("audio: flac: "+format+": %w", append(args, kind)...)
@@ -22,7 +27,7 @@ func flacErr(kind error, format string, args ...any) error {
 // to one, so a 4 KB hostile stream of constant subframes can claim 700 MB of
 // samples (found by FuzzDecode). Decoding therefore stops with ErrTooLarge
 // past flacMaxExpansion samples per input byte (real speech FLAC yields about
-// one) as well as past Limits.MaxDuration, both checked frame by frame
+// one) beyond the first flacFreeSamples, as well as past Limits.MaxDuration, both checked frame by frame
 // before samples are appended. The StreamInfo sample count is never used to
 // pre-allocate.
 //
@@ -84,7 +89,7 @@ func decodeFLAC(b []byte, lim Limits) (clip Clip, err error) {
 		if err := lim.checkFrames(frames, rate); err != nil {
 			return Clip{}, err
 		}
-		if int64(len(out))+int64(n*ch) > flacMaxExpansion*int64(len(b)) {
+		if next := int64(len(out)) + int64(n*ch); next > flacFreeSamples && next > flacMaxExpansion*int64(len(b)) {
 			return Clip{}, flacErr(ErrTooLarge, "stream expands past %d samples per input byte", flacMaxExpansion)
 		}
 		for i := range n {

@@ -1,11 +1,13 @@
 package audio
 
 import (
+	"errors"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/testdata"
@@ -143,5 +145,27 @@ func TestResampleAgreesWithSox(t *testing.T) {
 				t.Errorf("%s 16k→%d (sox)→16k (ours): SNR %.1f dB, want ≥ 30", u.ID, rate, got)
 			}
 		}
+	}
+}
+
+// FLAC compresses digital silence hundreds to one: short silent files must
+// decode, but a small file that expands to gigabytes must be refused early.
+func TestFLACSilenceExpansion(t *testing.T) {
+	s := soxPath(t)
+	dir := t.TempDir()
+	short := filepath.Join(dir, "short.flac")
+	sox(t, s, "-D", "-n", "-r", "16000", "-c", "1", "-b", "16", short, "trim", "0", "2")
+	c := decodeOK(t, short)
+	if c.Frames() != 32000 || Analyze(c.Samples, 16000).Problems()[0] != "audio is silent" {
+		t.Errorf("2 s of silence: %d frames, problems %q", c.Frames(), Analyze(c.Samples, 16000).Problems())
+	}
+	long := filepath.Join(dir, "long.flac")
+	sox(t, s, "-D", "-n", "-r", "48000", "-c", "8", "-b", "16", long, "trim", "0", "60")
+	st, err := os.Stat(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := DecodeFile(long, Limits{}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "per input byte") {
+		t.Errorf("1 min × 8 ch of silence in %d bytes: %v, want ErrTooLarge", st.Size(), err)
 	}
 }
