@@ -3,7 +3,9 @@ package sherpa
 import (
 	"bytes"
 	"errors"
+	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -149,6 +151,64 @@ func TestCheckSpeakerMeta(t *testing.T) {
 		bad[k] = v
 		if err := checkSpeakerMeta(bad); err == nil {
 			t.Errorf("%s=%q accepted", k, v)
+		}
+	}
+}
+
+// withoutMeta copies the ONNX model at src to dir with the metadata key
+// removed (using Debian's python3-onnx, as the generator does).
+func withoutMeta(t *testing.T, src, dir, key string) string {
+	t.Helper()
+	dst := filepath.Join(dir, key+"-less.onnx")
+	script := `import onnx, sys
+m = onnx.load(sys.argv[1])
+keep = [p for p in m.metadata_props if p.key != sys.argv[3]]
+del m.metadata_props[:]
+m.metadata_props.extend(keep)
+onnx.save(m, sys.argv[2])`
+	if out, err := exec.Command("/usr/bin/python3", "-c", script, src, dst, key).CombinedOutput(); err != nil {
+		t.Fatalf("python3: %v\n%s", err, out)
+	}
+	return dst
+}
+
+// TestRefusesModelsSherpaWouldExitOn hands each engine a model that
+// sherpa-onnx 1.13.8 answers with exit(): if a check were missing, this
+// test binary would die instead of failing politely.
+func TestRefusesModelsSherpaWouldExitOn(t *testing.T) {
+	dir := t.TempDir()
+	vits := genModel(t, ttsModel)
+	for _, key := range []string{"comment", "n_speakers", "language"} {
+		m := vits
+		m.Files = maps.Clone(vits.Files)
+		m.Files["model"] = speech.ModelFile{Path: withoutMeta(t, vits.File("model"), dir, key)}
+		if _, err := newSynthesizer(m, speech.Spec{}); !errors.Is(err, speech.ErrModel) {
+			t.Errorf("vits without %s: %v, want ErrModel", key, err)
+		}
+	}
+	spk := genModel(t, speakerModel)
+	for _, key := range []string{"framework", "output_dim", "language"} {
+		m := spk
+		m.Files = map[string]speech.ModelFile{"model": {Path: withoutMeta(t, spk.File("model"), dir, key)}}
+		if _, err := newEmbedder(m, speech.Spec{}); !errors.Is(err, speech.ErrModel) {
+			t.Errorf("speaker model without %s: %v, want ErrModel", key, err)
+		}
+	}
+	if _, err := os.Stat("/usr/lib/x86_64-linux-gnu/espeak-ng-data/phondata"); err == nil {
+		kok := genModel(t, kokoroModel)
+		voices, err := os.ReadFile(kok.File("voices"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		short := filepath.Join(dir, "voices.bin")
+		if err := os.WriteFile(short, voices[:len(voices)-4], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		m := kok
+		m.Files = maps.Clone(kok.Files)
+		m.Files["voices"] = speech.ModelFile{Path: short, Size: int64(len(voices) - 4)}
+		if _, err := newSynthesizer(m, speech.Spec{}); !errors.Is(err, speech.ErrModel) {
+			t.Errorf("kokoro with a voices file one float short: %v, want ErrModel", err)
 		}
 	}
 }
