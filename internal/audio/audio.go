@@ -149,15 +149,31 @@ func DecodeFile(path string, lim Limits) (Clip, error) {
 	return Decode(f, lim)
 }
 
+// Sniff names the container that head (the first bytes of a file; 12 are
+// enough) starts with, by magic bytes: "wav" (RIFF, RF64 or BW64 WAVE),
+// "flac", or "" when neither. The API uses it to check a claimed content
+// type before reading a whole upload.
+func Sniff(head []byte) string {
+	switch {
+	case len(head) >= 12 && (bytes.HasPrefix(head, []byte("RIFF")) || bytes.HasPrefix(head, []byte("RF64")) ||
+		bytes.HasPrefix(head, []byte("BW64"))) && string(head[8:12]) == "WAVE":
+		return "wav"
+	case bytes.HasPrefix(head, []byte("fLaC")):
+		return "flac"
+	}
+	return ""
+}
+
 func decodeBytes(b []byte, lim Limits) (Clip, error) {
+	switch Sniff(b) {
+	case "wav":
+		return decodeWAV(b, lim)
+	case "flac":
+		return decodeFLAC(b, lim)
+	}
 	switch {
 	case len(b) == 0:
 		return Clip{}, fmt.Errorf("audio: empty input: %w", ErrEmpty)
-	case len(b) >= 12 && (bytes.HasPrefix(b, []byte("RIFF")) || bytes.HasPrefix(b, []byte("RF64")) ||
-		bytes.HasPrefix(b, []byte("BW64"))) && string(b[8:12]) == "WAVE":
-		return decodeWAV(b, lim)
-	case bytes.HasPrefix(b, []byte("fLaC")):
-		return decodeFLAC(b, lim)
 	case bytes.HasPrefix(b, []byte("ID3")):
 		// FLAC may carry an ID3v2 prefix, but so does MP3; we decode neither
 		// the tag nor MP3, so say plainly what we saw.

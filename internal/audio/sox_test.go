@@ -156,7 +156,7 @@ func TestFLACSilenceExpansion(t *testing.T) {
 	short := filepath.Join(dir, "short.flac")
 	sox(t, s, "-D", "-n", "-r", "16000", "-c", "1", "-b", "16", short, "trim", "0", "2")
 	c := decodeOK(t, short)
-	if c.Frames() != 32000 || Analyze(c.Samples, 16000).Problems()[0] != "audio is silent" {
+	if c.Frames() != 32000 || !hasProblem(Analyze(c.Samples, 16000), "audio is silent") {
 		t.Errorf("2 s of silence: %d frames, problems %q", c.Frames(), Analyze(c.Samples, 16000).Problems())
 	}
 	long := filepath.Join(dir, "long.flac")

@@ -235,3 +235,21 @@ func TestClipMono(t *testing.T) {
 		t.Error("zero Clip must have no frames and no duration")
 	}
 }
+
+func TestSniff(t *testing.T) {
+	for in, want := range map[string]string{
+		"RIFF\x00\x00\x00\x00WAVEfmt ": "wav",
+		"RF64\xff\xff\xff\xffWAVE":     "wav",
+		"BW64\xff\xff\xff\xffWAVE":     "wav",
+		"fLaC\x00\x00\x00\x22":         "flac",
+		"RIFF\x00\x00\x00\x00AVI ":     "",
+		"RIFF\x00\x00":                 "",
+		"ID3\x04":                      "",
+		"OggS":                         "",
+		"":                             "",
+	} {
+		if got := Sniff([]byte(in)); got != want {
+			t.Errorf("Sniff(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
