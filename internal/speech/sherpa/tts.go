@@ -104,7 +104,11 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 		if err != nil {
 			return nil, err
 		}
-		if err := checkKokoroMeta(meta, m.Files["voices"].Size); err != nil {
+		st, err := os.Stat(m.File("voices"))
+		if err != nil {
+			return nil, fmt.Errorf("sherpa: tts: %w: %w", speech.ErrModel, err)
+		}
+		if err := checkKokoroMeta(meta, st.Size()); err != nil {
 			return nil, metaErr("tts", m.Name, err)
 		}
 		// Multilingual Kokoro (metadata version ≥ 2) exits without a lexicon
