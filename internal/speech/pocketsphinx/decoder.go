@@ -4,11 +4,56 @@ package pocketsphinx
 #cgo pkg-config: pocketsphinx sphinxbase
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <pocketsphinx.h>
 #include <sphinxbase/err.h>
 #include <sphinxbase/cmd_ln.h>
 #include <sphinxbase/logmath.h>
 #include <sphinxbase/ckd_alloc.h>
+#include <sphinxbase/feat.h>
+#include <sphinxbase/cmn.h>
+
+// izwi_cmn is a copy of a decoder's live cepstral-mean state. Live CMN
+// adapts to each speaker and carries over between utterances, so a pooled
+// decoder would otherwise start a new stream tuned to the previous one's
+// audio: different words than a fresh decoder, and a leak between users.
+typedef struct {
+	mfcc_t *mean, *var, *sum;
+	int32 nframe, veclen;
+} izwi_cmn;
+
+static izwi_cmn *izwi_cmn_save(ps_decoder_t *ps) {
+	cmn_t *c = ps_get_feat(ps)->cmn_struct;
+	if (c == NULL) {
+		return NULL;
+	}
+	izwi_cmn *s = calloc(1, sizeof(izwi_cmn));
+	size_t n = c->veclen * sizeof(mfcc_t);
+	s->veclen = c->veclen;
+	s->nframe = c->nframe;
+	s->mean = malloc(n); memcpy(s->mean, c->cmn_mean, n);
+	s->var = malloc(n); memcpy(s->var, c->cmn_var, n);
+	s->sum = malloc(n); memcpy(s->sum, c->sum, n);
+	return s;
+}
+
+static void izwi_cmn_restore(ps_decoder_t *ps, izwi_cmn *s) {
+	cmn_t *c = ps_get_feat(ps)->cmn_struct;
+	if (c == NULL || s == NULL || c->veclen != s->veclen) {
+		return;
+	}
+	size_t n = c->veclen * sizeof(mfcc_t);
+	memcpy(c->cmn_mean, s->mean, n);
+	memcpy(c->cmn_var, s->var, n);
+	memcpy(c->sum, s->sum, n);
+	c->nframe = s->nframe;
+}
+
+static void izwi_cmn_free(izwi_cmn *s) {
+	if (s != NULL) {
+		free(s->mean); free(s->var); free(s->sum); free(s);
+	}
+}
 
 // izwi_ps_new builds a decoder from "-key value" pairs. Logging is switched
 // off first: PocketSphinx logs hypotheses at INFO level, and logs must never
@@ -55,7 +100,8 @@ import (
 // decoder owns one native ps_decoder_t. It is not safe for concurrent use;
 // the Recognizer's pool hands each one to a single stream at a time.
 type decoder struct {
-	ps *C.ps_decoder_t
+	ps  *C.ps_decoder_t
+	cmn *C.izwi_cmn // CMN state as loaded, restored at each stream start
 	// tainted is set once words were added to its dictionary, so it is
 	// freed rather than reused by a stream that did not ask for them.
 	tainted bool
@@ -89,19 +135,23 @@ func newDecoder(args []string) (*decoder, error) {
 	if ps == nil {
 		return nil, errors.New("pocketsphinx: decoder failed to initialise (bad configuration or model files)")
 	}
-	return &decoder{ps: ps}, nil
+	return &decoder{ps: ps, cmn: C.izwi_cmn_save(ps)}, nil
 }
 
 // free releases the native decoder; later calls are no-ops.
 func (d *decoder) free() {
 	if d.ps != nil {
 		C.ps_free(d.ps)
-		d.ps = nil
+		C.izwi_cmn_free(d.cmn)
+		d.ps, d.cmn = nil, nil
 	}
 }
 
-// startStream restarts frame counting at zero and opens an utterance.
+// startStream restarts frame counting at zero, puts the cepstral mean back
+// to its initial state and opens an utterance, so a reused decoder decodes
+// exactly as a fresh one.
 func (d *decoder) startStream() error {
+	C.izwi_cmn_restore(d.ps, d.cmn)
 	if C.ps_start_stream(d.ps) < 0 {
 		return errors.New("pocketsphinx: ps_start_stream failed")
 	}
