@@ -3,6 +3,7 @@ package sherpa
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -83,6 +84,11 @@ func asrCheckModel(m speech.ResolvedModel, online bool) (asrModel, error) {
 	// requireFiles (common.go) also checks sizes against the verified ones.
 	if err := requireFiles(m, f.roles...); err != nil {
 		return asrModel{}, fmt.Errorf("sherpa asr: %w", err)
+	}
+	if tokens, err := os.ReadFile(m.File("tokens")); err != nil {
+		return asrModel{}, fmt.Errorf("sherpa asr: model %q tokens: %w: %w", m.Name, speech.ErrModel, err)
+	} else if err := asrCheckTokens(tokens, fam); err != nil {
+		return asrModel{}, fmt.Errorf("sherpa asr: model %q: %w: %w", m.Name, speech.ErrModel, err)
 	}
 	if _, ok := m.Files["bpe_vocab"]; ok {
 		if err := requireFiles(m, "bpe_vocab"); err != nil {

@@ -39,6 +39,11 @@ func NewOnlineRecognizer(m speech.ResolvedModel, opts ASROptions) (*OnlineRecogn
 	if err != nil {
 		return nil, err
 	}
+	// sherpa-onnx exits the process when a CTC or paraformer model is asked
+	// for beam search, so refuse it here.
+	if opts.DecodingMethod != "greedy_search" && am.family != "online-transducer" {
+		return nil, fmt.Errorf("sherpa asr: model %q (%s) decodes only with greedy_search, not %s: %w", m.Name, am.family, opts.DecodingMethod, speech.ErrUnsupported)
+	}
 	cfg := sherpa.OnlineRecognizerConfig{
 		FeatConfig:              sherpa.FeatureConfig{SampleRate: asrSampleRate, FeatureDim: 80},
 		DecodingMethod:          opts.DecodingMethod,

@@ -257,3 +257,43 @@ func FuzzASRSplit(f *testing.F) {
 		}
 	})
 }
+
+func TestASRCheckTokens(t *testing.T) {
+	ok := map[string]string{
+		"offline-nemo-ctc":        "<blk> 0\na 1\n",
+		"offline-nemo-transducer": "a 0\nb 1\n<blk> 2\n",
+		"online-transducer":       "anything",
+	}
+	for fam, tok := range ok {
+		if err := asrCheckTokens([]byte(tok), fam); err != nil {
+			t.Errorf("%s: %v", fam, err)
+		}
+	}
+	bad := map[string]string{
+		"offline-nemo-ctc":        "a 0\nb 1\n",
+		"offline-nemo-transducer": "<blk> 0\na 1\n",
+	}
+	for fam, tok := range bad {
+		if err := asrCheckTokens([]byte(tok), fam); err == nil {
+			t.Errorf("%s: %q accepted", fam, tok)
+		}
+	}
+	if err := asrCheckTokens([]byte("<blk> x\n"), "offline-nemo-ctc"); err == nil {
+		t.Errorf("bad id accepted")
+	}
+}
+
+func FuzzASRCheckTokens(f *testing.F) {
+	f.Add([]byte("<blk> 0\n▁THE 1\r\nS 2\n"), true)
+	f.Add([]byte("a 0\n<blk> -1\n"), false)
+	f.Add([]byte(" 3\n\t\n<eps>\t9"), true)
+	f.Fuzz(func(t *testing.T, data []byte, ctc bool) {
+		fam := "offline-nemo-transducer"
+		if ctc {
+			fam = "offline-nemo-ctc"
+		}
+		if err := asrCheckTokens(data, fam); err == nil && !strings.Contains(string(data), "<") {
+			t.Fatalf("accepted tokens with no blank symbol: %q", data)
+		}
+	})
+}

@@ -359,6 +359,17 @@ func TestASRModelErrors(t *testing.T) {
 			t.Errorf("%s: err = %v, want ErrModel", name, err)
 		}
 	}
+	// A NeMo model whose tokens.txt lacks <blk> would make sherpa-onnx exit.
+	nemo := genModel(t, asrOfflineModel)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "tokens.txt")
+	if err := os.WriteFile(bad, []byte("a 0\nb 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nemo.Files = map[string]speech.ModelFile{"model": nemo.Files["model"], "tokens": {Path: bad, Size: 8}}
+	if _, err := NewOfflineTranscriber(nemo, DefaultASROptions()); !errors.Is(err, speech.ErrModel) {
+		t.Errorf("tokens without <blk>: %v, want ErrModel", err)
+	}
 	// A streaming model is not a file transcriber, and the other way round.
 	if _, err := NewOfflineTranscriber(good, DefaultASROptions()); !errors.Is(err, speech.ErrUnsupported) {
 		t.Errorf("streaming model as transcriber: %v, want ErrUnsupported", err)
@@ -402,4 +413,80 @@ func TestASROnlineHotwordsBoost(t *testing.T) {
 	if _, err := rec.NewStream(context.Background(), speech.StreamOptions{Hotwords: []string{"a/b"}}); !errors.Is(err, speech.ErrBadInput) {
 		t.Errorf("hotword with '/': %v, want ErrBadInput", err)
 	}
+}
+
+// The endpoint options reach sherpa-onnx's rules: a shorter trailing
+// silence (rule 2) closes more segments; no endpointing leaves one segment
+// for Flush to close.
+func TestASROnlineEndpointOptions(t *testing.T) {
+	samples := asrSpeech(t, 3)
+	finals := func(opts map[string]string) (n int, fromFlush bool) {
+		o, err := ParseASROptions(0, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := asrOnline(t, o)
+		st, err := rec.NewStream(context.Background(), speech.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		for off := 0; off < len(samples); off += 1600 {
+			rs, err := st.Accept(samples[off:min(off+1600, len(samples))])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range rs {
+				if r.Final {
+					n++
+				}
+			}
+		}
+		rs, err := st.Flush()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Final {
+				n++
+				fromFlush = true
+			}
+		}
+		return n, fromFlush
+	}
+	def, _ := finals(nil)
+	short, _ := finals(map[string]string{"rule2_min_trailing_silence": "0.2"})
+	none, flushed := finals(map[string]string{"enable_endpoint": "false"})
+	t.Logf("finals: default %d, rule2=0.2s %d, no endpointing %d", def, short, none)
+	if short <= def {
+		t.Errorf("rule2 0.2 s gave %d finals, default 1.2 s gave %d; want more", short, def)
+	}
+	if none != 1 || !flushed {
+		t.Errorf("without endpointing: %d finals (from Flush: %v), want exactly the one Flush closes", none, flushed)
+	}
+}
+
+func TestASROnlineHotwordsNeedTransducer(t *testing.T) {
+	// sherpa-onnx would exit the process on beam search for CTC or
+	// paraformer; Izwi refuses first.
+	opts := DefaultASROptions()
+	opts.DecodingMethod = "modified_beam_search"
+	for _, name := range []string{"streaming-zipformer2-ctc-tiny", "streaming-paraformer-tiny"} {
+		if _, err := NewOnlineRecognizer(genModel(t, name), opts); !errors.Is(err, speech.ErrUnsupported) {
+			t.Errorf("%s with beam search: %v, want ErrUnsupported", name, err)
+		}
+	}
+	rec, err := NewOnlineRecognizer(genModel(t, "streaming-zipformer2-ctc-tiny"), DefaultASROptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	if _, err := rec.NewStream(context.Background(), speech.StreamOptions{Hotwords: []string{"of"}}); !errors.Is(err, speech.ErrUnsupported) {
+		t.Errorf("hotwords on a CTC model: %v, want ErrUnsupported", err)
+	}
+	st, err := rec.NewStream(context.Background(), speech.StreamOptions{Hotwords: []string{" ", ""}})
+	if err != nil {
+		t.Fatalf("blank hotwords are no hotwords: %v", err)
+	}
+	st.Close()
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,4 +148,46 @@ func asrSeconds(s float32) time.Duration {
 // spaces and runs of white space collapse.
 func asrText(s string) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(s, "▁", " ")), " ")
+}
+
+// asrCheckTokens refuses a tokens.txt that sherpa-onnx would answer by
+// exiting the process: NeMo models need a blank symbol ("<blk>", for CTC
+// also "<eps>" or "<blank>"), and NeMo transducers need it to be the last
+// id. data is the file's content; lines are "symbol id".
+func asrCheckTokens(data []byte, family string) error {
+	need := family == "offline-nemo-ctc" || family == "offline-nemo-transducer"
+	if !need {
+		return nil
+	}
+	blank, maxID := -1, -1
+	for n, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimRight(line, "\r")
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		i := strings.LastIndexAny(line, " \t")
+		if i < 0 {
+			return fmt.Errorf("tokens line %d: want \"symbol id\"", n+1)
+		}
+		id, err := strconv.Atoi(line[i+1:])
+		if err != nil || id < 0 {
+			return fmt.Errorf("tokens line %d: bad id %q", n+1, line[i+1:])
+		}
+		maxID = max(maxID, id)
+		switch strings.TrimSpace(line[:i]) {
+		case "<blk>":
+			blank = id
+		case "<eps>", "<blank>":
+			if family == "offline-nemo-ctc" && blank < 0 {
+				blank = id
+			}
+		}
+	}
+	if blank < 0 {
+		return fmt.Errorf("tokens have no blank symbol <blk>")
+	}
+	if family == "offline-nemo-transducer" && blank != maxID {
+		return fmt.Errorf("tokens: <blk> is %d, but a NeMo transducer needs it last (%d)", blank, maxID)
+	}
+	return nil
 }
