@@ -108,3 +108,22 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("roles = %v", v.Roles)
 	}
 }
+
+// Whatever the arguments, parsing ends: every input is either a flag, a
+// flag value or positional, and a "--" keeps what follows verbatim.
+func FuzzParseInterspersed(f *testing.F) {
+	f.Add("a.wav\x00--format\x00srt")
+	f.Add("--\x00-o\x00x")
+	f.Add("-o\x00--\x00b\x00--format=vtt\x00-")
+	f.Fuzz(func(t *testing.T, joined string) {
+		args := strings.Split(joined, "\x00")
+		fs := flag.NewFlagSet("t", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		fs.String("format", "txt", "")
+		fs.String("o", "", "")
+		pos, err := parseInterspersed(fs, args)
+		if err == nil && len(pos) > len(args) {
+			t.Fatalf("%q gave %d positional args", args, len(pos))
+		}
+	})
+}

@@ -235,3 +235,41 @@ func FuzzParse(f *testing.F) {
 		_ = c.Validate() // must not panic on anything that parses
 	})
 }
+
+// Every setting Config has is documented in the example file: a new field
+// without an example line fails here.
+func TestExampleFileCoversEveryKey(t *testing.T) {
+	var buf strings.Builder
+	if err := toml.NewEncoder(&buf).Encode(Config{}.Defaults()); err != nil {
+		t.Fatal(err)
+	}
+	keys := func(doc string) map[string]bool {
+		var m map[string]any
+		if _, err := toml.Decode(doc, &m); err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		var walk func(prefix string, m map[string]any)
+		walk = func(prefix string, m map[string]any) {
+			for k, v := range m {
+				if sub, ok := v.(map[string]any); ok && k != "options" {
+					walk(prefix+k+".", sub)
+					continue
+				}
+				out[prefix+k] = true
+			}
+		}
+		walk("", m)
+		return out
+	}
+	ex, err := os.ReadFile(filepath.Join("..", "..", "izwi.example.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := keys(string(ex))
+	for k := range keys(buf.String()) {
+		if !documented[k] && !strings.HasSuffix(k, ".model") && !strings.HasSuffix(k, ".threads") && !strings.HasSuffix(k, ".required") {
+			t.Errorf("izwi.example.toml does not document %s", k)
+		}
+	}
+}
