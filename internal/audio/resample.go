@@ -27,8 +27,10 @@ const (
 
 // Resampler converts a mono stream from one rate to another. Process may be
 // called with chunks of any size; the concatenation of its outputs and
-// Flush's equals Resample over the whole input. A Resampler is used by one
-// goroutine at a time.
+// Flush's equals Resample over the whole input. Process holds back only the
+// filter's half-width, about 40 samples at the lower rate (2.5 ms at 16 kHz),
+// so live captions see output at once. A Resampler is used by one goroutine
+// at a time.
 type Resampler struct {
 	from, to int
 	l, m     int64

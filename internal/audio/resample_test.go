@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 )
 
 func sine(freq, amp float64, rate, n int) []float32 {
@@ -210,5 +211,24 @@ func TestPrepareMixesAndResamples(t *testing.T) {
 	}
 	if _, err := Prepare(Clip{}, 16000); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("Prepare(empty Clip) error %v, want ErrCorrupt", err)
+	}
+}
+
+// Live use needs output as input arrives, not at Flush: what Process holds
+// back must stay within the filter's half-width (≈ 2.5 ms at the lower rate).
+func TestResamplerLatency(t *testing.T) {
+	for _, tc := range [][2]int{{48000, 16000}, {44100, 16000}, {8000, 16000}, {16000, 48000}} {
+		r, err := NewResampler(tc[0], tc[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := tc[0] / 10 // 100 ms
+		got := len(r.Process(make([]float32, in)))
+		want := in * tc[1] / tc[0]
+		held := time.Duration(want-got) * time.Second / time.Duration(tc[1])
+		limit := time.Duration(float64(45*time.Second) / float64(min(tc[0], tc[1])))
+		if got <= 0 || held > limit {
+			t.Errorf("%d→%d: 100 ms in gave %d of %d samples; %v held back, want ≤ %v", tc[0], tc[1], got, want, held, limit)
+		}
 	}
 }
