@@ -125,7 +125,8 @@ func TestReadyz(t *testing.T) {
 		{Role: "vad", Engine: "sherpa", Model: "silero-vad-v5", State: engines.Ready, Info: &speech.EngineInfo{
 			Engine: "sherpa", Model: "silero-vad-v5", Library: "sherpa-onnx 1.13.8",
 			Files: []speech.ModelFile{{Path: "/secret/layout/silero_vad.onnx", SHA256: "2623a295", Size: 10}}}},
-		{Role: "asr", Engine: "sherpa", Model: "x", Required: true, State: engines.Failed, Error: "speech: model unavailable: x"},
+		{Role: "asr", Engine: "sherpa", Model: "x", Required: true, State: engines.Failed,
+			Error: "speech: model unavailable: model x is not installed in /secret/layout/models/x (missing a.onnx)"},
 	}
 	for _, tc := range []struct {
 		ready bool
@@ -138,11 +139,23 @@ func TestReadyz(t *testing.T) {
 			t.Fatalf("readyz = %d %s (%v)", resp.StatusCode, b, err)
 		}
 		if len(body.Roles) != 2 || body.Roles[0].Files[0].SHA256 != "2623a295" || body.Roles[0].Files[0].Name != "silero_vad.onnx" ||
-			body.Roles[1].State != engines.Failed || body.Roles[1].Error == "" {
+			body.Roles[1].State != engines.Failed || !strings.Contains(body.Roles[1].Error, "installed in x (missing a.onnx)") {
 			t.Fatalf("readyz body = %s", b)
 		}
 		if strings.Contains(string(b), "/secret/layout") {
 			t.Fatalf("readyz leaks host paths: %s", b)
+		}
+	}
+}
+
+func TestHidePaths(t *testing.T) {
+	for in, want := range map[string]string{
+		"not installed in /var/lib/izwi/models/x (missing a.onnx)": "not installed in x (missing a.onnx)",
+		"not installed in ./data/models/x":                         "not installed in x",
+		"model x: a.onnx: sha256 mismatch":                         "model x: a.onnx: sha256 mismatch",
+	} {
+		if got := hidePaths(in); got != want {
+			t.Errorf("hidePaths(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"path/filepath"
+	"regexp"
 
 	"github.com/izwi-speech/izwi/internal/engines"
 )
@@ -46,7 +47,8 @@ func readyz(set Readiness) http.Handler {
 		if set != nil {
 			ready = set.Ready()
 			for _, st := range set.Status() {
-				rr := ReadyRole{Role: st.Role, Engine: st.Engine, Model: st.Model, Required: st.Required, State: st.State, Error: st.Error}
+				rr := ReadyRole{Role: st.Role, Engine: st.Engine, Model: st.Model, Required: st.Required, State: st.State,
+					Error: hidePaths(st.Error)}
 				if st.Info != nil {
 					rr.Library = st.Info.Library
 					if st.Info.Model != "" {
@@ -65,4 +67,13 @@ func readyz(set Readiness) http.Handler {
 		}
 		writeJSON(w, status, body)
 	})
+}
+
+// absPath matches file paths (absolute or ./relative) inside an error message.
+var absPath = regexp.MustCompile("[\\w.~-]*(?:/[^\\s\"'`:;,()]+)+")
+
+// hidePaths shortens absolute paths in msg to their last element, so the
+// public /readyz says which file is wrong without mapping the host.
+func hidePaths(msg string) string {
+	return absPath.ReplaceAllStringFunc(msg, filepath.Base)
 }
