@@ -132,7 +132,12 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 // stop sends SIGTERM and returns the exit code, failing if shutdown hangs.
 func (s *server) stop(t *testing.T) int {
 	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	return s.stopWith(t, syscall.SIGTERM)
+}
+
+func (s *server) stopWith(t *testing.T, sig os.Signal) int {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	select {

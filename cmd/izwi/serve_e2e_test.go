@@ -120,7 +120,7 @@ func TestServeCorruptOptionalModel(t *testing.T) {
 	if s.cmd.ProcessState != nil {
 		t.Fatal("process exited")
 	}
-	if code := s.stop(t); code != 0 {
+	if code := s.stopWith(t, os.Interrupt); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
 	// Access logs name the route, never the query string.
