@@ -12,7 +12,7 @@ import (
 )
 
 // asrEngine is the name the ASR factories register under.
-const asrEngine = "sherpa"
+const asrEngine = Engine
 
 // asrSampleRate is the rate every supported sherpa ASR model expects.
 const asrSampleRate = 16000
@@ -54,6 +54,7 @@ type asrModel struct {
 	speech.ResolvedModel
 	family    string
 	modelType string
+	featDim   int // Meta "feature_dim", default 80
 }
 
 // asrCheckModel refuses a model whose family, model_type or files do not
@@ -95,7 +96,20 @@ func asrCheckModel(m speech.ResolvedModel, online bool) (asrModel, error) {
 			return asrModel{}, fmt.Errorf("sherpa asr: %w", err)
 		}
 	}
-	return asrModel{ResolvedModel: m, family: fam, modelType: mt}, nil
+	// Every supported model hears 16 kHz; Izwi's callers resample to
+	// SampleRate(), so a catalogue saying otherwise is refused, not obeyed.
+	if sr := m.Meta["sample_rate"]; sr != "" && sr != "16000" {
+		return asrModel{}, fmt.Errorf("sherpa asr: model %q: sample_rate %s: %w", m.Name, sr, speech.ErrUnsupported)
+	}
+	featDim := 80
+	if fd := m.Meta["feature_dim"]; fd != "" {
+		n, err := asrParseInt(fd, 40, 128)
+		if err != nil {
+			return asrModel{}, fmt.Errorf("sherpa asr: model %q: %w: feature_dim: %w", m.Name, speech.ErrModel, err)
+		}
+		featDim = n
+	}
+	return asrModel{ResolvedModel: m, family: fam, modelType: mt, featDim: featDim}, nil
 }
 
 // info describes the loaded model for EngineInfo.

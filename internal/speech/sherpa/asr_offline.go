@@ -34,7 +34,7 @@ func NewOfflineTranscriber(m speech.ResolvedModel, opts ASROptions) (*OfflineTra
 		return nil, err
 	}
 	cfg := sherpa.OfflineRecognizerConfig{
-		FeatConfig:     sherpa.FeatureConfig{SampleRate: asrSampleRate, FeatureDim: 80},
+		FeatConfig:     sherpa.FeatureConfig{SampleRate: asrSampleRate, FeatureDim: am.featDim},
 		DecodingMethod: "greedy_search",
 		MaxActivePaths: opts.MaxActivePaths,
 	}
@@ -51,8 +51,14 @@ func NewOfflineTranscriber(m speech.ResolvedModel, opts ASROptions) (*OfflineTra
 		if task != "transcribe" && task != "translate" {
 			return nil, fmt.Errorf("sherpa asr: model %q: %w: whisper task %q", m.Name, speech.ErrModel, task)
 		}
+		tail := -1 // sherpa-onnx's default
+		if tp := m.Meta["tail_paddings"]; tp != "" {
+			if tail, err = asrParseInt(tp, -1, 1000); err != nil {
+				return nil, fmt.Errorf("sherpa asr: model %q: %w: tail_paddings: %w", m.Name, speech.ErrModel, err)
+			}
+		}
 		mc.Whisper = sherpa.OfflineWhisperModelConfig{Encoder: m.File("encoder"), Decoder: m.File("decoder"),
-			Language: m.Meta["language"], Task: task, TailPaddings: -1}
+			Language: m.Meta["language"], Task: task, TailPaddings: tail}
 	case "offline-moonshine":
 		mc.Moonshine = sherpa.OfflineMoonshineModelConfig{Preprocessor: m.File("preprocessor"), Encoder: m.File("encoder"),
 			UncachedDecoder: m.File("uncached_decoder"), CachedDecoder: m.File("cached_decoder")}

@@ -45,7 +45,7 @@ func NewOnlineRecognizer(m speech.ResolvedModel, opts ASROptions) (*OnlineRecogn
 		return nil, fmt.Errorf("sherpa asr: model %q (%s) decodes only with greedy_search, not %s: %w", m.Name, am.family, opts.DecodingMethod, speech.ErrUnsupported)
 	}
 	cfg := sherpa.OnlineRecognizerConfig{
-		FeatConfig:              sherpa.FeatureConfig{SampleRate: asrSampleRate, FeatureDim: 80},
+		FeatConfig:              sherpa.FeatureConfig{SampleRate: asrSampleRate, FeatureDim: am.featDim},
 		DecodingMethod:          opts.DecodingMethod,
 		MaxActivePaths:          opts.MaxActivePaths,
 		Rule1MinTrailingSilence: opts.Rule1,

@@ -352,12 +352,20 @@ func TestASRModelErrors(t *testing.T) {
 	badFamily := clone()
 	badFamily.Meta["family"] = "online-mystery"
 	badFamily.Family = "online-mystery"
+	badDim := clone()
+	badDim.Meta["feature_dim"] = "4096"
 	for name, m := range map[string]speech.ResolvedModel{
 		"missing file": missing, "no tokens role": noRole, "bad model_type": badType, "bad family": badFamily,
+		"bad feature_dim": badDim,
 	} {
 		if _, err := NewOnlineRecognizer(m, DefaultASROptions()); !errors.Is(err, speech.ErrModel) {
 			t.Errorf("%s: err = %v, want ErrModel", name, err)
 		}
+	}
+	rate8k := clone()
+	rate8k.Meta["sample_rate"] = "8000"
+	if _, err := NewOnlineRecognizer(rate8k, DefaultASROptions()); !errors.Is(err, speech.ErrUnsupported) {
+		t.Errorf("sample_rate 8000: %v, want ErrUnsupported", err)
 	}
 	// A NeMo model whose tokens.txt lacks <blk> would make sherpa-onnx exit.
 	nemo := genModel(t, asrOfflineModel)
