@@ -11,6 +11,6 @@ while IFS= read -r line; do
   name=$(sed -E 's/^func (Fuzz[A-Za-z0-9_]+).*/\1/' <<<"${line#*:}")
   pkg=./$(dirname "$file")
   echo "== $pkg $name ($time_each)"
-  go test -run='^$' -fuzz="^${name}\$" -fuzztime="$time_each" "$pkg" || status=1
+  go test -run='^$' -fuzz="^${name}\$" -fuzztime="$time_each" -fuzzminimizetime=3s "$pkg" || status=1
 done < <(grep -rE --include='*_test.go' '^func Fuzz[A-Za-z0-9_]+\(' internal cmd | sed -E 's/^([^:]+):(.*)$/\1:\2/')
 exit $status
