@@ -23,6 +23,7 @@ Models:
                               tokens.txt)
   streaming-paraformer-tiny/  online paraformer (encoder.onnx, decoder.onnx,
                               tokens.txt)
+  offline-paraformer-tiny/    offline paraformer (model.onnx, tokens.txt)
   offline-nemo-ctc-tiny/      offline NeMo CTC, model_type nemo_ctc
                               (model.onnx, tokens.txt)
   offline-parakeet-tdt-tiny/  offline NeMo TDT transducer (parakeet-tdt),
@@ -638,6 +639,52 @@ def _paraformer_models(d, rng, dim):
     _write_tokens(os.path.join(d, "tokens.txt"), PARAFORMER_TOKENS)
 
 
+def _offline_paraformer(path, rng):
+    """Non-streaming paraformer: speech[N,T,560], speech_lengths[N] int32 ->
+    logits[N,U,V] (one token per 3 LFR frames, 180 ms), token_num[N].
+
+    sherpa reads tokens until </s>; </s> wins everywhere when the whole
+    recording is quiet, so silence says nothing.
+    """
+    fdim = FEAT_DIM * P_LFR_M
+    v = len(PARAFORMER_TOKENS)
+    w = rng.standard_normal((fdim, v)).astype(np.float32) * (6.0 / np.sqrt(fdim))
+    b = np.zeros(v, dtype=np.float32)
+    b[0] = b[1] = -30.0   # never <blank> or <s>
+    b[2] = 5.0            # </s> when quiet ...
+    loud = np.zeros(v, dtype=np.float32)
+    loud[2] = -20.0       # ... not when the recording is loud
+    g = helper.make_graph([
+        helper.make_node("Slice", ["speech", "starts", "ends", "axes", "steps"], ["xs"]),
+        helper.make_node("ReduceMean", ["xs"], ["fm"], axes=[2], keepdims=1),
+        helper.make_node("Sub", ["xs", "fm"], ["xc"]),  # constant frames -> 0
+        helper.make_node("MatMul", ["xc", "w"], ["l0"]),
+        helper.make_node("Add", ["l0", "b"], ["l1"]),
+        helper.make_node("ReduceMean", ["speech"], ["m"], axes=[1, 2], keepdims=1),
+        helper.make_node("Add", ["m", "two_f"], ["m2"]),
+        helper.make_node("Add", ["m2", "m2"], ["m4"]),
+        helper.make_node("Sigmoid", ["m4"], ["ms"]),
+        helper.make_node("Mul", ["ms", "loud"], ["lq"]),
+        helper.make_node("Add", ["l1", "lq"], ["logits"]),
+        helper.make_node("Add", ["speech_lengths", "two"], ["sl"]),
+        helper.make_node("Div", ["sl", "three"], ["token_num"]),
+    ], "paraformer_offline",
+        [helper.make_tensor_value_info("speech", TensorProto.FLOAT, ["N", "T", fdim]),
+         helper.make_tensor_value_info("speech_lengths", TensorProto.INT32, ["N"])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", "U", v]),
+         helper.make_tensor_value_info("token_num", TensorProto.INT32, ["N"])],
+        [_const_i64("starts", [0]), _const_i64("ends", [np.iinfo(np.int64).max]),
+         _const_i64("axes", [1]), _const_i64("steps", [3]), _init("w", w), _init("b", b),
+         _init("loud", loud), _init("two", np.array([2], dtype=np.int32)),
+         _init("two_f", np.array([2.0], dtype=np.float32)),
+         _init("three", np.array([3], dtype=np.int32))])
+    _save(g, path, {
+        "model_type": "paraformer", "version": "1", "model_author": "izwi-genmodels",
+        "comment": "tiny generated test model; words are meaningless",
+        "vocab_size": v, "lfr_window_size": P_LFR_M, "lfr_window_shift": P_LFR_N,
+        "neg_mean": _csv([-13.3] * fdim), "inv_stddev": _csv([0.25] * fdim)})
+
+
 def _manifest(d, name, family, meta, roles):
     files = {}
     for fn in sorted(os.listdir(d)):
@@ -705,6 +752,15 @@ def generate(out_dir):
     _paraformer_models(d, np.random.default_rng(20240607), 16)
     _manifest(d, name, "online-paraformer", {"model_type": "paraformer"},
               {"encoder": "encoder.onnx", "decoder": "decoder.onnx", "tokens": "tokens.txt"})
+    made.append(name)
+
+    name = "offline-paraformer-tiny"
+    d = os.path.join(out_dir, name)
+    os.makedirs(d, exist_ok=True)
+    _offline_paraformer(os.path.join(d, "model.onnx"), np.random.default_rng(20240609))
+    _write_tokens(os.path.join(d, "tokens.txt"), PARAFORMER_TOKENS)
+    _manifest(d, name, "offline-paraformer", {"model_type": "paraformer"},
+              {"model": "model.onnx", "tokens": "tokens.txt"})
     made.append(name)
 
     name = "offline-nemo-ctc-tiny"

@@ -32,6 +32,8 @@ func asrFamilyFor(family string) (asrFamily, bool) {
 		return asrFamily{online: true, roles: []string{"model", "tokens"}, types: []string{"zipformer2_ctc"}}, true
 	case "offline-whisper":
 		return asrFamily{roles: []string{"encoder", "decoder", "tokens"}, types: []string{"whisper"}}, true
+	case "offline-paraformer":
+		return asrFamily{roles: []string{"model", "tokens"}, types: []string{"paraformer"}}, true
 	case "offline-moonshine":
 		return asrFamily{roles: []string{"preprocessor", "encoder", "uncached_decoder", "cached_decoder", "tokens"}, types: []string{"moonshine"}}, true
 	case "offline-nemo-transducer":

@@ -12,7 +12,7 @@ import (
 )
 
 // OfflineTranscriber is a loaded non-streaming sherpa-onnx model (whisper,
-// moonshine v1, NeMo transducer / parakeet-tdt, NeMo CTC). It implements
+// moonshine v1, NeMo transducer / parakeet-tdt, NeMo CTC, paraformer). It implements
 // speech.Transcriber: long recordings are cut at quiet points into pieces
 // of at most max_chunk_seconds, decoded one by one (ctx is checked between
 // pieces) and merged with absolute times.
@@ -62,6 +62,9 @@ func NewOfflineTranscriber(m speech.ResolvedModel, opts ASROptions) (*OfflineTra
 	case "offline-moonshine":
 		mc.Moonshine = sherpa.OfflineMoonshineModelConfig{Preprocessor: m.File("preprocessor"), Encoder: m.File("encoder"),
 			UncachedDecoder: m.File("uncached_decoder"), CachedDecoder: m.File("cached_decoder")}
+	case "offline-paraformer":
+		mc.Paraformer = sherpa.OfflineParaformerModelConfig{Model: m.File("model")}
+		mc.ModelType = am.modelType
 	case "offline-nemo-transducer":
 		mc.Transducer = sherpa.OfflineTransducerModelConfig{Encoder: m.File("encoder"), Decoder: m.File("decoder"), Joiner: m.File("joiner")}
 		mc.ModelType = am.modelType

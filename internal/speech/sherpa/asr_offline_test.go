@@ -12,7 +12,7 @@ import (
 )
 
 // asrOfflineModels are the generated file-transcription models.
-var asrOfflineModels = []string{asrOfflineModel, "offline-parakeet-tdt-tiny", "offline-whisper-tiny", "offline-moonshine-tiny"}
+var asrOfflineModels = []string{asrOfflineModel, "offline-parakeet-tdt-tiny", "offline-whisper-tiny", "offline-moonshine-tiny", "offline-paraformer-tiny"}
 
 func asrOffline(t testing.TB, opts ASROptions) *OfflineTranscriber {
 	t.Helper()
@@ -60,7 +60,7 @@ func TestASROfflineConformance(t *testing.T) {
 			} else if silent.Text != "" || len(silent.Segments) != 0 {
 				t.Errorf("digital silence gave %.60q in %d segments", silent.Text, len(silent.Segments))
 			}
-			if tr.model.family == "offline-whisper" || tr.model.family == "offline-moonshine" {
+			if tr.model.family == "offline-whisper" || tr.model.family == "offline-moonshine" || tr.model.family == "offline-paraformer" {
 				// sherpa-onnx gives these no token times (whisper only with
 				// an attention-output export), and Izwi does not invent them.
 				if len(ws) != 0 {
