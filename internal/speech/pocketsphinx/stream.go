@@ -55,6 +55,7 @@ func (s *stream) Accept(samples []float32) ([]speech.Result, error) {
 		return nil, fmt.Errorf("pocketsphinx: %w", err)
 	}
 	var out []speech.Result
+	decoded := false
 	for len(samples) > 0 {
 		n := min(block-len(s.pending), len(samples))
 		s.pending = appendPCM(s.pending, samples[:n])
@@ -62,6 +63,7 @@ func (s *stream) Accept(samples []float32) ([]speech.Result, error) {
 		if len(s.pending) < block {
 			break
 		}
+		decoded = true
 		r, ok, err := s.decode()
 		if err != nil {
 			return out, err
@@ -70,7 +72,9 @@ func (s *stream) Accept(samples []float32) ([]speech.Result, error) {
 			out = append(out, r)
 		}
 	}
-	if s.rec.cfg.partials && s.uttStarted {
+	// The hypothesis only moves when a block was decoded; asking on every
+	// tiny push would cost a backtrace per push.
+	if s.rec.cfg.partials && s.uttStarted && decoded {
 		if h := s.d.hyp(); h != "" && h != s.partial {
 			s.partial = h
 			out = append(out, speech.Result{
