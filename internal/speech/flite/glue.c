@@ -108,6 +108,27 @@ static int izwi_utt_synth(cst_utterance *utt, cst_voice *voice, float stretch,
     return rc;
 }
 
+/* Flite synthesises a whole utterance's parameters before its first audio
+ * sample, so a long unbroken sentence delays the first chunk. Past
+ * IZWI_SOFT_TOKENS tokens an utterance also ends at a clause (a token
+ * followed by , ; : or -); past IZWI_HARD_TOKENS it ends anyway (Flite's own
+ * file reader uses 500). Sentences shorter than IZWI_SOFT_TOKENS are split
+ * exactly as flite_file_to_speech splits them. */
+#define IZWI_SOFT_TOKENS 30
+#define IZWI_HARD_TOKENS 120
+
+static int izwi_clause_end(cst_relation *tokrel)
+{
+    cst_item *last = relation_tail(tokrel);
+    const char *p;
+    if (last == NULL)
+        return 0;
+    for (p = item_feat_string(last, "punc"); *p; p++)
+        if (*p == ',' || *p == ';' || *p == ':' || *p == '-')
+            return 1;
+    return 0;
+}
+
 /* izwi_flite_synth mirrors flite_ts_to_speech: it splits text into
  * utterances with the voice's own tokeniser and break rule, so audio starts
  * after the first sentence rather than after the whole text. */
@@ -137,7 +158,8 @@ int izwi_flite_synth(void *v, const char *text, float stretch,
     while (!ts_eof(ts) || num_tokens > 0)
     {
         token = ts_get(ts);
-        if (cst_strlen(token) == 0 || num_tokens > 500 ||
+        if (cst_strlen(token) == 0 || num_tokens > IZWI_HARD_TOKENS ||
+            (num_tokens > IZWI_SOFT_TOKENS && izwi_clause_end(tokrel)) ||
             (relation_head(tokrel) && default_utt_break(ts, token, tokrel)))
         {
             if (relation_head(tokrel))
