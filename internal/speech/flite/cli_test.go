@@ -27,28 +27,41 @@ func TestMatchesFliteCLI(t *testing.T) {
 	}
 	s := newSynth(t, speech.Spec{})
 	dir := t.TempDir()
-	text := "The weather today is cold and windy. Please call me back when you get home tonight!\n\n" +
+	prose := "The weather today is cold and windy. Please call me back when you get home tonight!\n\n" +
 		"How much does it cost to fly from New York to Chicago? It costs $250, said Dr. Smith."
-	in := filepath.Join(dir, "in.txt")
-	if err := os.WriteFile(in, []byte(text), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, speed := range []float32{1, 0.5, 2} {
-		wav := filepath.Join(dir, fmt.Sprintf("out-%v.wav", speed))
-		cmd := exec.Command(bin, "-voice", "kal16", "--setf", fmt.Sprintf("duration_stretch=%v", 1/speed), "-f", in, "-o", wav)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("flite command: %v: %s", err, out)
+	// A 38-word clause then a comma: glue.c ends the utterance at the comma
+	// (past IZWI_SOFT_TOKENS), which the command does only at a blank line.
+	clause := "when the children had finished their lunch in the garden behind the old house near the river " +
+		"they ran down the hill to the bridge where their grandfather was waiting with the dog and a basket of apples"
+	rest := "and then everyone walked home together in the evening light."
+	for _, tc := range []struct {
+		name, text, cliText string
+		speeds              []float32
+	}{
+		{"prose", prose, prose, []float32{1, 0.5, 2}},
+		{"long-clause", clause + ", " + rest, clause + ",\n\n" + rest, []float32{1}},
+	} {
+		in := filepath.Join(dir, tc.name+".txt")
+		if err := os.WriteFile(in, []byte(tc.cliText), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		want := readWAV16(t, wav)
-		got, chunks := synth(t, s, speech.SynthesisRequest{Text: text, Voice: "kal16", Speed: speed})
-		if len(got) != len(want) {
-			t.Errorf("speed %v: %d samples streamed in %d chunks, flite command made %d", speed, len(got), chunks, len(want))
-			continue
-		}
-		for i := range got {
-			if got[i] != float32(want[i])/32768 {
-				t.Errorf("speed %v: sample %d = %v, flite command %v", speed, i, got[i], float32(want[i])/32768)
-				break
+		for _, speed := range tc.speeds {
+			wav := filepath.Join(dir, fmt.Sprintf("%s-%v.wav", tc.name, speed))
+			cmd := exec.Command(bin, "-voice", "kal16", "--setf", fmt.Sprintf("duration_stretch=%v", 1/speed), "-f", in, "-o", wav)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("flite command: %v: %s", err, out)
+			}
+			want := readWAV16(t, wav)
+			got, chunks := synth(t, s, speech.SynthesisRequest{Text: tc.text, Voice: "kal16", Speed: speed})
+			if len(got) != len(want) {
+				t.Errorf("%s, speed %v: %d samples streamed in %d chunks, flite command made %d", tc.name, speed, len(got), chunks, len(want))
+				continue
+			}
+			for i := range got {
+				if got[i] != float32(want[i])/32768 {
+					t.Errorf("%s, speed %v: sample %d = %v, flite command %v", tc.name, speed, i, got[i], float32(want[i])/32768)
+					break
+				}
 			}
 		}
 	}
