@@ -78,7 +78,7 @@ def generate(out_dir):
     }
     save_model(build_graph(), os.path.join(d, "model.onnx"), meta)
     return {NAME: {
-        "family": "3d-speaker",
+        "family": "speaker-embedding",  # package models' family name
         "roles": {"model": "model.onnx"},
-        "meta": {"framework": "3d-speaker", "sample_rate": str(SAMPLE_RATE), "dim": str(DIM)},
+        "meta": {"sample_rate": str(SAMPLE_RATE), "dim": str(DIM)},
     }}

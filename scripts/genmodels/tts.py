@@ -194,8 +194,8 @@ def generate_piper(out_dir):
         "sample_rate": SAMPLE_RATE,
     }
     save_model(build_graph(piper=True), os.path.join(d, "model.onnx"), meta)
-    return name, {"family": "vits", "roles": roles,
-                  "meta": {"model_type": "vits", "language": "en-us", "sample_rate": str(SAMPLE_RATE)}}
+    return name, {"family": "tts-vits", "roles": roles,
+                  "meta": {"language": "en", "gender": "neutral", "sample_rate": str(SAMPLE_RATE)}}
 
 
 KOKORO_STYLE_DIM = 8
@@ -245,8 +245,8 @@ def generate_kokoro(out_dir):
         "speaker_names": "af,am",
     }
     save_model(build_graph(kokoro=True), os.path.join(d, "model.onnx"), meta)
-    return name, {"family": "kokoro", "roles": roles,
-                  "meta": {"model_type": "kokoro", "language": "en-us", "voices": "af:female,am:male",
+    return name, {"family": "tts-kokoro", "roles": roles,
+                  "meta": {"language": "en", "lang": "en-us", "voices": "af:female,am:male",
                            "sample_rate": str(KOKORO_RATE)}}
 
 
@@ -272,11 +272,11 @@ def generate(out_dir):
         "frontend": "",
     }
     save_model(build_graph(), os.path.join(d, "model.onnx"), meta)
+    # Families and meta keys follow package models' catalogue (meta.go).
     made = {NAME: {
-        "family": "vits",
+        "family": "tts-vits",
         "roles": {"model": "model.onnx", "tokens": "tokens.txt", "lexicon": "lexicon.txt"},
-        "meta": {"model_type": "vits", "language": "en", "voices": "alto:female,bass:male",
-                 "sample_rate": str(SAMPLE_RATE)},
+        "meta": {"language": "en", "voices": "alto:female,bass:male", "sample_rate": str(SAMPLE_RATE)},
     }}
     for extra in (generate_piper(out_dir), generate_kokoro(out_dir)):
         if extra:

@@ -29,8 +29,9 @@ type Embedder struct {
 var _ speech.Embedder = (*Embedder)(nil)
 
 // NewEmbedder is the registry factory for the "sherpa" speaker engine. The
-// model needs one role, "model"; its family, if set, must be "3d-speaker",
-// "wespeaker", "nemo" or "speaker"; catalogue meta "sample_rate" declares the
+// model needs one role, "model"; its family, if set, must be
+// "speaker-embedding" (package models' name), "3d-speaker", "wespeaker" or
+// "nemo"; catalogue meta "dim", if set, must match the model, and "sample_rate" declares the
 // rate callers must send (default 16000; the extractor resamples otherwise).
 func NewEmbedder(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.Embedder, error) {
 	m, err := resolve(ctx, spec, deps, "speaker")
@@ -44,7 +45,7 @@ func newEmbedder(m speech.ResolvedModel, spec speech.Spec) (*Embedder, error) {
 	if err := checkOptions(spec.Options); err != nil {
 		return nil, err
 	}
-	if err := checkFamily(m, "speaker", "3d-speaker", "wespeaker", "nemo", "speaker"); err != nil {
+	if err := checkFamily(m, "speaker", "speaker-embedding", "3d-speaker", "wespeaker", "nemo"); err != nil {
 		return nil, err
 	}
 	if err := requireFiles(m, "model"); err != nil {
@@ -74,9 +75,9 @@ func newEmbedder(m speech.ResolvedModel, spec speech.Spec) (*Embedder, error) {
 		return nil, fmt.Errorf("sherpa: speaker: model %q failed to load: %w", m.Name, speech.ErrModel)
 	}
 	dim := ex.Dim()
-	if dim <= 0 {
+	if want := m.Meta["dim"]; dim <= 0 || want != "" && want != strconv.Itoa(dim) {
 		sherpa.DeleteSpeakerEmbeddingExtractor(ex)
-		return nil, fmt.Errorf("sherpa: speaker: model %q reports dimension %d: %w", m.Name, dim, speech.ErrModel)
+		return nil, fmt.Errorf("sherpa: speaker: model %q reports dimension %d (catalogue: %q): %w", m.Name, dim, want, speech.ErrModel)
 	}
 	return &Embedder{info: info("speaker", m), rate: rate, dim: dim, ex: ex}, nil
 }

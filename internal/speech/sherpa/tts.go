@@ -3,6 +3,7 @@ package sherpa
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -44,12 +45,15 @@ var _ speech.Synthesizer = (*Synthesizer)(nil)
 
 // NewSynthesizer is the registry factory for the "sherpa" TTS engine.
 //
-// Roles for a VITS model (Family or meta "model_type" "vits", the default):
+// Roles for a VITS model (Family "tts-vits" or "vits", or meta "model_type"
+// "vits"; the default):
 // "model", "tokens", and either "lexicon" or the espeak-ng data files under
 // roles "espeak-ng-data/<file>" (Piper); meta "frontend" = "characters" needs
 // neither. A Kokoro model (Family or meta "model_type" "kokoro") needs
-// "model", "voices", "tokens" and the espeak-ng data files. Meta "voices"
-// names the speakers (see parseVoices) and "language" their language.
+// "model", "voices", "tokens" and the espeak-ng data files (Family
+// "tts-kokoro" or "kokoro"). Meta "voices" names the speakers (see
+// parseVoices), "language" and "gender" describe them, and "noise_scale",
+// "noise_scale_w", "length_scale" set defaults for the options below.
 func NewSynthesizer(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.Synthesizer, error) {
 	m, err := resolve(ctx, spec, deps, "tts")
 	if err != nil {
@@ -62,7 +66,14 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 	if err := checkOptions(spec.Options, ttsOptions...); err != nil {
 		return nil, err
 	}
-	o := spec.Options
+	// Catalogue settings are the defaults; spec options override them.
+	o := map[string]string{}
+	for _, k := range ttsOptions {
+		if v, ok := m.Meta[k]; ok {
+			o[k] = v
+		}
+	}
+	maps.Copy(o, spec.Options)
 	noise, err := floatOption(o, "noise_scale", 0.667, 0, 2)
 	if err != nil {
 		return nil, err
@@ -81,7 +92,7 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 	}
 	kind := m.Meta["model_type"]
 	if kind == "" {
-		kind = m.Family
+		kind = strings.TrimPrefix(m.Family, "tts-") // package models says "tts-vits"
 	}
 	cfg := sherpa.OfflineTtsConfig{MaxNumSentences: 1, SilenceScale: 1}
 	cfg.Model.NumThreads = threads(spec)
@@ -149,7 +160,7 @@ func newSynthesizer(m speech.ResolvedModel, spec speech.Spec) (*Synthesizer, err
 	if tts == nil {
 		return nil, fmt.Errorf("sherpa: tts: model %q failed to load: %w", m.Name, speech.ErrModel)
 	}
-	voices, err := parseVoices(m.Meta["voices"], tts.NumSpeakers(), m.Meta["language"])
+	voices, err := parseVoices(m.Meta["voices"], tts.NumSpeakers(), m.Meta["language"], m.Meta["gender"])
 	if err != nil {
 		sherpa.DeleteOfflineTts(tts)
 		return nil, err

@@ -105,7 +105,7 @@ func FuzzParseVoices(f *testing.F) {
 	f.Add("x:robot", 1)
 	f.Add(" a , b:neutral ", 5000)
 	f.Fuzz(func(t *testing.T, spec string, n int) {
-		vs, err := parseVoices(spec, n, "en")
+		vs, err := parseVoices(spec, n, "en", "")
 		if err != nil {
 			if !errors.Is(err, speech.ErrModel) {
 				t.Fatalf("error %v does not wrap ErrModel", err)

@@ -16,7 +16,8 @@ const maxVoices = 1024
 // being speaker id i. An empty spec names speakers "0".."n-1". Voice ids are
 // 1–64 characters of [A-Za-z0-9_.-]; duplicates and more entries than the
 // model has speakers (n, where 0 or 1 means a single voice) are refused.
-func parseVoices(spec string, n int, language string) ([]speech.Voice, error) {
+// gender (catalogue meta) applies to unnamed voices.
+func parseVoices(spec string, n int, language, gender string) ([]speech.Voice, error) {
 	n = max(n, 1)
 	if n > maxVoices {
 		return nil, fmt.Errorf("sherpa: tts: model reports %d speakers (max %d): %w", n, maxVoices, speech.ErrModel)
@@ -25,7 +26,7 @@ func parseVoices(spec string, n int, language string) ([]speech.Voice, error) {
 		voices := make([]speech.Voice, n)
 		for i := range voices {
 			id := strconv.Itoa(i)
-			voices[i] = speech.Voice{ID: id, Name: "speaker " + id, Language: language}
+			voices[i] = speech.Voice{ID: id, Name: "speaker " + id, Language: language, Gender: gender}
 		}
 		return voices, nil
 	}

@@ -3,6 +3,7 @@ package sherpa
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 
 	sherpa "github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx"
@@ -10,21 +11,29 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
-// vadRate is the only rate Silero VAD v5 runs at in sherpa-onnx here.
+// vadRate is Silero's usual rate; a catalogue entry may declare 8000.
 const vadRate = 16000
 
 // vadBufferSeconds sizes sherpa-onnx's internal circular buffer; it grows
 // on demand, so this is a starting size, not a limit on segment length.
 const vadBufferSeconds = 30
 
-// VAD options (Spec.Options), all optional:
+// VAD options (Spec.Options), all optional; defaults come from the
+// catalogue entry's meta (threshold, min_silence_duration,
+// min_speech_duration, max_speech_duration, window_size, sample_rate), then
+// from these built-ins:
 //
-//	threshold    speech probability threshold, default 0.5
-//	min_silence  seconds of silence that end a segment, default 0.5
-//	min_speech   shortest segment kept, seconds, default 0.25
-//	max_speech   longest segment before a forced split, seconds, default 20
-//	window       Silero window in samples, default 512 (v5 needs 512 at 16 kHz)
+//	threshold    speech probability threshold, 0.5
+//	min_silence  seconds of silence that end a segment, 0.5
+//	min_speech   shortest segment kept, seconds, 0.25
+//	max_speech   after this many seconds sherpa-onnx ends segments more
+//	             eagerly (threshold 0.9, 0.1 s silence), 20
+//	window       Silero window in samples, 512 (v5 needs 512 at 16 kHz)
 var vadOptions = []string{"threshold", "min_silence", "min_speech", "max_speech", "window"}
+
+// vadMetaKeys maps each option to its catalogue meta key.
+var vadMetaKeys = map[string]string{"threshold": "threshold", "min_silence": "min_silence_duration",
+	"min_speech": "min_speech_duration", "max_speech": "max_speech_duration", "window": "window_size"}
 
 // VAD is a Silero voice activity model loaded through sherpa-onnx. It holds
 // only the validated configuration: every Detector gets its own native
@@ -32,6 +41,7 @@ var vadOptions = []string{"threshold", "min_silence", "min_speech", "max_speech"
 type VAD struct {
 	cfg  sherpa.VadModelConfig
 	info speech.EngineInfo
+	rate int
 
 	mu     sync.RWMutex
 	closed bool
@@ -41,7 +51,7 @@ var _ speech.VAD = (*VAD)(nil)
 
 // NewVAD is the registry factory for the "sherpa" (alias "silero") VAD. The
 // model needs one role, "model" (silero_vad.onnx); its catalogue family, if
-// set, must be "silero-vad" or "silero".
+// set, must be "vad-silero" (package models' name), "silero-vad" or "silero".
 func NewVAD(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.VAD, error) {
 	m, err := resolve(ctx, spec, deps, "vad")
 	if err != nil {
@@ -55,13 +65,30 @@ func newVAD(m speech.ResolvedModel, spec speech.Spec) (*VAD, error) {
 	if err := checkOptions(spec.Options, vadOptions...); err != nil {
 		return nil, err
 	}
-	if err := checkFamily(m, "vad", "silero-vad", "silero"); err != nil {
+	if err := checkFamily(m, "vad", "vad-silero", "silero-vad", "silero"); err != nil {
 		return nil, err
 	}
 	if err := requireFiles(m, "model"); err != nil {
 		return nil, err
 	}
-	o := spec.Options
+	rate := vadRate
+	if r := m.Meta["sample_rate"]; r != "" {
+		if r != "8000" && r != "16000" {
+			return nil, fmt.Errorf("sherpa: vad: model %q sample_rate %q: %w", m.Name, r, speech.ErrModel)
+		}
+		rate = 8000
+		if r == "16000" {
+			rate = 16000
+		}
+	}
+	// Catalogue settings are the defaults; spec options override them.
+	o := map[string]string{}
+	for opt, key := range vadMetaKeys {
+		if v, ok := m.Meta[key]; ok {
+			o[opt] = v
+		}
+	}
+	maps.Copy(o, spec.Options)
 	threshold, err := floatOption(o, "threshold", 0.5, 0.01, 0.99)
 	if err != nil {
 		return nil, err
@@ -92,11 +119,12 @@ func newVAD(m speech.ResolvedModel, spec speech.Spec) (*VAD, error) {
 				MaxSpeechDuration:  maxSpeech,
 				WindowSize:         window,
 			},
-			SampleRate: vadRate,
+			SampleRate: rate,
 			NumThreads: threads(spec),
 			Provider:   "cpu",
 		},
 		info: info("vad", m),
+		rate: rate,
 	}
 	// Load once now so a model that cannot load fails at start-up, not on
 	// the first live stream.
@@ -108,8 +136,8 @@ func newVAD(m speech.ResolvedModel, spec speech.Spec) (*VAD, error) {
 	return v, nil
 }
 
-// SampleRate is 16 kHz.
-func (v *VAD) SampleRate() int { return vadRate }
+// SampleRate is the model's rate, 16 kHz unless the catalogue says 8 kHz.
+func (v *VAD) SampleRate() int { return v.rate }
 
 // Info describes the loaded model.
 func (v *VAD) Info() speech.EngineInfo { return v.info }
@@ -126,7 +154,7 @@ func (v *VAD) NewDetector() (speech.Detector, error) {
 	if d == nil {
 		return nil, fmt.Errorf("sherpa: vad: detector failed to load: %w", speech.ErrModel)
 	}
-	return &detector{vad: d, window: cfg.SileroVad.WindowSize}, nil
+	return &detector{vad: d, window: cfg.SileroVad.WindowSize, rate: v.rate}, nil
 }
 
 // Close stops new detectors; detectors already made stay usable until
@@ -143,6 +171,7 @@ func (v *VAD) Close() error {
 type detector struct {
 	vad    *sherpa.VoiceActivityDetector
 	window int // samples per native AcceptWaveform call
+	rate   int
 }
 
 var _ speech.Detector = (*detector)(nil)
@@ -188,7 +217,7 @@ func (d *detector) drain() []speech.SpeechSegment {
 		s := d.vad.Front()
 		d.vad.Pop()
 		out = append(out, speech.SpeechSegment{
-			Start:   speech.SamplesToDuration(s.Start, vadRate),
+			Start:   speech.SamplesToDuration(s.Start, d.rate),
 			Samples: s.Samples,
 		})
 	}

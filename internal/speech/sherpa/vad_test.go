@@ -25,7 +25,7 @@ func sileroModel(t testing.TB) speech.ResolvedModel {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return speech.ResolvedModel{Name: "silero-vad-v5", Family: "silero-vad",
+	return speech.ResolvedModel{Name: "silero-vad-v5", Family: "vad-silero",
 		Files: map[string]speech.ModelFile{"model": {Path: p, SHA256: testdata.SileroVADSHA256, Size: st.Size()}}}
 }
 
@@ -287,5 +287,37 @@ func BenchmarkVADNewDetector(b *testing.B) {
 			b.Fatal(err)
 		}
 		d.Close()
+	}
+}
+
+// TestVADCatalogueDefaults: catalogue meta sets the defaults (here a
+// 4 s minimum silence, which bridges a 2 s gap plus the clips' own pauses)
+// and spec options win.
+func TestVADCatalogueDefaults(t *testing.T) {
+	us := testdata.Utterances(t)
+	a, _ := readWAV(t, us[1].WAV)
+	b, _ := readWAV(t, us[2].WAV)
+	joined := append(append(append([]float32{}, a...), make([]float32, 2*vadRate)...), b...)
+	m := sileroModel(t)
+	m.Meta = map[string]string{"min_silence_duration": "4", "sample_rate": "16000"}
+	bridged, err := newVAD(m, speech.Spec{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bridged.Close()
+	if segs := runVAD(t, bridged, joined); len(segs) != 1 {
+		t.Errorf("catalogue min silence 4 s over a 2 s gap: %d segments, want 1", len(segs))
+	}
+	split, err := newVAD(m, speech.Spec{Options: map[string]string{"min_silence": "0.5"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer split.Close()
+	if segs := runVAD(t, split, joined); len(segs) != 2 {
+		t.Errorf("option min_silence 0.5 overriding the catalogue: %d segments, want 2", len(segs))
+	}
+	m.Meta = map[string]string{"sample_rate": "44100"}
+	if _, err := newVAD(m, speech.Spec{}); !errors.Is(err, speech.ErrModel) {
+		t.Errorf("sample_rate 44100: %v, want ErrModel", err)
 	}
 }
