@@ -11,15 +11,17 @@
 // engines read that metadata in Go first (readONNXMetadata) and refuse such
 // models with speech.ErrModel.
 //
-// Catalogue conventions (ResolvedModel roles, Family, Meta) for the roles
-// in this file set:
+// Catalogue conventions (ResolvedModel Family, roles, Meta), matching
+// package models' family table where it has one:
 //
-//	VAD      role "model"; Family "silero-vad" or "silero" (or empty)
-//	speaker  role "model"; Family "3d-speaker", "wespeaker", "nemo",
-//	         "speaker" (or empty); Meta "sample_rate" (default 16000)
-//	TTS      Family or Meta "model_type" "vits"/"piper" (default) or
-//	         "kokoro"; roles "model", "tokens", optional "lexicon",
-//	         "voices" (Kokoro), espeak-ng data as "espeak-ng-data/<file>";
-//	         Meta "voices" ("id[:gender],…" in speaker-id order),
-//	         "language", "lang" (Kokoro espeak voice, default en-us)
+//	vad-silero         role "model"; meta threshold, min_silence_duration,
+//	                   min_speech_duration, max_speech_duration, window_size,
+//	                   sample_rate are option defaults
+//	speaker-embedding  role "model"; meta sample_rate, dim (checked)
+//	tts-vits           roles "model", "tokens", optional "lexicon", espeak-ng
+//	                   data as "espeak-ng-data/<file>" (Piper); meta language,
+//	                   gender, noise_scale, noise_scale_w, length_scale,
+//	                   voices ("id[:gender],…" in speaker-id order)
+//	tts-kokoro         roles "model", "voices", "tokens", espeak-ng data;
+//	                   meta as tts-vits plus lang (espeak voice, en-us)
 package sherpa
