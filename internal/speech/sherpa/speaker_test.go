@@ -148,6 +148,11 @@ func TestEmbedderErrors(t *testing.T) {
 	if _, err := newEmbedder(bad, speech.Spec{}); !errors.Is(err, speech.ErrModel) {
 		t.Errorf("missing model: %v, want ErrModel", err)
 	}
+	wrongDim := m
+	wrongDim.Meta = map[string]string{"dim": "64"}
+	if _, err := newEmbedder(wrongDim, speech.Spec{}); !errors.Is(err, speech.ErrModel) {
+		t.Errorf("catalogue dim 64 for a 38-dim model: %v, want ErrModel", err)
+	}
 	none := m
 	none.Files = nil
 	if _, err := newEmbedder(none, speech.Spec{}); !errors.Is(err, speech.ErrModel) {
