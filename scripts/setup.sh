@@ -12,7 +12,7 @@ APT_PACKAGES=(
   build-essential pkg-config
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev
   flite flite1-dev
-  python3-onnx python3-numpy
+  python3-onnx python3-numpy espeak-ng-data
   sox
 )
 
