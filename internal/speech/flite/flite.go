@@ -27,6 +27,7 @@ import (
 	"math"
 	"runtime"
 	"runtime/cgo"
+	"strings"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -167,9 +168,12 @@ func (s *Synthesizer) Close() error {
 // it. Flite's audio streaming callback (cst_audio_streaming_info on each
 // utterance) delivers chunks of at least minChunk samples while an
 // utterance is still being synthesised, and text is split into utterances
-// with Flite's own sentence-break rule, so the first chunk arrives after
-// part of the first sentence, not after the whole text. ctx is checked
-// before every chunk; a sink error stops Flite and is returned.
+// with Flite's own sentence-break rule (plus clause breaks inside long
+// sentences, see glue.c), so the first chunk arrives after part of the
+// first sentence, not after the whole text. ctx is checked before every
+// chunk; a sink error stops Flite and is returned. A request that would
+// run past MaxAudio stops there with speech.ErrBadInput, after the audio
+// up to the cap has reached sink.
 func (s *Synthesizer) Synthesize(ctx context.Context, req speech.SynthesisRequest, sink func(samples []float32) error) error {
 	if s.closed.Load() {
 		return fmt.Errorf("flite: synthesize: %w", speech.ErrClosed)
@@ -185,7 +189,7 @@ func (s *Synthesizer) Synthesize(ctx context.Context, req speech.SynthesisReques
 	if req.Voice != "" {
 		var ok bool
 		if vi, ok = voiceIndex(req.Voice); !ok {
-			return fmt.Errorf("flite: unknown voice %q: %w", req.Voice, speech.ErrBadInput)
+			return fmt.Errorf("flite: unknown voice %q (have kal16, slt, rms, awb): %w", clip(req.Voice), speech.ErrBadInput)
 		}
 	}
 	stretch, err := durationStretch(req.Speed)
@@ -230,6 +234,15 @@ func durationStretch(speed float32) (float32, error) {
 		return 0, fmt.Errorf("flite: speed %v must be a positive number: %w", speed, speech.ErrBadInput)
 	}
 	return min(max(1/speed, minStretch), maxStretch), nil
+}
+
+// clip shortens a caller-supplied name before it goes into an error.
+func clip(s string) string {
+	const n = 32
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + "…"
 }
 
 var errSinkPanicked = errors.New("flite: sink panicked")
