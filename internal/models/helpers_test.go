@@ -27,11 +27,11 @@ type fixture struct {
 func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:]) }
 
 func genBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	var key [32]byte
+	key[0] = byte(seed)
+	key[1] = byte(seed >> 8)
 	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
+	_, _ = rand.NewChaCha8(key).Read(b)
 	return b
 }
 
@@ -40,10 +40,17 @@ func genBytes(seed uint64, n int) []byte {
 // unpinned to exercise trust on first use.
 func newFixture(t testing.TB, baseURL string) *fixture {
 	t.Helper()
+	return newSizedFixture(t, baseURL, 300_000, 70_000, 500)
+}
+
+// newSizedFixture is newFixture with chosen file sizes. Fuzz targets use
+// small ones: Go's fuzzer stalls on seeds of hundreds of kilobytes.
+func newSizedFixture(t testing.TB, baseURL string, enc, dec, tokens int) *fixture {
+	t.Helper()
 	fx := &fixture{name: "test-whisper", files: map[string][]byte{
-		"enc.onnx":   genBytes(1, 300_000),
-		"dec.onnx":   genBytes(2, 70_000),
-		"tokens.txt": []byte(strings.Repeat("tok 1\n", 500)),
+		"enc.onnx":   genBytes(1, enc),
+		"dec.onnx":   genBytes(2, dec),
+		"tokens.txt": []byte(strings.Repeat("tok 1\n", tokens)),
 	}}
 	if baseURL == "" {
 		baseURL = "https://example.invalid/m"

@@ -349,7 +349,7 @@ func (im *importer) installModel(ctx context.Context, e Entry) error {
 		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 			return fmt.Errorf("models: %w", err)
 		}
-		if err := copyInto(ctx, b.path, target); err != nil {
+		if err := s.copyInto(ctx, b.path, target); err != nil {
 			return err
 		}
 		if !f.Verified {
@@ -367,7 +367,7 @@ func (im *importer) installModel(ctx context.Context, e Entry) error {
 
 // copyInto copies a staged blob to target via target.part, synced and
 // renamed, so a crash never leaves a half-written model file.
-func copyInto(ctx context.Context, from, target string) error {
+func (s *Store) copyInto(ctx context.Context, from, target string) error {
 	in, err := os.Open(from)
 	if err != nil {
 		return fmt.Errorf("models: %w", err)
@@ -383,7 +383,7 @@ func copyInto(ctx context.Context, from, target string) error {
 		os.Remove(part)
 		return fmt.Errorf("models: copying into %s: %w", target, err)
 	}
-	if err := out.Sync(); err != nil {
+	if err := s.fsync(out); err != nil {
 		out.Close()
 		return fmt.Errorf("models: %w", err)
 	}
@@ -393,5 +393,5 @@ func copyInto(ctx context.Context, from, target string) error {
 	if err := os.Rename(part, target); err != nil {
 		return fmt.Errorf("models: %w", err)
 	}
-	return syncDir(filepath.Dir(target))
+	return s.syncDir(filepath.Dir(target))
 }

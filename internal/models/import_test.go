@@ -205,7 +205,7 @@ func TestImportMissingFileNamed(t *testing.T) {
 }
 
 func FuzzImportTar(f *testing.F) {
-	fx := newFixture(f, "")
+	fx := newSizedFixture(f, "", 3000, 700, 5)
 	f.Add(modelTar(f, fx))
 	f.Add(buildTar(f, []tarEntry{{name: "../x/enc.onnx", body: []byte("x")}}))
 	f.Add(buildTar(f, []tarEntry{{name: "a/tokens.txt", body: []byte("t 1\n")}, {name: "b/tokens.txt", body: []byte("t 2\n")}}))
@@ -213,7 +213,8 @@ func FuzzImportTar(f *testing.F) {
 	f.Add([]byte("BZh91AY&SY"))
 	f.Add([]byte{0x1f, 0x8b, 8, 0, 0, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		fx := newFixture(t, "")
+		fx := newSizedFixture(t, "", 3000, 700, 5)
+		fx.store.noSync = true
 		root := filepath.Dir(fx.store.Dir)
 		stage, err := os.MkdirTemp(fx.store.Dir, ".import-*")
 		if err != nil {

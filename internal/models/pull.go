@@ -175,7 +175,7 @@ func (s *Store) fetchOnce(ctx context.Context, f File, target string, report fun
 	}
 	resumed := have > 0
 	if f.Size > 0 && have == f.Size {
-		return finish(out, part, target, f, h, have, resumed)
+		return s.finish(out, part, target, f, h, have, resumed)
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -209,7 +209,7 @@ func (s *Store) fetchOnce(ctx context.Context, f File, target string, report fun
 		}
 	case http.StatusRequestedRangeNotSatisfiable:
 		if t, ok := contentRangeTotal(resp.Header.Get("Content-Range")); ok && t == have && have > 0 {
-			return finish(out, part, target, f, h, have, resumed)
+			return s.finish(out, part, target, f, h, have, resumed)
 		}
 		return "", 0, restart(out, "range not satisfiable")
 	case http.StatusNotFound, http.StatusGone, http.StatusForbidden, http.StatusUnauthorized:
@@ -241,14 +241,14 @@ func (s *Store) fetchOnce(ctx context.Context, f File, target string, report fun
 		return "", 0, permanent{fmt.Errorf("server sent more than the catalogue's %d bytes", limit)}
 	}
 	if cerr != nil {
-		_ = out.Sync() // keep what arrived for the next attempt
+		_ = s.fsync(out) // keep what arrived for the next attempt
 		return "", 0, fmt.Errorf("transfer interrupted after %d bytes: %w", have, cerr)
 	}
 	if f.Size > 0 && have < f.Size {
-		_ = out.Sync()
+		_ = s.fsync(out)
 		return "", 0, fmt.Errorf("transfer ended early at %d of %d bytes", have, f.Size)
 	}
-	return finish(out, part, target, f, h, have, resumed)
+	return s.finish(out, part, target, f, h, have, resumed)
 }
 
 // resumeHash feeds the bytes already in part to h, discarding a part that is
@@ -277,7 +277,7 @@ func resumeHash(ctx context.Context, out *os.File, h hash.Hash, limit int64) (in
 // finish verifies the completed part and renames it into place. A part that
 // was resumed and fails is deleted and retried from zero (its first bytes may
 // come from an older upstream file); a fresh download that fails is refused.
-func finish(out *os.File, part, target string, f File, h hash.Hash, size int64, resumed bool) (string, int64, error) {
+func (s *Store) finish(out *os.File, part, target string, f File, h hash.Hash, size int64, resumed bool) (string, int64, error) {
 	sum := hex.EncodeToString(h.Sum(nil))
 	var bad error
 	switch {
@@ -295,7 +295,7 @@ func finish(out *os.File, part, target string, f File, h hash.Hash, size int64, 
 		}
 		return "", 0, permanent{bad}
 	}
-	if err := out.Sync(); err != nil {
+	if err := s.fsync(out); err != nil {
 		return "", 0, permanent{err}
 	}
 	if err := out.Close(); err != nil {
@@ -304,7 +304,7 @@ func finish(out *os.File, part, target string, f File, h hash.Hash, size int64, 
 	if err := os.Rename(part, target); err != nil {
 		return "", 0, permanent{err}
 	}
-	if err := syncDir(filepath.Dir(target)); err != nil {
+	if err := s.syncDir(filepath.Dir(target)); err != nil {
 		return "", 0, permanent{err}
 	}
 	return sum, size, nil

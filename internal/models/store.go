@@ -26,9 +26,11 @@ type Store struct {
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 
-	// attempts and backoff override the download retry policy (tests).
+	// attempts and backoff override the download retry policy (tests);
+	// noSync skips fsync where only speed matters (fuzzing).
 	attempts int
 	backoff  time.Duration
+	noSync   bool
 }
 
 var _ speech.ModelResolver = (*Store)(nil)
@@ -118,11 +120,11 @@ func (s *Store) record(e Entry, f File, sum string, size int64, origin string) e
 	if err != nil {
 		return fmt.Errorf("models: encoding lock: %w", err)
 	}
-	return writeFileAtomic(filepath.Join(s.modelDir(e), lockName), data)
+	return s.writeFileAtomic(filepath.Join(s.modelDir(e), lockName), data)
 }
 
 // writeFileAtomic writes data beside path, syncs it and renames it into place.
-func writeFileAtomic(path string, data []byte) error {
+func (s *Store) writeFileAtomic(path string, data []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
 	if err != nil {
 		return fmt.Errorf("models: %w", err)
@@ -132,7 +134,7 @@ func writeFileAtomic(path string, data []byte) error {
 		tmp.Close()
 		return fmt.Errorf("models: writing %s: %w", path, err)
 	}
-	if err := tmp.Sync(); err != nil {
+	if err := s.fsync(tmp); err != nil {
 		tmp.Close()
 		return fmt.Errorf("models: syncing %s: %w", path, err)
 	}
@@ -142,11 +144,22 @@ func writeFileAtomic(path string, data []byte) error {
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("models: %w", err)
 	}
-	return syncDir(filepath.Dir(path))
+	return s.syncDir(filepath.Dir(path))
+}
+
+// fsync flushes f to stable storage unless durability is off (fuzzing).
+func (s *Store) fsync(f *os.File) error {
+	if s.noSync {
+		return nil
+	}
+	return f.Sync()
 }
 
 // syncDir makes a rename durable.
-func syncDir(dir string) error {
+func (s *Store) syncDir(dir string) error {
+	if s.noSync {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("models: %w", err)

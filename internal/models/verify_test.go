@@ -13,7 +13,7 @@ import (
 )
 
 // installed returns a fixture whose model was imported from a directory.
-func installed(t *testing.T) *fixture {
+func installed(t testing.TB) *fixture {
 	t.Helper()
 	fx := newFixture(t, "")
 	src := t.TempDir()
