@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -244,13 +245,19 @@ func (s *Store) Resolve(ctx context.Context, name string) (speech.ResolvedModel,
 		return speech.ResolvedModel{}, err
 	}
 	e, _ := s.entry(name)
-	m := speech.ResolvedModel{Name: e.Name, Family: e.Family, Dir: st.Dir,
+	// Absolute paths: native runtimes may run after the working directory
+	// has changed, and logs should say exactly which file was loaded.
+	dir, err := filepath.Abs(st.Dir)
+	if err != nil {
+		return speech.ResolvedModel{}, fmt.Errorf("%w: model %s: %w", speech.ErrModel, e.Name, err)
+	}
+	m := speech.ResolvedModel{Name: e.Name, Family: e.Family, Dir: dir,
 		Files: make(map[string]speech.ModelFile, len(e.Files)), Meta: maps.Clone(e.Meta)}
 	if m.Meta == nil {
 		m.Meta = map[string]string{}
 	}
 	for i, f := range e.Files {
-		m.Files[f.Role] = speech.ModelFile{Path: s.filePath(e, f), SHA256: st.Files[i].Got, Size: st.Files[i].Size}
+		m.Files[f.Role] = speech.ModelFile{Path: filepath.Join(dir, filepath.FromSlash(f.Path)), SHA256: st.Files[i].Got, Size: st.Files[i].Size}
 	}
 	s.logger().Debug("model verified", "model", e.Name, "files", len(e.Files), "state", string(st.State))
 	return m, nil

@@ -111,6 +111,21 @@ func TestResolveRefusesSymlinkedFile(t *testing.T) {
 	}
 }
 
+func TestResolveGivesAbsolutePaths(t *testing.T) {
+	fx := installed(t)
+	t.Chdir(filepath.Dir(fx.store.Dir))
+	fx.store.Dir = filepath.Base(fx.store.Dir) // relative, like ./data/models
+	m, err := fx.store.Resolve(context.Background(), fx.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for role, f := range m.Files {
+		if !filepath.IsAbs(f.Path) || !exists(f.Path) {
+			t.Errorf("%s: path %q is not an absolute path to the file", role, f.Path)
+		}
+	}
+}
+
 func TestResolveHonoursCancel(t *testing.T) {
 	fx := installed(t)
 	ctx, cancel := context.WithCancel(context.Background())
