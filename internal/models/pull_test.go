@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/speech"
 )
@@ -290,5 +292,45 @@ func TestPullRefusesWrongSizeUpFront(t *testing.T) {
 	}
 	if n := srv.hitCount("enc.onnx"); n != 1 {
 		t.Fatalf("a wrong-size file must not be retried; %d requests", n)
+	}
+}
+
+func TestPullFollowsRedirectAndKeepsRange(t *testing.T) {
+	var fx *fixture
+	files := func() map[string][]byte { return fx.files }
+	drop := dropHalf(files)
+	srv := newServer(t, files, func(w http.ResponseWriter, r *http.Request, hit int) bool {
+		name, cdn := strings.CutPrefix(r.URL.Path, "/cdn/")
+		if !cdn {
+			http.Redirect(w, r, "/cdn/"+strings.TrimPrefix(r.URL.Path, "/m/"), http.StatusFound)
+			return true
+		}
+		if drop(w, r, hit) {
+			return true
+		}
+		http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(files()[name]))
+		return true
+	})
+	fx = newFixture(t, srv.URL+"/m")
+	if err := fx.store.Pull(context.Background(), fx.name, nil); err != nil {
+		t.Fatalf("pull through redirects: %v", err)
+	}
+	ranges := srv.sawRanges()
+	if !slices.Contains(ranges, "enc.onnx bytes=150000-") || !slices.Contains(ranges, "/cdn/enc.onnx bytes=150000-") {
+		t.Fatalf("Range not kept across the redirect: %v", ranges)
+	}
+	pulled(t, fx)
+}
+
+func TestPullRefusesRedirectToPlainHTTP(t *testing.T) {
+	var fx *fixture
+	srv := newServer(t, func() map[string][]byte { return fx.files }, func(w http.ResponseWriter, r *http.Request, _ int) bool {
+		http.Redirect(w, r, "http://example.com/enc.onnx", http.StatusFound)
+		return true
+	})
+	fx = newFixture(t, srv.URL+"/m")
+	err := fx.store.Pull(context.Background(), fx.name, nil)
+	if err == nil || !strings.Contains(err.Error(), "must be https") {
+		t.Fatalf("want the plain-http redirect refused, got %v", err)
 	}
 }
