@@ -64,12 +64,15 @@ const MaxAudio = 15 * time.Minute
 // cgo call overhead stays negligible.
 const minChunk = 1024
 
-// voices lists the built-in voices in the order glue.c registers them.
-var voices = [C.IZWI_FLITE_NVOICES]speech.Voice{
-	{ID: "kal16", Name: "CMU US Kal (diphone)", Language: "en-US", Gender: "male"},
-	{ID: "slt", Name: "CMU US SLT (clustergen)", Language: "en-US", Gender: "female"},
-	{ID: "rms", Name: "CMU US RMS (clustergen)", Language: "en-US", Gender: "male"},
-	{ID: "awb", Name: "CMU US AWB (clustergen)", Language: "en-US", Gender: "male"},
+// builtinVoices lists the built-in voices in the order glue.c registers
+// them (a function, so no package-level variable can be changed).
+func builtinVoices() [C.IZWI_FLITE_NVOICES]speech.Voice {
+	return [...]speech.Voice{
+		{ID: "kal16", Name: "CMU US Kal (diphone)", Language: "en-US", Gender: "male"},
+		{ID: "slt", Name: "CMU US SLT (clustergen)", Language: "en-US", Gender: "female"},
+		{ID: "rms", Name: "CMU US RMS (clustergen)", Language: "en-US", Gender: "male"},
+		{ID: "awb", Name: "CMU US AWB (clustergen)", Language: "en-US", Gender: "male"},
+	}
 }
 
 // Register adds the Flite synthesizer to r under EngineName.
@@ -87,7 +90,7 @@ func Register(r *speech.Registry) {
 // Output is bit-reproducible for kal16 only: Flite's clustergen voices
 // (slt, rms, awb) draw unvoiced excitation noise from libc rand().
 type Synthesizer struct {
-	voices       []unsafe.Pointer // cst_voice*, indexed like voices
+	voices       []unsafe.Pointer // cst_voice*, indexed like builtinVoices
 	defaultVoice int
 	closed       atomic.Bool
 }
@@ -118,10 +121,10 @@ func New(spec speech.Spec) (*Synthesizer, error) {
 		return nil, fmt.Errorf("flite: no voice %q (have kal16, slt, rms, awb): %w", name, speech.ErrModel)
 	}
 	s := &Synthesizer{defaultVoice: def}
-	for i := range voices {
+	for i, bv := range builtinVoices() {
 		v := C.izwi_flite_voice(C.int(i))
 		if v == nil {
-			return nil, fmt.Errorf("flite: voice %q failed to register: %w", voices[i].ID, speech.ErrModel)
+			return nil, fmt.Errorf("flite: voice %q failed to register: %w", bv.ID, speech.ErrModel)
 		}
 		s.voices = append(s.voices, v)
 	}
@@ -129,7 +132,7 @@ func New(spec speech.Spec) (*Synthesizer, error) {
 }
 
 func voiceIndex(id string) (int, bool) {
-	for i, v := range voices {
+	for i, v := range builtinVoices() {
 		if v.ID == id {
 			return i, true
 		}
@@ -142,9 +145,8 @@ func (s *Synthesizer) SampleRate() int { return SampleRate }
 
 // Voices lists the built-in voices.
 func (s *Synthesizer) Voices() []speech.Voice {
-	out := make([]speech.Voice, len(voices))
-	copy(out, voices[:])
-	return out
+	vs := builtinVoices()
+	return vs[:]
 }
 
 // Info names the engine and its default voice.
@@ -152,7 +154,7 @@ func (s *Synthesizer) Info() speech.EngineInfo {
 	return speech.EngineInfo{
 		Engine:  EngineName,
 		Role:    "tts",
-		Model:   voices[s.defaultVoice].ID,
+		Model:   builtinVoices()[s.defaultVoice].ID,
 		Library: "flite " + C.FLITE_PROJECT_VERSION,
 	}
 }
