@@ -64,7 +64,6 @@ func (c config) args() []string {
 		"-lm", c.lm,
 		"-dict", c.dict,
 		"-samprate", strconv.Itoa(c.sampleRate),
-		"-logfn", "/dev/null",
 	)
 }
 

@@ -57,8 +57,9 @@ static void izwi_cmn_free(izwi_cmn *s) {
 
 // izwi_ps_new builds a decoder from "-key value" pairs. Logging is switched
 // off first: PocketSphinx logs hypotheses at INFO level, and logs must never
-// carry transcripts. err_set_logfp is process-wide inside the library, so
-// every decoder we make repeats it (idempotent).
+// carry transcripts. The log stream is process-wide inside the library;
+// setting it to NULL again is idempotent, whereas -logfn would fclose the
+// FILE another decoder's thread may be logging to at that moment.
 static ps_decoder_t *izwi_ps_new(int argc, char **argv) {
 	err_set_logfp(NULL);
 	cmd_ln_t *cfg = cmd_ln_parse_r(NULL, ps_args(), argc, argv, TRUE);

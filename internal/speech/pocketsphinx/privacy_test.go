@@ -1,0 +1,59 @@
+package pocketsphinx
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"testing"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/testdata"
+)
+
+// PocketSphinx logs its configuration and every hypothesis to stderr by
+// default. Loading a model and decoding speech must write nothing there.
+func TestNothingOnStderr(t *testing.T) {
+	u := testdata.Utterances(t)[3]
+	samples := readWAV(t, u.WAV)
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved, err := syscall.Dup(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Dup3(int(f.Fd()), 2, 0); err != nil {
+		t.Fatal(err)
+	}
+	func() {
+		defer syscall.Dup3(saved, 2, 0)
+		rec, err := New(context.Background(), speech.Spec{Engine: Name}, speech.Deps{})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer rec.Close()
+		st, err := rec.NewStream(context.Background(), speech.StreamOptions{Hotwords: []string{"zzyzxq:Z IH Z IH K S"}})
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer st.Close()
+		if _, err := st.Accept(samples); err != nil {
+			t.Error(err)
+		}
+		if rs, err := st.Flush(); err != nil || len(rs) == 0 {
+			t.Errorf("Flush: %v, %d results; want words", err, len(rs))
+		}
+	}()
+	syscall.Close(saved)
+	got, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 0 {
+		t.Errorf("native code wrote %d bytes to stderr, e.g. %.200q", len(got), got)
+	}
+}
