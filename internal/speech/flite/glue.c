@@ -8,7 +8,13 @@
  * Per-request settings (streaming callback, duration_stretch) go on each
  * utterance's own features, which Flite searches before the shared voice's
  * features (utt_init links the voice features in behind them), so the shared
- * voices are never written after registration. */
+ * voices are never written after registration.
+ *
+ * Known limit: Flite reports internal errors through cst_error(), which
+ * longjmps to the global cst_errjmp if set and otherwise calls exit(). A
+ * process-global jmp_buf cannot serve concurrent requests, so it is left
+ * unset; Go-side text hygiene and FuzzSynthesize keep inputs off those
+ * paths, and none has been found. */
 #include <pthread.h>
 #include <flite.h>
 
