@@ -248,3 +248,36 @@ func TestModelResolution(t *testing.T) {
 		}
 	}
 }
+
+// A hotword with phones makes an out-of-vocabulary word recognisable:
+// "counselled" (British spelling) is not in the CMU dictionary, so without
+// it PocketSphinx cannot produce the reference word.
+func TestHotwordRecognised(t *testing.T) {
+	u := utterance(t, "1089-134686-0001") // "... HIS BELLY COUNSELLED HIM"
+	samples := readWAV(t, u.WAV)
+	reg := speech.NewRegistry()
+	Register(reg)
+	tr, err := reg.Transcribers.New(context.Background(), speech.Spec{Engine: Name}, speech.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	run := func(hot []string) string {
+		out, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{Hotwords: hot})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Text
+	}
+	if got := run(nil); strings.Contains(got, "counselled") {
+		t.Fatalf("without the hotword: %q already has it", got)
+	}
+	with := run([]string{"counselled:K AW N S AH L D"})
+	if !strings.Contains(with, "counselled") {
+		t.Errorf("with the hotword: %q, want it to contain \"counselled\"", with)
+	}
+	t.Logf("with hotword: %q", with)
+	if got := run(nil); strings.Contains(got, "counselled") {
+		t.Errorf("hotword leaked into the next transcription: %q", got)
+	}
+}
