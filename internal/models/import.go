@@ -343,6 +343,11 @@ func (im *importer) install(ctx context.Context, targets []Entry) ([]string, err
 
 func (im *importer) installModel(ctx context.Context, e Entry) error {
 	s := im.s
+	unlock, err := lockModel(s.modelDir(e), e.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	for _, f := range e.Files {
 		b := im.found[[2]string{e.Name, f.Path}]
 		target := s.filePath(e, f)

@@ -50,6 +50,11 @@ func (s *Store) Pull(ctx context.Context, name string, progress func(done, total
 	if e.SystemDir != "" {
 		return fmt.Errorf("%w: model %s is installed by its Debian package, not pulled: apt-get install pocketsphinx-en-us", speech.ErrModel, e.Name)
 	}
+	unlock, err := lockModel(s.modelDir(e), e.Name)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	lock, _ := s.readLock(e)
 	var base, total int64
 	for _, f := range e.Files {

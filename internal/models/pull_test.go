@@ -195,6 +195,24 @@ func TestPullRefusesOversizedBody(t *testing.T) {
 	}
 }
 
+func TestPullRefusesConcurrentPull(t *testing.T) {
+	var fx *fixture
+	srv := newServer(t, func() map[string][]byte { return fx.files }, nil)
+	fx = newFixture(t, srv.URL+"/m")
+	unlock, err := lockModel(fx.path(""), fx.name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.store.Pull(context.Background(), fx.name, nil); err == nil || !strings.Contains(err.Error(), "another pull or import") {
+		t.Fatalf("pull while another holds the model: %v", err)
+	}
+	unlock()
+	if err := fx.store.Pull(context.Background(), fx.name, nil); err != nil {
+		t.Fatalf("pull after unlock: %v", err)
+	}
+	pulled(t, fx)
+}
+
 func TestPullHonoursCancel(t *testing.T) {
 	var fx *fixture
 	srv := newServer(t, func() map[string][]byte { return fx.files }, nil)
