@@ -71,7 +71,7 @@ func (c config) args() []string {
 // Options: hmm, lm, dict (paths, only without a resolver), samprate (Hz),
 // decoders (pool bound), partials (true/false).
 func newConfig(ctx context.Context, spec speech.Spec, deps speech.Deps, partials bool) (config, error) {
-	c := config{model: spec.Model, sampleRate: 16000, maxDecoders: 8, partials: partials}
+	c := config{model: spec.Model, sampleRate: 16000, maxDecoders: 4, partials: partials}
 	if c.model == "" {
 		c.model = DefaultModel
 	}

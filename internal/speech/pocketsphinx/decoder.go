@@ -96,6 +96,8 @@ import (
 	"runtime"
 	"strings"
 	"unsafe"
+
+	"github.com/izwi-speech/izwi/internal/speech"
 )
 
 // decoder owns one native ps_decoder_t. It is not safe for concurrent use;
@@ -134,7 +136,7 @@ func newDecoder(args []string) (*decoder, error) {
 	ps := C.izwi_ps_new(C.int(len(argv)), first)
 	runtime.KeepAlive(argv)
 	if ps == nil {
-		return nil, errors.New("pocketsphinx: decoder failed to initialise (bad configuration or model files)")
+		return nil, fmt.Errorf("pocketsphinx: decoder failed to initialise (bad configuration or model files): %w", speech.ErrModel)
 	}
 	return &decoder{ps: ps, cmn: C.izwi_cmn_save(ps)}, nil
 }
