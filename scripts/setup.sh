@@ -13,7 +13,7 @@ APT_PACKAGES=(
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev
   flite flite1-dev
   python3-onnx python3-numpy espeak-ng-data
-  sox
+  sox bzip2
 )
 
 missing=()

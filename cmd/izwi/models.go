@@ -7,13 +7,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/models"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
@@ -30,41 +30,18 @@ commands:
 flags:
 `
 
-// defaultModelsDir is where models live unless --dir or IZWI_MODELS_DIR say
-// otherwise.
-func defaultModelsDir() string {
-	if d := os.Getenv("IZWI_MODELS_DIR"); d != "" {
-		return d
-	}
-	return "./data/models"
-}
-
-// parseInterleaved parses flags wherever they appear among the positionals.
-func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
-		}
-		if fs.NArg() == 0 {
-			return pos, nil
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-}
-
 // runModels is `izwi models list|verify|pull|import`.
 func runModels(ctx context.Context, c *cli, args []string) int {
-	fs := flag.NewFlagSet("izwi models", flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
-	dir := fs.String("dir", defaultModelsDir(), "models directory (env IZWI_MODELS_DIR)")
+	fs := newFlagSet("models", c.stderr)
+	cf := addConfigFlags(fs)
+	// --dir is the short spelling of --models-dir for this command.
+	fs.StringVar(&cf.modelsDir, "dir", "", "models directory (same as --models-dir; default [data] models_dir, env IZWI_MODELS_DIR)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	fs.Usage = func() {
 		fmt.Fprint(c.stderr, modelsUsage)
 		fs.PrintDefaults()
 	}
-	pos, err := parseInterleaved(fs, args)
+	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
@@ -75,12 +52,26 @@ func runModels(ctx context.Context, c *cli, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	cat, err := models.Default()
+	cfg, _, err := loadConfig(cf, func(cfg *config.Config) error {
+		if cf.set("dir") {
+			cfg.Data.ModelsDir = cf.modelsDir
+		}
+		return nil
+	})
 	if err != nil {
-		fmt.Fprintf(c.stderr, "izwi: %v\n", err)
+		fmt.Fprintf(c.stderr, "izwi models: %v\n", err)
+		return exitUsage
+	}
+	logger, err := newLogger(c.stderr, cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi models: %v\n", err)
+		return exitUsage
+	}
+	store, err := openModelStore(cfg, logger)
+	if err != nil {
+		fmt.Fprintln(c.stderr, err)
 		return exitFailure
 	}
-	store := &models.Store{Dir: *dir, Catalog: cat}
 	cmd, rest := pos[0], pos[1:]
 	switch cmd {
 	case "list":

@@ -77,20 +77,47 @@ func language(v string) error {
 
 var sampleRate = intIn(8000, 48000)
 
+// voiceEntry is one "id[:gender]" item of a tts voices list, in speaker order.
+var voiceEntry = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}(:(female|male|neutral))?$`)
+
+func voiceList(v string) error {
+	items := strings.Split(v, ",")
+	if len(items) > 1024 {
+		return fmt.Errorf("at most 1024 voices")
+	}
+	for _, it := range items {
+		if !voiceEntry.MatchString(strings.TrimSpace(it)) {
+			return fmt.Errorf("voice %q must look like id[:female|male|neutral]", it)
+		}
+	}
+	return nil
+}
+
 // familyTable is the allow-list of model families Izwi's engines load. It is
 // a function, not a package variable, so nothing can mutate it.
 func familyTable() map[string]family {
 	return map[string]family{
 		"online-transducer": {engine: "sherpa",
 			required: []string{"encoder", "decoder", "joiner", "tokens"},
+			optional: []string{"bpe_vocab"},
 			meta: map[string]metaRule{
 				"model_type":  oneOf("zipformer", "zipformer2", "conformer", "lstm"),
 				"sample_rate": sampleRate, "feature_dim": intIn(40, 128),
 				"modeling_unit": oneOf("bpe", "cjkchar", "cjkchar+bpe"),
+				"hotwords_case": oneOf("upper", "lower", "keep"),
 			}},
-		"offline-paraformer": {engine: "sherpa",
+		"online-paraformer": {engine: "sherpa",
 			required: []string{"encoder", "decoder", "tokens"},
-			meta:     map[string]metaRule{"sample_rate": sampleRate}},
+			meta:     map[string]metaRule{"sample_rate": sampleRate, "feature_dim": intIn(40, 128), "model_type": oneOf("paraformer")}},
+		"online-zipformer2-ctc": {engine: "sherpa",
+			required: []string{"model", "tokens"},
+			meta:     map[string]metaRule{"sample_rate": sampleRate, "feature_dim": intIn(40, 128), "model_type": oneOf("zipformer2_ctc")}},
+		"offline-paraformer": {engine: "sherpa",
+			required: []string{"model", "tokens"},
+			meta:     map[string]metaRule{"sample_rate": sampleRate, "model_type": oneOf("paraformer")}},
+		"offline-nemo-ctc": {engine: "sherpa",
+			required: []string{"model", "tokens"},
+			meta:     map[string]metaRule{"sample_rate": sampleRate, "feature_dim": intIn(40, 128), "model_type": oneOf("nemo_ctc")}},
 		"offline-whisper": {engine: "sherpa",
 			required: []string{"encoder", "decoder", "tokens"},
 			meta: map[string]metaRule{
@@ -99,7 +126,7 @@ func familyTable() map[string]family {
 			}},
 		"offline-moonshine": {engine: "sherpa",
 			required: []string{"preprocessor", "encoder", "uncached_decoder", "cached_decoder", "tokens"},
-			meta:     map[string]metaRule{"sample_rate": sampleRate}},
+			meta:     map[string]metaRule{"sample_rate": sampleRate, "model_type": oneOf("moonshine")}},
 		"offline-nemo-transducer": {engine: "sherpa",
 			required: []string{"encoder", "decoder", "joiner", "tokens"},
 			meta: map[string]metaRule{
@@ -123,7 +150,15 @@ func familyTable() map[string]family {
 			meta: map[string]metaRule{
 				"sample_rate": sampleRate, "language": language, "num_speakers": intIn(1, 10000),
 				"length_scale": floatIn(0.1, 10), "noise_scale": floatIn(0, 2), "noise_scale_w": floatIn(0, 2),
-				"gender": oneOf("female", "male", "neutral"),
+				"gender": oneOf("female", "male", "neutral"), "voices": voiceList,
+			}},
+		"tts-kokoro": {engine: "sherpa",
+			required: []string{"model", "voices", "tokens"},
+			optional: []string{"lexicon"},
+			prefixes: []string{"espeak-ng-data/"},
+			meta: map[string]metaRule{
+				"sample_rate": sampleRate, "language": language, "lang": oneOf("en-us", "en-gb", "en"),
+				"length_scale": floatIn(0.1, 10), "gender": oneOf("female", "male", "neutral"), "voices": voiceList,
 			}},
 		"pocketsphinx": {engine: "pocketsphinx",
 			required: []string{"lm", "dict", "hmm/mdef"},
