@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 
 	"github.com/izwi-speech/izwi/internal/api"
 	"github.com/izwi-speech/izwi/internal/buildinfo"
+	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
@@ -50,12 +53,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	log := telemetry.Component(logger, "serve")
 	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit)
 
-	store, err := openModelStore(cfg, logger)
+	modelStore, err := openModelStore(cfg, logger)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return exitFailure
 	}
-	set, err := engines.Load(ctx, newRegistry(), speech.Deps{Models: store, Logger: telemetry.Component(logger, "engines")},
+	set, err := engines.Load(ctx, newRegistry(), speech.Deps{Models: modelStore, Logger: telemetry.Component(logger, "engines")},
 		cfg.Engines.List())
 	if err != nil {
 		log.Error("a required engine failed to load", "err", err)
@@ -70,7 +73,22 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		}
 	}()
 
-	handler, err := api.New(api.Options{Logger: telemetry.Component(logger, "api"), Engines: set})
+	db, err := store.Open(ctx, cfg.Data.Database)
+	if err != nil {
+		log.Error("cannot open the database", "err", err)
+		return exitFailure
+	}
+	defer db.Close()
+	broker, err := bus.Start(ctx, bus.Config{URL: cfg.Bus.URL, Listen: cfg.Bus.Listen, JetStream: cfg.Bus.JetStream,
+		StoreDir: filepath.Join(cfg.Data.Dir, "bus")}, telemetry.Component(logger, "bus"))
+	if err != nil {
+		log.Error("cannot start the message bus", "err", err)
+		return exitFailure
+	}
+	defer broker.Close()
+
+	handler, err := api.New(api.Options{Logger: telemetry.Component(logger, "api"), Engines: set,
+		Components: []api.Component{{Name: "database", Check: db.Check}, {Name: "bus", Check: broker.Check}}})
 	if err != nil {
 		log.Error("building routes", "err", err)
 		return exitFailure

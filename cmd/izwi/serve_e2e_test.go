@@ -18,6 +18,7 @@ type readyBody struct {
 		Role, Engine, Model, State, Error string
 		Files                             []struct{ Name, SHA256 string }
 	} `json:"roles"`
+	Components []struct{ Name, State, Error string } `json:"components"`
 }
 
 var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -77,6 +78,20 @@ func TestServeReadyWithEngines(t *testing.T) {
 		if r.State != "ready" {
 			t.Errorf("%s: %+v", role, r)
 		}
+	}
+	// The embedded defaults: SQLite and the in-process NATS broker.
+	if len(body.Components) != 2 || body.Components[0].Name != "database" || body.Components[1].Name != "bus" {
+		t.Errorf("components %+v, want database and bus", body.Components)
+	}
+	for _, c := range body.Components {
+		if c.State != "ready" {
+			t.Errorf("component %+v not ready", c)
+		}
+	}
+	if st, err := os.Stat(filepath.Join(s.cmd.Dir, "data", "izwi.db")); err != nil {
+		t.Errorf("database file: %v", err)
+	} else if st.Mode().Perm() != 0o600 {
+		t.Errorf("database file mode %v, want 0600", st.Mode().Perm())
 	}
 	vad := body.Roles[idx["vad"]]
 	if len(vad.Files) != 1 || vad.Files[0].SHA256 != testdata.SileroVADSHA256 {

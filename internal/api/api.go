@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -48,13 +49,22 @@ type Options struct {
 	Logger *slog.Logger
 	// Engines reports readiness; nil means no engines (every role off).
 	Engines Readiness
+	// Components are infrastructure probes (database, broker) that must
+	// pass for /readyz to answer 200.
+	Components []Component
+}
+
+// Component is a named readiness probe. Check must honour ctx.
+type Component struct {
+	Name  string
+	Check func(ctx context.Context) error
 }
 
 // Routes returns the route table for opts.
 func Routes(opts Options) []Route {
 	return []Route{
 		{Method: http.MethodGet, Pattern: "/healthz", Access: Public, Handler: http.HandlerFunc(healthz)},
-		{Method: http.MethodGet, Pattern: "/readyz", Access: Public, Handler: readyz(opts.Engines)},
+		{Method: http.MethodGet, Pattern: "/readyz", Access: Public, Handler: readyz(opts.Engines, opts.Components)},
 	}
 }
 

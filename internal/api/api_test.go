@@ -335,3 +335,30 @@ func TestNoGoroutineLeak(t *testing.T) {
 		time.Sleep(10 * time.Millisecond) // polling with a deadline, not waiting for luck
 	}
 }
+
+// A failing or wedged infrastructure probe turns /readyz into a 503 that
+// names it; the probe's deadline keeps the endpoint from hanging.
+func TestReadyzComponents(t *testing.T) {
+	ok := Component{Name: "database", Check: func(context.Context) error { return nil }}
+	down := Component{Name: "bus", Check: func(context.Context) error { return errors.New("bus: not connected to /var/lib/x") }}
+	wedged := Component{Name: "slow", Check: func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() }}
+	for _, tc := range []struct {
+		comps []Component
+		code  int
+	}{{[]Component{ok}, 200}, {[]Component{ok, down}, 503}, {[]Component{wedged}, 503}} {
+		base := serve(t, mustNew(t, Options{Engines: fakeReady{ready: true}, Components: tc.comps}))
+		resp, b := get(t, "GET", base+"/readyz", nil)
+		var body ReadyBody
+		if err := json.Unmarshal(b, &body); err != nil || resp.StatusCode != tc.code || len(body.Components) != len(tc.comps) {
+			t.Fatalf("readyz = %d %s (%v)", resp.StatusCode, b, err)
+		}
+		for i, c := range body.Components {
+			if c.Name != tc.comps[i].Name || (c.State == "ready") != (c.Name == "database") {
+				t.Errorf("component %d = %+v", i, c)
+			}
+		}
+		if strings.Contains(string(b), "/var/lib") {
+			t.Errorf("component error leaks host paths: %s", b)
+		}
+	}
+}

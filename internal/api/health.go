@@ -1,9 +1,11 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/engines"
 )
@@ -14,9 +16,21 @@ func healthz(w http.ResponseWriter, r *http.Request) {
 
 // ReadyBody is the /readyz response.
 type ReadyBody struct {
-	Status string      `json:"status"` // "ready" or "not_ready"
-	Roles  []ReadyRole `json:"roles"`
+	Status     string           `json:"status"` // "ready" or "not_ready"
+	Roles      []ReadyRole      `json:"roles"`
+	Components []ReadyComponent `json:"components,omitempty"`
 }
+
+// ReadyComponent is one infrastructure probe in ReadyBody.
+type ReadyComponent struct {
+	Name  string `json:"name"`
+	State string `json:"state"` // "ready" or "failed"
+	Error string `json:"error,omitempty"`
+}
+
+// componentTimeout bounds each probe so a wedged dependency makes /readyz
+// answer 503 instead of hanging the prober.
+const componentTimeout = 2 * time.Second
 
 // ReadyRole is one role in ReadyBody.
 type ReadyRole struct {
@@ -40,7 +54,7 @@ type ReadyFile struct {
 
 // readyz answers 200 when every required role is ready, else 503; the body
 // lists every role either way.
-func readyz(set Readiness) http.Handler {
+func readyz(set Readiness, comps []Component) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body := ReadyBody{Status: "ready", Roles: []ReadyRole{}}
 		ready := true
@@ -60,6 +74,16 @@ func readyz(set Readiness) http.Handler {
 				}
 				body.Roles = append(body.Roles, rr)
 			}
+		}
+		for _, c := range comps {
+			ctx, cancel := context.WithTimeout(r.Context(), componentTimeout)
+			err := c.Check(ctx)
+			cancel()
+			rc := ReadyComponent{Name: c.Name, State: "ready"}
+			if err != nil {
+				rc.State, rc.Error, ready = "failed", hidePaths(err.Error()), false
+			}
+			body.Components = append(body.Components, rc)
 		}
 		status := http.StatusOK
 		if !ready {

@@ -32,7 +32,21 @@ type Config struct {
 	Server  Server  `json:"server" toml:"server"`
 	Data    Data    `json:"data" toml:"data"`
 	Log     Log     `json:"log" toml:"log"`
+	Bus     Bus     `json:"bus" toml:"bus"`
 	Engines Engines `json:"engines" toml:"engines"`
+}
+
+// Bus configures the message broker. The zero value runs an embedded NATS
+// server that only this process can reach.
+type Bus struct {
+	// URL of an external NATS cluster (IZWI_BUS_URL); empty embeds one.
+	URL string `json:"url,omitempty" toml:"url"`
+	// Listen lets other processes (workers of a split deployment) reach the
+	// embedded broker at host:port (IZWI_BUS_LISTEN); empty means in-process only.
+	Listen string `json:"listen,omitempty" toml:"listen"`
+	// JetStream enables durable streams on the embedded broker, stored under
+	// <data dir>/bus. Izwi never puts audio or words in durable streams.
+	JetStream bool `json:"jetstream,omitempty" toml:"jetstream"`
 }
 
 // Server configures the HTTP listeners.
@@ -56,6 +70,9 @@ type Data struct {
 	Dir string `json:"dir,omitempty" toml:"dir"`
 	// ModelsDir holds installed models. Default <Dir>/models.
 	ModelsDir string `json:"models_dir,omitempty" toml:"models_dir"`
+	// Database is the SQLite file for configuration, keys, usage and audit
+	// records (never audio or words). Default <Dir>/izwi.db.
+	Database string `json:"database,omitempty" toml:"database"`
 }
 
 // Log configures the JSON logger.
@@ -145,6 +162,9 @@ func (c Config) Defaults() Config {
 	if c.Data.ModelsDir == "" {
 		c.Data.ModelsDir = filepath.Join(c.Data.Dir, "models")
 	}
+	if c.Data.Database == "" {
+		c.Data.Database = filepath.Join(c.Data.Dir, "izwi.db")
+	}
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
 	}
@@ -175,6 +195,14 @@ func (c Config) Validate() error {
 	}
 	if c.Server.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("config: server.shutdown_timeout %v is negative", c.Server.ShutdownTimeout))
+	}
+	if c.Bus.URL != "" && (c.Bus.Listen != "" || c.Bus.JetStream) {
+		errs = append(errs, errors.New("config: bus.listen and bus.jetstream configure the embedded broker; drop them when bus.url names an external one"))
+	}
+	if c.Bus.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.Bus.Listen); err != nil {
+			errs = append(errs, fmt.Errorf("config: bus.listen %q: %w", c.Bus.Listen, err))
+		}
 	}
 	switch strings.ToLower(c.Log.Level) {
 	case "debug", "info", "warn", "warning", "error":

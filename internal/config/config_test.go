@@ -196,6 +196,7 @@ func TestExampleFileGolden(t *testing.T) {
 	got, want := c.Defaults(), Config{}.Defaults()
 	got.Engines.VAD.Threads = 0 // the example spells out threads = 1
 	got.Data.ModelsDir = filepath.Clean(got.Data.ModelsDir)
+	got.Data.Database = filepath.Clean(got.Data.Database)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("example differs from defaults:\n got %+v\nwant %+v", got, want)
 	}

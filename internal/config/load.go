@@ -101,7 +101,8 @@ func Parse(data []byte) (Config, error) {
 // EnvVars lists every IZWI_* variable Load reads, for help text and tests.
 func EnvVars() []string {
 	vars := []string{"IZWI_CONFIG", "IZWI_LISTEN", "IZWI_ADMIN_LISTEN", "IZWI_ALLOW_INSECURE_HTTP",
-		"IZWI_SHUTDOWN_TIMEOUT", "IZWI_DATA_DIR", "IZWI_MODELS_DIR", "IZWI_LOG_LEVEL"}
+		"IZWI_SHUTDOWN_TIMEOUT", "IZWI_DATA_DIR", "IZWI_MODELS_DIR", "IZWI_DATABASE", "IZWI_LOG_LEVEL",
+		"IZWI_BUS_URL", "IZWI_BUS_LISTEN", "IZWI_BUS_JETSTREAM"}
 	for _, r := range RoleNames() {
 		p := "IZWI_" + strings.ToUpper(r)
 		vars = append(vars, p+"_ENGINE", p+"_MODEL", p+"_THREADS", p+"_REQUIRED")
@@ -136,7 +137,11 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	}
 	str("IZWI_DATA_DIR", &c.Data.Dir)
 	str("IZWI_MODELS_DIR", &c.Data.ModelsDir)
+	str("IZWI_DATABASE", &c.Data.Database)
 	str("IZWI_LOG_LEVEL", &c.Log.Level)
+	str("IZWI_BUS_URL", &c.Bus.URL)
+	str("IZWI_BUS_LISTEN", &c.Bus.Listen)
+	boolean("IZWI_BUS_JETSTREAM", &c.Bus.JetStream)
 	for _, name := range RoleNames() {
 		p, r := "IZWI_"+strings.ToUpper(name), c.Engines.role(name)
 		str(p+"_ENGINE", &r.Engine)
