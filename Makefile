@@ -24,8 +24,10 @@ setup:
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/izwi
 
-# Starts the server on embedded defaults: SQLite, embedded NATS, local engines.
+# Starts the server on embedded defaults: SQLite, embedded NATS, local engines
+# (PocketSphinx, Flite, and Silero VAD installed from the npm registry).
 run: setup build
+	@IZWI=$(BIN) scripts/install-default-models.sh
 	$(BIN) serve
 
 # Generated ONNX models for the sherpa-onnx paths (Debian's python3-onnx).
