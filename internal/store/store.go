@@ -62,13 +62,6 @@ func (s *Store) Check(ctx context.Context) error {
 	return nil
 }
 
-// SchemaVersion returns the number of applied migrations.
-func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
-	var v int
-	err := s.db.QueryRowContext(ctx, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations").Scan(&v)
-	return v, err
-}
-
 // Meta returns the value stored under key, or "" and no error if absent.
 func (s *Store) Meta(ctx context.Context, key string) (string, error) {
 	var v string

@@ -18,9 +18,9 @@ func TestOpenMigrateReopen(t *testing.T) {
 	if err := s.Check(ctx); err != nil {
 		t.Fatal(err)
 	}
-	v, err := s.SchemaVersion(ctx)
-	if err != nil || v != len(migrations)-1 {
-		t.Fatalf("schema version %d, %v; want %d", v, err, len(migrations)-1)
+	v, err := s.SchemaVersion(ctx, coreComponent)
+	if err != nil || v != len(coreMigrations) {
+		t.Fatalf("schema version %d, %v; want %d", v, err, len(coreMigrations))
 	}
 	if err := s.SetMeta(ctx, "k", "v1"); err != nil {
 		t.Fatal(err)
@@ -58,11 +58,50 @@ func TestRefusesNewerSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.db.ExecContext(ctx, "INSERT INTO schema_migrations(version) VALUES(999)"); err != nil {
+	if _, err := s.db.ExecContext(ctx, "INSERT INTO schema_migrations(component, version) VALUES('store', 999)"); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
 	if _, err := Open(ctx, path); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Fatalf("Open on a newer schema = %v, want refusal", err)
 	}
+}
+
+func TestComponentMigrations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "izwi.db")
+	s, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := []string{"CREATE TABLE widgets (id INTEGER PRIMARY KEY)"}
+	if err := s.Migrate(ctx, "widgets", v1); err != nil {
+		t.Fatal(err)
+	}
+	// A failing migration rolls back and records nothing.
+	bad := append(v1, "CREATE TABLE widgets (oops)")
+	if err := s.Migrate(ctx, "widgets", bad); err == nil {
+		t.Fatal("bad migration succeeded")
+	}
+	if v, _ := s.SchemaVersion(ctx, "widgets"); v != 1 {
+		t.Fatalf("widgets version %d after failed migration, want 1", v)
+	}
+	v2 := append(v1, "ALTER TABLE widgets ADD COLUMN name TEXT")
+	if err := s.Migrate(ctx, "widgets", v2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx, "widgets", v2); err != nil {
+		t.Fatalf("re-running applied migrations: %v", err)
+	}
+	if _, err := s.DB().ExecContext(ctx, "INSERT INTO widgets(name) VALUES('x')"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx, "widgets", v1); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("older binary on newer schema = %v, want refusal", err)
+	}
+	// Components are independent.
+	if v, _ := s.SchemaVersion(ctx, coreComponent); v != len(coreMigrations) {
+		t.Fatalf("store version %d", v)
+	}
+	s.Close()
 }
