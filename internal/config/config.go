@@ -34,6 +34,14 @@ type Config struct {
 	Log     Log     `json:"log" toml:"log"`
 	Bus     Bus     `json:"bus" toml:"bus"`
 	Engines Engines `json:"engines" toml:"engines"`
+
+	Auth      Auth      `json:"auth" toml:"auth"`
+	JWT       JWT       `json:"jwt" toml:"jwt"`
+	Limits    Limits    `json:"limits" toml:"limits"`
+	Admin     Admin     `json:"admin" toml:"admin"`
+	TLS       TLS       `json:"tls" toml:"tls"`
+	Telemetry Telemetry `json:"telemetry" toml:"telemetry"`
+	Audit     Audit     `json:"audit" toml:"audit"`
 }
 
 // Bus configures the message broker. The zero value runs an embedded NATS
@@ -168,6 +176,13 @@ func (c Config) Defaults() Config {
 	if c.Log.Level == "" {
 		c.Log.Level = DefaultLogLevel
 	}
+	c.Auth = c.Auth.defaults(c)
+	c.JWT = c.JWT.defaults(c)
+	c.Limits = c.Limits.defaults(c)
+	c.Admin = c.Admin.defaults(c)
+	c.TLS = c.TLS.defaults(c)
+	c.Telemetry = c.Telemetry.defaults(c)
+	c.Audit = c.Audit.defaults(c)
 	def := defaultRoles()
 	for _, name := range RoleNames() {
 		r, d := c.Engines.role(name), def.role(name)
@@ -219,6 +234,10 @@ func (c Config) Validate() error {
 		if strings.ContainsAny(r.Model, `/\`) || r.Model == ".." {
 			errs = append(errs, fmt.Errorf("config: engines.%s.model %q: a catalogue name, not a path", r.Name, r.Model))
 		}
+	}
+	for _, section := range [][]error{c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
+		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate()} {
+		errs = append(errs, section...)
 	}
 	return errors.Join(errs...)
 }

@@ -107,6 +107,11 @@ func EnvVars() []string {
 		p := "IZWI_" + strings.ToUpper(r)
 		vars = append(vars, p+"_ENGINE", p+"_MODEL", p+"_THREADS", p+"_REQUIRED")
 	}
+	var c Config
+	for _, section := range [][]string{c.Auth.envVars(), c.JWT.envVars(), c.Limits.envVars(), c.Admin.envVars(),
+		c.TLS.envVars(), c.Telemetry.envVars(), c.Audit.envVars()} {
+		vars = append(vars, section...)
+	}
 	return vars
 }
 
@@ -142,6 +147,14 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	str("IZWI_BUS_URL", &c.Bus.URL)
 	str("IZWI_BUS_LISTEN", &c.Bus.Listen)
 	boolean("IZWI_BUS_JETSTREAM", &c.Bus.JetStream)
+	e := envReader{lookup: lookup, errs: &errs}
+	c.Auth.applyEnv(e)
+	c.JWT.applyEnv(e)
+	c.Limits.applyEnv(e)
+	c.Admin.applyEnv(e)
+	c.TLS.applyEnv(e)
+	c.Telemetry.applyEnv(e)
+	c.Audit.applyEnv(e)
 	for _, name := range RoleNames() {
 		p, r := "IZWI_"+strings.ToUpper(name), c.Engines.role(name)
 		str(p+"_ENGINE", &r.Engine)
