@@ -12,6 +12,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/buildinfo"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/pocketsphinx"
+	"github.com/izwi-speech/izwi/internal/speech/sherpa"
 )
 
 // versionInfo is what `izwi version --json` prints.
@@ -72,15 +73,14 @@ func runVersion(ctx context.Context, c *cli, args []string) int {
 }
 
 // libraryOf names the native library behind engine. PocketSphinx declares
-// it; Flite reports it once a synthesizer is loaded (it needs no model, so
-// this is cheap); sherpa-onnx needs a model to load, so the linked Go module
-// version is shown instead.
+// it; sherpa-onnx reports its native and onnxruntime versions; Flite reports
+// it once a synthesizer is loaded (it needs no model, so this is cheap).
 func libraryOf(ctx context.Context, reg *speech.Registry, engine string) string {
 	switch engine {
 	case pocketsphinx.Name:
 		return pocketsphinx.Library
 	case "sherpa", "silero":
-		return "sherpa-onnx-go " + moduleVersion("github.com/k2-fsa/sherpa-onnx-go")
+		return sherpa.Library() + ", Go module sherpa-onnx-go " + moduleVersion("github.com/k2-fsa/sherpa-onnx-go")
 	}
 	for _, n := range reg.Synthesizers.Names() {
 		if n != engine {

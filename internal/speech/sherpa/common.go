@@ -71,14 +71,15 @@ func checkFamily(m speech.ResolvedModel, role string, want ...string) error {
 func threads(spec speech.Spec) int { return max(spec.Threads, 1) }
 
 // library names the native runtime for EngineInfo.
-func library() string {
+// Library names the native sherpa-onnx and onnxruntime versions linked in.
+func Library() string {
 	return "sherpa-onnx " + sherpa.GetVersion() + " (onnxruntime " + sherpa.GetOnnxruntimeVersion() + ")"
 }
 
 // info describes a loaded model for role, listing its verified files in
 // role order.
 func info(role string, m speech.ResolvedModel) speech.EngineInfo {
-	in := speech.EngineInfo{Engine: Engine, Role: role, Model: m.Name, Library: library()}
+	in := speech.EngineInfo{Engine: Engine, Role: role, Model: m.Name, Library: Library()}
 	for _, r := range slices.Sorted(maps.Keys(m.Files)) {
 		in.Files = append(in.Files, m.Files[r])
 	}
