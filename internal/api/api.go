@@ -11,22 +11,10 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/engines"
 )
-
-// Access says who may call a route. It is a required field of every Route so
-// that adding a route forces a decision, and a test walks the table.
-type Access string
-
-// Access levels. The gateway issue adds key and scope levels.
-const (
-	// Public routes need no credentials: health probes only.
-	Public Access = "public"
-)
-
-// knownAccess lists the levels this build can enforce; New refuses others
-// so a route cannot be exposed by naming a level nothing checks.
-func knownAccess(a Access) bool { return a == Public }
 
 // Route is one entry of the route table.
 type Route struct {
@@ -52,6 +40,32 @@ type Options struct {
 	// Components are infrastructure probes (database, broker) that must
 	// pass for /readyz to answer 200.
 	Components []Component
+
+	// Authenticator recognises credentials (auth.Chain of key, JWT and
+	// ticket authenticators). Nil: every non-public route answers 401.
+	Authenticator auth.Authenticator
+	// Anonymous, if set, is the principal of requests that carry no
+	// credentials at all (auth.require_auth = false on a loopback-only
+	// server). Requests with bad credentials are still refused.
+	Anonymous *auth.Principal
+	// IPFilter runs first on every request (nil admits all).
+	IPFilter IPFilter
+	// Limiter admits authenticated requests (nil admits all).
+	Limiter Limiter
+	// Audit records every authentication and authorization failure.
+	Audit audit.Recorder
+	// ClientIP gives the client address for audit records, honouring
+	// trusted proxies (RemoteIP if nil).
+	ClientIP func(*http.Request) string
+
+	// Keys mounts the key-management routes under /v1/keys.
+	Keys *auth.KeyStore
+	// Tickets answers POST /v1/tickets (WebSocket tickets).
+	Tickets http.Handler
+	// Usage answers GET /v1/usage (the caller's own usage).
+	Usage http.Handler
+	// Metrics answers GET /metrics (Prometheus; admin scope).
+	Metrics http.Handler
 }
 
 // Component is a named readiness probe. Check must honour ctx.
@@ -60,16 +74,37 @@ type Component struct {
 	Check func(ctx context.Context) error
 }
 
-// Routes returns the route table for opts.
+// Routes returns the route table for opts. Routes whose handler opts does
+// not supply are left out.
 func Routes(opts Options) []Route {
-	return []Route{
+	routes := []Route{
 		{Method: http.MethodGet, Pattern: "/healthz", Access: Public, Handler: http.HandlerFunc(healthz)},
 		{Method: http.MethodGet, Pattern: "/readyz", Access: Public, Handler: readyz(opts.Engines, opts.Components)},
 	}
+	if opts.Keys != nil {
+		kh := auth.KeyHandlers{Keys: opts.Keys, ClientIP: opts.ClientIP}
+		routes = append(routes,
+			Route{Method: http.MethodPost, Pattern: "/v1/keys", Access: Admin, Handler: kh.Create()},
+			Route{Method: http.MethodGet, Pattern: "/v1/keys", Access: Admin, Handler: kh.List()},
+			Route{Method: http.MethodDelete, Pattern: "/v1/keys/{id}", Access: Admin, Handler: kh.Revoke()},
+			Route{Method: http.MethodPost, Pattern: "/v1/keys/{id}/rotate", Access: Admin, Handler: kh.Rotate()},
+		)
+	}
+	if opts.Tickets != nil {
+		routes = append(routes, Route{Method: http.MethodPost, Pattern: "/v1/tickets", Access: Authenticated, Handler: opts.Tickets})
+	}
+	if opts.Usage != nil {
+		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/v1/usage", Access: Authenticated, Handler: opts.Usage})
+	}
+	if opts.Metrics != nil {
+		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/metrics", Access: Admin, Handler: opts.Metrics})
+	}
+	return routes
 }
 
-// New builds the HTTP handler from Routes(opts), wrapped in the request-ID,
-// access-log and panic-recovery middleware.
+// New builds the HTTP handler from Routes(opts). Every request passes, in
+// order: request ID → access log → panic recovery → IP filter → route match
+// → authenticate → scope → limits → handler.
 func New(opts Options) (http.Handler, error) {
 	return newHandler(opts, Routes(opts))
 }
@@ -79,6 +114,7 @@ func newHandler(opts Options, routes []Route) (http.Handler, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	gw := newGateway(opts, log)
 	mux := http.NewServeMux()
 	methods := map[string][]string{} // pattern → allowed methods, for 405s
 	for _, rt := range routes {
@@ -88,7 +124,7 @@ func newHandler(opts Options, routes []Route) (http.Handler, error) {
 		if rt.Handler == nil || rt.Method == "" || !strings.HasPrefix(rt.Pattern, "/") {
 			return nil, fmt.Errorf("api: route %s %s is incomplete", rt.Method, rt.Pattern)
 		}
-		mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
+		mux.Handle(rt.Method+" "+rt.Pattern, gw.guard(rt.Access, rt.Handler))
 		methods[rt.Pattern] = append(methods[rt.Pattern], rt.Method)
 	}
 	// Everything else gets a JSON 404 or 405 instead of the mux's plain text.
@@ -103,7 +139,7 @@ func newHandler(opts Options, routes []Route) (http.Handler, error) {
 		}
 		writeError(w, r, CodeNotFound, "")
 	})
-	return withRequestID(withAccessLog(log, withRecover(log, mux))), nil
+	return withRequestID(withAccessLog(log, withRecover(log, withIPFilter(opts.IPFilter, mux)))), nil
 }
 
 func contains(list []string, s string) bool {

@@ -221,13 +221,13 @@ func TestRouteTableAccess(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	seen := map[int]bool{}
+	seen := map[Code]bool{}
 	for _, c := range Codes() {
 		e := catalogue(c)
-		if e.Message == "" || e.Status < 400 || seen[e.Status] {
+		if e.Message == "" || e.Status < 400 || seen[c] || (e.Status == 500) != (c == CodeInternal) {
 			t.Errorf("%s: %+v", c, e)
 		}
-		seen[e.Status] = true
+		seen[c] = true
 	}
 }
 

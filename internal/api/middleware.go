@@ -7,18 +7,15 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 )
 
 // RequestIDHeader carries the request ID in and out.
 const RequestIDHeader = "X-Request-Id"
 
-type ctxKey struct{}
-
 // RequestID returns the ID the middleware gave this request ("" outside it).
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(ctxKey{}).(string)
-	return id
-}
+func RequestID(ctx context.Context) string { return apierr.RequestID(ctx) }
 
 // validRequestID limits client-chosen IDs to short, log-safe tokens.
 func validRequestID(s string) bool {
@@ -43,7 +40,7 @@ func withRequestID(next http.Handler) http.Handler {
 			id = rand.Text()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, id)))
+		next.ServeHTTP(w, r.WithContext(apierr.WithRequestID(r.Context(), id)))
 	})
 }
 

@@ -1,0 +1,168 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/auth"
+)
+
+// IPFilter decides from the client address (and trusted proxies) whether a
+// request may proceed at all. It runs before authentication on every route.
+//
+// Contract: return nil to admit; an *apierr.Error to refuse with its code;
+// any other error refuses with ip_denied. Never block.
+type IPFilter interface {
+	AllowRequest(r *http.Request) error
+}
+
+// Limiter admits an authenticated request against its principal's rate
+// limits, quotas and per-key IP rules, after the scope check.
+//
+// Contract: on success return a release func (called when the handler
+// returns; it ends a concurrent session) and nil; on refusal an
+// *apierr.Error (429 rate_limited or quota_exceeded with RetryAfter, 403
+// ip_denied). Admission is atomic: N parallel requests against a quota of
+// k admit exactly k.
+type Limiter interface {
+	Admit(r *http.Request, p auth.Principal) (release func(), err error)
+}
+
+// gateway holds what every guarded route shares.
+type gateway struct {
+	log      *slog.Logger
+	authn    auth.Authenticator
+	limiter  Limiter
+	audit    audit.Recorder
+	clientIP func(*http.Request) string
+	anon     *auth.Principal
+}
+
+func newGateway(opts Options, log *slog.Logger) *gateway {
+	g := &gateway{log: log, authn: opts.Authenticator, limiter: opts.Limiter, audit: opts.Audit,
+		clientIP: opts.ClientIP, anon: opts.Anonymous}
+	if g.clientIP == nil {
+		g.clientIP = RemoteIP
+	}
+	return g
+}
+
+// RemoteIP is the connection's peer address without the port.
+func RemoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// withIPFilter refuses requests the filter rejects, before anything else
+// looks at them.
+func withIPFilter(f IPFilter, next http.Handler) http.Handler {
+	if f == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := f.AllowRequest(r); err != nil {
+			var e *apierr.Error
+			if !errors.As(err, &e) {
+				err = &apierr.Error{Code: apierr.CodeIPDenied}
+			}
+			apierr.WriteErr(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// guard enforces access on one route: authenticate → scope → limits.
+func (g *gateway) guard(access Access, next http.Handler) http.Handler {
+	kind, scope, _ := access.parse()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if auth.CredentialsInURL(r.URL.RawQuery) {
+			// Refused on every route, public ones included, and never
+			// logged: the access log omits the query string.
+			g.fail(w, r, apierr.CodeCredentialsInURL, "anonymous", "credentials_in_url")
+			return
+		}
+		if kind == "public" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		p, err := g.authenticate(r)
+		if err != nil {
+			actor, reason := auth.FailureOf(err)
+			g.fail(w, r, apierr.CodeUnauthenticated, actor, reason)
+			return
+		}
+		actor := auth.ActorID(p)
+		if p.Kind == auth.KindTicket {
+			// A ticket opens only the WebSocket it was issued for, from
+			// the origin it was issued to.
+			if kind != "ticket" {
+				g.fail(w, r, apierr.CodeUnauthenticated, actor, "ticket_not_accepted")
+				return
+			}
+			if p.Origin == "" || r.Header.Get("Origin") != p.Origin {
+				g.fail(w, r, apierr.CodeForbidden, actor, "origin_mismatch")
+				return
+			}
+		}
+		if scope != "" && !p.Has(scope) {
+			g.fail(w, r, apierr.CodeForbidden, actor, "missing_scope:"+string(scope))
+			return
+		}
+		auth.Redact(r)
+		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
+		if g.limiter != nil {
+			release, err := g.limiter.Admit(r, p)
+			if err != nil {
+				apierr.WriteErr(w, r, err)
+				return
+			}
+			if release != nil {
+				defer release()
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// authenticate runs the authenticator chain; with no credentials at all it
+// falls back to the configured anonymous principal, if any.
+func (g *gateway) authenticate(r *http.Request) (auth.Principal, error) {
+	if g.authn == nil {
+		return auth.Principal{}, auth.ErrNoCredentials
+	}
+	p, err := g.authn.Authenticate(r)
+	if errors.Is(err, auth.ErrNoCredentials) && g.anon != nil {
+		return *g.anon, nil
+	}
+	return p, err
+}
+
+// fail audits an access failure and answers it. The credential itself is
+// never recorded: only the actor (a key's public id when known) and why.
+func (g *gateway) fail(w http.ResponseWriter, r *http.Request, code apierr.Code, actor, reason string) {
+	if g.audit != nil {
+		action := "auth.failure"
+		if code == apierr.CodeForbidden {
+			action = "auth.forbidden"
+		}
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 5*time.Second)
+		err := g.audit.Record(ctx, audit.Event{Time: time.Now().UTC(), Actor: actor, Action: action, Outcome: "denied",
+			RemoteIP: g.clientIP(r), RequestID: RequestID(r.Context()), Target: "route:" + r.Pattern,
+			Details: map[string]string{"reason": reason}})
+		cancel()
+		if err != nil {
+			g.log.Error("audit write failed", "request_id", RequestID(r.Context()), "action", action, "err", err)
+		}
+	}
+	apierr.Write(w, r, code, "")
+}

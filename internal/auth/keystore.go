@@ -1,0 +1,288 @@
+package auth
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
+// keyMigrations is the auth component's schema (append-only). Times are
+// Unix seconds; a NULL expires_at never expires.
+var keyMigrations = []string{
+	`CREATE TABLE auth_keys (
+		id TEXT PRIMARY KEY,
+		lineage TEXT NOT NULL,
+		name TEXT NOT NULL,
+		scopes TEXT NOT NULL,
+		hash BLOB NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER,
+		revoked_at INTEGER,
+		last_used_at INTEGER,
+		limits TEXT NOT NULL DEFAULT '{}',
+		allow_cidrs TEXT NOT NULL DEFAULT '',
+		deny_cidrs TEXT NOT NULL DEFAULT '',
+		rotated_to TEXT
+	)`,
+	`CREATE INDEX auth_keys_lineage ON auth_keys(lineage)`,
+}
+
+// lastUsedGranularity keeps last_used coarse: at most one write per key per
+// period, so authentication stays a read and usage patterns stay vague.
+const lastUsedGranularity = time.Hour
+
+// ErrKeyNotFound is returned for an id that names no key.
+var ErrKeyNotFound = errors.New("auth: no such key")
+
+// Key is an API key's record. It never holds the secret or its hash.
+type Key struct {
+	ID string `json:"id"`
+	// Lineage is the id of the first key of a rotation chain; quotas and
+	// usage count against it so rotating does not reset them.
+	Lineage   string          `json:"lineage"`
+	Name      string          `json:"name"`
+	Scopes    []Scope         `json:"scopes"`
+	Created   time.Time       `json:"created"`
+	Expires   time.Time       `json:"expires,omitzero"`
+	Revoked   time.Time       `json:"revoked,omitzero"`
+	LastUsed  time.Time       `json:"last_used,omitzero"`
+	Limits    json.RawMessage `json:"limits,omitempty"`
+	Allow     []netip.Prefix  `json:"allow_cidrs,omitempty"`
+	Deny      []netip.Prefix  `json:"deny_cidrs,omitempty"`
+	RotatedTo string          `json:"rotated_to,omitempty"`
+}
+
+// Subject is what quotas count this key's use against.
+func (k Key) Subject() string { return "key:" + k.Lineage }
+
+// Principal is the authenticated caller this key makes.
+func (k Key) Principal() Principal {
+	return Principal{Kind: KindAPIKey, ID: k.ID, Subject: k.Subject(), Scopes: k.Scopes, Expires: k.Expires}
+}
+
+// Policy is what the limit component enforces for a key: its limits (JSON
+// the limit component defines) and its IP allow/deny lists. A key's policy
+// never changes after creation (rotation makes a new key), so it may be
+// cached by id.
+type Policy struct {
+	Limits json.RawMessage
+	Allow  []netip.Prefix
+	Deny   []netip.Prefix
+}
+
+// KeySpec is what a new key is created with.
+type KeySpec struct {
+	Name    string
+	Scopes  []Scope
+	Expires time.Time // zero: never
+	Limits  json.RawMessage
+	Allow   []netip.Prefix
+	Deny    []netip.Prefix
+}
+
+// Actor says who changes keys, for the audit log.
+type Actor struct {
+	ID        string // "user:<id>", "key:<id>", "cli", "system"
+	RemoteIP  string
+	RequestID string
+}
+
+// KeyStoreConfig configures a KeyStore.
+type KeyStoreConfig struct {
+	// Pepper is the HMAC key for key hashes (LoadOrCreatePepper); ≥ 32 bytes.
+	Pepper []byte
+	// Audit records every key change; a change that cannot be audited fails.
+	Audit audit.Recorder
+	// Now is the clock (time.Now when nil); tests pass a fake one.
+	Now func() time.Time
+}
+
+// KeyStore keeps API keys in the database, hashed.
+type KeyStore struct {
+	db     *sql.DB
+	pepper []byte
+	audit  audit.Recorder
+	now    func() time.Time
+	dummy  []byte // hash compared against for unknown ids, so they take as long as known ones
+
+	mu       sync.Mutex
+	policies map[string]Policy
+}
+
+// NewKeyStore migrates the auth schema in st and returns the key store.
+func NewKeyStore(ctx context.Context, st *store.Store, cfg KeyStoreConfig) (*KeyStore, error) {
+	if len(cfg.Pepper) < 32 {
+		return nil, errPepper
+	}
+	if cfg.Audit == nil {
+		return nil, errors.New("auth: key store needs an audit recorder")
+	}
+	if err := st.Migrate(ctx, "auth", keyMigrations); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	ks := &KeyStore{db: st.DB(), pepper: cfg.Pepper, audit: cfg.Audit, now: now, policies: map[string]Policy{}}
+	ks.dummy = hashKey(cfg.Pepper, "dummy", newKeySecret())
+	return ks, nil
+}
+
+// validateSpec checks a new key's fields.
+func validateSpec(s KeySpec) error {
+	if n := utf8.RuneCountInString(s.Name); n == 0 || n > 64 || !utf8.ValidString(s.Name) ||
+		strings.ContainsFunc(s.Name, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return errors.New("auth: key name must be 1 to 64 printable characters")
+	}
+	if len(s.Scopes) == 0 {
+		return errors.New("auth: a key needs at least one scope")
+	}
+	for _, sc := range s.Scopes {
+		if _, err := ParseScope(string(sc)); err != nil {
+			return err
+		}
+	}
+	if len(s.Limits) > 0 {
+		var m map[string]any
+		if len(s.Limits) > 4096 || json.Unmarshal(s.Limits, &m) != nil {
+			return errors.New("auth: key limits must be a JSON object of at most 4 KiB")
+		}
+	}
+	if len(s.Allow)+len(s.Deny) > 256 {
+		return errors.New("auth: at most 256 CIDRs per key")
+	}
+	return nil
+}
+
+// Create makes a key and returns its record and the key itself, which is
+// shown once and cannot be recovered.
+func (ks *KeyStore) Create(ctx context.Context, who Actor, spec KeySpec) (Key, string, error) {
+	if err := validateSpec(spec); err != nil {
+		return Key{}, "", err
+	}
+	id, secret := newKeyID(), newKeySecret()
+	k := Key{ID: id, Lineage: id, Name: spec.Name, Scopes: dedupScopes(spec.Scopes), Created: ks.now().UTC().Truncate(time.Second),
+		Expires: spec.Expires, Limits: spec.Limits, Allow: spec.Allow, Deny: spec.Deny}
+	if err := ks.insert(ctx, who, "key.create", k, secret, nil); err != nil {
+		return Key{}, "", err
+	}
+	return k, FormatKey(id, secret), nil
+}
+
+// insert audits, then stores k (and, in the same transaction, runs then).
+func (ks *KeyStore) insert(ctx context.Context, who Actor, action string, k Key, secret string, then func(*sql.Tx) error) error {
+	details := map[string]string{"scopes": joinScopes(k.Scopes)}
+	if k.ID != k.Lineage {
+		details["lineage"] = k.Lineage
+	}
+	if err := ks.record(ctx, who, action, "key:"+k.ID, "ok", details); err != nil {
+		return err
+	}
+	limits := string(k.Limits)
+	if limits == "" {
+		limits = "{}"
+	}
+	err := ks.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_keys(id, lineage, name, scopes, hash, created_at, expires_at, limits, allow_cidrs, deny_cidrs)
+			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Lineage, k.Name, joinScopes(k.Scopes), hashKey(ks.pepper, k.ID, secret),
+			k.Created.Unix(), nullTime(k.Expires), limits, joinPrefixes(k.Allow), joinPrefixes(k.Deny)); err != nil {
+			return err
+		}
+		if then != nil {
+			return then(tx)
+		}
+		return nil
+	})
+	if err != nil {
+		_ = ks.record(ctx, who, action, "key:"+k.ID, "error", nil)
+		return fmt.Errorf("auth: storing key: %w", err)
+	}
+	return nil
+}
+
+// Revoke revokes id; the next request with it is refused.
+func (ks *KeyStore) Revoke(ctx context.Context, who Actor, id string) error {
+	k, err := ks.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !k.Revoked.IsZero() {
+		return nil // idempotent
+	}
+	if err := ks.record(ctx, who, "key.revoke", "key:"+id, "ok", nil); err != nil {
+		return err
+	}
+	if _, err := ks.db.ExecContext(ctx, `UPDATE auth_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+		ks.now().Unix(), id); err != nil {
+		_ = ks.record(ctx, who, "key.revoke", "key:"+id, "error", nil)
+		return fmt.Errorf("auth: revoking key: %w", err)
+	}
+	return nil
+}
+
+// Rotate issues a new key with id's name, scopes, expiry, limits and IP
+// rules in the same lineage, and revokes id in the same transaction.
+func (ks *KeyStore) Rotate(ctx context.Context, who Actor, id string) (Key, string, error) {
+	old, err := ks.Get(ctx, id)
+	if err != nil {
+		return Key{}, "", err
+	}
+	if !old.Revoked.IsZero() {
+		return Key{}, "", fmt.Errorf("auth: key %s is revoked; create a new one", id)
+	}
+	nid, secret := newKeyID(), newKeySecret()
+	k := old
+	k.ID, k.Created, k.LastUsed, k.RotatedTo = nid, ks.now().UTC().Truncate(time.Second), time.Time{}, ""
+	err = ks.insert(ctx, who, "key.rotate", k, secret, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE auth_keys SET revoked_at = ?, rotated_to = ? WHERE id = ? AND revoked_at IS NULL`,
+			ks.now().Unix(), nid, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return fmt.Errorf("key %s was revoked meanwhile", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return Key{}, "", err
+	}
+	return k, FormatKey(nid, secret), nil
+}
+
+func (ks *KeyStore) record(ctx context.Context, who Actor, action, target, outcome string, details map[string]string) error {
+	actor := who.ID
+	if actor == "" {
+		actor = "system"
+	}
+	err := ks.audit.Record(ctx, audit.Event{Time: ks.now().UTC(), Actor: actor, Action: action, Target: target,
+		Outcome: outcome, RemoteIP: who.RemoteIP, RequestID: who.RequestID, Details: details})
+	if err != nil {
+		return fmt.Errorf("auth: %s not audited, so not done: %w", action, err)
+	}
+	return nil
+}
+
+func (ks *KeyStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := ks.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
