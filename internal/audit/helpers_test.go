@@ -1,0 +1,120 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
+// fakeClock is a settable clock for expiry and ordering tests.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 23, 2, 0, 0, 123456789, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testEnv is one temporary database with its audit files.
+type testEnv struct {
+	dir   string
+	st    *store.Store
+	clock *fakeClock
+}
+
+func newEnv(t testing.TB) *testEnv {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), filepath.Join(dir, "izwi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := Migrate(context.Background(), st); err != nil {
+		t.Fatal(err)
+	}
+	return &testEnv{dir: dir, st: st, clock: newFakeClock()}
+}
+
+func (e *testEnv) db() *sql.DB { return e.st.DB() }
+
+func (e *testEnv) opts() Options {
+	return Options{
+		CheckpointPath:   filepath.Join(e.dir, "audit", "checkpoints"),
+		SignerKeyPath:    filepath.Join(e.dir, "audit", "signer.key"),
+		PseudonymKeyPath: filepath.Join(e.dir, "audit", "pseudonym.key"),
+		Now:              e.clock.Now,
+	}
+}
+
+// open opens a Log with no timers and no count-based checkpoints unless
+// mod changes them.
+func (e *testEnv) open(t testing.TB, mod ...func(*Options)) *Log {
+	t.Helper()
+	o := e.opts()
+	for _, m := range mod {
+		m(&o)
+	}
+	l, err := New(context.Background(), e.db(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// record appends n distinct events, advancing the clock by a second each.
+func (e *testEnv) record(t testing.TB, l *Log, n int) {
+	t.Helper()
+	for i := range n {
+		e.clock.Advance(time.Second)
+		err := l.Record(context.Background(), Event{Actor: "user:u1", Action: "key.create",
+			Target: "key:k" + itoa(i), Outcome: OutcomeOK, RemoteIP: "203.0.113.7", RequestID: "req-" + itoa(i),
+			Details: map[string]string{"scopes": "asr.read"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func itoa(i int) string { return string(rune('a'+i%26)) + string(rune('0'+i/26%10)) }
+
+// verify runs Verify with the log's own key and checkpoint file.
+func (e *testEnv) verify(t testing.TB, l *Log) (Report, error) {
+	t.Helper()
+	raw, err := ReadCheckpoints(e.opts().CheckpointPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Verify(context.Background(), e.db(), raw, l.VerifierKey())
+}
+
+// exec runs SQL that tampers with the log, dropping the append-only
+// triggers first as an attacker with file access would.
+func (e *testEnv) exec(t testing.TB, stmts ...string) {
+	t.Helper()
+	for _, s := range append([]string{"DROP TRIGGER IF EXISTS audit_log_no_update",
+		"DROP TRIGGER IF EXISTS audit_log_no_delete"}, stmts...) {
+		if _, err := e.db().Exec(s); err != nil {
+			t.Fatalf("%s: %v", s, err)
+		}
+	}
+}

@@ -1,0 +1,379 @@
+package audit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
+// migrations are the audit component's schema (append-only). The triggers
+// make UPDATE and DELETE on the log fail inside SQLite too: the code has no
+// such path, and the triggers catch anyone else's (an attacker with write
+// access can drop them, which the chain and the checkpoints then detect).
+func migrations() []string {
+	return []string{
+		`CREATE TABLE audit_log (
+			seq   INTEGER PRIMARY KEY,
+			entry BLOB NOT NULL,
+			prev  BLOB NOT NULL,
+			hash  BLOB NOT NULL)`,
+		`CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
+		`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
+	}
+}
+
+// Component is the name the audit schema is migrated under.
+const Component = "audit"
+
+// Migrate applies the audit schema to st.
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
+}
+
+// Options configure a Log. Paths and intervals come from config.Audit.
+type Options struct {
+	CheckpointPath     string
+	SignerKeyPath      string
+	PseudonymKeyPath   string
+	CheckpointEvery    int           // 0: never by count
+	CheckpointInterval time.Duration // 0: no timer
+	HeartbeatInterval  time.Duration // 0: no heartbeats
+	// Now is the clock; nil means time.Now. Tests pass a fake.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Log is the append-only, hash-chained audit log on SQLite. It implements
+// Recorder. Appends are serialised; each is committed with
+// synchronous=FULL before Record returns.
+type Log struct {
+	db     *sql.DB
+	opts   Options
+	signer note.Signer
+	vkey   string
+	ipKey  []byte
+	log    *slog.Logger
+	base   context.Context // for the timers' work: New's ctx without its cancellation
+
+	mu        sync.Mutex // serialises appends and guards the fields below
+	seq       int64      // last appended seq (0: empty)
+	head      Hash       // hash(seq)
+	last      time.Time  // time of entry seq
+	cpSize    int64      // size of the last checkpoint written
+	sinceCP   int        // entries since it
+	closed    bool
+	stop      chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+}
+
+var _ Recorder = (*Log)(nil)
+
+// Open opens the audit log in st with cfg (after config defaults), starts
+// its checkpoint and heartbeat timers and records an "audit.start" entry.
+func Open(ctx context.Context, st *store.Store, cfg config.Audit, logger *slog.Logger) (*Log, error) {
+	if err := Migrate(ctx, st); err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return New(ctx, st.DB(), Options{
+		CheckpointPath: cfg.CheckpointPath, SignerKeyPath: cfg.SignerKeyPath, PseudonymKeyPath: cfg.PseudonymKeyPath,
+		CheckpointEvery: cfg.CheckpointEvery, CheckpointInterval: cfg.CheckpointInterval.Std(),
+		HeartbeatInterval: cfg.HeartbeatInterval.Std(), Logger: logger,
+	})
+}
+
+// New opens the log on db, whose audit schema must be migrated (Migrate).
+// It refuses to start when the database is behind or differs from the latest
+// checkpoint signed by this log's key (a cut-off tail or a swapped database):
+// run `izwi audit verify` to see where.
+func New(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.CheckpointPath == "" || opts.SignerKeyPath == "" || opts.PseudonymKeyPath == "" {
+		return nil, errors.New("audit: checkpoint path, signer key path and pseudonym key path are required")
+	}
+	signer, vkey, err := loadOrCreateSigner(opts.SignerKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	ipKey, err := loadOrCreatePseudonymKey(opts.PseudonymKeyPath)
+	if err != nil {
+		return nil, err
+	}
+	l := &Log{db: db, opts: opts, signer: signer, vkey: vkey, ipKey: ipKey,
+		log: opts.Logger.With("component", "audit"), stop: make(chan struct{}), base: context.WithoutCancel(ctx)}
+	if err := l.loadHead(ctx); err != nil {
+		return nil, err
+	}
+	if err := l.checkAgainstLatestCheckpoint(ctx); err != nil {
+		return nil, err
+	}
+	if err := l.Record(ctx, Event{Actor: "system", Action: "audit.start", Outcome: OutcomeOK}); err != nil {
+		return nil, err
+	}
+	l.wg.Add(1)
+	go l.timers()
+	return l, nil
+}
+
+// VerifierKey returns the note verifier key for this log's checkpoints.
+func (l *Log) VerifierKey() string { return l.vkey }
+
+// loadHead reads the last entry's seq, hash and time. Caller holds mu or is
+// the constructor.
+func (l *Log) loadHead(ctx context.Context) error {
+	var seq int64
+	var entry, hash []byte
+	err := l.db.QueryRowContext(ctx, "SELECT seq, entry, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &entry, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		l.seq, l.head, l.last = 0, Genesis(), time.Time{}
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("audit: read head: %w", err)
+	}
+	e, err := Decode(entry)
+	if err != nil || e.Seq != seq || len(hash) != HashSize {
+		return fmt.Errorf("audit: last entry %d is damaged; run izwi audit verify", seq)
+	}
+	l.seq, l.last = seq, e.Event.Time
+	copy(l.head[:], hash)
+	return nil
+}
+
+// checkAgainstLatestCheckpoint fails when the log is shorter than, or has a
+// different hash at, the size the latest checkpoint signed by our key says.
+func (l *Log) checkAgainstLatestCheckpoint(ctx context.Context) error {
+	raw, err := ReadCheckpoints(l.opts.CheckpointPath)
+	if err != nil {
+		return err
+	}
+	notes, err := SplitNotes(raw)
+	if err != nil {
+		return fmt.Errorf("%w; run izwi audit verify", err)
+	}
+	v, err := note.NewVerifier(l.vkey)
+	if err != nil {
+		return fmt.Errorf("audit: verifier key: %w", err)
+	}
+	for i := len(notes) - 1; i >= 0; i-- {
+		cp, err := OpenCheckpoint(notes[i].Msg, v)
+		if err != nil {
+			continue // another key's, or forged: verify reports it
+		}
+		l.cpSize = cp.Size
+		if cp.Size == 0 {
+			return nil
+		}
+		if cp.Size > l.seq {
+			return fmt.Errorf("audit: the log has %d entries but checkpoint %d says %d: entries were removed; run izwi audit verify",
+				l.seq, notes[i].Index, cp.Size)
+		}
+		var h []byte
+		if err := l.db.QueryRowContext(ctx, "SELECT hash FROM audit_log WHERE seq = ?", cp.Size).Scan(&h); err != nil {
+			return fmt.Errorf("audit: read entry %d: %w", cp.Size, err)
+		}
+		if Hash(h) != cp.Head {
+			return fmt.Errorf("audit: entry %d differs from checkpoint %d; run izwi audit verify", cp.Size, notes[i].Index)
+		}
+		return nil
+	}
+	return nil
+}
+
+// Record appends e durably, stamping it with the log's clock (never earlier
+// than the previous entry) and pseudonymising RemoteIP. If it returns an
+// error the caller must fail the audited action.
+func (l *Log) Record(ctx context.Context, e Event) error {
+	e, err := normalize(e)
+	if err != nil {
+		return err
+	}
+	e.RemoteIP = pseudonymizeIP(l.ipKey, e.RemoteIP)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return errors.New("audit: log is closed")
+	}
+	if err := l.appendLocked(ctx, e); err != nil {
+		l.log.Error("audit append failed", "action", e.Action, "err", err)
+		return err
+	}
+	l.sinceCP++
+	if l.opts.CheckpointEvery > 0 && l.sinceCP >= l.opts.CheckpointEvery {
+		if _, err := l.checkpointLocked(); err != nil {
+			// The entry is durable; a missed checkpoint is retried on the
+			// next entry or tick, so the action itself stands.
+			l.log.Error("audit checkpoint failed", "err", err)
+		}
+	}
+	return nil
+}
+
+// appendLocked chains and inserts e, retrying when another process appended
+// in between (the seq primary key makes that visible as a conflict).
+func (l *Log) appendLocked(ctx context.Context, e Event) error {
+	for attempt := 0; ; attempt++ {
+		now := l.opts.Now().UTC().Round(0)
+		if now.Before(l.last) {
+			now = l.last // time never goes backwards in the log
+		}
+		e.Time = now
+		seq := l.seq + 1
+		b, err := Encode(Entry{Seq: seq, Event: e})
+		if err != nil {
+			return err
+		}
+		h := ChainHash(l.head, b)
+		err = l.insert(ctx, seq, b, l.head, h)
+		if err == nil {
+			l.seq, l.head, l.last = seq, h, now
+			return nil
+		}
+		if attempt >= 3 || !isConstraint(err) {
+			return fmt.Errorf("audit: append %d: %w", seq, err)
+		}
+		if err := l.loadHead(ctx); err != nil {
+			return err
+		}
+	}
+}
+
+// insert commits one row with synchronous=FULL on its connection, so the
+// entry is on disk (not only in the WAL's page cache) when it returns.
+func (l *Log) insert(ctx context.Context, seq int64, entry []byte, prev, h Hash) error {
+	conn, err := l.db.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
+		return err
+	}
+	// Restore the store's default for whoever uses the connection next.
+	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=NORMAL")
+	_, err = conn.ExecContext(ctx, "INSERT INTO audit_log(seq, entry, prev, hash) VALUES(?, ?, ?, ?)",
+		seq, entry, prev[:], h[:])
+	return err
+}
+
+func isConstraint(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "constraint")
+}
+
+// Head returns the log's size and head hash.
+func (l *Log) Head() (int64, Hash) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seq, l.head
+}
+
+// Checkpoint writes a signed checkpoint of the current head to the
+// checkpoint file now.
+func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.loadHead(ctx); err != nil { // another process may have appended
+		return Checkpoint{}, err
+	}
+	return l.checkpointLocked()
+}
+
+func (l *Log) checkpointLocked() (Checkpoint, error) {
+	t := l.opts.Now().UTC().Round(0)
+	if t.Before(l.last) {
+		t = l.last
+	}
+	cp := Checkpoint{Size: l.seq, Head: l.head, Time: t}
+	signed, err := signCheckpoint(cp, l.signer)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	if err := appendCheckpoint(l.opts.CheckpointPath, signed); err != nil {
+		return Checkpoint{}, err
+	}
+	l.cpSize, l.sinceCP = l.seq, 0
+	l.log.Info("audit checkpoint", "size", l.seq)
+	return cp, nil
+}
+
+// Heartbeat appends an "audit.heartbeat" entry, so that a silent stretch in
+// the log means the server was not running, not that entries were removed.
+func (l *Log) Heartbeat(ctx context.Context) error {
+	return l.Record(ctx, Event{Actor: "system", Action: "audit.heartbeat", Outcome: OutcomeOK})
+}
+
+// tick writes a checkpoint if the log grew since the last one.
+func (l *Log) tick() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || l.seq == l.cpSize {
+		return
+	}
+	if _, err := l.checkpointLocked(); err != nil {
+		l.log.Error("audit checkpoint failed", "err", err)
+	}
+}
+
+// timers owns the checkpoint and heartbeat tickers until Close.
+func (l *Log) timers() {
+	defer l.wg.Done()
+	var cpC, hbC <-chan time.Time
+	if d := l.opts.CheckpointInterval; d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		cpC = t.C
+	}
+	if d := l.opts.HeartbeatInterval; d > 0 {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		hbC = t.C
+	}
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-cpC:
+			l.tick()
+		case <-hbC:
+			ctx, cancel := context.WithTimeout(l.base, 30*time.Second)
+			if err := l.Heartbeat(ctx); err != nil {
+				l.log.Error("audit heartbeat failed", "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// Close stops the timers, writes a final checkpoint if the log grew, and
+// makes later Records fail. It does not close the database.
+func (l *Log) Close() error {
+	var err error
+	l.closeOnce.Do(func() {
+		close(l.stop)
+		l.wg.Wait()
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if l.seq != l.cpSize {
+			_, err = l.checkpointLocked()
+		}
+		l.closed = true
+	})
+	return err
+}

@@ -1,0 +1,195 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// ErrTampered marks a log or checkpoint file that fails verification.
+var ErrTampered = errors.New("audit: verification failed")
+
+// Problem is one thing verification found wrong.
+type Problem struct {
+	// Seq is the first entry position that is wrong (for a truncated log,
+	// the first missing one); 0 when the problem is a checkpoint's own.
+	Seq int64
+	// Checkpoint is the 1-based index of the checkpoint involved, if any.
+	Checkpoint int
+	What       string
+}
+
+func (p Problem) String() string {
+	switch {
+	case p.Seq > 0 && p.Checkpoint > 0:
+		return fmt.Sprintf("entry %d (checkpoint %d): %s", p.Seq, p.Checkpoint, p.What)
+	case p.Seq > 0:
+		return fmt.Sprintf("entry %d: %s", p.Seq, p.What)
+	default:
+		return fmt.Sprintf("checkpoint %d: %s", p.Checkpoint, p.What)
+	}
+}
+
+// Report is what Verify found.
+type Report struct {
+	// Entries is how many rows the log holds.
+	Entries int64
+	// Verified is the end of the verified range 1..Verified: every entry up
+	// to it is canonical, correctly chained from Genesis, gap-free, in time
+	// order and agrees with every valid checkpoint at or below it.
+	Verified int64
+	// Head is hash(Verified).
+	Head Hash
+	// Checkpoints counts valid checkpoints; Covered is the largest size
+	// among them (the log must be at least that long).
+	Checkpoints int
+	Covered     int64
+	// Problem is the first bad entry; nil when the chain is sound.
+	Problem *Problem
+	// BadCheckpoints are checkpoints that are malformed, forged (signature
+	// does not verify) or not ours.
+	BadCheckpoints []Problem
+	// LongestSilence is the longest time between two entries where the
+	// later one is not a restart ("audit.start"), and the seq it ended at:
+	// with heartbeats on, a silence much longer than the heartbeat interval
+	// is suspicious.
+	LongestSilence   time.Duration
+	LongestSilenceAt int64
+}
+
+// OK reports whether nothing is wrong.
+func (r Report) OK() bool { return r.Problem == nil && len(r.BadCheckpoints) == 0 }
+
+// First returns the first problem to show (the chain's before checkpoints').
+func (r Report) First() (Problem, bool) {
+	if r.Problem != nil {
+		return *r.Problem, true
+	}
+	if len(r.BadCheckpoints) > 0 {
+		return r.BadCheckpoints[0], true
+	}
+	return Problem{}, false
+}
+
+// Verify recomputes the chain in db from Genesis and checks it against the
+// signed checkpoints (the raw checkpoint file) under verifierKey. It returns
+// an error wrapping ErrTampered when anything is wrong, alongside the
+// report; other errors mean verification could not run.
+func Verify(ctx context.Context, db *sql.DB, checkpoints []byte, verifierKey string) (Report, error) {
+	var rep Report
+	v, err := note.NewVerifier(verifierKey)
+	if err != nil {
+		return rep, fmt.Errorf("audit: verifier key: %w", err)
+	}
+	cps := map[int64]Hash{}    // size → head, from valid checkpoints
+	cpIndex := map[int64]int{} // size → index of the first checkpoint naming it
+	notes, splitErr := SplitNotes(checkpoints)
+	for _, n := range notes {
+		cp, err := OpenCheckpoint(n.Msg, v)
+		if err != nil {
+			rep.BadCheckpoints = append(rep.BadCheckpoints, Problem{Checkpoint: n.Index,
+				What: fmt.Sprintf("line %d: %v", n.Line, err)})
+			continue
+		}
+		if h, ok := cps[cp.Size]; ok && h != cp.Head {
+			rep.BadCheckpoints = append(rep.BadCheckpoints, Problem{Checkpoint: n.Index,
+				What: fmt.Sprintf("two validly signed checkpoints disagree about entry %d (the signer key may be compromised)", cp.Size)})
+			continue
+		}
+		cps[cp.Size] = cp.Head
+		if _, ok := cpIndex[cp.Size]; !ok {
+			cpIndex[cp.Size] = n.Index
+		}
+		rep.Checkpoints++
+		rep.Covered = max(rep.Covered, cp.Size)
+	}
+	if splitErr != nil {
+		rep.BadCheckpoints = append(rep.BadCheckpoints, Problem{Checkpoint: len(notes) + 1, What: splitErr.Error()})
+	}
+	if h, ok := cps[0]; ok && h != Genesis() {
+		rep.BadCheckpoints = append(rep.BadCheckpoints, Problem{Checkpoint: cpIndex[0], What: "size 0 with a head other than genesis"})
+	}
+
+	rows, err := db.QueryContext(ctx, "SELECT seq, entry, prev, hash FROM audit_log ORDER BY seq")
+	if err != nil {
+		return rep, fmt.Errorf("audit: read log: %w", err)
+	}
+	defer rows.Close()
+	head, want := Genesis(), int64(1)
+	var last time.Time
+	fail := func(seq int64, format string, args ...any) {
+		rep.Problem = &Problem{Seq: seq, What: fmt.Sprintf(format, args...)}
+	}
+	for rows.Next() {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		var seq int64
+		var entry, prev, hash []byte
+		if err := rows.Scan(&seq, &entry, &prev, &hash); err != nil {
+			return rep, fmt.Errorf("audit: read log: %w", err)
+		}
+		rep.Entries++
+		if rep.Problem != nil {
+			continue // count the rest
+		}
+		if seq != want {
+			if seq > want {
+				fail(want, "missing (the next stored entry is %d): deleted", seq)
+			} else {
+				fail(seq, "unexpected sequence number (want %d)", want)
+			}
+			continue
+		}
+		e, err := Decode(entry)
+		if err != nil {
+			fail(seq, "entry does not decode canonically (edited): %v", err)
+			continue
+		}
+		if e.Seq != seq {
+			fail(seq, "entry says it is %d but is stored at %d (reordered, moved or inserted)", e.Seq, seq)
+			continue
+		}
+		if !bytes.Equal(prev, head[:]) {
+			fail(seq, "does not link to entry %d (an entry before it was changed, removed or inserted)", seq-1)
+			continue
+		}
+		h := ChainHash(head, entry)
+		if !bytes.Equal(hash, h[:]) {
+			fail(seq, "content does not match its hash (edited)")
+			continue
+		}
+		if e.Event.Time.Before(last) {
+			fail(seq, "time %s is before the previous entry's %s", e.Event.Time.Format(time.RFC3339Nano), last.Format(time.RFC3339Nano))
+			continue
+		}
+		if cp, ok := cps[seq]; ok && cp != h {
+			rep.Problem = &Problem{Seq: seq, Checkpoint: cpIndex[seq],
+				What: "differs from the signed checkpoint (the log was rewritten at or before this entry)"}
+			continue
+		}
+		if !last.IsZero() && e.Event.Action != "audit.start" {
+			if gap := e.Event.Time.Sub(last); gap > rep.LongestSilence {
+				rep.LongestSilence, rep.LongestSilenceAt = gap, seq
+			}
+		}
+		last, head, want = e.Event.Time, h, seq+1
+		rep.Verified, rep.Head = seq, h
+	}
+	if err := rows.Err(); err != nil {
+		return rep, fmt.Errorf("audit: read log: %w", err)
+	}
+	if rep.Problem == nil && rep.Covered > rep.Verified {
+		rep.Problem = &Problem{Seq: rep.Verified + 1, Checkpoint: cpIndex[rep.Covered],
+			What: fmt.Sprintf("missing: the log ends at %d but a signed checkpoint covers %d (tail truncated)", rep.Verified, rep.Covered)}
+	}
+	if p, bad := rep.First(); bad {
+		return rep, fmt.Errorf("%w: %s", ErrTampered, p)
+	}
+	return rep, nil
+}
