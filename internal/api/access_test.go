@@ -1,0 +1,263 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
+// memAudit is an in-memory audit.Recorder.
+type memAudit struct {
+	mu     sync.Mutex
+	events []audit.Event
+}
+
+func (m *memAudit) Record(_ context.Context, e audit.Event) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.events = append(m.events, e)
+	return nil
+}
+
+func (m *memAudit) snapshot() []audit.Event {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]audit.Event(nil), m.events...)
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// gw is a gateway under test: a real key store on a temporary database and
+// every optional route mounted.
+type gw struct {
+	keys  *auth.KeyStore
+	audit *memAudit
+	clock *clock
+	logs  *bytes.Buffer
+	opts  Options
+}
+
+func newGW(t testing.TB) *gw {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "izwi.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	g := &gw{audit: &memAudit{}, clock: &clock{t: time.Now()}, logs: &bytes.Buffer{}}
+	g.keys, err = auth.NewKeyStore(ctx, st, auth.KeyStoreConfig{Pepper: bytes.Repeat([]byte{7}, 32), Audit: g.audit, Now: g.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"ok": "yes"}) })
+	g.opts = Options{Logger: slog.New(slog.NewJSONHandler(g.logs, nil)), Authenticator: auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}},
+		Audit: g.audit, Keys: g.keys, Tickets: ok, Usage: ok, Metrics: ok}
+	return g
+}
+
+func (g *gw) key(t testing.TB, name string, scopes ...auth.Scope) (auth.Key, string) {
+	t.Helper()
+	k, secret, err := g.keys.Create(context.Background(), auth.Actor{ID: "test"}, auth.KeySpec{Name: name, Scopes: scopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k, secret
+}
+
+// wsRoute stands for the ticket-authenticated WebSocket routes issue 4 adds.
+func wsRoute() Route {
+	return Route{Method: http.MethodGet, Pattern: "/v1/live/{id}/captions", Access: Ticket(auth.ScopeLiveRead),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"ok": "yes"}) })}
+}
+
+// every route that exists, with every optional handler supplied.
+func allRoutes(g *gw) []Route { return append(Routes(g.opts), wsRoute()) }
+
+func do(t testing.TB, method, url string, hdr http.Header, body string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
+}
+
+func bearer(key string) http.Header { return http.Header{"Authorization": {"Bearer " + key}} }
+
+func errCode(b []byte) apierr.Code {
+	var body apierr.Body
+	_ = json.Unmarshal(b, &body)
+	return body.Error.Code
+}
+
+// The route-table walk: every route × every kind of caller gets the answer
+// its declared access demands.
+func TestRouteTableWalk(t *testing.T) {
+	g := newGW(t)
+	routes := allRoutes(g)
+	h, err := newHandler(g.opts, routes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := serve(t, h)
+
+	// The table is what this test expects: a new route must be added here.
+	wantRoutes := map[string]Access{
+		"GET /healthz": Public, "GET /readyz": Public,
+		"POST /v1/keys": Admin, "GET /v1/keys": Admin, "DELETE /v1/keys/{id}": Admin, "POST /v1/keys/{id}/rotate": Admin,
+		"POST /v1/tickets": Authenticated, "GET /v1/usage": Authenticated, "GET /metrics": Admin,
+		"GET /v1/live/{id}/captions": Ticket(auth.ScopeLiveRead),
+	}
+	for _, rt := range routes {
+		key := rt.Method + " " + rt.Pattern
+		want, ok := wantRoutes[key]
+		if !ok || want != rt.Access {
+			t.Errorf("%s: access %q, the reviewed table says %q", key, rt.Access, want)
+		}
+		delete(wantRoutes, key)
+	}
+	for k := range wantRoutes {
+		t.Errorf("%s missing from the route table", k)
+	}
+
+	all := []auth.Scope{auth.ScopeASRRead, auth.ScopeTTSRead, auth.ScopeChatRead, auth.ScopeLiveWrite, auth.ScopeLiveRead}
+	_, adminKey := g.key(t, "admin", auth.ScopeAdmin)
+	revoked, revokedKey := g.key(t, "revoked", all...)
+	if err := g.keys.Revoke(context.Background(), auth.Actor{ID: "test"}, revoked.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, expiredKey, err := g.keys.Create(context.Background(), auth.Actor{ID: "test"},
+		auth.KeySpec{Name: "expiring", Scopes: all, Expires: g.clock.Now().Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.clock.Add(2 * time.Minute)
+
+	type caller struct {
+		name string
+		hdr  http.Header
+		// fails is the code this caller gets on a route of the access kind
+		// ("" means it passes authorization).
+		fails func(kind string) apierr.Code
+	}
+	unauth := func(kind string) apierr.Code {
+		if kind == "public" {
+			return ""
+		}
+		return apierr.CodeUnauthenticated
+	}
+	callersFor := func(scope auth.Scope) []caller {
+		// lacking holds every scope but the route's (and never admin).
+		var lacking []auth.Scope
+		for _, s := range all {
+			if s != scope {
+				lacking = append(lacking, s)
+			}
+		}
+		_, lackingKey := g.key(t, "lacking", lacking...)
+		withScope := scope
+		if withScope == "" {
+			withScope = auth.ScopeASRRead
+		}
+		_, withKey := g.key(t, "with", withScope)
+		return []caller{
+			{"no credentials", nil, unauth},
+			{"malformed key", bearer("izk_garbage"), unauth},
+			{"unknown key", bearer(auth.FormatKey("aaaaaaaaaaaa", strings.Repeat("a", 52))), unauth},
+			{"revoked key", bearer(revokedKey), unauth},
+			{"expired key", bearer(expiredKey), unauth},
+			{"key lacking the scope", bearer(lackingKey), func(kind string) apierr.Code {
+				if kind == "scope" || kind == "ticket" {
+					return apierr.CodeForbidden
+				}
+				return ""
+			}},
+			{"key with the scope", bearer(withKey), func(string) apierr.Code { return "" }},
+			{"admin key", bearer(adminKey), func(string) apierr.Code { return "" }},
+		}
+	}
+	for _, rt := range routes {
+		kind, scope, _ := rt.Access.parse()
+		path := strings.ReplaceAll(rt.Pattern, "{id}", "aaaaaaaaaaaa")
+		for _, c := range callersFor(scope) {
+			before := len(g.audit.snapshot())
+			resp, b := do(t, rt.Method, base+path, c.hdr, "")
+			want := c.fails(kind)
+			got := errCode(b)
+			name := rt.Method + " " + rt.Pattern + " / " + c.name
+			switch want {
+			case "":
+				if resp.StatusCode == 401 || resp.StatusCode == 403 || got == apierr.CodeUnauthenticated || got == apierr.CodeForbidden {
+					t.Errorf("%s: refused %d %s", name, resp.StatusCode, got)
+				}
+			default:
+				if got != want || resp.StatusCode != apierr.Lookup(want).Status {
+					t.Errorf("%s: %d %q, want %d %q", name, resp.StatusCode, got, apierr.Lookup(want).Status, want)
+				}
+				if want == apierr.CodeUnauthenticated && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
+					t.Errorf("%s: 401 without WWW-Authenticate: Bearer", name)
+				}
+				ev := g.audit.snapshot()
+				if len(ev) != before+1 || ev[len(ev)-1].Outcome != "denied" || ev[len(ev)-1].RemoteIP != "127.0.0.1" ||
+					ev[len(ev)-1].Details["reason"] == "" {
+					t.Errorf("%s: refusal not audited: %+v", name, ev[before:])
+				}
+			}
+		}
+	}
+	for _, e := range g.audit.snapshot() {
+		j, _ := json.Marshal(e)
+		for _, k := range []string{adminKey, revokedKey, expiredKey} {
+			if strings.Contains(string(j), k[17:]) {
+				t.Fatalf("audit event holds a key secret: %s", j)
+			}
+		}
+	}
+}
+
+// A new route without a declared (or with an unenforced) access fails New.
+func TestUndeclaredAccessRefused(t *testing.T) {
+	for _, a := range []Access{"", "admin", "scope:root", "ticket:", "scope:", "private"} {
+		if _, err := newHandler(Options{}, []Route{{Method: "GET", Pattern: "/x", Access: a, Handler: http.NotFoundHandler()}}); err == nil {
+			t.Errorf("access %q accepted", a)
+		}
+	}
+	for _, a := range []Access{Public, Authenticated, Admin, Scope(auth.ScopeTTSRead), Ticket(auth.ScopeLiveWrite)} {
+		if _, err := newHandler(Options{}, []Route{{Method: "GET", Pattern: "/x", Access: a, Handler: http.NotFoundHandler()}}); err != nil {
+			t.Errorf("access %q refused: %v", a, err)
+		}
+	}
+}
