@@ -70,7 +70,7 @@ func ParseKey(s string) (id, secret string, err error) {
 	}
 	// The secret must be canonical base32 of exactly 32 bytes, so each key
 	// has one spelling.
-	if b, err := keyEncoding.DecodeString(secret); err != nil || len(b) != 32 || keyEncoding.EncodeToString(b) != secret {
+	if b, err := keyEncoding.DecodeString(secret); err != nil || len(b) != 32 || !equalHash([]byte(keyEncoding.EncodeToString(b)), []byte(secret)) {
 		return "", "", ErrMalformedKey
 	}
 	return id, secret, nil
