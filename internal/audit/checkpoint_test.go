@@ -1,0 +1,104 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+func testSigner(t testing.TB) (note.Signer, note.Verifier) {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, SignerName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, v
+}
+
+func TestCheckpointRoundTrip(t *testing.T) {
+	s, v := testSigner(t)
+	cp := Checkpoint{Size: 12, Head: ChainHash(Genesis(), []byte("x")), Time: time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC)}
+	var file []byte
+	for i := range 3 {
+		c := cp
+		c.Size += int64(i)
+		msg, err := signCheckpoint(c, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.HasPrefix(msg, []byte("izwi/audit\n")) {
+			t.Fatalf("checkpoint does not start with its origin: %q", msg)
+		}
+		file = append(append(file, msg...), '\n')
+	}
+	notes, err := SplitNotes(file)
+	if err != nil || len(notes) != 3 {
+		t.Fatalf("%d notes, %v", len(notes), err)
+	}
+	for i, n := range notes {
+		got, err := OpenCheckpoint(n.Msg, v)
+		if err != nil || got.Size != cp.Size+int64(i) || got.Head != cp.Head || !got.Time.Equal(cp.Time) {
+			t.Fatalf("note %d: %+v, %v", i, got, err)
+		}
+		if n.Index != i+1 || n.Line != 1+i*7 {
+			t.Fatalf("note %d at index %d line %d", i, n.Index, n.Line)
+		}
+	}
+}
+
+func TestParseCheckpointTextRejects(t *testing.T) {
+	head := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	for _, bad := range []string{
+		"other/log\n1\n" + head + "\ntime 2026-01-01T00:00:00Z\n",
+		"izwi/audit\n-1\n" + head + "\ntime 2026-01-01T00:00:00Z\n",
+		"izwi/audit\n01\n" + head + "\ntime 2026-01-01T00:00:00Z\n",
+		"izwi/audit\n1\nAAAA\ntime 2026-01-01T00:00:00Z\n",
+		"izwi/audit\n1\n" + head + "\nwhen 2026\n",
+		"izwi/audit\n1\n" + head + "\n",
+	} {
+		if _, err := parseCheckpointText(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+}
+
+// FuzzSplitNotes: the checkpoint-file parser never panics, returns notes
+// that are contiguous pieces of its input, and each note it returns has the
+// shape note.Open expects (text, blank line, signature lines).
+func FuzzSplitNotes(f *testing.F) {
+	s, _ := testSigner(f)
+	msg, _ := signCheckpoint(Checkpoint{Size: 3, Time: time.Unix(0, 0)}, s)
+	f.Add(append(append(append([]byte{}, msg...), '\n'), msg...))
+	f.Add([]byte("izwi/audit\n9\n"))
+	f.Add([]byte("\n\n— x y\n\n\n"))
+	f.Add([]byte("a\n\nb\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		notes, err := SplitNotes(b)
+		total := 0
+		for _, n := range notes {
+			if !bytes.Contains(b, n.Msg) {
+				t.Fatal("note is not part of the input")
+			}
+			text, sigs, ok := strings.Cut(string(n.Msg), "\n\n")
+			if !ok || sigs == "" || !strings.HasSuffix(sigs, "\n") || strings.Contains(text, "\n\n") {
+				t.Fatalf("malformed note returned: %q", n.Msg)
+			}
+			total += len(n.Msg)
+		}
+		if err == nil && total+len(notes) < len(b) {
+			t.Fatalf("notes cover %d+%d of %d bytes without an error", total, len(notes), len(b))
+		}
+	})
+}
