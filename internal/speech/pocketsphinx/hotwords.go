@@ -20,6 +20,11 @@ const (
 	maxPhones       = 64
 )
 
+// PocketSphinx 5prealpha cannot bias its search towards words it already
+// knows, so a hotword in the dictionary changes nothing; what hotwords buy
+// is vocabulary: a word missing from the dictionary, given with its phones,
+// is added (with a unigram in the language model) for that stream only.
+
 // parseHotwords turns StreamOptions.Hotwords into dictionary words. An entry
 // is either a phrase ("new york": every word must be in the dictionary) or
 // one word with its pronunciation in the model's phone set ("izwi:IH Z W
