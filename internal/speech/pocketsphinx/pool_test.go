@@ -225,6 +225,10 @@ func TestModelResolution(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(tmp, "mixture_weights"), []byte("junk"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	junkLM := filepath.Join(t.TempDir(), "junk.lm")
+	if err := os.WriteFile(junkLM, []byte("this is not a language model\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for name, c := range map[string]struct {
 		spec speech.Spec
 		deps speech.Deps
@@ -239,6 +243,7 @@ func TestModelResolution(t *testing.T) {
 		"bad decoders":    {speech.Spec{Engine: Name, Options: map[string]string{"decoders": "0"}}, speech.Deps{}, speech.ErrBadInput},
 		"missing lm":      {speech.Spec{Engine: Name, Options: map[string]string{"lm": filepath.Join(tmp, "none.lm")}}, speech.Deps{}, speech.ErrModel},
 		"lm is a dir":     {speech.Spec{Engine: Name, Options: map[string]string{"lm": tmp}}, speech.Deps{}, speech.ErrModel},
+		"corrupt lm":      {speech.Spec{Engine: Name, Options: map[string]string{"lm": junkLM}}, speech.Deps{}, speech.ErrModel},
 	} {
 		if r, err := New(ctx, c.spec, c.deps); !errors.Is(err, c.want) {
 			t.Errorf("%s: err = %v, want %v", name, err, c.want)
