@@ -1,0 +1,165 @@
+package limit
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/auth"
+)
+
+// sessionRetry is the Retry-After of a full session cap: a session may end
+// at any moment, so the caller is told to try again shortly.
+const sessionRetry = time.Second
+
+// Allow admits one request of p against its request rate and counts it.
+func (l *Limiter) Allow(ctx context.Context, p auth.Principal) error {
+	return l.with(ctx, p, l.db != nil, func(s *subject, now time.Time) error {
+		if ok, wait := s.req.take(1, now); !ok {
+			return &Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait}
+		}
+		s.pending.requests++
+		return nil
+	})
+}
+
+// Session is one held concurrent-session slot. Release it on every exit
+// path (defer it right after Acquire); Release is idempotent.
+type Session struct {
+	l    *Limiter
+	p    auth.Principal
+	s    *subject
+	once sync.Once
+}
+
+// Acquire takes one of p's concurrent-session slots, refusing with
+// quota_exceeded when all MaxSessions are in use.
+func (l *Limiter) Acquire(ctx context.Context, p auth.Principal) (*Session, error) {
+	var held *subject
+	err := l.with(ctx, p, false, func(s *subject, now time.Time) error {
+		if m := s.eff.MaxSessions; m > 0 && s.sessions >= m {
+			return &Error{Code: CodeQuotaExceeded, Limit: "max_sessions", RetryAfter: sessionRetry}
+		}
+		s.sessions++
+		held = s
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Session{l: l, p: p, s: held}, nil
+}
+
+// Release frees the slot. A subject with an open session is never evicted,
+// so the held pointer stays the live one.
+func (se *Session) Release() {
+	se.once.Do(func() {
+		se.s.mu.Lock()
+		se.s.sessions--
+		se.s.lastSeen = se.l.opts.Now()
+		se.s.mu.Unlock()
+	})
+}
+
+// ChargeAudio charges d of audio to the session's subject (see
+// Limiter.ChargeAudio).
+func (se *Session) ChargeAudio(ctx context.Context, d time.Duration) error {
+	return se.l.ChargeAudio(ctx, se.p, d)
+}
+
+// Sessions is how many sessions p's subject holds now.
+func (l *Limiter) Sessions(ctx context.Context, p auth.Principal) (int, error) {
+	var n int
+	err := l.with(ctx, p, false, func(s *subject, _ time.Time) error { n = s.sessions; return nil })
+	return n, err
+}
+
+// CheckAudio refuses before work starts when p has no audio left today.
+func (l *Limiter) CheckAudio(ctx context.Context, p auth.Principal) error {
+	return l.with(ctx, p, true, func(s *subject, now time.Time) error {
+		if lim := s.eff.audioLimitMs(); lim > 0 && s.total().audioMs >= lim {
+			return quotaError("audio_minutes_per_day", now)
+		}
+		return nil
+	})
+}
+
+// ChargeAudio charges d of audio to p's day, atomically: if the charge
+// would pass the daily limit nothing is charged and quota_exceeded is
+// returned. Callers charge each chunk before processing it, so refused
+// audio is never processed.
+func (l *Limiter) ChargeAudio(ctx context.Context, p auth.Principal, d time.Duration) error {
+	ms := max(d.Milliseconds(), 0)
+	return l.with(ctx, p, true, func(s *subject, now time.Time) error {
+		if lim := s.eff.audioLimitMs(); lim > 0 && s.total().audioMs+ms > lim {
+			return quotaError("audio_minutes_per_day", now)
+		}
+		s.pending.audioMs += ms
+		return nil
+	})
+}
+
+// Charge charges tokens chat tokens to p: the daily quota (atomic, as for
+// audio) and the per-second bucket (a charge larger than one second's worth
+// succeeds from a full bucket and leaves it in debt, so the next call
+// waits). Nothing is charged when either refuses.
+func (l *Limiter) Charge(ctx context.Context, p auth.Principal, tokens int64) error {
+	n := max(tokens, 0)
+	return l.with(ctx, p, true, func(s *subject, now time.Time) error {
+		if lim := s.eff.ChatTokensPerDay; lim > 0 && s.total().chatTokens+n > lim {
+			return quotaError("chat_tokens_per_day", now)
+		}
+		if ok, wait := s.chat.take(float64(n), now); !ok {
+			return &Error{Code: CodeRateLimited, Limit: "chat_tokens_per_second", RetryAfter: wait}
+		}
+		s.pending.chatTokens += n
+		return nil
+	})
+}
+
+func quotaError(limit string, now time.Time) *Error {
+	return &Error{Code: CodeQuotaExceeded, Limit: limit, RetryAfter: nextUTCMidnight(now).Sub(now)}
+}
+
+// Usage is a subject's usage today and its effective limits (0 = none).
+type Usage struct {
+	Subject  string    `json:"subject"`
+	Day      string    `json:"day"`
+	ResetsAt time.Time `json:"resets_at"`
+	Limits   Effective `json:"limits"`
+	Used     Used      `json:"usage"`
+}
+
+// Effective are effective limits as /v1/usage shows them: every field
+// present, 0 meaning unlimited.
+type Effective struct {
+	RPS                 float64 `json:"rps"`
+	Burst               int     `json:"burst"`
+	MaxSessions         int     `json:"max_sessions"`
+	AudioMinutesPerDay  float64 `json:"audio_minutes_per_day"`
+	ChatTokensPerSecond float64 `json:"chat_tokens_per_second"`
+	ChatTokensPerDay    int64   `json:"chat_tokens_per_day"`
+}
+
+// Used are the counters of Usage.
+type Used struct {
+	Requests     int64   `json:"requests"`
+	Sessions     int     `json:"sessions"`
+	AudioMinutes float64 `json:"audio_minutes"`
+	ChatTokens   int64   `json:"chat_tokens"`
+}
+
+// Usage reports p's own usage today.
+func (l *Limiter) Usage(ctx context.Context, p auth.Principal) (Usage, error) {
+	var u Usage
+	err := l.with(ctx, p, true, func(s *subject, now time.Time) error {
+		t := s.total()
+		u = Usage{Subject: s.name, Day: s.day, ResetsAt: nextUTCMidnight(now), Limits: Effective(s.eff), Used: Used{
+			Requests: t.requests, Sessions: s.sessions, ChatTokens: t.chatTokens,
+			AudioMinutes: math.Round(float64(t.audioMs)/60_000*1000) / 1000,
+		}}
+		return nil
+	})
+	return u, err
+}

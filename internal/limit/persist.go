@@ -1,0 +1,127 @@
+package limit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// migrations are the limit component's schema (append-only). Usage is one
+// row per subject and UTC day; values are totals for that day.
+func migrations() []string {
+	return []string{
+		`CREATE TABLE limit_usage (
+			subject     TEXT    NOT NULL,
+			day         TEXT    NOT NULL,
+			requests    INTEGER NOT NULL DEFAULT 0,
+			audio_ms    INTEGER NOT NULL DEFAULT 0,
+			chat_tokens INTEGER NOT NULL DEFAULT 0,
+			updated_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
+			PRIMARY KEY (subject, day))`,
+	}
+}
+
+// usageRow is a delta to add to one subject's day.
+type usageRow struct {
+	subject, day string
+	c            counters
+}
+
+func loadUsage(ctx context.Context, db *sql.DB, subjectName, day string) (counters, error) {
+	var c counters
+	err := db.QueryRowContext(ctx,
+		"SELECT requests, audio_ms, chat_tokens FROM limit_usage WHERE subject = ? AND day = ?", subjectName, day).
+		Scan(&c.requests, &c.audioMs, &c.chatTokens)
+	if errors.Is(err, sql.ErrNoRows) {
+		return counters{}, nil
+	}
+	return c, err
+}
+
+// Flush writes unflushed usage to the database in one transaction. Rows are
+// added as deltas, so several processes sharing a database keep correct
+// totals. On failure nothing is lost: the deltas return to pending and the
+// next flush retries them.
+func (l *Limiter) Flush(ctx context.Context) error {
+	if l.db == nil {
+		return nil
+	}
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+
+	// Collect: move each subject's pending to inflight.
+	type taken struct {
+		s   *subject
+		row usageRow
+	}
+	var batch []taken
+	l.mu.Lock()
+	subjects := make([]*subject, 0, len(l.subjects))
+	for _, s := range l.subjects {
+		subjects = append(subjects, s)
+	}
+	l.mu.Unlock()
+	for _, s := range subjects {
+		s.mu.Lock()
+		if !s.pending.zero() {
+			s.inflight, s.inflightDay = s.pending, s.day
+			batch = append(batch, taken{s, usageRow{s.name, s.day, s.pending}})
+			s.pending = counters{}
+		}
+		s.mu.Unlock()
+	}
+	l.retiredMu.Lock()
+	retired := l.retired
+	l.retired = nil
+	l.retiredMu.Unlock()
+	if len(batch) == 0 && len(retired) == 0 {
+		return nil
+	}
+
+	rows := make([]usageRow, 0, len(batch)+len(retired))
+	for _, t := range batch {
+		rows = append(rows, t.row)
+	}
+	rows = append(rows, retired...)
+	err := l.opts.Store.Tx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx, `INSERT INTO limit_usage(subject, day, requests, audio_ms, chat_tokens) VALUES(?, ?, ?, ?, ?)
+			ON CONFLICT(subject, day) DO UPDATE SET requests = requests + excluded.requests,
+				audio_ms = audio_ms + excluded.audio_ms, chat_tokens = chat_tokens + excluded.chat_tokens,
+				updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`)
+		if err != nil {
+			return err
+		}
+		defer stmt.Close()
+		for _, r := range rows {
+			if _, err := stmt.ExecContext(ctx, r.subject, r.day, r.c.requests, r.c.audioMs, r.c.chatTokens); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+
+	// Settle: inflight becomes base (written) or pending again (not).
+	for _, t := range batch {
+		s := t.s
+		s.mu.Lock()
+		s.inflight = counters{}
+		switch {
+		case err == nil && s.day == t.row.day:
+			s.base = s.base.plus(t.row.c)
+		case err != nil && s.day == t.row.day:
+			s.pending = s.pending.plus(t.row.c)
+		case err != nil:
+			l.retire(t.row) // the day rolled over meanwhile
+		}
+		s.mu.Unlock()
+	}
+	if err != nil {
+		l.retiredMu.Lock()
+		l.retired = append(l.retired, retired...)
+		l.retiredMu.Unlock()
+		return fmt.Errorf("limit: flushing usage: %w", err)
+	}
+	l.opts.Logger.Debug("usage flushed", "rows", len(rows))
+	return nil
+}
