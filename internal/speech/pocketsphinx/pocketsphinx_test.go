@@ -227,3 +227,56 @@ func TestClosedStreamAndRecognizer(t *testing.T) {
 		t.Errorf("NewStream after Close = %v, want ErrClosed", err)
 	}
 }
+
+// Partials come while speech is in progress, only when their text changes,
+// and carry the segment number of the final that closes them.
+func TestPartials(t *testing.T) {
+	u := utterance(t, conformanceID)
+	samples := readWAV(t, u.WAV)
+	rec := newRec(t, nil)
+	st, err := rec.NewStream(context.Background(), speech.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var all []speech.Result
+	for off := 0; off < len(samples); off += 1600 {
+		rs, err := st.Accept(samples[off:min(off+1600, len(samples))])
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, rs...)
+	}
+	rs, err := st.Flush()
+	if err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, rs...)
+	partials, finals := 0, 0
+	last := ""
+	for i, r := range all {
+		if r.Final {
+			finals++
+			last = ""
+			continue
+		}
+		partials++
+		if r.Text == "" || r.Text == last {
+			t.Errorf("partial %d: %q repeats or is empty", i, r.Text)
+		}
+		last = r.Text
+		next := -1
+		for _, f := range all[i:] {
+			if f.Final {
+				next = f.Segment
+				break
+			}
+		}
+		if next != r.Segment {
+			t.Errorf("partial %d has segment %d, the final after it %d", i, r.Segment, next)
+		}
+	}
+	if partials < 5 || finals < 2 {
+		t.Errorf("%d partials and %d finals; want several partials and ≥ 2 finals", partials, finals)
+	}
+}
