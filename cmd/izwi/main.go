@@ -47,6 +47,8 @@ func commands() map[string]command {
 		"serve":      {"start the server", runServe},
 		"transcribe": {"transcribe audio files", runTranscribe},
 		"models":     {"list, verify, pull or import models", runModels},
+		"audit":      {"verify, export or checkpoint the audit log", runAudit},
+		"keys":       {"create, list, revoke or rotate API keys", runKeys},
 	}
 }
 

@@ -13,25 +13,27 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth"
 )
 
-// IPFilter decides from the client address (and trusted proxies) whether a
-// request may proceed at all. It runs before authentication on every route.
+// IPFilter refuses requests from addresses the global allow/deny lists
+// reject, before authentication (so a refused address cannot probe keys),
+// and resolves the client address behind trusted proxies for what follows.
+// *netpolicy.Policy implements it.
 //
-// Contract: return nil to admit; an *apierr.Error to refuse with its code;
-// any other error refuses with ip_denied. Never block.
+// Contract: Middleware returns a handler that either answers 403 ip_denied
+// through the error catalogue or calls next. Never block.
 type IPFilter interface {
-	AllowRequest(r *http.Request) error
+	Middleware(next http.Handler) http.Handler
 }
 
-// Limiter admits an authenticated request against its principal's rate
-// limits, quotas and per-key IP rules, after the scope check.
+// Limiter enforces an authenticated principal's per-key IP rules, rate
+// limits and quotas, after the scope check. *limit.Limiter implements it.
 //
-// Contract: on success return a release func (called when the handler
-// returns; it ends a concurrent session) and nil; on refusal an
-// *apierr.Error (429 rate_limited or quota_exceeded with RetryAfter, 403
-// ip_denied). Admission is atomic: N parallel requests against a quota of
-// k admit exactly k.
+// Contract: the returned handler reads the principal with auth.FromContext
+// (the gateway has put it there), and either refuses through the error
+// catalogue (429 rate_limited or quota_exceeded with Retry-After, 403
+// ip_denied) or calls next. Admission is atomic: N parallel requests
+// against a quota of k admit exactly k.
 type Limiter interface {
-	Admit(r *http.Request, p auth.Principal) (release func(), err error)
+	Middleware(next http.Handler) http.Handler
 }
 
 // gateway holds what every guarded route shares.
@@ -62,28 +64,20 @@ func RemoteIP(r *http.Request) string {
 	return host
 }
 
-// withIPFilter refuses requests the filter rejects, before anything else
-// looks at them.
+// withIPFilter puts f in front of next.
 func withIPFilter(f IPFilter, next http.Handler) http.Handler {
 	if f == nil {
 		return next
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := f.AllowRequest(r); err != nil {
-			var e *apierr.Error
-			if !errors.As(err, &e) {
-				err = &apierr.Error{Code: apierr.CodeIPDenied}
-			}
-			apierr.WriteErr(w, r, err)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+	return f.Middleware(next)
 }
 
 // guard enforces access on one route: authenticate → scope → limits.
 func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 	kind, scope, _ := access.parse()
+	if g.limiter != nil && kind != "public" {
+		next = g.limiter.Middleware(next)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if auth.CredentialsInURL(r.URL.RawQuery) {
 			// Refused on every route, public ones included, and never
@@ -119,18 +113,7 @@ func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 			return
 		}
 		auth.Redact(r)
-		r = r.WithContext(auth.WithPrincipal(r.Context(), p))
-		if g.limiter != nil {
-			release, err := g.limiter.Admit(r, p)
-			if err != nil {
-				apierr.WriteErr(w, r, err)
-				return
-			}
-			if release != nil {
-				defer release()
-			}
-		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
 	})
 }
 

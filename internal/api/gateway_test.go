@@ -183,23 +183,30 @@ func TestKeyAPIAndRevocationNextRequest(t *testing.T) {
 type fakeLimiter struct {
 	calls    atomic.Int32
 	released atomic.Int32
-	refuse   bool
+	refuse   atomic.Bool
 }
 
-func (f *fakeLimiter) Admit(r *http.Request, p auth.Principal) (func(), error) {
-	f.calls.Add(1)
-	if _, ok := auth.FromContext(r.Context()); !ok || p.ID == "" {
-		return nil, &apierr.Error{Code: apierr.CodeInternal}
-	}
-	if f.refuse {
-		return nil, &apierr.Error{Code: apierr.CodeRateLimited, RetryAfter: 1500 * time.Millisecond}
-	}
-	return func() { f.released.Add(1) }, nil
+func (f *fakeLimiter) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.calls.Add(1)
+		if p, ok := auth.FromContext(r.Context()); !ok || p.ID == "" {
+			apierr.Write(w, r, apierr.CodeInternal, "")
+			return
+		}
+		if f.refuse.Load() {
+			apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeRateLimited, RetryAfter: 1500 * time.Millisecond})
+			return
+		}
+		defer f.released.Add(1)
+		next.ServeHTTP(w, r)
+	})
 }
 
 type denyAll struct{}
 
-func (denyAll) AllowRequest(*http.Request) error { return &apierr.Error{Code: apierr.CodeIPDenied} }
+func (denyAll) Middleware(http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.Write(w, r, apierr.CodeIPDenied, "") })
+}
 
 // The chain's order: IP filter before authentication; the limiter only
 // after the scope check, with the principal; 429 carries Retry-After.
@@ -221,7 +228,7 @@ func TestChainOrder(t *testing.T) {
 	if resp, _ := do(t, "GET", base+"/v1/tts", bearer(tts), ""); resp.StatusCode != 204 || lim.calls.Load() != 1 || lim.released.Load() != 1 {
 		t.Fatalf("admitted: %d, calls %d released %d", resp.StatusCode, lim.calls.Load(), lim.released.Load())
 	}
-	lim.refuse = true
+	lim.refuse.Store(true)
 	resp, b := do(t, "GET", base+"/v1/tts", bearer(tts), "")
 	if resp.StatusCode != 429 || errCode(b) != apierr.CodeRateLimited || resp.Header.Get("Retry-After") != "2" {
 		t.Fatalf("limited: %d %s Retry-After %q", resp.StatusCode, b, resp.Header.Get("Retry-After"))
