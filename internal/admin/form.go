@@ -37,11 +37,14 @@ func parseForm(contentType string, body []byte) (map[string]string, error) {
 	if len(body) > maxBody {
 		return nil, errForm
 	}
+	out := map[string]string{}
+	if len(body) == 0 {
+		return out, nil // a bare POST (logout) carries no fields
+	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return nil, errForm
 	}
-	out := map[string]string{}
 	add := func(k, v string) error {
 		if !formField(k) || len(v) > maxField || !utf8.ValidString(v) {
 			return errForm
