@@ -23,6 +23,9 @@ const (
 	Authenticated Access = "authenticated"
 	// Admin routes need the admin scope.
 	Admin Access = "scope:admin"
+	// Metrics is /metrics: an admin, or a scraper with the scrape token
+	// (which opens nothing else).
+	Metrics Access = "metrics"
 )
 
 // Scope is the access of routes any principal holding s may call.
@@ -37,7 +40,7 @@ func Ticket(s auth.Scope) Access { return Access("ticket:" + string(s)) }
 // "ticket") and scope, reporting whether this build enforces it.
 func (a Access) parse() (kind string, scope auth.Scope, ok bool) {
 	switch a {
-	case Public, Authenticated:
+	case Public, Authenticated, Metrics:
 		return string(a), "", true
 	}
 	kind, name, found := strings.Cut(string(a), ":")

@@ -16,6 +16,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
@@ -74,8 +75,9 @@ func newGW(t testing.TB) *gw {
 		t.Fatal(err)
 	}
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"ok": "yes"}) })
-	g.opts = Options{Logger: slog.New(slog.NewJSONHandler(g.logs, nil)), Authenticator: auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}},
-		Audit: g.audit, Keys: g.keys, Tickets: ok, Usage: ok, Metrics: ok}
+	g.opts = Options{Logger: slog.New(slog.NewJSONHandler(g.logs, nil)),
+		Authenticator: auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}, &auth.ScrapeAuthenticator{Token: secrets.New(scrapeToken)}},
+		Audit:         g.audit, Keys: g.keys, Tickets: ok, Usage: ok, Metrics: ok}
 	return g
 }
 
@@ -87,6 +89,9 @@ func (g *gw) key(t testing.TB, name string, scopes ...auth.Scope) (auth.Key, str
 	}
 	return k, secret
 }
+
+// scrapeToken is the metrics scrape token the test gateway accepts.
+const scrapeToken = "scrape-token-0123456789abcdef0123456789"
 
 // wsRoute stands for the ticket-authenticated WebSocket routes issue 4 adds.
 func wsRoute() Route {
@@ -138,7 +143,7 @@ func TestRouteTableWalk(t *testing.T) {
 	wantRoutes := map[string]Access{
 		"GET /healthz": Public, "GET /readyz": Public,
 		"POST /v1/keys": Admin, "GET /v1/keys": Admin, "DELETE /v1/keys/{id}": Admin, "POST /v1/keys/{id}/rotate": Admin,
-		"POST /v1/tickets": Authenticated, "GET /v1/usage": Authenticated, "GET /metrics": Admin,
+		"POST /v1/tickets": Authenticated, "GET /v1/usage": Authenticated, "GET /metrics": Metrics,
 		"GET /v1/live/{id}/captions": Ticket(auth.ScopeLiveRead),
 	}
 	for _, rt := range routes {
@@ -179,7 +184,7 @@ func TestRouteTableWalk(t *testing.T) {
 		}
 		return apierr.CodeUnauthenticated
 	}
-	callersFor := func(scope auth.Scope) []caller {
+	callersFor := func(kind string, scope auth.Scope) []caller {
 		// lacking holds every scope but the route's (and never admin).
 		var lacking []auth.Scope
 		for _, s := range all {
@@ -189,7 +194,10 @@ func TestRouteTableWalk(t *testing.T) {
 		}
 		_, lackingKey := g.key(t, "lacking", lacking...)
 		withScope := scope
-		if withScope == "" {
+		switch {
+		case kind == "metrics":
+			withScope = auth.ScopeAdmin
+		case withScope == "":
 			withScope = auth.ScopeASRRead
 		}
 		_, withKey := g.key(t, "with", withScope)
@@ -200,19 +208,25 @@ func TestRouteTableWalk(t *testing.T) {
 			{"revoked key", bearer(revokedKey), unauth},
 			{"expired key", bearer(expiredKey), unauth},
 			{"key lacking the scope", bearer(lackingKey), func(kind string) apierr.Code {
-				if kind == "scope" || kind == "ticket" {
+				if kind == "scope" || kind == "ticket" || kind == "metrics" {
 					return apierr.CodeForbidden
 				}
 				return ""
 			}},
 			{"key with the scope", bearer(withKey), func(string) apierr.Code { return "" }},
 			{"admin key", bearer(adminKey), func(string) apierr.Code { return "" }},
+			{"scrape token", bearer(scrapeToken), func(kind string) apierr.Code {
+				if kind == "public" || kind == "metrics" {
+					return ""
+				}
+				return apierr.CodeUnauthenticated
+			}},
 		}
 	}
 	for _, rt := range routes {
 		kind, scope, _ := rt.Access.parse()
 		path := strings.ReplaceAll(rt.Pattern, "{id}", "aaaaaaaaaaaa")
-		for _, c := range callersFor(scope) {
+		for _, c := range callersFor(kind, scope) {
 			before := len(g.audit.snapshot())
 			resp, b := do(t, rt.Method, base+path, c.hdr, "")
 			want := c.fails(kind)

@@ -64,7 +64,7 @@ type Options struct {
 	Tickets http.Handler
 	// Usage answers GET /v1/usage (the caller's own usage).
 	Usage http.Handler
-	// Metrics answers GET /metrics (Prometheus; admin scope).
+	// Metrics answers GET /metrics (Prometheus; admin or scrape token).
 	Metrics http.Handler
 }
 
@@ -97,7 +97,7 @@ func Routes(opts Options) []Route {
 		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/v1/usage", Access: Authenticated, Handler: opts.Usage})
 	}
 	if opts.Metrics != nil {
-		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/metrics", Access: Admin, Handler: opts.Metrics})
+		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/metrics", Access: Metrics, Handler: opts.Metrics})
 	}
 	return routes
 }

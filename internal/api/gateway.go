@@ -108,6 +108,14 @@ func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 				return
 			}
 		}
+		if p.Kind == auth.KindScrape && kind != "metrics" {
+			g.fail(w, r, apierr.CodeUnauthenticated, actor, "scrape_token_not_accepted")
+			return
+		}
+		if kind == "metrics" && p.Kind != auth.KindScrape && !p.Has(auth.ScopeAdmin) {
+			g.fail(w, r, apierr.CodeForbidden, actor, "missing_scope:admin")
+			return
+		}
 		if scope != "" && !p.Has(scope) {
 			g.fail(w, r, apierr.CodeForbidden, actor, "missing_scope:"+string(scope))
 			return
