@@ -1,0 +1,140 @@
+package ticket
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/config"
+)
+
+// QueryParam carries the ticket on a WebSocket upgrade. Browsers cannot set
+// headers on a WebSocket, so this is the one place a secret may ride in a
+// URL; Authenticate removes it from the request and RedactURL from logs.
+const QueryParam = "ticket"
+
+// Authenticator accepts a ticket only on a WebSocket upgrade whose Origin
+// and session match the ticket's binding, and consumes it.
+type Authenticator struct {
+	Issuer *Issuer
+	// SessionID returns the session the route addresses; nil reads the path
+	// wildcard {session_id} (r.PathValue), so the authenticator must run
+	// after routing. A request with no session id never accepts a ticket.
+	SessionID func(r *http.Request) string
+}
+
+var _ auth.Authenticator = (*Authenticator)(nil)
+
+// NewAuthenticator returns an Authenticator over is reading the session id
+// from the {session_id} path wildcard.
+func NewAuthenticator(is *Issuer) *Authenticator { return &Authenticator{Issuer: is} }
+
+// Authenticate implements auth.Authenticator. No ticket parameter →
+// auth.ErrNoCredentials. A ticket on anything but a WebSocket upgrade (a
+// ticket is not an API token), an API key presented as a ticket, a wrong
+// origin or session, a replay or an expired ticket → an error wrapping
+// auth.ErrInvalidCredentials or auth.ErrExpired. The ticket is removed from
+// r.URL and r.RequestURI either way, so nothing downstream can log it.
+func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
+	q := r.URL.Query()
+	vals, ok := q[QueryParam]
+	if !ok {
+		return auth.Principal{}, auth.ErrNoCredentials
+	}
+	q.Del(QueryParam)
+	r.URL.RawQuery = q.Encode()
+	r.RequestURI = r.URL.RequestURI()
+	if r.Form != nil {
+		r.Form.Del(QueryParam)
+	}
+	if len(vals) != 1 {
+		return auth.Principal{}, fmt.Errorf("ticket: more than one ticket: %w", auth.ErrInvalidCredentials)
+	}
+	if !IsWebSocketUpgrade(r) {
+		return auth.Principal{}, fmt.Errorf("ticket: only accepted on a WebSocket upgrade: %w", auth.ErrInvalidCredentials)
+	}
+	if !WellFormed(vals[0]) {
+		return auth.Principal{}, fmt.Errorf("ticket: not a ticket: %w", auth.ErrInvalidCredentials)
+	}
+	sid := ""
+	if a.SessionID != nil {
+		sid = a.SessionID(r)
+	} else {
+		sid = r.PathValue("session_id")
+	}
+	origins := r.Header.Values("Origin")
+	if len(origins) != 1 {
+		return auth.Principal{}, fmt.Errorf("ticket: exactly one Origin header required: %w", auth.ErrInvalidCredentials)
+	}
+	return a.Issuer.Redeem(vals[0], sid, origins[0])
+}
+
+// IsWebSocketUpgrade reports whether r asks for a WebSocket (RFC 6455 §4.1:
+// GET with Connection: Upgrade and Upgrade: websocket).
+func IsWebSocketUpgrade(r *http.Request) bool {
+	if r.Method != http.MethodGet || !headerHasToken(r.Header, "Connection", "upgrade") {
+		return false
+	}
+	return headerHasToken(r.Header, "Upgrade", "websocket")
+}
+
+func headerHasToken(h http.Header, name, token string) bool {
+	for _, v := range h.Values(name) {
+		for _, t := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(t), token) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// CheckOrigin is the cross-site WebSocket hijacking defence every WebSocket
+// handler runs before upgrading: the request's Origin must match an entry of
+// allowed exactly by scheme, host and port (default ports normalised). A
+// missing, "null" or repeated Origin is refused: browsers always send one,
+// so its absence on a browser route means something is wrong.
+func CheckOrigin(r *http.Request, allowed []string) bool {
+	vals := r.Header.Values("Origin")
+	if len(vals) != 1 {
+		return false
+	}
+	o, err := config.NormalizeOrigin(vals[0])
+	if err != nil {
+		return false
+	}
+	for _, a := range allowed {
+		if n, err := config.NormalizeOrigin(a); err == nil && n == o {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckOrigin checks r against the Issuer's configured allow-list.
+func (is *Issuer) CheckOrigin(r *http.Request) bool {
+	vals := r.Header.Values("Origin")
+	if len(vals) != 1 {
+		return false
+	}
+	o, err := config.NormalizeOrigin(vals[0])
+	return err == nil && slices.Contains(is.origins, o)
+}
+
+// RedactURL returns u as a string with any ticket value replaced, for logs
+// and error messages.
+func RedactURL(u *url.URL) string {
+	if u == nil {
+		return ""
+	}
+	c := *u
+	q := c.Query()
+	if _, ok := q[QueryParam]; ok {
+		q.Set(QueryParam, "REDACTED")
+		c.RawQuery = q.Encode()
+	}
+	return c.String()
+}
