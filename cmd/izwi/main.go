@@ -48,6 +48,7 @@ func commands() map[string]command {
 		"transcribe": {"transcribe audio files", runTranscribe},
 		"models":     {"list, verify, pull or import models", runModels},
 		"audit":      {"verify, export or checkpoint the audit log", runAudit},
+		"audit":      {"verify, export or checkpoint the audit log", runAudit},
 		"keys":       {"create, list, revoke or rotate API keys", runKeys},
 	}
 }

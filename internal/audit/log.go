@@ -53,6 +53,18 @@ type Options struct {
 	// Now is the clock; nil means time.Now. Tests pass a fake.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// NoStartEntry skips the "audit.start" entry New records; for tools
+	// (`izwi audit checkpoint`) that record their own action instead.
+	NoStartEntry bool
+}
+
+// OptionsFrom returns the Options for cfg (after config defaults).
+func OptionsFrom(cfg config.Audit, logger *slog.Logger) Options {
+	return Options{
+		CheckpointPath: cfg.CheckpointPath, SignerKeyPath: cfg.SignerKeyPath, PseudonymKeyPath: cfg.PseudonymKeyPath,
+		CheckpointEvery: cfg.CheckpointEvery, CheckpointInterval: cfg.CheckpointInterval.Std(),
+		HeartbeatInterval: cfg.HeartbeatInterval.Std(), Logger: logger,
+	}
 }
 
 // Log is the append-only, hash-chained audit log on SQLite. It implements
@@ -87,11 +99,7 @@ func Open(ctx context.Context, st *store.Store, cfg config.Audit, logger *slog.L
 	if err := Migrate(ctx, st); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return New(ctx, st.DB(), Options{
-		CheckpointPath: cfg.CheckpointPath, SignerKeyPath: cfg.SignerKeyPath, PseudonymKeyPath: cfg.PseudonymKeyPath,
-		CheckpointEvery: cfg.CheckpointEvery, CheckpointInterval: cfg.CheckpointInterval.Std(),
-		HeartbeatInterval: cfg.HeartbeatInterval.Std(), Logger: logger,
-	})
+	return New(ctx, st.DB(), OptionsFrom(cfg, logger))
 }
 
 // New opens the log on db, whose audit schema must be migrated (Migrate).
@@ -124,8 +132,10 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 	if err := l.checkAgainstLatestCheckpoint(ctx); err != nil {
 		return nil, err
 	}
-	if err := l.Record(ctx, Event{Actor: "system", Action: "audit.start", Outcome: OutcomeOK}); err != nil {
-		return nil, err
+	if !opts.NoStartEntry {
+		if err := l.Record(ctx, Event{Actor: "system", Action: "audit.start", Outcome: OutcomeOK}); err != nil {
+			return nil, err
+		}
 	}
 	l.wg.Add(1)
 	go l.timers()

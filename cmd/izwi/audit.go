@@ -1,0 +1,191 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/telemetry"
+)
+
+const auditUsage = `usage: izwi audit COMMAND [flags]
+
+commands:
+  verify        recompute the hash chain from genesis and check it against the
+                signed checkpoints; exit 0 when intact, 1 naming the first bad entry
+  export        print entries (--since SEQ: after entry SEQ; --jsonl: JSON lines
+                {"seq","hash","prev","event"} that anyone can re-hash)
+  checkpoint    write a signed checkpoint of the current head now
+
+flags:
+`
+
+// runAudit is `izwi audit verify|export|checkpoint`.
+func runAudit(ctx context.Context, c *cli, args []string) int {
+	fs := newFlagSet("audit", c.stderr)
+	cf := addConfigFlags(fs)
+	keyPath := fs.String("key", "", "verifier key file (default <[audit] signer_key_path>.pub); keep a copy off this machine")
+	cpPath := fs.String("checkpoints", "", "checkpoint file (default [audit] checkpoint_path)")
+	since := fs.Int64("since", 0, "export: only entries after this sequence number")
+	jsonl := fs.Bool("jsonl", false, "export: JSON lines instead of tab-separated text")
+	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
+	fs.Usage = func() {
+		fmt.Fprint(c.stderr, auditUsage)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterspersed(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return exitUsage
+	}
+	cfg, _, err := loadConfig(cf, func(cfg *config.Config) error {
+		if *cpPath != "" {
+			cfg.Audit.CheckpointPath = *cpPath
+		}
+		return nil
+	})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitUsage
+	}
+	if *since < 0 {
+		fmt.Fprintln(c.stderr, "izwi audit: --since must not be negative")
+		return exitUsage
+	}
+	logger, err := newLogger(c.stderr, cfg.Log.Level)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitUsage
+	}
+	switch pos[0] {
+	case "verify", "export", "checkpoint":
+	default:
+		fmt.Fprintf(c.stderr, "izwi audit: unknown command %q\n\n", pos[0])
+		fs.Usage()
+		return exitUsage
+	}
+	// Never create a database just to inspect it.
+	if _, err := os.Stat(cfg.Data.Database); err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: no database at %s: %v\n", cfg.Data.Database, err)
+		return exitFailure
+	}
+	st, err := store.Open(ctx, cfg.Data.Database)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	defer st.Close()
+	if err := audit.Migrate(ctx, st); err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	switch pos[0] {
+	case "verify":
+		kp := *keyPath
+		if kp == "" {
+			kp = cfg.Audit.SignerKeyPath + ".pub"
+		}
+		return auditVerify(ctx, c, st, cfg.Audit.CheckpointPath, kp, *asJSON)
+	case "export":
+		f := audit.Text
+		if *jsonl {
+			f = audit.JSONL
+		}
+		if _, err := audit.Export(ctx, st.DB(), c.stdout, *since, f); err != nil {
+			fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	default:
+		return auditCheckpoint(ctx, c, st, cfg, telemetry.Component(logger, "audit"))
+	}
+}
+
+func auditVerify(ctx context.Context, c *cli, st *store.Store, cpPath, keyPath string, asJSON bool) int {
+	vkey, err := audit.ReadVerifierKey(keyPath)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v (start izwi serve once to make the keys, or pass --key)\n", err)
+		return exitFailure
+	}
+	raw, err := audit.ReadCheckpoints(cpPath)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	rep, err := audit.Verify(ctx, st.DB(), raw, vkey)
+	if err != nil && !errors.Is(err, audit.ErrTampered) {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	if asJSON {
+		out := map[string]any{"ok": rep.OK(), "entries": rep.Entries, "verified_from": min(1, rep.Verified),
+			"verified_to": rep.Verified, "head": hex.EncodeToString(rep.Head[:]), "checkpoints": rep.Checkpoints,
+			"covered": rep.Covered, "longest_silence_s": rep.LongestSilence.Seconds(), "longest_silence_at": rep.LongestSilenceAt,
+			"problem": rep.Problem, "bad_checkpoints": rep.BadCheckpoints}
+		enc := json.NewEncoder(c.stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(out)
+	} else {
+		fmt.Fprintf(c.stdout, "entries:      %d\n", rep.Entries)
+		fmt.Fprintf(c.stdout, "verified:     1..%d (head %s)\n", rep.Verified, base64.StdEncoding.EncodeToString(rep.Head[:]))
+		fmt.Fprintf(c.stdout, "checkpoints:  %d valid, covering 1..%d\n", rep.Checkpoints, rep.Covered)
+		if rep.LongestSilence > 0 {
+			fmt.Fprintf(c.stdout, "longest gap:  %s before entry %d\n", rep.LongestSilence.Round(1e9), rep.LongestSilenceAt)
+		}
+		if rep.Checkpoints == 0 && rep.Entries > 0 {
+			fmt.Fprintln(c.stdout, "warning:      no valid checkpoint: a cut-off tail would go unnoticed")
+		}
+	}
+	if rep.OK() {
+		fmt.Fprintln(c.stderr, "izwi audit: OK")
+		return exitOK
+	}
+	if rep.Problem != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: TAMPERED: %s\n", rep.Problem)
+	}
+	for _, p := range rep.BadCheckpoints {
+		fmt.Fprintf(c.stderr, "izwi audit: BAD CHECKPOINT: %s\n", p)
+	}
+	return exitFailure
+}
+
+// auditCheckpoint records who asked and then writes a checkpoint covering
+// that entry too.
+func auditCheckpoint(ctx context.Context, c *cli, st *store.Store, cfg config.Config, logger *slog.Logger) int {
+	opts := audit.OptionsFrom(cfg.Audit, logger)
+	opts.NoStartEntry, opts.CheckpointInterval, opts.HeartbeatInterval = true, 0, 0
+	l, err := audit.New(ctx, st.DB(), opts)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	defer l.Close()
+	if err := l.Record(ctx, audit.Event{Actor: "system", Action: "audit.checkpoint", Outcome: audit.OutcomeOK,
+		Details: map[string]string{"via": "cli"}}); err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(c.stdout, "checkpoint: %d entries, head %s, written to %s\n", cp.Size,
+		base64.StdEncoding.EncodeToString(cp.Head[:]), cfg.Audit.CheckpointPath)
+	return exitOK
+}
