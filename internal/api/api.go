@@ -52,6 +52,10 @@ type Options struct {
 	IPFilter IPFilter
 	// Limiter admits authenticated requests (nil admits all).
 	Limiter Limiter
+	// Observe wraps the route mux, after the IP filter (metrics, traces:
+	// telemetry.Metrics.Middleware reads r.Pattern, which the mux sets on
+	// the request it is given). Nil adds nothing.
+	Observe func(http.Handler) http.Handler
 	// Audit records every authentication and authorization failure.
 	Audit audit.Recorder
 	// ClientIP gives the client address for audit records, honouring
@@ -103,8 +107,8 @@ func Routes(opts Options) []Route {
 }
 
 // New builds the HTTP handler from Routes(opts). Every request passes, in
-// order: request ID → access log → panic recovery → IP filter → route match
-// → authenticate → scope → limits → handler.
+// order: request ID → access log → panic recovery → IP filter → Observe →
+// route match → authenticate → scope → limits → handler.
 func New(opts Options) (http.Handler, error) {
 	return newHandler(opts, Routes(opts))
 }
@@ -139,7 +143,11 @@ func newHandler(opts Options, routes []Route) (http.Handler, error) {
 		}
 		writeError(w, r, CodeNotFound, "")
 	})
-	return withRequestID(withAccessLog(log, withRecover(log, withIPFilter(opts.IPFilter, mux)))), nil
+	var inner http.Handler = mux
+	if opts.Observe != nil {
+		inner = opts.Observe(mux)
+	}
+	return withRequestID(withAccessLog(log, withRecover(log, withIPFilter(opts.IPFilter, inner)))), nil
 }
 
 func contains(list []string, s string) bool {

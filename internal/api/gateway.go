@@ -79,6 +79,7 @@ func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 		next = g.limiter.Middleware(next)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		noteRoute(r)
 		if auth.CredentialsInURL(r.URL.RawQuery) {
 			// Refused on every route, public ones included, and never
 			// logged: the access log omits the query string.

@@ -275,3 +275,25 @@ func TestTicketOnlyOnTicketRoutes(t *testing.T) {
 		t.Fatalf("ticket from another origin: %d %s", resp.StatusCode, b)
 	}
 }
+
+// replacer is an IP filter that replaces the request, as netpolicy does.
+type replacer struct{}
+
+func (replacer) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next.ServeHTTP(w, r.WithContext(r.Context())) })
+}
+
+// The access log names the matched route even when middleware in front of
+// the mux replaced the request.
+func TestAccessLogRouteThroughFilter(t *testing.T) {
+	g := newGW(t)
+	g.opts.IPFilter = replacer{}
+	_, key := g.key(t, "k", auth.ScopeASRRead)
+	base := serve(t, mustNew(t, g.opts))
+	if resp, _ := do(t, "GET", base+"/v1/usage", bearer(key), ""); resp.StatusCode != 200 {
+		t.Fatal(resp.StatusCode)
+	}
+	if !strings.Contains(g.logs.String(), `"route":"GET /v1/usage"`) {
+		t.Fatalf("access log lacks the route: %s", g.logs.String())
+	}
+}

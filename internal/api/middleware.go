@@ -72,14 +72,33 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
+		// Middleware between here and the mux (the IP filter) may replace
+		// the request, so the route pattern comes back through a holder.
+		route := &routeHolder{}
+		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, route))
 		next.ServeHTTP(rec, r)
+		if route.pattern == "" {
+			route.pattern = r.Pattern
+		}
 		status := rec.status
 		if status == 0 {
 			status = http.StatusOK
 		}
 		log.Info("http request", "request_id", RequestID(r.Context()), "method", r.Method,
-			"route", r.Pattern, "status", status, "bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds())
+			"route", route.pattern, "status", status, "bytes", rec.bytes, "duration_ms", time.Since(start).Milliseconds())
 	})
+}
+
+// routeHolder carries the matched route pattern back out to the access log.
+type routeHolder struct{ pattern string }
+
+type routeKey struct{}
+
+// noteRoute records r's matched pattern for the access log.
+func noteRoute(r *http.Request) {
+	if h, ok := r.Context().Value(routeKey{}).(*routeHolder); ok {
+		h.pattern = r.Pattern
+	}
 }
 
 // statusRecorder notes what a handler wrote.
