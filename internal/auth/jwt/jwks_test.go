@@ -255,3 +255,17 @@ func TestJWKSRedirectToPlainHTTPRefused(t *testing.T) {
 		t.Fatalf("requests to %v; the redirect to plain http must not be followed", rt.hosts)
 	}
 }
+
+// kid hygiene is checked before any lookup: a hostile kid never reaches the
+// JWKS cache or triggers a fetch.
+func TestJWKSHostileKIDNoFetch(t *testing.T) {
+	k, clk := keysOnce(), newClock()
+	srv := newJWKSServer(t, k.es256)
+	a := newAuth(t, clk, srv.Client(), jwksIssuer(srv.URL))
+	for _, kid := range []string{"../../../../etc/passwd", "' OR '1'='1", "x;DROP TABLE jwks", "a\\b", "%2e%2e%2f"} {
+		mustReject(t, a, mint(t, signer{alg: "ES256", kid: kid, priv: k.es256.priv}, clk.Now(), nil, nil), auth.ErrInvalidCredentials)
+	}
+	if n := srv.fetches.Load(); n != 0 {
+		t.Fatalf("hostile kids caused %d fetches", n)
+	}
+}

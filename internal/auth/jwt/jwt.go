@@ -56,6 +56,9 @@ func New(cfg config.JWT, client *http.Client, now func() time.Time, log *slog.Lo
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	for _, w := range Warnings(cfg) {
+		log.Warn("jwt: unsafe setting", "warning", w)
+	}
 	a := &Authenticator{issuers: map[string]*issuer{}, now: now, leeway: cfg.Leeway.Std(), log: log}
 	hc := safeClient(client)
 	for _, is := range cfg.Issuers {

@@ -371,3 +371,28 @@ func TestMultipleAuthorizationHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestWarnings(t *testing.T) {
+	dir := t.TempDir()
+	loose, tight := filepath.Join(dir, "loose"), filepath.Join(dir, "tight")
+	writeFile(t, loose, []byte(strings.Repeat("s", 32)))
+	writeFile(t, tight, []byte(strings.Repeat("s", 32)))
+	if err := os.Chmod(loose, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.JWT{Leeway: config.Duration(45 * time.Second), Issuers: []config.JWTIssuer{
+		{Issuer: "a", Audience: "x", Keys: []config.JWTKey{{Alg: "HS256", SecretFile: loose}, {Alg: "HS384", SecretFile: tight}}},
+		{Issuer: "b", Audience: "x", JWKSURL: "http://127.0.0.1:1/jwks"},
+	}, Tickets: config.Tickets{AllowedOrigins: []string{"http://venue.example", "http://localhost:3000", "https://ok.example"}}}
+	w := strings.Join(Warnings(cfg), "\n")
+	for _, want := range []string{loose, "plain http (loopback only)", "leeway 45s", "http://venue.example"} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	for _, not := range []string{tight, "localhost:3000", "ok.example", "ssss"} {
+		if strings.Contains(w, not) {
+			t.Errorf("warnings mention %q:\n%s", not, w)
+		}
+	}
+}
