@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -22,35 +23,54 @@ var ErrMalformedXFF = errors.New("netpolicy: malformed X-Forwarded-For")
 // ParseXFF parses X-Forwarded-For header values (several headers are one
 // comma-separated list, in order) into addresses, left (client) to right
 // (nearest proxy). Entries may carry a port ("192.0.2.1:443",
-// "[2001:db8::1]:443") or IPv6 brackets; mapped IPv4 is unmapped. It parses
-// at most the right-most maxXFFHops entries of the first maxXFFBytes.
+// "[2001:db8::1]:443") or IPv6 brackets; mapped IPv4 is unmapped. It reads
+// at most the right-most maxXFFHops entries and maxXFFBytes bytes.
 // An entry that is not an address ("unknown", an obfuscated RFC 7239 name,
-// garbage) stops parsing: the addresses to its right are returned with an
-// error wrapping ErrMalformedXFF, because nothing left of it can be believed.
+// garbage, or one cut by the byte limit) stops parsing: the addresses to
+// its right are returned with an error wrapping ErrMalformedXFF, because
+// nothing left of it can be believed.
 func ParseXFF(values []string) ([]netip.Addr, error) {
-	joined := strings.Join(values, ",")
-	if len(joined) > maxXFFBytes {
-		// Keep the right end: that is what trusted proxies appended.
-		joined = joined[len(joined)-maxXFFBytes:]
-		if i := strings.IndexByte(joined, ','); i >= 0 {
-			joined = joined[i+1:]
-		} else {
-			return nil, ErrMalformedXFF
+	var rev []netip.Addr
+	err := walkXFF(values, func(a netip.Addr) bool {
+		rev = append(rev, a)
+		return true
+	})
+	slices.Reverse(rev)
+	return rev, err
+}
+
+// walkXFF calls fn for each X-Forwarded-For entry from the right until fn
+// returns false, the limits are reached, or an entry is malformed (then it
+// returns ErrMalformedXFF). It does not allocate.
+func walkXFF(values []string, fn func(netip.Addr) bool) error {
+	budget, hops := maxXFFBytes, 0
+	for v := len(values) - 1; v >= 0; v-- {
+		rest := values[v]
+		for {
+			entry := rest
+			i := strings.LastIndexByte(rest, ',')
+			if i >= 0 {
+				entry, rest = rest[i+1:], rest[:i]
+			}
+			if budget -= len(entry) + 1; budget < 0 {
+				return ErrMalformedXFF // cut entries cannot be trusted
+			}
+			if hops++; hops > maxXFFHops {
+				return nil
+			}
+			a, ok := parseHop(entry)
+			if !ok {
+				return ErrMalformedXFF
+			}
+			if !fn(a) {
+				return nil
+			}
+			if i < 0 {
+				break
+			}
 		}
 	}
-	parts := strings.Split(joined, ",")
-	if len(parts) > maxXFFHops {
-		parts = parts[len(parts)-maxXFFHops:]
-	}
-	out := make([]netip.Addr, len(parts))
-	for i := len(parts) - 1; i >= 0; i-- {
-		a, ok := parseHop(parts[i])
-		if !ok {
-			return out[i+1:], ErrMalformedXFF
-		}
-		out[i] = a
-	}
-	return out, nil
+	return nil
 }
 
 // parseHop parses one X-Forwarded-For entry.
@@ -107,18 +127,13 @@ func (res Resolver) ClientAddr(r *http.Request) netip.Addr {
 	if !peer.IsValid() || res.Trusted.Len() == 0 || !res.Trusted.Contains(peer) {
 		return peer
 	}
-	values := r.Header.Values("X-Forwarded-For")
-	if len(values) == 0 {
-		return peer
-	}
-	hops, _ := ParseXFF(values) // on error, hops are the parsable right end
+	values := r.Header["X-Forwarded-For"]
 	client := peer
-	for i := len(hops) - 1; i >= 0; i-- {
-		client = hops[i]
-		if !res.Trusted.Contains(client) {
-			return client
-		}
-	}
+	// On a malformed entry the walk stops at the last address reached.
+	_ = walkXFF(values, func(a netip.Addr) bool {
+		client = a
+		return res.Trusted.Contains(a)
+	})
 	return client
 }
 
