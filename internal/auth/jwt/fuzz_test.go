@@ -56,15 +56,26 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// BenchmarkVerify measures the cost of verifying one token per key family
-// (static keys, so no network).
+// forget empties the verified-token cache (benchmarks of the cold path).
+func (c *verifiedCache) forget() { c.mu.Lock(); clear(c.entries); c.mu.Unlock() }
+
+// BenchmarkVerify measures verifying one token per key family (static keys,
+// so no network): cold is the full check, cached a token seen before.
 func BenchmarkVerify(b *testing.B) {
 	k, clk := keysOnce(), newClock()
 	a := newAuth(b, clk, nil, staticIssuer(b, k.all()...))
 	for _, s := range []signer{k.hs, k.ed, k.es256, k.rsa} {
-		tok := mint(b, s, clk.Now(), nil, nil)
-		r := bearer(tok)
-		b.Run(s.alg, func(b *testing.B) {
+		r := bearer(mint(b, s, clk.Now(), nil, nil))
+		b.Run(s.alg+"/cold", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				a.cache.forget()
+				if _, err := a.Authenticate(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(s.alg+"/cached", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := a.Authenticate(r); err != nil {

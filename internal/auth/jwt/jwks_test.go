@@ -269,3 +269,32 @@ func TestJWKSHostileKIDNoFetch(t *testing.T) {
 		t.Fatalf("hostile kids caused %d fetches", n)
 	}
 }
+
+// A verified token is served from cache for at most a minute: after that a
+// key the issuer withdrew no longer verifies it.
+func TestVerifiedCacheBounded(t *testing.T) {
+	k, clk := keysOnce(), newClock()
+	srv := newJWKSServer(t, k.es256, k.ed)
+	cfg := config.JWT{Issuers: []config.JWTIssuer{jwksIssuer(srv.URL)}, JWKSMinRefresh: config.Duration(10 * time.Second)}
+	a, err := New(cfg, srv.Client(), clk.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := mint(t, k.es256, clk.Now(), nil, nil)
+	p := mustAccept(t, a, tok)
+	p.Scopes[0] = auth.ScopeAdmin // callers cannot poison the cache
+	srv.set(jwksOf(t, k.ed))      // the issuer withdraws the ES256 key
+	clk.Add(59 * time.Second)
+	if p := mustAccept(t, a, tok); p.Has(auth.ScopeAdmin) {
+		t.Fatal("cached principal was modified through a returned slice")
+	}
+	if n := srv.fetches.Load(); n != 1 {
+		t.Fatalf("cached token refetched: %d fetches", n)
+	}
+	mustAccept(t, a, mint(t, k.ed, clk.Now(), nil, nil)) // stale JWKS (max age 1h) still fresh
+	clk.Add(2 * time.Second)
+	// Past the cache's minute the token is verified again; an unknown kid
+	// has refetched the JWKS, which no longer holds the ES256 key.
+	mustReject(t, a, mint(t, signer{alg: "ES256", kid: "gone", priv: k.es256.priv}, clk.Now(), nil, nil), auth.ErrInvalidCredentials)
+	mustReject(t, a, tok, auth.ErrInvalidCredentials)
+}

@@ -8,10 +8,12 @@ package jwt
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,6 +32,7 @@ type Authenticator struct {
 	now     func() time.Time
 	leeway  time.Duration
 	log     *slog.Logger
+	cache   verifiedCache
 }
 
 var _ auth.Authenticator = (*Authenticator)(nil)
@@ -103,6 +106,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 
 // Verify checks one compact JWT and returns its principal.
 func (a *Authenticator) Verify(ctx context.Context, raw string) (auth.Principal, error) {
+	h := sha256.Sum256([]byte(raw))
+	if p, ok := a.cache.get(h, a.now()); ok {
+		p.Scopes = slices.Clone(p.Scopes)
+		return p, nil
+	}
 	p, err := a.verify(ctx, raw)
 	if err != nil {
 		if errors.Is(err, gojwt.ErrTokenExpired) {
@@ -110,6 +118,7 @@ func (a *Authenticator) Verify(ctx context.Context, raw string) (auth.Principal,
 		}
 		return auth.Principal{}, fmt.Errorf("jwt: %s: %w", reason(err), auth.ErrInvalidCredentials)
 	}
+	a.cache.put(h, p, a.now(), a.leeway)
 	return p, nil
 }
 
