@@ -32,7 +32,9 @@ func newTOTPSecret() []byte {
 	return s
 }
 
-func b32(secret []byte) string { return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret) }
+func b32(secret []byte) string {
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret)
+}
 
 // totpStep returns the RFC 6238 time step T for t.
 func totpStep(t time.Time) int64 { return t.Unix() / totpPeriod }

@@ -1,0 +1,116 @@
+package admin
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/izwi-speech/izwi/internal/auth"
+)
+
+// Walk the whole route table: unauthenticated, under-privileged, wrong
+// stage and CSRF-less calls are refused with a code.
+func TestRouteTableAccess(t *testing.T) {
+	e := newEnv(t)
+	admin := e.setup()
+	const opPass = "operator passphrase one"
+	if r := admin.do("POST", "/api/users", map[string]string{"name": "op", "role": "operator", "password": opPass}); r.status != 200 {
+		t.Fatal(r.raw)
+	}
+	op := e.client()
+	op.login("op", opPass, "full")
+	anon := e.client()
+	seen := map[Access]bool{}
+	for _, rt := range e.srv.Routes() {
+		seen[rt.Access] = true
+		path := strings.ReplaceAll(strings.ReplaceAll(rt.Pattern, "{name}", "op"), "{$}", "")
+		name := rt.Method + " " + rt.Pattern
+		if rt.Access == Public {
+			continue
+		}
+		if r := anon.do(rt.Method, path, nil); r.status != 401 || r.code() != "unauthenticated" {
+			t.Errorf("%s unauthenticated: %d %q", name, r.status, r.code())
+		}
+		switch rt.Access {
+		case AdminOnly:
+			if r := op.do(rt.Method, path, nil); r.status != 403 || r.code() != "forbidden" {
+				t.Errorf("%s as operator: %d %q", name, r.status, r.code())
+			}
+		case PendingMFA:
+			if r := admin.do(rt.Method, path, nil); r.status != 401 {
+				t.Errorf("%s with a full session: %d", name, r.status)
+			}
+		}
+		if !safeMethod(rt.Method) && rt.Access != PendingMFA {
+			saved := admin.csrf
+			admin.csrf = ""
+			if r := admin.do(rt.Method, path, nil); r.status != 403 || r.code() != "csrf" {
+				t.Errorf("%s without CSRF token: %d %q", name, r.status, r.code())
+			}
+			admin.csrf = saved
+		}
+	}
+	for _, a := range []Access{Public, PendingMFA, Operator, AdminOnly} {
+		if !seen[a] {
+			t.Errorf("no route with access %s", a)
+		}
+	}
+}
+
+// Extra routes (the keys handlers) get the same guard and see the user as
+// an auth.Principal; a route without a known access level is refused.
+func TestExtraRoutes(t *testing.T) {
+	e := newEnv(t)
+	var got auth.Principal
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, _ = auth.FromContext(r.Context())
+		w.WriteHeader(204)
+	})
+	opts := Options{Store: e.store, Audit: e.audit, Settings: testSettings(), Now: e.clock.Now, InsecureTestParams: true, Console: e.console,
+		Routes: []Route{{Method: "POST", Pattern: "/keys", Access: AdminOnly, Handler: h}}}
+	srv, err := New(context.Background(), opts, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv = srv
+	e.ts.Config.Handler = srv
+	c := e.setup()
+	if r := c.do("POST", "/keys", map[string]string{}); r.status != 204 || !got.Has(auth.ScopeAdmin) || got.Kind != auth.KindAdmin {
+		t.Fatalf("extra route: %d, principal %+v", r.status, got)
+	}
+	c.csrf = ""
+	if r := c.do("POST", "/keys", nil); r.status != 403 {
+		t.Fatalf("extra route without CSRF: %d", r.status)
+	}
+	opts.Routes = []Route{{Method: "GET", Pattern: "/x", Handler: h}}
+	if _, err := New(context.Background(), opts, ""); err == nil {
+		t.Fatal("a route without access was accepted")
+	}
+}
+
+// The HTML pages render for a browser and forms answer with redirects.
+func TestPagesRender(t *testing.T) {
+	e := newEnv(t)
+	c := e.setup()
+	for _, p := range []string{"/", "/mfa", "/password", "/login", "/setup"} {
+		req, _ := http.NewRequest("GET", e.url+p, nil)
+		req.Header.Set("Accept", "text/html")
+		r := c.send(req)
+		if r.status != 200 || !strings.Contains(r.raw, "<h1>") || !strings.HasPrefix(r.header.Get("Content-Type"), "text/html") {
+			t.Errorf("GET %s: %d %.200s", p, r.status, r.raw)
+		}
+		if p != "/login" && p != "/setup" && !strings.Contains(r.raw, c.csrf) {
+			t.Errorf("GET %s: no CSRF field", p)
+		}
+	}
+	// A bad form post re-renders the page with the reason.
+	r := e.client().form("/login", map[string][]string{"name": {"root"}, "password": {"nope nope nope"}})
+	if r.status != 401 || !strings.Contains(r.raw, `role="alert"`) {
+		t.Fatalf("bad login form: %d %.300s", r.status, r.raw)
+	}
+	r = e.client().form("/login", map[string][]string{"name": {"root"}, "password": {testPassword}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
+		t.Fatalf("login form: %d %v", r.status, r.header)
+	}
+}
