@@ -1,13 +1,19 @@
 package audit
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
 func TestRecordChainsFromGenesis(t *testing.T) {
@@ -307,5 +313,32 @@ func TestOpenRefusesSwappedDatabase(t *testing.T) {
 	}
 	if errors.Is(err, ErrTampered) {
 		t.Fatal("New reports, Verify classifies")
+	}
+}
+
+// Each checkpoint is also logged as a signed note; the notes taken back out
+// of the JSON log form a checkpoint file that verifies.
+func TestCheckpointsAreLoggedAsNotes(t *testing.T) {
+	e := newEnv(t)
+	var logs bytes.Buffer
+	l := e.open(t, func(o *Options) { o.Logger = telemetry.NewLogger(&logs, slog.LevelInfo) })
+	e.record(t, l, 2)
+	l.Checkpoint(context.Background())
+	e.record(t, l, 2)
+	l.Checkpoint(context.Background())
+	var file []byte
+	sc := bufio.NewScanner(&logs)
+	for sc.Scan() {
+		var rec struct{ Checkpoint string }
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Checkpoint != "" {
+			file = append(append(file, rec.Checkpoint...), '\n') // what jq -r prints
+		}
+	}
+	rep, err := Verify(context.Background(), e.db(), file, l.VerifierKey())
+	if err != nil || rep.Checkpoints != 2 || rep.Covered != 5 {
+		t.Fatalf("checkpoints from the log: %+v, %v\n%s", rep, err, logs.String())
 	}
 }
