@@ -108,13 +108,21 @@ type KeyStoreConfig struct {
 	Now func() time.Time
 }
 
+// TxRecorder is an audit recorder that can append inside the caller's
+// transaction, so a key change and its audit entry commit together
+// (*audit.Log implements it).
+type TxRecorder interface {
+	RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error
+}
+
 // KeyStore keeps API keys in the database, hashed.
 type KeyStore struct {
-	db     *sql.DB
-	pepper []byte
-	audit  audit.Recorder
-	now    func() time.Time
-	dummy  []byte // hash compared against for unknown ids, so they take as long as known ones
+	db      *sql.DB
+	pepper  []byte
+	audit   audit.Recorder
+	txAudit TxRecorder // cfg.Audit when it implements TxRecorder
+	now     func() time.Time
+	dummy   []byte // hash compared against for unknown ids, so they take as long as known ones
 
 	mu       sync.Mutex
 	policies map[string]Policy
@@ -136,6 +144,7 @@ func NewKeyStore(ctx context.Context, st *store.Store, cfg KeyStoreConfig) (*Key
 		now = time.Now
 	}
 	ks := &KeyStore{db: st.DB(), pepper: cfg.Pepper, audit: cfg.Audit, now: now, policies: map[string]Policy{}}
+	ks.txAudit, _ = cfg.Audit.(TxRecorder)
 	ks.dummy = hashKey(cfg.Pepper, "dummy", newKeySecret())
 	return ks, nil
 }
@@ -181,20 +190,17 @@ func (ks *KeyStore) Create(ctx context.Context, who Actor, spec KeySpec) (Key, s
 	return k, FormatKey(id, secret), nil
 }
 
-// insert audits, then stores k (and, in the same transaction, runs then).
+// insert stores k (and, in the same transaction, runs then), audited.
 func (ks *KeyStore) insert(ctx context.Context, who Actor, action string, k Key, secret string, then func(*sql.Tx) error) error {
 	details := map[string]string{"scopes": joinScopes(k.Scopes)}
 	if k.ID != k.Lineage {
 		details["lineage"] = k.Lineage
 	}
-	if err := ks.record(ctx, who, action, "key:"+k.ID, "ok", details); err != nil {
-		return err
-	}
 	limits := string(k.Limits)
 	if limits == "" {
 		limits = "{}"
 	}
-	err := ks.tx(ctx, func(tx *sql.Tx) error {
+	return ks.change(ctx, who, action, "key:"+k.ID, details, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_keys(id, lineage, name, scopes, hash, created_at, expires_at, limits, allow_cidrs, deny_cidrs)
 			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Lineage, k.Name, joinScopes(k.Scopes), hashKey(ks.pepper, k.ID, secret),
 			k.Created.Unix(), nullTime(k.Expires), limits, joinPrefixes(k.Allow), joinPrefixes(k.Deny)); err != nil {
@@ -205,9 +211,35 @@ func (ks *KeyStore) insert(ctx context.Context, who Actor, action string, k Key,
 		}
 		return nil
 	})
-	if err != nil {
-		_ = ks.record(ctx, who, action, "key:"+k.ID, "error", nil)
-		return fmt.Errorf("auth: storing key: %w", err)
+}
+
+// change applies fn and its audit record atomically when the recorder can
+// join the transaction (audit.Log.RecordTx): both commit or neither. With
+// a plain Recorder it audits first, so an action that cannot be audited
+// never happens, and records an "error" entry if the change then fails.
+func (ks *KeyStore) change(ctx context.Context, who Actor, action, target string, details map[string]string, fn func(*sql.Tx) error) error {
+	ev := ks.event(who, action, target, "ok", details)
+	if ks.txAudit != nil {
+		err := ks.tx(ctx, func(tx *sql.Tx) error {
+			if err := fn(tx); err != nil {
+				return err
+			}
+			if err := ks.txAudit.RecordTx(ctx, tx, ev); err != nil {
+				return fmt.Errorf("not audited, so not done: %w", err)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("auth: %s: %w", action, err)
+		}
+		return nil
+	}
+	if err := ks.audit.Record(ctx, ev); err != nil {
+		return fmt.Errorf("auth: %s not audited, so not done: %w", action, err)
+	}
+	if err := ks.tx(ctx, fn); err != nil {
+		_ = ks.audit.Record(ctx, ks.event(who, action, target, "error", nil))
+		return fmt.Errorf("auth: %s: %w", action, err)
 	}
 	return nil
 }
@@ -221,15 +253,10 @@ func (ks *KeyStore) Revoke(ctx context.Context, who Actor, id string) error {
 	if !k.Revoked.IsZero() {
 		return nil // idempotent
 	}
-	if err := ks.record(ctx, who, "key.revoke", "key:"+id, "ok", nil); err != nil {
+	return ks.change(ctx, who, "key.revoke", "key:"+id, nil, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE auth_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ks.now().Unix(), id)
 		return err
-	}
-	if _, err := ks.db.ExecContext(ctx, `UPDATE auth_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
-		ks.now().Unix(), id); err != nil {
-		_ = ks.record(ctx, who, "key.revoke", "key:"+id, "error", nil)
-		return fmt.Errorf("auth: revoking key: %w", err)
-	}
-	return nil
+	})
 }
 
 // Rotate issues a new key with id's name, scopes, expiry, limits and IP
@@ -262,17 +289,13 @@ func (ks *KeyStore) Rotate(ctx context.Context, who Actor, id string) (Key, stri
 	return k, FormatKey(nid, secret), nil
 }
 
-func (ks *KeyStore) record(ctx context.Context, who Actor, action, target, outcome string, details map[string]string) error {
+func (ks *KeyStore) event(who Actor, action, target, outcome string, details map[string]string) audit.Event {
 	actor := who.ID
 	if actor == "" {
 		actor = "system"
 	}
-	err := ks.audit.Record(ctx, audit.Event{Time: ks.now().UTC(), Actor: actor, Action: action, Target: target,
-		Outcome: outcome, RemoteIP: who.RemoteIP, RequestID: who.RequestID, Details: details})
-	if err != nil {
-		return fmt.Errorf("auth: %s not audited, so not done: %w", action, err)
-	}
-	return nil
+	return audit.Event{Time: ks.now().UTC(), Actor: actor, Action: action, Target: target,
+		Outcome: outcome, RemoteIP: who.RemoteIP, RequestID: who.RequestID, Details: details}
 }
 
 func (ks *KeyStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
