@@ -1,6 +1,7 @@
 package limit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -42,7 +43,7 @@ func (l *Limiter) admit(r *http.Request, p auth.Principal) error {
 			return errIPDenied
 		}
 		if ok, wait := s.req.take(1, now); !ok {
-			return &Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait}
+			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
 		}
 		s.pending.requests++
 		return nil
@@ -92,5 +93,38 @@ func (l *Limiter) UsageHandler() http.Handler {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		_ = json.NewEncoder(w).Encode(u)
+	})
+}
+
+type sessionKey struct{}
+
+// SessionFrom returns the session HoldSession holds for this request.
+func SessionFrom(ctx context.Context) (*Session, bool) {
+	s, ok := ctx.Value(sessionKey{}).(*Session)
+	return s, ok
+}
+
+// HoldSession wraps a long-lived handler (a live WebSocket, a streaming
+// transcription): it takes one of the principal's concurrent-session slots
+// before the handler runs, refusing with 429 quota_exceeded when none is
+// free, and releases it on every exit path (return, error, panic, client
+// gone) because the release is deferred here, not left to the handler. The
+// handler finds the slot with SessionFrom to charge audio. Put it after
+// authentication; a request without a principal is refused with 401.
+func (l *Limiter) HoldSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := auth.FromContext(r.Context())
+		if !ok || p.Subject == "" {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			l.opts.WriteError(w, r, http.StatusUnauthorized, "unauthenticated", "credentials are required")
+			return
+		}
+		sess, err := l.Acquire(r.Context(), p)
+		if err != nil {
+			l.WriteLimitError(w, r, err)
+			return
+		}
+		defer sess.Release()
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), sessionKey{}, sess)))
 	})
 }

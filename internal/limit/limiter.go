@@ -50,6 +50,10 @@ type Options struct {
 	ResolveTTL time.Duration
 	// Logger gets IDs only (subject, counts), never credentials.
 	Logger *slog.Logger
+	// OnLimited, if set, is called with the refusing limit's name ("rps",
+	// "max_sessions", ...) for every refusal: a metrics hook that never
+	// sees the subject. It must be fast and must not block.
+	OnLimited func(limit string)
 	// WriteError writes refusals in the API's error shape; nil uses
 	// netpolicy.WriteError (the same shape).
 	WriteError func(w http.ResponseWriter, r *http.Request, status int, code, msg string)
@@ -105,6 +109,7 @@ type subject struct {
 	loaded                  bool
 	base, inflight, pending counters
 	inflightDay             string // the day inflight belongs to
+	audioRemUs              int64  // sub-millisecond audio not yet counted
 }
 
 func (s *subject) total() counters {
@@ -258,7 +263,7 @@ func (l *Limiter) rollDay(ctx context.Context, s *subject, now time.Time, daily 
 			l.retire(usageRow{subject: s.name, day: s.day, c: s.pending})
 		}
 		s.day, s.loaded = day, false
-		s.base, s.pending = counters{}, counters{}
+		s.base, s.pending, s.audioRemUs = counters{}, counters{}, 0
 		// inflight belongs to the old day; the flush that owns it settles it.
 	}
 	if !daily || s.loaded {

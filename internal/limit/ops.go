@@ -17,7 +17,7 @@ const sessionRetry = time.Second
 func (l *Limiter) Allow(ctx context.Context, p auth.Principal) error {
 	return l.with(ctx, p, l.db != nil, func(s *subject, now time.Time) error {
 		if ok, wait := s.req.take(1, now); !ok {
-			return &Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait}
+			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
 		}
 		s.pending.requests++
 		return nil
@@ -39,7 +39,7 @@ func (l *Limiter) Acquire(ctx context.Context, p auth.Principal) (*Session, erro
 	var held *subject
 	err := l.with(ctx, p, false, func(s *subject, now time.Time) error {
 		if m := s.eff.MaxSessions; m > 0 && s.sessions >= m {
-			return &Error{Code: CodeQuotaExceeded, Limit: "max_sessions", RetryAfter: sessionRetry}
+			return l.refused(&Error{Code: CodeQuotaExceeded, Limit: "max_sessions", RetryAfter: sessionRetry})
 		}
 		s.sessions++
 		held = s
@@ -79,7 +79,7 @@ func (l *Limiter) Sessions(ctx context.Context, p auth.Principal) (int, error) {
 func (l *Limiter) CheckAudio(ctx context.Context, p auth.Principal) error {
 	return l.with(ctx, p, true, func(s *subject, now time.Time) error {
 		if lim := s.eff.audioLimitMs(); lim > 0 && s.total().audioMs >= lim {
-			return quotaError("audio_minutes_per_day", now)
+			return l.refused(quotaError("audio_minutes_per_day", now))
 		}
 		return nil
 	})
@@ -90,12 +90,16 @@ func (l *Limiter) CheckAudio(ctx context.Context, p auth.Principal) error {
 // returned. Callers charge each chunk before processing it, so refused
 // audio is never processed.
 func (l *Limiter) ChargeAudio(ctx context.Context, p auth.Principal, d time.Duration) error {
-	ms := max(d.Milliseconds(), 0)
+	us := max(d.Microseconds(), 0)
 	return l.with(ctx, p, true, func(s *subject, now time.Time) error {
+		// Counters are whole milliseconds; the sub-millisecond remainder
+		// is carried in memory so 12.5 ms chunks are not undercounted.
+		ms, rem := (s.audioRemUs+us)/1000, (s.audioRemUs+us)%1000
 		if lim := s.eff.audioLimitMs(); lim > 0 && s.total().audioMs+ms > lim {
-			return quotaError("audio_minutes_per_day", now)
+			return l.refused(quotaError("audio_minutes_per_day", now))
 		}
 		s.pending.audioMs += ms
+		s.audioRemUs = rem
 		return nil
 	})
 }
@@ -108,14 +112,22 @@ func (l *Limiter) Charge(ctx context.Context, p auth.Principal, tokens int64) er
 	n := max(tokens, 0)
 	return l.with(ctx, p, true, func(s *subject, now time.Time) error {
 		if lim := s.eff.ChatTokensPerDay; lim > 0 && s.total().chatTokens+n > lim {
-			return quotaError("chat_tokens_per_day", now)
+			return l.refused(quotaError("chat_tokens_per_day", now))
 		}
 		if ok, wait := s.chat.take(float64(n), now); !ok {
-			return &Error{Code: CodeRateLimited, Limit: "chat_tokens_per_second", RetryAfter: wait}
+			return l.refused(&Error{Code: CodeRateLimited, Limit: "chat_tokens_per_second", RetryAfter: wait})
 		}
 		s.pending.chatTokens += n
 		return nil
 	})
+}
+
+// refused reports e to the OnLimited hook (metrics) and returns it.
+func (l *Limiter) refused(e *Error) *Error {
+	if l.opts.OnLimited != nil {
+		l.opts.OnLimited(e.Limit)
+	}
+	return e
 }
 
 func quotaError(limit string, now time.Time) *Error {
