@@ -342,3 +342,26 @@ func TestCheckpointsAreLoggedAsNotes(t *testing.T) {
 		t.Fatalf("checkpoints from the log: %+v, %v\n%s", rep, err, logs.String())
 	}
 }
+
+// Destroying the pseudonym key (crypto-shredding the remote addresses)
+// leaves the chain verifiable, and addresses recorded afterwards get
+// pseudonyms that cannot be linked to the old ones.
+func TestShreddingPseudonymKeyKeepsVerification(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(t)
+	e.record(t, l, 2)
+	before := readEntries(t, e)[1].Event.RemoteIP
+	l.Close()
+	if err := os.Remove(e.opts().PseudonymKeyPath); err != nil {
+		t.Fatal(err)
+	}
+	l2 := e.open(t)
+	e.record(t, l2, 1)
+	after := readEntries(t, e)[4].Event.RemoteIP
+	if before == after || before[:strings.Index(before, " ")] != after[:strings.Index(after, " ")] {
+		t.Fatalf("pseudonyms before %q and after %q shredding", before, after)
+	}
+	if rep, err := e.verify(t, l2); err != nil || rep.Verified != 5 {
+		t.Fatalf("%+v, %v", rep, err)
+	}
+}
