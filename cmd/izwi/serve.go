@@ -2,19 +2,33 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
+	"os"
 	"path/filepath"
+	"sync"
 
+	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/api"
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/auth/jwt"
 	"github.com/izwi-speech/izwi/internal/buildinfo"
 	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/limit"
+	"github.com/izwi-speech/izwi/internal/netpolicy"
+	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
+	"github.com/izwi-speech/izwi/internal/tlsconf"
 )
 
 // runServe starts the server and blocks until ctx is cancelled (SIGINT or
@@ -24,6 +38,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("serve", c.stderr)
 	cf := addConfigFlags(fs)
 	listen := fs.String("listen", "", "API address host:port (overrides [server] listen)")
+	adminListen := fs.String("admin-listen", "", "admin console address host:port (overrides [server] admin_listen)")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
@@ -36,11 +51,17 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		if cf.set("listen") {
 			cfg.Server.Listen = *listen
 		}
+		if cf.set("admin-listen") {
+			cfg.Server.AdminListen = *adminListen
+		}
 		if cf.set("allow-insecure-http") {
 			cfg.Server.AllowInsecureHTTP = *insecure
 		}
 		return nil
 	})
+	if err == nil && !cfg.Auth.Required() && !loopbackOnly(cfg.Server.Listen) {
+		err = errors.New("config: auth.require_auth = false is only allowed when server.listen is a loopback address")
+	}
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi serve: %v\n", err)
 		return exitUsage
@@ -87,22 +108,81 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	defer broker.Close()
 
-	handler, err := api.New(api.Options{Logger: telemetry.Component(logger, "api"), Engines: set,
-		Components: []api.Component{{Name: "database", Check: db.Check}, {Name: "bus", Check: broker.Check}}})
+	gw, err := buildGateway(ctx, cfg, db, logger)
+	if err != nil {
+		log.Error("cannot start the gateway", "err", err)
+		return exitFailure
+	}
+	defer gw.close(context.WithoutCancel(ctx), log)
+
+	opts := gw.api
+	opts.Logger, opts.Engines = telemetry.Component(logger, "api"), set
+	opts.Components = []api.Component{{Name: "database", Check: db.Check}, {Name: "bus", Check: broker.Check}}
+	handler, err := api.New(opts)
 	if err != nil {
 		log.Error("building routes", "err", err)
 		return exitFailure
 	}
-	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	tlsConf, tlsInfo, err := tlsconf.Build(cfg.TLS, cfg.Data.Dir, telemetry.Component(logger, "tls"))
+	if err != nil {
+		log.Error("tls", "err", err)
+		return exitFailure
+	}
+	if n := tlsInfo.Notice(); n != "" {
+		fmt.Fprintln(c.stderr, n)
+	}
+	if tlsConf != nil && cfg.TLS.HSTSEnabled() {
+		handler = tlsconf.HSTS(handler)
+	}
+	ln, err := listenOn(cfg.Server.Listen, tlsConf)
 	if err != nil {
 		log.Error("cannot listen", "addr", cfg.Server.Listen, "err", err)
 		return exitFailure
 	}
-	log.Info("listening", "url", "http://"+ln.Addr().String(), "ready", set.Ready())
-	err = api.Serve(ctx, api.NewServer(handler, telemetry.Component(logger, "http")), ln, cfg.Server.ShutdownTimeout.Std())
+	adminLn, err := listenOn(cfg.Server.AdminListen, tlsConf)
+	if err != nil {
+		ln.Close()
+		log.Error("cannot listen", "addr", cfg.Server.AdminListen, "err", err)
+		return exitFailure
+	}
+	consoleURL := scheme(tlsConf) + "://" + adminLn.Addr().String()
+	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
+		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: adminKeyRoutes(gw.keys)}, consoleURL)
+	if err != nil {
+		ln.Close()
+		adminLn.Close()
+		log.Error("cannot start the admin console", "err", err)
+		return exitFailure
+	}
+	var adminHandler http.Handler = console
+	if tlsConf != nil && cfg.TLS.HSTSEnabled() {
+		adminHandler = tlsconf.HSTS(adminHandler)
+	}
+
+	log.Info("listening", "url", scheme(tlsConf)+"://"+ln.Addr().String(), "admin_url", consoleURL, "ready", set.Ready(),
+		"tls", tlsInfo.Mode, "require_auth", cfg.Auth.Required())
+	grace := cfg.Server.ShutdownTimeout.Std()
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	for i, s := range []struct {
+		h  http.Handler
+		ln net.Listener
+		n  string
+	}{{handler, ln, "http"}, {adminHandler, adminLn, "admin-http"}} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = api.Serve(sctx, api.NewServer(s.h, telemetry.Component(logger, s.n)), s.ln, grace)
+			stop() // one listener failing stops the other
+		}()
+	}
+	wg.Wait()
+	err = errors.Join(errs...)
 	switch {
 	case err != nil && errors.Is(err, context.DeadlineExceeded):
-		log.Warn("shutdown deadline passed; remaining connections were closed", "timeout", cfg.Server.ShutdownTimeout.Std().String())
+		log.Warn("shutdown deadline passed; remaining connections were closed", "timeout", grace.String())
 		return exitFailure
 	case err != nil:
 		log.Error("server stopped", "err", err)
@@ -110,4 +190,166 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	log.Info("stopped")
 	return exitOK
+}
+
+// listenOn opens addr, with TLS when c is not nil.
+func listenOn(addr string, c *tls.Config) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil || c == nil {
+		return ln, err
+	}
+	return tls.NewListener(ln, c), nil
+}
+
+func scheme(c *tls.Config) string {
+	if c != nil {
+		return "https"
+	}
+	return "http"
+}
+
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// gateway is the security layer serve puts in front of the routes.
+type gateway struct {
+	api     api.Options // the gateway fields only
+	audit   *audit.Log
+	keys    *auth.KeyStore
+	limiter *limit.Limiter
+}
+
+func (g *gateway) close(ctx context.Context, log *slog.Logger) {
+	if g.limiter != nil {
+		if err := g.limiter.Close(ctx); err != nil {
+			log.Warn("flushing usage", "err", err)
+		}
+	}
+	if err := g.audit.Close(); err != nil {
+		log.Warn("closing the audit log", "err", err)
+	}
+}
+
+// buildGateway opens the audit log and the key store and assembles the
+// chain: IP filter → authenticate (key, JWT, scrape token) → scope →
+// limits. Every piece that fails to start stops the server: a gateway with
+// a hole is worse than none.
+func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logger *slog.Logger) (*gateway, error) {
+	auditLog, err := audit.Open(ctx, db, cfg.Audit, telemetry.Component(logger, "audit"))
+	if err != nil {
+		return nil, err
+	}
+	g := &gateway{audit: auditLog}
+	fail := func(err error) (*gateway, error) {
+		g.close(context.WithoutCancel(ctx), logger)
+		return nil, err
+	}
+	pepper, err := auth.LoadOrCreatePepper(cfg.Auth.PepperFile)
+	if err != nil {
+		return fail(err)
+	}
+	if g.keys, err = auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: auditLog}); err != nil {
+		return fail(err)
+	}
+	jwtAuth, err := jwt.New(cfg.JWT, nil, nil, telemetry.Component(logger, "jwt"))
+	if err != nil {
+		return fail(err)
+	}
+	chain := auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}, jwtAuth}
+
+	policy, err := netpolicy.New(limit.PolicyConfig(cfg.Limits))
+	if err != nil {
+		return fail(err)
+	}
+	policy.SetErrorWriter(writeCatalogued)
+	clientIP := func(r *http.Request) string {
+		if a, ok := netpolicy.ClientIP(r.Context()); ok {
+			return a.String()
+		}
+		return api.RemoteIP(r)
+	}
+	g.limiter, err = limit.New(ctx, limit.Options{Defaults: limit.DefaultsFrom(cfg.Limits), Resolve: keyOverrides(g.keys), Store: db,
+		FlushInterval: cfg.Limits.FlushInterval.Std(), Logger: telemetry.Component(logger, "limit"), WriteError: writeCatalogued})
+	if err != nil {
+		return fail(err)
+	}
+	g.api = api.Options{Authenticator: chain, IPFilter: policy, Limiter: g.limiter, Audit: auditLog, ClientIP: clientIP,
+		Keys: g.keys, Usage: g.limiter.UsageHandler()}
+
+	if cfg.Telemetry.MetricsEnabled {
+		m, err := telemetry.NewMetrics()
+		if err != nil {
+			return fail(err)
+		}
+		tok, _, err := secrets.Source{LookupEnv: os.LookupEnv}.Resolve("metrics_scrape_token", cfg.Telemetry.ScrapeTokenFile)
+		if err != nil && !errors.Is(err, secrets.ErrNotSet) {
+			return fail(err)
+		}
+		chain = append(chain, &auth.ScrapeAuthenticator{Token: tok})
+		g.api.Authenticator = chain
+		g.api.Observe = m.Middleware
+		// The gateway has checked access (admin or scrape token) before
+		// the handler runs; the handler's own check sees the principal.
+		g.api.Metrics = m.Handler(telemetry.MetricsAccess{IsAdmin: func(r *http.Request) bool {
+			p, ok := auth.FromContext(r.Context())
+			return ok && (p.Has(auth.ScopeAdmin) || p.Kind == auth.KindScrape)
+		}})
+	}
+	if !cfg.Auth.Required() {
+		g.api.Anonymous = &auth.Principal{Kind: "anonymous", ID: "anonymous", Subject: "anonymous",
+			Scopes: []auth.Scope{auth.ScopeASRRead, auth.ScopeTTSRead, auth.ScopeChatRead, auth.ScopeLiveWrite, auth.ScopeLiveRead}}
+	}
+	return g, nil
+}
+
+// writeCatalogued adapts the netpolicy/limit error writers to the one
+// catalogue (their codes are catalogue codes).
+func writeCatalogued(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
+	c := apierr.Code(code)
+	if apierr.Lookup(c).Status != status {
+		msg = "" // an unknown code or mismatched status falls back to the catalogue's words
+	}
+	apierr.Write(w, r, c, msg)
+}
+
+// keyOverrides gives the limiter an API key's own limits and IP rules.
+func keyOverrides(keys *auth.KeyStore) limit.Resolver {
+	return func(ctx context.Context, p auth.Principal) (limit.Overrides, error) {
+		if p.Kind != auth.KindAPIKey {
+			return limit.Overrides{}, nil
+		}
+		pol, err := keys.Policy(ctx, p.ID)
+		if err != nil {
+			return limit.Overrides{}, err
+		}
+		return limit.OverridesFrom(pol.Limits, prefixStrings(pol.Allow), prefixStrings(pol.Deny))
+	}
+}
+
+func prefixStrings[T fmt.Stringer](ps []T) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
+}
+
+// adminKeyRoutes mounts the key API on the admin console (admin role).
+func adminKeyRoutes(keys *auth.KeyStore) []admin.Route {
+	kh := auth.KeyHandlers{Keys: keys}
+	return []admin.Route{
+		{Method: http.MethodPost, Pattern: "/api/keys", Access: admin.AdminOnly, Handler: kh.Create()},
+		{Method: http.MethodGet, Pattern: "/api/keys", Access: admin.AdminOnly, Handler: kh.List()},
+		{Method: http.MethodDelete, Pattern: "/api/keys/{id}", Access: admin.AdminOnly, Handler: kh.Revoke()},
+		{Method: http.MethodPost, Pattern: "/api/keys/{id}/rotate", Access: admin.AdminOnly, Handler: kh.Rotate()},
+	}
 }
