@@ -16,6 +16,12 @@ import (
 // URL; Authenticate removes it from the request and RedactURL from logs.
 const QueryParam = "ticket"
 
+// Subprotocol is the WebSocket subprotocol a browser offers, followed by the
+// ticket, to keep the ticket out of the URL altogether:
+// new WebSocket(url, ["izwi-ticket", ticket]). The WebSocket handler must
+// then accept with subprotocol "izwi-ticket" (browsers require the echo).
+const Subprotocol = "izwi-ticket"
+
 // Authenticator accepts a ticket only on a WebSocket upgrade whose Origin
 // and session match the ticket's binding, and consumes it.
 type Authenticator struct {
@@ -39,16 +45,9 @@ func NewAuthenticator(is *Issuer) *Authenticator { return &Authenticator{Issuer:
 // auth.ErrInvalidCredentials or auth.ErrExpired. The ticket is removed from
 // r.URL and r.RequestURI either way, so nothing downstream can log it.
 func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
-	q := r.URL.Query()
-	vals, ok := q[QueryParam]
-	if !ok {
+	vals := takeTickets(r)
+	if len(vals) == 0 {
 		return auth.Principal{}, auth.ErrNoCredentials
-	}
-	q.Del(QueryParam)
-	r.URL.RawQuery = q.Encode()
-	r.RequestURI = r.URL.RequestURI()
-	if r.Form != nil {
-		r.Form.Del(QueryParam)
 	}
 	if len(vals) != 1 {
 		return auth.Principal{}, fmt.Errorf("ticket: more than one ticket: %w", auth.ErrInvalidCredentials)
@@ -70,6 +69,45 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 		return auth.Principal{}, fmt.Errorf("ticket: exactly one Origin header required: %w", auth.ErrInvalidCredentials)
 	}
 	return a.Issuer.Redeem(vals[0], sid, origins[0])
+}
+
+// takeTickets removes every ticket from the query string and from a
+// Sec-WebSocket-Protocol offer ("izwi-ticket, <ticket>") and returns them.
+func takeTickets(r *http.Request) []string {
+	var vals []string
+	if q := r.URL.Query(); q.Has(QueryParam) {
+		vals = append(vals, q[QueryParam]...)
+		q.Del(QueryParam)
+		r.URL.RawQuery = q.Encode()
+		r.RequestURI = r.URL.RequestURI()
+		if r.Form != nil {
+			r.Form.Del(QueryParam)
+		}
+	}
+	protos := r.Header.Values("Sec-WebSocket-Protocol")
+	var offered []string
+	for _, line := range protos {
+		for _, p := range strings.Split(line, ",") {
+			offered = append(offered, strings.TrimSpace(p))
+		}
+	}
+	if i := slices.Index(offered, Subprotocol); i >= 0 {
+		kept := []string{Subprotocol}
+		for j, p := range offered {
+			switch {
+			case j == i:
+			case strings.HasPrefix(p, Prefix) || j == i+1:
+				vals = append(vals, p)
+			default:
+				kept = append(kept, p)
+			}
+		}
+		if i+1 >= len(offered) {
+			vals = append(vals, "") // offered the subprotocol without a ticket
+		}
+		r.Header.Set("Sec-WebSocket-Protocol", strings.Join(kept, ", "))
+	}
+	return vals
 }
 
 // IsWebSocketUpgrade reports whether r asks for a WebSocket (RFC 6455 §4.1:

@@ -354,3 +354,43 @@ func TestRedactURL(t *testing.T) {
 		t.Fatal(s)
 	}
 }
+
+// A browser can offer the ticket as a WebSocket subprotocol instead of in
+// the URL; the authenticator takes it out of the header it leaves behind.
+func TestSubprotocolTicket(t *testing.T) {
+	clk := newClock()
+	is := newIssuer(t, clk)
+	a := NewAuthenticator(is)
+	req := func(protos, query string) (*http.Request, error) {
+		r := httptest.NewRequest(http.MethodGet, "/v1/live/sess-1/captions"+query, nil)
+		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Upgrade", "websocket")
+		r.Header.Set("Origin", venue)
+		r.Header.Set("Sec-WebSocket-Protocol", protos)
+		r.SetPathValue("session_id", "sess-1")
+		_, err := a.Authenticate(r)
+		return r, err
+	}
+	got, _ := is.Issue(context.Background(), grant())
+	r, err := req("chat.v1, "+Subprotocol+", "+got.Ticket, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := r.Header.Get("Sec-WebSocket-Protocol"); h != Subprotocol+", chat.v1" {
+		t.Fatalf("protocol header left as %q", h)
+	}
+	if _, err := req(Subprotocol+", "+got.Ticket, ""); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("replay via subprotocol: %v", err)
+	}
+	if _, err := req(Subprotocol, ""); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("subprotocol without a ticket: %v", err)
+	}
+	t1, _ := is.Issue(context.Background(), grant())
+	t2, _ := is.Issue(context.Background(), grant())
+	if _, err := req(Subprotocol+", "+t1.Ticket, "?ticket="+t2.Ticket); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("two tickets: %v", err)
+	}
+	if _, err := req("chat.v1", ""); !errors.Is(err, auth.ErrNoCredentials) {
+		t.Fatalf("no ticket offered: %v", err)
+	}
+}
