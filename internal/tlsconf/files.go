@@ -3,6 +3,7 @@ package tlsconf
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"strings"
@@ -68,4 +69,28 @@ func names(leaf *x509.Certificate) []string {
 		out = append(out, ip.String())
 	}
 	return out
+}
+
+// ReadCertificate describes the first certificate in a PEM file (for
+// `izwi doctor` and the admin console); it reads no key.
+func ReadCertificate(path string) (Info, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Info{}, fmt.Errorf("tlsconf: %w", err)
+	}
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			return Info{}, fmt.Errorf("tlsconf: %s holds no PEM certificate", path)
+		}
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		leaf, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return Info{}, fmt.Errorf("tlsconf: %s: %w", path, err)
+		}
+		return Info{Fingerprint: Fingerprint(leaf.Raw), NotAfter: leaf.NotAfter, Hosts: names(leaf), CertFile: path}, nil
+	}
 }
