@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -393,6 +394,48 @@ func TestWarnings(t *testing.T) {
 	for _, not := range []string{tight, "localhost:3000", "ok.example", "ssss"} {
 		if strings.Contains(w, not) {
 			t.Errorf("warnings mention %q:\n%s", not, w)
+		}
+	}
+}
+
+func TestUnknownScopesLoggedWithoutToken(t *testing.T) {
+	k, clk := keysOnce(), newClock()
+	var logs strings.Builder
+	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := New(config.JWT{Issuers: []config.JWTIssuer{staticIssuer(t, k.hs)}}, nil, clk.Now, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := mint(t, k.hs, clk.Now(), nil, map[string]any{"scope": "asr.read superuser"})
+	mustAccept(t, a, tok)
+	mustReject(t, a, tok[:len(tok)-2]+"AA", auth.ErrInvalidCredentials)
+	out := logs.String()
+	if !strings.Contains(out, "superuser") || !strings.Contains(out, `"level":"DEBUG"`) {
+		t.Fatalf("unknown scope not logged at debug: %s", out)
+	}
+	for _, part := range strings.Split(tok, ".") {
+		if strings.Contains(out, part) {
+			t.Fatalf("log contains part of the token: %s", out)
+		}
+	}
+}
+
+func TestEnvironment(t *testing.T) {
+	env := map[string]string{"IZWI_JWT_LEEWAY": "10s", "IZWI_TICKET_TTL": "15s",
+		"IZWI_TICKET_ALLOWED_ORIGINS": "https://a.example, http://localhost:3000", "IZWI_JWT_JWKS_MIN_REFRESH": "1m"}
+	c, _, err := config.Load(config.Source{Path: filepath.Join("..", "..", "..", "izwi.example.toml"),
+		LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := c.Defaults().JWT
+	if j.Leeway.Std() != 10*time.Second || j.Tickets.TTL.Std() != 15*time.Second || j.JWKSMinRefresh.Std() != time.Minute ||
+		!slices.Equal(j.Tickets.AllowedOrigins, []string{"https://a.example", "http://localhost:3000"}) {
+		t.Fatalf("env not applied: %+v", j)
+	}
+	for _, v := range []string{"IZWI_JWT_LEEWAY", "IZWI_TICKET_TTL", "IZWI_TICKET_ALLOWED_ORIGINS"} {
+		if !slices.Contains(config.EnvVars(), v) {
+			t.Errorf("EnvVars lacks %s", v)
 		}
 	}
 }
