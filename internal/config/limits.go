@@ -17,6 +17,7 @@ const (
 	DefaultLimitBurst         = 40
 	DefaultLimitMaxSessions   = 8
 	DefaultLimitFlushInterval = 5 * time.Second
+	DefaultFailedAuthPerMin   = 30
 	Unlimited                 = -1
 )
 
@@ -39,6 +40,11 @@ type Limits struct {
 	// (IZWI_LIMITS_CHAT_TOKENS_PER_SECOND, IZWI_LIMITS_CHAT_TOKENS_PER_DAY).
 	ChatTokensPerSecond float64 `json:"chat_tokens_per_second,omitempty" toml:"chat_tokens_per_second"`
 	ChatTokensPerDay    int64   `json:"chat_tokens_per_day,omitempty" toml:"chat_tokens_per_day"`
+	// FailedAuthPerMinute is how many failed authentications one client
+	// network (an IPv4 address or an IPv6 /64) may make per minute before
+	// its requests are refused with 429 ahead of authentication
+	// (IZWI_LIMITS_FAILED_AUTH_PER_MINUTE).
+	FailedAuthPerMinute float64 `json:"failed_auth_per_minute,omitempty" toml:"failed_auth_per_minute"`
 	// FlushInterval bounds how long usage counters stay only in memory
 	// before they are written to the database (IZWI_LIMITS_FLUSH_INTERVAL).
 	FlushInterval Duration `json:"flush_interval,omitempty" toml:"flush_interval"`
@@ -79,6 +85,9 @@ func (x Limits) defaults(Config) Limits {
 	if x.ChatTokensPerDay == 0 {
 		x.ChatTokensPerDay = Unlimited
 	}
+	if x.FailedAuthPerMinute == 0 {
+		x.FailedAuthPerMinute = DefaultFailedAuthPerMin
+	}
 	if x.FlushInterval == 0 {
 		x.FlushInterval = Duration(DefaultLimitFlushInterval)
 	}
@@ -111,6 +120,7 @@ func (x Limits) validate() []error {
 	num("audio_minutes_per_day", x.AudioMinutesPerDay)
 	num("chat_tokens_per_second", x.ChatTokensPerSecond)
 	num("chat_tokens_per_day", float64(x.ChatTokensPerDay))
+	num("failed_auth_per_minute", x.FailedAuthPerMinute)
 	if d := x.FlushInterval.Std(); d < 100*time.Millisecond || d > time.Minute {
 		errs = append(errs, fmt.Errorf("config: limits.flush_interval %v: want 100ms..1m (usage held only in memory longer is lost on a crash)", d))
 	}
@@ -163,6 +173,7 @@ func (x *Limits) applyEnv(e envReader) {
 	float("IZWI_LIMITS_AUDIO_MINUTES_PER_DAY", &x.AudioMinutesPerDay)
 	float("IZWI_LIMITS_CHAT_TOKENS_PER_SECOND", &x.ChatTokensPerSecond)
 	int64v("IZWI_LIMITS_CHAT_TOKENS_PER_DAY", &x.ChatTokensPerDay)
+	float("IZWI_LIMITS_FAILED_AUTH_PER_MINUTE", &x.FailedAuthPerMinute)
 	e.Duration("IZWI_LIMITS_FLUSH_INTERVAL", &x.FlushInterval)
 	list("IZWI_LIMITS_IP_ALLOW", &x.IP.Allow)
 	list("IZWI_LIMITS_IP_DENY", &x.IP.Deny)
@@ -172,6 +183,6 @@ func (x *Limits) applyEnv(e envReader) {
 // envVars lists the IZWI_* variables applyEnv reads.
 func (x Limits) envVars() []string {
 	return []string{"IZWI_LIMITS_RPS", "IZWI_LIMITS_BURST", "IZWI_LIMITS_MAX_SESSIONS", "IZWI_LIMITS_AUDIO_MINUTES_PER_DAY",
-		"IZWI_LIMITS_CHAT_TOKENS_PER_SECOND", "IZWI_LIMITS_CHAT_TOKENS_PER_DAY", "IZWI_LIMITS_FLUSH_INTERVAL",
+		"IZWI_LIMITS_CHAT_TOKENS_PER_SECOND", "IZWI_LIMITS_CHAT_TOKENS_PER_DAY", "IZWI_LIMITS_FAILED_AUTH_PER_MINUTE", "IZWI_LIMITS_FLUSH_INTERVAL",
 		"IZWI_LIMITS_IP_ALLOW", "IZWI_LIMITS_IP_DENY", "IZWI_LIMITS_TRUSTED_PROXIES"}
 }

@@ -9,7 +9,7 @@ import (
 func TestLimitsDefaultsEnvAndValidation(t *testing.T) {
 	d := Config{}.Defaults().Limits
 	if d.RPS != DefaultLimitRPS || d.Burst != DefaultLimitBurst || d.MaxSessions != DefaultLimitMaxSessions ||
-		d.AudioMinutesPerDay != Unlimited || d.ChatTokensPerDay != Unlimited || d.FlushInterval.Std() != 5*time.Second {
+		d.AudioMinutesPerDay != Unlimited || d.ChatTokensPerDay != Unlimited || d.FlushInterval.Std() != 5*time.Second || d.FailedAuthPerMinute != 30 {
 		t.Fatalf("defaults %+v", d)
 	}
 
@@ -43,6 +43,7 @@ func TestLimitsDefaultsEnvAndValidation(t *testing.T) {
 	bad := map[string]string{
 		"negative other than -1": "[limits]\nrps = -2.0\n",
 		"nan":                    "[limits]\naudio_minutes_per_day = nan\n",
+		"negative failures":      "[limits]\nfailed_auth_per_minute = -3.0\n",
 		"inf":                    "[limits]\nchat_tokens_per_second = inf\n",
 		"huge":                   "[limits]\nchat_tokens_per_day = 9000000000000000\n",
 		"flush too slow":         "[limits]\nflush_interval = \"10m\"\n",

@@ -1,0 +1,157 @@
+package limit
+
+import (
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/netpolicy"
+)
+
+// FailureOptions configure a FailureLimiter.
+type FailureOptions struct {
+	// PerMinute is how many failed authentications one client network
+	// may make per minute, sustained; it is also the burst. <= 0 disables.
+	PerMinute float64
+	// MaxClients bounds memory: at most this many client networks are
+	// tracked (default 65536); when full, refilled entries go first, then
+	// arbitrary ones.
+	MaxClients int
+	// Now is the clock; nil uses time.Now.
+	Now func() time.Time
+	// WriteError writes refusals; nil uses netpolicy.WriteError.
+	WriteError func(w http.ResponseWriter, r *http.Request, status int, code, msg string)
+}
+
+// FailureLimiter throttles clients that keep failing authentication,
+// before authentication runs: once a client network (an IPv4 address or an
+// IPv6 /64) has spent its budget of failures, its requests get 429
+// rate_limited until the budget refills. Successful requests cost nothing,
+// so a busy legitimate client is never slowed. This bounds the CPU and the
+// audit-log writes an unauthenticated flood can cause. Safe for concurrent
+// use.
+type FailureLimiter struct {
+	opts    FailureOptions
+	mu      sync.Mutex
+	clients map[netip.Prefix]*bucket
+}
+
+// NewFailureLimiter builds a FailureLimiter.
+func NewFailureLimiter(opts FailureOptions) *FailureLimiter {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.MaxClients <= 0 {
+		opts.MaxClients = 65536
+	}
+	if opts.WriteError == nil {
+		opts.WriteError = netpolicy.WriteError
+	}
+	return &FailureLimiter{opts: opts, clients: map[netip.Prefix]*bucket{}}
+}
+
+// clientNet is the unit a budget belongs to: one IPv4 address, or an IPv6
+// /64 (one host usually holds a whole /64, so per-address budgets would be
+// free to multiply).
+func clientNet(a netip.Addr) netip.Prefix {
+	a = a.Unmap()
+	bits := 32
+	if a.Is6() {
+		bits = 64
+	}
+	p, _ := a.Prefix(bits)
+	return p
+}
+
+func clientAddr(r *http.Request) netip.Addr {
+	if a, ok := netpolicy.ClientIP(r.Context()); ok {
+		return a
+	}
+	return netpolicy.PeerAddr(r.RemoteAddr)
+}
+
+// Middleware refuses clients whose failure budget is spent. Put it after
+// the IP filter (which resolves the client address) and before
+// authentication.
+func (f *FailureLimiter) Middleware(next http.Handler) http.Handler {
+	if f.opts.PerMinute <= 0 {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if wait := f.blocked(clientAddr(r)); wait > 0 {
+			e := &Error{Code: CodeRateLimited, Limit: "failed_auth_per_minute", RetryAfter: wait}
+			w.Header().Set("Retry-After", strconv.FormatInt(e.RetryAfterSeconds(), 10))
+			f.opts.WriteError(w, r, http.StatusTooManyRequests, CodeRateLimited, "too many failed authentication attempts; retry after the Retry-After seconds")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// blocked returns how long a's network must wait, or 0.
+func (f *FailureLimiter) blocked(a netip.Addr) time.Duration {
+	if !a.IsValid() {
+		return 0
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.clients[clientNet(a)]
+	if b == nil {
+		return 0
+	}
+	now := f.opts.Now()
+	b.refill(now)
+	if b.tokens >= 1 {
+		return 0
+	}
+	return time.Duration((1 - b.tokens) / b.rate * float64(time.Second))
+}
+
+// Fail records one failed authentication by r's client. The gateway calls
+// it wherever it answers 401.
+func (f *FailureLimiter) Fail(r *http.Request) {
+	a := clientAddr(r)
+	if f.opts.PerMinute <= 0 || !a.IsValid() {
+		return
+	}
+	n := clientNet(a)
+	now := f.opts.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	b := f.clients[n]
+	if b == nil {
+		f.makeRoom(now)
+		b = &bucket{}
+		b.configure(f.opts.PerMinute/60, f.opts.PerMinute, now)
+		f.clients[n] = b
+	}
+	b.refill(now)
+	b.tokens = max(b.tokens-1, -f.opts.PerMinute) // debt is bounded: one minute's budget
+}
+
+// makeRoom keeps the table under MaxClients. Called with mu held.
+func (f *FailureLimiter) makeRoom(now time.Time) {
+	if len(f.clients) < f.opts.MaxClients {
+		return
+	}
+	for k, b := range f.clients {
+		if b.full(now) {
+			delete(f.clients, k)
+		}
+	}
+	for k := range f.clients {
+		if len(f.clients) < f.opts.MaxClients {
+			break
+		}
+		delete(f.clients, k)
+	}
+}
+
+// Clients is how many client networks are tracked.
+func (f *FailureLimiter) Clients() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.clients)
+}

@@ -1,0 +1,95 @@
+package limit
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestFailureLimiter(t *testing.T) {
+	clock := newClock(noon)
+	f := NewFailureLimiter(FailureOptions{PerMinute: 5, MaxClients: 100, Now: clock.Now})
+	// A stand-in gateway: "bad" credentials fail and are recorded.
+	h := f.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") == "bad" {
+			f.Fail(r)
+			w.WriteHeader(401)
+			return
+		}
+		w.WriteHeader(200)
+	}))
+	do := func(remote, authz string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest("GET", "/v1/x", nil)
+		r.RemoteAddr = remote
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w
+	}
+	// Successes cost nothing.
+	for range 100 {
+		if c := do("10.0.0.1:1", "").Code; c != 200 {
+			t.Fatalf("good request %d", c)
+		}
+	}
+	for i := range 5 {
+		if c := do("10.0.0.1:1", "bad").Code; c != 401 {
+			t.Fatalf("failure %d answered %d", i, c)
+		}
+	}
+	w := do("10.0.0.1:2", "")
+	if w.Code != 429 || w.Header().Get("Retry-After") != "12" || errCodeOf(t, w) != CodeRateLimited {
+		t.Fatalf("after the budget: %d Retry-After %q %s", w.Code, w.Header().Get("Retry-After"), w.Body)
+	}
+	if c := do("10.0.0.2:1", "").Code; c != 200 {
+		t.Fatalf("another client blocked: %d", c)
+	}
+	clock.Advance(12 * time.Second)
+	if c := do("10.0.0.1:1", "bad").Code; c != 401 {
+		t.Fatalf("after one refill: %d", c)
+	}
+	if c := do("10.0.0.1:1", "").Code; c != 429 {
+		t.Fatalf("budget not spent again: %d", c)
+	}
+
+	// IPv6: one /64 shares a budget; mapped IPv4 is the IPv4 client.
+	for range 5 {
+		do("[2001:db8::1]:1", "bad")
+	}
+	if c := do("[2001:db8::ffff]:1", "").Code; c != 429 {
+		t.Fatalf("same /64 not throttled: %d", c)
+	}
+	if c := do("[2001:db8:0:1::1]:1", "").Code; c != 200 {
+		t.Fatalf("other /64 throttled: %d", c)
+	}
+	if c := do("[::ffff:10.0.0.1]:1", "").Code; c != 429 {
+		t.Fatalf("mapped form escaped the IPv4 budget: %d", c)
+	}
+
+	// Memory stays bounded under a spray of addresses.
+	for i := range 1000 {
+		do("192.0."+strconv.Itoa(i/250)+"."+strconv.Itoa(i%250)+":1", "bad")
+	}
+	if n := f.Clients(); n > 100 {
+		t.Fatalf("%d clients tracked, cap 100", n)
+	}
+
+	// Disabled: a no-op.
+	off := NewFailureLimiter(FailureOptions{})
+	r := httptest.NewRequest("GET", "/", nil)
+	for range 1000 {
+		off.Fail(r)
+	}
+	if off.Clients() != 0 {
+		t.Fatal("disabled limiter tracks clients")
+	}
+}
+
+func errCodeOf(t *testing.T, w *httptest.ResponseRecorder) string {
+	t.Helper()
+	return errCode(t, w.Body.Bytes())
+}
