@@ -294,7 +294,11 @@ func (l *Limiter) Sweep() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for name, s := range l.subjects {
-		s.mu.Lock()
+		// A subject whose lock is held is in use, hence not idle; skipping
+		// it keeps the sweep from waiting on a database read under l.mu.
+		if !s.mu.TryLock() {
+			continue
+		}
 		if now.Sub(s.lastSeen) >= l.opts.IdleTTL && s.sessions == 0 && s.pending.zero() && s.inflight.zero() &&
 			s.req.full(now) && s.chat.full(now) {
 			s.evicted = true

@@ -173,3 +173,30 @@ func TestCloseIdempotent(t *testing.T) {
 		t.Fatal("closed limiter stopped limiting")
 	}
 }
+
+// The background writer flushes on its own within the interval, and Close
+// stops it.
+func TestBackgroundFlush(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "")
+	l, err := New(ctx, Options{Store: st, FlushInterval: 20 * time.Millisecond, Now: newClock(noon).Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Charge(ctx, key("bg"), 7); err != nil {
+		t.Fatal(err)
+	}
+	day := utcDay(noon)
+	waitFor(t, "background flush", func() bool {
+		c, err := loadUsage(ctx, st.DB(), "key:bg", day)
+		return err == nil && c.chatTokens == 7
+	})
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-l.done:
+	default:
+		t.Fatal("writer goroutine still running after Close")
+	}
+}
