@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"time"
@@ -14,14 +15,15 @@ import (
 
 // fromFiles loads a PEM certificate chain and private key. The key file must
 // be accessible by its owner only; the pair must match and be valid now.
-func fromFiles(certFile, keyFile string, now time.Time) (*tls.Config, Info, error) {
-	cert, leaf, err := loadPair(certFile, keyFile, now)
+// Renewed files are picked up while running (see reloader).
+func fromFiles(certFile, keyFile string, now func() time.Time, logger *slog.Logger) (*tls.Config, Info, error) {
+	cert, leaf, err := loadPair(certFile, keyFile, now())
 	if err != nil {
 		return nil, Info{}, err
 	}
 	info := Info{Fingerprint: Fingerprint(leaf.Raw), NotAfter: leaf.NotAfter, Hosts: names(leaf),
 		CertFile: certFile, KeyFile: keyFile}
-	return &tls.Config{Certificates: []tls.Certificate{cert}}, info, nil
+	return &tls.Config{GetCertificate: newReloader(certFile, keyFile, cert, now, logger).GetCertificate}, info, nil
 }
 
 // loadPair reads and checks one certificate and key.

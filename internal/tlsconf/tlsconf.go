@@ -90,7 +90,7 @@ func build(cfg config.TLS, dataDir string, logger *slog.Logger, o options) (*tls
 	case config.TLSOff:
 		return nil, Info{Mode: config.TLSOff}, nil
 	case config.TLSFiles:
-		c, info, err = fromFiles(cfg.CertFile, cfg.KeyFile, o.now())
+		c, info, err = fromFiles(cfg.CertFile, cfg.KeyFile, o.now, logger)
 	case config.TLSSelfSigned:
 		c, info, err = selfSigned(dataDir, cfg.Hosts, o.now(), logger)
 	case config.TLSACME:
