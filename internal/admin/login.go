@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/izwi-speech/izwi/internal/audit"
 )
@@ -121,17 +122,24 @@ func (s *Service) Login(ctx context.Context, name, password, remoteIP, oldToken 
 		return LoginResult{}, err
 	}
 	password = normalizePassword(password)
-	if len(password) > 4*MaxPasswordLen {
-		password = password[:4*MaxPasswordLen] // bounds the work; such a password never matches
+	// A password longer than any the policy allows cannot match; it still
+	// costs one hash of a bounded prefix, never a truncated comparison.
+	tooLong := utf8.RuneCountInString(password) > MaxPasswordLen
+	if tooLong {
+		password = password[:MaxPasswordLen]
 	}
 	nm, nerr := normalizeName(name)
 	u, uerr := s.userByName(ctx, s.db, nm)
-	if nerr != nil || uerr != nil {
+	if nerr != nil || uerr != nil || tooLong {
 		verifyPassword(password, s.dummy)
-		if uerr != nil && !errors.Is(uerr, ErrNotFound) {
+		if uerr != nil && nerr == nil && !errors.Is(uerr, ErrNotFound) {
 			return LoginResult{}, uerr
 		}
-		return LoginResult{}, s.fail(ctx, remoteIP, target, "unknown_user", failures, ErrInvalidLogin)
+		reason := "unknown_user"
+		if uerr == nil {
+			reason, target = "bad_password", "user:"+u.ID
+		}
+		return LoginResult{}, s.fail(ctx, remoteIP, target, reason, failures, ErrInvalidLogin)
 	}
 	target = "user:" + u.ID
 	ok, params, err := verifyPassword(password, u.hash)

@@ -79,6 +79,22 @@ func TestNoTruncation(t *testing.T) {
 		t.Fatalf("login with the first 72 characters: %d", r.status)
 	}
 	e.client().login("long", long, "full")
+	if r := e.client().do("POST", "/login", map[string]string{"name": "long", "password": long + "x"}); r.status != 401 {
+		t.Fatalf("login with the password plus one character: %d", r.status)
+	}
+	// The longest allowed password works; one character more never matches.
+	var sb strings.Builder
+	for i := 0; sb.Len() < MaxPasswordLen; i++ {
+		sb.WriteString(strings.Repeat(string(rune('a'+i%26)), 1+i%3))
+	}
+	longest := sb.String()[:MaxPasswordLen]
+	if r := admin.do("POST", "/api/users", map[string]string{"name": "longest", "role": "operator", "password": longest}); r.status != 200 {
+		t.Fatalf("create with a %d-character password: %d %s", MaxPasswordLen, r.status, r.raw)
+	}
+	e.client().login("longest", longest, "full")
+	if r := e.client().do("POST", "/login", map[string]string{"name": "longest", "password": longest + "a"}); r.status != 401 {
+		t.Fatalf("login with %d characters: %d", MaxPasswordLen+1, r.status)
+	}
 	// NFKC: a full-width form of the same password logs in too.
 	e.client().login(testAdmin, "ｃｏｒｒｅｃｔ horse battery staple", "full")
 }

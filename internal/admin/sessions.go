@@ -52,6 +52,11 @@ func (s *Service) createSession(ctx context.Context, tx *sql.Tx, userID, stage s
 	token, hash := newToken()
 	id = newID()
 	now := s.now().UnixNano()
+	// Sweep sessions nobody presented again before they expired.
+	if _, err := tx.ExecContext(ctx, "DELETE FROM admin_sessions WHERE last_seen < ? OR created_at < ?",
+		now-int64(s.set.SessionIdle), now-int64(s.set.SessionAbsolute)); err != nil {
+		return "", "", fmt.Errorf("admin: sweep sessions: %w", err)
+	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO admin_sessions (token_hash, id, user_id, stage, created_at, last_seen)
 		VALUES (?, ?, ?, ?, ?, ?)`, hash, id, userID, stage, now, now); err != nil {
 		return "", "", fmt.Errorf("admin: create session: %w", err)
