@@ -68,6 +68,7 @@ func TestSpansCarryOnlyAllowedAttributes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = tr.Shutdown(context.Background()) }) // stops the batcher's goroutine
 	base := listen(t, tracedGateway(tr))
 	post(t, base, "/v1/sessions/sess-123/turns?api_key="+bearer)
 	post(t, base, "/v1/sessions/alice@example.com/turns") // not an ID: not recorded
@@ -225,5 +226,29 @@ func TestFilterSpan(t *testing.T) {
 	f := filterSpan(ro[1])
 	if len(f.Attributes()) != 0 || len(f.Links()[0].Attributes) != 0 {
 		t.Errorf("dirty span kept %v %v", f.Attributes(), f.Links())
+	}
+}
+
+// BenchmarkTracingMiddleware measures the per-request cost of a server span
+// (sampled, exported to a discarding in-memory exporter) and of tracing off.
+func BenchmarkTracingMiddleware(b *testing.B) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/sessions/{id}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	req, _ := http.NewRequest(http.MethodGet, "http://x/v1/sessions/abc", nil)
+	w := &discardWriter{h: http.Header{}}
+	off, _ := NewTracing(context.Background(), TraceOptions{})
+	on, err := NewTracing(context.Background(), TraceOptions{Exporter: tracetest.NewNoopExporter()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer on.Shutdown(context.Background())
+	for name, tr := range map[string]*Tracing{"off": off, "on": on} {
+		h := tr.Middleware(mux)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(w, req)
+			}
+		})
 	}
 }
