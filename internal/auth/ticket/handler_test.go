@@ -15,6 +15,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/config"
 )
 
 // recorder is an in-memory audit.Recorder that can be made to fail.
@@ -115,8 +116,7 @@ func upgrade(t *testing.T, srv *httptest.Server, path, origin string) int {
 func TestHandlerIssuesAndTicketWorksOnce(t *testing.T) {
 	var logs bytes.Buffer
 	rec := &recorder{}
-	h := &Handler{Issuer: newIssuer(t, newClock()), Audit: rec, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
-		RequestID: func(context.Context) string { return "req-1" }}
+	h := &Handler{Issuer: newIssuer(t, newClock()), Audit: rec, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
 	srv := server(t, h)
 	code, body := post(t, srv, "reader", `{"session_id":"sess-1","scope":"live.read","origin":"https://venue.example"}`)
 	tok, _ := body["ticket"].(string)
@@ -167,7 +167,7 @@ func TestHandlerRefusals(t *testing.T) {
 		status          int
 		code            string
 	}{
-		{"anonymous", "", ok, 401, "unauthorized"},
+		{"anonymous", "", ok, 401, "unauthenticated"},
 		{"ticket cannot mint tickets", "ticket", ok, 403, "forbidden"},
 		{"scope not held", "reader", `{"session_id":"sess-1","scope":"live.write","origin":"https://venue.example"}`, 403, "forbidden"},
 		{"not a live scope", "admin", `{"session_id":"sess-1","scope":"asr.read","origin":"https://venue.example"}`, 400, "bad_request"},
@@ -210,5 +210,24 @@ func TestHandlerAuditFailureWithholdsTicket(t *testing.T) {
 	}
 	if h.Issuer.Outstanding() != 0 {
 		t.Fatal("unaudited ticket still redeemable")
+	}
+}
+
+func TestHandlerFullIs429(t *testing.T) {
+	h := &Handler{Issuer: newIssuer(t, newClock(), func(c *config.Tickets) { c.MaxOutstanding = 1 })}
+	srv := server(t, h)
+	body := `{"session_id":"sess-1","scope":"live.read","origin":"https://venue.example"}`
+	if status, _ := post(t, srv, "reader", body); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/tickets", strings.NewReader(body))
+	req.Header.Set("X-Test-Principal", "reader")
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("%d Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
