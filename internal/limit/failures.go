@@ -1,12 +1,14 @@
 package limit
 
 import (
+	"context"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/netpolicy"
 )
 
@@ -110,9 +112,11 @@ func (f *FailureLimiter) blocked(a netip.Addr) time.Duration {
 }
 
 // Fail records one failed authentication by r's client. The gateway calls
-// it wherever it answers 401.
-func (f *FailureLimiter) Fail(r *http.Request) {
-	a := clientAddr(r)
+// it wherever it answers 401 (or wraps its audit recorder with Recorder).
+func (f *FailureLimiter) Fail(r *http.Request) { f.FailAddr(clientAddr(r)) }
+
+// FailAddr records one failed authentication by the client at a.
+func (f *FailureLimiter) FailAddr(a netip.Addr) {
 	if f.opts.PerMinute <= 0 || !a.IsValid() {
 		return
 	}
@@ -129,6 +133,31 @@ func (f *FailureLimiter) Fail(r *http.Request) {
 	}
 	b.refill(now)
 	b.tokens = max(b.tokens-1, -f.opts.PerMinute) // debt is bounded: one minute's budget
+}
+
+// Recorder wraps the gateway's audit recorder so that every audited
+// authentication failure ("auth.failure", from its RemoteIP) also spends
+// the client's failure budget: no change to the gateway is needed. Events
+// pass through unchanged, and next's error is returned as is.
+func (f *FailureLimiter) Recorder(next audit.Recorder) audit.Recorder {
+	return failureRecorder{f: f, next: next}
+}
+
+type failureRecorder struct {
+	f    *FailureLimiter
+	next audit.Recorder
+}
+
+var _ audit.Recorder = failureRecorder{}
+
+func (fr failureRecorder) Record(ctx context.Context, e audit.Event) error {
+	err := fr.next.Record(ctx, e)
+	if e.Action == "auth.failure" {
+		if a, perr := netip.ParseAddr(e.RemoteIP); perr == nil {
+			fr.f.FailAddr(a)
+		}
+	}
+	return err
 }
 
 // makeRoom keeps the table under MaxClients. Called with mu held.

@@ -1,11 +1,14 @@
 package limit
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/audit"
 )
 
 func TestFailureLimiter(t *testing.T) {
@@ -92,4 +95,44 @@ func TestFailureLimiter(t *testing.T) {
 func errCodeOf(t *testing.T, w *httptest.ResponseRecorder) string {
 	t.Helper()
 	return errCode(t, w.Body.Bytes())
+}
+
+type recorded struct{ events []audit.Event }
+
+func (r *recorded) Record(_ context.Context, e audit.Event) error {
+	r.events = append(r.events, e)
+	return nil
+}
+
+// Wrapping the audit recorder charges audited authentication failures
+// without any change to the gateway.
+func TestFailureRecorder(t *testing.T) {
+	clock := newClock(noon)
+	f := NewFailureLimiter(FailureOptions{PerMinute: 2, Now: clock.Now})
+	inner := &recorded{}
+	rec := f.Recorder(inner)
+	ctx := context.Background()
+	for _, e := range []audit.Event{
+		{Action: "auth.forbidden", RemoteIP: "10.0.0.9"}, // a scope refusal is not a failed login
+		{Action: "auth.failure", RemoteIP: "not an ip"},
+		{Action: "auth.failure", RemoteIP: "10.0.0.9"},
+		{Action: "auth.failure", RemoteIP: "10.0.0.9"},
+	} {
+		if err := rec.Record(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(inner.events) != 4 {
+		t.Fatalf("%d events passed through", len(inner.events))
+	}
+	h := f.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	for remote, want := range map[string]int{"10.0.0.9:1": 429, "10.0.0.8:1": 200} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != want {
+			t.Errorf("%s: %d, want %d", remote, w.Code, want)
+		}
+	}
 }

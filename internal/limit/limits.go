@@ -4,8 +4,10 @@
 // Subject ("key:<id>", "jwt:<iss>#<sub>"). Limits come from configuration
 // defaults overridden per credential (the key store keeps a Limits JSON blob
 // on each key). Daily usage persists in SQLite, written behind with a bounded
-// flush interval. It provides the HTTP rate-limit middleware and the
-// GET /v1/usage handler; cmd/izwi wires both.
+// flush interval. It provides the HTTP rate-limit middleware (which also
+// applies a key's own IP rules), the session-holding middleware for
+// long-lived requests, the GET /v1/usage handler, and a pre-authentication
+// throttle for clients that keep failing authentication. cmd/izwi wires them.
 package limit
 
 import (
