@@ -208,6 +208,21 @@ func (is *Issuer) Redeem(tok, sessionID, origin string) (auth.Principal, error) 
 	}, nil
 }
 
+// RevokeSubject drops every outstanding ticket issued on behalf of subject
+// (a revoked key, a disabled user) and returns how many it dropped.
+func (is *Issuer) RevokeSubject(subject string) int {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	n := 0
+	for h, e := range is.tickets {
+		if e.grant.Subject == subject {
+			delete(is.tickets, h)
+			n++
+		}
+	}
+	return n
+}
+
 // discard forgets tok without redeeming it.
 func (is *Issuer) discard(tok string) {
 	h := sha256.Sum256([]byte(tok))

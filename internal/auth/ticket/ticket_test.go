@@ -394,3 +394,22 @@ func TestSubprotocolTicket(t *testing.T) {
 		t.Fatalf("no ticket offered: %v", err)
 	}
 }
+
+// Revoking a key drops the tickets issued on its behalf.
+func TestRevokeSubject(t *testing.T) {
+	is := newIssuer(t, newClock())
+	a := NewAuthenticator(is)
+	mine, _ := is.Issue(context.Background(), grant())
+	g := grant()
+	g.Subject = "key:other"
+	theirs, _ := is.Issue(context.Background(), g)
+	if n := is.RevokeSubject("key:k1"); n != 1 {
+		t.Fatalf("revoked %d", n)
+	}
+	if _, err, _ := wsRequest(t, a, "sess-1", mine.Ticket, venue, true); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatalf("revoked subject's ticket: %v", err)
+	}
+	if _, err, _ := wsRequest(t, a, "sess-1", theirs.Ticket, venue, true); err != nil {
+		t.Fatalf("other subject's ticket: %v", err)
+	}
+}
