@@ -212,11 +212,11 @@ func openKeyStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 		db.Close()
 		return nil, nil, err
 	}
-	closeAll := func() { log.Close(); db.Close() }
-	ks, err := auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: log})
+	ks, err := auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: log, EpochFile: keyEpochFile(cfg)})
 	if err != nil {
-		closeAll()
+		log.Close()
+		db.Close()
 		return nil, nil, err
 	}
-	return ks, closeAll, nil
+	return ks, func() { ks.Close(); log.Close(); db.Close() }, nil
 }

@@ -192,6 +192,10 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	return exitOK
 }
 
+// keyEpochFile is the file every izwi process that changes keys bumps, so
+// that the server's verified-key cache sees `izwi keys revoke` at once.
+func keyEpochFile(cfg config.Config) string { return cfg.Data.Database + "-keys-epoch" }
+
 // listenOn opens addr, with TLS when c is not nil.
 func listenOn(addr string, c *tls.Config) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
@@ -234,6 +238,9 @@ func (g *gateway) close(ctx context.Context, log *slog.Logger) {
 			log.Warn("flushing usage", "err", err)
 		}
 	}
+	if g.keys != nil {
+		_ = g.keys.Close()
+	}
 	if err := g.audit.Close(); err != nil {
 		log.Warn("closing the audit log", "err", err)
 	}
@@ -257,7 +264,8 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 	if err != nil {
 		return fail(err)
 	}
-	if g.keys, err = auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: auditLog}); err != nil {
+	if g.keys, err = auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: auditLog,
+		EpochFile: keyEpochFile(cfg)}); err != nil {
 		return fail(err)
 	}
 	jwtAuth, err := jwt.New(cfg.JWT, nil, nil, telemetry.Component(logger, "jwt"))

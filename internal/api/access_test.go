@@ -70,10 +70,12 @@ func newGW(t testing.TB) *gw {
 	}
 	t.Cleanup(func() { st.Close() })
 	g := &gw{audit: &memAudit{}, clock: &clock{t: time.Now()}, logs: &bytes.Buffer{}}
-	g.keys, err = auth.NewKeyStore(ctx, st, auth.KeyStoreConfig{Pepper: bytes.Repeat([]byte{7}, 32), Audit: g.audit, Now: g.clock.Now})
+	g.keys, err = auth.NewKeyStore(ctx, st, auth.KeyStoreConfig{Pepper: bytes.Repeat([]byte{7}, 32), Audit: g.audit, Now: g.clock.Now,
+		EpochFile: filepath.Join(t.TempDir(), "keys-epoch")})
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { g.keys.Close() })
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"ok": "yes"}) })
 	g.opts = Options{Logger: slog.New(slog.NewJSONHandler(g.logs, nil)),
 		Authenticator: auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}, &auth.ScrapeAuthenticator{Token: secrets.New(scrapeToken)}},

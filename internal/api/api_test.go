@@ -28,7 +28,7 @@ func (f fakeReady) Status() []engines.Status { return f.st }
 func (f fakeReady) Ready() bool              { return f.ready }
 
 // serve runs h on a real loopback listener for the test's lifetime.
-func serve(t *testing.T, h http.Handler) string {
+func serve(t testing.TB, h http.Handler) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -84,28 +84,30 @@ func (ks *KeyStore) Verify(ctx context.Context, presented string) (Key, error) {
 	if err != nil {
 		return Key{}, &Failure{Actor: "anonymous", Reason: "malformed", Err: ErrInvalidCredentials}
 	}
+	presentedHash := hashKey(ks.pepper, id, secret)
+	var epoch [epochSize]byte
+	if ks.epoch != nil {
+		epoch = ks.epoch.read()
+		if c, ok := ks.cache.get(id); ok && c.epoch == epoch && epoch != ([epochSize]byte{}) &&
+			ks.now().Sub(c.cachedAt) < maxCacheAge && ks.now().Sub(c.key.LastUsed) < lastUsedGranularity {
+			return ks.check(c.key, presentedHash, c.hash)
+		}
+	}
 	var hash []byte
-	k, err := scanKey(ks.db.QueryRowContext(ctx, `SELECT `+keyColumns+`, hash FROM auth_keys WHERE id = ?`, id), &hash)
+	k, err := scanKey(ks.verify.QueryRowContext(ctx, id), &hash)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		// Same work as for a known id: unknown and known ids are not
 		// distinguishable by timing.
-		equalHash(hashKey(ks.pepper, id, secret), ks.dummy)
+		equalHash(presentedHash, ks.dummy)
 		return Key{}, &Failure{Actor: "anonymous", Reason: "unknown_key", Err: ErrInvalidCredentials}
 	case err != nil:
 		return Key{}, fmt.Errorf("auth: reading key: %w", err)
 	}
-	actor := "key:" + id
-	if !equalHash(hashKey(ks.pepper, id, secret), hash) {
-		return Key{}, &Failure{Actor: actor, Reason: "bad_secret", Err: ErrInvalidCredentials}
+	if _, err := ks.check(k, presentedHash, hash); err != nil {
+		return Key{}, err
 	}
 	now := ks.now()
-	if !k.Revoked.IsZero() {
-		return Key{}, &Failure{Actor: actor, Reason: "revoked", Err: ErrRevoked}
-	}
-	if !k.Expires.IsZero() && !now.Before(k.Expires) {
-		return Key{}, &Failure{Actor: actor, Reason: "expired", Err: ErrExpired}
-	}
 	if k.LastUsed.IsZero() || now.Sub(k.LastUsed) >= lastUsedGranularity {
 		t := now.Truncate(lastUsedGranularity).Unix()
 		// Best effort: a failed usage stamp must not refuse a valid key.
@@ -113,6 +115,25 @@ func (ks *KeyStore) Verify(ctx context.Context, presented string) (Key, error) {
 		k.LastUsed = time.Unix(t, 0).UTC()
 	}
 	ks.remember(k)
+	if ks.epoch != nil {
+		ks.cache.put(id, cachedKey{key: k, hash: hash, epoch: epoch, cachedAt: now})
+	}
+	return k, nil
+}
+
+// check compares the presented hash with the stored one in constant time,
+// then refuses a revoked or expired key.
+func (ks *KeyStore) check(k Key, presented, stored []byte) (Key, error) {
+	actor := "key:" + k.ID
+	if !equalHash(presented, stored) {
+		return Key{}, &Failure{Actor: actor, Reason: "bad_secret", Err: ErrInvalidCredentials}
+	}
+	if !k.Revoked.IsZero() {
+		return Key{}, &Failure{Actor: actor, Reason: "revoked", Err: ErrRevoked}
+	}
+	if !k.Expires.IsZero() && !ks.now().Before(k.Expires) {
+		return Key{}, &Failure{Actor: actor, Reason: "expired", Err: ErrExpired}
+	}
 	return k, nil
 }
 
