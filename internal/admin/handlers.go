@@ -53,8 +53,11 @@ type page struct {
 	Users      []User
 	NeedsSetup bool
 	Enrolment  *Enrolment
-	Recovery   []string
-	Done       string
+	// QR is Enrolment.QRCode marked safe for img src: html/template
+	// rewrites data: URLs otherwise. It is always our own PNG data URL.
+	QR       template.URL
+	Recovery []string
+	Done     string
 }
 
 func (h *handlers) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {

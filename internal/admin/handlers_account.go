@@ -1,8 +1,10 @@
 package admin
 
 import (
+	"html/template"
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 func (h *handlers) dashboard(w http.ResponseWriter, r *http.Request) {
@@ -61,7 +63,11 @@ func (h *handlers) mfaEnroll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsHTML(r) {
-		h.render(w, r, http.StatusOK, "mfa", page{Title: "Two-factor authentication", Enrolment: &e})
+		p := page{Title: "Two-factor authentication", Enrolment: &e}
+		if strings.HasPrefix(e.QRCode, "data:image/png;base64,") {
+			p.QR = template.URL(e.QRCode)
+		}
+		h.render(w, r, http.StatusOK, "mfa", p)
 		return
 	}
 	writeJSON(w, http.StatusOK, e)

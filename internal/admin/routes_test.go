@@ -2,9 +2,11 @@ package admin
 
 import (
 	"context"
+	"encoding/base32"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/auth"
 )
@@ -112,5 +114,51 @@ func TestPagesRender(t *testing.T) {
 	r = e.client().form("/login", map[string][]string{"name": {"root"}, "password": {testPassword}})
 	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
 		t.Fatalf("login form: %d %v", r.status, r.header)
+	}
+}
+
+// The browser path of MFA: enrol with forms, see the QR code and the
+// recovery codes, then log in with the code form.
+func TestMFAPagesFlow(t *testing.T) {
+	e := newEnv(t)
+	c := e.setup()
+	r := c.form("/mfa/enroll", map[string][]string{"csrf": {c.csrf}, "current_password": {testPassword}})
+	if r.status != 200 || !strings.Contains(r.raw, `src="data:image/png;base64,`) || strings.Contains(r.raw, "ZgotmplZ") {
+		t.Fatalf("enrol page: %d %.600s", r.status, r.raw)
+	}
+	i := strings.Index(r.raw, "by hand: <code>")
+	if i < 0 {
+		t.Fatal("no secret on the enrol page")
+	}
+	secretB32 := r.raw[i+len("by hand: <code>"):]
+	secretB32 = secretB32[:strings.Index(secretB32, "<")]
+	secret, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(secretB32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := hotpCode(secret, uint64(totpStep(e.clock.Now())), 6)
+	r = c.form("/mfa/confirm", map[string][]string{"csrf": {c.csrf}, "code": {code}})
+	if r.status != 200 || strings.Count(r.raw, "<li><code>") != 10 {
+		t.Fatalf("confirm page: %d %.600s", r.status, r.raw)
+	}
+	e.clock.Advance(time.Minute)
+	b := e.client()
+	r = b.form("/login", map[string][]string{"name": {testAdmin}, "password": {testPassword}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/login/totp" {
+		t.Fatalf("login form with MFA: %d %v", r.status, r.header.Get("Location"))
+	}
+	req, _ := http.NewRequest("GET", e.url+"/login/totp", nil)
+	req.Header.Set("Accept", "text/html")
+	page := b.send(req)
+	j := strings.Index(page.raw, `name="csrf" value="`)
+	if page.status != 200 || j < 0 {
+		t.Fatalf("totp page: %d", page.status)
+	}
+	csrf := page.raw[j+len(`name="csrf" value="`):]
+	csrf = csrf[:strings.Index(csrf, `"`)]
+	code = hotpCode(secret, uint64(totpStep(e.clock.Now())), 6)
+	r = b.form("/login/totp", map[string][]string{"csrf": {csrf}, "code": {code}})
+	if r.status != http.StatusSeeOther || r.header.Get("Location") != "/" {
+		t.Fatalf("totp form: %d %.300s", r.status, r.raw)
 	}
 }
