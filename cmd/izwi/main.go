@@ -48,7 +48,6 @@ func commands() map[string]command {
 		"transcribe": {"transcribe audio files", runTranscribe},
 		"models":     {"list, verify, pull or import models", runModels},
 		"audit":      {"verify, export or checkpoint the audit log", runAudit},
-		"audit":      {"verify, export or checkpoint the audit log", runAudit},
 		"keys":       {"create, list, revoke or rotate API keys", runKeys},
 		"users":      {"list, create, disable, reset-password admin-console users", runUsers},
 		"doctor":     {"report weak or unsafe settings (exit 1 when any)", runDoctor},
