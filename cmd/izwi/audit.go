@@ -22,6 +22,7 @@ const auditUsage = `usage: izwi audit COMMAND [flags]
 commands:
   verify        recompute the hash chain from genesis and check it against the
                 signed checkpoints; exit 0 when intact, 1 naming the first bad entry
+                (--export FILE: check a full JSONL export instead of the database)
   export        print entries (--since SEQ: after entry SEQ; --jsonl: JSON lines
                 {"seq","hash","prev","event"} that anyone can re-hash)
   checkpoint    write a signed checkpoint of the current head now
@@ -38,6 +39,7 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	since := fs.Int64("since", 0, "export: only entries after this sequence number")
 	jsonl := fs.Bool("jsonl", false, "export: JSON lines instead of tab-separated text")
 	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
+	exportFile := fs.String("export", "", "verify: check this full JSONL export (izwi audit export --jsonl) instead of the database")
 	fs.Usage = func() {
 		fmt.Fprint(c.stderr, auditUsage)
 		fs.PrintDefaults()
@@ -79,6 +81,13 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
+	kp := *keyPath
+	if kp == "" {
+		kp = cfg.Audit.SignerKeyPath + ".pub"
+	}
+	if pos[0] == "verify" && *exportFile != "" {
+		return auditVerify(ctx, c, nil, *exportFile, cfg.Audit.CheckpointPath, kp, *asJSON)
+	}
 	// Never create a database just to inspect it.
 	if _, err := os.Stat(cfg.Data.Database); err != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: no database at %s: %v\n", cfg.Data.Database, err)
@@ -96,11 +105,7 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	}
 	switch pos[0] {
 	case "verify":
-		kp := *keyPath
-		if kp == "" {
-			kp = cfg.Audit.SignerKeyPath + ".pub"
-		}
-		return auditVerify(ctx, c, st, cfg.Audit.CheckpointPath, kp, *asJSON)
+		return auditVerify(ctx, c, st, "", cfg.Audit.CheckpointPath, kp, *asJSON)
 	case "export":
 		f := audit.Text
 		if *jsonl {
@@ -116,7 +121,8 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	}
 }
 
-func auditVerify(ctx context.Context, c *cli, st *store.Store, cpPath, keyPath string, asJSON bool) int {
+// auditVerify verifies the database st, or the export file when st is nil.
+func auditVerify(ctx context.Context, c *cli, st *store.Store, export, cpPath, keyPath string, asJSON bool) int {
 	vkey, err := audit.ReadVerifierKey(keyPath)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: %v (start izwi serve once to make the keys, or pass --key)\n", err)
@@ -127,7 +133,18 @@ func auditVerify(ctx context.Context, c *cli, st *store.Store, cpPath, keyPath s
 		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
 		return exitFailure
 	}
-	rep, err := audit.Verify(ctx, st.DB(), raw, vkey)
+	var rep audit.Report
+	if st != nil {
+		rep, err = audit.Verify(ctx, st.DB(), raw, vkey)
+	} else {
+		f, ferr := os.Open(export)
+		if ferr != nil {
+			fmt.Fprintf(c.stderr, "izwi audit: %v\n", ferr)
+			return exitFailure
+		}
+		defer f.Close()
+		rep, err = audit.VerifyExport(ctx, f, raw, vkey)
+	}
 	if err != nil && !errors.Is(err, audit.ErrTampered) {
 		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
 		return exitFailure

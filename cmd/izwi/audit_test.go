@@ -71,6 +71,18 @@ func TestAuditCLI(t *testing.T) {
 		t.Fatalf("text export: %d %q", code, stdout)
 	}
 
+	// An export verifies offline; an edited export does not.
+	code, stdout, _ = runInProcess(t, "audit", "export", "--data-dir", dir, "--jsonl")
+	exp := filepath.Join(t.TempDir(), "audit.jsonl")
+	os.WriteFile(exp, []byte(stdout), 0o600)
+	if code, out, stderr := runInProcess(t, "audit", "verify", "--data-dir", dir, "--export", exp); code != exitOK || !strings.Contains(out, "verified:     1..5") {
+		t.Fatalf("verify --export: %d %s %s", code, out, stderr)
+	}
+	os.WriteFile(exp, []byte(strings.Replace(stdout, "key.revoke", "key.rotate", 1)), 0o600)
+	if code, _, stderr := runInProcess(t, "audit", "verify", "--data-dir", dir, "--export", exp); code != exitFailure || !strings.Contains(stderr, "TAMPERED: entry 4:") {
+		t.Fatalf("verify --export of an edited export: %d %s", code, stderr)
+	}
+
 	// Tampering: exit 1, naming the first bad entry.
 	for _, q := range []string{"DROP TRIGGER audit_log_no_update",
 		"UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), 'user.login', 'user.logout') AS BLOB) WHERE seq = 3"} {

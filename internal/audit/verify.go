@@ -81,6 +81,30 @@ func (r Report) First() (Problem, bool) {
 // an error wrapping ErrTampered when anything is wrong, alongside the
 // report; other errors mean verification could not run.
 func Verify(ctx context.Context, db *sql.DB, checkpoints []byte, verifierKey string) (Report, error) {
+	rows, err := db.QueryContext(ctx, "SELECT seq, entry, prev, hash FROM audit_log ORDER BY seq")
+	if err != nil {
+		return Report{}, fmt.Errorf("audit: read log: %w", err)
+	}
+	defer rows.Close()
+	return verify(ctx, checkpoints, verifierKey, func() (row, bool, error) {
+		if !rows.Next() {
+			return row{}, false, rows.Err()
+		}
+		var r row
+		err := rows.Scan(&r.seq, &r.entry, &r.prev, &r.hash)
+		return r, err == nil, err
+	})
+}
+
+// row is one stored entry as read, before any check.
+type row struct {
+	seq               int64
+	entry, prev, hash []byte
+}
+
+// verify is Verify over any source of rows in seq order; next returns
+// false at the end (with an error if reading failed).
+func verify(ctx context.Context, checkpoints []byte, verifierKey string, next func() (row, bool, error)) (Report, error) {
 	var rep Report
 	v, err := note.NewVerifier(verifierKey)
 	if err != nil {
@@ -115,25 +139,23 @@ func Verify(ctx context.Context, db *sql.DB, checkpoints []byte, verifierKey str
 		rep.BadCheckpoints = append(rep.BadCheckpoints, Problem{Checkpoint: cpIndex[0], What: "size 0 with a head other than genesis"})
 	}
 
-	rows, err := db.QueryContext(ctx, "SELECT seq, entry, prev, hash FROM audit_log ORDER BY seq")
-	if err != nil {
-		return rep, fmt.Errorf("audit: read log: %w", err)
-	}
-	defer rows.Close()
 	head, want := Genesis(), int64(1)
 	var last time.Time
 	fail := func(seq int64, format string, args ...any) {
 		rep.Problem = &Problem{Seq: seq, What: fmt.Sprintf(format, args...)}
 	}
-	for rows.Next() {
+	for {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
-		var seq int64
-		var entry, prev, hash []byte
-		if err := rows.Scan(&seq, &entry, &prev, &hash); err != nil {
+		r, ok, err := next()
+		if err != nil {
 			return rep, fmt.Errorf("audit: read log: %w", err)
 		}
+		if !ok {
+			break
+		}
+		seq, entry, prev, hash := r.seq, r.entry, r.prev, r.hash
 		rep.Entries++
 		if rep.Problem != nil {
 			continue // count the rest
@@ -180,9 +202,6 @@ func Verify(ctx context.Context, db *sql.DB, checkpoints []byte, verifierKey str
 		}
 		last, head, want = e.Event.Time, h, seq+1
 		rep.Verified, rep.Head = seq, h
-	}
-	if err := rows.Err(); err != nil {
-		return rep, fmt.Errorf("audit: read log: %w", err)
 	}
 	if rep.Problem == nil && rep.Covered > rep.Verified {
 		rep.Problem = &Problem{Seq: rep.Verified + 1, Checkpoint: cpIndex[rep.Covered],
