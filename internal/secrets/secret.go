@@ -19,7 +19,10 @@ const Redacted = "[redacted]"
 // reachable only through Reveal and Equal, so it cannot leak through %v,
 // a log attribute or a JSON response by accident.
 type Secret struct {
-	v string
+	// noCompare makes == a compile error: comparing secrets must go
+	// through Equal, which takes constant time.
+	noCompare [0]func()
+	v         string
 }
 
 var (

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -170,6 +171,9 @@ func TestEqual(t *testing.T) {
 	}
 	if !(Secret{}).IsZero() || s.IsZero() || s.Len() != len(value) {
 		t.Fatal("IsZero/Len")
+	}
+	if reflect.TypeOf(s).Comparable() {
+		t.Fatal("Secret must not be comparable with ==, which is not constant-time")
 	}
 }
 
