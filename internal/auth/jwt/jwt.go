@@ -81,8 +81,9 @@ func New(cfg config.JWT, client *http.Client, now func() time.Time, log *slog.Lo
 	return a, nil
 }
 
-// Authenticate implements auth.Authenticator. A request without a bearer
-// token shaped like a JWT gets auth.ErrNoCredentials (API keys, izk_…, are
+// Authenticate implements auth.Authenticator for "Authorization: Bearer
+// <jwt>" and, on WebSockets, "Sec-WebSocket-Protocol: token, <jwt>". A
+// request without a token shaped like a JWT gets auth.ErrNoCredentials (API keys, izk_…, are
 // left to the key authenticator); a JWT that fails any check gets an error
 // wrapping auth.ErrInvalidCredentials or auth.ErrExpired. Errors never
 // contain the token.
@@ -92,6 +93,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 	}
 	vals := r.Header.Values("Authorization")
 	if len(vals) == 0 {
+		// Browser WebSocket clients cannot set headers; Deepgram's SDK sends
+		// "Sec-WebSocket-Protocol: token, <credential>" (auth.Redact strips it).
+		if tok, ok := auth.WebSocketProtocolCredential(r); ok && LooksLikeJWT(tok) {
+			return a.Verify(r.Context(), tok)
+		}
 		return auth.Principal{}, auth.ErrNoCredentials
 	}
 	scheme, tok, ok := strings.Cut(vals[0], " ")

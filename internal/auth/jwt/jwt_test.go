@@ -320,3 +320,21 @@ func TestUnknownScopesLoggedWithoutToken(t *testing.T) {
 		}
 	}
 }
+
+func TestWebSocketProtocolToken(t *testing.T) {
+	k, clk := keysOnce(), newClock()
+	a := newAuth(t, clk, nil, staticIssuer(t, k.es256))
+	r := httptest.NewRequest(http.MethodGet, "/v1/listen", nil)
+	r.Header.Set("Sec-WebSocket-Protocol", "token, "+mint(t, k.es256, clk.Now(), nil, nil))
+	if p, err := a.Authenticate(r); err != nil || p.ID != testIss+"#alice" {
+		t.Fatalf("%+v %v", p, err)
+	}
+	r.Header.Set("Sec-WebSocket-Protocol", "token, "+mint(t, k.es256, clk.Now(), nil, map[string]any{"iss": "x"}))
+	if _, err := a.Authenticate(r); !errors.Is(err, auth.ErrInvalidCredentials) {
+		t.Fatal(err)
+	}
+	r.Header.Set("Sec-WebSocket-Protocol", "token, izk_abc")
+	if _, err := a.Authenticate(r); !errors.Is(err, auth.ErrNoCredentials) {
+		t.Fatal(err)
+	}
+}
