@@ -86,3 +86,30 @@ func TestTLSEnvAndHelpers(t *testing.T) {
 		}
 	}
 }
+
+// FuzzTLSTelemetryEnv: any IZWI_TLS_* / telemetry variable values give a
+// config or an error, never a panic; accepted hosts are names or addresses.
+func FuzzTLSTelemetryEnv(f *testing.F) {
+	f.Add("self_signed", "a.lan,10.0.0.1,::1", "0.5", "http://127.0.0.1:4318")
+	f.Add("acme", "izwi.example.org", "1", "")
+	f.Add("files", ",,,", "NaN", "http://[::1")
+	f.Add("off", "*.lan,-a-.b", "1e309", "https://u:p@h/?q")
+	f.Fuzz(func(t *testing.T, mode, hosts, ratio, endpoint string) {
+		env := map[string]string{"IZWI_TLS_MODE": mode, "IZWI_TLS_HOSTS": hosts, "IZWI_TRACE_SAMPLE_RATIO": ratio, "IZWI_OTLP_ENDPOINT": endpoint}
+		var c Config
+		if err := applyEnv(&c, func(k string) (string, bool) { v, ok := env[k]; return v, ok }); err != nil {
+			return
+		}
+		if c.Defaults().TLS.validate() != nil || c.Defaults().Telemetry.validate() != nil {
+			return
+		}
+		for _, h := range c.TLS.Hosts {
+			if !validHost(h) {
+				t.Fatalf("accepted host %q", h)
+			}
+		}
+		if r := c.Defaults().Telemetry.Traces.SampleRatio; !(r > 0 && r <= 1) {
+			t.Fatalf("accepted ratio %v", r)
+		}
+	})
+}
