@@ -188,7 +188,7 @@ func TestMergeAndParseLimits(t *testing.T) {
 	if l, err := ParseLimits(nil); err != nil || l != (Limits{}) {
 		t.Fatalf("empty blob: %+v %v", l, err)
 	}
-	for _, bad := range []string{`{"rsp":5}`, `{"rps":"5"}`, `{"rps":1e300}`, `{} {}`, `[`, `{"burst":1.5}`} {
+	for _, bad := range []string{`{"rsp":5}`, `{"rps":"5"}`, `{"rps":1e300}`, `{"rps":-2}`, `{} {}`, `[`, `{"burst":1.5}`} {
 		if _, err := ParseLimits([]byte(bad)); err == nil {
 			t.Errorf("ParseLimits(%s) accepted", bad)
 		}

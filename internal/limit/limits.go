@@ -43,12 +43,13 @@ type Limits struct {
 // maxFinite bounds every limit so arithmetic on them cannot overflow.
 const maxFinite = 1e12
 
-// Validate reports fields that are not numbers or are absurdly large.
+// Validate reports fields that are not numbers, absurdly large, or
+// negative other than -1.
 func (l Limits) Validate() error {
 	var errs []error
 	check := func(name string, v float64) {
-		if math.IsNaN(v) || math.IsInf(v, 0) || v > maxFinite {
-			errs = append(errs, fmt.Errorf("limit: %s %v: want a number up to %g (or -1 for unlimited)", name, v, float64(maxFinite)))
+		if math.IsNaN(v) || math.IsInf(v, 0) || v > maxFinite || (v < 0 && v != -1) {
+			errs = append(errs, fmt.Errorf("limit: %s %v: want a positive number up to %g, 0 to inherit, or -1 for unlimited", name, v, float64(maxFinite)))
 		}
 	}
 	check("rps", l.RPS)
