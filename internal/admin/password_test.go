@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
 	"github.com/izwi-speech/izwi/internal/config"
@@ -208,5 +209,23 @@ func TestAuditFailureFailsAction(t *testing.T) {
 				t.Fatalf("audit event %s carries a password", ev.Action)
 			}
 		}
+	}
+}
+
+func TestAdminConfigFromEnv(t *testing.T) {
+	env := map[string]string{"IZWI_ADMIN_SESSION_IDLE_TIMEOUT": "10m", "IZWI_ADMIN_LOCKOUT_FAILURES": "50",
+		"IZWI_ADMIN_ARGON2_MEMORY_KIB": "65536", "IZWI_ADMIN_SETUP_TOKEN_TTL": "15m"}
+	c, _, err := config.Load(config.Source{LookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = c.Defaults()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s := SettingsFrom(c.Admin)
+	if s.SessionIdle != 10*time.Minute || s.LockoutFailures != 50 || s.Params.MemoryKiB != 65536 || s.SetupTokenTTL != 15*time.Minute ||
+		s.SessionAbsolute != 12*time.Hour || s.Params.Iterations != 2 {
+		t.Fatalf("settings %+v", s)
 	}
 }

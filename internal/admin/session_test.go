@@ -219,3 +219,36 @@ func TestSecurityHeadersOnEveryResponse(t *testing.T) {
 		}
 	}
 }
+
+// A role change ends the user's sessions; the last admin cannot be demoted;
+// passwords never expire by age (no forced periodic change).
+func TestRoleChangeAndNoPasswordExpiry(t *testing.T) {
+	e := newEnv(t)
+	admin := e.setup()
+	const opPass = "operator passphrase one"
+	if r := admin.do("POST", "/api/users", map[string]string{"name": "op", "role": "operator", "password": opPass}); r.status != 200 {
+		t.Fatal(r.raw)
+	}
+	op := e.client()
+	op.login("op", opPass, "full")
+	if r := admin.do("POST", "/api/users/op/role", map[string]string{"role": "admin"}); r.status != 200 {
+		t.Fatalf("set role: %d %s", r.status, r.raw)
+	}
+	if r := op.do("GET", "/api/me", nil); r.status != 401 {
+		t.Fatalf("session survived a role change: %d", r.status)
+	}
+	if ev := e.audit.find("user.role", "ok"); len(ev) != 1 || ev[0].Details["to"] != "admin" {
+		t.Fatalf("role change audit: %+v", ev)
+	}
+	if r := admin.do("POST", "/api/users/op/role", map[string]string{"role": "root"}); r.status != 400 {
+		t.Fatalf("unknown role: %d", r.status)
+	}
+	if r := admin.do("POST", "/api/users/op/role", map[string]string{"role": "operator"}); r.status != 200 {
+		t.Fatalf("demote op: %d", r.status)
+	}
+	if r := admin.do("POST", "/api/users/root/role", map[string]string{"role": "operator"}); r.status != 409 || r.code() != "last_admin" {
+		t.Fatalf("demoting the last admin: %d %s", r.status, r.raw)
+	}
+	e.clock.Advance(3 * 365 * 24 * time.Hour)
+	e.client().login("op", opPass, "full")
+}

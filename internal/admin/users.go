@@ -73,7 +73,13 @@ type userRow struct {
 
 const userCols = `id, name, role, password_hash, disabled, totp_secret, totp_pending, totp_last_step, created_at`
 
+// scanner is a row to scan (*sql.Row or *sql.Rows).
 type scanner interface{ Scan(...any) error }
+
+var (
+	_ scanner = (*sql.Row)(nil)
+	_ scanner = (*sql.Rows)(nil)
+)
 
 func scanUser(row scanner) (userRow, error) {
 	var u userRow
@@ -87,9 +93,15 @@ func scanUser(row scanner) (userRow, error) {
 	return u, err
 }
 
+// querier reads one row, in or out of a transaction.
 type querier interface {
 	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
 }
+
+var (
+	_ querier = (*sql.DB)(nil)
+	_ querier = (*sql.Tx)(nil)
+)
 
 func (s *Service) userByName(ctx context.Context, q querier, name string) (userRow, error) {
 	return scanUser(q.QueryRowContext(ctx, "SELECT "+userCols+" FROM admin_users WHERE name = ?", name))
