@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -251,4 +252,18 @@ func TestRoleChangeAndNoPasswordExpiry(t *testing.T) {
 	}
 	e.clock.Advance(3 * 365 * 24 * time.Hour)
 	e.client().login("op", opPass, "full")
+}
+
+// The console starts no goroutine of its own that outlives its listener.
+func TestNoGoroutineLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	func() {
+		e := newEnv(t)
+		c := e.setup()
+		c.do("GET", "/api/me", nil)
+		c.do("POST", "/logout", nil)
+		e.ts.Close()
+		e.store.Close()
+	}()
+	waitFor(t, "goroutines to exit", func() bool { return runtime.NumGoroutine() <= before })
 }
