@@ -27,15 +27,16 @@ const Subprotocol = "izwi-ticket"
 type Authenticator struct {
 	Issuer *Issuer
 	// SessionID returns the session the route addresses; nil reads the path
-	// wildcard {session_id} (r.PathValue), so the authenticator must run
-	// after routing. A request with no session id never accepts a ticket.
+	// wildcard {session_id}, else {id} (r.PathValue), so the authenticator
+	// must run after routing. A request with no session id never accepts a
+	// ticket.
 	SessionID func(r *http.Request) string
 }
 
 var _ auth.Authenticator = (*Authenticator)(nil)
 
 // NewAuthenticator returns an Authenticator over is reading the session id
-// from the {session_id} path wildcard.
+// from the {session_id} (or {id}) path wildcard.
 func NewAuthenticator(is *Issuer) *Authenticator { return &Authenticator{Issuer: is} }
 
 // Authenticate implements auth.Authenticator. No ticket parameter →
@@ -61,8 +62,8 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 	sid := ""
 	if a.SessionID != nil {
 		sid = a.SessionID(r)
-	} else {
-		sid = r.PathValue("session_id")
+	} else if sid = r.PathValue("session_id"); sid == "" {
+		sid = r.PathValue("id")
 	}
 	origins := r.Header.Values("Origin")
 	if len(origins) != 1 {

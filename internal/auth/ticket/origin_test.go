@@ -97,3 +97,23 @@ func TestSubprotocolTicket(t *testing.T) {
 		t.Fatalf("no ticket offered: %v", err)
 	}
 }
+
+// Routes may name the session wildcard {session_id} or {id}.
+func TestSessionWildcardNames(t *testing.T) {
+	is := newIssuer(t, newClock())
+	a := NewAuthenticator(is)
+	for _, pattern := range []string{"GET /v1/live/{id}/captions", "GET /v1/live/{session_id}/captions"} {
+		got, _ := is.Issue(context.Background(), grant())
+		var err error
+		mux := http.NewServeMux()
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { _, err = a.Authenticate(r) })
+		r := httptest.NewRequest(http.MethodGet, "/v1/live/sess-1/captions?ticket="+got.Ticket, nil)
+		r.Header.Set("Connection", "Upgrade")
+		r.Header.Set("Upgrade", "websocket")
+		r.Header.Set("Origin", venue)
+		mux.ServeHTTP(httptest.NewRecorder(), r)
+		if err != nil {
+			t.Fatalf("%s: %v", pattern, err)
+		}
+	}
+}
