@@ -18,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/auth/jwt"
+	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/buildinfo"
 	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/config"
@@ -260,19 +261,27 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 		g.close(context.WithoutCancel(ctx), logger)
 		return nil, err
 	}
+	// Clients that keep failing authentication are throttled before the
+	// credential checks; every audited auth.failure spends their budget.
+	failures := limit.NewFailureLimiter(limit.FailureOptions{PerMinute: authFailuresPerMinute, WriteError: writeCatalogued})
+	recorder := failures.Recorder(auditLog)
+	tickets, err := ticket.NewIssuer(cfg.JWT.Tickets, nil, telemetry.Component(logger, "ticket"))
+	if err != nil {
+		return fail(err)
+	}
 	pepper, err := auth.LoadOrCreatePepper(cfg.Auth.PepperFile)
 	if err != nil {
 		return fail(err)
 	}
 	if g.keys, err = auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: auditLog,
-		EpochFile: keyEpochFile(cfg)}); err != nil {
+		EpochFile: keyEpochFile(cfg), OnRevoke: func(subject string) { tickets.RevokeSubject(subject) }}); err != nil {
 		return fail(err)
 	}
 	jwtAuth, err := jwt.New(cfg.JWT, nil, nil, telemetry.Component(logger, "jwt"))
 	if err != nil {
 		return fail(err)
 	}
-	chain := auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}, jwtAuth}
+	chain := auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}, jwtAuth, ticket.NewAuthenticator(tickets)}
 
 	policy, err := netpolicy.New(limit.PolicyConfig(cfg.Limits))
 	if err != nil {
@@ -290,8 +299,9 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 	if err != nil {
 		return fail(err)
 	}
-	g.api = api.Options{Authenticator: chain, IPFilter: policy, Limiter: g.limiter, Audit: auditLog, ClientIP: clientIP,
-		Keys: g.keys, Usage: g.limiter.UsageHandler()}
+	g.api = api.Options{Authenticator: chain, IPFilter: filters{policy, failures}, Limiter: g.limiter, Audit: recorder,
+		ClientIP: clientIP, Keys: g.keys, Usage: g.limiter.UsageHandler(),
+		Tickets: &ticket.Handler{Issuer: tickets, Audit: auditLog, Logger: telemetry.Component(logger, "ticket")}}
 
 	if cfg.Telemetry.MetricsEnabled {
 		m, err := telemetry.NewMetrics()
@@ -317,6 +327,23 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 			Scopes: []auth.Scope{auth.ScopeASRRead, auth.ScopeTTSRead, auth.ScopeChatRead, auth.ScopeLiveWrite, auth.ScopeLiveRead}}
 	}
 	return g, nil
+}
+
+// authFailuresPerMinute is each client network's budget of failed
+// authentications (sustained rate and burst) before it gets 429s.
+const authFailuresPerMinute = 30
+
+// filters runs the global IP rules, then the failed-authentication
+// throttle, in front of the routes.
+type filters struct {
+	ip       *netpolicy.Policy
+	failures *limit.FailureLimiter
+}
+
+var _ api.IPFilter = filters{}
+
+func (f filters) Middleware(next http.Handler) http.Handler {
+	return f.ip.Middleware(f.failures.Middleware(next))
 }
 
 // writeCatalogued adapts the netpolicy/limit error writers to the one

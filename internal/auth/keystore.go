@@ -111,6 +111,10 @@ type KeyStoreConfig struct {
 	// the database must use the same path: `izwi serve` and `izwi keys`
 	// use <database>-keys-epoch. Empty: every request reads the database.
 	EpochFile string
+	// OnRevoke, if set, is called with a key's Subject after this process
+	// revokes or rotates it, so that what was derived from the key
+	// (outstanding WebSocket tickets, open sessions) can be dropped.
+	OnRevoke func(subject string)
 }
 
 // TxRecorder is an audit recorder that can append inside the caller's
@@ -133,8 +137,9 @@ type KeyStore struct {
 	// prepared once: parsing SQL was a third of a request's cost.
 	verify *sql.Stmt
 
-	epoch *epochFile // nil: no cache
-	cache keyCache
+	epoch    *epochFile // nil: no cache
+	onRevoke func(subject string)
+	cache    keyCache
 
 	mu       sync.Mutex
 	policies map[string]Policy
@@ -157,6 +162,7 @@ func NewKeyStore(ctx context.Context, st *store.Store, cfg KeyStoreConfig) (*Key
 	}
 	ks := &KeyStore{db: st.DB(), pepper: cfg.Pepper, audit: cfg.Audit, now: now, policies: map[string]Policy{}}
 	ks.txAudit, _ = cfg.Audit.(TxRecorder)
+	ks.onRevoke = cfg.OnRevoke
 	ks.cache.m = map[string]cachedKey{}
 	var err error
 	if cfg.EpochFile != "" {
@@ -302,10 +308,14 @@ func (ks *KeyStore) Revoke(ctx context.Context, who Actor, id string) error {
 	if !k.Revoked.IsZero() {
 		return nil // idempotent
 	}
-	return ks.change(ctx, who, "key.revoke", "key:"+id, nil, func(tx *sql.Tx) error {
+	err = ks.change(ctx, who, "key.revoke", "key:"+id, nil, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE auth_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ks.now().Unix(), id)
 		return err
 	})
+	if err == nil && ks.onRevoke != nil {
+		ks.onRevoke(k.Subject())
+	}
+	return err
 }
 
 // Rotate issues a new key with id's name, scopes, expiry, limits and IP
@@ -334,6 +344,9 @@ func (ks *KeyStore) Rotate(ctx context.Context, who Actor, id string) (Key, stri
 	})
 	if err != nil {
 		return Key{}, "", err
+	}
+	if ks.onRevoke != nil {
+		ks.onRevoke(old.Subject())
 	}
 	return k, FormatKey(nid, secret), nil
 }

@@ -55,13 +55,14 @@ func (c *fakeClock) Add(d time.Duration) {
 }
 
 type fixture struct {
-	ks    *KeyStore
-	audit *memAudit
-	clock *fakeClock
-	st    *store.Store
+	ks      *KeyStore
+	audit   *memAudit
+	clock   *fakeClock
+	st      *store.Store
+	revoked []string // subjects OnRevoke reported
 }
 
-func newFixture(t testing.TB) fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "izwi.db"))
@@ -72,11 +73,14 @@ func newFixture(t testing.TB) fixture {
 	rec := &memAudit{}
 	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	pepper := []byte(strings.Repeat("p", 32))
-	ks, err := NewKeyStore(ctx, st, KeyStoreConfig{Pepper: pepper, Audit: rec, Now: clock.Now})
+	f := fixture{audit: rec, clock: clock, st: st}
+	ks, err := NewKeyStore(ctx, st, KeyStoreConfig{Pepper: pepper, Audit: rec, Now: clock.Now,
+		OnRevoke: func(s string) { f.revoked = append(f.revoked, s) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return fixture{ks, rec, clock, st}
+	f.ks = ks
+	return &f
 }
 
 func cli() Actor { return Actor{ID: "cli"} }
@@ -168,6 +172,9 @@ func TestRevokeNextRequest(t *testing.T) {
 	}
 	if _, err := f.ks.Verify(ctx, secret); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("revoked key verified: %v", err)
+	}
+	if len(f.revoked) != 1 || f.revoked[0] != k.Subject() {
+		t.Fatalf("OnRevoke saw %v", f.revoked)
 	}
 	if err := f.ks.Revoke(ctx, cli(), "aaaaaaaaaaaa"); !errors.Is(err, ErrKeyNotFound) {
 		t.Fatalf("revoking an unknown id: %v", err)
