@@ -231,9 +231,15 @@ type gateway struct {
 	audit   *audit.Log
 	keys    *auth.KeyStore
 	limiter *limit.Limiter
+	tracing *telemetry.Tracing
 }
 
 func (g *gateway) close(ctx context.Context, log *slog.Logger) {
+	if g.tracing != nil {
+		if err := g.tracing.Shutdown(ctx); err != nil {
+			log.Warn("flushing traces", "err", err)
+		}
+	}
 	if g.limiter != nil {
 		if err := g.limiter.Close(ctx); err != nil {
 			log.Warn("flushing usage", "err", err)
@@ -321,6 +327,17 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 			p, ok := auth.FromContext(r.Context())
 			return ok && (p.Has(auth.ScopeAdmin) || p.Kind == auth.KindScrape)
 		}})
+	}
+	tracing, err := telemetry.NewTracing(ctx, telemetry.TraceOptions{Endpoint: cfg.Telemetry.Traces.OTLPEndpoint,
+		SampleRatio: cfg.Telemetry.Traces.SampleRatio, Version: buildinfo.Version})
+	if err != nil {
+		return fail(err)
+	}
+	g.tracing = tracing
+	if metrics := g.api.Observe; metrics != nil {
+		g.api.Observe = func(h http.Handler) http.Handler { return metrics(tracing.Middleware(h)) }
+	} else {
+		g.api.Observe = tracing.Middleware
 	}
 	if !cfg.Auth.Required() {
 		g.api.Anonymous = &auth.Principal{Kind: "anonymous", ID: "anonymous", Subject: "anonymous",
