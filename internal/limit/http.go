@@ -38,14 +38,16 @@ var errIPDenied = errors.New("limit: client address not allowed for this credent
 // admit checks the per-key IP rules and takes a request token, in one pass
 // over the subject's state.
 func (l *Limiter) admit(r *http.Request, p auth.Principal) error {
-	return l.with(r.Context(), p, l.db != nil, func(s *subject, now time.Time) error {
+	return l.with(r.Context(), p, tryLoad, func(s *subject, now time.Time) error {
 		if err := netpolicy.CheckRequest(r, s.ov.IP); err != nil {
 			return errIPDenied
 		}
 		if ok, wait := s.req.take(1, now); !ok {
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
 		}
-		s.pending.requests++
+		if s.loaded {
+			s.pending.requests++
+		}
 		return nil
 	})
 }

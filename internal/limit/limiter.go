@@ -24,8 +24,11 @@ type Overrides struct {
 
 // Resolver looks up a principal's overrides (the integrator reads them from
 // the key store; a JWT subject usually has none). It runs at most once per
-// subject per Options.ResolveTTL, outside the limiter's locks. An error fails
-// the request closed.
+// subject per Options.ResolveTTL, outside the limiter's locks, with whichever
+// of the subject's principals comes first: principals sharing a Subject (a
+// key and the tickets it issued) must get the same answer, so resolve from
+// p.Subject ("key:<id>"), not p.ID or p.Kind. An error fails the request
+// closed.
 type Resolver func(ctx context.Context, p auth.Principal) (Overrides, error)
 
 // Options configure a Limiter. The zero value is memory-only with no limits.
@@ -189,7 +192,7 @@ func (l *Limiter) loop() {
 
 // with runs fn on p's subject, locked, after refreshing its overrides and
 // rolling its day over. It retries if the subject was evicted meanwhile.
-func (l *Limiter) with(ctx context.Context, p auth.Principal, daily bool, fn func(s *subject, now time.Time) error) error {
+func (l *Limiter) with(ctx context.Context, p auth.Principal, need loadNeed, fn func(s *subject, now time.Time) error) error {
 	if p.Subject == "" {
 		return errors.New("limit: principal has no subject")
 	}
@@ -205,7 +208,7 @@ func (l *Limiter) with(ctx context.Context, p auth.Principal, daily bool, fn fun
 		}
 		now := l.opts.Now()
 		s.lastSeen = now
-		if err := l.rollDay(ctx, s, now, daily); err != nil {
+		if err := l.rollDay(ctx, s, now, need); err != nil {
 			s.mu.Unlock()
 			return err
 		}
@@ -253,10 +256,20 @@ func (l *Limiter) refresh(ctx context.Context, s *subject, p auth.Principal) err
 	return nil
 }
 
+// loadNeed says whether an operation needs the day's stored usage.
+type loadNeed int
+
+const (
+	noLoad   loadNeed = iota // touches no daily counter
+	tryLoad                  // counts requests: load if possible, else skip counting
+	mustLoad                 // enforces a daily quota: fail if the usage cannot be read
+)
+
 // rollDay moves the subject to now's UTC day, retiring the old day's
-// unflushed usage, and (when daily) loads the day's stored usage once.
+// unflushed usage, and loads the day's stored usage once when need asks.
+// Counters accumulate only once loaded, so a load never misses a delta.
 // Called with s.mu held.
-func (l *Limiter) rollDay(ctx context.Context, s *subject, now time.Time, daily bool) error {
+func (l *Limiter) rollDay(ctx context.Context, s *subject, now time.Time, need loadNeed) error {
 	day := utcDay(now)
 	if s.day != day {
 		if !s.pending.zero() && s.day != "" {
@@ -266,12 +279,18 @@ func (l *Limiter) rollDay(ctx context.Context, s *subject, now time.Time, daily 
 		s.base, s.pending, s.audioRemUs = counters{}, counters{}, 0
 		// inflight belongs to the old day; the flush that owns it settles it.
 	}
-	if !daily || s.loaded {
+	if need == noLoad || s.loaded {
 		return nil
 	}
 	if l.db != nil {
 		c, err := loadUsage(ctx, l.db, s.name, day)
 		if err != nil {
+			if need == tryLoad {
+				// A request count is informational: admit the request
+				// uncounted rather than fail it on a database hiccup.
+				l.opts.Logger.Warn("usage not loaded; request not counted", "subject", s.name, "err", err)
+				return nil
+			}
 			return fmt.Errorf("limit: loading usage: %w", err)
 		}
 		s.base = c

@@ -15,11 +15,13 @@ const sessionRetry = time.Second
 
 // Allow admits one request of p against its request rate and counts it.
 func (l *Limiter) Allow(ctx context.Context, p auth.Principal) error {
-	return l.with(ctx, p, l.db != nil, func(s *subject, now time.Time) error {
+	return l.with(ctx, p, tryLoad, func(s *subject, now time.Time) error {
 		if ok, wait := s.req.take(1, now); !ok {
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
 		}
-		s.pending.requests++
+		if s.loaded {
+			s.pending.requests++
+		}
 		return nil
 	})
 }
@@ -37,7 +39,7 @@ type Session struct {
 // quota_exceeded when all MaxSessions are in use.
 func (l *Limiter) Acquire(ctx context.Context, p auth.Principal) (*Session, error) {
 	var held *subject
-	err := l.with(ctx, p, false, func(s *subject, now time.Time) error {
+	err := l.with(ctx, p, noLoad, func(s *subject, now time.Time) error {
 		if m := s.eff.MaxSessions; m > 0 && s.sessions >= m {
 			return l.refused(&Error{Code: CodeQuotaExceeded, Limit: "max_sessions", RetryAfter: sessionRetry})
 		}
@@ -71,13 +73,13 @@ func (se *Session) ChargeAudio(ctx context.Context, d time.Duration) error {
 // Sessions is how many sessions p's subject holds now.
 func (l *Limiter) Sessions(ctx context.Context, p auth.Principal) (int, error) {
 	var n int
-	err := l.with(ctx, p, false, func(s *subject, _ time.Time) error { n = s.sessions; return nil })
+	err := l.with(ctx, p, noLoad, func(s *subject, _ time.Time) error { n = s.sessions; return nil })
 	return n, err
 }
 
 // CheckAudio refuses before work starts when p has no audio left today.
 func (l *Limiter) CheckAudio(ctx context.Context, p auth.Principal) error {
-	return l.with(ctx, p, true, func(s *subject, now time.Time) error {
+	return l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
 		if lim := s.eff.audioLimitMs(); lim > 0 && s.total().audioMs >= lim {
 			return l.refused(quotaError("audio_minutes_per_day", now))
 		}
@@ -91,7 +93,7 @@ func (l *Limiter) CheckAudio(ctx context.Context, p auth.Principal) error {
 // audio is never processed.
 func (l *Limiter) ChargeAudio(ctx context.Context, p auth.Principal, d time.Duration) error {
 	us := max(d.Microseconds(), 0)
-	return l.with(ctx, p, true, func(s *subject, now time.Time) error {
+	return l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
 		// Counters are whole milliseconds; the sub-millisecond remainder
 		// is carried in memory so 12.5 ms chunks are not undercounted.
 		ms, rem := (s.audioRemUs+us)/1000, (s.audioRemUs+us)%1000
@@ -110,7 +112,7 @@ func (l *Limiter) ChargeAudio(ctx context.Context, p auth.Principal, d time.Dura
 // waits). Nothing is charged when either refuses.
 func (l *Limiter) Charge(ctx context.Context, p auth.Principal, tokens int64) error {
 	n := max(tokens, 0)
-	return l.with(ctx, p, true, func(s *subject, now time.Time) error {
+	return l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
 		if lim := s.eff.ChatTokensPerDay; lim > 0 && s.total().chatTokens+n > lim {
 			return l.refused(quotaError("chat_tokens_per_day", now))
 		}
@@ -165,7 +167,7 @@ type Used struct {
 // Usage reports p's own usage today.
 func (l *Limiter) Usage(ctx context.Context, p auth.Principal) (Usage, error) {
 	var u Usage
-	err := l.with(ctx, p, true, func(s *subject, now time.Time) error {
+	err := l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
 		t := s.total()
 		u = Usage{Subject: s.name, Day: s.day, ResetsAt: nextUTCMidnight(now), Limits: Effective(s.eff), Used: Used{
 			Requests: t.requests, Sessions: s.sessions, ChatTokens: t.chatTokens,

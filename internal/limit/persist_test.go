@@ -200,3 +200,24 @@ func TestBackgroundFlush(t *testing.T) {
 		t.Fatal("writer goroutine still running after Close")
 	}
 }
+
+// With the database gone, requests are still admitted and rate-limited
+// (uncounted), while daily quotas fail closed.
+func TestDatabaseDown(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, "")
+	l := newLimiter(t, Options{Defaults: Limits{RPS: 1, Burst: 2, AudioMinutesPerDay: 10}, Store: st, Now: newClock(noon).Now, FlushInterval: time.Hour})
+	st.Close()
+	p := key("down")
+	if err := l.Allow(ctx, p); err != nil {
+		t.Fatalf("request refused because usage could not be read: %v", err)
+	}
+	_ = l.Allow(ctx, p)
+	if err := l.Allow(ctx, p); !errors.Is(err, ErrLimited) {
+		t.Fatalf("rate limit not enforced with the database down: %v", err)
+	}
+	err := l.ChargeAudio(ctx, p, time.Second)
+	if err == nil || errors.Is(err, ErrLimited) {
+		t.Fatalf("audio quota with unreadable usage: %v, want a non-quota error", err)
+	}
+}
