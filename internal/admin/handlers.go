@@ -20,6 +20,8 @@ func (h *handlers) routes() []Route {
 	r := func(method, pattern string, a Access, fn http.HandlerFunc) Route {
 		return Route{Method: method, Pattern: pattern, Access: a, Handler: fn, form: true}
 	}
+	// e is a route a user without MFA may use when MFA is required.
+	e := func(rt Route) Route { rt.enrol = true; return rt }
 	return []Route{
 		r("GET", "/static/admin.css", Public, serveCSS),
 		r("GET", "/login", Public, h.loginPage),
@@ -28,14 +30,14 @@ func (h *handlers) routes() []Route {
 		r("POST", "/login/totp", PendingMFA, h.loginTOTP),
 		r("GET", "/setup", Public, h.setupPage),
 		r("POST", "/setup", Public, h.setup),
-		r("POST", "/logout", Operator, h.logout),
+		e(r("POST", "/logout", Operator, h.logout)),
 		r("GET", "/{$}", Operator, h.dashboard),
-		r("GET", "/api/me", Operator, h.me),
+		e(r("GET", "/api/me", Operator, h.me)),
 		r("GET", "/password", Operator, h.passwordPage),
 		r("POST", "/password", Operator, h.changePassword),
-		r("GET", "/mfa", Operator, h.mfaPage),
-		r("POST", "/mfa/enroll", Operator, h.mfaEnroll),
-		r("POST", "/mfa/confirm", Operator, h.mfaConfirm),
+		e(r("GET", "/mfa", Operator, h.mfaPage)),
+		e(r("POST", "/mfa/enroll", Operator, h.mfaEnroll)),
+		e(r("POST", "/mfa/confirm", Operator, h.mfaConfirm)),
 		r("POST", "/mfa/revoke", Operator, h.mfaRevoke),
 		r("GET", "/api/users", AdminOnly, h.listUsers),
 		r("POST", "/api/users", AdminOnly, h.createUser),

@@ -222,3 +222,30 @@ func TestChangePasswordNeedsReauth(t *testing.T) {
 	}
 	e.client().login(testAdmin, next, "full")
 }
+
+// With require_mfa, a user without a factor can only enrol (or log out).
+func TestRequireMFA(t *testing.T) {
+	e := newEnv(t)
+	set := testSettings()
+	set.RequireMFA = true
+	srv, err := New(context.Background(), Options{Store: e.store, Audit: e.audit, Settings: set, Console: e.console,
+		Now: e.clock.Now, InsecureTestParams: true}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv, e.svc = srv, srv.Service()
+	e.ts.Config.Handler = srv
+	c := e.setup()
+	for _, p := range []string{"/api/users", "/password"} {
+		if r := c.do("GET", p, nil); r.status != 403 || r.code() != "mfa_required" {
+			t.Fatalf("GET %s without MFA: %d %s", p, r.status, r.raw)
+		}
+	}
+	if r := c.do("GET", "/api/me", nil); r.status != 200 {
+		t.Fatalf("GET /api/me without MFA: %d", r.status)
+	}
+	enrol(t, e, c, testPassword)
+	if r := c.do("GET", "/api/users", nil); r.status != 200 {
+		t.Fatalf("GET /api/users after enrolling: %d %s", r.status, r.raw)
+	}
+}

@@ -34,6 +34,9 @@ type Route struct {
 	Pattern string // net/http ServeMux path pattern
 	Access  Access
 	Handler http.Handler
+	// enrol marks the routes a user without MFA may still use when
+	// Settings.RequireMFA is set (enrolment, logout, whoami).
+	enrol bool
 	// form marks the console's own routes, whose bodies guard parses (to
 	// find the CSRF field) and hands over with FormFrom. Extra routes keep
 	// their body and must send the CSRF token in the X-CSRF-Token header.
@@ -152,6 +155,13 @@ func (s *Server) guard(rt Route) http.Handler {
 			return
 		case rt.Access == AdminOnly && sess.User.Role != RoleAdmin:
 			writeError(w, r, http.StatusForbidden, "forbidden", "this needs the admin role")
+			return
+		case s.svc.set.RequireMFA && sess.Stage == stageFull && !sess.User.MFA && !rt.enrol:
+			if r.Method == http.MethodGet && wantsHTML(r) {
+				http.Redirect(w, r, "/mfa", http.StatusSeeOther)
+				return
+			}
+			writeError(w, r, http.StatusForbidden, "mfa_required", "turn on two-factor authentication first (POST /mfa/enroll)")
 			return
 		}
 		if !safeMethod(r.Method) {

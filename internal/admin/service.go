@@ -33,6 +33,8 @@ type Settings struct {
 	LockoutFailures              int
 	SetupTokenTTL                time.Duration
 	Params                       Params
+	// RequireMFA confines users without a TOTP factor to enrolling one.
+	RequireMFA bool
 }
 
 // SettingsFrom converts the validated config section.
@@ -44,6 +46,7 @@ func SettingsFrom(c config.Admin) Settings {
 		SetupTokenTTL: time.Duration(c.SetupTokenTTL),
 		Params: Params{MemoryKiB: uint32(c.Argon2MemoryKiB), Iterations: uint32(c.Argon2Iterations),
 			Parallelism: uint8(c.Argon2Parallelism)},
+		RequireMFA: c.RequireMFA,
 	}
 }
 

@@ -42,6 +42,9 @@ type Admin struct {
 	Argon2MemoryKiB   int `json:"argon2_memory_kib,omitempty" toml:"argon2_memory_kib"`
 	Argon2Iterations  int `json:"argon2_iterations,omitempty" toml:"argon2_iterations"`
 	Argon2Parallelism int `json:"argon2_parallelism,omitempty" toml:"argon2_parallelism"`
+	// RequireMFA makes every console user enrol a TOTP factor before using
+	// anything but the enrolment page. Default false (izwi doctor warns).
+	RequireMFA bool `json:"require_mfa,omitempty" toml:"require_mfa"`
 }
 
 // defaults fills empty fields with their defaults.
@@ -115,6 +118,7 @@ func (x *Admin) applyEnv(e envReader) {
 	e.Int("IZWI_ADMIN_ARGON2_MEMORY_KIB", &x.Argon2MemoryKiB)
 	e.Int("IZWI_ADMIN_ARGON2_ITERATIONS", &x.Argon2Iterations)
 	e.Int("IZWI_ADMIN_ARGON2_PARALLELISM", &x.Argon2Parallelism)
+	e.Bool("IZWI_ADMIN_REQUIRE_MFA", &x.RequireMFA)
 }
 
 // envVars lists the IZWI_* variables applyEnv reads.
@@ -122,5 +126,5 @@ func (x Admin) envVars() []string {
 	return []string{"IZWI_ADMIN_SESSION_IDLE_TIMEOUT", "IZWI_ADMIN_SESSION_ABSOLUTE_TIMEOUT",
 		"IZWI_ADMIN_THROTTLE_FREE_FAILURES", "IZWI_ADMIN_THROTTLE_BASE_DELAY", "IZWI_ADMIN_THROTTLE_MAX_DELAY",
 		"IZWI_ADMIN_LOCKOUT_FAILURES", "IZWI_ADMIN_SETUP_TOKEN_TTL", "IZWI_ADMIN_ARGON2_MEMORY_KIB",
-		"IZWI_ADMIN_ARGON2_ITERATIONS", "IZWI_ADMIN_ARGON2_PARALLELISM"}
+		"IZWI_ADMIN_ARGON2_ITERATIONS", "IZWI_ADMIN_ARGON2_PARALLELISM", "IZWI_ADMIN_REQUIRE_MFA"}
 }
