@@ -199,10 +199,10 @@ func (c Config) Defaults() Config {
 func (c Config) Validate() error {
 	c = c.Defaults()
 	var errs []error
-	if err := checkListen("server.listen", c.Server.Listen, c.Server.AllowInsecureHTTP); err != nil {
+	if err := checkListen("server.listen", c.Server.Listen, c.Server.AllowInsecureHTTP || c.TLS.Enabled()); err != nil {
 		errs = append(errs, err)
 	}
-	if err := checkListen("server.admin_listen", c.Server.AdminListen, false); err != nil {
+	if err := checkListen("server.admin_listen", c.Server.AdminListen, c.TLS.Enabled()); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Server.Listen == c.Server.AdminListen {
@@ -255,8 +255,8 @@ func checkListen(field, addr string, insecure bool) error {
 	if isLoopback(host) || insecure {
 		return nil
 	}
-	return fmt.Errorf("config: %s %q is not a loopback address; plain HTTP there would expose audio and transcripts to the network "+
-		"(TLS is not supported yet): listen on 127.0.0.1 or set server.allow_insecure_http = true", field, addr)
+	return fmt.Errorf("config: %s %q is not a loopback address; plain HTTP there would expose audio and transcripts to the network"+
+		": listen on 127.0.0.1, turn on [tls], or set server.allow_insecure_http = true behind a TLS-terminating proxy", field, addr)
 }
 
 func isLoopback(host string) bool {
