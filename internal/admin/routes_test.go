@@ -53,6 +53,12 @@ func TestRouteTableAccess(t *testing.T) {
 			admin.csrf = saved
 		}
 	}
+	// The caller is checked before the body is read.
+	req, _ := http.NewRequest("POST", e.url+"/api/users", strings.NewReader("{not json"))
+	req.Header.Set("Content-Type", "application/json")
+	if r := anon.send(req); r.status != 401 {
+		t.Errorf("unauthenticated malformed post: %d", r.status)
+	}
 	for _, a := range []Access{Public, PendingMFA, Operator, AdminOnly} {
 		if !seen[a] {
 			t.Errorf("no route with access %s", a)

@@ -126,16 +126,24 @@ func (s *Server) guard(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 		var form map[string]string
-		if rt.form && !safeMethod(r.Method) {
+		// parse reads the body of a console form post (after the caller is
+		// known, except on public routes), so guard can find the CSRF field.
+		parse := func() bool {
+			if !rt.form || safeMethod(r.Method) {
+				return true
+			}
 			var err error
 			if form, err = readForm(r); err != nil {
 				writeError(w, r, http.StatusBadRequest, "bad_request", "the form is malformed")
-				return
+				return false
 			}
 			r = r.WithContext(context.WithValue(r.Context(), formKey{}, form))
+			return true
 		}
 		if rt.Access == Public {
-			rt.Handler.ServeHTTP(w, r)
+			if parse() {
+				rt.Handler.ServeHTTP(w, r)
+			}
 			return
 		}
 		sess, err := s.session(r)
@@ -162,6 +170,9 @@ func (s *Server) guard(rt Route) http.Handler {
 				return
 			}
 			writeError(w, r, http.StatusForbidden, "mfa_required", "turn on two-factor authentication first (POST /mfa/enroll)")
+			return
+		}
+		if !parse() {
 			return
 		}
 		if !safeMethod(r.Method) {
