@@ -88,6 +88,25 @@ func runKeys(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "izwi keys: %v\n", err)
 		return exitUsage
 	}
+	var spec auth.KeySpec
+	if sub == "create" {
+		req := auth.CreateRequest{Name: name, ExpiresIn: expires, AllowCIDRs: allow, DenyCIDRs: deny}
+		if limits != "" {
+			req.Limits = []byte(limits)
+		}
+		for _, s := range strings.Split(scopes, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				req.Scopes = append(req.Scopes, auth.Scope(s))
+			}
+		}
+		if spec, err = req.Spec(time.Now()); err == nil {
+			err = spec.Validate()
+		}
+		if err != nil {
+			fmt.Fprintf(c.stderr, "izwi keys create: %v\n", err)
+			return exitUsage
+		}
+	}
 	ks, closeAll, err := openKeyStore(ctx, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi keys: %v\n", err)

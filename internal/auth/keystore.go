@@ -186,6 +186,9 @@ func (ks *KeyStore) Close() error {
 	return nil
 }
 
+// Validate checks a new key's fields.
+func (s KeySpec) Validate() error { return validateSpec(s) }
+
 // validateSpec checks a new key's fields.
 func validateSpec(s KeySpec) error {
 	if n := utf8.RuneCountInString(s.Name); n == 0 || n > 64 || !utf8.ValidString(s.Name) ||
