@@ -32,6 +32,7 @@ commands:
   reset-password NAME           set a new password; ends sessions and clears a
                                 lockout; MFA stays on (a reset never bypasses it)
   unlock NAME                   clear the failed-login counter of a locked account
+  logout NAME                   end every console session of the user now
   reset-mfa NAME                remove a lost second factor (the user enrols again)
 
 Passwords are read from the terminal without echo (asked twice), or from the
@@ -161,6 +162,11 @@ func runUsers(ctx context.Context, c *cli, args []string) int {
 			return usersFail(c, sub, err)
 		}
 		fmt.Fprintf(c.stderr, "unlocked %s\n", name)
+	case "logout":
+		if err := svc.RevokeSessions(ctx, who, "", name); err != nil {
+			return usersFail(c, sub, err)
+		}
+		fmt.Fprintf(c.stderr, "ended every session of %s\n", name)
 	case "reset-mfa":
 		if err := svc.AdminRevokeMFA(ctx, who, "", name); err != nil {
 			return usersFail(c, sub, err)

@@ -36,7 +36,7 @@ func TestUsersCLI(t *testing.T) {
 		t.Fatal("create bob")
 	}
 	for _, args := range [][]string{{"disable", "bob"}, {"enable", "bob"}, {"set-role", "bob", "--role", "admin"},
-		{"unlock", "bob"}, {"reset-mfa", "bob"}} {
+		{"unlock", "bob"}, {"logout", "bob"}, {"reset-mfa", "bob"}} {
 		if code, _, errs := usersCLI(t, dir, "", args...); code != exitOK {
 			t.Fatalf("%v: %d %s", args, code, errs)
 		}

@@ -43,6 +43,7 @@ func (h *handlers) routes() []Route {
 		r("POST", "/api/users", AdminOnly, h.createUser),
 		r("POST", "/api/users/{name}/disable", AdminOnly, h.disableUser),
 		r("POST", "/api/users/{name}/role", AdminOnly, h.setRole),
+		r("POST", "/api/users/{name}/logout", AdminOnly, h.revokeSessions),
 	}
 }
 

@@ -163,3 +163,11 @@ func (h *handlers) setRole(w http.ResponseWriter, r *http.Request) {
 	}
 	done(w, r, "/?done=updated", map[string]bool{"ok": true})
 }
+
+func (h *handlers) revokeSessions(w http.ResponseWriter, r *http.Request) {
+	if err := h.svc.RevokeSessions(r.Context(), actor(r), remoteIP(r), r.PathValue("name")); err != nil {
+		h.fail(w, r, err, "dashboard")
+		return
+	}
+	done(w, r, "/?done=updated", map[string]bool{"ok": true})
+}

@@ -144,6 +144,20 @@ func TestDisableKillsSessions(t *testing.T) {
 			t.Fatalf("disabled user's session still works: %d", r.status)
 		}
 	}
+	// An admin can also end a user's sessions without disabling them.
+	if r := admin.do("POST", "/api/users/op/disable", map[string]string{"disabled": "false"}); r.status != 200 {
+		t.Fatalf("enable: %d %s", r.status, r.raw)
+	}
+	op1.login("op", opPass, "full")
+	if r := admin.do("POST", "/api/users/op/logout", nil); r.status != 200 {
+		t.Fatalf("revoke sessions: %d %s", r.status, r.raw)
+	}
+	if r := op1.do("GET", "/api/me", nil); r.status != 401 {
+		t.Fatalf("session survived revocation: %d", r.status)
+	}
+	if r := admin.do("POST", "/api/users/op/disable", nil); r.status != 200 {
+		t.Fatal(r.raw)
+	}
 	// A disabled user gets the same answer as a wrong password.
 	r := op1.do("POST", "/login", map[string]string{"name": "op", "password": opPass})
 	if r.status != 401 || r.code() != "invalid_login" {

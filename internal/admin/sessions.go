@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
@@ -106,6 +107,17 @@ func (s *Service) Session(ctx context.Context, token string) (Session, error) {
 func (s *Service) Logout(ctx context.Context, sess Session, remoteIP string) error {
 	ev := audit.Event{Actor: "user:" + sess.User.ID, Action: "user.logout", Target: "session:" + sess.ID, RemoteIP: remoteIP}
 	return s.act(ctx, ev, func(tx *sql.Tx) error { return dropToken(ctx, tx, sess.token) })
+}
+
+// RevokeSessions ends every session of name server-side (an incident
+// response: a lost laptop, a suspected theft).
+func (s *Service) RevokeSessions(ctx context.Context, actor, remoteIP, name string) error {
+	u, err := s.userByName(ctx, s.db, strings.ToLower(name))
+	if err != nil {
+		return err
+	}
+	ev := audit.Event{Actor: actor, Action: "user.sessions_revoke", Target: "user:" + u.ID, RemoteIP: remoteIP}
+	return s.act(ctx, ev, func(tx *sql.Tx) error { return killSessions(ctx, tx, u.ID) })
 }
 
 // dropToken deletes a session by token, ignoring unknown ones (used to
