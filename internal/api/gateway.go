@@ -80,14 +80,17 @@ func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noteRoute(r)
-		if auth.CredentialsInURL(r.URL.RawQuery) {
-			// Refused on every route, public ones included, and never
-			// logged: the access log omits the query string.
-			g.fail(w, r, apierr.CodeCredentialsInURL, "anonymous", "credentials_in_url")
+		if kind == "public" {
+			// Public routes take no credentials, so nothing in their URL
+			// is read as one (health probes keep answering); the access
+			// log never records query strings either way.
+			next.ServeHTTP(w, r)
 			return
 		}
-		if kind == "public" {
-			next.ServeHTTP(w, r)
+		if auth.CredentialsInURL(r.URL.RawQuery) {
+			// Refused on every credentialed route, whatever else the
+			// request carries, and never logged.
+			g.fail(w, r, apierr.CodeCredentialsInURL, "anonymous", "credentials_in_url")
 			return
 		}
 		p, err := g.authenticate(r)

@@ -19,11 +19,15 @@ func TestKeyInQueryRefusedAndNotLogged(t *testing.T) {
 	_, key := g.key(t, "k", auth.ScopeASRRead)
 	base := serve(t, mustNew(t, g.opts))
 	for _, q := range []string{"?api_key=" + key, "?key=" + key, "?token=" + key, "?x=" + key, "?Access_Token=abc", "?k=izk%5F" + key[4:]} {
-		for _, path := range []string{"/v1/usage", "/healthz"} {
+		for _, path := range []string{"/v1/usage", "/v1/keys"} {
 			resp, b := do(t, "GET", base+path+q, bearer(key), "")
 			if resp.StatusCode != 401 || errCode(b) != apierr.CodeCredentialsInURL {
 				t.Errorf("%s%s: %d %s", path, q[:5], resp.StatusCode, b)
 			}
+		}
+		// Health probes take no credentials and keep answering.
+		if resp, _ := do(t, "GET", base+"/healthz"+q, nil, ""); resp.StatusCode != 200 {
+			t.Errorf("healthz with a query: %d", resp.StatusCode)
 		}
 	}
 	secret := key[len(key)-52:]
