@@ -89,6 +89,15 @@ func appendCheckpoint(path string, signed []byte) error {
 		return fmt.Errorf("audit: checkpoint file: %w", err)
 	}
 	rec := append(append([]byte{}, signed...), '\n')
+	if torn, err := tornTail(path); err != nil {
+		f.Close()
+		return err
+	} else if torn {
+		// A crash cut the last write short: start on a fresh line after a
+		// blank one so readers resynchronise here (verify still reports the
+		// torn region).
+		rec = append([]byte("\n\n"), rec...)
+	}
 	if _, err := f.Write(rec); err != nil {
 		f.Close()
 		return fmt.Errorf("audit: write checkpoint: %w", err)
@@ -98,6 +107,25 @@ func appendCheckpoint(path string, signed []byte) error {
 		return fmt.Errorf("audit: sync checkpoint: %w", err)
 	}
 	return f.Close()
+}
+
+// tornTail reports whether the file at path is non-empty and does not end
+// with the blank line that follows every complete note.
+func tornTail(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("audit: checkpoint file: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || st.Size() == 0 {
+		return false, err
+	}
+	tail := make([]byte, min(st.Size(), 2))
+	if _, err := f.ReadAt(tail, st.Size()-int64(len(tail))); err != nil {
+		return false, fmt.Errorf("audit: checkpoint file: %w", err)
+	}
+	return string(tail) != "\n\n", nil
 }
 
 // SignedNote is one note as found in a checkpoint file, not yet verified.
@@ -113,46 +141,78 @@ const maxNotes = 10_000_000
 
 // SplitNotes splits a checkpoint file into its notes. A note is text lines,
 // one blank line, one or more signature lines ("— name sig"), then a blank
-// line (or the end of the file). A malformed file is an error naming the
-// line, so a torn or edited file is reported, not skipped.
+// line (or the end of the file). Malformed regions (a torn write after a
+// crash, an edit) are reported in the error, naming their lines, and
+// skipped up to the next note, so one bad region cannot hide the good
+// checkpoints after it.
 func SplitNotes(b []byte) ([]SignedNote, error) {
+	notes, errs := splitNotes(b)
+	return notes, errors.Join(errs...)
+}
+
+func splitNotes(b []byte) ([]SignedNote, []error) {
 	var out []SignedNote
+	var errs []error
 	line := 1
 	for len(b) > 0 {
-		start := line
-		end := bytes.Index(b, []byte("\n\n"))
-		if end < 0 {
-			return out, fmt.Errorf("audit: checkpoint file line %d: note without signatures", start)
+		if b[0] == '\n' { // tolerate extra blank lines between notes
+			b, line = b[1:], line+1
+			continue
 		}
-		n := end + 2
-		line += bytes.Count(b[:n], []byte("\n"))
-		sigs := 0
-		for n < len(b) && b[n] != '\n' {
-			eol := bytes.IndexByte(b[n:], '\n')
-			if eol < 0 {
-				return out, fmt.Errorf("audit: checkpoint file line %d: unterminated line", line)
+		n, lines, err := noteLen(b, line)
+		if err != nil {
+			errs = append(errs, err)
+			// Resynchronise at the next note's origin line after a blank line.
+			next := bytes.Index(b[1:], []byte("\n\n"+Origin+"\n"))
+			if next < 0 {
+				break
 			}
-			if !bytes.HasPrefix(b[n:], []byte("— ")) {
-				return out, fmt.Errorf("audit: checkpoint file line %d: want a signature line", line)
-			}
-			n += eol + 1
-			line++
-			sigs++
-		}
-		if sigs == 0 {
-			return out, fmt.Errorf("audit: checkpoint file line %d: note without signatures", line)
+			skip := 1 + next + 2
+			line += bytes.Count(b[:skip], []byte("\n"))
+			b = b[skip:]
+			continue
 		}
 		if len(out) >= maxNotes {
-			return out, fmt.Errorf("audit: checkpoint file: more than %d notes", maxNotes)
+			errs = append(errs, fmt.Errorf("audit: checkpoint file: more than %d notes", maxNotes))
+			break
 		}
-		out = append(out, SignedNote{Index: len(out) + 1, Line: start, Msg: b[:n]})
+		out = append(out, SignedNote{Index: len(out) + 1, Line: line, Msg: b[:n]})
+		line += lines
 		if n < len(b) { // the blank separator line
 			n++
 			line++
 		}
 		b = b[n:]
 	}
-	return out, nil
+	return out, errs
+}
+
+// noteLen returns the length of the note at the start of b and its line
+// count; start is b's first line number, for errors.
+func noteLen(b []byte, start int) (int, int, error) {
+	end := bytes.Index(b, []byte("\n\n"))
+	if end < 0 {
+		return 0, 0, fmt.Errorf("audit: checkpoint file line %d: note without signatures", start)
+	}
+	n := end + 2
+	lines := bytes.Count(b[:n], []byte("\n"))
+	sigs := 0
+	for n < len(b) && b[n] != '\n' {
+		eol := bytes.IndexByte(b[n:], '\n')
+		if eol < 0 {
+			return 0, 0, fmt.Errorf("audit: checkpoint file line %d: unterminated line", start+lines)
+		}
+		if !bytes.HasPrefix(b[n:], []byte("— ")) {
+			return 0, 0, fmt.Errorf("audit: checkpoint file line %d: want a signature line", start+lines)
+		}
+		n += eol + 1
+		lines++
+		sigs++
+	}
+	if sigs == 0 {
+		return 0, 0, fmt.Errorf("audit: checkpoint file line %d: note without signatures", start+lines)
+	}
+	return n, lines, nil
 }
 
 // OpenCheckpoint verifies a note's signature with verifierKey and parses it.

@@ -30,8 +30,10 @@ func (p Problem) String() string {
 		return fmt.Sprintf("entry %d (checkpoint %d): %s", p.Seq, p.Checkpoint, p.What)
 	case p.Seq > 0:
 		return fmt.Sprintf("entry %d: %s", p.Seq, p.What)
-	default:
+	case p.Checkpoint > 0:
 		return fmt.Sprintf("checkpoint %d: %s", p.Checkpoint, p.What)
+	default:
+		return p.What
 	}
 }
 
@@ -112,7 +114,7 @@ func verify(ctx context.Context, checkpoints []byte, verifierKey string, next fu
 	}
 	cps := map[int64]Hash{}    // size → head, from valid checkpoints
 	cpIndex := map[int64]int{} // size → index of the first checkpoint naming it
-	notes, splitErr := SplitNotes(checkpoints)
+	notes, splitErrs := splitNotes(checkpoints)
 	for _, n := range notes {
 		cp, err := OpenCheckpoint(n.Msg, v)
 		if err != nil {
@@ -132,8 +134,8 @@ func verify(ctx context.Context, checkpoints []byte, verifierKey string, next fu
 		rep.Checkpoints++
 		rep.Covered = max(rep.Covered, cp.Size)
 	}
-	if splitErr != nil {
-		rep.BadCheckpoints = append(rep.BadCheckpoints, Problem{Checkpoint: len(notes) + 1, What: splitErr.Error()})
+	for _, err := range splitErrs {
+		rep.BadCheckpoints = append(rep.BadCheckpoints, Problem{What: err.Error()})
 	}
 	if h, ok := cps[0]; ok && h != Genesis() {
 		rep.BadCheckpoints = append(rep.BadCheckpoints, Problem{Checkpoint: cpIndex[0], What: "size 0 with a head other than genesis"})
