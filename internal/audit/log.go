@@ -84,7 +84,9 @@ type Log struct {
 	head      Hash       // hash(seq)
 	last      time.Time  // time of entry seq
 	cpSize    int64      // size of the last checkpoint written
+	cpTime    time.Time  // and when (zero: none by this process)
 	sinceCP   int        // entries since it
+	failures  stats      // counters for Stats
 	closed    bool
 	stop      chan struct{}
 	wg        sync.WaitGroup
@@ -224,6 +226,7 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 		return errors.New("audit: log is closed")
 	}
 	if err := l.appendLocked(ctx, e); err != nil {
+		l.failures.appends++
 		l.log.Error("audit append failed", "action", e.Action, "err", err)
 		return err
 	}
@@ -232,6 +235,7 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 		if _, err := l.checkpointLocked(); err != nil {
 			// The entry is durable; a missed checkpoint is retried on the
 			// next entry or tick, so the action itself stands.
+			l.failures.checkpoints++
 			l.log.Error("audit checkpoint failed", "err", err)
 		}
 	}
@@ -320,61 +324,13 @@ func (l *Log) checkpointLocked() (Checkpoint, error) {
 	if err := appendCheckpoint(l.opts.CheckpointPath, signed); err != nil {
 		return Checkpoint{}, err
 	}
-	l.cpSize, l.sinceCP = l.seq, 0
+	l.cpSize, l.cpTime, l.sinceCP = l.seq, t, 0
 	// The signed note goes to the process log too: shipped off the machine
 	// (journald, syslog), it is a second copy an attacker on this host
 	// cannot rewrite. `jq -r 'select(.checkpoint)|.checkpoint'` turns the
 	// log back into a checkpoint file for `izwi audit verify --checkpoints`.
 	l.log.Info("audit checkpoint", "size", l.seq, "checkpoint", string(signed))
 	return cp, nil
-}
-
-// Heartbeat appends an "audit.heartbeat" entry, so that a silent stretch in
-// the log means the server was not running, not that entries were removed.
-func (l *Log) Heartbeat(ctx context.Context) error {
-	return l.Record(ctx, Event{Actor: "system", Action: "audit.heartbeat", Outcome: OutcomeOK})
-}
-
-// tick writes a checkpoint if the log grew since the last one.
-func (l *Log) tick() {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed || l.seq == l.cpSize {
-		return
-	}
-	if _, err := l.checkpointLocked(); err != nil {
-		l.log.Error("audit checkpoint failed", "err", err)
-	}
-}
-
-// timers owns the checkpoint and heartbeat tickers until Close.
-func (l *Log) timers() {
-	defer l.wg.Done()
-	var cpC, hbC <-chan time.Time
-	if d := l.opts.CheckpointInterval; d > 0 {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		cpC = t.C
-	}
-	if d := l.opts.HeartbeatInterval; d > 0 {
-		t := time.NewTicker(d)
-		defer t.Stop()
-		hbC = t.C
-	}
-	for {
-		select {
-		case <-l.stop:
-			return
-		case <-cpC:
-			l.tick()
-		case <-hbC:
-			ctx, cancel := context.WithTimeout(l.base, 30*time.Second)
-			if err := l.Heartbeat(ctx); err != nil {
-				l.log.Error("audit heartbeat failed", "err", err)
-			}
-			cancel()
-		}
-	}
 }
 
 // Close stops the timers, writes a final checkpoint if the log grew, and

@@ -365,3 +365,22 @@ func TestShreddingPseudonymKeyKeepsVerification(t *testing.T) {
 		t.Fatalf("%+v, %v", rep, err)
 	}
 }
+
+func TestStats(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(t, func(o *Options) { o.CheckpointEvery = 3 })
+	e.record(t, l, 3) // 4 entries; a checkpoint at 3
+	s := l.Stats()
+	if s.Entries != 4 || s.Unsealed != 1 || !s.LastCheckpoint.Equal(e.clock.Now().Add(-time.Second)) || s.AppendFailures != 0 {
+		t.Fatalf("%+v", s)
+	}
+	// Checkpoints that cannot be written are counted; the entries stand.
+	os.Remove(e.opts().CheckpointPath)
+	os.Mkdir(e.opts().CheckpointPath, 0o700) // a directory cannot be appended to: entries 6 and 7 each retry and fail
+	e.record(t, l, 3)
+	e.st.Close()
+	l.Record(context.Background(), Event{Action: "x", Outcome: OutcomeOK})
+	if s := l.Stats(); s.Entries != 7 || s.CheckpointFailures != 2 || s.AppendFailures != 1 {
+		t.Fatalf("%+v", s)
+	}
+}
