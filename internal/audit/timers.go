@@ -53,4 +53,3 @@ func (l *Log) timers() {
 		}
 	}
 }
-
