@@ -193,3 +193,30 @@ func TestChain(t *testing.T) {
 		t.Fatal("Owns")
 	}
 }
+
+// Header parsing never panics, and Redact leaves no Izwi key behind in
+// either header it reads.
+func FuzzKeyFromHeaders(f *testing.F) {
+	key := FormatKey("abcdefgh2345", strings.Repeat("a", 52))
+	f.Add("Bearer "+key, "token, "+key)
+	f.Add("Token "+key, "")
+	f.Add("", "token,"+key+",v1")
+	f.Add("bearer", "token")
+	f.Add("Basic x", ",,token,,")
+	f.Fuzz(func(t *testing.T, authz, proto string) {
+		r := &http.Request{Header: http.Header{}}
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		if proto != "" {
+			r.Header.Set("Sec-WebSocket-Protocol", proto)
+		}
+		if got, ok := KeyFromRequest(r); ok && !strings.HasPrefix(got, KeyPrefix) {
+			t.Fatalf("returned a non-key %q", got)
+		}
+		Redact(r)
+		if _, ok := KeyFromRequest(r); ok {
+			t.Fatalf("a key survived Redact: %v", r.Header)
+		}
+	})
+}
