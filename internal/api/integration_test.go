@@ -62,6 +62,9 @@ func TestPerKeyRulesEnforced(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := serve(t, mustNew(t, g.opts))
+	// Parallel requests can leave a dialed but unused connection, which
+	// the server's graceful shutdown would wait on; close it first.
+	t.Cleanup(http.DefaultClient.CloseIdleConnections)
 	if resp, b := do(t, "GET", base+"/v1/usage", bearer(elsewhere), ""); resp.StatusCode != 403 || errCode(b) != apierr.CodeIPDenied {
 		t.Fatalf("key allowed only from 10/8, used from loopback: %d %s", resp.StatusCode, b)
 	}
