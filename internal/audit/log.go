@@ -342,10 +342,13 @@ func (l *Log) Close() error {
 		l.wg.Wait()
 		l.mu.Lock()
 		defer l.mu.Unlock()
+		l.closed = true
+		if err = l.reloadHead(); err != nil { // seal RecordTx entries too
+			return
+		}
 		if l.seq != l.cpSize {
 			_, err = l.checkpointLocked()
 		}
-		l.closed = true
 	})
 	return err
 }

@@ -11,11 +11,20 @@ func (l *Log) Heartbeat(ctx context.Context) error {
 	return l.Record(ctx, Event{Actor: "system", Action: "audit.heartbeat", Outcome: OutcomeOK})
 }
 
-// tick writes a checkpoint if the log grew since the last one.
+// tick writes a checkpoint if the log grew since the last one, counting
+// entries this Log did not append itself (RecordTx, other processes).
 func (l *Log) tick() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || l.seq == l.cpSize {
+	if l.closed {
+		return
+	}
+	if err := l.reloadHead(); err != nil {
+		l.failures.checkpoints++
+		l.log.Error("audit checkpoint failed", "err", err)
+		return
+	}
+	if l.seq == l.cpSize {
 		return
 	}
 	if _, err := l.checkpointLocked(); err != nil {
@@ -52,4 +61,11 @@ func (l *Log) timers() {
 			cancel()
 		}
 	}
+}
+
+// reloadHead is loadHead with a deadline, for work no caller's ctx covers.
+func (l *Log) reloadHead() error {
+	ctx, cancel := context.WithTimeout(l.base, 10*time.Second)
+	defer cancel()
+	return l.loadHead(ctx)
 }

@@ -63,3 +63,31 @@ func TestRecordTxIsAtomicWithTheChange(t *testing.T) {
 		t.Fatalf("%+v, %v", rep, err)
 	}
 }
+
+// Entries appended only through RecordTx are sealed by the timer's
+// checkpoint and by Close, not left for the next Record.
+func TestRecordTxEntriesAreSealed(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	l := e.open(t)
+	for range 2 {
+		if err := e.st.Tx(ctx, func(tx *sql.Tx) error {
+			return l.RecordTx(ctx, tx, Event{Actor: "key:k", Action: "key.create", Outcome: OutcomeOK})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.tick()
+	if rep, err := e.verify(t, l); err != nil || rep.Covered != 3 {
+		t.Fatalf("after tick: %+v, %v", rep, err)
+	}
+	e.st.Tx(ctx, func(tx *sql.Tx) error {
+		return l.RecordTx(ctx, tx, Event{Actor: "key:k", Action: "key.revoke", Outcome: OutcomeOK})
+	})
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := e.verify(t, l); err != nil || rep.Covered != 4 {
+		t.Fatalf("after Close: %+v, %v", rep, err)
+	}
+}
