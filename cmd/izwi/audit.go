@@ -26,6 +26,7 @@ commands:
   export        print entries (--since SEQ: after entry SEQ; --jsonl: JSON lines
                 {"seq","hash","prev","event"} that anyone can re-hash)
   checkpoint    write a signed checkpoint of the current head now
+  pseudonym IP  print how the log records a remote address, to search an export for it
 
 flags:
 `
@@ -51,7 +52,11 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return exitUsage
 	}
-	if len(pos) != 1 {
+	want := 1 // the command; pseudonym also takes the address
+	if len(pos) > 0 && pos[0] == "pseudonym" {
+		want = 2
+	}
+	if len(pos) != want {
 		fs.Usage()
 		return exitUsage
 	}
@@ -76,6 +81,14 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	}
 	switch pos[0] {
 	case "verify", "export", "checkpoint":
+	case "pseudonym":
+		p, err := audit.Pseudonym(cfg.Audit.PseudonymKeyPath, pos[1])
+		if err != nil {
+			fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+			return exitFailure
+		}
+		fmt.Fprintln(c.stdout, p)
+		return exitOK
 	default:
 		fmt.Fprintf(c.stderr, "izwi audit: unknown command %q\n\n", pos[0])
 		fs.Usage()

@@ -71,6 +71,11 @@ func TestAuditCLI(t *testing.T) {
 		t.Fatalf("text export: %d %q", code, stdout)
 	}
 
+	// An operator finds an address's entries through its pseudonym.
+	if code, out, stderr := runInProcess(t, "audit", "pseudonym", "--data-dir", dir, "192.0.2.44"); code != exitOK || !strings.HasPrefix(out, "192.0.2.0/24 ip:") {
+		t.Fatalf("pseudonym: %d %q %q", code, out, stderr)
+	}
+
 	// An export verifies offline; an edited export does not.
 	code, stdout, _ = runInProcess(t, "audit", "export", "--data-dir", dir, "--jsonl")
 	exp := filepath.Join(t.TempDir(), "audit.jsonl")
@@ -109,7 +114,7 @@ func TestAuditCLI(t *testing.T) {
 }
 
 func TestAuditUsage(t *testing.T) {
-	for _, args := range [][]string{{"audit"}, {"audit", "frobnicate"}, {"audit", "verify", "extra"}, {"audit", "export", "--since", "-1"}} {
+	for _, args := range [][]string{{"audit"}, {"audit", "frobnicate"}, {"audit", "verify", "extra"}, {"audit", "export", "--since", "-1"}, {"audit", "pseudonym"}, {"audit", "verify", "x", "y"}} {
 		if code, _, stderr := runInProcess(t, args...); code != exitUsage || stderr == "" {
 			t.Errorf("izwi %q: %d %q", args, code, stderr)
 		}

@@ -150,3 +150,22 @@ func pseudonymizeIP(key []byte, s string) string {
 	mac.Write(addr.AsSlice())
 	return prefix.String() + " ip:" + hex.EncodeToString(mac.Sum(nil)[:8])
 }
+
+// Pseudonym returns how the log records the remote address ip, using the
+// pseudonym key at keyPath (never creating one), so an operator can look an
+// address up in an export (`izwi audit pseudonym IP`).
+func Pseudonym(keyPath, ip string) (string, error) {
+	b, err := readSecretFile(keyPath)
+	if err != nil {
+		return "", err
+	}
+	key, err := hex.DecodeString(string(bytes.TrimSpace(b)))
+	if err != nil || len(key) < 32 {
+		return "", fmt.Errorf("audit: pseudonym key %s: want 64 hex digits", keyPath)
+	}
+	p := pseudonymizeIP(key, ip)
+	if p == "invalid" || p == "" {
+		return "", fmt.Errorf("audit: %q is not an IP address", clip(ip, 64))
+	}
+	return p, nil
+}

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -382,5 +383,26 @@ func TestStats(t *testing.T) {
 	l.Record(context.Background(), Event{Action: "x", Outcome: OutcomeOK})
 	if s := l.Stats(); s.Entries != 7 || s.CheckpointFailures != 2 || s.AppendFailures != 1 {
 		t.Fatalf("%+v", s)
+	}
+}
+
+func TestPseudonymLookup(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(t)
+	e.record(t, l, 1)
+	stored := readEntries(t, e)[1].Event.RemoteIP
+	got, err := Pseudonym(e.opts().PseudonymKeyPath, "203.0.113.7")
+	if err != nil || got != stored {
+		t.Fatalf("Pseudonym = %q, %v; the log stored %q", got, err, stored)
+	}
+	if _, err := Pseudonym(e.opts().PseudonymKeyPath, "not-an-ip"); err == nil {
+		t.Fatal("pseudonym of a non-address")
+	}
+	missing := filepath.Join(t.TempDir(), "none")
+	if _, err := Pseudonym(missing, "203.0.113.7"); err == nil {
+		t.Fatal("Pseudonym made up a key")
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("Pseudonym created a key file")
 	}
 }
