@@ -40,7 +40,10 @@ func withRequestID(next http.Handler) http.Handler {
 			id = rand.Text()
 		}
 		w.Header().Set(RequestIDHeader, id)
-		next.ServeHTTP(w, r.WithContext(apierr.WithRequestID(r.Context(), id)))
+		// One request copy carries both the ID and the access log's route
+		// holder (each WithContext copies the whole request).
+		ctx := context.WithValue(apierr.WithRequestID(r.Context(), id), routeKey{}, &routeHolder{})
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -73,9 +76,12 @@ func withAccessLog(log *slog.Logger, next http.Handler) http.Handler {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
 		// Middleware between here and the mux (the IP filter) may replace
-		// the request, so the route pattern comes back through a holder.
-		route := &routeHolder{}
-		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, route))
+		// the request, so the route pattern comes back through the holder
+		// withRequestID put in the context.
+		route, ok := r.Context().Value(routeKey{}).(*routeHolder)
+		if !ok {
+			route = &routeHolder{}
+		}
 		next.ServeHTTP(rec, r)
 		if route.pattern == "" {
 			route.pattern = r.Pattern

@@ -8,7 +8,9 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 )
 
 // API key format: izk_<id>_<secret>.
@@ -69,8 +71,10 @@ func ParseKey(s string) (id, secret string, err error) {
 		return "", "", ErrMalformedKey
 	}
 	// The secret must be canonical base32 of exactly 32 bytes, so each key
-	// has one spelling.
-	if b, err := keyEncoding.DecodeString(secret); err != nil || len(b) != 32 || !equalHash([]byte(keyEncoding.EncodeToString(b)), []byte(secret)) {
+	// has one spelling: 52 characters carry 260 bits, and the last
+	// character's 4 low (padding) bits must be zero.
+	var buf [33]byte
+	if n, err := keyEncoding.Decode(buf[:], []byte(secret)); err != nil || n != 32 || b32Value(secret[keySecretLen-1])&0x0f != 0 {
 		return "", "", ErrMalformedKey
 	}
 	return id, secret, nil
@@ -78,6 +82,14 @@ func ParseKey(s string) (id, secret string, err error) {
 
 // ValidKeyID reports whether s has the shape of a public key id.
 func ValidKeyID(s string) bool { return len(s) == keyIDLen && validKeyChars(s) }
+
+// b32Value is c's 5-bit value in keyEncoding's alphabet (c must be valid).
+func b32Value(c byte) byte {
+	if c >= 'a' && c <= 'z' {
+		return c - 'a'
+	}
+	return c - '2' + 26
+}
 
 func validKeyChars(s string) bool {
 	for i := 0; i < len(s); i++ {
@@ -99,10 +111,33 @@ func validKeyChars(s string) bool {
 // from being moved onto another id.
 func hashKey(pepper []byte, id, secret string) []byte {
 	m := hmac.New(sha256.New, pepper)
+	return sumKey(m, id, secret)
+}
+
+func sumKey(m hash.Hash, id, secret string) []byte {
 	m.Write([]byte(id))
 	m.Write([]byte{0})
 	m.Write([]byte(secret))
 	return m.Sum(nil)
+}
+
+// hasher hands out HMACs keyed with one pepper, reused across requests
+// (building one costs two SHA-256 states per request otherwise).
+type hasher struct {
+	pool sync.Pool
+}
+
+func newHasher(pepper []byte) *hasher {
+	p := append([]byte(nil), pepper...)
+	return &hasher{pool: sync.Pool{New: func() any { return hmac.New(sha256.New, p) }}}
+}
+
+func (h *hasher) sum(id, secret string) []byte {
+	m := h.pool.Get().(hash.Hash)
+	m.Reset()
+	out := sumKey(m, id, secret)
+	h.pool.Put(m)
+	return out
 }
 
 // equalHash compares two hashes in constant time.

@@ -84,7 +84,7 @@ func (ks *KeyStore) Verify(ctx context.Context, presented string) (Key, error) {
 	if err != nil {
 		return Key{}, &Failure{Actor: "anonymous", Reason: "malformed", Err: ErrInvalidCredentials}
 	}
-	presentedHash := hashKey(ks.pepper, id, secret)
+	presentedHash := ks.hasher.sum(id, secret)
 	var epoch [epochSize]byte
 	if ks.epoch != nil {
 		epoch = ks.epoch.read()

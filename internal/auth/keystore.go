@@ -137,6 +137,7 @@ type KeyStore struct {
 	// prepared once: parsing SQL was a third of a request's cost.
 	verify *sql.Stmt
 
+	hasher   *hasher
 	epoch    *epochFile // nil: no cache
 	onRevoke func(subject string)
 	cache    keyCache
@@ -162,6 +163,7 @@ func NewKeyStore(ctx context.Context, st *store.Store, cfg KeyStoreConfig) (*Key
 	}
 	ks := &KeyStore{db: st.DB(), pepper: cfg.Pepper, audit: cfg.Audit, now: now, policies: map[string]Policy{}}
 	ks.txAudit, _ = cfg.Audit.(TxRecorder)
+	ks.hasher = newHasher(cfg.Pepper)
 	ks.onRevoke = cfg.OnRevoke
 	ks.cache.m = map[string]cachedKey{}
 	var err error
