@@ -226,7 +226,14 @@ func openKeyStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	if err != nil {
 		return nil, nil, err
 	}
-	log, err := audit.Open(ctx, db, cfg.Audit, telemetry.Component(logger, "audit"))
+	// A tool, not a server: no "audit.start" entry per invocation.
+	opts := audit.OptionsFrom(cfg.Audit, telemetry.Component(logger, "audit"))
+	opts.NoStartEntry = true
+	err = audit.Migrate(ctx, db)
+	var log *audit.Log
+	if err == nil {
+		log, err = audit.New(ctx, db.DB(), opts)
+	}
 	if err != nil {
 		db.Close()
 		return nil, nil, err

@@ -106,6 +106,22 @@ func TestKeysCLIWithServe(t *testing.T) {
 			t.Fatal("a key secret reached the server log")
 		}
 	}
+	// The CLI and the server appended to one chain; it verifies, and it
+	// holds the key changes and the refusals, never a secret.
+	if r := run(t, env, "audit", "verify"); r.code != exitOK {
+		t.Fatalf("audit verify: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	exp := run(t, env, "audit", "export")
+	for _, want := range []string{"key.create", "key.revoke", "key.rotate", "auth.failure", "auth.forbidden"} {
+		if !strings.Contains(exp.stdout, "\t"+want+"\t") {
+			t.Errorf("audit export lacks %s", want)
+		}
+	}
+	for _, k := range []string{admin, asr, newAdmin} {
+		if strings.Contains(exp.stdout, k[17:]) {
+			t.Fatal("a key secret reached the audit log")
+		}
+	}
 }
 
 func TestKeysUsage(t *testing.T) {
