@@ -20,7 +20,10 @@ import (
 //	izwi/audit
 //	<size: number of entries, decimal>
 //	<base64 of hash(size), the chain head>
+//	tree <base64 of the RFC 6962 Merkle root over the first size entries>
 //	time <RFC 3339 UTC of the checkpoint>
+//
+// (the tree line is absent from checkpoints written before the tree existed)
 //
 // followed by a blank line and the signature line(s). The checkpoint file is
 // a sequence of such notes, each followed by one blank line; it is only ever
@@ -32,21 +35,40 @@ const Origin = "izwi/audit"
 // Checkpoint is a signed statement of the log's size and head at a time.
 type Checkpoint struct {
 	Size int64
-	Head Hash
-	Time time.Time
+	Head Hash // chain head: hash(Size)
+	// Tree is the Merkle root over the first Size entries (tree.go), when
+	// HasTree.
+	Tree    Hash
+	HasTree bool
+	Time    time.Time
 }
 
 // text returns the note text of c.
 func (c Checkpoint) text() string {
-	return fmt.Sprintf("%s\n%d\n%s\ntime %s\n", Origin, c.Size,
-		base64.StdEncoding.EncodeToString(c.Head[:]), c.Time.UTC().Format(time.RFC3339Nano))
+	tree := ""
+	if c.HasTree {
+		tree = "tree " + base64.StdEncoding.EncodeToString(c.Tree[:]) + "\n"
+	}
+	return fmt.Sprintf("%s\n%d\n%s\n%stime %s\n", Origin, c.Size,
+		base64.StdEncoding.EncodeToString(c.Head[:]), tree, c.Time.UTC().Format(time.RFC3339Nano))
 }
 
 // parseCheckpointText parses a note text made by text.
 func parseCheckpointText(s string) (Checkpoint, error) {
 	lines := strings.Split(strings.TrimSuffix(s, "\n"), "\n")
-	if len(lines) != 4 || lines[0] != Origin {
+	if len(lines) < 4 || len(lines) > 5 || lines[0] != Origin {
 		return Checkpoint{}, errors.New("audit: checkpoint: not an izwi/audit checkpoint")
+	}
+	var tree Hash
+	hasTree := len(lines) == 5
+	if hasTree {
+		b64, ok := strings.CutPrefix(lines[3], "tree ")
+		t, err := base64.StdEncoding.DecodeString(b64)
+		if !ok || err != nil || len(t) != HashSize {
+			return Checkpoint{}, errors.New("audit: checkpoint: bad tree line")
+		}
+		tree = Hash(t)
+		lines = append(lines[:3], lines[4])
 	}
 	size, err := strconv.ParseInt(lines[1], 10, 64)
 	if err != nil || size < 0 || strconv.FormatInt(size, 10) != lines[1] {
@@ -64,7 +86,7 @@ func parseCheckpointText(s string) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, errors.New("audit: checkpoint: bad time")
 	}
-	c := Checkpoint{Size: size, Time: t.UTC()}
+	c := Checkpoint{Size: size, Time: t.UTC(), Tree: tree, HasTree: hasTree}
 	copy(c.Head[:], h)
 	return c, nil
 }

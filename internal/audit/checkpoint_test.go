@@ -29,7 +29,8 @@ func testSigner(t testing.TB) (note.Signer, note.Verifier) {
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	s, v := testSigner(t)
-	cp := Checkpoint{Size: 12, Head: ChainHash(Genesis(), []byte("x")), Time: time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC)}
+	cp := Checkpoint{Size: 12, Head: ChainHash(Genesis(), []byte("x")), Tree: ChainHash(Genesis(), []byte("t")), HasTree: true,
+		Time: time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC)}
 	var file []byte
 	for i := range 3 {
 		c := cp
@@ -49,10 +50,10 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	}
 	for i, n := range notes {
 		got, err := OpenCheckpoint(n.Msg, v)
-		if err != nil || got.Size != cp.Size+int64(i) || got.Head != cp.Head || !got.Time.Equal(cp.Time) {
+		if err != nil || got.Size != cp.Size+int64(i) || got.Head != cp.Head || !got.HasTree || got.Tree != cp.Tree || !got.Time.Equal(cp.Time) {
 			t.Fatalf("note %d: %+v, %v", i, got, err)
 		}
-		if n.Index != i+1 || n.Line != 1+i*7 {
+		if n.Index != i+1 || n.Line != 1+i*8 {
 			t.Fatalf("note %d at index %d line %d", i, n.Index, n.Line)
 		}
 	}
@@ -60,6 +61,13 @@ func TestCheckpointRoundTrip(t *testing.T) {
 
 func TestParseCheckpointTextRejects(t *testing.T) {
 	head := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	// Both shapes parse: with the tree line and (older) without it.
+	for _, good := range []string{"izwi/audit\n1\n" + head + "\ntime 2026-01-01T00:00:00Z\n",
+		"izwi/audit\n1\n" + head + "\ntree " + head + "\ntime 2026-01-01T00:00:00Z\n"} {
+		if _, err := parseCheckpointText(good); err != nil {
+			t.Errorf("%q: %v", good, err)
+		}
+	}
 	for _, bad := range []string{
 		"other/log\n1\n" + head + "\ntime 2026-01-01T00:00:00Z\n",
 		"izwi/audit\n-1\n" + head + "\ntime 2026-01-01T00:00:00Z\n",
@@ -67,6 +75,8 @@ func TestParseCheckpointTextRejects(t *testing.T) {
 		"izwi/audit\n1\nAAAA\ntime 2026-01-01T00:00:00Z\n",
 		"izwi/audit\n1\n" + head + "\nwhen 2026\n",
 		"izwi/audit\n1\n" + head + "\n",
+		"izwi/audit\n1\n" + head + "\ntree AAAA\ntime 2026-01-01T00:00:00Z\n",
+		"izwi/audit\n1\n" + head + "\nroot " + head + "\ntime 2026-01-01T00:00:00Z\n",
 	} {
 		if _, err := parseCheckpointText(bad); err == nil {
 			t.Errorf("accepted %q", bad)
@@ -100,6 +110,26 @@ func FuzzSplitNotes(f *testing.F) {
 		}
 		if err == nil && len(bytes.Trim(rest, "\n")) > 0 {
 			t.Fatalf("bytes outside any note without an error: %q", rest)
+		}
+	})
+}
+
+// FuzzParseCheckpointText: the checkpoint body parser never panics, and
+// what it accepts survives a render and re-parse unchanged.
+func FuzzParseCheckpointText(f *testing.F) {
+	head := "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	f.Add("izwi/audit\n1\n" + head + "\ntime 2026-01-01T00:00:00Z\n")
+	f.Add("izwi/audit\n7\n" + head + "\ntree " + head + "\ntime 2026-01-01T00:00:00.5+02:00\n")
+	f.Add("izwi/audit\n\n\n\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		cp, err := parseCheckpointText(s)
+		if err != nil {
+			return
+		}
+		again, err := parseCheckpointText(cp.text())
+		if err != nil || again.Size != cp.Size || again.Head != cp.Head || again.Tree != cp.Tree ||
+			again.HasTree != cp.HasTree || !again.Time.Equal(cp.Time) {
+			t.Fatalf("%q re-rendered as %q: %+v, %v", s, cp.text(), again, err)
 		}
 	})
 }

@@ -31,6 +31,12 @@ func migrations() []string {
 			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
 		`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
+		// tlog stored hashes of the Merkle tree over the entries (tree.go).
+		`CREATE TABLE audit_tree (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL)`,
+		`CREATE TRIGGER audit_tree_no_update BEFORE UPDATE ON audit_tree
+			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
+		`CREATE TRIGGER audit_tree_no_delete BEFORE DELETE ON audit_tree
+			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
 	}
 }
 
@@ -132,6 +138,9 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 		return nil, err
 	}
 	if err := l.checkAgainstLatestCheckpoint(ctx); err != nil {
+		return nil, err
+	}
+	if err := backfillTree(ctx, db, l.seq); err != nil {
 		return nil, err
 	}
 	if !opts.NoStartEntry {
@@ -284,9 +293,19 @@ func (l *Log) insert(ctx context.Context, seq int64, entry []byte, prev, h Hash)
 	}
 	// Restore the store's default for whoever uses the connection next.
 	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=NORMAL")
-	_, err = conn.ExecContext(ctx, "INSERT INTO audit_log(seq, entry, prev, hash) VALUES(?, ?, ?, ?)",
-		seq, entry, prev[:], h[:])
-	return err
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log(seq, entry, prev, hash) VALUES(?, ?, ?, ?)",
+		seq, entry, prev[:], h[:]); err != nil {
+		return err
+	}
+	if err := storeTree(ctx, tx, seq, entry); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func isConstraint(err error) bool {
@@ -316,7 +335,13 @@ func (l *Log) checkpointLocked() (Checkpoint, error) {
 	if t.Before(l.last) {
 		t = l.last
 	}
-	cp := Checkpoint{Size: l.seq, Head: l.head, Time: t}
+	ctx, cancel := context.WithTimeout(l.base, 10*time.Second)
+	defer cancel()
+	root, err := treeRoot(ctx, l.db, l.seq)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	cp := Checkpoint{Size: l.seq, Head: l.head, Tree: root, HasTree: true, Time: t}
 	signed, err := signCheckpoint(cp, l.signer)
 	if err != nil {
 		return Checkpoint{}, err

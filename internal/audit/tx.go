@@ -66,5 +66,5 @@ func (l *Log) RecordTx(ctx context.Context, tx *sql.Tx, e Event) error {
 		seq+1, b, head[:], h[:]); err != nil {
 		return fmt.Errorf("audit: append %d: %w", seq+1, err)
 	}
-	return nil
+	return storeTree(ctx, tx, seq+1, b)
 }

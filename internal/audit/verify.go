@@ -113,6 +113,7 @@ func verify(ctx context.Context, checkpoints []byte, verifierKey string, next fu
 		return rep, fmt.Errorf("audit: verifier key: %w", err)
 	}
 	cps := map[int64]Hash{}    // size → head, from valid checkpoints
+	trees := map[int64]Hash{}  // size → Merkle root, from those that carry one
 	cpIndex := map[int64]int{} // size → index of the first checkpoint naming it
 	notes, splitErrs := splitNotes(checkpoints)
 	for _, n := range notes {
@@ -122,12 +123,16 @@ func verify(ctx context.Context, checkpoints []byte, verifierKey string, next fu
 				What: fmt.Sprintf("line %d: %v", n.Line, err)})
 			continue
 		}
-		if h, ok := cps[cp.Size]; ok && h != cp.Head {
+		t, seen := trees[cp.Size]
+		if h, ok := cps[cp.Size]; ok && h != cp.Head || seen && cp.HasTree && t != cp.Tree {
 			rep.BadCheckpoints = append(rep.BadCheckpoints, Problem{Checkpoint: n.Index,
 				What: fmt.Sprintf("two validly signed checkpoints disagree about entry %d (the signer key may be compromised)", cp.Size)})
 			continue
 		}
 		cps[cp.Size] = cp.Head
+		if cp.HasTree {
+			trees[cp.Size] = cp.Tree
+		}
 		if _, ok := cpIndex[cp.Size]; !ok {
 			cpIndex[cp.Size] = n.Index
 		}
@@ -142,6 +147,7 @@ func verify(ctx context.Context, checkpoints []byte, verifierKey string, next fu
 	}
 
 	head, want := Genesis(), int64(1)
+	var tree frontier
 	var last time.Time
 	fail := func(seq int64, format string, args ...any) {
 		rep.Problem = &Problem{Seq: seq, What: fmt.Sprintf(format, args...)}
@@ -195,6 +201,12 @@ func verify(ctx context.Context, checkpoints []byte, verifierKey string, next fu
 		if cp, ok := cps[seq]; ok && cp != h {
 			rep.Problem = &Problem{Seq: seq, Checkpoint: cpIndex[seq],
 				What: "differs from the signed checkpoint (the log was rewritten at or before this entry)"}
+			continue
+		}
+		tree.add(entry)
+		if root, ok := trees[seq]; ok && tree.root() != root {
+			rep.Problem = &Problem{Seq: seq, Checkpoint: cpIndex[seq],
+				What: "the Merkle root differs from the signed checkpoint (the log was rewritten at or before this entry)"}
 			continue
 		}
 		if !last.IsZero() && e.Event.Action != "audit.start" {
