@@ -306,7 +306,7 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 		return fail(err)
 	}
 	g.api = api.Options{Authenticator: chain, IPFilter: filters{policy, failures}, Limiter: g.limiter, Audit: recorder,
-		ClientIP: clientIP, Keys: g.keys, Usage: g.limiter.UsageHandler(),
+		ClientIP: clientIP, CheckOrigin: tickets.CheckOrigin, Keys: g.keys, Usage: g.limiter.UsageHandler(),
 		Tickets: &ticket.Handler{Issuer: tickets, Audit: auditLog, Logger: telemetry.Component(logger, "ticket")}}
 
 	if cfg.Telemetry.MetricsEnabled {

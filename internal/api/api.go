@@ -58,6 +58,11 @@ type Options struct {
 	Observe func(http.Handler) http.Handler
 	// Audit records every authentication and authorization failure.
 	Audit audit.Recorder
+	// CheckOrigin, on WebSocket (Ticket) routes, refuses a request whose
+	// Origin header is present but not allowed (ticket.Issuer.CheckOrigin).
+	// Clients that send no Origin (servers, SDKs) are not browsers and are
+	// judged by their credentials alone; tickets are origin-bound anyway.
+	CheckOrigin func(*http.Request) bool
 	// ClientIP gives the client address for audit records, honouring
 	// trusted proxies (RemoteIP if nil).
 	ClientIP func(*http.Request) string

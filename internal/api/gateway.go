@@ -44,11 +44,12 @@ type gateway struct {
 	audit    audit.Recorder
 	clientIP func(*http.Request) string
 	anon     *auth.Principal
+	origin   func(*http.Request) bool
 }
 
 func newGateway(opts Options, log *slog.Logger) *gateway {
 	g := &gateway{log: log, authn: opts.Authenticator, limiter: opts.Limiter, audit: opts.Audit,
-		clientIP: opts.ClientIP, anon: opts.Anonymous}
+		clientIP: opts.ClientIP, anon: opts.Anonymous, origin: opts.CheckOrigin}
 	if g.clientIP == nil {
 		g.clientIP = RemoteIP
 	}
@@ -91,6 +92,13 @@ func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 			// Refused on every credentialed route, whatever else the
 			// request carries, and never logged.
 			g.fail(w, r, apierr.CodeCredentialsInURL, "anonymous", "credentials_in_url")
+			return
+		}
+		if kind == "ticket" && g.origin != nil && len(r.Header.Values("Origin")) > 0 && !g.origin(r) {
+			// Cross-site WebSocket hijacking: a browser always sends
+			// Origin, and a page from elsewhere must not ride the
+			// caller's credentials. Checked before a ticket is consumed.
+			g.fail(w, r, apierr.CodeForbidden, "anonymous", "origin_not_allowed")
 			return
 		}
 		p, err := g.authenticate(r)
