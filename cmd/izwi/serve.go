@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/api"
@@ -179,6 +180,15 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 			stop() // one listener failing stops the other
 		}()
 	}
+	// Keys revoked by `izwi keys revoke` in another process: drop their
+	// outstanding tickets here too.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := gw.keys.WatchRevocations(sctx, revocationPoll); err != nil {
+			log.Warn("watching key revocations stopped", "err", err)
+		}
+	}()
 	wg.Wait()
 	err = errors.Join(errs...)
 	switch {
@@ -345,6 +355,11 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 	}
 	return g, nil
 }
+
+// revocationPoll is how often the server looks for keys other processes
+// revoked (requests see a revocation at once; this is for what was derived
+// from the key, such as tickets).
+const revocationPoll = 2 * time.Second
 
 // authFailuresPerMinute is each client network's budget of failed
 // authentications (sustained rate and burst) before it gets 429s.
