@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/config"
@@ -27,6 +29,10 @@ commands:
                 {"seq","hash","prev","event"} that anyone can re-hash)
   checkpoint    write a signed checkpoint of the current head now
   pseudonym IP  print how the log records a remote address, to search an export for it
+  prove SEQ     print a proof bundle: entry SEQ, a signed checkpoint and its Merkle
+                inclusion proof, for someone who must not see the other entries
+  check-proof FILE
+                verify a proof bundle with the verifier key (--key); exit 1 if it fails
 
 flags:
 `
@@ -52,8 +58,8 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return exitUsage
 	}
-	want := 1 // the command; pseudonym also takes the address
-	if len(pos) > 0 && pos[0] == "pseudonym" {
+	want := 1 // the command; pseudonym, prove and check-proof take one argument
+	if len(pos) > 0 && (pos[0] == "pseudonym" || pos[0] == "prove" || pos[0] == "check-proof") {
 		want = 2
 	}
 	if len(pos) != want {
@@ -80,7 +86,7 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 		return exitUsage
 	}
 	switch pos[0] {
-	case "verify", "export", "checkpoint":
+	case "verify", "export", "checkpoint", "prove", "check-proof":
 	case "pseudonym":
 		p, err := audit.Pseudonym(cfg.Audit.PseudonymKeyPath, pos[1])
 		if err != nil {
@@ -97,6 +103,9 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	kp := *keyPath
 	if kp == "" {
 		kp = cfg.Audit.SignerKeyPath + ".pub"
+	}
+	if pos[0] == "check-proof" {
+		return auditCheckProof(c, pos[1], kp)
 	}
 	if pos[0] == "verify" && *exportFile != "" {
 		return auditVerify(ctx, c, nil, *exportFile, cfg.Audit.CheckpointPath, kp, *asJSON)
@@ -129,9 +138,56 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 			return exitFailure
 		}
 		return exitOK
+	case "prove":
+		seq, err := strconv.ParseInt(pos[1], 10, 64)
+		if err != nil || seq < 1 {
+			fmt.Fprintf(c.stderr, "izwi audit: prove %q: want an entry number\n", pos[1])
+			return exitUsage
+		}
+		return auditProve(ctx, c, st, cfg, seq, telemetry.Component(logger, "audit"))
 	default:
 		return auditCheckpoint(ctx, c, st, cfg, telemetry.Component(logger, "audit"))
 	}
+}
+
+// auditProve prints a proof bundle for entry seq (writing a checkpoint).
+func auditProve(ctx context.Context, c *cli, st *store.Store, cfg config.Config, seq int64, logger *slog.Logger) int {
+	opts := audit.OptionsFrom(cfg.Audit, logger)
+	opts.NoStartEntry, opts.CheckpointInterval, opts.HeartbeatInterval = true, 0, 0
+	l, err := audit.New(ctx, st.DB(), opts)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	defer l.Close()
+	b, err := l.ProofBundle(ctx, seq)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintln(c.stdout, string(b))
+	return exitOK
+}
+
+// auditCheckProof verifies a proof bundle file offline.
+func auditCheckProof(c *cli, path, keyPath string) int {
+	vkey, err := audit.ReadVerifierKey(keyPath)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
+		return exitFailure
+	}
+	e, err := audit.CheckProofBundle(b, vkey)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi audit: proof FAILED: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(c.stdout, "entry %d is in the log: %s %s %s %s\n", e.Seq, e.Event.Time.Format(time.RFC3339), e.Event.Actor, e.Event.Action, e.Event.Outcome)
+	return exitOK
 }
 
 // auditVerify verifies the database st, or the export file when st is nil.

@@ -76,6 +76,21 @@ func TestAuditCLI(t *testing.T) {
 		t.Fatalf("pseudonym: %d %q %q", code, out, stderr)
 	}
 
+	// One entry proven to someone who sees nothing else.
+	code, stdout, stderr = runInProcess(t, "audit", "prove", "--data-dir", dir, "3")
+	bundle := filepath.Join(t.TempDir(), "proof.json")
+	os.WriteFile(bundle, []byte(stdout), 0o600)
+	if code != exitOK {
+		t.Fatalf("prove: %d %s", code, stderr)
+	}
+	if code, out, stderr := runInProcess(t, "audit", "check-proof", "--data-dir", dir, bundle); code != exitOK || !strings.Contains(out, "entry 3 is in the log") || !strings.Contains(out, "user.login") {
+		t.Fatalf("check-proof: %d %q %q", code, out, stderr)
+	}
+	os.WriteFile(bundle, []byte(strings.Replace(stdout, "user.login", "user.logout", 1)), 0o600)
+	if code, _, stderr := runInProcess(t, "audit", "check-proof", "--data-dir", dir, bundle); code != exitFailure || !strings.Contains(stderr, "FAILED") {
+		t.Fatalf("check-proof of an edited bundle: %d %q", code, stderr)
+	}
+
 	// An export verifies offline; an edited export does not.
 	code, stdout, _ = runInProcess(t, "audit", "export", "--data-dir", dir, "--jsonl")
 	exp := filepath.Join(t.TempDir(), "audit.jsonl")

@@ -134,3 +134,52 @@ func TestTreeBackfillAndDamage(t *testing.T) {
 		t.Fatalf("damaged tree: %+v, %v", rep.Problem, err)
 	}
 }
+
+func TestProofBundle(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(t)
+	e.record(t, l, 5)
+	b, err := l.ProofBundle(context.Background(), 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := CheckProofBundle(b, l.VerifierKey())
+	if err != nil || en.Seq != 3 || en.Event.Action != "key.create" {
+		t.Fatalf("%+v, %v", en, err)
+	}
+	// The bundle names nothing but its own entry.
+	if !strings.Contains(string(b), "key:kb0") || strings.Contains(string(b), "key:ka0") || strings.Contains(string(b), "key:kc0") {
+		t.Fatalf("bundle leaks other entries or lacks its own: %s", b)
+	}
+	for name, bad := range map[string]string{
+		"edited entry": strings.Replace(string(b), "user:u1", "user:u9", 1),
+		"other seq":    strings.Replace(string(b), `"seq":3`, `"seq":2`, 1),
+		"forged note":  strings.Replace(string(b), `izwi/audit\n6`, `izwi/audit\n7`, 1),
+	} {
+		if _, err := CheckProofBundle([]byte(bad), l.VerifierKey()); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+	if _, err := CheckProofBundle(b, mustVerifierKey(t)); !errors.Is(err, ErrTampered) {
+		t.Errorf("another key: %v", err)
+	}
+}
+
+// FuzzCheckProofBundle: the bundle parser never panics and accepts nothing
+// without a valid signature.
+func FuzzCheckProofBundle(f *testing.F) {
+	e := newEnv(f)
+	l := e.open(f)
+	e.record(f, l, 3)
+	b, _ := l.ProofBundle(context.Background(), 2)
+	f.Add(b)
+	f.Add([]byte(`{"seq":1,"entry":{},"checkpoint":"x","proof":[]}`))
+	f.Add([]byte(`null`))
+	vkey := l.VerifierKey()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		en, err := CheckProofBundle(in, vkey)
+		if err == nil && en.Seq < 1 {
+			t.Fatalf("accepted %q", in)
+		}
+	})
+}
