@@ -140,7 +140,13 @@ func Write(w http.ResponseWriter, r *http.Request, code Code, msg string) {
 	if e.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="izwi"`)
 	}
-	JSON(w, e.Status, Body{Detail{Code: code, Message: msg, RequestID: RequestID(r.Context())}})
+	id := RequestID(r.Context())
+	if id == "" {
+		// Behind another listener's request-ID middleware (the admin
+		// console), the ID is already on the response.
+		id = w.Header().Get("X-Request-Id")
+	}
+	JSON(w, e.Status, Body{Detail{Code: code, Message: msg, RequestID: id}})
 }
 
 // WriteErr writes err: an *Error keeps its code, message and Retry-After;

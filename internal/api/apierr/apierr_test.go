@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -39,6 +40,13 @@ func TestWrite(t *testing.T) {
 		if tc.code == CodeInternal && b.Error.Message != Lookup(CodeInternal).Message {
 			t.Errorf("internal error text reached the client: %s", w.Body)
 		}
+	}
+	// Without an ID in the context, the one already on the response is used.
+	w := httptest.NewRecorder()
+	w.Header().Set("X-Request-Id", "admin-7")
+	Write(w, httptest.NewRequest("GET", "/", nil), CodeNotFound, "")
+	if !strings.Contains(w.Body.String(), `"request_id":"admin-7"`) {
+		t.Errorf("request id from the response header not used: %s", w.Body)
 	}
 	seen := map[Code]bool{}
 	for _, c := range Codes() {
