@@ -61,6 +61,9 @@ var keysOnce = sync.OnceValue(func() testKeys {
 	epub, epriv, _ := ed25519.GenerateKey(rand.Reader)
 	secret := make([]byte, 32)
 	_, _ = rand.Read(secret)
+	// Secret files are text: the reader trims a trailing newline, so a random
+	// secret ending in \r or \n would lose a byte (and fall below 256 bits).
+	secret[len(secret)-1] |= 0x80
 	return testKeys{
 		rsa:   signer{"RS256", "rsa1", rk, &rk.PublicKey},
 		ps:    signer{"PS256", "ps1", rk, &rk.PublicKey},
