@@ -63,7 +63,7 @@ func runKeys(ctx context.Context, c *cli, args []string) int {
 		fs.StringVar(&expires, "expires", "", "lifetime, e.g. 720h (default: never expires)")
 		fs.Var(&allow, "allow-cidr", "only accept the key from these CIDRs (repeatable)")
 		fs.Var(&deny, "deny-cidr", "never accept the key from these CIDRs (repeatable)")
-		fs.StringVar(&limits, "limits", "", `per-key limits as JSON, e.g. {"requests_per_second":5}`)
+		fs.StringVar(&limits, "limits", "", `per-key limits as JSON, e.g. {"rps":5,"burst":10,"max_sessions":2}`)
 	case "list":
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 	case "revoke", "rotate":
@@ -126,6 +126,9 @@ func runKeys(ctx context.Context, c *cli, args []string) int {
 			}
 		}
 		spec, err := req.Spec(time.Now())
+		if err == nil {
+			err = ks.ValidateSpec(spec)
+		}
 		if err != nil {
 			fmt.Fprintf(c.stderr, "izwi keys create: %v\n", err)
 			return exitUsage
@@ -238,7 +241,7 @@ func openKeyStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 		db.Close()
 		return nil, nil, err
 	}
-	ks, err := auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: log, EpochFile: keyEpochFile(cfg)})
+	ks, err := auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: log, EpochFile: keyEpochFile(cfg), CheckLimits: checkKeyLimits})
 	if err != nil {
 		log.Close()
 		db.Close()

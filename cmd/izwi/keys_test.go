@@ -133,6 +133,8 @@ func TestKeysUsage(t *testing.T) {
 		{"keys", "create", "--name", "x", "--scopes", "root"},
 		{"keys", "create", "--name", "x", "--scopes", "asr.read", "--expires", "soon"},
 		{"keys", "create", "--name", "x", "--scopes", "asr.read", "--allow-cidr", "nope"},
+		// A misspelt limit is refused at creation, not on every later request.
+		{"keys", "create", "--name", "x", "--scopes", "asr.read", "--limits", `{"rsp":1}`},
 		{"keys", "revoke"},
 		{"keys", "revoke", "aaaaaaaaaaaa"},
 	} {

@@ -88,7 +88,7 @@ type server struct {
 // for its "listening" log line.
 func startServe(t *testing.T, env []string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(izwiBin, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(izwiBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, args...)...)
 	cmd.Dir, cmd.Env = t.TempDir(), childEnv(env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

@@ -279,7 +279,7 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 	}
 	// Clients that keep failing authentication are throttled before the
 	// credential checks; every audited auth.failure spends their budget.
-	failures := limit.NewFailureLimiter(limit.FailureOptions{PerMinute: authFailuresPerMinute, WriteError: writeCatalogued})
+	failures := limit.NewFailureLimiter(limit.FailureOptions{PerMinute: cfg.Limits.FailedAuthPerMinute, WriteError: writeCatalogued})
 	recorder := failures.Recorder(auditLog)
 	tickets, err := ticket.NewIssuer(cfg.JWT.Tickets, nil, telemetry.Component(logger, "ticket"))
 	if err != nil {
@@ -290,14 +290,17 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 		return fail(err)
 	}
 	if g.keys, err = auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: auditLog,
-		EpochFile: keyEpochFile(cfg), OnRevoke: func(subject string) { tickets.RevokeSubject(subject) }}); err != nil {
+		EpochFile: keyEpochFile(cfg), OnRevoke: func(subject string) { tickets.RevokeSubject(subject) },
+		CheckLimits: checkKeyLimits}); err != nil {
 		return fail(err)
 	}
 	jwtAuth, err := jwt.New(cfg.JWT, nil, nil, telemetry.Component(logger, "jwt"))
 	if err != nil {
 		return fail(err)
 	}
-	chain := auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}, jwtAuth, ticket.NewAuthenticator(tickets)}
+	// Tickets first: a ticket presented anywhere is consumed and stripped
+	// from the URL even when a key rides along, and refused off its route.
+	chain := auth.Chain{ticket.NewAuthenticator(tickets), &auth.KeyAuthenticator{Keys: g.keys}, jwtAuth}
 
 	policy, err := netpolicy.New(limit.PolicyConfig(cfg.Limits))
 	if err != nil {
@@ -361,10 +364,6 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 // from the key, such as tickets).
 const revocationPoll = 2 * time.Second
 
-// authFailuresPerMinute is each client network's budget of failed
-// authentications (sustained rate and burst) before it gets 429s.
-const authFailuresPerMinute = 30
-
 // filters runs the global IP rules, then the failed-authentication
 // throttle, in front of the routes.
 type filters struct {
@@ -388,14 +387,20 @@ func writeCatalogued(w http.ResponseWriter, r *http.Request, status int, code, m
 	apierr.Write(w, r, c, msg)
 }
 
-// keyOverrides gives the limiter an API key's own limits and IP rules.
+// checkKeyLimits validates a key's per-key limits with the limiter's own
+// parser when the key is created.
+func checkKeyLimits(b []byte) error {
+	_, err := limit.ParseLimits(b)
+	return err
+}
+
+// keyOverrides gives the limiter an API key's own limits and IP rules. It
+// resolves by quota subject, not credential id, so a ticket issued to a key
+// and the key's rotated successors keep the key's limits.
 func keyOverrides(keys *auth.KeyStore) limit.Resolver {
 	return func(ctx context.Context, p auth.Principal) (limit.Overrides, error) {
-		if p.Kind != auth.KindAPIKey {
-			return limit.Overrides{}, nil
-		}
-		pol, err := keys.Policy(ctx, p.ID)
-		if err != nil {
+		pol, ok, err := keys.SubjectPolicy(ctx, p.Subject)
+		if err != nil || !ok {
 			return limit.Overrides{}, err
 		}
 		return limit.OverridesFrom(pol.Limits, prefixStrings(pol.Allow), prefixStrings(pol.Deny))

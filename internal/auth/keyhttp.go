@@ -68,7 +68,7 @@ func (h KeyHandlers) Create() http.Handler {
 		}
 		spec, err := req.Spec(time.Now())
 		if err == nil {
-			err = validateSpec(spec)
+			err = h.Keys.ValidateSpec(spec)
 		}
 		if err != nil {
 			apierr.Write(w, r, apierr.CodeBadRequest, err.Error())

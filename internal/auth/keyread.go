@@ -212,3 +212,26 @@ func fromNull(n sql.NullInt64) time.Time {
 	}
 	return time.Unix(n.Int64, 0).UTC()
 }
+
+// SubjectPolicy returns the policy of the live key behind a quota subject
+// ("key:<lineage>"): the newest unrevoked key of that rotation lineage. It
+// lets principals derived from a key (tickets) and rotated keys share the
+// key's own limits and IP rules. A subject that is not a key's has none.
+func (ks *KeyStore) SubjectPolicy(ctx context.Context, subject string) (Policy, bool, error) {
+	lineage, ok := strings.CutPrefix(subject, "key:")
+	if !ok || !ValidKeyID(lineage) {
+		return Policy{}, false, nil
+	}
+	var id string
+	err := ks.db.QueryRowContext(ctx,
+		`SELECT id FROM auth_keys WHERE lineage = ? AND revoked_at IS NULL ORDER BY created_at DESC, id DESC LIMIT 1`,
+		lineage).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Policy{}, false, nil
+	}
+	if err != nil {
+		return Policy{}, false, fmt.Errorf("auth: reading key lineage: %w", err)
+	}
+	p, err := ks.Policy(ctx, id)
+	return p, err == nil, err
+}

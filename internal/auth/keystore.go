@@ -115,6 +115,10 @@ type KeyStoreConfig struct {
 	// revokes or rotates it, so that what was derived from the key
 	// (outstanding WebSocket tickets, open sessions) can be dropped.
 	OnRevoke func(subject string)
+	// CheckLimits, if set, validates a key's per-key limits JSON at
+	// creation (the limit package's parser: auth cannot import it), so a
+	// misspelt field is refused then rather than failing every request.
+	CheckLimits func(limits []byte) error
 }
 
 // TxRecorder is an audit recorder that can append inside the caller's
@@ -140,7 +144,9 @@ type KeyStore struct {
 	hasher   *hasher
 	epoch    *epochFile // nil: no cache
 	onRevoke func(subject string)
-	cache    keyCache
+	// checkLimits validates per-key limits (KeyStoreConfig.CheckLimits).
+	checkLimits func([]byte) error
+	cache       keyCache
 
 	mu       sync.Mutex
 	policies map[string]Policy
@@ -165,6 +171,7 @@ func NewKeyStore(ctx context.Context, st *store.Store, cfg KeyStoreConfig) (*Key
 	ks.txAudit, _ = cfg.Audit.(TxRecorder)
 	ks.hasher = newHasher(cfg.Pepper)
 	ks.onRevoke = cfg.OnRevoke
+	ks.checkLimits = cfg.CheckLimits
 	ks.cache.m = map[string]cachedKey{}
 	var err error
 	if cfg.EpochFile != "" {
@@ -217,10 +224,24 @@ func validateSpec(s KeySpec) error {
 	return nil
 }
 
+// ValidateSpec reports what is wrong with spec, limits included, in a
+// sentence safe to show the caller.
+func (ks *KeyStore) ValidateSpec(spec KeySpec) error {
+	if err := validateSpec(spec); err != nil {
+		return err
+	}
+	if ks.checkLimits != nil && len(spec.Limits) > 0 {
+		if err := ks.checkLimits(spec.Limits); err != nil {
+			return fmt.Errorf("auth: key limits: %w", err)
+		}
+	}
+	return nil
+}
+
 // Create makes a key and returns its record and the key itself, which is
 // shown once and cannot be recovered.
 func (ks *KeyStore) Create(ctx context.Context, who Actor, spec KeySpec) (Key, string, error) {
-	if err := validateSpec(spec); err != nil {
+	if err := ks.ValidateSpec(spec); err != nil {
 		return Key{}, "", err
 	}
 	id, secret := newKeyID(), newKeySecret()

@@ -205,7 +205,8 @@ func (c Config) Validate() error {
 	if err := checkListen("server.admin_listen", c.Server.AdminListen, c.TLS.Enabled()); err != nil {
 		errs = append(errs, err)
 	}
-	if c.Server.Listen == c.Server.AdminListen {
+	// Port 0 asks the kernel for a free port, so two ":0" listeners differ.
+	if c.Server.Listen == c.Server.AdminListen && !strings.HasSuffix(c.Server.Listen, ":0") {
 		errs = append(errs, fmt.Errorf("config: server.listen and server.admin_listen are both %q", c.Server.Listen))
 	}
 	if c.Server.ShutdownTimeout < 0 {
