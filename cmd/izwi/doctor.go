@@ -17,7 +17,9 @@ import (
 
 	_ "modernc.org/sqlite" // read-only look at the admin tables
 
+	"github.com/izwi-speech/izwi/internal/auth/jwt"
 	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/models"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
@@ -176,6 +178,13 @@ func (e doctorEnv) checkAuth(context.Context) []finding {
 					k.Alg, iss.Issuer, sec.Len()*8), "generate one with `head -c 32 /dev/urandom > FILE && chmod 600 FILE`"})
 			}
 		}
+	}
+	// The JWT and limit packages know their own unsafe settings.
+	for _, w := range jwt.Warnings(e.cfg.JWT) {
+		out = append(out, finding{sevWarning, "jwt", w, "see the [jwt] section of izwi.example.toml"})
+	}
+	for _, w := range limit.Warnings(e.cfg.Limits) {
+		out = append(out, finding{sevWarning, "limits", w, "see the [limits] section of izwi.example.toml"})
 	}
 	return out
 }
