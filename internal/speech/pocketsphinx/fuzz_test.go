@@ -50,19 +50,7 @@ func FuzzStream(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer st.Close()
-		var all []speech.Result
-		for off := 0; off < len(samples); off += chunk {
-			rs, err := st.Accept(samples[off:min(off+chunk, len(samples))])
-			if err != nil {
-				t.Fatalf("Accept: %v", err)
-			}
-			all = append(all, rs...)
-		}
-		rs, err := st.Flush()
-		if err != nil {
-			t.Fatalf("Flush: %v", err)
-		}
-		all = append(all, rs...)
+		all := speechtest.Feed(t, st, samples, chunk)
 		speechtest.CheckResults(t, all, speech.SamplesToDuration(len(samples), 16000))
 		if err := st.Reset(); err != nil {
 			t.Fatalf("Reset: %v", err)

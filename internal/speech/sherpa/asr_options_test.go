@@ -33,7 +33,7 @@ func TestASROnlineHotwordsBoost(t *testing.T) {
 			t.Fatalf("NewStream(%v): %v", hw, err)
 		}
 		defer st.Close()
-		return speechtest.FinalText(asrFeed(t, st, samples, 1600))
+		return speechtest.FinalText(speechtest.Feed(t, st, samples, 1600))
 	}
 	plain := run(nil)
 	boosted := run([]string{"of"})

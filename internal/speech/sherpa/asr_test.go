@@ -49,23 +49,6 @@ func asrOnline(t testing.TB, opts ASROptions) *OnlineRecognizer {
 	return rec
 }
 
-func asrFeed(t testing.TB, st speech.Stream, samples []float32, chunk int) []speech.Result {
-	t.Helper()
-	var all []speech.Result
-	for off := 0; off < len(samples); off += chunk {
-		rs, err := st.Accept(samples[off:min(off+chunk, len(samples))])
-		if err != nil {
-			t.Fatalf("Accept: %v", err)
-		}
-		all = append(all, rs...)
-	}
-	rs, err := st.Flush()
-	if err != nil {
-		t.Fatalf("Flush: %v", err)
-	}
-	return append(all, rs...)
-}
-
 // asrStreamingModels are the generated streaming models.
 var asrStreamingModels = []string{asrStreamingModel, "streaming-lstm-tiny", "streaming-zipformer2-ctc-tiny", "streaming-paraformer-tiny"}
 
@@ -84,7 +67,7 @@ func TestASROnlineConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer st.Close()
-			rs := asrFeed(t, st, samples, 1600)
+			rs := speechtest.Feed(t, st, samples, 1600)
 			final := speechtest.FinalText(rs)
 			t.Logf("%d results, final %.80q", len(rs), final)
 			if final == "" {
@@ -111,7 +94,7 @@ func TestASROnlineProducesTimedWords(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	rs := asrFeed(t, st, samples, 1600)
+	rs := speechtest.Feed(t, st, samples, 1600)
 	var finals, partials, words int
 	for _, r := range rs {
 		if r.Final {
@@ -149,7 +132,7 @@ func TestASROnlineSilenceGivesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if rs := asrFeed(t, st, make([]float32, 5*asrSampleRate), 1600); len(rs) != 0 {
+	if rs := speechtest.Feed(t, st, make([]float32, 5*asrSampleRate), 1600); len(rs) != 0 {
 		t.Errorf("digital silence gave %d results, first %+v", len(rs), rs[0])
 	}
 }
@@ -162,8 +145,8 @@ func TestASROnlineTimesContinueAcrossFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	first := asrFeed(t, st, samples, 1600)
-	second := asrFeed(t, st, samples, 1600)
+	first := speechtest.Feed(t, st, samples, 1600)
+	second := speechtest.Feed(t, st, samples, 1600)
 	if len(first) == 0 || len(second) == 0 {
 		t.Fatalf("no results (%d, %d)", len(first), len(second))
 	}
@@ -213,7 +196,7 @@ func TestASRBatchDecodeMatchesOneByOne(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want[i] = speechtest.FinalText(asrFeed(t, st, audio[i], 1600))
+		want[i] = speechtest.FinalText(speechtest.Feed(t, st, audio[i], 1600))
 		st.Close()
 	}
 	streams := make([]*OnlineStream, len(utts))
@@ -295,7 +278,7 @@ func TestASRConcurrentStreamsShareModel(t *testing.T) {
 	for i, u := range utts {
 		audio[i], _ = readWAV(t, u.WAV)
 		st, _ := rec.NewStream(context.Background(), speech.StreamOptions{})
-		want[i] = speechtest.FinalText(asrFeed(t, st, audio[i], 3200))
+		want[i] = speechtest.FinalText(speechtest.Feed(t, st, audio[i], 3200))
 		st.Close()
 	}
 	var wg sync.WaitGroup
@@ -310,7 +293,7 @@ func TestASRConcurrentStreamsShareModel(t *testing.T) {
 					return
 				}
 				defer st.Close()
-				if got := speechtest.FinalText(asrFeed(t, st, audio[i], 800)); got != want[i] {
+				if got := speechtest.FinalText(speechtest.Feed(t, st, audio[i], 800)); got != want[i] {
 					t.Errorf("utterance %d concurrently: %q, alone %q", i, got, want[i])
 				}
 			}()

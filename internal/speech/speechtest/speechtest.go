@@ -49,9 +49,9 @@ func CheckResults(t *testing.T, rs []speech.Result, limit time.Duration) {
 	}
 }
 
-// feed pushes samples through st in chunk-sized pieces and returns all
-// results, Flush included.
-func feed(t *testing.T, st speech.Stream, samples []float32, chunk int) []speech.Result {
+// Feed pushes samples through st in chunk-sized pieces and returns all
+// results, Flush included; it fails t on any error.
+func Feed(t testing.TB, st speech.Stream, samples []float32, chunk int) []speech.Result {
 	t.Helper()
 	var all []speech.Result
 	for off := 0; off < len(samples); off += chunk {
@@ -100,7 +100,7 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 		if _, err := st.Accept(nil); err != nil {
 			t.Errorf("Accept(nil) = %v, want nil", err)
 		}
-		rs := feed(t, st, samples, chunk)
+		rs := Feed(t, st, samples, chunk)
 		CheckResults(t, rs, limit)
 		text := FinalText(rs)
 		if check != nil {
@@ -129,7 +129,7 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 		if err := st.Reset(); err != nil {
 			t.Fatalf("Reset: %v", err)
 		}
-		if got := FinalText(feed(t, st, samples, chunk)); got != text {
+		if got := FinalText(Feed(t, st, samples, chunk)); got != text {
 			t.Errorf("after Reset: %q, want %q", got, text)
 		}
 		if err := st.Close(); err != nil {
@@ -163,7 +163,7 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 			if err != nil {
 				t.Fatal(err)
 			}
-			want = FinalText(feed(t, st, samples, chunk))
+			want = FinalText(Feed(t, st, samples, chunk))
 			st.Close()
 		}
 		const n = 4
@@ -179,7 +179,7 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 					return
 				}
 				defer st.Close()
-				got[i] = FinalText(feed(t, st, samples, chunk))
+				got[i] = FinalText(Feed(t, st, samples, chunk))
 			}()
 		}
 		wg.Wait()
