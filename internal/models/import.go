@@ -67,7 +67,7 @@ func (s *Store) Import(ctx context.Context, src, name string) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
 	stage, err := os.MkdirTemp(s.Dir, ".import-*")
@@ -351,7 +351,7 @@ func (im *importer) installModel(ctx context.Context, e Entry) error {
 	for _, f := range e.Files {
 		b := im.found[[2]string{e.Name, f.Path}]
 		target := s.filePath(e, f)
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 			return fmt.Errorf("models: %w", err)
 		}
 		if err := s.copyInto(ctx, b.path, target); err != nil {

@@ -14,7 +14,7 @@ import (
 // pulls or imports of one model cannot interleave their writes. The kernel
 // drops the lock if the process dies, so no stale lock is ever left.
 func lockModel(dir, name string) (unlock func(), err error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("models: %w", err)
 	}
 	f, err := os.OpenFile(filepath.Join(dir, ".izwi-busy"), os.O_RDWR|os.O_CREATE, 0o644)

@@ -79,7 +79,7 @@ func (s *Store) Pull(ctx context.Context, name string, progress func(done, total
 			continue
 		}
 		target := s.filePath(e, f)
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(target), 0o700); err != nil {
 			return fmt.Errorf("models: %w", err)
 		}
 		s.logger().Info("model download started", "model", e.Name, "file", f.Path)
