@@ -149,7 +149,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	consoleURL := scheme(tlsConf) + "://" + adminLn.Addr().String()
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
-		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: adminKeyRoutes(gw.keys)}, consoleURL)
+		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: adminKeyRoutes(gw.keys),
+		TLS: admin.TLSStatus{Mode: tlsInfo.Mode, Fingerprint: tlsInfo.Fingerprint, NotAfter: tlsInfo.NotAfter}}, consoleURL)
 	if err != nil {
 		ln.Close()
 		adminLn.Close()

@@ -14,6 +14,7 @@ import (
 type handlers struct {
 	svc   *Service
 	pages *template.Template
+	tls   TLSStatus
 }
 
 func (h *handlers) routes() []Route {
@@ -61,6 +62,8 @@ type page struct {
 	QR       template.URL
 	Recovery []string
 	Done     string
+	// TLS is set for administrators' dashboards.
+	TLS *TLSStatus
 }
 
 func (h *handlers) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {

@@ -17,6 +17,8 @@ func (h *handlers) dashboard(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.Users = users
+		tls := h.tls
+		p.TLS = &tls
 	}
 	p.Done = r.URL.Query().Get("done")
 	h.render(w, r, http.StatusOK, "dashboard", p)

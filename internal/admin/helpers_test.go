@@ -82,6 +82,7 @@ type env struct {
 	svc     *Service
 	ts      *httptest.Server
 	url     string
+	tls     TLSStatus // shown on administrators' dashboards
 }
 
 const (
@@ -116,7 +117,7 @@ func (e *env) start() {
 		e.ts.Close()
 	}
 	srv, err := New(context.Background(), Options{Store: e.store, Audit: e.audit, Settings: testSettings(), Console: e.console,
-		Now: e.clock.Now, InsecureTestParams: true}, "https://127.0.0.1")
+		Now: e.clock.Now, InsecureTestParams: true, TLS: e.tls}, "https://127.0.0.1")
 	if err != nil {
 		e.t.Fatal(err)
 	}

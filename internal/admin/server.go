@@ -81,7 +81,7 @@ func New(ctx context.Context, opts Options, consoleURL string) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	h := &handlers{svc: svc, pages: pages}
+	h := &handlers{svc: svc, pages: pages, tls: opts.TLS}
 	srv.routes = append(h.routes(), opts.Routes...)
 	if srv.handler, err = srv.build(); err != nil {
 		return nil, err

@@ -67,6 +67,16 @@ type Options struct {
 	// Routes are extra routes mounted on the console (the keys slice's
 	// handlers); each declares its Access like the console's own.
 	Routes []Route
+	// TLS describes the server certificate, shown to administrators so they
+	// can check the fingerprint clients see (a self-signed one above all).
+	TLS TLSStatus
+}
+
+// TLSStatus is the server certificate as the dashboard shows it.
+type TLSStatus struct {
+	Mode        string    // "off", "files", "self_signed" or "acme"
+	Fingerprint string    // SHA-256 of the leaf, as openssl prints it; "" if none
+	NotAfter    time.Time // zero if unknown
 }
 
 // Service is the console's core: users, passwords, sessions, MFA, setup.
