@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -8,12 +9,14 @@ import (
 	"log/slog"
 	"os"
 
+	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/models"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/flite"
 	"github.com/izwi-speech/izwi/internal/speech/pocketsphinx"
 	"github.com/izwi-speech/izwi/internal/speech/sherpa"
+	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
@@ -131,4 +134,16 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// openAuditTool opens the audit log for a CLI tool that changes audited
+// state (izwi keys, izwi users): unlike a server start, a tool run adds no
+// "audit.start" entry of its own.
+func openAuditTool(ctx context.Context, db *store.Store, cfg config.Config, logger *slog.Logger) (*audit.Log, error) {
+	opts := audit.OptionsFrom(cfg.Audit, telemetry.Component(logger, "audit"))
+	opts.NoStartEntry = true
+	if err := audit.Migrate(ctx, db); err != nil {
+		return nil, err
+	}
+	return audit.New(ctx, db.DB(), opts)
 }

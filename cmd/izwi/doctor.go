@@ -17,6 +17,7 @@ import (
 
 	_ "modernc.org/sqlite" // read-only look at the admin tables
 
+	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth/jwt"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/limit"
@@ -185,6 +186,13 @@ func (e doctorEnv) checkAuth(context.Context) []finding {
 	}
 	for _, w := range limit.Warnings(e.cfg.Limits) {
 		out = append(out, finding{sevWarning, "limits", w, "see the [limits] section of izwi.example.toml"})
+	}
+	for _, f := range audit.Findings(e.cfg.Audit, e.cfg.Data.Database) {
+		sev := sevWarning
+		if f.Severity == "info" {
+			sev = sevInfo
+		}
+		out = append(out, finding{sev, "audit", f.Message, "see the [audit] section of izwi.example.toml"})
 	}
 	return out
 }

@@ -114,6 +114,16 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 	g.api = api.Options{Authenticator: chain, IPFilter: filters{policy, failures}, Limiter: g.limiter, Audit: recorder,
 		ClientIP: clientIP, CheckOrigin: tickets.CheckOrigin, Keys: g.keys, Usage: g.limiter.UsageHandler(),
 		Tickets: &ticket.Handler{Issuer: tickets, Audit: auditLog, Logger: telemetry.Component(logger, "ticket")}}
+	// Reading the audit log is itself audited, as the reader's subject.
+	reader := func(r *http.Request) (string, string) {
+		p, _ := auth.FromContext(r.Context())
+		actor := p.Subject
+		if actor == "" {
+			actor = string(p.Kind) + ":" + p.ID
+		}
+		return actor, clientIP(r)
+	}
+	g.api.AuditExport, g.api.AuditCheckpoint = auditLog.ExportHandler(reader), auditLog.CheckpointHandler(reader)
 
 	if cfg.Telemetry.MetricsEnabled {
 		m, err := telemetry.NewMetrics()

@@ -10,11 +10,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/store"
-	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
 const keysUsage = `usage:
@@ -229,14 +227,7 @@ func openKeyStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	if err != nil {
 		return nil, nil, err
 	}
-	// A tool, not a server: no "audit.start" entry per invocation.
-	opts := audit.OptionsFrom(cfg.Audit, telemetry.Component(logger, "audit"))
-	opts.NoStartEntry = true
-	err = audit.Migrate(ctx, db)
-	var log *audit.Log
-	if err == nil {
-		log, err = audit.New(ctx, db.DB(), opts)
-	}
+	log, err := openAuditTool(ctx, db, cfg, logger)
 	if err != nil {
 		db.Close()
 		return nil, nil, err

@@ -89,7 +89,7 @@ func runUsers(ctx context.Context, c *cli, args []string) int {
 	// list changes nothing, so it does not open (and append to) the audit log.
 	var rec audit.Recorder = readOnly{}
 	if sub != "list" {
-		alog, err := audit.Open(ctx, db, cfg.Audit, telemetry.Component(logger, "audit"))
+		alog, err := openAuditTool(ctx, db, cfg, logger)
 		if err != nil {
 			fmt.Fprintf(c.stderr, "izwi users: %v\n", err)
 			return exitFailure

@@ -79,7 +79,7 @@ func newGW(t testing.TB) *gw {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"ok": "yes"}) })
 	g.opts = Options{Logger: slog.New(slog.NewJSONHandler(g.logs, nil)),
 		Authenticator: auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}, &auth.ScrapeAuthenticator{Token: secrets.New(scrapeToken)}},
-		Audit:         g.audit, Keys: g.keys, Tickets: ok, Usage: ok, Metrics: ok}
+		Audit:         g.audit, Keys: g.keys, Tickets: ok, Usage: ok, Metrics: ok, AuditExport: ok, AuditCheckpoint: ok}
 	return g
 }
 
@@ -146,6 +146,7 @@ func TestRouteTableWalk(t *testing.T) {
 		"GET /healthz": Public, "GET /readyz": Public,
 		"POST /v1/keys": Admin, "GET /v1/keys": Admin, "DELETE /v1/keys/{id}": Admin, "POST /v1/keys/{id}/rotate": Admin,
 		"POST /v1/tickets": Authenticated, "GET /v1/usage": Authenticated, "GET /metrics": Metrics,
+		"GET /v1/audit": Admin, "GET /v1/audit/checkpoint": Admin,
 		"GET /v1/live/{id}/captions": Ticket(auth.ScopeLiveRead),
 	}
 	for _, rt := range routes {

@@ -75,6 +75,9 @@ type Options struct {
 	Usage http.Handler
 	// Metrics answers GET /metrics (Prometheus; admin or scrape token).
 	Metrics http.Handler
+	// AuditExport streams the audit log as JSON lines (GET /v1/audit) and
+	// AuditCheckpoint serves its latest signed checkpoint; both admin only.
+	AuditExport, AuditCheckpoint http.Handler
 }
 
 // Component is a named readiness probe. Check must honour ctx.
@@ -107,6 +110,12 @@ func Routes(opts Options) []Route {
 	}
 	if opts.Metrics != nil {
 		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/metrics", Access: Metrics, Handler: opts.Metrics})
+	}
+	if opts.AuditExport != nil {
+		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/v1/audit", Access: Admin, Handler: opts.AuditExport})
+	}
+	if opts.AuditCheckpoint != nil {
+		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/v1/audit/checkpoint", Access: Admin, Handler: opts.AuditCheckpoint})
 	}
 	return routes
 }
