@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 )
 
 // TestMatchesFliteCLI checks the streamed audio against Debian's flite
@@ -52,7 +53,7 @@ func TestMatchesFliteCLI(t *testing.T) {
 				t.Fatalf("flite command: %v: %s", err, out)
 			}
 			want := readWAV16(t, wav)
-			got, chunks := synth(t, s, speech.SynthesisRequest{Text: tc.text, Voice: "kal16", Speed: speed})
+			got, chunks := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: tc.text, Voice: "kal16", Speed: speed})
 			if len(got) != len(want) {
 				t.Errorf("%s, speed %v: %d samples streamed in %d chunks, flite command made %d", tc.name, speed, len(got), chunks, len(want))
 				continue

@@ -25,20 +25,6 @@ func newSynth(t testing.TB, spec speech.Spec) *Synthesizer {
 }
 
 // synth returns all samples and the chunk count of one request.
-func synth(t testing.TB, s speech.Synthesizer, req speech.SynthesisRequest) ([]float32, int) {
-	t.Helper()
-	var out []float32
-	chunks := 0
-	err := s.Synthesize(context.Background(), req, func(c []float32) error {
-		out = append(out, c...)
-		chunks++
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("Synthesize(voice %q): %v", req.Voice, err)
-	}
-	return out, chunks
-}
 
 func TestConformance(t *testing.T) {
 	speechtest.Synthesizer(t, newSynth(t, speech.Spec{Engine: EngineName}), sample)
@@ -98,7 +84,7 @@ func TestEveryVoice(t *testing.T) {
 	s := newSynth(t, speech.Spec{})
 	seen := map[int]string{}
 	for _, v := range s.Voices() {
-		out, chunks := synth(t, s, speech.SynthesisRequest{Text: sample, Voice: v.ID})
+		out, chunks := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: sample, Voice: v.ID})
 		secs := float64(len(out)) / SampleRate
 		// 15 words: anything from 2 to 12 seconds is speech at a sane rate.
 		if secs < 2 || secs > 12 {
@@ -131,9 +117,9 @@ func rms(x []float32) float64 {
 func TestSpeed(t *testing.T) {
 	s := newSynth(t, speech.Spec{})
 	for _, v := range []string{"kal16", "slt"} {
-		normal, _ := synth(t, s, speech.SynthesisRequest{Text: sample, Voice: v, Speed: 1})
-		fast, _ := synth(t, s, speech.SynthesisRequest{Text: sample, Voice: v, Speed: 2})
-		slow, _ := synth(t, s, speech.SynthesisRequest{Text: sample, Voice: v, Speed: 0.5})
+		normal, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: sample, Voice: v, Speed: 1})
+		fast, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: sample, Voice: v, Speed: 2})
+		slow, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: sample, Voice: v, Speed: 0.5})
 		if r := float64(len(fast)) / float64(len(normal)); r < 0.4 || r > 0.7 {
 			t.Errorf("voice %s: speed 2 gives %.2f× the length of speed 1, want about 0.5", v, r)
 		}
@@ -155,7 +141,7 @@ func TestDeterministicConcurrent(t *testing.T) {
 	}
 	want := make([][]float32, len(jobs))
 	for i, j := range jobs {
-		want[i], _ = synth(t, s, speech.SynthesisRequest{Text: j.text, Voice: j.voice})
+		want[i], _ = speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: j.text, Voice: j.voice})
 	}
 	const rounds = 3
 	var wg sync.WaitGroup
@@ -202,9 +188,9 @@ func equal(a, b []float32) bool {
 func TestSequentialRepeatable(t *testing.T) {
 	s := newSynth(t, speech.Spec{})
 	for _, v := range s.Voices() {
-		other, _ := synth(t, s, speech.SynthesisRequest{Text: sample[:44] + " Something else entirely, said slowly.", Voice: v.ID})
-		a, _ := synth(t, s, speech.SynthesisRequest{Text: sample, Voice: v.ID})
-		b, _ := synth(t, s, speech.SynthesisRequest{Text: sample, Voice: v.ID})
+		other, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: sample[:44] + " Something else entirely, said slowly.", Voice: v.ID})
+		a, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: sample, Voice: v.ID})
+		b, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: sample, Voice: v.ID})
 		if !same(v.ID, a, b) {
 			t.Errorf("voice %s: two sequential runs differ (envelope distance %.3f)", v.ID, envelopeDistance(a, b))
 		}
@@ -365,7 +351,7 @@ func TestSinkPanicCrossesNoCFrames(t *testing.T) {
 			t.Errorf("recovered %v, want the sink's panic", p)
 		}
 		// Flite must still work after the unwinding.
-		if out, _ := synth(t, s, speech.SynthesisRequest{Text: "Still here."}); len(out) == 0 {
+		if out, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Still here."}); len(out) == 0 {
 			t.Errorf("no audio after a sink panic")
 		}
 	}()

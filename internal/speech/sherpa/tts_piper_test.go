@@ -34,12 +34,12 @@ func TestPiperEspeak(t *testing.T) {
 	if sec := float64(len(out)) / float64(s.SampleRate()); sec < 0.8 || sec > 3 {
 		t.Errorf("synthesized %.2f s for a six-word sentence, want 0.8–3 s", sec)
 	}
-	one, _ := synth(t, s, speech.SynthesisRequest{Text: "Good morning."})
-	three, chunks := synth(t, s, speech.SynthesisRequest{Text: "Good morning. Good morning! Good morning?"})
+	one, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Good morning."})
+	three, chunks := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Good morning. Good morning! Good morning?"})
 	if chunks != 3 || len(three) < 2*len(one) {
 		t.Errorf("three sentences: %d chunks, %d samples (one sentence %d); want 3 chunks", chunks, len(three), len(one))
 	}
-	fast, _ := synth(t, s, speech.SynthesisRequest{Text: "Good morning.", Speed: 2})
+	fast, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Good morning.", Speed: 2})
 	if r := float64(len(fast)) / float64(len(one)); r < 0.45 || r > 0.55 {
 		t.Errorf("speed 2: length ratio %.2f, want about 0.5", r)
 	}
@@ -64,16 +64,16 @@ func TestKokoroEspeak(t *testing.T) {
 		t.Errorf("SampleRate = %d, want the model's 24000", s.SampleRate())
 	}
 	speechtest.Synthesizer(t, s, "Hello world, this is a test.")
-	af, _ := synth(t, s, speech.SynthesisRequest{Text: "Good morning.", Voice: "af"})
-	am, _ := synth(t, s, speech.SynthesisRequest{Text: "Good morning.", Voice: "am"})
+	af, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Good morning.", Voice: "af"})
+	am, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Good morning.", Voice: "am"})
 	if len(af) != len(am) || slices.Equal(af, am) {
 		t.Errorf("voices af and am: lengths %d and %d, equal=%v; want same length, different audio", len(af), len(am), slices.Equal(af, am))
 	}
-	slow, _ := synth(t, s, speech.SynthesisRequest{Text: "Good morning.", Voice: "af", Speed: 0.5})
+	slow, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Good morning.", Voice: "af", Speed: 0.5})
 	if r := float64(len(slow)) / float64(len(af)); r < 1.9 || r > 2.1 {
 		t.Errorf("speed 0.5: length ratio %.2f, want about 2", r)
 	}
-	_, chunks := synth(t, s, speech.SynthesisRequest{Text: "Good morning. Good morning! Good morning?"})
+	_, chunks := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Good morning. Good morning! Good morning?"})
 	if chunks != 3 {
 		t.Errorf("three sentences: %d chunks, want 3", chunks)
 	}
@@ -92,8 +92,8 @@ func TestKokoroLongSentence(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	short, _ := synth(t, s, speech.SynthesisRequest{Text: strings.Repeat("hello world ", 10)})
-	long, chunks := synth(t, s, speech.SynthesisRequest{Text: strings.Repeat("hello world ", 200)})
+	short, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: strings.Repeat("hello world ", 10)})
+	long, chunks := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: strings.Repeat("hello world ", 200)})
 	t.Logf("400 words in one sentence: %.1f s in %d chunks", float64(len(long))/24000, chunks)
 	if r := float64(len(long)) / float64(len(short)); r < 15 || r > 25 {
 		t.Errorf("400 words made %.1f× the audio of 20 words, want about 20×", r)

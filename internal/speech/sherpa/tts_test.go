@@ -26,20 +26,6 @@ func loadTTS(t testing.TB) *Synthesizer {
 }
 
 // synth collects all audio and the number of chunks sink received.
-func synth(t testing.TB, s speech.Synthesizer, req speech.SynthesisRequest) ([]float32, int) {
-	t.Helper()
-	var out []float32
-	chunks := 0
-	err := s.Synthesize(context.Background(), req, func(c []float32) error {
-		out = append(out, c...)
-		chunks++
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("Synthesize(%q): %v", req.Text, err)
-	}
-	return out, chunks
-}
 
 func TestSynthesizerConformance(t *testing.T) {
 	s := loadTTS(t)
@@ -54,11 +40,11 @@ func TestSynthesizerConformance(t *testing.T) {
 
 func TestSynthesizerStreamsSentences(t *testing.T) {
 	s := loadTTS(t)
-	one, chunks1 := synth(t, s, speech.SynthesisRequest{Text: "Hello world."})
+	one, chunks1 := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Hello world."})
 	if chunks1 != 1 {
 		t.Errorf("one sentence gave %d chunks, want 1", chunks1)
 	}
-	three, chunks3 := synth(t, s, speech.SynthesisRequest{Text: "Hello world. Hello world. Hello world."})
+	three, chunks3 := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "Hello world. Hello world. Hello world."})
 	if chunks3 != 3 {
 		t.Errorf("three sentences gave %d chunks, want 3 (sink must get audio per sentence)", chunks3)
 	}
@@ -86,9 +72,9 @@ func TestSynthesizerStreamsSentences(t *testing.T) {
 
 func TestSynthesizerSpeed(t *testing.T) {
 	s := loadTTS(t)
-	normal, _ := synth(t, s, speech.SynthesisRequest{Text: "good morning world"})
-	fast, _ := synth(t, s, speech.SynthesisRequest{Text: "good morning world", Speed: 2})
-	slow, _ := synth(t, s, speech.SynthesisRequest{Text: "good morning world", Speed: 0.5})
+	normal, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "good morning world"})
+	fast, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "good morning world", Speed: 2})
+	slow, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "good morning world", Speed: 0.5})
 	ratio := func(a, b []float32) float64 { return float64(len(a)) / float64(len(b)) }
 	if r := ratio(fast, normal); r < 0.45 || r > 0.55 {
 		t.Errorf("speed 2: %d samples vs %d at speed 1 (ratio %.2f), want about 0.5", len(fast), len(normal), r)
@@ -110,9 +96,9 @@ func TestSynthesizerVoices(t *testing.T) {
 	if len(vs) != 2 || vs[0].ID != "alto" || vs[1].ID != "bass" || vs[1].Gender != "male" {
 		t.Fatalf("Voices() = %+v, want alto, bass from the catalogue meta", vs)
 	}
-	def, _ := synth(t, s, speech.SynthesisRequest{Text: "hello world"})
-	alto, _ := synth(t, s, speech.SynthesisRequest{Text: "hello world", Voice: "alto"})
-	bass, _ := synth(t, s, speech.SynthesisRequest{Text: "hello world", Voice: "bass"})
+	def, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "hello world"})
+	alto, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "hello world", Voice: "alto"})
+	bass, _ := speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: "hello world", Voice: "bass"})
 	if !slices.Equal(def, alto) {
 		t.Errorf("default voice differs from the first voice")
 	}
@@ -127,7 +113,7 @@ func TestSynthesizerConcurrent(t *testing.T) {
 	texts := []string{"hello world.", "good morning. thank you.", "the quick brown fox jumps over the lazy dog."}
 	want := make([][]float32, len(texts))
 	for i, txt := range texts {
-		want[i], _ = synth(t, s, speech.SynthesisRequest{Text: txt, Voice: []string{"alto", "bass"}[i%2]})
+		want[i], _ = speechtest.Synthesize(t, s, speech.SynthesisRequest{Text: txt, Voice: []string{"alto", "bass"}[i%2]})
 	}
 	var wg sync.WaitGroup
 	for g := range 6 {

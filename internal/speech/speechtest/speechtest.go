@@ -68,6 +68,24 @@ func Feed(t testing.TB, st speech.Stream, samples []float32, chunk int) []speech
 	return append(all, rs...)
 }
 
+// Synthesize runs one synthesis request and returns all its samples and how
+// many chunks reached the sink; it fails t on error (naming the voice, never
+// the text).
+func Synthesize(t testing.TB, s speech.Synthesizer, req speech.SynthesisRequest) ([]float32, int) {
+	t.Helper()
+	var out []float32
+	chunks := 0
+	err := s.Synthesize(context.Background(), req, func(c []float32) error {
+		out = append(out, c...)
+		chunks++
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Synthesize(voice %q): %v", req.Voice, err)
+	}
+	return out, chunks
+}
+
 // FinalText joins the text of the final results.
 func FinalText(rs []speech.Result) string {
 	var parts []string
