@@ -76,7 +76,7 @@ func newGW(t testing.TB) *gw {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { g.keys.Close() })
-	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"ok": "yes"}) })
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })
 	g.opts = Options{Logger: slog.New(slog.NewJSONHandler(g.logs, nil)),
 		Authenticator: auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}, &auth.ScrapeAuthenticator{Token: secrets.New(scrapeToken)}},
 		Audit:         g.audit, Keys: g.keys, Tickets: ok, Usage: ok, Metrics: ok, AuditExport: ok, AuditCheckpoint: ok}
@@ -98,7 +98,7 @@ const scrapeToken = "scrape-token-0123456789abcdef0123456789"
 // wsRoute stands for the ticket-authenticated WebSocket routes issue 4 adds.
 func wsRoute() Route {
 	return Route{Method: http.MethodGet, Pattern: "/v1/live/{id}/captions", Access: Ticket(auth.ScopeLiveRead),
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"ok": "yes"}) })}
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })}
 }
 
 // every route that exists, with every optional handler supplied.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/engines"
@@ -152,10 +153,10 @@ func newHandler(opts Options, routes []Route) (http.Handler, error) {
 				allowed = append(allowed, http.MethodHead)
 			}
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
-			writeError(w, r, CodeMethodNotAllowed, "")
+			apierr.Write(w, r, apierr.CodeMethodNotAllowed, "")
 			return
 		}
-		writeError(w, r, CodeNotFound, "")
+		apierr.Write(w, r, apierr.CodeNotFound, "")
 	})
 	var inner http.Handler = mux
 	if opts.Observe != nil {

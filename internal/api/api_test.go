@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
@@ -76,9 +77,9 @@ func mustNew(t *testing.T, opts Options) http.Handler {
 	return h
 }
 
-func decodeError(t *testing.T, b []byte) ErrorDetail {
+func decodeError(t *testing.T, b []byte) apierr.Detail {
 	t.Helper()
-	var body ErrorBody
+	var body apierr.Body
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&body); err != nil {
@@ -163,11 +164,11 @@ func TestHidePaths(t *testing.T) {
 func TestNotFoundAndMethod(t *testing.T) {
 	base := serve(t, mustNew(t, Options{}))
 	resp, b := get(t, "GET", base+"/nope?token=abc", nil)
-	if e := decodeError(t, b); resp.StatusCode != 404 || e.Code != CodeNotFound || e.RequestID != resp.Header.Get(RequestIDHeader) {
+	if e := decodeError(t, b); resp.StatusCode != 404 || e.Code != apierr.CodeNotFound || e.RequestID != resp.Header.Get(RequestIDHeader) {
 		t.Fatalf("404 = %d %s", resp.StatusCode, b)
 	}
 	resp, b = get(t, "POST", base+"/healthz", nil)
-	if e := decodeError(t, b); resp.StatusCode != 405 || e.Code != CodeMethodNotAllowed || !strings.Contains(resp.Header.Get("Allow"), "GET") {
+	if e := decodeError(t, b); resp.StatusCode != 405 || e.Code != apierr.CodeMethodNotAllowed || !strings.Contains(resp.Header.Get("Allow"), "GET") {
 		t.Fatalf("405 = %d %s %v", resp.StatusCode, b, resp.Header)
 	}
 }
@@ -184,7 +185,7 @@ func TestPanicRecovered(t *testing.T) {
 	}
 	base := serve(t, h)
 	resp, b := get(t, "GET", base+"/boom", nil)
-	if e := decodeError(t, b); resp.StatusCode != 500 || e.Code != CodeInternal {
+	if e := decodeError(t, b); resp.StatusCode != 500 || e.Code != apierr.CodeInternal {
 		t.Fatalf("panic answered %d %s", resp.StatusCode, b)
 	}
 	if resp, _ := get(t, "GET", base+"/healthz", nil); resp.StatusCode != 200 {
@@ -221,10 +222,10 @@ func TestRouteTableAccess(t *testing.T) {
 }
 
 func TestCatalogue(t *testing.T) {
-	seen := map[Code]bool{}
-	for _, c := range Codes() {
-		e := catalogue(c)
-		if e.Message == "" || e.Status < 400 || seen[c] || (e.Status == 500) != (c == CodeInternal) {
+	seen := map[apierr.Code]bool{}
+	for _, c := range apierr.Codes() {
+		e := apierr.Lookup(c)
+		if e.Message == "" || e.Status < 400 || seen[c] || (e.Status == 500) != (c == apierr.CodeInternal) {
 			t.Errorf("%s: %+v", c, e)
 		}
 		seen[c] = true

@@ -102,10 +102,10 @@ func TestObjectLevelNotFound(t *testing.T) {
 			p, _ := auth.FromContext(r.Context())
 			owner, ok := owners[r.PathValue("id")]
 			if !ok || !auth.Owns(p, owner) {
-				writeError(w, r, CodeNotFound, "")
+				apierr.Write(w, r, apierr.CodeNotFound, "")
 				return
 			}
-			writeJSON(w, 200, map[string]string{"id": r.PathValue("id")})
+			apierr.JSON(w, 200, map[string]string{"id": r.PathValue("id")})
 		})}})
 	if err != nil {
 		t.Fatal(err)

@@ -7,11 +7,12 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/engines"
 )
 
 func healthz(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	apierr.JSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 // ReadyBody is the /readyz response.
@@ -89,7 +90,7 @@ func readyz(set Readiness, comps []Component) http.Handler {
 		if !ready {
 			body.Status, status = "not_ready", http.StatusServiceUnavailable
 		}
-		writeJSON(w, status, body)
+		apierr.JSON(w, status, body)
 	})
 }
 

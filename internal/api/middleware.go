@@ -62,7 +62,7 @@ func withRecover(log *slog.Logger, next http.Handler) http.Handler {
 			}
 			log.Error("handler panicked", "request_id", RequestID(r.Context()), "route", r.Pattern, "panic", p)
 			if !rec.wrote {
-				writeError(w, r, CodeInternal, "")
+				apierr.Write(w, r, apierr.CodeInternal, "")
 			}
 		}()
 		next.ServeHTTP(rec, r)
