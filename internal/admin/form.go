@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 )
 
 // The console's forms have a few known string fields. Both browsers (form
@@ -125,26 +127,14 @@ func wantsHTML(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-// errorBody is the one JSON error shape, as on the public API.
-type errorBody struct {
-	Error struct {
-		Code      string `json:"code"`
-		Message   string `json:"message"`
-		RequestID string `json:"request_id"`
-	} `json:"error"`
-}
-
+// writeError answers with the one JSON error shape of the public API. The
+// console's codes (csrf, mfa_required, weak_password, ...) are its own; they
+// share the shape and the writer, not the public catalogue.
 func writeError(w http.ResponseWriter, r *http.Request, status int, code, msg string) {
 	if msg == "" {
 		msg = "internal error; quote the request_id when reporting it"
 	}
-	var b errorBody
-	b.Error.Code, b.Error.Message, b.Error.RequestID = code, msg, requestID(r.Context())
-	writeJSON(w, status, b)
+	apierr.JSON(w, status, apierr.Body{Error: apierr.Detail{Code: apierr.Code(code), Message: msg, RequestID: requestID(r.Context())}})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) { apierr.JSON(w, status, v) }
