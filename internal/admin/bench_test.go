@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
@@ -40,7 +41,7 @@ func benchLoginName(b *testing.B, name, pw string) {
 	set := testSettings()
 	set.Params = MinParams()
 	set.ThrottleFree = 99 // failures are expected here; keep them unthrottled
-	clock := &fakeClock{t: time.Unix(1_800_000_000, 0)}
+	clock := clocktest.New(time.Unix(1_800_000_000, 0))
 	svc, err := NewService(ctx, Options{Store: st, Audit: &memAudit{}, Settings: set, Now: clock.Now})
 	if err != nil {
 		b.Fatal(err)

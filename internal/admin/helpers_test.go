@@ -19,21 +19,9 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
-
-// fakeClock is a settable clock shared by the service and the test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // memAudit is an in-memory audit.Recorder that can be made to fail.
 type memAudit struct {
@@ -75,7 +63,7 @@ func testParams() Params { return Params{MemoryKiB: 64, Iterations: 1, Paralleli
 type env struct {
 	t       *testing.T
 	store   *store.Store
-	clock   *fakeClock
+	clock   *clocktest.Clock
 	audit   *memAudit
 	console *bytes.Buffer
 	srv     *Server
@@ -105,7 +93,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, store: st, clock: &fakeClock{t: time.Unix(1_800_000_000, 0)}, audit: &memAudit{}, console: &bytes.Buffer{}}
+	e := &env{t: t, store: st, clock: clocktest.New(time.Unix(1_800_000_000, 0)), audit: &memAudit{}, console: &bytes.Buffer{}}
 	e.start()
 	return e
 }

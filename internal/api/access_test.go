@@ -16,6 +16,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/store"
 )
@@ -39,24 +40,12 @@ func (m *memAudit) snapshot() []audit.Event {
 	return append([]audit.Event(nil), m.events...)
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // gw is a gateway under test: a real key store on a temporary database and
 // every optional route mounted.
 type gw struct {
 	keys  *auth.KeyStore
 	audit *memAudit
-	clock *clock
+	clock *clocktest.Clock
 	logs  *bytes.Buffer
 	opts  Options
 }
@@ -69,7 +58,7 @@ func newGW(t testing.TB) *gw {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	g := &gw{audit: &memAudit{}, clock: &clock{t: time.Now()}, logs: &bytes.Buffer{}}
+	g := &gw{audit: &memAudit{}, clock: clocktest.New(time.Now()), logs: &bytes.Buffer{}}
 	g.keys, err = auth.NewKeyStore(ctx, st, auth.KeyStoreConfig{Pepper: bytes.Repeat([]byte{7}, 32), Audit: g.audit, Now: g.clock.Now,
 		EpochFile: filepath.Join(t.TempDir(), "keys-epoch")})
 	if err != nil {
@@ -172,7 +161,7 @@ func TestRouteTableWalk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.clock.Add(2 * time.Minute)
+	g.clock.Advance(2 * time.Minute)
 
 	type caller struct {
 		name string

@@ -4,40 +4,22 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
-// fakeClock is a settable clock for expiry and ordering tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 11, 23, 2, 0, 0, 123456789, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+func newFakeClock() *clocktest.Clock {
+	return clocktest.New(time.Date(2026, 11, 23, 2, 0, 0, 123456789, time.UTC))
 }
 
 // testEnv is one temporary database with its audit files.
 type testEnv struct {
 	dir   string
 	st    *store.Store
-	clock *fakeClock
+	clock *clocktest.Clock
 }
 
 func newEnv(t testing.TB) *testEnv {

@@ -8,17 +8,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // twoProcesses opens the same database twice (separate connections, as
 // `izwi serve` and `izwi keys` have) with one epoch file.
-func twoProcesses(t *testing.T) (serve, cli *KeyStore, st *store.Store, clock *fakeClock) {
+func twoProcesses(t *testing.T) (serve, cli *KeyStore, st *store.Store, clock *clocktest.Clock) {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, epoch := filepath.Join(dir, "izwi.db"), filepath.Join(dir, "izwi.db-keys-epoch")
-	clock = &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock = clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	open := func() (*KeyStore, *store.Store) {
 		s, err := store.Open(ctx, db)
 		if err != nil {
@@ -93,12 +94,12 @@ func TestCacheHitsAndLimits(t *testing.T) {
 	if _, err := serve.Verify(ctx, FormatKey(k.ID, newKeySecret())); !errors.Is(err, ErrInvalidCredentials) {
 		t.Fatalf("wrong secret on a cached id: %v", err)
 	}
-	clock.Add(10 * time.Second)
+	clock.Advance(10 * time.Second)
 	if _, err := serve.Verify(ctx, secret); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired key from cache: %v", err)
 	}
 	// Any bump (a change anywhere) makes the next request read again.
-	clock.Add(-10 * time.Second)
+	clock.Advance(-10 * time.Second)
 	if err := serve.epoch.bump(); err != nil {
 		t.Fatal(err)
 	}
@@ -118,7 +119,7 @@ func TestCacheMaxAge(t *testing.T) {
 	if _, err := st.DB().Exec(`UPDATE auth_keys SET revoked_at = 1 WHERE id = ?`, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(maxCacheAge)
+	clock.Advance(maxCacheAge)
 	if _, err := serve.Verify(ctx, secret); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("stale entry used past maxCacheAge: %v", err)
 	}

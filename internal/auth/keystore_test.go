@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
@@ -41,23 +42,10 @@ func (m *memAudit) actions() []string {
 	return out
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type fixture struct {
 	ks      *KeyStore
 	audit   *memAudit
-	clock   *fakeClock
+	clock   *clocktest.Clock
 	st      *store.Store
 	revoked []string // subjects OnRevoke reported
 }
@@ -71,7 +59,7 @@ func newFixture(t testing.TB) *fixture {
 	}
 	t.Cleanup(func() { st.Close() })
 	rec := &memAudit{}
-	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	pepper := []byte(strings.Repeat("p", 32))
 	f := fixture{audit: rec, clock: clock, st: st}
 	ks, err := NewKeyStore(ctx, st, KeyStoreConfig{Pepper: pepper, Audit: rec, Now: clock.Now,
@@ -154,7 +142,7 @@ func TestVerifyFailures(t *testing.T) {
 			t.Errorf("%s: error echoes the key", tc.name)
 		}
 	}
-	f.clock.Add(time.Hour)
+	f.clock.Advance(time.Hour)
 	if _, err := f.ks.Verify(ctx, secret); !errors.Is(err, ErrExpired) {
 		t.Fatalf("expired key: %v", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
@@ -16,7 +17,7 @@ func TestWatchRevocationsFromAnotherProcess(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	db, epoch := filepath.Join(dir, "izwi.db"), filepath.Join(dir, "epoch")
-	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	clock := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	var seen []string
 	open := func(onRevoke func(string)) *KeyStore {
 		st, err := store.Open(ctx, db)
@@ -39,11 +40,11 @@ func TestWatchRevocationsFromAnotherProcess(t *testing.T) {
 	if err := w.poll(ctx); err != nil || len(seen) != 0 {
 		t.Fatalf("creation reported as revocation: %v %v", seen, err)
 	}
-	clock.Add(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	if err := cli.Revoke(ctx, Actor{ID: "cli"}, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(2 * time.Second)
+	clock.Advance(2 * time.Second)
 	if err := w.poll(ctx); err != nil || len(seen) != 1 || seen[0] != k.Subject() {
 		t.Fatalf("after revoke elsewhere: %v %v", seen, err)
 	}

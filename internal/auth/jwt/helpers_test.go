@@ -23,20 +23,11 @@ import (
 	gojwt "github.com/golang-jwt/jwt/v5"
 
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/config"
 )
 
-// fakeClock is a settable clock for expiry tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock { return &fakeClock{t: time.Unix(1_900_000_000, 0)} }
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-
-func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func newClock() *clocktest.Clock { return clocktest.New(time.Unix(1_900_000_000, 0)) }
 
 // signer is a private key with the algorithm it signs.
 type signer struct {
@@ -160,7 +151,7 @@ func writeFile(t testing.TB, p string, b []byte) {
 	}
 }
 
-func newAuth(t testing.TB, clk *fakeClock, client *http.Client, issuers ...config.JWTIssuer) *Authenticator {
+func newAuth(t testing.TB, clk *clocktest.Clock, client *http.Client, issuers ...config.JWTIssuer) *Authenticator {
 	t.Helper()
 	a, err := New(config.JWT{Issuers: issuers}, client, clk.Now, nil)
 	if err != nil {

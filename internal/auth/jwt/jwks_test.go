@@ -114,7 +114,7 @@ func TestJWKSRandomKIDsRateLimited(t *testing.T) {
 	windows := int64(1)
 	for i := range 1000 {
 		if i%250 == 249 {
-			clk.Add(time.Minute) // a new window opens: one more fetch allowed
+			clk.Advance(time.Minute) // a new window opens: one more fetch allowed
 			windows++
 		}
 		attacker := signer{alg: "ES256", kid: randomKID(t), priv: k.es256.priv}
@@ -180,7 +180,7 @@ func TestJWKSRotationAndStale(t *testing.T) {
 	a := newAuth(t, clk, srv.Client(), jwksIssuer(srv.URL))
 	mustAccept(t, a, mint(t, k.es256, clk.Now(), nil, nil))
 	srv.set(jwksOf(t, k.es256, k.ed)) // the issuer adds a key
-	clk.Add(5 * time.Minute)          // default rate window
+	clk.Advance(5 * time.Minute)      // default rate window
 	mustAccept(t, a, mint(t, k.ed, clk.Now(), nil, nil))
 	if n := srv.fetches.Load(); n != 2 {
 		t.Fatalf("%d fetches, want 2", n)
@@ -189,7 +189,7 @@ func TestJWKSRotationAndStale(t *testing.T) {
 	srv.mu.Lock()
 	srv.status = http.StatusServiceUnavailable
 	srv.mu.Unlock()
-	clk.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	mustAccept(t, a, mint(t, k.ed, clk.Now(), nil, nil))
 	mustReject(t, a, mint(t, signer{alg: "ES256", kid: "new", priv: k.es256.priv}, clk.Now(), nil, nil), auth.ErrInvalidCredentials)
 	// A key the issuer removed stops working after the next good fetch.
@@ -197,7 +197,7 @@ func TestJWKSRotationAndStale(t *testing.T) {
 	srv.status = http.StatusOK
 	srv.mu.Unlock()
 	srv.set(jwksOf(t, k.ed))
-	clk.Add(2 * time.Hour)
+	clk.Advance(2 * time.Hour)
 	mustReject(t, a, mint(t, k.es256, clk.Now(), nil, nil), auth.ErrInvalidCredentials)
 }
 
@@ -284,7 +284,7 @@ func TestVerifiedCacheBounded(t *testing.T) {
 	p := mustAccept(t, a, tok)
 	p.Scopes[0] = auth.ScopeAdmin // callers cannot poison the cache
 	srv.set(jwksOf(t, k.ed))      // the issuer withdraws the ES256 key
-	clk.Add(59 * time.Second)
+	clk.Advance(59 * time.Second)
 	if p := mustAccept(t, a, tok); p.Has(auth.ScopeAdmin) {
 		t.Fatal("cached principal was modified through a returned slice")
 	}
@@ -292,7 +292,7 @@ func TestVerifiedCacheBounded(t *testing.T) {
 		t.Fatalf("cached token refetched: %d fetches", n)
 	}
 	mustAccept(t, a, mint(t, k.ed, clk.Now(), nil, nil)) // stale JWKS (max age 1h) still fresh
-	clk.Add(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	// Past the cache's minute the token is verified again; an unknown kid
 	// has refetched the JWKS, which no longer holds the ES256 key.
 	mustReject(t, a, mint(t, signer{alg: "ES256", kid: "gone", priv: k.es256.priv}, clk.Now(), nil, nil), auth.ErrInvalidCredentials)

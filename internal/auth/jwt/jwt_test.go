@@ -172,9 +172,9 @@ func TestTimeClaims(t *testing.T) {
 
 	tok := mint(t, k.hs, now, nil, map[string]any{"exp": now.Add(time.Minute).Unix()})
 	mustAccept(t, a, tok)
-	clk.Add(time.Minute + 29*time.Second) // expired 29s ago: inside the leeway
+	clk.Advance(time.Minute + 29*time.Second) // expired 29s ago: inside the leeway
 	mustAccept(t, a, tok)
-	clk.Add(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	mustReject(t, a, tok, auth.ErrExpired)
 }
 
@@ -188,7 +188,7 @@ func TestLeewayIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := mint(t, k.hs, clk.Now(), nil, map[string]any{"exp": clk.Now().Unix()})
-	clk.Add(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	mustReject(t, a, tok, auth.ErrExpired)
 }
 

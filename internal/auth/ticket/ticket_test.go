@@ -12,21 +12,15 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/config"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *fakeClock               { return &fakeClock{t: time.Unix(1_900_000_000, 0)} }
-func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+func newClock() *clocktest.Clock { return clocktest.New(time.Unix(1_900_000_000, 0)) }
 
 const venue = "https://venue.example"
 
-func newIssuer(t testing.TB, clk *fakeClock, mut ...func(*config.Tickets)) *Issuer {
+func newIssuer(t testing.TB, clk *clocktest.Clock, mut ...func(*config.Tickets)) *Issuer {
 	t.Helper()
 	cfg := config.Tickets{AllowedOrigins: []string{venue, "http://localhost:3000"}}
 	for _, m := range mut {
@@ -195,15 +189,15 @@ func TestExpiry(t *testing.T) {
 	if !capped.ExpiresAt.Equal(clk.Now().Add(20 * time.Second)) {
 		t.Fatalf("TTL not capped: %v", capped.ExpiresAt)
 	}
-	clk.Add(5 * time.Second)
+	clk.Advance(5 * time.Second)
 	if _, err, _ := wsRequest(t, a, "sess-1", short.Ticket, venue, true); !errors.Is(err, auth.ErrExpired) {
 		t.Fatalf("short ticket at its expiry: %v", err)
 	}
-	clk.Add(14 * time.Second)
+	clk.Advance(14 * time.Second)
 	if _, err, _ := wsRequest(t, a, "sess-1", long.Ticket, venue, true); err != nil {
 		t.Fatalf("ticket 1s before expiry: %v", err)
 	}
-	clk.Add(time.Second)
+	clk.Advance(time.Second)
 	if _, err, _ := wsRequest(t, a, "sess-1", capped.Ticket, venue, true); !errors.Is(err, auth.ErrExpired) {
 		t.Fatalf("expired ticket: %v", err)
 	}
@@ -281,7 +275,7 @@ func TestBoundedAndSwept(t *testing.T) {
 	if _, err := is.Issue(context.Background(), grant()); !errors.Is(err, ErrFull) {
 		t.Fatalf("11th ticket: %v", err)
 	}
-	clk.Add(30 * time.Second) // all expired: the next issue sweeps them
+	clk.Advance(30 * time.Second) // all expired: the next issue sweeps them
 	if _, err := is.Issue(context.Background(), grant()); err != nil {
 		t.Fatal(err)
 	}
