@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
@@ -42,7 +43,7 @@ func benchLoginName(b *testing.B, name, pw string) {
 	set.Params = MinParams()
 	set.ThrottleFree = 99 // failures are expected here; keep them unthrottled
 	clock := clocktest.New(time.Unix(1_800_000_000, 0))
-	svc, err := NewService(ctx, Options{Store: st, Audit: &memAudit{}, Settings: set, Now: clock.Now})
+	svc, err := NewService(ctx, Options{Store: st, Audit: &audittest.Recorder{}, Settings: set, Now: clock.Now})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -72,7 +73,7 @@ func BenchmarkSessionLookup(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	svc, err := NewService(ctx, Options{Store: st, Audit: &memAudit{}, Settings: testSettings(), InsecureTestParams: true})
+	svc, err := NewService(ctx, Options{Store: st, Audit: &audittest.Recorder{}, Settings: testSettings(), InsecureTestParams: true})
 	if err != nil {
 		b.Fatal(err)
 	}

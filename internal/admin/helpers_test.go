@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -14,48 +13,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
-
-// memAudit is an in-memory audit.Recorder that can be made to fail.
-type memAudit struct {
-	mu     sync.Mutex
-	events []audit.Event
-	fail   bool
-}
-
-var _ audit.Recorder = (*memAudit)(nil)
-
-func (m *memAudit) Record(ctx context.Context, e audit.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail {
-		return errors.New("audit: disk full")
-	}
-	m.events = append(m.events, e)
-	return nil
-}
-
-func (m *memAudit) setFail(f bool) { m.mu.Lock(); m.fail = f; m.mu.Unlock() }
-
-// find returns the recorded events with action (and outcome, if set).
-func (m *memAudit) find(action, outcome string) []audit.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []audit.Event
-	for _, e := range m.events {
-		if e.Action == action && (outcome == "" || e.Outcome == outcome) {
-			out = append(out, e)
-		}
-	}
-	return out
-}
 
 // testParams are cheap argon2id parameters, for tests only.
 func testParams() Params { return Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1} }
@@ -64,7 +28,7 @@ type env struct {
 	t       *testing.T
 	store   *store.Store
 	clock   *clocktest.Clock
-	audit   *memAudit
+	audit   *audittest.Recorder
 	console *bytes.Buffer
 	srv     *Server
 	svc     *Service
@@ -93,7 +57,7 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, store: st, clock: clocktest.New(time.Unix(1_800_000_000, 0)), audit: &memAudit{}, console: &bytes.Buffer{}}
+	e := &env{t: t, store: st, clock: clocktest.New(time.Unix(1_800_000_000, 0)), audit: &audittest.Recorder{}, console: &bytes.Buffer{}}
 	e.start()
 	return e
 }

@@ -108,7 +108,7 @@ func TestMFALoginFlow(t *testing.T) {
 	e := newEnv(t)
 	c := e.setup()
 	secret, recovery := enrol(t, e, c, testPassword)
-	if len(e.audit.find("mfa.enroll", "ok")) != 1 {
+	if len(e.audit.Find("mfa.enroll", "ok")) != 1 {
 		t.Fatal("enrolment not audited")
 	}
 	var stored string
@@ -194,7 +194,7 @@ func TestRevokeNeedsReauthAndResetKeepsMFA(t *testing.T) {
 	if r := c.do("POST", "/mfa/revoke", map[string]string{"current_password": next, "code": code()}); r.status != 200 {
 		t.Fatalf("revoke: %d %s", r.status, r.raw)
 	}
-	if len(e.audit.find("mfa.revoke", "ok")) != 1 {
+	if len(e.audit.Find("mfa.revoke", "ok")) != 1 {
 		t.Fatal("revoke not audited")
 	}
 	e.client().login(testAdmin, next, "full")

@@ -169,7 +169,7 @@ func TestProductionParamsEnforced(t *testing.T) {
 func TestAuditFailureFailsAction(t *testing.T) {
 	e := newEnv(t)
 	admin := e.setup()
-	e.audit.setFail(true)
+	e.audit.SetFail(true)
 	if r := admin.do("POST", "/api/users", map[string]string{"name": "op", "role": "operator", "password": "operator passphrase one"}); r.status != 500 {
 		t.Fatalf("create with audit down: %d", r.status)
 	}
@@ -183,7 +183,7 @@ func TestAuditFailureFailsAction(t *testing.T) {
 	if r := admin.do("POST", "/logout", nil); r.status != 500 {
 		t.Fatalf("logout with audit down: %d", r.status)
 	}
-	e.audit.setFail(false)
+	e.audit.SetFail(false)
 	users, _ := e.svc.Users(context.Background())
 	if len(users) != 1 {
 		t.Fatalf("%d users: an unaudited create happened", len(users))
@@ -192,7 +192,7 @@ func TestAuditFailureFailsAction(t *testing.T) {
 	e.client().do("POST", "/login", map[string]string{"name": testAdmin, "password": "wrong password, long"})
 	e.client().do("POST", "/login", map[string]string{"name": "ghost", "password": "wrong password, long"})
 	e.client().login(testAdmin, testPassword, "full")
-	fails := e.audit.find("auth.failure", "denied")
+	fails := e.audit.Find("auth.failure", "denied")
 	reasons := map[string]bool{}
 	for _, ev := range fails {
 		reasons[ev.Details["reason"]] = true
@@ -200,10 +200,10 @@ func TestAuditFailureFailsAction(t *testing.T) {
 			t.Errorf("audit target names the typed user name: %s", ev.Target)
 		}
 	}
-	if !reasons["bad_password"] || !reasons["unknown_user"] || len(e.audit.find("user.login", "ok")) == 0 {
+	if !reasons["bad_password"] || !reasons["unknown_user"] || len(e.audit.Find("user.login", "ok")) == 0 {
 		t.Fatalf("login audit: reasons %v", reasons)
 	}
-	for _, ev := range e.audit.events {
+	for _, ev := range e.audit.Events() {
 		for _, v := range ev.Details {
 			if strings.Contains(v, "wrong password") || strings.Contains(v, testPassword) {
 				t.Fatalf("audit event %s carries a password", ev.Action)

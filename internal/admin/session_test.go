@@ -113,7 +113,7 @@ func TestLogoutKillsSessionServerSide(t *testing.T) {
 	if r := thief.do("GET", "/api/me", nil); r.status != 401 {
 		t.Fatalf("old token after logout: %d", r.status)
 	}
-	if len(e.audit.find("user.logout", "ok")) != 1 {
+	if len(e.audit.Find("user.logout", "ok")) != 1 {
 		t.Fatal("logout not audited")
 	}
 	// GET cannot log out (no state change via GET).
@@ -163,7 +163,7 @@ func TestDisableKillsSessions(t *testing.T) {
 	if r.status != 401 || r.code() != "invalid_login" {
 		t.Fatalf("disabled login: %d %s", r.status, r.raw)
 	}
-	if ev := e.audit.find("auth.failure", "denied"); len(ev) == 0 || ev[len(ev)-1].Details["reason"] != "disabled" {
+	if ev := e.audit.Find("auth.failure", "denied"); len(ev) == 0 || ev[len(ev)-1].Details["reason"] != "disabled" {
 		t.Fatalf("disabled login not audited with its reason: %+v", ev)
 	}
 	// The last admin cannot disable themself.
@@ -252,7 +252,7 @@ func TestRoleChangeAndNoPasswordExpiry(t *testing.T) {
 	if r := op.do("GET", "/api/me", nil); r.status != 401 {
 		t.Fatalf("session survived a role change: %d", r.status)
 	}
-	if ev := e.audit.find("user.role", "ok"); len(ev) != 1 || ev[0].Details["to"] != "admin" {
+	if ev := e.audit.Find("user.role", "ok"); len(ev) != 1 || ev[0].Details["to"] != "admin" {
 		t.Fatalf("role change audit: %+v", ev)
 	}
 	if r := admin.do("POST", "/api/users/op/role", map[string]string{"role": "root"}); r.status != 400 {

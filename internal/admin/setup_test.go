@@ -30,7 +30,7 @@ func TestNoDefaultAccountSetupToken(t *testing.T) {
 	if stored == tok || strings.Contains(stored, tok) {
 		t.Fatal("setup token stored in the clear")
 	}
-	if len(e.audit.find("setup.token_issued", "ok")) != 1 {
+	if len(e.audit.Find("setup.token_issued", "ok")) != 1 {
 		t.Fatal("setup token issue not audited")
 	}
 }
@@ -46,7 +46,7 @@ func TestSetupRequiresTokenAndIsSingleUse(t *testing.T) {
 			t.Fatalf("setup with token %q: %d %s", try, r.status, r.raw)
 		}
 	}
-	if len(e.audit.find("setup", "denied")) != 4 {
+	if len(e.audit.Find("setup", "denied")) != 4 {
 		t.Fatal("refused setups not audited")
 	}
 	// A weak password is refused before the token is consumed.
@@ -57,7 +57,7 @@ func TestSetupRequiresTokenAndIsSingleUse(t *testing.T) {
 	if r := c.do("GET", "/api/me", nil); r.status != 200 || r.body["user"].(map[string]any)["role"] != "admin" {
 		t.Fatalf("after setup: %d %s", r.status, r.raw)
 	}
-	if len(e.audit.find("setup", "ok")) != 1 {
+	if len(e.audit.Find("setup", "ok")) != 1 {
 		t.Fatal("setup not audited")
 	}
 	// The same token again, or any token, once a user exists.

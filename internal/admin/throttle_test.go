@@ -94,7 +94,7 @@ func TestLockoutAtLimitAndUnlock(t *testing.T) {
 	if r.status != 429 || r.code() != "locked" {
 		t.Fatalf("after 100 failures, right password: %d %s", r.status, r.raw)
 	}
-	if len(e.audit.find("user.lockout", "")) != 1 {
+	if len(e.audit.Find("user.lockout", "")) != 1 {
 		t.Fatal("lockout not audited")
 	}
 	if err := e.svc.Unlock(ctx, "system:test", "", testAdmin); err != nil {

@@ -9,42 +9,22 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
-	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
-// memAudit is an in-memory audit.Recorder.
-type memAudit struct {
-	mu     sync.Mutex
-	events []audit.Event
-}
-
-func (m *memAudit) Record(_ context.Context, e audit.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.events = append(m.events, e)
-	return nil
-}
-
-func (m *memAudit) snapshot() []audit.Event {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]audit.Event(nil), m.events...)
-}
-
 // gw is a gateway under test: a real key store on a temporary database and
 // every optional route mounted.
 type gw struct {
 	keys  *auth.KeyStore
-	audit *memAudit
+	audit *audittest.Recorder
 	clock *clocktest.Clock
 	logs  *bytes.Buffer
 	opts  Options
@@ -58,7 +38,7 @@ func newGW(t testing.TB) *gw {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	g := &gw{audit: &memAudit{}, clock: clocktest.New(time.Now()), logs: &bytes.Buffer{}}
+	g := &gw{audit: &audittest.Recorder{}, clock: clocktest.New(time.Now()), logs: &bytes.Buffer{}}
 	g.keys, err = auth.NewKeyStore(ctx, st, auth.KeyStoreConfig{Pepper: bytes.Repeat([]byte{7}, 32), Audit: g.audit, Now: g.clock.Now,
 		EpochFile: filepath.Join(t.TempDir(), "keys-epoch")})
 	if err != nil {
@@ -219,7 +199,7 @@ func TestRouteTableWalk(t *testing.T) {
 		kind, scope, _ := rt.Access.parse()
 		path := strings.ReplaceAll(rt.Pattern, "{id}", "aaaaaaaaaaaa")
 		for _, c := range callersFor(kind, scope) {
-			before := len(g.audit.snapshot())
+			before := len(g.audit.Events())
 			resp, b := do(t, rt.Method, base+path, c.hdr, "")
 			want := c.fails(kind)
 			got := errCode(b)
@@ -236,7 +216,7 @@ func TestRouteTableWalk(t *testing.T) {
 				if want == apierr.CodeUnauthenticated && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") {
 					t.Errorf("%s: 401 without WWW-Authenticate: Bearer", name)
 				}
-				ev := g.audit.snapshot()
+				ev := g.audit.Events()
 				if len(ev) != before+1 || ev[len(ev)-1].Outcome != "denied" || ev[len(ev)-1].RemoteIP != "127.0.0.1" ||
 					ev[len(ev)-1].Details["reason"] == "" {
 					t.Errorf("%s: refusal not audited: %+v", name, ev[before:])
@@ -244,7 +224,7 @@ func TestRouteTableWalk(t *testing.T) {
 			}
 		}
 	}
-	for _, e := range g.audit.snapshot() {
+	for _, e := range g.audit.Events() {
 		j, _ := json.Marshal(e)
 		for _, k := range []string{adminKey, revokedKey, expiredKey} {
 			if strings.Contains(string(j), k[17:]) {

@@ -34,7 +34,7 @@ func TestKeyInQueryRefusedAndNotLogged(t *testing.T) {
 	if strings.Contains(g.logs.String(), secret) || !strings.Contains(g.logs.String(), "http request") {
 		t.Fatalf("logs hold the key or nothing: %s", g.logs.String())
 	}
-	for _, e := range g.audit.snapshot() {
+	for _, e := range g.audit.Events() {
 		j, _ := json.Marshal(e)
 		if strings.Contains(string(j), secret) {
 			t.Fatalf("audit holds the key: %s", j)
@@ -174,7 +174,7 @@ func TestKeyAPIAndRevocationNextRequest(t *testing.T) {
 		}
 	}
 	var actions []string
-	for _, e := range g.audit.snapshot() {
+	for _, e := range g.audit.Events() {
 		if strings.HasPrefix(e.Action, "key.") && e.Actor != "test" {
 			actions = append(actions, e.Action+" "+e.Actor)
 		}
@@ -240,8 +240,8 @@ func TestChainOrder(t *testing.T) {
 	g.opts.IPFilter = denyAll{}
 	h, _ = newHandler(g.opts, []Route{{Method: "GET", Pattern: "/v1/tts", Access: Scope(auth.ScopeTTSRead), Handler: http.NotFoundHandler()}})
 	base = serve(t, h)
-	before := len(g.audit.snapshot())
-	if resp, b := do(t, "GET", base+"/v1/tts", nil, ""); resp.StatusCode != 403 || errCode(b) != apierr.CodeIPDenied || len(g.audit.snapshot()) != before {
+	before := len(g.audit.Events())
+	if resp, b := do(t, "GET", base+"/v1/tts", nil, ""); resp.StatusCode != 403 || errCode(b) != apierr.CodeIPDenied || len(g.audit.Events()) != before {
 		t.Fatalf("ip filter: %d %s", resp.StatusCode, b)
 	}
 }

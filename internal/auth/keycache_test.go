@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
@@ -26,7 +27,7 @@ func twoProcesses(t *testing.T) (serve, cli *KeyStore, st *store.Store, clock *c
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
-		ks, err := NewKeyStore(ctx, s, KeyStoreConfig{Pepper: []byte(strings.Repeat("p", 32)), Audit: &memAudit{}, Now: clock.Now, EpochFile: epoch})
+		ks, err := NewKeyStore(ctx, s, KeyStoreConfig{Pepper: []byte(strings.Repeat("p", 32)), Audit: &audittest.Recorder{}, Now: clock.Now, EpochFile: epoch})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -6,45 +6,17 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
-// memAudit is an in-memory audit.Recorder; fail makes every Record fail.
-type memAudit struct {
-	mu     sync.Mutex
-	events []audit.Event
-	fail   bool
-}
-
-func (m *memAudit) Record(_ context.Context, e audit.Event) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.fail {
-		return errors.New("audit: disk full")
-	}
-	m.events = append(m.events, e)
-	return nil
-}
-
-func (m *memAudit) actions() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for _, e := range m.events {
-		out = append(out, e.Action+" "+e.Target+" "+e.Outcome)
-	}
-	return out
-}
-
 type fixture struct {
 	ks      *KeyStore
-	audit   *memAudit
+	audit   *audittest.Recorder
 	clock   *clocktest.Clock
 	st      *store.Store
 	revoked []string // subjects OnRevoke reported
@@ -58,7 +30,7 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	rec := &memAudit{}
+	rec := &audittest.Recorder{}
 	clock := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	pepper := []byte(strings.Repeat("p", 32))
 	f := fixture{audit: rec, clock: clock, st: st}
@@ -110,7 +82,7 @@ func TestCreateVerifyList(t *testing.T) {
 	if err != nil || len(pol.Allow) != 1 || string(pol.Limits) != `{"rps":5}` {
 		t.Fatalf("policy = %+v, %v", pol, err)
 	}
-	if a := f.audit.actions(); len(a) != 1 || a[0] != "key.create key:"+k.ID+" ok" {
+	if a := actions(f.audit); len(a) != 1 || a[0] != "key.create key:"+k.ID+" ok" {
 		t.Fatalf("audit = %v", a)
 	}
 }
@@ -198,7 +170,7 @@ func TestRotate(t *testing.T) {
 func TestAuditFailureBlocksChange(t *testing.T) {
 	f, ctx := newFixture(t), context.Background()
 	k, secret, _ := f.ks.Create(ctx, cli(), KeySpec{Name: "a", Scopes: []Scope{ScopeASRRead}})
-	f.audit.fail = true
+	f.audit.SetFail(true)
 	if _, _, err := f.ks.Create(ctx, cli(), KeySpec{Name: "b", Scopes: []Scope{ScopeASRRead}}); err == nil {
 		t.Fatal("created a key without an audit record")
 	}
@@ -208,7 +180,7 @@ func TestAuditFailureBlocksChange(t *testing.T) {
 	if _, _, err := f.ks.Rotate(ctx, cli(), k.ID); err == nil {
 		t.Fatal("rotated without an audit record")
 	}
-	f.audit.fail = false
+	f.audit.SetFail(false)
 	if keys, _ := f.ks.List(ctx); len(keys) != 1 {
 		t.Fatalf("%d keys after refused changes", len(keys))
 	}
@@ -248,4 +220,13 @@ func TestPepperFile(t *testing.T) {
 	if _, err := LoadOrCreatePepper(path); err == nil {
 		t.Fatal("world-readable pepper accepted")
 	}
+}
+
+// actions lists the recorded events as "action target outcome".
+func actions(r *audittest.Recorder) []string {
+	var out []string
+	for _, e := range r.Events() {
+		out = append(out, e.Action+" "+e.Target+" "+e.Outcome)
+	}
+	return out
 }

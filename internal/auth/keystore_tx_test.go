@@ -9,13 +9,14 @@ import (
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // txAudit records inside the caller's transaction, or fails.
 type txAudit struct {
-	memAudit
+	audittest.Recorder
 	failTx bool
 	inTx   int
 }

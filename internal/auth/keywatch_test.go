@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
 )
@@ -25,7 +26,7 @@ func TestWatchRevocationsFromAnotherProcess(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { st.Close() })
-		ks, err := NewKeyStore(ctx, st, KeyStoreConfig{Pepper: []byte(strings.Repeat("p", 32)), Audit: &memAudit{},
+		ks, err := NewKeyStore(ctx, st, KeyStoreConfig{Pepper: []byte(strings.Repeat("p", 32)), Audit: &audittest.Recorder{},
 			Now: clock.Now, EpochFile: epoch, OnRevoke: onRevoke})
 		if err != nil {
 			t.Fatal(err)

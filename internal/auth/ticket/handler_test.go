@@ -10,32 +10,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/config"
 )
-
-// recorder is an in-memory audit.Recorder that can be made to fail.
-type recorder struct {
-	mu     sync.Mutex
-	events []audit.Event
-	fail   bool
-}
-
-func (r *recorder) Record(_ context.Context, e audit.Event) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail {
-		return errors.New("audit: disk full")
-	}
-	r.events = append(r.events, e)
-	return nil
-}
-
-var _ audit.Recorder = (*recorder)(nil)
 
 // server runs the tickets handler and a WebSocket-shaped captions route on a
 // real listener. The X-Test-Principal header stands in for the key/JWT
@@ -115,7 +95,7 @@ func upgrade(t *testing.T, srv *httptest.Server, path, origin string) int {
 
 func TestHandlerIssuesAndTicketWorksOnce(t *testing.T) {
 	var logs bytes.Buffer
-	rec := &recorder{}
+	rec := &audittest.Recorder{}
 	h := &Handler{Issuer: newIssuer(t, newClock()), Audit: rec, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
 	srv := server(t, h)
 	code, body := post(t, srv, "reader", `{"session_id":"sess-1","scope":"live.read","origin":"https://venue.example"}`)
@@ -126,9 +106,9 @@ func TestHandlerIssuesAndTicketWorksOnce(t *testing.T) {
 	if strings.Contains(logs.String(), tok) {
 		t.Fatal("ticket logged")
 	}
-	if len(rec.events) != 1 || rec.events[0].Action != "ticket.issue" || rec.events[0].Actor != "key:k1" ||
-		strings.Contains(rec.events[0].Details["ticket_id"], tok[4:]) {
-		t.Fatalf("audit %+v", rec.events)
+	if len(rec.Events()) != 1 || rec.Events()[0].Action != "ticket.issue" || rec.Events()[0].Actor != "key:k1" ||
+		strings.Contains(rec.Events()[0].Details["ticket_id"], tok[4:]) {
+		t.Fatalf("audit %+v", rec.Events())
 	}
 	// A ticket is not an API token: refused on a normal route, even as an upgrade.
 	if c := upgrade(t, srv, "/v1/usage?ticket="+tok, venue); c != http.StatusUnauthorized {
@@ -152,7 +132,7 @@ func mustTicket(t *testing.T, srv *httptest.Server) string {
 }
 
 func TestHandlerRefusals(t *testing.T) {
-	rec := &recorder{}
+	rec := &audittest.Recorder{}
 	h := &Handler{Issuer: newIssuer(t, newClock()), Audit: rec,
 		Authorize: func(_ context.Context, p auth.Principal, sid string, _ auth.Scope) error {
 			if sid == "someone-elses" {
@@ -190,8 +170,8 @@ func TestHandlerRefusals(t *testing.T) {
 			}
 		})
 	}
-	if n := h.Issuer.Outstanding(); n != 0 || len(rec.events) != 0 {
-		t.Fatalf("refused requests left %d tickets, %d audit events", n, len(rec.events))
+	if n := h.Issuer.Outstanding(); n != 0 || len(rec.Events()) != 0 {
+		t.Fatalf("refused requests left %d tickets, %d audit events", n, len(rec.Events()))
 	}
 	// admin holds every scope, so it may get a live.write ticket.
 	if status, body := post(t, srv, "admin", `{"session_id":"sess-1","scope":"live.write","origin":"https://venue.example"}`); status != 200 {
@@ -201,7 +181,8 @@ func TestHandlerRefusals(t *testing.T) {
 
 // An action that cannot be audited does not happen.
 func TestHandlerAuditFailureWithholdsTicket(t *testing.T) {
-	rec := &recorder{fail: true}
+	rec := &audittest.Recorder{}
+	rec.SetFail(true)
 	h := &Handler{Issuer: newIssuer(t, newClock()), Audit: rec}
 	srv := server(t, h)
 	status, body := post(t, srv, "reader", `{"session_id":"sess-1","scope":"live.read","origin":"https://venue.example"}`)
