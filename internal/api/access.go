@@ -31,20 +31,29 @@ const (
 // Scope is the access of routes any principal holding s may call.
 func Scope(s auth.Scope) Access { return Access("scope:" + string(s)) }
 
+// Viewer is the access of caption feeds (WebSocket and SSE) and other
+// per-session viewer routes: credentials are optional at the gateway —
+// none passes with no principal, any presented (tickets included, on a
+// WebSocket upgrade) must be valid — and the handler enforces the session's
+// own viewer mode (public, link, password, private), answering 404 to a
+// caller who may not watch it. The scope is what a credential must hold to
+// watch a non-public session.
+func Viewer(s auth.Scope) Access { return Access("viewer:" + string(s)) }
+
 // Ticket is the access of WebSocket routes that accept a single-use ticket
 // (or any other credential) holding s. Tickets are refused everywhere else:
 // a ticket is not an API token.
 func Ticket(s auth.Scope) Access { return Access("ticket:" + string(s)) }
 
 // parse splits a into its kind ("public", "authenticated", "scope",
-// "ticket") and scope, reporting whether this build enforces it.
+// "ticket", "viewer") and scope, reporting whether this build enforces it.
 func (a Access) parse() (kind string, scope auth.Scope, ok bool) {
 	switch a {
 	case Public, Authenticated, Metrics:
 		return string(a), "", true
 	}
 	kind, name, found := strings.Cut(string(a), ":")
-	if !found || (kind != "scope" && kind != "ticket") {
+	if !found || (kind != "scope" && kind != "ticket" && kind != "viewer") {
 		return "", "", false
 	}
 	sc, err := auth.ParseScope(name)

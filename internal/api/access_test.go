@@ -64,14 +64,14 @@ func (g *gw) key(t testing.TB, name string, scopes ...auth.Scope) (auth.Key, str
 // scrapeToken is the metrics scrape token the test gateway accepts.
 const scrapeToken = "scrape-token-0123456789abcdef0123456789"
 
-// wsRoute stands for the ticket-authenticated WebSocket routes issue 4 adds.
-func wsRoute() Route {
-	return Route{Method: http.MethodGet, Pattern: "/v1/live/{id}/captions", Access: Ticket(auth.ScopeLiveRead),
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })}
-}
-
 // every route that exists, with every optional handler supplied.
-func allRoutes(g *gw) []Route { return append(Routes(g.opts), wsRoute()) }
+func allRoutes(g *gw) []Route {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })
+	opts := g.opts
+	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Start: ok, Stop: ok, Resume: ok,
+		Ingest: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok}
+	return Routes(opts)
+}
 
 func do(t testing.TB, method, url string, hdr http.Header, body string) (*http.Response, []byte) {
 	t.Helper()
@@ -116,7 +116,21 @@ func TestRouteTableWalk(t *testing.T) {
 		"POST /v1/keys": Admin, "GET /v1/keys": Admin, "DELETE /v1/keys/{id}": Admin, "POST /v1/keys/{id}/rotate": Admin,
 		"POST /v1/tickets": Authenticated, "GET /v1/usage": Authenticated, "GET /metrics": Metrics,
 		"GET /v1/audit": Admin, "GET /v1/audit/checkpoint": Admin,
-		"GET /v1/live/{id}/captions": Ticket(auth.ScopeLiveRead),
+		"POST /v1/sessions": Scope(auth.ScopeLiveWrite), "GET /v1/sessions": Scope(auth.ScopeLiveWrite),
+		"GET /v1/sessions/{id}": Scope(auth.ScopeLiveWrite), "PATCH /v1/sessions/{id}": Scope(auth.ScopeLiveWrite),
+		"DELETE /v1/sessions/{id}": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/start": Scope(auth.ScopeLiveWrite),
+		"POST /v1/sessions/{id}/stop": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/resume": Scope(auth.ScopeLiveWrite),
+		"GET /v1/sessions/{id}/audio": Ticket(auth.ScopeLiveWrite),
+		// Viewer routes: the gateway checks any credential presented; the
+		// handler enforces the session's viewer mode (livehttp's tests).
+		"GET /v1/sessions/{id}/captions": Viewer(auth.ScopeLiveRead), "GET /v1/sessions/{id}/events": Viewer(auth.ScopeLiveRead),
+		"GET /v1/sessions/{id}/view": Viewer(auth.ScopeLiveRead),
+		// Public: exchanging a viewer password or link token for a ticket
+		// (throttled and audited by the handler), and the embedded pages.
+		"POST /v1/sessions/{id}/viewer-ticket": Public,
+		"GET /live/{id}": Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
+		"GET /assets/{file}": Public,
+		"GET /v1/listen": Scope(auth.ScopeASRRead),
 	}
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Pattern
@@ -156,6 +170,14 @@ func TestRouteTableWalk(t *testing.T) {
 		}
 		return apierr.CodeUnauthenticated
 	}
+	// noCreds: viewer routes let a caller with no credentials through to
+	// the handler (which allows only public sessions).
+	noCreds := func(kind string) apierr.Code {
+		if kind == "public" || kind == "viewer" {
+			return ""
+		}
+		return apierr.CodeUnauthenticated
+	}
 	callersFor := func(kind string, scope auth.Scope) []caller {
 		// lacking holds every scope but the route's (and never admin).
 		var lacking []auth.Scope
@@ -174,7 +196,7 @@ func TestRouteTableWalk(t *testing.T) {
 		}
 		_, withKey := g.key(t, "with", withScope)
 		return []caller{
-			{"no credentials", nil, unauth},
+			{"no credentials", nil, noCreds},
 			{"malformed key", bearer("izk_garbage"), unauth},
 			{"unknown key", bearer(auth.FormatKey("aaaaaaaaaaaa", strings.Repeat("a", 52))), unauth},
 			{"revoked key", bearer(revokedKey), unauth},
@@ -197,7 +219,7 @@ func TestRouteTableWalk(t *testing.T) {
 	}
 	for _, rt := range routes {
 		kind, scope, _ := rt.Access.parse()
-		path := strings.ReplaceAll(rt.Pattern, "{id}", "aaaaaaaaaaaa")
+		path := strings.ReplaceAll(strings.ReplaceAll(rt.Pattern, "{id}", "aaaaaaaaaaaa"), "{file}", "app.js")
 		for _, c := range callersFor(kind, scope) {
 			before := len(g.audit.Events())
 			resp, b := do(t, rt.Method, base+path, c.hdr, "")

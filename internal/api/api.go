@@ -79,6 +79,10 @@ type Options struct {
 	// AuditExport streams the audit log as JSON lines (GET /v1/audit) and
 	// AuditCheckpoint serves its latest signed checkpoint; both admin only.
 	AuditExport, AuditCheckpoint http.Handler
+
+	// Live mounts the live-caption routes (sessions, ingest, viewer feeds,
+	// pages, Deepgram-compatible /v1/listen); nil leaves them out.
+	Live *LiveHandlers
 }
 
 // Component is a named readiness probe. Check must honour ctx.
@@ -118,7 +122,7 @@ func Routes(opts Options) []Route {
 	if opts.AuditCheckpoint != nil {
 		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/v1/audit/checkpoint", Access: Admin, Handler: opts.AuditCheckpoint})
 	}
-	return routes
+	return append(routes, liveRoutes(opts.Live)...)
 }
 
 // New builds the HTTP handler from Routes(opts). Every request passes, in

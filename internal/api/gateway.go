@@ -94,7 +94,7 @@ func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 			g.fail(w, r, apierr.CodeCredentialsInURL, "anonymous", "credentials_in_url")
 			return
 		}
-		if kind == "ticket" && g.origin != nil && len(r.Header.Values("Origin")) > 0 && !g.origin(r) {
+		if (kind == "ticket" || kind == "viewer") && g.origin != nil && len(r.Header.Values("Origin")) > 0 && !g.origin(r) {
 			// Cross-site WebSocket hijacking: a browser always sends
 			// Origin, and a page from elsewhere must not ride the
 			// caller's credentials. Checked before a ticket is consumed.
@@ -102,6 +102,12 @@ func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 			return
 		}
 		p, err := g.authenticate(r)
+		if kind == "viewer" && errors.Is(err, auth.ErrNoCredentials) {
+			// No credentials on a viewer route: the handler decides by the
+			// session's viewer mode (a public session needs none).
+			next.ServeHTTP(w, r)
+			return
+		}
 		if err != nil {
 			actor, reason := auth.FailureOf(err)
 			g.fail(w, r, apierr.CodeUnauthenticated, actor, reason)
@@ -111,7 +117,7 @@ func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 		if p.Kind == auth.KindTicket {
 			// A ticket opens only the WebSocket it was issued for, from
 			// the origin it was issued to.
-			if kind != "ticket" {
+			if kind != "ticket" && kind != "viewer" {
 				g.fail(w, r, apierr.CodeUnauthenticated, actor, "ticket_not_accepted")
 				return
 			}
@@ -128,7 +134,7 @@ func (g *gateway) guard(access Access, next http.Handler) http.Handler {
 			g.fail(w, r, apierr.CodeForbidden, actor, "missing_scope:admin")
 			return
 		}
-		if scope != "" && !p.Has(scope) {
+		if scope != "" && kind != "viewer" && !p.Has(scope) {
 			g.fail(w, r, apierr.CodeForbidden, actor, "missing_scope:"+string(scope))
 			return
 		}

@@ -262,27 +262,27 @@ func (ticketAuth) Authenticate(r *http.Request) (auth.Principal, error) {
 func TestTicketOnlyOnTicketRoutes(t *testing.T) {
 	g := newGW(t)
 	g.opts.Authenticator = auth.Chain{&auth.KeyAuthenticator{Keys: g.keys}, ticketAuth{}}
-	h, err := newHandler(g.opts, append(Routes(g.opts), wsRoute()))
+	h, err := newHandler(g.opts, allRoutes(g))
 	if err != nil {
 		t.Fatal(err)
 	}
 	base := serve(t, h)
 	tk := http.Header{"X-Test-Ticket": {"1"}, "Origin": {"https://captions.example"}}
-	if resp, b := do(t, "GET", base+"/v1/live/s1/captions", tk, ""); resp.StatusCode != 200 {
+	if resp, b := do(t, "GET", base+"/v1/sessions/s1/captions", tk, ""); resp.StatusCode != 200 {
 		t.Fatalf("ticket on its route: %d %s", resp.StatusCode, b)
 	}
 	if resp, b := do(t, "GET", base+"/v1/usage", tk, ""); resp.StatusCode != 401 {
 		t.Fatalf("ticket as an API token: %d %s", resp.StatusCode, b)
 	}
 	evil := http.Header{"X-Test-Ticket": {"1"}, "Origin": {"https://evil.example"}}
-	if resp, b := do(t, "GET", base+"/v1/live/s1/captions", evil, ""); resp.StatusCode != 403 {
+	if resp, b := do(t, "GET", base+"/v1/sessions/s1/captions", evil, ""); resp.StatusCode != 403 {
 		t.Fatalf("ticket from another origin: %d %s", resp.StatusCode, b)
 	}
 
 	// With an origin allow-list, a key-authenticated WebSocket from a
 	// browser page elsewhere is refused; a client without Origin is not.
 	g.opts.CheckOrigin = func(r *http.Request) bool { return r.Header.Get("Origin") == "https://captions.example" }
-	h, err = newHandler(g.opts, append(Routes(g.opts), wsRoute()))
+	h, err = newHandler(g.opts, allRoutes(g))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,13 +290,13 @@ func TestTicketOnlyOnTicketRoutes(t *testing.T) {
 	_, key := g.key(t, "viewer", auth.ScopeLiveRead)
 	hdr := bearer(key)
 	hdr.Set("Origin", "https://evil.example")
-	if resp, b := do(t, "GET", base+"/v1/live/s1/captions", hdr, ""); resp.StatusCode != 403 || errCode(b) != apierr.CodeForbidden {
+	if resp, b := do(t, "GET", base+"/v1/sessions/s1/captions", hdr, ""); resp.StatusCode != 403 || errCode(b) != apierr.CodeForbidden {
 		t.Fatalf("cross-site WebSocket with a key: %d %s", resp.StatusCode, b)
 	}
-	if resp, b := do(t, "GET", base+"/v1/live/s1/captions", bearer(key), ""); resp.StatusCode != 200 {
+	if resp, b := do(t, "GET", base+"/v1/sessions/s1/captions", bearer(key), ""); resp.StatusCode != 200 {
 		t.Fatalf("server-side client without Origin: %d %s", resp.StatusCode, b)
 	}
-	if resp, b := do(t, "GET", base+"/v1/live/s1/captions", tk, ""); resp.StatusCode != 200 {
+	if resp, b := do(t, "GET", base+"/v1/sessions/s1/captions", tk, ""); resp.StatusCode != 200 {
 		t.Fatalf("ticket from the allowed origin: %d %s", resp.StatusCode, b)
 	}
 }

@@ -31,23 +31,23 @@ const (
 	Stopped State = "stopped"
 )
 
-// EventKind names what happened to a session.
-type EventKind string
+// InputKind names what happened to a session (an input to Next).
+type InputKind string
 
 const (
-	EvStart     EventKind = "start"     // an operator starts the session
-	EvStop      EventKind = "stop"      // an operator stops it
-	EvAudio     EventKind = "audio"     // audio arrived; Speech says whether the VAD heard speech
-	EvTick      EventKind = "tick"      // time passed (drives the silence auto-stop)
-	EvRestart   EventKind = "restart"   // the process restarted while the session was stored
-	EvResume    EventKind = "resume"    // an operator resumes an interrupted session
-	EvLabel     EventKind = "label"     // the session's label changes
-	EvReconnect EventKind = "reconnect" // the audio source reconnected (no state change)
+	EvStart     InputKind = "start"     // an operator starts the session
+	EvStop      InputKind = "stop"      // an operator stops it
+	EvAudio     InputKind = "audio"     // audio arrived; Speech says whether the VAD heard speech
+	EvTick      InputKind = "tick"      // time passed (drives the silence auto-stop)
+	EvRestart   InputKind = "restart"   // the process restarted while the session was stored
+	EvResume    InputKind = "resume"    // an operator resumes an interrupted session
+	EvLabel     InputKind = "label"     // the session's label changes
+	EvReconnect InputKind = "reconnect" // the audio source reconnected (no state change)
 )
 
-// Event is one input to Next. At is when it happened (the caller's clock).
-type Event struct {
-	Kind   EventKind
+// Input is one input to Next. At is when it happened (the caller's clock).
+type Input struct {
+	Kind   InputKind
 	At     time.Time
 	Speech bool   // EvAudio: the VAD heard speech in this audio
 	Label  string // EvLabel: the new label
@@ -87,7 +87,7 @@ const MaxLabel = 200
 // Next applies e to s. It returns the new session and the effects to carry
 // out, or s unchanged and an error wrapping ErrTransition when e is not
 // allowed in s.State. Next never mutates its argument.
-func Next(s Session, e Event) (Session, []Effect, error) {
+func Next(s Session, e Input) (Session, []Effect, error) {
 	refuse := func() (Session, []Effect, error) {
 		return s, nil, fmt.Errorf("%w: %s while %s", ErrTransition, e.Kind, s.State)
 	}

@@ -15,7 +15,7 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 // Every (state, event) pair: the resulting state, or a refusal.
 func TestTransitionTable(t *testing.T) {
 	const refused = State("refused")
-	want := map[State]map[EventKind]State{
+	want := map[State]map[InputKind]State{
 		Idle:        {EvStart: Live, EvStop: Stopped, EvAudio: refused, EvTick: Idle, EvRestart: Idle, EvResume: refused, EvLabel: Idle, EvReconnect: refused},
 		Live:        {EvStart: refused, EvStop: Stopped, EvAudio: Live, EvTick: Live, EvRestart: Interrupted, EvResume: refused, EvLabel: Live, EvReconnect: Live},
 		Interrupted: {EvStart: refused, EvStop: Stopped, EvAudio: refused, EvTick: Interrupted, EvRestart: Interrupted, EvResume: Live, EvLabel: Interrupted, EvReconnect: refused},
@@ -24,7 +24,7 @@ func TestTransitionTable(t *testing.T) {
 	for from, row := range want {
 		for ev, to := range row {
 			s := Session{ID: "s1", State: from, LastSpeech: t0}
-			got, eff, err := Next(s, Event{Kind: ev, At: at(time.Second), Label: "x"})
+			got, eff, err := Next(s, Input{Kind: ev, At: at(time.Second), Label: "x"})
 			if to == refused {
 				if !errors.Is(err, ErrTransition) || got != s || eff != nil {
 					t.Errorf("%s + %s = %s, %v, %v; want refusal with the session unchanged", from, ev, got.State, eff, err)
@@ -40,19 +40,19 @@ func TestTransitionTable(t *testing.T) {
 
 func TestEffects(t *testing.T) {
 	s := Session{ID: "s1", State: Idle}
-	s, eff, err := Next(s, Event{Kind: EvStart, At: t0})
+	s, eff, err := Next(s, Input{Kind: EvStart, At: t0})
 	if err != nil || !slices.Equal(eff, []Effect{StartPipeline, Persist, NotifyViewers}) || !s.StartedAt.Equal(t0) {
 		t.Fatalf("start: %+v %v %v", s, eff, err)
 	}
-	s, eff, _ = Next(s, Event{Kind: EvRestart, At: at(time.Minute)})
+	s, eff, _ = Next(s, Input{Kind: EvRestart, At: at(time.Minute)})
 	if s.State != Interrupted || slices.Contains(eff, StopPipeline) {
 		t.Fatalf("restart: %+v %v (the pipeline died with the process; nothing to stop)", s, eff)
 	}
-	s, eff, _ = Next(s, Event{Kind: EvResume, At: at(2 * time.Minute)})
+	s, eff, _ = Next(s, Input{Kind: EvResume, At: at(2 * time.Minute)})
 	if s.State != Live || eff[0] != StartPipeline || !s.StartedAt.Equal(at(2*time.Minute)) {
 		t.Fatalf("resume: %+v %v", s, eff)
 	}
-	s, eff, _ = Next(s, Event{Kind: EvStop, At: at(3 * time.Minute)})
+	s, eff, _ = Next(s, Input{Kind: EvStop, At: at(3 * time.Minute)})
 	if s.State != Stopped || eff[0] != StopPipeline || s.StopReason != "operator" {
 		t.Fatalf("stop: %+v %v", s, eff)
 	}
@@ -60,39 +60,39 @@ func TestEffects(t *testing.T) {
 
 func TestSilenceAutoStop(t *testing.T) {
 	s := Session{ID: "s1", State: Idle, AutoStopAfter: 5 * time.Minute}
-	s, _, _ = Next(s, Event{Kind: EvStart, At: t0})
+	s, _, _ = Next(s, Input{Kind: EvStart, At: t0})
 	// Speech keeps it alive; non-speech audio and ticks do not.
-	s, _, _ = Next(s, Event{Kind: EvAudio, At: at(4 * time.Minute), Speech: true})
-	s, _, _ = Next(s, Event{Kind: EvAudio, At: at(8 * time.Minute), Speech: false})
+	s, _, _ = Next(s, Input{Kind: EvAudio, At: at(4 * time.Minute), Speech: true})
+	s, _, _ = Next(s, Input{Kind: EvAudio, At: at(8 * time.Minute), Speech: false})
 	if s.State != Live {
 		t.Fatalf("stopped after 4 min of silence: %+v", s)
 	}
-	s, eff, _ := Next(s, Event{Kind: EvTick, At: at(9 * time.Minute)})
+	s, eff, _ := Next(s, Input{Kind: EvTick, At: at(9 * time.Minute)})
 	if s.State != Stopped || s.StopReason != "silence" || eff[0] != StopPipeline {
 		t.Fatalf("not stopped after 5 min of silence: %+v %v", s, eff)
 	}
 	// Speech stamped earlier than the last one (reordered delivery) never moves LastSpeech back.
 	s = Session{ID: "s2", State: Live, LastSpeech: at(time.Minute), AutoStopAfter: time.Minute}
-	s, _, _ = Next(s, Event{Kind: EvAudio, At: at(30 * time.Second), Speech: true})
+	s, _, _ = Next(s, Input{Kind: EvAudio, At: at(30 * time.Second), Speech: true})
 	if !s.LastSpeech.Equal(at(time.Minute)) {
 		t.Fatalf("LastSpeech went back to %v", s.LastSpeech)
 	}
 	// AutoStopAfter 0 never stops.
 	s = Session{ID: "s3", State: Live, LastSpeech: t0}
-	if s, _, _ = Next(s, Event{Kind: EvTick, At: at(1000 * time.Hour)}); s.State != Live {
+	if s, _, _ = Next(s, Input{Kind: EvTick, At: at(1000 * time.Hour)}); s.State != Live {
 		t.Fatal("a session without auto-stop stopped")
 	}
 }
 
 func TestLabel(t *testing.T) {
 	s := Session{ID: "s1", State: Stopped, Label: "old"}
-	if got, _, err := Next(s, Event{Kind: EvLabel, Label: "Sunday service"}); err != nil || got.Label != "Sunday service" {
+	if got, _, err := Next(s, Input{Kind: EvLabel, Label: "Sunday service"}); err != nil || got.Label != "Sunday service" {
 		t.Fatalf("relabel a stopped session: %+v %v", got, err)
 	}
-	if got, _, err := Next(s, Event{Kind: EvLabel, Label: strings.Repeat("x", MaxLabel+1)}); !errors.Is(err, ErrTransition) || got.Label != "old" {
+	if got, _, err := Next(s, Input{Kind: EvLabel, Label: strings.Repeat("x", MaxLabel+1)}); !errors.Is(err, ErrTransition) || got.Label != "old" {
 		t.Fatalf("overlong label: %+v %v", got, err)
 	}
-	if _, _, err := Next(s, Event{Kind: "explode"}); !errors.Is(err, ErrTransition) {
+	if _, _, err := Next(s, Input{Kind: "explode"}); !errors.Is(err, ErrTransition) {
 		t.Fatalf("unknown event: %v", err)
 	}
 }
@@ -102,13 +102,13 @@ func TestLabel(t *testing.T) {
 func FuzzNext(f *testing.F) {
 	f.Add([]byte{0, 2, 2, 3, 4, 5, 1}, uint16(60))
 	f.Add([]byte{1, 0, 6, 7}, uint16(0))
-	kinds := []EventKind{EvStart, EvStop, EvAudio, EvTick, EvRestart, EvResume, EvLabel, EvReconnect}
+	kinds := []InputKind{EvStart, EvStop, EvAudio, EvTick, EvRestart, EvResume, EvLabel, EvReconnect}
 	f.Fuzz(func(t *testing.T, seq []byte, autoStop uint16) {
 		s := Session{ID: "f", State: Idle, AutoStopAfter: time.Duration(autoStop) * time.Second}
 		now := t0
 		for i, b := range seq {
 			now = now.Add(time.Duration(b) * time.Second)
-			e := Event{Kind: kinds[int(b)%len(kinds)], At: now, Speech: b%3 == 0, Label: "l"}
+			e := Input{Kind: kinds[int(b)%len(kinds)], At: now, Speech: b%3 == 0, Label: "l"}
 			next, _, err := Next(s, e)
 			if err != nil && next != s {
 				t.Fatalf("step %d: a refused %s changed the session", i, e.Kind)

@@ -153,14 +153,33 @@ func CheckOrigin(r *http.Request, allowed []string) bool {
 	return false
 }
 
-// CheckOrigin checks r against the Issuer's configured allow-list.
+// CheckOrigin checks r against the Issuer's configured allow-list; the
+// server's own origin (a page it served itself) is always allowed.
 func (is *Issuer) CheckOrigin(r *http.Request) bool {
 	vals := r.Header.Values("Origin")
 	if len(vals) != 1 {
 		return false
 	}
 	o, err := config.NormalizeOrigin(vals[0])
-	return err == nil && slices.Contains(is.origins, o)
+	return err == nil && (slices.Contains(is.origins, o) || o == OwnOrigin(r))
+}
+
+// OwnOrigin is the origin a browser sends for pages this server served on
+// the connection r arrived on: scheme (from the connection's TLS state) and
+// the Host header. An attacker's page cannot make a browser send our Host
+// with its own Origin, so Origin == OwnOrigin(r) means same-origin. Behind a
+// TLS-terminating proxy the schemes differ; list the public origin in
+// jwt.tickets.allowed_origins there.
+func OwnOrigin(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	o, err := config.NormalizeOrigin(scheme + "://" + r.Host)
+	if err != nil {
+		return ""
+	}
+	return o
 }
 
 // RedactURL returns u as a string with any ticket value replaced, for logs

@@ -12,6 +12,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/config"
 )
 
 // maxBody bounds a POST /v1/tickets body.
@@ -89,7 +90,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	iss, err := h.Issuer.Issue(r.Context(), Grant{Subject: p.Subject, SessionID: req.SessionID, Scope: scope, Origin: req.Origin})
+	iss, err := h.Issuer.Issue(r.Context(), Grant{Subject: p.Subject, SessionID: req.SessionID, Scope: scope, Origin: req.Origin,
+		SameOrigin: sameOrigin(req.Origin, r)})
 	switch {
 	case errors.Is(err, ErrBadGrant):
 		apierr.Write(w, r, apierr.CodeBadRequest, "origin must be one of jwt.tickets.allowed_origins")
@@ -115,6 +117,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.logger().Info("ticket issued", "request_id", apierr.RequestID(r.Context()), "ticket_id", iss.ID, "principal", p.ID,
 		"session_id", req.SessionID, "scope", string(scope))
 	apierr.JSON(w, http.StatusOK, Response{Ticket: iss.Ticket, ExpiresAt: iss.ExpiresAt})
+}
+
+// sameOrigin reports whether origin is the server's own (see OwnOrigin).
+func sameOrigin(origin string, r *http.Request) bool {
+	o, err := config.NormalizeOrigin(origin)
+	own := OwnOrigin(r)
+	return err == nil && own != "" && o == own
 }
 
 // actor names p in audit events.

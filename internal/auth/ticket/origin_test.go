@@ -2,13 +2,16 @@ package ticket
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/clocktest"
 )
 
 func TestCheckOrigin(t *testing.T) {
@@ -115,5 +118,45 @@ func TestSessionWildcardNames(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", pattern, err)
 		}
+	}
+}
+
+// Pages the server serves itself may open its WebSockets without an
+// allow-list entry; a page elsewhere may not, whatever Host it targets.
+func TestSameOrigin(t *testing.T) {
+	is := newIssuer(t, clocktest.New(time.Now()))
+	for _, tc := range []struct {
+		host, origin string
+		tls, ok      bool
+	}{
+		{"izwi.local:8080", "http://izwi.local:8080", false, true},
+		{"IZWI.local:8080", "http://izwi.local:8080", false, true},
+		{"izwi.local", "https://izwi.local:443", true, true},
+		{"izwi.local:8080", "https://izwi.local:8080", false, false}, // scheme differs
+		{"izwi.local:8080", "http://evil.example", false, false},
+		{"izwi.local:8080", "http://izwi.local:8081", false, false},
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/ws", nil)
+		r.Host = tc.host
+		if tc.tls {
+			r.TLS = &tls.ConnectionState{}
+		}
+		r.Header.Set("Origin", tc.origin)
+		if got := is.CheckOrigin(r); got != tc.ok {
+			t.Errorf("Host %s Origin %s: %v, want %v", tc.host, tc.origin, got, tc.ok)
+		}
+	}
+	ctx := context.Background()
+	g := Grant{Subject: "key:a", SessionID: "s1", Scope: auth.ScopeLiveRead, Origin: "http://izwi.local:8080"}
+	if _, err := is.Issue(ctx, g); !errors.Is(err, ErrBadGrant) {
+		t.Fatalf("an unlisted origin without SameOrigin: %v", err)
+	}
+	g.SameOrigin = true
+	iss, err := is.Issue(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := is.Redeem(iss.Ticket, "s1", "http://evil.example"); err == nil {
+		t.Fatal("a same-origin ticket redeemed from another origin")
 	}
 }

@@ -50,6 +50,10 @@ type Grant struct {
 	SessionID string
 	Scope     auth.Scope // live.read or live.write
 	Origin    string     // browser origin, scheme://host[:port]
+	// SameOrigin says the caller checked that Origin is this server's own
+	// origin (OwnOrigin of the request), which needs no allow-list entry:
+	// pages Izwi serves itself may always open its WebSockets.
+	SameOrigin bool
 	// TTL shortens the configured lifetime; zero or longer means the configured one.
 	TTL time.Duration
 }
@@ -119,7 +123,7 @@ func (is *Issuer) Issue(ctx context.Context, g Grant) (Issued, error) {
 		return Issued{}, fmt.Errorf("%w: scope must be live.read or live.write", ErrBadGrant)
 	}
 	origin, err := config.NormalizeOrigin(g.Origin)
-	if err != nil || !slices.Contains(is.origins, origin) {
+	if err != nil || (!g.SameOrigin && !slices.Contains(is.origins, origin)) {
 		return Issued{}, fmt.Errorf("%w: origin is not on jwt.tickets.allowed_origins", ErrBadGrant)
 	}
 	g.Origin = origin

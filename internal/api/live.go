@@ -1,0 +1,65 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/izwi-speech/izwi/internal/auth"
+)
+
+// LiveHandlers are the live-caption routes (issue 4). Package livehttp
+// builds them; the access of each is declared here, in liveRoutes, with the
+// rest of the table. A nil field leaves its route out.
+type LiveHandlers struct {
+	// Session management, for the session's owner (live.write) or an admin.
+	Create, List, Get, Update, Delete, Start, Stop, Resume http.Handler
+	// Ingest is the audio WebSocket (binary PCM16 frames) of one session.
+	Ingest http.Handler
+	// CaptionsWS and CaptionsSSE are the viewer feeds; View is what a
+	// viewer page may know of the session (its state and viewer mode).
+	CaptionsWS, CaptionsSSE, View http.Handler
+	// ViewerTicket exchanges a session's viewer password or link token for
+	// a ticket. It takes no credentials (that is its point); wrong secrets
+	// count as authentication failures and are throttled and audited.
+	ViewerTicket http.Handler
+	// Pages serves the viewer, display, overlay and microphone pages and
+	// their assets, embedded in the binary.
+	Pages http.Handler
+	// Listen is the Deepgram-compatible streaming endpoint.
+	Listen http.Handler
+}
+
+// liveRoutes declares the live routes' access.
+func liveRoutes(h *LiveHandlers) []Route {
+	if h == nil {
+		return nil
+	}
+	write, read := Scope(auth.ScopeLiveWrite), Viewer(auth.ScopeLiveRead)
+	all := []Route{
+		{Method: http.MethodPost, Pattern: "/v1/sessions", Access: write, Handler: h.Create},
+		{Method: http.MethodGet, Pattern: "/v1/sessions", Access: write, Handler: h.List},
+		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}", Access: write, Handler: h.Get},
+		{Method: http.MethodPatch, Pattern: "/v1/sessions/{id}", Access: write, Handler: h.Update},
+		{Method: http.MethodDelete, Pattern: "/v1/sessions/{id}", Access: write, Handler: h.Delete},
+		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/start", Access: write, Handler: h.Start},
+		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/stop", Access: write, Handler: h.Stop},
+		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/resume", Access: write, Handler: h.Resume},
+		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/audio", Access: Ticket(auth.ScopeLiveWrite), Handler: h.Ingest},
+		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/captions", Access: read, Handler: h.CaptionsWS},
+		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/events", Access: read, Handler: h.CaptionsSSE},
+		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/view", Access: read, Handler: h.View},
+		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/viewer-ticket", Access: Public, Handler: h.ViewerTicket},
+		{Method: http.MethodGet, Pattern: "/v1/listen", Access: Scope(auth.ScopeASRRead), Handler: h.Listen},
+	}
+	if h.Pages != nil {
+		for _, p := range []string{"/live/{id}", "/display/{id}", "/overlay/{id}", "/mic/{id}", "/assets/{file}"} {
+			all = append(all, Route{Method: http.MethodGet, Pattern: p, Access: Public, Handler: h.Pages})
+		}
+	}
+	var out []Route
+	for _, rt := range all {
+		if rt.Handler != nil {
+			out = append(out, rt)
+		}
+	}
+	return out
+}
