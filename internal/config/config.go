@@ -42,6 +42,9 @@ type Config struct {
 	TLS       TLS       `json:"tls" toml:"tls"`
 	Telemetry Telemetry `json:"telemetry" toml:"telemetry"`
 	Audit     Audit     `json:"audit" toml:"audit"`
+	Live      Live      `json:"live" toml:"live"`
+	Chat      Chat      `json:"chat" toml:"chat"`
+	Vault     Vault     `json:"vault" toml:"vault"`
 }
 
 // Bus configures the message broker. The zero value runs an embedded NATS
@@ -183,6 +186,9 @@ func (c Config) Defaults() Config {
 	c.TLS = c.TLS.defaults(c)
 	c.Telemetry = c.Telemetry.defaults(c)
 	c.Audit = c.Audit.defaults(c)
+	c.Live = c.Live.defaults(c)
+	c.Chat = c.Chat.defaults(c)
+	c.Vault = c.Vault.defaults(c)
 	def := defaultRoles()
 	for _, name := range RoleNames() {
 		r, d := c.Engines.role(name), def.role(name)
@@ -237,7 +243,8 @@ func (c Config) Validate() error {
 		}
 	}
 	for _, section := range [][]error{c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
-		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate()} {
+		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate(),
+		c.Live.validate(), c.Chat.validate(), c.Vault.validate()} {
 		errs = append(errs, section...)
 	}
 	return errors.Join(errs...)

@@ -109,7 +109,8 @@ func EnvVars() []string {
 	}
 	var c Config
 	for _, section := range [][]string{c.Auth.envVars(), c.JWT.envVars(), c.Limits.envVars(), c.Admin.envVars(),
-		c.TLS.envVars(), c.Telemetry.envVars(), c.Audit.envVars()} {
+		c.TLS.envVars(), c.Telemetry.envVars(), c.Audit.envVars(),
+		c.Live.envVars(), c.Chat.envVars(), c.Vault.envVars()} {
 		vars = append(vars, section...)
 	}
 	return vars
@@ -155,6 +156,9 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	c.TLS.applyEnv(e)
 	c.Telemetry.applyEnv(e)
 	c.Audit.applyEnv(e)
+	c.Live.applyEnv(e)
+	c.Chat.applyEnv(e)
+	c.Vault.applyEnv(e)
 	for _, name := range RoleNames() {
 		p, r := "IZWI_"+strings.ToUpper(name), c.Engines.role(name)
 		str(p+"_ENGINE", &r.Engine)
