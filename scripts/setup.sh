@@ -3,7 +3,9 @@
 # already there. Safe to run again. Used by `make run`, `make test` and CI.
 #   Debian packages: the zero-download engines (PocketSphinx, Flite), their
 #   headers for cgo, Debian's python3-onnx for the test-model generator,
-#   sox for audio checks, and Chromium for browser tests.
+#   sox for audio checks, Chromium for browser tests (driven by
+#   playwright-core from npm, installed into web/e2e), alsa-utils for the
+#   ALSA capture source, and swtpm for the vault's TPM tests.
 #   Go modules: everything pinned in go.sum.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +16,7 @@ APT_PACKAGES=(
   flite flite1-dev
   python3-onnx python3-numpy espeak-ng-data
   sox bzip2
+  chromium alsa-utils swtpm swtpm-tools
 )
 
 missing=()
