@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/mail"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
 )
@@ -35,6 +36,13 @@ type TLS struct {
 	// ACMECacheDir keeps ACME account keys and certificates (0700).
 	// Default <data dir>/tls/acme (IZWI_TLS_ACME_CACHE_DIR).
 	ACMECacheDir string `json:"acme_cache_dir,omitempty" toml:"acme_cache_dir"`
+	// ACMEDirectoryURL is the ACME CA's directory; empty means Let's
+	// Encrypt. Set it for a venue's own CA (step-ca, smallstep, Pebble)
+	// (IZWI_TLS_ACME_DIRECTORY_URL). Must be https.
+	ACMEDirectoryURL string `json:"acme_directory_url,omitempty" toml:"acme_directory_url"`
+	// ACMECAFile is a PEM bundle of extra roots to trust when talking to
+	// that CA, added to the system roots (IZWI_TLS_ACME_CA_FILE).
+	ACMECAFile string `json:"acme_ca_file,omitempty" toml:"acme_ca_file"`
 	// HSTS sends Strict-Transport-Security on TLS listeners (IZWI_TLS_HSTS).
 	// Default true; it never applies to plain HTTP.
 	HSTS *bool `json:"hsts,omitempty" toml:"hsts"`
@@ -98,6 +106,11 @@ func (x TLS) validate() []error {
 		if dns == 0 {
 			bad("mode acme needs hosts: the public DNS names to request certificates for")
 		}
+		if x.ACMEDirectoryURL != "" {
+			if u, err := url.Parse(x.ACMEDirectoryURL); err != nil || u.Scheme != "https" || u.Host == "" {
+				bad("acme_directory_url %q: want an https URL", x.ACMEDirectoryURL)
+			}
+		}
 		if x.ACMEEmail != "" {
 			if a, err := mail.ParseAddress(x.ACMEEmail); err != nil || a.Address != x.ACMEEmail {
 				bad("acme_email %q is not an e-mail address", x.ACMEEmail)
@@ -131,6 +144,8 @@ func (x *TLS) applyEnv(e envReader) {
 	}
 	e.String("IZWI_TLS_ACME_EMAIL", &x.ACMEEmail)
 	e.String("IZWI_TLS_ACME_CACHE_DIR", &x.ACMECacheDir)
+	e.String("IZWI_TLS_ACME_DIRECTORY_URL", &x.ACMEDirectoryURL)
+	e.String("IZWI_TLS_ACME_CA_FILE", &x.ACMECAFile)
 	if _, ok := e.get("IZWI_TLS_HSTS"); ok {
 		var b bool
 		e.Bool("IZWI_TLS_HSTS", &b)
@@ -141,7 +156,7 @@ func (x *TLS) applyEnv(e envReader) {
 // envVars lists the IZWI_* variables applyEnv reads.
 func (x TLS) envVars() []string {
 	return []string{"IZWI_TLS_MODE", "IZWI_TLS_CERT_FILE", "IZWI_TLS_KEY_FILE", "IZWI_TLS_HOSTS",
-		"IZWI_TLS_ACME_EMAIL", "IZWI_TLS_ACME_CACHE_DIR", "IZWI_TLS_HSTS"}
+		"IZWI_TLS_ACME_EMAIL", "IZWI_TLS_ACME_CACHE_DIR", "IZWI_TLS_ACME_DIRECTORY_URL", "IZWI_TLS_ACME_CA_FILE", "IZWI_TLS_HSTS"}
 }
 
 // validHost accepts an IP address or a DNS name (no wildcards: a

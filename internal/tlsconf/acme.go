@@ -2,10 +2,14 @@ package tlsconf
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
+	"golang.org/x/crypto/acme"
 	"golang.org/x/crypto/acme/autocert"
 
 	"github.com/izwi-speech/izwi/internal/config"
@@ -43,5 +47,36 @@ func acmeConfig(cfg config.TLS, dataDir string) (*tls.Config, Info, error) {
 		HostPolicy: autocert.HostWhitelist(hosts...),
 		Email:      cfg.ACMEEmail,
 	}
+	if cfg.ACMEDirectoryURL != "" {
+		client, err := acmeHTTPClient(cfg.ACMECAFile)
+		if err != nil {
+			return nil, Info{}, err
+		}
+		m.Client = &acme.Client{DirectoryURL: cfg.ACMEDirectoryURL, HTTPClient: client}
+	}
+	// build hardens the config (versions, suites); autocert's NextProtos
+	// keep acme-tls/1 for the TLS-ALPN-01 challenge.
 	return m.TLSConfig(), Info{Hosts: hosts}, nil
+}
+
+// acmeHTTPClient trusts the system roots plus those in caFile (a venue's
+// own ACME CA) for talking to the CA.
+func acmeHTTPClient(caFile string) (*http.Client, error) {
+	if caFile == "" {
+		return http.DefaultClient, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("tlsconf: acme_ca_file: %w", err)
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil || roots == nil {
+		roots = x509.NewCertPool()
+	}
+	if !roots.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("tlsconf: acme_ca_file %s holds no PEM certificate", caFile)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	return &http.Client{Transport: tr, Timeout: time.Minute}, nil
 }
