@@ -34,6 +34,10 @@ const (
 	CodeRateLimited          Code = "rate_limited"
 	CodeQuotaExceeded        Code = "quota_exceeded"
 	CodeNotReady             Code = "not_ready"
+	// Chat upstreams (issue 7): a server Izwi forwards to failed.
+	CodeUpstreamUnavailable Code = "upstream_unavailable"
+	CodeUpstreamTimeout     Code = "upstream_timeout"
+	CodeUpstreamError       Code = "upstream_error"
 	CodeInternal             Code = "internal"
 )
 
@@ -73,6 +77,12 @@ func Lookup(c Code) Entry {
 		return Entry{http.StatusTooManyRequests, "quota exhausted; retry after the time given"}
 	case CodeNotReady:
 		return Entry{http.StatusServiceUnavailable, "the server is not ready"}
+	case CodeUpstreamUnavailable:
+		return Entry{http.StatusBadGateway, "the upstream server could not be reached"}
+	case CodeUpstreamTimeout:
+		return Entry{http.StatusGatewayTimeout, "the upstream server did not answer in time"}
+	case CodeUpstreamError:
+		return Entry{http.StatusBadGateway, "the upstream server failed"}
 	default:
 		return Entry{http.StatusInternalServerError, "internal error; quote the request_id when reporting it"}
 	}
@@ -82,7 +92,8 @@ func Lookup(c Code) Entry {
 func Codes() []Code {
 	return []Code{CodeBadRequest, CodeUnauthenticated, CodeCredentialsInURL, CodeForbidden, CodeIPDenied,
 		CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodePayloadTooLarge, CodeUnsupportedMediaType,
-		CodeRateLimited, CodeQuotaExceeded, CodeNotReady, CodeInternal}
+		CodeRateLimited, CodeQuotaExceeded, CodeNotReady,
+		CodeUpstreamUnavailable, CodeUpstreamTimeout, CodeUpstreamError, CodeInternal}
 }
 
 // Body is the one JSON shape of every error response.
