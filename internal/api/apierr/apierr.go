@@ -38,7 +38,7 @@ const (
 	CodeUpstreamUnavailable Code = "upstream_unavailable"
 	CodeUpstreamTimeout     Code = "upstream_timeout"
 	CodeUpstreamError       Code = "upstream_error"
-	CodeInternal             Code = "internal"
+	CodeInternal            Code = "internal"
 )
 
 // Entry is one catalogue line.
