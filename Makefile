@@ -14,7 +14,7 @@ export IZWI_MODELS   ?= $(abspath ../shared/models)
 # Small sherpa-onnx models this project generates for its tests.
 export IZWI_GEN_MODELS ?= $(abspath testdata/gen)
 
-.PHONY: all setup build run test test-models bench fuzz soak vet clean
+.PHONY: all setup build run test test-models bench fuzz soak sbom vet clean
 
 all: build
 
@@ -48,6 +48,12 @@ fuzz: setup
 
 soak: setup build
 	$(GO) test -count=1 -run Soak -tags soak -timeout 60m ./...
+
+# A CycloneDX SBOM of the built binary: Go modules, native engines and the
+# model catalogue with its pinned SHA-256s.
+sbom: build
+	$(BIN) version --sbom > bin/izwi.cdx.json
+	@echo "sbom: bin/izwi.cdx.json"
 
 clean:
 	rm -rf bin testdata/gen

@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/buildinfo"
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -35,6 +36,7 @@ type engineVersion struct {
 func runVersion(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("version", c.stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
+	sbom := fs.Bool("sbom", false, "print a CycloneDX 1.6 SBOM of this binary: Go modules, native engines, pinned models")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -43,6 +45,13 @@ func runVersion(ctx context.Context, c *cli, args []string) int {
 		return exitUsage
 	}
 	reg := newRegistry()
+	if *sbom {
+		if err := writeSBOM(ctx, c.stdout, reg, time.Now()); err != nil {
+			fmt.Fprintf(c.stderr, "izwi version: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
+	}
 	v := versionInfo{Version: buildinfo.Version, Commit: buildinfo.Commit, Go: runtime.Version(),
 		Platform: runtime.GOOS + "/" + runtime.GOARCH, Roles: reg.Roles()}
 	byEngine := map[string][]string{}
