@@ -31,6 +31,14 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# Browser tests drive Debian's Chromium with playwright-core (no browser
+# download: executablePath is /usr/bin/chromium), pinned in web/e2e.
+if [ -f web/e2e/package-lock.json ] && [ ! -d web/e2e/node_modules/playwright-core ]; then
+  command -v npm >/dev/null || { echo "setup: npm is required for the browser tests" >&2; exit 1; }
+  echo "setup: installing web/e2e npm packages"
+  (cd web/e2e && npm ci --no-audit --no-fund --silent)
+fi
+
 command -v go >/dev/null || { echo "setup: Go 1.26 is required (https://go.dev/dl/)" >&2; exit 1; }
 go mod download
 echo "setup: ok"
