@@ -1,0 +1,229 @@
+package livehttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/auth/ticket"
+	"github.com/izwi-speech/izwi/internal/live"
+)
+
+// parseAfter reads the resume point: ?after=<seq>, else (SSE) the
+// Last-Event-ID header. Absent is 0 (everything the session holds).
+func parseAfter(r *http.Request, header bool) (uint64, error) {
+	v := r.URL.Query().Get("after")
+	if v == "" && header {
+		v = r.Header.Get("Last-Event-ID")
+	}
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+	if err != nil {
+		return 0, errors.New("after must be a non-negative integer (a Seq)")
+	}
+	return n, nil
+}
+
+// acceptWS upgrades r, echoing the izwi-ticket subprotocol when the
+// browser offered it (browsers require the echo), and clears the
+// http.Server's deadlines, which would otherwise cut a hijacked
+// connection after its write timeout.
+func acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
+	var protos []string
+	for _, line := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(line, ",") {
+			if strings.TrimSpace(p) == ticket.Subprotocol {
+				protos = []string{ticket.Subprotocol}
+			}
+		}
+	}
+	return websocket.Accept(w, r, &websocket.AcceptOptions{
+		Subprotocols: protos,
+		// The gateway has already checked Origin against the configured
+		// allow-list and this server's own origin (ticket.Issuer.CheckOrigin,
+		// api.Options.CheckOrigin) before any credential was looked at;
+		// the library's same-host check would wrongly refuse the
+		// allow-listed origins of pages hosted elsewhere.
+		InsecureSkipVerify: true,
+	})
+}
+
+// closeReason trims a close reason to the protocol's 123 bytes.
+func closeReason(s string) string {
+	if len(s) > 123 {
+		s = s[:123]
+	}
+	return s
+}
+
+// captionsWS serves GET /v1/sessions/{id}/captions: one JSON live.Event per
+// text message, catch-up first (after=<seq>), pings every Heartbeat.
+func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	info, ok := h.watchable(w, r)
+	if !ok {
+		return
+	}
+	after, err := parseAfter(r, false)
+	if err != nil {
+		apierr.Write(w, r, apierr.CodeBadRequest, err.Error())
+		return
+	}
+	feed, err := h.opts.Sessions.Watch(ctx, info.ID, after)
+	if err != nil {
+		h.writeLiveErr(w, r, err)
+		return
+	}
+	defer feed.Close()
+	c, err := acceptWS(w, r)
+	if err != nil {
+		return // Accept has answered
+	}
+	defer c.CloseNow()
+	c.SetReadLimit(1024) // viewers send nothing but control frames
+	// CloseRead answers pings and the client's close; its context ends
+	// when the client goes.
+	ctx = c.CloseRead(ctx)
+	last := after
+	ping := time.NewTicker(h.opts.Heartbeat)
+	defer ping.Stop()
+	for {
+		select {
+		case ev, open := <-feed.Events():
+			if !open {
+				code, reason := feedEnd(feed.Err(), last)
+				c.Close(code, reason)
+				return
+			}
+			b, err := json.Marshal(ev)
+			if err != nil {
+				c.Close(websocket.StatusInternalError, "encoding failed")
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, h.opts.WriteTimeout)
+			err = c.Write(wctx, websocket.MessageText, b)
+			cancel()
+			if err != nil {
+				if ctx.Err() == nil { // slow, not gone
+					c.Close(CloseTimeout, closeReason(fmt.Sprintf("fell behind; reconnect with after=%d", last)))
+				}
+				return
+			}
+			last = ev.Seq
+		case <-ping.C:
+			pctx, cancel := context.WithTimeout(ctx, h.opts.WriteTimeout)
+			err := c.Ping(pctx)
+			cancel()
+			if err != nil {
+				return
+			}
+		case <-ctx.Done():
+			if h.ctx.Err() != nil {
+				c.Close(websocket.StatusGoingAway, "server shutting down")
+			}
+			return
+		}
+	}
+}
+
+// feedEnd maps why a feed ended to a close code.
+func feedEnd(err error, last uint64) (websocket.StatusCode, string) {
+	switch {
+	case errors.Is(err, live.ErrSlow):
+		return CloseTimeout, closeReason(fmt.Sprintf("fell behind; reconnect with after=%d", last))
+	case errors.Is(err, live.ErrNotFound):
+		return CloseNotFound, "session deleted"
+	case err == nil, errors.Is(err, context.Canceled):
+		return websocket.StatusNormalClosure, "feed ended"
+	}
+	return websocket.StatusInternalError, "feed failed"
+}
+
+// captionsSSE serves GET /v1/sessions/{id}/events as Server-Sent Events:
+// "id: <seq>", "event: <type>", "data: <json>"; resumes from Last-Event-ID
+// or ?after=; a comment every Heartbeat keeps proxies from closing it.
+// A viewer that falls behind gets an "error" event and the stream ends
+// (EventSource reconnects with Last-Event-ID on its own).
+func (h *Handlers) captionsSSE(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	info, ok := h.watchable(w, r)
+	if !ok {
+		return
+	}
+	after, err := parseAfter(r, true)
+	if err != nil {
+		apierr.Write(w, r, apierr.CodeBadRequest, err.Error())
+		return
+	}
+	feed, err := h.opts.Sessions.Watch(ctx, info.ID, after)
+	if err != nil {
+		h.writeLiveErr(w, r, err)
+		return
+	}
+	defer feed.Close()
+	rc := http.NewResponseController(w)
+	hd := w.Header()
+	hd.Set("Content-Type", "text/event-stream")
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
+	hd.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	last := after
+	write := func(b []byte) bool {
+		_ = rc.SetWriteDeadline(time.Now().Add(h.opts.WriteTimeout))
+		if _, err := w.Write(b); err != nil {
+			return false
+		}
+		return rc.Flush() == nil
+	}
+	// The retry hint, and headers out at once so the client knows it is on.
+	if !write([]byte("retry: 2000\n\n")) {
+		return
+	}
+	beat := time.NewTicker(h.opts.Heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case ev, open := <-feed.Events():
+			if !open {
+				if ferr := feed.Err(); errors.Is(ferr, live.ErrSlow) {
+					write(fmt.Appendf(nil, "event: error\ndata: {\"code\":\"fell_behind\",\"after\":%d}\n\n", last))
+				} else if errors.Is(ferr, live.ErrNotFound) {
+					write([]byte("event: error\ndata: {\"code\":\"not_found\"}\n\n"))
+				}
+				return
+			}
+			b, err := json.Marshal(ev)
+			if err != nil {
+				return
+			}
+			if !write(fmt.Appendf(nil, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, sseField(string(ev.Type)), b)) {
+				return
+			}
+			last = ev.Seq
+		case <-beat.C:
+			if !write([]byte(": keepalive\n\n")) {
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// sseField keeps a value on one line (an event type never has newlines,
+// but a line break would split the frame).
+func sseField(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ").Replace(s)
+}
