@@ -1,0 +1,330 @@
+// captions.js: the caption-feed client every page shares. It asks the
+// server what the session is (/view), obtains a viewer ticket when the
+// session needs one, follows /captions over a WebSocket with reconnection
+// (exponential backoff, catch-up with ?after=<last seq>, de-duplication by
+// seq), and renders events into a container with textContent only: caption
+// text is never parsed as HTML.
+
+export const TICKET_PROTOCOL = 'izwi-ticket';
+
+/** The session id the server validated and put on <body>. */
+export function sessionId() {
+  return document.body.dataset.session;
+}
+
+function api(path) {
+  return '/v1/sessions/' + encodeURIComponent(sessionId()) + path;
+}
+
+/** An Error carrying the HTTP status and catalogue code of a refusal. */
+export class APIError extends Error {
+  constructor(status, code, message) {
+    super(message || code || ('HTTP ' + status));
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function readError(resp) {
+  let code = '', message = '';
+  try {
+    const body = await resp.json();
+    code = body.error?.code || '';
+    message = body.error?.message || '';
+  } catch { /* not JSON */ }
+  return new APIError(resp.status, code, message);
+}
+
+/** GET /view: {id, viewer_mode, state, label?, authorized}. */
+export async function fetchView(headers = {}) {
+  const resp = await fetch(api('/view'), { headers, cache: 'no-store', credentials: 'omit' });
+  if (!resp.ok) throw await readError(resp);
+  return resp.json();
+}
+
+/** Exchanges a viewer password or link token for a single-use ticket. */
+export async function viewerTicket(secret) {
+  const resp = await fetch(api('/viewer-ticket'), {
+    method: 'POST', cache: 'no-store', credentials: 'omit',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ secret, origin: location.origin }),
+  });
+  if (!resp.ok) throw await readError(resp);
+  return (await resp.json()).ticket;
+}
+
+/** Obtains a ticket for this session with an API key (kept by the caller). */
+export async function keyTicket(key, scope) {
+  const resp = await fetch('/v1/tickets', {
+    method: 'POST', cache: 'no-store', credentials: 'omit',
+    headers: { 'Content-Type': 'application/json', 'Authorization': 'Bearer ' + key },
+    body: JSON.stringify({ session_id: sessionId(), scope, origin: location.origin }),
+  });
+  if (!resp.ok) throw await readError(resp);
+  return (await resp.json()).ticket;
+}
+
+/** Reads #t=<token> from the address and removes it from the address bar
+ * (and history), so it is neither bookmarked by accident nor shown. */
+export function takeLinkToken() {
+  const m = /(?:^#|&)t=([A-Za-z0-9_.~-]{1,128})(?:&|$)/.exec(location.hash);
+  if (!m) return '';
+  history.replaceState(history.state, '', location.pathname + location.search);
+  return m[1];
+}
+
+export function wsURL(path) {
+  return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + api(path);
+}
+
+/**
+ * Feed follows the session's captions. getTicket() returns a fresh ticket
+ * (or '' for a public session); it is called before every connection,
+ * since tickets are single-use. onEvent gets each event once, in seq
+ * order; onStatus gets 'connecting' | 'open' | 'reconnecting' | 'closed'.
+ */
+export class Feed {
+  constructor({ getTicket, onEvent, onStatus, onAuthError }) {
+    this.getTicket = getTicket || (async () => '');
+    this.onEvent = onEvent || (() => {});
+    this.onStatus = onStatus || (() => {});
+    this.onAuthError = onAuthError || (() => {});
+    this.lastSeq = 0;
+    this.attempt = 0;
+    this.stopped = true;
+    this.ws = null;
+    this.timer = 0;
+  }
+
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (this.ws) this.ws.close(1000, 'bye');
+    this.ws = null;
+    this.onStatus('closed');
+  }
+
+  async connect() {
+    if (this.stopped) return;
+    this.onStatus(this.attempt === 0 ? 'connecting' : 'reconnecting');
+    let ticket = '';
+    try {
+      ticket = await this.getTicket();
+    } catch (err) {
+      if (err instanceof APIError && (err.status === 401 || err.status === 403 || err.status === 404)) {
+        this.stopped = true;
+        this.onAuthError(err);
+        return;
+      }
+      this.retry();
+      return;
+    }
+    if (this.stopped) return;
+    const url = wsURL('/captions') + (this.lastSeq > 0 ? '?after=' + this.lastSeq : '');
+    const ws = ticket ? new WebSocket(url, [TICKET_PROTOCOL, ticket]) : new WebSocket(url);
+    this.ws = ws;
+    ws.onopen = () => {
+      if (ws !== this.ws) return;
+      this.attempt = 0;
+      this.onStatus('open');
+    };
+    ws.onmessage = (msg) => {
+      if (ws !== this.ws || typeof msg.data !== 'string') return;
+      let ev;
+      try { ev = JSON.parse(msg.data); } catch { return; }
+      if (!ev || typeof ev.seq !== 'number') return;
+      if (ev.seq <= this.lastSeq) return; // already seen (catch-up overlap)
+      this.lastSeq = ev.seq;
+      this.onEvent(ev);
+    };
+    ws.onclose = (e) => {
+      if (ws !== this.ws) return;
+      this.ws = null;
+      if (this.stopped) return;
+      // 4008: this viewer fell behind; catch up at once from lastSeq.
+      if (e.code === 4008) { this.attempt = 0; this.connect(); return; }
+      this.retry();
+    };
+  }
+
+  retry() {
+    if (this.stopped) return;
+    this.onStatus('reconnecting');
+    const base = Math.min(15000, 500 * 2 ** this.attempt);
+    this.attempt = Math.min(this.attempt + 1, 10);
+    this.timer = setTimeout(() => this.connect(), base / 2 + Math.random() * base / 2);
+  }
+}
+
+/**
+ * CaptionView renders caption events into container: one <p> per segment,
+ * partials (class "partial", grey) replaced in place by later events of the
+ * same segment until its final. maxLines > 0 keeps only the latest lines.
+ */
+export class CaptionView {
+  constructor(container, { maxLines = 0, onChange } = {}) {
+    this.el = container;
+    this.maxLines = maxLines;
+    this.onChange = onChange || (() => {});
+    this.open = new Map(); // segment → <p> still partial
+  }
+
+  apply(ev) {
+    if (ev.type !== 'caption') return;
+    const key = String(ev.segment ?? 0);
+    let line = this.open.get(key);
+    const text = typeof ev.text === 'string' ? ev.text : '';
+    if (!line) {
+      if (!text) return; // an empty partial: nothing to show yet
+      line = document.createElement('p');
+      line.className = 'line';
+      line.dataset.segment = key;
+      const who = document.createElement('span');
+      who.className = 'speaker';
+      const words = document.createElement('span');
+      words.className = 'text';
+      line.append(who, words);
+      this.el.append(line);
+      this.open.set(key, line);
+    }
+    const [who, words] = line.children;
+    who.textContent = ev.speaker ? ev.speaker + ': ' : '';
+    who.hidden = !ev.speaker;
+    words.textContent = text;
+    if (ev.final) {
+      this.open.delete(key);
+      line.classList.remove('partial');
+      line.classList.add('final');
+      line.removeAttribute('aria-hidden');
+      if (!text) line.remove();
+    } else {
+      line.classList.add('partial');
+      // Screen readers announce the final line, not every partial.
+      line.setAttribute('aria-hidden', 'true');
+    }
+    this.trim();
+    this.onChange();
+  }
+
+  trim() {
+    if (this.maxLines <= 0) return;
+    while (this.el.children.length > this.maxLines) {
+      const first = this.el.firstElementChild;
+      this.open.delete(first.dataset.segment);
+      first.remove();
+    }
+  }
+
+  /** The text shown, line by line (the browser tests read it). */
+  text() {
+    return Array.from(this.el.querySelectorAll('.line .text'), (n) => n.textContent).join('\n');
+  }
+}
+
+const STATE_TEXT = {
+  connecting: 'Connecting…',
+  idle: 'Waiting for the session to start',
+  live: 'Live',
+  interrupted: 'Interrupted — captions will resume',
+  stopped: 'The session has ended',
+  reconnecting: 'Reconnecting…',
+  missing: 'No such session',
+  locked: 'This session needs a password',
+};
+
+/** Shows state in the banner element (role=status). */
+export function showState(el, state) {
+  if (!el) return;
+  el.dataset.state = state;
+  el.textContent = STATE_TEXT[state] || state;
+}
+
+/**
+ * watch wires a page: view → (secret prompt) → feed → view rendering.
+ * Returns the CaptionView. opts: { maxLines, onChange, ticketWithKey }.
+ */
+export async function watch(opts = {}) {
+  const container = document.getElementById('captions');
+  const stateEl = document.getElementById('state');
+  const labelEl = document.getElementById('label');
+  const view = new CaptionView(container, { maxLines: opts.maxLines || 0, onChange: opts.onChange });
+  let sessionState = 'connecting';
+  let secret = takeLinkToken();
+  let feed = null;
+
+  const setLabel = (label) => { if (label && labelEl) { labelEl.textContent = label; document.title = label; } };
+  const onEvent = (ev) => {
+    if (ev.type === 'state') {
+      if (ev.state) { sessionState = ev.state; showState(stateEl, ev.state); }
+      setLabel(ev.label);
+      return;
+    }
+    view.apply(ev);
+  };
+  const onStatus = (s) => {
+    if (s === 'open') showState(stateEl, sessionState);
+    else if (s === 'reconnecting') showState(stateEl, 'reconnecting');
+  };
+
+  const startFeed = (getTicket) => {
+    feed = new Feed({ getTicket, onEvent, onStatus, onAuthError: () => prompt('The password was not accepted.') });
+    feed.start();
+  };
+
+  const form = document.getElementById('secret-form');
+  const prompt = (message) => {
+    if (!form) return;
+    showState(stateEl, 'locked');
+    form.hidden = false;
+    document.getElementById('secret-error').textContent = message || '';
+    document.getElementById('secret').focus();
+  };
+  if (form) {
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const input = document.getElementById('secret');
+      secret = input.value;
+      try {
+        const first = await viewerTicket(secret);
+        input.value = '';
+        form.hidden = true;
+        let used = false;
+        startFeed(async () => { if (!used) { used = true; return first; } return viewerTicket(secret); });
+      } catch (err) {
+        prompt(err.status === 401 ? 'The password was not accepted.' : 'Could not check the password; try again.');
+      }
+    });
+  }
+
+  let info;
+  try {
+    info = await fetchView();
+  } catch (err) {
+    if (opts.ticketWithKey) { // the mic page: the key decides
+      return { view, info: null, state: () => sessionState };
+    }
+    showState(stateEl, err.status === 404 ? 'missing' : 'reconnecting');
+    return { view, info: null, state: () => sessionState };
+  }
+  sessionState = info.state;
+  showState(stateEl, info.state);
+  setLabel(info.label);
+  if (info.viewer_mode === 'public' || info.authorized) {
+    startFeed(async () => '');
+  } else if (info.viewer_mode === 'link' && secret) {
+    startFeed(() => viewerTicket(secret));
+  } else if (info.viewer_mode === 'password') {
+    prompt('');
+  } else if (opts.ticketWithKey) {
+    // mic page with a private session: started once the key is known.
+  } else {
+    showState(stateEl, 'missing');
+  }
+  return { view, info, feed: () => feed, linkToken: secret, startFeed, state: () => sessionState };
+}

@@ -1,0 +1,182 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"html/template"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/auth/ticket"
+)
+
+// Settings are a page's query options, validated on the server and handed
+// to the scripts as data- attributes (so the scripts never parse the URL
+// for them).
+type Settings struct {
+	// Lines is how many caption lines the display or overlay keeps.
+	Lines int
+	// Theme is "", "dark", "light", "contrast" (and, for the overlay,
+	// "transparent": outlined text on nothing).
+	Theme string
+	// Size is the caption font size in CSS pixels (0: the page's default).
+	Size int
+	// Kiosk asks the display to go full screen at the first chance.
+	Kiosk bool
+}
+
+// ParseSettings reads kind's options from a raw query string. Unknown keys
+// are ignored; a bad value falls back to the default rather than failing
+// the page (a projector has no one to read an error).
+func ParseSettings(kind, rawQuery string) Settings {
+	q, _ := url.ParseQuery(rawQuery) // a partial parse keeps what was valid
+	s := Settings{}
+	switch kind {
+	case "display":
+		s.Lines = intIn(q.Get("lines"), 1, 12, 4)
+	case "overlay":
+		s.Lines = intIn(q.Get("lines"), 1, 10, 2)
+	}
+	switch t := q.Get("theme"); t {
+	case "dark", "light", "contrast":
+		s.Theme = t
+	case "transparent":
+		if kind == "overlay" {
+			s.Theme = t
+		}
+	}
+	if kind == "display" || kind == "overlay" {
+		s.Size = intIn(q.Get("size"), 12, 240, 0)
+	}
+	s.Kiosk = kind == "display" && (q.Get("kiosk") == "1" || q.Get("kiosk") == "true")
+	return s
+}
+
+func intIn(v string, lo, hi, def int) int {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return def
+	}
+	return n
+}
+
+// pageData is what the templates see. Every field is either validated
+// (ID, Settings) or produced here (QR); html/template escapes them all.
+type pageData struct {
+	Kind     string
+	ID       string
+	Settings Settings
+	// LiveURL is the phone page the display's QR code points at.
+	LiveURL string
+	QR      template.HTML // our own SVG, from qrSVG
+}
+
+type pages struct{ t *template.Template }
+
+func newPages() *pages {
+	return &pages{t: template.Must(template.ParseFS(assetFS, "templates/*.html"))}
+}
+
+func (h *handler) servePage(w http.ResponseWriter, r *http.Request, kind, id string) {
+	d := pageData{Kind: kind, ID: id, Settings: ParseSettings(kind, r.URL.RawQuery)}
+	if kind == "display" {
+		if origin := h.origin(r); origin != "" {
+			d.LiveURL = origin + "/live/" + id
+			svg, err := qrSVG(d.LiveURL)
+			if err != nil {
+				h.log.Error("web: rendering the display's QR code", "request_id", apierr.RequestID(r.Context()), "err", err)
+			}
+			d.QR = template.HTML(svg) // built from numbers by qrSVG, nothing of the caller's
+		}
+	}
+	var buf bytes.Buffer
+	if err := h.pages.t.ExecuteTemplate(&buf, kind+".html", d); err != nil {
+		h.log.Error("web: rendering a page", "request_id", apierr.RequestID(r.Context()), "page", kind, "err", err)
+		apierr.Write(w, r, apierr.CodeInternal, "")
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// The page differs by Host (the QR) and query; it is small, so it is
+	// never cached rather than keyed on both.
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// origin is where phones should go: the configured public URL, or the
+// origin this request came in on (empty when its Host is not a valid one).
+func (h *handler) origin(r *http.Request) string {
+	if h.public != "" {
+		return h.public
+	}
+	return ticket.OwnOrigin(r)
+}
+
+// serveQR answers POST /display/{id}/qr {"token": "..."} with the SVG QR
+// code of <origin>/live/{id}#t=<token>. The display page of a link session
+// is opened with the token in its #fragment, which browsers never send; the
+// page posts it here in a body (never logged, never cached) so that the
+// token reaches neither a URL, a log line nor a proxy's access log.
+func (h *handler) serveQR(w http.ResponseWriter, r *http.Request, id string) {
+	var body struct {
+		Token string `json:"token"`
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxQRBody+1))
+	if err := dec.Decode(&body); err != nil {
+		apierr.Write(w, r, apierr.CodeBadRequest, "The body must be JSON: {\"token\": \"...\"}.")
+		return
+	}
+	if !validToken(body.Token) {
+		apierr.Write(w, r, apierr.CodeBadRequest, "The link token is malformed.")
+		return
+	}
+	origin := h.origin(r)
+	if origin == "" {
+		apierr.Write(w, r, apierr.CodeBadRequest, "The request's Host is not a valid origin.")
+		return
+	}
+	svg, err := qrSVG(origin + "/live/" + id + "#t=" + body.Token)
+	if err != nil {
+		apierr.Write(w, r, apierr.CodeInternal, "")
+		return
+	}
+	w.Header().Set("Content-Type", "image/svg+xml")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = io.WriteString(w, svg)
+}
+
+// validToken accepts what a link token can be: 1 to 128 base64url
+// characters (the token is checked by the live API, not here).
+func validToken(t string) bool {
+	if t == "" || len(t) > 128 {
+		return false
+	}
+	for _, c := range []byte(t) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
+// Title is the page's <title>.
+func (d pageData) Title() string {
+	switch d.Kind {
+	case "display":
+		return "Captions display"
+	case "overlay":
+		return "Captions overlay"
+	case "mic":
+		return "Microphone to captions"
+	default:
+		return "Live captions"
+	}
+}
+
+// Script is the page's module under /assets.
+func (d pageData) Script() string { return d.Kind + ".js" }

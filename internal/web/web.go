@@ -1,0 +1,191 @@
+// Package web owns the caption pages the binary serves: the phone viewer
+// (/live/{id}), the kiosk display (/display/{id}), the OBS overlay
+// (/overlay/{id}) and the microphone page (/mic/{id}), their scripts and
+// styles (embedded, no CDN, no build step), the display's server-rendered QR
+// code, and the security headers every one of them carries. The pages talk
+// to the live API themselves from the browser; this package reads no
+// session and holds no state. Only cmd/izwi wires it (as
+// api.LiveHandlers.Pages).
+package web
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+)
+
+//go:embed assets templates
+var assetFS embed.FS
+
+// Options configure the pages.
+type Options struct {
+	// Logger gets IDs and errors only, never a caption or a secret.
+	Logger *slog.Logger
+	// PublicURL, if set, is the origin the display's QR code sends phones
+	// to (scheme://host[:port], e.g. behind a reverse proxy). Empty: the
+	// origin the request came in on (its Host header and TLS).
+	PublicURL string
+}
+
+// maxQRBody bounds POST /display/{id}/qr: a link token and some JSON.
+const maxQRBody = 1 << 10
+
+// asset is one embedded file with its content type and strong ETag.
+type asset struct {
+	body  []byte
+	ctype string
+	etag  string
+}
+
+type handler struct {
+	log    *slog.Logger
+	public string
+	assets map[string]asset
+	pages  *pages
+}
+
+// Handler serves GET /live/{id}, /display/{id}, /overlay/{id}, /mic/{id}
+// and /assets/{file}, and POST /display/{id}/qr (the QR code of a link
+// session's share URL, whose token travels in the body, never in a URL).
+// Anything else under those prefixes is a catalogued JSON error.
+func Handler(opts Options) http.Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{log: log.With("component", "web"), public: strings.TrimRight(opts.PublicURL, "/"),
+		assets: loadAssets(), pages: newPages()}
+	return h
+}
+
+// loadAssets reads the embedded files once; the binary cannot change them.
+func loadAssets() map[string]asset {
+	out := map[string]asset{}
+	entries, err := fs.ReadDir(assetFS, "assets")
+	if err != nil {
+		panic("web: embedded assets missing: " + err.Error()) // a build defect, caught by every test
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := fs.ReadFile(assetFS, "assets/"+e.Name())
+		if err != nil {
+			panic("web: reading embedded asset: " + err.Error())
+		}
+		sum := sha256.Sum256(b)
+		out[e.Name()] = asset{body: b, ctype: contentType(e.Name()), etag: `"` + hex.EncodeToString(sum[:12]) + `"`}
+	}
+	return out
+}
+
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".js":
+		return "text/javascript; charset=utf-8"
+	case ".css":
+		return "text/css; charset=utf-8"
+	case ".svg":
+		return "image/svg+xml"
+	default:
+		return "application/octet-stream"
+	}
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	kind, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if kind == "assets" {
+		setSecurityHeaders(w.Header(), false)
+		h.serveAsset(w, r, rest)
+		return
+	}
+	id, sub, _ := strings.Cut(rest, "/")
+	if !isPage(kind) {
+		setSecurityHeaders(w.Header(), false)
+		apierr.Write(w, r, apierr.CodeNotFound, "")
+		return
+	}
+	setSecurityHeaders(w.Header(), kind == "overlay")
+	if kind == "mic" {
+		w.Header().Set("Permissions-Policy", "microphone=(self), camera=(), geolocation=(), screen-wake-lock=()")
+	}
+	if !ValidID(id) {
+		apierr.Write(w, r, apierr.CodeBadRequest, "The session id is malformed.")
+		return
+	}
+	switch {
+	case sub == "" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		h.servePage(w, r, kind, id)
+	case kind == "display" && sub == "qr" && r.Method == http.MethodPost:
+		h.serveQR(w, r, id)
+	case sub == "" || (kind == "display" && sub == "qr"):
+		apierr.Write(w, r, apierr.CodeMethodNotAllowed, "")
+	default:
+		apierr.Write(w, r, apierr.CodeNotFound, "")
+	}
+}
+
+func isPage(kind string) bool {
+	return kind == "live" || kind == "display" || kind == "overlay" || kind == "mic"
+}
+
+// ValidID reports whether id can be a session id: 1 to 64 characters of
+// [A-Za-z0-9_-]. The pages refuse anything else before using it, so no
+// other character ever reaches a template, a script or an API path.
+func ValidID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, c := range []byte(id) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, name string) {
+	a, ok := h.assets[name]
+	if !ok {
+		apierr.Write(w, r, apierr.CodeNotFound, "No such asset.")
+		return
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		apierr.Write(w, r, apierr.CodeMethodNotAllowed, "")
+		return
+	}
+	// Revalidated on every use (cheap: a 304 on a matching ETag), so a new
+	// binary's scripts are never mixed with an old cached module graph.
+	w.Header().Set("Content-Type", a.ctype)
+	w.Header().Set("ETag", a.etag)
+	w.Header().Set("Cache-Control", "no-cache")
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(a.body))
+}
+
+// setSecurityHeaders applies the one policy of every page and asset: no
+// inline script or style, nothing from another origin, no referrer, and
+// no framing except for the overlay (which OBS and web mixers embed).
+func setSecurityHeaders(hd http.Header, framable bool) {
+	csp := "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+		"connect-src 'self'; media-src 'self'; worker-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'"
+	if !framable {
+		csp += "; frame-ancestors 'none'"
+		hd.Set("X-Frame-Options", "DENY")
+	}
+	hd.Set("Content-Security-Policy", csp)
+	hd.Set("Referrer-Policy", "no-referrer")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	hd.Set("Permissions-Policy", "microphone=(), camera=(), geolocation=(), screen-wake-lock=(self)")
+}
