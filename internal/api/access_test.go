@@ -69,7 +69,7 @@ func allRoutes(g *gw) []Route {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Start: ok, Stop: ok, Resume: ok,
-		Ingest: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok}
+		Ingest: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
 	return Routes(opts)
 }
 
@@ -131,6 +131,7 @@ func TestRouteTableWalk(t *testing.T) {
 		"GET /live/{id}": Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
 		"GET /assets/{file}": Public,
 		"GET /v1/listen": Scope(auth.ScopeASRRead),
+		"POST /v1/listen": Scope(auth.ScopeASRRead),
 	}
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Pattern

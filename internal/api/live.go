@@ -26,6 +26,9 @@ type LiveHandlers struct {
 	Pages http.Handler
 	// Listen is the Deepgram-compatible streaming endpoint.
 	Listen http.Handler
+	// ListenFile is the Deepgram-compatible pre-recorded endpoint (POST
+	// /v1/listen: an audio body in, Deepgram's JSON out).
+	ListenFile http.Handler
 }
 
 // liveRoutes declares the live routes' access.
@@ -49,6 +52,7 @@ func liveRoutes(h *LiveHandlers) []Route {
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/view", Access: read, Handler: h.View},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/viewer-ticket", Access: Public, Handler: h.ViewerTicket},
 		{Method: http.MethodGet, Pattern: "/v1/listen", Access: Scope(auth.ScopeASRRead), Handler: h.Listen},
+		{Method: http.MethodPost, Pattern: "/v1/listen", Access: Scope(auth.ScopeASRRead), Handler: h.ListenFile},
 	}
 	if h.Pages != nil {
 		for _, p := range []string{"/live/{id}", "/display/{id}", "/overlay/{id}", "/mic/{id}", "/assets/{file}"} {

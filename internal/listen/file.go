@@ -1,0 +1,249 @@
+package listen
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// FileResponse is Deepgram's pre-recorded response.
+type FileResponse struct {
+	Metadata Metadata    `json:"metadata"`
+	Results  FileResults `json:"results"`
+}
+
+// FileResults holds one channel (the downmixed audio) and, when
+// utterances=true, the utterances.
+type FileResults struct {
+	Channels   []Channel   `json:"channels"`
+	Utterances []Utterance `json:"utterances,omitempty"`
+}
+
+// Utterance is one segment of speech in a file.
+type Utterance struct {
+	Start      float64    `json:"start"`
+	End        float64    `json:"end"`
+	Confidence float64    `json:"confidence"`
+	Channel    int        `json:"channel"`
+	Transcript string     `json:"transcript"`
+	Words      []WireWord `json:"words"`
+	ID         string     `json:"id"`
+}
+
+type fileHandler struct{ opts Options }
+
+func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p, err := ParseParams(r.URL.Query(), false)
+	if err != nil {
+		var pe *ParamError
+		if errors.As(err, &pe) {
+			writeError(w, r, apierr.CodeBadRequest, pe.Param+" "+pe.Msg)
+			return
+		}
+		writeError(w, r, apierr.CodeBadRequest, "")
+		return
+	}
+	if h.opts.Transcriber == nil {
+		writeError(w, r, apierr.CodeNotReady, "no transcription engine is loaded")
+		return
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct == "application/json" {
+		// Deepgram's {"url": ...} form would have Izwi fetch an address
+		// the client chose: a server-side request forgery risk on a box
+		// inside a private network. Refused, whatever the body says.
+		writeError(w, r, apierr.CodeBadRequest, "remote audio URLs are not fetched (server-side request forgery protection); POST the audio bytes as the request body")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxFileBytes))
+	if err != nil {
+		var mb *http.MaxBytesError
+		if errors.As(err, &mb) {
+			writeError(w, r, apierr.CodePayloadTooLarge, fmt.Sprintf("the audio exceeds %d bytes", h.opts.MaxFileBytes))
+			return
+		}
+		writeError(w, r, apierr.CodeBadRequest, "the request body could not be read")
+		return
+	}
+	clip, code, msg := h.decode(r, body, ct)
+	if code != "" {
+		writeError(w, r, code, msg)
+		return
+	}
+	samples, err := audio.Prepare(clip, h.opts.Transcriber.SampleRate())
+	if err != nil {
+		writeError(w, r, apierr.CodeUnsupportedMediaType, "the audio could not be converted for the engine")
+		return
+	}
+	if h.opts.Charger != nil {
+		if pr, ok := auth.FromContext(r.Context()); ok {
+			if err := h.opts.Charger.ChargeAudio(r.Context(), pr, clip.Duration()); err != nil {
+				writeLimit(w, r, err)
+				return
+			}
+		}
+	}
+	tr, err := h.opts.Transcriber.Transcribe(r.Context(), samples, speech.TranscribeOptions{Language: p.Language, Hotwords: p.Hotwords})
+	if err != nil {
+		if r.Context().Err() != nil {
+			return // the client went away
+		}
+		h.opts.Logger.Warn("listen: transcription failed", "request_id", apierr.RequestID(r.Context()), "err", err)
+		writeError(w, r, apierr.CodeInternal, "")
+		return
+	}
+	sum := sha256.Sum256(body)
+	apierr.JSON(w, http.StatusOK, h.response(r, p, tr, clip, hex.EncodeToString(sum[:])))
+}
+
+// decode reads the body as raw audio when the query names an encoding,
+// else as a WAV or FLAC file recognised by its bytes. A claimed audio
+// Content-Type that the bytes contradict is 415.
+func (h *fileHandler) decode(r *http.Request, body []byte, ct string) (audio.Clip, apierr.Code, string) {
+	lim := audio.Limits{MaxBytes: h.opts.MaxFileBytes, MaxDuration: h.opts.MaxFileAudio}
+	q := r.URL.Query()
+	if enc := strings.ToLower(q.Get("encoding")); enc != "" {
+		f, err := parseFormat(q)
+		if err != nil {
+			var pe *ParamError
+			if errors.As(err, &pe) {
+				return audio.Clip{}, apierr.CodeBadRequest, pe.Param + " " + pe.Msg
+			}
+			return audio.Clip{}, apierr.CodeBadRequest, ""
+		}
+		if fs := f.FrameSize(); len(body) > 0 && len(body)%fs != 0 {
+			body = body[:len(body)-len(body)%fs] // a trailing partial frame is dropped, as a stream's would be
+		}
+		clip, err := audio.DecodeRaw(body, f)
+		if err == nil && clip.Duration() > lim.MaxDuration {
+			return audio.Clip{}, apierr.CodePayloadTooLarge, "the audio is longer than " + lim.MaxDuration.String()
+		}
+		return clip, errCode(err), errMsg(err)
+	}
+	kind := audio.Sniff(body)
+	if kind == "" {
+		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "send WAV or FLAC, or raw audio with encoding and sample_rate in the query"
+	}
+	if claimed := claimedKind(ct); claimed != "" && claimed != kind {
+		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "the body is " + kind + " but Content-Type says " + ct
+	}
+	clip, err := audio.Decode(bytes.NewReader(body), lim)
+	return clip, errCode(err), errMsg(err)
+}
+
+// claimedKind maps a Content-Type to the container it promises ("" when
+// it promises nothing specific, e.g. application/octet-stream or audio/*).
+func claimedKind(ct string) string {
+	switch ct {
+	case "audio/wav", "audio/wave", "audio/x-wav", "audio/vnd.wave":
+		return "wav"
+	case "audio/flac", "audio/x-flac":
+		return "flac"
+	}
+	return ""
+}
+
+func errCode(err error) apierr.Code {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, audio.ErrTooLarge):
+		return apierr.CodePayloadTooLarge
+	case errors.Is(err, audio.ErrUnsupported):
+		return apierr.CodeUnsupportedMediaType
+	}
+	return apierr.CodeBadRequest
+}
+
+func errMsg(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, audio.ErrTooLarge):
+		return "the audio is too large or too long"
+	case errors.Is(err, audio.ErrUnsupported):
+		return "the audio format is not supported"
+	case errors.Is(err, audio.ErrEmpty):
+		return "the audio holds no samples"
+	}
+	return "the audio is malformed"
+}
+
+// writeLimit answers a quota refusal with Retry-After.
+func writeLimit(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apierr.Error
+	if errors.As(err, &ae) {
+		if ae.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.FormatInt(int64((ae.RetryAfter+time.Second-1)/time.Second), 10))
+		}
+		writeError(w, r, ae.Code, ae.Message)
+		return
+	}
+	if re, ok := err.(interface{ RetryAfterSeconds() int64 }); ok {
+		w.Header().Set("Retry-After", strconv.FormatInt(re.RetryAfterSeconds(), 10))
+		writeError(w, r, apierr.CodeQuotaExceeded, "audio quota exhausted; retry after the Retry-After seconds")
+		return
+	}
+	writeError(w, r, apierr.CodeInternal, "")
+}
+
+func (h *fileHandler) response(r *http.Request, p Params, tr speech.Transcript, clip audio.Clip, sha string) FileResponse {
+	uuid, mi := modelOf(h.opts.Transcriber.Info())
+	format := p.Punctuate || p.SmartFormat
+	var all []WireWord
+	var texts []string
+	var confSum float64
+	var utts []Utterance
+	for i, seg := range tr.Segments {
+		res := resultsFrom(seg, ResultMetadata{}, format)
+		alt := res.Channel.Alternatives[0]
+		all = append(all, alt.Words...)
+		if t := strings.TrimSpace(alt.Transcript); t != "" {
+			texts = append(texts, t)
+		}
+		for _, w := range alt.Words {
+			confSum += w.Confidence
+		}
+		if p.Utterances && len(alt.Words) > 0 {
+			utts = append(utts, Utterance{Start: res.Start, End: round(res.Start + res.Duration), Confidence: alt.Confidence,
+				Channel: 0, Transcript: alt.Transcript, Words: alt.Words, ID: fmt.Sprintf("%s-%d", uuid[:8], i)})
+		}
+	}
+	conf := 0.0
+	if len(all) > 0 {
+		conf = round(confSum / float64(len(all)))
+	}
+	if all == nil {
+		all = []WireWord{}
+	}
+	md := Metadata{TransactionKey: "deprecated", RequestID: requestID(r), SHA256: sha,
+		Created: h.opts.Now().UTC().Format(time.RFC3339Nano), Duration: secs(clip.Duration()), Channels: 1,
+		Models: []string{uuid}, ModelInfo: map[string]ModelInfo{uuid: mi}}
+	for _, name := range p.Ignored {
+		md.Warnings = append(md.Warnings, Warning{Parameter: name, Type: "unsupported",
+			Message: name + " is accepted but not applied by this server"})
+	}
+	out := FileResponse{Metadata: md, Results: FileResults{
+		Channels: []Channel{{Alternatives: []Alternative{{Transcript: strings.Join(texts, " "), Confidence: conf, Words: all}}}},
+	}}
+	if p.Utterances {
+		out.Results.Utterances = utts
+		if out.Results.Utterances == nil {
+			out.Results.Utterances = []Utterance{}
+		}
+	}
+	return out
+}

@@ -1,0 +1,178 @@
+// Package listen owns Izwi's Deepgram-compatible speech-to-text endpoints:
+// the streaming WebSocket GET /v1/listen (Deepgram's live API: query
+// parameters, KeepAlive/Finalize/CloseStream, Results, UtteranceEnd,
+// SpeechStarted and Metadata messages, the 10-second idle timeout) and the
+// pre-recorded POST /v1/listen (raw audio body in, Deepgram's JSON out).
+// Clients written for Deepgram, its official SDKs included, work by
+// pointing them at Izwi. Access (scope asr.read) is the gateway's; this
+// package gets authenticated requests. Only cmd/izwi wires it.
+package listen
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// Defaults for zero Options fields.
+const (
+	DefaultIdleTimeout  = 10 * time.Second // Deepgram's NET-0001 window
+	DefaultMaxFileBytes = 256 << 20
+	DefaultMaxFileAudio = 2 * time.Hour
+	defaultIdleCheck    = time.Second
+	maxMessageBytes     = 1 << 20 // one WebSocket message
+)
+
+// AudioCharger charges audio to a principal's daily quota before it is
+// processed (limit.Limiter does).
+type AudioCharger interface {
+	ChargeAudio(ctx context.Context, p auth.Principal, d time.Duration) error
+}
+
+// SessionHolder holds one of the principal's concurrent-session slots for
+// the life of a request (limit.Limiter.HoldSession).
+type SessionHolder interface {
+	HoldSession(next http.Handler) http.Handler
+}
+
+// Options are the endpoints' dependencies. Zero fields take defaults; a nil
+// engine makes its endpoint answer 503 not_ready.
+type Options struct {
+	Logger *slog.Logger
+	// Recognizer and VAD drive the streaming endpoint; Transcriber the
+	// pre-recorded one (engines.Set fields).
+	Recognizer  speech.Recognizer
+	VAD         speech.VAD
+	Transcriber speech.Transcriber
+	// Pipeline builds a stream's recognition pipeline; nil uses
+	// NewEnginePipeline over Recognizer and VAD.
+	Pipeline PipelineFactory
+	// Sessions holds a session slot per stream and Charger charges file
+	// audio (both limit.Limiter); nil skips quota enforcement.
+	Sessions SessionHolder
+	Charger  AudioCharger
+	// Now is the clock of the idle timeout and metadata (time.Now if nil).
+	Now func() time.Time
+	// IdleTimeout closes a stream that sends neither audio nor KeepAlive
+	// for this long (Deepgram: 10 s). IdleCheck is how often it is checked.
+	IdleTimeout, IdleCheck time.Duration
+	// MaxFileBytes and MaxFileAudio bound a pre-recorded upload.
+	MaxFileBytes int64
+	MaxFileAudio time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = DefaultIdleTimeout
+	}
+	if o.IdleCheck <= 0 {
+		o.IdleCheck = defaultIdleCheck
+	}
+	if o.MaxFileBytes <= 0 {
+		o.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if o.MaxFileAudio <= 0 {
+		o.MaxFileAudio = DefaultMaxFileAudio
+	}
+	if o.Pipeline == nil && o.Recognizer != nil {
+		o.Pipeline = EnginePipeline(o.Recognizer, o.VAD)
+	}
+	return o
+}
+
+// NewHandler returns the streaming endpoint, GET /v1/listen, for
+// api.LiveHandlers.Listen. It holds a session slot per stream when
+// opts.Sessions is set.
+func NewHandler(opts Options) http.Handler {
+	opts = opts.withDefaults()
+	var h http.Handler = &streamHandler{opts: opts}
+	if opts.Sessions != nil {
+		h = opts.Sessions.HoldSession(h)
+	}
+	return h
+}
+
+// NewFileHandler returns the pre-recorded endpoint, POST /v1/listen, for
+// api.LiveHandlers.ListenFile.
+func NewFileHandler(opts Options) http.Handler {
+	return &fileHandler{opts: opts.withDefaults()}
+}
+
+// modelOf describes an engine in Deepgram's model_info terms, with a
+// stable UUID derived from the engine and model names.
+func modelOf(info speech.EngineInfo) (string, ModelInfo) {
+	sum := sha256.Sum256([]byte("izwi-model\x00" + info.Engine + "\x00" + info.Model))
+	sum[6] = sum[6]&0x0f | 0x50 // version 5-like: name-derived
+	sum[8] = sum[8]&0x3f | 0x80
+	h := hex.EncodeToString(sum[:16])
+	uuid := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	version := info.Library
+	if version == "" {
+		version = "unknown"
+	}
+	return uuid, ModelInfo{Name: info.Engine + "-" + info.Model, Version: version, Arch: info.Engine}
+}
+
+// deepgramError is Deepgram's error body with Izwi's catalogue error
+// beside it, so clients of either shape understand a refusal.
+type deepgramError struct {
+	ErrCode   string        `json:"err_code"`
+	ErrMsg    string        `json:"err_msg"`
+	RequestID string        `json:"request_id"`
+	Error     apierr.Detail `json:"error"`
+}
+
+// writeError answers a refused request before any upgrade.
+func writeError(w http.ResponseWriter, r *http.Request, code apierr.Code, msg string) {
+	e := apierr.Lookup(code)
+	if msg == "" {
+		msg = e.Message
+	}
+	id := apierr.RequestID(r.Context())
+	if id == "" {
+		id = w.Header().Get("X-Request-Id")
+	}
+	apierr.JSON(w, e.Status, deepgramError{ErrCode: dgCode(e.Status), ErrMsg: msg, RequestID: id,
+		Error: apierr.Detail{Code: code, Message: msg, RequestID: id}})
+}
+
+// dgCode is Deepgram's err_code for an HTTP status.
+func dgCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "Bad Request"
+	case http.StatusRequestEntityTooLarge:
+		return "Payload Too Large"
+	case http.StatusUnsupportedMediaType:
+		return "Unsupported Media Type"
+	case http.StatusTooManyRequests:
+		return "TOO_MANY_REQUESTS"
+	case http.StatusServiceUnavailable:
+		return "Service Unavailable"
+	}
+	return fmt.Sprint(status)
+}
+
+// mustJSON encodes a message the package itself built.
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("listen: encoding " + fmt.Sprintf("%T", v) + ": " + err.Error())
+	}
+	return b
+}

@@ -1,0 +1,270 @@
+package listen
+
+import (
+	"fmt"
+	"math"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/audio"
+)
+
+// Bounds on what a client may ask for.
+const (
+	// DefaultEndpointing is Deepgram's default pause before speech_final.
+	DefaultEndpointing = 10 * time.Millisecond
+	maxEndpointing     = 60 * time.Second
+	// minUtteranceEnd is the smallest utterance_end_ms Deepgram honours;
+	// smaller values are raised to it.
+	minUtteranceEnd = time.Second
+	maxUtteranceEnd = 5 * time.Minute
+	maxTerms        = 100 // keyterm + keywords
+	maxTermLen      = 100 // bytes of one term
+	maxLabelLen     = 128 // bytes of model, language, version, tier
+)
+
+// Params are a /v1/listen request's query parameters as Deepgram names
+// them. Honoured ones change what Izwi does; the rest are accepted so
+// clients written for Deepgram connect unchanged (see Ignored).
+type Params struct {
+	// Live audio format (streaming only; files are decoded by content).
+	Format audio.RawFormat
+	// Multichannel is accepted only with one channel: Izwi downmixes.
+	Multichannel bool
+
+	Interim     bool // interim_results
+	Punctuate   bool // punctuate: final period and capitals (see Format)
+	SmartFormat bool // smart_format: the same simple formatter
+	// Endpointing is the VAD silence after which a final result carries
+	// speech_final; 0 means endpointing=false.
+	Endpointing time.Duration
+	// UtteranceEnd is the gap after the last word that sends UtteranceEnd
+	// (0: off). It needs Interim, as on Deepgram.
+	UtteranceEnd time.Duration
+	VADEvents    bool // vad_events: SpeechStarted messages
+	Utterances   bool // utterances (pre-recorded)
+
+	// Hotwords come from keyterm and keywords (boosts dropped).
+	Hotwords []string
+
+	// Echoed in metadata: what the client asked for.
+	Model, Language, Version, Tier string
+
+	// Ignored lists accepted parameters that change nothing here, sorted.
+	Ignored []string
+}
+
+// ParamError is a query parameter Izwi refuses; its text is safe to show.
+type ParamError struct {
+	Param, Msg string
+}
+
+func (e *ParamError) Error() string { return "listen: " + e.Param + ": " + e.Msg }
+
+// ignoredParams are Deepgram options Izwi accepts and does nothing with.
+// Parameters not listed anywhere are ignored silently, as Deepgram does.
+var ignoredParams = [...]string{
+	"alternatives", "diarize", "diarize_version", "dictation", "extra", "filler_words",
+	"measurements", "mip_opt_out", "no_delay", "numerals", "paragraphs", "profanity_filter",
+	"redact", "replace", "search", "tag", "detect_entities", "detect_language", "summarize",
+	"topics", "intents", "sentiment", "utt_split",
+}
+
+// ParseParams reads a /v1/listen query. live selects the streaming rules
+// (encoding and sample_rate required, bounds of live audio); a file
+// request carries its format in its container and may omit them.
+func ParseParams(q url.Values, live bool) (Params, error) {
+	p := Params{Endpointing: DefaultEndpointing}
+	var err error
+	one := func(name string) string { return q.Get(name) }
+	boolean := func(name string, dst *bool) {
+		if err != nil || !q.Has(name) {
+			return
+		}
+		*dst, err = parseBool(name, one(name))
+	}
+	label := func(name string, dst *string) {
+		if err != nil {
+			return
+		}
+		v := one(name)
+		if len(v) > maxLabelLen || !printable(v) {
+			err = &ParamError{name, fmt.Sprintf("must be at most %d printable characters", maxLabelLen)}
+			return
+		}
+		*dst = v
+	}
+
+	if q.Has("callback") || q.Has("callback_method") {
+		return Params{}, &ParamError{"callback", "is not supported: Izwi never makes outbound requests on a client's behalf; read the results from the connection"}
+	}
+	boolean("multichannel", &p.Multichannel)
+	boolean("interim_results", &p.Interim)
+	boolean("punctuate", &p.Punctuate)
+	boolean("smart_format", &p.SmartFormat)
+	boolean("vad_events", &p.VADEvents)
+	boolean("utterances", &p.Utterances)
+	label("model", &p.Model)
+	label("language", &p.Language)
+	label("version", &p.Version)
+	label("tier", &p.Tier)
+	if err != nil {
+		return Params{}, err
+	}
+	if live {
+		if p.Format, err = parseFormat(q); err != nil {
+			return Params{}, err
+		}
+	}
+	if p.Multichannel && p.Format.Channels > 1 {
+		return Params{}, &ParamError{"multichannel", "is not supported: send multichannel=false (or omit it) and the channels are mixed to one"}
+	}
+	if q.Has("endpointing") {
+		if p.Endpointing, err = parseEndpointing(one("endpointing")); err != nil {
+			return Params{}, err
+		}
+	}
+	if q.Has("utterance_end_ms") {
+		if p.UtteranceEnd, err = parseMillis("utterance_end_ms", one("utterance_end_ms"), 0, maxUtteranceEnd); err != nil {
+			return Params{}, err
+		}
+		if live && !p.Interim {
+			return Params{}, &ParamError{"utterance_end_ms", "requires interim_results=true, as on Deepgram"}
+		}
+		p.UtteranceEnd = max(p.UtteranceEnd, minUtteranceEnd)
+	}
+	if p.Hotwords, err = parseTerms(q); err != nil {
+		return Params{}, err
+	}
+	for _, name := range ignoredParams {
+		if q.Has(name) {
+			p.Ignored = append(p.Ignored, name)
+		}
+	}
+	return p, nil
+}
+
+// parseFormat reads encoding, sample_rate and channels of a live stream.
+func parseFormat(q url.Values) (audio.RawFormat, error) {
+	enc := strings.ToLower(q.Get("encoding"))
+	switch enc {
+	case "":
+		return audio.RawFormat{}, &ParamError{"encoding", "is required: stream raw audio and name it (linear16, linear32, float32, mulaw or alaw); containerised streams are not supported"}
+	case audio.EncLinear16, audio.EncLinear32, audio.EncFloat32, audio.EncMuLaw, audio.EncALaw:
+	default:
+		return audio.RawFormat{}, &ParamError{"encoding", "must be linear16, linear32, float32, mulaw or alaw"}
+	}
+	if !q.Has("sample_rate") {
+		return audio.RawFormat{}, &ParamError{"sample_rate", "is required with encoding"}
+	}
+	rate, err := parseInt("sample_rate", q.Get("sample_rate"), audio.MinLiveRate, audio.MaxLiveRate)
+	if err != nil {
+		return audio.RawFormat{}, err
+	}
+	channels := 1
+	if q.Has("channels") {
+		if channels, err = parseInt("channels", q.Get("channels"), 1, audio.MaxLiveChannels); err != nil {
+			return audio.RawFormat{}, err
+		}
+	}
+	f, err := audio.ParseRawFormat(enc, rate, channels)
+	if err != nil {
+		return audio.RawFormat{}, &ParamError{"encoding", "is not a format this server decodes"}
+	}
+	return f, nil
+}
+
+// parseEndpointing reads endpointing: milliseconds, "false" (off) or
+// "true" (the default).
+func parseEndpointing(v string) (time.Duration, error) {
+	switch strings.ToLower(v) {
+	case "false":
+		return 0, nil
+	case "true":
+		return DefaultEndpointing, nil
+	}
+	return parseMillis("endpointing", v, 0, maxEndpointing)
+}
+
+func parseMillis(name, v string, lo, hi time.Duration) (time.Duration, error) {
+	n, err := parseInt(name, v, int(lo/time.Millisecond), int(hi/time.Millisecond))
+	if err != nil {
+		return 0, err
+	}
+	return time.Duration(n) * time.Millisecond, nil
+}
+
+func parseInt(name, v string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, &ParamError{name, fmt.Sprintf("must be an integer from %d to %d", lo, hi)}
+	}
+	return n, nil
+}
+
+func parseBool(name, v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true", "1":
+		return true, nil
+	case "false", "0", "":
+		return false, nil
+	}
+	return false, &ParamError{name, "must be true or false"}
+}
+
+// parseTerms turns keyterm and keywords into hotwords. A keyword may carry
+// Deepgram's ":boost" suffix (a number); the boost is dropped because the
+// engines take a word list, not weights.
+func parseTerms(q url.Values) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(name, term string) error {
+		term = strings.Join(strings.Fields(term), " ")
+		if term == "" {
+			return nil
+		}
+		if len(term) > maxTermLen || !printable(term) {
+			return &ParamError{name, fmt.Sprintf("each term must be at most %d printable characters", maxTermLen)}
+		}
+		if !seen[term] {
+			seen[term] = true
+			out = append(out, term)
+		}
+		if len(out) > maxTerms {
+			return &ParamError{name, fmt.Sprintf("at most %d terms in keyterm and keywords together", maxTerms)}
+		}
+		return nil
+	}
+	for _, t := range q["keyterm"] {
+		if err := add("keyterm", t); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range q["keywords"] {
+		word := k
+		if i := strings.LastIndexByte(k, ':'); i >= 0 {
+			b, err := strconv.ParseFloat(k[i+1:], 64)
+			if err != nil || math.IsNaN(b) || math.IsInf(b, 0) {
+				return nil, &ParamError{"keywords", "a boost after ':' must be a number, as in word:2"}
+			}
+			word = k[:i]
+		}
+		if err := add("keywords", word); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters,
+// so a value can be echoed in JSON and logs safely.
+func printable(s string) bool {
+	for _, r := range s {
+		if r == 0xFFFD || r < 0x20 || r == 0x7F {
+			return false
+		}
+	}
+	return true
+}

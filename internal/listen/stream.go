@@ -1,0 +1,334 @@
+package listen
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"hash"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/limit"
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// Close reasons (at most 123 bytes each, the WebSocket limit).
+const (
+	reasonTimeout  = "NET-0001: no audio or KeepAlive received within the timeout window"
+	reasonQuota    = "quota exhausted: audio_minutes_per_day"
+	reasonBadJSON  = "text messages must be JSON control messages: KeepAlive, Finalize or CloseStream"
+	reasonShutdown = "server shutting down"
+	reasonEngine   = "recognition failed; quote the request_id when reporting it"
+	reasonSlow     = "client did not read results in time"
+	writeTimeout   = 10 * time.Second
+)
+
+type streamHandler struct{ opts Options }
+
+func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p, err := ParseParams(r.URL.Query(), true)
+	if err != nil {
+		var pe *ParamError
+		if errors.As(err, &pe) {
+			writeError(w, r, apierr.CodeBadRequest, pe.Param+" "+pe.Msg)
+			return
+		}
+		writeError(w, r, apierr.CodeBadRequest, "")
+		return
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		writeError(w, r, apierr.CodeBadRequest, "GET /v1/listen is a WebSocket; POST audio to /v1/listen to transcribe a file")
+		return
+	}
+	if h.opts.Pipeline == nil {
+		writeError(w, r, apierr.CodeNotReady, "no streaming recognizer is loaded")
+		return
+	}
+	s := &stream{opts: h.opts, p: p, requestID: requestID(r), created: h.opts.Now(), sha: sha256.New()}
+	s.sess, _ = limit.SessionFrom(r.Context())
+	// The pipeline is built before the upgrade so that a missing or
+	// failing engine is an HTTP answer, not a dropped socket.
+	pl, rate, err := h.opts.Pipeline(r.Context(), PipelineConfig{Hotwords: p.Hotwords, Endpointing: p.Endpointing}, s.emit)
+	if err != nil {
+		h.opts.Logger.Warn("listen: pipeline refused", "request_id", s.requestID, "err", err)
+		writeError(w, r, apierr.CodeNotReady, "the streaming recognizer is not available")
+		return
+	}
+	s.pl, s.rate = pl, rate
+	if s.conv, err = audio.NewConverter(p.Format, rate); err != nil {
+		_ = pl.Close()
+		writeError(w, r, apierr.CodeBadRequest, "encoding is not a format this server converts")
+		return
+	}
+	w.Header().Set("dg-request-id", s.requestID)
+	// Credentials are the gateway's business: API keys and tickets, never
+	// ambient cookies, so a cross-origin page cannot ride on a user's
+	// session and Origin is not checked here. "token" is the marker left
+	// of Deepgram's "Sec-WebSocket-Protocol: token, KEY" after the gateway
+	// strips the key; browsers need it echoed.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"token"}, InsecureSkipVerify: true})
+	if err != nil {
+		_ = pl.Close()
+		return // Accept has answered
+	}
+	conn.SetReadLimit(maxMessageBytes)
+	s.conn = conn
+	s.run(r.Context())
+}
+
+// stream is one open /v1/listen WebSocket.
+type stream struct {
+	opts      Options
+	p         Params
+	requestID string
+	created   time.Time
+	sess      *limit.Session
+	conn      *websocket.Conn
+	pl        Pipeline
+	conv      *audio.Converter
+	rate      int
+
+	sha      hash.Hash
+	bytes    int64 // audio bytes received
+	samples  int64 // mono samples at rate handed to the pipeline
+	lastSeen atomic.Int64
+
+	// Set while Finalize or CloseStream runs, so emitted finals are marked.
+	finalizing, closing bool
+	ended               bool // Metadata sent: nothing more goes out
+	lastWordEnd         float64
+	utteranceEndSent    bool
+	writeErr            error
+	closeOnce           sync.Once
+}
+
+func requestID(r *http.Request) string {
+	if id := apierr.RequestID(r.Context()); id != "" {
+		return id
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// run reads the client's messages until the stream ends; the idle
+// watchdog runs beside it and is waited for.
+func (s *stream) run(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	log := s.opts.Logger.With("request_id", s.requestID)
+	log.Info("listen: stream opened", "encoding", s.p.Format.Encoding, "sample_rate", s.p.Format.SampleRate,
+		"channels", s.p.Format.Channels, "interim_results", s.p.Interim)
+	s.touch()
+	var wg sync.WaitGroup
+	wg.Go(func() { s.watchdog(ctx) })
+	code, reason := s.loop(ctx)
+	cancel()
+	wg.Wait()
+	err := s.pl.Close()
+	if err != nil {
+		log.Warn("listen: closing the pipeline", "err", err)
+	}
+	s.close(code, reason)
+	log.Info("listen: stream closed", "close_code", int(code), "audio_seconds", s.seconds(), "bytes", s.bytes)
+}
+
+// loop handles messages; it returns the close code and reason to send
+// (-1 when the connection is already gone).
+func (s *stream) loop(ctx context.Context) (websocket.StatusCode, string) {
+	for {
+		typ, msg, err := s.conn.Read(ctx)
+		if err != nil {
+			if ctx.Err() != nil { // the server is shutting down
+				return websocket.StatusGoingAway, reasonShutdown
+			}
+			return -1, "" // the client closed, the watchdog closed, or the socket failed
+		}
+		if typ == websocket.MessageBinary && len(msg) > 0 {
+			if code, reason := s.audio(ctx, msg); code != 0 {
+				return code, reason
+			}
+			continue
+		}
+		var c control
+		if typ == websocket.MessageBinary {
+			c.Type = msgCloseStream // an empty binary message: Deepgram's old close signal
+		} else if err := json.Unmarshal(msg, &c); err != nil {
+			return websocket.StatusUnsupportedData, reasonBadJSON
+		}
+		s.touch()
+		switch c.Type {
+		case msgKeepAlive:
+		case msgFinalize:
+			s.finalizing = true
+			err := s.pl.Finalize()
+			s.finalizing = false
+			if err != nil {
+				return websocket.StatusInternalError, reasonEngine
+			}
+		case msgCloseStream:
+			s.closing = true
+			if err := s.pl.Finalize(); err != nil {
+				return websocket.StatusInternalError, reasonEngine
+			}
+			s.send(s.metadata())
+			s.ended = true
+			return websocket.StatusNormalClosure, ""
+		default:
+			return websocket.StatusPolicyViolation, reasonBadJSON
+		}
+		if s.writeErr != nil {
+			return websocket.StatusPolicyViolation, reasonSlow
+		}
+	}
+}
+
+// audio charges, converts and recognises one binary message.
+func (s *stream) audio(ctx context.Context, msg []byte) (websocket.StatusCode, string) {
+	s.touch()
+	d := time.Duration(int64(len(msg)) * int64(time.Second) / int64(s.p.Format.FrameSize()*s.p.Format.SampleRate))
+	if s.sess != nil {
+		if err := s.sess.ChargeAudio(ctx, d); err != nil {
+			var le *limit.Error
+			if errors.As(err, &le) {
+				return websocket.StatusPolicyViolation, reasonQuota
+			}
+			return websocket.StatusInternalError, reasonEngine
+		}
+	}
+	s.sha.Write(msg)
+	s.bytes += int64(len(msg))
+	samples := s.conv.Convert(msg)
+	s.samples += int64(len(samples))
+	if err := s.pl.Write(samples); err != nil {
+		s.opts.Logger.Warn("listen: recognition failed", "request_id", s.requestID, "err", err)
+		return websocket.StatusInternalError, reasonEngine
+	}
+	s.checkUtteranceEnd()
+	if s.writeErr != nil {
+		return websocket.StatusPolicyViolation, reasonSlow
+	}
+	return 0, ""
+}
+
+// emit turns a pipeline event into Deepgram's message, if the client asked
+// for that kind.
+func (s *stream) emit(e Event) {
+	if s.ended {
+		return
+	}
+	if e.SpeechStarted {
+		if s.p.VADEvents {
+			s.send(SpeechStarted{Type: typeSpeechStarted, Channel: wholeStream(), Timestamp: secs(e.At)})
+		}
+		return
+	}
+	r := e.Result
+	if !r.Final && !s.p.Interim {
+		return
+	}
+	res := resultsFrom(r, s.resultMetadata(), s.p.Punctuate || s.p.SmartFormat)
+	if r.Final {
+		res.FromFinalize = s.finalizing
+		res.SpeechFinal = !s.finalizing && !s.closing && s.p.Endpointing > 0
+	}
+	if n := len(r.Words); n > 0 && r.Words[n-1].End.Seconds() > s.lastWordEnd {
+		s.lastWordEnd, s.utteranceEndSent = r.Words[n-1].End.Seconds(), false
+	}
+	s.send(res)
+}
+
+// checkUtteranceEnd sends UtteranceEnd once the audio since the last word
+// reaches utterance_end_ms.
+func (s *stream) checkUtteranceEnd() {
+	if s.p.UtteranceEnd <= 0 || s.utteranceEndSent || s.lastWordEnd <= 0 {
+		return
+	}
+	if s.seconds()-s.lastWordEnd >= s.p.UtteranceEnd.Seconds() {
+		s.utteranceEndSent = true
+		s.send(UtteranceEnd{Type: typeUtteranceEnd, Channel: wholeStream(), LastWordEnd: round(s.lastWordEnd)})
+	}
+}
+
+func (s *stream) seconds() float64 {
+	if s.rate <= 0 {
+		return 0
+	}
+	return float64(s.samples) / float64(s.rate)
+}
+
+func (s *stream) send(v any) {
+	if s.writeErr != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
+	defer cancel()
+	s.writeErr = s.conn.Write(ctx, websocket.MessageText, mustJSON(v))
+}
+
+func (s *stream) resultMetadata() ResultMetadata {
+	uuid, mi := s.model()
+	return ResultMetadata{RequestID: s.requestID, ModelInfo: mi, ModelUUID: uuid}
+}
+
+func (s *stream) model() (string, ModelInfo) {
+	if s.opts.Recognizer == nil {
+		return modelOf(speech.EngineInfo{Engine: "izwi", Model: "custom"})
+	}
+	return modelOf(s.opts.Recognizer.Info())
+}
+
+func (s *stream) metadata() Metadata {
+	uuid, mi := s.model()
+	return Metadata{Type: typeMetadata, TransactionKey: "deprecated", RequestID: s.requestID,
+		SHA256: hex.EncodeToString(s.sha.Sum(nil)), Created: s.created.UTC().Format(time.RFC3339Nano),
+		Duration: round(s.seconds()), Channels: s.p.Format.Channels, Models: []string{uuid},
+		ModelInfo: map[string]ModelInfo{uuid: mi}}
+}
+
+// touch records client activity for the idle timeout.
+func (s *stream) touch() { s.lastSeen.Store(s.opts.Now().UnixNano()) }
+
+// timedOut reports whether the client has been silent for IdleTimeout.
+func (s *stream) timedOut() bool {
+	return s.opts.Now().UnixNano()-s.lastSeen.Load() >= int64(s.opts.IdleTimeout)
+}
+
+// watchdog closes the stream, as Deepgram does, when the client sends
+// neither audio nor KeepAlive for IdleTimeout.
+func (s *stream) watchdog(ctx context.Context) {
+	t := time.NewTicker(s.opts.IdleCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if s.timedOut() {
+				s.close(websocket.StatusInternalError, reasonTimeout)
+				return
+			}
+		}
+	}
+}
+
+// close sends the close frame once; code -1 just drops the connection.
+func (s *stream) close(code websocket.StatusCode, reason string) {
+	s.closeOnce.Do(func() {
+		if code < 0 {
+			_ = s.conn.CloseNow()
+			return
+		}
+		_ = s.conn.Close(code, reason)
+	})
+}
