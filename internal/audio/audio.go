@@ -1,5 +1,5 @@
-// Package audio owns Izwi's audio layer: decoding (WAV/RF64, FLAC and raw
-// PCM/G.711 as Deepgram names it), band-limited resampling, level analysis
+// Package audio owns Izwi's audio layer: decoding (WAV/RF64, FLAC, MP3 and
+// raw PCM/G.711 as Deepgram names it), band-limited resampling, level analysis
 // and PCM16/WAV encoding. It is pure Go (no cgo) and holds no package-level
 // state. Engines, the CLI and the API import it to turn whatever a client
 // sends into the mono float32 samples the speech interfaces take.
@@ -122,8 +122,8 @@ func (c Clip) Mono() []float32 {
 	return out
 }
 
-// Decode reads a whole WAV (RIFF, RF64/BW64, WAVE_FORMAT_EXTENSIBLE) or FLAC
-// file from r, recognised by its magic bytes rather than any name or MIME
+// Decode reads a whole WAV (RIFF, RF64/BW64, WAVE_FORMAT_EXTENSIBLE), FLAC
+// or MP3 file from r, recognised by its magic bytes rather than any name or MIME
 // type the client claimed.
 func Decode(r io.Reader, lim Limits) (Clip, error) {
 	lim = lim.withDefaults()
@@ -151,8 +151,9 @@ func DecodeFile(path string, lim Limits) (Clip, error) {
 
 // Sniff names the container that head (the first bytes of a file; 12 are
 // enough) starts with, by magic bytes: "wav" (RIFF, RF64 or BW64 WAVE),
-// "flac", or "" when neither. The API uses it to check a claimed content
-// type before reading a whole upload.
+// "flac", "mp3" (an ID3v2 tag or an MPEG layer III frame header), or ""
+// when none. The API uses it to check a claimed content type before
+// reading a whole upload.
 func Sniff(head []byte) string {
 	switch {
 	case len(head) >= 12 && (bytes.HasPrefix(head, []byte("RIFF")) || bytes.HasPrefix(head, []byte("RF64")) ||
@@ -160,6 +161,8 @@ func Sniff(head []byte) string {
 		return "wav"
 	case bytes.HasPrefix(head, []byte("fLaC")):
 		return "flac"
+	case isMP3(head):
+		return "mp3"
 	}
 	return ""
 }
@@ -170,20 +173,32 @@ func decodeBytes(b []byte, lim Limits) (Clip, error) {
 		return decodeWAV(b, lim)
 	case "flac":
 		return decodeFLAC(b, lim)
+	case "mp3":
+		// FLAC may carry an ID3v2 prefix too; the tag is skipped for it.
+		n := id3Size(b)
+		switch {
+		case n > 0 && n < len(b) && bytes.HasPrefix(b[n:], []byte("fLaC")):
+			return decodeFLAC(b[n:], lim)
+		case n >= len(b):
+			return Clip{}, fmt.Errorf("audio: ID3 tag with no MP3 or FLAC audio after it: %w", ErrUnsupported)
+		}
+		return decodeMP3(b, lim)
 	}
 	switch {
 	case len(b) == 0:
 		return Clip{}, fmt.Errorf("audio: empty input: %w", ErrEmpty)
-	case bytes.HasPrefix(b, []byte("ID3")):
-		// FLAC may carry an ID3v2 prefix, but so does MP3; we decode neither
-		// the tag nor MP3, so say plainly what we saw.
-		return Clip{}, fmt.Errorf("audio: ID3-tagged input (MP3?) is not decoded: %w", ErrUnsupported)
 	case len(b) >= 12 && bytes.HasPrefix(b, []byte("RIFF")):
 		return Clip{}, fmt.Errorf("audio: RIFF form %q is not WAVE: %w", b[8:12], ErrUnsupported)
 	case bytes.HasPrefix(b, []byte("OggS")):
-		return Clip{}, fmt.Errorf("audio: ogg container is not decoded: %w", ErrUnsupported)
+		// No well-kept pure-Go Opus decoder handles CELT and hybrid
+		// frames (pion/opus decodes SILK only), and Vorbis is rarer still.
+		return Clip{}, fmt.Errorf("audio: ogg container is not decoded (send WAV, FLAC or MP3): %w", ErrUnsupported)
+	case bytes.HasPrefix(b, []byte{0x1A, 0x45, 0xDF, 0xA3}):
+		return Clip{}, fmt.Errorf("audio: webm/matroska container is not decoded (send WAV, FLAC or MP3): %w", ErrUnsupported)
+	case len(b) >= 12 && string(b[4:8]) == "ftyp":
+		return Clip{}, fmt.Errorf("audio: mp4/m4a container is not decoded (send WAV, FLAC or MP3): %w", ErrUnsupported)
 	}
-	return Clip{}, fmt.Errorf("audio: unrecognised format (want WAV or FLAC): %w", ErrCorrupt)
+	return Clip{}, fmt.Errorf("audio: unrecognised format (want WAV, FLAC or MP3): %w", ErrCorrupt)
 }
 
 // sanitize maps NaN to 0 and clamps to [-1, 1]: float sources may carry
