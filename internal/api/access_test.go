@@ -70,6 +70,7 @@ func allRoutes(g *gw) []Route {
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Start: ok, Stop: ok, Resume: ok,
 		Ingest: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
+	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok}
 	return Routes(opts)
 }
 
@@ -131,6 +132,9 @@ func TestRouteTableWalk(t *testing.T) {
 		"GET /live/{id}": Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
 		"GET /assets/{file}": Public,
 		"GET /v1/listen": Scope(auth.ScopeASRRead),
+		"POST /v1/audio/transcriptions": Scope(auth.ScopeASRRead), "POST /v1/audio/speech": Scope(auth.ScopeTTSRead),
+		"GET /v1/models": Authenticated, "POST /v1/chat/completions": Scope(auth.ScopeChatRead),
+		"GET /v1/converse": Scope(auth.ScopeChatRead),
 		"POST /v1/listen": Scope(auth.ScopeASRRead),
 	}
 	for _, rt := range routes {

@@ -83,6 +83,9 @@ type Options struct {
 	// Live mounts the live-caption routes (sessions, ingest, viewer feeds,
 	// pages, Deepgram-compatible /v1/listen); nil leaves them out.
 	Live *LiveHandlers
+	// OpenAI mounts the OpenAI-compatible routes (transcriptions, speech,
+	// models, chat completions, converse); nil leaves them out.
+	OpenAI *OpenAIHandlers
 }
 
 // Component is a named readiness probe. Check must honour ctx.
@@ -122,6 +125,7 @@ func Routes(opts Options) []Route {
 	if opts.AuditCheckpoint != nil {
 		routes = append(routes, Route{Method: http.MethodGet, Pattern: "/v1/audit/checkpoint", Access: Admin, Handler: opts.AuditCheckpoint})
 	}
+	routes = append(routes, openaiRoutes(opts.OpenAI)...)
 	return append(routes, liveRoutes(opts.Live)...)
 }
 

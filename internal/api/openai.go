@@ -1,0 +1,46 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/izwi-speech/izwi/internal/auth"
+)
+
+// OpenAIHandlers are the OpenAI-compatible routes (issue 7). Package openai
+// builds the audio and model handlers, the chat proxy builds Chat and the
+// voice conversation builds Converse; the access of each is declared here,
+// in openaiRoutes, with the rest of the table. A nil field leaves its route
+// out.
+type OpenAIHandlers struct {
+	// Transcriptions is POST /v1/audio/transcriptions (multipart upload).
+	Transcriptions http.Handler
+	// Speech is POST /v1/audio/speech (audio streamed as it is made).
+	Speech http.Handler
+	// Models is GET /v1/models: speech models and upstream chat models.
+	Models http.Handler
+	// Chat is POST /v1/chat/completions, proxied to an upstream.
+	Chat http.Handler
+	// Converse is the voice-conversation WebSocket.
+	Converse http.Handler
+}
+
+// openaiRoutes declares the OpenAI-compatible routes' access.
+func openaiRoutes(h *OpenAIHandlers) []Route {
+	if h == nil {
+		return nil
+	}
+	all := []Route{
+		{Method: http.MethodPost, Pattern: "/v1/audio/transcriptions", Access: Scope(auth.ScopeASRRead), Handler: h.Transcriptions},
+		{Method: http.MethodPost, Pattern: "/v1/audio/speech", Access: Scope(auth.ScopeTTSRead), Handler: h.Speech},
+		{Method: http.MethodGet, Pattern: "/v1/models", Access: Authenticated, Handler: h.Models},
+		{Method: http.MethodPost, Pattern: "/v1/chat/completions", Access: Scope(auth.ScopeChatRead), Handler: h.Chat},
+		{Method: http.MethodGet, Pattern: "/v1/converse", Access: Scope(auth.ScopeChatRead), Handler: h.Converse},
+	}
+	var out []Route
+	for _, rt := range all {
+		if rt.Handler != nil {
+			out = append(out, rt)
+		}
+	}
+	return out
+}
