@@ -57,7 +57,11 @@ func readManifest(t *testing.T, dir string) map[string]string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var man genManifest
+	var man struct {
+		Files map[string]struct {
+			SHA256 string `json:"sha256"`
+		} `json:"files"`
+	}
 	if err := json.Unmarshal(raw, &man); err != nil {
 		t.Fatalf("%s: %v", dir, err)
 	}

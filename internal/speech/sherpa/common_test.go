@@ -1,12 +1,6 @@
 package sherpa
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -14,6 +8,7 @@ import (
 	sherpa "github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx"
 
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
 // repoRoot is the module root, found from this file's location so tests run
@@ -23,78 +18,14 @@ func repoRoot() string {
 	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", "..", ".."))
 }
 
-// genManifest is manifest.json as scripts/gen-test-models.py writes it.
-type genManifest struct {
-	Name   string `json:"name"`
-	Family string `json:"family"`
-	Files  map[string]struct {
-		SHA256 string `json:"sha256"`
-		Size   int64  `json:"size"`
-	} `json:"files"`
-	Roles map[string]string `json:"roles"`
-	Meta  map[string]string `json:"meta"`
-}
-
-// genModel returns the generated test model name (a directory under
-// IZWI_GEN_MODELS, default <repo>/testdata/gen) as a ResolvedModel, every
-// file checked against manifest.json's SHA-256 just as package models does
-// for real ones. When the directory is missing it runs the generator once,
-// except under CI=true, where `make test` should already have run it.
+// genModel is testdata.GenModel (kept short for the many call sites).
 func genModel(t testing.TB, name string) speech.ResolvedModel {
 	t.Helper()
-	root := os.Getenv("IZWI_GEN_MODELS")
-	if root == "" {
-		root = filepath.Join(repoRoot(), "testdata", "gen")
-	}
-	dir := filepath.Join(root, name)
-	manifestPath := filepath.Join(dir, "manifest.json")
-	if _, err := os.Stat(manifestPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("generated model %s missing under %s (run `make test-models`); under CI=true this must not be skipped", name, root)
-		}
-		cmd := exec.Command("/usr/bin/python3", filepath.Join(repoRoot(), "scripts", "gen-test-models.py"), "--out", root)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("gen-test-models.py: %v\n%s", err, out)
-		}
-	}
-	raw, err := os.ReadFile(manifestPath)
-	if err != nil {
-		t.Fatalf("generated model %s: %v", name, err)
-	}
-	var man genManifest
-	if err := json.Unmarshal(raw, &man); err != nil {
-		t.Fatalf("generated model %s: manifest: %v", name, err)
-	}
-	m := speech.ResolvedModel{Name: name, Family: man.Family, Dir: dir,
-		Files: map[string]speech.ModelFile{}, Meta: man.Meta}
-	for role, rel := range man.Roles {
-		want, ok := man.Files[rel]
-		if !ok {
-			t.Fatalf("generated model %s: role %s names unlisted file %s", name, role, rel)
-		}
-		p := filepath.Join(dir, filepath.FromSlash(rel))
-		if got := fileSHA256(t, p); got != want.SHA256 {
-			t.Fatalf("generated model %s: %s sha256 %s, manifest says %s (regenerate with `make test-models`)", name, rel, got, want.SHA256)
-		}
-		m.Files[role] = speech.ModelFile{Path: p, SHA256: want.SHA256, Size: want.Size}
-	}
-	return m
+	return testdata.GenModel(t, name)
 }
 
-// fileSHA256 returns the hex SHA-256 of the file at path.
-func fileSHA256(t testing.TB, path string) string {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
+// fileSHA256 is testdata.FileSHA256.
+func fileSHA256(t testing.TB, path string) string { t.Helper(); return testdata.FileSHA256(t, path) }
 
 // readWAV loads a mono WAV with sherpa-onnx's own reader, so engine tests do
 // not depend on package audio.

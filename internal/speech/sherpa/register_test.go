@@ -3,26 +3,16 @@ package sherpa
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
 // testResolver serves already verified models by name, standing in for
 // package models' catalogue.
-type testResolver map[string]speech.ResolvedModel
-
-var errNotInstalled = errors.New("not installed")
-
-func (r testResolver) Resolve(_ context.Context, name string) (speech.ResolvedModel, error) {
-	m, ok := r[name]
-	if !ok {
-		return speech.ResolvedModel{}, fmt.Errorf("test resolver: %q: %w", name, errNotInstalled)
-	}
-	return m, nil
-}
+type testResolver = testdata.Resolver
 
 func TestRegister(t *testing.T) {
 	r := speech.NewRegistry()
@@ -61,7 +51,7 @@ func TestRegister(t *testing.T) {
 	if in := syn.Info(); len(in.Files) != 3 || in.Files[0].SHA256 == "" {
 		t.Errorf("TTS Info files = %+v, want lexicon, model, tokens once each", in.Files)
 	}
-	if _, err := r.Synthesizers.New(ctx, speech.Spec{Engine: Engine, Model: "nope"}, deps); !errors.Is(err, errNotInstalled) {
+	if _, err := r.Synthesizers.New(ctx, speech.Spec{Engine: Engine, Model: "nope"}, deps); !errors.Is(err, speech.ErrModel) {
 		t.Errorf("unknown model: %v, want the resolver's error wrapped", err)
 	}
 	if _, err := r.VADs.New(ctx, speech.Spec{Engine: Engine}, deps); !errors.Is(err, speech.ErrModel) {
