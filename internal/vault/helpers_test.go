@@ -56,7 +56,7 @@ type rig struct {
 }
 
 // newRig opens a fresh database and a file-provider keyring in a temp dir.
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
 	r := &rig{dir: dir, db: filepath.Join(dir, "izwi.db"), rec: &txRecorder{},
@@ -65,7 +65,7 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-func (r *rig) open(t *testing.T) {
+func (r *rig) open(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, r.db)
