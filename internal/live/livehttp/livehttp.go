@@ -267,10 +267,18 @@ func badConfigMessage(err error) string {
 }
 
 // decodeJSON reads one size-limited JSON object with no unknown fields.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool { return decodeBody(w, r, v, false) }
+
+// decodeOptional is decodeJSON where an empty body means all defaults.
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool { return decodeBody(w, r, v, true) }
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
+	if optional && errors.Is(err, io.EOF) {
+		return true
+	}
 	if err == nil && dec.More() {
 		err = errors.New("more than one JSON value")
 	}

@@ -41,7 +41,7 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req live.CreateRequest
-	if !decodeJSON(w, r, &req) {
+	if !decodeOptional(w, r, &req) {
 		return
 	}
 	c, err := h.opts.Sessions.Create(r.Context(), p.Subject, req)
@@ -144,12 +144,10 @@ func (h *Handlers) transition(fn func(ctx context.Context, owner, id string) (li
 		if !ok {
 			return
 		}
-		if r.ContentLength > 0 {
-			// Tolerate an empty JSON object from clients that always send one.
-			var empty struct{}
-			if !decodeJSON(w, r, &empty) {
-				return
-			}
+		// No body, or an empty JSON object from clients that always send one.
+		var empty struct{}
+		if !decodeOptional(w, r, &empty) {
+			return
 		}
 		info, err := fn(r.Context(), ownerOf(p), id)
 		if err != nil {

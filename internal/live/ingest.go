@@ -1,0 +1,160 @@
+package live
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// maxSource bounds the source description shown in Info.
+const maxSource = 200
+
+// Attach implements Sessions.
+func (m *Manager) Attach(ctx context.Context, owner, id, source string) (Ingest, error) {
+	s, err := m.lookup(owner, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(source) > maxSource || source == "" {
+		return nil, fmt.Errorf("%w: source must be 1 to %d bytes", ErrBadConfig, maxSource)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.deleted:
+		return nil, ErrNotFound
+	case s.rec.State == Stopped:
+		return nil, fmt.Errorf("%w: session is stopped", ErrTransition)
+	case s.ingest != nil:
+		return nil, ErrBusy
+	}
+	in := &ingest{m: m, s: s, subj: SubjectsFor(id).Audio, rate: m.rate()}
+	s.ingest, s.source = in, source
+	in.mu.Lock()
+	in.stop = context.AfterFunc(ctx, func() { in.Close() })
+	in.mu.Unlock()
+	return in, nil
+}
+
+// ingest publishes a source's audio on the session's audio subject, so
+// the session's owner may be another process.
+type ingest struct {
+	m    *Manager
+	s    *session
+	subj string
+	rate int
+	stop func() bool
+
+	mu     sync.Mutex
+	closed bool
+	buf    []byte
+}
+
+var _ Ingest = (*ingest)(nil)
+
+// maxChunk is the most samples one bus message carries (1 s at 16 kHz),
+// far below the bus's maximum payload.
+const maxChunk = 16000
+
+func (in *ingest) SampleRate() int { return in.rate }
+
+// Write publishes samples; it fails once the session is stopped.
+func (in *ingest) Write(samples []float32) error {
+	if err := in.usable(); err != nil {
+		return err
+	}
+	if err := speech.CheckSamples(samples); err != nil {
+		return fmt.Errorf("live: %w", err)
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for len(samples) > 0 {
+		n := min(len(samples), maxChunk)
+		in.buf = encodePCM16(in.buf[:0], samples[:n])
+		if err := in.m.nc.Publish(in.subj, in.buf); err != nil {
+			return fmt.Errorf("live: publishing audio: %w", err)
+		}
+		samples = samples[n:]
+	}
+	return nil
+}
+
+// Finalize asks the pipeline to end the current utterance after the audio
+// already written (it travels on the same subject, so it stays in order).
+func (in *ingest) Finalize() error {
+	if err := in.usable(); err != nil {
+		return err
+	}
+	msg := &nats.Msg{Subject: in.subj, Header: nats.Header{}}
+	msg.Header.Set(cmdHeader, cmdFinalize)
+	if err := in.m.nc.PublishMsg(msg); err != nil {
+		return fmt.Errorf("live: publishing finalize: %w", err)
+	}
+	return nil
+}
+
+// Reconnected tells the session its source came back after a failure
+// (sources such as ALSA capture restart); it changes no state.
+func (in *ingest) Reconnected() error {
+	if err := in.usable(); err != nil {
+		return err
+	}
+	in.s.mu.Lock()
+	defer in.s.mu.Unlock()
+	if in.s.rec.State == Live {
+		_, _, err := Next(Session{State: in.s.rec.State}, Input{Kind: EvReconnect})
+		in.m.log.Info("live: source reconnected", "session", in.s.rec.ID)
+		return err
+	}
+	return nil
+}
+
+func (in *ingest) usable() error {
+	in.mu.Lock()
+	closed := in.closed
+	in.mu.Unlock()
+	if closed {
+		return fmt.Errorf("live: source detached: %w", speech.ErrClosed)
+	}
+	in.s.mu.Lock()
+	defer in.s.mu.Unlock()
+	if in.s.deleted {
+		return ErrNotFound
+	}
+	if in.s.rec.State == Stopped {
+		return fmt.Errorf("%w: session is stopped", ErrTransition)
+	}
+	return nil
+}
+
+// Close detaches the source; the session keeps its state.
+func (in *ingest) Close() error {
+	in.mu.Lock()
+	if in.closed {
+		in.mu.Unlock()
+		return nil
+	}
+	in.closed = true
+	stop := in.stop
+	in.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+	in.s.mu.Lock()
+	if in.s.ingest == in {
+		in.s.ingest, in.s.source = nil, ""
+	}
+	in.s.mu.Unlock()
+	return nil
+}
+
+// detached marks in closed; s.mu is held by the caller.
+func (in *ingest) detached() {
+	in.mu.Lock()
+	in.closed = true
+	in.mu.Unlock()
+}

@@ -1,0 +1,336 @@
+package live
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
+// ManagerOptions are what a Manager is built from.
+type ManagerOptions struct {
+	Store      *store.Store
+	Conn       *nats.Conn
+	Recognizer speech.Recognizer // nil: sessions can be created but not started (ErrNoEngine)
+	VAD        speech.VAD        // optional
+	Config     config.Live
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// Metrics: nil registers nothing. Labels carry no session ids or PII.
+	Metrics prometheus.Registerer
+	// Audit records session create/delete/start/stop by whom (ids only).
+	Audit audit.Recorder
+	// TickEvery is how often the silence auto-stop is checked and live
+	// sessions' counters saved; 0 means 1 s.
+	TickEvery time.Duration
+}
+
+// Manager owns this process's live-caption sessions: their records in the
+// store, their pipelines (this process is every session's owner: it
+// numbers, publishes and keeps their events) and the viewers' hubs.
+//
+// Lock order: Manager.mu, then session.mu, then publisher.mu; hubMu, then
+// hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
+// session may close its pipeline while holding session.mu.
+type Manager struct {
+	db   *sql.DB
+	nc   *nats.Conn
+	rec  speech.Recognizer
+	vad  speech.VAD
+	cfg  config.Live
+	log  *slog.Logger
+	now  func() time.Time
+	met  *metrics
+	aud  audit.Recorder
+	tick time.Duration
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	closed   bool
+
+	liveN atomic.Int32 // sessions with a running pipeline
+
+	hubMu sync.Mutex
+	hubs  map[string]*hub
+}
+
+var _ Sessions = (*Manager)(nil)
+
+// errShutdown ends feeds and refuses calls once the manager is closing.
+var errShutdown = errors.New("live: shutting down")
+
+// session is one session held in memory. rec is its stored record; the
+// runtime fields exist while it is not stopped (pub also after, so late
+// viewers still catch up).
+type session struct {
+	mu         sync.Mutex
+	rec        record
+	pub        *publisher
+	audio      *nats.Subscription
+	pipe       *Pipeline
+	ring       *ring
+	ingest     *ingest
+	source     string
+	deleted    bool
+	natsDrops  int // the audio subscription's drops already counted
+	msgsIn     int64
+	bytesIn    int64
+	pipeDrops  time.Duration
+	lastSpeech atomic.Int64 // unix nanoseconds (manager clock)
+}
+
+// NewManager migrates the store, loads the sessions, marks those that were
+// live as interrupted and, when configured, resumes them.
+func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
+	if opts.Store == nil || opts.Conn == nil {
+		return nil, errors.New("live: manager needs a store and a bus connection")
+	}
+	if err := migrate(ctx, opts.Store); err != nil {
+		return nil, err
+	}
+	cfg := withDefaults(opts.Config)
+	m := &Manager{db: opts.Store.DB(), nc: opts.Conn, rec: opts.Recognizer, vad: opts.VAD, cfg: cfg,
+		log: opts.Logger, now: opts.Now, met: newMetrics(opts.Metrics), aud: opts.Audit, tick: opts.TickEvery,
+		sessions: map[string]*session{}, hubs: map[string]*hub{}}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.tick <= 0 {
+		m.tick = time.Second
+	}
+	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	recs, err := loadRecords(ctx, m.db)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		s := &session{rec: r}
+		s.lastSpeech.Store(m.now().UnixNano())
+		m.sessions[r.ID] = s
+		if r.State == Stopped {
+			continue
+		}
+		if err := m.attachRuntime(s); err != nil {
+			m.shutdown()
+			return nil, err
+		}
+		if r.State == Live {
+			s.mu.Lock()
+			err := m.transition(ctx, s, "system", Input{Kind: EvRestart, At: m.now()}, "session.interrupt")
+			s.mu.Unlock()
+			if err != nil {
+				m.shutdown()
+				return nil, err
+			}
+		}
+		if s.rec.State == Interrupted && cfg.Resume() && m.rec != nil {
+			s.mu.Lock()
+			err := m.transition(ctx, s, "system", Input{Kind: EvResume, At: m.now()}, "session.resume")
+			s.mu.Unlock()
+			if err != nil {
+				m.log.Error("live: resuming session", "session", r.ID, "err", err)
+			}
+		}
+	}
+	m.gauge()
+	m.wg.Add(1)
+	go m.ticker()
+	return m, nil
+}
+
+func withDefaults(c config.Live) config.Live {
+	if c.MaxSessions <= 0 {
+		c.MaxSessions = 8
+	}
+	if c.PreRoll == 0 {
+		c.PreRoll = config.Duration(config.DefaultPreRoll)
+	}
+	if c.HistoryEvents <= 0 {
+		c.HistoryEvents = 10000
+	}
+	if c.ViewerBuffer <= 0 {
+		c.ViewerBuffer = 256
+	}
+	if c.QueueAudio <= 0 {
+		c.QueueAudio = config.Duration(5 * time.Second)
+	}
+	return c
+}
+
+// Close stops every pipeline (their last finals are published), saves the
+// sessions as they are (a live one stays live, so the next start resumes
+// it) and ends every feed.
+func (m *Manager) Close(ctx context.Context) error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	m.cancel()
+	m.wg.Wait()
+	return m.shutdown()
+}
+
+func (m *Manager) shutdown() error {
+	m.cancel()
+	m.mu.Lock()
+	all := make([]*session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		all = append(all, s)
+	}
+	m.mu.Unlock()
+	var errs []error
+	for _, s := range all {
+		s.mu.Lock()
+		if s.pipe != nil {
+			m.stopPipeline(s)
+			errs = append(errs, m.persist(context.Background(), s))
+		}
+		m.detachRuntime(s)
+		s.mu.Unlock()
+	}
+	m.hubMu.Lock()
+	hubs := make([]*hub, 0, len(m.hubs))
+	for _, h := range m.hubs {
+		hubs = append(hubs, h)
+	}
+	m.hubMu.Unlock()
+	for _, h := range hubs {
+		h.closeAll(errShutdown)
+	}
+	return errors.Join(errs...)
+}
+
+// ticker drives the silence auto-stop and saves live counters.
+func (m *Manager) ticker() {
+	defer m.wg.Done()
+	t := time.NewTicker(m.tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.ctx.Done():
+			return
+		case <-t.C:
+			m.tickOnce(m.ctx)
+		}
+	}
+}
+
+// tickOnce applies EvTick to every live session at m.now().
+func (m *Manager) tickOnce(ctx context.Context) {
+	now := m.now()
+	for _, s := range m.snapshot() {
+		s.mu.Lock()
+		if s.rec.State == Live && !s.deleted {
+			m.countDrops(s)
+			if s.pipe != nil {
+				m.met.lag.Observe(s.pipe.Stats().Lag.Seconds())
+			}
+			if err := m.transition(ctx, s, "system", Input{Kind: EvTick, At: now}, "session.stop"); err != nil {
+				m.log.Error("live: tick", "session", s.rec.ID, "err", err)
+			}
+			if s.rec.State == Live {
+				if err := m.persist(ctx, s); err != nil {
+					m.log.Error("live: saving session", "session", s.rec.ID, "err", err)
+				}
+			}
+		}
+		s.mu.Unlock()
+	}
+	m.gauge()
+}
+
+func (m *Manager) snapshot() []*session {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]*session, 0, len(m.sessions))
+	for _, s := range m.sessions {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].rec.CreatedAt.Before(out[j].rec.CreatedAt) })
+	return out
+}
+
+// gauge recounts sessions by state.
+func (m *Manager) gauge() {
+	counts := map[State]int{Idle: 0, Live: 0, Interrupted: 0, Stopped: 0}
+	for _, s := range m.snapshot() {
+		s.mu.Lock()
+		counts[s.rec.State]++
+		s.mu.Unlock()
+	}
+	for st, n := range counts {
+		m.met.sessions.WithLabelValues(string(st)).Set(float64(n))
+	}
+}
+
+// liveCount is how many sessions are live now.
+func (m *Manager) liveCount(except *session) int {
+	n := 0
+	for _, s := range m.snapshot() {
+		if s == except {
+			continue
+		}
+		s.mu.Lock()
+		if s.rec.State == Live {
+			n++
+		}
+		s.mu.Unlock()
+	}
+	return n
+}
+
+// lookup finds a session the owner may act on ("" = administrator).
+func (m *Manager) lookup(owner, id string) (*session, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, errShutdown
+	}
+	s := m.sessions[id]
+	if s == nil || (owner != "" && s.rec.Owner != owner) {
+		return nil, ErrNotFound
+	}
+	return s, nil
+}
+
+func (m *Manager) record(ctx context.Context, actor, action, id, outcome string, details map[string]string) error {
+	if m.aud == nil {
+		return nil
+	}
+	if err := m.aud.Record(ctx, audit.Event{Actor: actor, Action: action, Target: "session:" + id,
+		Outcome: outcome, Details: details}); err != nil {
+		return fmt.Errorf("live: audit: %w", err)
+	}
+	return nil
+}
+
+// actor names who acts for the audit log.
+func actor(owner string) string {
+	if owner == "" {
+		return "admin"
+	}
+	return owner
+}

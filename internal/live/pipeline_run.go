@@ -1,0 +1,154 @@
+package live
+
+import (
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// runner is the pipeline's goroutine state: only run touches it.
+type runner struct {
+	p   *Pipeline
+	st  speech.Stream
+	det speech.Detector
+
+	pos      int64          // samples recognised so far
+	speaking bool           // the VAD hears speech now
+	partial  map[int]string // last partial text emitted per open segment
+	words    bool           // words heard since the last utterance_end
+	lastWord time.Duration  // stream time (offset excluded) of the last word's end
+	failed   bool           // the engine failed once (logged once)
+}
+
+func (r *runner) run() {
+	p := r.p
+	defer close(p.done)
+	defer func() {
+		r.st.Close()
+		if r.det != nil {
+			r.det.Close()
+		}
+	}()
+	for {
+		<-p.wake
+		items, closing := p.take()
+		for _, it := range items {
+			if it.finalize {
+				r.flush()
+				continue
+			}
+			r.accept(it.samples)
+			p.consumed(len(it.samples))
+		}
+		if closing {
+			// Anything queued between take and now was refused by
+			// Write (closing is set under the same lock), so items
+			// holds the last of the audio.
+			if rest, _ := p.take(); len(rest) > 0 {
+				for _, it := range rest {
+					if !it.finalize {
+						r.accept(it.samples)
+						p.consumed(len(it.samples))
+					}
+				}
+			}
+			if r.det != nil {
+				r.det.Flush()
+			}
+			r.flush()
+			r.utteranceEnd()
+			return
+		}
+	}
+}
+
+func (r *runner) now() time.Duration { return speech.SamplesToDuration(int(r.pos), r.p.rate) }
+
+func (r *runner) send(e Event) {
+	r.p.events.Add(1)
+	r.p.emit(e)
+}
+
+func (r *runner) at(d time.Duration) float64 { return (r.p.cfg.Offset + d).Seconds() }
+
+func (r *runner) accept(samples []float32) {
+	start := r.now()
+	if r.det != nil {
+		if _, err := r.det.Accept(samples); err != nil {
+			r.fail("vad", err)
+		}
+		if sp := r.det.Speaking(); sp != r.speaking {
+			r.speaking = sp
+			if sp {
+				r.send(Event{Type: TypeSpeechStarted, At: r.at(start)})
+			}
+		}
+	}
+	res, err := r.st.Accept(samples)
+	r.pos += int64(len(samples))
+	if err != nil {
+		r.fail("recognizer", err)
+	}
+	r.results(res)
+	if r.words && !r.speaking && r.now()-r.lastWord >= r.p.cfg.UtteranceEndGap {
+		if len(r.partial) > 0 {
+			r.flush()
+		}
+		r.utteranceEnd()
+	}
+}
+
+// flush ends the open segment now.
+func (r *runner) flush() {
+	res, err := r.st.Flush()
+	if err != nil {
+		r.fail("recognizer", err)
+	}
+	r.results(res)
+	// A segment left open (the engine had no final for it) is closed
+	// with an empty final so viewers drop its partial.
+	for seg := range r.partial {
+		r.send(Event{Type: TypeCaption, Segment: seg, Final: true, Start: r.at(r.now()), End: r.at(r.now())})
+		delete(r.partial, seg)
+	}
+}
+
+func (r *runner) utteranceEnd() {
+	if r.words {
+		r.words = false
+		r.send(Event{Type: TypeUtteranceEnd, At: r.at(r.lastWord)})
+	}
+}
+
+func (r *runner) results(res []speech.Result) {
+	for _, x := range res {
+		last, open := r.partial[x.Segment]
+		if !x.Final && open && last == x.Text {
+			continue // same partial again
+		}
+		if x.Final {
+			delete(r.partial, x.Segment)
+			if x.Text == "" && !open {
+				continue // nothing said, nothing shown
+			}
+		} else {
+			r.partial[x.Segment] = x.Text
+		}
+		if x.Text != "" {
+			r.words = true
+			end := x.End
+			if n := len(x.Words); n > 0 {
+				end = x.Words[n-1].End
+			}
+			r.lastWord = max(r.lastWord, end)
+		}
+		r.send(CaptionEvent(x, r.p.cfg.Offset))
+	}
+}
+
+func (r *runner) fail(what string, err error) {
+	if !r.failed {
+		r.failed = true
+		r.p.log.Error("live: pipeline engine error", "stage", what, "err", err)
+	}
+}

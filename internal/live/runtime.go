@@ -1,0 +1,316 @@
+package live
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// cmdHeader marks a command on the audio subject (so it stays ordered with
+// the audio around it); the body is empty.
+const (
+	cmdHeader   = "Izwi-Live-Command"
+	cmdFinalize = "finalize"
+)
+
+// transition applies in to s (s.mu held) and carries out the effects.
+// action, when the state changes, is audited as done by who.
+func (m *Manager) transition(ctx context.Context, s *session, who string, in Input, action string) error {
+	prev := s.rec
+	cur := Session{ID: s.rec.ID, Label: s.rec.Label, State: s.rec.State, LastSpeech: time.Unix(0, s.lastSpeech.Load()),
+		AutoStopAfter: s.rec.AutoStopAfter, StopReason: s.rec.StopReason}
+	if s.rec.StartedAt != nil {
+		cur.StartedAt = *s.rec.StartedAt
+	}
+	nxt, effects, err := Next(cur, in)
+	if err != nil {
+		return err
+	}
+	if len(effects) == 0 {
+		return nil
+	}
+	if slices.Contains(effects, StartPipeline) {
+		if err := m.startPipeline(ctx, s); err != nil {
+			return err
+		}
+	}
+	if action != "" && nxt.State != prev.State {
+		details := map[string]string{"state": string(nxt.State)}
+		if nxt.StopReason != "" && nxt.State == Stopped {
+			details["reason"] = nxt.StopReason
+		}
+		if err := m.record(ctx, who, action, s.rec.ID, "ok", details); err != nil {
+			if s.pipe != nil && prev.State != Live {
+				m.stopPipeline(s)
+			}
+			return err
+		}
+	}
+	s.rec.Label, s.rec.State, s.rec.StopReason = nxt.Label, nxt.State, nxt.StopReason
+	now := in.At.UTC()
+	if nxt.State == Live && prev.State != Live {
+		s.rec.StartedAt, s.rec.StoppedAt = &now, nil
+		s.lastSpeech.Store(nxt.LastSpeech.UnixNano())
+	}
+	if nxt.State == Stopped && prev.State != Stopped {
+		s.rec.StoppedAt = &now
+	}
+	var errs []error
+	for _, e := range effects {
+		switch e {
+		case StopPipeline:
+			m.stopPipeline(s)
+		case Persist:
+			if err := m.persist(ctx, s); err != nil {
+				errs = append(errs, err)
+			}
+		case NotifyViewers:
+			if p := m.publisher(s); p != nil {
+				p.publish(Event{Type: TypeState, State: s.rec.State, Label: s.rec.Label, StopReason: s.rec.StopReason})
+			}
+		}
+	}
+	if s.rec.State == Stopped {
+		m.stopAudio(s)
+	}
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	return nil
+}
+
+// startPipeline reserves a live slot and starts the session's pipeline,
+// feeding it the pre-roll first.
+func (m *Manager) startPipeline(ctx context.Context, s *session) error {
+	if m.rec == nil {
+		return ErrNoEngine
+	}
+	if m.liveN.Add(1) > int32(m.cfg.MaxSessions) {
+		m.liveN.Add(-1)
+		return fmt.Errorf("%w: %d live already", ErrLimit, m.cfg.MaxSessions)
+	}
+	if m.publisher(s) == nil {
+		m.liveN.Add(-1)
+		return fmt.Errorf("live: session %s: no publisher", s.rec.ID)
+	}
+	pub := s.pub
+	onEvent := func(e Event) {
+		if e.Type == TypeSpeechStarted || (e.Type == TypeCaption && e.Text != "") {
+			s.lastSpeech.Store(m.now().UnixNano())
+		}
+		pub.publish(e)
+	}
+	p, err := NewPipeline(m.ctx, PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords,
+		QueueAudio: time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll,
+		Offset:     time.Duration(s.rec.AudioMS) * time.Millisecond,
+		Logger:     m.log.With("session", s.rec.ID)}, onEvent)
+	if err != nil {
+		m.liveN.Add(-1)
+		return err
+	}
+	if s.ring != nil {
+		_ = p.Write(s.ring.take())
+	}
+	s.pipe, s.pipeDrops = p, 0
+	return nil
+}
+
+// stopPipeline closes the pipeline (its last finals are published) and
+// adds the audio it recognised to the session's clock.
+func (m *Manager) stopPipeline(s *session) {
+	if s.pipe == nil {
+		return
+	}
+	_ = s.pipe.Close()
+	m.countDrops(s)
+	st := s.pipe.Stats()
+	s.rec.AudioMS += (st.AudioIn - st.AudioDropped).Milliseconds()
+	s.pipe = nil
+	m.liveN.Add(-1)
+}
+
+// persist saves s with its latest Seq and audio clock.
+func (m *Manager) persist(ctx context.Context, s *session) error {
+	r := s.rec
+	if s.pub != nil {
+		r.LastSeq = s.pub.lastSeq()
+	}
+	if s.pipe != nil {
+		st := s.pipe.Stats()
+		r.AudioMS += (st.AudioIn - st.AudioDropped - st.Lag).Milliseconds()
+	}
+	s.rec.LastSeq = r.LastSeq
+	return updateRecord(context.WithoutCancel(ctx), m.db, r)
+}
+
+// publisher returns the session's publisher, creating it if needed.
+func (m *Manager) publisher(s *session) *publisher {
+	if s.pub == nil {
+		p, err := newPublisher(m.nc, s.rec.ID, s.rec.LastSeq, m.cfg.HistoryEvents, m.now,
+			func(e Event) { m.met.events.WithLabelValues(string(e.Type)).Inc() })
+		if err != nil {
+			m.log.Error("live: publisher", "session", s.rec.ID, "err", err)
+			return nil
+		}
+		s.pub = p
+	}
+	return s.pub
+}
+
+// attachRuntime gives a session that is not stopped its publisher and its
+// audio subscription.
+func (m *Manager) attachRuntime(s *session) error {
+	if m.publisher(s) == nil {
+		return fmt.Errorf("live: session %s: publisher failed", s.rec.ID)
+	}
+	sub, err := m.nc.Subscribe(SubjectsFor(s.rec.ID).Audio, func(msg *nats.Msg) { m.onAudio(s, msg) })
+	if err != nil {
+		return fmt.Errorf("live: audio subscription: %w", err)
+	}
+	// Bounded: when the owner cannot keep up the bus drops audio (counted)
+	// rather than queueing it in memory.
+	bytes := int(time.Duration(m.cfg.QueueAudio).Seconds()*float64(m.rate())) * 2
+	_ = sub.SetPendingLimits(4096, max(bytes, 64<<10))
+	s.audio = sub
+	return nil
+}
+
+// stopAudio ends audio intake of a stopped session; its history stays.
+func (m *Manager) stopAudio(s *session) {
+	if s.audio != nil {
+		_ = s.audio.Unsubscribe()
+		s.audio = nil
+	}
+	s.ring = nil
+}
+
+// detachRuntime releases everything of a deleted session (or at Close).
+func (m *Manager) detachRuntime(s *session) {
+	m.stopAudio(s)
+	if s.pub != nil {
+		s.pub.close()
+	}
+	if s.ingest != nil {
+		s.ingest.detached()
+		s.ingest, s.source = nil, ""
+	}
+}
+
+func (m *Manager) rate() int {
+	if m.rec == nil {
+		return 16000
+	}
+	return m.rec.SampleRate()
+}
+
+// onAudio receives a session's audio from the bus (one goroutine per
+// session, in order).
+func (m *Manager) onAudio(s *session, msg *nats.Msg) {
+	if msg.Header != nil && msg.Header.Get(cmdHeader) == cmdFinalize {
+		s.mu.Lock()
+		if s.pipe != nil {
+			_ = s.pipe.Finalize()
+		}
+		s.mu.Unlock()
+		return
+	}
+	samples := decodePCM16(msg.Data)
+	if len(samples) == 0 {
+		return
+	}
+	m.met.audioIn.Add(float64(len(samples)) / float64(m.rate()))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.msgsIn++
+	s.bytesIn += int64(len(msg.Data))
+	switch s.rec.State {
+	case Live:
+		if s.pipe != nil {
+			_ = s.pipe.Write(samples)
+		}
+	case Idle, Interrupted:
+		if s.rec.PreRoll > 0 {
+			if s.ring == nil {
+				s.ring = newRing(int(s.rec.PreRoll.Seconds() * float64(m.rate())))
+			}
+			s.ring.write(samples)
+		}
+	}
+}
+
+// countDrops adds the audio dropped since the last count to the metrics.
+func (m *Manager) countDrops(s *session) {
+	if s.pipe != nil {
+		d := s.pipe.Stats().AudioDropped
+		m.met.audioDropped.Add((d - s.pipeDrops).Seconds())
+		s.pipeDrops = d
+	}
+	if s.audio != nil && s.msgsIn > 0 {
+		if n, err := s.audio.Dropped(); err == nil && n > s.natsDrops {
+			perMsg := float64(s.bytesIn) / float64(s.msgsIn) / 2 / float64(m.rate())
+			m.met.audioDropped.Add(float64(n-s.natsDrops) * perMsg)
+			s.natsDrops = n
+		}
+	}
+}
+
+// encodePCM16 appends samples as 16-bit little-endian PCM to dst.
+func encodePCM16(dst []byte, samples []float32) []byte {
+	for _, v := range samples {
+		x := math.Round(float64(max(-1, min(1, v))) * 32767)
+		dst = binary.LittleEndian.AppendUint16(dst, uint16(int16(x)))
+	}
+	return dst
+}
+
+// decodePCM16 reads 16-bit little-endian PCM (an odd last byte is ignored).
+func decodePCM16(b []byte) []float32 {
+	out := make([]float32, len(b)/2)
+	for i := range out {
+		out[i] = float32(int16(binary.LittleEndian.Uint16(b[2*i:]))) / 32768
+	}
+	return out
+}
+
+// ring keeps the last len(buf) samples (the pre-roll).
+type ring struct {
+	buf  []float32
+	pos  int
+	full bool
+}
+
+func newRing(n int) *ring { return &ring{buf: make([]float32, max(n, 1))} }
+
+func (r *ring) write(x []float32) {
+	if len(x) >= len(r.buf) {
+		copy(r.buf, x[len(x)-len(r.buf):])
+		r.pos, r.full = 0, true
+		return
+	}
+	n := copy(r.buf[r.pos:], x)
+	if n < len(x) {
+		copy(r.buf, x[n:])
+		r.full = true
+	}
+	r.pos = (r.pos + len(x)) % len(r.buf)
+	if r.pos == 0 && len(x) > 0 {
+		r.full = true
+	}
+}
+
+// take returns the held samples, oldest first, and empties the ring.
+func (r *ring) take() []float32 {
+	var out []float32
+	if r.full {
+		out = append(append(out, r.buf[r.pos:]...), r.buf[:r.pos]...)
+	} else {
+		out = append(out, r.buf[:r.pos]...)
+	}
+	r.pos, r.full = 0, false
+	return out
+}

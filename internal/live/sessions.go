@@ -1,0 +1,377 @@
+package live
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// Limits on session settings.
+const (
+	MaxHotwords     = 100
+	MaxHotwordBytes = 100
+	MaxAutoStop     = 24 * time.Hour
+	maxLanguage     = 35
+)
+
+// Create implements Sessions.
+func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (Created, error) {
+	if err := checkLabel(req.Label); err != nil {
+		return Created{}, err
+	}
+	mode := req.ViewerMode
+	if mode == "" {
+		mode = ViewPublic
+	}
+	r := record{Info: Info{ID: newID(), Owner: owner, Label: req.Label, State: Idle, ViewerMode: mode,
+		Language: req.Language, CreatedAt: m.now().UTC()}}
+	var err error
+	if r.Hotwords, err = m.checkHotwords(ctx, req.Hotwords); err != nil {
+		return Created{}, err
+	}
+	if err := checkLanguage(req.Language); err != nil {
+		return Created{}, err
+	}
+	if r.AutoStopAfter, err = seconds2(req.AutoStopAfter, time.Duration(m.cfg.AutoStopAfter), MaxAutoStop, "auto_stop_after"); err != nil {
+		return Created{}, err
+	}
+	if r.PreRoll, err = seconds2(req.PreRoll, m.cfg.PreRollDuration(), config.MaxPreRoll, "pre_roll"); err != nil {
+		return Created{}, err
+	}
+	var token string
+	switch mode {
+	case ViewPublic, ViewPrivate:
+		if req.Password != "" {
+			return Created{}, fmt.Errorf("%w: a password needs viewer_mode password", ErrBadConfig)
+		}
+	case ViewLink:
+		if req.Password != "" {
+			return Created{}, fmt.Errorf("%w: a password needs viewer_mode password", ErrBadConfig)
+		}
+		token, r.Secret = newLinkToken()
+	case ViewPassword:
+		if err := checkPassword(req.Password); err != nil {
+			return Created{}, err
+		}
+		r.Secret = hashPassword(req.Password)
+	default:
+		return Created{}, fmt.Errorf("%w: viewer_mode must be public, link, password or private", ErrBadConfig)
+	}
+	m.mu.Lock()
+	closed := m.closed
+	m.mu.Unlock()
+	if closed {
+		return Created{}, errShutdown
+	}
+	if err := m.record(ctx, actor(owner), "session.create", r.ID, "ok", map[string]string{"viewer_mode": string(mode)}); err != nil {
+		return Created{}, err
+	}
+	if err := insertRecord(ctx, m.db, r); err != nil {
+		return Created{}, err
+	}
+	s := &session{rec: r}
+	s.lastSpeech.Store(m.now().UnixNano())
+	if err := m.attachRuntime(s); err != nil {
+		_ = deleteRecord(context.WithoutCancel(ctx), m.db, r.ID)
+		return Created{}, err
+	}
+	m.mu.Lock()
+	m.sessions[r.ID] = s
+	m.mu.Unlock()
+	m.gauge()
+	info := m.info(s)
+	if req.Start {
+		if info, err = m.Start(ctx, owner, r.ID); err != nil {
+			return Created{Info: m.info(s), LinkToken: token}, err
+		}
+	}
+	return Created{Info: info, LinkToken: token}, nil
+}
+
+// info is s as the API shows it.
+func (m *Manager) info(s *session) Info {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return m.infoLocked(s)
+}
+
+func (m *Manager) infoLocked(s *session) Info {
+	i := s.rec.Info
+	i.Hotwords = slices.Clone(i.Hotwords)
+	i.AutoStopSecs, i.PreRollSecs = i.AutoStopAfter.Seconds(), i.PreRoll.Seconds()
+	i.Source = s.source
+	if s.pub != nil {
+		i.LastSeq = s.pub.lastSeq()
+	}
+	return i
+}
+
+// Get implements Sessions.
+func (m *Manager) Get(ctx context.Context, owner, id string) (Info, error) {
+	s, err := m.lookup(owner, id)
+	if err != nil {
+		return Info{}, err
+	}
+	return m.info(s), nil
+}
+
+// List implements Sessions: the owner's sessions, oldest first.
+func (m *Manager) List(ctx context.Context, owner string) ([]Info, error) {
+	out := []Info{}
+	for _, s := range m.snapshot() {
+		if i := m.info(s); owner == "" || i.Owner == owner {
+			out = append(out, i)
+		}
+	}
+	return out, nil
+}
+
+// Update implements Sessions. A stopped session may change only its label.
+// Turning a session into ViewLink is refused (its token could not be
+// shown): create a new session for that.
+func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateRequest) (Info, error) {
+	s, err := m.lookup(owner, id)
+	if err != nil {
+		return Info{}, err
+	}
+	if req.Label != nil {
+		if err := checkLabel(*req.Label); err != nil {
+			return Info{}, err
+		}
+	}
+	var hotwords []string
+	if req.Hotwords != nil {
+		if hotwords, err = m.checkHotwords(ctx, *req.Hotwords); err != nil {
+			return Info{}, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.deleted {
+		return Info{}, ErrNotFound
+	}
+	other := req.ViewerMode != nil || req.Password != nil || req.Hotwords != nil || req.AutoStopAfter != nil
+	if other && s.rec.State == Stopped {
+		return Info{}, fmt.Errorf("%w: a stopped session may change only its label", ErrTransition)
+	}
+	next := s.rec
+	if req.AutoStopAfter != nil {
+		if next.AutoStopAfter, err = seconds2(req.AutoStopAfter, 0, MaxAutoStop, "auto_stop_after"); err != nil {
+			return Info{}, err
+		}
+	}
+	if req.ViewerMode != nil || req.Password != nil {
+		mode := next.ViewerMode
+		if req.ViewerMode != nil {
+			mode = *req.ViewerMode
+		}
+		switch {
+		case mode == ViewLink && next.ViewerMode != ViewLink:
+			return Info{}, fmt.Errorf("%w: a link token is issued only at creation; create a new session", ErrBadConfig)
+		case mode == ViewPassword && req.Password != nil:
+			if err := checkPassword(*req.Password); err != nil {
+				return Info{}, err
+			}
+			next.Secret = hashPassword(*req.Password)
+		case mode == ViewPassword && next.ViewerMode != ViewPassword:
+			return Info{}, fmt.Errorf("%w: viewer_mode password needs a password", ErrBadConfig)
+		case req.Password != nil:
+			return Info{}, fmt.Errorf("%w: a password needs viewer_mode password", ErrBadConfig)
+		case mode == ViewPublic || mode == ViewPrivate:
+			next.Secret = ""
+		case mode != ViewLink && mode != ViewPassword:
+			return Info{}, fmt.Errorf("%w: viewer_mode must be public, link, password or private", ErrBadConfig)
+		}
+		next.ViewerMode = mode
+	}
+	if req.Hotwords != nil {
+		next.Hotwords = hotwords
+	}
+	restart := req.Hotwords != nil && s.pipe != nil && !slices.Equal(hotwords, s.rec.Hotwords)
+	label := req.Label != nil && *req.Label != s.rec.Label
+	labelText := next.Label
+	if req.Label != nil {
+		labelText = *req.Label
+	}
+	next.Label = s.rec.Label // the label changes through the state machine
+	s.rec = next
+	if restart {
+		// New hotwords apply from the next utterance: the pipeline is
+		// reopened with them, its clock continuing.
+		m.stopPipeline(s)
+		if err := m.startPipeline(ctx, s); err != nil {
+			return Info{}, err
+		}
+	}
+	if label {
+		if err := m.transition(ctx, s, actor(owner), Input{Kind: EvLabel, At: m.now(), Label: labelText}, ""); err != nil {
+			return Info{}, err
+		}
+	} else if err := m.persist(ctx, s); err != nil {
+		return Info{}, err
+	}
+	return m.infoLocked(s), nil
+}
+
+// Start implements Sessions.
+func (m *Manager) Start(ctx context.Context, owner, id string) (Info, error) {
+	return m.act(ctx, owner, id, EvStart, "session.start")
+}
+
+// Stop implements Sessions.
+func (m *Manager) Stop(ctx context.Context, owner, id string) (Info, error) {
+	return m.act(ctx, owner, id, EvStop, "session.stop")
+}
+
+// Resume implements Sessions.
+func (m *Manager) Resume(ctx context.Context, owner, id string) (Info, error) {
+	return m.act(ctx, owner, id, EvResume, "session.resume")
+}
+
+func (m *Manager) act(ctx context.Context, owner, id string, kind InputKind, action string) (Info, error) {
+	s, err := m.lookup(owner, id)
+	if err != nil {
+		return Info{}, err
+	}
+	s.mu.Lock()
+	defer m.gauge()
+	defer s.mu.Unlock()
+	if s.deleted {
+		return Info{}, ErrNotFound
+	}
+	if err := m.transition(ctx, s, actor(owner), Input{Kind: kind, At: m.now()}, action); err != nil {
+		return Info{}, err
+	}
+	return m.infoLocked(s), nil
+}
+
+// Delete implements Sessions.
+func (m *Manager) Delete(ctx context.Context, owner, id string) error {
+	s, err := m.lookup(owner, id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	if s.deleted {
+		s.mu.Unlock()
+		return ErrNotFound
+	}
+	if err := m.record(ctx, actor(owner), "session.delete", id, "ok", nil); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	m.stopPipeline(s)
+	if err := deleteRecord(ctx, m.db, id); err != nil {
+		s.mu.Unlock()
+		return err
+	}
+	s.deleted = true
+	m.detachRuntime(s)
+	s.mu.Unlock()
+	m.mu.Lock()
+	delete(m.sessions, id)
+	m.mu.Unlock()
+	m.hubMu.Lock()
+	h := m.hubs[id]
+	m.hubMu.Unlock()
+	if h != nil {
+		h.closeAll(ErrNotFound)
+	}
+	m.gauge()
+	return nil
+}
+
+// CheckViewer implements Sessions.
+func (m *Manager) CheckViewer(ctx context.Context, id, secret string) (Info, error) {
+	s, err := m.lookup("", id)
+	if err != nil {
+		return Info{}, err
+	}
+	s.mu.Lock()
+	mode, stored := s.rec.ViewerMode, s.rec.Secret
+	info := m.infoLocked(s)
+	s.mu.Unlock()
+	switch mode {
+	case ViewPublic:
+		return info, nil
+	case ViewLink, ViewPassword:
+		if stored != "" && checkSecret(stored, secret) {
+			return info, nil
+		}
+	}
+	return Info{}, ErrSecret
+}
+
+// checkHotwords validates hotwords and asks the engine whether it can
+// honour them (PocketSphinx must be able to spell each word).
+func (m *Manager) checkHotwords(ctx context.Context, hw []string) ([]string, error) {
+	if len(hw) > MaxHotwords {
+		return nil, fmt.Errorf("%w: at most %d hotwords", ErrBadConfig, MaxHotwords)
+	}
+	out := make([]string, 0, len(hw))
+	for i, w := range hw {
+		w = strings.TrimSpace(w)
+		if w == "" || len(w) > MaxHotwordBytes || !utf8.ValidString(w) || strings.ContainsFunc(w, isControl) {
+			return nil, fmt.Errorf("%w: hotword #%d must be 1 to %d bytes of text", ErrBadConfig, i+1, MaxHotwordBytes)
+		}
+		out = append(out, w)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	if m.rec != nil {
+		st, err := m.rec.NewStream(ctx, speech.StreamOptions{Hotwords: out})
+		if err != nil {
+			if errors.Is(err, speech.ErrUnsupported) {
+				return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+			}
+			return nil, fmt.Errorf("live: checking hotwords: %w", err)
+		}
+		st.Close()
+	}
+	return out, nil
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+func checkLabel(l string) error {
+	if len(l) > MaxLabel || !utf8.ValidString(l) || strings.ContainsFunc(l, isControl) {
+		return fmt.Errorf("%w: label must be at most %d bytes of text", ErrBadConfig, MaxLabel)
+	}
+	return nil
+}
+
+func checkLanguage(l string) error {
+	if len(l) > maxLanguage || strings.ContainsFunc(l, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-')
+	}) {
+		return fmt.Errorf("%w: language must be a BCP 47 tag such as en-US", ErrBadConfig)
+	}
+	return nil
+}
+
+func checkPassword(pw string) error {
+	if utf8.RuneCountInString(pw) < MinPassword || len(pw) > MaxPassword {
+		return fmt.Errorf("%w: password must be %d to %d characters", ErrBadConfig, MinPassword, MaxPassword)
+	}
+	return nil
+}
+
+// seconds2 turns an optional seconds value into a duration in [0, limit].
+func seconds2(v *float64, def, limit time.Duration, name string) (time.Duration, error) {
+	if v == nil {
+		return def, nil
+	}
+	if math.IsNaN(*v) || *v < 0 || *v > limit.Seconds() {
+		return 0, fmt.Errorf("%w: %s must be 0 to %v seconds", ErrBadConfig, name, limit.Seconds())
+	}
+	return time.Duration(*v * float64(time.Second)), nil
+}

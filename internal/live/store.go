@@ -1,0 +1,128 @@
+package live
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
+// migrations are the live component's tables (append-only). A session row
+// holds settings, state and times: never words or audio.
+var migrations = []string{
+	`CREATE TABLE live_sessions (
+		id TEXT PRIMARY KEY,
+		owner TEXT NOT NULL,
+		label TEXT NOT NULL,
+		state TEXT NOT NULL,
+		viewer_mode TEXT NOT NULL,
+		viewer_secret TEXT NOT NULL DEFAULT '',
+		language TEXT NOT NULL DEFAULT '',
+		hotwords TEXT NOT NULL DEFAULT '[]',
+		auto_stop_ms INTEGER NOT NULL DEFAULT 0,
+		pre_roll_ms INTEGER NOT NULL DEFAULT 0,
+		created_at INTEGER NOT NULL,
+		started_at INTEGER,
+		stopped_at INTEGER,
+		stop_reason TEXT NOT NULL DEFAULT '',
+		last_seq INTEGER NOT NULL DEFAULT 0,
+		audio_ms INTEGER NOT NULL DEFAULT 0
+	)`,
+	`CREATE INDEX live_sessions_owner ON live_sessions(owner)`,
+}
+
+// record is one row of live_sessions.
+type record struct {
+	Info
+	Secret  string
+	AudioMS int64
+}
+
+func migrate(ctx context.Context, st *store.Store) error {
+	if err := st.Migrate(ctx, "live", migrations); err != nil {
+		return fmt.Errorf("live: %w", err)
+	}
+	return nil
+}
+
+func ms(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMilli()
+}
+
+func insertRecord(ctx context.Context, db *sql.DB, r record) error {
+	hw, _ := json.Marshal(r.Hotwords)
+	_, err := db.ExecContext(ctx, `INSERT INTO live_sessions(id, owner, label, state, viewer_mode, viewer_secret,
+		language, hotwords, auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		r.ID, r.Owner, r.Label, string(r.State), string(r.ViewerMode), r.Secret, r.Language, string(hw),
+		r.AutoStopAfter.Milliseconds(), r.PreRoll.Milliseconds(), r.CreatedAt.UnixMilli(), ms(r.StartedAt), ms(r.StoppedAt),
+		r.StopReason, int64(r.LastSeq), r.AudioMS)
+	if err != nil {
+		return fmt.Errorf("live: saving session: %w", err)
+	}
+	return nil
+}
+
+func updateRecord(ctx context.Context, db *sql.DB, r record) error {
+	hw, _ := json.Marshal(r.Hotwords)
+	_, err := db.ExecContext(ctx, `UPDATE live_sessions SET label=?, state=?, viewer_mode=?, viewer_secret=?,
+		hotwords=?, auto_stop_ms=?, started_at=?, stopped_at=?, stop_reason=?, last_seq=?, audio_ms=? WHERE id=?`,
+		r.Label, string(r.State), string(r.ViewerMode), r.Secret, string(hw), r.AutoStopAfter.Milliseconds(),
+		ms(r.StartedAt), ms(r.StoppedAt), r.StopReason, int64(r.LastSeq), r.AudioMS, r.ID)
+	if err != nil {
+		return fmt.Errorf("live: saving session: %w", err)
+	}
+	return nil
+}
+
+func deleteRecord(ctx context.Context, db *sql.DB, id string) error {
+	if _, err := db.ExecContext(ctx, `DELETE FROM live_sessions WHERE id=?`, id); err != nil {
+		return fmt.Errorf("live: deleting session: %w", err)
+	}
+	return nil
+}
+
+func loadRecords(ctx context.Context, db *sql.DB) ([]record, error) {
+	rows, err := db.QueryContext(ctx, `SELECT id, owner, label, state, viewer_mode, viewer_secret, language, hotwords,
+		auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms
+		FROM live_sessions ORDER BY created_at, id`)
+	if err != nil {
+		return nil, fmt.Errorf("live: loading sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []record
+	for rows.Next() {
+		var r record
+		var state, mode, hw string
+		var autoStop, preRoll, created int64
+		var started, stopped sql.NullInt64
+		var seq int64
+		if err := rows.Scan(&r.ID, &r.Owner, &r.Label, &state, &mode, &r.Secret, &r.Language, &hw,
+			&autoStop, &preRoll, &created, &started, &stopped, &r.StopReason, &seq, &r.AudioMS); err != nil {
+			return nil, fmt.Errorf("live: loading sessions: %w", err)
+		}
+		r.State, r.ViewerMode, r.LastSeq = State(state), ViewerMode(mode), uint64(max(seq, 0))
+		if err := json.Unmarshal([]byte(hw), &r.Hotwords); err != nil {
+			return nil, errors.New("live: loading sessions: corrupt hotwords")
+		}
+		r.AutoStopAfter, r.PreRoll = time.Duration(autoStop)*time.Millisecond, time.Duration(preRoll)*time.Millisecond
+		r.CreatedAt = time.UnixMilli(created).UTC()
+		if started.Valid {
+			t := time.UnixMilli(started.Int64).UTC()
+			r.StartedAt = &t
+		}
+		if stopped.Valid {
+			t := time.UnixMilli(stopped.Int64).UTC()
+			r.StoppedAt = &t
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,302 @@
+package live
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// hub is this process's one subscription to a session's events, shared by
+// all its local feeds. Delivery never blocks: a feed whose buffer is full
+// is closed with ErrSlow.
+//
+// Lock order: hub.mu before feed.mu.
+type hub struct {
+	id     string
+	m      *Manager
+	sub    *nats.Subscription
+	mu     sync.Mutex
+	feeds  map[*feed]struct{}
+	last   uint64 // Seq of the last event received (0: none yet)
+	closed bool
+}
+
+// feed is one viewer's subscription. Until catch-up ends its goroutine
+// owns out and live events wait in pending; afterwards the hub sends to
+// out directly. Every send to and the close of out happen under mu, or
+// in the catch-up goroutine before live is set.
+type feed struct {
+	h    *hub
+	out  chan Event
+	done chan struct{}
+	size int
+
+	mu      sync.Mutex
+	err     error
+	live    bool
+	pending []Event
+	last    uint64 // Seq of the last event sent
+	stop    func() bool
+}
+
+var _ Feed = (*feed)(nil)
+
+func (f *feed) Events() <-chan Event { return f.out }
+
+func (f *feed) Err() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+// Close ends the feed; Err stays nil... unless it had already failed.
+func (f *feed) Close() { f.fail(context.Canceled) }
+
+// fail ends the feed with err (first error wins) and leaves the hub.
+func (f *feed) fail(err error) {
+	f.mu.Lock()
+	first := f.failLocked(err)
+	f.mu.Unlock()
+	if first {
+		f.h.remove(f)
+	}
+}
+
+// failLocked records err and closes out if the hub owns it; f.mu is held.
+func (f *feed) failLocked(err error) bool {
+	if f.err != nil {
+		return false
+	}
+	f.err = err
+	close(f.done)
+	if f.live {
+		close(f.out)
+	}
+	if f.stop != nil {
+		f.stop()
+	}
+	return true
+}
+
+// deliver hands e to f without blocking; false when f is full and failed.
+func (f *feed) deliver(e *Event) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err != nil {
+		return true
+	}
+	if !f.live {
+		if len(f.pending) >= f.size {
+			f.failLocked(ErrSlow)
+			return false
+		}
+		f.pending = append(f.pending, *e)
+		return true
+	}
+	if e.Seq <= f.last {
+		return true
+	}
+	select {
+	case f.out <- *e:
+		f.last = e.Seq
+		return true
+	default:
+		f.failLocked(ErrSlow)
+		return false
+	}
+}
+
+// Watch implements Sessions.
+func (m *Manager) Watch(ctx context.Context, id string, after uint64) (Feed, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	if _, err := m.lookup("", id); err != nil {
+		return nil, err
+	}
+	h, err := m.hubFor(id)
+	if err != nil {
+		return nil, err
+	}
+	f := &feed{h: h, out: make(chan Event, m.cfg.ViewerBuffer), done: make(chan struct{}), size: m.cfg.ViewerBuffer, last: after}
+	if !h.add(f) {
+		return nil, fmt.Errorf("%w: session closed", ErrNotFound)
+	}
+	m.met.feedsOpen.Inc()
+	f.stop = context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
+	go f.catchUp(m, after)
+	return f, nil
+}
+
+// catchUp sends what the session's owner holds after `after`, then what
+// arrived meanwhile, then hands out to the hub.
+func (f *feed) catchUp(m *Manager, after uint64) {
+	subj := SubjectsFor(f.h.id).History
+	send := func(e Event) bool {
+		if e.Seq <= f.last {
+			return true
+		}
+		select {
+		case f.out <- e:
+			f.last = e.Seq
+			return true
+		case <-f.done:
+			return false
+		}
+	}
+	next := after
+	for {
+		evs, err := m.history(subj, next)
+		if err != nil || len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			if !send(e) {
+				close(f.out)
+				return
+			}
+		}
+		next = evs[len(evs)-1].Seq
+	}
+	for {
+		f.mu.Lock()
+		if f.err != nil {
+			f.mu.Unlock()
+			close(f.out)
+			return
+		}
+		p := f.pending
+		f.pending = nil
+		if len(p) == 0 {
+			f.live = true
+			f.mu.Unlock()
+			return
+		}
+		f.mu.Unlock()
+		for _, e := range p {
+			if !send(e) {
+				close(f.out)
+				return
+			}
+		}
+	}
+}
+
+// history asks the owner of a session for its events after `after`.
+func (m *Manager) history(subj string, after uint64) ([]Event, error) {
+	req, _ := json.Marshal(historyRequest{After: after})
+	msg, err := m.nc.Request(subj, req, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	var evs []Event
+	if err := json.Unmarshal(msg.Data, &evs); err != nil {
+		return nil, fmt.Errorf("live: history reply: %w", err)
+	}
+	return evs, nil
+}
+
+// hubFor returns the session's hub, subscribing when it is the first.
+func (m *Manager) hubFor(id string) (*hub, error) {
+	m.hubMu.Lock()
+	defer m.hubMu.Unlock()
+	if h := m.hubs[id]; h != nil {
+		return h, nil
+	}
+	h := &hub{id: id, m: m, feeds: map[*feed]struct{}{}}
+	sub, err := m.nc.Subscribe(SubjectsFor(id).Events, h.receive)
+	if err != nil {
+		return nil, fmt.Errorf("live: events subscription: %w", err)
+	}
+	// Bounded: a hub that cannot keep up loses messages (seen as a gap
+	// below) instead of growing without limit.
+	_ = sub.SetPendingLimits(4*m.cfg.ViewerBuffer+1024, 64<<20)
+	// The subscription must reach the server before history is asked, or
+	// an event published in between would be missed.
+	if err := m.nc.Flush(); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("live: events subscription: %w", err)
+	}
+	h.sub = sub
+	m.hubs[id] = h
+	return h, nil
+}
+
+func (h *hub) add(f *feed) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.feeds[f] = struct{}{}
+	return true
+}
+
+// remove drops f; the last feed out closes the hub.
+func (h *hub) remove(f *feed) {
+	h.m.met.feedsOpen.Dec()
+	if f.Err() == ErrSlow {
+		h.m.met.feedsSlow.Inc()
+	}
+	h.m.hubMu.Lock()
+	defer h.m.hubMu.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.feeds, f)
+	if len(h.feeds) == 0 && !h.closed {
+		h.closed = true
+		_ = h.sub.Unsubscribe()
+		if h.m.hubs[h.id] == h {
+			delete(h.m.hubs, h.id)
+		}
+	}
+}
+
+// receive is the subscription's callback: one goroutine, in bus order.
+func (h *hub) receive(msg *nats.Msg) {
+	var e Event
+	if err := json.Unmarshal(msg.Data, &e); err != nil || e.Seq == 0 {
+		return
+	}
+	h.mu.Lock()
+	gap := h.last != 0 && e.Seq > h.last+1
+	if e.Seq > h.last {
+		h.last = e.Seq
+	}
+	var failed []*feed
+	for f := range h.feeds {
+		if gap {
+			// The bus dropped events: every feed reconnects and catches up.
+			f.mu.Lock()
+			if f.failLocked(ErrSlow) {
+				failed = append(failed, f)
+			}
+			f.mu.Unlock()
+			continue
+		}
+		if !f.deliver(&e) {
+			failed = append(failed, f)
+		}
+	}
+	h.mu.Unlock()
+	for _, f := range failed {
+		h.remove(f)
+	}
+}
+
+// closeAll ends every feed of the hub with err (the session is gone).
+func (h *hub) closeAll(err error) {
+	h.mu.Lock()
+	fs := make([]*feed, 0, len(h.feeds))
+	for f := range h.feeds {
+		fs = append(fs, f)
+	}
+	h.mu.Unlock()
+	for _, f := range fs {
+		f.fail(err)
+	}
+}
