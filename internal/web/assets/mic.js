@@ -67,7 +67,8 @@ async function start() {
     run = { ctx, stream, node, ws };
     sent = 0; dropped = 0;
     node.port.onmessage = (m) => {
-      meter.value = m.data.peak;
+      // The meter reads in decibels (-60 dBFS .. 0), as ears do.
+      meter.value = Math.max(0, 1 + Math.log10(Math.max(m.data.peak, 1e-6)) / 3);
       if (ws.readyState !== WebSocket.OPEN) return;
       if (ws.bufferedAmount > MAX_BUFFERED) { dropped++; return; }
       ws.send(m.data.pcm);

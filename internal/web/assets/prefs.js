@@ -30,7 +30,7 @@ export function themeControl(select) {
 
 /** Sets the caption size in CSS pixels (a custom property the CSS uses). */
 export function applySize(px) {
-  document.documentElement.style.setProperty('--caption-size', px + 'px');
+  document.body.style.setProperty('--caption-size', px + 'px');
 }
 
 /** Wires the A− / A+ buttons to the remembered caption size. */

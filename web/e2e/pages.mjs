@@ -1,0 +1,205 @@
+// pages.mjs: the pages' own behaviour, against the fake live API of
+// internal/web's tests (go test ./internal/web -run Browser). Each scenario
+// prints one JSON line of observations; the Go test judges them.
+//
+//   node pages.mjs --base=http://127.0.0.1:PORT --out=DIR --wav=FILE
+import { launch, args, report, watchPage, until, captionText } from './lib.mjs';
+
+const { base, out, wav } = args();
+const browser = await launch(wav ? ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  '--use-file-for-fake-audio-capture=' + wav] : []);
+
+async function push(session, ev) {
+  const r = await fetch(base + '/test/push?session=' + session, { method: 'POST', body: JSON.stringify(ev) });
+  if (!r.ok) throw new Error('push: ' + r.status);
+}
+
+async function scenario(name, fn) {
+  const context = await browser.newContext({ viewport: { width: 420, height: 700 } });
+  const page = await context.newPage();
+  const errors = [];
+  watchPage(page, errors);
+  try {
+    const fields = await fn(page, context);
+    report(name, { ok: true, errors, ...fields });
+  } catch (err) {
+    report(name, { ok: false, error: String(err), errors, text: await captionText(page).catch(() => '') });
+  } finally {
+    await context.close();
+  }
+}
+
+// Partials are replaced in place by their final; speakers are shown; the
+// XSS caption stays text.
+await scenario('live', async (page) => {
+  await page.goto(base + '/live/pub');
+  await until(page, () => document.querySelectorAll('#captions .line.final').length >= 3);
+  const lines = await page.evaluate(() => Array.from(document.querySelectorAll('#captions .line'), (l) => ({
+    segment: l.dataset.segment, cls: l.className, speaker: l.querySelector('.speaker').textContent,
+    text: l.querySelector('.text').textContent, color: getComputedStyle(l).color,
+  })));
+  // A partial of a new segment, shown grey, then replaced by its final.
+  await push('pub', { type: 'caption', segment: 9, final: false, text: 'partial words' });
+  await until(page, () => document.querySelector('#captions .line.partial')?.textContent === 'partial words');
+  const partial = await page.evaluate(() => {
+    const p = document.querySelector('#captions .line.partial');
+    const f = document.querySelector('#captions .line.final');
+    return { color: getComputedStyle(p).color, finalColor: getComputedStyle(f).color, hidden: p.getAttribute('aria-hidden') };
+  });
+  await push('pub', { type: 'caption', segment: 9, final: true, text: 'final words' });
+  await until(page, () => document.querySelector('#captions .line[data-segment="9"].final'));
+  const seg9 = await page.evaluate(() => Array.from(document.querySelectorAll('#captions .line[data-segment="9"]'), (l) => l.textContent));
+  const state = await page.textContent('#state');
+  const live = await page.getAttribute('#captions', 'aria-live');
+  const xss = await page.evaluate(() => ({ fired: window.__xss === 1, imgs: document.querySelectorAll('#captions img').length }));
+  await page.screenshot({ path: out + '/live.png' });
+  return { lines, partial, seg9, state, live, xss, text: await captionText(page) };
+});
+
+// Themes switch, are remembered, and the font size control works.
+await scenario('themes', async (page) => {
+  await page.emulateMedia({ colorScheme: 'dark' });
+  await page.goto(base + '/live/pub');
+  const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const auto = { theme: await page.evaluate(() => document.documentElement.dataset.theme || 'auto'), bg: await bg() };
+  await page.selectOption('#theme', 'light');
+  const light = await bg();
+  await page.selectOption('#theme', 'contrast');
+  const contrast = await bg();
+  const contrastFg = await page.evaluate(() => getComputedStyle(document.body).color);
+  await page.reload();
+  const remembered = await page.evaluate(() => document.documentElement.dataset.theme);
+  const size0 = await page.evaluate(() => getComputedStyle(document.getElementById('captions')).fontSize);
+  await page.focus('#font-up');
+  await page.keyboard.press('Enter'); // keyboard operable
+  await page.click('#font-up');
+  const size1 = await page.evaluate(() => getComputedStyle(document.getElementById('captions')).fontSize);
+  await page.screenshot({ path: out + '/live-contrast.png' });
+  await page.selectOption('#theme', 'auto');
+  return { auto, light, contrast, contrastFg, remembered, size0, size1 };
+});
+
+// Smart auto-scroll: follows at the bottom, stops when scrolled up, and
+// offers "Jump to latest".
+await scenario('scroll', async (page) => {
+  await page.goto(base + '/live/long');
+  await until(page, () => document.querySelectorAll('#captions .line').length >= 80);
+  const atBottom = () => page.evaluate(() => { const b = document.getElementById('captions'); return b.scrollHeight - b.scrollTop - b.clientHeight < 30; });
+  const followed = await atBottom();
+  await page.evaluate(() => { document.getElementById('captions').scrollTop = 0; });
+  await page.waitForTimeout(100); // let the scroll event land
+  await push('long', { type: 'caption', segment: 1000, final: true, text: 'a new line while reading' });
+  await until(page, () => !document.getElementById('jump').hidden);
+  const scrolledTop = await page.evaluate(() => document.getElementById('captions').scrollTop);
+  await page.click('#jump');
+  const jumped = await atBottom();
+  const jumpHidden = await page.evaluate(() => document.getElementById('jump').hidden);
+  await push('long', { type: 'caption', segment: 1001, final: true, text: 'followed again' });
+  await until(page, () => document.querySelector('#captions .line:last-child')?.textContent === 'followed again');
+  await page.waitForTimeout(50);
+  return { followed, scrolledTop, jumped, jumpHidden, followsAgain: await atBottom() };
+});
+
+// Reconnect with catch-up after a drop (and at once after 4008), without
+// duplicates even though the server resends the last events.
+await scenario('reconnect', async (page) => {
+  await page.goto(base + '/live/pub');
+  await until(page, () => document.querySelector('#captions .line[data-segment="9"]'));
+  const before = await page.evaluate(() => document.querySelectorAll('#captions .line').length);
+  await fetch(base + '/test/drop?session=pub&code=1011', { method: 'POST' });
+  await push('pub', { type: 'caption', segment: 10, final: true, text: 'after the drop' });
+  await until(page, () => document.querySelector('#captions .line[data-segment="10"]'));
+  await fetch(base + '/test/drop?session=pub&code=4008', { method: 'POST' });
+  await push('pub', { type: 'caption', segment: 11, final: true, text: 'after falling behind' });
+  await until(page, () => document.querySelector('#captions .line[data-segment="11"]'));
+  const segments = await page.evaluate(() => Array.from(document.querySelectorAll('#captions .line'), (l) => l.dataset.segment));
+  const stats = await (await fetch(base + '/test/stats')).json();
+  return { before, segments, afters: stats.afters };
+});
+
+// A password session: the prompt, a wrong password, then captions.
+await scenario('password', async (page) => {
+  await page.goto(base + '/live/pw');
+  await until(page, () => !document.getElementById('secret-form').hidden);
+  const state = await page.textContent('#state');
+  await page.fill('#secret', 'wrong password');
+  await page.press('#secret', 'Enter');
+  await until(page, () => document.getElementById('secret-error').textContent !== '');
+  const wrong = await page.textContent('#secret-error');
+  await page.screenshot({ path: out + '/live-password.png' });
+  await page.fill('#secret', 'correct horse');
+  await page.click('#secret-form button');
+  await until(page, () => document.querySelectorAll('#captions .line.final').length >= 1);
+  const stored = await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + location.href);
+  return { state, wrong, formHidden: await page.evaluate(() => document.getElementById('secret-form').hidden), text: await captionText(page), stored };
+});
+
+// A link session: the token from #t= gets a ticket and leaves the address
+// bar; the display shows a QR code that includes it (fetched by POST).
+await scenario('link', async (page) => {
+  await page.goto(base + '/live/lnk#t=tok_secret_123');
+  await until(page, () => document.querySelectorAll('#captions .line.final').length >= 1);
+  const href = page.url();
+  await page.goto(base + '/display/lnk?lines=3#t=tok_secret_123');
+  await until(page, () => document.querySelector('#qr img'));
+  const qr = await page.evaluate(() => document.querySelector('#qr img').src.length);
+  return { href, displayHref: page.url(), qr, text: await captionText(page) };
+});
+
+// The kiosk display: large type, the last lines, the server-rendered QR.
+await scenario('display', async (page) => {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(base + '/display/pub?lines=3');
+  await until(page, () => document.querySelectorAll('#captions .line').length >= 3);
+  const r = await page.evaluate(() => ({
+    lines: document.querySelectorAll('#captions .line').length,
+    fontSize: parseFloat(getComputedStyle(document.getElementById('captions')).fontSize),
+    qr: !!document.querySelector('#qr svg path'),
+    qrURL: document.getElementById('qr-url').textContent,
+    fullscreenButton: !!document.getElementById('fullscreen'),
+    wakeLock: document.body.dataset.wakeLock || '',
+  }));
+  await page.click('#fullscreen');
+  await page.waitForTimeout(200);
+  r.fullscreen = await page.evaluate(() => !!document.fullscreenElement);
+  await page.screenshot({ path: out + '/display.png' });
+  return { ...r, text: await captionText(page) };
+});
+
+// The OBS overlay: a transparent page with the last N lines.
+await scenario('overlay', async (page) => {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(base + '/overlay/pub?lines=2&size=40');
+  await until(page, () => document.querySelectorAll('#captions .line').length >= 2);
+  await page.waitForTimeout(100);
+  const r = await page.evaluate(() => ({
+    lines: document.querySelectorAll('#captions .line').length,
+    bodyBg: getComputedStyle(document.body).backgroundColor,
+    htmlBg: getComputedStyle(document.documentElement).backgroundColor,
+    fontSize: getComputedStyle(document.getElementById('captions')).fontSize,
+    buttons: document.querySelectorAll('button, select, input').length,
+  }));
+  await page.screenshot({ path: out + '/overlay.png', omitBackground: true });
+  return { ...r, text: await captionText(page) };
+});
+
+// The mic page: key → ticket, the fake microphone (a shared utterance) →
+// worklet → PCM16 on the ingest socket; the key is never stored.
+await scenario('mic', async (page, context) => {
+  await context.grantPermissions(['microphone']);
+  await page.goto(base + '/mic/pub');
+  await page.fill('#key', 'izk_test_key');
+  await page.click('#start');
+  await until(page, () => document.body.dataset.streaming === 'open');
+  await until(page, () => document.getElementById('level').value > 0.01, undefined, 10000);
+  await page.waitForTimeout(1500);
+  await page.screenshot({ path: out + '/mic.png' });
+  await page.click('#stop');
+  await page.waitForTimeout(300);
+  const stats = (await (await fetch(base + '/test/stats')).json()).ingest;
+  const stored = await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + location.href +
+    document.getElementById('key').value);
+  return { stats, stored, rate: await page.evaluate(() => new AudioContext().sampleRate) };
+});
+
+await browser.close();
