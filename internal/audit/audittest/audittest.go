@@ -6,6 +6,7 @@ package audittest
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"sync"
 
@@ -34,6 +35,10 @@ func (r *Recorder) Record(_ context.Context, e audit.Event) error {
 	r.events = append(r.events, e)
 	return nil
 }
+
+// RecordTx is Record for callers that audit inside their own transaction
+// (it records at once; it cannot see whether the caller commits).
+func (r *Recorder) RecordTx(ctx context.Context, _ *sql.Tx, e audit.Event) error { return r.Record(ctx, e) }
 
 // SetFail makes later Records fail (true) or succeed again (false).
 func (r *Recorder) SetFail(fail bool) {

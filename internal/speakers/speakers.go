@@ -1,0 +1,207 @@
+// Package speakers owns the people whose voices Izwi may recognise: data
+// subjects, their recorded consent (BIPA/GDPR), and their voiceprints. A
+// voiceprint is biometric data, so nothing here is kept in the clear: every
+// subject has one vault data key (class subject) under which their name,
+// consent evidence and voiceprints are sealed, and erasing a subject shreds
+// that key — after which nothing of them can be decrypted, master key or
+// not. Enrolment refuses without consent and without a recording that meets
+// the quality bar; the audio itself is never stored. The gallery of
+// voiceprints that live captions match against is built from here.
+package speakers
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/vault"
+)
+
+// Errors callers test with errors.Is.
+var (
+	ErrNotFound   = errors.New("speakers: no such subject")
+	ErrNoConsent  = errors.New("speakers: explicit, recorded consent is required")
+	ErrQuality    = errors.New("speakers: recording does not meet the enrolment bar")
+	ErrBadRequest = errors.New("speakers: invalid request")
+	ErrNoModel    = errors.New("speakers: no speaker model is installed")
+)
+
+// Sealer is what the registry needs from the vault (*vault.Keyring).
+type Sealer interface {
+	Key(ctx context.Context, class vault.Class, owner string) (vault.KeyID, error)
+	SealUnder(ctx context.Context, id vault.KeyID, class vault.Class, objectID string, plaintext []byte) ([]byte, error)
+	Open(ctx context.Context, class vault.Class, objectID string, blob []byte) ([]byte, error)
+	ShredOwner(ctx context.Context, class vault.Class, owner string) (bool, error)
+}
+
+var _ Sealer = (*vault.Keyring)(nil)
+
+// Registry stores subjects, consent and voiceprints. Safe for concurrent use.
+type Registry struct {
+	st    *store.Store
+	db    *sql.DB
+	vault Sealer
+	audit audit.Recorder
+	now   func() time.Time
+}
+
+// Options are the registry's dependencies.
+type Options struct {
+	Store *store.Store
+	Vault Sealer
+	// Audit records enrolment, consent changes, exports and erasures
+	// (ids only, never names or vectors); required.
+	Audit audit.Recorder
+	Now   func() time.Time
+}
+
+// New migrates the registry's tables.
+func New(ctx context.Context, opts Options) (*Registry, error) {
+	if opts.Store == nil || opts.Vault == nil || opts.Audit == nil {
+		return nil, errors.New("speakers: a store, the vault and an audit recorder are required")
+	}
+	if err := opts.Store.Migrate(ctx, "speakers", migrations()); err != nil {
+		return nil, fmt.Errorf("speakers: %w", err)
+	}
+	r := &Registry{st: opts.Store, db: opts.Store.DB(), vault: opts.Vault, audit: opts.Audit, now: opts.Now}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	return r, nil
+}
+
+func migrations() []string {
+	return []string{`
+CREATE TABLE speakers_subjects (
+	id          TEXT PRIMARY KEY,
+	sealed_name BLOB,             -- the name, sealed under the subject's key; NULL once erased
+	created_at  INTEGER NOT NULL,
+	erased_at   INTEGER,
+	erase_reason TEXT
+);
+CREATE TABLE speakers_consents (
+	id           TEXT PRIMARY KEY,
+	subject_id   TEXT NOT NULL REFERENCES speakers_subjects(id),
+	text_version TEXT NOT NULL,   -- which consent script was read
+	method       TEXT NOT NULL,   -- how it was given (e.g. "spoken+clicked")
+	operator     TEXT NOT NULL,   -- who took it
+	granted_at   INTEGER NOT NULL,
+	revoked_at   INTEGER
+);
+CREATE TABLE speakers_voiceprints (
+	id         TEXT PRIMARY KEY,
+	subject_id TEXT NOT NULL REFERENCES speakers_subjects(id),
+	model      TEXT NOT NULL,     -- embeddings are only comparable within one model
+	dim        INTEGER NOT NULL,
+	sealed     BLOB NOT NULL,     -- the vector, sealed under the subject's key
+	quality    TEXT NOT NULL,     -- JSON numbers from the enrolment check
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX speakers_voiceprints_model ON speakers_voiceprints(model);`}
+}
+
+// Subject is a person as the registry shows them.
+type Subject struct {
+	ID          string      `json:"id"`
+	Name        string      `json:"name,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+	ErasedAt    *time.Time  `json:"erased_at,omitempty"`
+	EraseReason string      `json:"erase_reason,omitempty"`
+	Consents    []Consent   `json:"consents"`
+	Voiceprints []PrintInfo `json:"voiceprints"`
+}
+
+// Consent is one recorded consent.
+type Consent struct {
+	ID          string     `json:"id"`
+	TextVersion string     `json:"text_version"`
+	Method      string     `json:"method"`
+	Operator    string     `json:"operator"`
+	GrantedAt   time.Time  `json:"granted_at"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+}
+
+// PrintInfo describes a voiceprint without its vector.
+type PrintInfo struct {
+	ID        string    `json:"id"`
+	Model     string    `json:"model"`
+	Dim       int       `json:"dim"`
+	Quality   string    `json:"quality"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ConsentInput is what an operator records when a subject consents.
+type ConsentInput struct {
+	// TextVersion names the consent script the subject read (Scripts).
+	TextVersion string `json:"text_version"`
+	// Method says how consent was expressed ("spoken+clicked", "signed").
+	Method string `json:"method"`
+	// Operator is who took the enrolment (an admin user id).
+	Operator string `json:"operator"`
+	// Granted must be true: consent is never implied.
+	Granted bool `json:"granted"`
+}
+
+func (c ConsentInput) check() error {
+	if !c.Granted {
+		return ErrNoConsent
+	}
+	if _, ok := Scripts[c.TextVersion]; !ok {
+		return fmt.Errorf("%w: unknown consent text version %q", ErrNoConsent, c.TextVersion)
+	}
+	if c.Method == "" || c.Operator == "" || len(c.Method) > 64 || len(c.Operator) > 128 {
+		return fmt.Errorf("%w: method and operator are required", ErrNoConsent)
+	}
+	return nil
+}
+
+// Scripts are the consent texts a subject reads aloud while the enrolment
+// recording runs, by version. A new wording gets a new version; records
+// keep the version their subject read.
+var Scripts = map[string]string{
+	"v1": "I agree that Izwi may keep a voiceprint made from this recording, encrypted, " +
+		"only to show my name next to what I say in live captions here. " +
+		"I know I can withdraw this consent at any time, and then my voiceprint is destroyed. " +
+		"It is used for nothing else and shared with no one.",
+}
+
+func newID(prefix string) string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+// owner is the vault owner of a subject's key.
+func owner(subjectID string) string { return "subject:" + subjectID }
+
+func checkName(name string) error {
+	if name == "" || len(name) > 200 || !utf8.ValidString(name) || strings.ContainsAny(name, "\x00\r\n") {
+		return fmt.Errorf("%w: a name of 1-200 bytes of text is required", ErrBadRequest)
+	}
+	return nil
+}
+
+func (r *Registry) record(ctx context.Context, action, target, outcome string, details map[string]string) error {
+	actor := "system"
+	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
+		actor = a
+	}
+	return r.audit.Record(ctx, audit.Event{Time: r.now().UTC(), Actor: actor, Action: action, Target: target,
+		Outcome: outcome, Details: details})
+}
+
+type actorKey struct{}
+
+// WithActor names who acts (an admin user, "cli") in audit entries, here
+// and in the vault.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return vault.WithActor(context.WithValue(ctx, actorKey{}, actor), actor)
+}
