@@ -93,9 +93,10 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 	}
 	defer c.CloseNow()
 	c.SetReadLimit(1024) // viewers send nothing but control frames
-	// CloseRead answers pings and the client's close; its context ends
-	// when the client goes.
-	ctx = c.CloseRead(ctx)
+	// CloseRead answers pings and the client's close; gone ends when the
+	// client goes. (Its context must not be ctx: cancelling it drops the
+	// connection without the 1001 below.)
+	gone := c.CloseRead(context.WithoutCancel(ctx))
 	last := after
 	ping := time.NewTicker(h.opts.Heartbeat)
 	defer ping.Stop()
@@ -104,6 +105,9 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 		case ev, open := <-feed.Events():
 			if !open {
 				code, reason := feedEnd(feed.Err(), last)
+				if h.ctx.Err() != nil {
+					code, reason = websocket.StatusGoingAway, "server shutting down"
+				}
 				c.Close(code, reason)
 				return
 			}
@@ -129,6 +133,8 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 			if err != nil {
 				return
 			}
+		case <-gone.Done():
+			return
 		case <-ctx.Done():
 			if h.ctx.Err() != nil {
 				c.Close(websocket.StatusGoingAway, "server shutting down")

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -55,11 +55,20 @@ func (h *Handlers) ingest(ctx context.Context, w http.ResponseWriter, r *http.Re
 	}
 	defer c.CloseNow()
 	in := &ingestConn{h: h, c: c, p: p, owner: owner, id: id}
+	// Shutdown closes with 1001 from here; reads use a context that is
+	// never cancelled, because a cancelled read drops the connection
+	// without a close frame.
+	stop := context.AfterFunc(ctx, func() { in.closeAsync(websocket.StatusGoingAway, "server shutting down") })
 	start := time.Now()
-	code, reason := in.run(ctx, format, ferr)
-	if code != 0 {
-		c.Close(code, closeReason(reason))
-	}
+	code, reason := in.run(context.WithoutCancel(ctx), format, ferr)
+	// Whoever closes first wins; after this no goroutine starts a close.
+	in.closeOnce.Do(func() {
+		if code != 0 {
+			c.Close(code, closeReason(reason))
+		}
+	})
+	stop()
+	in.closers.Wait()
 	h.log.Info("ingest closed", "request_id", apierr.RequestID(r.Context()), "session_id", id, "principal", p.ID,
 		"audio_seconds", in.audioSecs, "frames", in.frames, "close_code", int(code), "duration_ms", time.Since(start).Milliseconds())
 }
@@ -77,7 +86,10 @@ type ingestConn struct {
 	conv   *audio.Converter
 	sink   live.Ingest
 	slot   Slot
-	idled  atomic.Bool
+	// closeOnce lets one close happen (idle timer, shutdown or the
+	// handler's own); closers waits for the goroutines doing it.
+	closeOnce sync.Once
+	closers   sync.WaitGroup
 
 	tokens    float64
 	lastFill  time.Time
@@ -114,21 +126,16 @@ func (in *ingestConn) run(ctx context.Context, format audio.RawFormat, ferr erro
 
 	idle := in.h.opts.IngestIdle
 	timer := time.AfterFunc(idle, func() {
-		in.idled.Store(true)
-		in.c.Close(CloseTimeout, closeReason(fmt.Sprintf("idle: nothing received for %s", idle)))
+		in.closeAsync(CloseTimeout, fmt.Sprintf("idle: nothing received for %s", idle))
 	})
 	defer timer.Stop()
 	in.tokens, in.lastFill = float64(in.h.opts.MaxFramesPerSecond), time.Now()
 	for {
 		typ, data, err := in.c.Read(ctx)
 		if err != nil {
-			switch {
-			case in.idled.Load():
-				return 0, ""
-			case in.h.ctx.Err() != nil:
-				return websocket.StatusGoingAway, "server shutting down"
-			}
-			return 0, "" // the client closed, went away, or broke the protocol (the library answered)
+			// Closed by us (idle, shutdown), or the client closed, went
+			// away or broke the protocol (the library answered).
+			return 0, ""
 		}
 		if !timer.Reset(idle) {
 			return 0, "" // the idle close is under way
@@ -147,6 +154,18 @@ func (in *ingestConn) run(ctx context.Context, format audio.RawFormat, ferr erro
 			return code, reason
 		}
 	}
+}
+
+// closeAsync closes the socket with code from a goroutine other than the
+// reader (the close handshake needs the reader running), once.
+func (in *ingestConn) closeAsync(code websocket.StatusCode, reason string) {
+	in.closeOnce.Do(func() {
+		in.closers.Add(1)
+		go func() {
+			defer in.closers.Done()
+			in.c.Close(code, closeReason(reason))
+		}()
+	})
 }
 
 // take spends one message from the per-second budget.
