@@ -267,10 +267,14 @@ func badConfigMessage(err error) string {
 }
 
 // decodeJSON reads one size-limited JSON object with no unknown fields.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool { return decodeBody(w, r, v, false) }
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeBody(w, r, v, false)
+}
 
 // decodeOptional is decodeJSON where an empty body means all defaults.
-func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool { return decodeBody(w, r, v, true) }
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
+	return decodeBody(w, r, v, true)
+}
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))

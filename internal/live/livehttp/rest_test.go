@@ -71,7 +71,7 @@ func TestSessionRESTBadInput(t *testing.T) {
 	c := hs.create("alice", nil)
 	cases := []struct {
 		name, method, path, body, code string
-		status                        int
+		status                         int
 	}{
 		{"unknown field", "POST", "/v1/sessions", `{"label":"x","colour":"red"}`, "bad_request", 400},
 		{"not json", "POST", "/v1/sessions", `label=x`, "bad_request", 400},
