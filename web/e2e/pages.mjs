@@ -141,7 +141,7 @@ await scenario('link', async (page) => {
   await until(page, () => document.querySelectorAll('#captions .line.final').length >= 1);
   const href = page.url();
   await page.goto(base + '/display/lnk?lines=3#t=tok_secret_123');
-  await until(page, () => document.querySelector('#qr img'));
+  await until(page, () => document.querySelector('#qr img') && document.querySelector('#captions .line.final'));
   const qr = await page.evaluate(() => document.querySelector('#qr img').src.length);
   return { href, displayHref: page.url(), qr, text: await captionText(page) };
 });
