@@ -70,6 +70,7 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apierr.CodeBadRequest, "encoding is not a format this server converts")
 		return
 	}
+	s.touch() // before the upgrade, so the idle clock starts when the client's dial returns
 	w.Header().Set("dg-request-id", s.requestID)
 	// Credentials are the gateway's business: API keys and tickets, never
 	// ambient cookies, so a cross-origin page cannot ride on a user's
@@ -129,7 +130,6 @@ func (s *stream) run(ctx context.Context) {
 	log := s.opts.Logger.With("request_id", s.requestID)
 	log.Info("listen: stream opened", "encoding", s.p.Format.Encoding, "sample_rate", s.p.Format.SampleRate,
 		"channels", s.p.Format.Channels, "interim_results", s.p.Interim)
-	s.touch()
 	var wg sync.WaitGroup
 	wg.Go(func() { s.watchdog(ctx) })
 	code, reason := s.loop(ctx)
