@@ -59,7 +59,7 @@ var keys = keyAuth{
 
 // harness is the handlers behind the real gateway on a real listener.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	fake    *fakeSessions
 	h       *Handlers
 	srv     *httptest.Server
@@ -75,7 +75,7 @@ type harnessOpts struct {
 	origins []string
 }
 
-func newHarness(t *testing.T, ho harnessOpts) *harness {
+func newHarness(t testing.TB, ho harnessOpts) *harness {
 	t.Helper()
 	hs := &harness{t: t, fake: newFake(), audit: &audittest.Recorder{}}
 	var err error
@@ -184,7 +184,7 @@ func (hs *harness) dial(path string, h http.Header, protos ...string) (*websocke
 func bearer(key string) http.Header { return http.Header{"Authorization": {"Bearer " + key}} }
 
 // closeOf reads until the server closes c and returns the close status and reason.
-func closeOf(t *testing.T, c *websocket.Conn) (websocket.StatusCode, string) {
+func closeOf(t testing.TB, c *websocket.Conn) (websocket.StatusCode, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
 	defer cancel()
