@@ -60,26 +60,21 @@ func (m *Manager) transition(ctx context.Context, s *session, who string, in Inp
 	if nxt.State == Stopped && prev.State != Stopped {
 		s.rec.StoppedAt = &now
 	}
-	var errs []error
-	for _, e := range effects {
-		switch e {
-		case StopPipeline:
-			m.stopPipeline(s)
-		case Persist:
-			if err := m.persist(ctx, s); err != nil {
-				errs = append(errs, err)
-			}
-		case NotifyViewers:
-			if p := m.publisher(s); p != nil {
-				p.publish(Event{Type: TypeState, State: s.rec.State, Label: s.rec.Label, StopReason: s.rec.StopReason})
-			}
+	// Viewers are told before the record is saved, so the saved LastSeq
+	// includes the state event.
+	if slices.Contains(effects, StopPipeline) {
+		m.stopPipeline(s)
+	}
+	if slices.Contains(effects, NotifyViewers) {
+		if p := m.publisher(s); p != nil {
+			p.publish(Event{Type: TypeState, State: s.rec.State, Label: s.rec.Label, StopReason: s.rec.StopReason})
 		}
 	}
 	if s.rec.State == Stopped {
 		m.stopAudio(s)
 	}
-	if len(errs) > 0 {
-		return errs[0]
+	if slices.Contains(effects, Persist) {
+		return m.persist(ctx, s)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -115,7 +116,9 @@ func (m *Manager) Watch(ctx context.Context, id string, after uint64) (Feed, err
 	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
-	if _, err := m.lookup("", id); err != nil {
+	if _, err := m.lookup("", id); errors.Is(err, errShutdown) {
+		return nil, err
+	} else if err != nil && !m.ownedElsewhere(id) {
 		return nil, err
 	}
 	h, err := m.hubFor(id)
@@ -184,6 +187,13 @@ func (f *feed) catchUp(m *Manager, after uint64) {
 			}
 		}
 	}
+}
+
+// ownedElsewhere reports whether another process owns session id (its
+// history subject answers), so viewers may watch sessions of other nodes.
+func (m *Manager) ownedElsewhere(id string) bool {
+	_, err := m.history(SubjectsFor(id).History, 1<<62)
+	return err == nil
 }
 
 // history asks the owner of a session for its events after `after`.
