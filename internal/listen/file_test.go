@@ -1,0 +1,111 @@
+package listen
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/izwi-speech/izwi/internal/audio"
+)
+
+func post(t testing.TB, url, ct string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// A WAV file comes back as Deepgram's pre-recorded JSON: the right words
+// with times, utterances when asked, and metadata describing the bytes.
+func TestFileTranscribesWAV(t *testing.T) {
+	e := loadEngines(t)
+	base := serve(t, NewFileHandler(e.options()))
+	u, samples, wav := utterance(t, shortID)
+	status, b := post(t, base+"/v1/listen?utterances=true&smart_format=true&diarize=true&model=nova-3", "audio/wav", wav)
+	if status != 200 {
+		t.Fatalf("status %d: %s", status, b)
+	}
+	var resp FileResponse
+	if err := json.Unmarshal(b, &resp); err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Results.Channels) != 1 || len(resp.Results.Channels[0].Alternatives) != 1 {
+		t.Fatalf("channels %s", b)
+	}
+	alt := resp.Results.Channels[0].Alternatives[0]
+	checkWER(t, u.Reference, alt.Transcript, 0.1)
+	if !strings.HasSuffix(alt.Transcript, ".") || len(alt.Words) == 0 || alt.Confidence <= 0 || alt.Confidence > 1 {
+		t.Errorf("alternative %+v", alt)
+	}
+	last := alt.Words[len(alt.Words)-1]
+	if last.End > float64(len(samples))/16000+0.05 || !strings.HasSuffix(last.PunctuatedWord, ".") || last.Word == last.PunctuatedWord {
+		t.Errorf("last word %+v", last)
+	}
+	if len(resp.Results.Utterances) == 0 || resp.Results.Utterances[0].Transcript == "" {
+		t.Errorf("utterances=true gave %+v", resp.Results.Utterances)
+	}
+	sum := sha256.Sum256(wav)
+	md := resp.Metadata
+	if md.SHA256 != hex.EncodeToString(sum[:]) || md.Channels != 1 || len(md.Models) != 1 || md.ModelInfo[md.Models[0]].Arch != "pocketsphinx" ||
+		md.Duration < 3.2 || md.Duration > 3.3 || md.RequestID == "" || md.Created == "" {
+		t.Errorf("metadata %+v", md)
+	}
+	if len(md.Warnings) != 1 || md.Warnings[0].Parameter != "diarize" {
+		t.Errorf("warnings %+v, want diarize named as not applied", md.Warnings)
+	}
+
+	// The same audio as raw linear16 named in the query.
+	status, b = post(t, base+"/v1/listen?encoding=linear16&sample_rate=16000", "application/octet-stream", audio.EncodePCM16(samples))
+	var raw FileResponse
+	_ = json.Unmarshal(b, &raw)
+	if status != 200 || len(raw.Results.Channels) != 1 || raw.Results.Utterances != nil {
+		t.Fatalf("raw: %d %s", status, b)
+	}
+	checkWER(t, u.Reference, raw.Results.Channels[0].Alternatives[0].Transcript, 0.1)
+}
+
+func TestFileRefusals(t *testing.T) {
+	e := loadEngines(t)
+	opts := e.options()
+	opts.MaxFileBytes = 1 << 20
+	base := serve(t, NewFileHandler(opts))
+	_, _, wav := utterance(t, shortID)
+	for _, tc := range []struct {
+		name, query, ct string
+		body            []byte
+		status          int
+		code, says      string
+	}{
+		{"url fetch", "", "application/json", []byte(`{"url":"http://169.254.169.254/latest"}`), 400, "bad_request", "not fetched"},
+		{"claimed flac", "", "audio/flac", wav, 415, "unsupported_media_type", "Content-Type"},
+		{"not audio", "", "audio/wav", []byte("hello, this is not audio at all"), 415, "unsupported_media_type", "WAV or FLAC"},
+		{"truncated wav", "", "", wav[:40], 400, "bad_request", "malformed"},
+		{"too large", "", "", make([]byte, 1<<20+1), 413, "payload_too_large", "exceeds"},
+		{"bad rate", "encoding=linear16&sample_rate=1", "", wav, 400, "bad_request", "sample_rate"},
+		{"empty raw", "encoding=linear16&sample_rate=16000", "", nil, 400, "bad_request", "no samples"},
+		{"bad param", "utterances=perhaps", "", wav, 400, "bad_request", "utterances"},
+	} {
+		status, b := post(t, base+"/v1/listen?"+tc.query, tc.ct, tc.body)
+		var body deepgramError
+		_ = json.Unmarshal(b, &body)
+		if status != tc.status || string(body.Error.Code) != tc.code || !strings.Contains(body.ErrMsg, tc.says) {
+			t.Errorf("%s: %d %s, want %d %s mentioning %q", tc.name, status, b, tc.status, tc.code, tc.says)
+		}
+	}
+	if status, _ := post(t, serve(t, NewFileHandler(Options{}))+"/v1/listen", "audio/wav", wav); status != 503 {
+		t.Errorf("no transcriber: %d, want 503", status)
+	}
+}
