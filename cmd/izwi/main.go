@@ -51,6 +51,7 @@ func commands() map[string]command {
 		"keys":       {"create, list, revoke or rotate API keys", runKeys},
 		"users":      {"list, create, disable, reset-password admin-console users", runUsers},
 		"doctor":     {"report weak or unsafe settings (exit 1 when any)", runDoctor},
+		"vault":      {"show or rotate the privacy vault's master key", runVault},
 	}
 }
 
