@@ -1,0 +1,392 @@
+package live
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/config"
+)
+
+var bigQueue = config.Live{QueueAudio: config.Duration(time.Minute)}
+
+func TestPreRollWordsRecognised(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	u := utterance(t, pauseID)
+	s := samples(t, u)
+	pre := 30.0
+	c, err := m.Create(t.Context(), "k", CreateRequest{PreRoll: &pre})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := m.Attach(t.Context(), "k", c.ID, "file:test.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	// The whole utterance arrives while idle: only the pre-roll keeps it.
+	push(t, in.Write, s)
+	// The audio is on the bus; wait until the owner has it in the ring.
+	eventually(t, 30*time.Second, "the pre-roll filled", func() bool {
+		sess, _ := m.lookup("", c.ID)
+		sess.mu.Lock()
+		defer sess.mu.Unlock()
+		return sess.ring != nil && (sess.ring.full || sess.ring.pos >= len(s))
+	})
+	_, next := watch(t, m, c.ID, 0)
+	if _, err := m.Start(t.Context(), "k", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	evs := next("the pre-roll's words", func(evs []Event) bool {
+		r, _ := werOf(u.Reference, finalsOf(evs))
+		return r <= 0.45
+	})
+	r, hyp := werOf(u.Reference, finalsOf(evs))
+	t.Logf("pre-roll WER %.3f: %q", r, hyp)
+}
+
+func TestPreRollKeepsOnlyTheLastSeconds(t *testing.T) {
+	r := newRing(5)
+	r.write([]float32{1, 2, 3})
+	if got := r.take(); len(got) != 3 || got[2] != 3 {
+		t.Fatalf("take %v", got)
+	}
+	r.write([]float32{1, 2, 3, 4})
+	r.write([]float32{5, 6, 7})
+	got := r.take()
+	want := []float32{3, 4, 5, 6, 7}
+	for i := range want {
+		if len(got) != 5 || got[i] != want[i] {
+			t.Fatalf("take %v, want %v", got, want)
+		}
+	}
+	r.write([]float32{1, 2, 3, 4, 5, 6, 7, 8})
+	if got := r.take(); len(got) != 5 || got[0] != 4 || got[4] != 8 {
+		t.Fatalf("take %v", got)
+	}
+}
+
+func TestAutoStopAfterSilence(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	five := 5.0
+	quiet, err := m.Create(t.Context(), "k", CreateRequest{AutoStopAfter: &five, Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	talking, err := m.Create(t.Context(), "k", CreateRequest{AutoStopAfter: &five, Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	never, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Advance(4 * time.Second)
+	// Speech on one session moves its silence clock.
+	in, err := m.Attach(t.Context(), "k", talking.ID, "websocket")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, next := watch(t, m, talking.ID, 0)
+	push(t, in.Write, samples(t, utterance(t, pauseID))[:4*16000])
+	in.Finalize()
+	next("words", hasFinalText)
+	e.clk.Advance(2 * time.Second)
+	m.tickOnce(t.Context())
+	for id, want := range map[string]State{quiet.ID: Stopped, talking.ID: Live, never.ID: Live} {
+		info, _ := m.Get(t.Context(), "", id)
+		if info.State != want {
+			t.Errorf("%s: %s, want %s", id, info.State, want)
+		}
+		if want == Stopped && info.StopReason != "silence" {
+			t.Errorf("stop reason %q", info.StopReason)
+		}
+	}
+	e.clk.Advance(10 * time.Second)
+	m.tickOnce(t.Context())
+	if info, _ := m.Get(t.Context(), "", talking.ID); info.State != Stopped {
+		t.Errorf("talking session after 12 s of silence: %s", info.State)
+	}
+	if info, _ := m.Get(t.Context(), "", never.ID); info.State != Live {
+		t.Errorf("session without auto-stop: %s", info.State)
+	}
+	if len(e.aud.Find("session.stop", "ok")) != 2 {
+		t.Errorf("audited stops: %+v", e.aud.Find("session.stop", "ok"))
+	}
+}
+
+func TestSeveralSessionsAndTheCap(t *testing.T) {
+	e := newEnv(t)
+	cfg := bigQueue
+	cfg.MaxSessions = 2
+	m := e.manager(cfg)
+	us := []string{pauseID, "1089-134686-0000"}
+	var ids []string
+	for range us {
+		c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	if _, err := m.Create(t.Context(), "k", CreateRequest{Start: true}); !errors.Is(err, ErrLimit) {
+		t.Errorf("third live session: %v", err)
+	}
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		u := utterance(t, us[i])
+		in, err := m.Attach(t.Context(), "k", id, "websocket")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, next := watch(t, m, id, 0)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			push(t, in.Write, samples(t, u))
+			in.Finalize()
+		}()
+		defer func() {
+			evs := next("words of "+u.ID, func(evs []Event) bool {
+				r, _ := werOf(u.Reference, finalsOf(evs))
+				return r <= 0.5
+			})
+			for _, ev := range evs {
+				if ev.SessionID != id {
+					t.Errorf("event of %s on %s's feed", ev.SessionID, id)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func TestWatchCatchUpAfterTheFactAndFromAnotherConnection(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	u := utterance(t, pauseID)
+	c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := m.Attach(t.Context(), "k", c.ID, "websocket")
+	push(t, in.Write, samples(t, u))
+	in.Finalize()
+	_, next := watch(t, m, c.ID, 0)
+	all := next("the words", func(evs []Event) bool {
+		r, _ := werOf(u.Reference, finalsOf(evs))
+		return r <= 0.45
+	})
+	if _, err := m.Stop(t.Context(), "k", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	all = next("stopped", hasState(Stopped))
+	checkSeq(t, all, 1)
+
+	// A viewer that joins after the fact gets the held history: finals
+	// and state events, in order, none twice.
+	_, late := watch(t, m, c.ID, 0)
+	held := late("the history", hasState(Stopped))
+	var wantHeld []Event
+	for _, ev := range all {
+		if ev.Type == TypeState || (ev.Type == TypeCaption && ev.Final) {
+			wantHeld = append(wantHeld, ev)
+		}
+	}
+	if len(held) != len(wantHeld) {
+		t.Fatalf("late viewer got %d events, want the %d held", len(held), len(wantHeld))
+	}
+	for i := range held {
+		if held[i].Seq != wantHeld[i].Seq || held[i].Text != wantHeld[i].Text {
+			t.Fatalf("late event %d: %+v, want %+v", i, held[i], wantHeld[i])
+		}
+	}
+
+	// A viewer in another process (its own connection and manager, which
+	// does not own the session) catches up after a seq, then follows.
+	e2 := &env{t: t, dir: t.TempDir(), conn: e.conn, nc: e.conn(), clk: e.clk, aud: e.aud}
+	viewer := e2.manager(bigQueue)
+	mid := wantHeld[1].Seq
+	_, remote := watch(t, viewer, c.ID, mid)
+	got := remote("catch-up from the other node", hasState(Stopped))
+	if got[0].Seq <= mid {
+		t.Errorf("first remote event seq %d, want > %d", got[0].Seq, mid)
+	}
+	if got[len(got)-1].Seq != all[len(all)-1].Seq {
+		t.Errorf("remote viewer ends at %d, want %d", got[len(got)-1].Seq, all[len(all)-1].Seq)
+	}
+	// Live events reach the remote viewer through the bus.
+	if _, err := m.Update(t.Context(), "k", c.ID, UpdateRequest{Label: ptr("renamed")}); err != nil {
+		t.Fatal(err)
+	}
+	got = remote("the label change", func(evs []Event) bool {
+		return evs[len(evs)-1].Label == "renamed"
+	})
+	if got[len(got)-1].Seq != all[len(all)-1].Seq+1 {
+		t.Errorf("label event seq %d", got[len(got)-1].Seq)
+	}
+	if _, err := viewer.Watch(t.Context(), "ses_aaaaaaaaaaaaaaaaaaaaaaaaaa", 0); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown session: %v", err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestSlowFeedClosedFastOneKeepsUp(t *testing.T) {
+	e := newEnv(t)
+	cfg := bigQueue
+	cfg.ViewerBuffer = 8
+	m := e.manager(cfg)
+	c, err := m.Create(t.Context(), "k", CreateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow, err := m.Watch(t.Context(), c.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	_, fast := watch(t, m, c.ID, 0)
+	sess, _ := m.lookup("", c.ID)
+	const n = 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range n {
+			sess.pub.publish(Event{Type: TypeCaption, Final: true, Segment: i, Text: "x"})
+			if i%8 == 7 {
+				time.Sleep(time.Millisecond) // let the fast viewer drain; the slow one never does
+			}
+		}
+	}()
+	got := fast("all events", func(evs []Event) bool { return len(evs) == n })
+	checkSeq(t, got, 1)
+	<-done
+	eventually(t, 10*time.Second, "the slow feed closed", func() bool { return errors.Is(slow.Err(), ErrSlow) })
+	// It was closed, not left blocking: the channel drains and ends.
+	count := 0
+	for range slow.Events() {
+		count++
+	}
+	if count > 8 {
+		t.Errorf("slow feed buffered %d events, cap 8", count)
+	}
+}
+
+func TestViewerSecretsAndSettings(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	ctx := t.Context()
+	link, err := m.Create(ctx, "k", CreateRequest{ViewerMode: ViewLink})
+	if err != nil || len(link.LinkToken) < 40 {
+		t.Fatalf("link session: %+v %v", link, err)
+	}
+	if _, err := m.CheckViewer(ctx, link.ID, link.LinkToken); err != nil {
+		t.Errorf("right token: %v", err)
+	}
+	if _, err := m.CheckViewer(ctx, link.ID, link.LinkToken[:len(link.LinkToken)-1]+"A"); !errors.Is(err, ErrSecret) {
+		t.Errorf("wrong token: %v", err)
+	}
+	pw, err := m.Create(ctx, "k", CreateRequest{ViewerMode: ViewPassword, Password: "correct horse"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.CheckViewer(ctx, pw.ID, "correct horse"); err != nil {
+		t.Errorf("right password: %v", err)
+	}
+	if _, err := m.CheckViewer(ctx, pw.ID, "correct hors"); !errors.Is(err, ErrSecret) {
+		t.Errorf("wrong password: %v", err)
+	}
+	priv, _ := m.Create(ctx, "k", CreateRequest{ViewerMode: ViewPrivate})
+	if _, err := m.CheckViewer(ctx, priv.ID, ""); !errors.Is(err, ErrSecret) {
+		t.Errorf("private: %v", err)
+	}
+	pub, _ := m.Create(ctx, "k", CreateRequest{})
+	if _, err := m.CheckViewer(ctx, pub.ID, ""); err != nil {
+		t.Errorf("public: %v", err)
+	}
+	// Nothing secret is stored in the clear.
+	var stored string
+	m.db.QueryRow(`SELECT viewer_secret FROM live_sessions WHERE id=?`, pw.ID).Scan(&stored)
+	if stored == "" || stored == "correct horse" || stored[:9] != "$argon2id" {
+		t.Errorf("stored password %q", stored)
+	}
+	m.db.QueryRow(`SELECT viewer_secret FROM live_sessions WHERE id=?`, link.ID).Scan(&stored)
+	if stored == link.LinkToken || stored[:7] != "sha256:" {
+		t.Errorf("stored token %q", stored)
+	}
+	for name, req := range map[string]CreateRequest{
+		"short password":    {ViewerMode: ViewPassword, Password: "short"},
+		"password w/o mode": {Password: "long enough pw"},
+		"bad mode":          {ViewerMode: "secret"},
+		"long label":        {Label: string(make([]byte, MaxLabel+1))},
+		"bad hotword":       {Hotwords: []string{"zzyzxqvw"}},
+		"empty hotword":     {Hotwords: []string{" "}},
+		"bad language":      {Language: "en_US;drop"},
+		"negative autostop": {AutoStopAfter: ptr(-1.0)},
+		"long pre-roll":     {PreRoll: ptr(31.0)},
+	} {
+		if _, err := m.Create(ctx, "k", req); !errors.Is(err, ErrBadConfig) {
+			t.Errorf("%s: %v, want ErrBadConfig", name, err)
+		}
+	}
+	if c, err := m.Create(ctx, "k", CreateRequest{Hotwords: []string{"hello"}}); err != nil || len(c.Hotwords) != 1 {
+		t.Errorf("spellable hotword: %+v %v", c, err)
+	}
+	if _, err := m.Update(ctx, "k", pub.ID, UpdateRequest{ViewerMode: ptr(ViewLink)}); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("to link: %v", err)
+	}
+	if info, err := m.Update(ctx, "k", pub.ID, UpdateRequest{ViewerMode: ptr(ViewPassword), Password: ptr("another pass")}); err != nil || info.ViewerMode != ViewPassword {
+		t.Errorf("to password: %+v %v", info, err)
+	}
+	if _, err := m.CheckViewer(ctx, pub.ID, "another pass"); err != nil {
+		t.Errorf("new password: %v", err)
+	}
+	list, _ := m.List(ctx, "k")
+	other, _ := m.List(ctx, "other")
+	if len(list) != 5 || len(other) != 0 {
+		t.Errorf("list %d, other %d", len(list), len(other))
+	}
+}
+
+func TestDeleteEndsFeedsAndNoEngine(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	c, _ := m.Create(t.Context(), "k", CreateRequest{Start: true})
+	f, err := m.Watch(t.Context(), c.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Delete(t.Context(), "other", c.ID); !errors.Is(err, ErrNotFound) {
+		t.Errorf("other owner's delete: %v", err)
+	}
+	if err := m.Delete(t.Context(), "k", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	for range f.Events() {
+	}
+	if !errors.Is(f.Err(), ErrNotFound) {
+		t.Errorf("feed after delete: %v", f.Err())
+	}
+
+	st := newStore(t, t.TempDir())
+	defer st.Close()
+	m2, err := NewManager(t.Context(), ManagerOptions{Store: st, Conn: e.nc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close(t.Context())
+	c2, err := m2.Create(t.Context(), "k", CreateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m2.Start(t.Context(), "k", c2.ID); !errors.Is(err, ErrNoEngine) {
+		t.Errorf("start without engine: %v", err)
+	}
+}
