@@ -31,6 +31,9 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	listen := fs.String("listen", "", "API address host:port (overrides [server] listen)")
 	adminListen := fs.String("admin-listen", "", "admin console address host:port (overrides [server] admin_listen)")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address")
+	var sources sourceFlags
+	fs.Var(&sources, "source", "run a live-caption audio source, alsa:DEVICE or file:PATH[?loop=1] (repeatable)")
+	fs.Var(labelFlag{&sources}, "source-label", "label of the session the preceding --source feeds (created, or reused by label)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -105,8 +108,15 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer gw.close(context.WithoutCancel(ctx), log)
+	lv, err := buildLive(ctx, cfg, set, db, broker, gw, logger)
+	if err != nil {
+		log.Error("cannot start live captions", "err", err)
+		return exitFailure
+	}
+	defer lv.close(context.WithoutCancel(ctx))
 
 	opts := gw.api
+	opts.Live = lv.routes
 	opts.Logger, opts.Engines = telemetry.Component(logger, "api"), set
 	opts.Components = []api.Component{{Name: "database", Check: db.Check}, {Name: "bus", Check: broker.Check}}
 	handler, err := api.New(opts)
@@ -158,6 +168,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	errs := make([]error, 2)
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
+	if err := lv.startSources(sctx, sources.list); err != nil {
+		ln.Close()
+		adminLn.Close()
+		log.Error("cannot start a live source", "err", err)
+		return exitFailure
+	}
 	for i, s := range []struct {
 		h  http.Handler
 		ln net.Listener
@@ -170,6 +186,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 			stop() // one listener failing stops the other
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		<-sctx.Done()
+		lv.closeSockets(grace) // hijacked and streaming responses, which Shutdown does not end
+	}()
 	// Keys revoked by `izwi keys revoke` in another process: drop their
 	// outstanding tickets here too.
 	wg.Add(1)

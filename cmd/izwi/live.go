@@ -1,0 +1,169 @@
+package main
+
+// Live captions for izwi serve (issue 4): the session manager over the
+// engines, the bus and the store; its HTTP and WebSocket handlers behind the
+// gateway; the Deepgram-compatible /v1/listen; the viewer pages; and the
+// audio sources named with --source.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/api"
+	"github.com/izwi-speech/izwi/internal/auth/ticket"
+	"github.com/izwi-speech/izwi/internal/bus"
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/listen"
+	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/live/livehttp"
+	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/telemetry"
+	"github.com/izwi-speech/izwi/internal/web"
+)
+
+// liveParts is the live-caption subsystem serve runs.
+type liveParts struct {
+	manager  *live.Manager
+	http     *livehttp.Handlers
+	routes   *api.LiveHandlers
+	log      *slog.Logger
+	sources  sync.WaitGroup
+	stopSrcs context.CancelFunc
+}
+
+// gatewayTickets returns the ticket issuer the gateway's POST /v1/tickets
+// handler uses (buildGateway builds it there and nowhere else).
+func (g *gateway) ticketHandler() (*ticket.Handler, error) {
+	th, ok := g.api.Tickets.(*ticket.Handler)
+	if !ok || th.Issuer == nil {
+		return nil, errors.New("live: the gateway has no ticket issuer")
+	}
+	return th, nil
+}
+
+// failureFunc is the gateway's failed-authentication throttle, as a func
+// the viewer-ticket route calls on a wrong viewer secret.
+func (g *gateway) failureFunc() func(*http.Request) {
+	if f, ok := g.api.IPFilter.(filters); ok && f.failures != nil {
+		return f.failures.Fail
+	}
+	return nil
+}
+
+// buildLive starts the session manager and builds the live routes. A
+// missing streaming recognizer is not an error: sessions can be created
+// and watched, starting one answers 503.
+func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, gw *gateway,
+	logger *slog.Logger) (*liveParts, error) {
+	th, err := gw.ticketHandler()
+	if err != nil {
+		return nil, err
+	}
+	m, err := live.NewManager(ctx, live.ManagerOptions{Store: db, Conn: broker.Conn(), Recognizer: set.Recognizer, VAD: set.VAD,
+		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit})
+	if err != nil {
+		return nil, fmt.Errorf("live: %w", err)
+	}
+	h, err := livehttp.New(livehttp.Options{Sessions: m, Tickets: th.Issuer, Slots: livehttp.FromLimiter(gw.limiter),
+		Audit: gw.audit, Fail: gw.failureFunc(), ClientIP: gw.api.ClientIP, Logger: telemetry.Component(logger, "livehttp")})
+	if err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	// POST /v1/tickets: a key may have a ticket only for its own sessions.
+	th.Authorize = h.AuthorizeTicket
+	lo := listen.Options{Logger: telemetry.Component(logger, "listen"), Recognizer: set.Recognizer, VAD: set.VAD,
+		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter}
+	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete,
+		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
+		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket,
+		Pages:  web.Handler(web.Options{Logger: telemetry.Component(logger, "web")}),
+		Listen: listen.NewHandler(lo), ListenFile: listen.NewFileHandler(lo)}
+	return &liveParts{manager: m, http: h, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
+}
+
+// closeSockets ends open ingest sockets and viewer feeds (1001), which
+// http.Server.Shutdown neither tracks (hijacked) nor ends (SSE), so the
+// drain can finish within grace.
+func (l *liveParts) closeSockets(grace time.Duration) {
+	l.stopSrcs()
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := l.http.Close(ctx); err != nil {
+		l.log.Warn("closing live sockets", "err", err)
+	}
+}
+
+// close stops the sources and the manager (pipelines flushed, live
+// sessions recorded as interrupted for the next start).
+func (l *liveParts) close(ctx context.Context) {
+	l.stopSrcs()
+	l.sources.Wait()
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := l.http.Close(ctx); err != nil {
+		l.log.Warn("closing live sockets", "err", err)
+	}
+	if err := l.manager.Close(ctx); err != nil {
+		l.log.Warn("closing live sessions", "err", err)
+	}
+}
+
+// sourceFlag is one --source with its optional --source-label.
+type sourceFlag struct{ spec, label string }
+
+// sourceFlags collects repeated --source SPEC [--source-label L]; a label
+// applies to the --source just before it.
+type sourceFlags struct{ list []sourceFlag }
+
+func (s *sourceFlags) String() string {
+	specs := make([]string, len(s.list))
+	for i, f := range s.list {
+		specs[i] = f.spec
+	}
+	return strings.Join(specs, ",")
+}
+
+func (s *sourceFlags) Set(v string) error {
+	if strings.TrimSpace(v) == "" {
+		return errors.New("empty source")
+	}
+	s.list = append(s.list, sourceFlag{spec: v})
+	return nil
+}
+
+// labelFlag sets the label of the latest --source.
+type labelFlag struct{ s *sourceFlags }
+
+func (l labelFlag) String() string { return "" }
+
+func (l labelFlag) Set(v string) error {
+	if len(l.s.list) == 0 {
+		return errors.New("--source-label must follow a --source")
+	}
+	last := &l.s.list[len(l.s.list)-1]
+	if last.label != "" {
+		return errors.New("one --source-label per --source")
+	}
+	if len(v) > live.MaxLabel || strings.TrimSpace(v) == "" {
+		return fmt.Errorf("a label is 1-%d bytes", live.MaxLabel)
+	}
+	last.label = v
+	return nil
+}
+
+// startSources creates (or reuses, by label) a session per --source and
+// runs the source into it until ctx ends.
+func (l *liveParts) startSources(ctx context.Context, list []sourceFlag) error {
+	if len(list) == 0 {
+		return nil
+	}
+	return errors.New("live: --source needs the source package (not built yet)")
+}
