@@ -268,6 +268,7 @@ export async function watch(opts = {}) {
     view.apply(ev);
   };
   const onStatus = (s) => {
+    document.body.dataset.feed = s; // for kiosk tooling and the browser tests
     if (s === 'open') showState(stateEl, sessionState);
     else if (s === 'reconnecting') showState(stateEl, 'reconnecting');
   };
