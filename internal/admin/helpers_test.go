@@ -35,6 +35,7 @@ type env struct {
 	ts      *httptest.Server
 	url     string
 	tls     TLSStatus // shown on administrators' dashboards
+	vault   Vault     // seals TOTP secrets; nil stores them in the clear
 }
 
 const (
@@ -58,6 +59,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, store: st, clock: clocktest.New(time.Unix(1_800_000_000, 0)), audit: &audittest.Recorder{}, console: &bytes.Buffer{}}
+	e.vault = newTestVault(t, st, e.audit)
 	e.start()
 	return e
 }
@@ -69,7 +71,7 @@ func (e *env) start() {
 		e.ts.Close()
 	}
 	srv, err := New(context.Background(), Options{Store: e.store, Audit: e.audit, Settings: testSettings(), Console: e.console,
-		Now: e.clock.Now, InsecureTestParams: true, TLS: e.tls}, "https://127.0.0.1")
+		Now: e.clock.Now, InsecureTestParams: true, TLS: e.tls, Vault: e.vault}, "https://127.0.0.1")
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -75,7 +75,11 @@ func (s *Service) checkSecondFactor(ctx context.Context, userID, code, recovery 
 		n, err := res.RowsAffected()
 		return n == 1, err
 	}
-	step, ok := checkTOTP(u.totp, strings.TrimSpace(code), s.now(), u.lastStep)
+	secret, err := s.openTOTP(ctx, userID, u.totp)
+	if err != nil {
+		return false, err
+	}
+	step, ok := checkTOTP(secret, strings.TrimSpace(code), s.now(), u.lastStep)
 	if !ok {
 		return false, nil
 	}
@@ -117,9 +121,13 @@ func (s *Service) BeginEnroll(ctx context.Context, userID, password, remoteIP st
 	if err != nil {
 		return Enrolment{}, err
 	}
+	sealed, err := s.sealTOTP(ctx, u.ID, secret) // before the transaction: the vault needs the connection
+	if err != nil {
+		return Enrolment{}, err
+	}
 	ev := audit.Event{Actor: "user:" + u.ID, Action: "mfa.enroll_start", Target: "user:" + u.ID, RemoteIP: remoteIP}
 	err = s.act(ctx, ev, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "UPDATE admin_users SET totp_pending = ? WHERE id = ?", secret, u.ID)
+		_, err := tx.ExecContext(ctx, "UPDATE admin_users SET totp_pending = ? WHERE id = ?", sealed, u.ID)
 		return err
 	})
 	return Enrolment{Secret: b32(secret), URI: uri, QRCode: qr}, err
@@ -140,7 +148,11 @@ func (s *Service) ConfirmEnroll(ctx context.Context, userID, code, remoteIP stri
 	if err != nil {
 		return nil, err
 	}
-	step, ok := checkTOTP(u.totpPending, strings.TrimSpace(code), s.now(), -1)
+	pending, err := s.openTOTP(ctx, u.ID, u.totpPending)
+	if err != nil {
+		return nil, err
+	}
+	step, ok := checkTOTP(pending, strings.TrimSpace(code), s.now(), -1)
 	if !ok {
 		return nil, s.fail(ctx, remoteIP, "user:"+u.ID, "bad_totp_enroll", failures, ErrReauth)
 	}
@@ -199,7 +211,7 @@ func (s *Service) AdminRevokeMFA(ctx context.Context, actor, remoteIP, name stri
 
 func (s *Service) revokeMFA(ctx context.Context, actor, remoteIP string, u userRow) error {
 	ev := audit.Event{Actor: actor, Action: "mfa.revoke", Target: "user:" + u.ID, RemoteIP: remoteIP}
-	return s.act(ctx, ev, func(tx *sql.Tx) error {
+	err := s.act(ctx, ev, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL WHERE id = ?", u.ID); err != nil {
 			return err
 		}
@@ -208,6 +220,10 @@ func (s *Service) revokeMFA(ctx context.Context, actor, remoteIP string, u userR
 		}
 		return killSessions(ctx, tx, u.ID)
 	})
+	if err == nil {
+		s.shredCredentials(ctx, actor, u.ID)
+	}
+	return err
 }
 
 // ChangePassword replaces the user's own password after re-authentication

@@ -2,9 +2,10 @@ package admin
 
 // migrations are the admin component's tables (store.Migrate, append-only:
 // never edit a shipped entry). Times are Unix nanoseconds. Secrets are
-// stored only as hashes, except the TOTP secret, which the server needs in
-// the clear to compute codes (see docs: encrypting it at rest waits for the
-// vault of issue 6).
+// stored only as hashes, except the TOTP secret, which the server needs to
+// compute codes: totp_secret and totp_pending hold it sealed by the privacy
+// vault (credentials.go); plaintext left by earlier versions is sealed at
+// start.
 func migrations() []string {
 	return []string{
 		`CREATE TABLE admin_users (

@@ -70,6 +70,11 @@ type Options struct {
 	// TLS describes the server certificate, shown to administrators so they
 	// can check the fingerprint clients see (a self-signed one above all).
 	TLS TLSStatus
+	// Vault seals users' TOTP secrets at rest (class "credential") and
+	// shreds them when a factor is removed; plaintext secrets left by an
+	// earlier version are sealed at start. Nil stores them in the clear
+	// (tests and tools not yet wired to the vault) and logs a warning.
+	Vault Vault
 }
 
 // TLSStatus is the server certificate as the dashboard shows it.
@@ -91,6 +96,7 @@ type Service struct {
 	dummy    string // hash of a random password: unknown users cost the same
 	console  io.Writer
 	setupURL string
+	vault    Vault
 }
 
 // NewService migrates the admin tables and returns the core service.
@@ -126,9 +132,15 @@ func NewService(ctx context.Context, opts Options) (*Service, error) {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	s := &Service{db: opts.Store.DB(), rec: opts.Audit, log: opts.Logger, set: set, now: opts.Now,
-		block: loadBlocklist(), console: opts.Console}
+		block: loadBlocklist(), console: opts.Console, vault: opts.Vault}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.vault == nil {
+		s.log.Warn("admin: no privacy vault configured; TOTP secrets are stored unencrypted")
+	}
+	if err := s.sealLegacySecrets(ctx); err != nil {
+		return nil, err
 	}
 	if s.now == nil {
 		s.now = time.Now
