@@ -19,7 +19,9 @@ import (
 // txAudit lets the in-memory recorder stand in for the vault's in-transaction one.
 type txAudit struct{ *audittest.Recorder }
 
-func (a txAudit) RecordTx(ctx context.Context, _ *sql.Tx, e audit.Event) error { return a.Record(ctx, e) }
+func (a txAudit) RecordTx(ctx context.Context, _ *sql.Tx, e audit.Event) error {
+	return a.Record(ctx, e)
+}
 
 // newTestVault opens a file-provider keyring on st with its key in a temp dir.
 func newTestVault(t *testing.T, st *store.Store, rec *audittest.Recorder) *vault.Keyring {
