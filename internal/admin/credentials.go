@@ -2,7 +2,11 @@ package admin
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -31,8 +35,10 @@ var ErrNoVault = errors.New("admin: TOTP secrets are sealed by the privacy vault
 // credOwner is the vault key owner for a user's credentials; totpObject
 // names the TOTP seed (pending and active share it: enrolment moves the
 // sealed bytes from one column to the other).
-func credOwner(userID string) string  { return "admin_user:" + userID }
-func totpObject(userID string) string { return "admin_user:" + userID + "/totp" }
+// recoveryObject names the user's recovery-code HMAC key.
+func credOwner(userID string) string      { return "admin_user:" + userID }
+func totpObject(userID string) string     { return "admin_user:" + userID + "/totp" }
+func recoveryObject(userID string) string { return "admin_user:" + userID + "/recovery_key" }
 
 // sealTOTP seals a TOTP seed for storage; without a vault it is stored as
 // before (plaintext), which only tests and unwired tools do.
@@ -40,13 +46,17 @@ func (s *Service) sealTOTP(ctx context.Context, userID string, secret []byte) ([
 	if s.vault == nil {
 		return secret, nil
 	}
+	return s.sealCred(ctx, userID, totpObject(userID), secret)
+}
+
+func (s *Service) sealCred(ctx context.Context, userID, object string, secret []byte) ([]byte, error) {
 	id, err := s.vault.Key(ctx, vault.ClassCredential, credOwner(userID))
 	if err != nil {
 		return nil, fmt.Errorf("admin: vault key: %w", err)
 	}
-	b, err := s.vault.SealUnder(ctx, id, vault.ClassCredential, totpObject(userID), secret)
+	b, err := s.vault.SealUnder(ctx, id, vault.ClassCredential, object, secret)
 	if err != nil {
-		return nil, fmt.Errorf("admin: seal TOTP secret: %w", err)
+		return nil, fmt.Errorf("admin: seal credential: %w", err)
 	}
 	return b, nil
 }
@@ -56,14 +66,52 @@ func (s *Service) openTOTP(ctx context.Context, userID string, b []byte) ([]byte
 	if len(b) == 0 || !vault.IsSealed(b) {
 		return b, nil
 	}
+	return s.openCred(ctx, totpObject(userID), b)
+}
+
+func (s *Service) openCred(ctx context.Context, object string, b []byte) ([]byte, error) {
 	if s.vault == nil {
 		return nil, ErrNoVault
 	}
-	secret, err := s.vault.Open(ctx, vault.ClassCredential, totpObject(userID), b)
+	secret, err := s.vault.Open(ctx, vault.ClassCredential, object, b)
 	if err != nil {
-		return nil, fmt.Errorf("admin: open TOTP secret: %w", err)
+		return nil, fmt.Errorf("admin: open credential: %w", err)
 	}
 	return secret, nil
+}
+
+// newRecoveryKey returns a fresh 256-bit HMAC key for a user's recovery-code
+// hashes and its sealed form; without a vault, none (codes are then hashed
+// with hashToken as before).
+func (s *Service) newRecoveryKey(ctx context.Context, userID string) (key, sealed []byte, err error) {
+	if s.vault == nil {
+		return nil, nil, nil
+	}
+	key = make([]byte, 32)
+	rand.Read(key)
+	sealed, err = s.sealCred(ctx, userID, recoveryObject(userID), key)
+	return key, sealed, err
+}
+
+// recoveryKeyOf opens u's recovery-code key (nil for codes made without one).
+func (s *Service) recoveryKeyOf(ctx context.Context, u userRow) ([]byte, error) {
+	if len(u.recoveryKey) == 0 {
+		return nil, nil
+	}
+	return s.openCred(ctx, recoveryObject(u.ID), u.recoveryKey)
+}
+
+// recoveryHash is how a recovery code is stored: HMAC-SHA-256 under the
+// user's sealed recovery key, so the stored hashes cannot even be checked
+// without the vault and die with the user's shredded credential key; codes
+// made without a key keep the plain hashToken form.
+func recoveryHash(key []byte, code string) string {
+	if key == nil {
+		return hashToken(normalizeRecovery(code))
+	}
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("izwi-admin-recovery\x00" + normalizeRecovery(code)))
+	return "k1:" + hex.EncodeToString(m.Sum(nil))
 }
 
 // shredCredentials destroys the user's credential key after their factor

@@ -56,7 +56,7 @@ func dbHits(t *testing.T, st *store.Store, needle []byte) int {
 func TestTOTPSecretSealedAtRest(t *testing.T) {
 	e := newEnv(t)
 	c := e.setup()
-	secret, _ := enrol(t, e, c, testPassword)
+	secret, recovery := enrol(t, e, c, testPassword)
 	for _, form := range [][]byte{secret, []byte(b32(secret))} {
 		if n := dbHits(t, e.store, form); n != 0 {
 			t.Fatalf("the TOTP secret is in the database files (%d hits)", n)
@@ -67,11 +67,33 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 	if !vault.IsSealed(stored) {
 		t.Fatalf("totp_secret is not a sealed blob (%d bytes)", len(stored))
 	}
+	// Recovery codes are keyed hashes under a sealed per-user key: the
+	// unkeyed hash of a code is nowhere, and the codes still work.
+	var n int
+	e.store.DB().QueryRow("SELECT COUNT(*) FROM admin_recovery_codes WHERE code_hash LIKE 'k1:%'").Scan(&n)
+	if n != len(recovery) {
+		t.Fatalf("%d of %d recovery codes are keyed hashes", n, len(recovery))
+	}
+	for _, rc := range recovery {
+		if dbHits(t, e.store, []byte(hashToken(normalizeRecovery(rc)))) != 0 || dbHits(t, e.store, []byte(normalizeRecovery(rc))) != 0 {
+			t.Fatal("a recovery code, or its unkeyed hash, is in the database files")
+		}
+	}
+	var rk []byte
+	e.store.DB().QueryRow("SELECT recovery_key FROM admin_users").Scan(&rk)
+	if !vault.IsSealed(rk) {
+		t.Fatal("the recovery-code key is not sealed")
+	}
 	e.clock.Advance(time.Minute)
 	b := e.client()
 	b.login(testAdmin, testPassword, "mfa")
 	if r := b.do("POST", "/login/totp", map[string]string{"code": hotpCode(secret, uint64(totpStep(e.clock.Now())), 6)}); r.status != 200 {
 		t.Fatalf("login with the sealed secret: %d %s", r.status, r.raw)
+	}
+	b = e.client()
+	b.login(testAdmin, testPassword, "mfa")
+	if r := b.do("POST", "/login/totp", map[string]string{"recovery_code": recovery[0]}); r.status != 200 {
+		t.Fatalf("login with a recovery code: %d %s", r.status, r.raw)
 	}
 }
 
@@ -83,7 +105,7 @@ func TestLegacyPlaintextSecretsSealed(t *testing.T) {
 	e.vault = nil
 	e.start()
 	c := e.setup()
-	secret, _ := enrol(t, e, c, testPassword)
+	secret, recovery := enrol(t, e, c, testPassword)
 	if dbHits(t, e.store, secret) == 0 {
 		t.Fatal("control: without the vault the scan should find the plaintext secret; it would prove nothing after")
 	}
@@ -97,6 +119,11 @@ func TestLegacyPlaintextSecretsSealed(t *testing.T) {
 	b.login(testAdmin, testPassword, "mfa")
 	if r := b.do("POST", "/login/totp", map[string]string{"code": hotpCode(secret, uint64(totpStep(e.clock.Now())), 6)}); r.status != 200 {
 		t.Fatalf("login after sealing: %d %s", r.status, r.raw)
+	}
+	b = e.client() // recovery codes hashed before the vault keep working
+	b.login(testAdmin, testPassword, "mfa")
+	if r := b.do("POST", "/login/totp", map[string]string{"recovery_code": recovery[1]}); r.status != 200 {
+		t.Fatalf("legacy recovery code: %d %s", r.status, r.raw)
 	}
 	// A console started without the vault on sealed data refuses the factor
 	// instead of comparing codes against ciphertext.

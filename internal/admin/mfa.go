@@ -67,8 +67,12 @@ func (s *Service) checkSecondFactor(ctx context.Context, userID, code, recovery 
 		return false, err
 	}
 	if recovery != "" {
+		key, err := s.recoveryKeyOf(ctx, u)
+		if err != nil {
+			return false, err
+		}
 		res, err := s.db.ExecContext(ctx, "UPDATE admin_recovery_codes SET used_at = ? WHERE user_id = ? AND code_hash = ? AND used_at IS NULL",
-			s.now().UnixNano(), userID, hashToken(normalizeRecovery(recovery)))
+			s.now().UnixNano(), userID, recoveryHash(key, recovery))
 		if err != nil {
 			return false, fmt.Errorf("admin: recovery code: %w", err)
 		}
@@ -156,6 +160,10 @@ func (s *Service) ConfirmEnroll(ctx context.Context, userID, code, remoteIP stri
 	if !ok {
 		return nil, s.fail(ctx, remoteIP, "user:"+u.ID, "bad_totp_enroll", failures, ErrReauth)
 	}
+	rkey, rsealed, err := s.newRecoveryKey(ctx, u.ID) // before the transaction: the vault needs the connection
+	if err != nil {
+		return nil, err
+	}
 	codes := make([]string, recoveryCodes)
 	for i := range codes {
 		b := make([]byte, 10) // 80 bits
@@ -166,8 +174,8 @@ func (s *Service) ConfirmEnroll(ctx context.Context, userID, code, remoteIP stri
 	ev := audit.Event{Actor: "user:" + u.ID, Action: "mfa.enroll", Target: "user:" + u.ID, RemoteIP: remoteIP,
 		Details: map[string]string{"factor": "totp", "recovery_codes": fmt.Sprint(recoveryCodes)}}
 	err = s.act(ctx, ev, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE admin_users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ?
-			WHERE id = ? AND totp_pending IS NOT NULL`, step, u.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, `UPDATE admin_users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ?,
+			recovery_key = ? WHERE id = ? AND totp_pending IS NOT NULL`, step, rsealed, u.ID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM admin_recovery_codes WHERE user_id = ?", u.ID); err != nil {
@@ -175,7 +183,7 @@ func (s *Service) ConfirmEnroll(ctx context.Context, userID, code, remoteIP stri
 		}
 		for _, c := range codes {
 			if _, err := tx.ExecContext(ctx, "INSERT INTO admin_recovery_codes (user_id, code_hash) VALUES (?, ?)",
-				u.ID, hashToken(normalizeRecovery(c))); err != nil {
+				u.ID, recoveryHash(rkey, c)); err != nil {
 				return err
 			}
 		}
@@ -212,7 +220,7 @@ func (s *Service) AdminRevokeMFA(ctx context.Context, actor, remoteIP, name stri
 func (s *Service) revokeMFA(ctx context.Context, actor, remoteIP string, u userRow) error {
 	ev := audit.Event{Actor: actor, Action: "mfa.revoke", Target: "user:" + u.ID, RemoteIP: remoteIP}
 	err := s.act(ctx, ev, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL WHERE id = ?", u.ID); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL, recovery_key = NULL WHERE id = ?", u.ID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM admin_recovery_codes WHERE user_id = ?", u.ID); err != nil {

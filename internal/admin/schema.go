@@ -46,5 +46,9 @@ func migrations() []string {
 			expires_at INTEGER NOT NULL,
 			used INTEGER NOT NULL DEFAULT 0
 		)`,
+		// recovery_key: a per-user HMAC key for recovery-code hashes, sealed
+		// by the vault (credentials.go), so the stored hashes are useless
+		// without the vault and die with the user's shredded credential key.
+		`ALTER TABLE admin_users ADD COLUMN recovery_key BLOB`,
 	}
 }

@@ -69,9 +69,10 @@ type userRow struct {
 	totp        []byte
 	totpPending []byte
 	lastStep    int64
+	recoveryKey []byte // sealed; nil for codes hashed before the vault
 }
 
-const userCols = `id, name, role, password_hash, disabled, totp_secret, totp_pending, totp_last_step, created_at`
+const userCols = `id, name, role, password_hash, disabled, totp_secret, totp_pending, totp_last_step, created_at, recovery_key`
 
 // scanner is a row to scan (*sql.Row or *sql.Rows).
 type scanner interface{ Scan(...any) error }
@@ -84,7 +85,7 @@ var (
 func scanUser(row scanner) (userRow, error) {
 	var u userRow
 	var created int64
-	err := row.Scan(&u.ID, &u.Name, &u.Role, &u.hash, &u.Disabled, &u.totp, &u.totpPending, &u.lastStep, &created)
+	err := row.Scan(&u.ID, &u.Name, &u.Role, &u.hash, &u.Disabled, &u.totp, &u.totpPending, &u.lastStep, &created, &u.recoveryKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, ErrNotFound
 	}
