@@ -106,9 +106,11 @@ type stream struct {
 
 	// Set while Finalize or CloseStream runs, so emitted finals are marked.
 	finalizing, closing bool
+	finalized           bool // a final went out during the current Finalize
 	ended               bool // Metadata sent: nothing more goes out
 	lastWordEnd         float64
 	utteranceEndSent    bool
+	inSpeech            bool // speech heard or partial words since the last final
 	writeErr            error
 	closeOnce           sync.Once
 }
@@ -170,11 +172,17 @@ func (s *stream) loop(ctx context.Context) (websocket.StatusCode, string) {
 		switch c.Type {
 		case msgKeepAlive:
 		case msgFinalize:
-			s.finalizing = true
+			s.finalizing, s.finalized = true, false
 			err := s.pl.Finalize()
 			s.finalizing = false
 			if err != nil {
 				return websocket.StatusInternalError, reasonEngine
+			}
+			if !s.finalized {
+				// Nothing was open: an empty final still answers, because
+				// clients wait for from_finalize to know the flush is done.
+				at := speech.SamplesToDuration(int(s.samples), s.rate)
+				s.emitFinal(speech.Result{Final: true, Start: at, End: at})
 			}
 		case msgCloseStream:
 			s.closing = true
@@ -228,6 +236,7 @@ func (s *stream) emit(e Event) {
 		return
 	}
 	if e.SpeechStarted {
+		s.inSpeech = true
 		if s.p.VADEvents {
 			s.send(SpeechStarted{Type: typeSpeechStarted, Channel: wholeStream(), Timestamp: secs(e.At)})
 		}
@@ -235,23 +244,42 @@ func (s *stream) emit(e Event) {
 	}
 	r := e.Result
 	if !r.Final && !s.p.Interim {
+		if r.Text != "" {
+			s.inSpeech = true
+		}
 		return
 	}
-	res := resultsFrom(r, s.resultMetadata(), s.p.Punctuate || s.p.SmartFormat)
 	if r.Final {
-		res.FromFinalize = s.finalizing
-		res.SpeechFinal = !s.finalizing && !s.closing && s.p.Endpointing > 0
+		s.inSpeech = false
+		s.emitFinal(r)
+		return
 	}
+	if r.Text != "" {
+		s.inSpeech = true
+	}
+	s.send(resultsFrom(r, s.resultMetadata(), s.p.Punctuate || s.p.SmartFormat))
+}
+
+// emitFinal sends a final result, marked by what caused it: Finalize
+// (from_finalize), CloseStream (neither mark), or silence (speech_final,
+// unless endpointing=false).
+func (s *stream) emitFinal(r speech.Result) {
+	res := resultsFrom(r, s.resultMetadata(), s.p.Punctuate || s.p.SmartFormat)
+	res.FromFinalize = s.finalizing
+	res.SpeechFinal = !s.finalizing && !s.closing && s.p.Endpointing > 0
+	s.finalized = s.finalized || s.finalizing
 	if n := len(r.Words); n > 0 && r.Words[n-1].End.Seconds() > s.lastWordEnd {
 		s.lastWordEnd, s.utteranceEndSent = r.Words[n-1].End.Seconds(), false
 	}
 	s.send(res)
 }
 
-// checkUtteranceEnd sends UtteranceEnd once the audio since the last word
-// reaches utterance_end_ms.
+// checkUtteranceEnd sends UtteranceEnd once the audio since the last
+// final word reaches utterance_end_ms and no words are in progress (the
+// engine's partials carry no word times, so an open partial or speech the
+// VAD heard start counts as talking until the next final).
 func (s *stream) checkUtteranceEnd() {
-	if s.p.UtteranceEnd <= 0 || s.utteranceEndSent || s.lastWordEnd <= 0 {
+	if s.p.UtteranceEnd <= 0 || s.utteranceEndSent || s.lastWordEnd <= 0 || s.inSpeech {
 		return
 	}
 	if s.seconds()-s.lastWordEnd >= s.p.UtteranceEnd.Seconds() {
