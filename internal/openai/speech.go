@@ -1,0 +1,171 @@
+package openai
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// maxSpeechBody bounds the JSON of a speech request (4096 characters of
+// input, escaped, plus the other fields).
+const maxSpeechBody = 64 << 10
+
+// speechRequest is the JSON body of POST /v1/audio/speech.
+type speechRequest struct {
+	Model          string          `json:"model"`
+	Input          string          `json:"input"`
+	Voice          json.RawMessage `json:"voice"`
+	ResponseFormat string          `json:"response_format"`
+	Speed          *float64        `json:"speed"`
+	Instructions   string          `json:"instructions"`
+	StreamFormat   string          `json:"stream_format"`
+}
+
+// parsedSpeech is a validated speech request.
+type parsedSpeech struct {
+	Text, Voice, Format string
+	Speed               float32
+}
+
+// parseSpeechRequest validates body against the loaded synthesizer's
+// voices. The default format is wav: OpenAI defaults to mp3, which Izwi
+// cannot encode, and a WAV plays wherever an MP3 would.
+func parseSpeechRequest(body []byte, info speech.EngineInfo, voices []speech.Voice) (parsedSpeech, error) {
+	var req speechRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return parsedSpeech{}, bad("the body is not a JSON speech request: %s", clip(err.Error()))
+	}
+	var out parsedSpeech
+	if !isSpeechAlias(req.Model) && !names(req.Model, info) {
+		return out, bad("model %q is not available; use tts-1, gpt-4o-mini-tts or %s", clip(req.Model), modelID(info))
+	}
+	if strings.TrimSpace(req.Input) == "" {
+		return out, bad("input is empty")
+	}
+	if n := utf8.RuneCountInString(req.Input); n > MaxSpeechInput {
+		return out, bad("input is %d characters; the limit is %d", n, MaxSpeechInput)
+	}
+	out.Text = req.Input
+	var asked string
+	if len(req.Voice) > 0 && string(req.Voice) != "null" {
+		var obj struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(req.Voice, &asked) != nil {
+			if json.Unmarshal(req.Voice, &obj) != nil || obj.ID == "" {
+				return out, bad("voice must be a voice name or {\"id\": name}")
+			}
+			asked = obj.ID
+		}
+	}
+	id, ok := resolveVoice(asked, voices)
+	if !ok {
+		return out, bad("voice %q is not available; use one of %s", clip(asked), voiceNames(voices))
+	}
+	out.Voice = id
+	out.Format = strings.ToLower(req.ResponseFormat)
+	if out.Format == "" {
+		out.Format = "wav"
+	}
+	formats := speechFormats()
+	if _, ok := formats[out.Format]; !ok {
+		return out, bad("response_format %q is not supported; use wav, pcm (24 kHz 16-bit mono) or flac", clip(out.Format))
+	}
+	if req.StreamFormat != "" && req.StreamFormat != "audio" {
+		return out, bad("stream_format %q is not supported; audio is always streamed as it is made", clip(req.StreamFormat))
+	}
+	out.Speed = 1
+	if req.Speed != nil {
+		if s := *req.Speed; !(s >= 0.25 && s <= 4) {
+			return out, bad("speed must be from 0.25 to 4.0")
+		}
+		out.Speed = float32(*req.Speed)
+	}
+	return out, nil
+}
+
+// speak serves POST /v1/audio/speech: the audio is encoded and flushed
+// chunk by chunk as the synthesizer makes it, so the first bytes leave
+// once the first chunk exists. A failure before any audio is a JSON error;
+// after, the response is aborted so the client sees a broken stream rather
+// than a short file that looks whole.
+func (h *Handlers) speak(w http.ResponseWriter, r *http.Request) {
+	syn := h.o.Synthesizer
+	if syn == nil {
+		apierr.Write(w, r, apierr.CodeNotReady, "no speech synthesis engine is loaded")
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		apierr.Write(w, r, apierr.CodeUnsupportedMediaType, "send the request as application/json")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSpeechBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			apierr.Write(w, r, apierr.CodePayloadTooLarge, fmt.Sprintf("the request body is larger than %d bytes", maxSpeechBody))
+			return
+		}
+		apierr.Write(w, r, apierr.CodeBadRequest, "the request body could not be read")
+		return
+	}
+	req, err := parseSpeechRequest(body, syn.Info(), syn.Voices())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	format := speechFormats()[req.Format]
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(h.o.WorkTimeout))
+	ctx, cancel := context.WithTimeout(r.Context(), h.o.WorkTimeout)
+	defer cancel()
+
+	enc, err := format.new(w, syn.SampleRate())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	started := false
+	sink := func(samples []float32) error {
+		if !started {
+			started = true
+			w.Header().Set("Content-Type", format.contentType)
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("X-Content-Type-Options", "nosniff")
+			w.WriteHeader(http.StatusOK)
+		}
+		if err := enc.Write(samples); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	err = syn.Synthesize(ctx, speech.SynthesisRequest{Text: req.Text, Voice: req.Voice, Speed: req.Speed}, sink)
+	if err == nil && !started {
+		err = fmt.Errorf("openai: speech: %w: the text has nothing speakable", speech.ErrBadInput)
+	}
+	if err == nil {
+		err = enc.Close()
+	}
+	if err == nil {
+		_ = rc.Flush()
+		return
+	}
+	if !started {
+		h.fail(w, r, err)
+		return
+	}
+	if r.Context().Err() == nil {
+		h.log.Error("openai speech stream failed", "request_id", apierr.RequestID(r.Context()), "err", err)
+	}
+	panic(http.ErrAbortHandler)
+}
