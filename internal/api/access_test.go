@@ -132,6 +132,7 @@ func TestRouteTableWalk(t *testing.T) {
 		"GET /live/{id}": Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
 		"GET /assets/{file}": Public,
 		"GET /v1/listen": Scope(auth.ScopeASRRead),
+		// OpenAI-compatible routes (issue 7).
 		"POST /v1/audio/transcriptions": Scope(auth.ScopeASRRead), "POST /v1/audio/speech": Scope(auth.ScopeTTSRead),
 		"GET /v1/models": Authenticated, "POST /v1/chat/completions": Scope(auth.ScopeChatRead),
 		"GET /v1/converse": Scope(auth.ScopeChatRead),
