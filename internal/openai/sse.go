@@ -31,7 +31,7 @@ type doneEvent struct {
 }
 
 type errorEvent struct {
-	Type  string       `json:"type"`
+	Type  string        `json:"type"`
 	Error apierr.Detail `json:"error"`
 }
 
