@@ -95,16 +95,33 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// NewHandler returns the streaming endpoint, GET /v1/listen, for
-// api.LiveHandlers.Listen. It holds a session slot per stream when
-// opts.Sessions is set.
-func NewHandler(opts Options) http.Handler {
+// Handler is the streaming endpoint, GET /v1/listen, for
+// api.LiveHandlers.Listen. Its streams are hijacked connections that
+// http.Server.Shutdown neither tracks nor ends: Close ends them.
+type Handler struct {
+	inner http.Handler
+	sh    *streamHandler
+}
+
+// NewHandler returns the streaming endpoint. It holds a session slot per
+// stream when opts.Sessions is set.
+func NewHandler(opts Options) *Handler {
 	opts = opts.withDefaults()
-	var h http.Handler = &streamHandler{opts: opts}
+	sh := &streamHandler{opts: opts, open: map[*stream]context.CancelFunc{}}
+	var h http.Handler = sh
 	if opts.Sessions != nil {
 		h = opts.Sessions.HoldSession(h)
 	}
-	return h
+	return &Handler{inner: h, sh: sh}
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.inner.ServeHTTP(w, r) }
+
+// Close ends every open stream with 1001 (going away) after flushing its
+// last results, refuses new ones with 503, and waits for them until ctx
+// ends.
+func (h *Handler) Close(ctx context.Context) error {
+	return h.sh.shutdown(ctx)
 }
 
 // NewFileHandler returns the pre-recorded endpoint, POST /v1/listen, for

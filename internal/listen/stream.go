@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash"
 	"net/http"
 	"strings"
@@ -33,7 +34,50 @@ const (
 	writeTimeout   = 10 * time.Second
 )
 
-type streamHandler struct{ opts Options }
+type streamHandler struct {
+	opts Options
+
+	mu     sync.Mutex
+	closed bool
+	open   map[*stream]context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// track registers a stream for shutdown; false when shutting down.
+func (h *streamHandler) track(s *stream, cancel context.CancelFunc) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.open[s] = cancel
+	h.wg.Add(1)
+	return true
+}
+
+func (h *streamHandler) untrack(s *stream) {
+	h.mu.Lock()
+	delete(h.open, s)
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+func (h *streamHandler) shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	for _, cancel := range h.open {
+		cancel()
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("listen: streams still open at shutdown: %w", ctx.Err())
+	}
+}
 
 func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, err := ParseParams(r.URL.Query(), true)
@@ -70,6 +114,14 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apierr.CodeBadRequest, "encoding is not a format this server converts")
 		return
 	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if !h.track(s, cancel) {
+		_ = pl.Close()
+		writeError(w, r, apierr.CodeNotReady, "the server is shutting down")
+		return
+	}
+	defer h.untrack(s)
 	s.touch() // before the upgrade, so the idle clock starts when the client's dial returns
 	w.Header().Set("dg-request-id", s.requestID)
 	// Credentials are the gateway's business: API keys and tickets, never
@@ -84,7 +136,7 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(maxMessageBytes)
 	s.conn = conn
-	s.run(r.Context())
+	s.run(ctx)
 }
 
 // stream is one open /v1/listen WebSocket.
@@ -124,21 +176,19 @@ func requestID(r *http.Request) string {
 	return hex.EncodeToString(b[:])
 }
 
-// run reads the client's messages until the stream ends; the idle
-// watchdog runs beside it and is waited for.
+// run reads the client's messages until the stream ends; the watchdog
+// runs beside it (idle timeout, server shutdown) and is waited for.
 func (s *stream) run(ctx context.Context) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	log := s.opts.Logger.With("request_id", s.requestID)
 	log.Info("listen: stream opened", "encoding", s.p.Format.Encoding, "sample_rate", s.p.Format.SampleRate,
 		"channels", s.p.Format.Channels, "interim_results", s.p.Interim)
+	done := make(chan struct{})
 	var wg sync.WaitGroup
-	wg.Go(func() { s.watchdog(ctx) })
+	wg.Go(func() { s.watchdog(ctx, done) })
 	code, reason := s.loop(ctx)
-	cancel()
+	close(done)
 	wg.Wait()
-	err := s.pl.Close()
-	if err != nil {
+	if err := s.pl.Close(); err != nil {
 		log.Warn("listen: closing the pipeline", "err", err)
 	}
 	s.close(code, reason)
@@ -146,14 +196,13 @@ func (s *stream) run(ctx context.Context) {
 }
 
 // loop handles messages; it returns the close code and reason to send
-// (-1 when the connection is already gone).
+// (-1 when the connection is already gone). Reads are not bound to ctx:
+// cancelling a read drops the socket without a close frame, so the
+// watchdog closes it properly instead.
 func (s *stream) loop(ctx context.Context) (websocket.StatusCode, string) {
 	for {
-		typ, msg, err := s.conn.Read(ctx)
+		typ, msg, err := s.conn.Read(context.WithoutCancel(ctx))
 		if err != nil {
-			if ctx.Err() != nil { // the server is shutting down
-				return websocket.StatusGoingAway, reasonShutdown
-			}
 			return -1, "" // the client closed, the watchdog closed, or the socket failed
 		}
 		if typ == websocket.MessageBinary && len(msg) > 0 {
@@ -333,13 +382,17 @@ func (s *stream) timedOut() bool {
 }
 
 // watchdog closes the stream, as Deepgram does, when the client sends
-// neither audio nor KeepAlive for IdleTimeout.
-func (s *stream) watchdog(ctx context.Context) {
+// neither audio nor KeepAlive for IdleTimeout, and with 1001 when ctx ends
+// (server shutdown). It returns when done is closed.
+func (s *stream) watchdog(ctx context.Context, done <-chan struct{}) {
 	t := time.NewTicker(s.opts.IdleCheck)
 	defer t.Stop()
 	for {
 		select {
+		case <-done:
+			return
 		case <-ctx.Done():
+			s.close(websocket.StatusGoingAway, reasonShutdown)
 			return
 		case <-t.C:
 			if s.timedOut() {

@@ -1,6 +1,7 @@
 package listen
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -292,5 +293,27 @@ func TestStreamIdleTimeout(t *testing.T) {
 	code, reason := s.closeStatus()
 	if code != websocket.StatusInternalError || !strings.HasPrefix(reason, "NET-0001") {
 		t.Errorf("close %d %q, want 1011 NET-0001", code, reason)
+	}
+}
+
+// Close ends open streams with 1001 and refuses new ones with 503.
+func TestHandlerClose(t *testing.T) {
+	e := loadEngines(t)
+	h := NewHandler(e.options())
+	base := serve(t, h)
+	q := "encoding=linear16&sample_rate=16000"
+	s := dial(t, wsURL(base, q), nil)
+	s.sendAudio(silence(300*time.Millisecond), 3200)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if err := h.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if code, reason := s.closeStatus(); code != websocket.StatusGoingAway || reason != reasonShutdown {
+		t.Errorf("close %d %q, want 1001", code, reason)
+	}
+	_, resp, err := websocket.Dial(ctx, wsURL(base, q), nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("after Close: %v %v, want 503", err, resp)
 	}
 }
