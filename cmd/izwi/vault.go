@@ -121,7 +121,8 @@ func openVault(ctx context.Context, cfg config.Config, db *store.Store, rec vaul
 	if err != nil {
 		return nil, err
 	}
-	return vault.New(ctx, vault.Options{Store: db, Provider: prov, Audit: rec, Logger: telemetry.Component(logger, "vault")})
+	return vault.New(ctx, vault.Options{Store: db, Provider: prov, Audit: rec, Logger: telemetry.Component(logger, "vault"),
+		ShredListPath: cfg.Vault.ShredListPath})
 }
 
 func printVaultStatus(c *cli, st vault.Status, asJSON bool) {

@@ -45,6 +45,10 @@ type Vault struct {
 	// TPMPCRs are the PCRs (SHA-256 bank) the key is sealed to. Default
 	// [0, 7]: firmware and Secure Boot state.
 	TPMPCRs []int `json:"tpm_pcrs,omitempty" toml:"tpm_pcrs"`
+	// ShredListPath is the append-only list of destroyed data-key ids,
+	// re-applied at start so a database restored from an older backup stays
+	// shredded. Default <data dir>/vault/shredded.list.
+	ShredListPath string `json:"shred_list_path,omitempty" toml:"shred_list_path"`
 }
 
 // defaults fills empty fields with their defaults.
@@ -65,6 +69,7 @@ func (x Vault) defaults(c Config) Vault {
 	path(&x.MasterKeyPath, "master.key")
 	path(&x.PassphraseParamsPath, "passphrase.json")
 	path(&x.TPMSealedKeyPath, "master.tpm")
+	path(&x.ShredListPath, "shredded.list")
 	if x.TPMDevice == "" {
 		x.TPMDevice = DefaultVaultTPMDevice
 	}
@@ -93,8 +98,12 @@ func (x Vault) validate() []error {
 	if x.Provider == VaultProviderTPM && !slices.Contains(x.TPMPCRs, 7) {
 		errs = append(errs, fmt.Errorf("config: vault.tpm_pcrs %v leaves out PCR 7 (Secure Boot state); a key sealed without it unseals under any boot policy", x.TPMPCRs))
 	}
-	if x.MasterKeyPath == x.PassphraseParamsPath || x.MasterKeyPath == x.TPMSealedKeyPath || x.PassphraseParamsPath == x.TPMSealedKeyPath {
-		errs = append(errs, fmt.Errorf("config: vault.master_key_path, passphrase_params_path and tpm_sealed_key_path must be three different files"))
+	paths := []string{x.MasterKeyPath, x.PassphraseParamsPath, x.TPMSealedKeyPath, x.ShredListPath}
+	for i := range paths {
+		if slices.Contains(paths[i+1:], paths[i]) {
+			errs = append(errs, fmt.Errorf("config: vault.master_key_path, passphrase_params_path, tpm_sealed_key_path and shred_list_path must be different files"))
+			break
+		}
 	}
 	return errs
 }
@@ -106,6 +115,7 @@ func (x *Vault) applyEnv(e envReader) {
 	e.String("IZWI_VAULT_PASSPHRASE_PARAMS_PATH", &x.PassphraseParamsPath)
 	e.String("IZWI_VAULT_TPM_DEVICE", &x.TPMDevice)
 	e.String("IZWI_VAULT_TPM_SEALED_KEY_PATH", &x.TPMSealedKeyPath)
+	e.String("IZWI_VAULT_SHRED_LIST_PATH", &x.ShredListPath)
 	var pcrs string
 	e.String("IZWI_VAULT_TPM_PCRS", &pcrs)
 	if pcrs != "" {
@@ -127,5 +137,5 @@ func (x *Vault) applyEnv(e envReader) {
 // config variable here.
 func (x Vault) envVars() []string {
 	return []string{"IZWI_VAULT_PROVIDER", "IZWI_VAULT_MASTER_KEY_PATH", "IZWI_VAULT_PASSPHRASE_PARAMS_PATH",
-		"IZWI_VAULT_TPM_DEVICE", "IZWI_VAULT_TPM_SEALED_KEY_PATH", "IZWI_VAULT_TPM_PCRS"}
+		"IZWI_VAULT_TPM_DEVICE", "IZWI_VAULT_TPM_SEALED_KEY_PATH", "IZWI_VAULT_TPM_PCRS", "IZWI_VAULT_SHRED_LIST_PATH"}
 }

@@ -49,6 +49,7 @@ func (r *txRecorder) find(action string) []audit.Event {
 type rig struct {
 	dir  string
 	db   string
+	list string // shred list
 	st   *store.Store
 	prov *FileProvider
 	rec  *txRecorder
@@ -59,7 +60,7 @@ type rig struct {
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &rig{dir: dir, db: filepath.Join(dir, "izwi.db"), rec: &txRecorder{},
+	r := &rig{dir: dir, db: filepath.Join(dir, "izwi.db"), rec: &txRecorder{}, list: filepath.Join(dir, "vault", "shredded.list"),
 		prov: &FileProvider{Path: filepath.Join(dir, "vault", "master.key")}}
 	r.open(t)
 	return r
@@ -74,7 +75,7 @@ func (r *rig) open(t testing.TB) {
 	}
 	t.Cleanup(func() { st.Close() })
 	r.st = st
-	k, err := New(ctx, Options{Store: st, Provider: r.prov, Audit: r.rec})
+	k, err := New(ctx, Options{Store: st, Provider: r.prov, Audit: r.rec, ShredListPath: r.list})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -135,7 +135,10 @@ func (k *Keyring) dek(ctx context.Context, id KeyID) ([]byte, error) {
 // checkpointed and truncated so no copy of the wrapped key stays in it.
 // Every object sealed under it is unreadable from then on, master key or
 // not. Shredding a shredded key is a no-op.
-func (k *Keyring) Shred(ctx context.Context, id KeyID) error {
+func (k *Keyring) Shred(ctx context.Context, id KeyID) error { return k.shred(ctx, id, true) }
+
+// shred destroys id; list adds it to the shred list.
+func (k *Keyring) shred(ctx context.Context, id KeyID, list bool) error {
 	var class string
 	err := k.st.Tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, "SELECT class FROM vault_keys WHERE id = ? AND destroyed_at IS NULL", id.String()).Scan(&class)
@@ -166,6 +169,11 @@ func (k *Keyring) Shred(ctx context.Context, id KeyID) error {
 		return fmt.Errorf("vault: shred %s: %w", id, err)
 	}
 	k.checkpoint(ctx)
+	if list {
+		if err := k.appendShredList(id); err != nil {
+			return fmt.Errorf("vault: key %s is shredded, but a restored backup could revive it: %w", id, err)
+		}
+	}
 	return nil
 }
 

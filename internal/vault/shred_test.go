@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -153,5 +154,56 @@ func TestWrongMasterKeyStopsStart(t *testing.T) {
 	_, err = New(ctx, Options{Store: st, Provider: r.prov, Audit: r.rec})
 	if !errors.Is(err, ErrNoMasterKey) {
 		t.Fatalf("New with another master key: %v, want ErrNoMasterKey", err)
+	}
+}
+
+// A database restored from a backup taken before a shred holds the wrapped
+// key again; the shred list outside the database destroys it at start. The
+// control run without a list shows the backup would otherwise revive it.
+func TestRestoredBackupStaysShredded(t *testing.T) {
+	for _, withList := range []bool{true, false} {
+		r := newRig(t)
+		if !withList {
+			r.list = ""
+			r.st.Close()
+			r.open(t)
+		}
+		ctx := context.Background()
+		a, _ := r.k.Seal(ctx, ClassVoiceprint, "voiceprint:a", []byte("alice"))
+		b, _ := r.k.Seal(ctx, ClassVoiceprint, "voiceprint:b", []byte("bob"))
+		backup := filepath.Join(r.dir, "backup.db")
+		if _, err := r.st.DB().Exec("VACUUM INTO ?", backup); err != nil {
+			t.Fatal(err)
+		}
+		ida, _ := KeyOf(a)
+		if err := r.k.Shred(ctx, ida); err != nil {
+			t.Fatal(err)
+		}
+		r.st.Close()
+		for _, p := range []string{r.db + "-wal", r.db + "-shm"} {
+			os.Remove(p)
+		}
+		if err := os.Rename(backup, r.db); err != nil {
+			t.Fatal(err)
+		}
+		r.open(t) // the restore
+		_, err := r.k.Open(ctx, ClassVoiceprint, "voiceprint:a", a)
+		switch {
+		case withList && !errors.Is(err, ErrShredded):
+			t.Fatalf("after restoring a pre-shred backup: %v, want ErrShredded", err)
+		case !withList && err != nil:
+			t.Fatalf("control: without a shred list the backup should revive the key, got %v", err)
+		}
+		if got, err := r.k.Open(ctx, ClassVoiceprint, "voiceprint:b", b); err != nil || string(got) != "bob" {
+			t.Fatalf("an unshredded object after the restore: %v", err)
+		}
+		if withList {
+			if ev := r.rec.find("vault.shred"); len(ev) != 2 || ev[1].Actor != "system:shred-list" {
+				t.Fatalf("re-applied shred not audited: %+v", ev)
+			}
+			if fi, err := os.Stat(r.list); err != nil || fi.Mode().Perm() != 0o600 {
+				t.Fatalf("shred list: %v %v", fi, err)
+			}
+		}
 	}
 }

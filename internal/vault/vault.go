@@ -87,6 +87,10 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// ShredListPath is an append-only file of shredded key ids, re-applied
+	// at start so a restored pre-shred backup stays shredded; keep it out
+	// of database backups. Empty keeps no list.
+	ShredListPath string
 }
 
 // Keyring seals and opens objects, shreds keys and rotates the master key.
@@ -100,6 +104,8 @@ type Keyring struct {
 	rec  TxRecorder
 	log  *slog.Logger
 	now  func() time.Time
+	// shredList is the shred list's path ("" for none).
+	shredList string
 
 	mu   sync.Mutex
 	cur  KEK
@@ -116,7 +122,8 @@ func New(ctx context.Context, opts Options) (*Keyring, error) {
 	if err := opts.Store.Migrate(ctx, "vault", migrations()); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	k := &Keyring{st: opts.Store, db: opts.Store.DB(), prov: opts.Provider, rec: opts.Audit, log: opts.Logger, now: opts.Now}
+	k := &Keyring{st: opts.Store, db: opts.Store.DB(), prov: opts.Provider, rec: opts.Audit, log: opts.Logger, now: opts.Now,
+		shredList: opts.ShredListPath}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
@@ -130,6 +137,9 @@ func New(ctx context.Context, opts Options) (*Keyring, error) {
 		return nil, err
 	}
 	if err := k.checkKeys(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := k.applyShredList(ctx); err != nil {
 		return nil, err
 	}
 	return k, nil
