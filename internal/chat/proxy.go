@@ -1,0 +1,289 @@
+// Package chat owns Izwi's proxy to OpenAI-compatible chat upstreams
+// (llama.cpp server, Ollama, vLLM, OpenAI): routing by model, the upstream
+// keys, request and response size limits, streaming pass-through, per-key
+// chat-token accounting through the limiter, and the mapping of upstream
+// failures to catalogued errors. Prompts and completions are never logged.
+//
+// Wiring (cmd/izwi, slice E1 and the lead):
+//
+//	px, err := chat.NewProxy(chat.Options{
+//		Config:     cfg.Chat,                                // [chat]
+//		Secrets:    secrets.Source{LookupEnv: os.LookupEnv}, // upstream keys
+//		Limiter:    lim,                                     // *limit.Limiter (nil: no token limits)
+//		Logger:     log.With("component", "chat"),
+//		Registerer: metrics.Registry(),                      // nil: no metrics
+//	})
+//	// px == nil, err == nil when [chat] has no upstream: leave the routes out.
+//	POST /v1/chat/completions  Scope(chat.read)  px.Handler()
+//	GET  /v1/models            merge px.Models(ctx) with the speech models
+//
+// WS /v1/converse (package converse) takes px as its Chat.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/limit"
+	"github.com/izwi-speech/izwi/internal/secrets"
+)
+
+// Charger is what the proxy needs from the limiter (*limit.Limiter):
+// Charge(p, 0) refuses a subject whose per-second token bucket is in debt,
+// a positive Charge records tokens once usage is known, and Usage tells a
+// subject whose daily quota is used up exactly.
+type Charger interface {
+	Charge(ctx context.Context, p auth.Principal, tokens int64) error
+	Usage(ctx context.Context, p auth.Principal) (limit.Usage, error)
+}
+
+var _ Charger = (*limit.Limiter)(nil)
+
+// Options configure a Proxy.
+type Options struct {
+	// Config is the [chat] section, after Defaults.
+	Config config.Chat
+	// Secrets resolves each upstream's key (api_key_file, or the secret
+	// chat_<name>_api_key). The zero value reads no environment.
+	Secrets secrets.Source
+	// Limiter charges chat tokens per subject; nil charges nothing.
+	Limiter Charger
+	// Logger gets IDs, names, statuses, counts and durations only.
+	Logger *slog.Logger
+	// Registerer, if set, receives the proxy's metrics.
+	Registerer prometheus.Registerer
+	// Client sends upstream requests; nil builds one that never follows
+	// redirects (a redirect would carry the upstream key elsewhere).
+	Client *http.Client
+	// Now is the clock for the model-list cache; nil uses time.Now.
+	Now func() time.Time
+}
+
+// Proxy forwards chat completions to the configured upstreams. Safe for
+// concurrent use.
+type Proxy struct {
+	cfg     config.Chat
+	log     *slog.Logger
+	limiter Charger
+	client  *http.Client
+	now     func() time.Time
+	metrics *metrics
+
+	ups      []*upstream
+	byModel  map[string]*upstream // models listed in the config
+	fallback *upstream            // chat.default
+}
+
+// upstream is one configured server.
+type upstream struct {
+	name       string
+	chatURL    string
+	modelsURL  string
+	key        secrets.Secret
+	configured []string // explicit models; nil: discovered
+
+	mu        sync.Mutex // guards the discovery cache; held while fetching
+	found     []string
+	fetchedAt time.Time
+}
+
+// NewProxy builds the proxy for opts.Config. With no upstream configured it
+// returns nil and no error: chat is off.
+func NewProxy(opts Options) (*Proxy, error) {
+	if len(opts.Config.Upstreams) == 0 {
+		return nil, nil
+	}
+	cfg := opts.Config
+	if cfg.Timeout <= 0 || cfg.MaxRequestBytes <= 0 || cfg.MaxResponseBytes <= 0 || cfg.ModelsTTL <= 0 {
+		return nil, errors.New("chat: options.Config must have its defaults applied")
+	}
+	p := &Proxy{cfg: cfg, log: opts.Logger, limiter: opts.Limiter, client: opts.Client, now: opts.Now,
+		byModel: map[string]*upstream{}}
+	if p.log == nil {
+		p.log = slog.New(slog.DiscardHandler)
+	}
+	if p.now == nil {
+		p.now = time.Now
+	}
+	if p.client == nil {
+		p.client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	for _, c := range cfg.Upstreams {
+		base, err := url.Parse(strings.TrimRight(c.BaseURL, "/"))
+		if err != nil || base.Host == "" {
+			return nil, fmt.Errorf("chat: upstream %s: base_url %q is not a URL", c.Name, c.BaseURL)
+		}
+		key, _, err := opts.Secrets.Resolve(c.SecretName(), c.APIKeyFile)
+		if err != nil && !errors.Is(err, secrets.ErrNotSet) {
+			return nil, fmt.Errorf("chat: upstream %s key: %w", c.Name, err)
+		}
+		u := &upstream{name: c.Name, chatURL: base.String() + "/chat/completions", modelsURL: base.String() + "/models",
+			key: key, configured: slices.Clone(c.Models)}
+		p.ups = append(p.ups, u)
+		for _, m := range c.Models {
+			p.byModel[m] = u
+		}
+		if c.Name == cfg.Default {
+			p.fallback = u
+		}
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	p.metrics = m
+	return p, nil
+}
+
+// Model is one chat model an upstream serves, as GET /v1/models lists it.
+type Model struct {
+	ID      string `json:"id"`
+	Object  string `json:"object"`   // "model"
+	OwnedBy string `json:"owned_by"` // the upstream's name
+}
+
+// Models lists every upstream's models: configured lists as they are,
+// others from the upstream's GET /models (cached for models_ttl). An
+// upstream that cannot be asked is left out and named in the error, which
+// callers may log and otherwise ignore: the list returned is still good.
+func (p *Proxy) Models(ctx context.Context) ([]Model, error) {
+	var out []Model
+	var errs []error
+	for _, u := range p.ups {
+		ms, err := p.modelsOf(ctx, u)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("chat: upstream %s models: %w", u.name, err))
+		}
+		for _, m := range ms {
+			out = append(out, Model{ID: m, Object: "model", OwnedBy: u.name})
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// modelsOf returns u's models, fetching them when not configured and the
+// cache is stale. A failed refresh keeps serving the last good list.
+func (p *Proxy) modelsOf(ctx context.Context, u *upstream) ([]string, error) {
+	if u.configured != nil {
+		return u.configured, nil
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.fetchedAt.IsZero() && p.now().Sub(u.fetchedAt) < p.cfg.ModelsTTL.Std() {
+		return u.found, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, min(p.cfg.Timeout.Std(), 10*time.Second))
+	defer cancel()
+	found, err := p.fetchModels(ctx, u)
+	if err != nil {
+		return u.found, err
+	}
+	u.found, u.fetchedAt = found, p.now()
+	return found, nil
+}
+
+// route picks the upstream serving model: a configured list, then the
+// discovered ones, then chat.default.
+func (p *Proxy) route(ctx context.Context, model string) (*upstream, error) {
+	if u := p.byModel[model]; u != nil {
+		return u, nil
+	}
+	for _, u := range p.ups {
+		if u.configured != nil {
+			continue
+		}
+		if ms, _ := p.modelsOf(ctx, u); slices.Contains(ms, model) {
+			return u, nil
+		}
+	}
+	if p.fallback != nil {
+		return p.fallback, nil
+	}
+	return nil, &apierr.Error{Code: apierr.CodeNotFound, Message: "no chat upstream serves this model; GET /v1/models lists them"}
+}
+
+// admit refuses a caller whose token budget is already spent: a previous
+// answer left the per-second bucket in debt, or the day's quota is used.
+func (p *Proxy) admit(ctx context.Context, who *auth.Principal) error {
+	if p.limiter == nil || who == nil || who.Subject == "" {
+		return nil
+	}
+	if err := p.limiter.Charge(ctx, *who, 0); err != nil {
+		return limitError(err)
+	}
+	u, err := p.limiter.Usage(ctx, *who)
+	if err != nil {
+		return err
+	}
+	if lim := u.Limits.ChatTokensPerDay; lim > 0 && u.Used.ChatTokens >= lim {
+		return &apierr.Error{Code: apierr.CodeQuotaExceeded, Message: "quota chat_tokens_per_day exhausted; retry after the Retry-After seconds",
+			RetryAfter: max(time.Until(u.ResetsAt), time.Second)}
+	}
+	return nil
+}
+
+// maxChargeWait bounds how long charge waits for a per-second bucket.
+const maxChargeWait = 5 * time.Second
+
+// charge records the tokens an answer cost. The answer has been delivered,
+// so the charge must stick even when the caller has gone (ctx is detached
+// from cancellation) and even when it passes a limit: the limiter's Charge
+// is all-or-nothing, so a refusal by the per-second bucket is retried once
+// the bucket can take it (the wait is at most about a second's worth of
+// tokens), and a refusal by the daily quota charges what is left of the
+// day, so the next call is refused by admit.
+func (p *Proxy) charge(ctx context.Context, who *auth.Principal, upstream string, u Usage) {
+	p.metrics.tokens(upstream, u)
+	if p.limiter == nil || who == nil || who.Subject == "" || u.TotalTokens <= 0 {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	n, waited := u.TotalTokens, time.Duration(0)
+	for {
+		err := p.limiter.Charge(ctx, *who, n)
+		var le *limit.Error
+		switch {
+		case err == nil:
+			return
+		case errors.As(err, &le) && le.Limit == "chat_tokens_per_day":
+			us, uerr := p.limiter.Usage(ctx, *who)
+			if rest := us.Limits.ChatTokensPerDay - us.Used.ChatTokens; uerr == nil && rest > 0 && rest < n {
+				n = rest
+				continue
+			}
+		case errors.As(err, &le) && waited+le.RetryAfter <= maxChargeWait:
+			waited += le.RetryAfter
+			time.Sleep(le.RetryAfter)
+			continue
+		}
+		p.log.Warn("chat tokens not charged", "request_id", apierr.RequestID(ctx), "upstream", upstream, "tokens", n, "err", err)
+		return
+	}
+}
+
+// limitError turns a limiter refusal into the catalogued error (429 with
+// Retry-After); other errors pass unchanged.
+func limitError(err error) error {
+	var le *limit.Error
+	if errors.As(err, &le) {
+		msg := "chat token rate reached; retry after the Retry-After seconds"
+		if le.Code == limit.CodeQuotaExceeded {
+			msg = "quota " + le.Limit + " exhausted; retry after the Retry-After seconds"
+		}
+		return &apierr.Error{Code: apierr.Code(le.Code), Message: msg, RetryAfter: max(le.RetryAfter, time.Second)}
+	}
+	return err
+}
