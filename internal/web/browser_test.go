@@ -126,7 +126,7 @@ func TestBrowserPages(t *testing.T) {
 		out = dir
 	}
 	res := runScript(t, node, "pages.mjs", "--base="+srv.URL, "--out="+out, "--wav="+wav)
-	for _, name := range []string{"live", "themes", "scroll", "reconnect", "password", "link", "display", "overlay", "mic"} {
+	for _, name := range []string{"live", "themes", "contrast", "scroll", "reconnect", "password", "link", "display", "overlay", "mic"} {
 		if res[name] == nil {
 			t.Fatalf("scenario %s reported nothing", name)
 		}
@@ -193,6 +193,19 @@ func TestBrowserPages(t *testing.T) {
 		t.Errorf("reconnects did not resume with ?after=: %v", rc["afters"])
 	}
 
+	if rc["interrupted"] != "Interrupted — captions will resume" || rc["missing"] != "No such session" {
+		t.Errorf("state banner: interrupted %q, deleted %q", rc["interrupted"], rc["missing"])
+	}
+
+	for theme, rs := range res["contrast"]["ratios"].(map[string]any) {
+		for what, r := range rs.(map[string]any) {
+			t.Logf("contrast %s/%s %.2f:1", theme, what, r)
+			if r.(float64) < 4.5 {
+				t.Errorf("theme %s: %s contrast %.2f:1 < 4.5:1 (WCAG AA)", theme, what, r)
+			}
+		}
+	}
+
 	pw := res["password"]
 	if pw["state"] != "This session needs a password" || pw["wrong"] != "The password was not accepted." ||
 		pw["formHidden"] != true || pw["text"] != "behind a password" || strings.Contains(pw["stored"].(string), "correct horse") {
@@ -206,7 +219,8 @@ func TestBrowserPages(t *testing.T) {
 	}
 
 	d := res["display"]
-	if d["lines"] != 3.0 || d["fontSize"].(float64) < 48 || d["qr"] != true || d["qrURL"] != srv.URL+"/live/pub" || d["fullscreen"] != true {
+	if d["lines"] != 3.0 || d["fontSize"].(float64) < 48 || d["qr"] != true || d["qrURL"] != srv.URL+"/live/pub" || d["fullscreen"] != true ||
+		d["wakeLock"] != "held" || d["wakeCycle"] != "1,released,held,2" {
 		t.Errorf("display: %v", d)
 	}
 

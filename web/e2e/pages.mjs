@@ -79,6 +79,39 @@ await scenario('themes', async (page) => {
   return { auto, light, contrast, contrastFg, remembered, size0, size1 };
 });
 
+// WCAG AA contrast (4.5:1) of every kind of text in every theme.
+await scenario('contrast', async (page) => {
+  await page.goto(base + '/live/pub');
+  await until(page, () => document.querySelectorAll('#captions .line.final').length >= 3);
+  await push('pub', { type: 'caption', segment: 50, final: false, text: 'a partial for contrast' });
+  await until(page, () => document.querySelector('#captions .line.partial'));
+  const ratios = {};
+  for (const theme of ['light', 'dark', 'contrast']) {
+    await page.selectOption('#theme', theme);
+    ratios[theme] = await page.evaluate(() => {
+      document.getElementById('jump').hidden = false;
+      const rgb = (c) => c.match(/[\d.]+/g).slice(0, 3).map(Number);
+      const lum = ([r, g, b]) => [r, g, b].map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; })
+        .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+      const ratio = (fg, bg) => { const [a, b] = [lum(rgb(fg)), lum(rgb(bg))].sort((x, y) => y - x); return (a + 0.05) / (b + 0.05); };
+      const cs = (sel) => getComputedStyle(document.querySelector(sel));
+      const bg = cs('body').backgroundColor, bar = cs('.bar').backgroundColor;
+      const out = {
+        text: ratio(cs('#captions .line.final').color, bg),
+        partial: ratio(cs('#captions .line.partial').color, bg),
+        speaker: ratio(cs('#captions .speaker:not([hidden])').color, bg),
+        title: ratio(cs('#label').color, bar),
+        button: ratio(cs('#font-up').color, cs('#font-up').backgroundColor),
+        jump: ratio(cs('#jump').color, cs('#jump').backgroundColor),
+      };
+      document.getElementById('jump').hidden = true;
+      return out;
+    });
+  }
+  await page.selectOption('#theme', 'auto');
+  return { ratios };
+});
+
 // Smart auto-scroll: follows at the bottom, stops when scrolled up, and
 // offers "Jump to latest".
 await scenario('scroll', async (page) => {
@@ -114,7 +147,17 @@ await scenario('reconnect', async (page) => {
   await until(page, () => document.querySelector('#captions .line[data-segment="11"]'));
   const segments = await page.evaluate(() => Array.from(document.querySelectorAll('#captions .line'), (l) => l.dataset.segment));
   const stats = await (await fetch(base + '/test/stats')).json();
-  return { before, segments, afters: stats.afters };
+  // The state banner follows state events.
+  await push('pub', { type: 'state', state: 'interrupted' });
+  await until(page, () => document.getElementById('state').dataset.state === 'interrupted');
+  const interrupted = await page.textContent('#state');
+  await push('pub', { type: 'state', state: 'live' });
+  await until(page, () => document.getElementById('state').dataset.state === 'live');
+  // 4004: the session was deleted; the page says so and stops retrying.
+  await fetch(base + '/test/drop?session=pub&code=4004', { method: 'POST' });
+  await until(page, () => document.body.dataset.feed === 'missing');
+  const missing = await page.textContent('#state');
+  return { before, segments, afters: stats.afters, interrupted, missing };
 });
 
 // A password session: the prompt, a wrong password, then captions.
@@ -149,8 +192,14 @@ await scenario('link', async (page) => {
 // The kiosk display: large type, the last lines, the server-rendered QR.
 await scenario('display', async (page) => {
   await page.setViewportSize({ width: 1280, height: 720 });
+  await page.addInitScript(() => {
+    window.__wakeLocks = [];
+    const request = navigator.wakeLock.request.bind(navigator.wakeLock);
+    navigator.wakeLock.request = async (type) => { const l = await request(type); window.__wakeLocks.push(l); return l; };
+  });
   await page.goto(base + '/display/pub?lines=3');
   await until(page, () => document.querySelectorAll('#captions .line').length >= 3);
+  await until(page, () => document.body.dataset.wakeLock);
   const r = await page.evaluate(() => ({
     lines: document.querySelectorAll('#captions .line').length,
     fontSize: parseFloat(getComputedStyle(document.getElementById('captions')).fontSize),
@@ -159,6 +208,18 @@ await scenario('display', async (page) => {
     fullscreenButton: !!document.getElementById('fullscreen'),
     wakeLock: document.body.dataset.wakeLock || '',
   }));
+  // The browser releases the wake lock when the page is hidden; on the
+  // next visibilitychange to visible the page must take it again.
+  // (Headless chromium never hides a page, so the release and the event
+  // are played by hand on the sentinel the init script kept.)
+  let wakeCycle = await page.evaluate(() => window.__wakeLocks.length + '');
+  await page.evaluate(() => window.__wakeLocks[0].release());
+  await until(page, () => document.body.dataset.wakeLock === 'released', undefined, 5000);
+  wakeCycle += ',released';
+  await page.evaluate(() => document.dispatchEvent(new Event('visibilitychange')));
+  await until(page, () => document.body.dataset.wakeLock === 'held', undefined, 5000);
+  wakeCycle += ',held,' + await page.evaluate(() => window.__wakeLocks.length);
+  r.wakeCycle = wakeCycle;
   await page.click('#fullscreen');
   await page.waitForTimeout(200);
   r.fullscreen = await page.evaluate(() => !!document.fullscreenElement);

@@ -149,6 +149,8 @@ export class Feed {
       if (this.stopped) return;
       // 4008: this viewer fell behind; catch up at once from lastSeq.
       if (e.code === 4008) { this.attempt = 0; this.connect(); return; }
+      // 4004: the session is gone; retrying cannot help.
+      if (e.code === 4004) { this.stopped = true; this.onStatus('missing'); return; }
       this.retry();
     };
   }
@@ -270,11 +272,16 @@ export async function watch(opts = {}) {
   const onStatus = (s) => {
     document.body.dataset.feed = s; // for kiosk tooling and the browser tests
     if (s === 'open') showState(stateEl, sessionState);
-    else if (s === 'reconnecting') showState(stateEl, 'reconnecting');
+    else if (s === 'reconnecting' || s === 'missing') showState(stateEl, s);
   };
 
+  let mode = '';
   const startFeed = (getTicket) => {
-    feed = new Feed({ getTicket, onEvent, onStatus, onAuthError: () => prompt('The password was not accepted.') });
+    const onAuthError = () => {
+      if (mode === 'password') prompt('The password was not accepted.');
+      else showState(stateEl, 'missing'); // a revoked link, a deleted session
+    };
+    feed = new Feed({ getTicket, onEvent, onStatus, onAuthError });
     feed.start();
   };
 
@@ -303,16 +310,24 @@ export async function watch(opts = {}) {
     });
   }
 
-  let info;
-  try {
-    info = await fetchView();
-  } catch (err) {
-    if (opts.ticketWithKey) { // the mic page: the key decides
-      return { view, info: null, state: () => sessionState };
+  // The server may be restarting or the network down: keep asking, with
+  // the feed's backoff, until the session answers or is known missing.
+  let info = null;
+  for (let attempt = 0; !info; attempt++) {
+    try {
+      info = await fetchView();
+    } catch (err) {
+      if (err instanceof APIError && err.status === 404) {
+        if (!opts.ticketWithKey) showState(stateEl, 'missing');
+        // The mic page: a private session shows only once the key is known.
+        return { view, info: null, feed: () => feed, startFeed, state: () => sessionState };
+      }
+      showState(stateEl, 'reconnecting');
+      const wait = Math.min(15000, 500 * 2 ** Math.min(attempt, 10));
+      await new Promise((resolve) => setTimeout(resolve, wait / 2 + Math.random() * wait / 2));
     }
-    showState(stateEl, err.status === 404 ? 'missing' : 'reconnecting');
-    return { view, info: null, state: () => sessionState };
   }
+  mode = info.viewer_mode;
   sessionState = info.state;
   showState(stateEl, info.state);
   setLabel(info.label);
