@@ -1,0 +1,173 @@
+package openai
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+)
+
+// checkError asserts resp is status with catalogue code and a message.
+func checkError(t *testing.T, name string, resp *http.Response, status int, code string) {
+	t.Helper()
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var body apierr.Body
+	_ = json.Unmarshal(b, &body)
+	if resp.StatusCode != status || string(body.Error.Code) != code || body.Error.Message == "" {
+		t.Errorf("%s: %d %s, want %d %s", name, resp.StatusCode, b, status, code)
+	}
+}
+
+// form builds a transcription form with a file part holding file (none
+// when nil) and the given fields.
+func form(file []byte, fields ...string) (string, string) {
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	for i := 0; i+1 < len(fields); i += 2 {
+		_ = mw.WriteField(fields[i], fields[i+1])
+	}
+	if file != nil {
+		w, _ := mw.CreateFormFile("file", "audio.bin")
+		_, _ = w.Write(file)
+	}
+	_ = mw.Close()
+	return b.String(), mw.FormDataContentType()
+}
+
+func TestTranscriptionRefusals(t *testing.T) {
+	u := utterance(t, testID)
+	wav, err := os.ReadFile(u.WAV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quota := &fakeQuota{left: time.Hour}
+	h := newHandlers(t, Options{MaxUploadBytes: int64(len(wav)) + 100, MaxDuration: 3 * time.Second, Quota: quota})
+	srv, _ := newServer(t, h)
+	url := srv.URL + "/v1/audio/transcriptions"
+	send := func(name string, file []byte, status int, code string, fields ...string) {
+		t.Helper()
+		body, ctype := form(file, fields...)
+		checkError(t, name, post(t, url, ctype, body), status, code)
+	}
+	send("no file", nil, 400, "bad_request", "model", "whisper-1")
+	send("garbage", []byte("this is not audio at all, just words"), 400, "bad_request", "model", "whisper-1")
+	send("empty file", []byte{}, 400, "bad_request")
+	send("ogg", []byte("OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00\x01\x02\x03"), 415, "unsupported_media_type")
+	send("webm", []byte{0x1A, 0x45, 0xDF, 0xA3, 1, 2, 3, 4, 5, 6, 7, 8}, 415, "unsupported_media_type")
+	send("oversize", append(wav, make([]byte, 200)...), 413, "payload_too_large")
+	send("too long", wav, 400, "bad_request") // 5.4 s over a 3 s limit
+	send("unknown model", wav, 400, "bad_request", "model", "whisper-9000")
+	send("bad format", wav, 400, "bad_request", "response_format", "docx")
+	send("bad granularity", wav, 400, "bad_request", "timestamp_granularities[]", "phoneme")
+	send("bad temperature", wav, 400, "bad_request", "temperature", "hot")
+	send("bad stream", wav, 400, "bad_request", "stream", "perhaps")
+	checkError(t, "json body", post(t, url, "application/json", `{"file":"x"}`), 415, "unsupported_media_type")
+	checkError(t, "huge body", post(t, url, "multipart/form-data; boundary=x",
+		"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"+strings.Repeat("a", len(wav)+2<<20)), 413, "payload_too_large")
+	if quota.charged != 0 {
+		t.Errorf("refused requests charged %v of audio", quota.charged)
+	}
+
+	// The quota: a request within it is charged its duration; once spent,
+	// the next is refused before its upload is read.
+	h2 := newHandlers(t, Options{Quota: &fakeQuota{left: 6 * time.Second}})
+	srv2, c := newServer(t, h2)
+	q2 := h2.o.Quota.(*fakeQuota)
+	short := utterance(t, "3752-4944-0001") // 4.4 s
+	if _, err := c.Audio.Transcriptions.New(context.Background(), params(t, short.WAV, "whisper-1")); err != nil {
+		t.Fatal(err)
+	}
+	if d := q2.charged; d < 4*time.Second || d > 5*time.Second {
+		t.Errorf("charged %v for a 4.4 s file", d)
+	}
+	body, ctype := form(wav)
+	resp := post(t, srv2.URL+"/v1/audio/transcriptions", ctype, body)
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("quota refusal without Retry-After")
+	}
+	checkError(t, "over quota", resp, 429, "quota_exceeded")
+
+	// No engine loaded: 503.
+	srv3, _ := newServer(t, New(Options{}))
+	body, ctype = form(wav)
+	checkError(t, "no engine", post(t, srv3.URL+"/v1/audio/transcriptions", ctype, body), 503, "not_ready")
+}
+
+// fakeChat lists chat models, or fails.
+type fakeChat struct{ fail bool }
+
+func (f fakeChat) Models(context.Context) ([]Model, error) {
+	if f.fail {
+		return nil, errors.New("upstream down")
+	}
+	return []Model{{ID: "llama3", Created: 1, OwnedBy: "ollama"}}, nil
+}
+
+func TestModels(t *testing.T) {
+	e := loadEngines(t)
+	for _, fail := range []bool{false, true} {
+		_, c := newServer(t, newHandlers(t, Options{ChatModels: fakeChat{fail: fail}}))
+		page, err := c.Models.List(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids := map[string]bool{}
+		for _, m := range page.Data {
+			if m.Object != "model" || m.OwnedBy == "" {
+				t.Errorf("model %+v", m)
+			}
+			ids[m.ID] = true
+		}
+		for _, id := range []string{modelID(e.rec.Info()), modelID(e.syn.Info())} {
+			if !ids[id] {
+				t.Errorf("fail=%v: %s missing from %v", fail, id, ids)
+			}
+		}
+		if ids["llama3"] == fail {
+			t.Errorf("fail=%v: chat model listed %v", fail, ids["llama3"])
+		}
+		if m, err := c.Models.Get(context.Background(), "x"); err == nil {
+			t.Errorf("GET /v1/models/x answered %+v", m)
+		}
+	}
+}
+
+func FuzzTranscriptionForm(f *testing.F) {
+	body, ctype := form([]byte("RIFF....WAVE"), "model", "whisper-1", "response_format", "verbose_json",
+		"timestamp_granularities[]", "word", "timestamp_granularities[]", "segment", "stream", "true", "temperature", "0.2")
+	boundary := strings.TrimPrefix(ctype, "multipart/form-data; boundary=")
+	f.Add([]byte(body))
+	b2, _ := form(nil, "model", "x")
+	f.Add([]byte(strings.ReplaceAll(b2, strings.Split(b2, "\r\n")[0][2:], boundary)))
+	f.Add([]byte("--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\nabc\r\n--" + boundary + "--\r\n"))
+	f.Add([]byte("--" + boundary + "\r\n\r\n--" + boundary + "--"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		req, err := parseTranscriptionForm(bytes.NewReader(in), boundary, 1<<10)
+		if err != nil {
+			var re *reqError
+			if !errors.As(err, &re) || re.msg == "" || apierr.Lookup(re.code).Status >= 500 {
+				t.Fatalf("untyped refusal %v", err)
+			}
+			return
+		}
+		if int64(len(req.File)) > 1<<10 || (!req.Words && !req.Segments) {
+			t.Fatalf("accepted %d-byte file, words %v segments %v", len(req.File), req.Words, req.Segments)
+		}
+		switch req.Format {
+		case "json", "text", "srt", "vtt", "verbose_json":
+		default:
+			t.Fatalf("accepted format %q", req.Format)
+		}
+	})
+}
