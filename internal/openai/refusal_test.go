@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 )
 
