@@ -52,6 +52,7 @@ func commands() map[string]command {
 		"users":      {"list, create, disable, reset-password admin-console users", runUsers},
 		"doctor":     {"report weak or unsafe settings (exit 1 when any)", runDoctor},
 		"vault":      {"show or rotate the privacy vault's master key", runVault},
+		"speakers":   {"list, enrol, export or erase the people live captions may name", runSpeakers},
 	}
 }
 
