@@ -16,6 +16,18 @@ const meter = document.getElementById('level');
 const status = document.getElementById('mic-status');
 const errorEl = document.getElementById('mic-error');
 
+// What the ingest socket's close codes mean (internal/live/livehttp).
+const CLOSE_TEXT = {
+  1001: 'The server is restarting',
+  1003: 'The server refused this audio format',
+  1008: 'The audio stream broke the server\'s rules',
+  1011: 'The server could not recognise speech (no engine loaded?)',
+  4004: 'This session no longer exists',
+  4008: 'The audio stream was idle for too long',
+  4009: 'The session already has a source, or has stopped',
+  4029: 'A quota is exhausted for this key',
+};
+
 // Frames are dropped, never queued without bound, when the socket backs up.
 const MAX_BUFFERED = 256 * 1024;
 
@@ -78,7 +90,8 @@ async function start() {
     ws.onopen = () => { say('Streaming at ' + Math.round(ctx.sampleRate) + ' Hz.'); document.body.dataset.streaming = 'open'; };
     ws.onclose = (e) => {
       if (run && run.ws === ws) {
-        fail(e.code === 1000 ? '' : 'The server closed the audio stream: ' + (e.reason || e.code));
+        fail(e.code === 1000 ? '' : (CLOSE_TEXT[e.code] || 'The server closed the audio stream') +
+          (e.reason ? ' (' + e.reason + ')' : '') + '.');
         stop(false);
       }
     };
