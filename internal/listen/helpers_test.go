@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,8 +51,26 @@ func (r resolver) Resolve(_ context.Context, name string) (speech.ResolvedModel,
 	return m, nil
 }
 
+// shared holds the engines, loaded once per test binary: loading them
+// takes 1.5 s and every test here needs them. The process exit releases
+// them.
+var shared struct {
+	once sync.Once
+	e    engines
+	err  error
+}
+
 func loadEngines(t testing.TB) engines {
 	t.Helper()
+	p := testdata.SileroVAD(t) // fails (CI) or skips here when the shared data is missing
+	shared.once.Do(func() { shared.e, shared.err = load(p) })
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.e
+}
+
+func load(sileroPath string) (engines, error) {
 	reg := speech.NewRegistry()
 	pocketsphinx.Register(reg)
 	sherpa.Register(reg)
@@ -59,26 +78,20 @@ func loadEngines(t testing.TB) engines {
 	var e engines
 	var err error
 	if e.rec, err = reg.Recognizers.New(ctx, speech.Spec{Engine: pocketsphinx.Name}, speech.Deps{}); err != nil {
-		t.Fatal(err)
+		return e, err
 	}
-	t.Cleanup(func() { e.rec.Close() })
 	if e.tr, err = reg.Transcribers.New(ctx, speech.Spec{Engine: pocketsphinx.Name}, speech.Deps{}); err != nil {
-		t.Fatal(err)
+		return e, err
 	}
-	t.Cleanup(func() { e.tr.Close() })
-	p := testdata.SileroVAD(t)
-	st, err := os.Stat(p)
+	st, err := os.Stat(sileroPath)
 	if err != nil {
-		t.Fatal(err)
+		return e, err
 	}
 	model := speech.ResolvedModel{Name: "silero-vad-v5", Family: "vad-silero",
-		Files: map[string]speech.ModelFile{"model": {Path: p, SHA256: testdata.SileroVADSHA256, Size: st.Size()}}}
-	if e.vad, err = reg.VADs.New(ctx, speech.Spec{Engine: "silero", Model: "silero-vad-v5", Options: map[string]string{"min_silence": "0.3"}},
-		speech.Deps{Models: resolver{"silero-vad-v5": model}}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.vad.Close() })
-	return e
+		Files: map[string]speech.ModelFile{"model": {Path: sileroPath, SHA256: testdata.SileroVADSHA256, Size: st.Size()}}}
+	e.vad, err = reg.VADs.New(ctx, speech.Spec{Engine: "silero", Model: "silero-vad-v5", Options: map[string]string{"min_silence": "0.3"}},
+		speech.Deps{Models: resolver{"silero-vad-v5": model}})
+	return e, err
 }
 
 func (e engines) options() Options {
