@@ -129,9 +129,10 @@ export class Feed {
     const url = wsURL('/captions') + (this.lastSeq > 0 ? '?after=' + this.lastSeq : '');
     const ws = ticket ? new WebSocket(url, [TICKET_PROTOCOL, ticket]) : new WebSocket(url);
     this.ws = ws;
+    let opened = 0;
     ws.onopen = () => {
       if (ws !== this.ws) return;
-      this.attempt = 0;
+      opened = Date.now();
       this.onStatus('open');
     };
     ws.onmessage = (msg) => {
@@ -147,6 +148,9 @@ export class Feed {
       if (ws !== this.ws) return;
       this.ws = null;
       if (this.stopped) return;
+      // Only a connection that lasted starts the backoff afresh, so a
+      // server that accepts and drops at once is not hammered.
+      if (opened && Date.now() - opened > 5000) this.attempt = 0;
       // 4008: this viewer fell behind; catch up at once from lastSeq.
       if (e.code === 4008) { this.attempt = 0; this.connect(); return; }
       // 4004: the session is gone; retrying cannot help.
