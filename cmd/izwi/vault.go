@@ -31,6 +31,10 @@ commands:
             env provider: set IZWI_VAULT_NEW_KEY_FILE first, then move it
             into IZWI_VAULT_KEY_FILE. passphrase provider: set
             IZWI_VAULT_NEW_PASSPHRASE(_FILE) to change the passphrase too.
+  move --to PROVIDER
+            re-wrap every data key under the master key of another provider
+            (file, passphrase, env, tpm), e.g. off the TPM before a firmware
+            update; then set [vault] provider to it and delete the old key.
 
 status makes the master key if there is none yet, as izwi serve would.
 
@@ -42,6 +46,7 @@ func runVault(ctx context.Context, c *cli, args []string) int {
 	fs := newFlagSet("vault", c.stderr)
 	cf := addConfigFlags(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
+	to := fs.String("to", "", "the provider to move to (move)")
 	fs.Usage = func() { fmt.Fprint(c.stderr, vaultUsage); fs.PrintDefaults() }
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -50,7 +55,7 @@ func runVault(ctx context.Context, c *cli, args []string) int {
 	if err != nil {
 		return exitUsage
 	}
-	if len(pos) != 1 || (pos[0] != "status" && pos[0] != "rotate") {
+	if len(pos) != 1 || (pos[0] != "status" && pos[0] != "rotate" && pos[0] != "move") || (pos[0] == "move") != (*to != "") {
 		fs.Usage()
 		return exitUsage
 	}
@@ -77,12 +82,34 @@ func runVault(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer alog.Close()
+	var target vault.Provider
+	if sub == "move" {
+		tcfg := cfg.Vault
+		tcfg.Provider = *to
+		if target, err = vault.ProviderFrom(tcfg, secrets.Source{LookupEnv: os.LookupEnv}); err != nil || *to == cfg.Vault.Provider {
+			fmt.Fprintf(c.stderr, "izwi vault move: --to %q: want another of file, passphrase, env or tpm than the configured %s\n", *to, cfg.Vault.Provider)
+			return exitUsage
+		}
+	}
 	kr, err := openVault(ctx, cfg, db, alog, logger)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi vault: %v\n", err)
 		return exitFailure
 	}
 	switch sub {
+	case "move":
+		mv, err := kr.MoveTo(vault.WithActor(ctx, "system:cli"), target)
+		if err != nil {
+			fmt.Fprintf(c.stderr, "izwi vault move: %v\n", err)
+			return exitFailure
+		}
+		if *asJSON {
+			writeJSON(c.stdout, mv)
+		} else {
+			fmt.Fprintf(c.stdout, "moved to the %s master key %s (from %s); %d data keys re-wrapped\n", mv.Provider, mv.To, mv.From, mv.Rewrapped)
+		}
+		fmt.Fprintf(c.stderr, "izwi vault: now set [vault] provider = %q (or IZWI_VAULT_PROVIDER=%s), restart, and destroy the old key: %s\n",
+			*to, *to, oldKeyLocation(cfg.Vault))
 	case "status":
 		st, err := kr.Status(ctx)
 		if err != nil {
@@ -148,4 +175,17 @@ func printVaultStatus(c *cli, st vault.Status, asJSON bool) {
 	fmt.Fprintf(tw, "shredded keys\t%d\n", st.Shredded)
 	fmt.Fprintf(tw, "retired master keys\t%d\n", st.Retired)
 	tw.Flush()
+}
+
+// oldKeyLocation says where the configured provider keeps its master key.
+func oldKeyLocation(v config.Vault) string {
+	switch v.Provider {
+	case config.VaultProviderPassphrase:
+		return v.PassphraseParamsPath + " (and retire the passphrase)"
+	case config.VaultProviderEnv:
+		return "IZWI_VAULT_KEY / IZWI_VAULT_KEY_FILE / the credential vault_key"
+	case config.VaultProviderTPM:
+		return v.TPMSealedKeyPath
+	}
+	return v.MasterKeyPath
 }

@@ -103,6 +103,27 @@ func TestVaultCLI(t *testing.T) {
 		t.Fatalf("%d vault.rotate audit entries by system:cli, want 1", entries)
 	}
 
+	// Move to the passphrase provider; status under it sees the same keys.
+	t.Setenv("IZWI_VAULT_PASSPHRASE", "a long enough vault passphrase")
+	if code, _, _ := vaultCLI(t, dir, "move"); code != exitUsage {
+		t.Fatalf("move without --to: %d", code)
+	}
+	if code, _, _ := vaultCLI(t, dir, "move", "--to", "file"); code != exitUsage {
+		t.Fatalf("move to the configured provider: %d", code)
+	}
+	code, out, errs = vaultCLI(t, dir, "move", "--to", "passphrase")
+	if code != exitOK || !strings.Contains(out, "1 data keys re-wrapped") || !strings.Contains(errs, `provider = "passphrase"`) {
+		t.Fatalf("move: %d %q %s", code, out, errs)
+	}
+	t.Setenv("IZWI_VAULT_PROVIDER", "passphrase")
+	if code, out, errs := vaultCLI(t, dir, "status"); code != exitOK || !strings.Contains(out, "passphrase") || !strings.Contains(out, "consent 1") {
+		t.Fatalf("status after the move: %d %s %s", code, out, errs)
+	}
+	t.Setenv("IZWI_VAULT_PROVIDER", "")
+	if code, _, errs := vaultCLI(t, dir, "status"); code != exitFailure || !strings.Contains(errs, "does not hold") {
+		t.Fatalf("the old provider after the move: %d %s", code, errs)
+	}
+
 	if code, _, _ := vaultCLI(t, dir, "explode"); code != exitUsage {
 		t.Fatalf("unknown subcommand: %d", code)
 	}

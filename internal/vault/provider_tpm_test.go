@@ -126,6 +126,12 @@ func TestTPMProviderSealsToPCRs(t *testing.T) {
 		t.Fatalf("after rotation a fresh provider unseals %s, %v; want %s", cur.ID, err, rot.To)
 	}
 
+	// Before a firmware update: move the keys off the TPM to a key file.
+	file := &FileProvider{Path: filepath.Join(dir, "vault", "master.key")}
+	if _, err := k.MoveTo(ctx, file); err != nil {
+		t.Fatal(err)
+	}
+
 	// A PCR outside the policy changes nothing.
 	extendPCR(t, fresh(), 8)
 	if _, _, err := fresh().Keys(ctx); err != nil {
@@ -135,6 +141,10 @@ func TestTPMProviderSealsToPCRs(t *testing.T) {
 	extendPCR(t, fresh(), 7)
 	if _, _, err := fresh().Keys(ctx); !errors.Is(err, ErrPCRMismatch) {
 		t.Fatalf("unseal after extending PCR 7: %v, want ErrPCRMismatch", err)
+	}
+	// What was moved off the TPM before the change is still readable.
+	if got, err := k.Open(ctx, ClassVoiceprint, "v1", blob); err != nil || string(got) != "embedding" {
+		t.Fatalf("after moving off the TPM and a PCR change: %v", err)
 	}
 	st2, _ := openStore(t, filepath.Join(dir, "izwi.db"))
 	if _, err := New(ctx, Options{Store: st2, Provider: fresh(), Audit: &txRecorder{}}); !errors.Is(err, ErrPCRMismatch) {

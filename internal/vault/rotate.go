@@ -27,10 +27,13 @@ type Rotation struct {
 // finishes the job (it is idempotent); data keys are re-wrapped, never
 // re-encrypted, so sealed objects are untouched.
 func (k *Keyring) Rotate(ctx context.Context) (Rotation, error) {
+	k.op.Lock()
+	defer k.op.Unlock()
 	if err := k.reload(ctx); err != nil {
 		return Rotation{}, err
 	}
-	next, err := k.prov.Stage(ctx)
+	prov := k.provider()
+	next, err := prov.Stage(ctx)
 	if err != nil {
 		return Rotation{}, fmt.Errorf("vault: stage a new master key: %w", err)
 	}
@@ -38,21 +41,36 @@ func (k *Keyring) Rotate(ctx context.Context) (Rotation, error) {
 		return Rotation{}, err
 	}
 	if k.current().ID != next.ID {
-		return Rotation{}, fmt.Errorf("vault: the %s provider staged key %s but does not return it", k.prov.Name(), next.ID)
+		return Rotation{}, fmt.Errorf("vault: the %s provider staged key %s but does not return it", prov.Name(), next.ID)
 	}
 	k.mu.Lock()
 	from := k.cur.ID
 	k.mu.Unlock()
-	r := Rotation{Provider: k.prov.Name(), From: from, To: next.ID}
-	err = k.st.Tx(ctx, func(tx *sql.Tx) error {
+	r := Rotation{Provider: prov.Name(), From: from, To: next.ID}
+	r.Rewrapped, err = k.rewrapAll(ctx, next, "vault.rotate", map[string]string{"provider": r.Provider, "from": from})
+	if err != nil {
+		return r, fmt.Errorf("vault: rotate: %w", err)
+	}
+	if err := prov.Promote(ctx); err != nil {
+		return r, fmt.Errorf("vault: rotate: every data key is under %s, but promoting it failed (run rotate again): %w", next.ID, err)
+	}
+	return r, k.reload(ctx)
+}
+
+// rewrapAll re-wraps every live data key under next in one transaction,
+// refuses to commit while any is left under another key, retires the other
+// master keys and audits action in the same transaction. The WAL is
+// truncated after, so old wrappings leave it.
+func (k *Keyring) rewrapAll(ctx context.Context, next KEK, action string, details map[string]string) (int, error) {
+	var n int
+	err := k.st.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
 			return err
 		}
-		n, err := k.rewrap(ctx, tx, next)
-		if err != nil {
+		var err error
+		if n, err = k.rewrap(ctx, tx, next); err != nil {
 			return err
 		}
-		r.Rewrapped = n
 		var left int
 		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM vault_keys WHERE destroyed_at IS NULL AND kek_id <> ?",
 			next.ID).Scan(&left); err != nil {
@@ -65,17 +83,15 @@ func (k *Keyring) Rotate(ctx context.Context) (Rotation, error) {
 			k.now().UnixNano(), next.ID); err != nil {
 			return err
 		}
-		return k.rec.RecordTx(ctx, tx, audit.Event{Actor: actorOf(ctx), Action: "vault.rotate", Target: "vault_kek:" + next.ID,
-			Outcome: "ok", Details: map[string]string{"provider": r.Provider, "from": from, "rewrapped": strconv.Itoa(n)}})
+		details["rewrapped"] = strconv.Itoa(n)
+		return k.rec.RecordTx(ctx, tx, audit.Event{Actor: actorOf(ctx), Action: action, Target: "vault_kek:" + next.ID,
+			Outcome: "ok", Details: details})
 	})
 	if err != nil {
-		return r, fmt.Errorf("vault: rotate: %w", err)
+		return 0, err
 	}
 	k.checkpoint(ctx)
-	if err := k.prov.Promote(ctx); err != nil {
-		return r, fmt.Errorf("vault: rotate: every data key is under %s, but promoting it failed (run rotate again): %w", next.ID, err)
-	}
-	return r, k.reload(ctx)
+	return n, nil
 }
 
 // rewrap re-wraps every live data key not yet under next.
@@ -154,7 +170,7 @@ func (k *Keyring) Status(ctx context.Context) (Status, error) {
 		return Status{}, err
 	}
 	k.mu.Lock()
-	st := Status{Provider: k.prov.Name(), KEKID: k.cur.ID, Keys: map[Class]int{}}
+	st := Status{Provider: k.prov.Name(), KEKID: k.cur.ID, Keys: map[Class]int{}} // k.mu held
 	if k.next != nil {
 		st.StagedKEKID = k.next.ID
 	}

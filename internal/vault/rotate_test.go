@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -177,4 +178,48 @@ func (p *crashingProvider) Promote(ctx context.Context) error {
 		return errors.New("simulated crash before promotion")
 	}
 	return p.FileProvider.Promote(ctx)
+}
+
+// Moving to another provider re-wraps everything under its key: a keyring
+// on the new provider opens it all, one on the old provider refuses to
+// start, and the move is audited.
+func TestMoveToAnotherProvider(t *testing.T) {
+	r := newRig(t)
+	ctx := WithActor(context.Background(), "system:cli")
+	blob, _ := r.k.Seal(ctx, ClassVoiceprint, "v", []byte("voice"))
+	old, _, _ := r.prov.Keys(ctx)
+	env := map[string]string{"IZWI_VAULT_PASSPHRASE": "a long enough passphrase"}
+	pp := &PassphraseProvider{ParamsPath: filepath.Join(r.dir, "vault", "passphrase.json"), Source: envSource(env), params: fastParams}
+	mv, err := r.k.MoveTo(ctx, pp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mv.From != old.ID || mv.Rewrapped != 1 || mv.Provider != "passphrase" {
+		t.Fatalf("move %+v", mv)
+	}
+	if got, err := r.k.Open(ctx, ClassVoiceprint, "v", blob); err != nil || string(got) != "voice" {
+		t.Fatalf("after the move: %v", err)
+	}
+	if st, _ := r.k.Status(ctx); st.Provider != "passphrase" || st.KEKID != mv.To {
+		t.Fatalf("status after the move %+v", st)
+	}
+	// New objects go under the new provider's key.
+	b2, _ := r.k.Seal(ctx, ClassVoiceprint, "v2", []byte("later"))
+	st, _ := openStore(t, r.db)
+	k2, err := New(ctx, Options{Store: st, Provider: &PassphraseProvider{ParamsPath: pp.ParamsPath, Source: envSource(env)}, Audit: r.rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for obj, b := range map[string][]byte{"v": blob, "v2": b2} {
+		if _, err := k2.Open(ctx, ClassVoiceprint, obj, b); err != nil {
+			t.Fatalf("%s with the new provider: %v", obj, err)
+		}
+	}
+	st3, _ := openStore(t, r.db)
+	if _, err := New(ctx, Options{Store: st3, Provider: &FileProvider{Path: r.prov.Path}, Audit: r.rec}); !errors.Is(err, ErrNoMasterKey) {
+		t.Fatalf("the old provider after the move: %v", err)
+	}
+	if ev := r.rec.find("vault.move"); len(ev) != 1 || ev[0].Details["from_provider"] != "file" || ev[0].Details["to_provider"] != "passphrase" {
+		t.Fatalf("audit %+v", ev)
+	}
 }

@@ -98,16 +98,20 @@ type Options struct {
 // tool) may share one database: a master key rotated by another process is
 // picked up from the provider on first sight of its id.
 type Keyring struct {
-	st   *store.Store
-	db   *sql.DB
-	prov Provider
-	rec  TxRecorder
-	log  *slog.Logger
-	now  func() time.Time
+	st  *store.Store
+	db  *sql.DB
+	rec TxRecorder
+	log *slog.Logger
+	now func() time.Time
 	// shredList is the shred list's path ("" for none).
 	shredList string
 
-	mu   sync.Mutex
+	// op serialises rotations and provider moves in this process (across
+	// processes, SQLite's single writer does).
+	op sync.Mutex
+
+	mu   sync.Mutex // guards prov, cur, next
+	prov Provider
 	cur  KEK
 	next *KEK
 }
@@ -147,23 +151,33 @@ func New(ctx context.Context, opts Options) (*Keyring, error) {
 
 // reload reads the master keys from the provider and records a new one.
 func (k *Keyring) reload(ctx context.Context) error {
-	cur, next, err := k.prov.Keys(ctx)
+	prov := k.provider()
+	cur, next, err := prov.Keys(ctx)
 	if err != nil {
-		return fmt.Errorf("vault: %s master key: %w", k.prov.Name(), err)
+		return fmt.Errorf("vault: %s master key: %w", prov.Name(), err)
 	}
 	for _, kek := range []*KEK{&cur, next} {
 		if kek == nil {
 			continue
 		}
 		if _, err := k.db.ExecContext(ctx, "INSERT OR IGNORE INTO vault_keks (id, provider, created_at) VALUES (?, ?, ?)",
-			kek.ID, k.prov.Name(), k.now().UnixNano()); err != nil {
+			kek.ID, prov.Name(), k.now().UnixNano()); err != nil {
 			return fmt.Errorf("vault: record master key: %w", err)
 		}
 	}
 	k.mu.Lock()
-	k.cur, k.next = cur, next
+	if k.prov == prov { // MoveTo may have switched providers meanwhile
+		k.cur, k.next = cur, next
+	}
 	k.mu.Unlock()
 	return nil
+}
+
+// provider is the current master-key provider.
+func (k *Keyring) provider() Provider {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.prov
 }
 
 // checkKeys refuses to start when live data keys are wrapped under a master
@@ -183,7 +197,7 @@ func (k *Keyring) checkKeys(ctx context.Context) error {
 		}
 		if _, ok := k.kek(id); !ok {
 			return fmt.Errorf("%w: %d data keys are wrapped under master key %s, which the %s provider does not hold "+
-				"(wrong passphrase or key file?)", ErrNoMasterKey, n, id, k.prov.Name())
+				"(wrong passphrase or key file?)", ErrNoMasterKey, n, id, k.provider().Name())
 		}
 	}
 	return rows.Err()
