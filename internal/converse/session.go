@@ -1,0 +1,371 @@
+package converse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/chat"
+	"github.com/izwi-speech/izwi/internal/limit"
+	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// writeTimeout bounds one message to a client that stopped reading.
+const writeTimeout = 10 * time.Second
+
+// session is one conversation. The main loop (run) owns the fields below
+// "main loop only"; the reader goroutine owns conv and the audio counters;
+// the pipeline's goroutine only appends to evq.
+type session struct {
+	h    *Handler
+	opts Options
+	log  *slog.Logger
+	id   string
+	who  *auth.Principal
+	sess *limit.Session
+	conn *websocket.Conn
+	stop context.CancelFunc
+
+	cfg     Config
+	model   string
+	recRate int
+	outRate int
+	conv    *audio.Converter
+	pl      *live.Pipeline
+
+	evMu  sync.Mutex
+	evq   []live.Event
+	evSig chan struct{}
+
+	arrMu    sync.Mutex
+	arrivals []arrival
+	received int64 // recognizer-rate samples handed to the pipeline
+
+	// main loop only
+	history  []chat.Message
+	pending  []string
+	turns    int
+	bargeIns int
+	cur      *turn
+}
+
+// arrival is when the audio up to sample end (at the recognizer's rate)
+// arrived, for measuring from the user's last word.
+type arrival struct {
+	end int64
+	at  time.Time
+}
+
+// closeWith is how a conversation ends: a close code and reason.
+type closeWith struct {
+	code   websocket.StatusCode
+	reason string
+}
+
+func newSession(h *Handler, r *http.Request, cancel context.CancelFunc) *session {
+	s := &session{h: h, opts: h.opts, id: requestID(r), stop: cancel, evSig: make(chan struct{}, 1)}
+	s.log = h.opts.Logger.With("request_id", s.id)
+	if p, ok := auth.FromContext(r.Context()); ok {
+		s.who = &p
+	}
+	s.sess, _ = limit.SessionFrom(r.Context())
+	return s
+}
+
+// run configures the conversation, then serves it until the client stops,
+// the connection fails, or the server closes it.
+func (s *session) run(ctx context.Context) {
+	end := s.setup(ctx)
+	switch {
+	case end.code < 0:
+		_ = s.conn.CloseNow()
+		return
+	case end.code > 0:
+		_ = s.conn.Close(end.code, end.reason)
+		return
+	}
+	s.log.Info("converse: opened", "input_sample_rate", s.cfg.SampleRate, "output_sample_rate", s.outRate)
+	readEnd := make(chan closeWith, 1)
+	ctl := make(chan string, 4)
+	var wg sync.WaitGroup
+	wg.Go(func() { readEnd <- s.read(ctx, ctl) })
+	end = s.loop(ctx, readEnd, ctl)
+	s.endTurn(false)
+	_ = s.pl.Close()
+	if end.code >= 0 {
+		_ = s.conn.Close(end.code, end.reason)
+	} else {
+		_ = s.conn.CloseNow()
+	}
+	wg.Wait()
+	s.log.Info("converse: closed", "close_code", int(end.code), "turns", s.turns, "barge_ins", s.bargeIns,
+		"audio_in_seconds", float64(s.received)/float64(s.recRate))
+}
+
+// setup reads and checks the config message, builds the pipeline and
+// says ready.
+func (s *session) setup(ctx context.Context) closeWith {
+	// A timer closes the socket properly; a cancelled read would drop it
+	// without a close frame.
+	timedOut := make(chan struct{})
+	timer := time.AfterFunc(s.opts.ConfigTimeout, func() {
+		defer close(timedOut)
+		_ = s.conn.Close(websocket.StatusPolicyViolation, "no config message in time")
+	})
+	typ, msg, err := s.conn.Read(ctx)
+	if !timer.Stop() {
+		<-timedOut
+		return closeWith{-1, ""}
+	}
+	if err != nil {
+		return closeWith{-1, ""}
+	}
+	if typ != websocket.MessageText {
+		return closeWith{websocket.StatusPolicyViolation, "the first message must be the JSON config"}
+	}
+	if s.cfg, err = parseConfig(msg); err != nil {
+		return closeWith{websocket.StatusPolicyViolation, err.Error()}
+	}
+	syn := s.opts.Synthesizer
+	if v := s.cfg.Voice; v != "" && !slices.ContainsFunc(syn.Voices(), func(x speech.Voice) bool { return x.ID == v }) {
+		return closeWith{websocket.StatusPolicyViolation, "unknown voice"}
+	}
+	if s.model = s.cfg.Model; s.model == "" {
+		s.model = s.opts.DefaultModel
+	}
+	if s.model == "" {
+		return closeWith{websocket.StatusPolicyViolation, "model is required"}
+	}
+	s.recRate, s.outRate = s.opts.Recognizer.SampleRate(), syn.SampleRate()
+	if s.conv, err = audio.NewConverter(audio.RawFormat{Encoding: audio.EncLinear16, SampleRate: s.cfg.SampleRate, Channels: 1}, s.recRate); err != nil {
+		return closeWith{websocket.StatusPolicyViolation, "sample_rate is not one this server converts"}
+	}
+	s.pl, err = live.NewPipeline(ctx, live.PipelineConfig{Recognizer: s.opts.Recognizer, VAD: s.opts.VAD,
+		UtteranceEndGap: s.opts.UtteranceEndGap, Logger: s.log}, s.emit)
+	if err != nil {
+		s.log.Warn("converse: pipeline refused", "err", err)
+		return closeWith{websocket.StatusInternalError, "the recognizer is not available"}
+	}
+	if s.send(ctx, Event{Type: evReady, SessionID: s.id, InputSampleRate: s.cfg.SampleRate, OutputSampleRate: s.outRate}) != nil {
+		_ = s.pl.Close()
+		return closeWith{-1, ""}
+	}
+	return closeWith{}
+}
+
+// emit is the pipeline's callback: queue and signal, never block.
+func (s *session) emit(e live.Event) {
+	s.evMu.Lock()
+	s.evq = append(s.evq, e)
+	s.evMu.Unlock()
+	select {
+	case s.evSig <- struct{}{}:
+	default:
+	}
+}
+
+// read handles the client's messages until the connection ends. Reads are
+// not bound to ctx: cancelling a read drops the socket without a close
+// frame, so the main loop closes the connection instead.
+func (s *session) read(ctx context.Context, ctl chan<- string) closeWith {
+	for {
+		typ, msg, err := s.conn.Read(context.WithoutCancel(ctx))
+		if err != nil {
+			return closeWith{-1, ""}
+		}
+		if typ == websocket.MessageBinary {
+			if end := s.audio(ctx, msg); end.code != 0 {
+				return end
+			}
+			continue
+		}
+		var c control
+		if json.Unmarshal(msg, &c) != nil || (c.Type != ctlStop && c.Type != ctlCancel) {
+			return closeWith{websocket.StatusPolicyViolation, `text messages must be {"type":"stop"} or {"type":"cancel"}`}
+		}
+		select {
+		case ctl <- c.Type:
+		case <-ctx.Done():
+			return closeWith{-1, ""}
+		}
+		if c.Type == ctlStop {
+			return closeWith{websocket.StatusNormalClosure, ""}
+		}
+	}
+}
+
+// audio charges, converts and queues one binary message.
+func (s *session) audio(ctx context.Context, msg []byte) closeWith {
+	d := time.Duration(int64(len(msg)/2) * int64(time.Second) / int64(s.cfg.SampleRate))
+	if s.sess != nil {
+		if err := s.sess.ChargeAudio(ctx, d); err != nil {
+			var le *limit.Error
+			if errors.As(err, &le) {
+				return closeWith{websocket.StatusPolicyViolation, "audio quota exhausted"}
+			}
+			return closeWith{websocket.StatusInternalError, "internal error"}
+		}
+	}
+	samples := s.conv.Convert(msg)
+	if err := s.pl.Write(samples); err != nil {
+		if ctx.Err() != nil {
+			return closeWith{-1, ""}
+		}
+		return closeWith{websocket.StatusInternalError, "recognition failed"}
+	}
+	s.arrMu.Lock()
+	s.received += int64(len(samples))
+	s.arrivals = append(s.arrivals, arrival{end: s.received, at: time.Now()})
+	if len(s.arrivals) > 4096 {
+		s.arrivals = slices.Delete(s.arrivals, 0, 2048)
+	}
+	s.arrMu.Unlock()
+	return closeWith{}
+}
+
+// heardAt is when the audio at stream time at (seconds) arrived.
+func (s *session) heardAt(at float64) time.Time {
+	idx := int64(at * float64(s.recRate))
+	s.arrMu.Lock()
+	defer s.arrMu.Unlock()
+	i, _ := slices.BinarySearchFunc(s.arrivals, idx, func(a arrival, t int64) int {
+		return int(min(max(a.end-t, -1), 1))
+	})
+	if i < len(s.arrivals) {
+		return s.arrivals[i].at
+	}
+	return time.Now()
+}
+
+// send writes one event. Safe for concurrent use (the WebSocket
+// serialises writes).
+func (s *session) send(ctx context.Context, e Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
+	return s.conn.Write(wctx, websocket.MessageText, b)
+}
+
+// loop is the conversation's owner: it turns pipeline events into
+// transcripts, turns and barge-ins.
+func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, ctl <-chan string) closeWith {
+	for {
+		var turnDone <-chan turnResult
+		if s.cur != nil {
+			turnDone = s.cur.done
+		}
+		select {
+		case <-ctx.Done():
+			return closeWith{websocket.StatusGoingAway, "server closing"}
+		case end := <-readEnd:
+			return end
+		case c := <-ctl:
+			if c == ctlCancel && s.cur != nil {
+				s.bargeIn(ctx)
+			}
+		case res := <-turnDone:
+			s.finishTurn(res)
+		case <-s.evSig:
+			s.evMu.Lock()
+			evs := s.evq
+			s.evq = nil
+			s.evMu.Unlock()
+			for _, e := range evs {
+				if err := s.handle(ctx, e); err != nil {
+					return closeWith{-1, ""}
+				}
+			}
+		}
+	}
+}
+
+// handle reacts to one pipeline event.
+func (s *session) handle(ctx context.Context, e live.Event) error {
+	switch e.Type {
+	case live.TypeSpeechStarted:
+		if s.cur != nil {
+			s.bargeIn(ctx)
+		}
+	case live.TypeCaption:
+		if e.Text == "" {
+			return nil
+		}
+		if s.cur != nil {
+			s.bargeIn(ctx) // words over the reply, even without a VAD
+		}
+		if e.Final {
+			s.pending = append(s.pending, e.Text)
+		}
+		return s.send(ctx, Event{Type: evTranscript, Turn: s.turns + 1, Text: e.Text, Final: boolp(e.Final)})
+	case live.TypeUtteranceEnd:
+		if len(s.pending) == 0 {
+			return nil
+		}
+		if s.cur != nil {
+			s.bargeIn(ctx)
+		}
+		user := strings.Join(s.pending, " ")
+		s.pending = nil
+		s.startTurn(ctx, user, s.heardAt(e.At), time.Now())
+	}
+	return nil
+}
+
+// bargeIn stops the reply at once: the turn's chat stream and synthesis
+// are cancelled and waited for, so no reply audio follows barge_in.
+func (s *session) bargeIn(ctx context.Context) {
+	n := s.cur.n
+	s.endTurn(true)
+	s.bargeIns++
+	s.h.metrics.bargeIn()
+	_ = s.send(ctx, Event{Type: evBargeIn, Turn: n})
+}
+
+// endTurn cancels the current turn, if any, and records what it said.
+func (s *session) endTurn(interrupted bool) {
+	if s.cur == nil {
+		return
+	}
+	s.cur.cancel()
+	res := <-s.cur.done
+	res.interrupted = res.interrupted || interrupted
+	s.finishTurn(res)
+}
+
+// finishTurn adds the exchange to the bounded history.
+func (s *session) finishTurn(res turnResult) {
+	s.cur.cancel()
+	s.cur = nil
+	s.history = append(s.history, chat.Message{Role: "user", Content: res.user})
+	if res.text != "" {
+		s.history = append(s.history, chat.Message{Role: "assistant", Content: res.text})
+	}
+	if over := len(s.history) - s.opts.MaxHistory; over > 0 {
+		s.history = slices.Delete(s.history, 0, over)
+	}
+}
+
+// messages is what the next turn sends: the system prompt, the history
+// and the user's new words.
+func (s *session) messages(user string) []chat.Message {
+	var msgs []chat.Message
+	if s.cfg.System != "" {
+		msgs = append(msgs, chat.Message{Role: "system", Content: s.cfg.System})
+	}
+	msgs = append(msgs, s.history...)
+	return append(msgs, chat.Message{Role: "user", Content: user})
+}
