@@ -211,7 +211,12 @@ func enrolFromFile(ctx context.Context, c *cli, cfg config.Config, reg *speakers
 		fmt.Fprintf(c.stderr, "izwi speakers enrol: %v\n", err)
 		return exitInput
 	}
-	if req.Speech, err = measureSpeech(set.VAD, clip); err != nil {
+	vadSamples, err := audio.Prepare(clip, set.VAD.SampleRate())
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi speakers enrol: %v\n", err)
+		return exitInput
+	}
+	if req.Speech, err = speakers.MeasureSpeech(set.VAD, vadSamples); err != nil {
 		fmt.Fprintf(c.stderr, "izwi speakers enrol: %v\n", err)
 		return exitFailure
 	}
@@ -232,34 +237,4 @@ func enrolFromFile(ctx context.Context, c *cli, cfg config.Config, reg *speakers
 }
 
 func withRequired(r config.Role) config.Role { r.Required = true; return r }
-
-// measureSpeech runs the VAD over the clip and sums the speech it finds.
-func measureSpeech(vad speech.VAD, clip audio.Clip) (time.Duration, error) {
-	samples, err := audio.Prepare(clip, vad.SampleRate())
-	if err != nil {
-		return 0, err
-	}
-	det, err := vad.NewDetector()
-	if err != nil {
-		return 0, err
-	}
-	defer det.Close()
-	var total time.Duration
-	add := func(segs []speech.SpeechSegment) {
-		for _, s := range segs {
-			total += speech.SamplesToDuration(len(s.Samples), vad.SampleRate())
-		}
-	}
-	segs, err := det.Accept(samples)
-	if err != nil {
-		return 0, err
-	}
-	add(segs)
-	if segs, err = det.Flush(); err != nil {
-		return 0, err
-	}
-	add(segs)
-	return total, nil
-}
-
 

@@ -34,6 +34,9 @@ type Route struct {
 	Pattern string // net/http ServeMux path pattern
 	Access  Access
 	Handler http.Handler
+	// MaxBody raises the console's 64 KiB body limit for this route (an
+	// enrolment recording); 0 keeps it.
+	MaxBody int64
 	// enrol marks the routes a user without MFA may still use when
 	// Settings.RequireMFA is set (enrolment, logout, whoami).
 	enrol bool
@@ -124,7 +127,11 @@ func (s *Server) build() (http.Handler, error) {
 // and role, and on every state-changing method checks the CSRF token.
 func (s *Server) guard(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		limit := int64(maxBody)
+		if rt.MaxBody > 0 {
+			limit = rt.MaxBody
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		var form map[string]string
 		// parse reads the body of a console form post (after the caller is
 		// known, except on public routes), so guard can find the CSRF field.

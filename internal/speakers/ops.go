@@ -12,6 +12,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/speaker"
+	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -192,4 +193,30 @@ func (r *Registry) Erase(ctx context.Context, subjectID, reason string) error {
 		return fmt.Errorf("speakers: erase: %w", err)
 	}
 	return nil
+}
+
+// MeasureSpeech runs a VAD over samples (mono at vad.SampleRate()) and
+// returns how much of them is speech: the enrolment bar's first measure.
+func MeasureSpeech(vad speech.VAD, samples []float32) (time.Duration, error) {
+	det, err := vad.NewDetector()
+	if err != nil {
+		return 0, err
+	}
+	defer det.Close()
+	var total time.Duration
+	add := func(segs []speech.SpeechSegment) {
+		for _, s := range segs {
+			total += speech.SamplesToDuration(len(s.Samples), vad.SampleRate())
+		}
+	}
+	segs, err := det.Accept(samples)
+	if err != nil {
+		return 0, err
+	}
+	add(segs)
+	if segs, err = det.Flush(); err != nil {
+		return 0, err
+	}
+	add(segs)
+	return total, nil
 }

@@ -100,3 +100,19 @@ func (r Resolver) Resolve(_ context.Context, name string) (speech.ResolvedModel,
 	}
 	return m, nil
 }
+
+// SileroModel returns the shared Silero VAD v5 as a ResolvedModel, its
+// SHA-256 checked against the pinned one.
+func SileroModel(t testing.TB) speech.ResolvedModel {
+	t.Helper()
+	p := SileroVAD(t)
+	if got := FileSHA256(t, p); got != SileroVADSHA256 {
+		t.Fatalf("%s: sha256 %s, pinned %s", p, got, SileroVADSHA256)
+	}
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return speech.ResolvedModel{Name: "silero-vad-v5", Family: "vad-silero",
+		Files: map[string]speech.ModelFile{"model": {Path: p, SHA256: SileroVADSHA256, Size: st.Size()}}}
+}

@@ -31,6 +31,7 @@ const (
 	CodeConflict             Code = "conflict"
 	CodePayloadTooLarge      Code = "payload_too_large"
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
+	CodeUnprocessable        Code = "unprocessable"
 	CodeRateLimited          Code = "rate_limited"
 	CodeQuotaExceeded        Code = "quota_exceeded"
 	CodeNotReady             Code = "not_ready"
@@ -71,6 +72,8 @@ func Lookup(c Code) Entry {
 		return Entry{http.StatusRequestEntityTooLarge, "the request body is too large"}
 	case CodeUnsupportedMediaType:
 		return Entry{http.StatusUnsupportedMediaType, "the content does not match a supported type"}
+	case CodeUnprocessable:
+		return Entry{http.StatusUnprocessableEntity, "the content was read but cannot be used"}
 	case CodeRateLimited:
 		return Entry{http.StatusTooManyRequests, "too many requests; retry after the time given"}
 	case CodeQuotaExceeded:
@@ -92,7 +95,7 @@ func Lookup(c Code) Entry {
 func Codes() []Code {
 	return []Code{CodeBadRequest, CodeUnauthenticated, CodeCredentialsInURL, CodeForbidden, CodeIPDenied,
 		CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodePayloadTooLarge, CodeUnsupportedMediaType,
-		CodeRateLimited, CodeQuotaExceeded, CodeNotReady,
+		CodeUnprocessable, CodeRateLimited, CodeQuotaExceeded, CodeNotReady,
 		CodeUpstreamUnavailable, CodeUpstreamTimeout, CodeUpstreamError, CodeInternal}
 }
 

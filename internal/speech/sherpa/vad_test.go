@@ -4,7 +4,6 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
 
@@ -15,19 +14,7 @@ import (
 
 // sileroModel returns the shared Silero VAD v5 as a ResolvedModel, after
 // checking its pinned SHA-256: nothing unverified reaches onnxruntime.
-func sileroModel(t testing.TB) speech.ResolvedModel {
-	t.Helper()
-	p := testdata.SileroVAD(t)
-	if got := fileSHA256(t, p); got != testdata.SileroVADSHA256 {
-		t.Fatalf("%s: sha256 %s, pinned %s", p, got, testdata.SileroVADSHA256)
-	}
-	st, err := os.Stat(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return speech.ResolvedModel{Name: "silero-vad-v5", Family: "vad-silero",
-		Files: map[string]speech.ModelFile{"model": {Path: p, SHA256: testdata.SileroVADSHA256, Size: st.Size()}}}
-}
+func sileroModel(t testing.TB) speech.ResolvedModel { t.Helper(); return testdata.SileroModel(t) }
 
 func loadVAD(t testing.TB, opts map[string]string) *VAD {
 	t.Helper()

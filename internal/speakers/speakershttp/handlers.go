@@ -1,0 +1,220 @@
+// Package speakershttp is the admin console's speaker pages and API:
+// enrolment (the subject reads the consent script aloud while the page
+// records them), the subject list, GDPR export and erasure. It is mounted on
+// the admin listener only (cmd/izwi), behind the console's session, role
+// and CSRF checks; it reads the acting user from the request's principal.
+package speakershttp
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"io"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/speaker"
+	"github.com/izwi-speech/izwi/internal/speakers"
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+//go:embed assets
+var assets embed.FS
+
+// MaxRecording bounds an enrolment upload: two minutes of 48 kHz PCM16.
+const MaxRecording = 2 * 60 * 48000 * 2
+
+// Options are the handlers' dependencies.
+type Options struct {
+	Registry *speakers.Registry
+	// Embedder and VAD are the loaded speaker and vad roles; Model names
+	// the speaker model. A nil Embedder turns enrolment off, saying why.
+	Embedder speech.Embedder
+	VAD      speech.VAD
+	Model    string
+	// Requirements is the enrolment bar (zero: speaker's defaults).
+	Requirements speaker.Requirements
+	// CSRF returns the console session's CSRF token for the page.
+	CSRF   func(*http.Request) string
+	Logger *slog.Logger
+}
+
+// Handlers serves the pages and API.
+type Handlers struct{ o Options }
+
+// New returns the handlers.
+func New(o Options) *Handlers {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Handlers{o: o}
+}
+
+var page = template.Must(template.ParseFS(assets, "assets/speakers.html"))
+
+// csp lets the page run its own scripts and record the microphone; the
+// console's default allows no script at all.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+	"media-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// Page serves GET /speakers.
+func (h *Handlers) Page() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Security-Policy", csp)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		csrf := ""
+		if h.o.CSRF != nil {
+			csrf = h.o.CSRF(r)
+		}
+		_ = page.Execute(w, map[string]any{"CSRF": csrf, "Enabled": h.o.Embedder != nil && h.o.VAD != nil,
+			"Script": speakers.Scripts["v1"], "Version": "v1"})
+	})
+}
+
+// Asset serves GET /speakers/assets/{file}.
+func (h *Handlers) Asset() http.Handler {
+	types := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		name := r.PathValue("file")
+		ct, ok := types[path.Ext(name)]
+		b, err := assets.ReadFile("assets/" + name)
+		if !ok || err != nil || path.Base(name) != name {
+			apierr.Write(w, r, apierr.CodeNotFound, "")
+			return
+		}
+		w.Header().Set("Content-Type", ct)
+		w.Header().Set("Content-Security-Policy", csp)
+		_, _ = w.Write(b)
+	})
+}
+
+// List serves GET /api/speakers.
+func (h *Handlers) List() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := h.o.Registry.List(r.Context())
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if list == nil {
+			list = []speakers.Subject{}
+		}
+		apierr.JSON(w, http.StatusOK, map[string]any{"subjects": list, "enrolment": h.status()})
+	})
+}
+
+func (h *Handlers) status() map[string]any {
+	if h.o.Embedder == nil || h.o.VAD == nil {
+		return map[string]any{"enabled": false,
+			"reason": "no speaker model (or no VAD) is installed; install one (docs/models.md) to identify speakers"}
+	}
+	return map[string]any{"enabled": true, "model": h.o.Model}
+}
+
+// Enrol serves POST /api/speakers: multipart fields name, text_version,
+// method, consent ("yes"), and the recording as file "audio".
+func (h *Handlers) Enrol() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.o.Embedder == nil || h.o.VAD == nil {
+			apierr.Write(w, r, apierr.CodeNotReady, "speaker identification is off: no speaker model is installed")
+			return
+		}
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			apierr.Write(w, r, apierr.CodeBadRequest, "send multipart/form-data with name, text_version, method, consent and audio")
+			return
+		}
+		defer r.MultipartForm.RemoveAll()
+		f, _, err := r.FormFile("audio")
+		if err != nil {
+			apierr.Write(w, r, apierr.CodeBadRequest, "the recording (field audio) is missing")
+			return
+		}
+		defer f.Close()
+		clip, err := audio.Decode(io.LimitReader(f, MaxRecording), audio.Limits{MaxDuration: 2 * time.Minute})
+		if err != nil {
+			apierr.Write(w, r, apierr.CodeBadRequest, "the recording is not audio Izwi can read (WAV, FLAC or MP3)")
+			return
+		}
+		p, _ := auth.FromContext(r.Context())
+		req := speakers.EnrolRequest{Name: r.FormValue("name"), Requirements: h.o.Requirements,
+			Consent: speakers.ConsentInput{TextVersion: r.FormValue("text_version"), Method: r.FormValue("method"),
+				Operator: p.Subject, Granted: r.FormValue("consent") == "yes"}}
+		if req.Samples, err = audio.Prepare(clip, h.o.Embedder.SampleRate()); err != nil {
+			apierr.Write(w, r, apierr.CodeBadRequest, "the recording cannot be converted")
+			return
+		}
+		vadSamples, err := audio.Prepare(clip, h.o.VAD.SampleRate())
+		if err == nil {
+			req.Speech, err = speakers.MeasureSpeech(h.o.VAD, vadSamples)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		ctx := speakers.WithActor(r.Context(), p.Subject)
+		sub, q, err := h.o.Registry.Enrol(ctx, h.o.Embedder, h.o.Model, req)
+		if errors.Is(err, speakers.ErrQuality) {
+			apierr.Write(w, r, apierr.CodeUnprocessable, "the recording does not meet the enrolment bar: "+strings.Join(q.Problems, "; "))
+			return
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		apierr.JSON(w, http.StatusCreated, map[string]any{"subject": sub, "quality": q})
+	})
+}
+
+// Export serves GET /api/speakers/{id}/export.
+func (h *Handlers) Export() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := auth.FromContext(r.Context())
+		ex, err := h.o.Registry.ExportSubject(speakers.WithActor(r.Context(), p.Subject), r.PathValue("id"))
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Disposition", `attachment; filename="subject-export.json"`)
+		apierr.JSON(w, http.StatusOK, ex)
+	})
+}
+
+// Erase serves DELETE /api/speakers/{id}?reason=erasure_request|consent_withdrawn.
+func (h *Handlers) Erase() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reason := r.URL.Query().Get("reason")
+		if reason == "" {
+			reason = "erasure_request"
+		}
+		if reason != "erasure_request" && reason != "consent_withdrawn" {
+			apierr.Write(w, r, apierr.CodeBadRequest, "reason must be erasure_request or consent_withdrawn")
+			return
+		}
+		p, _ := auth.FromContext(r.Context())
+		if err := h.o.Registry.Erase(speakers.WithActor(r.Context(), p.Subject), r.PathValue("id"), reason); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
+	switch {
+	case errors.Is(err, speakers.ErrNotFound):
+		apierr.Write(w, r, apierr.CodeNotFound, "no such subject")
+	case errors.Is(err, speakers.ErrNoConsent):
+		apierr.Write(w, r, apierr.CodeBadRequest, "explicit consent (consent=yes, a known text_version, a method) is required")
+	case errors.Is(err, speakers.ErrBadRequest):
+		apierr.Write(w, r, apierr.CodeBadRequest, "a name of 1-200 characters is required")
+	default:
+		h.o.Logger.Error("speakers request failed", "request_id", apierr.RequestID(r.Context()), "err", err)
+		apierr.Write(w, r, apierr.CodeInternal, "")
+	}
+}
