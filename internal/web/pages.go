@@ -6,8 +6,10 @@ import (
 	"html/template"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
@@ -72,6 +74,10 @@ type pageData struct {
 	// LiveURL is the phone page the display's QR code points at.
 	LiveURL string
 	QR      template.HTML // our own SVG, from qrSVG
+	// Loopback is set when LiveURL names this machine only (the kiosk
+	// browsing localhost with no public URL configured): phones cannot
+	// follow it, and the page says so.
+	Loopback bool
 }
 
 type pages struct{ t *template.Template }
@@ -85,6 +91,7 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, kind, id str
 	if kind == "display" {
 		if origin := h.origin(r); origin != "" {
 			d.LiveURL = origin + "/live/" + id
+			d.Loopback = isLoopback(origin)
 			svg, err := qrSVG(d.LiveURL)
 			if err != nil {
 				h.log.Error("web: rendering the display's QR code", "request_id", apierr.RequestID(r.Context()), "err", err)
@@ -180,3 +187,17 @@ func (d pageData) Title() string {
 
 // Script is the page's module under /assets.
 func (d pageData) Script() string { return d.Kind + ".js" }
+
+// isLoopback reports whether origin's host is this machine only.
+func isLoopback(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	host := u.Hostname()
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}

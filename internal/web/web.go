@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/config"
 )
 
 //go:embed assets templates
@@ -62,9 +64,26 @@ func Handler(opts Options) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{log: log.With("component", "web"), public: strings.TrimRight(opts.PublicURL, "/"),
-		assets: loadAssets(), pages: newPages()}
+	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages()}
+	if opts.PublicURL != "" {
+		var err error
+		if h.public, err = config.NormalizeOrigin(opts.PublicURL); err != nil {
+			h.log.Warn("web: ignoring the public URL; QR codes use the request's origin", "err", err)
+		}
+	}
 	return h
+}
+
+// Validate reports a PublicURL that is not an origin (scheme://host[:port]),
+// for start-up checks; Handler ignores such a value.
+func (o Options) Validate() error {
+	if o.PublicURL == "" {
+		return nil
+	}
+	if _, err := config.NormalizeOrigin(o.PublicURL); err != nil {
+		return fmt.Errorf("web: public URL: %w", err)
+	}
+	return nil
 }
 
 // loadAssets reads the embedded files once; the binary cannot change them.

@@ -171,6 +171,27 @@ func TestDisplayQR(t *testing.T) {
 		t.Fatalf("bad Host: %d\n%s", rw.Code, rw.Body)
 	}
 
+	// A kiosk browsing its own loopback address: the page warns that
+	// phones cannot follow the code; a real host name gets no warning.
+	for host, warn := range map[string]bool{"127.0.0.1:8080": true, "localhost": true, "[::1]:80": true,
+		"captions.local:8443": false, "192.168.1.20": false} {
+		r := httptest.NewRequest("GET", "/display/room-1", nil)
+		r.Host = host
+		rw := httptest.NewRecorder()
+		h.ServeHTTP(rw, r)
+		if got := strings.Contains(rw.Body.String(), "qr-warning"); got != warn {
+			t.Errorf("Host %s: loopback warning %v, want %v", host, got, warn)
+		}
+	}
+	if (Options{PublicURL: "https://x.example"}).Validate() != nil || (Options{PublicURL: "x.example/path"}).Validate() == nil {
+		t.Error("Options.Validate")
+	}
+	// An invalid public URL is ignored: the request's origin is used.
+	bad := Handler(Options{PublicURL: "not a url"})
+	if !strings.Contains(serve(t, bad, "GET", "/display/room-1", "").Body.String(), "http://example.com/live/room-1") {
+		t.Error("an invalid PublicURL was used")
+	}
+
 	// Link sessions: the token comes in a POST body.
 	w = serve(t, h, "POST", "/display/room-1/qr", `{"token":"tok_ABC-123"}`)
 	wantLink, _ := qrSVG("http://example.com/live/room-1#t=tok_ABC-123")

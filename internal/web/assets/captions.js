@@ -218,6 +218,17 @@ export class CaptionView {
     this.onChange();
   }
 
+  /** Ends every open partial as it stands (the session stopped, so no
+   * final will come for it). */
+  closeOpen() {
+    for (const line of this.open.values()) {
+      line.classList.remove('partial');
+      line.classList.add('final');
+      line.removeAttribute('aria-hidden');
+    }
+    this.open.clear();
+  }
+
   trim() {
     if (this.maxLines <= 0) return;
     while (this.el.children.length > this.maxLines) {
@@ -268,6 +279,7 @@ export async function watch(opts = {}) {
   const onEvent = (ev) => {
     if (ev.type === 'state') {
       if (ev.state) { sessionState = ev.state; showState(stateEl, ev.state); }
+      if (ev.state === 'stopped') view.closeOpen();
       setLabel(ev.label);
       return;
     }
