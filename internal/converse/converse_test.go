@@ -245,4 +245,3 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
-

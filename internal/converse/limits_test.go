@@ -1,0 +1,103 @@
+package converse
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/izwi-speech/izwi/internal/chat/chattest"
+	"github.com/izwi-speech/izwi/internal/limit"
+)
+
+func newLimiter(t *testing.T, l limit.Limits) *limit.Limiter {
+	t.Helper()
+	lim, err := limit.New(context.Background(), limit.Options{Defaults: l})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lim.Close(context.Background()) })
+	return lim
+}
+
+// A conversation holds a session slot; audio is charged to the day's quota
+// and refused past it.
+func TestSessionSlotAndAudioQuota(t *testing.T) {
+	e := loadEngines(t)
+	up := chattest.New(chattest.Options{})
+	defer up.Close()
+	lim := newLimiter(t, limit.Limits{MaxSessions: 1, AudioMinutesPerDay: 0.02}) // 1.2 s of audio
+	h := NewHandler(Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up), Sessions: lim})
+	url := serve(t, h)
+	c := dial(t, url, cfgMsg)
+	c.until(evReady)
+	if n, _ := lim.Sessions(context.Background(), caller); n != 1 {
+		t.Errorf("%d sessions held, want 1", n)
+	}
+	_, resp, err := websocket.Dial(context.Background(), url, nil)
+	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("second conversation: %v, want 429", err)
+	}
+	c.speak(make([]float32, 16000*2), 0) // 2 s: past the quota
+	var it item
+	for it = c.next(); it.err == nil; it = c.next() {
+	}
+	var ce websocket.CloseError
+	if !errors.As(it.err, &ce) || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "quota") {
+		t.Errorf("over quota: %v, want 1008 quota", it.err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n, _ := lim.Sessions(context.Background(), caller); n != 0; n, _ = lim.Sessions(context.Background(), caller) {
+		if time.Now().After(deadline) {
+			t.Fatal("the session slot was not released")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	u, _ := lim.Usage(context.Background(), caller)
+	if u.Used.AudioMinutes < 0.015 || u.Used.AudioMinutes > 0.02 {
+		t.Errorf("charged %.3f audio minutes", u.Used.AudioMinutes)
+	}
+}
+
+// {"type":"cancel"} stops the reply like a barge-in.
+func TestCancelControl(t *testing.T) {
+	e := loadEngines(t)
+	hold := make(chan struct{})
+	defer close(hold)
+	up := chattest.New(chattest.Options{Reply: func(chattest.Request) string { return "One. Two. Three. Four. Five." },
+		BeforeChunk: func(ctx context.Context, i int) error {
+			if i < 2 {
+				return nil
+			}
+			select {
+			case <-hold:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}})
+	defer up.Close()
+	h := NewHandler(Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up), Pace: 50})
+	c := dial(t, serve(t, h), cfgMsg)
+	c.until(evReady)
+	c.speak(say(t, e.syn, question), 1500*time.Millisecond)
+	c.until(evDelta)
+	c.text(`{"type":"cancel"}`)
+	ev, _ := c.until(evBargeIn)
+	if ev.Turn != 1 {
+		t.Errorf("barge_in %+v", ev)
+	}
+	// The upstream stream was cancelled, not left running.
+	deadline := time.Now().Add(10 * time.Second)
+	for up.Canceled() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the chat stream was not cancelled")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.text(`{"type":"stop"}`)
+}
