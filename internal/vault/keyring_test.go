@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -188,5 +189,65 @@ func TestKeyPerOwner(t *testing.T) {
 	va, _ := r.k.Key(ctx, ClassVoiceprint, "a")
 	if a1 != a2 || a1 == b || a1 == va {
 		t.Fatalf("keys a=%s a=%s b=%s voiceprint a=%s: want one key per (class, owner)", a1, a2, b, va)
+	}
+}
+
+// Flipping any byte of a stored wrapped key makes every object under it
+// unreadable (ErrAuth), never garbage plaintext.
+func TestWrappedKeyTamperFails(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	blob, _ := r.k.Seal(ctx, ClassCredential, "c", []byte("totp seed"))
+	id, _ := KeyOf(blob)
+	db := r.st.DB()
+	var w []byte
+	db.QueryRow("SELECT wrapped FROM vault_keys WHERE id = ?", id.String()).Scan(&w)
+	for i := range w {
+		b := bytes.Clone(w)
+		b[i] ^= 0x40
+		db.Exec("UPDATE vault_keys SET wrapped = ? WHERE id = ?", b, id.String())
+		if got, err := r.k.Open(ctx, ClassCredential, "c", blob); !errors.Is(err, ErrAuth) || got != nil {
+			t.Fatalf("wrapped byte %d flipped: %q, %v", i, got, err)
+		}
+	}
+	db.Exec("UPDATE vault_keys SET wrapped = ? WHERE id = ?", w, id.String())
+	for _, col := range []string{"class = 'consent'", "owner = 'd'"} {
+		db.Exec("UPDATE vault_keys SET "+col+" WHERE id = ?", id.String())
+		if _, err := r.k.Open(ctx, ClassCredential, "c", blob); !errors.Is(err, ErrAuth) {
+			t.Fatalf("row relabelled (%s): %v", col, err)
+		}
+		db.Exec("UPDATE vault_keys SET class = 'credential', owner = 'c' WHERE id = ?", id.String())
+	}
+	if _, err := r.k.Open(ctx, ClassCredential, "c", blob); err != nil {
+		t.Fatalf("restored row: %v", err)
+	}
+}
+
+// Concurrent seals for one owner share one data key and all open.
+func TestConcurrentSeal(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	blobs := make([][]byte, 16)
+	errs := make([]error, 16)
+	for i := range blobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			blobs[i], errs[i] = r.k.Seal(ctx, ClassTranscript, "session-9", []byte(fmt.Sprint(i)))
+		}()
+	}
+	wg.Wait()
+	first, _ := KeyOf(blobs[0])
+	for i, b := range blobs {
+		if errs[i] != nil {
+			t.Fatal(errs[i])
+		}
+		if id, _ := KeyOf(b); id != first {
+			t.Fatalf("seal %d used key %s, seal 0 key %s", i, id, first)
+		}
+		if got, err := r.k.Open(ctx, ClassTranscript, "session-9", b); err != nil || string(got) != fmt.Sprint(i) {
+			t.Fatalf("seal %d: %q %v", i, got, err)
+		}
 	}
 }
