@@ -193,8 +193,13 @@ func TestBrowserPages(t *testing.T) {
 		t.Errorf("reconnects did not resume with ?after=: %v", rc["afters"])
 	}
 
-	if rc["interrupted"] != "Interrupted — captions will resume" || rc["missing"] != "No such session" {
+	if rc["interrupted"] != "Interrupted — captions will resume" || rc["missing"] != "No such session" ||
+		rc["stopped"] != "The session has ended" {
 		t.Errorf("state banner: interrupted %q, deleted %q", rc["interrupted"], rc["missing"])
+	}
+
+	if rc["partialsBefore"] != 1.0 || rc["partialsAfter"] != 0.0 {
+		t.Errorf("open partials when the session stopped: %v before, %v after (want 1, 0)", rc["partialsBefore"], rc["partialsAfter"])
 	}
 
 	for theme, rs := range res["contrast"]["ratios"].(map[string]any) {

@@ -151,13 +151,19 @@ await scenario('reconnect', async (page) => {
   await push('pub', { type: 'state', state: 'interrupted' });
   await until(page, () => document.getElementById('state').dataset.state === 'interrupted');
   const interrupted = await page.textContent('#state');
+  // Stopped: open partials end as they stand.
+  const partialsBefore = await page.evaluate(() => document.querySelectorAll('#captions .line.partial').length);
+  await push('pub', { type: 'state', state: 'stopped' });
+  await until(page, () => document.getElementById('state').dataset.state === 'stopped');
+  const stopped = await page.textContent('#state');
+  const partialsAfter = await page.evaluate(() => document.querySelectorAll('#captions .line.partial').length);
   await push('pub', { type: 'state', state: 'live' });
   await until(page, () => document.getElementById('state').dataset.state === 'live');
   // 4004: the session was deleted; the page says so and stops retrying.
   await fetch(base + '/test/drop?session=pub&code=4004', { method: 'POST' });
   await until(page, () => document.body.dataset.feed === 'missing');
   const missing = await page.textContent('#state');
-  return { before, segments, afters: stats.afters, interrupted, missing };
+  return { before, segments, afters: stats.afters, interrupted, missing, stopped, partialsBefore, partialsAfter };
 });
 
 // A password session: the prompt, a wrong password, then captions.
