@@ -204,3 +204,13 @@ func syncDir(dir string) error {
 	}
 	return nil
 }
+
+// stored reports whether the key (or a staged one) exists at Path.
+func (p *FileProvider) stored() (string, bool) {
+	for _, f := range []string{p.Path, p.Path + ".next"} {
+		if _, err := os.Lstat(f); err == nil {
+			return p.Path, true
+		}
+	}
+	return p.Path, false
+}

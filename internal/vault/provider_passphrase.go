@@ -246,3 +246,13 @@ func readPrivateFile(path string, limit int64) ([]byte, error) {
 	}
 	return readPrivate(path, limit)
 }
+
+// stored reports whether the key (or a staged one) exists at ParamsPath.
+func (p *PassphraseProvider) stored() (string, bool) {
+	for _, f := range []string{p.ParamsPath, p.ParamsPath + ".next"} {
+		if _, err := os.Lstat(f); err == nil {
+			return p.ParamsPath, true
+		}
+	}
+	return p.ParamsPath, false
+}

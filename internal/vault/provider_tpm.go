@@ -220,3 +220,13 @@ func (p *TPMProvider) withTPM(ctx context.Context, fn func(transport.TPM) error)
 	}
 	return fn(transport.FromReadWriter(conn))
 }
+
+// stored reports whether the key (or a staged one) exists at SealedPath.
+func (p *TPMProvider) stored() (string, bool) {
+	for _, f := range []string{p.SealedPath, p.SealedPath + ".next"} {
+		if _, err := os.Lstat(f); err == nil {
+			return p.SealedPath, true
+		}
+	}
+	return p.SealedPath, false
+}

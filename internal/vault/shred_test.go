@@ -207,3 +207,22 @@ func TestRestoredBackupStaysShredded(t *testing.T) {
 		}
 	}
 }
+
+// A missing key file with data keys in the database is refused, not
+// replaced by a fresh key.
+func TestMissingKeyFileNotReplaced(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.k.Seal(ctx, ClassConsent, "c", []byte("x"))
+	r.st.Close()
+	if err := os.Remove(r.prov.Path); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := openStore(t, r.db)
+	if _, err := New(ctx, Options{Store: st, Provider: r.prov, Audit: r.rec}); !errors.Is(err, ErrNoMasterKey) {
+		t.Fatalf("New without the key file: %v", err)
+	}
+	if _, err := os.Stat(r.prov.Path); !os.IsNotExist(err) {
+		t.Fatalf("a new key file was made: %v", err)
+	}
+}

@@ -137,6 +137,9 @@ func New(ctx context.Context, opts Options) (*Keyring, error) {
 	if _, err := k.db.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
 		return nil, fmt.Errorf("vault: secure_delete: %w", err)
 	}
+	if err := k.refuseToInvent(ctx); err != nil {
+		return nil, err
+	}
 	if err := k.reload(ctx); err != nil {
 		return nil, err
 	}
@@ -147,6 +150,41 @@ func New(ctx context.Context, opts Options) (*Keyring, error) {
 		return nil, err
 	}
 	return k, nil
+}
+
+// firstUse is implemented by providers that make their key on first use;
+// stored names where it is kept.
+type firstUse interface {
+	stored() (where string, ok bool)
+}
+
+var (
+	_ firstUse = (*FileProvider)(nil)
+	_ firstUse = (*PassphraseProvider)(nil)
+	_ firstUse = (*TPMProvider)(nil)
+)
+
+// refuseToInvent stops a provider from making a fresh master key when data
+// keys already exist: the real one is missing (an unmounted volume, a lost
+// file), and a new key would only hide that until every read fails.
+func (k *Keyring) refuseToInvent(ctx context.Context) error {
+	fu, ok := k.provider().(firstUse)
+	if !ok {
+		return nil
+	}
+	where, present := fu.stored()
+	if present {
+		return nil
+	}
+	var n int
+	if err := k.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM vault_keys WHERE destroyed_at IS NULL").Scan(&n); err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	if n > 0 {
+		return fmt.Errorf("%w: %d data keys exist, but the master key (%s) is missing; restore it (an unmounted volume? a lost file?) "+
+			"rather than start with a new one", ErrNoMasterKey, n, where)
+	}
+	return nil
 }
 
 // reload reads the master keys from the provider and records a new one.
