@@ -30,6 +30,7 @@ const (
 // clients written for Deepgram connect unchanged (see Ignored).
 type Params struct {
 	// Live audio format (streaming only; files are decoded by content).
+	// An empty Encoding means a WAV stream whose header gives the format.
 	Format audio.RawFormat
 	// Multichannel is accepted only with one channel: Izwi downmixes.
 	Multichannel bool
@@ -151,7 +152,10 @@ func parseFormat(q url.Values) (audio.RawFormat, error) {
 	enc := strings.ToLower(q.Get("encoding"))
 	switch enc {
 	case "":
-		return audio.RawFormat{}, &ParamError{"encoding", "is required: stream raw audio and name it (linear16, linear32, float32, mulaw or alaw); containerised streams are not supported"}
+		// Containerised audio: the stream starts with a WAV header that
+		// declares the format (wavhead.go); sample_rate and channels are
+		// the header's, as on Deepgram.
+		return audio.RawFormat{}, nil
 	case audio.EncLinear16, audio.EncLinear32, audio.EncFloat32, audio.EncMuLaw, audio.EncALaw:
 	default:
 		return audio.RawFormat{}, &ParamError{"encoding", "must be linear16, linear32, float32, mulaw or alaw"}

@@ -34,6 +34,8 @@ func TestParseParams(t *testing.T) {
 		{"keyterm=Izwi&keyterm=%20deep%20%20gram%20&keywords=kitten:2.5&keywords=Izwi&keywords=shadow&diarize=true&foo=bar&redact=pci",
 			false, Params{Endpointing: DefaultEndpointing, Hotwords: []string{"Izwi", "deep gram", "kitten", "shadow"},
 				Ignored: []string{"diarize", "redact"}}},
+		// No encoding: a WAV stream, its header gives the format.
+		{"interim_results=true", true, Params{Interim: true, Endpointing: DefaultEndpointing}},
 		// A file request needs no format and may use utterance_end_ms
 		// without interim results.
 		{"utterances=true&utterance_end_ms=2000", false, Params{Endpointing: DefaultEndpointing, Utterances: true, UtteranceEnd: 2 * time.Second}},
@@ -57,13 +59,12 @@ func TestParseParamsRefuses(t *testing.T) {
 		many += "keyterm=w" + strings.Repeat("x", i%50) + string(rune('a'+i%26)) + "&"
 	}
 	for query, param := range map[string]string{
-		"":                                               "encoding",
-		"encoding=mp3&sample_rate=16000":                 "encoding",
-		"encoding=linear16":                              "sample_rate",
-		"encoding=linear16&sample_rate=7999":             "sample_rate",
-		"encoding=linear16&sample_rate=48001":            "sample_rate",
-		"encoding=linear16&sample_rate=abc":              "sample_rate",
-		"encoding=linear16&sample_rate=16000&channels=0": "channels",
+		"encoding=mp3&sample_rate=16000":                                              "encoding",
+		"encoding=linear16":                                                           "sample_rate",
+		"encoding=linear16&sample_rate=7999":                                          "sample_rate",
+		"encoding=linear16&sample_rate=48001":                                         "sample_rate",
+		"encoding=linear16&sample_rate=abc":                                           "sample_rate",
+		"encoding=linear16&sample_rate=16000&channels=0":                              "channels",
 		"encoding=linear16&sample_rate=16000&channels=2&multichannel=true":            "multichannel",
 		"encoding=linear16&sample_rate=16000&interim_results=yes":                     "interim_results",
 		"encoding=linear16&sample_rate=16000&endpointing=-1":                          "endpointing",
@@ -115,7 +116,7 @@ func FuzzParseParams(f *testing.F) {
 			}
 			return
 		}
-		if live {
+		if live && p.Format.Encoding != "" {
 			if _, err := audio.ParseRawFormat(p.Format.Encoding, p.Format.SampleRate, p.Format.Channels); err != nil {
 				t.Fatalf("accepted format %+v: %v", p.Format, err)
 			}

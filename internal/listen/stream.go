@@ -31,6 +31,7 @@ const (
 	reasonShutdown = "server shutting down"
 	reasonEngine   = "recognition failed; quote the request_id when reporting it"
 	reasonSlow     = "client did not read results in time"
+	reasonNotWAV   = "without encoding the stream must be WAV (8-48 kHz, 1-2 channels, 16-bit PCM, float, A-law or mu-law)"
 	writeTimeout   = 10 * time.Second
 )
 
@@ -109,10 +110,12 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.pl, s.rate = pl, rate
-	if s.conv, err = audio.NewConverter(p.Format, rate); err != nil {
-		_ = pl.Close()
-		writeError(w, r, apierr.CodeBadRequest, "encoding is not a format this server converts")
-		return
+	if p.Format.Encoding != "" {
+		if s.conv, err = audio.NewConverter(p.Format, rate); err != nil {
+			_ = pl.Close()
+			writeError(w, r, apierr.CodeBadRequest, "encoding is not a format this server converts")
+			return
+		}
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
@@ -148,7 +151,8 @@ type stream struct {
 	sess      *limit.Session
 	conn      *websocket.Conn
 	pl        Pipeline
-	conv      *audio.Converter
+	conv      *audio.Converter // nil until a WAV stream's header is read
+	head      []byte           // the start of a WAV stream, until its header is complete
 	rate      int
 
 	sha      hash.Hash
@@ -253,6 +257,15 @@ func (s *stream) loop(ctx context.Context) (websocket.StatusCode, string) {
 // audio charges, converts and recognises one binary message.
 func (s *stream) audio(ctx context.Context, msg []byte) (websocket.StatusCode, string) {
 	s.touch()
+	s.sha.Write(msg)
+	s.bytes += int64(len(msg))
+	if s.conv == nil { // a WAV stream: its header first
+		pcm, code, reason := s.header(msg)
+		if code != 0 || len(pcm) == 0 {
+			return code, reason
+		}
+		msg = pcm
+	}
 	d := time.Duration(int64(len(msg)) * int64(time.Second) / int64(s.p.Format.FrameSize()*s.p.Format.SampleRate))
 	if s.sess != nil {
 		if err := s.sess.ChargeAudio(ctx, d); err != nil {
@@ -263,8 +276,6 @@ func (s *stream) audio(ctx context.Context, msg []byte) (websocket.StatusCode, s
 			return websocket.StatusInternalError, reasonEngine
 		}
 	}
-	s.sha.Write(msg)
-	s.bytes += int64(len(msg))
 	samples := s.conv.Convert(msg)
 	s.samples += int64(len(samples))
 	if err := s.pl.Write(samples); err != nil {
@@ -276,6 +287,27 @@ func (s *stream) audio(ctx context.Context, msg []byte) (websocket.StatusCode, s
 		return websocket.StatusPolicyViolation, reasonSlow
 	}
 	return 0, ""
+}
+
+// header buffers the start of a WAV stream until its header is complete,
+// then sets the stream's format and returns the samples after it.
+func (s *stream) header(msg []byte) ([]byte, websocket.StatusCode, string) {
+	s.head = append(s.head, msg...)
+	f, n, err := parseWAVHeader(s.head)
+	switch {
+	case errors.Is(err, errNeedMore):
+		return nil, 0, ""
+	case err != nil:
+		return nil, websocket.StatusUnsupportedData, reasonNotWAV
+	}
+	conv, err := audio.NewConverter(f, s.rate)
+	if err != nil {
+		return nil, websocket.StatusUnsupportedData, reasonNotWAV
+	}
+	s.p.Format, s.conv = f, conv
+	pcm := s.head[n:]
+	s.head = nil
+	return pcm, 0, ""
 }
 
 // emit turns a pipeline event into Deepgram's message, if the client asked

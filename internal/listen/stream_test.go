@@ -202,7 +202,6 @@ func TestStreamRefusesBadQueries(t *testing.T) {
 		status      int
 		code        string
 	}{
-		{base, "", 400, "bad_request"},
 		{base, "encoding=opus&sample_rate=16000", 400, "bad_request"},
 		{base, "encoding=linear16", 400, "bad_request"},
 		{base, "encoding=linear16&sample_rate=4000", 400, "bad_request"},
@@ -315,5 +314,37 @@ func TestHandlerClose(t *testing.T) {
 	_, resp, err := websocket.Dial(ctx, wsURL(base, q), nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("after Close: %v %v, want 503", err, resp)
+	}
+}
+
+// Without encoding the stream is a WAV file: its header sets the format
+// (here 16 kHz mono PCM), the samples after it are recognised; anything
+// else is refused with 1003 and a reason.
+func TestStreamWAV(t *testing.T) {
+	e := loadEngines(t)
+	base := serve(t, NewHandler(e.options()))
+	u, _, wav := utterance(t, shortID)
+	s := dial(t, wsURL(base, "punctuate=false"), nil)
+	s.sendAudio(wav[:20], 20) // a header split across messages
+	s.sendAudio(wav[20:], 3200)
+	s.sendText(`{"type":"CloseStream"}`)
+	var finals []string
+	var md Metadata
+	for _, m := range s.until(nil) {
+		if m.Type == typeResults {
+			finals = append(finals, m.alt().Transcript)
+		} else if m.Type == typeMetadata {
+			_ = json.Unmarshal(m.raw, &md)
+		}
+	}
+	checkWER(t, u.Reference, strings.Join(finals, " "), 0.25)
+	if md.Channels != 1 || md.Duration < 3.2 || md.Duration > 3.3 {
+		t.Errorf("metadata %+v", md)
+	}
+
+	s = dial(t, wsURL(base, ""), nil)
+	s.sendAudio([]byte("OggS\x00\x02 not a wav stream at all"), 64)
+	if code, reason := s.closeStatus(); code != websocket.StatusUnsupportedData || !strings.Contains(reason, "WAV") {
+		t.Errorf("not WAV: close %d %q, want 1003", code, reason)
 	}
 }
