@@ -1,0 +1,141 @@
+package live
+
+import (
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// FuzzPipelineOps drives a real pipeline (PocketSphinx) through random
+// Write / Finalize / Close sequences: no panic, no hang, no goroutine
+// left (TestMain's leak check), counters consistent.
+func FuzzPipelineOps(f *testing.F) {
+	f.Add([]byte{0, 50, 1, 0, 20, 2, 0, 5})
+	f.Add([]byte{2, 2, 1, 0})
+	f.Add([]byte{3, 0, 255, 1, 1, 1})
+	f.Add([]byte{0, 255, 0, 255, 0, 255, 0, 255, 1})
+	rec := newRecognizer(f)
+	f.Fuzz(func(t *testing.T, ops []byte) {
+		if len(ops) > 64 {
+			ops = ops[:64]
+		}
+		var emitted atomic.Int64
+		p, err := NewPipeline(t.Context(), PipelineConfig{Recognizer: rec, QueueAudio: 300 * time.Millisecond,
+			UtteranceEndGap: 50 * time.Millisecond}, func(Event) { emitted.Add(1) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := false
+		for i := 0; i < len(ops); i++ {
+			switch ops[i] % 4 {
+			case 0: // write n×40 samples of a pattern
+				n := 0
+				if i+1 < len(ops) {
+					i++
+					n = int(ops[i]) * 40
+				}
+				s := make([]float32, n)
+				for j := range s {
+					s[j] = float32(int8(ops[(i+j)%len(ops)])) / 128
+				}
+				err := p.Write(s)
+				if closed && n > 0 && !errors.Is(err, speech.ErrClosed) {
+					t.Fatalf("Write after Close: %v", err)
+				}
+				if !closed && err != nil {
+					t.Fatalf("Write: %v", err)
+				}
+			case 1:
+				if err := p.Finalize(); (err != nil) != closed {
+					t.Fatalf("Finalize (closed=%v): %v", closed, err)
+				}
+			case 2:
+				p.Close()
+				closed = true
+			case 3:
+				if err := p.Write([]float32{float32NaN()}); err == nil {
+					t.Fatal("NaN accepted")
+				}
+			}
+		}
+		p.Close()
+		select {
+		case <-p.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("pipeline goroutine still running")
+		}
+		st := p.Stats()
+		if st.AudioDropped > st.AudioIn || st.Lag != 0 || st.Events != uint64(emitted.Load()) {
+			t.Fatalf("stats %+v, emitted %d", st, emitted.Load())
+		}
+	})
+}
+
+func FuzzHistoryRequest(f *testing.F) {
+	for _, s := range []string{``, `{"after":3}`, `{"after":-1}`, `{"after":1e30}`, `[]`, `{"after":"x"}`, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := parseHistoryRequest(b)
+		if err != nil && n != 0 {
+			t.Fatalf("error %v with %d", err, n)
+		}
+	})
+}
+
+func FuzzPCM16RoundTrip(f *testing.F) {
+	f.Add([]byte{0, 0, 255, 127, 0, 128, 1})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s := decodePCM16(b)
+		if len(s) != len(b)/2 {
+			t.Fatalf("%d samples from %d bytes", len(s), len(b))
+		}
+		for _, v := range s {
+			if v < -1 || v >= 1 {
+				t.Fatalf("sample %v out of range", v)
+			}
+		}
+		back := decodePCM16(encodePCM16(nil, s))
+		for i := range s {
+			if d := back[i] - s[i]; d > 1.0/16384 || d < -1.0/16384 {
+				t.Fatalf("sample %d: %v → %v", i, s[i], back[i])
+			}
+		}
+	})
+}
+
+func TestPublisherHistoryBoundedAndOrdered(t *testing.T) {
+	nc := newNATS(t)()
+	p, err := newPublisher(nc, newID(), 0, 5, time.Now, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.close()
+	for i := range 20 {
+		p.publish(Event{Type: TypeCaption, Segment: i, Final: true, Text: "w"})
+		p.publish(Event{Type: TypeCaption, Segment: i + 1, Text: "partial"})
+	}
+	p.publish(Event{Type: TypeState, State: Live})
+	got := p.after(0, 100)
+	// Five held (4 finals and the state) plus the one open partial, in order.
+	if len(got) != 6 {
+		t.Fatalf("held %d: %+v", len(got), got)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Seq <= got[i-1].Seq {
+			t.Fatalf("out of order: %+v", got)
+		}
+	}
+	if got[4].Text != "partial" || got[4].Final || got[5].Type != TypeState {
+		t.Errorf("open partial not in its place: %+v", got)
+	}
+	if page := p.after(0, 2); len(page) != 2 || page[1].Seq != got[1].Seq {
+		t.Errorf("page %+v", page)
+	}
+	if rest := p.after(got[5].Seq, 10); len(rest) != 0 {
+		t.Errorf("after the last: %+v", rest)
+	}
+}
