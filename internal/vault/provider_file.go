@@ -43,6 +43,9 @@ func (p *FileProvider) Keys(ctx context.Context) (KEK, *KEK, error) {
 			return KEK{}, nil, fmt.Errorf("vault: %s is missing but %s.next exists; rename it back", p.Path, p.Path)
 		}
 		cur, err = createKeyFile(p.Path)
+		if errors.Is(err, fs.ErrExist) { // another process made it first
+			cur, err = readKeyFile(p.Path)
+		}
 	}
 	if err != nil {
 		return KEK{}, nil, err
@@ -140,7 +143,9 @@ func readPrivate(path string, limit int64) ([]byte, error) {
 }
 
 // writePrivate creates path (never overwriting) with mode 0600 in a 0700
-// directory, syncs it and its directory.
+// directory: written and synced under a temporary name, then hard-linked
+// into place, so another process never sees a half-written key and a
+// racing creator gets fs.ErrExist.
 func writePrivate(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -149,21 +154,28 @@ func writePrivate(path string, data []byte) error {
 	if err := checkDir(dir); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(path)+"-*")
 	if err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return fmt.Errorf("vault: %w", err)
 	}
 	if _, err := f.Write(data); err != nil {
 		f.Close()
-		os.Remove(path)
 		return fmt.Errorf("vault: write %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		os.Remove(path)
 		return fmt.Errorf("vault: sync %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
+		return fmt.Errorf("vault: %w", err)
+	}
+	if err := os.Link(tmp, path); err != nil {
 		return fmt.Errorf("vault: %w", err)
 	}
 	return syncDir(dir)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -89,4 +90,26 @@ func chownOther(t *testing.T, path string) error {
 		return errors.New("changing a file's owner needs root")
 	}
 	return os.Chown(path, 4242, 4242)
+}
+
+// Two processes starting at once on a fresh data directory agree on one key.
+func TestFileProviderConcurrentFirstUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "vault", "master.key")
+	ids := make([]string, 8)
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, _, err := (&FileProvider{Path: path}).Keys(context.Background())
+			ids[i], errs[i] = k.ID, err
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil || ids[i] != ids[0] {
+			t.Fatalf("provider %d: %s, %v (provider 0: %s)", i, ids[i], errs[i], ids[0])
+		}
+	}
 }

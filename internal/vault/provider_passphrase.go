@@ -92,6 +92,9 @@ func (p *PassphraseProvider) Keys(ctx context.Context) (KEK, *KEK, error) {
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		cur, err = p.create(p.ParamsPath, pass)
+		if errors.Is(err, fs.ErrExist) { // another process made it first
+			cur, err = p.load(p.ParamsPath, pass)
+		}
 	}
 	if err != nil {
 		return KEK{}, nil, err

@@ -74,6 +74,9 @@ func (p *TPMProvider) Keys(ctx context.Context) (KEK, *KEK, error) {
 			return KEK{}, nil, fmt.Errorf("vault: %s is missing but %s.next exists; rename it back", p.SealedPath, p.SealedPath)
 		}
 		cur, err = p.create(ctx, p.SealedPath)
+		if errors.Is(err, fs.ErrExist) { // another process made it first
+			cur, err = p.load(ctx, p.SealedPath)
+		}
 	}
 	if err != nil {
 		return KEK{}, nil, err
