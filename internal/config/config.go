@@ -45,6 +45,7 @@ type Config struct {
 	Live      Live      `json:"live" toml:"live"`
 	Chat      Chat      `json:"chat" toml:"chat"`
 	Vault     Vault     `json:"vault" toml:"vault"`
+	Privacy   Privacy   `json:"privacy" toml:"privacy"`
 }
 
 // Bus configures the message broker. The zero value runs an embedded NATS
@@ -189,6 +190,7 @@ func (c Config) Defaults() Config {
 	c.Live = c.Live.defaults(c)
 	c.Chat = c.Chat.defaults(c)
 	c.Vault = c.Vault.defaults(c)
+	c.Privacy = c.Privacy.defaults(c)
 	def := defaultRoles()
 	for _, name := range RoleNames() {
 		r, d := c.Engines.role(name), def.role(name)
@@ -244,7 +246,7 @@ func (c Config) Validate() error {
 	}
 	for _, section := range [][]error{c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
 		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate(),
-		c.Live.validate(), c.Chat.validate(), c.Vault.validate()} {
+		c.Live.validate(), c.Chat.validate(), c.Vault.validate(), c.Privacy.validate()} {
 		errs = append(errs, section...)
 	}
 	return errors.Join(errs...)

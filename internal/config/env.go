@@ -49,6 +49,18 @@ func (e envReader) Int(name string, dst *int) {
 	}
 }
 
+// Float sets *dst from a decimal number variable.
+func (e envReader) Float(name string, dst *float64) {
+	if v, ok := e.get(name); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			*e.errs = append(*e.errs, fmt.Errorf("config: %s=%q: want a number", name, v))
+			return
+		}
+		*dst = f
+	}
+}
+
 // Duration sets *dst from a Go duration variable ("10s").
 func (e envReader) Duration(name string, dst *Duration) {
 	if v, ok := e.get(name); ok {

@@ -110,7 +110,7 @@ func EnvVars() []string {
 	var c Config
 	for _, section := range [][]string{c.Auth.envVars(), c.JWT.envVars(), c.Limits.envVars(), c.Admin.envVars(),
 		c.TLS.envVars(), c.Telemetry.envVars(), c.Audit.envVars(),
-		c.Live.envVars(), c.Chat.envVars(), c.Vault.envVars()} {
+		c.Live.envVars(), c.Chat.envVars(), c.Vault.envVars(), c.Privacy.envVars()} {
 		vars = append(vars, section...)
 	}
 	return vars
@@ -159,6 +159,7 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	c.Live.applyEnv(e)
 	c.Chat.applyEnv(e)
 	c.Vault.applyEnv(e)
+	c.Privacy.applyEnv(e)
 	for _, name := range RoleNames() {
 		p, r := "IZWI_"+strings.ToUpper(name), c.Engines.role(name)
 		str(p+"_ENGINE", &r.Engine)
