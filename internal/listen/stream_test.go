@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,7 +24,10 @@ import (
 // duration and SHA-256 describe exactly the audio sent.
 func TestStreamRecognisesUtterance(t *testing.T) {
 	e := loadEngines(t)
-	base := serve(t, NewHandler(e.options()))
+	var logs syncBuffer
+	opts := e.options()
+	opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
+	base := serve(t, NewHandler(opts))
 	u, samples, _ := utterance(t, shortID)
 	pcm := append(audio.EncodePCM16(samples), silence(2*time.Second)...)
 
@@ -93,6 +97,16 @@ func TestStreamRecognisesUtterance(t *testing.T) {
 		t.Errorf("interims %d, SpeechStarted %d, UtteranceEnd %d; want each ≥ 1", interims, started, ends)
 	}
 	checkWER(t, u.Reference, strings.Join(finals, " "), 0.25)
+	// Privacy: the log has the stream's request ID, never its words.
+	log := logs.String()
+	if !strings.Contains(log, `"msg":"listen: stream closed"`) || msgs[len(msgs)-1].RequestID == "" || !strings.Contains(log, msgs[len(msgs)-1].RequestID) {
+		t.Errorf("log lacks the stream's close record:\n%s", log)
+	}
+	for _, w := range strings.Fields(strings.ToLower(u.Reference)) {
+		if len(w) > 4 && strings.Contains(strings.ToLower(log), w) {
+			t.Errorf("log holds the word %q:\n%s", w, log)
+		}
+	}
 }
 
 // Defaults: no interim results, no VAD events, no UtteranceEnd; finals
