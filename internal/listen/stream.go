@@ -14,6 +14,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -216,6 +217,9 @@ func (s *stream) loop(ctx context.Context) (websocket.StatusCode, string) {
 			continue
 		}
 		var c control
+		if typ == websocket.MessageText && !utf8.Valid(msg) {
+			return websocket.StatusInvalidFramePayloadData, "text messages must be UTF-8"
+		}
 		if typ == websocket.MessageBinary {
 			c.Type = msgCloseStream // an empty binary message: Deepgram's old close signal
 		} else if err := json.Unmarshal(msg, &c); err != nil {
