@@ -219,8 +219,8 @@ func (k *Keyring) provider() Provider {
 }
 
 // checkKeys refuses to start when live data keys are wrapped under a master
-// key the provider does not hold, and tries one of them under the key it
-// claims, so a provider that returns wrong bytes under a right id is caught.
+// key the provider does not hold. A KEK's id is a keyed hash of its bytes,
+// so a matching id means the same key.
 func (k *Keyring) checkKeys(ctx context.Context) error {
 	rows, err := k.db.QueryContext(ctx, "SELECT kek_id, COUNT(*) FROM vault_keys WHERE destroyed_at IS NULL GROUP BY kek_id")
 	if err != nil {
