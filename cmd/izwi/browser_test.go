@@ -185,7 +185,7 @@ func TestBrowserCaptions(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, node, "serve.mjs", "--base="+s.url, "--out="+out, "--pub="+pub.ID, "--pw="+pw.ID,
 		"--password="+password, "--mic="+mic.ID, "--link="+link.ID, "--token="+link.LinkToken, "--key="+key, "--wav="+utt.WAV,
-		"--wav-seconds="+strconv.Itoa(int(clip.Duration().Seconds()+0.999)))
+		"--wav-ms="+strconv.Itoa(int(clip.Duration().Milliseconds())))
 	cmd.Dir = e2eDir
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

@@ -5,7 +5,7 @@
 // shared utterance from Chromium's fake capture device by itself.
 //
 //   node serve.mjs --base=URL --out=DIR --pub=ID --pw=ID --password=PW \
-//     --mic=ID --link=ID --token=T --key=izk_... --wav=FILE --wav-seconds=N
+//     --mic=ID --link=ID --token=T --key=izk_... --wav=FILE --wav-ms=N
 import { createInterface } from 'node:readline';
 import { launch, args, report, watchPage, until, captionText } from './lib.mjs';
 
@@ -100,7 +100,9 @@ try {
   await mic.page.fill('#key', a.key);
   await mic.page.click('#start');
   await until(mic.page, () => document.body.dataset.streaming === 'open', undefined, 20000);
-  await mic.page.waitForTimeout(Number(a['wav-seconds']) * 1000 + 300);
+  // The file starts when the worklet starts pulling; stop just after one
+  // pass so the loop adds as little as possible.
+  await mic.page.waitForTimeout(Number(a['wav-ms']) + 150);
   await mic.page.click('#stop');
   const micText = await settled(mic.page);
   await mic.page.screenshot({ path: a.out + '/mic.png' });
