@@ -230,7 +230,8 @@ func TestBrowserPages(t *testing.T) {
 	}
 
 	o := res["overlay"]
-	if o["lines"] != 2.0 || o["bodyBg"] != "rgba(0, 0, 0, 0)" || o["htmlBg"] != "rgba(0, 0, 0, 0)" || o["fontSize"] != "40px" || o["buttons"] != 0.0 {
+	if o["lines"] != 2.0 || o["bodyBg"] != "rgba(0, 0, 0, 0)" || o["htmlBg"] != "rgba(0, 0, 0, 0)" || o["fontSize"] != "40px" || o["buttons"] != 0.0 ||
+		o["wraps"] != true || o["boxLines"].(float64) > 2.05 {
 		t.Errorf("overlay: %v", o)
 	}
 

@@ -238,6 +238,10 @@ await scenario('overlay', async (page) => {
   await page.setViewportSize({ width: 1280, height: 720 });
   await page.goto(base + '/overlay/pub?lines=2&size=40');
   await until(page, () => document.querySelectorAll('#captions .line').length >= 2);
+  // A caption long enough to wrap: still two lines of text on screen.
+  await push('pub', { type: 'caption', segment: 60, final: true,
+    text: 'a caption long enough to wrap over several lines of the overlay, which must still show only the last two lines of text' });
+  await until(page, () => document.querySelector('#captions .line[data-segment="60"]'));
   await page.waitForTimeout(100);
   const r = await page.evaluate(() => ({
     lines: document.querySelectorAll('#captions .line').length,
@@ -245,6 +249,8 @@ await scenario('overlay', async (page) => {
     htmlBg: getComputedStyle(document.documentElement).backgroundColor,
     fontSize: getComputedStyle(document.getElementById('captions')).fontSize,
     buttons: document.querySelectorAll('button, select, input').length,
+    boxLines: document.getElementById('captions').clientHeight / parseFloat(getComputedStyle(document.getElementById('captions')).lineHeight),
+    wraps: document.querySelector('#captions .line[data-segment="60"]').getClientRects()[0].height > 80,
   }));
   await page.screenshot({ path: out + '/overlay.png', omitBackground: true });
   return { ...r, text: await captionText(page) };

@@ -7,4 +7,8 @@ import { applyTheme, applySize } from './prefs.js';
 const d = document.body.dataset;
 applyTheme(d.theme || 'dark');
 if (d.size) applySize(Number(d.size));
-watch({ maxLines: Number(d.lines) || 2 });
+// N lines as the viewer sees them: a long caption wraps, so the box is
+// N line-heights tall and its oldest wrapped lines leave at the top.
+const lines = Number(d.lines) || 2;
+document.body.style.setProperty('--lines', String(lines));
+watch({ maxLines: lines });
