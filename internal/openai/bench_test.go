@@ -119,4 +119,3 @@ func BenchmarkSpeechTTFB(b *testing.B) {
 	b.ReportMetric(float64(direct.Microseconds())/1000/float64(b.N), "direct_first_chunk_ms")
 	b.ReportMetric(float64(api.Microseconds())/1000/float64(b.N), "api_ttfb_ms")
 }
-
