@@ -106,6 +106,9 @@ func NewProxy(opts Options) (*Proxy, error) {
 	if len(opts.Config.Upstreams) == 0 {
 		return nil, nil
 	}
+	if l, ok := opts.Limiter.(*limit.Limiter); ok && l == nil {
+		opts.Limiter = nil // a typed nil from a build without limits
+	}
 	cfg := opts.Config
 	if cfg.Timeout <= 0 || cfg.MaxRequestBytes <= 0 || cfg.MaxResponseBytes <= 0 || cfg.ModelsTTL <= 0 {
 		return nil, errors.New("chat: options.Config must have its defaults applied")

@@ -47,6 +47,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/chat"
+	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -131,6 +132,12 @@ type Handler struct {
 // it answer 503 not_ready rather than fail here, so the route can always be
 // mounted.
 func NewHandler(opts Options) *Handler {
+	if l, ok := opts.Sessions.(*limit.Limiter); ok && l == nil {
+		opts.Sessions = nil // a typed nil from a build without limits
+	}
+	if p, ok := opts.Chat.(*chat.Proxy); ok && p == nil {
+		opts.Chat = nil // chat.NewProxy returns nil when no upstream is configured
+	}
 	opts = opts.withDefaults()
 	h := &Handler{opts: opts, open: map[*session]context.CancelFunc{}}
 	m, err := newMetrics(opts.Registerer)
