@@ -24,7 +24,7 @@ import (
 // gateway mounts both endpoints behind the real gateway chain: API keys
 // from a real key store, scope checks, and a limiter holding session slots
 // and charging audio.
-func gateway(t *testing.T, e engines, lim limit.Limits) (base string, key func(...auth.Scope) string) {
+func gateway(t *testing.T, e engines, lim limit.Limits) (base string, key func(...auth.Scope) string, revoke func(string)) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "izwi.db"))
@@ -44,6 +44,18 @@ func gateway(t *testing.T, e engines, lim limit.Limits) (base string, key func(.
 	t.Cleanup(func() { limiter.Close(context.Background()) })
 	opts := e.options()
 	opts.Sessions, opts.Charger = limiter, limiter
+	// Recheck as cmd/izwi wires it: a revoked key's streams close.
+	opts.Recheck = func(ctx context.Context, p auth.Principal) error { return recheckKey(ctx, keys, p) }
+	opts.RecheckEvery, opts.IdleCheck = 20*time.Millisecond, 10*time.Millisecond
+	revoke = func(secret string) {
+		k, err := keys.Verify(ctx, secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := keys.Revoke(ctx, auth.Actor{ID: "test"}, k.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h, err := api.New(api.Options{Authenticator: auth.Chain{&auth.KeyAuthenticator{Keys: keys}}, Limiter: limiter, Audit: &audittest.Recorder{},
 		Live: &api.LiveHandlers{Listen: NewHandler(opts), ListenFile: NewFileHandler(opts)}})
 	if err != nil {
@@ -55,6 +67,35 @@ func gateway(t *testing.T, e engines, lim limit.Limits) (base string, key func(.
 			t.Fatal(err)
 		}
 		return secret
+	}, revoke
+}
+
+// recheckKey refuses a principal whose API key is revoked or gone.
+func recheckKey(ctx context.Context, keys *auth.KeyStore, p auth.Principal) error {
+	if p.Kind != auth.KindAPIKey {
+		return nil
+	}
+	k, err := keys.Get(ctx, p.ID)
+	if err != nil {
+		return err
+	}
+	if !k.Revoked.IsZero() {
+		return auth.ErrRevoked
+	}
+	return nil
+}
+
+// Revoking a key closes its open stream within the recheck period, with
+// 1008 and a reason.
+func TestGatewayRevocation(t *testing.T) {
+	e := loadEngines(t)
+	base, key, revoke := gateway(t, e, limit.Limits{})
+	asr := key(auth.ScopeASRRead)
+	s := dial(t, wsURL(base, "encoding=linear16&sample_rate=16000"), http.Header{"Authorization": {"Token " + asr}})
+	s.sendAudio(silence(200*time.Millisecond), 3200)
+	revoke(asr)
+	if code, reason := s.closeStatus(); code != websocket.StatusPolicyViolation || reason != reasonRevoked {
+		t.Errorf("close %d %q, want 1008 %q", code, reason, reasonRevoked)
 	}
 }
 
@@ -64,7 +105,7 @@ func gateway(t *testing.T, e engines, lim limit.Limits) (base string, key func(.
 // "token" subprotocol is echoed.
 func TestGatewayCredentials(t *testing.T) {
 	e := loadEngines(t)
-	base, key := gateway(t, e, limit.Limits{})
+	base, key, _ := gateway(t, e, limit.Limits{})
 	tts, asr := key(auth.ScopeTTSRead), key(auth.ScopeASRRead)
 	q := "encoding=linear16&sample_rate=16000"
 	for _, tc := range []struct {
@@ -119,7 +160,7 @@ func TestGatewayCredentials(t *testing.T) {
 // with 1008 and a reason naming the quota; a file past it gets 429.
 func TestGatewayLimits(t *testing.T) {
 	e := loadEngines(t)
-	base, key := gateway(t, e, limit.Limits{MaxSessions: 1, AudioMinutesPerDay: 0.05}) // 3 s of audio a day
+	base, key, _ := gateway(t, e, limit.Limits{MaxSessions: 1, AudioMinutesPerDay: 0.05}) // 3 s of audio a day
 	asr := key(auth.ScopeASRRead)
 	hdr := http.Header{"Authorization": {"Token " + asr}}
 	q := "encoding=linear16&sample_rate=16000"

@@ -29,6 +29,7 @@ const (
 	DefaultMaxFileBytes = 256 << 20
 	DefaultMaxFileAudio = 2 * time.Hour
 	defaultIdleCheck    = time.Second
+	defaultRecheck      = 5 * time.Second
 	maxMessageBytes     = 1 << 20 // one WebSocket message
 )
 
@@ -65,6 +66,12 @@ type Options struct {
 	// IdleTimeout closes a stream that sends neither audio nor KeepAlive
 	// for this long (Deepgram: 10 s). IdleCheck is how often it is checked.
 	IdleTimeout, IdleCheck time.Duration
+	// Recheck, if set, is asked every RecheckEvery (default 5 s) whether
+	// an open stream's principal may still stream (its key not revoked);
+	// an error closes the stream with 1008. A credential's own expiry is
+	// enforced without it.
+	Recheck      func(ctx context.Context, p auth.Principal) error
+	RecheckEvery time.Duration
 	// MaxFileBytes and MaxFileAudio bound a pre-recorded upload.
 	MaxFileBytes int64
 	MaxFileAudio time.Duration
@@ -82,6 +89,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.IdleCheck <= 0 {
 		o.IdleCheck = defaultIdleCheck
+	}
+	if o.RecheckEvery <= 0 {
+		o.RecheckEvery = defaultRecheck
 	}
 	if o.MaxFileBytes <= 0 {
 		o.MaxFileBytes = DefaultMaxFileBytes

@@ -20,6 +20,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
@@ -32,6 +33,8 @@ const (
 	reasonShutdown = "server shutting down"
 	reasonEngine   = "recognition failed; quote the request_id when reporting it"
 	reasonSlow     = "client did not read results in time"
+	reasonExpired  = "credential expired"
+	reasonRevoked  = "credential no longer valid"
 	reasonNotWAV   = "without encoding the stream must be WAV (8-48 kHz, 1-2 channels, 16-bit PCM, float, A-law or mu-law)"
 	writeTimeout   = 10 * time.Second
 )
@@ -102,6 +105,7 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s := &stream{opts: h.opts, p: p, requestID: requestID(r), created: h.opts.Now(), sha: sha256.New()}
 	s.sess, _ = limit.SessionFrom(r.Context())
+	s.principal, s.authed = auth.FromContext(r.Context())
 	// The pipeline is built before the upgrade so that a missing or
 	// failing engine is an HTTP answer, not a dropped socket.
 	pl, rate, err := h.opts.Pipeline(r.Context(), PipelineConfig{Hotwords: p.Hotwords, Endpointing: p.Endpointing}, s.emit)
@@ -150,6 +154,8 @@ type stream struct {
 	requestID string
 	created   time.Time
 	sess      *limit.Session
+	principal auth.Principal
+	authed    bool
 	conn      *websocket.Conn
 	pl        Pipeline
 	conv      *audio.Converter // nil until a WAV stream's header is read
@@ -418,11 +424,13 @@ func (s *stream) timedOut() bool {
 }
 
 // watchdog closes the stream, as Deepgram does, when the client sends
-// neither audio nor KeepAlive for IdleTimeout, and with 1001 when ctx ends
+// neither audio nor KeepAlive for IdleTimeout (1011); when its credential
+// expires or Recheck refuses it (1008); and with 1001 when ctx ends
 // (server shutdown). It returns when done is closed.
 func (s *stream) watchdog(ctx context.Context, done <-chan struct{}) {
 	t := time.NewTicker(s.opts.IdleCheck)
 	defer t.Stop()
+	lastCheck := s.opts.Now()
 	for {
 		select {
 		case <-done:
@@ -434,6 +442,21 @@ func (s *stream) watchdog(ctx context.Context, done <-chan struct{}) {
 			if s.timedOut() {
 				s.close(websocket.StatusInternalError, reasonTimeout)
 				return
+			}
+			if !s.authed {
+				continue
+			}
+			now := s.opts.Now()
+			if exp := s.principal.Expires; !exp.IsZero() && !now.Before(exp) {
+				s.close(websocket.StatusPolicyViolation, reasonExpired)
+				return
+			}
+			if s.opts.Recheck != nil && now.Sub(lastCheck) >= s.opts.RecheckEvery {
+				lastCheck = now
+				if err := s.opts.Recheck(ctx, s.principal); err != nil && ctx.Err() == nil {
+					s.close(websocket.StatusPolicyViolation, reasonRevoked)
+					return
+				}
 			}
 		}
 	}
