@@ -130,7 +130,7 @@ func TestRouteTableWalk(t *testing.T) {
 		// (throttled and audited by the handler), and the embedded pages.
 		"POST /v1/sessions/{id}/viewer-ticket": Public,
 		"GET /live/{id}": Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
-		"GET /assets/{file}": Public,
+		"GET /assets/{file}": Public, "POST /display/{id}/qr": Public,
 		"GET /v1/listen": Scope(auth.ScopeASRRead),
 		// OpenAI-compatible routes (issue 7).
 		"POST /v1/audio/transcriptions": Scope(auth.ScopeASRRead), "POST /v1/audio/speech": Scope(auth.ScopeTTSRead),

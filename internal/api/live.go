@@ -58,6 +58,9 @@ func liveRoutes(h *LiveHandlers) []Route {
 		for _, p := range []string{"/live/{id}", "/display/{id}", "/overlay/{id}", "/mic/{id}", "/assets/{file}"} {
 			all = append(all, Route{Method: http.MethodGet, Pattern: p, Access: Public, Handler: h.Pages})
 		}
+		// The display's QR for a link session: the token comes in the body,
+		// never a URL, so no log or proxy sees it.
+		all = append(all, Route{Method: http.MethodPost, Pattern: "/display/{id}/qr", Access: Public, Handler: h.Pages})
 	}
 	var out []Route
 	for _, rt := range all {
