@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -90,16 +91,33 @@ func TestSpeechRoundTrip(t *testing.T) {
 	if d := len(got["pcm"]) - len(got["wav"]); d < -10 || d > 10 {
 		t.Errorf("pcm resampled back has %d samples, wav %d", len(got["pcm"]), len(got["wav"]))
 	}
-	for _, f := range []string{"wav", "pcm"} {
-		tr, err := e.tr.Transcribe(context.Background(), got[f], speech.TranscribeOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		text := transcript.Text(tr)
-		if r := wer.Compute(roundTripText, text).Rate(); r > 0.25 {
-			t.Errorf("%s round trip WER %.3f > 0.25: %q", f, r, text)
-		}
+	// pcm, taken back to the engine's rate, is the wav's waveform (a
+	// resampler's round trip, not bit-exact).
+	if r := correlation(got["wav"], got["pcm"]); r < 0.98 {
+		t.Errorf("pcm correlates %.3f with wav, want ≥ 0.98", r)
 	}
+	tr, err := e.tr.Transcribe(context.Background(), got["wav"], speech.TranscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := transcript.Text(tr)
+	if r := wer.Compute(roundTripText, text).Rate(); r > 0.25 {
+		t.Errorf("round trip WER %.3f > 0.25: %q", r, text)
+	}
+}
+
+// correlation is the normalised correlation of a and b over their common length.
+func correlation(a, b []float32) float64 {
+	var ab, aa, bb float64
+	for i := range min(len(a), len(b)) {
+		ab += float64(a[i]) * float64(b[i])
+		aa += float64(a[i]) * float64(a[i])
+		bb += float64(b[i]) * float64(b[i])
+	}
+	if aa == 0 || bb == 0 {
+		return 0
+	}
+	return ab / math.Sqrt(aa*bb)
 }
 
 func slicesEqual(a, b []float32) bool {
