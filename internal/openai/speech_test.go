@@ -177,6 +177,42 @@ func TestSpeechFirstChunkFlushed(t *testing.T) {
 	}
 }
 
+// A client that leaves mid-stream ends the synthesis: the engine's context
+// is cancelled and the handler returns (leaktest checks no goroutine stays).
+func TestSpeechClientGone(t *testing.T) {
+	e := loadEngines(t)
+	gate := make(chan struct{}) // never opened
+	returned := make(chan error, 1)
+	syn := notifySynth{gatedSynth{Synthesizer: e.syn, gate: gate}, returned}
+	srv, _ := newServer(t, newHandlers(t, Options{Synthesizer: syn}))
+	resp := post(t, srv.URL+"/v1/audio/speech", "application/json", `{"input":"hello there","voice":"alloy"}`)
+	if _, err := io.ReadFull(resp.Body, make([]byte, 44)); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	select {
+	case err := <-returned:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("synthesis ended with %v, want context.Canceled", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("synthesis still running 15 s after the client left")
+	}
+}
+
+// notifySynth reports when Synthesize returns.
+type notifySynth struct {
+	speech.Synthesizer
+	done chan<- error
+}
+
+func (n notifySynth) Synthesize(ctx context.Context, req speech.SynthesisRequest, sink func([]float32) error) error {
+	err := n.Synthesizer.Synthesize(ctx, req, sink)
+	n.done <- err
+	return err
+}
+
 // post sends a raw request, for the refusals the SDK would not send.
 func post(t *testing.T, url, ctype, body string) *http.Response {
 	t.Helper()
