@@ -27,7 +27,7 @@ func Findings(cfg config.Vault, database string) []Finding {
 		{cfg.MasterKeyPath, "master key file"}, {cfg.PassphraseParamsPath, "passphrase parameters"},
 		{cfg.TPMSealedKeyPath, "TPM-sealed key"}, {cfg.ShredListPath, "shred list"},
 	} {
-		if st, err := os.Stat(f.path); err == nil && st.Mode().Perm()&0o077 != 0 {
+		if st, err := os.Stat(f.path); f.path != "" && err == nil && st.Mode().Perm()&0o077 != 0 {
 			out = append(out, Finding{"warning", fmt.Sprintf("vault: %s %s has mode %v; chmod 600 (izwi refuses to start with it)",
 				f.what, f.path, st.Mode().Perm())})
 		}
@@ -57,6 +57,9 @@ func Findings(cfg config.Vault, database string) []Finding {
 
 // within reports whether path lies under dir.
 func within(path, dir string) bool {
+	if path == "" {
+		return false
+	}
 	rel, err := filepath.Rel(dir, path)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
