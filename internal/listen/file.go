@@ -232,10 +232,7 @@ func (h *fileHandler) response(r *http.Request, p Params, tr speech.Transcript, 
 	md := Metadata{TransactionKey: "deprecated", RequestID: requestID(r), SHA256: sha,
 		Created: h.opts.Now().UTC().Format(time.RFC3339Nano), Duration: secs(clip.Duration()), Channels: 1,
 		Models: []string{uuid}, ModelInfo: map[string]ModelInfo{uuid: mi}}
-	for _, name := range p.Ignored {
-		md.Warnings = append(md.Warnings, Warning{Parameter: name, Type: "unsupported",
-			Message: name + " is accepted but not applied by this server"})
-	}
+	md.Warnings, md.Extra = warnings(p, mi.Name), p.Extra
 	out := FileResponse{Metadata: md, Results: FileResults{
 		Channels: []Channel{{Alternatives: []Alternative{{Transcript: strings.Join(texts, " "), Confidence: conf, Words: all}}}},
 	}}

@@ -34,7 +34,7 @@ func TestFileTranscribesWAV(t *testing.T) {
 	e := loadEngines(t)
 	base := serve(t, NewFileHandler(e.options()))
 	u, samples, wav := utterance(t, shortID)
-	status, b := post(t, base+"/v1/listen?utterances=true&smart_format=true&diarize=true&model=nova-3", "audio/wav", wav)
+	status, b := post(t, base+"/v1/listen?utterances=true&smart_format=true&diarize=true&model=nova-3&extra=team:captions&extra=room:a:1", "audio/wav", wav)
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, b)
 	}
@@ -63,8 +63,12 @@ func TestFileTranscribesWAV(t *testing.T) {
 		md.Duration < 3.2 || md.Duration > 3.3 || md.RequestID == "" || md.Created == "" {
 		t.Errorf("metadata %+v", md)
 	}
-	if len(md.Warnings) != 1 || md.Warnings[0].Parameter != "diarize" {
-		t.Errorf("warnings %+v, want diarize named as not applied", md.Warnings)
+	if len(md.Warnings) != 2 || md.Warnings[0].Parameter != "model" || md.Warnings[1].Parameter != "diarize" ||
+		!strings.Contains(md.Warnings[0].Message, "nova-3") {
+		t.Errorf("warnings %+v, want the model nova-3 and diarize named as not applied", md.Warnings)
+	}
+	if md.Extra["team"] != "captions" || md.Extra["room"] != "a:1" {
+		t.Errorf("extra %v, want the request's pairs echoed", md.Extra)
 	}
 
 	// The same audio as raw linear16 named in the query.

@@ -152,7 +152,11 @@ func modelOf(info speech.EngineInfo) (string, ModelInfo) {
 	if version == "" {
 		version = "unknown"
 	}
-	return uuid, ModelInfo{Name: info.Engine + "-" + info.Model, Version: version, Arch: info.Engine}
+	name := info.Model
+	if name == "" {
+		name = info.Engine
+	}
+	return uuid, ModelInfo{Name: name, Version: version, Arch: info.Engine}
 }
 
 // deepgramError is Deepgram's error body with Izwi's catalogue error

@@ -22,7 +22,8 @@ const (
 	maxUtteranceEnd = 5 * time.Minute
 	maxTerms        = 100 // keyterm + keywords
 	maxTermLen      = 100 // bytes of one term
-	maxLabelLen     = 128 // bytes of model, language, version, tier
+	maxLabelLen     = 128 // bytes of model, language, version, tier, an extra key or value
+	maxExtra        = 20  // extra key:value pairs
 )
 
 // Params are a /v1/listen request's query parameters as Deepgram names
@@ -53,6 +54,10 @@ type Params struct {
 	// Echoed in metadata: what the client asked for.
 	Model, Language, Version, Tier string
 
+	// Extra are the client's extra=key:value pairs, echoed in metadata
+	// as Deepgram does.
+	Extra map[string]string
+
 	// Ignored lists accepted parameters that change nothing here, sorted.
 	Ignored []string
 }
@@ -66,11 +71,12 @@ func (e *ParamError) Error() string { return "listen: " + e.Param + ": " + e.Msg
 
 // ignoredParams are Deepgram options Izwi accepts and does nothing with.
 // Parameters not listed anywhere are ignored silently, as Deepgram does.
-var ignoredParams = [...]string{
-	"alternatives", "diarize", "diarize_version", "dictation", "extra", "filler_words",
-	"measurements", "mip_opt_out", "no_delay", "numerals", "paragraphs", "profanity_filter",
-	"redact", "replace", "search", "tag", "detect_entities", "detect_language", "summarize",
-	"topics", "intents", "sentiment", "utt_split",
+func ignoredParams() []string {
+	return []string{
+		"alternatives", "detect_entities", "detect_language", "diarize", "diarize_version", "dictation",
+		"filler_words", "intents", "measurements", "mip_opt_out", "no_delay", "numerals", "paragraphs",
+		"profanity_filter", "redact", "replace", "search", "sentiment", "summarize", "tag", "topics", "utt_split",
+	}
 }
 
 // ParseParams reads a /v1/listen query. live selects the streaming rules
@@ -139,7 +145,10 @@ func ParseParams(q url.Values, live bool) (Params, error) {
 	if p.Hotwords, err = parseTerms(q); err != nil {
 		return Params{}, err
 	}
-	for _, name := range ignoredParams {
+	if p.Extra, err = parseExtra(q["extra"]); err != nil {
+		return Params{}, err
+	}
+	for _, name := range ignoredParams() {
 		if q.Has(name) {
 			p.Ignored = append(p.Ignored, name)
 		}
@@ -258,6 +267,25 @@ func parseTerms(q url.Values) ([]string, error) {
 		if err := add("keywords", word); err != nil {
 			return nil, err
 		}
+	}
+	return out, nil
+}
+
+// parseExtra reads Deepgram's extra=key:value pairs.
+func parseExtra(vs []string) (map[string]string, error) {
+	if len(vs) == 0 {
+		return nil, nil
+	}
+	if len(vs) > maxExtra {
+		return nil, &ParamError{"extra", fmt.Sprintf("at most %d key:value pairs", maxExtra)}
+	}
+	out := make(map[string]string, len(vs))
+	for _, v := range vs {
+		k, val, ok := strings.Cut(v, ":")
+		if !ok || k == "" || len(k) > maxLabelLen || len(val) > maxLabelLen || !printable(k) || !printable(val) {
+			return nil, &ParamError{"extra", fmt.Sprintf("must be key:value, each at most %d printable characters", maxLabelLen)}
+		}
+		out[k] = val
 	}
 	return out, nil
 }

@@ -38,7 +38,8 @@ func TestParseParams(t *testing.T) {
 		{"interim_results=true", true, Params{Interim: true, Endpointing: DefaultEndpointing}},
 		// A file request needs no format and may use utterance_end_ms
 		// without interim results.
-		{"utterances=true&utterance_end_ms=2000", false, Params{Endpointing: DefaultEndpointing, Utterances: true, UtteranceEnd: 2 * time.Second}},
+		{"utterances=true&utterance_end_ms=2000&extra=a:b&extra=c:d:e", false, Params{Endpointing: DefaultEndpointing, Utterances: true,
+			UtteranceEnd: 2 * time.Second, Extra: map[string]string{"a": "b", "c": "d:e"}}},
 	} {
 		q, _ := url.ParseQuery(tc.query)
 		got, err := ParseParams(q, tc.live)
@@ -79,6 +80,8 @@ func TestParseParamsRefuses(t *testing.T) {
 		"encoding=linear16&sample_rate=16000&model=" + strings.Repeat("m", 200):       "model",
 		"encoding=linear16&sample_rate=16000&language=%ff":                            "language",
 		"encoding=linear16&sample_rate=16000&callback=https://example.com/":           "callback",
+		"encoding=linear16&sample_rate=16000&extra=novalue":                           "extra",
+		"encoding=linear16&sample_rate=16000&extra=:v":                                "extra",
 	} {
 		q, _ := url.ParseQuery(query)
 		_, err := ParseParams(q, true)

@@ -397,7 +397,7 @@ func (s *stream) send(v any) {
 
 func (s *stream) resultMetadata() ResultMetadata {
 	uuid, mi := s.model()
-	return ResultMetadata{RequestID: s.requestID, ModelInfo: mi, ModelUUID: uuid}
+	return ResultMetadata{RequestID: s.requestID, ModelInfo: mi, ModelUUID: uuid, Extra: s.p.Extra}
 }
 
 func (s *stream) model() (string, ModelInfo) {
@@ -412,7 +412,7 @@ func (s *stream) metadata() Metadata {
 	return Metadata{Type: typeMetadata, TransactionKey: "deprecated", RequestID: s.requestID,
 		SHA256: hex.EncodeToString(s.sha.Sum(nil)), Created: s.created.UTC().Format(time.RFC3339Nano),
 		Duration: round(s.seconds()), Channels: s.p.Format.Channels, Models: []string{uuid},
-		ModelInfo: map[string]ModelInfo{uuid: mi}}
+		ModelInfo: map[string]ModelInfo{uuid: mi}, Warnings: warnings(s.p, mi.Name), Extra: s.p.Extra}
 }
 
 // touch records client activity for the idle timeout.

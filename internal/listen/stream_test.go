@@ -31,7 +31,7 @@ func TestStreamRecognisesUtterance(t *testing.T) {
 	u, samples, _ := utterance(t, shortID)
 	pcm := append(audio.EncodePCM16(samples), silence(2*time.Second)...)
 
-	s := dial(t, wsURL(base, "encoding=linear16&sample_rate=16000&channels=1&interim_results=true&vad_events=true&utterance_end_ms=1000&punctuate=true&model=nova-3&keyterm=stairs"), nil)
+	s := dial(t, wsURL(base, "encoding=linear16&sample_rate=16000&channels=1&interim_results=true&vad_events=true&utterance_end_ms=1000&punctuate=true&model=nova-3&keyterm=stairs&extra=room:a"), nil)
 	s.sendAudio(pcm, 3200) // 100 ms messages
 	s.sendText(`{"type":"CloseStream"}`)
 	msgs := s.until(nil)
@@ -62,7 +62,7 @@ func TestStreamRecognisesUtterance(t *testing.T) {
 				}
 				lastStart, lastWordEnd = w.Start, w.End
 			}
-			if m.Metadata.ModelInfo.Arch != "pocketsphinx" || m.Metadata.ModelUUID == "" {
+			if m.Metadata.ModelInfo.Arch != "pocketsphinx" || m.Metadata.ModelUUID == "" || m.Metadata.Extra["room"] != "a" {
 				t.Errorf("result metadata %+v", m.Metadata)
 			}
 		case typeSpeechStarted:
@@ -80,7 +80,8 @@ func TestStreamRecognisesUtterance(t *testing.T) {
 			var md Metadata
 			_ = json.Unmarshal(m.raw, &md)
 			if md.SHA256 != hex.EncodeToString(sum[:]) || md.Channels != 1 || md.TransactionKey != "deprecated" ||
-				len(md.Models) != 1 || md.ModelInfo[md.Models[0]].Arch != "pocketsphinx" {
+				len(md.Models) != 1 || md.ModelInfo[md.Models[0]].Arch != "pocketsphinx" || md.Extra["room"] != "a" ||
+				len(md.Warnings) != 1 || md.Warnings[0].Parameter != "model" {
 				t.Errorf("metadata %s", m.raw)
 			}
 			if want := float64(len(pcm)/2) / 16000; md.Duration < want-0.01 || md.Duration > want+0.01 {
@@ -99,6 +100,10 @@ func TestStreamRecognisesUtterance(t *testing.T) {
 	checkWER(t, u.Reference, strings.Join(finals, " "), 0.25)
 	// Privacy: the log has the stream's request ID, never its words.
 	log := logs.String()
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log, "stream closed") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond) // the server logs after the client saw the close
+		log = logs.String()
+	}
 	if !strings.Contains(log, `"msg":"listen: stream closed"`) || msgs[len(msgs)-1].RequestID == "" || !strings.Contains(log, msgs[len(msgs)-1].RequestID) {
 		t.Errorf("log lacks the stream's close record:\n%s", log)
 	}

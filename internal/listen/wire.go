@@ -40,9 +40,10 @@ type ModelInfo struct {
 
 // ResultMetadata rides on every Results message.
 type ResultMetadata struct {
-	RequestID string    `json:"request_id"`
-	ModelInfo ModelInfo `json:"model_info"`
-	ModelUUID string    `json:"model_uuid"`
+	RequestID string            `json:"request_id"`
+	ModelInfo ModelInfo         `json:"model_info"`
+	ModelUUID string            `json:"model_uuid"`
+	Extra     map[string]string `json:"extra,omitempty"`
 }
 
 // WireWord is one word of an alternative.
@@ -106,6 +107,7 @@ type Metadata struct {
 	Models         []string             `json:"models"`
 	ModelInfo      map[string]ModelInfo `json:"model_info"`
 	Warnings       []Warning            `json:"warnings,omitempty"`
+	Extra          map[string]string    `json:"extra,omitempty"`
 }
 
 // Warning names a parameter that was accepted but changes nothing.
@@ -113,6 +115,21 @@ type Warning struct {
 	Parameter string `json:"parameter"`
 	Type      string `json:"type"`
 	Message   string `json:"message"`
+}
+
+// warnings names what a request asked for and did not get: parameters
+// accepted but not applied, and a model other than the one serving it.
+func warnings(p Params, served string) []Warning {
+	var out []Warning
+	if p.Model != "" && p.Model != served {
+		out = append(out, Warning{Parameter: "model", Type: "unsupported",
+			Message: "model " + p.Model + " is not available here; " + served + " answered"})
+	}
+	for _, name := range p.Ignored {
+		out = append(out, Warning{Parameter: name, Type: "unsupported",
+			Message: name + " is accepted but not applied by this server"})
+	}
+	return out
 }
 
 // wholeStream is channel_index for a single (downmixed) channel: Deepgram
