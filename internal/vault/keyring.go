@@ -35,19 +35,31 @@ func (k *Keyring) Key(ctx context.Context, class Class, owner string) (KeyID, er
 	dek := make([]byte, dekSize)
 	rand.Read(dek)
 	defer clear(dek)
-	kek := k.current()
 	id := newKeyID()
-	w, err := wrap(kek.key, dek, wrapAAD(id, class, owner, kek.ID))
-	if err != nil {
-		return KeyID{}, err
+	for range 3 {
+		kek := k.current()
+		w, err := wrap(kek.key, dek, wrapAAD(id, class, owner, kek.ID))
+		if err != nil {
+			return KeyID{}, err
+		}
+		// Wrap only under a master key no rotation has retired: another
+		// process may have re-wrapped everything and be about to destroy
+		// the key this one still holds. Two callers racing for the same
+		// owner: the unique index keeps the first key, the second re-reads.
+		if _, err := k.db.ExecContext(ctx, `INSERT INTO vault_keys (id, class, owner, kek_id, wrapped, created_at)
+			SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM vault_keks WHERE id = ? AND retired_at IS NULL)
+			ON CONFLICT DO NOTHING`, id.String(), string(class), owner, kek.ID, w, k.now().UnixNano(), kek.ID); err != nil {
+			return KeyID{}, fmt.Errorf("vault: store data key: %w", err)
+		}
+		got, err := k.liveKey(ctx, class, owner)
+		if !errors.Is(err, sql.ErrNoRows) {
+			return got, err
+		}
+		if err := k.reload(ctx); err != nil { // our master key was retired
+			return KeyID{}, err
+		}
 	}
-	// Two callers racing for the same owner: the unique index keeps the
-	// first key and the second re-reads it.
-	if _, err := k.db.ExecContext(ctx, `INSERT INTO vault_keys (id, class, owner, kek_id, wrapped, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, id.String(), string(class), owner, kek.ID, w, k.now().UnixNano()); err != nil {
-		return KeyID{}, fmt.Errorf("vault: store data key: %w", err)
-	}
-	return k.liveKey(ctx, class, owner)
+	return KeyID{}, fmt.Errorf("vault: no current master key to wrap a data key under (is a rotation running?)")
 }
 
 func (k *Keyring) liveKey(ctx context.Context, class Class, owner string) (KeyID, error) {

@@ -223,3 +223,23 @@ func TestMoveToAnotherProvider(t *testing.T) {
 		t.Fatalf("audit %+v", ev)
 	}
 }
+
+// Another process rotates while this one still holds the old master key:
+// a data key this one makes afterwards must not be wrapped under the
+// retired key (which the rotation destroys), or it is lost on restart.
+func TestKeyAfterRotationElsewhere(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	stale := r.second(t) // has loaded the current key, knows nothing of the rotation
+	if _, err := r.k.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	blob, err := stale.Seal(ctx, ClassTranscript, "made-after-rotation", []byte("words"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := r.second(t) // a restart: only the new master key exists now
+	if got, err := fresh.Open(ctx, ClassTranscript, "made-after-rotation", blob); err != nil || string(got) != "words" {
+		t.Fatalf("a key made by a stale process after a rotation: %v", err)
+	}
+}
