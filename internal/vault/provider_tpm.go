@@ -5,9 +5,11 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -58,6 +60,23 @@ type sealedFile struct {
 	Public  []byte `json:"public"`
 	Private []byte `json:"private"`
 	KEKID   string `json:"kek_id"`
+}
+
+// parseSealed reads a sealed-key file.
+func parseSealed(b []byte) (sealedFile, error) {
+	var sf sealedFile
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sf); err != nil || sf.Version != 1 || sf.Bank != "sha256" || len(sf.PCRs) == 0 || len(sf.PCRs) > 24 ||
+		sf.KEKID == "" || len(sf.Public) == 0 || len(sf.Private) == 0 {
+		return sf, fmt.Errorf("%w: not a sealed master key this build reads", ErrMalformed)
+	}
+	for _, pcr := range sf.PCRs {
+		if pcr > 23 {
+			return sf, fmt.Errorf("%w: PCR %d", ErrMalformed, pcr)
+		}
+	}
+	return sf, nil
 }
 
 // Name is "tpm".
@@ -131,16 +150,9 @@ func (p *TPMProvider) load(ctx context.Context, path string) (KEK, error) {
 	if k, ok := p.cache[ck]; ok {
 		return k, nil
 	}
-	var sf sealedFile
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&sf); err != nil || sf.Version != 1 || sf.Bank != "sha256" || len(sf.PCRs) == 0 || sf.KEKID == "" {
-		return KEK{}, fmt.Errorf("%w: %s is not a sealed master key this build reads", ErrMalformed, path)
-	}
-	for _, pcr := range sf.PCRs {
-		if pcr > 23 {
-			return KEK{}, fmt.Errorf("%w: %s names PCR %d", ErrMalformed, path, pcr)
-		}
+	sf, err := parseSealed(b)
+	if err != nil {
+		return KEK{}, fmt.Errorf("%s: %w", path, err)
 	}
 	var raw []byte
 	err = p.withTPM(ctx, func(t transport.TPM) error {
@@ -221,7 +233,32 @@ func (p *TPMProvider) withTPM(ctx context.Context, fn func(transport.TPM) error)
 	} else {
 		conn.SetDeadline(time.Now().Add(time.Minute))
 	}
-	return fn(transport.FromReadWriter(conn))
+	return fn(transport.FromReadWriter(&framed{Conn: conn}))
+}
+
+// framed reads one whole TPM response per Read from a stream socket: go-tpm
+// reads a response with a single Read, which a stream may split. The
+// response header (tag, size, code) says how long it is.
+type framed struct {
+	net.Conn
+}
+
+func (f *framed) Read(p []byte) (int, error) {
+	const headerLen = 10
+	if len(p) < headerLen {
+		return 0, io.ErrShortBuffer
+	}
+	if _, err := io.ReadFull(f.Conn, p[:headerLen]); err != nil {
+		return 0, err
+	}
+	size := int(binary.BigEndian.Uint32(p[2:6]))
+	if size < headerLen || size > len(p) {
+		return 0, fmt.Errorf("vault: TPM response of %d bytes", size)
+	}
+	if _, err := io.ReadFull(f.Conn, p[headerLen:size]); err != nil {
+		return 0, err
+	}
+	return size, nil
 }
 
 // stored reports whether the key (or a staged one) exists at SealedPath.

@@ -86,17 +86,32 @@ func sealKEK(t transport.TPM, pcrs []uint, secret []byte) (pub, priv []byte, err
 	return tpm2.Marshal(rsp.OutPublic), tpm2.Marshal(rsp.OutPrivate), nil
 }
 
-// unsealKEK loads the sealed object and unseals it in a policy session that
-// asserts the PCRs it was sealed to.
-func unsealKEK(t transport.TPM, sf sealedFile) ([]byte, error) {
+type sealedParts struct {
+	pub  *tpm2.TPM2BPublic
+	priv *tpm2.TPM2BPrivate
+}
+
+// unsealParts decodes the marshalled public and private parts.
+func unsealParts(sf sealedFile) (sealedParts, error) {
 	pub, err := tpm2.Unmarshal[tpm2.TPM2BPublic](sf.Public)
 	if err != nil {
-		return nil, fmt.Errorf("%w: sealed public part: %v", ErrMalformed, err)
+		return sealedParts{}, fmt.Errorf("%w: sealed public part: %v", ErrMalformed, err)
 	}
 	priv, err := tpm2.Unmarshal[tpm2.TPM2BPrivate](sf.Private)
 	if err != nil {
-		return nil, fmt.Errorf("%w: sealed private part: %v", ErrMalformed, err)
+		return sealedParts{}, fmt.Errorf("%w: sealed private part: %v", ErrMalformed, err)
 	}
+	return sealedParts{pub, priv}, nil
+}
+
+// unsealKEK loads the sealed object and unseals it in a policy session that
+// asserts the PCRs it was sealed to.
+func unsealKEK(t transport.TPM, sf sealedFile) ([]byte, error) {
+	parts, err := unsealParts(sf)
+	if err != nil {
+		return nil, err
+	}
+	pub, priv := parts.pub, parts.priv
 	s, flush, err := createSRK(t)
 	if err != nil {
 		return nil, err
