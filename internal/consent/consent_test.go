@@ -173,7 +173,7 @@ func TestWithdrawShredsBiometrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.svc.Withdraw(ctx, rec.ID, "user:op2", "subject asked"); err != nil {
+	if err := r.svc.Withdraw(ctx, rec.ID, "user:op2", "subject_request"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.svc.Active(ctx, "subject:0004dddd", PurposeSpeakerID); !errors.Is(err, ErrNoConsent) {
@@ -188,8 +188,11 @@ func TestWithdrawShredsBiometrics(t *testing.T) {
 	}
 	h := out[0].History
 	if out[0].Status != StatusWithdrawn || len(h) != 2 || h[1].Status != StatusWithdrawn || h[1].Actor != "user:op2" ||
-		h[1].Reason != "subject asked" || out[0].Evidence.TypedName != typedName {
+		h[1].Reason != "subject_request" || out[0].Evidence.TypedName != typedName {
 		t.Fatalf("exported record %+v", out[0])
+	}
+	if err := r.svc.Withdraw(ctx, rec.ID, "user:op2", "she moved to Durban"); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("a free-text reason (personal details in the audit log): %v", err)
 	}
 	if err := r.svc.Withdraw(ctx, rec.ID, "user:op2", ""); err != nil {
 		t.Fatalf("withdrawing again: %v", err)

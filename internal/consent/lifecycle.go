@@ -63,8 +63,28 @@ func (s *Service) get(ctx context.Context, id string) (Record, error) {
 // as proof of what was agreed and when it ended) and the subject's
 // biometric key is shredded, so every voiceprint and snippet sealed under
 // it is gone. Calling it again retries the shred.
+//
+// reason is a short code such as "subject_request" (lower-case letters and
+// _ only): it goes in the history and the audit log, which hold no
+// personal details.
 func (s *Service) Withdraw(ctx context.Context, id, actor, reason string) error {
+	if !reasonCode(reason) {
+		return fmt.Errorf("%w: reason %q: want a short code such as subject_request, never free text", ErrInvalid, reason)
+	}
 	return s.end(ctx, id, actor, reason, StatusWithdrawn, "consent.withdraw")
+}
+
+// reasonCode reports whether r is empty or a code of at most 32 of a-z and _.
+func reasonCode(r string) bool {
+	if len(r) > 32 {
+		return false
+	}
+	for _, c := range r {
+		if (c < 'a' || c > 'z') && c != '_' {
+			return false
+		}
+	}
+	return true
 }
 
 // end moves an active record to status and shreds the subject key.
@@ -116,7 +136,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("consent: %w", err)
 	}
 	for i, id := range ids {
-		if err := s.end(ctx, id, "system:retention", "term ended", StatusExpired, "consent.expire"); err != nil {
+		if err := s.end(ctx, id, "system:retention", "term_ended", StatusExpired, "consent.expire"); err != nil {
 			return i, err
 		}
 	}
@@ -158,7 +178,7 @@ func (s *Service) Erase(ctx context.Context, subject, actor string) (int, error)
 			if _, err := tx.ExecContext(ctx, "UPDATE consent_records SET status = 'erased', sealed = NULL WHERE id = ?", id); err != nil {
 				return err
 			}
-			return s.change(ctx, tx, id, Change{At: s.now().UTC(), Status: StatusErased, Actor: actor, Reason: "erasure request"},
+			return s.change(ctx, tx, id, Change{At: s.now().UTC(), Status: StatusErased, Actor: actor, Reason: "erasure_request"},
 				"consent.erase", map[string]string{"subject": subject})
 		})
 		if err != nil {
