@@ -13,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openai/openai-go/v3"
+
 	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/speech"
 )
 
 // checkError asserts resp is status with catalogue code and a message.
@@ -169,4 +172,73 @@ func FuzzTranscriptionForm(f *testing.F) {
 			t.Fatalf("accepted format %q", req.Format)
 		}
 	})
+}
+
+// fakeTranscriber answers every file with two fixed segments.
+type fakeTranscriber struct{ speech.Transcriber }
+
+func (fakeTranscriber) SampleRate() int { return 16000 }
+func (fakeTranscriber) Info() speech.EngineInfo {
+	return speech.EngineInfo{Engine: "fake", Role: "transcribe", Model: "m1"}
+}
+func (fakeTranscriber) Transcribe(ctx context.Context, s []float32, o speech.TranscribeOptions) (speech.Transcript, error) {
+	w := func(t string, a, b int) speech.Word {
+		return speech.Word{Text: t, Start: time.Duration(a) * time.Millisecond, End: time.Duration(b) * time.Millisecond, Confidence: 0.9}
+	}
+	return speech.Transcript{Duration: speech.SamplesToDuration(len(s), 16000), Segments: []speech.Result{
+		{Segment: 0, Text: "hello there", Start: 0, End: time.Second, Confidence: 0.5, Final: true, Words: []speech.Word{w("hello", 0, 400), w("there", 500, 1000)}},
+		{Segment: 1, Text: "general", Start: 2 * time.Second, End: 3 * time.Second, Confidence: 1, Final: true, Words: []speech.Word{w("general", 2000, 3000)}},
+	}}, nil
+}
+
+// Without a streaming recogniser, stream=true sends the Transcriber's
+// segments as deltas; verbose_json defaults to segments only; an engine
+// named by its /v1/models ID or model name is accepted.
+func TestTranscriptionWithoutRecognizer(t *testing.T) {
+	wav, err := os.ReadFile(utterance(t, testID).WAV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, c := newServer(t, New(Options{Transcriber: fakeTranscriber{}}))
+	ctx := context.Background()
+	file := func() openai.AudioTranscriptionNewParams {
+		return openai.AudioTranscriptionNewParams{File: openai.File(bytes.NewReader(wav), "a.wav", "audio/wav"), Model: "fake/m1"}
+	}
+	st := c.Audio.Transcriptions.NewStreaming(ctx, file())
+	var deltas []string
+	var done string
+	for st.Next() {
+		if ev := st.Current(); ev.Type == "transcript.text.delta" {
+			deltas = append(deltas, ev.Delta)
+		} else {
+			done = ev.Text
+		}
+	}
+	st.Close()
+	if err := st.Err(); err != nil || len(deltas) != 2 || deltas[0] != "hello there" || deltas[1] != " general" || done != "hello there general" {
+		t.Fatalf("stream: %v %q %q", err, deltas, done)
+	}
+	p := file()
+	p.Model = "m1"
+	p.ResponseFormat = openai.AudioResponseFormatVerboseJSON
+	res, err := c.Audio.Transcriptions.New(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Segments) != 2 || len(res.Words) != 0 || res.Segments[1].Start != 2 || res.Segments[1].AvgLogprob != 0 ||
+		res.Segments[0].AvgLogprob >= 0 || res.Text != "hello there general" {
+		t.Fatalf("verbose %+v", res)
+	}
+	p.TimestampGranularities = []string{"word"}
+	p.File = file().File // the last request read the first reader
+	res, err = c.Audio.Transcriptions.New(ctx, p)
+	if err != nil || len(res.Segments) != 0 || len(res.Words) != 3 || res.Words[2].Word != "general" || res.Words[1].Start != 0.5 {
+		t.Fatalf("words only: %v %+v", err, res)
+	}
+	p.ResponseFormat = openai.AudioResponseFormatSRT
+	p.File = file().File
+	var srt string
+	if err := c.Post(ctx, "audio/transcriptions", p, &srt); err != nil || parseCues(t, srt) != "hello there general" {
+		t.Fatalf("srt: %v %q", err, srt)
+	}
 }
