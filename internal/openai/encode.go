@@ -30,6 +30,12 @@ type encoder interface {
 	Close() error
 }
 
+var (
+	_ encoder = (*wavEncoder)(nil)
+	_ encoder = (*pcmEncoder)(nil)
+	_ encoder = (*flacEncoder)(nil)
+)
+
 // speechFormat is one response_format of /v1/audio/speech.
 type speechFormat struct {
 	contentType string

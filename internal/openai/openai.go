@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -45,6 +46,8 @@ type AudioQuota interface {
 	CheckAudio(ctx context.Context, p auth.Principal) error
 	ChargeAudio(ctx context.Context, p auth.Principal, d time.Duration) error
 }
+
+var _ AudioQuota = (*limit.Limiter)(nil)
 
 // Model is one entry of GET /v1/models, in OpenAI's shape.
 type Model struct {
