@@ -1,0 +1,264 @@
+package live
+
+import (
+	"context"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/testdata"
+)
+
+func percentile(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
+
+// benchManager is a Manager on a fresh store and in-process bus, with
+// PocketSphinx and (when vad) the Silero VAD.
+func benchManager(b *testing.B, vad bool, cfg config.Live) *Manager {
+	b.Helper()
+	nc := newNATS(b)()
+	st, err := store.Open(context.Background(), b.TempDir()+"/izwi.db")
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := ManagerOptions{Store: st, Conn: nc, Recognizer: newRecognizer(b), Config: cfg}
+	if vad {
+		opts.VAD = newVAD(b)
+	}
+	m, err := NewManager(context.Background(), opts)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close(context.Background()); st.Close() })
+	return m
+}
+
+// BenchmarkLatency plays shared utterances at real time through
+// Manager + Watch (PocketSphinx + Silero VAD) and reports, over all of
+// them, speech onset (the VAD's, run offline on the same audio) → first
+// partial, and end of speech (a final's last word) → that final.
+func BenchmarkLatency(b *testing.B) {
+	m := benchManager(b, true, config.Live{})
+	vad := newVAD(b)
+	us := testdata3(b)
+	var firstPartial, final []float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		u := us[i%len(us)]
+		s := samples(b, u)
+		onsets := vadOnsets(b, vad, s)
+		c, err := m.Create(b.Context(), "bench", CreateRequest{Start: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		f, err := m.Watch(b.Context(), c.ID, 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		in, err := m.Attach(b.Context(), "bench", c.ID, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := time.Now()
+		written := func(at float64) time.Time { return start.Add(time.Duration(at * float64(time.Second))) }
+		var mu sync.Mutex
+		var got []Event
+		var recv []time.Time
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for e := range f.Events() {
+				mu.Lock()
+				got, recv = append(got, e), append(recv, time.Now())
+				mu.Unlock()
+			}
+		}()
+		// Real-time pacing: chunk k is written at start + k×100 ms.
+		for off, k := 0, 0; off < len(s)+32000; off, k = off+1600, k+1 {
+			time.Sleep(time.Until(start.Add(time.Duration(k) * 100 * time.Millisecond)))
+			chunk := make([]float32, 1600)
+			if off < len(s) {
+				copy(chunk, s[off:min(off+1600, len(s))])
+			}
+			in.Write(chunk)
+		}
+		in.Close()
+		m.Stop(b.Context(), "bench", c.ID)
+		f.Close()
+		<-done
+		for _, on := range onsets {
+			for j, e := range got {
+				if e.Type == TypeCaption && !e.Final && e.Text != "" && e.End > on {
+					firstPartial = append(firstPartial, recv[j].Sub(written(on)).Seconds())
+					break
+				}
+			}
+		}
+		for j, e := range got {
+			if e.Type == TypeCaption && e.Final && e.Text != "" && len(e.Words) > 0 {
+				final = append(final, recv[j].Sub(written(e.Words[len(e.Words)-1].End)).Seconds())
+			}
+		}
+		m.Delete(b.Context(), "bench", c.ID)
+	}
+	b.ReportMetric(percentile(firstPartial, 0.5), "onset→partial-p50-s")
+	b.ReportMetric(percentile(firstPartial, 0.95), "onset→partial-p95-s")
+	b.ReportMetric(percentile(final, 0.5), "end→final-p50-s")
+	b.ReportMetric(percentile(final, 0.95), "end→final-p95-s")
+}
+
+// testdata3 is three shared utterances of different speakers.
+func testdata3(b *testing.B) []testdata.Utterance {
+	var out []testdata.Utterance
+	for _, id := range []string{pauseID, "1089-134686-0000", "1089-134686-0001"} {
+		out = append(out, utterance(b, id))
+	}
+	return out
+}
+
+// vadOnsets returns where the VAD hears each speech segment begin.
+func vadOnsets(b *testing.B, v speech.VAD, s []float32) []float64 {
+	d, err := v.NewDetector()
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer d.Close()
+	var segs []speech.SpeechSegment
+	for off := 0; off < len(s); off += 1600 {
+		x, _ := d.Accept(s[off:min(off+1600, len(s))])
+		segs = append(segs, x...)
+	}
+	x, _ := d.Flush()
+	segs = append(segs, x...)
+	var out []float64
+	for _, sg := range segs {
+		out = append(out, sg.Start.Seconds())
+	}
+	return out
+}
+
+// BenchmarkConcurrentStreams compares how many seconds of audio per second
+// the machine recognises through N pipelines at once (N = GOMAXPROCS,
+// audio written as fast as the queue takes it) with the engine's streams
+// driven directly in a tight loop. streams-* are real-time streams
+// sustainable (audio s per wall s); ratio is pipeline / direct.
+func BenchmarkConcurrentStreams(b *testing.B) {
+	rec := newRecognizer(b)
+	s := samples(b, utterance(b, pauseID))
+	n := runtime.GOMAXPROCS(0)
+	audioSecs := float64(len(s)) / 16000 * float64(n)
+	run := func(one func()) float64 {
+		start := time.Now()
+		var wg sync.WaitGroup
+		for range n {
+			wg.Add(1)
+			go func() { defer wg.Done(); one() }()
+		}
+		wg.Wait()
+		return audioSecs / time.Since(start).Seconds()
+	}
+	var direct, piped float64
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		direct += run(func() {
+			st, err := rec.NewStream(context.Background(), speech.StreamOptions{})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for off := 0; off < len(s); off += 1600 {
+				st.Accept(s[off:min(off+1600, len(s))])
+			}
+			st.Flush()
+			st.Close()
+		})
+		piped += run(func() {
+			p, err := NewPipeline(context.Background(), PipelineConfig{Recognizer: rec, QueueAudio: time.Minute}, func(Event) {})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			for off := 0; off < len(s); off += 1600 {
+				p.Write(s[off:min(off+1600, len(s))])
+			}
+			p.Close()
+		})
+	}
+	b.ReportMetric(direct/float64(b.N), "streams-direct")
+	b.ReportMetric(piped/float64(b.N), "streams-pipeline")
+	b.ReportMetric(piped/direct, "ratio")
+}
+
+// BenchmarkFanout: 10,000 feeds on one session in one process; each
+// iteration publishes one event and waits until every feed has it.
+// Reports p99 delivery (publish → receipt) and heap bytes per feed.
+func BenchmarkFanout(b *testing.B) {
+	const feeds = 10000
+	m := benchManager(b, false, config.Live{})
+	c, err := m.Create(b.Context(), "bench", CreateRequest{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sess, _ := m.lookup("", c.ID)
+	ctx, cancel := context.WithCancel(b.Context())
+	defer cancel()
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fs := make([]Feed, feeds)
+	for i := range fs {
+		if fs[i], err = m.Watch(ctx, c.ID, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	perFeed := float64(after.HeapAlloc-before.HeapAlloc) / feeds
+	lat := make([][]float64, feeds)
+	var got atomic.Int64
+	var wg sync.WaitGroup
+	for i, f := range fs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for e := range f.Events() {
+				lat[i] = append(lat[i], time.Since(e.Time).Seconds())
+				got.Add(1)
+			}
+		}()
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		sess.pub.publish(Event{Type: TypeCaption, Segment: i, Text: "benchmark words"})
+		want := int64(i+1) * feeds
+		deadline := time.Now().Add(time.Minute)
+		for got.Load() < want {
+			if time.Now().After(deadline) {
+				b.Fatalf("only %d of %d deliveries", got.Load(), want)
+			}
+			runtime.Gosched()
+		}
+	}
+	b.StopTimer()
+	cancel()
+	wg.Wait()
+	var all []float64
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	b.ReportMetric(percentile(all, 0.99)*1000, "p99-ms")
+	b.ReportMetric(percentile(all, 0.5)*1000, "p50-ms")
+	b.ReportMetric(perFeed, "heap-B/feed")
+}
