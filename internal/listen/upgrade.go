@@ -1,0 +1,141 @@
+package listen
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/coder/websocket"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/limit"
+)
+
+// streamHandler checks a /v1/listen request, builds its pipeline, upgrades
+// it and runs the stream; it tracks open streams for Handler.Close.
+type streamHandler struct {
+	opts Options
+
+	mu     sync.Mutex
+	closed bool
+	open   map[*stream]context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// track registers a stream for shutdown; false when shutting down.
+func (h *streamHandler) track(s *stream, cancel context.CancelFunc) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return false
+	}
+	h.open[s] = cancel
+	h.wg.Add(1)
+	return true
+}
+
+func (h *streamHandler) untrack(s *stream) {
+	h.mu.Lock()
+	delete(h.open, s)
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+func (h *streamHandler) shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	for _, cancel := range h.open {
+		cancel()
+	}
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("listen: streams still open at shutdown: %w", ctx.Err())
+	}
+}
+
+func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p, err := ParseParams(r.URL.Query(), true)
+	if err != nil {
+		var pe *ParamError
+		if errors.As(err, &pe) {
+			writeError(w, r, apierr.CodeBadRequest, pe.Param+" "+pe.Msg)
+			return
+		}
+		writeError(w, r, apierr.CodeBadRequest, "")
+		return
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		writeError(w, r, apierr.CodeBadRequest, "GET /v1/listen is a WebSocket; POST audio to /v1/listen to transcribe a file")
+		return
+	}
+	if h.opts.Pipeline == nil {
+		writeError(w, r, apierr.CodeNotReady, "no streaming recognizer is loaded")
+		return
+	}
+	s := &stream{opts: h.opts, p: p, requestID: requestID(r), created: h.opts.Now(), sha: sha256.New()}
+	s.sess, _ = limit.SessionFrom(r.Context())
+	s.principal, s.authed = auth.FromContext(r.Context())
+	// The pipeline is built before the upgrade so that a missing or
+	// failing engine is an HTTP answer, not a dropped socket.
+	pl, rate, err := h.opts.Pipeline(r.Context(), PipelineConfig{Hotwords: p.Hotwords, Endpointing: p.Endpointing}, s.emit)
+	if err != nil {
+		h.opts.Logger.Warn("listen: pipeline refused", "request_id", s.requestID, "err", err)
+		writeError(w, r, apierr.CodeNotReady, "the streaming recognizer is not available")
+		return
+	}
+	s.pl, s.rate = pl, rate
+	if p.Format.Encoding != "" {
+		if s.conv, err = audio.NewConverter(p.Format, rate); err != nil {
+			_ = pl.Close()
+			writeError(w, r, apierr.CodeBadRequest, "encoding is not a format this server converts")
+			return
+		}
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if !h.track(s, cancel) {
+		_ = pl.Close()
+		writeError(w, r, apierr.CodeNotReady, "the server is shutting down")
+		return
+	}
+	defer h.untrack(s)
+	s.touch() // before the upgrade, so the idle clock starts when the client's dial returns
+	w.Header().Set("dg-request-id", s.requestID)
+	// Credentials are the gateway's business: API keys and tickets, never
+	// ambient cookies, so a cross-origin page cannot ride on a user's
+	// session and Origin is not checked here. "token" is the marker left
+	// of Deepgram's "Sec-WebSocket-Protocol: token, KEY" after the gateway
+	// strips the key; browsers need it echoed.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"token"}, InsecureSkipVerify: true})
+	if err != nil {
+		_ = pl.Close()
+		return // Accept has answered
+	}
+	conn.SetReadLimit(maxMessageBytes)
+	s.conn = conn
+	s.run(ctx)
+}
+
+func requestID(r *http.Request) string {
+	if id := apierr.RequestID(r.Context()); id != "" {
+		return id
+	}
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// run reads the client's messages until the stream ends; the watchdog
