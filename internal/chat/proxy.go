@@ -246,13 +246,15 @@ const maxChargeWait = 5 * time.Second
 // from cancellation) and even when it passes a limit: the limiter's Charge
 // is all-or-nothing, so a refusal by the per-second bucket is retried once
 // the bucket can take it (the wait is at most about a second's worth of
-// tokens), and a refusal by the daily quota charges what is left of the
-// day, so the next call is refused by admit.
+// tokens, and stops if the caller goes: a barge-in must not wait), and a
+// refusal by the daily quota charges what is left of the day, so the next
+// call is refused by admit.
 func (p *Proxy) charge(ctx context.Context, who *auth.Principal, upstream string, u Usage) {
 	p.metrics.tokens(upstream, u)
 	if p.limiter == nil || who == nil || who.Subject == "" || u.TotalTokens <= 0 {
 		return
 	}
+	wait := ctx.Done() // waiting for the bucket stops when the caller goes
 	ctx = context.WithoutCancel(ctx)
 	n, waited := u.TotalTokens, time.Duration(0)
 	for {
@@ -269,8 +271,13 @@ func (p *Proxy) charge(ctx context.Context, who *auth.Principal, upstream string
 			}
 		case errors.As(err, &le) && waited+le.RetryAfter <= maxChargeWait:
 			waited += le.RetryAfter
-			time.Sleep(le.RetryAfter)
-			continue
+			t := time.NewTimer(le.RetryAfter)
+			select {
+			case <-t.C:
+				continue
+			case <-wait:
+				t.Stop()
+			}
 		}
 		p.log.Warn("chat tokens not charged", "request_id", apierr.RequestID(ctx), "upstream", upstream, "tokens", n, "err", err)
 		return
