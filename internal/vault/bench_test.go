@@ -68,3 +68,24 @@ func BenchmarkRotate(b *testing.B) {
 	}
 	b.ReportMetric(float64(keys*b.N)/b.Elapsed().Seconds(), "keys/s")
 }
+
+// BenchmarkShred destroys one data key per op: the audited transaction,
+// the shred-list append (fsync) and the WAL checkpoint.
+func BenchmarkShred(b *testing.B) {
+	r := newRig(b)
+	ctx := context.Background()
+	ids := make([]KeyID, 0, b.N)
+	for i := range b.N {
+		id, err := r.k.Key(ctx, ClassSnippet, fmt.Sprintf("snippet-%d", i))
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	b.ResetTimer()
+	for _, id := range ids {
+		if err := r.k.Shred(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
