@@ -245,3 +245,26 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+// Whatever the deltas, the pieces spoken are the text, in order, each at
+// most maxPiece bytes once cut at a space.
+func FuzzSplitter(f *testing.F) {
+	f.Add("Hello there. How are you?", 3)
+	f.Add(strings.Repeat("long ", 80)+"end.", 7)
+	f.Add("a\n\nb;c; d", 1)
+	f.Fuzz(func(t *testing.T, text string, step int) {
+		step = max(1, min(step, 64))
+		var sp splitter
+		var got []string
+		for i := 0; i < len(text); i += step {
+			got = append(got, sp.push(text[i:min(i+step, len(text))])...)
+		}
+		if rest := sp.flush(); rest != "" {
+			got = append(got, rest)
+		}
+		squash := func(s string) string { return strings.Join(strings.Fields(s), "") }
+		if squash(strings.Join(got, " ")) != squash(text) {
+			t.Fatalf("pieces %q lose or reorder %q", got, text)
+		}
+	})
+}
