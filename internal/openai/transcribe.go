@@ -72,7 +72,6 @@ func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	dur := clip.Duration()
-	clip = audio.Clip{}
 	if hasPrincipal && h.o.Quota != nil {
 		// Charged before the work, atomically: audio over the day's
 		// allowance is never processed.
