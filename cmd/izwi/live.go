@@ -23,6 +23,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/listen"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
+	"github.com/izwi-speech/izwi/internal/live/source"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/web"
@@ -132,8 +133,8 @@ func (s *sourceFlags) String() string {
 }
 
 func (s *sourceFlags) Set(v string) error {
-	if strings.TrimSpace(v) == "" {
-		return errors.New("empty source")
+	if _, err := source.Parse(v); err != nil { // checked again at start; this fails fast with usage
+		return err
 	}
 	s.list = append(s.list, sourceFlag{spec: v})
 	return nil
@@ -159,11 +160,92 @@ func (l labelFlag) Set(v string) error {
 	return nil
 }
 
-// startSources creates (or reuses, by label) a session per --source and
-// runs the source into it until ctx ends.
+// sourceOwner owns the sessions --source creates: a subject no key or
+// token has, so only admins manage them (viewers watch by viewer mode).
+const sourceOwner = "system:source"
+
+// startSources creates (or reuses, by label) a live session per --source
+// and runs the source into it until ctx ends. Any bad spec or session
+// error is returned before anything runs, so serve refuses to start.
 func (l *liveParts) startSources(ctx context.Context, list []sourceFlag) error {
 	if len(list) == 0 {
 		return nil
 	}
-	return errors.New("live: --source needs the source package (not built yet)")
+	type job struct {
+		src source.Source
+		id  string
+		ing live.Ingest
+	}
+	var jobs []job
+	fail := func(err error) error {
+		for _, j := range jobs {
+			_ = j.ing.Close()
+		}
+		return err
+	}
+	existing, err := l.manager.List(ctx, "")
+	if err != nil {
+		return err
+	}
+	for _, f := range list {
+		src, err := source.Parse(f.spec)
+		if err != nil {
+			return fail(err)
+		}
+		label := f.label
+		if label == "" {
+			label = truncate(src.String(), live.MaxLabel)
+		}
+		info, err := l.sourceSession(ctx, existing, label)
+		if err != nil {
+			return fail(fmt.Errorf("live: --source %s: %w", src, err))
+		}
+		ing, err := l.manager.Attach(ctx, "", info.ID, src.String())
+		if err != nil {
+			return fail(fmt.Errorf("live: --source %s: %w", src, err))
+		}
+		jobs = append(jobs, job{src, info.ID, ing})
+		l.log.Info("source attached", "session_id", info.ID, "source", src.String())
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	l.stopSrcs = cancel
+	for _, j := range jobs {
+		l.sources.Add(1)
+		go func() {
+			defer l.sources.Done()
+			defer j.ing.Close()
+			if err := source.Run(sctx, j.src, j.ing); err != nil && sctx.Err() == nil {
+				l.log.Warn("source stopped", "session_id", j.id, "source", j.src.String(), "err", err)
+				return
+			}
+			l.log.Info("source ended", "session_id", j.id, "source", j.src.String())
+		}()
+	}
+	return nil
+}
+
+// sourceSession finds the source-owned session labelled label that is not
+// stopped, or creates one, and makes it live.
+func (l *liveParts) sourceSession(ctx context.Context, existing []live.Info, label string) (live.Info, error) {
+	for _, in := range existing {
+		if in.Owner != sourceOwner || in.Label != label || in.State == live.Stopped {
+			continue
+		}
+		switch in.State {
+		case live.Idle:
+			return l.manager.Start(ctx, "", in.ID)
+		case live.Interrupted:
+			return l.manager.Resume(ctx, "", in.ID)
+		}
+		return in, nil
+	}
+	c, err := l.manager.Create(ctx, sourceOwner, live.CreateRequest{Label: label, Start: true})
+	return c.Info, err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
