@@ -11,8 +11,8 @@ import (
 // BenchmarkTurnLatency measures, with the real engines and an instant
 // upstream double, the latency a user feels: from the arrival of the audio
 // holding their last word to the first byte of reply audio. The question
-// is sent at once; the silence after it arrives in real time (100 ms every
-// 100 ms), as from a microphone, so the endpointing wait is included.
+// and the silence after it arrive in real time (100 ms every 100 ms), as
+// from a microphone, so the endpointing wait is included.
 // Reports p50 and p95 over b.N turns of one conversation.
 func BenchmarkTurnLatency(b *testing.B) {
 	e := loadEngines(b)
@@ -25,13 +25,16 @@ func BenchmarkTurnLatency(b *testing.B) {
 	var eos, endpoint []float64
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		c.speak(q, 0)
+		// The question, then silence, 100 ms every 100 ms.
+		audio := q
 		tick := time.NewTicker(100 * time.Millisecond)
 	wait:
 		for {
 			select {
 			case <-tick.C:
-				c.speak(nil, 100*time.Millisecond)
+				chunk := make([]float32, 1600)
+				audio = audio[copy(chunk, audio):]
+				c.speak(chunk, 0)
 			case it := <-c.in:
 				if it.err != nil {
 					b.Fatal(it.err)
