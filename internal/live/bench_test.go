@@ -203,7 +203,8 @@ func BenchmarkConcurrentStreams(b *testing.B) {
 
 // BenchmarkFanout: 10,000 feeds on one session in one process; each
 // iteration publishes one event and waits until every feed has it.
-// Reports p99 delivery (publish → receipt) and heap bytes per feed.
+// Reports p50/p99 delivery (publish → receipt), and heap and goroutine
+// stack bytes per feed (each feed has one pump goroutine).
 func BenchmarkFanout(b *testing.B) {
 	const feeds = 10000
 	m := benchManager(b, false, config.Live{})
@@ -226,6 +227,7 @@ func BenchmarkFanout(b *testing.B) {
 	runtime.GC()
 	runtime.ReadMemStats(&after)
 	perFeed := float64(after.HeapAlloc-before.HeapAlloc) / feeds
+	stackPerFeed := float64(after.StackInuse-before.StackInuse) / feeds
 	lat := make([][]float64, feeds)
 	var got atomic.Int64
 	var wg sync.WaitGroup
@@ -261,4 +263,5 @@ func BenchmarkFanout(b *testing.B) {
 	b.ReportMetric(percentile(all, 0.99)*1000, "p99-ms")
 	b.ReportMetric(percentile(all, 0.5)*1000, "p50-ms")
 	b.ReportMetric(perFeed, "heap-B/feed")
+	b.ReportMetric(stackPerFeed, "stack-B/feed")
 }

@@ -26,22 +26,21 @@ type hub struct {
 	closed bool
 }
 
-// feed is one viewer's subscription. Until catch-up ends its goroutine
-// owns out and live events wait in pending; afterwards the hub sends to
-// out directly. Every send to and the close of out happen under mu, or
-// in the catch-up goroutine before live is set.
+// feed is one viewer's subscription. The hub queues events (shared,
+// read-only pointers) without blocking; the feed's pump goroutine sends
+// them on out, which it alone writes and closes. A queue that reaches the
+// viewer buffer ends the feed with ErrSlow.
 type feed struct {
 	h    *hub
 	out  chan Event
-	done chan struct{}
+	done chan struct{} // closed when err is set
+	wake chan struct{}
 	size int
 
-	mu      sync.Mutex
-	err     error
-	live    bool
-	pending []Event
-	last    uint64 // Seq of the last event sent
-	stop    func() bool
+	mu    sync.Mutex
+	err   error
+	queue []*Event
+	stop  func() bool
 }
 
 var _ Feed = (*feed)(nil)
@@ -54,7 +53,8 @@ func (f *feed) Err() error {
 	return f.err
 }
 
-// Close ends the feed; Err stays nil... unless it had already failed.
+// Close ends the feed (Err reports context.Canceled unless it had
+// already failed).
 func (f *feed) Close() { f.fail(context.Canceled) }
 
 // fail ends the feed with err (first error wins) and leaves the hub.
@@ -67,48 +67,38 @@ func (f *feed) fail(err error) {
 	}
 }
 
-// failLocked records err and closes out if the hub owns it; f.mu is held.
+// failLocked records err and wakes the pump to close out; f.mu is held.
 func (f *feed) failLocked(err error) bool {
 	if f.err != nil {
 		return false
 	}
 	f.err = err
+	f.queue = nil
 	close(f.done)
-	if f.live {
-		close(f.out)
-	}
 	if f.stop != nil {
 		f.stop()
 	}
 	return true
 }
 
-// deliver hands e to f without blocking; false when f is full and failed.
+// deliver queues e without blocking; false when the queue was full and
+// the feed failed with ErrSlow.
 func (f *feed) deliver(e *Event) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.err != nil {
 		return true
 	}
-	if !f.live {
-		if len(f.pending) >= f.size {
-			f.failLocked(ErrSlow)
-			return false
-		}
-		f.pending = append(f.pending, *e)
-		return true
-	}
-	if e.Seq <= f.last {
-		return true
-	}
-	select {
-	case f.out <- *e:
-		f.last = e.Seq
-		return true
-	default:
+	if len(f.queue) >= f.size {
 		f.failLocked(ErrSlow)
 		return false
 	}
+	f.queue = append(f.queue, e)
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // Watch implements Sessions.
@@ -125,64 +115,61 @@ func (m *Manager) Watch(ctx context.Context, id string, after uint64) (Feed, err
 	if err != nil {
 		return nil, err
 	}
-	f := &feed{h: h, out: make(chan Event, m.cfg.ViewerBuffer), done: make(chan struct{}), size: m.cfg.ViewerBuffer, last: after}
+	f := &feed{h: h, out: make(chan Event), done: make(chan struct{}), wake: make(chan struct{}, 1), size: m.cfg.ViewerBuffer}
 	if !h.add(f) {
 		return nil, fmt.Errorf("%w: session closed", ErrNotFound)
 	}
 	m.met.feedsOpen.Inc()
-	f.stop = context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
-	go f.catchUp(m, after)
+	stop := context.AfterFunc(ctx, func() { f.fail(ctx.Err()) })
+	f.mu.Lock()
+	f.stop = stop
+	f.mu.Unlock()
+	go f.pump(m, after)
 	return f, nil
 }
 
-// catchUp sends what the session's owner holds after `after`, then what
-// arrived meanwhile, then hands out to the hub.
-func (f *feed) catchUp(m *Manager, after uint64) {
-	subj := SubjectsFor(f.h.id).History
-	send := func(e Event) bool {
-		if e.Seq <= f.last {
+// pump sends what the session's owner holds after `after` (catch-up),
+// then the queued live events, skipping any already sent, until the feed
+// ends; then it closes out.
+func (f *feed) pump(m *Manager, after uint64) {
+	defer close(f.out)
+	last := after
+	send := func(e *Event) bool {
+		if e.Seq <= last {
 			return true
 		}
 		select {
-		case f.out <- e:
-			f.last = e.Seq
+		case f.out <- *e:
+			last = e.Seq
 			return true
 		case <-f.done:
 			return false
 		}
 	}
-	next := after
+	subj := SubjectsFor(f.h.id).History
 	for {
-		evs, err := m.history(subj, next)
+		evs, err := m.history(subj, last)
 		if err != nil || len(evs) == 0 {
 			break
 		}
-		for _, e := range evs {
-			if !send(e) {
-				close(f.out)
+		for i := range evs {
+			if !send(&evs[i]) {
 				return
 			}
 		}
-		next = evs[len(evs)-1].Seq
 	}
 	for {
+		select {
+		case <-f.done:
+			return
+		case <-f.wake:
+		}
 		f.mu.Lock()
-		if f.err != nil {
-			f.mu.Unlock()
-			close(f.out)
-			return
-		}
-		p := f.pending
-		f.pending = nil
-		if len(p) == 0 {
-			f.live = true
-			f.mu.Unlock()
-			return
-		}
+		q := f.queue
+		f.queue = nil
 		f.mu.Unlock()
-		for _, e := range p {
+		for _, e := range q {
 			if !send(e) {
-				close(f.out)
 				return
 			}
 		}
