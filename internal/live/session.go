@@ -1,12 +1,17 @@
-// Package live owns live-caption sessions: their lifecycle, and (as issue 4
-// lands) the pipeline that carries a session's audio through voice activity
-// detection and recognition to its viewers.
+// Package live owns live-caption sessions: their lifecycle and records
+// (Manager, persisted in the store's live_sessions table, never words or
+// audio), the Pipeline that carries a session's audio through voice
+// activity detection and recognition to caption events, and the bus
+// plumbing between them: audio on izwi.live.<id>.audio (core NATS, bounded
+// pending limits), numbered events on .events, catch-up on .history, and
+// one hub per session per process fanning events out to viewers' feeds.
+// Sub-package source feeds sessions from ALSA devices and files.
 //
 // A session is an explicit state machine: Next is a pure function from a
 // session and an event to the next session and the effects the caller must
-// carry out (start or stop the pipeline, persist, notify viewers). One
-// goroutine per session applies it, so the rules are testable without
-// goroutines, clocks or I/O.
+// carry out (start or stop the pipeline, persist, notify viewers). The
+// Manager applies it under the session's lock, so the rules are testable
+// without goroutines, clocks or I/O.
 package live
 
 import (
