@@ -179,6 +179,9 @@ func (h *Handlers) captionsSSE(ctx context.Context, w http.ResponseWriter, r *ht
 	}
 	defer feed.Close()
 	rc := http.NewResponseController(w)
+	// The server's ReadTimeout would cancel this request's context (and
+	// its WriteTimeout cut the stream); writes get their own deadlines.
+	_ = rc.SetReadDeadline(time.Time{})
 	hd := w.Header()
 	hd.Set("Content-Type", "text/event-stream")
 	hd.Set("Cache-Control", "no-store")

@@ -334,3 +334,35 @@ func TestViewerAccess(t *testing.T) {
 		t.Fatalf("same-origin viewer ticket: %d", code)
 	}
 }
+
+// Viewer sockets and SSE streams, and ingest sockets, outlive the HTTP
+// server's read and write timeouts.
+func TestFeedsOutliveServerTimeouts(t *testing.T) {
+	hs := newHarness(t, harnessOpts{})
+	s := hs.create("alice", map[string]any{"start": true})
+	c, _, err := hs.dial("/v1/sessions/"+s.ID+"/captions", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseNow()
+	_, sc := hs.sse("/v1/sessions/"+s.ID+"/events", nil)
+	in, _, err := hs.dial("/v1/sessions/"+s.ID+"/audio?sample_rate=16000", bearer("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.CloseNow()
+	for i := 1; i <= 4; i++ {
+		// Well past the timeouts each round; a ticker, not a sleep-and-hope:
+		// the assertions below wait for delivery with deadlines.
+		time.Sleep(serverTimeout)
+		writeAll(t, in, make([]byte, 320), 320)
+		seq := hs.fake.publish(s.ID, caption(fmt.Sprint("round ", i), true))
+		if e := readEvent(t, c); e.Seq != seq {
+			t.Fatalf("WebSocket got seq %d, want %d", e.Seq, seq)
+		}
+		if e := readSSE(t, sc); e.id != strconv.FormatUint(seq, 10) {
+			t.Fatalf("SSE got %+v, want id %d", e, seq)
+		}
+	}
+	waitFor(t, "audio", func() bool { _, w, _, _ := hs.fake.stats(s.ID); return w == 4 })
+}

@@ -57,6 +57,9 @@ var keys = keyAuth{
 	"writer": key("writer", auth.ScopeLiveWrite), // no live.read
 }
 
+// serverTimeout is the test server's read and write timeout.
+const serverTimeout = 300 * time.Millisecond
+
 // harness is the handlers behind the real gateway on a real listener.
 type harness struct {
 	t       testing.TB
@@ -105,7 +108,11 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs.srv = httptest.NewServer(handler)
+	// Short server timeouts, as api.NewServer sets long ones: sockets and
+	// streams must outlive them.
+	hs.srv = httptest.NewUnstartedServer(handler)
+	hs.srv.Config.ReadTimeout, hs.srv.Config.WriteTimeout = serverTimeout, serverTimeout
+	hs.srv.Start()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
