@@ -22,7 +22,9 @@ const (
 
 // transcriptionRequest is a parsed POST /v1/audio/transcriptions form.
 type transcriptionRequest struct {
-	File        []byte
+	File []byte
+	// FileType is the Content-Type the file part claimed ("" if none).
+	FileType    string
 	Model       string
 	Language    string
 	Prompt      string
@@ -90,7 +92,7 @@ func parseTranscriptionForm(body io.Reader, boundary string, maxFile int64) (tra
 			if int64(len(b)) > maxFile {
 				return req, &reqError{apierr.CodePayloadTooLarge, fmt.Sprintf("the file is larger than %d bytes", maxFile)}
 			}
-			req.File = b
+			req.File, req.FileType = b, p.Header.Get("Content-Type")
 			continue
 		}
 		b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))

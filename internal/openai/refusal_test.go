@@ -74,6 +74,22 @@ func TestTranscriptionRefusals(t *testing.T) {
 	send("bad granularity", wav, 400, "bad_request", "timestamp_granularities[]", "phoneme")
 	send("bad temperature", wav, 400, "bad_request", "temperature", "hot")
 	send("bad stream", wav, 400, "bad_request", "stream", "perhaps")
+	for _, tc := range []struct {
+		ctype string
+		file  []byte
+	}{
+		{"audio/mpeg", wav},
+		{"audio/flac", wav},
+		{"audio/ogg", []byte("OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00")},
+		{"audio/webm; codecs=opus", wav},
+	} {
+		var b bytes.Buffer
+		mw := multipart.NewWriter(&b)
+		pw, _ := mw.CreatePart(map[string][]string{"Content-Disposition": {`form-data; name="file"; filename="a"`}, "Content-Type": {tc.ctype}})
+		_, _ = pw.Write(tc.file)
+		_ = mw.Close()
+		checkError(t, "claimed "+tc.ctype, post(t, url, mw.FormDataContentType(), b.String()), 415, "unsupported_media_type")
+	}
 	checkError(t, "json body", post(t, url, "application/json", `{"file":"x"}`), 415, "unsupported_media_type")
 	checkError(t, "huge body", post(t, url, "multipart/form-data; boundary=x",
 		"--x\r\nContent-Disposition: form-data; name=\"file\"\r\n\r\n"+strings.Repeat("a", len(wav)+2<<20)), 413, "payload_too_large")
