@@ -24,6 +24,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/models"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
+	"github.com/izwi-speech/izwi/internal/vault"
 )
 
 // Doctor severities: critical and warning make `izwi doctor` exit 1.
@@ -187,6 +188,13 @@ func (e doctorEnv) checkAuth(context.Context) []finding {
 	for _, w := range limit.Warnings(e.cfg.Limits) {
 		out = append(out, finding{sevWarning, "limits", w, "see the [limits] section of izwi.example.toml"})
 	}
+	for _, f := range vault.Findings(e.cfg.Vault, e.cfg.Data.Database) {
+		sev := sevWarning
+		if f.Severity == "info" {
+			sev = sevInfo
+		}
+		out = append(out, finding{sev, "vault", f.Message, "see the [vault] section of izwi.example.toml and docs/privacy.md"})
+	}
 	for _, f := range audit.Findings(e.cfg.Audit, e.cfg.Data.Database) {
 		sev := sevWarning
 		if f.Severity == "info" {
@@ -326,7 +334,7 @@ func (e doctorEnv) checkTelemetry(context.Context) []finding {
 // `docker inspect` and /proc/<pid>/environ show them.
 func (e doctorEnv) checkSecretsInEnv(context.Context) []finding {
 	var out []finding
-	for _, name := range []string{"metrics_scrape_token", "jwt_hmac_secret", "admin_password", "pepper", "vault_passphrase"} {
+	for _, name := range []string{"metrics_scrape_token", "jwt_hmac_secret", "admin_password", "pepper", "vault_passphrase", "vault_new_passphrase", "vault_key", "vault_new_key"} {
 		if v, ok := e.lookupEnv(secrets.EnvName(name)); ok && v != "" {
 			out = append(out, finding{sevWarning, "secret-in-env", secrets.EnvName(name) + " holds a secret in the environment, visible to `docker inspect` and /proc",
 				"use " + secrets.EnvName(name) + "_FILE, a Docker secret or a systemd credential instead"})

@@ -108,6 +108,11 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer gw.close(context.WithoutCancel(ctx), log)
+	keyring, err := openVault(ctx, cfg, db, gw.audit, logger)
+	if err != nil {
+		log.Error("cannot open the privacy vault", "err", err)
+		return exitFailure
+	}
 	lv, err := buildLive(ctx, cfg, set, db, broker, gw, logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
@@ -148,7 +153,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	consoleURL := scheme(tlsConf) + "://" + adminLn.Addr().String()
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
-		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: adminKeyRoutes(gw.keys),
+		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: adminKeyRoutes(gw.keys), Vault: keyring,
 		TLS: admin.TLSStatus{Mode: tlsInfo.Mode, Fingerprint: tlsInfo.Fingerprint, NotAfter: tlsInfo.NotAfter}}, consoleURL)
 	if err != nil {
 		ln.Close()

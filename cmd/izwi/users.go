@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
+	"github.com/izwi-speech/izwi/internal/vault"
 )
 
 const usersUsage = `usage: izwi users COMMAND [flags] [NAME]
@@ -88,6 +90,7 @@ func runUsers(ctx context.Context, c *cli, args []string) int {
 	defer db.Close()
 	// list changes nothing, so it does not open (and append to) the audit log.
 	var rec audit.Recorder = readOnly{}
+	var txRec vault.TxRecorder = readOnly{}
 	if sub != "list" {
 		alog, err := openAuditTool(ctx, db, cfg, logger)
 		if err != nil {
@@ -95,9 +98,14 @@ func runUsers(ctx context.Context, c *cli, args []string) int {
 			return exitFailure
 		}
 		defer alog.Close()
-		rec = alog
+		rec, txRec = alog, alog
 	}
-	svc, err := admin.NewService(ctx, admin.Options{Store: db, Audit: rec, Logger: telemetry.Component(logger, "admin"),
+	keyring, err := openVault(ctx, cfg, db, txRec, logger)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi users: %v\n", err)
+		return exitFailure
+	}
+	svc, err := admin.NewService(ctx, admin.Options{Store: db, Audit: rec, Logger: telemetry.Component(logger, "admin"), Vault: keyring,
 		Settings: admin.SettingsFrom(cfg.Admin)})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi users: %v\n", err)
@@ -187,6 +195,11 @@ type readOnly struct{}
 var _ audit.Recorder = readOnly{}
 
 func (readOnly) Record(context.Context, audit.Event) error {
+	return errors.New("users: read-only command")
+}
+
+// RecordTx refuses too, so a read-only command cannot shred or rotate.
+func (readOnly) RecordTx(context.Context, *sql.Tx, audit.Event) error {
 	return errors.New("users: read-only command")
 }
 
