@@ -98,7 +98,13 @@ type upstream struct {
 	mu        sync.Mutex // guards the discovery cache; held while fetching
 	found     []string
 	fetchedAt time.Time
+	failedAt  time.Time // the last failed fetch, retried after retryModels
+	failure   error
 }
+
+// retryModels is how long a failed GET /models is not retried, so an
+// upstream that is down does not make every request wait on it.
+const retryModels = 10 * time.Second
 
 // NewProxy builds the proxy for opts.Config. With no upstream configured it
 // returns nil and no error: chat is off.
@@ -188,13 +194,17 @@ func (p *Proxy) modelsOf(ctx context.Context, u *upstream) ([]string, error) {
 	if !u.fetchedAt.IsZero() && p.now().Sub(u.fetchedAt) < p.cfg.ModelsTTL.Std() {
 		return u.found, nil
 	}
+	if !u.failedAt.IsZero() && p.now().Sub(u.failedAt) < retryModels {
+		return u.found, u.failure
+	}
 	ctx, cancel := context.WithTimeout(ctx, min(p.cfg.Timeout.Std(), 10*time.Second))
 	defer cancel()
 	found, err := p.fetchModels(ctx, u)
 	if err != nil {
+		u.failedAt, u.failure = p.now(), err
 		return u.found, err
 	}
-	u.found, u.fetchedAt = found, p.now()
+	u.found, u.fetchedAt, u.failedAt = found, p.now(), time.Time{}
 	return found, nil
 }
 

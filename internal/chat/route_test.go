@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/chat/chattest"
+	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/config"
 )
 
@@ -170,4 +172,49 @@ func FuzzReadEvents(f *testing.F) {
 			t.Fatalf("unexpected error %v", err)
 		}
 	})
+}
+
+// An upstream whose model list cannot be fetched is asked again only after
+// a pause, and a good list is kept for models_ttl.
+func TestModelDiscoveryCache(t *testing.T) {
+	up := chattest.New(chattest.Options{Models: []string{"m1"}})
+	defer up.Close()
+	clock := clocktest.New(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	cfg := chatConfig(t, "[[chat.upstreams]]\nname = \"d\"\nbase_url = \""+up.BaseURL()+"\"\n")
+	px := newProxy(t, Options{Config: cfg, Now: clock.Now})
+	asks := func() int {
+		n := 0
+		for _, r := range up.Requests() {
+			if r.Path == "/v1/models" {
+				n++
+			}
+		}
+		return n
+	}
+	for range 3 {
+		if ms, err := px.Models(context.Background()); err != nil || len(ms) != 1 {
+			t.Fatalf("models %v %v", ms, err)
+		}
+	}
+	if asks() != 1 {
+		t.Fatalf("asked %d times within the TTL", asks())
+	}
+	clock.Advance(cfg.ModelsTTL.Std() + time.Second)
+	_, _ = px.Models(context.Background())
+	if asks() != 2 {
+		t.Fatalf("asked %d times after the TTL, want 2", asks())
+	}
+	down := chattest.New(chattest.Options{})
+	cfg = chatConfig(t, "[[chat.upstreams]]\nname = \"d\"\nbase_url = \""+down.BaseURL()+"\"\n")
+	down.Close()
+	px = newProxy(t, Options{Config: cfg, Now: clock.Now})
+	start := time.Now()
+	for range 5 {
+		if _, err := px.Models(context.Background()); err == nil {
+			t.Fatal("no error from a down upstream")
+		}
+	}
+	if time.Since(start) > 5*time.Second {
+		t.Error("each call waited on the down upstream")
+	}
 }

@@ -85,12 +85,23 @@ func TestConversationRoundTrip(t *testing.T) {
 }
 
 // Speaking over the reply stops it: barge_in, and no reply audio after it.
+// With a VAD the first speech frames trigger it; without one, the first
+// recognised words.
 func TestBargeIn(t *testing.T) {
 	e := loadEngines(t)
+	t.Run("vad", func(t *testing.T) { bargeIn(t, e, true) })
+	t.Run("words", func(t *testing.T) { bargeIn(t, e, false) })
+}
+
+func bargeIn(t *testing.T, e engines, withVAD bool) {
 	long := strings.Repeat("This reply goes on for a long time so that it can be interrupted. ", 6)
 	up := chattest.New(chattest.Options{Reply: func(chattest.Request) string { return long }})
 	defer up.Close()
-	h := NewHandler(Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up), Pace: 2})
+	o := Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up), Pace: 2}
+	if !withVAD {
+		o.VAD = nil
+	}
+	h := NewHandler(o)
 	c := dial(t, serve(t, h), cfgMsg)
 	c.until(evReady)
 	speech := say(t, e.syn, question)
@@ -115,6 +126,7 @@ func TestBargeIn(t *testing.T) {
 	}
 	// 2 s of reply audio (100 frames) is the bound: the VAD needs a little
 	// speech, and Lead lets 300 ms run ahead of playback.
+	t.Logf("%d reply frames (20 ms each) between the user starting to speak and barge_in", frames)
 	if frames > 100 {
 		t.Errorf("%d reply frames after the user started speaking", frames)
 	}
