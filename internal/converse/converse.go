@@ -92,6 +92,10 @@ type Options struct {
 	UtteranceEndGap time.Duration
 	// ConfigTimeout bounds the wait for the first message (default 10s).
 	ConfigTimeout time.Duration
+	// IdleTimeout closes a conversation whose client has sent nothing for
+	// this long while no reply is playing (default 60s), so an abandoned
+	// socket does not hold a session slot.
+	IdleTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -112,6 +116,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConfigTimeout <= 0 {
 		o.ConfigTimeout = 10 * time.Second
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = time.Minute
 	}
 	return o
 }

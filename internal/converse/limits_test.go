@@ -101,3 +101,36 @@ func TestCancelControl(t *testing.T) {
 	}
 	c.text(`{"type":"stop"}`)
 }
+
+// A silent client is closed after IdleTimeout; the server's Close ends an
+// open conversation with 1001.
+func TestIdleAndShutdown(t *testing.T) {
+	e := loadEngines(t)
+	up := chattest.New(chattest.Options{})
+	defer up.Close()
+	h := NewHandler(Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up), IdleTimeout: 300 * time.Millisecond})
+	url := serve(t, h)
+	c := dial(t, url, cfgMsg)
+	c.until(evReady)
+	var it item
+	for it = c.next(); it.err == nil; it = c.next() {
+	}
+	var ce websocket.CloseError
+	if !errors.As(it.err, &ce) || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "idle") {
+		t.Errorf("idle: %v", it.err)
+	}
+
+	h2 := NewHandler(Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up)})
+	c2 := dial(t, serve(t, h2), cfgMsg)
+	c2.until(evReady)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h2.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for it = c2.next(); it.err == nil; it = c2.next() {
+	}
+	if !errors.As(it.err, &ce) || ce.Code != websocket.StatusGoingAway {
+		t.Errorf("shutdown: %v, want 1001", it.err)
+	}
+}

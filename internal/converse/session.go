@@ -50,7 +50,8 @@ type session struct {
 
 	arrMu    sync.Mutex
 	arrivals []arrival
-	received int64 // recognizer-rate samples handed to the pipeline
+	received int64     // recognizer-rate samples handed to the pipeline
+	lastSeen time.Time // the client's last message
 
 	// main loop only
 	history  []chat.Message
@@ -184,6 +185,9 @@ func (s *session) read(ctx context.Context, ctl chan<- string) closeWith {
 		if err != nil {
 			return closeWith{-1, ""}
 		}
+		s.arrMu.Lock()
+		s.lastSeen = time.Now()
+		s.arrMu.Unlock()
 		if typ == websocket.MessageBinary {
 			if end := s.audio(ctx, msg); end.code != 0 {
 				return end
@@ -263,6 +267,11 @@ func (s *session) send(ctx context.Context, e Event) error {
 // loop is the conversation's owner: it turns pipeline events into
 // transcripts, turns and barge-ins.
 func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, ctl <-chan string) closeWith {
+	s.arrMu.Lock()
+	s.lastSeen = time.Now()
+	s.arrMu.Unlock()
+	idle := time.NewTicker(min(s.opts.IdleTimeout/4, time.Second))
+	defer idle.Stop()
 	for {
 		var turnDone <-chan turnResult
 		if s.cur != nil {
@@ -271,6 +280,13 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, ctl <-chan
 		select {
 		case <-ctx.Done():
 			return closeWith{websocket.StatusGoingAway, "server closing"}
+		case <-idle.C:
+			s.arrMu.Lock()
+			quiet := time.Since(s.lastSeen)
+			s.arrMu.Unlock()
+			if s.cur == nil && quiet > s.opts.IdleTimeout {
+				return closeWith{websocket.StatusPolicyViolation, "idle: no audio or message"}
+			}
 		case end := <-readEnd:
 			return end
 		case c := <-ctl:
