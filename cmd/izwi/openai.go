@@ -1,60 +1,89 @@
 package main
 
 // The OpenAI-compatible routes (issue 7): transcriptions, speech and the
-// model list from package openai over the loaded engines; chat completions
-// and the voice conversation when their handlers are given.
+// model list (package openai) over the loaded engines; chat completions
+// (package chat) and the voice conversation (package converse) over the
+// [chat] upstreams.
 
 import (
 	"context"
 	"log/slog"
-	"net/http"
+	"os"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/izwi-speech/izwi/internal/api"
 	"github.com/izwi-speech/izwi/internal/chat"
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/converse"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/openai"
+	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
-// openaiDeps are what the OpenAI routes are built from. Zero limits take
-// package openai's defaults (25 MB uploads, 30 min of audio).
+// openaiDeps are what the OpenAI routes are built from.
 type openaiDeps struct {
+	// Chat is the [chat] section, defaults applied; no upstream leaves
+	// /v1/chat/completions out (and /v1/converse answers 503).
+	Chat    config.Chat
 	Engines *engines.Set
-	Limiter *limit.Limiter // nil: no quota and no session cap
-	// Chat is the chat proxy (nil: chat is off); its handler answers
-	// /v1/chat/completions and its models join /v1/models.
-	Chat *chat.Proxy
-	// Converse answers GET /v1/converse (nil leaves the route out).
-	Converse       http.Handler
+	// Limiter charges audio and chat tokens and caps concurrent sessions;
+	// nil enforces nothing.
+	Limiter *limit.Limiter
+	// Registerer receives the chat and converse metrics (nil: none).
+	Registerer prometheus.Registerer
+	// Zero limits take package openai's defaults (25 MB uploads, 30 min
+	// of audio).
 	MaxUploadBytes int64
 	MaxDuration    time.Duration
 	Logger         *slog.Logger
 }
 
-// buildOpenAI assembles api.OpenAIHandlers. Transcriptions and speech each
-// hold one of the caller's concurrent-session slots while they run
-// ([limits] max_sessions), so one key cannot pin the engines or memory
-// with parallel uploads.
-func buildOpenAI(d openaiDeps) *api.OpenAIHandlers {
-	o := openai.Options{Transcriber: d.Engines.Transcriber, Recognizer: d.Engines.Recognizer, Synthesizer: d.Engines.Synthesizer,
+// openaiSurface is the routes and what must be closed on shutdown.
+type openaiSurface struct {
+	routes   *api.OpenAIHandlers
+	converse *converse.Handler
+}
+
+// close ends open conversations (close 1001): their WebSockets are
+// hijacked, so http.Server.Shutdown does not wait for them.
+func (s *openaiSurface) close(ctx context.Context) error { return s.converse.Close(ctx) }
+
+// buildOpenAI assembles the OpenAI-compatible routes. Transcriptions and
+// speech each hold one of the caller's concurrent-session slots while they
+// run ([limits] max_sessions), so one key cannot pin the engines or memory
+// with parallel uploads; conversations hold one too (package converse).
+func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
+	set := d.Engines
+	co := chat.Options{Config: d.Chat, Secrets: secrets.Source{LookupEnv: os.LookupEnv},
+		Logger: telemetry.Component(d.Logger, "chat"), Registerer: d.Registerer}
+	o := openai.Options{Transcriber: set.Transcriber, Recognizer: set.Recognizer, Synthesizer: set.Synthesizer,
 		MaxUploadBytes: d.MaxUploadBytes, MaxDuration: d.MaxDuration, Logger: telemetry.Component(d.Logger, "openai")}
-	if d.Limiter != nil {
-		o.Quota = d.Limiter
+	cvo := converse.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer,
+		Logger: telemetry.Component(d.Logger, "converse"), Registerer: d.Registerer}
+	if d.Limiter != nil { // never a typed nil inside an interface
+		co.Limiter, o.Quota, cvo.Sessions = d.Limiter, d.Limiter, d.Limiter
 	}
-	if d.Chat != nil {
-		o.ChatModels = chatModels{d.Chat}
+	px, err := chat.NewProxy(co)
+	if err != nil {
+		return nil, err
+	}
+	if px != nil {
+		o.ChatModels, cvo.Chat = chatModels{px}, px
 	}
 	h := openai.New(o)
-	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Speech: h.Speech(), Models: h.Models(), Converse: d.Converse}
+	cv := converse.NewHandler(cvo)
+	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Speech: h.Speech(), Models: h.Models(), Converse: cv}
 	if d.Limiter != nil {
 		out.Transcriptions, out.Speech = d.Limiter.HoldSession(out.Transcriptions), d.Limiter.HoldSession(out.Speech)
 	}
-	if d.Chat != nil {
-		out.Chat = d.Chat.Handler()
+	if px != nil {
+		out.Chat = px.Handler()
 	}
-	return out
+	return &openaiSurface{routes: out, converse: cv}, nil
 }
 
 // chatModels adapts the chat proxy's model list to /v1/models.
