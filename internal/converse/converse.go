@@ -26,6 +26,7 @@
 //		Sessions:    lim,             // *limit.Limiter: a session slot per conversation, audio charged
 //		Logger:      log.With("component", "converse"),
 //		Registerer:  metrics.Registry(),
+//		Recheck:     same as listen.Options.Recheck (is the key still valid?), if wired there
 //	})
 //	GET /v1/converse  Scope(chat.read)  cv
 //	on shutdown: cv.Close(ctx) (its WebSockets are hijacked; Server.Shutdown does not wait for them)
@@ -92,6 +93,12 @@ type Options struct {
 	UtteranceEndGap time.Duration
 	// ConfigTimeout bounds the wait for the first message (default 10s).
 	ConfigTimeout time.Duration
+	// Recheck, if set, is asked every RecheckEvery (default 5s) whether the
+	// caller may still converse (its key not revoked); an error closes the
+	// conversation with 1008. A credential's own expiry is enforced
+	// without it.
+	Recheck      func(ctx context.Context, p auth.Principal) error
+	RecheckEvery time.Duration
 	// IdleTimeout closes a conversation whose client has sent nothing for
 	// this long while no reply is playing (default 60s), so an abandoned
 	// socket does not hold a session slot.
@@ -116,6 +123,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ConfigTimeout <= 0 {
 		o.ConfigTimeout = 10 * time.Second
+	}
+	if o.RecheckEvery <= 0 {
+		o.RecheckEvery = 5 * time.Second
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = time.Minute

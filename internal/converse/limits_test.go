@@ -5,11 +5,13 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 
+	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/chat/chattest"
 	"github.com/izwi-speech/izwi/internal/limit"
 )
@@ -132,5 +134,33 @@ func TestIdleAndShutdown(t *testing.T) {
 	}
 	if !errors.As(it.err, &ce) || ce.Code != websocket.StatusGoingAway {
 		t.Errorf("shutdown: %v, want 1001", it.err)
+	}
+}
+
+// A revoked key's conversation closes within RecheckEvery.
+func TestRevokedCredentialCloses(t *testing.T) {
+	e := loadEngines(t)
+	up := chattest.New(chattest.Options{})
+	defer up.Close()
+	var revoked atomic.Bool
+	h := NewHandler(Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up), RecheckEvery: 100 * time.Millisecond,
+		Recheck: func(_ context.Context, p auth.Principal) error {
+			if p.Subject != caller.Subject {
+				t.Errorf("rechecked %q", p.Subject)
+			}
+			if revoked.Load() {
+				return errors.New("revoked")
+			}
+			return nil
+		}})
+	c := dial(t, serve(t, h), cfgMsg)
+	c.until(evReady)
+	revoked.Store(true)
+	var it item
+	for it = c.next(); it.err == nil; it = c.next() {
+	}
+	var ce websocket.CloseError
+	if !errors.As(it.err, &ce) || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "no longer valid") {
+		t.Errorf("revoked: %v", it.err)
 	}
 }

@@ -270,8 +270,9 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, ctl <-chan
 	s.arrMu.Lock()
 	s.lastSeen = time.Now()
 	s.arrMu.Unlock()
-	idle := time.NewTicker(min(s.opts.IdleTimeout/4, time.Second))
+	idle := time.NewTicker(min(s.opts.IdleTimeout/4, s.opts.RecheckEvery, time.Second))
 	defer idle.Stop()
+	lastCheck := time.Now()
 	for {
 		var turnDone <-chan turnResult
 		if s.cur != nil {
@@ -286,6 +287,18 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, ctl <-chan
 			s.arrMu.Unlock()
 			if s.cur == nil && quiet > s.opts.IdleTimeout {
 				return closeWith{websocket.StatusPolicyViolation, "idle: no audio or message"}
+			}
+			if s.who == nil {
+				continue
+			}
+			if exp := s.who.Expires; !exp.IsZero() && !time.Now().Before(exp) {
+				return closeWith{websocket.StatusPolicyViolation, "credential expired"}
+			}
+			if s.opts.Recheck != nil && time.Since(lastCheck) >= s.opts.RecheckEvery {
+				lastCheck = time.Now()
+				if err := s.opts.Recheck(ctx, *s.who); err != nil && ctx.Err() == nil {
+					return closeWith{websocket.StatusPolicyViolation, "credential no longer valid"}
+				}
 			}
 		case end := <-readEnd:
 			return end
