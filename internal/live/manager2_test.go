@@ -138,6 +138,16 @@ func TestSeveralSessionsAndTheCap(t *testing.T) {
 	if _, err := m.Create(t.Context(), "k", CreateRequest{Start: true}); !errors.Is(err, ErrLimit) {
 		t.Errorf("third live session: %v", err)
 	}
+	if list, _ := m.List(t.Context(), "k"); len(list) != 2 {
+		t.Errorf("a refused create+start left %d sessions, want 2", len(list))
+	}
+	idle, err := m.Create(t.Context(), "k", CreateRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Start(t.Context(), "k", idle.ID); !errors.Is(err, ErrLimit) {
+		t.Errorf("starting a third: %v", err)
+	}
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		u := utterance(t, us[i])

@@ -71,6 +71,13 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 	if closed {
 		return Created{}, errShutdown
 	}
+	// A session asked to start at once is not created when it could not.
+	if req.Start && m.rec == nil {
+		return Created{}, ErrNoEngine
+	}
+	if req.Start && int(m.liveN.Load()) >= m.cfg.MaxSessions {
+		return Created{}, fmt.Errorf("%w: %d live already", ErrLimit, m.cfg.MaxSessions)
+	}
 	if err := m.record(ctx, actor(owner), "session.create", r.ID, "ok", map[string]string{"viewer_mode": string(mode)}); err != nil {
 		return Created{}, err
 	}
