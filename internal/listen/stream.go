@@ -113,15 +113,15 @@ func (s *stream) loop(ctx context.Context) (websocket.StatusCode, string) {
 		case msgFinalize:
 			s.finalizing, s.finalized = true, false
 			err := s.pl.Finalize()
-			s.finalizing = false
-			if err != nil {
-				return websocket.StatusInternalError, reasonEngine
-			}
-			if !s.finalized {
+			if err == nil && !s.finalized {
 				// Nothing was open: an empty final still answers, because
 				// clients wait for from_finalize to know the flush is done.
 				at := speech.SamplesToDuration(int(s.samples), s.rate)
 				s.emitFinal(speech.Result{Final: true, Start: at, End: at})
+			}
+			s.finalizing = false
+			if err != nil {
+				return websocket.StatusInternalError, reasonEngine
 			}
 		case msgCloseStream:
 			s.closing = true

@@ -15,6 +15,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 )
 
@@ -365,5 +366,31 @@ func TestStreamWAV(t *testing.T) {
 	s.sendAudio([]byte("OggS\x00\x02 not a wav stream at all"), 64)
 	if code, reason := s.closeStatus(); code != websocket.StatusUnsupportedData || !strings.Contains(reason, "WAV") {
 		t.Errorf("not WAV: close %d %q, want 1003", code, reason)
+	}
+}
+
+// A credential that expires while its stream is open ends the stream
+// (1008); the clock is a fake one.
+func TestStreamCredentialExpiry(t *testing.T) {
+	e := loadEngines(t)
+	clock := clocktest.New(time.Unix(1_700_000_000, 0))
+	opts := e.options()
+	opts.Now, opts.IdleCheck = clock.Now, 5*time.Millisecond
+	h := NewHandler(opts)
+	exp := clock.Now().Add(time.Minute)
+	base := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := auth.Principal{Kind: auth.KindAPIKey, ID: "k1", Subject: "key:k1", Scopes: []auth.Scope{auth.ScopeASRRead}, Expires: exp}
+		h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	}))
+	s := dial(t, wsURL(base, "encoding=linear16&sample_rate=16000"), nil)
+	for range 7 { // 63 s kept alive: the idle timeout never fires, the expiry does
+		// Finalize touches like KeepAlive and is answered, so the test
+		// knows it was handled before moving the clock.
+		s.sendText(`{"type":"Finalize"}`)
+		s.until(func(m message) bool { return m.FromFinalize })
+		clock.Advance(9 * time.Second)
+	}
+	if code, reason := s.closeStatus(); code != websocket.StatusPolicyViolation || reason != reasonExpired {
+		t.Errorf("close %d %q, want 1008 %q", code, reason, reasonExpired)
 	}
 }
