@@ -11,6 +11,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -30,7 +31,9 @@ commands:
   enrol FILE        enrol --name from a recording (WAV/FLAC/MP3) of them reading
                     the script; needs --consent-given, --operator and the
                     configured speaker and vad engines
-  export ID|NAME    everything held about one subject, as JSON (GDPR access)
+  export ID|NAME    what is held about one subject, as JSON (GDPR access):
+                    name, consent records with evidence; never voiceprints
+  withdraw ID|NAME  the subject withdraws consent: voiceprints destroyed now
   delete ID|NAME    erase a subject: their data key is shredded, so name,
                     consent evidence and voiceprints are unreadable for good
 
@@ -44,10 +47,10 @@ func runSpeakers(ctx context.Context, c *cli, args []string) int {
 	asJSON := fs.Bool("json", false, "print JSON")
 	name := fs.String("name", "", "enrol: the subject's name, as captions will show it")
 	version := fs.String("consent-version", "v1", "enrol, script: the consent text version read")
-	method := fs.String("method", "spoken+signed", "enrol: how consent was given")
+	method := fs.String("method", string(consent.MethodPaper), "enrol: how consent was given: spoken_script, typed_signature or paper")
+	typed := fs.String("typed-name", "", "enrol: the subject's typed name, for method typed_signature")
 	operator := fs.String("operator", "", "enrol: who took the enrolment (e.g. user:alice)")
 	given := fs.Bool("consent-given", false, "enrol: the subject gave explicit consent (required)")
-	reason := fs.String("reason", "erasure_request", "delete: erasure_request or consent_withdrawn")
 	fs.Usage = func() { fmt.Fprint(c.stderr, speakersUsage); fs.PrintDefaults() }
 	pos, err := parseInterspersed(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
@@ -67,13 +70,9 @@ func runSpeakers(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintln(c.stdout, text)
 		return exitOK
 	}
-	want := map[string]int{"list": 0, "enrol": 1, "export": 1, "delete": 1}
+	want := map[string]int{"list": 0, "enrol": 1, "export": 1, "withdraw": 1, "delete": 1}
 	if n, ok := want[sub]; !ok || len(rest) != n {
 		fs.Usage()
-		return exitUsage
-	}
-	if sub == "delete" && *reason != "erasure_request" && *reason != "consent_withdrawn" {
-		fmt.Fprintln(c.stderr, "izwi speakers delete: --reason must be erasure_request or consent_withdrawn")
 		return exitUsage
 	}
 	cfg, _, err := loadConfig(cf, nil)
@@ -103,7 +102,12 @@ func runSpeakers(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "izwi speakers: %v\n", err)
 		return exitFailure
 	}
-	reg, err := speakers.New(ctx, speakers.Options{Store: db, Vault: kr, Audit: alog})
+	cs, err := consent.New(ctx, consent.Options{Store: db, Vault: kr, Audit: alog, Logger: logger})
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi speakers: %v\n", err)
+		return exitFailure
+	}
+	reg, err := speakers.New(ctx, speakers.Options{Store: db, Vault: kr, Consent: cs, Audit: alog})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi speakers: %v\n", err)
 		return exitFailure
@@ -125,10 +129,7 @@ func runSpeakers(ctx context.Context, c *cli, args []string) int {
 		for _, s := range list {
 			consent, erased := "-", "-"
 			if n := len(s.Consents); n > 0 {
-				consent = s.Consents[n-1].TextVersion
-				if s.Consents[n-1].RevokedAt != nil {
-					consent += " (revoked)"
-				}
+				consent = string(s.Consents[n-1].Status) + " until " + s.Consents[n-1].Deadline.Format(time.DateOnly)
 			}
 			if s.ErasedAt != nil {
 				erased = s.ErasedAt.Format(time.DateOnly) + " " + s.EraseReason
@@ -136,7 +137,7 @@ func runSpeakers(ctx context.Context, c *cli, args []string) int {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", s.ID, s.Name, consent, len(s.Voiceprints), s.CreatedAt.Format(time.DateOnly), erased)
 		}
 		tw.Flush()
-	case "export", "delete":
+	case "export", "withdraw", "delete":
 		s, err := findSubject(ctx, reg, rest[0])
 		if err != nil {
 			fmt.Fprintf(c.stderr, "izwi speakers %s: %v\n", sub, err)
@@ -151,14 +152,23 @@ func runSpeakers(ctx context.Context, c *cli, args []string) int {
 			writeJSON(c.stdout, ex)
 			return exitOK
 		}
-		if err := reg.Erase(ctx, s.ID, *reason); err != nil {
+		if sub == "withdraw" {
+			if err := reg.Withdraw(ctx, s.ID); err != nil {
+				fmt.Fprintf(c.stderr, "izwi speakers withdraw: %v\n", err)
+				return exitFailure
+			}
+			fmt.Fprintf(c.stdout, "consent of %s withdrawn: data key shredded, voiceprints deleted\n", s.ID)
+			return exitOK
+		}
+		if err := reg.Erase(ctx, s.ID); err != nil {
 			fmt.Fprintf(c.stderr, "izwi speakers delete: %v\n", err)
 			return exitFailure
 		}
-		fmt.Fprintf(c.stdout, "erased %s: data key shredded, voiceprints deleted, consent closed (%s)\n", s.ID, *reason)
+		fmt.Fprintf(c.stdout, "erased %s: data key shredded, voiceprints deleted, consent records erased\n", s.ID)
 	case "enrol":
 		return enrolFromFile(ctx, c, cfg, reg, rest[0], speakers.EnrolRequest{Name: *name,
-			Consent: speakers.ConsentInput{TextVersion: *version, Method: *method, Operator: *operator, Granted: *given}}, *asJSON)
+			Consent: speakers.ConsentInput{TextVersion: *version, Method: consent.Method(*method), Operator: *operator,
+				Granted: *given, TypedName: *typed}}, *asJSON)
 	}
 	return exitOK
 }
@@ -231,7 +241,8 @@ func enrolFromFile(ctx context.Context, c *cli, cfg config.Config, reg *speakers
 	if asJSON {
 		writeJSON(c.stdout, s)
 	} else {
-		fmt.Fprintf(c.stdout, "enrolled %s (%s): %.1f s of speech, SNR %.0f dB; consent %s recorded\n", s.Name, s.ID, q.SpeechS, q.SNR, s.Consents[0].ID)
+		fmt.Fprintf(c.stdout, "enrolled %s (%s): %.1f s of speech, SNR %.0f dB; consent %s recorded until %s\n", s.Name, s.ID,
+			q.SpeechS, q.SNR, s.Consents[0].ID, s.Consents[0].Deadline.Format(time.DateOnly))
 	}
 	return exitOK
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -49,7 +50,11 @@ func TestSpeakersCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := speakers.New(ctx, speakers.Options{Store: db, Vault: kr, Audit: alog})
+	cs, err := consent.New(ctx, consent.Options{Store: db, Vault: kr, Audit: alog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := speakers.New(ctx, speakers.Options{Store: db, Vault: kr, Consent: cs, Audit: alog})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +75,7 @@ func TestSpeakersCLI(t *testing.T) {
 	samples, _ := audio.Prepare(clip, emb.SampleRate())
 	sub, _, err := reg.Enrol(ctx, emb, model, speakers.EnrolRequest{Name: "Grace Hopper", Samples: samples,
 		Speech: clip.Duration() * 8 / 10, Requirements: speakerReq(),
-		Consent: speakers.ConsentInput{TextVersion: "v1", Method: "spoken+signed", Operator: "user:ops", Granted: true}})
+		Consent: speakers.ConsentInput{TextVersion: "v1", Method: consent.MethodPaper, Operator: "user:ops", Granted: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,18 +89,22 @@ func TestSpeakersCLI(t *testing.T) {
 	}
 	code, out, errs = speakersCLI(t, dir, "export", "Grace Hopper")
 	var ex speakers.Export
-	if code != exitOK || json.Unmarshal([]byte(out), &ex) != nil || ex.ID != sub.ID || len(ex.Vectors) != 1 {
+	if code != exitOK || json.Unmarshal([]byte(out), &ex) != nil || ex.ID != sub.ID || len(ex.ConsentRecords) != 1 ||
+		strings.Contains(out, "vector") {
 		t.Fatalf("export: %d %s %s", code, out, errs)
 	}
 	if code, _, _ := speakersCLI(t, dir, "delete", "Nobody"); code != exitFailure {
 		t.Fatalf("delete of an unknown name: exit %d", code)
 	}
-	if code, out, errs := speakersCLI(t, dir, "delete", "Grace Hopper", "--reason", "consent_withdrawn"); code != exitOK || !strings.Contains(out, "shredded") {
-		t.Fatalf("delete: %d %s %s", code, out, errs)
+	if code, out, errs := speakersCLI(t, dir, "withdraw", "Grace Hopper"); code != exitOK || !strings.Contains(out, "shredded") {
+		t.Fatalf("withdraw: %d %s %s", code, out, errs)
 	}
 	code, out, _ = speakersCLI(t, dir, "list")
-	if code != exitOK || strings.Contains(out, "Grace") || !strings.Contains(out, "consent_withdrawn") {
-		t.Fatalf("list after delete:\n%s", out)
+	if code != exitOK || strings.Contains(out, "Grace") || !strings.Contains(out, "consent_withdrawn") || !strings.Contains(out, "withdrawn until") {
+		t.Fatalf("list after withdrawal:\n%s", out)
+	}
+	if code, out, errs := speakersCLI(t, dir, "delete", sub.ID); code != exitOK || !strings.Contains(out, "erased") {
+		t.Fatalf("delete: %d %s %s", code, out, errs)
 	}
 	if code, out, _ := speakersCLI(t, dir, "script"); code != exitOK || !strings.Contains(out, "withdraw") {
 		t.Fatalf("script: %d %s", code, out)

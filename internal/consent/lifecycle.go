@@ -233,3 +233,40 @@ func auditExport(actor, subject string, n int) audit.Event {
 	return audit.Event{Actor: actor, Action: "consent.export", Target: subject, Outcome: "ok",
 		Details: map[string]string{"records": strconv.Itoa(n)}}
 }
+
+// Summary is a consent record's plaintext metadata: enough to show status
+// without decrypting evidence (reading it is not access to personal data).
+type Summary struct {
+	ID       string    `json:"id"`
+	Purpose  Purpose   `json:"purpose"`
+	Status   Status    `json:"status"`
+	GivenAt  time.Time `json:"given_at"`
+	Deadline time.Time `json:"deadline"`
+}
+
+// Summaries lists subject's records, oldest first, without their sealed
+// evidence. An active record past its deadline reads as expired.
+func (s *Service) Summaries(ctx context.Context, subject string) ([]Summary, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT id, purpose, status, given_at, deadline FROM consent_records WHERE subject = ? ORDER BY given_at", subject)
+	if err != nil {
+		return nil, fmt.Errorf("consent: %w", err)
+	}
+	defer rows.Close()
+	now := s.now()
+	out := []Summary{}
+	for rows.Next() {
+		var x Summary
+		var purpose, status string
+		var given, deadline int64
+		if err := rows.Scan(&x.ID, &purpose, &status, &given, &deadline); err != nil {
+			return nil, fmt.Errorf("consent: %w", err)
+		}
+		x.Purpose, x.Status = Purpose(purpose), Status(status)
+		x.GivenAt, x.Deadline = time.Unix(0, given).UTC(), time.Unix(0, deadline).UTC()
+		if x.Status == StatusActive && !now.Before(x.Deadline) {
+			x.Status = StatusExpired
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/vault"
@@ -59,30 +60,39 @@ func (r *Registry) Enrol(ctx context.Context, emb Embedder, model string, req En
 	}
 	now := r.now()
 	sub := Subject{ID: newID("sub_"), Name: req.Name, CreatedAt: now.UTC()}
+	// Consent first: it creates the subject's key, and nothing biometric
+	// is stored without it.
+	rec, err := r.consent.Record(ctx, req.Consent.grant(owner(sub.ID)))
+	if err != nil {
+		if errors.Is(err, consent.ErrInvalid) {
+			return Subject{}, q, fmt.Errorf("%w: %w", ErrNoConsent, err)
+		}
+		return Subject{}, q, err
+	}
+	undo := func(err error) (Subject, speaker.Quality, error) {
+		if werr := r.consent.Withdraw(ctx, rec.ID, req.Consent.Operator, "enrolment_failed"); werr != nil {
+			err = errors.Join(err, werr)
+		}
+		return Subject{}, q, fmt.Errorf("speakers: enrol: %w", err)
+	}
 	key, err := r.vault.Key(ctx, vault.ClassSubject, owner(sub.ID))
 	if err != nil {
-		return Subject{}, q, err
+		return undo(err)
 	}
 	sealedName, err := r.vault.SealUnder(ctx, key, vault.ClassSubject, sub.ID, []byte(req.Name))
 	if err != nil {
-		return Subject{}, q, err
+		return undo(err)
 	}
 	pi := PrintInfo{ID: newID("vp_"), Model: model, Dim: len(vec), CreatedAt: now.UTC()}
 	sealedVec, err := r.vault.SealUnder(ctx, key, vault.ClassVoiceprint, pi.ID, encodeVector(vec))
 	if err != nil {
-		return Subject{}, q, err
+		return undo(err)
 	}
 	qj, _ := json.Marshal(q)
 	pi.Quality = string(qj)
-	c := Consent{ID: newID("con_"), TextVersion: req.Consent.TextVersion, Method: req.Consent.Method,
-		Operator: req.Consent.Operator, GrantedAt: now.UTC()}
 	err = r.st.Tx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO speakers_subjects (id, sealed_name, created_at) VALUES (?, ?, ?)",
 			sub.ID, sealedName, now.UnixNano()); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO speakers_consents (id, subject_id, text_version, method, operator, granted_at)
-			VALUES (?, ?, ?, ?, ?, ?)`, c.ID, sub.ID, c.TextVersion, c.Method, c.Operator, now.UnixNano()); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `INSERT INTO speakers_voiceprints (id, subject_id, model, dim, sealed, quality, created_at)
@@ -90,23 +100,20 @@ func (r *Registry) Enrol(ctx context.Context, emb Embedder, model string, req En
 			return err
 		}
 		return r.recordTx(ctx, tx, "speaker.enrol", "subject:"+sub.ID,
-			map[string]string{"consent_id": c.ID, "consent_version": c.TextVersion, "model": model})
+			map[string]string{"consent_id": rec.ID, "consent_version": rec.NoticeVersion, "model": model})
 	})
 	if err != nil {
-		return Subject{}, q, fmt.Errorf("speakers: enrol: %w", err)
+		return undo(err)
 	}
-	sub.Consents, sub.Voiceprints = []Consent{c}, []PrintInfo{pi}
+	sub.Consents = []consent.Summary{{ID: rec.ID, Purpose: rec.Purpose, Status: rec.Status, GivenAt: rec.GivenAt, Deadline: rec.Deadline}}
+	sub.Voiceprints = []PrintInfo{pi}
 	return sub, q, nil
 }
 
 // recordTx audits inside tx when the recorder can, else right away (an
 // audit failure still aborts the transaction).
 func (r *Registry) recordTx(ctx context.Context, tx *sql.Tx, action, target string, details map[string]string) error {
-	actor := "system"
-	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
-		actor = a
-	}
-	e := audit.Event{Time: r.now().UTC(), Actor: actor, Action: action, Target: target, Outcome: "ok", Details: details}
+	e := audit.Event{Time: r.now().UTC(), Actor: actorOf(ctx), Action: action, Target: target, Outcome: "ok", Details: details}
 	if txr, ok := r.audit.(vault.TxRecorder); ok {
 		return txr.RecordTx(ctx, tx, e)
 	}
@@ -151,30 +158,114 @@ func decodeVector(b []byte) ([]float32, error) {
 	return v, nil
 }
 
-// Erase destroys a subject: their data key is shredded (name, consent
-// evidence and voiceprints become unreadable for good), the voiceprint rows
-// are deleted, open consents are marked revoked and the subject kept as a
-// tombstone with the reason ("erasure_request", "consent_withdrawn",
-// "retention"), all audited. Erasing an erased subject is a no-op.
-func (r *Registry) Erase(ctx context.Context, subjectID, reason string) error {
-	var erased sql.NullInt64
-	err := r.db.QueryRowContext(ctx, "SELECT erased_at FROM speakers_subjects WHERE id = ?", subjectID).Scan(&erased)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ErrNotFound
+// Erase serves an erasure request (GDPR Art. 17): the subject's consent
+// records are erased and their data key shredded (name and voiceprints
+// become unreadable for good), the voiceprint rows are deleted and the
+// subject kept as a tombstone, all audited. Erasing twice is a no-op.
+func (r *Registry) Erase(ctx context.Context, subjectID string) error {
+	if err := r.exists(ctx, subjectID); err != nil {
+		return err
 	}
-	if err != nil {
-		return fmt.Errorf("speakers: %w", err)
+	if _, err := r.consent.Erase(ctx, owner(subjectID), actorOf(ctx)); err != nil {
+		return fmt.Errorf("speakers: erase: %w", err)
 	}
-	if erased.Valid {
-		return nil
+	// The consent service shreds the key; shredding again is a no-op that
+	// also covers a subject whose consent record is missing.
+	if _, err := r.vault.ShredOwner(ctx, vault.ClassSubject, owner(subjectID)); err != nil {
+		return fmt.Errorf("speakers: shredding: %w", err)
+	}
+	return r.tombstone(ctx, subjectID, "erasure_request")
+}
+
+// Withdraw records the subject's withdrawal of consent — as easy as giving
+// it: one call, one button — and destroys their voiceprints at once.
+func (r *Registry) Withdraw(ctx context.Context, subjectID string) error {
+	if err := r.exists(ctx, subjectID); err != nil {
+		return err
+	}
+	rec, err := r.consent.Active(ctx, owner(subjectID), consent.PurposeSpeakerID)
+	switch {
+	case err == nil:
+		if err := r.consent.Withdraw(ctx, rec.ID, actorOf(ctx), "subject_request"); err != nil {
+			return fmt.Errorf("speakers: withdraw: %w", err)
+		}
+	case !errors.Is(err, consent.ErrNoConsent):
+		return fmt.Errorf("speakers: withdraw: %w", err)
 	}
 	if _, err := r.vault.ShredOwner(ctx, vault.ClassSubject, owner(subjectID)); err != nil {
 		return fmt.Errorf("speakers: shredding: %w", err)
 	}
+	return r.tombstone(ctx, subjectID, "consent_withdrawn")
+}
+
+// Purge ends consents past their deadline (shredding those subjects' keys)
+// and deletes the voiceprint rows of every subject whose consent no longer
+// stands. The purge job runs it; it returns the subjects it closed.
+func (r *Registry) Purge(ctx context.Context) (int, error) {
+	if _, err := r.consent.Expire(ctx); err != nil {
+		return 0, fmt.Errorf("speakers: purge: %w", err)
+	}
+	ids, err := r.liveSubjects(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		if _, err := r.consent.Active(ctx, owner(id), consent.PurposeSpeakerID); err == nil {
+			continue
+		} else if !errors.Is(err, consent.ErrNoConsent) {
+			return n, err
+		}
+		if _, err := r.vault.ShredOwner(ctx, vault.ClassSubject, owner(id)); err != nil {
+			return n, err
+		}
+		if err := r.tombstone(ctx, id, "consent_ended"); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+func (r *Registry) exists(ctx context.Context, id string) error {
+	var n int
+	if err := r.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM speakers_subjects WHERE id = ?", id).Scan(&n); err != nil {
+		return fmt.Errorf("speakers: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// liveSubjects lists the subjects not yet erased.
+func (r *Registry) liveSubjects(ctx context.Context) ([]string, error) {
+	rows, err := r.db.QueryContext(ctx, "SELECT id FROM speakers_subjects WHERE erased_at IS NULL")
+	if err != nil {
+		return nil, fmt.Errorf("speakers: %w", err)
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("speakers: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// tombstone deletes a subject's voiceprints and name and records why.
+func (r *Registry) tombstone(ctx context.Context, subjectID, reason string) error {
 	now := r.now().UnixNano()
-	err = r.st.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+	err := r.st.Tx(ctx, func(tx *sql.Tx) error {
+		var erased sql.NullInt64
+		if err := tx.QueryRowContext(ctx, "SELECT erased_at FROM speakers_subjects WHERE id = ?", subjectID).Scan(&erased); err != nil {
 			return err
+		}
+		if erased.Valid {
+			return nil
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM speakers_voiceprints WHERE subject_id = ?", subjectID); err != nil {
 			return err
@@ -183,14 +274,10 @@ func (r *Registry) Erase(ctx context.Context, subjectID, reason string) error {
 			now, reason, subjectID); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE speakers_consents SET revoked_at = ? WHERE subject_id = ? AND revoked_at IS NULL",
-			now, subjectID); err != nil {
-			return err
-		}
 		return r.recordTx(ctx, tx, "speaker.erase", "subject:"+subjectID, map[string]string{"reason": reason})
 	})
 	if err != nil {
-		return fmt.Errorf("speakers: erase: %w", err)
+		return fmt.Errorf("speakers: %w", err)
 	}
 	return nil
 }

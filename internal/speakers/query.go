@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
@@ -70,7 +71,7 @@ func (r *Registry) Get(ctx context.Context, id string) (Subject, error) {
 		}
 		s.Name = string(name)
 	}
-	if s.Consents, err = r.consents(ctx, id); err != nil {
+	if s.Consents, err = r.consent.Summaries(ctx, owner(id)); err != nil {
 		return Subject{}, err
 	}
 	rows, err := r.db.QueryContext(ctx, "SELECT id, model, dim, quality, created_at FROM speakers_voiceprints WHERE subject_id = ? ORDER BY created_at", id)
@@ -89,31 +90,6 @@ func (r *Registry) Get(ctx context.Context, id string) (Subject, error) {
 		s.Voiceprints = append(s.Voiceprints, p)
 	}
 	return s, rows.Err()
-}
-
-func (r *Registry) consents(ctx context.Context, id string) ([]Consent, error) {
-	rows, err := r.db.QueryContext(ctx, `SELECT id, text_version, method, operator, granted_at, revoked_at
-		FROM speakers_consents WHERE subject_id = ? ORDER BY granted_at`, id)
-	if err != nil {
-		return nil, fmt.Errorf("speakers: %w", err)
-	}
-	defer rows.Close()
-	out := []Consent{}
-	for rows.Next() {
-		var c Consent
-		var granted int64
-		var revoked sql.NullInt64
-		if err := rows.Scan(&c.ID, &c.TextVersion, &c.Method, &c.Operator, &granted, &revoked); err != nil {
-			return nil, fmt.Errorf("speakers: %w", err)
-		}
-		c.GrantedAt = time.Unix(0, granted).UTC()
-		if revoked.Valid {
-			t := time.Unix(0, revoked.Int64).UTC()
-			c.RevokedAt = &t
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
 }
 
 // FindByName returns the live (not erased) subjects called name.
@@ -136,8 +112,7 @@ func (r *Registry) FindByName(ctx context.Context, name string) ([]Subject, erro
 func (r *Registry) Gallery(ctx context.Context, model string) (*speaker.Gallery, error) {
 	rows, err := r.db.QueryContext(ctx, `SELECT v.id, v.subject_id, v.sealed, s.sealed_name FROM speakers_voiceprints v
 		JOIN speakers_subjects s ON s.id = v.subject_id
-		WHERE v.model = ? AND s.erased_at IS NULL
-		AND EXISTS (SELECT 1 FROM speakers_consents c WHERE c.subject_id = s.id AND c.revoked_at IS NULL)`, model)
+		WHERE v.model = ? AND s.erased_at IS NULL`, model)
 	if err != nil {
 		return nil, fmt.Errorf("speakers: %w", err)
 	}
@@ -157,6 +132,14 @@ func (r *Registry) Gallery(ctx context.Context, model string) (*speaker.Gallery,
 	rows.Close()
 	var prints []speaker.Voiceprint
 	for _, x := range rs {
+		// Matching needs consent that stands now (not withdrawn, not past
+		// its deadline), checked at every gallery build.
+		if _, err := r.consent.Active(ctx, owner(x.subject), consent.PurposeSpeakerID); err != nil {
+			if errors.Is(err, consent.ErrNoConsent) {
+				continue
+			}
+			return nil, err
+		}
 		name, err := r.vault.Open(ctx, vault.ClassSubject, x.subject, x.nameBlb)
 		if err != nil {
 			return nil, fmt.Errorf("speakers: subject %s: %w", x.subject, err)
@@ -175,12 +158,14 @@ func (r *Registry) Gallery(ctx context.Context, model string) (*speaker.Gallery,
 	return speaker.NewGallery(prints)
 }
 
-// Export is everything Izwi holds about one subject (GDPR access and
-// portability), voiceprint vectors included.
+// Export is what Izwi holds about one subject (GDPR access): their name,
+// their consent records with evidence and history, and what voiceprints
+// exist — never the voiceprints themselves (BIPA: no export or sale of
+// biometric identifiers; SECURITY-TESTS.md).
 type Export struct {
 	Subject
-	Vectors map[string][]float32 `json:"voiceprint_vectors"`
-	Scripts map[string]string    `json:"consent_texts"`
+	ConsentRecords []consent.Record  `json:"consent_records"`
+	Scripts        map[string]string `json:"consent_texts"`
 }
 
 // ExportSubject returns the subject's data and audits the access.
@@ -189,22 +174,13 @@ func (r *Registry) ExportSubject(ctx context.Context, id string) (Export, error)
 	if err != nil {
 		return Export{}, err
 	}
-	ex := Export{Subject: s, Vectors: map[string][]float32{}, Scripts: map[string]string{}}
-	for _, c := range s.Consents {
-		ex.Scripts[c.TextVersion] = Scripts[c.TextVersion]
+	recs, err := r.consent.Export(ctx, owner(id), actorOf(ctx))
+	if err != nil {
+		return Export{}, err
 	}
-	for _, p := range s.Voiceprints {
-		var sealed []byte
-		if err := r.db.QueryRowContext(ctx, "SELECT sealed FROM speakers_voiceprints WHERE id = ?", p.ID).Scan(&sealed); err != nil {
-			return Export{}, fmt.Errorf("speakers: %w", err)
-		}
-		raw, err := r.vault.Open(ctx, vault.ClassVoiceprint, p.ID, sealed)
-		if err != nil {
-			return Export{}, fmt.Errorf("speakers: voiceprint %s: %w", p.ID, err)
-		}
-		if ex.Vectors[p.ID], err = decodeVector(raw); err != nil {
-			return Export{}, err
-		}
+	ex := Export{Subject: s, ConsentRecords: recs, Scripts: map[string]string{}}
+	for _, c := range recs {
+		ex.Scripts[c.NoticeVersion] = Scripts[c.NoticeVersion]
 	}
 	if err := r.record(ctx, "speaker.export", "subject:"+id, "ok", nil); err != nil {
 		return Export{}, fmt.Errorf("speakers: export not audited, not released: %w", err)

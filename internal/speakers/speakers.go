@@ -1,12 +1,14 @@
 // Package speakers owns the people whose voices Izwi may recognise: data
-// subjects, their recorded consent (BIPA/GDPR), and their voiceprints. A
-// voiceprint is biometric data, so nothing here is kept in the clear: every
-// subject has one vault data key (class subject) under which their name,
-// consent evidence and voiceprints are sealed, and erasing a subject shreds
-// that key — after which nothing of them can be decrypted, master key or
-// not. Enrolment refuses without consent and without a recording that meets
-// the quality bar; the audio itself is never stored. The gallery of
-// voiceprints that live captions match against is built from here.
+// subjects and their voiceprints, with consent recorded through package
+// consent (BIPA/GDPR) before anything biometric is stored. A voiceprint is
+// biometric data, so nothing here is kept in the clear: every subject has
+// one vault data key (class subject, created with their consent) under
+// which their name and voiceprints are sealed; withdrawing consent, its
+// expiry or an erasure request shreds that key — after which nothing of
+// them can be decrypted, master key or not. Enrolment refuses without
+// consent and without a recording that meets the quality bar; the audio
+// itself is never stored. The gallery that live captions match against
+// holds only subjects whose consent stands. Voiceprints are never exported.
 package speakers
 
 import (
@@ -21,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
@@ -46,17 +49,21 @@ var _ Sealer = (*vault.Keyring)(nil)
 
 // Registry stores subjects, consent and voiceprints. Safe for concurrent use.
 type Registry struct {
-	st    *store.Store
-	db    *sql.DB
-	vault Sealer
-	audit audit.Recorder
-	now   func() time.Time
+	st      *store.Store
+	db      *sql.DB
+	vault   Sealer
+	consent *consent.Service
+	audit   audit.Recorder
+	now     func() time.Time
 }
 
 // Options are the registry's dependencies.
 type Options struct {
 	Store *store.Store
 	Vault Sealer
+	// Consent records, checks, withdraws and expires consent; the registry
+	// stores a voiceprint only under an active consent.
+	Consent *consent.Service
 	// Audit records enrolment, consent changes, exports and erasures
 	// (ids only, never names or vectors); required.
 	Audit audit.Recorder
@@ -65,13 +72,13 @@ type Options struct {
 
 // New migrates the registry's tables.
 func New(ctx context.Context, opts Options) (*Registry, error) {
-	if opts.Store == nil || opts.Vault == nil || opts.Audit == nil {
-		return nil, errors.New("speakers: a store, the vault and an audit recorder are required")
+	if opts.Store == nil || opts.Vault == nil || opts.Audit == nil || opts.Consent == nil {
+		return nil, errors.New("speakers: a store, the vault, the consent service and an audit recorder are required")
 	}
 	if err := opts.Store.Migrate(ctx, "speakers", migrations()); err != nil {
 		return nil, fmt.Errorf("speakers: %w", err)
 	}
-	r := &Registry{st: opts.Store, db: opts.Store.DB(), vault: opts.Vault, audit: opts.Audit, now: opts.Now}
+	r := &Registry{st: opts.Store, db: opts.Store.DB(), vault: opts.Vault, consent: opts.Consent, audit: opts.Audit, now: opts.Now}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -87,15 +94,6 @@ CREATE TABLE speakers_subjects (
 	erased_at   INTEGER,
 	erase_reason TEXT
 );
-CREATE TABLE speakers_consents (
-	id           TEXT PRIMARY KEY,
-	subject_id   TEXT NOT NULL REFERENCES speakers_subjects(id),
-	text_version TEXT NOT NULL,   -- which consent script was read
-	method       TEXT NOT NULL,   -- how it was given (e.g. "spoken+clicked")
-	operator     TEXT NOT NULL,   -- who took it
-	granted_at   INTEGER NOT NULL,
-	revoked_at   INTEGER
-);
 CREATE TABLE speakers_voiceprints (
 	id         TEXT PRIMARY KEY,
 	subject_id TEXT NOT NULL REFERENCES speakers_subjects(id),
@@ -110,23 +108,19 @@ CREATE INDEX speakers_voiceprints_model ON speakers_voiceprints(model);`}
 
 // Subject is a person as the registry shows them.
 type Subject struct {
-	ID          string      `json:"id"`
-	Name        string      `json:"name,omitempty"`
-	CreatedAt   time.Time   `json:"created_at"`
-	ErasedAt    *time.Time  `json:"erased_at,omitempty"`
-	EraseReason string      `json:"erase_reason,omitempty"`
-	Consents    []Consent   `json:"consents"`
-	Voiceprints []PrintInfo `json:"voiceprints"`
+	ID          string            `json:"id"`
+	Name        string            `json:"name,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	ErasedAt    *time.Time        `json:"erased_at,omitempty"`
+	EraseReason string            `json:"erase_reason,omitempty"`
+	Consents    []consent.Summary `json:"consents"`
+	Voiceprints []PrintInfo       `json:"voiceprints"`
 }
 
-// Consent is one recorded consent.
-type Consent struct {
-	ID          string     `json:"id"`
-	TextVersion string     `json:"text_version"`
-	Method      string     `json:"method"`
-	Operator    string     `json:"operator"`
-	GrantedAt   time.Time  `json:"granted_at"`
-	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+// Consenting reports whether the subject's latest consent stands.
+func (s Subject) Consenting() bool {
+	n := len(s.Consents)
+	return n > 0 && s.Consents[n-1].Status == consent.StatusActive
 }
 
 // PrintInfo describes a voiceprint without its vector.
@@ -142,12 +136,19 @@ type PrintInfo struct {
 type ConsentInput struct {
 	// TextVersion names the consent script the subject read (Scripts).
 	TextVersion string `json:"text_version"`
-	// Method says how consent was expressed ("spoken+clicked", "signed").
-	Method string `json:"method"`
-	// Operator is who took the enrolment (an admin user id).
+	// Method is how consent was expressed: consent.MethodSpokenScript,
+	// MethodTypedSignature or MethodPaper.
+	Method consent.Method `json:"method"`
+	// Operator is who took the enrolment ("user:<id>").
 	Operator string `json:"operator"`
-	// Granted must be true: consent is never implied.
+	// Granted must be true: consent is explicit, never implied.
 	Granted bool `json:"granted"`
+	// TypedName, RemoteIP and UserAgent are signature evidence (sealed).
+	TypedName string `json:"typed_name,omitempty"`
+	RemoteIP  string `json:"-"`
+	UserAgent string `json:"-"`
+	// Term shortens consent below the 3-year maximum.
+	Term time.Duration `json:"-"`
 }
 
 func (c ConsentInput) check() error {
@@ -157,10 +158,19 @@ func (c ConsentInput) check() error {
 	if _, ok := Scripts[c.TextVersion]; !ok {
 		return fmt.Errorf("%w: unknown consent text version %q", ErrNoConsent, c.TextVersion)
 	}
-	if c.Method == "" || c.Operator == "" || len(c.Method) > 64 || len(c.Operator) > 128 {
+	if c.Method == "" || c.Operator == "" || len(c.Operator) > 128 {
 		return fmt.Errorf("%w: method and operator are required", ErrNoConsent)
 	}
 	return nil
+}
+
+// grant turns the input into package consent's record of it.
+func (c ConsentInput) grant(subject string) consent.Grant {
+	return consent.Grant{Subject: subject, Purpose: consent.PurposeSpeakerID,
+		Notice: consent.Notice{Version: c.TextVersion, Text: Scripts[c.TextVersion]}, Method: c.Method,
+		Operator: c.Operator, Term: c.Term, ExplicitGDPR: c.Granted,
+		Evidence: consent.Evidence{TypedName: c.TypedName, RemoteIP: c.RemoteIP, UserAgent: c.UserAgent,
+			Intent: "I agree to the consent text version " + c.TextVersion + ": " + Scripts[c.TextVersion]}}
 }
 
 // Scripts are the consent texts a subject reads aloud while the enrolment
@@ -189,12 +199,16 @@ func checkName(name string) error {
 	return nil
 }
 
-func (r *Registry) record(ctx context.Context, action, target, outcome string, details map[string]string) error {
-	actor := "system"
+// actorOf is who acts, as WithActor set it ("system" when unset).
+func actorOf(ctx context.Context) string {
 	if a, ok := ctx.Value(actorKey{}).(string); ok && a != "" {
-		actor = a
+		return a
 	}
-	return r.audit.Record(ctx, audit.Event{Time: r.now().UTC(), Actor: actor, Action: action, Target: target,
+	return "system"
+}
+
+func (r *Registry) record(ctx context.Context, action, target, outcome string, details map[string]string) error {
+	return r.audit.Record(ctx, audit.Event{Time: r.now().UTC(), Actor: actorOf(ctx), Action: action, Target: target,
 		Outcome: outcome, Details: details})
 }
 

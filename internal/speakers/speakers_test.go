@@ -10,9 +10,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/audit/audittest"
+	"github.com/izwi-speech/izwi/internal/clocktest"
+	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/sherpa"
@@ -25,6 +28,7 @@ const model = "speaker-stats-tiny"
 
 type rig struct {
 	dbPath string
+	clock  *clocktest.Clock
 	reg    *Registry
 	keys   *vault.Keyring
 	audit  *audittest.Recorder
@@ -37,18 +41,22 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	r := &rig{dbPath: filepath.Join(dir, "izwi.db"), audit: &audittest.Recorder{}}
+	r := &rig{dbPath: filepath.Join(dir, "izwi.db"), audit: &audittest.Recorder{}, clock: clocktest.New(time.Now())}
 	st, err := store.Open(ctx, r.dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	r.keys, err = vault.New(ctx, vault.Options{Store: st, Provider: &vault.FileProvider{Path: filepath.Join(dir, "vault", "master.key")},
-		Audit: r.audit})
+		Audit: r.audit, Now: r.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.reg, err = New(ctx, Options{Store: st, Vault: r.keys, Audit: r.audit})
+	cs, err := consent.New(ctx, consent.Options{Store: st, Vault: r.keys, Audit: r.audit, Now: r.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.reg, err = New(ctx, Options{Store: st, Vault: r.keys, Consent: cs, Audit: r.audit, Now: r.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +86,7 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-var consent = ConsentInput{TextVersion: "v1", Method: "spoken+clicked", Operator: "user:admin1", Granted: true}
+var given = ConsentInput{TextVersion: "v1", Method: consent.MethodSpokenScript, Operator: "user:admin1", Granted: true}
 
 // enrolReq enrols from the speaker's first two utterances, the speech
 // share measured as the non-silent share (audio.Analyze).
@@ -86,7 +94,7 @@ func (r *rig) enrolReq(name, spk string) EnrolRequest {
 	s := append(append([]float32(nil), r.utts[spk][0]...), r.utts[spk][1]...)
 	lv := audio.Analyze(s, r.emb.SampleRate())
 	speechShare := 1 - float64(lv.SilentFrames)/float64(lv.AnalyzedFrames)
-	return EnrolRequest{Name: name, Consent: consent, Samples: s,
+	return EnrolRequest{Name: name, Consent: given, Samples: s,
 		Speech:       speech.SamplesToDuration(int(float64(len(s))*speechShare), r.emb.SampleRate()),
 		Requirements: speaker.Requirements{MinSpeech: 3e9}}
 }
@@ -122,10 +130,24 @@ func TestEnrolIdentifyEraseExport(t *testing.T) {
 		t.Error("voiceprints leaked into another model's gallery")
 	}
 
-	// Export: name, consent with its text, and the vector.
+	// Export: name, consent record with evidence, history and the text
+	// read — and never the voiceprint itself.
 	ex, err := r.reg.ExportSubject(ctx, bob.ID)
-	if err != nil || ex.Name != "Bob Example" || len(ex.Consents) != 1 || ex.Scripts["v1"] == "" || len(ex.Vectors) != 1 {
+	if err != nil || ex.Name != "Bob Example" || len(ex.ConsentRecords) != 1 || ex.Scripts["v1"] == "" ||
+		ex.ConsentRecords[0].NoticeSHA256 == "" || !ex.ConsentRecords[0].ExplicitGDPR || len(ex.Voiceprints) != 1 {
 		t.Fatalf("export: %+v %v", ex, err)
+	}
+	if j, _ := json.Marshal(ex); strings.Contains(string(j), "vector") {
+		t.Fatalf("export carries a voiceprint: %s", j)
+	}
+	// Bob's stored vector, decrypted here only to look for it in the files.
+	var bobSealed []byte
+	if err := r.reg.db.QueryRow("SELECT sealed FROM speakers_voiceprints WHERE subject_id = ?", bob.ID).Scan(&bobSealed); err != nil {
+		t.Fatal(err)
+	}
+	vec, err := r.keys.Open(ctx, vault.ClassVoiceprint, bob.Voiceprints[0].ID, bobSealed)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	// Erasure: keep a sealed blob from before, then erase.
@@ -134,20 +156,20 @@ func TestEnrolIdentifyEraseExport(t *testing.T) {
 	if err := r.reg.db.QueryRow("SELECT sealed FROM speakers_voiceprints WHERE id = ?", vpID).Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
-	if err := r.reg.Erase(ctx, alice.ID, "erasure_request"); err != nil {
+	if err := r.reg.Erase(ctx, alice.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.keys.Open(ctx, vault.ClassVoiceprint, vpID, sealed); !errors.Is(err, vault.ErrShredded) {
 		t.Fatalf("erased voiceprint opened with the master key in hand: %v", err)
 	}
 	got, err := r.reg.Get(ctx, alice.ID)
-	if err != nil || got.Name != "" || got.ErasedAt == nil || len(got.Voiceprints) != 0 || got.Consents[0].RevokedAt == nil {
+	if err != nil || got.Name != "" || got.ErasedAt == nil || len(got.Voiceprints) != 0 || got.Consenting() {
 		t.Fatalf("after erasure: %+v %v", got, err)
 	}
 	if g, _ := r.reg.Gallery(ctx, model); g.Len() != 1 {
 		t.Fatalf("gallery after erasure has %d prints", g.Len())
 	}
-	if err := r.reg.Erase(ctx, alice.ID, "erasure_request"); err != nil {
+	if err := r.reg.Erase(ctx, alice.ID); err != nil {
 		t.Fatalf("second erasure: %v", err)
 	}
 	if found, _ := r.reg.FindByName(ctx, "Alice Example"); len(found) != 0 {
@@ -159,7 +181,7 @@ func TestEnrolIdentifyEraseExport(t *testing.T) {
 
 	// Audit: enrolments, export, erasure (and the vault's shred), by whom,
 	// never with a name.
-	for _, action := range []string{"speaker.enrol", "speaker.export", "speaker.erase", "vault.shred"} {
+	for _, action := range []string{"speaker.enrol", "speaker.export", "speaker.erase", "vault.shred", "consent.record", "consent.erase", "consent.export"} {
 		if len(r.audit.Find(action, "ok")) == 0 {
 			t.Errorf("no %s audit entry", action)
 		}
@@ -173,7 +195,6 @@ func TestEnrolIdentifyEraseExport(t *testing.T) {
 
 	// No name and no voiceprint vector in the clear anywhere in the
 	// database files (main file and WAL).
-	vec := encodeVector(ex.Vectors[ex.Voiceprints[0].ID])
 	for _, f := range []string{r.dbPath, r.dbPath + "-wal"} {
 		raw, err := os.ReadFile(f)
 		if errors.Is(err, os.ErrNotExist) {
@@ -205,6 +226,7 @@ func TestEnrolRefusals(t *testing.T) {
 		"consent not granted": func(q *EnrolRequest) { q.Consent.Granted = false },
 		"unknown script":      func(q *EnrolRequest) { q.Consent.TextVersion = "v0" },
 		"no operator":         func(q *EnrolRequest) { q.Consent.Operator = "" },
+		"unknown method":      func(q *EnrolRequest) { q.Consent.Method = "nodded" },
 	} {
 		q := req
 		mut(&q)
@@ -243,7 +265,59 @@ func TestEnrolRefusals(t *testing.T) {
 	if n := count(); n != 0 {
 		t.Fatalf("%d subjects stored by an unaudited enrolment", n)
 	}
-	if err := r.reg.Erase(ctx, "sub_nope", "erasure_request"); !errors.Is(err, ErrNotFound) {
+	if err := r.reg.Erase(ctx, "sub_nope"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("erase unknown: %v", err)
+	}
+}
+
+// Withdrawal is one call and destroys the voiceprint at once; consent past
+// its deadline ends by itself at the next purge, with the same effect.
+func TestWithdrawAndExpiry(t *testing.T) {
+	r := newRig(t)
+	ctx := WithActor(context.Background(), "user:admin1")
+	a, b := r.order[0], r.order[1]
+	ada, _, err := r.reg.Enrol(ctx, r.emb, model, r.enrolReq("Ada", a))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqB := r.enrolReq("Bea", b)
+	reqB.Consent.Term = time.Hour
+	bea, _, err := r.reg.Enrol(ctx, r.emb, model, reqB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealed []byte
+	if err := r.reg.db.QueryRow("SELECT sealed FROM speakers_voiceprints WHERE subject_id = ?", ada.ID).Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.reg.Withdraw(ctx, ada.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.keys.Open(ctx, vault.ClassVoiceprint, ada.Voiceprints[0].ID, sealed); !errors.Is(err, vault.ErrShredded) {
+		t.Fatalf("withdrawn voiceprint still opens: %v", err)
+	}
+	if g, _ := r.reg.Gallery(ctx, model); g.Len() != 1 {
+		t.Fatalf("gallery after withdrawal: %d", g.Len())
+	}
+	if s, _ := r.reg.Get(ctx, ada.ID); s.EraseReason != "consent_withdrawn" || s.Consenting() || len(s.Voiceprints) != 0 {
+		t.Fatalf("after withdrawal: %+v", s)
+	}
+	// Bea's one-hour consent: still matched just before, gone after.
+	r.clock.Advance(59 * time.Minute)
+	if n, err := r.reg.Purge(ctx); err != nil || n != 0 {
+		t.Fatalf("purge before the deadline: %d %v", n, err)
+	}
+	r.clock.Advance(2 * time.Minute)
+	if g, _ := r.reg.Gallery(ctx, model); g.Len() != 0 {
+		t.Fatal("a voiceprint past its consent deadline is still matched")
+	}
+	if n, err := r.reg.Purge(ctx); err != nil || n != 1 {
+		t.Fatalf("purge after the deadline: %d %v", n, err)
+	}
+	if s, _ := r.reg.Get(ctx, bea.ID); s.EraseReason != "consent_ended" || len(s.Voiceprints) != 0 {
+		t.Fatalf("after expiry: %+v", s)
+	}
+	if len(r.audit.Find("consent.withdraw", "ok")) != 1 || len(r.audit.Find("consent.expire", "ok")) != 1 {
+		t.Fatalf("audit: %+v", r.audit.Events())
 	}
 }

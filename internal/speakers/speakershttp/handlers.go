@@ -6,11 +6,13 @@
 package speakershttp
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"html/template"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"path"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -41,7 +44,10 @@ type Options struct {
 	// Requirements is the enrolment bar (zero: speaker's defaults).
 	Requirements speaker.Requirements
 	// CSRF returns the console session's CSRF token for the page.
-	CSRF   func(*http.Request) string
+	CSRF func(*http.Request) string
+	// ClientIP gives the client's address for consent evidence (the
+	// connection's peer when nil).
+	ClientIP func(*http.Request) string
 	Logger *slog.Logger
 }
 
@@ -143,8 +149,9 @@ func (h *Handlers) Enrol() http.Handler {
 		}
 		p, _ := auth.FromContext(r.Context())
 		req := speakers.EnrolRequest{Name: r.FormValue("name"), Requirements: h.o.Requirements,
-			Consent: speakers.ConsentInput{TextVersion: r.FormValue("text_version"), Method: r.FormValue("method"),
-				Operator: p.Subject, Granted: r.FormValue("consent") == "yes"}}
+			Consent: speakers.ConsentInput{TextVersion: r.FormValue("text_version"), Method: consent.Method(r.FormValue("method")),
+				Operator: p.Subject, Granted: r.FormValue("consent") == "yes", TypedName: r.FormValue("typed_name"),
+				RemoteIP: h.clientIP(r), UserAgent: r.UserAgent()}}
 		if req.Samples, err = audio.Prepare(clip, h.o.Embedder.SampleRate()); err != nil {
 			apierr.Write(w, r, apierr.CodeBadRequest, "the recording cannot be converted")
 			return
@@ -185,19 +192,21 @@ func (h *Handlers) Export() http.Handler {
 	})
 }
 
-// Erase serves DELETE /api/speakers/{id}?reason=erasure_request|consent_withdrawn.
+// Erase serves DELETE /api/speakers/{id}: an erasure request.
 func (h *Handlers) Erase() http.Handler {
+	return h.end(func(reg *speakers.Registry) func(context.Context, string) error { return reg.Erase })
+}
+
+// Withdraw serves POST /api/speakers/{id}/withdraw: the subject withdraws
+// consent (one click, as easy as giving it); their voiceprint is destroyed.
+func (h *Handlers) Withdraw() http.Handler {
+	return h.end(func(reg *speakers.Registry) func(context.Context, string) error { return reg.Withdraw })
+}
+
+func (h *Handlers) end(op func(*speakers.Registry) func(context.Context, string) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reason := r.URL.Query().Get("reason")
-		if reason == "" {
-			reason = "erasure_request"
-		}
-		if reason != "erasure_request" && reason != "consent_withdrawn" {
-			apierr.Write(w, r, apierr.CodeBadRequest, "reason must be erasure_request or consent_withdrawn")
-			return
-		}
 		p, _ := auth.FromContext(r.Context())
-		if err := h.o.Registry.Erase(speakers.WithActor(r.Context(), p.Subject), r.PathValue("id"), reason); err != nil {
+		if err := op(h.o.Registry)(speakers.WithActor(r.Context(), p.Subject), r.PathValue("id")); err != nil {
 			h.fail(w, r, err)
 			return
 		}
@@ -205,12 +214,24 @@ func (h *Handlers) Erase() http.Handler {
 	})
 }
 
+// clientIP is the console client's address, for consent evidence.
+func (h *Handlers) clientIP(r *http.Request) string {
+	if h.o.ClientIP != nil {
+		return h.o.ClientIP(r)
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
 func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.Is(err, speakers.ErrNotFound):
 		apierr.Write(w, r, apierr.CodeNotFound, "no such subject")
 	case errors.Is(err, speakers.ErrNoConsent):
-		apierr.Write(w, r, apierr.CodeBadRequest, "explicit consent (consent=yes, a known text_version, a method) is required")
+		apierr.Write(w, r, apierr.CodeForbidden, "explicit, recorded consent is required: consent=yes, a known text_version and a method (spoken_script, typed_signature with typed_name, or paper)")
 	case errors.Is(err, speakers.ErrBadRequest):
 		apierr.Write(w, r, apierr.CodeBadRequest, "a name of 1-200 characters is required")
 	default:

@@ -16,6 +16,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -41,7 +42,11 @@ func serve(t *testing.T, withModel bool) (*httptest.Server, *audittest.Recorder)
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := speakers.New(ctx, speakers.Options{Store: st, Vault: kr, Audit: rec})
+	cs, err := consent.New(ctx, consent.Options{Store: st, Vault: kr, Audit: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := speakers.New(ctx, speakers.Options{Store: st, Vault: kr, Consent: cs, Audit: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,6 +79,7 @@ func serve(t *testing.T, withModel bool) (*httptest.Server, *audittest.Recorder)
 	mux.Handle("POST /api/speakers", as(h.Enrol()))
 	mux.Handle("GET /api/speakers/{id}/export", as(h.Export()))
 	mux.Handle("DELETE /api/speakers/{id}", as(h.Erase()))
+	mux.Handle("POST /api/speakers/{id}/withdraw", as(h.Withdraw()))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, rec
@@ -138,7 +144,7 @@ func code(b []byte) apierr.Code {
 func TestEnrolPageFlow(t *testing.T) {
 	srv, rec := serve(t, true)
 	wav := recording(t)
-	ok := map[string]string{"name": "Ada Lovelace", "text_version": "v1", "method": "spoken+clicked", "consent": "yes"}
+	ok := map[string]string{"name": "Ada Lovelace", "text_version": "v1", "method": "spoken_script", "consent": "yes"}
 
 	// The page carries the CSRF token and the script, under a CSP that
 	// allows only its own scripts.
@@ -162,8 +168,8 @@ func TestEnrolPageFlow(t *testing.T) {
 	}
 
 	// Without consent: refused, nothing stored.
-	noConsent := map[string]string{"name": "Ada Lovelace", "text_version": "v1", "method": "spoken+clicked"}
-	if resp, b := enrol(t, srv.URL, noConsent, wav); resp.StatusCode != 400 || code(b) != apierr.CodeBadRequest {
+	noConsent := map[string]string{"name": "Ada Lovelace", "text_version": "v1", "method": "spoken_script"}
+	if resp, b := enrol(t, srv.URL, noConsent, wav); resp.StatusCode != 403 || code(b) != apierr.CodeForbidden {
 		t.Fatalf("no consent: %d %s", resp.StatusCode, b)
 	}
 	// Too little speech for the bar: 422 with the reason.
@@ -182,7 +188,7 @@ func TestEnrolPageFlow(t *testing.T) {
 		Subject speakers.Subject
 		Quality speaker.Quality
 	}
-	if err := json.Unmarshal(b, &created); err != nil || created.Subject.Consents[0].Operator != "user:u1" || created.Quality.SpeechS < 3 {
+	if err := json.Unmarshal(b, &created); err != nil || !created.Subject.Consenting() || created.Quality.SpeechS < 3 {
 		t.Fatalf("created: %s", b)
 	}
 	// List, export, erase.
@@ -195,10 +201,17 @@ func TestEnrolPageFlow(t *testing.T) {
 	r, _ = http.Get(srv.URL + "/api/speakers/" + created.Subject.ID + "/export")
 	eb, _ := io.ReadAll(r.Body)
 	r.Body.Close()
-	if r.StatusCode != 200 || !strings.Contains(string(eb), "voiceprint_vectors") {
+	// The export holds the consent evidence (operator, client address) but
+	// never the voiceprint.
+	if r.StatusCode != 200 || !strings.Contains(string(eb), `"operator":"user:u1"`) || !strings.Contains(string(eb), "127.0.0.1") ||
+		strings.Contains(string(eb), "vector") {
 		t.Fatalf("export: %d %s", r.StatusCode, eb)
 	}
-	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/api/speakers/"+created.Subject.ID+"?reason=consent_withdrawn", nil)
+	// Withdrawing is one POST, as easy as consenting.
+	if r, err := http.Post(srv.URL+"/api/speakers/"+created.Subject.ID+"/withdraw", "", nil); err != nil || r.StatusCode != 204 {
+		t.Fatalf("withdraw: %v %v", err, r.StatusCode)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/api/speakers/"+created.Subject.ID, nil)
 	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 204 {
 		t.Fatalf("erase: %v %v", err, r.StatusCode)
 	}
@@ -206,7 +219,7 @@ func TestEnrolPageFlow(t *testing.T) {
 	if r, _ := http.DefaultClient.Do(req); r.StatusCode != 404 {
 		t.Fatalf("erase unknown: %d", r.StatusCode)
 	}
-	if len(rec.Find("speaker.enrol", "ok")) != 1 || len(rec.Find("speaker.erase", "ok")) != 1 {
+	if len(rec.Find("speaker.enrol", "ok")) != 1 || len(rec.Find("speaker.erase", "ok")) != 1 || len(rec.Find("consent.withdraw", "ok")) != 1 {
 		t.Fatalf("audit: %+v", rec.Events())
 	}
 	if e := rec.Find("speaker.enrol", "ok")[0]; e.Actor != "user:u1" {

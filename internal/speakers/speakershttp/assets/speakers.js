@@ -75,7 +75,12 @@ async function enrol(ev) {
 
 async function erase(id, name) {
   if (!confirm(`Erase ${name}? Their voiceprint and consent record are destroyed for good.`)) return;
-  await fetch(`/api/speakers/${encodeURIComponent(id)}?reason=erasure_request`, { method: 'DELETE', headers: { 'X-CSRF-Token': csrf } });
+  await fetch(`/api/speakers/${encodeURIComponent(id)}`, { method: 'DELETE', headers: { 'X-CSRF-Token': csrf } });
+  list();
+}
+
+async function withdraw(id) {
+  await fetch(`/api/speakers/${encodeURIComponent(id)}/withdraw`, { method: 'POST', headers: { 'X-CSRF-Token': csrf } });
   list();
 }
 
@@ -90,14 +95,15 @@ async function list() {
     const cell = (t) => { const td = document.createElement('td'); td.textContent = t; tr.append(td); return td; };
     const c = s.consents[s.consents.length - 1];
     cell(s.erased_at ? '(erased)' : s.name);
-    cell(c ? c.text_version + (c.revoked_at ? ' (withdrawn)' : '') : '—');
+    cell(c ? c.status + ' until ' + c.deadline.slice(0, 10) : '—');
     cell(String(s.voiceprints.length));
     cell(s.created_at.slice(0, 10));
     const act = cell('');
     if (s.erased_at) { tr.className = 'erased'; } else {
       const ex = document.createElement('a'); ex.href = `/api/speakers/${encodeURIComponent(s.id)}/export`; ex.textContent = 'Export';
+      const wd = document.createElement('button'); wd.textContent = 'Withdraw consent'; wd.onclick = () => withdraw(s.id);
       const del = document.createElement('button'); del.textContent = 'Erase'; del.onclick = () => erase(s.id, s.name);
-      act.append(ex, ' ', del);
+      act.append(ex, ' ', wd, ' ', del);
     }
     tb.append(tr);
   }
