@@ -102,6 +102,10 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return // the client went away
 		}
 		h.opts.Logger.Warn("listen: transcription failed", "request_id", apierr.RequestID(r.Context()), "err", err)
+		if badTerms(p, err) {
+			writeError(w, r, apierr.CodeBadRequest, msgBadTerms)
+			return
+		}
 		writeError(w, r, apierr.CodeInternal, "")
 		return
 	}

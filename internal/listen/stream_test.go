@@ -121,7 +121,8 @@ func TestStreamDefaults(t *testing.T) {
 	e := loadEngines(t)
 	base := serve(t, NewHandler(e.options()))
 	u, samples, _ := utterance(t, shortID)
-	s := dial(t, wsURL(base, "encoding=linear16&sample_rate=16000"), nil)
+	// A new word with its phones in keyterm is added for this stream.
+	s := dial(t, wsURL(base, "encoding=linear16&sample_rate=16000&keyterm=izwi:IH%20Z%20W%20IY"), nil)
 	s.sendAudio(append(audio.EncodePCM16(samples), silence(2*time.Second)...), 3200)
 	s.sendText(`{"type":"KeepAlive"}`)
 	s.sendText(`{"type":"CloseStream"}`)
@@ -232,7 +233,9 @@ func TestStreamRefusesBadQueries(t *testing.T) {
 		{base, "encoding=linear16&sample_rate=16000&endpointing=-5", 400, "bad_request"},
 		{base, "encoding=linear16&sample_rate=16000&keywords=foo:bar", 400, "bad_request"},
 		{base, "encoding=linear16&sample_rate=16000&callback=http://169.254.169.254/", 400, "bad_request"},
-		{base, "encoding=linear16&sample_rate=16000", 400, "bad_request"}, // not a WebSocket upgrade
+		{base, "encoding=linear16&sample_rate=16000&keyterm=Zzyzxqq", 400, "bad_request"},   // not in the dictionary, no phones
+		{base, "encoding=linear16&sample_rate=16000&keyterm=caf%C3%A9", 400, "bad_request"}, // not spellable
+		{base, "encoding=linear16&sample_rate=16000", 400, "bad_request"},                   // not a WebSocket upgrade
 		{noEngine, "encoding=linear16&sample_rate=16000", 503, "not_ready"},
 	} {
 		hdr := http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"},

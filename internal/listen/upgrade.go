@@ -17,6 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/limit"
+	"github.com/izwi-speech/izwi/internal/speech"
 )
 
 // streamHandler checks a /v1/listen request, builds its pipeline, upgrades
@@ -93,6 +94,10 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pl, rate, err := h.opts.Pipeline(r.Context(), PipelineConfig{Hotwords: p.Hotwords, Endpointing: p.Endpointing}, s.emit)
 	if err != nil {
 		h.opts.Logger.Warn("listen: pipeline refused", "request_id", s.requestID, "err", err)
+		if badTerms(p, err) {
+			writeError(w, r, apierr.CodeBadRequest, msgBadTerms)
+			return
+		}
 		writeError(w, r, apierr.CodeNotReady, "the streaming recognizer is not available")
 		return
 	}
@@ -139,3 +144,14 @@ func requestID(r *http.Request) string {
 }
 
 // run reads the client's messages until the stream ends; the watchdog
+
+// msgBadTerms explains a refused keyterm or keywords list; the engine's
+// own error stays in the log.
+const msgBadTerms = "keyterm/keywords: the loaded engine cannot use one of these terms " +
+	"(PocketSphinx takes dictionary words, or a new word with its phones as word:PH ON EMES in keyterm)"
+
+// badTerms reports whether err is the engine refusing the request's
+// hotwords rather than failing.
+func badTerms(p Params, err error) bool {
+	return len(p.Hotwords) > 0 && (errors.Is(err, speech.ErrUnsupported) || errors.Is(err, speech.ErrBadInput))
+}
