@@ -3,6 +3,8 @@ package live
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +142,7 @@ func TestManagerLifecycleWordsAndRestart(t *testing.T) {
 		return r <= 0.45
 	})
 	checkSeq(t, evs, 1)
+	noWordsStored(t, m, finalsOf(evs))
 	if evs[0].Type != TypeState || evs[0].State != Live || evs[0].SessionID != c.ID {
 		t.Errorf("first event %+v, want the live state", evs[0])
 	}
@@ -203,5 +206,43 @@ func TestManagerLifecycleWordsAndRestart(t *testing.T) {
 	}
 	if _, err := m3.Get(t.Context(), "", c2.ID); !errors.Is(err, ErrNotFound) {
 		t.Errorf("after delete: %v", err)
+	}
+}
+
+// noWordsStored fails if any recognised word of five letters or more
+// appears anywhere in the live tables.
+func noWordsStored(t *testing.T, m *Manager, finals []Event) {
+	t.Helper()
+	rows, err := m.db.Query(`SELECT * FROM live_sessions`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	var dump strings.Builder
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(&dump, vals...)
+	}
+	checked := 0
+	for _, e := range finals {
+		for _, w := range strings.Fields(e.Text) {
+			if len(w) >= 5 {
+				checked++
+				if strings.Contains(strings.ToLower(dump.String()), strings.ToLower(w)) {
+					t.Errorf("recognised word %q stored in live_sessions", w)
+				}
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no words to look for")
 	}
 }
