@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
@@ -51,10 +52,6 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 	if pr, ok := auth.FromContext(r.Context()); ok {
 		who = &pr
 	}
-	if err := p.admit(r.Context(), who); err != nil {
-		fail(err)
-		return
-	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
 		fail(&apierr.Error{Code: apierr.CodeUnsupportedMediaType, Message: "send the chat request as Content-Type: application/json"})
 		return
@@ -87,6 +84,11 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	o.upstream = u.name
+	reserved, err := p.reserve(ctx, who, req.promptBytes)
+	if err != nil {
+		fail(err)
+		return
+	}
 	resp, err := p.send(ctx, u, req.body, req.stream)
 	o.first = time.Since(o.start)
 	if err != nil {
@@ -101,7 +103,7 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
-	p.charge(r.Context(), who, u.name, o.usage)
+	p.charge(r.Context(), who, u.name, o.usage, reserved)
 }
 
 // relayJSON passes a whole (non-streamed) answer through and reads its
@@ -137,6 +139,8 @@ func (p *Proxy) relayJSON(w http.ResponseWriter, resp *http.Response, req reques
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	// A length lets the caller finish reading before charge returns.
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(b)
 	_ = http.NewResponseController(w).Flush() // before charge, which may wait

@@ -42,9 +42,8 @@ import (
 )
 
 // Charger is what the proxy needs from the limiter (*limit.Limiter):
-// Charge(p, 0) refuses a subject whose per-second token bucket is in debt,
-// a positive Charge records tokens once usage is known, and Usage tells a
-// subject whose daily quota is used up exactly.
+// Charge reserves a prompt's tokens before the call and records the rest
+// once usage is known; Usage tells what is left of a subject's day.
 type Charger interface {
 	Charge(ctx context.Context, p auth.Principal, tokens int64) error
 	Usage(ctx context.Context, p auth.Principal) (limit.Usage, error)
@@ -81,6 +80,9 @@ type Proxy struct {
 	client  *http.Client
 	now     func() time.Time
 	metrics *metrics
+
+	// chargeWait bounds how long charge waits for a per-second bucket.
+	chargeWait time.Duration
 
 	ups      []*upstream
 	byModel  map[string]*upstream // models listed in the config
@@ -120,7 +122,7 @@ func NewProxy(opts Options) (*Proxy, error) {
 		return nil, errors.New("chat: options.Config must have its defaults applied")
 	}
 	p := &Proxy{cfg: cfg, log: opts.Logger, limiter: opts.Limiter, client: opts.Client, now: opts.Now,
-		byModel: map[string]*upstream{}}
+		byModel: map[string]*upstream{}, chargeWait: maxChargeWait}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -228,24 +230,22 @@ func (p *Proxy) route(ctx context.Context, model string) (*upstream, error) {
 	return nil, &apierr.Error{Code: apierr.CodeNotFound, Message: "no chat upstream serves this model; GET /v1/models lists them"}
 }
 
-// admit refuses a caller whose token budget is already spent: a previous
-// answer left the per-second bucket in debt, or the day's quota is used.
-func (p *Proxy) admit(ctx context.Context, who *auth.Principal) error {
+// reserve charges, before the call, what the prompt will cost (estimated
+// at about four bytes a token, at least one). Charging up front keeps the
+// quotas atomic: parallel requests cannot all pass a check and then all
+// spend; a per-second bucket in debt or a used-up day refuses here, with
+// 429 and Retry-After. charge later adds the rest of the answer's real
+// cost. A call that then fails upstream keeps its reservation: the limiter
+// has no refunds, and the prompt did cost the caller's budget a request.
+func (p *Proxy) reserve(ctx context.Context, who *auth.Principal, promptBytes int) (int64, error) {
 	if p.limiter == nil || who == nil || who.Subject == "" {
-		return nil
+		return 0, nil
 	}
-	if err := p.limiter.Charge(ctx, *who, 0); err != nil {
-		return limitError(err)
+	n := max(estimate(promptBytes, 0).PromptTokens, 1)
+	if err := p.limiter.Charge(ctx, *who, n); err != nil {
+		return 0, limitError(err)
 	}
-	u, err := p.limiter.Usage(ctx, *who)
-	if err != nil {
-		return err
-	}
-	if lim := u.Limits.ChatTokensPerDay; lim > 0 && u.Used.ChatTokens >= lim {
-		return &apierr.Error{Code: apierr.CodeQuotaExceeded, Message: "quota chat_tokens_per_day exhausted; retry after the Retry-After seconds",
-			RetryAfter: max(time.Until(u.ResetsAt), time.Second)}
-	}
-	return nil
+	return n, nil
 }
 
 // maxChargeWait bounds how long charge waits for a per-second bucket.
@@ -258,15 +258,15 @@ const maxChargeWait = 5 * time.Second
 // the bucket can take it (the wait is at most about a second's worth of
 // tokens, and stops if the caller goes: a barge-in must not wait), and a
 // refusal by the daily quota charges what is left of the day, so the next
-// call is refused by admit.
-func (p *Proxy) charge(ctx context.Context, who *auth.Principal, upstream string, u Usage) {
+// call is refused by reserve. reserved is what reserve already charged.
+func (p *Proxy) charge(ctx context.Context, who *auth.Principal, upstream string, u Usage, reserved int64) {
 	p.metrics.tokens(upstream, u)
-	if p.limiter == nil || who == nil || who.Subject == "" || u.TotalTokens <= 0 {
+	if p.limiter == nil || who == nil || who.Subject == "" || u.TotalTokens-reserved <= 0 {
 		return
 	}
 	wait := ctx.Done() // waiting for the bucket stops when the caller goes
 	ctx = context.WithoutCancel(ctx)
-	n, waited := u.TotalTokens, time.Duration(0)
+	n, waited := u.TotalTokens-reserved, time.Duration(0)
 	for {
 		err := p.limiter.Charge(ctx, *who, n)
 		var le *limit.Error
@@ -279,7 +279,7 @@ func (p *Proxy) charge(ctx context.Context, who *auth.Principal, upstream string
 				n = rest
 				continue
 			}
-		case errors.As(err, &le) && waited+le.RetryAfter <= maxChargeWait:
+		case errors.As(err, &le) && waited+le.RetryAfter <= p.chargeWait:
 			waited += le.RetryAfter
 			t := time.NewTimer(le.RetryAfter)
 			select {

@@ -142,9 +142,11 @@ func TestTokenRateLimit(t *testing.T) {
 	defer up.Close()
 	lim := newLimiter(t, limit.Limits{ChatTokensPerSecond: 5})
 	px := newProxy(t, Options{Config: chatConfig(t, oneUpstream(t, up, "")), Limiter: lim})
+	px.chargeWait = 0 // the limiter's clock is frozen: waiting would not refill it
 	c := client(t, izwi(t, px))
-	// The first answer (10 tokens) drains a 5-token bucket into debt; the
-	// clock is frozen, so the next call is refused before the upstream.
+	// The first call reserves its prompt's 5 tokens, emptying a 5-token
+	// bucket; the clock is frozen, so the next call is refused before the
+	// upstream.
 	if _, err := c.Chat.Completions.New(context.Background(), params("hello there")); err != nil {
 		t.Fatal(err)
 	}
@@ -349,5 +351,43 @@ func TestBadRequests(t *testing.T) {
 	}
 	if n := len(up.Requests()); n != 0 {
 		t.Errorf("%d refused requests reached the upstream", n)
+	}
+}
+
+// Quotas are atomic: parallel calls against a daily quota cannot all pass
+// a check and then all spend; each reserves its prompt first.
+func TestParallelQuotaAtomic(t *testing.T) {
+	up := chattest.New(chattest.Options{})
+	defer up.Close()
+	lim := newLimiter(t, limit.Limits{ChatTokensPerDay: 20})
+	px := newProxy(t, Options{Config: chatConfig(t, oneUpstream(t, up, "")), Limiter: lim})
+	c := client(t, izwi(t, px))
+	const n = 30
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := c.Chat.Completions.New(context.Background(), params("hello there")) // reserves 5
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range n {
+		err := <-errs
+		var ae *openai.Error
+		switch {
+		case err == nil:
+			ok++
+		case !errors.As(err, &ae) || ae.StatusCode != http.StatusTooManyRequests || ae.Code != "quota_exceeded":
+			t.Errorf("refusal %v, want 429 quota_exceeded", err)
+		}
+	}
+	if ok < 1 || ok > 4 {
+		t.Errorf("%d of %d calls ran against a 20-token quota with 5-token prompts; want 1..4", ok, n)
+	}
+	if used := usedTokens(t, lim); used > 20 {
+		t.Errorf("charged %d tokens past a quota of 20", used)
+	}
+	if got := len(up.Requests()); got != ok {
+		t.Errorf("%d calls reached the upstream, %d succeeded", got, ok)
 	}
 }

@@ -13,7 +13,7 @@ type request struct {
 	stream    bool
 	wantUsage bool // the caller asked for stream_options.include_usage
 	body      []byte
-	// promptBytes sizes the messages, for estimating usage.
+	// promptBytes is the messages' text, for estimating usage.
 	promptBytes int
 }
 
@@ -72,8 +72,8 @@ func parseRequest(raw []byte) (request, error) {
 		if len(m) == 0 || m[0] != '{' {
 			return r, errRequest(`each of "messages" must be an object`)
 		}
+		r.promptBytes += textBytes(m)
 	}
-	r.promptBytes = len(fields["messages"])
 	if v, ok := fields["stream"]; ok && string(v) != "null" {
 		if err := json.Unmarshal(v, &r.stream); err != nil {
 			return r, errRequest(`"stream" must be true or false`)
@@ -109,4 +109,29 @@ func quoteKey(k string) string {
 	}
 	b, _ := json.Marshal(k)
 	return string(b)
+}
+
+// textBytes is the text a message carries: its content string, or the
+// text of its content parts. Roles, names and JSON syntax are left out, so
+// an estimate from it stays at or below what a tokenizer counts.
+func textBytes(msg json.RawMessage) int {
+	var m struct {
+		Content json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(msg, &m) != nil || len(m.Content) == 0 {
+		return 0
+	}
+	var s string
+	if json.Unmarshal(m.Content, &s) == nil {
+		return len(s)
+	}
+	var parts []struct {
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(m.Content, &parts)
+	n := 0
+	for _, p := range parts {
+		n += len(p.Text)
+	}
+	return n
 }

@@ -26,10 +26,6 @@ type Message struct {
 func (p *Proxy) Stream(ctx context.Context, who *auth.Principal, model string, msgs []Message, delta func(string) error) (Usage, error) {
 	o := outcome{upstream: "-", model: model, stream: true, start: time.Now()}
 	defer func() { p.finish(ctx, o) }()
-	if err := p.admit(ctx, who); err != nil {
-		o.status = statusOf(err)
-		return Usage{}, err
-	}
 	body, err := json.Marshal(map[string]any{"model": model, "messages": msgs, "stream": true,
 		"stream_options": map[string]bool{"include_usage": true}})
 	if err != nil {
@@ -43,6 +39,15 @@ func (p *Proxy) Stream(ctx context.Context, who *auth.Principal, model string, m
 		return Usage{}, err
 	}
 	o.upstream = u.name
+	text := 0
+	for _, m := range msgs {
+		text += len(m.Content)
+	}
+	reserved, err := p.reserve(ctx, who, text)
+	if err != nil {
+		o.status = statusOf(err)
+		return Usage{}, err
+	}
 	resp, err := p.send(ctx, u, body, true)
 	o.first = time.Since(o.start)
 	if err != nil {
@@ -72,11 +77,11 @@ func (p *Proxy) Stream(ctx context.Context, who *auth.Principal, model string, m
 		}
 		return nil
 	})
-	o.usage = estimate(len(body), completion)
+	o.usage = estimate(text, completion)
 	if reported != nil {
 		o.usage = *reported
 	}
-	p.charge(ctx, who, u.name, o.usage)
+	p.charge(ctx, who, u.name, o.usage, reserved)
 	switch {
 	case err == nil || errors.Is(err, errDone):
 		o.status = 200
