@@ -64,7 +64,8 @@ type stream struct {
 	closeOnce           sync.Once
 }
 
-// runs beside it (idle timeout, server shutdown) and is waited for.
+// run reads the client's messages until the stream ends; the watchdog
+// runs beside it (idle timeout, expiry, shutdown) and is waited for.
 func (s *stream) run(ctx context.Context) {
 	log := s.opts.Logger.With("request_id", s.requestID)
 	log.Info("listen: stream opened", "encoding", s.p.Format.Encoding, "sample_rate", s.p.Format.SampleRate,

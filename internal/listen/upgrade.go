@@ -134,6 +134,8 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.run(ctx)
 }
 
+// requestID is the gateway's request ID, which every message and log line
+// of the stream quotes, or a random one outside the gateway.
 func requestID(r *http.Request) string {
 	if id := apierr.RequestID(r.Context()); id != "" {
 		return id
