@@ -126,6 +126,13 @@ func (s *stream) loop(ctx context.Context) (websocket.StatusCode, string) {
 			}
 		case msgCloseStream:
 			s.closing = true
+			if s.conv != nil { // the resampler's tail
+				rest := s.conv.Flush()
+				s.samples += int64(len(rest))
+				if err := s.pl.Write(rest); err != nil {
+					return websocket.StatusInternalError, reasonEngine
+				}
+			}
 			if err := s.pl.Finalize(); err != nil {
 				return websocket.StatusInternalError, reasonEngine
 			}
