@@ -180,7 +180,8 @@ func TestStreamFinalize(t *testing.T) {
 	}
 }
 
-// 48 kHz stereo linear16 and 8 kHz μ-law are converted for the engine.
+// 48 kHz stereo linear16 is downmixed and resampled for the engine (the
+// other encodings are package audio's converter, tested there).
 func TestStreamConvertsFormats(t *testing.T) {
 	e := loadEngines(t)
 	base := serve(t, NewHandler(e.options()))
