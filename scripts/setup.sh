@@ -15,7 +15,7 @@ APT_PACKAGES=(
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev
   flite flite1-dev
   python3-onnx python3-numpy espeak-ng-data
-  sox bzip2
+  sox libsox-fmt-mp3 bzip2
   chromium alsa-utils swtpm swtpm-tools
 )
 

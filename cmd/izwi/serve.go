@@ -123,6 +123,17 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	opts := gw.api
 	opts.Live = lv.routes
 	opts.Logger, opts.Engines = telemetry.Component(logger, "api"), set
+	oa, err := buildOpenAI(openaiDeps{Chat: cfg.Chat, Engines: set, Limiter: gw.limiter, Logger: logger})
+	if err != nil {
+		log.Error("cannot start the OpenAI-compatible routes", "err", err)
+		return exitFailure
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.Std())
+		defer cancel()
+		_ = oa.close(cctx)
+	}()
+	opts.OpenAI = oa.routes
 	opts.Components = []api.Component{{Name: "database", Check: db.Check}, {Name: "bus", Check: broker.Check}}
 	handler, err := api.New(opts)
 	if err != nil {
