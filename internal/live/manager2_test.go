@@ -124,9 +124,9 @@ func TestAutoStopAfterSilence(t *testing.T) {
 func TestSeveralSessionsAndTheCap(t *testing.T) {
 	e := newEnv(t)
 	cfg := bigQueue
-	cfg.MaxSessions = 2
+	cfg.MaxSessions = 3
 	m := e.manager(cfg)
-	us := []string{pauseID, "1089-134686-0000"}
+	us := []string{"1089-134686-0001", "1988-24833-0000", "3752-4944-0000"}
 	var ids []string
 	for range us {
 		c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
@@ -136,17 +136,17 @@ func TestSeveralSessionsAndTheCap(t *testing.T) {
 		ids = append(ids, c.ID)
 	}
 	if _, err := m.Create(t.Context(), "k", CreateRequest{Start: true}); !errors.Is(err, ErrLimit) {
-		t.Errorf("third live session: %v", err)
+		t.Errorf("fourth live session: %v", err)
 	}
-	if list, _ := m.List(t.Context(), "k"); len(list) != 2 {
-		t.Errorf("a refused create+start left %d sessions, want 2", len(list))
+	if list, _ := m.List(t.Context(), "k"); len(list) != 3 {
+		t.Errorf("a refused create+start left %d sessions, want 3", len(list))
 	}
 	idle, err := m.Create(t.Context(), "k", CreateRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := m.Start(t.Context(), "k", idle.ID); !errors.Is(err, ErrLimit) {
-		t.Errorf("starting a third: %v", err)
+		t.Errorf("starting a fourth: %v", err)
 	}
 	var wg sync.WaitGroup
 	for i, id := range ids {
@@ -167,6 +167,8 @@ func TestSeveralSessionsAndTheCap(t *testing.T) {
 				r, _ := werOf(u.Reference, finalsOf(evs))
 				return r <= 0.5
 			})
+			r, hyp := werOf(u.Reference, finalsOf(evs))
+			t.Logf("%s WER %.3f: %q", u.ID, r, hyp)
 			for _, ev := range evs {
 				if ev.SessionID != id {
 					t.Errorf("event of %s on %s's feed", ev.SessionID, id)
