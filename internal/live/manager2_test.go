@@ -402,3 +402,44 @@ func TestDeleteEndsFeedsAndNoEngine(t *testing.T) {
 		t.Errorf("start without engine: %v", err)
 	}
 }
+
+func TestUpdateHotwordsWhileLiveAndLabelWhenStopped(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	ctx := t.Context()
+	u := utterance(t, "1988-24833-0000")
+	c, err := m.Create(ctx, "k", CreateRequest{Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Update(ctx, "k", c.ID, UpdateRequest{Hotwords: &[]string{"zzyzxqvw"}}); !errors.Is(err, ErrBadConfig) {
+		t.Errorf("unspellable hotword: %v", err)
+	}
+	info, err := m.Update(ctx, "k", c.ID, UpdateRequest{Hotwords: &[]string{"kittens"}})
+	if err != nil || info.State != Live || len(info.Hotwords) != 1 {
+		t.Fatalf("hotwords while live: %+v %v", info, err)
+	}
+	// The reopened pipeline still recognises.
+	in, _ := m.Attach(ctx, "k", c.ID, "websocket")
+	_, next := watch(t, m, c.ID, 0)
+	push(t, in.Write, samples(t, u))
+	in.Finalize()
+	next("words after the hotword change", func(evs []Event) bool {
+		r, _ := werOf(u.Reference, finalsOf(evs))
+		return r <= 0.5
+	})
+	if _, err := m.Stop(ctx, "k", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Update(ctx, "k", c.ID, UpdateRequest{AutoStopAfter: ptr(3.0)}); !errors.Is(err, ErrTransition) {
+		t.Errorf("settings of a stopped session: %v", err)
+	}
+	info, err = m.Update(ctx, "k", c.ID, UpdateRequest{Label: ptr("archived")})
+	if err != nil || info.Label != "archived" || info.State != Stopped {
+		t.Fatalf("label when stopped: %+v %v", info, err)
+	}
+	next("the label event", func(evs []Event) bool {
+		l := evs[len(evs)-1]
+		return l.Type == TypeState && l.Label == "archived" && l.State == Stopped
+	})
+}
