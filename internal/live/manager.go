@@ -73,6 +73,10 @@ type Manager struct {
 
 var _ Sessions = (*Manager)(nil)
 
+// crashSeqGap is how far numbering jumps after a crash: more events than
+// a session publishes between two saves (one tick).
+const crashSeqGap = 10000
+
 // errShutdown ends feeds and refuses calls once the manager is closing.
 var errShutdown = errors.New("live: shutting down")
 
@@ -124,6 +128,12 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 		return nil, err
 	}
 	for _, r := range recs {
+		if r.State == Live && !r.SeqExact {
+			// The process died with the pipeline running: events after
+			// the last saved seq were published but not saved. Numbering
+			// resumes past them, so no viewer sees a seq twice.
+			r.LastSeq += crashSeqGap
+		}
 		s := &session{rec: r}
 		s.lastSpeech.Store(m.now().UnixNano())
 		m.sessions[r.ID] = s

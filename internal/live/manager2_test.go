@@ -443,3 +443,44 @@ func TestUpdateHotwordsWhileLiveAndLabelWhenStopped(t *testing.T) {
 		return l.Type == TypeState && l.Label == "archived" && l.State == Stopped
 	})
 }
+
+func TestNumberingJumpsPastACrash(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, _ := m.lookup("", c.ID)
+	for range 5 {
+		sess.pub.publish(Event{Type: TypeCaption, Text: "x"}) // partials: seen by viewers, not saved
+	}
+	m.tickOnce(t.Context()) // saves while running: seq_exact = 0
+	sess.pub.publish(Event{Type: TypeCaption, Text: "y"})
+	var exact bool
+	var saved uint64
+	m.db.QueryRow(`SELECT seq_exact, last_seq FROM live_sessions WHERE id=?`, c.ID).Scan(&exact, &saved)
+	if exact || saved != 6 {
+		t.Fatalf("while running: exact=%v last_seq=%d", exact, saved)
+	}
+	m.Close(t.Context())
+	// A clean stop saved the exact seq (7 events); pretend the process
+	// died instead, before that save.
+	if _, err := m.db.Exec(`UPDATE live_sessions SET seq_exact=0, last_seq=6 WHERE id=?`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	m2 := e.manager(bigQueue)
+	_, next := watch(t, m2, c.ID, 0)
+	evs := next("interrupted and resumed", func(evs []Event) bool { return len(evs) >= 2 })
+	if evs[0].State != Interrupted || evs[0].Seq != 6+crashSeqGap+1 {
+		t.Errorf("after a crash: %+v", evs[0])
+	}
+	m2.Close(t.Context())
+	// After a clean stop numbering continues exactly.
+	m3 := e.manager(bigQueue)
+	_, next3 := watch(t, m3, c.ID, 0)
+	evs3 := next3("interrupted and resumed", func(evs []Event) bool { return len(evs) >= 2 })
+	if evs3[0].Seq != evs[len(evs)-1].Seq+1 {
+		t.Errorf("after a clean stop: seq %d follows %d", evs3[0].Seq, evs[len(evs)-1].Seq)
+	}
+}

@@ -135,6 +135,7 @@ func (m *Manager) persist(ctx context.Context, s *session) error {
 	if s.pub != nil {
 		r.LastSeq = s.pub.lastSeq()
 	}
+	r.SeqExact = s.pipe == nil
 	if s.pipe != nil {
 		st := s.pipe.Stats()
 		r.AudioMS += (st.AudioIn - st.AudioDropped - st.Lag).Milliseconds()

@@ -33,6 +33,9 @@ var migrations = []string{
 		audio_ms INTEGER NOT NULL DEFAULT 0
 	)`,
 	`CREATE INDEX live_sessions_owner ON live_sessions(owner)`,
+	// seq_exact is 0 while a pipeline runs (last_seq is then saved each
+	// tick and may trail what viewers saw) and 1 once it stopped cleanly.
+	`ALTER TABLE live_sessions ADD COLUMN seq_exact INTEGER NOT NULL DEFAULT 1`,
 }
 
 // record is one row of live_sessions.
@@ -40,6 +43,9 @@ type record struct {
 	Info
 	Secret  string
 	AudioMS int64
+	// SeqExact: LastSeq is the last event published (saved at a clean
+	// stop), not a value that may trail it (saved while running).
+	SeqExact bool
 }
 
 func migrate(ctx context.Context, st *store.Store) error {
@@ -73,9 +79,9 @@ func insertRecord(ctx context.Context, db *sql.DB, r record) error {
 func updateRecord(ctx context.Context, db *sql.DB, r record) error {
 	hw, _ := json.Marshal(r.Hotwords)
 	_, err := db.ExecContext(ctx, `UPDATE live_sessions SET label=?, state=?, viewer_mode=?, viewer_secret=?,
-		hotwords=?, auto_stop_ms=?, started_at=?, stopped_at=?, stop_reason=?, last_seq=?, audio_ms=? WHERE id=?`,
+		hotwords=?, auto_stop_ms=?, started_at=?, stopped_at=?, stop_reason=?, last_seq=?, audio_ms=?, seq_exact=? WHERE id=?`,
 		r.Label, string(r.State), string(r.ViewerMode), r.Secret, string(hw), r.AutoStopAfter.Milliseconds(),
-		ms(r.StartedAt), ms(r.StoppedAt), r.StopReason, int64(r.LastSeq), r.AudioMS, r.ID)
+		ms(r.StartedAt), ms(r.StoppedAt), r.StopReason, int64(r.LastSeq), r.AudioMS, r.SeqExact, r.ID)
 	if err != nil {
 		return fmt.Errorf("live: saving session: %w", err)
 	}
@@ -91,7 +97,7 @@ func deleteRecord(ctx context.Context, db *sql.DB, id string) error {
 
 func loadRecords(ctx context.Context, db *sql.DB) ([]record, error) {
 	rows, err := db.QueryContext(ctx, `SELECT id, owner, label, state, viewer_mode, viewer_secret, language, hotwords,
-		auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms
+		auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms, seq_exact
 		FROM live_sessions ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("live: loading sessions: %w", err)
@@ -105,7 +111,7 @@ func loadRecords(ctx context.Context, db *sql.DB) ([]record, error) {
 		var started, stopped sql.NullInt64
 		var seq int64
 		if err := rows.Scan(&r.ID, &r.Owner, &r.Label, &state, &mode, &r.Secret, &r.Language, &hw,
-			&autoStop, &preRoll, &created, &started, &stopped, &r.StopReason, &seq, &r.AudioMS); err != nil {
+			&autoStop, &preRoll, &created, &started, &stopped, &r.StopReason, &seq, &r.AudioMS, &r.SeqExact); err != nil {
 			return nil, fmt.Errorf("live: loading sessions: %w", err)
 		}
 		r.State, r.ViewerMode, r.LastSeq = State(state), ViewerMode(mode), uint64(max(seq, 0))
