@@ -114,7 +114,7 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // decode reads the body as raw audio when the query names an encoding,
-// else as a WAV or FLAC file recognised by its bytes. A claimed audio
+// else as a WAV, FLAC or MP3 file recognised by its bytes. A claimed audio
 // Content-Type that the bytes contradict is 415.
 func (h *fileHandler) decode(r *http.Request, body []byte, ct string) (audio.Clip, apierr.Code, string) {
 	lim := audio.Limits{MaxBytes: h.opts.MaxFileBytes, MaxDuration: h.opts.MaxFileAudio}
@@ -139,7 +139,7 @@ func (h *fileHandler) decode(r *http.Request, body []byte, ct string) (audio.Cli
 	}
 	kind := audio.Sniff(body)
 	if kind == "" {
-		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "send WAV or FLAC, or raw audio with encoding and sample_rate in the query"
+		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "send WAV, FLAC or MP3, or raw audio with encoding and sample_rate in the query"
 	}
 	if claimed := claimedKind(ct); claimed != "" && claimed != kind {
 		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "the body is " + kind + " but Content-Type says " + ct
@@ -156,6 +156,8 @@ func claimedKind(ct string) string {
 		return "wav"
 	case "audio/flac", "audio/x-flac":
 		return "flac"
+	case "audio/mpeg", "audio/mp3":
+		return "mp3"
 	}
 	return ""
 }
