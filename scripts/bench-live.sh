@@ -36,8 +36,7 @@ go build -o "$tmp/izwi-loadgen" ./cmd/izwi-loadgen
 
 # A fresh data dir; engines: PocketSphinx + Silero only (starts fast).
 export IZWI_DATA_DIR="$tmp/data" IZWI_MODELS_DIR="$tmp/models"
-export IZWI_ASR_ENGINE=pocketsphinx IZWI_VAD_ENGINE=sherpa IZWI_TRANSCRIBE_ENGINE=off IZWI_TTS_ENGINE=off IZWI_SPEAKER_ENGINE=off
-export IZWI_LOG_LEVEL=warn
+export IZWI_ASR_ENGINE=pocketsphinx IZWI_VAD_ENGINE=sherpa IZWI_VAD_MODEL=silero-vad-v5 IZWI_TRANSCRIBE_ENGINE=off IZWI_TTS_ENGINE=off IZWI_SPEAKER_ENGINE=off
 vad_dir=$(dirname "$(find "$MODELS" -name 'silero_vad*.onnx' | head -1)")
 "$tmp/izwi" models import "$vad_dir" silero-vad-v5 >/dev/null
 key=$("$tmp/izwi" keys create --name bench --scopes live.write,live.read 2>/dev/null)

@@ -89,6 +89,15 @@ func (c *client) createSession(ctx context.Context, label string) (string, error
 	return out.ID, nil
 }
 
+// stopSession ends a session, freeing its recognizer decoder.
+func (c *client) stopSession(ctx context.Context, id string) {
+	req, _ := http.NewRequestWithContext(ctx, "POST", c.url+"/v1/sessions/"+id+"/stop", nil)
+	req.Header.Set("Authorization", "Bearer "+c.key)
+	if resp, err := c.http.Do(req); err == nil {
+		resp.Body.Close()
+	}
+}
+
 func (c *client) ws(ctx context.Context, path string, auth bool) (*websocket.Conn, error) {
 	h := http.Header{}
 	if auth {
@@ -221,6 +230,7 @@ func runLatency(ctx context.Context, args []string) error {
 		time.Sleep(2 * time.Second) // the last final after the trailing silence
 		view.CloseNow()
 		<-done
+		c.stopSession(ctx, id)
 		onsetAt := sent[min(onset/chunk, len(sent)-1)]
 		endAt := sent[min(end/chunk, len(sent)-1)]
 		var fp, lf time.Time
@@ -338,8 +348,10 @@ func runFanout(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	// Every viewer records publish → arrival for each event.
+	// Every viewer records publish → arrival for each event published
+	// from now on (catch-up of older events is not a delivery time).
 	delays := make([][]float64, len(conns))
+	from := time.Now()
 	var rd sync.WaitGroup
 	for i, cn := range conns {
 		if cn == nil {
@@ -356,7 +368,7 @@ func runFanout(ctx context.Context, args []string) error {
 				var e struct {
 					Time time.Time `json:"time"`
 				}
-				if json.Unmarshal(b, &e) == nil && !e.Time.IsZero() {
+				if json.Unmarshal(b, &e) == nil && e.Time.After(from) {
 					delays[i] = append(delays[i], time.Since(e.Time).Seconds()*1000)
 				}
 			}
@@ -366,6 +378,7 @@ func runFanout(ctx context.Context, args []string) error {
 		return err
 	}
 	time.Sleep(3 * time.Second)
+	c.stopSession(ctx, id)
 	for _, cn := range conns {
 		if cn != nil {
 			cn.CloseNow()
