@@ -36,7 +36,7 @@ const maxStreamWER = 0.5
 // recognizer queue long enough for audio sent faster than real time.
 func liveEnv(t *testing.T) []string {
 	return append(keysEnv(t.TempDir()), "IZWI_ASR_ENGINE=pocketsphinx", "IZWI_MODELS_DIR="+importVAD(t, false),
-		"IZWI_VAD_ENGINE=sherpa", "IZWI_LIVE_QUEUE_AUDIO=2m")
+		"IZWI_VAD_ENGINE=sherpa", "IZWI_VAD_MODEL=silero-vad-v5", "IZWI_LIVE_QUEUE_AUDIO=2m")
 }
 
 func liveUtterance(t *testing.T, id string) (testdata.Utterance, []float32) {
