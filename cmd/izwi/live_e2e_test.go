@@ -324,6 +324,14 @@ func TestLiveEndToEnd(t *testing.T) {
 		streamPaced(t, s, key, ses.ID, samples, 1)
 		evs := awaitLiveWER(t, "WebSocket", ws, u.Reference)
 		checkLiveOrder(t, "WebSocket", evs)
+		// The VAD is wired: speech onsets are announced.
+		vad := false
+		for _, e := range evs {
+			vad = vad || e.Type == live.TypeSpeechStarted
+		}
+		if !vad {
+			t.Errorf("no speech_started event: is the VAD loaded?")
+		}
 		evs = awaitLiveWER(t, "SSE", sse, u.Reference)
 		checkLiveOrder(t, "SSE", evs)
 	})
