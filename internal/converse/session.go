@@ -103,13 +103,13 @@ func (s *session) run(ctx context.Context) {
 	wg.Go(func() { readEnd <- s.read(ctx, ctl) })
 	end = s.loop(ctx, readEnd, ctl)
 	s.endTurn(false)
-	_ = s.pl.Close()
 	if end.code >= 0 {
 		_ = s.conn.Close(end.code, end.reason)
 	} else {
 		_ = s.conn.CloseNow()
 	}
 	wg.Wait()
+	_ = s.pl.Close()
 	s.log.Info("converse: closed", "close_code", int(end.code), "turns", s.turns, "barge_ins", s.bargeIns,
 		"audio_in_seconds", float64(s.received)/float64(s.recRate))
 }
@@ -124,7 +124,7 @@ func (s *session) setup(ctx context.Context) closeWith {
 		defer close(timedOut)
 		_ = s.conn.Close(websocket.StatusPolicyViolation, "no config message in time")
 	})
-	typ, msg, err := s.conn.Read(ctx)
+	typ, msg, err := s.conn.Read(context.WithoutCancel(ctx))
 	if !timer.Stop() {
 		<-timedOut
 		return closeWith{-1, ""}
@@ -252,16 +252,27 @@ func (s *session) heardAt(at float64) time.Time {
 	return time.Now()
 }
 
-// send writes one event. Safe for concurrent use (the WebSocket
-// serialises writes).
+// send writes one event unless ctx has ended. Safe for concurrent use
+// (the WebSocket serialises writes).
 func (s *session) send(ctx context.Context, e Event) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	wctx, cancel := context.WithTimeout(ctx, writeTimeout)
+	return s.write(ctx, websocket.MessageText, b)
+}
+
+// write sends one message unless ctx has ended. The write itself is bound
+// only by writeTimeout, never by ctx: the WebSocket library drops the
+// connection when a write's context ends mid-write, and a barge-in or a
+// shutdown must stop the reply, not cut the socket without a close frame.
+func (s *session) write(ctx context.Context, typ websocket.MessageType, b []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
 	defer cancel()
-	return s.conn.Write(wctx, websocket.MessageText, b)
+	return s.conn.Write(wctx, typ, b)
 }
 
 // loop is the conversation's owner: it turns pipeline events into

@@ -166,10 +166,7 @@ func (sp *speaker) frames(ctx context.Context, last bool) error {
 			}
 			sp.first, sp.start = time.Now(), time.Now()
 		}
-		wctx, cancel := context.WithTimeout(ctx, writeTimeout)
-		err := s.conn.Write(wctx, websocket.MessageBinary, pcm16(make([]byte, 0, 2*k), sp.buf[:k]))
-		cancel()
-		if err != nil {
+		if err := s.write(ctx, websocket.MessageBinary, pcm16(make([]byte, 0, 2*k), sp.buf[:k])); err != nil {
 			return err
 		}
 		sp.samples += int64(k)
