@@ -164,3 +164,25 @@ func TestRevokedCredentialCloses(t *testing.T) {
 		t.Errorf("revoked: %v", it.err)
 	}
 }
+
+// A message over the read limit closes with 1009; audio that is not whole
+// samples is tolerated (the converter keeps the odd byte).
+func TestMessageTooBig(t *testing.T) {
+	e := loadEngines(t)
+	up := chattest.New(chattest.Options{})
+	defer up.Close()
+	h := NewHandler(Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up)})
+	c := dial(t, serve(t, h), cfgMsg)
+	c.until(evReady)
+	if err := c.conn.Write(context.Background(), websocket.MessageBinary, make([]byte, 3)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.conn.Write(context.Background(), websocket.MessageBinary, make([]byte, 2<<20))
+	var it item
+	for it = c.next(); it.err == nil; it = c.next() {
+	}
+	var ce websocket.CloseError
+	if !errors.As(it.err, &ce) || ce.Code != websocket.StatusMessageTooBig {
+		t.Errorf("2 MiB message: %v, want 1009", it.err)
+	}
+}

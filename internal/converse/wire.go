@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"math"
 	"strings"
 	"unicode/utf8"
@@ -152,6 +151,3 @@ func pcm16(dst []byte, samples []float32) []byte {
 	}
 	return dst
 }
-
-// errShort is a binary message that is not whole PCM16 samples.
-var errShort = errors.New("converse: audio messages must hold whole 16-bit samples")
