@@ -91,12 +91,20 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 	if err != nil {
 		return // Accept has answered
 	}
-	defer c.CloseNow()
 	c.SetReadLimit(1024) // viewers send nothing but control frames
-	// CloseRead answers pings and the client's close; gone ends when the
-	// client goes. (Its context must not be ctx: cancelling it drops the
-	// connection without the 1001 below.)
-	gone := c.CloseRead(context.WithoutCancel(ctx))
+	// The reader answers pings and the client's close; gone ends when the
+	// client goes. It is ours rather than the library's CloseRead, whose
+	// close on a data message waits 15 s for its own goroutine (v1.8.15).
+	// Its context is never cancelled: a cancelled read drops the
+	// connection without the 1001 below.
+	gone := make(chan struct{})
+	go func() {
+		defer close(gone)
+		if _, _, err := c.Read(context.WithoutCancel(ctx)); err == nil {
+			c.Close(websocket.StatusPolicyViolation, "viewers send no messages")
+		}
+	}()
+	defer func() { c.CloseNow(); <-gone }()
 	last := after
 	ping := time.NewTicker(h.opts.Heartbeat)
 	defer ping.Stop()
@@ -133,7 +141,7 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 			if err != nil {
 				return
 			}
-		case <-gone.Done():
+		case <-gone:
 			return
 		case <-ctx.Done():
 			if h.ctx.Err() != nil {
