@@ -351,6 +351,7 @@ func runFanout(ctx context.Context, args []string) error {
 	// Every viewer records publish → arrival for each event published
 	// from now on (catch-up of older events is not a delivery time).
 	delays := make([][]float64, len(conns))
+	ends := make([]websocket.StatusCode, len(conns)) // how each feed ended before we closed it
 	from := time.Now()
 	var rd sync.WaitGroup
 	for i, cn := range conns {
@@ -363,6 +364,7 @@ func runFanout(ctx context.Context, args []string) error {
 			for {
 				_, b, err := cn.Read(ctx)
 				if err != nil {
+					ends[i] = websocket.CloseStatus(err)
 					return
 				}
 				var e struct {
@@ -379,6 +381,7 @@ func runFanout(ctx context.Context, args []string) error {
 	}
 	time.Sleep(3 * time.Second)
 	c.stopSession(ctx, id)
+	time.Sleep(2 * time.Second) // the "stopped" state event reaches everyone
 	for _, cn := range conns {
 		if cn != nil {
 			cn.CloseNow()
@@ -394,6 +397,13 @@ func runFanout(ctx context.Context, args []string) error {
 	if len(all) == 0 {
 		return errors.New("fanout: no events delivered")
 	}
+	dropped := 0
+	for _, code := range ends {
+		if code == 4008 { // fell behind
+			dropped++
+		}
+	}
+	fmt.Printf("live_fanout_viewers_dropped_slow %d count\n", dropped)
 	fmt.Printf("live_fanout_viewers %d count\nlive_fanout_deliveries %d count\n", open, len(all))
 	fmt.Printf("live_fanout_delivery_p50 %.1f ms\nlive_fanout_delivery_p99 %.1f ms\nlive_fanout_delivery_max %.1f ms\n",
 		pct(all, 50), pct(all, 99), pct(all, 100))
