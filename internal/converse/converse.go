@@ -75,6 +75,10 @@ type Options struct {
 	Chat        Chat
 	// DefaultModel is used when the config message names none.
 	DefaultModel string
+	// ResolveVoice maps the config's voice to an installed voice ID (ok
+	// false refuses it); nil matches installed IDs, ignoring case. Package
+	// openai's mapping of OpenAI's voice names fits here once exported.
+	ResolveVoice func(asked string, voices []speech.Voice) (id string, ok bool)
 	// Sessions holds a session slot per conversation; nil: no quota.
 	Sessions SessionHolder
 	Logger   *slog.Logger
@@ -108,6 +112,9 @@ type Options struct {
 func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.ResolveVoice == nil {
+		o.ResolveVoice = matchVoice
 	}
 	if o.MaxHistory <= 0 {
 		o.MaxHistory = 16
@@ -154,6 +161,15 @@ func NewHandler(opts Options) *Handler {
 	}
 	if p, ok := opts.Chat.(*chat.Proxy); ok && p == nil {
 		opts.Chat = nil // chat.NewProxy returns nil when no upstream is configured
+	}
+	if opts.VAD != nil && opts.Recognizer != nil && opts.VAD.SampleRate() != opts.Recognizer.SampleRate() {
+		// The pipeline needs both at one rate; without the VAD, turns end
+		// and barge-in starts on recognised words instead.
+		if opts.Logger != nil {
+			opts.Logger.Warn("converse: the VAD's rate differs from the recognizer's; conversations run without it",
+				"vad_rate", opts.VAD.SampleRate(), "recognizer_rate", opts.Recognizer.SampleRate())
+		}
+		opts.VAD = nil
 	}
 	opts = opts.withDefaults()
 	h := &Handler{opts: opts, open: map[*session]context.CancelFunc{}}
@@ -237,4 +253,17 @@ func requestID(r *http.Request) string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// matchVoice accepts an installed voice ID in any case; "" is the default.
+func matchVoice(asked string, voices []speech.Voice) (string, bool) {
+	if asked == "" {
+		return "", true
+	}
+	for _, v := range voices {
+		if strings.EqualFold(v.ID, asked) {
+			return v.ID, true
+		}
+	}
+	return "", false
 }

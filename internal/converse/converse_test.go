@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/izwi-speech/izwi/internal/chat/chattest"
+	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/wer"
 )
 
@@ -279,4 +280,16 @@ func FuzzSplitter(f *testing.F) {
 			t.Fatalf("pieces %q lose or reorder %q", got, text)
 		}
 	})
+}
+
+func TestMatchVoice(t *testing.T) {
+	voices := []speech.Voice{{ID: "slt"}, {ID: "kal16"}}
+	for asked, want := range map[string]string{"": "", "SLT": "slt", "kal16": "kal16"} {
+		if got, ok := matchVoice(asked, voices); !ok || got != want {
+			t.Errorf("%q → %q %v", asked, got, ok)
+		}
+	}
+	if _, ok := matchVoice("alloy", voices); ok {
+		t.Error("an unknown voice matched")
+	}
 }

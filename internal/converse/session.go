@@ -18,7 +18,6 @@ import (
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/live"
-	"github.com/izwi-speech/izwi/internal/speech"
 )
 
 // writeTimeout bounds one message to a client that stopped reading.
@@ -139,9 +138,11 @@ func (s *session) setup(ctx context.Context) closeWith {
 		return closeWith{websocket.StatusPolicyViolation, err.Error()}
 	}
 	syn := s.opts.Synthesizer
-	if v := s.cfg.Voice; v != "" && !slices.ContainsFunc(syn.Voices(), func(x speech.Voice) bool { return x.ID == v }) {
+	voice, ok := s.opts.ResolveVoice(s.cfg.Voice, syn.Voices())
+	if !ok {
 		return closeWith{websocket.StatusPolicyViolation, "unknown voice"}
 	}
+	s.cfg.Voice = voice
 	if s.model = s.cfg.Model; s.model == "" {
 		s.model = s.opts.DefaultModel
 	}
