@@ -73,10 +73,13 @@ func (r *runner) at(d time.Duration) float64 { return (r.p.cfg.Offset + d).Secon
 
 func (r *runner) accept(samples []float32) {
 	start := r.now()
+	ended := false // the VAD closed a speech segment in these samples
 	if r.det != nil {
-		if _, err := r.det.Accept(samples); err != nil {
+		segs, err := r.det.Accept(samples)
+		if err != nil {
 			r.fail("vad", err)
 		}
+		ended = len(segs) > 0
 		if sp := r.det.Speaking(); sp != r.speaking {
 			r.speaking = sp
 			if sp {
@@ -90,6 +93,11 @@ func (r *runner) accept(samples []float32) {
 		r.fail("recognizer", err)
 	}
 	r.results(res)
+	if ended && !r.speaking && len(r.partial) > 0 {
+		// The VAD heard the speech end (after its own minimum silence):
+		// finalize now rather than wait for the utterance-end gap.
+		r.flush()
+	}
 	if r.words && !r.speaking && r.now()-r.lastWord >= r.p.cfg.UtteranceEndGap {
 		if len(r.partial) > 0 {
 			r.flush()
