@@ -4,7 +4,7 @@
 #
 #   1. latency on a viewer WebSocket, audio paced at real time:
 #      speech onset → first partial, end of speech → final (p50, p95)
-#      over the shared LibriSpeech utterances of speaker 1089;
+#      over the 19 shared utterances (LibriSpeech and LibriVox);
 #   2. fan-out: VIEWERS (default 10000) caption WebSockets on one session
 #      of one node, opened by a load generator in a separate process:
 #      publish → delivery time (p50, p99) and server RSS per viewer.
@@ -55,7 +55,7 @@ done
 [ -n "$url" ] || { echo "bench-live: izwi serve did not start" >&2; cat "$tmp/serve.log" >&2; exit 1; }
 echo "# izwi live bench $(date -u +%FT%TZ) on $(nproc) cores; server $url (pid $server_pid)"
 
-mapfile -t WAVS < <(find "$TD" -path '*1089*' -name '*.wav' | sort)
+mapfile -t WAVS < <(find "$TD" -name '*.wav' | sort)
 if [ -z "$ONLY" ] || [ "$ONLY" = latency ]; then
   echo "## latency (viewer WebSocket, real-time audio, ${#WAVS[@]} utterances)"
   echo "\$ izwi-loadgen latency -url $url -key \$KEY ${WAVS[*]}"

@@ -18,8 +18,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -28,15 +26,12 @@ import (
 	"os"
 	"os/signal"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/izwi-speech/izwi/internal/audio"
-	"github.com/izwi-speech/izwi/internal/live"
 )
 
 func main() {
@@ -175,252 +170,10 @@ func (c *client) streamRealTime(ctx context.Context, id string, samples []float3
 	return sent, nil
 }
 
-// arrival is an event and when the viewer got it.
-type arrival struct {
-	ev live.Event
-	at time.Time
-}
-
-func runLatency(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("latency", flag.ExitOnError)
-	url := fs.String("url", "", "server URL")
-	key := fs.String("key", "", "API key with live.write")
-	_ = fs.Parse(args)
-	if *url == "" || *key == "" || fs.NArg() == 0 {
-		return errors.New("latency: -url, -key and at least one WAV are required")
-	}
-	c := newClient(*url, *key)
-	var first, final []float64
-	for _, wav := range fs.Args() {
-		samples, err := load(wav)
-		if err != nil {
-			return err
-		}
-		onset, end := speechSpan(samples)
-		id, err := c.createSession(ctx, "bench-latency")
-		if err != nil {
-			return err
-		}
-		view, err := c.ws(ctx, "/v1/sessions/"+id+"/captions", false)
-		if err != nil {
-			return fmt.Errorf("viewer: %w", err)
-		}
-		var mu sync.Mutex
-		var got []arrival
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			for {
-				_, b, err := view.Read(ctx)
-				if err != nil {
-					return
-				}
-				var e live.Event
-				if json.Unmarshal(b, &e) == nil {
-					mu.Lock()
-					got = append(got, arrival{e, time.Now()})
-					mu.Unlock()
-				}
-			}
-		}()
-		sent, err := c.streamRealTime(ctx, id, samples, 3*time.Second)
-		if err != nil {
-			return err
-		}
-		time.Sleep(2 * time.Second) // the last final after the trailing silence
-		view.CloseNow()
-		<-done
-		c.stopSession(ctx, id)
-		onsetAt := sent[min(onset/chunk, len(sent)-1)]
-		endAt := sent[min(end/chunk, len(sent)-1)]
-		var fp, lf time.Time
-		for _, a := range got {
-			if a.ev.Type != live.TypeCaption || a.ev.Text == "" {
-				continue
-			}
-			if fp.IsZero() {
-				fp = a.at
-			}
-			if a.ev.Final {
-				lf = a.at
-			}
-		}
-		if fp.IsZero() || lf.IsZero() {
-			fmt.Fprintf(os.Stderr, "%s: no captions (partial %v, final %v)\n", wav, !fp.IsZero(), !lf.IsZero())
-			continue
-		}
-		first = append(first, fp.Sub(onsetAt).Seconds()*1000)
-		final = append(final, lf.Sub(endAt).Seconds()*1000)
-		fmt.Fprintf(os.Stderr, "%s: onset→first partial %.0f ms, end→final %.0f ms\n", wav, first[len(first)-1], final[len(final)-1])
-	}
-	if len(first) == 0 {
-		return errors.New("latency: no utterance produced captions")
-	}
-	fmt.Printf("live_first_partial_p50 %.0f ms\nlive_first_partial_p95 %.0f ms\n", pct(first, 50), pct(first, 95))
-	fmt.Printf("live_final_p50 %.0f ms\nlive_final_p95 %.0f ms\nlive_latency_utterances %d count\n", pct(final, 50), pct(final, 95), len(first))
-	return nil
-}
-
 // pct is the p-th percentile (nearest rank).
 func pct(v []float64, p float64) float64 {
 	s := append([]float64(nil), v...)
 	sort.Float64s(s)
 	i := int(math.Ceil(p/100*float64(len(s)))) - 1
 	return s[min(max(i, 0), len(s)-1)]
-}
-
-// rssKiB reads a process's resident set from /proc.
-func rssKiB(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			return strconv.ParseInt(strings.Fields(rest)[0], 10, 64)
-		}
-	}
-	return 0, errors.New("no VmRSS")
-}
-
-func runFanout(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("fanout", flag.ExitOnError)
-	url := fs.String("url", "", "server URL")
-	key := fs.String("key", "", "API key with live.write")
-	n := fs.Int("viewers", 10000, "viewer WebSockets")
-	pid := fs.Int("pid", 0, "server process id (for RSS per viewer)")
-	_ = fs.Parse(args)
-	if *url == "" || *key == "" || fs.NArg() != 1 {
-		return errors.New("fanout: -url, -key and one WAV are required")
-	}
-	samples, err := load(fs.Arg(0))
-	if err != nil {
-		return err
-	}
-	c := newClient(*url, *key)
-	id, err := c.createSession(ctx, "bench-fanout")
-	if err != nil {
-		return err
-	}
-	var before int64
-	if *pid > 0 {
-		if before, err = rssKiB(*pid); err != nil {
-			return err
-		}
-	}
-	conns := make([]*websocket.Conn, *n)
-	sem := make(chan struct{}, 100)
-	var dialErr error
-	var emu sync.Mutex
-	var wg sync.WaitGroup
-	for i := range conns {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			defer cancel()
-			conn, err := c.ws(dctx, "/v1/sessions/"+id+"/captions", false)
-			if err != nil {
-				emu.Lock()
-				dialErr = err
-				emu.Unlock()
-				return
-			}
-			conns[i] = conn
-		}()
-	}
-	wg.Wait()
-	open := 0
-	for _, cn := range conns {
-		if cn != nil {
-			open++
-		}
-	}
-	if open < *n {
-		fmt.Fprintf(os.Stderr, "fanout: %d of %d viewers connected (last error: %v)\n", open, *n, dialErr)
-	}
-	time.Sleep(2 * time.Second) // let the server settle before measuring
-	var after int64
-	if *pid > 0 {
-		if after, err = rssKiB(*pid); err != nil {
-			return err
-		}
-	}
-	// Every viewer records publish → arrival for each event published
-	// from now on (catch-up of older events is not a delivery time).
-	delays := make([][]float64, len(conns))
-	ends := make([]websocket.StatusCode, len(conns)) // how each feed ended before we closed it
-	from := time.Now()
-	var rd sync.WaitGroup
-	for i, cn := range conns {
-		if cn == nil {
-			continue
-		}
-		rd.Add(1)
-		go func() {
-			defer rd.Done()
-			for {
-				_, b, err := cn.Read(ctx)
-				if err != nil {
-					ends[i] = websocket.CloseStatus(err)
-					return
-				}
-				var e struct {
-					Time time.Time `json:"time"`
-				}
-				if json.Unmarshal(b, &e) == nil && e.Time.After(from) {
-					delays[i] = append(delays[i], time.Since(e.Time).Seconds()*1000)
-				}
-			}
-		}()
-	}
-	if _, err := c.streamRealTime(ctx, id, samples, 3*time.Second); err != nil {
-		return err
-	}
-	time.Sleep(3 * time.Second)
-	c.stopSession(ctx, id)
-	time.Sleep(2 * time.Second) // the "stopped" state event reaches everyone
-	for _, cn := range conns {
-		if cn != nil {
-			cn.CloseNow()
-		}
-	}
-	rd.Wait()
-	var all []float64
-	perViewer := map[int]int{}
-	for _, d := range delays {
-		all = append(all, d...)
-		perViewer[len(d)]++
-	}
-	if len(all) == 0 {
-		return errors.New("fanout: no events delivered")
-	}
-	dropped := 0
-	for _, code := range ends {
-		if code == 4008 { // fell behind
-			dropped++
-		}
-	}
-	fmt.Printf("live_fanout_viewers_dropped_slow %d count\n", dropped)
-	fmt.Printf("live_fanout_viewers %d count\nlive_fanout_deliveries %d count\n", open, len(all))
-	fmt.Printf("live_fanout_delivery_p50 %.1f ms\nlive_fanout_delivery_p99 %.1f ms\nlive_fanout_delivery_max %.1f ms\n",
-		pct(all, 50), pct(all, 99), pct(all, 100))
-	if *pid > 0 && open > 0 {
-		fmt.Printf("live_fanout_server_rss_before %d KiB\nlive_fanout_server_rss_after %d KiB\nlive_fanout_rss_per_viewer %.1f KiB\n",
-			before, after, float64(after-before)/float64(open))
-	}
-	// Viewers that missed events would show as a spread here.
-	counts := make([]int, 0, len(perViewer))
-	for k := range perViewer {
-		counts = append(counts, k)
-	}
-	sort.Ints(counts)
-	fmt.Fprintf(os.Stderr, "events per viewer (count: viewers): ")
-	for _, k := range counts {
-		fmt.Fprintf(os.Stderr, "%d:%d ", k, perViewer[k])
-	}
-	fmt.Fprintln(os.Stderr)
-	return nil
 }
