@@ -77,6 +77,8 @@ func FromLimiter(l *limit.Limiter) Slots { return limiterSlots{l} }
 
 type limiterSlots struct{ l *limit.Limiter }
 
+var _ Slots = limiterSlots{}
+
 func (s limiterSlots) Acquire(ctx context.Context, p auth.Principal) (Slot, error) {
 	se, err := s.l.Acquire(ctx, p)
 	if err != nil {
