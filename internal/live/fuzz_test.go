@@ -9,7 +9,8 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
-// FuzzPipelineOps drives a real pipeline (PocketSphinx) through random
+// FuzzPipelineOps drives a real pipeline (PocketSphinx, and the Silero VAD
+// when the first byte's high bit is set) through random
 // Write / Finalize / Close sequences: no panic, no hang, no goroutine
 // left (TestMain's leak check), counters consistent.
 func FuzzPipelineOps(f *testing.F) {
@@ -17,14 +18,18 @@ func FuzzPipelineOps(f *testing.F) {
 	f.Add([]byte{2, 2, 1, 0})
 	f.Add([]byte{3, 0, 255, 1, 1, 1})
 	f.Add([]byte{0, 255, 0, 255, 0, 255, 0, 255, 1})
-	rec := newRecognizer(f)
+	f.Add([]byte{0x80, 200, 0, 200, 1, 0, 100, 2})
+	rec, vad := newRecognizer(f), newVAD(f)
 	f.Fuzz(func(t *testing.T, ops []byte) {
 		if len(ops) > 64 {
 			ops = ops[:64]
 		}
 		var emitted atomic.Int64
-		p, err := NewPipeline(t.Context(), PipelineConfig{Recognizer: rec, QueueAudio: 300 * time.Millisecond,
-			UtteranceEndGap: 50 * time.Millisecond}, func(Event) { emitted.Add(1) })
+		cfg := PipelineConfig{Recognizer: rec, QueueAudio: 300 * time.Millisecond, UtteranceEndGap: 50 * time.Millisecond}
+		if len(ops) > 0 && ops[0]&0x80 != 0 {
+			cfg.VAD = vad
+		}
+		p, err := NewPipeline(t.Context(), cfg, func(Event) { emitted.Add(1) })
 		if err != nil {
 			t.Fatal(err)
 		}
