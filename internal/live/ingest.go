@@ -32,7 +32,7 @@ func (m *Manager) Attach(ctx context.Context, owner, id, source string) (Ingest,
 	case s.ingest != nil:
 		return nil, ErrBusy
 	}
-	in := &ingest{m: m, s: s, subj: SubjectsFor(id).Audio, rate: m.rate()}
+	in := &ingest{m: m, s: s, id: id, subj: SubjectsFor(id).Audio, rate: m.rate()}
 	s.ingest, s.source = in, source
 	in.mu.Lock()
 	in.stop = context.AfterFunc(ctx, func() { in.Close() })
@@ -45,6 +45,7 @@ func (m *Manager) Attach(ctx context.Context, owner, id, source string) (Ingest,
 type ingest struct {
 	m    *Manager
 	s    *session
+	id   string
 	subj string
 	rate int
 	stop func() bool
@@ -98,18 +99,13 @@ func (in *ingest) Finalize() error {
 }
 
 // Reconnected tells the session its source came back after a failure
-// (sources such as ALSA capture restart); it changes no state.
+// (sources such as ALSA capture restart). It changes no state (EvReconnect
+// has no effects); it is logged, with the session id only.
 func (in *ingest) Reconnected() error {
 	if err := in.usable(); err != nil {
 		return err
 	}
-	in.s.mu.Lock()
-	defer in.s.mu.Unlock()
-	if in.s.rec.State == Live {
-		_, _, err := Next(Session{State: in.s.rec.State}, Input{Kind: EvReconnect})
-		in.m.log.Info("live: source reconnected", "session", in.s.rec.ID)
-		return err
-	}
+	in.m.log.Info("live: source reconnected", "session", in.id)
 	return nil
 }
 
