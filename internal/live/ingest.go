@@ -3,6 +3,7 @@ package live
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -32,7 +33,7 @@ func (m *Manager) Attach(ctx context.Context, owner, id, source string) (Ingest,
 	case s.ingest != nil:
 		return nil, ErrBusy
 	}
-	in := &ingest{m: m, s: s, id: id, subj: SubjectsFor(id).Audio, rate: m.rate()}
+	in := &ingest{nc: m.nc, log: m.log, s: s, id: id, subj: SubjectsFor(id).Audio, rate: m.rate()}
 	s.ingest, s.source = in, source
 	in.mu.Lock()
 	in.stop = context.AfterFunc(ctx, func() { in.Close() })
@@ -40,11 +41,28 @@ func (m *Manager) Attach(ctx context.Context, owner, id, source string) (Ingest,
 	return in, nil
 }
 
+// NewBusIngest returns an Ingest that publishes audio for session id on
+// nc without holding the session: for an ingest node of a split
+// deployment whose session manager (the owner) runs in another process.
+// It cannot see the session's state, so writes never fail for it: the
+// owner keeps the audio as pre-roll, recognises it, or ignores it.
+// rate must be the owner's recognizer rate.
+func NewBusIngest(nc *nats.Conn, id string, rate int) (Ingest, error) {
+	if !ValidID(id) {
+		return nil, ErrNotFound
+	}
+	if nc == nil || rate <= 0 {
+		return nil, fmt.Errorf("%w: bus ingest needs a connection and a rate", ErrBadConfig)
+	}
+	return &ingest{nc: nc, log: slog.New(slog.DiscardHandler), id: id, subj: SubjectsFor(id).Audio, rate: rate}, nil
+}
+
 // ingest publishes a source's audio on the session's audio subject, so
 // the session's owner may be another process.
 type ingest struct {
-	m    *Manager
-	s    *session
+	nc   *nats.Conn
+	log  *slog.Logger
+	s    *session // nil for a bus ingest: the owner is elsewhere
 	id   string
 	subj string
 	rate int
@@ -76,7 +94,7 @@ func (in *ingest) Write(samples []float32) error {
 	for len(samples) > 0 {
 		n := min(len(samples), maxChunk)
 		in.buf = encodePCM16(in.buf[:0], samples[:n])
-		if err := in.m.nc.Publish(in.subj, in.buf); err != nil {
+		if err := in.nc.Publish(in.subj, in.buf); err != nil {
 			return fmt.Errorf("live: publishing audio: %w", err)
 		}
 		samples = samples[n:]
@@ -92,7 +110,7 @@ func (in *ingest) Finalize() error {
 	}
 	msg := &nats.Msg{Subject: in.subj, Header: nats.Header{}}
 	msg.Header.Set(cmdHeader, cmdFinalize)
-	if err := in.m.nc.PublishMsg(msg); err != nil {
+	if err := in.nc.PublishMsg(msg); err != nil {
 		return fmt.Errorf("live: publishing finalize: %w", err)
 	}
 	return nil
@@ -105,7 +123,7 @@ func (in *ingest) Reconnected() error {
 	if err := in.usable(); err != nil {
 		return err
 	}
-	in.m.log.Info("live: source reconnected", "session", in.id)
+	in.log.Info("live: source reconnected", "session", in.id)
 	return nil
 }
 
@@ -115,6 +133,9 @@ func (in *ingest) usable() error {
 	in.mu.Unlock()
 	if closed {
 		return fmt.Errorf("live: source detached: %w", speech.ErrClosed)
+	}
+	if in.s == nil {
+		return nil
 	}
 	in.s.mu.Lock()
 	defer in.s.mu.Unlock()
@@ -139,6 +160,9 @@ func (in *ingest) Close() error {
 	in.mu.Unlock()
 	if stop != nil {
 		stop()
+	}
+	if in.s == nil {
+		return nil
 	}
 	in.s.mu.Lock()
 	if in.s.ingest == in {

@@ -484,3 +484,35 @@ func TestNumberingJumpsPastACrash(t *testing.T) {
 		t.Errorf("after a clean stop: seq %d follows %d", evs3[0].Seq, evs[len(evs)-1].Seq)
 	}
 }
+
+func TestBusIngestFromAnotherConnection(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	u := utterance(t, "3752-4944-0000")
+	c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An ingest node: its own connection, no manager, no store.
+	in, err := NewBusIngest(e.conn(), c.ID, 16000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	_, next := watch(t, m, c.ID, 0)
+	push(t, in.Write, samples(t, u))
+	if err := in.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	next("words from the other node", func(evs []Event) bool {
+		r, _ := werOf(u.Reference, finalsOf(evs))
+		return r <= 0.5
+	})
+	if _, err := NewBusIngest(e.nc, "ses_bad.subject.>", 16000); !errors.Is(err, ErrNotFound) {
+		t.Errorf("bad id: %v", err)
+	}
+	in.Close()
+	if err := in.Write(make([]float32, 10)); err == nil {
+		t.Error("write after Close accepted")
+	}
+}
