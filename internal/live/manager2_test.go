@@ -264,22 +264,26 @@ func TestSlowFeedClosedFastOneKeepsUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer slow.Close()
-	_, fast := watch(t, m, c.ID, 0)
+	fast, err := m.Watch(t.Context(), c.ID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fast.Close()
 	sess, _ := m.lookup("", c.ID)
 	const n = 200
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for i := range n {
-			sess.pub.publish(Event{Type: TypeCaption, Final: true, Segment: i, Text: "x"})
-			if i%8 == 7 {
-				time.Sleep(time.Millisecond) // let the fast viewer drain; the slow one never does
+	// Lockstep: the fast viewer takes each event before the next is
+	// published; the slow one never reads.
+	for i := range n {
+		sess.pub.publish(Event{Type: TypeCaption, Final: true, Segment: i, Text: "x"})
+		select {
+		case e, ok := <-fast.Events():
+			if !ok || e.Seq != uint64(i+1) {
+				t.Fatalf("fast viewer: event %+v (open %v, err %v), want seq %d", e, ok, fast.Err(), i+1)
 			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("fast viewer: no event %d", i+1)
 		}
-	}()
-	got := fast("all events", func(evs []Event) bool { return len(evs) == n })
-	checkSeq(t, got, 1)
-	<-done
+	}
 	eventually(t, 10*time.Second, "the slow feed closed", func() bool { return errors.Is(slow.Err(), ErrSlow) })
 	// It was closed, not left blocking: the channel drains and ends.
 	count := 0
