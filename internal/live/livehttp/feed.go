@@ -113,8 +113,8 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 		case ev, open := <-feed.Events():
 			if !open {
 				code, reason := feedEnd(feed.Err(), last)
-				if h.ctx.Err() != nil {
-					code, reason = websocket.StatusGoingAway, "server shutting down"
+				if c2, r2, ok := endCode(ctx); ok {
+					code, reason = c2, r2
 				}
 				c.Close(code, reason)
 				return
@@ -144,8 +144,8 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 		case <-gone:
 			return
 		case <-ctx.Done():
-			if h.ctx.Err() != nil {
-				c.Close(websocket.StatusGoingAway, "server shutting down")
+			if code, reason, ok := endCode(ctx); ok {
+				c.Close(code, reason)
 			}
 			return
 		}

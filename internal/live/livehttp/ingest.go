@@ -58,7 +58,11 @@ func (h *Handlers) ingest(ctx context.Context, w http.ResponseWriter, r *http.Re
 	// Shutdown closes with 1001 from here; reads use a context that is
 	// never cancelled, because a cancelled read drops the connection
 	// without a close frame.
-	stop := context.AfterFunc(ctx, func() { in.closeAsync(websocket.StatusGoingAway, "server shutting down") })
+	stop := context.AfterFunc(ctx, func() {
+		if code, reason, ok := endCode(ctx); ok {
+			in.closeAsync(code, reason)
+		}
+	})
 	start := time.Now()
 	code, reason := in.run(context.WithoutCancel(ctx), format, ferr)
 	// Whoever closes first wins; after this no goroutine starts a close.

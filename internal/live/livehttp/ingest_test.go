@@ -355,3 +355,53 @@ func TestCloseEndsSockets(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Revoking a key closes the sockets it opened (4001), and only those.
+func TestRevokeSubjectClosesSockets(t *testing.T) {
+	hs := newHarness(t, harnessOpts{})
+	a := hs.create("alice", map[string]any{"start": true, "viewer_mode": "private"})
+	b := hs.create("bob", map[string]any{"start": true})
+	in, _, err := hs.dial("/v1/sessions/"+a.ID+"/audio?sample_rate=16000", bearer("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.CloseNow()
+	view, _, err := hs.dial("/v1/sessions/"+a.ID+"/captions", bearer("alice"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer view.CloseNow()
+	other, _, err := hs.dial("/v1/sessions/"+b.ID+"/audio?sample_rate=16000", bearer("bob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.CloseNow()
+	anon, _, err := hs.dial("/v1/sessions/"+b.ID+"/captions", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anon.CloseNow()
+	writeAll(t, in, make([]byte, 320), 320)
+	writeAll(t, other, make([]byte, 320), 320)
+	waitFor(t, "attach", func() bool {
+		_, w1, _, _ := hs.fake.stats(a.ID)
+		_, w2, _, _ := hs.fake.stats(b.ID)
+		return w1 > 0 && w2 > 0
+	})
+	hs.h.RevokeSubject("key:alice")
+	for _, c := range []*websocket.Conn{in, view} {
+		if code, reason := closeOf(t, c); code != CloseRevoked {
+			t.Fatalf("alice's socket closed %d %q, want %d", code, reason, CloseRevoked)
+		}
+	}
+	// Bob's ingest and an anonymous viewer stay up.
+	writeAll(t, other, make([]byte, 320), 320)
+	waitFor(t, "bob's audio", func() bool { _, w, _, _ := hs.fake.stats(b.ID); return w > 1 })
+	seq := hs.fake.publish(b.ID, caption("still here", true))
+	for {
+		e := readEvent(t, anon)
+		if e.Seq == seq {
+			break
+		}
+	}
+}

@@ -16,6 +16,7 @@
 //	     second, a second config
 //	1009 too big: a frame longer than one second of audio
 //	1011 server error (no recognizer loaded, internal failure)
+//	4001 the credential the socket was opened with was revoked
 //	4004 the session does not exist (or was deleted)
 //	4008 timeout: idle ingest, or a viewer that fell behind (reconnect with after=<seq>)
 //	4009 the session is busy (another source) or stopped
@@ -33,6 +34,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
@@ -45,6 +48,7 @@ import (
 const (
 	CloseNotFound = 4004
 	CloseTimeout  = 4008
+	CloseRevoked  = 4001
 	CloseBusy     = 4009
 	CloseQuota    = 4029
 )
@@ -142,6 +146,10 @@ type Handlers struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	mu    sync.Mutex
+	n     uint64
+	socks map[uint64]sock // open sockets by registration id
 }
 
 // New builds the handlers. Close them before the manager.
@@ -207,13 +215,73 @@ func (h *Handlers) tracked(fn func(ctx context.Context, w http.ResponseWriter, r
 		h.wg.Add(1)
 		defer h.wg.Done()
 		// Hijacked connections outlive http.Server.Shutdown; this context
-		// ends them at Close as well as when the client goes.
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		stop := context.AfterFunc(h.ctx, cancel)
+		// ends them at Close (cause errShutdown) or when the credential
+		// they opened with is revoked (errRevoked), as well as when the
+		// client goes.
+		ctx, cancel := context.WithCancelCause(r.Context())
+		defer cancel(nil)
+		stop := context.AfterFunc(h.ctx, func() { cancel(errShutdown) })
 		defer stop()
+		if p, ok := auth.FromContext(r.Context()); ok && p.Subject != "" && !(p.Kind == auth.KindTicket && !p.Has(auth.ScopeLiveWrite)) {
+			// Viewer tickets come from a session's secret, not a key:
+			// they are not the key's to revoke.
+			defer h.register(p.Subject, cancel)()
+		}
 		fn(ctx, w, r)
 	})
+}
+
+// Why a tracked socket's context ended.
+var (
+	errShutdown = errors.New("livehttp: server shutting down")
+	errRevoked  = errors.New("livehttp: credentials revoked")
+)
+
+// endCode is the close code for a socket whose context ended for cause.
+func endCode(ctx context.Context) (websocket.StatusCode, string, bool) {
+	switch cause := context.Cause(ctx); {
+	case errors.Is(cause, errRevoked):
+		return CloseRevoked, "credentials revoked", true
+	case errors.Is(cause, errShutdown):
+		return websocket.StatusGoingAway, "server shutting down", true
+	}
+	return 0, "", false
+}
+
+// register records a socket opened by subject; the returned func forgets it.
+func (h *Handlers) register(subject string, cancel context.CancelCauseFunc) func() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.n++
+	id := h.n
+	if h.socks == nil {
+		h.socks = map[uint64]sock{}
+	}
+	h.socks[id] = sock{subject: subject, cancel: cancel}
+	return func() {
+		h.mu.Lock()
+		delete(h.socks, id)
+		h.mu.Unlock()
+	}
+}
+
+// RevokeSubject closes (4001) every open ingest socket and viewer feed
+// opened with a credential of subject (an API key's or JWT's, or an ingest
+// ticket issued to it). Wire it to the key store's OnRevoke so a revoked
+// key's sockets close at once, not at their next reconnect.
+func (h *Handlers) RevokeSubject(subject string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, s := range h.socks {
+		if s.subject == subject {
+			s.cancel(errRevoked)
+		}
+	}
+}
+
+type sock struct {
+	subject string
+	cancel  context.CancelCauseFunc
 }
 
 // AuthorizeTicket is the object-level check of POST /v1/tickets
