@@ -366,3 +366,32 @@ func TestFeedsOutliveServerTimeouts(t *testing.T) {
 	}
 	waitFor(t, "audio", func() bool { _, w, _, _ := hs.fake.stats(s.ID); return w == 4 })
 }
+
+// Viewers need no credentials, so a cap bounds them: past it, 503 with
+// Retry-After before any upgrade; a freed slot is reusable.
+func TestMaxViewers(t *testing.T) {
+	hs := newHarness(t, harnessOpts{mutate: func(o *Options) { o.MaxViewers = 2 }})
+	s := hs.create("alice", map[string]any{"start": true})
+	a, _, err := hs.dial("/v1/sessions/"+s.ID+"/captions", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.CloseNow()
+	resp, _ := hs.sse("/v1/sessions/"+s.ID+"/events", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("second viewer: %d", resp.StatusCode)
+	}
+	if _, r, err := hs.dial("/v1/sessions/"+s.ID+"/captions", nil); err == nil || r.StatusCode != 503 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("third viewer: %v %v", err, r)
+	}
+	if r, _ := hs.sse("/v1/sessions/"+s.ID+"/events", nil); r.StatusCode != 503 {
+		t.Fatalf("third SSE viewer: %d", r.StatusCode)
+	}
+	a.Close(websocket.StatusNormalClosure, "")
+	waitFor(t, "a freed slot", func() bool { return hs.h.viewers.Load() < 2 })
+	c, _, err := hs.dial("/v1/sessions/"+s.ID+"/captions", nil)
+	if err != nil {
+		t.Fatalf("viewer after one left: %v", err)
+	}
+	c.CloseNow()
+}

