@@ -108,4 +108,3 @@ type sock struct {
 	subject string
 	cancel  context.CancelCauseFunc
 }
-
