@@ -522,3 +522,23 @@ func TestBusIngestFromAnotherConnection(t *testing.T) {
 		t.Error("write after Close accepted")
 	}
 }
+
+func TestCatchUpPagesThroughLongHistory(t *testing.T) {
+	e := newEnv(t)
+	cfg := bigQueue
+	cfg.ViewerBuffer = 4 // catch-up is not limited by the live buffer
+	m := e.manager(cfg)
+	c, _ := m.Create(t.Context(), "k", CreateRequest{})
+	sess, _ := m.lookup("", c.ID)
+	const n = 3*historyPage + 7
+	for i := range n {
+		sess.pub.publish(Event{Type: TypeCaption, Final: true, Segment: i, Text: "x"})
+	}
+	_, next := watch(t, m, c.ID, 5)
+	got := next("the whole history", func(evs []Event) bool { return len(evs) >= n-5 })
+	checkSeq(t, got, 6)
+	// Live events follow the catch-up.
+	sess.pub.publish(Event{Type: TypeState, State: Idle})
+	got = next("the live event", func(evs []Event) bool { return len(evs) == n-4 })
+	checkSeq(t, got, 6)
+}

@@ -146,16 +146,23 @@ func (f *feed) pump(m *Manager, after uint64) {
 			return false
 		}
 	}
+	// The hub subscribed before the first request, so whatever the owner
+	// publishes after a reply is in the queue: a short page ends the
+	// catch-up (asking again while events keep coming would let the
+	// queue fill).
 	subj := SubjectsFor(f.h.id).History
 	for {
 		evs, err := m.history(subj, last)
-		if err != nil || len(evs) == 0 {
+		if err != nil {
 			break
 		}
 		for i := range evs {
 			if !send(&evs[i]) {
 				return
 			}
+		}
+		if len(evs) < historyPage {
+			break
 		}
 	}
 	for {
