@@ -142,7 +142,7 @@ func TestBrowserCaptions(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	env := append(keysEnv(dir), "IZWI_ASR_ENGINE=pocketsphinx", "IZWI_MODELS_DIR="+importVAD(t, false), "IZWI_VAD_ENGINE=sherpa")
+	env := append(keysEnv(dir), "IZWI_ASR_ENGINE=pocketsphinx", "IZWI_MODELS_DIR="+importVAD(t, false), "IZWI_VAD_ENGINE=sherpa", "IZWI_VAD_MODEL=silero-vad-v5")
 	key := newKey(t, env, "--name", "browser", "--scopes", "live.write,live.read")
 	s := startServe(t, env)
 

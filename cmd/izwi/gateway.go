@@ -35,6 +35,29 @@ type gateway struct {
 	keys    *auth.KeyStore
 	limiter *limit.Limiter
 	tracing *telemetry.Tracing
+	// onRevoke, set by the live wiring, closes the open sockets of a
+	// revoked key's subject (tickets are dropped here already).
+	onRevoke func(subject string)
+}
+
+// credentialCheck is what long-lived streams (/v1/listen, /v1/converse)
+// ask every few seconds: is the key they were opened with still valid? A
+// revoked or expired key ends the stream; other credentials are judged by
+// their own expiry, which the streams enforce themselves.
+func (g *gateway) credentialCheck() func(ctx context.Context, p auth.Principal) error {
+	return func(ctx context.Context, p auth.Principal) error {
+		if p.Kind != auth.KindAPIKey {
+			return nil
+		}
+		k, err := g.keys.Get(ctx, p.ID)
+		if err != nil {
+			return err
+		}
+		if !k.Revoked.IsZero() {
+			return auth.ErrRevoked
+		}
+		return nil
+	}
 }
 
 func (g *gateway) close(ctx context.Context, log *slog.Logger) {
@@ -83,7 +106,12 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 		return fail(err)
 	}
 	if g.keys, err = auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: auditLog,
-		EpochFile: keyEpochFile(cfg), OnRevoke: func(subject string) { tickets.RevokeSubject(subject) },
+		EpochFile: keyEpochFile(cfg), OnRevoke: func(subject string) {
+			tickets.RevokeSubject(subject)
+			if f := g.onRevoke; f != nil {
+				f(subject)
+			}
+		},
 		CheckLimits: checkKeyLimits}); err != nil {
 		return fail(err)
 	}

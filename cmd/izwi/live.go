@@ -33,6 +33,7 @@ import (
 type liveParts struct {
 	manager  *live.Manager
 	http     *livehttp.Handlers
+	listen   *listen.Handler
 	routes   *api.LiveHandlers
 	log      *slog.Logger
 	sources  sync.WaitGroup
@@ -80,14 +81,22 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	}
 	// POST /v1/tickets: a key may have a ticket only for its own sessions.
 	th.Authorize = h.AuthorizeTicket
+	// A revoked key's open ingest sockets and feeds close at once.
+	gw.onRevoke = h.RevokeSubject
 	lo := listen.Options{Logger: telemetry.Component(logger, "listen"), Recognizer: set.Recognizer, VAD: set.VAD,
-		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter}
+		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter, Recheck: gw.credentialCheck()}
+	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL}
+	if err := pages.Validate(); err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	lh := listen.NewHandler(lo)
 	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete,
 		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
 		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket,
-		Pages:  web.Handler(web.Options{Logger: telemetry.Component(logger, "web")}),
-		Listen: listen.NewHandler(lo), ListenFile: listen.NewFileHandler(lo)}
-	return &liveParts{manager: m, http: h, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
+		Pages:  web.Handler(pages),
+		Listen: lh, ListenFile: listen.NewFileHandler(lo)}
+	return &liveParts{manager: m, http: h, listen: lh, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
 }
 
 // closeSockets ends open ingest sockets and viewer feeds (1001), which
@@ -97,8 +106,17 @@ func (l *liveParts) closeSockets(grace time.Duration) {
 	l.stopSrcs()
 	ctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
+	l.closeStreams(ctx)
+}
+
+// closeStreams ends the hijacked sockets of live viewers, ingest and
+// /v1/listen streams (1001).
+func (l *liveParts) closeStreams(ctx context.Context) {
 	if err := l.http.Close(ctx); err != nil {
 		l.log.Warn("closing live sockets", "err", err)
+	}
+	if err := l.listen.Close(ctx); err != nil {
+		l.log.Warn("closing listen streams", "err", err)
 	}
 }
 
@@ -109,9 +127,7 @@ func (l *liveParts) close(ctx context.Context) {
 	l.sources.Wait()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := l.http.Close(ctx); err != nil {
-		l.log.Warn("closing live sockets", "err", err)
-	}
+	l.closeStreams(ctx)
 	if err := l.manager.Close(ctx); err != nil {
 		l.log.Warn("closing live sessions", "err", err)
 	}

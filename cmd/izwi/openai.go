@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/izwi-speech/izwi/internal/api"
+	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/converse"
@@ -39,7 +40,9 @@ type openaiDeps struct {
 	// of audio).
 	MaxUploadBytes int64
 	MaxDuration    time.Duration
-	Logger         *slog.Logger
+	// Recheck ends a conversation whose key was revoked (nil: never).
+	Recheck func(ctx context.Context, p auth.Principal) error
+	Logger  *slog.Logger
 }
 
 // openaiSurface is the routes and what must be closed on shutdown.
@@ -63,7 +66,8 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	o := openai.Options{Transcriber: set.Transcriber, Recognizer: set.Recognizer, Synthesizer: set.Synthesizer,
 		MaxUploadBytes: d.MaxUploadBytes, MaxDuration: d.MaxDuration, Logger: telemetry.Component(d.Logger, "openai")}
 	cvo := converse.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer,
-		Logger: telemetry.Component(d.Logger, "converse"), Registerer: d.Registerer}
+		Logger: telemetry.Component(d.Logger, "converse"), Registerer: d.Registerer,
+		ResolveVoice: openai.ResolveVoice, Recheck: d.Recheck}
 	if d.Limiter != nil { // never a typed nil inside an interface
 		co.Limiter, o.Quota, cvo.Sessions = d.Limiter, d.Limiter, d.Limiter
 	}

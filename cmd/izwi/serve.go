@@ -123,7 +123,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	opts := gw.api
 	opts.Live = lv.routes
 	opts.Logger, opts.Engines = telemetry.Component(logger, "api"), set
-	oa, err := buildOpenAI(openaiDeps{Chat: cfg.Chat, Engines: set, Limiter: gw.limiter, Logger: logger})
+	oa, err := buildOpenAI(openaiDeps{Chat: cfg.Chat, Engines: set, Limiter: gw.limiter, Recheck: gw.credentialCheck(), Logger: logger})
 	if err != nil {
 		log.Error("cannot start the OpenAI-compatible routes", "err", err)
 		return exitFailure

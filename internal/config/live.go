@@ -33,6 +33,11 @@ type Live struct {
 	// ResumeOnRestart resumes, at start-up, the sessions a crash or restart
 	// interrupted (IZWI_LIVE_RESUME_ON_RESTART). Default true.
 	ResumeOnRestart *bool `json:"resume_on_restart,omitempty" toml:"resume_on_restart"`
+	// PublicURL is the address phones reach this server at
+	// (scheme://host[:port]), put in the display page's QR code; empty
+	// takes the address the display itself was opened at
+	// (IZWI_LIVE_PUBLIC_URL).
+	PublicURL string `json:"public_url,omitempty" toml:"public_url"`
 }
 
 // Live limits.
@@ -105,6 +110,7 @@ func (x *Live) applyEnv(e envReader) {
 	e.Int("IZWI_LIVE_HISTORY_EVENTS", &x.HistoryEvents)
 	e.Int("IZWI_LIVE_VIEWER_BUFFER", &x.ViewerBuffer)
 	e.Duration("IZWI_LIVE_QUEUE_AUDIO", &x.QueueAudio)
+	e.String("IZWI_LIVE_PUBLIC_URL", &x.PublicURL)
 	if _, ok := e.get("IZWI_LIVE_RESUME_ON_RESTART"); ok {
 		var b bool
 		e.Bool("IZWI_LIVE_RESUME_ON_RESTART", &b)
@@ -115,5 +121,5 @@ func (x *Live) applyEnv(e envReader) {
 // envVars lists the IZWI_* variables applyEnv reads.
 func (x Live) envVars() []string {
 	return []string{"IZWI_LIVE_MAX_SESSIONS", "IZWI_LIVE_AUTO_STOP_AFTER", "IZWI_LIVE_PRE_ROLL",
-		"IZWI_LIVE_HISTORY_EVENTS", "IZWI_LIVE_VIEWER_BUFFER", "IZWI_LIVE_QUEUE_AUDIO", "IZWI_LIVE_RESUME_ON_RESTART"}
+		"IZWI_LIVE_HISTORY_EVENTS", "IZWI_LIVE_VIEWER_BUFFER", "IZWI_LIVE_QUEUE_AUDIO", "IZWI_LIVE_RESUME_ON_RESTART", "IZWI_LIVE_PUBLIC_URL"}
 }

@@ -68,7 +68,7 @@ func parseSpeechRequest(body []byte, info speech.EngineInfo, voices []speech.Voi
 			asked = obj.ID
 		}
 	}
-	id, ok := resolveVoice(asked, voices)
+	id, ok := ResolveVoice(asked, voices)
 	if !ok {
 		return out, bad("voice %q is not available; use one of %s", clip(asked), voiceNames(voices))
 	}

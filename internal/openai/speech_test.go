@@ -271,11 +271,11 @@ func TestResolveVoice(t *testing.T) {
 		"": "", "kal16": "kal16", "SLT": "slt", "alloy": "slt", "nova": "slt", "ash": "kal16", "ballad": "rms",
 		"cedar": "awb", "echo": "kal16", "onyx": "awb",
 	} {
-		if got, ok := resolveVoice(asked, voices); !ok || got != want {
-			t.Errorf("resolveVoice(%q) = %q, %v; want %q", asked, got, ok, want)
+		if got, ok := ResolveVoice(asked, voices); !ok || got != want {
+			t.Errorf("ResolveVoice(%q) = %q, %v; want %q", asked, got, ok, want)
 		}
 	}
-	if _, ok := resolveVoice("nobody", voices); ok {
+	if _, ok := ResolveVoice("nobody", voices); ok {
 		t.Error("unknown voice resolved")
 	}
 	p, err := parseSpeechRequest([]byte(`{"model":"flite","input":"hi","voice":{"id":"rms"},"speed":2,"instructions":"cheerful"}`),

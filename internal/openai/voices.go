@@ -18,10 +18,10 @@ func openAIVoices() (female, male []string) {
 		[]string{"ash", "ballad", "cedar", "echo", "fable", "onyx", "verse"}
 }
 
-// resolveVoice maps what a client asked for to a voice ID of voices: an
+// ResolveVoice maps what a client asked for to a voice ID of voices: an
 // installed voice ID as is (any case), an OpenAI name through the table
 // above, "" to the engine's default. ok is false for anything else.
-func resolveVoice(asked string, voices []speech.Voice) (id string, ok bool) {
+func ResolveVoice(asked string, voices []speech.Voice) (id string, ok bool) {
 	if asked == "" {
 		return "", true
 	}
