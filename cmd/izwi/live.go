@@ -221,7 +221,8 @@ func (l *liveParts) startSources(ctx context.Context, list []sourceFlag) error {
 			return fail(fmt.Errorf("live: --source %s: %w", src, err))
 		}
 		jobs = append(jobs, job{src, info.ID, ing})
-		l.log.Info("source attached", "session_id", info.ID, "source", src.String())
+		l.log.Info("source attached", "session_id", info.ID, "source", src.String(), "viewer_url", "/live/"+info.ID,
+			"display_url", "/display/"+info.ID)
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	l.stopSrcs = cancel
