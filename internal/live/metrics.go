@@ -19,6 +19,9 @@ type metrics struct {
 
 // newMetrics registers on reg; a nil reg keeps them unregistered.
 func newMetrics(reg prometheus.Registerer) *metrics {
+	if r, ok := reg.(*prometheus.Registry); ok && r == nil {
+		reg = nil // a nil *Registry in the interface: metrics off, not a panic
+	}
 	f := promauto.With(reg)
 	return &metrics{
 		sessions: f.NewGaugeVec(prometheus.GaugeOpts{Name: "izwi_live_sessions",

@@ -108,3 +108,9 @@ func gauge(t *testing.T, reg *prometheus.Registry, name, state string) float64 {
 	}
 	return -1
 }
+
+func TestNilRegistryMeansNoMetrics(t *testing.T) {
+	var r *prometheus.Registry
+	m := newMetrics(r) // must not panic
+	m.feedsOpen.Inc()
+}
