@@ -30,6 +30,10 @@ type PipelineConfig struct {
 	// Offset is the stream time of the first sample (a resumed session
 	// continues its clock).
 	Offset time.Duration
+	// StreamWait bounds the wait for a recognizer stream (engines with a
+	// fixed decoder pool); beyond it NewPipeline fails with ErrLimit.
+	// Default 3 s.
+	StreamWait time.Duration
 	Logger *slog.Logger
 }
 
@@ -95,10 +99,22 @@ func NewPipeline(ctx context.Context, cfg PipelineConfig, emit func(Event)) (*Pi
 	if cfg.VAD != nil && cfg.VAD.SampleRate() != rate {
 		return nil, fmt.Errorf("%w: vad rate %d differs from the recognizer's %d", ErrBadConfig, cfg.VAD.SampleRate(), rate)
 	}
-	st, err := cfg.Recognizer.NewStream(ctx, speech.StreamOptions{Hotwords: cfg.Hotwords})
+	// An engine with a fixed pool of decoders (PocketSphinx) makes
+	// NewStream wait for a free one; bound the wait so a full engine is a
+	// refusal (ErrLimit), never a hang that holds the caller's locks.
+	wait := cfg.StreamWait
+	if wait <= 0 {
+		wait = 3 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(ctx, wait)
+	st, err := cfg.Recognizer.NewStream(sctx, speech.StreamOptions{Hotwords: cfg.Hotwords})
+	cancel()
 	if err != nil {
-		if errors.Is(err, speech.ErrUnsupported) {
+		switch {
+		case errors.Is(err, speech.ErrUnsupported):
 			return nil, fmt.Errorf("%w: hotwords: %w", ErrBadConfig, err)
+		case errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil:
+			return nil, fmt.Errorf("%w: the recognizer has no free stream within %v (all its decoders are in use)", ErrLimit, wait)
 		}
 		return nil, fmt.Errorf("live: recognizer stream: %w", err)
 	}
