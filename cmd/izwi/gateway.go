@@ -26,6 +26,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // gateway is the security layer serve puts in front of the routes.
@@ -35,6 +36,9 @@ type gateway struct {
 	keys    *auth.KeyStore
 	limiter *limit.Limiter
 	tracing *telemetry.Tracing
+	// registry receives the live, chat and converse metrics; nil when
+	// metrics are off.
+	registry prometheus.Registerer
 	// onRevoke, set by the live wiring, closes the open sockets of a
 	// revoked key's subject (tickets are dropped here already).
 	onRevoke func(subject string)
@@ -158,6 +162,7 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 		if err != nil {
 			return fail(err)
 		}
+		g.registry = m.Registry()
 		tok, _, err := secrets.Source{LookupEnv: os.LookupEnv}.Resolve("metrics_scrape_token", cfg.Telemetry.ScrapeTokenFile)
 		if err != nil && !errors.Is(err, secrets.ErrNotSet) {
 			return fail(err)

@@ -63,13 +63,13 @@ func (g *gateway) failureFunc() func(*http.Request) {
 // missing streaming recognizer is not an error: sessions can be created
 // and watched, starting one answers 503.
 func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, gw *gateway,
-	logger *slog.Logger) (*liveParts, error) {
+	privacy live.Privacy, logger *slog.Logger) (*liveParts, error) {
 	th, err := gw.ticketHandler()
 	if err != nil {
 		return nil, err
 	}
 	m, err := live.NewManager(ctx, live.ManagerOptions{Store: db, Conn: broker.Conn(), Recognizer: set.Recognizer, VAD: set.VAD,
-		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit})
+		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry})
 	if err != nil {
 		return nil, fmt.Errorf("live: %w", err)
 	}

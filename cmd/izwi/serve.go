@@ -113,17 +113,25 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		log.Error("cannot open the privacy vault", "err", err)
 		return exitFailure
 	}
-	lv, err := buildLive(ctx, cfg, set, db, broker, gw, logger)
+	priv, err := buildPrivacy(ctx, cfg, db, keyring, gw.audit, set, logger)
+	if err != nil {
+		log.Error("cannot start the privacy subsystem", "err", err)
+		return exitFailure
+	}
+	defer priv.close(context.WithoutCancel(ctx))
+	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure
 	}
 	defer lv.close(context.WithoutCancel(ctx))
 
+	lv.routes.Transcript = priv.transcriptHandler(lv.manager)
 	opts := gw.api
 	opts.Live = lv.routes
 	opts.Logger, opts.Engines = telemetry.Component(logger, "api"), set
-	oa, err := buildOpenAI(openaiDeps{Chat: cfg.Chat, Engines: set, Limiter: gw.limiter, Recheck: gw.credentialCheck(), Logger: logger})
+	oa, err := buildOpenAI(openaiDeps{Chat: cfg.Chat, Engines: set, Limiter: gw.limiter, Recheck: gw.credentialCheck(),
+		Registerer: gw.registry, Logger: logger})
 	if err != nil {
 		log.Error("cannot start the OpenAI-compatible routes", "err", err)
 		return exitFailure
@@ -164,7 +172,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	consoleURL := scheme(tlsConf) + "://" + adminLn.Addr().String()
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
-		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: adminKeyRoutes(gw.keys), Vault: keyring,
+		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: append(adminKeyRoutes(gw.keys), priv.adminRoutes()...), Vault: keyring,
 		TLS: admin.TLSStatus{Mode: tlsInfo.Mode, Fingerprint: tlsInfo.Fingerprint, NotAfter: tlsInfo.NotAfter}}, consoleURL)
 	if err != nil {
 		ln.Close()

@@ -69,7 +69,7 @@ func allRoutes(g *gw) []Route {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Start: ok, Stop: ok, Resume: ok,
-		Ingest: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
+		Ingest: ok, Transcript: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
 	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok}
 	return Routes(opts)
 }
@@ -121,6 +121,7 @@ func TestRouteTableWalk(t *testing.T) {
 		"GET /v1/sessions/{id}": Scope(auth.ScopeLiveWrite), "PATCH /v1/sessions/{id}": Scope(auth.ScopeLiveWrite),
 		"DELETE /v1/sessions/{id}": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/start": Scope(auth.ScopeLiveWrite),
 		"POST /v1/sessions/{id}/stop": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/resume": Scope(auth.ScopeLiveWrite),
+		"GET /v1/sessions/{id}/transcript": Scope(auth.ScopeLiveWrite),
 		"GET /v1/sessions/{id}/audio": Ticket(auth.ScopeLiveWrite),
 		// Viewer routes: the gateway checks any credential presented; the
 		// handler enforces the session's viewer mode (livehttp's tests).

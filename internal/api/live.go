@@ -24,6 +24,8 @@ type LiveHandlers struct {
 	// Pages serves the viewer, display, overlay and microphone pages and
 	// their assets, embedded in the binary.
 	Pages http.Handler
+	// Transcript reads a session's kept (opt-in, sealed) final captions.
+	Transcript http.Handler
 	// Listen is the Deepgram-compatible streaming endpoint.
 	Listen http.Handler
 	// ListenFile is the Deepgram-compatible pre-recorded endpoint (POST
@@ -46,6 +48,7 @@ func liveRoutes(h *LiveHandlers) []Route {
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/start", Access: write, Handler: h.Start},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/stop", Access: write, Handler: h.Stop},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/resume", Access: write, Handler: h.Resume},
+		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/transcript", Access: write, Handler: h.Transcript},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/audio", Access: Ticket(auth.ScopeLiveWrite), Handler: h.Ingest},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/captions", Access: read, Handler: h.CaptionsWS},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/events", Access: read, Handler: h.CaptionsSSE},

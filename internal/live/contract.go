@@ -66,6 +66,12 @@ type Info struct {
 	Source string `json:"source,omitempty"`
 	// LastSeq is the Seq of the session's latest event.
 	LastSeq uint64 `json:"last_seq"`
+	// KeepTranscript: the session's final captions are kept, sealed, for
+	// [privacy] transcript_retention (off unless the operator opts in).
+	KeepTranscript bool `json:"keep_transcript"`
+	// IdentifySpeakers: captions carry enrolled people's names and
+	// "Speaker N" for other voices (when a speaker model is installed).
+	IdentifySpeakers bool `json:"identify_speakers"`
 }
 
 // CreateRequest is the POST /v1/sessions body. Zero values take the
@@ -82,6 +88,9 @@ type CreateRequest struct {
 	PreRoll       *float64 `json:"pre_roll,omitempty"`
 	// Start the session at once.
 	Start bool `json:"start,omitempty"`
+	// KeepTranscript and IdentifySpeakers; nil takes [privacy]'s default.
+	KeepTranscript   *bool `json:"keep_transcript,omitempty"`
+	IdentifySpeakers *bool `json:"identify_speakers,omitempty"`
 }
 
 // UpdateRequest is the PATCH /v1/sessions/{id} body; nil fields stay.
@@ -91,6 +100,9 @@ type UpdateRequest struct {
 	Password      *string     `json:"password,omitempty"`
 	Hotwords      *[]string   `json:"hotwords,omitempty"`
 	AutoStopAfter *float64    `json:"auto_stop_after,omitempty"`
+	// KeepTranscript and IdentifySpeakers apply from the next start.
+	KeepTranscript   *bool `json:"keep_transcript,omitempty"`
+	IdentifySpeakers *bool `json:"identify_speakers,omitempty"`
 }
 
 // Created is what Create returns: the session and, for ViewLink, the link

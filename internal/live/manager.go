@@ -36,6 +36,40 @@ type ManagerOptions struct {
 	// TickEvery is how often the silence auto-stop is checked and live
 	// sessions' counters saved; 0 means 1 s.
 	TickEvery time.Duration
+	// Privacy holds the per-session privacy defaults and hooks (issue 6);
+	// the zero value keeps nothing and names nobody.
+	Privacy Privacy
+}
+
+// Privacy is what a session may keep and whom it may name, and the hooks
+// that do it. Keep and Snippet are called from the pipeline goroutine and
+// must not block (hand the event to a bounded queue); they receive events
+// of sessions that opted in only.
+type Privacy struct {
+	// Defaults for sessions that do not say.
+	KeepTranscript, IdentifySpeakers bool
+	// Keep receives every final caption of a session keeping its
+	// transcript (with Seq and SessionID set).
+	Keep func(Event)
+	// Snippet receives, for a keeping session, each final caption whose
+	// confidence is below SnippetBelow with its audio (mono, the
+	// recognizer's rate). Nil keeps no snippets.
+	Snippet      func(e Event, samples []float32, rate int)
+	SnippetBelow float32
+	// Speakers makes a tracker for a session that names speakers, or nil
+	// when identification is off (no speaker model installed).
+	Speakers func(ctx context.Context) (SpeakerTracker, error)
+	// Forget is called when a session is deleted (its kept data is
+	// destroyed).
+	Forget func(sessionID string)
+}
+
+// orDefault is *p, or def when p is nil.
+func orDefault(p *bool, def bool) bool {
+	if p == nil {
+		return def
+	}
+	return *p
 }
 
 // Manager owns this process's live-caption sessions: their records in the
@@ -51,6 +85,7 @@ type Manager struct {
 	rec  speech.Recognizer
 	vad  speech.VAD
 	cfg  config.Live
+	privacy Privacy
 	log  *slog.Logger
 	now  func() time.Time
 	met  *metrics
@@ -110,7 +145,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 		return nil, err
 	}
 	cfg := withDefaults(opts.Config)
-	m := &Manager{db: opts.Store.DB(), nc: opts.Conn, rec: opts.Recognizer, vad: opts.VAD, cfg: cfg,
+	m := &Manager{db: opts.Store.DB(), nc: opts.Conn, rec: opts.Recognizer, vad: opts.VAD, cfg: cfg, privacy: opts.Privacy,
 		log: opts.Logger, now: opts.Now, met: newMetrics(opts.Metrics), aud: opts.Audit, tick: opts.TickEvery,
 		sessions: map[string]*session{}, hubs: map[string]*hub{}}
 	if m.log == nil {

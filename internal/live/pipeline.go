@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -30,12 +31,34 @@ type PipelineConfig struct {
 	// Offset is the stream time of the first sample (a resumed session
 	// continues its clock).
 	Offset time.Duration
+	// Speakers, when set, names who speaks: it sees every sample with the
+	// VAD's verdict, and each caption gets the label covering its span
+	// (issue 6). Its voices of people who did not consent stay in memory.
+	Speakers SpeakerTracker
+	// Snippet, when set, receives each final caption whose confidence is
+	// below SnippetBelow with its audio (the last 30 s are held for it).
+	// Called from the pipeline goroutine: it must not block.
+	Snippet      func(e Event, samples []float32, rate int)
+	SnippetBelow float32
 	// StreamWait bounds the wait for a recognizer stream (engines with a
 	// fixed decoder pool); beyond it NewPipeline fails with ErrLimit.
 	// Default 3 s.
 	StreamWait time.Duration
 	Logger *slog.Logger
 }
+
+// SpeakerTracker decides who is speaking in one stream (a *speaker.Tracker).
+// Times are from the start of the pipeline's audio.
+type SpeakerTracker interface {
+	Accept(ctx context.Context, samples []float32, speech bool) error
+	SpeakerAt(start, end time.Duration) speaker.Label
+	Current() speaker.Label
+}
+
+var _ SpeakerTracker = (*speaker.Tracker)(nil)
+
+// snippetHold is how much recent audio a pipeline keeps for snippets.
+const snippetHold = 30 * time.Second
 
 // PipelineStats are a pipeline's counters since it started.
 type PipelineStats struct {

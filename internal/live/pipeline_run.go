@@ -1,6 +1,7 @@
 package live
 
 import (
+	"context"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -18,6 +19,12 @@ type runner struct {
 	words    bool           // words heard since the last utterance_end
 	lastWord time.Duration  // stream time (offset excluded) of the last word's end
 	failed   bool           // the engine failed once (logged once)
+
+	// recent holds the latest audio for snippets; recent[0] is sample
+	// recentAt of the pipeline's audio.
+	recent   []float32
+	recentAt int64
+	spkOff   bool // the speaker tracker failed once: off for this pipeline
 }
 
 func (r *runner) run() {
@@ -87,6 +94,15 @@ func (r *runner) accept(samples []float32) {
 			}
 		}
 	}
+	if tr := r.p.cfg.Speakers; tr != nil && !r.spkOff {
+		if err := tr.Accept(context.Background(), samples, r.speaking || r.det == nil); err != nil {
+			r.spkOff = true
+			r.p.log.Warn("speaker identification stopped for this stream", "err", err)
+		}
+	}
+	if r.p.cfg.Snippet != nil {
+		r.hold(samples)
+	}
 	res, err := r.st.Accept(samples)
 	r.pos += int64(len(samples))
 	if err != nil {
@@ -150,8 +166,45 @@ func (r *runner) results(res []speech.Result) {
 			}
 			r.lastWord = max(r.lastWord, end)
 		}
-		r.send(CaptionEvent(x, r.p.cfg.Offset))
+		e := CaptionEvent(x, r.p.cfg.Offset)
+		if tr := r.p.cfg.Speakers; tr != nil && !r.spkOff {
+			l := tr.SpeakerAt(x.Start, max(x.End, x.Start+time.Millisecond))
+			if l.Name == "" && !x.Final {
+				l = tr.Current()
+			}
+			e.Speaker, e.SpeakerConfidence = l.Name, l.Confidence
+		}
+		if x.Final && x.Text != "" && r.p.cfg.Snippet != nil && x.Confidence < r.p.cfg.SnippetBelow {
+			if s := r.cut(x.Start, x.End); len(s) > 0 {
+				r.p.cfg.Snippet(e, s, r.p.rate)
+			}
+		}
+		r.send(e)
 	}
+}
+
+// hold appends samples to the recent audio, keeping about snippetHold.
+func (r *runner) hold(samples []float32) {
+	limit := int(int64(snippetHold) * int64(r.p.rate) / int64(time.Second))
+	r.recent = append(r.recent, samples...)
+	if len(r.recent) > 2*limit { // trim in batches: amortised O(1)
+		drop := len(r.recent) - limit
+		r.recentAt += int64(drop)
+		r.recent = append(r.recent[:0], r.recent[drop:]...)
+	}
+}
+
+// cut copies the held audio between stream times from and to.
+func (r *runner) cut(from, to time.Duration) []float32 {
+	at := func(d time.Duration) int {
+		i := int(int64(d)*int64(r.p.rate)/int64(time.Second) - r.recentAt)
+		return min(max(i, 0), len(r.recent))
+	}
+	a, b := at(from), at(to)
+	if b <= a {
+		return nil
+	}
+	return append([]float32(nil), r.recent[a:b]...)
 }
 
 func (r *runner) fail(what string, err error) {

@@ -50,7 +50,8 @@ func newPublisher(nc *nats.Conn, id string, seq uint64, limit int, now func() ti
 }
 
 // publish numbers e, keeps it if it belongs in the history, and sends it.
-func (p *publisher) publish(e Event) {
+// publish numbers, records and sends e, and returns it as sent.
+func (p *publisher) publish(e Event) Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.seq++
@@ -76,6 +77,7 @@ func (p *publisher) publish(e Event) {
 		p.count(e)
 	}
 	_ = err // a closed connection at shutdown; viewers catch up from history
+	return e
 }
 
 // lastSeq is the Seq of the latest event.

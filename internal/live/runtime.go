@@ -94,16 +94,38 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		return fmt.Errorf("live: session %s: no publisher", s.rec.ID)
 	}
 	pub := s.pub
+	keep := m.privacy.Keep
+	if !s.rec.KeepTranscript {
+		keep = nil
+	}
 	onEvent := func(e Event) {
 		if e.Type == TypeSpeechStarted || (e.Type == TypeCaption && e.Text != "") {
 			s.lastSpeech.Store(m.now().UnixNano())
 		}
-		pub.publish(e)
+		e = pub.publish(e)
+		if keep != nil && e.Type == TypeCaption && e.Final && e.Text != "" {
+			keep(e)
+		}
 	}
-	p, err := NewPipeline(m.ctx, PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords,
+	pc := PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords,
 		QueueAudio: time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll,
 		Offset:     time.Duration(s.rec.AudioMS) * time.Millisecond,
-		Logger:     m.log.With("session", s.rec.ID)}, onEvent)
+		Logger:     m.log.With("session", s.rec.ID)}
+	if s.rec.KeepTranscript && m.privacy.Snippet != nil {
+		sessionID, snip := s.rec.ID, m.privacy.Snippet
+		pc.Snippet, pc.SnippetBelow = func(e Event, samples []float32, rate int) {
+			e.SessionID = sessionID
+			snip(e, samples, rate)
+		}, m.privacy.SnippetBelow
+	}
+	if s.rec.IdentifySpeakers && m.privacy.Speakers != nil {
+		tr, err := m.privacy.Speakers(m.ctx)
+		if err != nil {
+			m.log.Warn("speaker identification off for this session", "session_id", s.rec.ID, "err", err)
+		}
+		pc.Speakers = tr
+	}
+	p, err := NewPipeline(m.ctx, pc, onEvent)
 	if err != nil {
 		m.liveN.Add(-1)
 		return err

@@ -32,7 +32,9 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 		mode = ViewPublic
 	}
 	r := record{Info: Info{ID: newID(), Owner: owner, Label: req.Label, State: Idle, ViewerMode: mode,
-		Language: req.Language, CreatedAt: m.now().UTC()}}
+		Language: req.Language, CreatedAt: m.now().UTC(),
+		KeepTranscript:   orDefault(req.KeepTranscript, m.privacy.KeepTranscript),
+		IdentifySpeakers: orDefault(req.IdentifySpeakers, m.privacy.IdentifySpeakers)}}
 	var err error
 	if r.Hotwords, err = m.checkHotwords(ctx, req.Hotwords); err != nil {
 		return Created{}, err
@@ -202,6 +204,12 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateReques
 	if req.Hotwords != nil {
 		next.Hotwords = hotwords
 	}
+	if req.KeepTranscript != nil {
+		next.KeepTranscript = *req.KeepTranscript
+	}
+	if req.IdentifySpeakers != nil {
+		next.IdentifySpeakers = *req.IdentifySpeakers
+	}
 	restart := req.Hotwords != nil && s.pipe != nil && !slices.Equal(hotwords, s.rec.Hotwords)
 	label := req.Label != nil && *req.Label != s.rec.Label
 	labelText := next.Label
@@ -289,6 +297,9 @@ func (m *Manager) Delete(ctx context.Context, owner, id string) error {
 	m.hubMu.Lock()
 	h := m.hubs[id]
 	m.hubMu.Unlock()
+	if m.privacy.Forget != nil {
+		m.privacy.Forget(id)
+	}
 	if h != nil {
 		h.closeAll(ErrNotFound)
 	}

@@ -36,6 +36,10 @@ var migrations = []string{
 	// seq_exact is 0 while a pipeline runs (last_seq is then saved each
 	// tick and may trail what viewers saw) and 1 once it stopped cleanly.
 	`ALTER TABLE live_sessions ADD COLUMN seq_exact INTEGER NOT NULL DEFAULT 1`,
+	// Privacy choices per session (issue 6): keep the final captions
+	// (sealed elsewhere, by package retention) and name speakers.
+	`ALTER TABLE live_sessions ADD COLUMN keep_transcript INTEGER NOT NULL DEFAULT 0`,
+	`ALTER TABLE live_sessions ADD COLUMN identify_speakers INTEGER NOT NULL DEFAULT 0`,
 }
 
 // record is one row of live_sessions.
@@ -65,11 +69,12 @@ func ms(t *time.Time) any {
 func insertRecord(ctx context.Context, db *sql.DB, r record) error {
 	hw, _ := json.Marshal(r.Hotwords)
 	_, err := db.ExecContext(ctx, `INSERT INTO live_sessions(id, owner, label, state, viewer_mode, viewer_secret,
-		language, hotwords, auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms)
-		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+		language, hotwords, auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms,
+		keep_transcript, identify_speakers)
+		VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
 		r.ID, r.Owner, r.Label, string(r.State), string(r.ViewerMode), r.Secret, r.Language, string(hw),
 		r.AutoStopAfter.Milliseconds(), r.PreRoll.Milliseconds(), r.CreatedAt.UnixMilli(), ms(r.StartedAt), ms(r.StoppedAt),
-		r.StopReason, int64(r.LastSeq), r.AudioMS)
+		r.StopReason, int64(r.LastSeq), r.AudioMS, r.KeepTranscript, r.IdentifySpeakers)
 	if err != nil {
 		return fmt.Errorf("live: saving session: %w", err)
 	}
@@ -79,9 +84,11 @@ func insertRecord(ctx context.Context, db *sql.DB, r record) error {
 func updateRecord(ctx context.Context, db *sql.DB, r record) error {
 	hw, _ := json.Marshal(r.Hotwords)
 	_, err := db.ExecContext(ctx, `UPDATE live_sessions SET label=?, state=?, viewer_mode=?, viewer_secret=?,
-		hotwords=?, auto_stop_ms=?, started_at=?, stopped_at=?, stop_reason=?, last_seq=?, audio_ms=?, seq_exact=? WHERE id=?`,
+		hotwords=?, auto_stop_ms=?, started_at=?, stopped_at=?, stop_reason=?, last_seq=?, audio_ms=?, seq_exact=?,
+		keep_transcript=?, identify_speakers=? WHERE id=?`,
 		r.Label, string(r.State), string(r.ViewerMode), r.Secret, string(hw), r.AutoStopAfter.Milliseconds(),
-		ms(r.StartedAt), ms(r.StoppedAt), r.StopReason, int64(r.LastSeq), r.AudioMS, r.SeqExact, r.ID)
+		ms(r.StartedAt), ms(r.StoppedAt), r.StopReason, int64(r.LastSeq), r.AudioMS, r.SeqExact,
+		r.KeepTranscript, r.IdentifySpeakers, r.ID)
 	if err != nil {
 		return fmt.Errorf("live: saving session: %w", err)
 	}
@@ -97,7 +104,8 @@ func deleteRecord(ctx context.Context, db *sql.DB, id string) error {
 
 func loadRecords(ctx context.Context, db *sql.DB) ([]record, error) {
 	rows, err := db.QueryContext(ctx, `SELECT id, owner, label, state, viewer_mode, viewer_secret, language, hotwords,
-		auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms, seq_exact
+		auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms, seq_exact,
+		keep_transcript, identify_speakers
 		FROM live_sessions ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("live: loading sessions: %w", err)
@@ -111,7 +119,8 @@ func loadRecords(ctx context.Context, db *sql.DB) ([]record, error) {
 		var started, stopped sql.NullInt64
 		var seq int64
 		if err := rows.Scan(&r.ID, &r.Owner, &r.Label, &state, &mode, &r.Secret, &r.Language, &hw,
-			&autoStop, &preRoll, &created, &started, &stopped, &r.StopReason, &seq, &r.AudioMS, &r.SeqExact); err != nil {
+			&autoStop, &preRoll, &created, &started, &stopped, &r.StopReason, &seq, &r.AudioMS, &r.SeqExact,
+			&r.KeepTranscript, &r.IdentifySpeakers); err != nil {
 			return nil, fmt.Errorf("live: loading sessions: %w", err)
 		}
 		r.State, r.ViewerMode, r.LastSeq = State(state), ViewerMode(mode), uint64(max(seq, 0))

@@ -1,0 +1,249 @@
+package main
+
+// Issue 6 in izwi serve: consent, enrolled speakers, opt-in keeping of
+// transcripts and review snippets, the purge job, the admin console's
+// speaker pages, and the hooks live sessions call (docs/privacy.md).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/admin"
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/consent"
+	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/retention"
+	"github.com/izwi-speech/izwi/internal/speaker"
+	"github.com/izwi-speech/izwi/internal/speakers"
+	"github.com/izwi-speech/izwi/internal/speakers/speakershttp"
+	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/telemetry"
+	"github.com/izwi-speech/izwi/internal/vault"
+)
+
+// keepQueue bounds what waits to be sealed and stored: the pipeline never
+// blocks on the database, and a burst beyond it is dropped and logged.
+const keepQueue = 1024
+
+// privacyParts is the privacy subsystem serve runs.
+type privacyParts struct {
+	cfg      config.Config
+	set      *engines.Set
+	speakers *speakers.Registry
+	keeper   *retention.Keeper
+	log      *slog.Logger
+
+	queue  chan func(context.Context) error
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// buildPrivacy opens consent, the speaker registry and the keeper on the
+// vault, and starts the writer and the purge job.
+func buildPrivacy(ctx context.Context, cfg config.Config, db *store.Store, kr *vault.Keyring, alog *audit.Log,
+	set *engines.Set, logger *slog.Logger) (*privacyParts, error) {
+	p := &privacyParts{cfg: cfg, set: set, log: telemetry.Component(logger, "privacy"),
+		queue: make(chan func(context.Context) error, keepQueue)}
+	cs, err := consent.New(ctx, consent.Options{Store: db, Vault: kr, Audit: alog, Logger: p.log})
+	if err != nil {
+		return nil, err
+	}
+	if p.speakers, err = speakers.New(ctx, speakers.Options{Store: db, Vault: kr, Consent: cs, Audit: alog}); err != nil {
+		return nil, err
+	}
+	if p.keeper, err = retention.New(ctx, retention.Options{Store: db, Vault: kr, Audit: alog,
+		TranscriptRetention: cfg.Privacy.TranscriptRetention.Std(), SnippetRetention: cfg.Privacy.SnippetRetention.Std()}); err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.cancel = cancel
+	p.wg.Add(2)
+	go p.writer(wctx)
+	go p.purger(wctx, cfg.Privacy.PurgeInterval.Std())
+	return p, nil
+}
+
+// writer stores what the pipelines handed over, one item at a time.
+func (p *privacyParts) writer(ctx context.Context) {
+	defer p.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case job := <-p.queue:
+			if err := job(ctx); err != nil {
+				p.log.Error("keeping opted-in data failed", "err", err)
+			}
+		}
+	}
+}
+
+// purger destroys expired transcripts and snippets, ends consents past
+// their deadline and deletes those subjects' voiceprints.
+func (p *privacyParts) purger(ctx context.Context, every time.Duration) {
+	defer p.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		pctx := retention.WithActor(ctx, "system:retention")
+		if rep, err := p.keeper.Purge(pctx); err != nil {
+			p.log.Error("retention purge failed", "err", err)
+		} else if rep.Transcripts+rep.Snippets > 0 {
+			p.log.Info("retention purge", "transcripts", rep.Transcripts, "snippets", rep.Snippets)
+		}
+		if n, err := p.speakers.Purge(speakers.WithActor(ctx, "system:retention")); err != nil {
+			p.log.Error("consent purge failed", "err", err)
+		} else if n > 0 {
+			p.log.Info("consent purge", "subjects", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// enqueue hands job to the writer without blocking.
+func (p *privacyParts) enqueue(what, sessionID string, job func(context.Context) error) {
+	select {
+	case p.queue <- job:
+	default:
+		p.log.Warn("opted-in data dropped: the store is behind", "what", what, "session_id", sessionID)
+	}
+}
+
+// liveHooks are the per-session privacy defaults and hooks for live.Manager.
+func (p *privacyParts) liveHooks() live.Privacy {
+	pr := p.cfg.Privacy
+	h := live.Privacy{KeepTranscript: pr.KeepTranscripts, IdentifySpeakers: pr.Identify(),
+		Keep: func(e live.Event) {
+			p.enqueue("transcript", e.SessionID, func(ctx context.Context) error { return p.keeper.Keep(ctx, e) })
+		},
+		Forget: func(id string) {
+			p.enqueue("destroy", id, func(ctx context.Context) error {
+				return p.keeper.DestroySession(retention.WithActor(ctx, "system:live"), id, "deleted")
+			})
+		}}
+	if pr.ReviewSnippets {
+		h.SnippetBelow = float32(pr.SnippetBelow)
+		h.Snippet = func(e live.Event, samples []float32, rate int) {
+			pcm := audio.EncodePCM16(samples)
+			s := retention.Snippet{SessionID: e.SessionID, Start: time.Duration(e.Start * float64(time.Second)),
+				End: time.Duration(e.End * float64(time.Second)), Confidence: e.Confidence, Text: e.Text, Rate: rate, PCM16: pcm}
+			p.enqueue("snippet", e.SessionID, func(ctx context.Context) error {
+				_, err := p.keeper.AddSnippet(ctx, s)
+				clear(s.PCM16)
+				return err
+			})
+		}
+	}
+	if emb, rec := p.set.Embedder, p.set.Recognizer; emb != nil && rec != nil {
+		if emb.SampleRate() != rec.SampleRate() {
+			p.log.Warn("speaker identification off: the speaker model's rate differs from the recognizer's",
+				"speaker_rate", emb.SampleRate(), "asr_rate", rec.SampleRate())
+		} else {
+			model := p.cfg.Engines.Speaker.Model
+			h.Speakers = func(ctx context.Context) (live.SpeakerTracker, error) {
+				g, err := p.speakers.Gallery(ctx, model)
+				if err != nil {
+					return nil, err
+				}
+				return speaker.NewTracker(emb, g, speaker.Config{Threshold: float32(pr.MatchThreshold)})
+			}
+		}
+	}
+	return h
+}
+
+// adminRoutes are the console's speaker pages and API.
+func (p *privacyParts) adminRoutes() []admin.Route {
+	h := speakershttp.New(speakershttp.Options{Registry: p.speakers, Embedder: p.set.Embedder, VAD: p.set.VAD,
+		Model: p.cfg.Engines.Speaker.Model, Logger: p.log, CSRF: func(r *http.Request) string {
+			s, _ := admin.SessionFrom(r.Context())
+			return s.CSRFToken()
+		}})
+	return []admin.Route{
+		{Method: http.MethodGet, Pattern: "/speakers", Access: admin.AdminOnly, Handler: h.Page()},
+		{Method: http.MethodGet, Pattern: "/speakers/assets/{file}", Access: admin.AdminOnly, Handler: h.Asset()},
+		{Method: http.MethodGet, Pattern: "/api/speakers", Access: admin.AdminOnly, Handler: h.List()},
+		{Method: http.MethodPost, Pattern: "/api/speakers", Access: admin.AdminOnly, Handler: h.Enrol(), MaxBody: speakershttp.MaxRecording + 1<<20},
+		{Method: http.MethodGet, Pattern: "/api/speakers/{id}/export", Access: admin.AdminOnly, Handler: h.Export()},
+		{Method: http.MethodPost, Pattern: "/api/speakers/{id}/withdraw", Access: admin.AdminOnly, Handler: h.Withdraw()},
+		{Method: http.MethodDelete, Pattern: "/api/speakers/{id}", Access: admin.AdminOnly, Handler: h.Erase()},
+	}
+}
+
+// transcriptHandler serves GET /v1/sessions/{id}/transcript: the session's
+// kept final captions, to its owner or an admin (?format=txt for plain
+// text). Reading them is audited.
+func (p *privacyParts) transcriptHandler(sessions live.Sessions) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		pr, _ := auth.FromContext(r.Context())
+		owner := pr.Subject
+		if pr.Has(auth.ScopeAdmin) {
+			owner = ""
+		}
+		id := r.PathValue("id")
+		if _, err := sessions.Get(r.Context(), owner, id); err != nil {
+			apierr.Write(w, r, apierr.CodeNotFound, "no such session")
+			return
+		}
+		evs, err := p.keeper.Transcript(retention.WithActor(r.Context(), auth.ActorID(pr)), id)
+		switch {
+		case errors.Is(err, retention.ErrNotFound):
+			apierr.Write(w, r, apierr.CodeNotFound, "this session keeps no transcript (keep_transcript is off)")
+			return
+		case errors.Is(err, retention.ErrExpired):
+			apierr.Write(w, r, apierr.CodeNotFound, "this session's transcript was destroyed (retention ended or the session was deleted)")
+			return
+		case err != nil:
+			p.log.Error("reading a kept transcript", "session_id", id, "request_id", apierr.RequestID(r.Context()), "err", err)
+			apierr.Write(w, r, apierr.CodeInternal, "")
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		if r.URL.Query().Get("format") == "txt" {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			for _, e := range evs {
+				if e.Speaker != "" {
+					fmt.Fprintf(w, "%s: ", e.Speaker)
+				}
+				fmt.Fprintln(w, e.Text)
+			}
+			return
+		}
+		if evs == nil {
+			evs = []live.Event{}
+		}
+		apierr.JSON(w, http.StatusOK, map[string]any{"session_id": id, "captions": evs})
+	})
+}
+
+// close stops the writer (what is queued is written first, within ctx)
+// and the purge job.
+func (p *privacyParts) close(ctx context.Context) {
+	for {
+		select {
+		case job := <-p.queue:
+			if err := job(ctx); err != nil {
+				p.log.Error("keeping opted-in data failed", "err", err)
+			}
+			continue
+		default:
+		}
+		break
+	}
+	p.cancel()
+	p.wg.Wait()
+}
