@@ -14,6 +14,22 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo
   echo "## Go benchmarks"
   go test -run='^$' -bench=. -benchmem -benchtime="${BENCHTIME:-3x}" -timeout 30m \
-    ./internal/audio/... ./internal/speech/... ./internal/wer/...
+    ./internal/audio/... ./internal/speech/... ./internal/wer/... ./internal/speaker/... ./internal/vault/...
+  echo
+  echo "## Live captions: latency, streams vs the engine direct, in-process fan-out"
+  go test ./internal/live/ -run '^$' -bench 'Latency|ConcurrentStreams' -benchtime=3x -timeout 20m
+  go test ./internal/live/ -run '^$' -bench Fanout -benchtime=100x -timeout 20m
+  echo
+  echo "## Live captions over sockets: viewer latency and 10,000-viewer fan-out"
+  scripts/bench-live.sh
+  echo
+  echo "## OpenAI-compatible API vs the engines direct; chat proxy; converse turns; Deepgram streams"
+  go test ./internal/openai/ -run '^$' -bench . -benchtime=3x -timeout 20m
+  go test ./internal/chat/ -run '^$' -bench . -benchtime=500x -timeout 10m
+  go test ./internal/converse/ -run '^$' -bench TurnLatency -benchtime=12x -timeout 20m
+  go test ./internal/listen/ -run '^$' -bench BenchmarkStream -benchtime=5x -timeout 20m
+  echo
+  echo "## Gateway: per-request cost of IP filter + auth + scope + quota"
+  go test ./internal/api/ -run '^$' -bench 'AuthChain$' -benchtime=3s -count=3
 } 2>&1 | tee "$out"
 echo "bench: results in $out"
