@@ -47,6 +47,11 @@ func (f *File) run(ctx context.Context, ing live.Ingest) error {
 	if len(samples) == 0 {
 		return fmt.Errorf("source: %s holds no audio", f.Path)
 	}
+	if f.Loop {
+		// A second of silence between passes, as a speaker pauses: the
+		// recognizer ends the utterance, so each pass gets its finals.
+		samples = append(samples, make([]float32, rate)...)
+	}
 	now, wait, speed := f.Now, f.Sleep, f.Speed
 	if now == nil {
 		now = time.Now
