@@ -39,7 +39,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -50,6 +49,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/streams"
 )
 
 // Chat runs one streamed chat completion (chat.Proxy does, with the
@@ -146,10 +146,7 @@ type Handler struct {
 	inner   http.Handler
 	metrics *metrics
 
-	mu     sync.Mutex
-	open   map[*session]context.CancelFunc
-	closed bool
-	wg     sync.WaitGroup
+	open streams.Set
 }
 
 // NewHandler returns the endpoint. A missing engine or chat upstream makes
@@ -172,7 +169,7 @@ func NewHandler(opts Options) *Handler {
 		opts.VAD = nil
 	}
 	opts = opts.withDefaults()
-	h := &Handler{opts: opts, open: map[*session]context.CancelFunc{}}
+	h := &Handler{opts: opts}
 	m, err := newMetrics(opts.Registerer)
 	if err != nil {
 		opts.Logger.Warn("converse: metrics not registered", "err", err)
@@ -190,22 +187,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.inner.Se
 
 // Close ends every conversation (close code 1001) and waits for them until
 // ctx ends; new ones are refused with 503.
-func (h *Handler) Close(ctx context.Context) error {
-	h.mu.Lock()
-	h.closed = true
-	for _, cancel := range h.open {
-		cancel()
-	}
-	h.mu.Unlock()
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (h *Handler) Close(ctx context.Context) error { return h.open.Close(ctx) }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
@@ -220,21 +202,12 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	s := newSession(h, r, cancel)
-	h.mu.Lock()
-	if h.closed {
-		h.mu.Unlock()
+	done, ok := h.open.Add(cancel)
+	if !ok {
 		apierr.Write(w, r, apierr.CodeNotReady, "the server is shutting down")
 		return
 	}
-	h.open[s] = cancel
-	h.wg.Add(1)
-	h.mu.Unlock()
-	defer func() {
-		h.mu.Lock()
-		delete(h.open, s)
-		h.mu.Unlock()
-		h.wg.Done()
-	}()
+	defer done()
 	// Credentials are the gateway's (API keys, JWT, tickets), never ambient
 	// cookies, so Origin is judged there, not here.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{InsecureSkipVerify: true})

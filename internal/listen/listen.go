@@ -117,7 +117,7 @@ type Handler struct {
 // stream when opts.Sessions is set.
 func NewHandler(opts Options) *Handler {
 	opts = opts.withDefaults()
-	sh := &streamHandler{opts: opts, open: map[*stream]context.CancelFunc{}}
+	sh := &streamHandler{opts: opts}
 	var h http.Handler = sh
 	if opts.Sessions != nil {
 		h = opts.Sessions.HoldSession(h)

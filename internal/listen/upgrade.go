@@ -9,7 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
+
+	"github.com/izwi-speech/izwi/internal/streams"
 
 	"github.com/coder/websocket"
 
@@ -25,46 +26,14 @@ import (
 type streamHandler struct {
 	opts Options
 
-	mu     sync.Mutex
-	closed bool
-	open   map[*stream]context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-// track registers a stream for shutdown; false when shutting down.
-func (h *streamHandler) track(s *stream, cancel context.CancelFunc) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return false
-	}
-	h.open[s] = cancel
-	h.wg.Add(1)
-	return true
-}
-
-func (h *streamHandler) untrack(s *stream) {
-	h.mu.Lock()
-	delete(h.open, s)
-	h.mu.Unlock()
-	h.wg.Done()
+	open streams.Set
 }
 
 func (h *streamHandler) shutdown(ctx context.Context) error {
-	h.mu.Lock()
-	h.closed = true
-	for _, cancel := range h.open {
-		cancel()
+	if err := h.open.Close(ctx); err != nil {
+		return fmt.Errorf("listen: streams still open at shutdown: %w", err)
 	}
-	h.mu.Unlock()
-	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("listen: streams still open at shutdown: %w", ctx.Err())
-	}
+	return nil
 }
 
 func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -111,12 +80,13 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	if !h.track(s, cancel) {
+	done, ok := h.open.Add(cancel)
+	if !ok {
 		_ = pl.Close()
 		writeError(w, r, apierr.CodeNotReady, "the server is shutting down")
 		return
 	}
-	defer h.untrack(s)
+	defer done()
 	s.touch() // before the upgrade, so the idle clock starts when the client's dial returns
 	w.Header().Set("dg-request-id", s.requestID)
 	// Credentials are the gateway's business: API keys and tickets, never
