@@ -119,3 +119,70 @@ func TestPrivacyHooks(t *testing.T) {
 		t.Error("deleting a session did not ask for its kept data to be destroyed")
 	}
 }
+
+// An enrolled person's name reaches the captions: the gallery holds a
+// voiceprint made from one utterance of a speaker, and a live session of
+// another utterance of the same speaker is captioned with that name.
+func TestEnrolledNameOnCaptions(t *testing.T) {
+	e := newEnv(t)
+	reg := speech.NewRegistry()
+	sherpa.Register(reg)
+	const model = "speaker-stats-tiny"
+	emb, err := reg.Embedders.New(t.Context(), speech.Spec{Engine: sherpa.Engine, Model: model},
+		speech.Deps{Models: testdata.Resolver{model: testdata.GenModel(t, model)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emb.Close() })
+	u := utterance(t, pauseID)
+	var enrol testdata.Utterance
+	for _, x := range testdata.Utterances(t) {
+		if x.Speaker == u.Speaker && x.ID != u.ID {
+			enrol = x
+			break
+		}
+	}
+	v, err := emb.Embed(t.Context(), samples(t, enrol))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := speaker.NewGallery([]speaker.Voiceprint{{ID: "subject:x", Name: "Ada Lovelace", Vector: v}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := Privacy{IdentifySpeakers: true, Speakers: func(context.Context) (SpeakerTracker, error) {
+		// The untrained test model puts one speaker's utterances at ≈ 0.88.
+		return speaker.NewTracker(emb, g, speaker.Config{Threshold: 0.8})
+	}}
+	st := newStore(t, e.dir)
+	m, err := NewManager(t.Context(), ManagerOptions{Store: st, Conn: e.nc, Recognizer: newRecognizer(t), Now: e.clk.Now,
+		Audit: e.aud, TickEvery: time.Hour, Config: config.Live{QueueAudio: config.Duration(time.Minute)}, Privacy: priv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close(context.Background()); st.Close() })
+	c, err := m.Create(t.Context(), "key:a", CreateRequest{Label: "named", Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, next := watch(t, m, c.ID, 0)
+	in, err := m.Attach(t.Context(), "key:a", c.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	push(t, in.Write, samples(t, u))
+	push(t, in.Write, make([]float32, 16000))
+	if err := in.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	evs := next("a final", hasFinalText)
+	in.Close()
+	for _, ev := range evs {
+		if ev.Type == TypeCaption && ev.Final && ev.Text != "" {
+			if ev.Speaker != "Ada Lovelace" || ev.SpeakerConfidence < 0.8 {
+				t.Fatalf("final captioned as %q (%.2f), want the enrolled name", ev.Speaker, ev.SpeakerConfidence)
+			}
+			return
+		}
+	}
+}
