@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -51,6 +52,13 @@ func TestNothingPrivateLogged(t *testing.T) {
 	}
 	if err := st.Err(); err != nil {
 		t.Fatal(err)
+	}
+	// The proxy finishes its books (log line, metrics) after the last byte
+	// has gone to the client: wait for the streamed call's to land.
+	deadline := time.Now().Add(5 * time.Second)
+	for (counter(t, px.metrics.requests.WithLabelValues("local", "true", "200")) < 1 ||
+		counter(t, px.metrics.tokensC.WithLabelValues("local", "completion", "false")) < 12) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
 	}
 	out := logs.String()
 	if !strings.Contains(out, `"request_id":"req-test"`) || !strings.Contains(out, `"upstream":"local"`) || !strings.Contains(out, `"completion_tokens":6`) {

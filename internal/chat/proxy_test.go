@@ -39,6 +39,21 @@ func usedTokens(t *testing.T, lim *limit.Limiter) int64 {
 	return u.Used.ChatTokens
 }
 
+// settledTokens is usedTokens once it satisfies ok, polled for up to 5 s:
+// the proxy charges the rest of a call's usage after the last byte has
+// gone to the client, so the client can finish first.
+func settledTokens(t *testing.T, lim *limit.Limiter, ok func(int64) bool) int64 {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := usedTokens(t, lim)
+		if ok(got) || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestOpenAIClientNonStreaming(t *testing.T) {
 	up := chattest.New(chattest.Options{Key: upstreamKey})
 	defer up.Close()
@@ -56,7 +71,7 @@ func TestOpenAIClientNonStreaming(t *testing.T) {
 	if res.Usage.PromptTokens != 6 || res.Usage.CompletionTokens != 4 || res.Usage.TotalTokens != 10 {
 		t.Errorf("usage %+v", res.Usage)
 	}
-	if got := usedTokens(t, lim); got != 10 {
+	if got := settledTokens(t, lim, func(v int64) bool { return v == 10 }); got != 10 {
 		t.Errorf("charged %d tokens, want 10", got)
 	}
 	assertNoCallerKey(t, up)
@@ -104,7 +119,7 @@ func TestOpenAIClientStreaming(t *testing.T) {
 		}
 	}
 	// The upstream was always asked for usage, so both calls are charged exactly.
-	if got := usedTokens(t, lim); got != 2*16 {
+	if got := settledTokens(t, lim, func(v int64) bool { return v == 2*16 }); got != 2*16 {
 		t.Errorf("charged %d tokens, want %d", got, 2*16)
 	}
 	for _, r := range up.Requests() {
@@ -132,7 +147,7 @@ func TestUsageEstimated(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 499 bytes of completion ≈ 125 tokens each time, plus the prompt.
-	if got := usedTokens(t, lim); got < 2*125 || got > 2*200 {
+	if got := settledTokens(t, lim, func(v int64) bool { return v >= 2*125 }); got < 2*125 || got > 2*200 {
 		t.Errorf("estimated %d tokens for two 100-word answers", got)
 	}
 }
@@ -178,7 +193,7 @@ func TestDailyTokenQuota(t *testing.T) {
 	if _, err := c.Chat.Completions.New(context.Background(), params("hello there")); err != nil {
 		t.Fatal(err)
 	}
-	if got := usedTokens(t, lim); got != 15 {
+	if got := settledTokens(t, lim, func(v int64) bool { return v == 15 }); got != 15 {
 		t.Errorf("used %d tokens, want the quota's 15", got)
 	}
 	_, err := c.Chat.Completions.New(context.Background(), params("hello there"))
