@@ -62,7 +62,7 @@ func runSpeakers(ctx context.Context, c *cli, args []string) int {
 	}
 	sub, rest := pos[0], pos[1:]
 	if sub == "script" {
-		text, ok := speakers.Scripts[*version]
+		text, ok := speakers.Script(*version)
 		if !ok {
 			fmt.Fprintf(c.stderr, "izwi speakers: no consent text %q\n", *version)
 			return exitUsage
@@ -248,4 +248,3 @@ func enrolFromFile(ctx context.Context, c *cli, cfg config.Config, reg *speakers
 }
 
 func withRequired(r config.Role) config.Role { r.Required = true; return r }
-

@@ -180,7 +180,7 @@ func (r *Registry) ExportSubject(ctx context.Context, id string) (Export, error)
 	}
 	ex := Export{Subject: s, ConsentRecords: recs, Scripts: map[string]string{}}
 	for _, c := range recs {
-		ex.Scripts[c.NoticeVersion] = Scripts[c.NoticeVersion]
+		ex.Scripts[c.NoticeVersion] = script(c.NoticeVersion)
 	}
 	if err := r.record(ctx, "speaker.export", "subject:"+id, "ok", nil); err != nil {
 		return Export{}, fmt.Errorf("speakers: export not audited, not released: %w", err)

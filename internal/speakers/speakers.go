@@ -155,7 +155,7 @@ func (c ConsentInput) check() error {
 	if !c.Granted {
 		return ErrNoConsent
 	}
-	if _, ok := Scripts[c.TextVersion]; !ok {
+	if _, ok := Script(c.TextVersion); !ok {
 		return fmt.Errorf("%w: unknown consent text version %q", ErrNoConsent, c.TextVersion)
 	}
 	if c.Method == "" || c.Operator == "" || len(c.Operator) > 128 {
@@ -167,21 +167,31 @@ func (c ConsentInput) check() error {
 // grant turns the input into package consent's record of it.
 func (c ConsentInput) grant(subject string) consent.Grant {
 	return consent.Grant{Subject: subject, Purpose: consent.PurposeSpeakerID,
-		Notice: consent.Notice{Version: c.TextVersion, Text: Scripts[c.TextVersion]}, Method: c.Method,
+		Notice: consent.Notice{Version: c.TextVersion, Text: script(c.TextVersion)}, Method: c.Method,
 		Operator: c.Operator, Term: c.Term, ExplicitGDPR: c.Granted,
 		Evidence: consent.Evidence{TypedName: c.TypedName, RemoteIP: c.RemoteIP, UserAgent: c.UserAgent,
-			Intent: "I agree to the consent text version " + c.TextVersion + ": " + Scripts[c.TextVersion]}}
+			Intent: "I agree to the consent text version " + c.TextVersion + ": " + script(c.TextVersion)}}
 }
 
-// Scripts are the consent texts a subject reads aloud while the enrolment
-// recording runs, by version. A new wording gets a new version; records
-// keep the version their subject read.
-var Scripts = map[string]string{
-	"v1": "I agree that Izwi may keep a voiceprint made from this recording, encrypted, " +
-		"only to show my name next to what I say in live captions here. " +
-		"I know I can withdraw this consent at any time, and then my voiceprint is destroyed. " +
-		"It is used for nothing else and shared with no one.",
+// Script returns the consent text a subject reads aloud while enrolling,
+// by version. A new wording gets a new version; records keep the version
+// (and its SHA-256) their subject read.
+func Script(version string) (string, bool) {
+	switch version {
+	case "v1":
+		return "I agree that Izwi may keep a voiceprint made from this recording, encrypted, " +
+			"only to show my name next to what I say in live captions here. " +
+			"I know I can withdraw this consent at any time, and then my voiceprint is destroyed. " +
+			"It is used for nothing else and shared with no one.", true
+	}
+	return "", false
 }
+
+// CurrentScript is the version new enrolments read.
+const CurrentScript = "v1"
+
+// script is Script's text, "" when unknown.
+func script(version string) string { t, _ := Script(version); return t }
 
 func newID(prefix string) string {
 	b := make([]byte, 16)

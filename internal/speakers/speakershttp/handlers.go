@@ -48,7 +48,7 @@ type Options struct {
 	// ClientIP gives the client's address for consent evidence (the
 	// connection's peer when nil).
 	ClientIP func(*http.Request) string
-	Logger *slog.Logger
+	Logger   *slog.Logger
 }
 
 // Handlers serves the pages and API.
@@ -74,12 +74,13 @@ func (h *Handlers) Page() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Security-Policy", csp)
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		script, _ := speakers.Script(speakers.CurrentScript)
 		csrf := ""
 		if h.o.CSRF != nil {
 			csrf = h.o.CSRF(r)
 		}
 		_ = page.Execute(w, map[string]any{"CSRF": csrf, "Enabled": h.o.Embedder != nil && h.o.VAD != nil,
-			"Script": speakers.Scripts["v1"], "Version": "v1"})
+			"Script": script, "Version": speakers.CurrentScript})
 	})
 }
 
