@@ -122,7 +122,7 @@ func TestRouteTableWalk(t *testing.T) {
 		"DELETE /v1/sessions/{id}": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/start": Scope(auth.ScopeLiveWrite),
 		"POST /v1/sessions/{id}/stop": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/resume": Scope(auth.ScopeLiveWrite),
 		"GET /v1/sessions/{id}/transcript": Scope(auth.ScopeLiveWrite),
-		"GET /v1/sessions/{id}/audio": Ticket(auth.ScopeLiveWrite),
+		"GET /v1/sessions/{id}/audio":      Ticket(auth.ScopeLiveWrite),
 		// Viewer routes: the gateway checks any credential presented; the
 		// handler enforces the session's viewer mode (livehttp's tests).
 		"GET /v1/sessions/{id}/captions": Viewer(auth.ScopeLiveRead), "GET /v1/sessions/{id}/events": Viewer(auth.ScopeLiveRead),
@@ -130,14 +130,14 @@ func TestRouteTableWalk(t *testing.T) {
 		// Public: exchanging a viewer password or link token for a ticket
 		// (throttled and audited by the handler), and the embedded pages.
 		"POST /v1/sessions/{id}/viewer-ticket": Public,
-		"GET /live/{id}": Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
+		"GET /live/{id}":                       Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
 		"GET /assets/{file}": Public, "POST /display/{id}/qr": Public,
 		"GET /v1/listen": Scope(auth.ScopeASRRead),
 		// OpenAI-compatible routes (issue 7).
 		"POST /v1/audio/transcriptions": Scope(auth.ScopeASRRead), "POST /v1/audio/speech": Scope(auth.ScopeTTSRead),
 		"GET /v1/models": Authenticated, "POST /v1/chat/completions": Scope(auth.ScopeChatRead),
 		"GET /v1/converse": Scope(auth.ScopeChatRead),
-		"POST /v1/listen": Scope(auth.ScopeASRRead),
+		"POST /v1/listen":  Scope(auth.ScopeASRRead),
 	}
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Pattern

@@ -80,17 +80,17 @@ func orDefault(p *bool, def bool) bool {
 // hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
 // session may close its pipeline while holding session.mu.
 type Manager struct {
-	db   *sql.DB
-	nc   *nats.Conn
-	rec  speech.Recognizer
-	vad  speech.VAD
-	cfg  config.Live
+	db      *sql.DB
+	nc      *nats.Conn
+	rec     speech.Recognizer
+	vad     speech.VAD
+	cfg     config.Live
 	privacy Privacy
-	log  *slog.Logger
-	now  func() time.Time
-	met  *metrics
-	aud  audit.Recorder
-	tick time.Duration
+	log     *slog.Logger
+	now     func() time.Time
+	met     *metrics
+	aud     audit.Recorder
+	tick    time.Duration
 
 	ctx    context.Context
 	cancel context.CancelFunc

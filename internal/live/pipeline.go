@@ -44,7 +44,7 @@ type PipelineConfig struct {
 	// fixed decoder pool); beyond it NewPipeline fails with ErrLimit.
 	// Default 3 s.
 	StreamWait time.Duration
-	Logger *slog.Logger
+	Logger     *slog.Logger
 }
 
 // SpeakerTracker decides who is speaking in one stream (a *speaker.Tracker).

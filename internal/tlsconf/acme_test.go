@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/letsencrypt/pebble/v2/ca"
-	"github.com/miekg/dns"
 	"github.com/letsencrypt/pebble/v2/db"
 	"github.com/letsencrypt/pebble/v2/va"
 	"github.com/letsencrypt/pebble/v2/wfe"
+	"github.com/miekg/dns"
 
 	"github.com/izwi-speech/izwi/internal/config"
 )

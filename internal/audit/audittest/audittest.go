@@ -38,7 +38,9 @@ func (r *Recorder) Record(_ context.Context, e audit.Event) error {
 
 // RecordTx is Record for callers that audit inside their own transaction
 // (it records at once; it cannot see whether the caller commits).
-func (r *Recorder) RecordTx(ctx context.Context, _ *sql.Tx, e audit.Event) error { return r.Record(ctx, e) }
+func (r *Recorder) RecordTx(ctx context.Context, _ *sql.Tx, e audit.Event) error {
+	return r.Record(ctx, e)
+}
 
 // SetFail makes later Records fail (true) or succeed again (false).
 func (r *Recorder) SetFail(fail bool) {
