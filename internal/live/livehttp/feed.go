@@ -69,21 +69,32 @@ func closeReason(s string) string {
 	return s
 }
 
-// captionsWS serves GET /v1/sessions/{id}/captions: one JSON live.Event per
-// text message, catch-up first (after=<seq>), pings every Heartbeat.
-func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+// openFeed checks the caller may watch the session, reads where to resume
+// (after=, and Last-Event-ID for SSE) and opens the feed, or answers the
+// refusal itself (ok false).
+func (h *Handlers) openFeed(ctx context.Context, w http.ResponseWriter, r *http.Request, sse bool) (live.Feed, uint64, bool) {
 	info, ok := h.watchable(w, r)
 	if !ok {
-		return
+		return nil, 0, false
 	}
-	after, err := parseAfter(r, false)
+	after, err := parseAfter(r, sse)
 	if err != nil {
 		apierr.Write(w, r, apierr.CodeBadRequest, err.Error())
-		return
+		return nil, 0, false
 	}
 	feed, err := h.opts.Sessions.Watch(ctx, info.ID, after)
 	if err != nil {
 		h.writeLiveErr(w, r, err)
+		return nil, 0, false
+	}
+	return feed, after, true
+}
+
+// captionsWS serves GET /v1/sessions/{id}/captions: one JSON live.Event per
+// text message, catch-up first (after=<seq>), pings every Heartbeat.
+func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *http.Request) {
+	feed, after, ok := h.openFeed(ctx, w, r, false)
+	if !ok {
 		return
 	}
 	defer feed.Close()
@@ -171,18 +182,8 @@ func feedEnd(err error, last uint64) (websocket.StatusCode, string) {
 // A viewer that falls behind gets an "error" event and the stream ends
 // (EventSource reconnects with Last-Event-ID on its own).
 func (h *Handlers) captionsSSE(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-	info, ok := h.watchable(w, r)
+	feed, after, ok := h.openFeed(ctx, w, r, true)
 	if !ok {
-		return
-	}
-	after, err := parseAfter(r, true)
-	if err != nil {
-		apierr.Write(w, r, apierr.CodeBadRequest, err.Error())
-		return
-	}
-	feed, err := h.opts.Sessions.Watch(ctx, info.ID, after)
-	if err != nil {
-		h.writeLiveErr(w, r, err)
 		return
 	}
 	defer feed.Close()
