@@ -118,21 +118,8 @@ func (s *Service) end(ctx context.Context, id, actor, reason string, status Stat
 // Expire ends every active consent whose deadline has passed (the purge
 // job; run it on a timer) and returns how many it ended.
 func (s *Service) Expire(ctx context.Context) (int, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id FROM consent_records WHERE status = 'active' AND deadline <= ?", s.now().UnixNano())
+	ids, err := s.st.Strings(ctx, "SELECT id FROM consent_records WHERE status = 'active' AND deadline <= ?", s.now().UnixNano())
 	if err != nil {
-		return 0, fmt.Errorf("consent: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("consent: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("consent: %w", err)
 	}
 	for i, id := range ids {
@@ -149,21 +136,8 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 // shredded. What stays is the pseudonymous history (ids, times, statuses),
 // which shows that consent existed and ended. Returns the records erased.
 func (s *Service) Erase(ctx context.Context, subject, actor string) (int, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id FROM consent_records WHERE subject = ? AND status <> 'erased'", subject)
+	ids, err := s.st.Strings(ctx, "SELECT id FROM consent_records WHERE subject = ? AND status <> 'erased'", subject)
 	if err != nil {
-		return 0, fmt.Errorf("consent: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return 0, fmt.Errorf("consent: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("consent: %w", err)
 	}
 	vctx := vault.WithActor(ctx, actor)
@@ -195,21 +169,8 @@ func (s *Service) Erase(ctx context.Context, subject, actor string) (int, error)
 // history (the subject's right of access); the export itself is audited.
 // Voiceprints are never part of an export.
 func (s *Service) Export(ctx context.Context, subject, actor string) ([]Record, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id FROM consent_records WHERE subject = ? ORDER BY given_at", subject)
+	ids, err := s.st.Strings(ctx, "SELECT id FROM consent_records WHERE subject = ? ORDER BY given_at", subject)
 	if err != nil {
-		return nil, fmt.Errorf("consent: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("consent: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("consent: %w", err)
 	}
 	out := make([]Record, 0, len(ids))

@@ -59,20 +59,11 @@ func (k *Keeper) destroySnippet(ctx context.Context, id, reason string) error {
 }
 
 func (k *Keeper) snippetIDs(ctx context.Context, where string, args ...any) ([]string, error) {
-	rows, err := k.db.QueryContext(ctx, "SELECT id FROM retention_snippets WHERE "+where, args...)
+	ids, err := k.st.Strings(ctx, "SELECT id FROM retention_snippets WHERE "+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("retention: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("retention: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 // PurgeReport says what one purge destroyed.
@@ -84,20 +75,10 @@ type PurgeReport struct {
 func (k *Keeper) Purge(ctx context.Context) (PurgeReport, error) {
 	now := k.now().UnixNano()
 	var rep PurgeReport
-	rows, err := k.db.QueryContext(ctx, "SELECT session_id FROM retention_transcripts WHERE destroyed_at IS NULL AND expires_at <= ?", now)
+	sessions, err := k.st.Strings(ctx, "SELECT session_id FROM retention_transcripts WHERE destroyed_at IS NULL AND expires_at <= ?", now)
 	if err != nil {
 		return rep, fmt.Errorf("retention: %w", err)
 	}
-	var sessions []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			rows.Close()
-			return rep, fmt.Errorf("retention: %w", err)
-		}
-		sessions = append(sessions, s)
-	}
-	rows.Close()
 	for _, s := range sessions {
 		if _, err := k.vault.ShredOwner(ctx, vault.ClassTranscript, transcriptOwner(s)); err != nil {
 			return rep, err

@@ -240,20 +240,11 @@ func (r *Registry) exists(ctx context.Context, id string) error {
 
 // liveSubjects lists the subjects not yet erased.
 func (r *Registry) liveSubjects(ctx context.Context) ([]string, error) {
-	rows, err := r.db.QueryContext(ctx, "SELECT id FROM speakers_subjects WHERE erased_at IS NULL")
+	ids, err := r.st.Strings(ctx, "SELECT id FROM speakers_subjects WHERE erased_at IS NULL")
 	if err != nil {
 		return nil, fmt.Errorf("speakers: %w", err)
 	}
-	defer rows.Close()
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("speakers: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
+	return ids, nil
 }
 
 // tombstone deletes a subject's voiceprints and name and records why.

@@ -15,21 +15,8 @@ import (
 // List returns every subject, erased ones included as tombstones (no name),
 // newest first. Names are decrypted: only administrators may see this.
 func (r *Registry) List(ctx context.Context) ([]Subject, error) {
-	rows, err := r.db.QueryContext(ctx, "SELECT id FROM speakers_subjects ORDER BY created_at DESC, id")
+	ids, err := r.st.Strings(ctx, "SELECT id FROM speakers_subjects ORDER BY created_at DESC, id")
 	if err != nil {
-		return nil, fmt.Errorf("speakers: %w", err)
-	}
-	var ids []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("speakers: %w", err)
-		}
-		ids = append(ids, id)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("speakers: %w", err)
 	}
 	out := make([]Subject, 0, len(ids))

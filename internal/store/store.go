@@ -81,3 +81,24 @@ func (s *Store) SetMeta(ctx context.Context, key, value string) error {
 
 // Close closes the database.
 func (s *Store) Close() error { return s.db.Close() }
+
+// Strings runs query and returns its single text column, every row read
+// and the rows closed before it returns. Callers that go on to use the
+// store for each row (decrypting through the vault, one transaction per
+// row) need that: the store has one connection, which open rows would hold.
+func (s *Store) Strings(ctx context.Context, query string, args ...any) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -105,3 +105,31 @@ func TestComponentMigrations(t *testing.T) {
 	}
 	s.Close()
 }
+
+// Strings reads every row and releases the one connection, so a caller can
+// use the store again for each value.
+func TestStrings(t *testing.T) {
+	ctx := context.Background()
+	st, err := Open(ctx, filepath.Join(t.TempDir(), "s.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, k := range []string{"b", "a", "c"} {
+		if err := st.SetMeta(ctx, "k-"+k, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := st.Strings(ctx, "SELECT value FROM meta WHERE key LIKE ? ORDER BY value", "k-%")
+	if err != nil || strings.Join(got, ",") != "a,b,c" {
+		t.Fatalf("Strings = %v, %v", got, err)
+	}
+	for _, v := range got { // the connection is free again
+		if _, err := st.Meta(ctx, "k-"+v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.Strings(ctx, "SELECT nope FROM meta"); err == nil {
+		t.Fatal("a bad query gave no error")
+	}
+}
