@@ -50,13 +50,19 @@ func (k *Keeper) Keep(ctx context.Context, e live.Event) error {
 		case destroyed.Valid:
 			return ErrExpired // destroyed transcripts are not reopened by late captions
 		}
-		if _, err := tx.ExecContext(ctx, "INSERT OR REPLACE INTO retention_lines (session_id, seq, sealed) VALUES (?, ?, ?)",
-			e.SessionID, e.Seq, sealed); err != nil {
+		// A caption is numbered once (seq); a replay of the same one is
+		// ignored, so the count stays exact without recounting the rows.
+		res, err := tx.ExecContext(ctx, "INSERT INTO retention_lines (session_id, seq, sealed) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+			e.SessionID, e.Seq, sealed)
+		if err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, `UPDATE retention_transcripts SET last_at = ?, expires_at = ?,
-			lines = (SELECT COUNT(*) FROM retention_lines WHERE session_id = ?) WHERE session_id = ?`,
-			now.UnixNano(), now.Add(k.keepT).UnixNano(), e.SessionID, e.SessionID)
+		added, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE retention_transcripts SET last_at = ?, expires_at = ?, lines = lines + ?
+			WHERE session_id = ?`, now.UnixNano(), now.Add(k.keepT).UnixNano(), added, e.SessionID)
 		return err
 	})
 }

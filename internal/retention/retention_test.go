@@ -84,6 +84,14 @@ func TestTranscriptKeptSealedAndPurged(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A replayed caption (same seq) is not kept twice.
+	if err := r.k.Keep(ctx, caption("ses_a", 2, true, finals[0])); err != nil {
+		t.Fatal(err)
+	}
+	var lines int
+	if err := r.k.db.QueryRow("SELECT lines FROM retention_transcripts WHERE session_id = 'ses_a'").Scan(&lines); err != nil || lines != 2 {
+		t.Fatalf("lines counted %d (%v), want 2", lines, err)
+	}
 	got, err := r.k.Transcript(ctx, "ses_a")
 	if err != nil || len(got) != 2 || got[0].Text != finals[0] || got[1].Text != finals[1] {
 		t.Fatalf("transcript %+v %v", got, err)
