@@ -13,8 +13,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
-	"github.com/izwi-speech/izwi/internal/speech"
-	"github.com/izwi-speech/izwi/internal/speech/sherpa"
+	"github.com/izwi-speech/izwi/internal/speech/sherpa/sherpatest"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/testdata"
 )
@@ -58,15 +57,8 @@ func TestSpeakersCLI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sreg := speech.NewRegistry()
-	sherpa.Register(sreg)
-	const model = "speaker-stats-tiny"
-	emb, err := sreg.Embedders.New(ctx, speech.Spec{Engine: sherpa.Engine, Model: model},
-		speech.Deps{Models: testdata.Resolver{model: testdata.GenModel(t, model)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer emb.Close()
+	const model = sherpatest.SpeakerModel
+	emb := sherpatest.Embedder(t)
 	u := testdata.Utterances(t)[0]
 	clip, err := audio.DecodeFile(u.WAV, audio.Limits{})
 	if err != nil {

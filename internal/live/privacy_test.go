@@ -9,8 +9,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/speaker"
-	"github.com/izwi-speech/izwi/internal/speech"
-	"github.com/izwi-speech/izwi/internal/speech/sherpa"
+	"github.com/izwi-speech/izwi/internal/speech/sherpa/sherpatest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
@@ -19,15 +18,7 @@ import (
 // session that opted out gives the hooks nothing.
 func TestPrivacyHooks(t *testing.T) {
 	e := newEnv(t)
-	reg := speech.NewRegistry()
-	sherpa.Register(reg)
-	const model = "speaker-stats-tiny"
-	emb, err := reg.Embedders.New(t.Context(), speech.Spec{Engine: sherpa.Engine, Model: model},
-		speech.Deps{Models: testdata.Resolver{model: testdata.GenModel(t, model)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
+	emb := sherpatest.Embedder(t)
 
 	var mu sync.Mutex
 	kept := map[string][]Event{}
@@ -125,15 +116,7 @@ func TestPrivacyHooks(t *testing.T) {
 // another utterance of the same speaker is captioned with that name.
 func TestEnrolledNameOnCaptions(t *testing.T) {
 	e := newEnv(t)
-	reg := speech.NewRegistry()
-	sherpa.Register(reg)
-	const model = "speaker-stats-tiny"
-	emb, err := reg.Embedders.New(t.Context(), speech.Spec{Engine: sherpa.Engine, Model: model},
-		speech.Deps{Models: testdata.Resolver{model: testdata.GenModel(t, model)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { emb.Close() })
+	emb := sherpatest.Embedder(t)
 	u := utterance(t, pauseID)
 	var enrol testdata.Utterance
 	for _, x := range testdata.Utterances(t) {

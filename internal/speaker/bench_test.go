@@ -9,7 +9,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/models"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/sherpa"
-	"github.com/izwi-speech/izwi/internal/testdata"
+	"github.com/izwi-speech/izwi/internal/speech/sherpa/sherpatest"
 )
 
 // realSpeakerModel is the catalogue's speaker model (3D-Speaker CAM++).
@@ -30,15 +30,11 @@ func benchEmbedder(b *testing.B) (speech.Embedder, string) {
 		}
 		st := &models.Store{Dir: filepath.Clean(dir), Catalog: cat}
 		if e, err := reg.Embedders.New(ctx, speech.Spec{Engine: sherpa.Engine, Model: realSpeakerModel}, speech.Deps{Models: st}); err == nil {
+			b.Cleanup(func() { e.Close() })
 			return e, realSpeakerModel
 		}
 	}
-	e, err := reg.Embedders.New(ctx, speech.Spec{Engine: sherpa.Engine, Model: genSpeakerModel},
-		speech.Deps{Models: testdata.Resolver{genSpeakerModel: testdata.GenModel(b, genSpeakerModel)}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return e, genSpeakerModel + " (generated, untrained)"
+	return sherpatest.Embedder(b), sherpatest.SpeakerModel + " (generated, untrained)"
 }
 
 // BenchmarkTop1SharedSpeakers enrols each of the 5 shared speakers from
@@ -46,7 +42,6 @@ func benchEmbedder(b *testing.B) (speech.Embedder, string) {
 // rest (make bench; docs/benchmarks.md), plus the cost of one embedding.
 func BenchmarkTop1SharedSpeakers(b *testing.B) {
 	emb, name := benchEmbedder(b)
-	defer emb.Close()
 	utts, order := bySpeaker(b, emb.SampleRate())
 	ctx := context.Background()
 	var prints []Voiceprint

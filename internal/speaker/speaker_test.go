@@ -10,27 +10,12 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/speech"
-	"github.com/izwi-speech/izwi/internal/speech/sherpa"
+	"github.com/izwi-speech/izwi/internal/speech/sherpa/sherpatest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
-// The generated statistics-pooling speaker model (scripts/genmodels/speaker.py):
-// untrained, but its per-channel mean/std pooling already separates the
-// shared speakers (sherpa's TestEmbedderSeparatesSpeakers).
-const genSpeakerModel = "speaker-stats-tiny"
-
-func loadEmbedder(t testing.TB) speech.Embedder {
-	t.Helper()
-	reg := speech.NewRegistry()
-	sherpa.Register(reg)
-	e, err := reg.Embedders.New(context.Background(), speech.Spec{Engine: sherpa.Engine, Model: genSpeakerModel},
-		speech.Deps{Models: testdata.Resolver{genSpeakerModel: testdata.GenModel(t, genSpeakerModel)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { e.Close() })
-	return e
-}
+// loadEmbedder is the generated speaker model (sherpatest.SpeakerModel).
+func loadEmbedder(t testing.TB) speech.Embedder { t.Helper(); return sherpatest.Embedder(t) }
 
 func load(t testing.TB, path string, rate int) []float32 {
 	t.Helper()

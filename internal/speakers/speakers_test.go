@@ -18,13 +18,13 @@ import (
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speech"
-	"github.com/izwi-speech/izwi/internal/speech/sherpa"
+	"github.com/izwi-speech/izwi/internal/speech/sherpa/sherpatest"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/testdata"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
-const model = "speaker-stats-tiny"
+const model = sherpatest.SpeakerModel
 
 type rig struct {
 	dbPath string
@@ -60,14 +60,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := speech.NewRegistry()
-	sherpa.Register(reg)
-	r.emb, err = reg.Embedders.New(ctx, speech.Spec{Engine: sherpa.Engine, Model: model},
-		speech.Deps{Models: testdata.Resolver{model: testdata.GenModel(t, model)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.emb.Close() })
+	r.emb = sherpatest.Embedder(t)
 	r.utts = map[string][][]float32{}
 	for _, u := range testdata.Utterances(t) {
 		c, err := audio.DecodeFile(u.WAV, audio.Limits{})

@@ -19,14 +19,13 @@ import (
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
-	"github.com/izwi-speech/izwi/internal/speech"
-	"github.com/izwi-speech/izwi/internal/speech/sherpa"
+	"github.com/izwi-speech/izwi/internal/speech/sherpa/sherpatest"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/testdata"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
-const model = "speaker-stats-tiny"
+const model = sherpatest.SpeakerModel
 
 func serve(t *testing.T, withModel bool) (*httptest.Server, *audittest.Recorder) {
 	t.Helper()
@@ -53,17 +52,7 @@ func serve(t *testing.T, withModel bool) (*httptest.Server, *audittest.Recorder)
 	o := Options{Registry: reg, Model: model, CSRF: func(*http.Request) string { return "csrf-token-x" },
 		Requirements: speaker.Requirements{MinSpeech: 3e9}}
 	if withModel {
-		sreg := speech.NewRegistry()
-		sherpa.Register(sreg)
-		deps := speech.Deps{Models: testdata.Resolver{model: testdata.GenModel(t, model), "silero-vad-v5": testdata.SileroModel(t)}}
-		if o.Embedder, err = sreg.Embedders.New(ctx, speech.Spec{Engine: sherpa.Engine, Model: model}, deps); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { o.Embedder.Close() })
-		if o.VAD, err = sreg.VADs.New(ctx, speech.Spec{Engine: "silero", Model: "silero-vad-v5"}, deps); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { o.VAD.Close() })
+		o.Embedder, o.VAD = sherpatest.Embedder(t), sherpatest.VAD(t)
 	}
 	h := New(o)
 	mux := http.NewServeMux()
