@@ -9,12 +9,10 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audio"
-	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/speech/sherpa/sherpatest"
-	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
@@ -35,20 +33,7 @@ func TestSpeakersCLI(t *testing.T) {
 	t.Setenv("IZWI_VAULT_PROVIDER", "")
 	dir := t.TempDir()
 	ctx := context.Background()
-	cfg := config.Config{Data: config.Data{Dir: dir}}.Defaults()
-	db, err := store.Open(ctx, cfg.Data.Database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger, _ := newLogger(&bytes.Buffer{}, "error")
-	alog, err := openAuditTool(ctx, db, cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := openVault(ctx, cfg, db, alog, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, db, alog, kr := openPrivacyWiring(t, dir)
 	cs, err := consent.New(ctx, consent.Options{Store: db, Vault: kr, Audit: alog})
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,30 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/vault"
 )
+
+// openPrivacyWiring opens dir's database, audit log and vault the way izwi
+// serve and the CLI tools do. The caller closes the audit log and database.
+func openPrivacyWiring(t *testing.T, dir string) (config.Config, *store.Store, *audit.Log, *vault.Keyring) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := config.Config{Data: config.Data{Dir: dir}}.Defaults()
+	db, err := store.Open(ctx, cfg.Data.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger, _ := newLogger(&bytes.Buffer{}, "error")
+	alog, err := openAuditTool(ctx, db, cfg, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := openVault(ctx, cfg, db, alog, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, db, alog, kr
+}
 
 func vaultCLI(t *testing.T, dir string, args ...string) (int, string, string) {
 	t.Helper()
@@ -45,20 +68,7 @@ func TestVaultCLI(t *testing.T) {
 
 	// Seal something through the same wiring izwi serve uses.
 	ctx := context.Background()
-	cfg := config.Config{Data: config.Data{Dir: dir}}.Defaults()
-	db, err := store.Open(ctx, cfg.Data.Database)
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger, _ := newLogger(&bytes.Buffer{}, "error")
-	alog, err := openAuditTool(ctx, db, cfg, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kr, err := openVault(ctx, cfg, db, alog, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, db, alog, kr := openPrivacyWiring(t, dir)
 	blob, err := kr.Seal(ctx, "consent", "consent:1", []byte("signed"))
 	if err != nil {
 		t.Fatal(err)
