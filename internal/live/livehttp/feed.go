@@ -135,7 +135,11 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 				c.Close(websocket.StatusInternalError, "encoding failed")
 				return
 			}
-			wctx, cancel := context.WithTimeout(ctx, h.opts.WriteTimeout)
+			// Writes are bounded by WriteTimeout but not by ctx: the
+			// library drops the connection when a write's context ends
+			// mid-frame, and a shutdown must still reach the viewer as 1001
+			// (the next turn of the loop sends it).
+			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.WriteTimeout)
 			err = c.Write(wctx, websocket.MessageText, b)
 			cancel()
 			if err != nil {
@@ -146,7 +150,7 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 			}
 			last = ev.Seq
 		case <-ping.C:
-			pctx, cancel := context.WithTimeout(ctx, h.opts.WriteTimeout)
+			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.WriteTimeout)
 			err := c.Ping(pctx)
 			cancel()
 			if err != nil {
