@@ -10,6 +10,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/testdata"
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 // installed returns a fixture whose model was imported from a directory.
@@ -172,12 +173,7 @@ func TestPocketsphinxResolvesFromDebian(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, _ := cat.Lookup("pocketsphinx-en-us")
-	if _, err := os.Stat(e.SystemDir); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("pocketsphinx-en-us is not installed: %v", err)
-		}
-		t.Skipf("pocketsphinx-en-us not installed: %v", err)
-	}
+	testenv.Exists(t, e.SystemDir, "apt-get install pocketsphinx-en-us")
 	s := &Store{Dir: t.TempDir(), Catalog: cat}
 	m, err := s.Resolve(context.Background(), "pocketsphinx-en-us")
 	if err != nil {
