@@ -105,7 +105,7 @@ func TestResolveRefusesSymlinkedFile(t *testing.T) {
 	}
 	os.Remove(fx.path("dec.onnx"))
 	if err := os.Symlink(other, fx.path("dec.onnx")); err != nil {
-		t.Skip("no symlinks here")
+		t.Fatal(err)
 	}
 	if _, err := fx.store.Resolve(context.Background(), fx.name); !errors.Is(err, speech.ErrModel) || !strings.Contains(err.Error(), "not a regular file") {
 		t.Fatalf("symlinked model file: %v", err)
