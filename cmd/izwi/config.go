@@ -105,6 +105,13 @@ func newRegistry() *speech.Registry {
 	return r
 }
 
+// engineDeps is what every engine is built with: the verified model store,
+// a logger, and Flite's letter-to-sound rules for words of prepared texts
+// that a recognizer's dictionary lacks.
+func engineDeps(models speech.ModelResolver, logger *slog.Logger) speech.Deps {
+	return speech.Deps{Models: models, Logger: telemetry.Component(logger, "engines"), Pronouncer: flite.Pronouncer{}}
+}
+
 // openModelStore returns the model store for cfg with the embedded catalogue
 // and the operator's local one, if configured.
 func openModelStore(cfg config.Config, logger *slog.Logger) (*models.Store, error) {

@@ -16,7 +16,6 @@ import (
 	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
-	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
@@ -73,7 +72,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		log.Error("cannot start", "err", err)
 		return exitFailure
 	}
-	set, err := engines.Load(ctx, newRegistry(), speech.Deps{Models: modelStore, Logger: telemetry.Component(logger, "engines")},
+	set, err := engines.Load(ctx, newRegistry(), engineDeps(modelStore, logger),
 		cfg.Engines.List())
 	if err != nil {
 		log.Error("a required engine failed to load", "err", err)

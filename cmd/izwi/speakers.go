@@ -14,9 +14,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/speakers"
-	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/store"
-	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
 const speakersUsage = `usage: izwi speakers COMMAND [flags] [ID|NAME]
@@ -204,7 +202,7 @@ func enrolFromFile(ctx context.Context, c *cli, cfg config.Config, reg *speakers
 		fmt.Fprintf(c.stderr, "izwi speakers enrol: %v\n", err)
 		return exitFailure
 	}
-	set, err := engines.Load(ctx, newRegistry(), speech.Deps{Models: modelStore, Logger: telemetry.Component(logger, "engines")},
+	set, err := engines.Load(ctx, newRegistry(), engineDeps(modelStore, logger),
 		[]config.NamedRole{{Name: "vad", Role: withRequired(cfg.Engines.VAD)}, {Name: "speaker", Role: withRequired(cfg.Engines.Speaker)}})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi speakers enrol: %v\n", err)

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -13,8 +15,8 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/prepare"
 	"github.com/izwi-speech/izwi/internal/speech"
-	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/transcript"
 )
 
@@ -36,6 +38,7 @@ func runTranscribe(ctx context.Context, c *cli, args []string) int {
 	formatName := fs.String("format", "txt", "output format: txt, json, srt or vtt")
 	outPath := fs.String("o", "", "write to this file instead of stdout")
 	language := fs.String("language", "", "language hint, for engines that use one")
+	contextFile := fs.String("context", "", "prepared text: a TXT, Markdown, DOCX or PDF file of what is expected to be said (readings, names, notes)")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: izwi transcribe [flags] FILE...\n\nflags:")
 		fs.PrintDefaults()
@@ -72,6 +75,10 @@ func runTranscribe(ctx context.Context, c *cli, args []string) int {
 		return exitUsage
 	}
 
+	prepared, rc := readContext(c, *contextFile)
+	if rc != exitOK {
+		return rc
+	}
 	var tr speech.Transcriber
 	var results []fileResult
 	code := exitOK
@@ -99,7 +106,7 @@ func runTranscribe(ctx context.Context, c *cli, args []string) int {
 			code = exitInput
 			continue
 		}
-		opts := speech.TranscribeOptions{Language: *language}
+		opts := speech.TranscribeOptions{Language: *language, Prompt: prepared}
 		var bar *progressbar.ProgressBar
 		if c.isTTY && clip.Duration() > progressAfter {
 			bar = progressbar.NewOptions64(clip.Duration().Milliseconds(),
@@ -157,7 +164,7 @@ func loadTranscriber(ctx context.Context, c *cli, cfg config.Config, logger *slo
 		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
 		return nil, exitFailure
 	}
-	set, err := engines.Load(ctx, newRegistry(), speech.Deps{Models: store, Logger: telemetry.Component(logger, "engines")},
+	set, err := engines.Load(ctx, newRegistry(), engineDeps(store, logger),
 		[]config.NamedRole{{Name: "transcribe", Role: role}})
 	switch {
 	case err == nil:
@@ -171,4 +178,27 @@ func loadTranscriber(ctx context.Context, c *cli, cfg config.Config, logger *slo
 		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", oneLine(err))
 		return nil, exitModel
 	}
+}
+
+// readContext reads --context: a document of prepared text (exit 3 when it
+// cannot be read as one).
+func readContext(c *cli, path string) (string, int) {
+	if path == "" {
+		return "", exitOK
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi transcribe: --context: %v\n", oneLine(err))
+		return "", exitInput
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, prepare.MaxUploadBytes+1))
+	if err == nil {
+		var text string
+		if text, err = prepare.Extract(path, data); err == nil {
+			return text, exitOK
+		}
+	}
+	fmt.Fprintf(c.stderr, "izwi transcribe: --context %s: %v\n", path, oneLine(err))
+	return "", exitInput
 }

@@ -52,6 +52,9 @@ type ModelResolver interface {
 type Deps struct {
 	Models ModelResolver
 	Logger *slog.Logger
+	// Pronouncer spells words missing from an engine's dictionary (prepared
+	// text); nil leaves them out.
+	Pronouncer Pronouncer
 }
 
 // Factory loads an engine instance for one role.

@@ -75,6 +75,20 @@ type StreamOptions struct {
 	// can spell them). An engine that cannot honour them returns
 	// ErrUnsupported from NewStream.
 	Hotwords []string
+	// Context is prepared text: what is expected to be said (readings,
+	// hymns, names, notes), at most prepare.MaxTextBytes. Engines adapt to
+	// it as they can (PocketSphinx: an interpolated n-gram model and
+	// pronunciations for new words; sherpa transducers: hotwords from its
+	// rare words) and share the adaptation between streams given the same
+	// text; an engine that cannot use it ignores it. Held in memory only.
+	Context string
+}
+
+// Pronouncer spells a word as phones by letter-to-sound rules, for words
+// no dictionary holds. Phones are ARPAbet (the CMU dictionary's set) in
+// upper case without stress marks ("IH Z W IY"). Safe for concurrent use.
+type Pronouncer interface {
+	Pronounce(word string) ([]string, error)
 }
 
 // Recognizer is a loaded streaming speech-to-text model.
@@ -108,8 +122,9 @@ type Stream interface {
 // TranscribeOptions tune a file transcription.
 type TranscribeOptions struct {
 	Language string
-	// Prompt is an optional hint of vocabulary or previous text; engines
-	// that cannot use it ignore it.
+	// Prompt is prepared text (OpenAI's prompt, `izwi transcribe
+	// --context`): vocabulary or text expected in the recording, used as
+	// StreamOptions.Context; engines that cannot use it ignore it.
 	Prompt   string
 	Hotwords []string
 	// Progress, if set, is called with the seconds of audio processed so far.

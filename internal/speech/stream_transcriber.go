@@ -36,7 +36,7 @@ func (t streamTranscriber) Info() EngineInfo {
 func (t streamTranscriber) Close() error { return t.rec.Close() }
 
 func (t streamTranscriber) Transcribe(ctx context.Context, samples []float32, opts TranscribeOptions) (Transcript, error) {
-	st, err := t.rec.NewStream(ctx, StreamOptions{Hotwords: opts.Hotwords})
+	st, err := t.rec.NewStream(ctx, StreamOptions{Hotwords: opts.Hotwords, Context: opts.Prompt})
 	if err != nil {
 		return Transcript{}, err
 	}

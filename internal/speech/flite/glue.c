@@ -16,6 +16,7 @@
  * unset; Go-side text hygiene and FuzzSynthesize keep inputs off those
  * paths, and none has been found. */
 #include <pthread.h>
+#include <string.h>
 #include <flite.h>
 
 #include "glue.h"
@@ -197,4 +198,42 @@ int izwi_flite_synth(void *v, const char *text, float stretch,
         delete_utterance(utt);
     ts_close(ts);
     return rc;
+}
+
+/* The CMU lexicon with its letter-to-sound rules, for words no
+ * dictionary holds (izwi_flite_pronounce). Read-only once made. */
+cst_lexicon *cmu_lex_init(void);
+static pthread_once_t izwi_lex_once = PTHREAD_ONCE_INIT;
+static cst_lexicon *izwi_lex;
+
+static void izwi_lex_init(void)
+{
+    flite_init();
+    izwi_lex = cmu_lex_init();
+}
+
+int izwi_flite_pronounce(const char *word, char *out, int size)
+{
+    pthread_once(&izwi_lex_once, izwi_lex_init);
+    if (izwi_lex == NULL || size < 1)
+        return -1;
+    cst_val *phones = lex_lookup(izwi_lex, word, NULL, NULL);
+    int n = 0, used = 0;
+    out[0] = '\0';
+    for (const cst_val *v = phones; v != NULL; v = val_cdr(v)) {
+        const char *ph = val_string(val_car(v));
+        int len = (int)strlen(ph);
+        if (used + len + 2 > size) {
+            n = -1;
+            break;
+        }
+        if (used > 0)
+            out[used++] = ' ';
+        memcpy(out + used, ph, len);
+        used += len;
+        out[used] = '\0';
+        n++;
+    }
+    delete_val(phones);
+    return n;
 }

@@ -22,4 +22,10 @@ void *izwi_flite_voice(int idx);
 int izwi_flite_synth(void *voice, const char *text, float stretch,
                      uintptr_t handle, int min_chunk);
 
+/* izwi_flite_pronounce writes the phones of a lower-case word, from the
+ * CMU lexicon or its letter-to-sound rules, space-separated with Flite's
+ * stress digits ("ih1 z w iy0"), into out (size bytes). It returns the
+ * number of phones, or -1 if out is too small. */
+int izwi_flite_pronounce(const char *word, char *out, int size);
+
 #endif

@@ -52,6 +52,8 @@ type config struct {
 	maxDecoders int
 	partials    bool
 	files       []speech.ModelFile
+	// contextWeight is the prepared model's share of the mixture.
+	contextWeight float64
 }
 
 // args is the PocketSphinx command line for one decoder.
@@ -69,17 +71,18 @@ func (c config) args() []string {
 
 // newConfig reads spec and, with a resolver, the verified catalogue model.
 // Options: hmm, lm, dict (paths, only without a resolver), samprate (Hz),
-// decoders (pool bound), partials (true/false).
+// decoders (pool bound), partials (true/false), context_weight (the
+// prepared-text model's share, 0–1 exclusive, default 0.3).
 func newConfig(ctx context.Context, spec speech.Spec, deps speech.Deps, partials bool) (config, error) {
-	c := config{model: spec.Model, sampleRate: 16000, maxDecoders: 4, partials: partials}
+	c := config{model: spec.Model, sampleRate: 16000, maxDecoders: 4, partials: partials, contextWeight: DefaultContextWeight}
 	if c.model == "" {
 		c.model = DefaultModel
 	}
 	for k := range spec.Options {
 		switch k {
-		case "hmm", "lm", "dict", "samprate", "decoders", "partials":
+		case "hmm", "lm", "dict", "samprate", "decoders", "partials", "context_weight":
 		default:
-			return config{}, fmt.Errorf("pocketsphinx: unknown option %q (have hmm, lm, dict, samprate, decoders, partials): %w", k, speech.ErrBadInput)
+			return config{}, fmt.Errorf("pocketsphinx: unknown option %q (have hmm, lm, dict, samprate, decoders, partials, context_weight): %w", k, speech.ErrBadInput)
 		}
 	}
 	opt := spec.Options
@@ -96,6 +99,13 @@ func newConfig(ctx context.Context, spec speech.Spec, deps speech.Deps, partials
 			return config{}, fmt.Errorf("pocketsphinx: decoders %q must be an integer in [1, 256]: %w", v, speech.ErrBadInput)
 		}
 		c.maxDecoders = n
+	}
+	if v, ok := opt["context_weight"]; ok {
+		w, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(w > 0 && w < 1) {
+			return config{}, fmt.Errorf("pocketsphinx: context_weight %q must be a number between 0 and 1: %w", v, speech.ErrBadInput)
+		}
+		c.contextWeight = w
 	}
 	if v, ok := opt["partials"]; ok {
 		b, err := strconv.ParseBool(v)

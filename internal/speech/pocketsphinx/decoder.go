@@ -12,6 +12,7 @@ package pocketsphinx
 #include <sphinxbase/ckd_alloc.h>
 #include <sphinxbase/feat.h>
 #include <sphinxbase/cmn.h>
+#include <sphinxbase/ngram_model.h>
 
 // izwi_cmn is a copy of a decoder's live cepstral-mean state. Live CMN
 // adapts to each speaker and carries over between utterances, so a pooled
@@ -76,6 +77,36 @@ static double izwi_seg_conf(ps_decoder_t *ps, ps_seg_t *seg) {
 	int32 ascr, lscr, lback;
 	int32 p = ps_seg_prob(seg, &ascr, &lscr, &lback);
 	return logmath_exp(ps_get_logmath(ps), p);
+}
+
+// izwi_use_prepared interpolates the decoder's own language model (the
+// search named dflt) with the ARPA model at path, giving it weight w, and
+// makes the mixture the active search. The set takes a reference to the
+// general model and owns the prepared one; the new search owns the set.
+static int izwi_use_prepared(ps_decoder_t *ps, const char *dflt, const char *path, float w) {
+	ngram_model_t *general = ps_get_lm(ps, dflt);
+	if (general == NULL) {
+		return -1;
+	}
+	ngram_model_t *prep = ngram_model_read(ps_get_config(ps), path, NGRAM_ARPA, ps_get_logmath(ps));
+	if (prep == NULL) {
+		return -2;
+	}
+	ngram_model_t *models[2] = {ngram_model_retain(general), prep};
+	char *names[2] = {"general", "prepared"};
+	float32 weights[2] = {1.0f - w, w};
+	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, 2);
+	if (set == NULL) {
+		ngram_model_free(general);
+		ngram_model_free(prep);
+		return -3;
+	}
+	int rv = ps_set_lm(ps, "izwi_prepared", set);
+	ngram_model_free(set); // the search holds its own reference
+	if (rv != 0) {
+		return -4;
+	}
+	return ps_set_search(ps, "izwi_prepared");
 }
 
 // izwi_lookup reports whether word is in the decoder's dictionary.
@@ -195,7 +226,11 @@ func (d *decoder) hyp() string {
 	if h == nil {
 		return ""
 	}
-	return strings.Join(strings.Fields(C.GoString(h)), " ")
+	// Lower-cased because every dictionary word is (the CMU dictionary,
+	// hotwords and prepared words alike), yet with a mixed language model
+	// 5prealpha's hypothesis string has been seen to capitalise an
+	// utterance's first word that its best path spells in lower case.
+	return strings.ToLower(strings.Join(strings.Fields(C.GoString(h)), " "))
 }
 
 // segments walks the best path of the utterance just ended.
@@ -218,6 +253,34 @@ func (d *decoder) known(word string) bool {
 	cw := C.CString(word)
 	defer C.free(unsafe.Pointer(cw))
 	return C.izwi_lookup(d.ps, cw) != 0
+}
+
+// usePrepared makes the mixture of the decoder's language model and the
+// ARPA model at path (weight w) its search. The decoder is tainted: it is
+// freed after the stream rather than handed to one that did not ask.
+func (d *decoder) usePrepared(path string, w float64) error {
+	cd, cp := C.CString(C.GoString(C.ps_get_search(d.ps))), C.CString(path)
+	defer C.free(unsafe.Pointer(cd))
+	defer C.free(unsafe.Pointer(cp))
+	d.tainted = true
+	if rv := C.izwi_use_prepared(d.ps, cd, cp, C.float(w)); rv != 0 {
+		return fmt.Errorf("pocketsphinx: prepared language model refused (step %d)", int(rv))
+	}
+	return nil
+}
+
+// loadDict replaces the decoder's dictionary with the file at path and
+// reinitialises its searches. Unlike ps_add_word it leaves every language
+// model untouched: sphinxbase 5prealpha's model sets mis-map words added to
+// them, and a binary model that had words added crashes once mixed.
+func (d *decoder) loadDict(path string) error {
+	cp := C.CString(path)
+	defer C.free(unsafe.Pointer(cp))
+	d.tainted = true
+	if C.ps_load_dict(d.ps, cp, nil, nil) != 0 {
+		return errors.New("pocketsphinx: the dictionary with the prepared words was refused")
+	}
+	return nil
 }
 
 // addWord adds word with its phones and rebuilds the search so the word can

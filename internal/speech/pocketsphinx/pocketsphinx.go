@@ -28,6 +28,7 @@ package pocketsphinx
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 
@@ -64,6 +65,14 @@ type Recognizer struct {
 	// token while open, so NewStream waits (honouring ctx) at the bound.
 	slots chan struct{}
 
+	// pron spells words of prepared texts missing from the dictionary;
+	// prepared caches what those texts became.
+	pron     speech.Pronouncer
+	prepared preparedCache
+	dictOnce sync.Once
+	dict     []byte
+	dictErr  error
+
 	mu     sync.Mutex
 	idle   []*decoder
 	closed bool
@@ -88,6 +97,7 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, part
 	}
 	r := &Recognizer{
 		cfg:   cfg,
+		pron:  deps.Pronouncer,
 		slots: make(chan struct{}, cfg.maxDecoders),
 		idle:  []*decoder{d},
 		info: speech.EngineInfo{
@@ -111,8 +121,8 @@ func (r *Recognizer) SampleRate() int { return r.cfg.sampleRate }
 func (r *Recognizer) Info() speech.EngineInfo { return r.info }
 
 // NewStream takes a decoder from the pool (loading a new one if none is
-// idle and the bound allows; waiting otherwise) and makes opts.Hotwords
-// recognisable on it.
+// idle and the bound allows; waiting otherwise), makes opts.Hotwords
+// recognisable on it and adapts it to opts.Context (prepared.go).
 func (r *Recognizer) NewStream(ctx context.Context, opts speech.StreamOptions) (speech.Stream, error) {
 	hws, err := parseHotwords(opts.Hotwords)
 	if err != nil {
@@ -131,6 +141,17 @@ func (r *Recognizer) NewStream(ctx context.Context, opts speech.StreamOptions) (
 	if err := applyHotwords(d, hws); err != nil {
 		r.give(d)
 		return nil, err
+	}
+	if opts.Context != "" {
+		a, err := r.adapt(d, opts.Context)
+		if err == nil {
+			err = r.apply(d, a)
+		}
+		if err != nil {
+			d.tainted = true
+			r.give(d)
+			return nil, err
+		}
 	}
 	if err := d.startStream(); err != nil {
 		d.tainted = true
@@ -184,6 +205,16 @@ func (r *Recognizer) Close() error {
 	}
 	r.idle = nil
 	return nil
+}
+
+// Prepared reports what text (its exact bytes) became for this
+// recognizer, if a stream has been opened with it; ok is false otherwise.
+func (r *Recognizer) Prepared(text string) (Report, bool) {
+	a := r.prepared.get(sha256.Sum256([]byte(text)))
+	if a == nil {
+		return Report{}, false
+	}
+	return a.report, true
 }
 
 // idleCount reports how many decoders sit in the pool (for tests).

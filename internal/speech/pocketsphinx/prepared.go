@@ -1,0 +1,212 @@
+package pocketsphinx
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/izwi-speech/izwi/internal/prepare"
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// Prepared text (speech.StreamOptions.Context) adapts PocketSphinx in two
+// ways. Its words get a trigram model of their own (package prepare),
+// interpolated with the general model at weight DefaultContextWeight
+// (option context_weight), so the decoder expects the sentences it was
+// told about without forgetting English. And its words missing from the
+// dictionary get pronunciations by letter-to-sound rules (Flite's, through
+// speech.Deps.Pronouncer), so a name nobody taught it can be recognised.
+// The adaptation is built once per text and shared by every stream given
+// the same text; it lives in memory only (the model reaches sphinxbase
+// through an anonymous memory file, never the disk).
+
+// DefaultContextWeight is the prepared model's share of the mixture:
+// measured on the shared utterances (docs/benchmarks.md), it more than
+// halves WER when the text holds what is said and costs under a point
+// when it holds none of it.
+const DefaultContextWeight = 0.3
+
+const (
+	maxNewWords     = 2000 // pronunciations added per text
+	preparedEntries = 8    // texts whose adaptation is kept
+)
+
+// adaptation is a prepared text made ready for PocketSphinx.
+type adaptation struct {
+	arpa   []byte
+	added  []string          // words missing from the dictionary, with phones
+	phones map[string]string // their pronunciations
+	report Report
+}
+
+// Report says what a prepared text changed, for the session view and
+// status pages. It names counts and timings, never words.
+type Report struct {
+	Words       int           `json:"words"`        // distinct words in the text
+	NewWords    int           `json:"new_words"`    // pronounced by letter-to-sound rules
+	Dropped     int           `json:"dropped"`      // words neither known nor pronounceable
+	NGrams      int           `json:"ngrams"`       // n-grams in the prepared model
+	ModelBytes  int           `json:"model_bytes"`  // size of the prepared model
+	BuildTime   time.Duration `json:"build_time"`   // to estimate it
+	ContextHash string        `json:"context_hash"` // first 12 hex digits of the text's SHA-256
+}
+
+// preparedCache keeps the adaptations of the last few texts.
+type preparedCache struct {
+	mu    sync.Mutex
+	items map[[32]byte]*adaptation
+	order [][32]byte
+}
+
+func (c *preparedCache) get(key [32]byte) *adaptation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.items[key]
+}
+
+func (c *preparedCache) put(key [32]byte, a *adaptation) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.items == nil {
+		c.items = map[[32]byte]*adaptation{}
+	}
+	if _, ok := c.items[key]; ok {
+		return
+	}
+	c.items[key] = a
+	c.order = append(c.order, key)
+	if len(c.order) > preparedEntries {
+		delete(c.items, c.order[0])
+		c.order = c.order[1:]
+	}
+}
+
+// adapt returns the adaptation for text, building it with d's dictionary
+// when it is not cached.
+func (r *Recognizer) adapt(d *decoder, text string) (*adaptation, error) {
+	if len(text) > prepare.MaxTextBytes {
+		return nil, fmt.Errorf("pocketsphinx: prepared text of %d bytes, at most %d: %w", len(text), prepare.MaxTextBytes, speech.ErrBadInput)
+	}
+	key := sha256.Sum256([]byte(text))
+	if a := r.prepared.get(key); a != nil {
+		return a, nil
+	}
+	start := time.Now()
+	sentences := prepare.Sentences(text)
+	vocab := map[string]bool{}
+	for _, s := range sentences {
+		for _, w := range s {
+			vocab[w] = true
+		}
+	}
+	a := &adaptation{phones: map[string]string{}}
+	keep := map[string]bool{}
+	words := make([]string, 0, len(vocab))
+	for w := range vocab {
+		words = append(words, w)
+	}
+	sort.Strings(words)
+	for _, w := range words {
+		switch {
+		case checkWord(w) != nil:
+		case d.known(w):
+			keep[w] = true
+			continue
+		case r.pron != nil && len(a.added) < maxNewWords:
+			if ph, err := r.pron.Pronounce(w); err == nil && len(ph) > 0 && len(ph) <= maxPhones {
+				a.phones[w] = strings.Join(ph, " ")
+				a.added = append(a.added, w)
+				keep[w] = true
+				continue
+			}
+		}
+		a.report.Dropped++
+	}
+	if len(keep) == 0 {
+		return nil, fmt.Errorf("pocketsphinx: the prepared text has no words the model can use: %w", speech.ErrBadInput)
+	}
+	lm, err := prepare.Estimate(sentences, 3, func(w string) bool { return keep[w] })
+	if err != nil {
+		return nil, fmt.Errorf("pocketsphinx: %w: %w", speech.ErrBadInput, err)
+	}
+	var buf bytes.Buffer
+	if err := lm.WriteARPA(&buf); err != nil {
+		return nil, err
+	}
+	a.arpa = buf.Bytes()
+	a.report = Report{Words: len(vocab), NewWords: len(a.added), Dropped: a.report.Dropped, NGrams: lm.Size(),
+		ModelBytes: len(a.arpa), BuildTime: time.Since(start), ContextHash: fmt.Sprintf("%x", key[:6])}
+	r.prepared.put(key, a)
+	return a, nil
+}
+
+// apply puts adaptation a on decoder d: a dictionary with the new words
+// replaces its own, then the mixture becomes the active search.
+func (r *Recognizer) apply(d *decoder, a *adaptation) error {
+	d.tainted = true
+	if len(a.added) > 0 {
+		dict, err := r.dictionary()
+		if err != nil {
+			return err
+		}
+		var buf bytes.Buffer
+		buf.Write(dict)
+		if len(dict) > 0 && dict[len(dict)-1] != '\n' {
+			buf.WriteByte('\n')
+		}
+		for _, w := range a.added {
+			fmt.Fprintf(&buf, "%s %s\n", w, a.phones[w])
+		}
+		f, err := memFile(buf.Bytes())
+		if err != nil {
+			return err
+		}
+		err = d.loadDict(procPath(f))
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	f, err := memFile(a.arpa)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return d.usePrepared(procPath(f), r.cfg.contextWeight)
+}
+
+func procPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }
+
+// dictionary returns the model's pronunciation dictionary, read once (it
+// was verified against its pinned SHA-256 when the model was resolved).
+func (r *Recognizer) dictionary() ([]byte, error) {
+	r.dictOnce.Do(func() {
+		r.dict, r.dictErr = os.ReadFile(r.cfg.dict)
+	})
+	if r.dictErr != nil {
+		return nil, fmt.Errorf("pocketsphinx: reading the dictionary: %w", r.dictErr)
+	}
+	return r.dict, nil
+}
+
+// memFile holds b in an anonymous memory file (memfd): sphinxbase reads
+// models only by path, and prepared text must not reach the disk.
+func memFile(b []byte) (*os.File, error) {
+	fd, err := unix.MemfdCreate("izwi-prepared-lm", unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("pocketsphinx: memfd: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "izwi-prepared-lm")
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pocketsphinx: memfd: %w", err)
+	}
+	return f, nil
+}
