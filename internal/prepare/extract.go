@@ -3,15 +3,17 @@ package prepare
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os/exec"
 	"path"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	docx "github.com/fumiama/go-docx"
-	"github.com/ledongthuc/pdf"
 	"github.com/yuin/goldmark"
 	"github.com/yuin/goldmark/ast"
 	"github.com/yuin/goldmark/text"
@@ -88,22 +90,48 @@ func recovered(err *error) {
 	}
 }
 
-func pdfText(data []byte) (out string, err error) {
-	defer recovered(&err)
-	r, err := pdf.NewReader(bytes.NewReader(data), int64(len(data)))
+// pdfText runs Debian's pdftotext (poppler) in a subprocess: a PDF is a
+// program-like format, and the pure-Go readers tried loop forever on a
+// page tree that points at itself (found by FuzzExtract). A subprocess can
+// be bounded in time and killed; its output is bounded too.
+func pdfText(data []byte) (string, error) {
+	bin, err := exec.LookPath("pdftotext")
+	if err != nil {
+		return "", fmt.Errorf("%w: PDF needs pdftotext (apt-get install poppler-utils)", ErrFormat)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), pdfTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "-q", "-enc", "UTF-8", "-nopgbrk", "-", "-")
+	cmd.Stdin = bytes.NewReader(data)
+	cmd.Env = []string{"LANG=C.UTF-8"}
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", fmt.Errorf("%w: pdf: %v", ErrFormat, err)
 	}
-	tr, err := r.GetPlainText()
-	if err != nil {
+	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("%w: pdf: %v", ErrFormat, err)
 	}
-	b, err := io.ReadAll(io.LimitReader(tr, MaxTextBytes+1))
-	if err != nil {
-		return "", fmt.Errorf("%w: pdf: %v", ErrFormat, err)
+	out, readErr := io.ReadAll(io.LimitReader(stdout, MaxTextBytes+1))
+	if len(out) > MaxTextBytes {
+		_ = cmd.Process.Kill()
 	}
-	return string(b), nil
+	waitErr := cmd.Wait()
+	switch {
+	case len(out) > MaxTextBytes:
+		return "", fmt.Errorf("%w: more than %d bytes of text", ErrFormat, MaxTextBytes)
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("%w: pdf: not read within %v", ErrFormat, pdfTimeout)
+	case readErr != nil || waitErr != nil:
+		return "", fmt.Errorf("%w: pdf: pdftotext could not read it", ErrFormat)
+	}
+	if !utf8.Valid(out) {
+		return "", fmt.Errorf("%w: pdf: the text is not UTF-8", ErrFormat)
+	}
+	return string(out), nil
 }
+
+// pdfTimeout bounds one PDF's reading; a 300-page text takes well under.
+const pdfTimeout = 10 * time.Second
 
 func docxText(data []byte) (out string, err error) {
 	defer recovered(&err)

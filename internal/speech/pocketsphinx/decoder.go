@@ -139,6 +139,12 @@ type decoder struct {
 	// tainted is set once words were added to its dictionary, so it is
 	// freed rather than reused by a stream that did not ask for them.
 	tainted bool
+	// prepared is the SHA-256 of the prepared text the decoder is adapted
+	// to (zero: none); search is the name of its own n-gram search, and
+	// dictSwapped whether its dictionary was replaced (prepared.go).
+	prepared    [32]byte
+	search      string
+	dictSwapped bool
 }
 
 // seg is one entry of the best path: a word (or filler) and its frames.
@@ -169,7 +175,7 @@ func newDecoder(args []string) (*decoder, error) {
 	if ps == nil {
 		return nil, fmt.Errorf("pocketsphinx: decoder failed to initialise (bad configuration or model files): %w", speech.ErrModel)
 	}
-	return &decoder{ps: ps, cmn: C.izwi_cmn_save(ps)}, nil
+	return &decoder{ps: ps, cmn: C.izwi_cmn_save(ps), search: C.GoString(C.ps_get_search(ps))}, nil
 }
 
 // free releases the native decoder; later calls are no-ops.
@@ -255,17 +261,28 @@ func (d *decoder) known(word string) bool {
 	return C.izwi_lookup(d.ps, cw) != 0
 }
 
-// usePrepared makes the mixture of the decoder's language model and the
-// ARPA model at path (weight w) its search. The decoder is tainted: it is
-// freed after the stream rather than handed to one that did not ask.
+// usePrepared makes the mixture of the decoder's own language model and
+// the ARPA model at path (weight w) its active search.
 func (d *decoder) usePrepared(path string, w float64) error {
-	cd, cp := C.CString(C.GoString(C.ps_get_search(d.ps))), C.CString(path)
+	cd, cp := C.CString(d.search), C.CString(path)
 	defer C.free(unsafe.Pointer(cd))
 	defer C.free(unsafe.Pointer(cp))
-	d.tainted = true
 	if rv := C.izwi_use_prepared(d.ps, cd, cp, C.float(w)); rv != 0 {
 		return fmt.Errorf("pocketsphinx: prepared language model refused (step %d)", int(rv))
 	}
+	return nil
+}
+
+// useOwn makes the decoder's own search active again and drops the
+// prepared one.
+func (d *decoder) useOwn() error {
+	cd, cp := C.CString(d.search), C.CString("izwi_prepared")
+	defer C.free(unsafe.Pointer(cd))
+	defer C.free(unsafe.Pointer(cp))
+	if C.ps_set_search(d.ps, cd) != 0 {
+		return errors.New("pocketsphinx: restoring the decoder's own search failed")
+	}
+	C.ps_unset_search(d.ps, cp)
 	return nil
 }
 
@@ -276,9 +293,8 @@ func (d *decoder) usePrepared(path string, w float64) error {
 func (d *decoder) loadDict(path string) error {
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
-	d.tainted = true
 	if C.ps_load_dict(d.ps, cp, nil, nil) != 0 {
-		return errors.New("pocketsphinx: the dictionary with the prepared words was refused")
+		return errors.New("pocketsphinx: the dictionary was refused")
 	}
 	return nil
 }

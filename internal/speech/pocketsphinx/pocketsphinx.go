@@ -28,7 +28,6 @@ package pocketsphinx
 
 import (
 	"context"
-	"crypto/sha256"
 	"fmt"
 	"sync"
 
@@ -133,22 +132,31 @@ func (r *Recognizer) NewStream(ctx context.Context, opts speech.StreamOptions) (
 	case <-ctx.Done():
 		return nil, fmt.Errorf("pocketsphinx: waiting for a free decoder: %w", ctx.Err())
 	}
-	d, err := r.take()
+	// With prepared text, hotwords join it (their words in its model, new
+	// ones in its dictionary): adding words to a decoder the way plain
+	// hotwords are added does not mix with a prepared model (prepared.go).
+	var key [32]byte
+	if opts.Context != "" {
+		key = preparedKey(opts.Context, hws)
+	}
+	d, err := r.take(key)
 	if err != nil {
 		<-r.slots
 		return nil, err
 	}
-	if err := applyHotwords(d, hws); err != nil {
+	var a *adaptation
+	if opts.Context != "" {
+		if a, err = r.adapt(d, key, opts.Context, hws); err != nil {
+			r.give(d)
+			return nil, err
+		}
+	}
+	if err := r.adaptTo(d, key, a); err != nil {
 		r.give(d)
 		return nil, err
 	}
-	if opts.Context != "" {
-		a, err := r.adapt(d, opts.Context)
-		if err == nil {
-			err = r.apply(d, a)
-		}
-		if err != nil {
-			d.tainted = true
+	if opts.Context == "" {
+		if err := applyHotwords(d, hws); err != nil {
 			r.give(d)
 			return nil, err
 		}
@@ -161,16 +169,23 @@ func (r *Recognizer) NewStream(ctx context.Context, opts speech.StreamOptions) (
 	return newStream(r, d), nil
 }
 
-// take returns an idle decoder or loads a new one. The caller holds a slot.
-func (r *Recognizer) take() (*decoder, error) {
+// take returns an idle decoder, one already adapted to the prepared text
+// with key if there is one, or loads a new one. The caller holds a slot.
+func (r *Recognizer) take(key [32]byte) (*decoder, error) {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return nil, fmt.Errorf("pocketsphinx: recognizer: %w", speech.ErrClosed)
 	}
 	if n := len(r.idle); n > 0 {
-		d := r.idle[n-1]
-		r.idle = r.idle[:n-1]
+		i := n - 1
+		for j, d := range r.idle {
+			if d.prepared == key {
+				i = j
+			}
+		}
+		d := r.idle[i]
+		r.idle = append(r.idle[:i], r.idle[i+1:]...)
 		r.mu.Unlock()
 		return d, nil
 	}
@@ -207,10 +222,10 @@ func (r *Recognizer) Close() error {
 	return nil
 }
 
-// Prepared reports what text (its exact bytes) became for this
-// recognizer, if a stream has been opened with it; ok is false otherwise.
+// Prepared reports what text (its exact bytes, with no hotwords) became
+// for this recognizer, if a stream has been opened with it.
 func (r *Recognizer) Prepared(text string) (Report, bool) {
-	a := r.prepared.get(sha256.Sum256([]byte(text)))
+	a := r.prepared.get(preparedKey(text, nil))
 	if a == nil {
 		return Report{}, false
 	}

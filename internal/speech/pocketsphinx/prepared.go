@@ -40,10 +40,11 @@ const (
 
 // adaptation is a prepared text made ready for PocketSphinx.
 type adaptation struct {
-	arpa   []byte
-	added  []string          // words missing from the dictionary, with phones
-	phones map[string]string // their pronunciations
-	report Report
+	arpa     []byte
+	added    []string          // words missing from the dictionary, with phones
+	phones   map[string]string // their pronunciations
+	hotwords map[string]bool   // added words whose phones a caller gave
+	report   Report
 }
 
 // Report says what a prepared text changed, for the session view and
@@ -88,26 +89,47 @@ func (c *preparedCache) put(key [32]byte, a *adaptation) {
 	}
 }
 
-// adapt returns the adaptation for text, building it with d's dictionary
-// when it is not cached.
-func (r *Recognizer) adapt(d *decoder, text string) (*adaptation, error) {
+// preparedKey names a prepared text together with the stream's hotwords.
+func preparedKey(text string, hws []hotword) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(text))
+	for _, hw := range hws {
+		fmt.Fprintf(h, "\x00%s:%s", hw.word, hw.phones)
+	}
+	var key [32]byte
+	h.Sum(key[:0])
+	return key
+}
+
+// adapt returns the adaptation for text and hotwords hws (cached under
+// key), building it with d's dictionary when it is not cached. Hotwords
+// are sentences of the text, and those with phones are its new words.
+func (r *Recognizer) adapt(d *decoder, key [32]byte, text string, hws []hotword) (*adaptation, error) {
 	if len(text) > prepare.MaxTextBytes {
 		return nil, fmt.Errorf("pocketsphinx: prepared text of %d bytes, at most %d: %w", len(text), prepare.MaxTextBytes, speech.ErrBadInput)
 	}
-	key := sha256.Sum256([]byte(text))
 	if a := r.prepared.get(key); a != nil {
 		return a, nil
 	}
 	start := time.Now()
 	sentences := prepare.Sentences(text)
+	a := &adaptation{phones: map[string]string{}, hotwords: map[string]bool{}}
+	keep := map[string]bool{}
+	for _, hw := range hws {
+		sentences = append(sentences, []string{hw.word})
+		if hw.phones != "" && !d.known(hw.word) {
+			a.phones[hw.word] = hw.phones
+			a.added = append(a.added, hw.word)
+			a.hotwords[hw.word] = true
+			keep[hw.word] = true
+		}
+	}
 	vocab := map[string]bool{}
 	for _, s := range sentences {
 		for _, w := range s {
 			vocab[w] = true
 		}
 	}
-	a := &adaptation{phones: map[string]string{}}
-	keep := map[string]bool{}
 	words := make([]string, 0, len(vocab))
 	for w := range vocab {
 		words = append(words, w)
@@ -115,6 +137,8 @@ func (r *Recognizer) adapt(d *decoder, text string) (*adaptation, error) {
 	sort.Strings(words)
 	for _, w := range words {
 		switch {
+		case keep[w]:
+			continue
 		case checkWord(w) != nil:
 		case d.known(w):
 			keep[w] = true
@@ -142,44 +166,87 @@ func (r *Recognizer) adapt(d *decoder, text string) (*adaptation, error) {
 	}
 	a.arpa = buf.Bytes()
 	a.report = Report{Words: len(vocab), NewWords: len(a.added), Dropped: a.report.Dropped, NGrams: lm.Size(),
-		ModelBytes: len(a.arpa), BuildTime: time.Since(start), ContextHash: fmt.Sprintf("%x", key[:6])}
+		ModelBytes: len(a.arpa), BuildTime: time.Since(start), ContextHash: fmt.Sprintf("%x", sha256.Sum256([]byte(text)))[:12]}
 	r.prepared.put(key, a)
 	return a, nil
 }
 
-// apply puts adaptation a on decoder d: a dictionary with the new words
-// replaces its own, then the mixture becomes the active search.
-func (r *Recognizer) apply(d *decoder, a *adaptation) error {
+// adaptTo makes decoder d serve the prepared text with key (zero: none)
+// and adaptation a. A decoder keeps its adaptation when it goes back to
+// the pool, so a stream for the same text reuses it as it is; switching
+// costs a dictionary load at most, never a new decoder. On failure d is
+// tainted, so it is freed rather than reused half-changed.
+func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
+	if d.prepared == key {
+		return nil
+	}
 	d.tainted = true
-	if len(a.added) > 0 {
-		dict, err := r.dictionary()
+	if d.prepared != ([32]byte{}) {
+		if err := d.useOwn(); err != nil {
+			return err
+		}
+		if d.dictSwapped {
+			if err := d.loadDict(r.cfg.dict); err != nil {
+				return err
+			}
+			d.dictSwapped = false
+		}
+		d.prepared = [32]byte{}
+	}
+	if a != nil {
+		if len(a.added) > 0 {
+			if err := r.loadDictWith(d, a); err != nil {
+				return err
+			}
+		}
+		f, err := memFile(a.arpa)
 		if err != nil {
 			return err
 		}
-		var buf bytes.Buffer
-		buf.Write(dict)
-		if len(dict) > 0 && dict[len(dict)-1] != '\n' {
-			buf.WriteByte('\n')
-		}
-		for _, w := range a.added {
-			fmt.Fprintf(&buf, "%s %s\n", w, a.phones[w])
-		}
-		f, err := memFile(buf.Bytes())
-		if err != nil {
-			return err
-		}
-		err = d.loadDict(procPath(f))
+		err = d.usePrepared(procPath(f), r.cfg.contextWeight)
 		f.Close()
 		if err != nil {
 			return err
 		}
+		d.prepared = key
 	}
-	f, err := memFile(a.arpa)
+	d.tainted = false
+	return nil
+}
+
+// loadDictWith gives d the model's dictionary plus a's new words.
+func (r *Recognizer) loadDictWith(d *decoder, a *adaptation) error {
+	dict, err := r.dictionary()
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(dict) + 32*len(a.added))
+	buf.Write(dict)
+	if len(dict) > 0 && dict[len(dict)-1] != '\n' {
+		buf.WriteByte('\n')
+	}
+	for _, w := range a.added {
+		fmt.Fprintf(&buf, "%s %s\n", w, a.phones[w])
+	}
+	f, err := memFile(buf.Bytes())
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return d.usePrepared(procPath(f), r.cfg.contextWeight)
+	d.dictSwapped = true
+	if err := d.loadDict(procPath(f)); err != nil {
+		return err
+	}
+	// PocketSphinx skips, with a warning, a word whose phones its acoustic
+	// model lacks: from a hotword that is the caller's mistake to report
+	// (the rules' phones are always in the model's set).
+	for i, w := range a.added {
+		if a.hotwords[w] && !d.known(w) {
+			return fmt.Errorf("pocketsphinx: new word #%d: phones not in the acoustic model: %w", i+1, speech.ErrBadInput)
+		}
+	}
+	return nil
 }
 
 func procPath(f *os.File) string { return fmt.Sprintf("/proc/self/fd/%d", f.Fd()) }

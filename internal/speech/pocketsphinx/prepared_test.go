@@ -1,0 +1,210 @@
+package pocketsphinx
+
+import (
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/flite"
+	"github.com/izwi-speech/izwi/internal/testdata"
+	"github.com/izwi-speech/izwi/internal/testenv"
+	"github.com/izwi-speech/izwi/internal/wer"
+)
+
+// unrelatedText is real English prose that none of the shared utterances
+// says: the GPL-3 text every Debian system ships (base-files).
+func unrelatedText(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(testenv.Exists(t, "/usr/share/common-licenses/GPL-3", "Debian's base-files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// serviceSheet hides lines in unrelated text several times longer, as a
+// real order of service hides the readings among notices.
+func serviceSheet(t testing.TB, lines ...string) string {
+	u := unrelatedText(t)
+	return u[:len(u)/2] + "\n" + strings.Join(lines, ".\n") + ".\n" + u[len(u)/2:]
+}
+
+func newPreparedRec(t testing.TB) *Recognizer {
+	t.Helper()
+	r, err := New(context.Background(), speech.Spec{Engine: Name}, speech.Deps{Pronouncer: flite.Pronouncer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func corpusWER(t *testing.T, tr speech.Transcriber, utts []testdata.Utterance, prepared string) float64 {
+	t.Helper()
+	var e wer.Errors
+	for _, u := range utts {
+		res, err := tr.Transcribe(context.Background(), readWAV(t, u.WAV), speech.TranscribeOptions{Prompt: prepared})
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Add(wer.Compute(u.Reference, res.Text))
+	}
+	return e.Rate()
+}
+
+// Prepared text that holds what is said, hidden in unrelated text fifteen
+// times longer, at least halves the word error rate; unrelated text alone
+// costs at most a point. (The whole shared set, side by side with the
+// engine unprepared, is in docs/benchmarks.md.)
+func TestPreparedTextHalvesWER(t *testing.T) {
+	var utts []testdata.Utterance
+	var refs []string
+	for _, u := range testdata.Utterances(t) {
+		if u.Speaker == "1089" || strings.HasSuffix(u.ID, "-0870") || strings.HasSuffix(u.ID, "-0890") {
+			utts = append(utts, u)
+			refs = append(refs, u.Reference)
+		}
+	}
+	if len(utts) != 6 {
+		t.Fatalf("%d utterances of speaker 1089 and two LibriVox ones, want 6", len(utts))
+	}
+	r := newPreparedRec(t)
+	tr := speech.StreamTranscriber(r)
+	plain := corpusWER(t, tr, utts, "")
+	sheet := serviceSheet(t, refs...)
+	prepared := corpusWER(t, tr, utts, sheet)
+	unrelated := corpusWER(t, tr, utts, unrelatedText(t))
+	t.Logf("WER over %d utterances: unprepared %.3f, prepared %.3f, unrelated text only %.3f", len(utts), plain, prepared, unrelated)
+	if plain < 0.15 {
+		t.Fatalf("unprepared WER %.3f: too low for the test to show anything", plain)
+	}
+	if prepared > plain/2 {
+		t.Errorf("prepared WER %.3f, want at most half of %.3f", prepared, plain)
+	}
+	if unrelated > plain+0.01 {
+		t.Errorf("unrelated text raised WER from %.3f to %.3f (more than a point)", plain, unrelated)
+	}
+	rep, ok := r.Prepared(sheet)
+	if !ok || rep.Words < 500 || rep.NGrams < rep.Words || rep.ModelBytes == 0 || len(rep.ContextHash) != 12 {
+		t.Errorf("report %+v %v", rep, ok)
+	}
+}
+
+// A name no dictionary holds, given in the prepared text, is recognised:
+// its pronunciation comes from Flite's letter-to-sound rules. Flite speaks
+// the sentence, so the sounds and the rules agree, as they do for names a
+// reader pronounces as spelt.
+func TestPreparedNewNameRecognised(t *testing.T) {
+	const line = "please welcome nokuthula dlamini to the lectern"
+	syn, err := flite.New(speech.Spec{Model: "kal16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samples []float32
+	err = syn.Synthesize(context.Background(), speech.SynthesisRequest{Text: line + "."}, func(s []float32) error {
+		samples = append(samples, s...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if samples, err = audio.Resample(samples, syn.SampleRate(), 16000); err != nil {
+		t.Fatal(err)
+	}
+	samples = append(make([]float32, 8000), append(samples, make([]float32, 8000)...)...)
+	r := newPreparedRec(t)
+	tr := speech.StreamTranscriber(r)
+	plain, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sheet := serviceSheet(t, "Welcome and notices", "Please welcome Nokuthula Dlamini to the lectern", "Reading: Psalm 23")
+	got, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{Prompt: sheet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("unprepared %q; prepared %q", plain.Text, got.Text)
+	for _, name := range []string{"nokuthula", "dlamini"} {
+		if strings.Contains(plain.Text, name) {
+			t.Fatalf("%q recognised without preparation: the test proves nothing", name)
+		}
+		if !strings.Contains(got.Text, name) {
+			t.Errorf("%q not recognised with the prepared text: %q", name, got.Text)
+		}
+	}
+	if rep, _ := r.Prepared(sheet); rep.NewWords < 2 {
+		t.Errorf("report %+v: want the two names as new words", rep)
+	}
+}
+
+// A decoder keeps its adaptation in the pool: a second stream with the
+// same text reuses it, and a stream without text afterwards decodes
+// exactly as a fresh decoder does — nothing of the prepared text leaks.
+func TestPreparedDecoderReuseAndRestore(t *testing.T) {
+	u := testdata.Utterances(t)[0]
+	samples := readWAV(t, u.WAV)
+	fresh := newRec(t, map[string]string{"decoders": "1"})
+	want, err := speech.StreamTranscriber(fresh).Transcribe(context.Background(), samples, speech.TranscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := New(context.Background(), speech.Spec{Engine: Name, Options: map[string]string{"decoders": "1"}},
+		speech.Deps{Pronouncer: flite.Pronouncer{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tr := speech.StreamTranscriber(r)
+	sheet := serviceSheet(t, u.Reference, "Nokuthula Dlamini will read")
+	for range 2 {
+		if _, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{Prompt: sheet}); err != nil {
+			t.Fatal(err)
+		}
+		if r.idleCount() != 1 {
+			t.Fatalf("%d idle decoders after a prepared stream, want the one, kept", r.idleCount())
+		}
+	}
+	got, err := tr.Transcribe(context.Background(), samples, speech.TranscribeOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Text != want.Text {
+		t.Fatalf("after prepared streams, plain decoding gave %q; a fresh decoder gives %q", got.Text, want.Text)
+	}
+	if r.idleCount() != 1 {
+		t.Fatalf("%d idle decoders, want the one, restored", r.idleCount())
+	}
+}
+
+// Hotwords join the prepared text; bad prepared text is refused.
+func TestPreparedWithHotwordsAndRefusals(t *testing.T) {
+	r := newPreparedRec(t)
+	ctx := context.Background()
+	st, err := r.NewStream(ctx, speech.StreamOptions{Context: "Welcome to the hall", Hotwords: []string{"izwi:IH Z W IY", "new york"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Accept(make([]float32, 16000)); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	for name, opts := range map[string]speech.StreamOptions{
+		"no usable words": {Context: "!!! … ??? 😀"},
+		"too long":        {Context: strings.Repeat("a ", 1<<19+1)},
+		"hotword phones":  {Context: "hello", Hotwords: []string{"zork:QQ XX"}},
+	} {
+		if _, err := r.NewStream(ctx, opts); !errors.Is(err, speech.ErrBadInput) {
+			t.Errorf("%s: %v, want ErrBadInput", name, err)
+		}
+	}
+	// The refusals left no slot taken and no half-changed decoder behind.
+	st, err = r.NewStream(ctx, speech.StreamOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+}
