@@ -153,20 +153,23 @@ func (r *Recognizer) adapt(d *decoder, key [32]byte, text string, hws []hotword)
 		}
 		a.report.Dropped++
 	}
-	if len(keep) == 0 {
-		return nil, fmt.Errorf("pocketsphinx: the prepared text has no words the model can use: %w", speech.ErrBadInput)
+	a.report = Report{Words: len(vocab), NewWords: len(a.added), Dropped: a.report.Dropped,
+		ContextHash: fmt.Sprintf("%x", sha256.Sum256([]byte(text)))[:12]}
+	// A text with no word the model can use (punctuation, another script)
+	// adapts nothing: the decoder stays general, as without a text.
+	if len(keep) > 0 {
+		lm, err := prepare.Estimate(sentences, 3, func(w string) bool { return keep[w] })
+		if err != nil {
+			return nil, fmt.Errorf("pocketsphinx: %w: %w", speech.ErrBadInput, err)
+		}
+		var buf bytes.Buffer
+		if err := lm.WriteARPA(&buf); err != nil {
+			return nil, err
+		}
+		a.arpa = buf.Bytes()
+		a.report.NGrams, a.report.ModelBytes = lm.Size(), len(a.arpa)
 	}
-	lm, err := prepare.Estimate(sentences, 3, func(w string) bool { return keep[w] })
-	if err != nil {
-		return nil, fmt.Errorf("pocketsphinx: %w: %w", speech.ErrBadInput, err)
-	}
-	var buf bytes.Buffer
-	if err := lm.WriteARPA(&buf); err != nil {
-		return nil, err
-	}
-	a.arpa = buf.Bytes()
-	a.report = Report{Words: len(vocab), NewWords: len(a.added), Dropped: a.report.Dropped, NGrams: lm.Size(),
-		ModelBytes: len(a.arpa), BuildTime: time.Since(start), ContextHash: fmt.Sprintf("%x", sha256.Sum256([]byte(text)))[:12]}
+	a.report.BuildTime = time.Since(start)
 	r.prepared.put(key, a)
 	return a, nil
 }
@@ -193,7 +196,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 		}
 		d.prepared = [32]byte{}
 	}
-	if a != nil {
+	if a != nil && a.arpa != nil {
 		if len(a.added) > 0 {
 			if err := r.loadDictWith(d, a); err != nil {
 				return err

@@ -192,10 +192,18 @@ func TestPreparedWithHotwordsAndRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
+	// A text with nothing usable adapts nothing, and says so.
+	st, err = r.NewStream(ctx, speech.StreamOptions{Context: "!!! … ??? 😀 ζζζ"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	if rep, ok := r.Prepared("!!! … ??? 😀 ζζζ"); !ok || rep.NGrams != 0 || rep.Dropped != 1 {
+		t.Errorf("report of an unusable text: %+v %v", rep, ok)
+	}
 	for name, opts := range map[string]speech.StreamOptions{
-		"no usable words": {Context: "!!! … ??? 😀"},
-		"too long":        {Context: strings.Repeat("a ", 1<<19+1)},
-		"hotword phones":  {Context: "hello", Hotwords: []string{"zork:QQ XX"}},
+		"too long":       {Context: strings.Repeat("a ", 1<<19+1)},
+		"hotword phones": {Context: "hello", Hotwords: []string{"zork:QQ XX"}},
 	} {
 		if _, err := r.NewStream(ctx, opts); !errors.Is(err, speech.ErrBadInput) {
 			t.Errorf("%s: %v, want ErrBadInput", name, err)
