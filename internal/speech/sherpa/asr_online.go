@@ -9,6 +9,7 @@ import (
 
 	sherpa "github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx"
 
+	"github.com/izwi-speech/izwi/internal/prepare"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -123,7 +124,13 @@ func (r *OnlineRecognizer) NewOnlineStream(ctx context.Context, opts speech.Stre
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	hw, err := asrHotwordsText(opts.Hotwords, r.model.Meta["hotwords_case"])
+	hws := opts.Hotwords
+	if opts.Context != "" && r.hotwords {
+		// Prepared text biases a transducer through its rare words and
+		// names (contextual biasing); a model that cannot bias ignores it.
+		hws = append(append([]string(nil), hws...), prepare.Keyterms(opts.Context, maxContextTerms)...)
+	}
+	hw, err := asrHotwordsText(hws, r.model.Meta["hotwords_case"])
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +149,9 @@ func (r *OnlineRecognizer) NewOnlineStream(ctx context.Context, opts speech.Stre
 	r.streams++
 	return s, nil
 }
+
+// maxContextTerms bounds the hotwords a prepared text adds to a stream.
+const maxContextTerms = 100
 
 // asrHotwordsText joins hotwords the way sherpa-onnx's per-stream API takes
 // them ("/"-separated phrases), refusing ones that would change that

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/izwi-speech/izwi/internal/prepare"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 )
@@ -48,6 +49,21 @@ func TestASROnlineHotwordsBoost(t *testing.T) {
 	}
 	if _, err := rec.NewStream(context.Background(), speech.StreamOptions{Hotwords: []string{"a/b"}}); !errors.Is(err, speech.ErrBadInput) {
 		t.Errorf("hotword with '/': %v, want ErrBadInput", err)
+	}
+	// Prepared text biases the stream through its names and rare words:
+	// exactly as if they were given as hotwords, and not as no text.
+	const sheet = "Notices. Please welcome Offo Ofof, then Ofofo Foof.\nThe offertory follows."
+	withContext := func() string {
+		st, err := rec.NewStream(context.Background(), speech.StreamOptions{Context: sheet})
+		if err != nil {
+			t.Fatalf("NewStream with prepared text: %v", err)
+		}
+		defer st.Close()
+		return speechtest.FinalText(speechtest.Feed(t, st, samples, 1600))
+	}()
+	terms := prepare.Keyterms(sheet, maxContextTerms)
+	if asTerms := run(terms); withContext != asTerms || withContext == plain {
+		t.Errorf("prepared text gave %q; its terms %q as hotwords %q; no text %q", withContext, terms, asTerms, plain)
 	}
 }
 
