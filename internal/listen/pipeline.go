@@ -60,7 +60,7 @@ func EnginePipeline(rec speech.Recognizer, vad speech.VAD) PipelineFactory {
 		if err != nil {
 			return nil, 0, fmt.Errorf("listen: opening a recognition stream: %w", err)
 		}
-		p := &enginePipeline{st: st, rate: rec.SampleRate(), cfg: cfg, emit: emit}
+		p := &enginePipeline{ctx: ctx, st: st, rate: rec.SampleRate(), cfg: cfg, emit: emit}
 		if vad != nil {
 			if p.det, err = vad.NewDetector(); err != nil {
 				_ = st.Close()
@@ -79,6 +79,7 @@ func EnginePipeline(rec speech.Recognizer, vad speech.VAD) PipelineFactory {
 }
 
 type enginePipeline struct {
+	ctx  context.Context // the stream's: bounds every recognizer call
 	st   speech.Stream
 	det  speech.Detector
 	rs   *audio.Resampler
@@ -117,7 +118,7 @@ func (p *enginePipeline) Write(samples []float32) error {
 		}
 		p.speaking = p.det.Speaking()
 	}
-	rs, err := p.st.Accept(samples)
+	rs, err := p.st.Accept(p.ctx, samples)
 	if err != nil {
 		return fmt.Errorf("listen: recognizer: %w", err)
 	}
@@ -129,8 +130,10 @@ func (p *enginePipeline) Write(samples []float32) error {
 	return nil
 }
 
-func (p *enginePipeline) Finalize() error {
-	rs, err := p.st.Flush()
+func (p *enginePipeline) Finalize() error { return p.finalize(p.ctx) }
+
+func (p *enginePipeline) finalize(ctx context.Context) error {
+	rs, err := p.st.Flush(ctx)
 	if err != nil {
 		return fmt.Errorf("listen: recognizer flush: %w", err)
 	}
@@ -146,8 +149,10 @@ func (p *enginePipeline) send(rs []speech.Result) {
 	}
 }
 
+// Close emits what is still open even when the stream's context has ended
+// (the client hung up): the last final still reaches it if it can.
 func (p *enginePipeline) Close() error {
-	err := p.Finalize()
+	err := p.finalize(context.WithoutCancel(p.ctx))
 	err = errors.Join(err, p.st.Close())
 	if p.det != nil {
 		err = errors.Join(err, p.det.Close())

@@ -151,7 +151,9 @@ func NewPipeline(ctx context.Context, cfg PipelineConfig, emit func(Event)) (*Pi
 	p := &Pipeline{cfg: cfg, emit: emit, rate: rate, log: cfg.Logger,
 		limit: int(int64(cfg.QueueAudio) * int64(rate) / int64(time.Second)),
 		wake:  make(chan struct{}, 1), done: make(chan struct{})}
-	r := &runner{p: p, st: st, det: det, partial: map[int]string{}}
+	// The runner outlives ctx long enough to drain what is queued (Close
+	// recognises the last audio), so its calls do not end with ctx.
+	r := &runner{p: p, ctx: context.WithoutCancel(ctx), st: st, det: det, partial: map[int]string{}}
 	go r.run()
 	p.stopCtx = context.AfterFunc(ctx, func() { p.shut() })
 	return p, nil

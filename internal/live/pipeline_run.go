@@ -10,6 +10,7 @@ import (
 // runner is the pipeline's goroutine state: only run touches it.
 type runner struct {
 	p   *Pipeline
+	ctx context.Context // bounds every recognizer call
 	st  speech.Stream
 	det speech.Detector
 
@@ -103,7 +104,7 @@ func (r *runner) accept(samples []float32) {
 	if r.p.cfg.Snippet != nil {
 		r.hold(samples)
 	}
-	res, err := r.st.Accept(samples)
+	res, err := r.st.Accept(r.ctx, samples)
 	r.pos += int64(len(samples))
 	if err != nil {
 		r.fail("recognizer", err)
@@ -124,7 +125,7 @@ func (r *runner) accept(samples []float32) {
 
 // flush ends the open segment now.
 func (r *runner) flush() {
-	res, err := r.st.Flush()
+	res, err := r.st.Flush(r.ctx)
 	if err != nil {
 		r.fail("recognizer", err)
 	}
