@@ -85,6 +85,12 @@ var forbidden = []struct {
 	{"internal/transcript", []string{"internal/api", "internal/models", "internal/speech/sherpa", "internal/speech/pocketsphinx", "internal/speech/flite"},
 		"formats are pure"},
 	{"internal/wer", []string{"internal/"}, "WER is a leaf"},
+	{"internal/recognize", []string{"internal/api", "internal/config", "internal/live", "internal/listen", "internal/converse", "internal/store", "internal/bus", "cmd/"},
+		"the one recognition pipeline knows engines and audio, not the features that use it"},
+	{"internal/converse", []string{"internal/live"},
+		"conversations recognise through internal/recognize, not through live sessions"},
+	{"internal/listen", []string{"internal/live"},
+		"/v1/listen recognises through internal/recognize, not through live sessions"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -176,7 +176,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 			continue
 		}
 		if err := m.attachRuntime(s); err != nil {
-			m.shutdown()
+			m.shutdown(ctx)
 			return nil, err
 		}
 		if r.State == Live {
@@ -184,7 +184,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 			err := m.transition(ctx, s, "system", Input{Kind: EvRestart, At: m.now()}, "session.interrupt")
 			s.mu.Unlock()
 			if err != nil {
-				m.shutdown()
+				m.shutdown(ctx)
 				return nil, err
 			}
 		}
@@ -224,7 +224,9 @@ func withDefaults(c config.Live) config.Live {
 
 // Close stops every pipeline (their last finals are published), saves the
 // sessions as they are (a live one stays live, so the next start resumes
-// it) and ends every feed.
+// it) and ends every feed. ctx bounds the pipelines' drain: when it ends,
+// the engines' calls are cancelled and what is still queued is dropped, so
+// Close returns promptly after ctx does.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -235,10 +237,10 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Unlock()
 	m.cancel()
 	m.wg.Wait()
-	return m.shutdown()
+	return m.shutdown(ctx)
 }
 
-func (m *Manager) shutdown() error {
+func (m *Manager) shutdown(ctx context.Context) error {
 	m.cancel()
 	m.mu.Lock()
 	all := make([]*session, 0, len(m.sessions))
@@ -250,8 +252,8 @@ func (m *Manager) shutdown() error {
 	for _, s := range all {
 		s.mu.Lock()
 		if s.pipe != nil {
-			m.stopPipeline(s)
-			errs = append(errs, m.persist(context.Background(), s))
+			m.closePipeline(ctx, s)
+			errs = append(errs, m.persist(context.WithoutCancel(ctx), s))
 		}
 		m.detachRuntime(s)
 		s.mu.Unlock()

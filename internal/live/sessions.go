@@ -221,7 +221,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateReques
 	if restart {
 		// New hotwords apply from the next utterance: the pipeline is
 		// reopened with them, its clock continuing.
-		m.stopPipeline(s)
+		m.stopPipeline(ctx, s)
 		if err := m.startPipeline(ctx, s); err != nil {
 			return Info{}, err
 		}
@@ -283,7 +283,7 @@ func (m *Manager) Delete(ctx context.Context, owner, id string) error {
 		s.mu.Unlock()
 		return err
 	}
-	m.stopPipeline(s)
+	m.stopPipeline(ctx, s)
 	if err := deleteRecord(ctx, m.db, id); err != nil {
 		s.mu.Unlock()
 		return err
