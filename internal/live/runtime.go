@@ -108,9 +108,13 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		}
 	}
 	pc := PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords,
-		QueueAudio: time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll,
-		Offset:     time.Duration(s.rec.AudioMS) * time.Millisecond,
-		Logger:     m.log.With("session", s.rec.ID)}
+		QueueAudio:  time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll,
+		IdleRelease: m.cfg.IdleReleaseDuration(),
+		// The audio a fallback engine served is held (sealed, in memory)
+		// for the primary's catch-up only when the transcript is kept.
+		KeepForCatchUp: s.rec.KeepTranscript,
+		Offset:         time.Duration(s.rec.AudioMS) * time.Millisecond,
+		Logger:         m.log.With("session", s.rec.ID)}
 	if s.rec.KeepTranscript && m.privacy.Snippet != nil {
 		sessionID, snip := s.rec.ID, m.privacy.Snippet
 		pc.Snippet, pc.SnippetBelow = func(e Event, samples []float32, rate int) {
