@@ -113,6 +113,10 @@ type Engines struct {
 	TTS        Role `json:"tts" toml:"tts"`
 	VAD        Role `json:"vad" toml:"vad"`
 	Speaker    Role `json:"speaker" toml:"speaker"`
+	// Deepgram configures the cloud engine for roles that name it.
+	Deepgram Deepgram `json:"deepgram,omitzero" toml:"deepgram"`
+	// Failover tunes chains of engines ("deepgram,pocketsphinx").
+	Failover Failover `json:"failover,omitzero" toml:"failover"`
 }
 
 // NamedRole is a Role with its name, as Engines.List returns them.
@@ -191,6 +195,8 @@ func (c Config) Defaults() Config {
 	c.Chat = c.Chat.defaults(c)
 	c.Vault = c.Vault.defaults(c)
 	c.Privacy = c.Privacy.defaults(c)
+	c.Engines.Deepgram = c.Engines.Deepgram.defaults()
+	c.Engines.Failover = c.Engines.Failover.defaults()
 	def := defaultRoles()
 	for _, name := range RoleNames() {
 		r, d := c.Engines.role(name), def.role(name)
@@ -244,6 +250,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config: engines.%s.model %q: a catalogue name, not a path", r.Name, r.Model))
 		}
 	}
+	errs = append(errs, c.Engines.validateChains()...)
 	for _, section := range [][]error{c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
 		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate(),
 		c.Live.validate(), c.Chat.validate(), c.Vault.validate(), c.Privacy.validate()} {
