@@ -73,8 +73,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		log.Error("cannot start", "err", err)
 		return exitFailure
 	}
-	set, err := engines.Load(ctx, newRegistry(), speech.Deps{Models: modelStore, Logger: telemetry.Component(logger, "engines")},
-		cfg.Engines.List())
+	set, err := engines.LoadChained(ctx, newRegistry(), speech.Deps{Models: modelStore, Logger: telemetry.Component(logger, "engines")},
+		newChainer(cfg.Engines.Failover, telemetry.Component(logger, "chain")), cfg.Engines.List())
 	if err != nil {
 		log.Error("a required engine failed to load", "err", err)
 		if ctx.Err() != nil {
@@ -108,6 +108,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer gw.close(context.WithoutCancel(ctx), log)
+	if gw.registry != nil {
+		if err := gw.registry.Register(set.Collector()); err != nil {
+			log.Error("cannot register the engine metrics", "err", err)
+			return exitFailure
+		}
+	}
 	keyring, err := openVault(ctx, cfg, db, gw.audit, logger)
 	if err != nil {
 		log.Error("cannot open the privacy vault", "err", err)

@@ -123,6 +123,9 @@ type Engines struct {
 type NamedRole struct {
 	Name string
 	Role
+	// Links are the specs of the role's engines in priority order (one
+	// for a plain engine, several for a chain); empty means Role.Spec.
+	Links []speech.Spec
 }
 
 // RoleNames lists the roles in a fixed order.
@@ -130,7 +133,17 @@ func RoleNames() []string { return []string{"asr", "transcribe", "tts", "vad", "
 
 // List returns every role with its name, in RoleNames order.
 func (e Engines) List() []NamedRole {
-	return []NamedRole{{"asr", e.ASR}, {"transcribe", e.Transcribe}, {"tts", e.TTS}, {"vad", e.VAD}, {"speaker", e.Speaker}}
+	out := []NamedRole{{Name: "asr", Role: e.ASR}, {Name: "transcribe", Role: e.Transcribe}, {Name: "tts", Role: e.TTS},
+		{Name: "vad", Role: e.VAD}, {Name: "speaker", Role: e.Speaker}}
+	for i := range out {
+		out[i].Links = e.Links(out[i].Role)
+	}
+	return out
+}
+
+// Named is role name with its links, as List gives it.
+func (e Engines) Named(name string, r Role) NamedRole {
+	return NamedRole{Name: name, Role: r, Links: e.Links(r)}
 }
 
 // role returns a pointer to the named role, or nil.

@@ -60,7 +60,7 @@ func (p *publisher) publish(e Event) Event {
 	case e.Type == TypeCaption && !e.Final:
 		c := e
 		p.open = &c
-	case e.Type == TypeCaption || e.Type == TypeState:
+	case e.Type == TypeCaption || e.Type == TypeState || e.Type == TypeEngine:
 		if e.Type == TypeCaption && p.open != nil && p.open.Segment == e.Segment {
 			p.open = nil
 		}

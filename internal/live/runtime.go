@@ -99,6 +99,11 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		keep = nil
 	}
 	onEvent := func(e Event) {
+		if e.Type == TypeEngine {
+			m.met.switches.WithLabelValues(e.EngineFrom, e.Engine, e.Reason).Inc()
+			m.log.Info("live: recognition moved to another engine", "session_id", s.rec.ID,
+				"from", e.EngineFrom, "to", e.Engine, "reason", e.Reason, "at", e.At)
+		}
 		if e.Type == TypeSpeechStarted || (e.Type == TypeCaption && e.Text != "") {
 			s.lastSpeech.Store(m.now().UnixNano())
 		}
