@@ -130,6 +130,9 @@ func (p *privacyParts) liveHooks() live.Privacy {
 		Keep: func(e live.Event) {
 			p.enqueue("transcript", e.SessionID, func(ctx context.Context) error { return p.keeper.Keep(ctx, e) })
 		},
+		Replace: func(id string, from, to float64, finals []live.Event) {
+			p.enqueue("catch-up", id, func(ctx context.Context) error { return p.keeper.Replace(ctx, id, from, to, finals) })
+		},
 		Forget: func(id string) {
 			p.enqueue("destroy", id, func(ctx context.Context) error {
 				return p.keeper.DestroySession(retention.WithActor(ctx, "system:live"), id, "deleted")

@@ -51,6 +51,10 @@ type Privacy struct {
 	// Keep receives every final caption of a session keeping its
 	// transcript (with Seq and SessionID set).
 	Keep func(Event)
+	// Replace receives, for a session keeping its transcript, the primary
+	// engine's finals for a span [from, to] (session seconds) a fallback
+	// engine served: they replace the kept captions there (catch-up).
+	Replace func(sessionID string, from, to float64, finals []Event)
 	// Snippet receives, for a keeping session, each final caption whose
 	// confidence is below SnippetBelow with its audio (mono, the
 	// recognizer's rate). Nil keeps no snippets.

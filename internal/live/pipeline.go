@@ -38,6 +38,10 @@ type PipelineConfig struct {
 	// below SnippetBelow with its audio. Called from the pipeline
 	// goroutine: it must not block.
 	Snippet func(e Event, samples []float32, rate int)
+	// CatchUp, when set, receives the primary engine's finals for a span a
+	// fallback served (session seconds, offset applied). Called from the
+	// pipeline goroutine: it must not block.
+	CatchUp func(from, to float64, finals []Event)
 }
 
 // SpeakerTracker decides who is speaking in one stream (a *speaker.Tracker).
@@ -81,6 +85,10 @@ func NewPipeline(ctx context.Context, cfg PipelineConfig, emit func(Event)) (*Pi
 	}
 	a, err := recognize.NewAsync(ctx, recognize.AsyncConfig{Config: rc, QueueAudio: cfg.QueueAudio, IdleRelease: cfg.IdleRelease},
 		func(e recognize.Event) {
+			if e.Kind == recognize.KindCatchUp && cfg.CatchUp != nil {
+				cfg.CatchUp(catchUpOf(e, cfg.Offset))
+				return
+			}
 			if ev, ok := captionOf(e, cfg.Offset); ok {
 				emit(ev)
 			}
@@ -118,6 +126,16 @@ func captionOf(e recognize.Event, offset time.Duration) (Event, bool) {
 			EngineFrom: e.Stream.From, Reason: e.Stream.Reason}, true
 	}
 	return Event{}, false
+}
+
+// catchUpOf is a catch-up's span and finals on the session's clock.
+func catchUpOf(e recognize.Event, offset time.Duration) (from, to float64, finals []Event) {
+	for _, r := range e.Stream.Results {
+		if r.Final && r.Text != "" {
+			finals = append(finals, CaptionEvent(r, offset))
+		}
+	}
+	return seconds(offset + e.Stream.Span[0]), seconds(offset + e.Stream.Span[1]), finals
 }
 
 // eventOf is the caption of a result event.

@@ -120,6 +120,10 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		KeepForCatchUp: s.rec.KeepTranscript,
 		Offset:         time.Duration(s.rec.AudioMS) * time.Millisecond,
 		Logger:         m.log.With("session", s.rec.ID)}
+	if keep != nil && m.privacy.Replace != nil {
+		sessionID, replace := s.rec.ID, m.privacy.Replace
+		pc.CatchUp = func(from, to float64, finals []Event) { replace(sessionID, from, to, finals) }
+	}
 	if s.rec.KeepTranscript && m.privacy.Snippet != nil {
 		sessionID, snip := s.rec.ID, m.privacy.Snippet
 		pc.Snippet, pc.SnippetBelow = func(e Event, samples []float32, rate int) {
