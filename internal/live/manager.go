@@ -49,7 +49,9 @@ type Privacy struct {
 	// Defaults for sessions that do not say.
 	KeepTranscript, IdentifySpeakers bool
 	// Keep receives every final caption of a session keeping its
-	// transcript (with Seq and SessionID set).
+	// transcript (with Seq and SessionID set) before viewers are sent it,
+	// and returns once it is stored (bounded: it may give up and log), so
+	// a crash never loses a final a viewer saw.
 	Keep func(Event)
 	// Replace receives, for a session keeping its transcript, the primary
 	// engine's finals for a span [from, to] (session seconds) a fallback
@@ -80,8 +82,9 @@ func orDefault(p *bool, def bool) bool {
 // store, their pipelines (this process is every session's owner: it
 // numbers, publishes and keeps their events) and the viewers' hubs.
 //
-// Lock order: Manager.mu, then session.mu, then publisher.mu; hubMu, then
-// hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
+// Lock order: Manager.mu, then session.mu, then publisher.mu (under which
+// Privacy.Keep stores a kept final, the one I/O under a live lock);
+// hubMu, then hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
 // session may close its pipeline while holding session.mu.
 type Manager struct {
 	db      *sql.DB

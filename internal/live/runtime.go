@@ -107,10 +107,7 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		if e.Type == TypeSpeechStarted || (e.Type == TypeCaption && e.Text != "") {
 			s.lastSpeech.Store(m.now().UnixNano())
 		}
-		e = pub.publish(e)
-		if keep != nil && e.Type == TypeCaption && e.Final && e.Text != "" {
-			keep(e)
-		}
+		pub.publishKept(e, keep)
 	}
 	pc := PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords,
 		QueueAudio:  time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll,
