@@ -211,8 +211,12 @@ func (s *stream) Accept(ctx context.Context, samples []float32) ([]speech.Result
 	if err := speech.CheckSamples(samples); err != nil {
 		return nil, err
 	}
-	if len(samples) > 0 {
-		if err := s.write(ctx, websocket.MessageBinary, audio.EncodePCM16(samples)); err != nil {
+	// Large pushes (a chain's replay) go as several frames: Deepgram
+	// expects streaming-sized ones, and WebSocket peers bound messages.
+	frame := s.rec.cfg.SampleRate / 4
+	for off := 0; off < len(samples); off += frame {
+		pcm := audio.EncodePCM16(samples[off:min(off+frame, len(samples))])
+		if err := s.write(ctx, websocket.MessageBinary, pcm); err != nil {
 			return nil, err
 		}
 		s.unsent = true
