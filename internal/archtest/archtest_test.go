@@ -85,6 +85,10 @@ var forbidden = []struct {
 	{"internal/transcript", []string{"internal/api", "internal/models", "internal/speech/sherpa", "internal/speech/pocketsphinx", "internal/speech/flite"},
 		"formats are pure"},
 	{"internal/wer", []string{"internal/"}, "WER is a leaf"},
+	{"internal/speech/chain", []string{"internal/speech/deepgram", "internal/speech/pocketsphinx", "internal/speech/sherpa", "internal/speech/flite"},
+		"a chain composes the engines it is given and imports none"},
+	{"internal/speech/deepgram", []string{"internal/speech/pocketsphinx", "internal/speech/sherpa", "internal/speech/flite", "internal/live", "internal/listen"},
+		"the cloud engine is pure Go and stands alone"},
 }
 
 func TestImportRules(t *testing.T) {

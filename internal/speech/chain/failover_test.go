@@ -127,3 +127,19 @@ func directText(t *testing.T, rec speech.Recognizer, samples []float32) string {
 	defer st.Close()
 	return speechtest.FinalText(speechtest.Feed(t, st, samples, 1600))
 }
+
+// TestConformance: a chain is a Recognizer like any engine, whether the
+// primary serves or is refused and the fallback does.
+func TestConformance(t *testing.T) {
+	r := newRig(t, testConfig())
+	samples, _ := dgtest.Speech(t, shortID)
+	direct := directText(t, r.local, samples)
+	check := func(t *testing.T, text string) {
+		if e := wer.Compute(direct, text).Rate(); e > 0.35 {
+			t.Errorf("%q vs PocketSphinx alone %q (WER %.2f)", text, direct, e)
+		}
+	}
+	t.Run("primary", func(t *testing.T) { speechtest.Recognizer(t, r.rec, samples, check) })
+	r.dbl.SetFault(dgtest.Fault401)
+	t.Run("fallback", func(t *testing.T) { speechtest.Recognizer(t, r.rec, samples, check) })
+}
