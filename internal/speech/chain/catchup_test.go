@@ -53,7 +53,7 @@ func TestCatchUp(t *testing.T) {
 	silence := make([]float32, 1600)
 	for end := time.Now().Add(20 * time.Second); ev == nil; {
 		if time.Now().After(end) {
-			t.Fatalf("no catchup event; events %+v", s.events)
+			t.Fatalf("no catchup event; events %+v; log:\n%s", s.events, r.logs)
 		}
 		s.feed(silence, 20*time.Millisecond)
 		for i := range s.events {

@@ -225,7 +225,9 @@ func (s *stream) Accept(ctx context.Context, samples []float32) ([]speech.Result
 	return rs, err
 }
 
-// Flush sends Finalize and waits (ctx, FlushTimeout) for its answer.
+// Flush sends Finalize and waits for its answer, bounded by ctx and by
+// FlushTimeout without any message (audio sent faster than real time
+// leaves a backlog Deepgram answers through first).
 func (s *stream) Flush(ctx context.Context) ([]speech.Result, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
@@ -251,7 +253,8 @@ func (s *stream) Flush(ctx context.Context) ([]speech.Result, error) {
 			return out, err
 		}
 		select {
-		case <-s.notify:
+		case <-s.notify: // progress: Deepgram is working through a backlog
+			timeout.Reset(s.rec.cfg.FlushTimeout)
 		case <-ctx.Done():
 			return out, fmt.Errorf("deepgram: flush: %w", ctx.Err())
 		case <-timeout.C:
