@@ -12,11 +12,11 @@ import (
 	"github.com/izwi-speech/izwi/internal/wer"
 )
 
-// TestFailover injects each fault 3 times (1 with -short) in `make test`;
+// TestFailover injects each fault twice (once with -short) in `make test`;
 // TestSoakFailover (`make soak`) 20 times. The double's PocketSphinx runs
 // at about 1.6× real time on the 2-core box, so a round costs ~2 s.
 func TestFailover(t *testing.T) {
-	n := 3
+	n := 2
 	if testing.Short() {
 		n = 1
 	}
@@ -144,4 +144,20 @@ func TestConformance(t *testing.T) {
 	t.Run("primary", func(t *testing.T) { speechtest.Recognizer(t, r.rec, samples, check) })
 	r.dbl.SetFault(dgtest.Fault401)
 	t.Run("fallback", func(t *testing.T) { speechtest.Recognizer(t, r.rec, samples, check) })
+}
+
+// TestFallbackWithoutHotwords: a fallback that cannot take the session's
+// vocabulary (PocketSphinx needs unknown words spelt in phones) still
+// serves, without it.
+func TestFallbackWithoutHotwords(t *testing.T) {
+	r := newRig(t, testConfig())
+	r.dbl.SetFault(dgtest.Fault401)
+	st, err := r.rec.NewStream(context.Background(), speech.StreamOptions{Hotwords: []string{"izwi"}})
+	if err != nil {
+		t.Fatalf("NewStream with the primary refused: %v", err)
+	}
+	defer st.Close()
+	if got := r.rec.Serving()["pocketsphinx"]; got != 1 {
+		t.Errorf("Serving() = %v, want the fallback serving", r.rec.Serving())
+	}
 }
