@@ -121,12 +121,10 @@ func (l *liveParts) closeStreams(ctx context.Context) {
 }
 
 // close stops the sources and the manager (pipelines flushed, live
-// sessions recorded as interrupted for the next start).
+// sessions recorded as interrupted for the next start), within ctx.
 func (l *liveParts) close(ctx context.Context) {
 	l.stopSrcs()
 	l.sources.Wait()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	l.closeStreams(ctx)
 	if err := l.manager.Close(ctx); err != nil {
 		l.log.Warn("closing live sessions", "err", err)

@@ -157,8 +157,8 @@ func loadTranscriber(ctx context.Context, c *cli, cfg config.Config, logger *slo
 		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
 		return nil, exitFailure
 	}
-	set, err := engines.Load(ctx, newRegistry(), speech.Deps{Models: store, Logger: telemetry.Component(logger, "engines")},
-		[]config.NamedRole{{Name: "transcribe", Role: role}})
+	set, err := engines.LoadChained(ctx, newRegistry(), speech.Deps{Models: store, Logger: telemetry.Component(logger, "engines")},
+		newChainer(cfg.Engines.Failover, telemetry.Component(logger, "chain")), []config.NamedRole{cfg.Engines.Named("transcribe", role)})
 	switch {
 	case err == nil:
 		return set, exitOK

@@ -193,7 +193,7 @@ func BenchmarkConcurrentStreams(b *testing.B) {
 			for off := 0; off < len(s); off += 1600 {
 				p.Write(s[off:min(off+1600, len(s))])
 			}
-			p.Close()
+			p.Close(context.Background())
 		})
 	}
 	b.ReportMetric(direct/float64(b.N), "streams-direct")

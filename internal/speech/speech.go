@@ -158,6 +158,14 @@ type Stream interface {
 	Close() error
 }
 
+// StreamCounter is implemented by recognizers that know how many streams
+// they have open and how many they can have (a fixed decoder pool):
+// /metrics shows both, so an operator sees capacity before callers are
+// refused. Capacity 0 means no fixed bound.
+type StreamCounter interface {
+	Streams() (inUse, capacity int)
+}
+
 // TranscribeOptions tune a file transcription.
 type TranscribeOptions struct {
 	Language string
