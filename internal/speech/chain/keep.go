@@ -84,6 +84,12 @@ func (s *sealed) open() ([]float32, int64, error) {
 	if len(s.chunks) == 0 {
 		return nil, 0, nil
 	}
+	for i := 1; i < len(s.chunks); i++ {
+		prev, c := s.chunks[i-1], s.chunks[i]
+		if c.seq != prev.seq+1 || c.start < prev.start {
+			return nil, 0, fmt.Errorf("chain: catch-up audio out of order")
+		}
+	}
 	first := s.chunks[0].start
 	last := s.chunks[len(s.chunks)-1]
 	out := make([]float32, last.start+last.n-first)

@@ -59,14 +59,17 @@ func (s *stream) Flush(ctx context.Context) ([]speech.Result, error) {
 		}
 		out = rs
 	}
-	fctx, cancel := ctx, context.CancelFunc(func() {})
-	if _, ok := s.st.(Acker); ok {
-		fctx, cancel = context.WithTimeout(ctx, s.r.cfg.Stall)
-	}
+	fctx, cancel := context.WithCancel(ctx)
+	stalled := s.watch(fctx, cancel)
 	rs, err := s.st.Flush(fctx)
 	cancel()
 	if err != nil {
-		if rs, err = s.failed(ctx, err); err != nil {
+		if <-stalled {
+			rs, err = s.failover(ctx, "stall")
+		} else {
+			rs, err = s.failed(ctx, err)
+		}
+		if err != nil {
 			return out, err
 		}
 		out = append(out, rs...)
@@ -182,6 +185,42 @@ func (s *stream) stalled() bool {
 		s.waiting = now
 	}
 	return !s.waiting.IsZero() && now.Sub(s.waiting) > s.r.cfg.Stall
+}
+
+// watch guards a blocking call on a stream that reports Acknowledged:
+// while ctx lives it cancels the call when the acknowledged audio has not
+// moved for Stall (a backlog that is being worked through is no stall).
+// The channel yields, once the call is over and ctx is cancelled, whether
+// it did.
+func (s *stream) watch(ctx context.Context, cancel context.CancelFunc) <-chan bool {
+	out := make(chan bool, 1)
+	a, ok := s.st.(Acker)
+	if !ok {
+		out <- false
+		return out
+	}
+	stall := s.r.cfg.Stall
+	go func() {
+		tick := time.NewTicker(max(stall/8, 10*time.Millisecond))
+		defer tick.Stop()
+		last, since := a.Acknowledged(), time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				out <- false
+				return
+			case now := <-tick.C:
+				if ack := a.Acknowledged(); ack != last {
+					last, since = ack, now
+				} else if now.Sub(since) > stall {
+					cancel()
+					out <- true
+					return
+				}
+			}
+		}
+	}()
+	return out
 }
 
 // hold seals outage audio for catch-up when the session keeps it.

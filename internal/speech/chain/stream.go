@@ -95,7 +95,14 @@ func (s *stream) open(ctx context.Context, order []int, reason string) ([]speech
 		if reason != "" {
 			octx, cancel = context.WithTimeout(ctx, openTimeout)
 		}
-		st, err := s.r.engines[i].Rec.NewStream(octx, s.engineOpts())
+		opts := s.engineOpts()
+		st, err := s.r.engines[i].Rec.NewStream(octx, opts)
+		if errors.Is(err, speech.ErrUnsupported) && len(opts.Hotwords) > 0 && i > 0 {
+			// A fallback that cannot spell the session's vocabulary still
+			// serves: captions without the boost beat no captions.
+			s.r.log.Warn("fallback serves without hotwords", "engine", s.r.engines[i].Name)
+			st, err = s.r.engines[i].Rec.NewStream(octx, speech.StreamOptions{})
+		}
 		cancel()
 		if err == nil {
 			var rs []speech.Result
@@ -106,7 +113,7 @@ func (s *stream) open(ctx context.Context, order []int, reason string) ([]speech
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("chain: %w", ctx.Err())
 		}
-		if !failsOver(err) {
+		if !failsOver(err) && !errors.Is(err, context.DeadlineExceeded) { // a busy engine may time out opening
 			return nil, err
 		}
 		s.r.log.Warn("engine unavailable", "engine", s.r.engines[i].Name, "reason", reasonOf(err))

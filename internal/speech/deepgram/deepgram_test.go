@@ -39,10 +39,10 @@ func setup(t *testing.T) fixture {
 	t.Helper()
 	key, file := dgtest.CanaryKey(t)
 	dbl := dgtest.New(t, dgtest.PocketSphinx(t, 6), key)
-	// Tests send audio faster than real time and the double's PocketSphinx
-	// (partials on) works through it at about real time on a busy 2-core
-	// box, so Finalize may wait for a backlog of several seconds.
-	return fixture{dbl: dbl, key: key, file: file, cfg: deepgram.Config{URL: dbl.URL, APIKeyFile: file, FlushTimeout: 30 * time.Second}}
+	// FlushTimeout is how long Finalize may go without any message: four
+	// streams on the double's PocketSphinx, on two busy cores and under
+	// -race, can take longer than the 5 s default between answers.
+	return fixture{dbl: dbl, key: key, file: file, cfg: deepgram.Config{URL: dbl.URL, APIKeyFile: file, FlushTimeout: 20 * time.Second}}
 }
 
 func newRec(t *testing.T, cfg deepgram.Config) *deepgram.Recognizer {
@@ -117,9 +117,7 @@ func TestRegister(t *testing.T) {
 // reason, and bad audio as ErrBadAudio.
 func TestFaults(t *testing.T) {
 	f := setup(t)
-	// Long enough for the double to work through the 2 s utterance sent
-	// faster than real time, short enough to keep the stall case quick.
-	f.cfg.FlushTimeout = 3 * time.Second
+	f.cfg.FlushTimeout = time.Second // the stall case waits this long
 	rec := newRec(t, f.cfg)
 	samples, _ := dgtest.Speech(t, shortID)
 	ctx := context.Background()
@@ -218,7 +216,7 @@ func TestKeyRotation(t *testing.T) {
 // header: never in a request URI, an error, or the configuration's JSON.
 func TestKeyNeverLeaks(t *testing.T) {
 	f := setup(t)
-	f.cfg.FlushTimeout = 3 * time.Second
+	f.cfg.FlushTimeout = time.Second
 	rec := newRec(t, f.cfg)
 	tr, err := deepgram.NewTranscriber(f.cfg, secrets.Source{})
 	if err != nil {

@@ -211,8 +211,12 @@ func (s *stream) Accept(ctx context.Context, samples []float32) ([]speech.Result
 	if err := speech.CheckSamples(samples); err != nil {
 		return nil, err
 	}
-	if len(samples) > 0 {
-		if err := s.write(ctx, websocket.MessageBinary, audio.EncodePCM16(samples)); err != nil {
+	// Large pushes (a chain's replay) go as several frames: Deepgram
+	// expects streaming-sized ones, and WebSocket peers bound messages.
+	frame := s.rec.cfg.SampleRate / 4
+	for off := 0; off < len(samples); off += frame {
+		pcm := audio.EncodePCM16(samples[off:min(off+frame, len(samples))])
+		if err := s.write(ctx, websocket.MessageBinary, pcm); err != nil {
 			return nil, err
 		}
 		s.unsent = true
@@ -221,7 +225,9 @@ func (s *stream) Accept(ctx context.Context, samples []float32) ([]speech.Result
 	return rs, err
 }
 
-// Flush sends Finalize and waits (ctx, FlushTimeout) for its answer.
+// Flush sends Finalize and waits for its answer, bounded by ctx and by
+// FlushTimeout without any message (audio sent faster than real time
+// leaves a backlog Deepgram answers through first).
 func (s *stream) Flush(ctx context.Context) ([]speech.Result, error) {
 	if err := s.usable(ctx); err != nil {
 		return nil, err
@@ -247,7 +253,8 @@ func (s *stream) Flush(ctx context.Context) ([]speech.Result, error) {
 			return out, err
 		}
 		select {
-		case <-s.notify:
+		case <-s.notify: // progress: Deepgram is working through a backlog
+			timeout.Reset(s.rec.cfg.FlushTimeout)
 		case <-ctx.Done():
 			return out, fmt.Errorf("deepgram: flush: %w", ctx.Err())
 		case <-timeout.C:

@@ -32,7 +32,7 @@ type session struct {
 
 // silenceAck is how much audio may pass without any message before the
 // double, like Deepgram, answers with an empty Results message.
-const silenceAck = 500 * time.Millisecond
+const silenceAck = 250 * time.Millisecond
 
 func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	if !s.admit(w, r) {
@@ -79,6 +79,9 @@ func (ss *session) run(ctx context.Context) {
 		typ, b, err := ss.conn.Read(ctx)
 		if err != nil {
 			return
+		}
+		if fault, _ := ss.s.state(); fault == FaultReset {
+			return // a socket that raced SetFault's sweep dies on its next frame
 		}
 		if typ == websocket.MessageBinary {
 			if len(b)%2 != 0 {
