@@ -14,7 +14,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/chat/chattest"
 	"github.com/izwi-speech/izwi/internal/limit"
-	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 )
 
 func newLimiter(t *testing.T, l limit.Limits) *limit.Limiter {
@@ -198,19 +198,7 @@ func TestRecognizerBusyCloses4029(t *testing.T) {
 	lim := newLimiter(t, limit.Limits{MaxSessions: 10})
 	h := NewHandler(Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up), Sessions: lim})
 	url := serve(t, h)
-	var held []speech.Stream
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		st, err := e.rec.NewStream(ctx, speech.StreamOptions{})
-		cancel()
-		if err != nil {
-			break // every decoder is taken
-		}
-		held = append(held, st)
-	}
-	if len(held) == 0 {
-		t.Fatal("could not take a single decoder")
-	}
+	release := speechtest.Exhaust(t, e.rec)
 	c := dial(t, url, cfgMsg)
 	var it item
 	for it = c.next(); it.err == nil; it = c.next() {
@@ -229,9 +217,7 @@ func TestRecognizerBusyCloses4029(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	for _, st := range held {
-		st.Close()
-	}
+	release()
 	c2 := dial(t, url, cfgMsg)
 	c2.until(evReady)
 }

@@ -1,7 +1,6 @@
 package listen
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"slices"
@@ -9,7 +8,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audio"
-	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 )
 
 // BenchmarkStream streams a 3.2 s shared utterance through the handler over
@@ -50,21 +49,7 @@ func BenchmarkStream(b *testing.B) {
 func BenchmarkRefuseAtCapacity(b *testing.B) {
 	e := loadEngines(b)
 	base := serve(b, NewHandler(e.options()))
-	var held []speech.Stream
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		st, err := e.rec.NewStream(ctx, speech.StreamOptions{})
-		cancel()
-		if err != nil {
-			break
-		}
-		held = append(held, st)
-	}
-	defer func() {
-		for _, st := range held {
-			st.Close()
-		}
-	}()
+	defer speechtest.Exhaust(b, e.rec)()
 	hdr := http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}, "Sec-Websocket-Version": {"13"},
 		"Sec-Websocket-Key": {"dGhlIHNhbXBsZSBub25jZQ=="}}
 	var took []time.Duration

@@ -17,7 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/clocktest"
-	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 )
 
 // A shared utterance streamed faster than real time comes back as the
@@ -408,19 +408,7 @@ func TestStreamCredentialExpiry(t *testing.T) {
 func TestStreamRefusedAtCapacity(t *testing.T) {
 	e := loadEngines(t)
 	base := serve(t, NewHandler(e.options()))
-	var held []speech.Stream
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-		st, err := e.rec.NewStream(ctx, speech.StreamOptions{})
-		cancel()
-		if err != nil {
-			break
-		}
-		held = append(held, st)
-	}
-	if len(held) == 0 {
-		t.Fatal("could not take a single decoder")
-	}
+	release := speechtest.Exhaust(t, e.rec)
 	_, resp, err := websocket.Dial(context.Background(), wsURL(base, "encoding=linear16&sample_rate=16000"), nil)
 	if err == nil || resp == nil {
 		t.Fatalf("a stream opened with every decoder taken: %v", err)
@@ -431,9 +419,7 @@ func TestStreamRefusedAtCapacity(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || body.Error.Code != "engine_busy" || resp.Header.Get("Retry-After") != "1" {
 		t.Errorf("at capacity: %d %s (Retry-After %q), want 503 engine_busy, Retry-After 1", resp.StatusCode, b, resp.Header.Get("Retry-After"))
 	}
-	for _, st := range held {
-		st.Close()
-	}
+	release()
 	s := dial(t, wsURL(base, "encoding=linear16&sample_rate=16000"), nil)
 	s.sendText(`{"type":"CloseStream"}`)
 	if code, _ := s.closeStatus(); code != websocket.StatusNormalClosure {

@@ -409,3 +409,30 @@ func Embedder(t *testing.T, emb speech.Embedder, samples []float32) {
 		t.Errorf("Embed(NaN) = %v, want ErrBadAudio", err)
 	}
 }
+
+// Exhaust opens streams on rec until it has no free one within a short
+// wait (every decoder of its pool taken) and returns a function that
+// closes them all; it fails t if not even one opens. Tests of capacity
+// refusals use it.
+func Exhaust(t testing.TB, rec speech.Recognizer) (release func()) {
+	t.Helper()
+	var held []speech.Stream
+	for len(held) < 1024 {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		st, err := rec.NewStream(ctx, speech.StreamOptions{})
+		cancel()
+		if err != nil {
+			break
+		}
+		held = append(held, st)
+	}
+	if len(held) == 0 {
+		t.Fatal("speechtest: could not take a single stream")
+	}
+	return func() {
+		for _, st := range held {
+			st.Close()
+		}
+		held = nil
+	}
+}
