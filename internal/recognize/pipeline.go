@@ -109,6 +109,7 @@ func (p *Pipeline) Release(ctx context.Context) error {
 		return nil
 	}
 	err := p.Finalize(ctx)
+	p.utteranceEnd() // no audio for a while: whoever spoke has finished
 	err = errors.Join(err, p.st.Close())
 	p.st = nil
 	return err
