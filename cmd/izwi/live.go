@@ -24,6 +24,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
 	"github.com/izwi-speech/izwi/internal/live/source"
+	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/web"
@@ -67,6 +68,12 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	th, err := gw.ticketHandler()
 	if err != nil {
 		return nil, err
+	}
+	if sc, ok := set.Recognizer.(speech.StreamCounter); ok {
+		if _, capacity := sc.Streams(); capacity > 0 && cfg.Live.MaxSessions > capacity {
+			telemetry.Component(logger, "live").Warn("live.max_sessions is above the recognizer's decoder pool: busy sessions beyond it are refused (engine_busy) until others go idle",
+				"max_sessions", cfg.Live.MaxSessions, "decoders", capacity)
+		}
 	}
 	m, err := live.NewManager(ctx, live.ManagerOptions{Store: db, Conn: broker.Conn(), Recognizer: set.Recognizer, VAD: set.VAD,
 		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry})
