@@ -28,6 +28,10 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
   go test ./internal/chat/ -run '^$' -bench . -benchtime=500x -timeout 10m
   go test ./internal/converse/ -run '^$' -bench TurnLatency -benchtime=12x -timeout 20m
   go test ./internal/listen/ -run '^$' -bench BenchmarkStream -benchtime=5x -timeout 20m
+  go test ./internal/listen/ -run '^$' -bench RefuseAtCapacity -benchtime=20x -timeout 10m
+  echo
+  echo "## Deepgram failover: gap from fault to the next caption; catch-up speed against the double"
+  go test ./internal/speech/chain/ -run '^$' -bench 'Failover|CatchUp' -benchtime=10x -timeout 20m
   echo
   echo "## Gateway: per-request cost of IP filter + auth + scope + quota"
   go test ./internal/api/ -run '^$' -bench 'AuthChain$' -benchtime=3s -count=3

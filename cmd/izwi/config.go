@@ -12,7 +12,9 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/models"
+	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/deepgram"
 	"github.com/izwi-speech/izwi/internal/speech/flite"
 	"github.com/izwi-speech/izwi/internal/speech/pocketsphinx"
 	"github.com/izwi-speech/izwi/internal/speech/sherpa"
@@ -102,6 +104,8 @@ func newRegistry() *speech.Registry {
 	pocketsphinx.Register(r)
 	flite.Register(r)
 	sherpa.Register(r)
+	// The key is read from its file (or secret) on every connection.
+	deepgram.Register(r, secrets.Source{LookupEnv: os.LookupEnv})
 	return r
 }
 

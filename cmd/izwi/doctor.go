@@ -208,7 +208,8 @@ func (e doctorEnv) checkAuth(context.Context) []finding {
 // checkFiles looks for secrets and data other users can read or change.
 func (e doctorEnv) checkFiles(context.Context) []finding {
 	var out []finding
-	keys := []string{e.cfg.Auth.PepperFile, e.cfg.Audit.SignerKeyPath, e.cfg.Audit.PseudonymKeyPath, e.cfg.Telemetry.ScrapeTokenFile}
+	keys := []string{e.cfg.Auth.PepperFile, e.cfg.Audit.SignerKeyPath, e.cfg.Audit.PseudonymKeyPath, e.cfg.Telemetry.ScrapeTokenFile,
+		e.cfg.Engines.Deepgram.APIKeyFile}
 	switch e.cfg.TLS.Mode {
 	case config.TLSFiles:
 		keys = append(keys, e.cfg.TLS.KeyFile)

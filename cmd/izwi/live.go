@@ -24,6 +24,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
 	"github.com/izwi-speech/izwi/internal/live/source"
+	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/web"
@@ -67,6 +68,12 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	th, err := gw.ticketHandler()
 	if err != nil {
 		return nil, err
+	}
+	if sc, ok := set.Recognizer.(speech.StreamCounter); ok {
+		if _, capacity := sc.Streams(); capacity > 0 && cfg.Live.MaxSessions > capacity {
+			telemetry.Component(logger, "live").Warn("live.max_sessions is above the recognizer's decoder pool: busy sessions beyond it are refused (engine_busy) until others go idle",
+				"max_sessions", cfg.Live.MaxSessions, "decoders", capacity)
+		}
 	}
 	m, err := live.NewManager(ctx, live.ManagerOptions{Store: db, Conn: broker.Conn(), Recognizer: set.Recognizer, VAD: set.VAD,
 		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry})
@@ -121,12 +128,10 @@ func (l *liveParts) closeStreams(ctx context.Context) {
 }
 
 // close stops the sources and the manager (pipelines flushed, live
-// sessions recorded as interrupted for the next start).
+// sessions recorded as interrupted for the next start), within ctx.
 func (l *liveParts) close(ctx context.Context) {
 	l.stopSrcs()
 	l.sources.Wait()
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
 	l.closeStreams(ctx)
 	if err := l.manager.Close(ctx); err != nil {
 		l.log.Warn("closing live sessions", "err", err)

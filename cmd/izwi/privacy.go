@@ -44,6 +44,7 @@ type privacyParts struct {
 	log      *slog.Logger
 
 	queue  chan func(context.Context) error
+	ctx    context.Context // the writer's: ends when the privacy parts close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -66,6 +67,7 @@ func buildPrivacy(ctx context.Context, cfg config.Config, db *store.Store, kr *v
 		return nil, err
 	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	p.ctx = wctx
 	p.cancel = cancel
 	p.wg.Add(2)
 	go p.writer(wctx)
@@ -123,12 +125,25 @@ func (p *privacyParts) enqueue(what, sessionID string, job func(context.Context)
 	}
 }
 
+// keepTimeout bounds storing one kept caption before it is sent.
+const keepTimeout = 2 * time.Second
+
 // liveHooks are the per-session privacy defaults and hooks for live.Manager.
 func (p *privacyParts) liveHooks() live.Privacy {
 	pr := p.cfg.Privacy
 	h := live.Privacy{KeepTranscript: pr.KeepTranscripts, IdentifySpeakers: pr.Identify(),
+		// A kept final is stored before viewers see it (durable across a
+		// crash), within keepTimeout so a wedged store cannot stall
+		// recognition for long.
 		Keep: func(e live.Event) {
-			p.enqueue("transcript", e.SessionID, func(ctx context.Context) error { return p.keeper.Keep(ctx, e) })
+			ctx, cancel := context.WithTimeout(p.ctx, keepTimeout)
+			defer cancel()
+			if err := p.keeper.Keep(ctx, e); err != nil {
+				p.log.Warn("kept caption not stored", "session_id", e.SessionID, "seq", e.Seq, "err", err)
+			}
+		},
+		Replace: func(id string, from, to float64, finals []live.Event) {
+			p.enqueue("catch-up", id, func(ctx context.Context) error { return p.keeper.Replace(ctx, id, from, to, finals) })
 		},
 		Forget: func(id string) {
 			p.enqueue("destroy", id, func(ctx context.Context) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/sdnotify"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
@@ -72,8 +73,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		log.Error("cannot start", "err", err)
 		return exitFailure
 	}
-	set, err := engines.Load(ctx, newRegistry(), engineDeps(modelStore, logger),
-		cfg.Engines.List())
+	set, err := engines.LoadChained(ctx, newRegistry(), engineDeps(modelStore, logger),
+		newChainer(cfg.Engines.Failover, telemetry.Component(logger, "chain")), cfg.Engines.List())
 	if err != nil {
 		log.Error("a required engine failed to load", "err", err)
 		if ctx.Err() != nil {
@@ -107,6 +108,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer gw.close(context.WithoutCancel(ctx), log)
+	if gw.registry != nil {
+		if err := gw.registry.Register(set.Collector()); err != nil {
+			log.Error("cannot register the engine metrics", "err", err)
+			return exitFailure
+		}
+	}
 	keyring, err := openVault(ctx, cfg, db, gw.audit, logger)
 	if err != nil {
 		log.Error("cannot open the privacy vault", "err", err)
@@ -123,7 +130,13 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure
 	}
-	defer lv.close(context.WithoutCancel(ctx))
+	defer func() {
+		// The pipelines' drain is bounded by server.shutdown_timeout: past
+		// it, engine calls are cancelled and queued audio is dropped.
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout.Std())
+		defer cancel()
+		lv.close(cctx)
+	}()
 
 	lv.routes.Transcript = priv.transcriptHandler(lv.manager)
 	opts := gw.api
@@ -213,7 +226,23 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	go func() {
 		defer wg.Done()
 		<-sctx.Done()
+		if _, err := sdnotify.Stopping(); err != nil {
+			log.Warn("systemd notify", "err", err)
+		}
 		lv.closeSockets(grace) // hijacked and streaming responses, which Shutdown does not end
+	}()
+	// Under systemd (Type=notify): ready now, and watchdog pings while the
+	// database and the bus answer.
+	if _, err := sdnotify.Ready(); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		healthy := func(ctx context.Context) error { return errors.Join(db.Check(ctx), broker.Check(ctx)) }
+		if err := sdnotify.Watchdog(sctx, healthy, telemetry.Component(logger, "systemd")); err != nil {
+			log.Warn("systemd watchdog", "err", err)
+		}
 	}()
 	// Keys revoked by `izwi keys revoke` in another process: drop their
 	// outstanding tickets here too.

@@ -17,6 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/prepare"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/transcript"
 )
 
@@ -164,8 +165,8 @@ func loadTranscriber(ctx context.Context, c *cli, cfg config.Config, logger *slo
 		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
 		return nil, exitFailure
 	}
-	set, err := engines.Load(ctx, newRegistry(), engineDeps(store, logger),
-		[]config.NamedRole{{Name: "transcribe", Role: role}})
+	set, err := engines.LoadChained(ctx, newRegistry(), engineDeps(store, logger),
+		newChainer(cfg.Engines.Failover, telemetry.Component(logger, "chain")), []config.NamedRole{cfg.Engines.Named("transcribe", role)})
 	switch {
 	case err == nil:
 		return set, exitOK

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
@@ -43,6 +44,11 @@ type ReadyRole struct {
 	Error    string        `json:"error,omitempty"`
 	Library  string        `json:"library,omitempty"`
 	Files    []ReadyFile   `json:"files,omitempty"`
+	// Chain lists a chain's engines in priority order; Serving says how
+	// many streams each serves now (the local engine serving means the
+	// primary is down or recovering).
+	Chain   []string       `json:"chain,omitempty"`
+	Serving map[string]int `json:"serving,omitempty"`
 }
 
 // ReadyFile is a verified model file. Only its base name is shown: the
@@ -63,7 +69,10 @@ func readyz(set Readiness, comps []Component) http.Handler {
 			ready = set.Ready()
 			for _, st := range set.Status() {
 				rr := ReadyRole{Role: st.Role, Engine: st.Engine, Model: st.Model, Required: st.Required, State: st.State,
-					Error: hidePaths(st.Error)}
+					Error: hidePaths(st.Error), Serving: st.Serving}
+				if chain := strings.Split(st.Engine, ","); len(chain) > 1 {
+					rr.Chain = chain
+				}
 				if st.Info != nil {
 					rr.Library = st.Info.Library
 					if st.Info.Model != "" {

@@ -85,6 +85,16 @@ var forbidden = []struct {
 	{"internal/transcript", []string{"internal/api", "internal/models", "internal/speech/sherpa", "internal/speech/pocketsphinx", "internal/speech/flite"},
 		"formats are pure"},
 	{"internal/wer", []string{"internal/"}, "WER is a leaf"},
+	{"internal/speech/chain", []string{"internal/speech/deepgram", "internal/speech/pocketsphinx", "internal/speech/sherpa", "internal/speech/flite"},
+		"a chain composes the engines it is given and imports none"},
+	{"internal/speech/deepgram", []string{"internal/speech/pocketsphinx", "internal/speech/sherpa", "internal/speech/flite", "internal/live", "internal/listen"},
+		"the cloud engine is pure Go and stands alone"},
+	{"internal/recognize", []string{"internal/api", "internal/config", "internal/live", "internal/listen", "internal/converse", "internal/store", "internal/bus", "cmd/"},
+		"the one recognition pipeline knows engines and audio, not the features that use it"},
+	{"internal/converse", []string{"internal/live"},
+		"conversations recognise through internal/recognize, not through live sessions"},
+	{"internal/listen", []string{"internal/live"},
+		"/v1/listen recognises through internal/recognize, not through live sessions"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -117,12 +117,19 @@ type Engines struct {
 	TTS        Role `json:"tts" toml:"tts"`
 	VAD        Role `json:"vad" toml:"vad"`
 	Speaker    Role `json:"speaker" toml:"speaker"`
+	// Deepgram configures the cloud engine for roles that name it.
+	Deepgram Deepgram `json:"deepgram,omitzero" toml:"deepgram"`
+	// Failover tunes chains of engines ("deepgram,pocketsphinx").
+	Failover Failover `json:"failover,omitzero" toml:"failover"`
 }
 
 // NamedRole is a Role with its name, as Engines.List returns them.
 type NamedRole struct {
 	Name string
 	Role
+	// Links are the specs of the role's engines in priority order (one
+	// for a plain engine, several for a chain); empty means Role.Spec.
+	Links []speech.Spec
 }
 
 // RoleNames lists the roles in a fixed order.
@@ -130,7 +137,17 @@ func RoleNames() []string { return []string{"asr", "transcribe", "tts", "vad", "
 
 // List returns every role with its name, in RoleNames order.
 func (e Engines) List() []NamedRole {
-	return []NamedRole{{"asr", e.ASR}, {"transcribe", e.Transcribe}, {"tts", e.TTS}, {"vad", e.VAD}, {"speaker", e.Speaker}}
+	out := []NamedRole{{Name: "asr", Role: e.ASR}, {Name: "transcribe", Role: e.Transcribe}, {Name: "tts", Role: e.TTS},
+		{Name: "vad", Role: e.VAD}, {Name: "speaker", Role: e.Speaker}}
+	for i := range out {
+		out[i].Links = e.Links(out[i].Role)
+	}
+	return out
+}
+
+// Named is role name with its links, as List gives it.
+func (e Engines) Named(name string, r Role) NamedRole {
+	return NamedRole{Name: name, Role: r, Links: e.Links(r)}
 }
 
 // role returns a pointer to the named role, or nil.
@@ -195,6 +212,8 @@ func (c Config) Defaults() Config {
 	c.Chat = c.Chat.defaults(c)
 	c.Vault = c.Vault.defaults(c)
 	c.Privacy = c.Privacy.defaults(c)
+	c.Engines.Deepgram = c.Engines.Deepgram.defaults()
+	c.Engines.Failover = c.Engines.Failover.defaults()
 	def := defaultRoles()
 	for _, name := range RoleNames() {
 		r, d := c.Engines.role(name), def.role(name)
@@ -248,6 +267,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("config: engines.%s.model %q: a catalogue name, not a path", r.Name, r.Model))
 		}
 	}
+	errs = append(errs, c.Engines.validateChains()...)
 	for _, section := range [][]error{c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
 		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate(),
 		c.Live.validate(), c.Chat.validate(), c.Vault.validate(), c.Privacy.validate()} {

@@ -10,7 +10,8 @@ import (
 // audio or words on disk.
 type Live struct {
 	// MaxSessions caps sessions live at once in this process
-	// (IZWI_LIVE_MAX_SESSIONS). Default 8.
+	// (IZWI_LIVE_MAX_SESSIONS). Default 4, PocketSphinx's default decoder
+	// pool (options.decoders): each busy session holds one decoder.
 	MaxSessions int `json:"max_sessions,omitempty" toml:"max_sessions"`
 	// AutoStopAfter is the default silence after which a live session
 	// stops itself; 0 never (IZWI_LIVE_AUTO_STOP_AFTER).
@@ -27,6 +28,11 @@ type Live struct {
 	// its feed is closed (it reconnects and catches up)
 	// (IZWI_LIVE_VIEWER_BUFFER). Default 256.
 	ViewerBuffer int `json:"viewer_buffer,omitempty" toml:"viewer_buffer"`
+	// IdleRelease gives a live session's recognizer stream (a decoder, a
+	// cloud connection) back after this long without audio; the next audio
+	// takes one again (IZWI_LIVE_IDLE_RELEASE). Default 30s; 0 is the
+	// default, a negative value never releases.
+	IdleRelease Duration `json:"idle_release,omitempty" toml:"idle_release"`
 	// QueueAudio is how much audio may wait for the recognizer before new
 	// audio is dropped and counted (IZWI_LIVE_QUEUE_AUDIO). Default 5s.
 	QueueAudio Duration `json:"queue_audio,omitempty" toml:"queue_audio"`
@@ -46,7 +52,15 @@ const (
 	MaxPreRoll = 30 * time.Second
 	// DefaultPreRoll is the pre-roll when none is configured.
 	DefaultPreRoll = 2 * time.Second
+	// DefaultIdleRelease is live.idle_release when none is configured.
+	DefaultIdleRelease = 30 * time.Second
+	// DefaultLiveMaxSessions agrees with PocketSphinx's default decoder
+	// pool, so a session that may start can get a decoder.
+	DefaultLiveMaxSessions = 4
 )
+
+// IdleReleaseDuration is the effective idle release (0: never).
+func (x Live) IdleReleaseDuration() time.Duration { return max(time.Duration(x.IdleRelease), 0) }
 
 // Resume reports whether interrupted sessions resume at start-up.
 func (x Live) Resume() bool { return x.ResumeOnRestart == nil || *x.ResumeOnRestart }
@@ -57,7 +71,10 @@ func (x Live) PreRollDuration() time.Duration { return max(time.Duration(x.PreRo
 // defaults fills empty fields with their defaults.
 func (x Live) defaults(c Config) Live {
 	if x.MaxSessions == 0 {
-		x.MaxSessions = 8
+		x.MaxSessions = DefaultLiveMaxSessions
+	}
+	if x.IdleRelease == 0 {
+		x.IdleRelease = Duration(DefaultIdleRelease)
 	}
 	if x.PreRoll == 0 {
 		x.PreRoll = Duration(DefaultPreRoll)
@@ -96,6 +113,9 @@ func (x Live) validate() []error {
 	if x.ViewerBuffer < 1 || x.ViewerBuffer > 100_000 {
 		errs = append(errs, fmt.Errorf("config: live.viewer_buffer %d: want 1 to 100000", x.ViewerBuffer))
 	}
+	if d := time.Duration(x.IdleRelease); d > 0 && d < time.Second {
+		errs = append(errs, fmt.Errorf("config: live.idle_release %v: want at least 1s (or negative: never)", d))
+	}
 	if q := time.Duration(x.QueueAudio); q < 100*time.Millisecond || q > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("config: live.queue_audio %v: want 100ms to 5m", q))
 	}
@@ -110,6 +130,7 @@ func (x *Live) applyEnv(e envReader) {
 	e.Int("IZWI_LIVE_HISTORY_EVENTS", &x.HistoryEvents)
 	e.Int("IZWI_LIVE_VIEWER_BUFFER", &x.ViewerBuffer)
 	e.Duration("IZWI_LIVE_QUEUE_AUDIO", &x.QueueAudio)
+	e.Duration("IZWI_LIVE_IDLE_RELEASE", &x.IdleRelease)
 	e.String("IZWI_LIVE_PUBLIC_URL", &x.PublicURL)
 	if _, ok := e.get("IZWI_LIVE_RESUME_ON_RESTART"); ok {
 		var b bool
@@ -121,5 +142,5 @@ func (x *Live) applyEnv(e envReader) {
 // envVars lists the IZWI_* variables applyEnv reads.
 func (x Live) envVars() []string {
 	return []string{"IZWI_LIVE_MAX_SESSIONS", "IZWI_LIVE_AUTO_STOP_AFTER", "IZWI_LIVE_PRE_ROLL",
-		"IZWI_LIVE_HISTORY_EVENTS", "IZWI_LIVE_VIEWER_BUFFER", "IZWI_LIVE_QUEUE_AUDIO", "IZWI_LIVE_RESUME_ON_RESTART", "IZWI_LIVE_PUBLIC_URL"}
+		"IZWI_LIVE_HISTORY_EVENTS", "IZWI_LIVE_VIEWER_BUFFER", "IZWI_LIVE_QUEUE_AUDIO", "IZWI_LIVE_IDLE_RELEASE", "IZWI_LIVE_RESUME_ON_RESTART", "IZWI_LIVE_PUBLIC_URL"}
 }

@@ -108,6 +108,7 @@ func EnvVars() []string {
 		vars = append(vars, p+"_ENGINE", p+"_MODEL", p+"_THREADS", p+"_REQUIRED")
 	}
 	var c Config
+	vars = append(vars, chainEnvVars()...)
 	for _, section := range [][]string{c.Auth.envVars(), c.JWT.envVars(), c.Limits.envVars(), c.Admin.envVars(),
 		c.TLS.envVars(), c.Telemetry.envVars(), c.Audit.envVars(),
 		c.Live.envVars(), c.Chat.envVars(), c.Vault.envVars(), c.Privacy.envVars()} {
@@ -161,6 +162,7 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	c.Chat.applyEnv(e)
 	c.Vault.applyEnv(e)
 	c.Privacy.applyEnv(e)
+	c.Engines.applyChainEnv(e)
 	for _, name := range RoleNames() {
 		p, r := "IZWI_"+strings.ToUpper(name), c.Engines.role(name)
 		str(p+"_ENGINE", &r.Engine)

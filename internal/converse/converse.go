@@ -1,6 +1,6 @@
 // Package converse owns the voice conversation endpoint, WS /v1/converse:
 // the caller's audio goes through voice activity detection and streaming
-// recognition (a live.Pipeline over the engine Set's Recognizer and VAD);
+// recognition (a recognize.Async pipeline over the engine Set's Recognizer and VAD);
 // each finished utterance becomes a chat turn (package chat, streamed, with
 // a bounded history); the answer is synthesized sentence by sentence (the
 // Set's Synthesizer) and streamed back as PCM16 audio, paced at playback

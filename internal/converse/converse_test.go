@@ -65,7 +65,7 @@ func TestConversationRoundTrip(t *testing.T) {
 	if m.Metrics == nil || m.Metrics.EndOfSpeechToFirstAudio <= 0 || m.Metrics.EndOfSpeechToFirstAudio < m.Metrics.EndpointToFirstAudio {
 		t.Errorf("turn.metrics %+v", m.Metrics)
 	}
-	reply := recognize(t, e.rec, samplesOf(frames))
+	reply := recognizeText(t, e.rec, samplesOf(frames))
 	t.Logf("heard %q; reply heard as %q; metrics %+v", heard, reply, *m.Metrics)
 	if r := wer.Compute(answer, reply).Rate(); r > 0.5 {
 		t.Errorf("the reply audio was heard as %q (WER %.2f)", reply, r)

@@ -254,7 +254,7 @@ func say(t testing.TB, syn speech.Synthesizer, text string) []float32 {
 }
 
 // recognize transcribes 16 kHz samples with PocketSphinx.
-func recognize(t testing.TB, rec speech.Recognizer, samples []float32) string {
+func recognizeText(t testing.TB, rec speech.Recognizer, samples []float32) string {
 	t.Helper()
 	st, err := rec.NewStream(context.Background(), speech.StreamOptions{})
 	if err != nil {

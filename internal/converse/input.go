@@ -10,14 +10,14 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/izwi-speech/izwi/internal/limit"
-	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/recognize"
 )
 
 // This file is the input side of a conversation: the client's messages
 // (read by the reader goroutine) and the pipeline's events.
 
 // emit is the pipeline's callback: queue and signal, never block.
-func (s *session) emit(e live.Event) {
+func (s *session) emit(e recognize.Event) {
 	s.evMu.Lock()
 	s.evq = append(s.evq, e)
 	s.evMu.Unlock()

@@ -14,6 +14,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/chat/chattest"
 	"github.com/izwi-speech/izwi/internal/limit"
+	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 )
 
 func newLimiter(t *testing.T, l limit.Limits) *limit.Limiter {
@@ -185,4 +186,38 @@ func TestMessageTooBig(t *testing.T) {
 	if !errors.As(it.err, &ce) || ce.Code != websocket.StatusMessageTooBig {
 		t.Errorf("2 MiB message: %v, want 1009", it.err)
 	}
+}
+
+// With every recognizer stream taken, a conversation is refused at once
+// with close 4029 (never a hang), and holds nothing afterwards: the next
+// one opens when a decoder is free.
+func TestRecognizerBusyCloses4029(t *testing.T) {
+	e := loadEngines(t)
+	up := chattest.New(chattest.Options{})
+	defer up.Close()
+	lim := newLimiter(t, limit.Limits{MaxSessions: 10})
+	h := NewHandler(Options{Recognizer: e.rec, VAD: e.vad, Synthesizer: e.syn, Chat: newChat(t, up), Sessions: lim})
+	url := serve(t, h)
+	release := speechtest.Exhaust(t, e.rec)
+	c := dial(t, url, cfgMsg)
+	var it item
+	for it = c.next(); it.err == nil; it = c.next() {
+		if it.ev.Type == evReady {
+			t.Fatal("a conversation started with every decoder taken")
+		}
+	}
+	var ce websocket.CloseError
+	if !errors.As(it.err, &ce) || ce.Code != closeBusy {
+		t.Fatalf("at capacity: %v, want close 4029", it.err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for n, _ := lim.Sessions(context.Background(), caller); n != 0; n, _ = lim.Sessions(context.Background(), caller) {
+		if time.Now().After(deadline) {
+			t.Fatal("a refused conversation still holds its session slot")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	release()
+	c2 := dial(t, url, cfgMsg)
+	c2.until(evReady)
 }

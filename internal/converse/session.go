@@ -3,6 +3,7 @@ package converse
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -16,7 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/limit"
-	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/recognize"
 )
 
 // writeTimeout bounds one message to a client that stopped reading.
@@ -40,10 +41,10 @@ type session struct {
 	recRate int
 	outRate int
 	conv    *audio.Converter
-	pl      *live.Pipeline
+	pl      *recognize.Async
 
 	evMu  sync.Mutex
-	evq   []live.Event
+	evq   []recognize.Event
 	evSig chan struct{}
 
 	arrMu    sync.Mutex
@@ -107,7 +108,7 @@ func (s *session) run(ctx context.Context) {
 		_ = s.conn.CloseNow()
 	}
 	wg.Wait()
-	_ = s.pl.Close()
+	s.closePipeline(ctx)
 	s.log.Info("converse: closed", "close_code", int(end.code), "turns", s.turns, "barge_ins", s.bargeIns,
 		"audio_in_seconds", float64(s.received)/float64(s.recRate))
 }
@@ -152,17 +153,37 @@ func (s *session) setup(ctx context.Context) closeWith {
 	if s.conv, err = audio.NewConverter(audio.RawFormat{Encoding: audio.EncLinear16, SampleRate: s.cfg.SampleRate, Channels: 1}, s.recRate); err != nil {
 		return closeWith{websocket.StatusPolicyViolation, "sample_rate is not one this server converts"}
 	}
-	s.pl, err = live.NewPipeline(ctx, live.PipelineConfig{Recognizer: s.opts.Recognizer, VAD: s.opts.VAD,
-		UtteranceEndGap: s.opts.UtteranceEndGap, Logger: s.log}, s.emit)
+	s.pl, err = recognize.NewAsync(ctx, recognize.AsyncConfig{Config: recognize.Config{
+		Recognizer: s.opts.Recognizer, VAD: s.opts.VAD, FinalizeAtSpeechEnd: true,
+		UtteranceEndGap: s.opts.UtteranceEndGap, Logger: s.log}}, s.emit)
 	if err != nil {
 		s.log.Warn("converse: pipeline refused", "err", err)
+		if errors.Is(err, recognize.ErrBusy) {
+			return closeWith{closeBusy, "every recognizer is in use; retry shortly"}
+		}
 		return closeWith{websocket.StatusInternalError, "the recognizer is not available"}
 	}
 	if s.send(ctx, Event{Type: evReady, SessionID: s.id, InputSampleRate: s.cfg.SampleRate, OutputSampleRate: s.outRate}) != nil {
-		_ = s.pl.Close()
+		s.closePipeline(ctx)
 		return closeWith{-1, ""}
 	}
 	return closeWith{}
+}
+
+// closeBusy closes a conversation refused because every recognizer stream
+// is in use: the same 4029 the live sockets use for capacity refusals.
+const closeBusy websocket.StatusCode = 4029
+
+// drainTimeout bounds recognising a conversation's last audio after the
+// client left.
+const drainTimeout = 5 * time.Second
+
+// closePipeline ends recognition: the drain outlives a client that hung up
+// but not drainTimeout.
+func (s *session) closePipeline(ctx context.Context) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	defer cancel()
+	_ = s.pl.Close(dctx)
 }
 
 // send writes one event unless ctx has ended. Safe for concurrent use
@@ -247,24 +268,25 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, ctl <-chan
 }
 
 // handle reacts to one pipeline event.
-func (s *session) handle(ctx context.Context, e live.Event) error {
-	switch e.Type {
-	case live.TypeSpeechStarted:
+func (s *session) handle(ctx context.Context, e recognize.Event) error {
+	switch e.Kind {
+	case recognize.KindSpeechStarted:
 		if s.cur != nil {
 			s.bargeIn(ctx)
 		}
-	case live.TypeCaption:
-		if e.Text == "" {
+	case recognize.KindResult:
+		r := e.Result
+		if r.Text == "" {
 			return nil
 		}
 		if s.cur != nil {
 			s.bargeIn(ctx) // words over the reply, even without a VAD
 		}
-		if e.Final {
-			s.pending = append(s.pending, e.Text)
+		if r.Final {
+			s.pending = append(s.pending, r.Text)
 		}
-		return s.send(ctx, Event{Type: evTranscript, Turn: s.turns + 1, Text: e.Text, Final: boolp(e.Final)})
-	case live.TypeUtteranceEnd:
+		return s.send(ctx, Event{Type: evTranscript, Turn: s.turns + 1, Text: r.Text, Final: boolp(r.Final)})
+	case recognize.KindUtteranceEnd:
 		if len(s.pending) == 0 {
 			return nil
 		}
@@ -273,7 +295,7 @@ func (s *session) handle(ctx context.Context, e live.Event) error {
 		}
 		user := strings.Join(s.pending, " ")
 		s.pending = nil
-		s.startTurn(ctx, user, s.heardAt(e.At), time.Now())
+		s.startTurn(ctx, user, s.heardAt(e.At.Seconds()), time.Now())
 	}
 	return nil
 }

@@ -37,6 +37,8 @@ type Status struct {
 	// Info is the loaded engine's description (files with SHA-256); nil
 	// unless ready.
 	Info *speech.EngineInfo `json:"info,omitempty"`
+	// Serving is, for a chain, how many streams each engine serves now.
+	Serving map[string]int `json:"serving,omitempty"`
 }
 
 // Set is the engines loaded for one process. Fields are nil for roles that
@@ -49,7 +51,8 @@ type Set struct {
 	VAD         speech.VAD
 	Embedder    speech.Embedder
 
-	status []Status
+	status  []Status
+	counted []counted // engines whose streams /metrics reports
 }
 
 // ErrRequired wraps the failure of a role marked required.
@@ -60,6 +63,12 @@ var ErrRequired = errors.New("engines: required role failed to load")
 // wrapping ErrRequired and the engine's error (so errors.Is(err,
 // speech.ErrModel) tells a model problem apart).
 func Load(ctx context.Context, reg *speech.Registry, deps speech.Deps, roles []config.NamedRole) (*Set, error) {
+	return LoadChained(ctx, reg, deps, nil, roles)
+}
+
+// LoadChained is Load where asr and transcribe roles may name a chain of
+// engines, which ch joins (nil: a chain fails to load).
+func LoadChained(ctx context.Context, reg *speech.Registry, deps speech.Deps, ch Chainer, roles []config.NamedRole) (*Set, error) {
 	log := deps.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -72,7 +81,7 @@ func Load(ctx context.Context, reg *speech.Registry, deps speech.Deps, roles []c
 			s.status = append(s.status, st)
 			continue
 		}
-		info, err := s.load(ctx, reg, deps, r)
+		info, err := s.load(ctx, reg, deps, ch, r)
 		if err != nil {
 			st.State, st.Error = Failed, err.Error()
 			s.status = append(s.status, st)
@@ -93,7 +102,7 @@ func Load(ctx context.Context, reg *speech.Registry, deps speech.Deps, roles []c
 
 // load builds one role. A panic in an engine constructor is turned into an
 // error for that role: one bad engine must not take the server down.
-func (s *Set) load(ctx context.Context, reg *speech.Registry, deps speech.Deps, r config.NamedRole) (info speech.EngineInfo, err error) {
+func (s *Set) load(ctx context.Context, reg *speech.Registry, deps speech.Deps, ch Chainer, r config.NamedRole) (info speech.EngineInfo, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("engines: %s engine %q panicked while loading: %v", r.Name, r.Engine, p)
@@ -101,14 +110,36 @@ func (s *Set) load(ctx context.Context, reg *speech.Registry, deps speech.Deps, 
 	}()
 	switch r.Name {
 	case "asr":
-		v, err := reg.Recognizers.New(ctx, r.Spec, deps)
+		join := func(l []Link[speech.Recognizer]) (speech.Recognizer, error) {
+			if ch == nil {
+				return nil, errNoChainer
+			}
+			v, err := ch.Recognizers(l)
+			if err == nil {
+				s.count(r.Name, l)
+			}
+			return v, err
+		}
+		v, err := loadChain(ctx, r, func(ctx context.Context, sp speech.Spec) (speech.Recognizer, error) {
+			return reg.Recognizers.New(ctx, sp, deps)
+		}, join)
 		if err != nil {
 			return info, err
 		}
-		s.Recognizer = v
+		if s.Recognizer = v; len(s.counted) == 0 {
+			s.count(r.Name, []Link[speech.Recognizer]{{Name: r.Engine, Engine: v}})
+		}
 		return v.Info(), nil
 	case "transcribe":
-		v, err := reg.Transcribers.New(ctx, r.Spec, deps)
+		join := func(l []Link[speech.Transcriber]) (speech.Transcriber, error) {
+			if ch == nil {
+				return nil, errNoChainer
+			}
+			return ch.Transcribers(l)
+		}
+		v, err := loadChain(ctx, r, func(ctx context.Context, sp speech.Spec) (speech.Transcriber, error) {
+			return reg.Transcribers.New(ctx, sp, deps)
+		}, join)
 		if err != nil {
 			return info, err
 		}
@@ -139,10 +170,23 @@ func (s *Set) load(ctx context.Context, reg *speech.Registry, deps speech.Deps, 
 	return info, fmt.Errorf("engines: unknown role %q", r.Name)
 }
 
-// Status returns a copy of every role's state, in load order.
+// Status returns a copy of every role's state, in load order, with what
+// each chain serves now.
 func (s *Set) Status() []Status {
 	out := make([]Status, len(s.status))
 	copy(out, s.status)
+	for i := range out {
+		var v any
+		switch out[i].Role {
+		case "asr":
+			v = s.Recognizer
+		case "transcribe":
+			v = s.Transcriber
+		}
+		if sv, ok := v.(Server); ok {
+			out[i].Serving = sv.Serving()
+		}
+	}
 	return out
 }
 

@@ -2,11 +2,10 @@ package listen
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/recognize"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -46,111 +45,52 @@ type PipelineConfig struct {
 type PipelineFactory func(ctx context.Context, cfg PipelineConfig, emit func(Event)) (Pipeline, int, error)
 
 // ErrNoEngine means no streaming recognizer is loaded.
-var ErrNoEngine = errors.New("listen: no streaming recognizer loaded")
+var ErrNoEngine = recognize.ErrNoEngine
 
-// EnginePipeline is the in-process pipeline over a recognizer and an
-// optional VAD (without one there are no SpeechStarted events and
-// endpointing is the engine's own).
+// EnginePipeline is the in-process pipeline (package recognize) over a
+// recognizer and an optional VAD (without one there are no SpeechStarted
+// events and endpointing is the engine's own). No free recognizer stream
+// within recognize.DefaultStreamWait fails with recognize.ErrBusy.
 func EnginePipeline(rec speech.Recognizer, vad speech.VAD) PipelineFactory {
 	return func(ctx context.Context, cfg PipelineConfig, emit func(Event)) (Pipeline, int, error) {
 		if rec == nil {
 			return nil, 0, ErrNoEngine
 		}
-		st, err := rec.NewStream(ctx, speech.StreamOptions{Hotwords: cfg.Hotwords})
+		p, err := recognize.New(ctx, recognize.Config{Recognizer: rec, VAD: vad, Hotwords: cfg.Hotwords,
+			Endpointing: cfg.Endpointing}, func(e recognize.Event) {
+			switch e.Kind {
+			case recognize.KindResult:
+				emit(Event{Result: e.Result})
+			case recognize.KindSpeechStarted:
+				emit(Event{SpeechStarted: true, At: e.At})
+			}
+		})
 		if err != nil {
 			return nil, 0, fmt.Errorf("listen: opening a recognition stream: %w", err)
 		}
-		p := &enginePipeline{st: st, rate: rec.SampleRate(), cfg: cfg, emit: emit}
-		if vad != nil {
-			if p.det, err = vad.NewDetector(); err != nil {
-				_ = st.Close()
-				return nil, 0, fmt.Errorf("listen: opening a voice detector: %w", err)
-			}
-			if vad.SampleRate() != p.rate {
-				if p.rs, err = audio.NewResampler(p.rate, vad.SampleRate()); err != nil {
-					_ = st.Close()
-					_ = p.det.Close()
-					return nil, 0, fmt.Errorf("listen: voice detector rate: %w", err)
-				}
-			}
-		}
-		return p, p.rate, nil
+		return &enginePipeline{ctx: ctx, p: p}, p.SampleRate(), nil
 	}
 }
 
+// enginePipeline binds a recognize.Pipeline to its stream's context.
 type enginePipeline struct {
-	st   speech.Stream
-	det  speech.Detector
-	rs   *audio.Resampler
-	rate int
-	cfg  PipelineConfig
-	emit func(Event)
-
-	pos      int64 // samples written
-	speaking bool
-	silence  int64 // samples of VAD silence since speech last stopped
-	open     bool  // an utterance has results not yet made final
+	ctx context.Context // the stream's: bounds every recognizer call
+	p   *recognize.Pipeline
 }
 
 var _ Pipeline = (*enginePipeline)(nil)
 
-func (p *enginePipeline) Write(samples []float32) error {
-	if len(samples) == 0 {
-		return nil
-	}
-	at := speech.SamplesToDuration(int(p.pos), p.rate)
-	p.pos += int64(len(samples))
-	if p.det != nil {
-		v := samples
-		if p.rs != nil {
-			v = p.rs.Process(samples)
-		}
-		if _, err := p.det.Accept(v); err != nil {
-			return fmt.Errorf("listen: voice detector: %w", err)
-		}
-		switch now := p.det.Speaking(); {
-		case now && !p.speaking:
-			p.emit(Event{SpeechStarted: true, At: at})
-			p.silence = 0
-		case !now:
-			p.silence += int64(len(samples))
-		}
-		p.speaking = p.det.Speaking()
-	}
-	rs, err := p.st.Accept(samples)
-	if err != nil {
-		return fmt.Errorf("listen: recognizer: %w", err)
-	}
-	p.send(rs)
-	if p.open && p.det != nil && p.cfg.Endpointing > 0 && !p.speaking &&
-		speech.SamplesToDuration(int(p.silence), p.rate) >= p.cfg.Endpointing {
-		return p.Finalize()
-	}
-	return nil
-}
+func (p *enginePipeline) Write(samples []float32) error { return p.p.Write(p.ctx, samples) }
 
-func (p *enginePipeline) Finalize() error {
-	rs, err := p.st.Flush()
-	if err != nil {
-		return fmt.Errorf("listen: recognizer flush: %w", err)
-	}
-	p.send(rs)
-	p.open = false
-	return nil
-}
+func (p *enginePipeline) Finalize() error { return p.p.Finalize(p.ctx) }
 
-func (p *enginePipeline) send(rs []speech.Result) {
-	for _, r := range rs {
-		p.open = !r.Final
-		p.emit(Event{Result: r})
-	}
-}
-
+// Close emits what is still open even when the stream's context has ended
+// (the client hung up), within closeTimeout.
 func (p *enginePipeline) Close() error {
-	err := p.Finalize()
-	err = errors.Join(err, p.st.Close())
-	if p.det != nil {
-		err = errors.Join(err, p.det.Close())
-	}
-	return err
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(p.ctx), closeTimeout)
+	defer cancel()
+	return p.p.Close(ctx)
 }
+
+// closeTimeout bounds the recognizer's last calls after a stream ends.
+const closeTimeout = 5 * time.Second

@@ -17,6 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/clocktest"
+	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 )
 
 // A shared utterance streamed faster than real time comes back as the
@@ -398,5 +399,30 @@ func TestStreamCredentialExpiry(t *testing.T) {
 	}
 	if code, reason := s.closeStatus(); code != websocket.StatusPolicyViolation || reason != reasonExpired {
 		t.Errorf("close %d %q, want 1008 %q", code, reason, reasonExpired)
+	}
+}
+
+// With every decoder taken, /v1/listen answers at once with 503
+// engine_busy and Retry-After (never a hang on a decoder), and the next
+// stream opens once one is free.
+func TestStreamRefusedAtCapacity(t *testing.T) {
+	e := loadEngines(t)
+	base := serve(t, NewHandler(e.options()))
+	release := speechtest.Exhaust(t, e.rec)
+	_, resp, err := websocket.Dial(context.Background(), wsURL(base, "encoding=linear16&sample_rate=16000"), nil)
+	if err == nil || resp == nil {
+		t.Fatalf("a stream opened with every decoder taken: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	var body deepgramError
+	_ = json.Unmarshal(b, &body)
+	if resp.StatusCode != http.StatusServiceUnavailable || body.Error.Code != "engine_busy" || resp.Header.Get("Retry-After") != "1" {
+		t.Errorf("at capacity: %d %s (Retry-After %q), want 503 engine_busy, Retry-After 1", resp.StatusCode, b, resp.Header.Get("Retry-After"))
+	}
+	release()
+	s := dial(t, wsURL(base, "encoding=linear16&sample_rate=16000"), nil)
+	s.sendText(`{"type":"CloseStream"}`)
+	if code, _ := s.closeStatus(); code != websocket.StatusNormalClosure {
+		t.Errorf("after a decoder was freed: close %d", code)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/limit"
+	"github.com/izwi-speech/izwi/internal/recognize"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -65,6 +66,11 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.opts.Logger.Warn("listen: pipeline refused", "request_id", s.requestID, "err", err)
 		if badTerms(p, err) {
 			writeError(w, r, apierr.CodeBadRequest, msgBadTerms)
+			return
+		}
+		if errors.Is(err, recognize.ErrBusy) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, r, apierr.CodeEngineBusy, "")
 			return
 		}
 		writeError(w, r, apierr.CodeNotReady, "the streaming recognizer is not available")

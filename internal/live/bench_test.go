@@ -179,9 +179,9 @@ func BenchmarkConcurrentStreams(b *testing.B) {
 				return
 			}
 			for off := 0; off < len(s); off += 1600 {
-				st.Accept(s[off:min(off+1600, len(s))])
+				st.Accept(context.Background(), s[off:min(off+1600, len(s))])
 			}
-			st.Flush()
+			st.Flush(context.Background())
 			st.Close()
 		})
 		piped += run(func() {
@@ -193,7 +193,7 @@ func BenchmarkConcurrentStreams(b *testing.B) {
 			for off := 0; off < len(s); off += 1600 {
 				p.Write(s[off:min(off+1600, len(s))])
 			}
-			p.Close()
+			p.Close(context.Background())
 		})
 	}
 	b.ReportMetric(direct/float64(b.N), "streams-direct")

@@ -21,6 +21,10 @@ const (
 	TypeSpeechStarted EventType = "speech_started"
 	// TypeUtteranceEnd: speech stopped; At is the end of the last word.
 	TypeUtteranceEnd EventType = "utterance_end"
+	// TypeEngine: recognition moved to another engine of the role's chain
+	// at At (Engine, EngineFrom and Reason are set). Viewers may show it;
+	// the captions keep flowing.
+	TypeEngine EventType = "engine"
 )
 
 // Event is one message of a session's caption feed: what the pipeline
@@ -50,6 +54,14 @@ type Event struct {
 	Words             []Word  `json:"words,omitempty"`
 	Speaker           string  `json:"speaker,omitempty"` // filled by the identifier (issue 6)
 	SpeakerConfidence float32 `json:"speaker_confidence,omitempty"`
+	// Engine names the engine that recognised the caption (TypeCaption)
+	// or now serves the session (TypeEngine).
+	Engine string `json:"engine,omitempty"`
+
+	// TypeEngine: the engine left and why ("stall", "reset", "tls",
+	// "auth", "rate_limited", "server_error", "recovered").
+	EngineFrom string `json:"engine_from,omitempty"`
+	Reason     string `json:"reason,omitempty"`
 
 	// TypeState.
 	State      State  `json:"state,omitempty"`
@@ -73,7 +85,7 @@ type Word struct {
 // stream time at which the recognizer stream started.
 func CaptionEvent(r speech.Result, offset time.Duration) Event {
 	e := Event{Type: TypeCaption, Segment: r.Segment, Final: r.Final, Text: r.Text,
-		Start: seconds(offset + r.Start), End: seconds(offset + r.End), Confidence: r.Confidence, Speaker: r.Speaker}
+		Start: seconds(offset + r.Start), End: seconds(offset + r.End), Confidence: r.Confidence, Speaker: r.Speaker, Engine: r.Engine}
 	if len(r.Words) > 0 {
 		e.Words = make([]Word, len(r.Words))
 		for i, w := range r.Words {

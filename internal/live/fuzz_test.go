@@ -1,6 +1,7 @@
 package live
 
 import (
+	"context"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -58,7 +59,7 @@ func FuzzPipelineOps(f *testing.F) {
 					t.Fatalf("Finalize (closed=%v): %v", closed, err)
 				}
 			case 2:
-				p.Close()
+				p.Close(context.Background())
 				closed = true
 			case 3:
 				if err := p.Write([]float32{float32NaN()}); err == nil {
@@ -66,7 +67,7 @@ func FuzzPipelineOps(f *testing.F) {
 				}
 			}
 		}
-		p.Close()
+		p.Close(context.Background())
 		select {
 		case <-p.Done():
 		case <-time.After(30 * time.Second):

@@ -49,8 +49,14 @@ type Privacy struct {
 	// Defaults for sessions that do not say.
 	KeepTranscript, IdentifySpeakers bool
 	// Keep receives every final caption of a session keeping its
-	// transcript (with Seq and SessionID set).
+	// transcript (with Seq and SessionID set) before viewers are sent it,
+	// and returns once it is stored (bounded: it may give up and log), so
+	// a crash never loses a final a viewer saw.
 	Keep func(Event)
+	// Replace receives, for a session keeping its transcript, the primary
+	// engine's finals for a span [from, to] (session seconds) a fallback
+	// engine served: they replace the kept captions there (catch-up).
+	Replace func(sessionID string, from, to float64, finals []Event)
 	// Snippet receives, for a keeping session, each final caption whose
 	// confidence is below SnippetBelow with its audio (mono, the
 	// recognizer's rate). Nil keeps no snippets.
@@ -76,8 +82,9 @@ func orDefault(p *bool, def bool) bool {
 // store, their pipelines (this process is every session's owner: it
 // numbers, publishes and keeps their events) and the viewers' hubs.
 //
-// Lock order: Manager.mu, then session.mu, then publisher.mu; hubMu, then
-// hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
+// Lock order: Manager.mu, then session.mu, then publisher.mu (under which
+// Privacy.Keep stores a kept final, the one I/O under a live lock);
+// hubMu, then hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
 // session may close its pipeline while holding session.mu.
 type Manager struct {
 	db      *sql.DB
@@ -176,7 +183,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 			continue
 		}
 		if err := m.attachRuntime(s); err != nil {
-			m.shutdown()
+			m.shutdown(ctx)
 			return nil, err
 		}
 		if r.State == Live {
@@ -184,7 +191,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 			err := m.transition(ctx, s, "system", Input{Kind: EvRestart, At: m.now()}, "session.interrupt")
 			s.mu.Unlock()
 			if err != nil {
-				m.shutdown()
+				m.shutdown(ctx)
 				return nil, err
 			}
 		}
@@ -224,7 +231,9 @@ func withDefaults(c config.Live) config.Live {
 
 // Close stops every pipeline (their last finals are published), saves the
 // sessions as they are (a live one stays live, so the next start resumes
-// it) and ends every feed.
+// it) and ends every feed. ctx bounds the pipelines' drain: when it ends,
+// the engines' calls are cancelled and what is still queued is dropped, so
+// Close returns promptly after ctx does.
 func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Lock()
 	if m.closed {
@@ -235,10 +244,10 @@ func (m *Manager) Close(ctx context.Context) error {
 	m.mu.Unlock()
 	m.cancel()
 	m.wg.Wait()
-	return m.shutdown()
+	return m.shutdown(ctx)
 }
 
-func (m *Manager) shutdown() error {
+func (m *Manager) shutdown(ctx context.Context) error {
 	m.cancel()
 	m.mu.Lock()
 	all := make([]*session, 0, len(m.sessions))
@@ -250,8 +259,8 @@ func (m *Manager) shutdown() error {
 	for _, s := range all {
 		s.mu.Lock()
 		if s.pipe != nil {
-			m.stopPipeline(s)
-			errs = append(errs, m.persist(context.Background(), s))
+			m.closePipeline(ctx, s)
+			errs = append(errs, m.persist(context.WithoutCancel(ctx), s))
 		}
 		m.detachRuntime(s)
 		s.mu.Unlock()

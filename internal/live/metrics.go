@@ -15,6 +15,7 @@ type metrics struct {
 	events       *prometheus.CounterVec
 	feedsOpen    prometheus.Gauge
 	feedsSlow    prometheus.Counter
+	switches     *prometheus.CounterVec
 }
 
 // newMetrics registers on reg; a nil reg keeps them unregistered.
@@ -39,5 +40,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Viewer feeds open in this process."}),
 		feedsSlow: f.NewCounter(prometheus.CounterOpts{Name: "izwi_live_feeds_slow_total",
 			Help: "Viewer feeds closed because they fell behind."}),
+		switches: f.NewCounterVec(prometheus.CounterOpts{Name: "izwi_live_engine_switches_total",
+			Help: "Live sessions moved to another engine of the recognizer chain, by engines and reason."},
+			[]string{"from", "to", "reason"}),
 	}
 }

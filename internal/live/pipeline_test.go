@@ -59,7 +59,7 @@ func TestPipelineRecognisesWithVAD(t *testing.T) {
 	push(t, p.Write, make([]float32, 32000))
 	push(t, p.Write, samples(t, u))
 	push(t, p.Write, make([]float32, 32000))
-	if err := p.Close(); err != nil {
+	if err := p.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	evs := c.events()
@@ -129,7 +129,7 @@ func TestPipelinePartialsNotRepeated(t *testing.T) {
 	if err := p.Finalize(); err != nil {
 		t.Fatal(err)
 	}
-	p.Close()
+	p.Close(context.Background())
 	prev := map[int]string{}
 	partials := 0
 	for _, e := range c.events() {
@@ -161,7 +161,7 @@ func TestPipelineFinalize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	s := samples(t, u)
 	push(t, p.Write, s[:3*16000])
 	if err := p.Finalize(); err != nil {
@@ -195,7 +195,7 @@ func TestPipelineQueueOverflowDropsAndCounts(t *testing.T) {
 		}
 	}
 	st := p.Stats()
-	p.Close()
+	p.Close(context.Background())
 	if st.AudioDropped == 0 || st.AudioDropped > st.AudioIn {
 		t.Fatalf("stats %+v: want audio dropped", st)
 	}
@@ -221,7 +221,7 @@ func TestPipelineBadConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer p.Close()
+	defer p.Close(context.Background())
 	if err := p.Write([]float32{0, float32NaN()}); !errors.Is(err, speech.ErrBadAudio) {
 		t.Errorf("NaN: %v", err)
 	}
@@ -239,7 +239,7 @@ func TestPipelineContextEndCloses(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("pipeline still running after its context ended")
 	}
-	p.Close()
+	p.Close(context.Background())
 }
 
 func float32NaN() float32 { var z float32; return z / z }

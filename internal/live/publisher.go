@@ -51,16 +51,27 @@ func newPublisher(nc *nats.Conn, id string, seq uint64, limit int, now func() ti
 
 // publish numbers e, keeps it if it belongs in the history, and sends it.
 // publish numbers, records and sends e, and returns it as sent.
-func (p *publisher) publish(e Event) Event {
+func (p *publisher) publish(e Event) Event { return p.publishKept(e, nil) }
+
+// publishKept is publish for a session that keeps its transcript: keep
+// receives each final caption, numbered, before any viewer can see it, and
+// returns once it is stored, so a crash after a viewer saw a final never
+// loses it from the kept transcript. It is the one place I/O happens under
+// publisher.mu: numbering, storing and sending must stay in one order (the
+// store never calls back into live, so no lock cycle).
+func (p *publisher) publishKept(e Event, keep func(Event)) Event {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.seq++
 	e.Seq, e.SessionID, e.Time = p.seq, p.id, p.now().UTC()
+	if keep != nil && e.Type == TypeCaption && e.Final && e.Text != "" {
+		keep(e)
+	}
 	switch {
 	case e.Type == TypeCaption && !e.Final:
 		c := e
 		p.open = &c
-	case e.Type == TypeCaption || e.Type == TypeState:
+	case e.Type == TypeCaption || e.Type == TypeState || e.Type == TypeEngine:
 		if e.Type == TypeCaption && p.open != nil && p.open.Segment == e.Segment {
 			p.open = nil
 		}

@@ -46,7 +46,7 @@ func (m *Manager) transition(ctx context.Context, s *session, who string, in Inp
 		}
 		if err := m.record(ctx, who, action, s.rec.ID, "ok", details); err != nil {
 			if s.pipe != nil && prev.State != Live {
-				m.stopPipeline(s)
+				m.stopPipeline(ctx, s)
 			}
 			return err
 		}
@@ -63,7 +63,7 @@ func (m *Manager) transition(ctx context.Context, s *session, who string, in Inp
 	// Viewers are told before the record is saved, so the saved LastSeq
 	// includes the state event.
 	if slices.Contains(effects, StopPipeline) {
-		m.stopPipeline(s)
+		m.stopPipeline(ctx, s)
 	}
 	if slices.Contains(effects, NotifyViewers) {
 		if p := m.publisher(s); p != nil {
@@ -99,18 +99,28 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		keep = nil
 	}
 	onEvent := func(e Event) {
+		if e.Type == TypeEngine {
+			m.met.switches.WithLabelValues(e.EngineFrom, e.Engine, e.Reason).Inc()
+			m.log.Info("live: recognition moved to another engine", "session_id", s.rec.ID,
+				"from", e.EngineFrom, "to", e.Engine, "reason", e.Reason, "at", e.At)
+		}
 		if e.Type == TypeSpeechStarted || (e.Type == TypeCaption && e.Text != "") {
 			s.lastSpeech.Store(m.now().UnixNano())
 		}
-		e = pub.publish(e)
-		if keep != nil && e.Type == TypeCaption && e.Final && e.Text != "" {
-			keep(e)
-		}
+		pub.publishKept(e, keep)
 	}
 	pc := PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords,
-		QueueAudio: time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll,
-		Offset:     time.Duration(s.rec.AudioMS) * time.Millisecond,
-		Logger:     m.log.With("session", s.rec.ID)}
+		QueueAudio:  time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll,
+		IdleRelease: m.cfg.IdleReleaseDuration(),
+		// The audio a fallback engine served is held (sealed, in memory)
+		// for the primary's catch-up only when the transcript is kept.
+		KeepForCatchUp: s.rec.KeepTranscript,
+		Offset:         time.Duration(s.rec.AudioMS) * time.Millisecond,
+		Logger:         m.log.With("session", s.rec.ID)}
+	if keep != nil && m.privacy.Replace != nil {
+		sessionID, replace := s.rec.ID, m.privacy.Replace
+		pc.CatchUp = func(from, to float64, finals []Event) { replace(sessionID, from, to, finals) }
+	}
 	if s.rec.KeepTranscript && m.privacy.Snippet != nil {
 		sessionID, snip := s.rec.ID, m.privacy.Snippet
 		pc.Snippet, pc.SnippetBelow = func(e Event, samples []float32, rate int) {
@@ -137,13 +147,29 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 	return nil
 }
 
+// drainTimeout bounds how long stopping a session's pipeline may take to
+// recognise its queued audio outside a shutdown (which has its own bound,
+// server.shutdown_timeout, in the ctx given to Manager.Close).
+const drainTimeout = 10 * time.Second
+
 // stopPipeline closes the pipeline (its last finals are published) and
-// adds the audio it recognised to the session's clock.
-func (m *Manager) stopPipeline(s *session) {
+// adds the audio it recognised to the session's clock. The drain outlives
+// a caller that hangs up (ctx's cancellation is ignored) but not
+// drainTimeout.
+func (m *Manager) stopPipeline(ctx context.Context, s *session) {
 	if s.pipe == nil {
 		return
 	}
-	_ = s.pipe.Close()
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+	defer cancel()
+	m.closePipeline(dctx, s)
+}
+
+// closePipeline closes the pipeline within ctx.
+func (m *Manager) closePipeline(ctx context.Context, s *session) {
+	if err := s.pipe.Close(ctx); err != nil {
+		m.log.Warn("live: pipeline drain cut short", "session_id", s.rec.ID, "err", err)
+	}
 	m.countDrops(s)
 	st := s.pipe.Stats()
 	s.rec.AudioMS += (st.AudioIn - st.AudioDropped).Milliseconds()

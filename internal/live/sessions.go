@@ -99,7 +99,13 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 	info := m.info(s)
 	if req.Start {
 		if info, err = m.Start(ctx, owner, r.ID); err != nil {
-			return Created{Info: m.info(s), LinkToken: token}, err
+			// A create that could not start leaves no session behind
+			// (say, every decoder is taken): the caller is told to retry,
+			// not handed a session it did not ask for.
+			if derr := m.Delete(context.WithoutCancel(ctx), owner, r.ID); derr != nil {
+				m.log.Warn("live: a session that could not start was not removed", "session_id", r.ID, "err", derr)
+			}
+			return Created{}, err
 		}
 	}
 	return Created{Info: info, LinkToken: token}, nil
@@ -221,7 +227,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateReques
 	if restart {
 		// New hotwords apply from the next utterance: the pipeline is
 		// reopened with them, its clock continuing.
-		m.stopPipeline(s)
+		m.stopPipeline(ctx, s)
 		if err := m.startPipeline(ctx, s); err != nil {
 			return Info{}, err
 		}
@@ -283,7 +289,7 @@ func (m *Manager) Delete(ctx context.Context, owner, id string) error {
 		s.mu.Unlock()
 		return err
 	}
-	m.stopPipeline(s)
+	m.stopPipeline(ctx, s)
 	if err := deleteRecord(ctx, m.db, id); err != nil {
 		s.mu.Unlock()
 		return err

@@ -111,7 +111,7 @@ func (h *Handlers) streamTranscript(ctx context.Context, w http.ResponseWriter, 
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			rs, err := st.Accept(samples[off:min(off+streamChunk, len(samples))])
+			rs, err := st.Accept(ctx, samples[off:min(off+streamChunk, len(samples))])
 			if err != nil {
 				return err
 			}
@@ -119,7 +119,7 @@ func (h *Handlers) streamTranscript(ctx context.Context, w http.ResponseWriter, 
 				return err
 			}
 		}
-		rs, err := st.Flush()
+		rs, err := st.Flush(ctx)
 		if err != nil {
 			return err
 		}

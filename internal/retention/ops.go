@@ -83,42 +83,13 @@ func (k *Keeper) Transcript(ctx context.Context, sessionID string) ([]live.Event
 	if destroyed.Valid {
 		return nil, ErrExpired
 	}
-	// Read every row before decrypting: the store has one connection and
-	// the vault needs it to unwrap the key.
-	rows, err := k.db.QueryContext(ctx, "SELECT seq, sealed FROM retention_lines WHERE session_id = ? ORDER BY seq", sessionID)
+	lines, err := k.lines(ctx, sessionID)
 	if err != nil {
-		return nil, fmt.Errorf("retention: %w", err)
+		return nil, err
 	}
-	type line struct {
-		seq    uint64
-		sealed []byte
-	}
-	var lines []line
-	for rows.Next() {
-		var l line
-		if err := rows.Scan(&l.seq, &l.sealed); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("retention: %w", err)
-		}
-		lines = append(lines, l)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("retention: %w", err)
-	}
-	out := make([]live.Event, 0, len(lines))
-	for _, l := range lines {
-		raw, err := k.vault.Open(ctx, vault.ClassTranscript, lineID(sessionID, l.seq), l.sealed)
-		if err != nil {
-			return nil, fmt.Errorf("retention: caption %d: %w", l.seq, err)
-		}
-		var e live.Event
-		err = json.Unmarshal(raw, &e)
-		clear(raw)
-		if err != nil {
-			return nil, fmt.Errorf("retention: caption %d: %w", l.seq, err)
-		}
-		out = append(out, e)
+	out := make([]live.Event, len(lines))
+	for i, l := range lines {
+		out[i] = l.e
 	}
 	if err := k.record(ctx, "retention.read", "session:"+sessionID, map[string]string{"class": "transcript"}); err != nil {
 		return nil, fmt.Errorf("retention: read not audited, not released: %w", err)

@@ -34,7 +34,18 @@ var (
 	ErrModel = errors.New("speech: model unavailable")
 	// ErrBadInput means a request is unusable (empty text, unknown voice...).
 	ErrBadInput = errors.New("speech: bad input")
+	// ErrUnavailable means the engine cannot serve right now (network
+	// failure, TLS failure, 401/403, 429, 5xx, a stall): a chain fails over
+	// to its next engine. Errors that wrap ErrBadAudio or ErrBadInput must
+	// never fail over (the input is bad, not the engine).
+	ErrUnavailable = errors.New("speech: engine unavailable")
 )
+
+// FailsOver reports whether err means the engine, not the input, failed: it
+// wraps ErrUnavailable and neither ErrBadAudio nor ErrBadInput.
+func FailsOver(err error) bool {
+	return errors.Is(err, ErrUnavailable) && !errors.Is(err, ErrBadAudio) && !errors.Is(err, ErrBadInput)
+}
 
 // Word is one recognised word with its timing relative to the start of the
 // stream (or file) and the engine's confidence in [0, 1].
@@ -58,6 +69,9 @@ type Result struct {
 	Final      bool          `json:"final"`
 	// Speaker is empty until an identifier fills it.
 	Speaker string `json:"speaker,omitempty"`
+	// Engine names the engine that produced the result. Chains set it;
+	// plain engines may leave it empty.
+	Engine string `json:"engine,omitempty"`
 }
 
 // Transcript is the whole result of transcribing a file.
@@ -82,6 +96,16 @@ type StreamOptions struct {
 	// rare words) and share the adaptation between streams given the same
 	// text; an engine that cannot use it ignores it. Held in memory only.
 	Context string
+	// Events, if set, receives a chain's engine switches and catch-up
+	// results, always from the goroutine calling Accept or Flush (catch-up
+	// finished in the background is delivered on the next call). Plain
+	// engines ignore it.
+	Events func(StreamEvent)
+	// KeepForCatchUp asks a chain to hold the audio a fallback engine
+	// served (in memory only, sealed with an ephemeral key, bounded) and
+	// re-transcribe it with the primary when it returns. Set only when the
+	// session keeps its transcript (opt-in). Plain engines ignore it.
+	KeepForCatchUp bool
 }
 
 // Pronouncer spells a word as phones by letter-to-sound rules, for words
@@ -89,6 +113,29 @@ type StreamOptions struct {
 // upper case without stress marks ("IH Z W IY"). Safe for concurrent use.
 type Pronouncer interface {
 	Pronounce(word string) ([]string, error)
+}
+
+// Kinds of StreamEvent.
+const (
+	EventSwitch  = "switch"
+	EventCatchUp = "catchup"
+)
+
+// StreamEvent is something a chain tells its caller about a stream besides
+// results: an engine switch, or the primary's re-transcription of a span a
+// fallback served.
+type StreamEvent struct {
+	Kind string // EventSwitch or EventCatchUp
+	From string // engine names
+	To   string
+	// Reason of a switch: "stall", "reset", "tls", "auth", "rate_limited",
+	// "server_error", "recovered".
+	Reason string
+	At     time.Duration    // stream time of the event
+	Span   [2]time.Duration // catchup: the re-transcribed span
+	// Results are, for a catchup, the primary's finals for Span, replacing
+	// the fallback's.
+	Results []Result
 }
 
 // Recognizer is a loaded streaming speech-to-text model.
@@ -112,11 +159,25 @@ type Recognizer interface {
 // as if the speaker stopped and returns its final result, if any; the stream
 // stays usable. Reset drops all buffered audio and hypotheses. Segment
 // numbers and timestamps keep increasing across Flush; Reset restarts both.
+//
+// Every call that may block takes ctx: local engines check ctx.Err() before
+// working, network engines bound every wait by it, and a cancelled ctx makes
+// the call return promptly with an error wrapping ctx.Err(). An engine that
+// cannot serve right now returns an error wrapping ErrUnavailable; bad
+// samples give ErrBadAudio, never ErrUnavailable. Close never blocks long.
 type Stream interface {
-	Accept(samples []float32) ([]Result, error)
-	Flush() ([]Result, error)
-	Reset() error
+	Accept(ctx context.Context, samples []float32) ([]Result, error)
+	Flush(ctx context.Context) ([]Result, error)
+	Reset(ctx context.Context) error
 	Close() error
+}
+
+// StreamCounter is implemented by recognizers that know how many streams
+// they have open and how many they can have (a fixed decoder pool):
+// /metrics shows both, so an operator sees capacity before callers are
+// refused. Capacity 0 means no fixed bound.
+type StreamCounter interface {
+	Streams() (inUse, capacity int)
 }
 
 // TranscribeOptions tune a file transcription.

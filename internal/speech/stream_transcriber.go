@@ -57,7 +57,7 @@ func (t streamTranscriber) Transcribe(ctx context.Context, samples []float32, op
 			return Transcript{}, fmt.Errorf("speech: transcription cancelled: %w", err)
 		}
 		end := min(off+chunk, len(samples))
-		rs, err := st.Accept(samples[off:end])
+		rs, err := st.Accept(ctx, samples[off:end])
 		if err != nil {
 			return Transcript{}, err
 		}
@@ -66,7 +66,7 @@ func (t streamTranscriber) Transcribe(ctx context.Context, samples []float32, op
 			opts.Progress(SamplesToDuration(end, rate))
 		}
 	}
-	rs, err := st.Flush()
+	rs, err := st.Flush(ctx)
 	if err != nil {
 		return Transcript{}, err
 	}

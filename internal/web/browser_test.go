@@ -150,6 +150,11 @@ func TestBrowserPages(t *testing.T) {
 	if l := lines[1].(map[string]any); l["speaker"] != "Alice: " {
 		t.Errorf("speaker not shown: %v", l)
 	}
+	eng := lv["engine"].(map[string]any)
+	if eng["text"] != "Captions now from pocketsphinx (deepgram unavailable)" || eng["role"] != "status" ||
+		eng["body"] != "pocketsphinx" || eng["back"] != "Captions from deepgram again" {
+		t.Errorf("engine switch display: %v", eng)
+	}
 	if lv["state"] != "Live" || lv["live"] != "polite" {
 		t.Errorf("state %q, aria-live %q", lv["state"], lv["live"])
 	}

@@ -17,16 +17,19 @@ import (
 // fields the pages read; a local copy keeps these tests building while the
 // live package changes under other hands.
 type event struct {
-	Type      string    `json:"type"`
-	SessionID string    `json:"session_id"`
-	Seq       uint64    `json:"seq"`
-	Time      time.Time `json:"time"`
-	Segment   int       `json:"segment,omitempty"`
-	Final     bool      `json:"final"`
-	Text      string    `json:"text,omitempty"`
-	Speaker   string    `json:"speaker,omitempty"`
-	State     string    `json:"state,omitempty"`
-	Label     string    `json:"label,omitempty"`
+	Type       string    `json:"type"`
+	SessionID  string    `json:"session_id"`
+	Seq        uint64    `json:"seq"`
+	Time       time.Time `json:"time"`
+	Segment    int       `json:"segment,omitempty"`
+	Final      bool      `json:"final"`
+	Text       string    `json:"text,omitempty"`
+	Speaker    string    `json:"speaker,omitempty"`
+	Engine     string    `json:"engine,omitempty"`
+	EngineFrom string    `json:"engine_from,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	State      string    `json:"state,omitempty"`
+	Label      string    `json:"label,omitempty"`
 }
 
 // fakeLive is a stand-in for the live API (slice B's handlers), speaking

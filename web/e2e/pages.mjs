@@ -49,11 +49,19 @@ await scenario('live', async (page) => {
   await push('pub', { type: 'caption', segment: 9, final: true, text: 'final words' });
   await until(page, () => document.querySelector('#captions .line[data-segment="9"].final'));
   const seg9 = await page.evaluate(() => Array.from(document.querySelectorAll('#captions .line[data-segment="9"]'), (l) => l.textContent));
+  // An engine switch is announced beside the state; the captions stay.
+  await push('pub', { type: 'engine', engine: 'pocketsphinx', engine_from: 'deepgram', reason: 'reset' });
+  await until(page, () => !document.getElementById('engine').hidden);
+  const engine = { text: await page.textContent('#engine'), role: await page.getAttribute('#engine', 'role'),
+    body: await page.evaluate(() => document.body.dataset.engine) };
+  await push('pub', { type: 'engine', engine: 'deepgram', engine_from: 'pocketsphinx', reason: 'recovered' });
+  await until(page, () => document.body.dataset.engine === 'deepgram');
+  engine.back = await page.textContent('#engine');
   const state = await page.textContent('#state');
   const live = await page.getAttribute('#captions', 'aria-live');
   const xss = await page.evaluate(() => ({ fired: window.__xss === 1, imgs: document.querySelectorAll('#captions img').length }));
   await page.screenshot({ path: out + '/live.png' });
-  return { lines, partial, seg9, state, live, xss, text: await captionText(page) };
+  return { lines, partial, seg9, state, live, xss, engine, text: await captionText(page) };
 });
 
 // Themes switch, are remembered, and the font size control works.

@@ -35,6 +35,9 @@ const (
 	CodeRateLimited          Code = "rate_limited"
 	CodeQuotaExceeded        Code = "quota_exceeded"
 	CodeNotReady             Code = "not_ready"
+	// CodeEngineBusy: every recognizer stream is in use (a capacity
+	// refusal, answered within a second with Retry-After, never a hang).
+	CodeEngineBusy Code = "engine_busy"
 	// Chat upstreams (issue 7): a server Izwi forwards to failed.
 	CodeUpstreamUnavailable Code = "upstream_unavailable"
 	CodeUpstreamTimeout     Code = "upstream_timeout"
@@ -80,6 +83,8 @@ func Lookup(c Code) Entry {
 		return Entry{http.StatusTooManyRequests, "quota exhausted; retry after the time given"}
 	case CodeNotReady:
 		return Entry{http.StatusServiceUnavailable, "the server is not ready"}
+	case CodeEngineBusy:
+		return Entry{http.StatusServiceUnavailable, "every recognizer is in use; retry after the time given"}
 	case CodeUpstreamUnavailable:
 		return Entry{http.StatusBadGateway, "the upstream server could not be reached"}
 	case CodeUpstreamTimeout:
@@ -95,7 +100,7 @@ func Lookup(c Code) Entry {
 func Codes() []Code {
 	return []Code{CodeBadRequest, CodeUnauthenticated, CodeCredentialsInURL, CodeForbidden, CodeIPDenied,
 		CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodePayloadTooLarge, CodeUnsupportedMediaType,
-		CodeUnprocessable, CodeRateLimited, CodeQuotaExceeded, CodeNotReady,
+		CodeUnprocessable, CodeRateLimited, CodeQuotaExceeded, CodeNotReady, CodeEngineBusy,
 		CodeUpstreamUnavailable, CodeUpstreamTimeout, CodeUpstreamError, CodeInternal}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/recognize"
 )
 
 // configReadLimit bounds messages before the format is known: a config
@@ -316,6 +317,8 @@ func (in *ingestConn) mapErr(err error) (websocket.StatusCode, string) {
 		return CloseBusy, "the session already has an audio source"
 	case errors.Is(err, live.ErrTransition):
 		return CloseBusy, "the session is stopped"
+	case errors.Is(err, recognize.ErrBusy):
+		return CloseQuota, "every recognizer is in use; retry shortly"
 	case errors.Is(err, live.ErrLimit):
 		return CloseQuota, "too many live sessions"
 	case errors.Is(err, live.ErrNoEngine):

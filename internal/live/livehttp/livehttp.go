@@ -41,6 +41,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/recognize"
 )
 
 // Application close codes (see the package comment).
@@ -238,6 +239,8 @@ func (h *Handlers) writeLiveErr(w http.ResponseWriter, r *http.Request, err erro
 		apierr.Write(w, r, apierr.CodeConflict, "the session's state does not allow this now")
 	case errors.Is(err, live.ErrBusy):
 		apierr.Write(w, r, apierr.CodeConflict, "the session already has an audio source")
+	case errors.Is(err, recognize.ErrBusy):
+		apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeEngineBusy, RetryAfter: time.Second})
 	case errors.Is(err, live.ErrLimit):
 		apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeQuotaExceeded, Message: "too many live sessions", RetryAfter: time.Second})
 	case errors.Is(err, live.ErrBadConfig):

@@ -117,10 +117,10 @@ func BenchmarkDecoderMemory(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := st.Accept(samples); err != nil {
+			if _, err := st.Accept(context.Background(), samples); err != nil {
 				b.Fatal(err)
 			}
-			if _, err := st.Flush(); err != nil {
+			if _, err := st.Flush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 			sts = append(sts, st)
@@ -194,7 +194,7 @@ func realtimeLag(b *testing.B, rec *Recognizer, samples []float32, n int) (time.
 			for k, off := 0, 0; off < len(audio); k, off = k+1, off+chunk {
 				due := start.Add(time.Duration(k+1) * 100 * time.Millisecond)
 				time.Sleep(time.Until(due)) // pacing a live client, not waiting for results
-				if _, err := st.Accept(audio[off:min(off+chunk, len(audio))]); err != nil {
+				if _, err := st.Accept(context.Background(), audio[off:min(off+chunk, len(audio))]); err != nil {
 					b.Error(err)
 					return
 				}
@@ -203,7 +203,7 @@ func realtimeLag(b *testing.B, rec *Recognizer, samples []float32, n int) (time.
 				lags = append(lags, lag)
 				mu.Unlock()
 			}
-			if _, err := st.Flush(); err != nil {
+			if _, err := st.Flush(context.Background()); err != nil {
 				b.Error(err)
 			}
 		}()

@@ -52,7 +52,7 @@ func FuzzStream(f *testing.F) {
 		defer st.Close()
 		all := speechtest.Feed(t, st, samples, chunk)
 		speechtest.CheckResults(t, all, speech.SamplesToDuration(len(samples), 16000))
-		if err := st.Reset(); err != nil {
+		if err := st.Reset(context.Background()); err != nil {
 			t.Fatalf("Reset: %v", err)
 		}
 	})

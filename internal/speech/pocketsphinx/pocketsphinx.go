@@ -232,6 +232,11 @@ func (r *Recognizer) Prepared(text string) (Report, bool) {
 	return a.report, true
 }
 
+// Streams reports the decoders in use and the pool's bound.
+func (r *Recognizer) Streams() (inUse, capacity int) { return len(r.slots), cap(r.slots) }
+
+var _ speech.StreamCounter = (*Recognizer)(nil)
+
 // idleCount reports how many decoders sit in the pool (for tests).
 func (r *Recognizer) idleCount() int {
 	r.mu.Lock()

@@ -102,9 +102,9 @@ func transcribe(t *testing.T, rec *Recognizer, samples []float32, chunk int) []s
 		}
 	}
 	for off := 0; off < len(samples); off += chunk {
-		keep(st.Accept(samples[off:min(off+chunk, len(samples))]))
+		keep(st.Accept(context.Background(), samples[off:min(off+chunk, len(samples))]))
 	}
-	keep(st.Flush())
+	keep(st.Flush(context.Background()))
 	return finals
 }
 
@@ -215,8 +215,8 @@ func TestClosedStreamAndRecognizer(t *testing.T) {
 		t.Errorf("second Close = %v", err)
 	}
 	for name, err := range map[string]error{
-		"Flush": func() error { _, err := st.Flush(); return err }(),
-		"Reset": st.Reset(),
+		"Flush": func() error { _, err := st.Flush(context.Background()); return err }(),
+		"Reset": st.Reset(context.Background()),
 	} {
 		if !errors.Is(err, speech.ErrClosed) {
 			t.Errorf("%s after Close = %v, want ErrClosed", name, err)
@@ -241,13 +241,13 @@ func TestPartials(t *testing.T) {
 	defer st.Close()
 	var all []speech.Result
 	for off := 0; off < len(samples); off += 1600 {
-		rs, err := st.Accept(samples[off:min(off+1600, len(samples))])
+		rs, err := st.Accept(context.Background(), samples[off:min(off+1600, len(samples))])
 		if err != nil {
 			t.Fatal(err)
 		}
 		all = append(all, rs...)
 	}
-	rs, err := st.Flush()
+	rs, err := st.Flush(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

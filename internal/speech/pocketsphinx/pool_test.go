@@ -76,7 +76,7 @@ func TestPoolReuseIsClean(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Accept(samples[len(samples)/3 : len(samples)/2]); err != nil {
+	if _, err := st.Accept(context.Background(), samples[len(samples)/3:len(samples)/2]); err != nil {
 		t.Fatal(err)
 	}
 	st.Close() // abandoned mid-speech

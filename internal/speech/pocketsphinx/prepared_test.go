@@ -188,7 +188,7 @@ func TestPreparedWithHotwordsAndRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.Accept(make([]float32, 16000)); err != nil {
+	if _, err := st.Accept(ctx, make([]float32, 16000)); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()

@@ -41,10 +41,10 @@ func TestNothingOnStderr(t *testing.T) {
 			return
 		}
 		defer st.Close()
-		if _, err := st.Accept(samples); err != nil {
+		if _, err := st.Accept(context.Background(), samples); err != nil {
 			t.Error(err)
 		}
-		if rs, err := st.Flush(); err != nil || len(rs) == 0 {
+		if rs, err := st.Flush(context.Background()); err != nil || len(rs) == 0 {
 			t.Errorf("Flush: %v, %d results; want words", err, len(rs))
 		}
 	}()

@@ -1,6 +1,7 @@
 package pocketsphinx
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"strings"
@@ -47,9 +48,9 @@ func (s *stream) dur(samples int64) time.Duration {
 // Accept decodes samples and returns the finals of utterances that ended
 // inside them, then a partial of the utterance in progress if its text
 // changed.
-func (s *stream) Accept(samples []float32) ([]speech.Result, error) {
-	if s.closed {
-		return nil, fmt.Errorf("pocketsphinx: stream: %w", speech.ErrClosed)
+func (s *stream) Accept(ctx context.Context, samples []float32) ([]speech.Result, error) {
+	if err := s.usable(ctx); err != nil {
+		return nil, err
 	}
 	if err := speech.CheckSamples(samples); err != nil {
 		return nil, fmt.Errorf("pocketsphinx: %w", err)
@@ -187,9 +188,9 @@ func appendPCM(dst []int16, src []float32) []int16 {
 }
 
 // Flush decodes what is buffered and ends the utterance in progress.
-func (s *stream) Flush() ([]speech.Result, error) {
-	if s.closed {
-		return nil, fmt.Errorf("pocketsphinx: stream: %w", speech.ErrClosed)
+func (s *stream) Flush(ctx context.Context) ([]speech.Result, error) {
+	if err := s.usable(ctx); err != nil {
+		return nil, err
 	}
 	var out []speech.Result
 	if len(s.pending) > 0 {
@@ -215,15 +216,26 @@ func (s *stream) Flush() ([]speech.Result, error) {
 
 // Reset drops buffered audio and hypotheses and restarts segment numbers
 // and time at zero.
-func (s *stream) Reset() error {
-	if s.closed {
-		return fmt.Errorf("pocketsphinx: stream: %w", speech.ErrClosed)
+func (s *stream) Reset(ctx context.Context) error {
+	if err := s.usable(ctx); err != nil {
+		return err
 	}
 	if err := s.d.endUtt(); err != nil {
 		return err
 	}
 	*s = stream{rec: s.rec, d: s.d, pending: s.pending[:0]}
 	return s.d.startStream()
+}
+
+// usable reports why the stream cannot be used now: closed, or ctx done.
+func (s *stream) usable(ctx context.Context) error {
+	if s.closed {
+		return fmt.Errorf("pocketsphinx: stream: %w", speech.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pocketsphinx: stream: %w", err)
+	}
+	return nil
 }
 
 // Close returns the decoder to the pool. Closing twice is a no-op.

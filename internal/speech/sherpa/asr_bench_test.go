@@ -80,11 +80,11 @@ func BenchmarkStreamingDecode(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		for off := 0; off < len(samples); off += chunk {
-			if _, err := st.Accept(samples[off:min(off+chunk, len(samples))]); err != nil {
+			if _, err := st.Accept(context.Background(), samples[off:min(off+chunk, len(samples))]); err != nil {
 				b.Fatal(err)
 			}
 		}
-		if _, err := st.Flush(); err != nil {
+		if _, err := st.Flush(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -122,7 +122,7 @@ func BenchmarkStreamingDecodeBatch(b *testing.B) {
 			}
 		}
 		for _, st := range streams {
-			if _, err := st.Flush(); err != nil {
+			if _, err := st.Flush(context.Background()); err != nil {
 				b.Fatal(err)
 			}
 		}

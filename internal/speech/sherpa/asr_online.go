@@ -220,6 +220,15 @@ func (r *OnlineRecognizer) decodeOne(s *sherpa.OnlineStream) bool {
 	return n > 0
 }
 
+// Streams reports the open streams; sherpa-onnx has no fixed bound.
+func (r *OnlineRecognizer) Streams() (inUse, capacity int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.streams, 0
+}
+
+var _ speech.StreamCounter = (*OnlineRecognizer)(nil)
+
 // release is called by a closing stream.
 func (r *OnlineRecognizer) release() {
 	r.mu.Lock()

@@ -84,7 +84,7 @@ func TestASROnlineEndpointOptions(t *testing.T) {
 		}
 		defer st.Close()
 		for off := 0; off < len(samples); off += 1600 {
-			rs, err := st.Accept(samples[off:min(off+1600, len(samples))])
+			rs, err := st.Accept(context.Background(), samples[off:min(off+1600, len(samples))])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -94,7 +94,7 @@ func TestASROnlineEndpointOptions(t *testing.T) {
 				}
 			}
 		}
-		rs, err := st.Flush()
+		rs, err := st.Flush(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

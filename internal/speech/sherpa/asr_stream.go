@@ -1,6 +1,7 @@
 package sherpa
 
 import (
+	"context"
 	"fmt"
 
 	sherpa "github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx"
@@ -54,7 +55,10 @@ func (s *OnlineStream) drop() {
 }
 
 // Accept pushes samples, decodes what is ready and returns new results.
-func (s *OnlineStream) Accept(samples []float32) ([]speech.Result, error) {
+func (s *OnlineStream) Accept(ctx context.Context, samples []float32) ([]speech.Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sherpa asr: accept: %w", err)
+	}
 	if err := s.Push(samples); err != nil {
 		return nil, err
 	}
@@ -152,9 +156,12 @@ func (s *OnlineStream) current() (speech.Result, error) {
 // Flush ends the segment in progress: the native stream is padded with
 // silence, finished and decoded to the end, its last hypothesis becomes a
 // final result, and a fresh native stream continues the timeline.
-func (s *OnlineStream) Flush() ([]speech.Result, error) {
+func (s *OnlineStream) Flush(ctx context.Context) ([]speech.Result, error) {
 	if s.s == nil {
 		return nil, fmt.Errorf("sherpa asr: flush: %w", speech.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sherpa asr: flush: %w", err)
 	}
 	if s.fed == 0 {
 		return nil, nil
@@ -185,9 +192,12 @@ func (s *OnlineStream) Flush() ([]speech.Result, error) {
 
 // Reset drops all audio and hypotheses and restarts segment numbers and
 // times at zero.
-func (s *OnlineStream) Reset() error {
+func (s *OnlineStream) Reset(ctx context.Context) error {
 	if s.s == nil {
 		return fmt.Errorf("sherpa asr: reset: %w", speech.ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("sherpa asr: reset: %w", err)
 	}
 	s.drop()
 	s.base, s.segment = 0, 0

@@ -233,7 +233,7 @@ func TestASRBatchDecodeMatchesOneByOne(t *testing.T) {
 		}
 	}
 	for i, st := range streams {
-		rs, err := st.Flush()
+		rs, err := st.Flush(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -53,15 +53,16 @@ func CheckResults(t *testing.T, rs []speech.Result, limit time.Duration) {
 // results, Flush included; it fails t on any error.
 func Feed(t testing.TB, st speech.Stream, samples []float32, chunk int) []speech.Result {
 	t.Helper()
+	ctx := context.Background()
 	var all []speech.Result
 	for off := 0; off < len(samples); off += chunk {
-		rs, err := st.Accept(samples[off:min(off+chunk, len(samples))])
+		rs, err := st.Accept(ctx, samples[off:min(off+chunk, len(samples))])
 		if err != nil {
 			t.Fatalf("Accept: %v", err)
 		}
 		all = append(all, rs...)
 	}
-	rs, err := st.Flush()
+	rs, err := st.Flush(ctx)
 	if err != nil {
 		t.Fatalf("Flush: %v", err)
 	}
@@ -115,7 +116,7 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 		if err != nil {
 			t.Fatalf("NewStream: %v", err)
 		}
-		if _, err := st.Accept(nil); err != nil {
+		if _, err := st.Accept(ctx, nil); err != nil {
 			t.Errorf("Accept(nil) = %v, want nil", err)
 		}
 		rs := Feed(t, st, samples, chunk)
@@ -136,7 +137,7 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 			}
 		}
 		// Flush with nothing buffered yields no new final text.
-		again, err := st.Flush()
+		again, err := st.Flush(ctx)
 		if err != nil {
 			t.Errorf("second Flush: %v", err)
 		}
@@ -144,7 +145,7 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 			t.Errorf("second Flush produced %q, want nothing", txt)
 		}
 		// Reset, then the same audio gives the same words.
-		if err := st.Reset(); err != nil {
+		if err := st.Reset(ctx); err != nil {
 			t.Fatalf("Reset: %v", err)
 		}
 		if got := FinalText(Feed(t, st, samples, chunk)); got != text {
@@ -153,7 +154,7 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 		if err := st.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
-		if _, err := st.Accept(samples[:chunk]); !errors.Is(err, speech.ErrClosed) {
+		if _, err := st.Accept(ctx, samples[:chunk]); !errors.Is(err, speech.ErrClosed) {
 			t.Errorf("Accept after Close = %v, want ErrClosed", err)
 		}
 	})
@@ -164,13 +165,42 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 			t.Fatalf("NewStream: %v", err)
 		}
 		defer st.Close()
-		bad := []float32{0, float32(math.NaN()), 0}
-		if _, err := st.Accept(bad); !errors.Is(err, speech.ErrBadAudio) {
-			t.Errorf("Accept(NaN) = %v, want ErrBadAudio", err)
+		for _, bad := range [][]float32{{0, float32(math.NaN()), 0}, {0, float32(math.Inf(1))}, {float32(math.Inf(-1))}} {
+			_, err := st.Accept(ctx, bad)
+			if !errors.Is(err, speech.ErrBadAudio) {
+				t.Errorf("Accept(%v) = %v, want ErrBadAudio", bad, err)
+			}
+			// Bad input is the caller's fault: a chain must not fail
+			// over on it.
+			if errors.Is(err, speech.ErrUnavailable) || speech.FailsOver(err) {
+				t.Errorf("Accept(%v) = %v: bad audio must not read as ErrUnavailable", bad, err)
+			}
 		}
-		bad = []float32{0, float32(math.Inf(1))}
-		if _, err := st.Accept(bad); !errors.Is(err, speech.ErrBadAudio) {
-			t.Errorf("Accept(+Inf) = %v, want ErrBadAudio", err)
+	})
+
+	t.Run("cancelled-ctx", func(t *testing.T) {
+		st, err := rec.NewStream(ctx, speech.StreamOptions{})
+		if err != nil {
+			t.Fatalf("NewStream: %v", err)
+		}
+		defer st.Close()
+		if _, err := st.Accept(ctx, samples[:chunk]); err != nil {
+			t.Fatalf("Accept: %v", err)
+		}
+		cctx, cancel := context.WithCancel(ctx)
+		cancel()
+		calls := map[string]func() error{
+			"Accept": func() error { _, err := st.Accept(cctx, samples[chunk:2*chunk]); return err },
+			"Flush":  func() error { _, err := st.Flush(cctx); return err },
+			"Reset":  func() error { return st.Reset(cctx) },
+		}
+		for name, call := range calls {
+			if err := returns(t, name, call); !errors.Is(err, context.Canceled) {
+				t.Errorf("%s(cancelled ctx) = %v, want context.Canceled", name, err)
+			}
+		}
+		if err := returns(t, "Close", st.Close); err != nil {
+			t.Errorf("Close after cancelled calls: %v", err)
 		}
 	})
 
@@ -207,6 +237,24 @@ func Recognizer(t *testing.T, rec speech.Recognizer, samples []float32, check fu
 			}
 		}
 	})
+}
+
+// hangLimit is how long a call given a cancelled ctx may take before the
+// suite calls it a hang (not a speed check: any prompt return passes).
+const hangLimit = 10 * time.Second
+
+// returns runs call and fails t if it does not return within hangLimit.
+func returns(t *testing.T, name string, call func() error) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- call() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(hangLimit):
+		t.Fatalf("%s did not return within %v of a cancelled ctx", name, hangLimit)
+		return nil
+	}
 }
 
 // Transcriber runs the file contract against tr with real speech.
@@ -359,5 +407,32 @@ func Embedder(t *testing.T, emb speech.Embedder, samples []float32) {
 	wg.Wait()
 	if _, err := emb.Embed(ctx, []float32{float32(math.NaN())}); !errors.Is(err, speech.ErrBadAudio) {
 		t.Errorf("Embed(NaN) = %v, want ErrBadAudio", err)
+	}
+}
+
+// Exhaust opens streams on rec until it has no free one within a short
+// wait (every decoder of its pool taken) and returns a function that
+// closes them all; it fails t if not even one opens. Tests of capacity
+// refusals use it.
+func Exhaust(t testing.TB, rec speech.Recognizer) (release func()) {
+	t.Helper()
+	var held []speech.Stream
+	for len(held) < 1024 {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		st, err := rec.NewStream(ctx, speech.StreamOptions{})
+		cancel()
+		if err != nil {
+			break
+		}
+		held = append(held, st)
+	}
+	if len(held) == 0 {
+		t.Fatal("speechtest: could not take a single stream")
+	}
+	return func() {
+		for _, st := range held {
+			st.Close()
+		}
+		held = nil
 	}
 }

@@ -255,6 +255,23 @@ const STATE_TEXT = {
   locked: 'This session needs a password',
 };
 
+/**
+ * engineText says which engine now makes the captions, after a switch
+ * event: {engine, engine_from, reason}. Words never appear in it.
+ */
+export function engineText(ev) {
+  if (ev.reason === 'recovered') return `Captions from ${ev.engine} again`;
+  return `Captions now from ${ev.engine} (${ev.engine_from} unavailable)`;
+}
+
+/** Shows an engine switch in its element (role=status); body[data-engine] names the engine. */
+export function showEngine(el, ev) {
+  document.body.dataset.engine = ev.engine || '';
+  if (!el) return;
+  el.textContent = engineText(ev);
+  el.hidden = false;
+}
+
 /** Shows state in the banner element (role=status). */
 export function showState(el, state) {
   if (!el) return;
@@ -270,6 +287,7 @@ export async function watch(opts = {}) {
   const container = document.getElementById('captions');
   const stateEl = document.getElementById('state');
   const labelEl = document.getElementById('label');
+  const engineEl = document.getElementById('engine');
   const view = new CaptionView(container, { maxLines: opts.maxLines || 0, onChange: opts.onChange });
   let sessionState = 'connecting';
   let secret = takeLinkToken();
@@ -277,6 +295,10 @@ export async function watch(opts = {}) {
 
   const setLabel = (label) => { if (label && labelEl) { labelEl.textContent = label; document.title = label; } };
   const onEvent = (ev) => {
+    if (ev.type === 'engine') {
+      showEngine(engineEl, ev); // the captions keep flowing: nothing to clear
+      return;
+    }
     if (ev.type === 'state') {
       if (ev.state) { sessionState = ev.state; showState(stateEl, ev.state); }
       if (ev.state === 'stopped') view.closeOpen();

@@ -1,0 +1,115 @@
+package deepgram
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// FuzzParseLive: no server message may panic the parser or yield a result
+// whose times run backwards or outside the finite range.
+func FuzzParseLive(f *testing.F) {
+	for _, seed := range []string{
+		`{"type":"Results","start":1.5,"duration":0.8,"is_final":true,"speech_final":true,"channel":{"alternatives":[{"transcript":"hello world","confidence":0.9,"words":[{"word":"hello","start":1.5,"end":1.9,"confidence":0.9},{"word":"world","start":1.9,"end":2.3,"confidence":0.8}]}]}}`,
+		`{"type":"Results","start":0,"duration":1,"channel":{"alternatives":[]}}`,
+		`{"type":"Metadata","request_id":"x","duration":3.2}`,
+		`{"type":"UtteranceEnd","channel":[0,1],"last_word_end":2.3}`,
+		`{"type":"Results","start":-1,"duration":1e400}`,
+		`{"type":"Results","channel":{"alternatives":[{"words":[{"word":"x","start":2,"end":1}]}]}}`,
+		`{"type":"Results","chan`, `[]`, `null`, ``,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := parseLive(b)
+		if err != nil {
+			return
+		}
+		r, ok := m.result(3)
+		if !ok {
+			return
+		}
+		if r.Start < 0 || r.End < r.Start || r.Confidence < 0 || r.Confidence > 1 {
+			t.Fatalf("bad result %+v from %q", r, b)
+		}
+		for _, w := range r.Words {
+			if w.Start < 0 || w.End < w.Start || w.Confidence < 0 || w.Confidence > 1 {
+				t.Fatalf("bad word %+v from %q", w, b)
+			}
+		}
+	})
+}
+
+func TestConfigValidate(t *testing.T) {
+	bad := []Config{
+		{URL: "ftp://api.deepgram.com"},
+		{URL: "wss://"},
+		{URL: "wss://user:secret@api.deepgram.com"},
+		{URL: "wss://api.deepgram.com?token=x"},
+		{SampleRate: 4000},
+		{UtteranceEnd: 500 * time.Millisecond},
+		{UtteranceEnd: time.Second, NoInterim: true},
+		{Model: "nova-3&token=x"},
+		{DialTimeout: -1},
+	}
+	for _, c := range bad {
+		if err := c.Validate(); err == nil {
+			t.Errorf("Validate(%+v) = nil, want an error", c)
+		}
+	}
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("zero Config: %v", err)
+	}
+}
+
+func TestEndpoint(t *testing.T) {
+	c := Config{URL: "https://eu.example.com/dg/"}.withDefaults()
+	live := c.endpoint(true, []string{"Izwi", " "})
+	if !strings.HasPrefix(live, "wss://eu.example.com/dg/v1/listen?") || !strings.Contains(live, "keyterm=Izwi") ||
+		strings.Count(live, "keyterm") != 1 || !strings.Contains(live, "interim_results=true") {
+		t.Errorf("live endpoint %q", live)
+	}
+	file := Config{URL: "ws://127.0.0.1:1"}.withDefaults().endpoint(false, nil)
+	if !strings.HasPrefix(file, "http://127.0.0.1:1/v1/listen?") || !strings.Contains(file, "utterances=true") {
+		t.Errorf("file endpoint %q", file)
+	}
+	spec := speech.Spec{Model: "nova-2", Options: map[string]string{"interim_results": "false", "endpointing_ms": "10"}}
+	cfg, err := ConfigFromSpec(spec)
+	if err != nil || !cfg.NoInterim || cfg.Endpointing != 10*time.Millisecond {
+		t.Errorf("ConfigFromSpec = %+v, %v", cfg, err)
+	}
+}
+
+// A prepared text reaches Deepgram as key terms after the caller's
+// hotwords: names first, each once, never more than Deepgram's 100.
+func TestKeytermsFromPreparedText(t *testing.T) {
+	sheet := "Welcome. Please welcome Nokuthula Dlamini to the lectern. The offertory follows."
+	got := keyterms([]string{"Izwi", "izwi", " "}, sheet)
+	if len(got) < 4 || got[0] != "Izwi" || got[1] != "nokuthula dlamini" {
+		t.Fatalf("keyterms = %q", got)
+	}
+	for i, a := range got {
+		for _, b := range got[i+1:] {
+			if strings.EqualFold(a, b) {
+				t.Errorf("%q twice in %q", a, got)
+			}
+		}
+	}
+	var many []string
+	for i := range 150 {
+		many = append(many, fmt.Sprintf("term%d", i))
+	}
+	if n := len(keyterms(many, sheet)); n != maxKeyterms {
+		t.Errorf("%d terms, want the limit %d", n, maxKeyterms)
+	}
+	if got := keyterms(nil, ""); len(got) != 0 {
+		t.Errorf("nothing given: %q", got)
+	}
+	u := Config{Model: "nova-3"}.withDefaults().endpoint(true, keyterms(nil, sheet))
+	if !strings.Contains(u, "keyterm=nokuthula+dlamini") {
+		t.Errorf("endpoint %q lacks the prepared name", u)
+	}
+}
