@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/speech"
 )
 
 // This file is the contract between the session manager (Manager, which
@@ -72,6 +74,23 @@ type Info struct {
 	// IdentifySpeakers: captions carry enrolled people's names and
 	// "Speaker N" for other voices (when a speaker model is installed).
 	IdentifySpeakers bool `json:"identify_speakers"`
+	// Context describes the session's prepared text (never the text).
+	Context *ContextInfo `json:"context,omitempty"`
+}
+
+// PreparedText is what a venue knows will be said: readings, hymns, names,
+// notes. The recognizer adapts to it (docs/prepared-text.md). It is held
+// in memory for the session only.
+type PreparedText struct {
+	Text string `json:"text"`
+}
+
+// ContextInfo describes a session's prepared text: its size and hash, and
+// what each engine made of it once a stream opened with it.
+type ContextInfo struct {
+	Bytes   int                    `json:"bytes"`
+	SHA256  string                 `json:"sha256"`
+	Engines []speech.ContextReport `json:"engines,omitempty"`
 }
 
 // CreateRequest is the POST /v1/sessions body. Zero values take the
@@ -91,6 +110,8 @@ type CreateRequest struct {
 	// KeepTranscript and IdentifySpeakers; nil takes [privacy]'s default.
 	KeepTranscript   *bool `json:"keep_transcript,omitempty"`
 	IdentifySpeakers *bool `json:"identify_speakers,omitempty"`
+	// Context is the session's prepared text.
+	Context *PreparedText `json:"context,omitempty"`
 }
 
 // UpdateRequest is the PATCH /v1/sessions/{id} body; nil fields stay.
@@ -103,6 +124,9 @@ type UpdateRequest struct {
 	// KeepTranscript and IdentifySpeakers apply from the next start.
 	KeepTranscript   *bool `json:"keep_transcript,omitempty"`
 	IdentifySpeakers *bool `json:"identify_speakers,omitempty"`
+	// Context replaces the prepared text (an empty text removes it); a
+	// live session takes it from the next utterance.
+	Context *PreparedText `json:"context,omitempty"`
 }
 
 // Created is what Create returns: the session and, for ViewLink, the link

@@ -140,6 +140,9 @@ type session struct {
 	bytesIn    int64
 	pipeDrops  time.Duration
 	lastSpeech atomic.Int64 // unix nanoseconds (manager clock)
+	// context is the session's prepared text: in memory only, never in
+	// its record, gone with the process (prepared.go).
+	context string
 }
 
 // NewManager migrates the store, loads the sessions, marks those that were

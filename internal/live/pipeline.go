@@ -17,6 +17,7 @@ type PipelineConfig struct {
 	Recognizer     speech.Recognizer // required
 	VAD            speech.VAD
 	Hotwords       []string
+	Context        string // prepared text, held in memory only
 	Speakers       SpeakerTracker
 	SnippetBelow   float32
 	StreamWait     time.Duration
@@ -73,7 +74,7 @@ func NewPipeline(ctx context.Context, cfg PipelineConfig, emit func(Event)) (*Pi
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	rc := recognize.Config{Recognizer: cfg.Recognizer, VAD: cfg.VAD, Hotwords: cfg.Hotwords,
+	rc := recognize.Config{Recognizer: cfg.Recognizer, VAD: cfg.VAD, Hotwords: cfg.Hotwords, Context: cfg.Context,
 		FinalizeAtSpeechEnd: true, UtteranceEndGap: cfg.UtteranceEndGap,
 		Speakers: cfg.Speakers, SnippetBelow: cfg.SnippetBelow, StreamWait: cfg.StreamWait,
 		KeepForCatchUp: cfg.KeepForCatchUp, Logger: cfg.Logger}

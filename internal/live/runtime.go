@@ -109,7 +109,7 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		}
 		pub.publishKept(e, keep)
 	}
-	pc := PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords,
+	pc := PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords, Context: s.context,
 		QueueAudio:  time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll,
 		IdleRelease: m.cfg.IdleReleaseDuration(),
 		// The audio a fallback engine served is held (sealed, in memory)

@@ -42,6 +42,10 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 	if err := checkLanguage(req.Language); err != nil {
 		return Created{}, err
 	}
+	prepared, err := checkContext(req.Context)
+	if err != nil {
+		return Created{}, err
+	}
 	if r.AutoStopAfter, err = seconds2(req.AutoStopAfter, time.Duration(m.cfg.AutoStopAfter), MaxAutoStop, "auto_stop_after"); err != nil {
 		return Created{}, err
 	}
@@ -86,7 +90,7 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 	if err := insertRecord(ctx, m.db, r); err != nil {
 		return Created{}, err
 	}
-	s := &session{rec: r}
+	s := &session{rec: r, context: prepared}
 	s.lastSpeech.Store(m.now().UnixNano())
 	if err := m.attachRuntime(s); err != nil {
 		_ = deleteRecord(context.WithoutCancel(ctx), m.db, r.ID)
@@ -123,6 +127,9 @@ func (m *Manager) infoLocked(s *session) Info {
 	i.Hotwords = slices.Clone(i.Hotwords)
 	i.AutoStopSecs, i.PreRollSecs = i.AutoStopAfter.Seconds(), i.PreRoll.Seconds()
 	i.Source = s.source
+	if s.context != "" && m.rec != nil {
+		i.Context = m.contextInfo(s.context)
+	}
 	if s.pub != nil {
 		i.LastSeq = s.pub.lastSeq()
 	}
@@ -168,12 +175,16 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateReques
 			return Info{}, err
 		}
 	}
+	prepared, err := checkContext(req.Context)
+	if err != nil {
+		return Info{}, err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.deleted {
 		return Info{}, ErrNotFound
 	}
-	other := req.ViewerMode != nil || req.Password != nil || req.Hotwords != nil || req.AutoStopAfter != nil
+	other := req.ViewerMode != nil || req.Password != nil || req.Hotwords != nil || req.AutoStopAfter != nil || req.Context != nil
 	if other && s.rec.State == Stopped {
 		return Info{}, fmt.Errorf("%w: a stopped session may change only its label", ErrTransition)
 	}
@@ -217,6 +228,10 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateReques
 		next.IdentifySpeakers = *req.IdentifySpeakers
 	}
 	restart := req.Hotwords != nil && s.pipe != nil && !slices.Equal(hotwords, s.rec.Hotwords)
+	if req.Context != nil && prepared != s.context {
+		s.context = prepared
+		restart = restart || s.pipe != nil
+	}
 	label := req.Label != nil && *req.Label != s.rec.Label
 	labelText := next.Label
 	if req.Label != nil {
@@ -225,8 +240,8 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateReques
 	next.Label = s.rec.Label // the label changes through the state machine
 	s.rec = next
 	if restart {
-		// New hotwords apply from the next utterance: the pipeline is
-		// reopened with them, its clock continuing.
+		// New hotwords or prepared text apply from the next utterance: the
+		// pipeline is reopened with them, its clock continuing.
 		m.stopPipeline(ctx, s)
 		if err := m.startPipeline(ctx, s); err != nil {
 			return Info{}, err

@@ -87,7 +87,7 @@ func (p *Pipeline) Held() bool { return p.st != nil }
 func (p *Pipeline) acquire(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(ctx, p.cfg.StreamWait)
 	defer cancel()
-	st, err := p.cfg.Recognizer.NewStream(sctx, speech.StreamOptions{Hotwords: p.cfg.Hotwords,
+	st, err := p.cfg.Recognizer.NewStream(sctx, speech.StreamOptions{Hotwords: p.cfg.Hotwords, Context: p.cfg.Context,
 		Events: p.streamEvent, KeepForCatchUp: p.cfg.KeepForCatchUp})
 	switch {
 	case err == nil:

@@ -51,6 +51,8 @@ type Config struct {
 	// Hotwords are passed to NewStream; an engine that cannot honour them
 	// makes New fail with an error wrapping ErrBadConfig.
 	Hotwords []string
+	// Context is prepared text, passed to NewStream (speech.StreamOptions).
+	Context string
 	// FinalizeAtSpeechEnd ends the open segment as soon as the VAD closes a
 	// speech segment (after its own minimum silence).
 	FinalizeAtSpeechEnd bool

@@ -115,6 +115,27 @@ type Pronouncer interface {
 	Pronounce(word string) ([]string, error)
 }
 
+// ContextReport says what a prepared text became for an engine, for the
+// session view and status pages: the words it added to the engine's
+// vocabulary, the size of its adaptation and the time to build it.
+type ContextReport struct {
+	Engine     string        `json:"engine"`
+	Words      int           `json:"words"`               // distinct words in the text
+	Added      []string      `json:"added,omitempty"`     // new to the engine, pronounced by rules
+	Dropped    int           `json:"dropped"`             // neither known nor pronounceable
+	Terms      []string      `json:"key_terms,omitempty"` // engines that take a short list
+	NGrams     int           `json:"ngrams,omitempty"`    // PocketSphinx's prepared model
+	ModelBytes int           `json:"model_bytes,omitempty"`
+	BuildTime  time.Duration `json:"build_time"`
+}
+
+// ContextReporter is implemented by recognizers that adapt to prepared
+// text (StreamOptions.Context): ContextReport tells what text became, once
+// a stream has been opened with it.
+type ContextReporter interface {
+	ContextReport(text string) (ContextReport, bool)
+}
+
 // Kinds of StreamEvent.
 const (
 	EventSwitch  = "switch"

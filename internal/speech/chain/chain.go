@@ -230,3 +230,18 @@ func (r *Recognizer) NewStream(ctx context.Context, opts speech.StreamOptions) (
 	}
 	return s, nil
 }
+
+// ContextReports tells what a prepared text became for each engine of the
+// chain that adapts to prepared text, in priority order.
+func (r *Recognizer) ContextReports(text string) []speech.ContextReport {
+	var out []speech.ContextReport
+	for _, e := range r.engines {
+		if cr, ok := e.Rec.(speech.ContextReporter); ok {
+			if rep, ok := cr.ContextReport(text); ok {
+				rep.Engine = e.Name
+				out = append(out, rep)
+			}
+		}
+	}
+	return out
+}

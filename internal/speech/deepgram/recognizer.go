@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/coder/websocket"
 
@@ -68,6 +69,19 @@ func (r *Recognizer) SampleRate() int { return r.cfg.SampleRate }
 
 func (r *Recognizer) Info() speech.EngineInfo {
 	return speech.EngineInfo{Engine: Name, Role: "asr", Model: r.cfg.Model, Library: "deepgram live API v1"}
+}
+
+var _ speech.ContextReporter = (*Recognizer)(nil)
+
+// ContextReport implements speech.ContextReporter: a prepared text reaches
+// Deepgram as its key terms, chosen as NewStream chooses them.
+func (r *Recognizer) ContextReport(text string) (speech.ContextReport, bool) {
+	if text == "" {
+		return speech.ContextReport{}, false
+	}
+	start := time.Now()
+	terms := keyterms(nil, text)
+	return speech.ContextReport{Engine: Name, Terms: terms, BuildTime: time.Since(start)}, true
 }
 
 // Close does nothing: streams own their connections.

@@ -232,6 +232,18 @@ func (r *Recognizer) Prepared(text string) (Report, bool) {
 	return a.report, true
 }
 
+var _ speech.ContextReporter = (*Recognizer)(nil)
+
+// ContextReport implements speech.ContextReporter.
+func (r *Recognizer) ContextReport(text string) (speech.ContextReport, bool) {
+	a := r.prepared.get(preparedKey(text, nil))
+	if a == nil {
+		return speech.ContextReport{}, false
+	}
+	return speech.ContextReport{Engine: Name, Words: a.report.Words, Added: append([]string(nil), a.added...),
+		Dropped: a.report.Dropped, NGrams: a.report.NGrams, ModelBytes: a.report.ModelBytes, BuildTime: a.report.BuildTime}, true
+}
+
 // Streams reports the decoders in use and the pool's bound.
 func (r *Recognizer) Streams() (inUse, capacity int) { return len(r.slots), cap(r.slots) }
 
