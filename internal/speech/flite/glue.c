@@ -135,21 +135,28 @@ static int izwi_clause_end(cst_relation *tokrel)
     return 0;
 }
 
-/* izwi_flite_synth mirrors flite_ts_to_speech: it splits text into
- * utterances with the voice's own tokeniser and break rule, so audio starts
- * after the first sentence rather than after the whole text. */
-int izwi_flite_synth(void *v, const char *text, float stretch,
-                     uintptr_t handle, int min_chunk)
+/* A long run of digits or letters is one token that Flite reads word by
+ * word, so a token cap alone does not bound an utterance: past
+ * IZWI_HARD_BYTES bytes of token text an utterance ends at the next token
+ * too (CleanText splits single tokens longer than that). One utterance's
+ * audio, and so the memory Flite holds for it, stays a few seconds long. */
+#define IZWI_HARD_BYTES 64
+
+/* izwi_utt_fn consumes one tokenised utterance (it takes ownership) and
+ * returns an IZWI_FLITE_* outcome. */
+typedef int (*izwi_utt_fn)(cst_utterance *utt, cst_voice *voice, void *arg);
+
+/* izwi_each_utt mirrors flite_ts_to_speech: it splits text into utterances
+ * with the voice's own tokeniser and break rule and hands each to fn. */
+static int izwi_each_utt(cst_voice *voice, const char *text, izwi_utt_fn fn, void *arg)
 {
-    cst_voice *voice = (cst_voice *)v;
     const cst_features *f = voice->features;
     cst_tokenstream *ts;
     cst_utterance *utt;
     cst_relation *tokrel;
     cst_item *t;
     const char *token;
-    int num_tokens = 0, rc = IZWI_FLITE_DONE;
-    izwi_stream s = {handle, 0, 0};
+    int num_tokens = 0, num_bytes = 0, rc = IZWI_FLITE_DONE;
 
     ts = ts_open_string(text,
                         get_param_string(f, "text_whitespace", NULL),
@@ -165,12 +172,13 @@ int izwi_flite_synth(void *v, const char *text, float stretch,
     {
         token = ts_get(ts);
         if (cst_strlen(token) == 0 || num_tokens > IZWI_HARD_TOKENS ||
+            num_bytes > IZWI_HARD_BYTES ||
             (num_tokens > IZWI_SOFT_TOKENS && izwi_clause_end(tokrel)) ||
             (relation_head(tokrel) && default_utt_break(ts, token, tokrel)))
         {
             if (relation_head(tokrel))
             {
-                rc = izwi_utt_synth(utt, voice, stretch, &s, min_chunk);
+                rc = fn(utt, voice, arg);
                 utt = NULL;
                 if (rc != IZWI_FLITE_DONE)
                     break;
@@ -183,10 +191,12 @@ int izwi_flite_synth(void *v, const char *text, float stretch,
                 tokrel = utt_relation_create(utt, "Token");
             }
             num_tokens = 0;
+            num_bytes = 0;
             if (cst_strlen(token) == 0)
                 continue;
         }
         num_tokens++;
+        num_bytes += cst_strlen(token);
         t = relation_append(tokrel, NULL);
         item_set_string(t, "name", token);
         item_set_string(t, "whitespace", ts->whitespace);
@@ -197,4 +207,56 @@ int izwi_flite_synth(void *v, const char *text, float stretch,
         delete_utterance(utt);
     ts_close(ts);
     return rc;
+}
+
+typedef struct {
+    float stretch;
+    izwi_stream *s;
+    int min_chunk;
+} izwi_synth_arg;
+
+static int izwi_synth_one(cst_utterance *utt, cst_voice *voice, void *arg)
+{
+    izwi_synth_arg *a = (izwi_synth_arg *)arg;
+    return izwi_utt_synth(utt, voice, a->stretch, a->s, a->min_chunk);
+}
+
+int izwi_flite_synth(void *v, const char *text, float stretch,
+                     uintptr_t handle, int min_chunk)
+{
+    izwi_stream s = {handle, 0, 0};
+    izwi_synth_arg a = {stretch, &s, min_chunk};
+    return izwi_each_utt((cst_voice *)v, text, izwi_synth_one, &a);
+}
+
+/* The text-analysis half of Flite's token synthesis: words, phrases and
+ * phones (with pauses), without the acoustic model or the wave. */
+static const cst_synth_module izwi_phones_method[] = {
+    {"textanalysis_func", default_textanalysis},
+    {"pos_tagger_func", default_pos_tagger},
+    {"phrasing_func", default_phrasing},
+    {"lexical_insertion_func", default_lexical_insertion},
+    {"pause_insertion_func", default_pause_insertion},
+    {NULL, NULL}};
+
+static int izwi_count_one(cst_utterance *utt, cst_voice *voice, void *arg)
+{
+    long *n = (long *)arg;
+    cst_item *seg;
+    utt_init(utt, voice);
+    utt = apply_synth_method(utt, izwi_phones_method);
+    if (utt == NULL)
+        return IZWI_FLITE_FAILED;
+    for (seg = relation_head(utt_relation(utt, "Segment")); seg; seg = item_next(seg))
+        (*n)++;
+    delete_utterance(utt);
+    return IZWI_FLITE_DONE;
+}
+
+long izwi_flite_phones(void *v, const char *text)
+{
+    long n = 0;
+    if (izwi_each_utt((cst_voice *)v, text, izwi_count_one, &n) != IZWI_FLITE_DONE)
+        return -1;
+    return n;
 }

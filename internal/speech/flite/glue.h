@@ -22,4 +22,9 @@ void *izwi_flite_voice(int idx);
 int izwi_flite_synth(void *voice, const char *text, float stretch,
                      uintptr_t handle, int min_chunk);
 
+/* izwi_flite_phones counts the phones (pauses included) Flite would speak
+ * for text with voice, running text analysis only: no acoustic model, no
+ * wave. It returns -1 on failure. */
+long izwi_flite_phones(void *voice, const char *text);
+
 #endif
