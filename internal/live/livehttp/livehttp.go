@@ -32,7 +32,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
@@ -120,9 +119,18 @@ type Options struct {
 	// WriteTimeout bounds one write to a viewer; a viewer slower than this
 	// is dropped (and reconnects with after=).
 	WriteTimeout time.Duration
-	// MaxViewers caps open viewer feeds (WebSocket and SSE) in this
-	// process: viewers need no credentials, so this is what bounds them.
+	// MaxViewers caps open anonymous viewer feeds (WebSocket and SSE) in
+	// this process; it is lowered to FDLimit less ReservedFDs. Viewers
+	// need no credentials, so these caps are what bounds them (admit.go).
 	MaxViewers int
+	// MaxViewersPerIP caps the anonymous feeds one client address (an
+	// IPv6 /64) holds; MaxViewersPerSession those of one session.
+	MaxViewersPerIP, MaxViewersPerSession int
+	// FDLimit is the process's descriptor limit (ProcessFDLimit when 0)
+	// and ReservedFDs the descriptors kept from anonymous viewers for
+	// authenticated callers, /healthz, the database and engines.
+	FDLimit     uint64
+	ReservedFDs int
 }
 
 // Defaults.
@@ -150,7 +158,7 @@ type Handlers struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	viewers atomic.Int64 // open viewer feeds
+	admit *admission // open viewer feeds
 
 	mu    sync.Mutex
 	n     uint64
@@ -177,6 +185,18 @@ func New(opts Options) (*Handlers, error) {
 	if opts.MaxViewers <= 0 {
 		opts.MaxViewers = DefaultMaxViewers
 	}
+	if opts.MaxViewersPerIP <= 0 {
+		opts.MaxViewersPerIP = DefaultMaxViewersPerIP
+	}
+	if opts.MaxViewersPerSession <= 0 {
+		opts.MaxViewersPerSession = DefaultMaxViewersPerSession
+	}
+	if opts.ReservedFDs <= 0 {
+		opts.ReservedFDs = DefaultReservedFDs
+	}
+	if opts.FDLimit == 0 {
+		opts.FDLimit = ProcessFDLimit()
+	}
 	if opts.ClientIP == nil {
 		opts.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
 	}
@@ -185,7 +205,7 @@ func New(opts Options) (*Handlers, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel}
+	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts)}
 	h.Create, h.List, h.Get = http.HandlerFunc(h.create), http.HandlerFunc(h.list), http.HandlerFunc(h.get)
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
 	h.Start, h.Stop, h.Resume = h.transition(opts.Sessions.Start), h.transition(opts.Sessions.Stop), h.transition(opts.Sessions.Resume)
