@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"io"
 	"net/http"
@@ -188,4 +189,35 @@ func TestWitnessURL(t *testing.T) {
 		t.Fatalf("a loopback relay over http: %v", err)
 	}
 	w.Close(context.Background())
+}
+
+// An entry appended inside a caller's transaction is anchored shortly
+// after the commit, so another writer (an `izwi keys` run beside the
+// server) does not find an unanchored tail.
+func TestRecordTxIsAnchoredAfterCommit(t *testing.T) {
+	e := newEnv(t)
+	l := e.open(t, func(o *Options) { o.CheckpointEvery = 1 })
+	err := e.st.Tx(context.Background(), func(tx *sql.Tx) error {
+		return l.RecordTx(context.Background(), tx, Event{Actor: "user:u1", Action: "key.revoke", Outcome: OutcomeOK})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		raw, _ := ReadCheckpoints(e.opts().CheckpointPath)
+		rep, err := Verify(context.Background(), e.db(), raw, l.VerifierKey())
+		if err == nil && rep.Covered == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the RecordTx entry was not anchored: %+v, %v", rep.Problem, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	l2, err := New(context.Background(), e.db(), e.opts())
+	if err != nil {
+		t.Fatalf("a second writer: %v", err)
+	}
+	l2.Close()
 }

@@ -104,6 +104,7 @@ type Log struct {
 	failures  stats      // counters for Stats
 	closed    bool
 	stop      chan struct{}
+	seal      chan struct{} // RecordTx asks the timers for a checkpoint soon
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	// ownWitness: Open made opts.Witness, so Close closes it.
@@ -158,7 +159,7 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{db: db, opts: opts, signer: signer, vkey: vkey, ipKey: ipKey,
-		log: opts.Logger.With("component", "audit"), stop: make(chan struct{}), base: context.WithoutCancel(ctx)}
+		log: opts.Logger.With("component", "audit"), stop: make(chan struct{}), seal: make(chan struct{}, 1), base: context.WithoutCancel(ctx)}
 	if err := l.loadHead(ctx); err != nil {
 		return nil, err
 	}
