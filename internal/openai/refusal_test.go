@@ -73,6 +73,11 @@ func TestTranscriptionRefusals(t *testing.T) {
 	send("bad format", wav, 400, "bad_request", "response_format", "docx")
 	send("bad granularity", wav, 400, "bad_request", "timestamp_granularities[]", "phoneme")
 	send("bad temperature", wav, 400, "bad_request", "temperature", "hot")
+	// NaN passed the 0–1 check and verbose_json answered 200 with an empty
+	// body while charging the audio.
+	for _, v := range []string{"NaN", "nan", "Inf", "-Infinity"} {
+		send("temperature "+v, wav, 400, "bad_request", "temperature", v, "response_format", "verbose_json")
+	}
 	send("bad stream", wav, 400, "bad_request", "stream", "perhaps")
 	for _, tc := range []struct {
 		ctype string
