@@ -14,6 +14,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/strictjson"
 )
 
 // maxSpeechBody bounds the JSON of a speech request (4096 characters of
@@ -42,6 +43,11 @@ type parsedSpeech struct {
 // cannot encode, and a WAV plays wherever an MP3 would.
 func parseSpeechRequest(body []byte, info speech.EngineInfo, voices []speech.Voice) (parsedSpeech, error) {
 	var req speechRequest
+	// Strict as every JSON body (one object, no duplicate members, valid
+	// UTF-8), but fields OpenAI may add later are ignored, not refused.
+	if err := strictjson.CheckObject(body); err != nil {
+		return parsedSpeech{}, bad("the body is not a JSON speech request: %s", clip(err.Error()))
+	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		return parsedSpeech{}, bad("the body is not a JSON speech request: %s", clip(err.Error()))
 	}

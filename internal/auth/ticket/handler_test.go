@@ -169,7 +169,9 @@ func TestHandlerRefusals(t *testing.T) {
 		{"unknown field", "reader", `{"session_id":"sess-1","scope":"live.read","origin":"https://venue.example","ttl":3600}`, 400, "bad_request"},
 		{"two objects", "reader", ok + ok, 400, "bad_request"},
 		{"not json", "reader", "session_id=sess-1", 400, "bad_request"},
-		{"too big", "reader", `{"session_id":"` + strings.Repeat("a", 5000) + `"}`, 400, "bad_request"},
+		{"too big", "reader", `{"session_id":"` + strings.Repeat("a", 5000) + `"}`, 413, "payload_too_large"},
+		{"duplicate member", "reader", `{"session_id":"sess-1","scope":"live.read","scope":"live.write","origin":"https://venue.example"}`, 400, "bad_request"},
+		{"invalid UTF-8", "reader", "{\"session_id\":\"sess-1\xff\",\"scope\":\"live.read\",\"origin\":\"https://venue.example\"}", 400, "bad_request"},
 		{"another's session", "reader", `{"session_id":"someone-elses","scope":"live.read","origin":"https://venue.example"}`, 404, "not_found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

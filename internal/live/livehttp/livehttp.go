@@ -25,10 +25,8 @@ package livehttp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -40,6 +38,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/strictjson"
 )
 
 // Application close codes (see the package comment).
@@ -295,19 +294,9 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if optional && errors.Is(err, io.EOF) {
+	err := strictjson.DecodeBody(w, r, maxJSONBody, v)
+	if optional && errors.Is(err, strictjson.ErrEmpty) {
 		return true
-	}
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
-	if err == nil {
-		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
-			err = errors.New("trailing data")
-		}
 	}
 	var tooBig *http.MaxBytesError
 	switch {
@@ -323,14 +312,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bo
 
 // jsonProblem describes a decoding error without echoing the body.
 func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q has the wrong type", typ.Field)
-	case errors.Is(err, io.EOF):
+	if errors.Is(err, strictjson.ErrEmpty) {
 		return "empty body"
 	}
 	msg := err.Error()
