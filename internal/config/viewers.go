@@ -8,6 +8,7 @@ const (
 	DefaultViewersMaxPerIP      = 16
 	DefaultViewersMaxPerSession = 5000
 	DefaultViewersReservedFDs   = 512
+	DefaultViewersGuesses       = 10
 )
 
 // Viewers bounds the public caption feeds (SSE and WebSocket), which need
@@ -29,6 +30,10 @@ type Viewers struct {
 	// ReservedFDs are the descriptors anonymous viewers may never take
 	// (IZWI_VIEWERS_RESERVED_FDS). Default 512.
 	ReservedFDs int `json:"reserved_fds,omitempty" toml:"reserved_fds"`
+	// PasswordGuessesPerMinute is each session's budget of wrong viewer
+	// passwords or link tokens, from any address
+	// (IZWI_VIEWERS_PASSWORD_GUESSES_PER_MINUTE). Default 10.
+	PasswordGuessesPerMinute int `json:"password_guesses_per_minute,omitempty" toml:"password_guesses_per_minute"`
 }
 
 func (x Viewers) defaults(Config) Viewers {
@@ -44,6 +49,9 @@ func (x Viewers) defaults(Config) Viewers {
 	if x.ReservedFDs == 0 {
 		x.ReservedFDs = DefaultViewersReservedFDs
 	}
+	if x.PasswordGuessesPerMinute == 0 {
+		x.PasswordGuessesPerMinute = DefaultViewersGuesses
+	}
 	return x
 }
 
@@ -55,6 +63,7 @@ func (x Viewers) validate() []error {
 	}{
 		{"max_feeds", x.MaxFeeds, 1, 1_000_000}, {"max_per_ip", x.MaxPerIP, 1, 100_000},
 		{"max_per_session", x.MaxPerSession, 1, 1_000_000}, {"reserved_fds", x.ReservedFDs, 64, 1_000_000},
+		{"password_guesses_per_minute", x.PasswordGuessesPerMinute, 1, 10_000},
 	} {
 		if f.v < f.l || f.v > f.h {
 			errs = append(errs, fmt.Errorf("config: viewers.%s %d: want %d to %d", f.name, f.v, f.l, f.h))
@@ -68,8 +77,10 @@ func (x *Viewers) applyEnv(e envReader) {
 	e.Int("IZWI_VIEWERS_MAX_PER_IP", &x.MaxPerIP)
 	e.Int("IZWI_VIEWERS_MAX_PER_SESSION", &x.MaxPerSession)
 	e.Int("IZWI_VIEWERS_RESERVED_FDS", &x.ReservedFDs)
+	e.Int("IZWI_VIEWERS_PASSWORD_GUESSES_PER_MINUTE", &x.PasswordGuessesPerMinute)
 }
 
 func (x Viewers) envVars() []string {
-	return []string{"IZWI_VIEWERS_MAX_FEEDS", "IZWI_VIEWERS_MAX_PER_IP", "IZWI_VIEWERS_MAX_PER_SESSION", "IZWI_VIEWERS_RESERVED_FDS"}
+	return []string{"IZWI_VIEWERS_MAX_FEEDS", "IZWI_VIEWERS_MAX_PER_IP", "IZWI_VIEWERS_MAX_PER_SESSION", "IZWI_VIEWERS_RESERVED_FDS",
+		"IZWI_VIEWERS_PASSWORD_GUESSES_PER_MINUTE"}
 }

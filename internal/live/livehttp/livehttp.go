@@ -130,6 +130,11 @@ type Options struct {
 	// authenticated callers, /healthz, the database and engines.
 	FDLimit     uint64
 	ReservedFDs int
+	// ViewerGuessesPerMinute is each session's budget of wrong viewer
+	// passwords or link tokens (guess.go); 0 takes the default.
+	ViewerGuessesPerMinute int
+	// Now is the clock of the guess budget (time.Now if nil).
+	Now func() time.Time
 }
 
 // Defaults.
@@ -157,7 +162,8 @@ type Handlers struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	admit *admission // open viewer feeds
+	admit   *admission    // open viewer feeds
+	guesses *guessLimiter // wrong viewer secrets per session
 
 	mu    sync.Mutex
 	n     uint64
@@ -196,6 +202,9 @@ func New(opts Options) (*Handlers, error) {
 	if opts.FDLimit == 0 {
 		opts.FDLimit = ProcessFDLimit()
 	}
+	if opts.ViewerGuessesPerMinute <= 0 {
+		opts.ViewerGuessesPerMinute = DefaultViewerGuessesPerMinute
+	}
 	if opts.ClientIP == nil {
 		opts.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
 	}
@@ -204,7 +213,8 @@ func New(opts Options) (*Handlers, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts)}
+	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts),
+		guesses: newGuessLimiter(opts.ViewerGuessesPerMinute, opts.Now)}
 	h.Create, h.List, h.Get = http.HandlerFunc(h.create), http.HandlerFunc(h.list), http.HandlerFunc(h.get)
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
 	h.Start, h.Stop, h.Resume = h.transition(opts.Sessions.Start), h.transition(opts.Sessions.Stop), h.transition(opts.Sessions.Resume)
