@@ -121,7 +121,7 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // audio Content-Type that the bytes contradict is 415. A body over
 // MaxFileBytes is 413.
 func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string) (audio.Clip, apierr.Code, string) {
-	lim := audio.Limits{MaxBytes: h.opts.MaxFileBytes, MaxDuration: h.opts.MaxFileAudio}
+	lim := audio.UploadLimits(h.opts.MaxFileBytes, h.opts.MaxFileAudio)
 	q := r.URL.Query()
 	if enc := strings.ToLower(q.Get("encoding")); enc != "" {
 		f, err := parseFormat(q)
