@@ -1,6 +1,8 @@
 package livehttp
 
 import (
+	"context"
+	"runtime"
 	"sync"
 	"time"
 
@@ -25,6 +27,10 @@ const maxGuessSessions = 100_000
 type guessLimiter struct {
 	perMinute int
 	now       func() time.Time
+	// checks bounds viewer-secret checks running at once: a password
+	// check is argon2id (19 MiB, tens of ms), and anonymous callers on
+	// many addresses could otherwise run any number at once.
+	checks chan struct{}
 
 	mu  sync.Mutex
 	ses map[string]*rate.Limiter
@@ -34,8 +40,30 @@ func newGuessLimiter(perMinute int, now func() time.Time) *guessLimiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &guessLimiter{perMinute: perMinute, now: now, ses: map[string]*rate.Limiter{}}
+	return &guessLimiter{perMinute: perMinute, now: now, ses: map[string]*rate.Limiter{},
+		checks: make(chan struct{}, maxConcurrentChecks())}
 }
+
+// maxConcurrentChecks is two argon2id checks per CPU (at most 38 MiB per
+// CPU held by them).
+func maxConcurrentChecks() int { return 2 * runtime.NumCPU() }
+
+// acquire waits for a check slot until ctx ends or checkWait passes.
+func (g *guessLimiter) acquire(ctx context.Context) (func(), bool) {
+	t := time.NewTimer(checkWait)
+	defer t.Stop()
+	select {
+	case g.checks <- struct{}{}:
+		return func() { <-g.checks }, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
+}
+
+// checkWait is how long a viewer-ticket request waits for a check slot
+// before 503.
+const checkWait = 5 * time.Second
 
 // wait is how long session id must wait before a secret is checked, or 0.
 func (g *guessLimiter) wait(id string) time.Duration {

@@ -1,6 +1,7 @@
 package livehttp
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -49,5 +50,34 @@ func TestViewerPasswordGuessLimit(t *testing.T) {
 	clock.Advance(12 * time.Second)
 	if resp := vt(pw.ID, "correct horse"); resp.StatusCode != 200 {
 		t.Errorf("after the wait: %d", resp.StatusCode)
+	}
+}
+
+// Viewer-secret checks (argon2id, 19 MiB each) run at most two per CPU at
+// once; a caller that cannot get a slot in time is refused, not queued
+// forever.
+func TestViewerChecksAreBounded(t *testing.T) {
+	g := newGuessLimiter(10, nil)
+	var held []func()
+	for range maxConcurrentChecks() {
+		rel, ok := g.acquire(t.Context())
+		if !ok {
+			t.Fatal("a free slot was refused")
+		}
+		held = append(held, rel)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, ok := g.acquire(ctx); ok {
+		t.Fatal("a check ran past the cap")
+	}
+	held[0]()
+	if rel, ok := g.acquire(t.Context()); !ok {
+		t.Fatal("a released slot was not reused")
+	} else {
+		rel()
+	}
+	for _, rel := range held[1:] {
+		rel()
 	}
 }

@@ -121,7 +121,13 @@ func (h *Handlers) viewerTicket(w http.ResponseWriter, r *http.Request) {
 			Message: "too many wrong viewer passwords for this session; retry after the Retry-After seconds", RetryAfter: wait})
 		return
 	}
+	release, ok := h.guesses.acquire(r.Context())
+	if !ok {
+		apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeNotReady, Message: "too many viewer checks at once; retry shortly", RetryAfter: time.Second})
+		return
+	}
 	info, err := h.opts.Sessions.CheckViewer(r.Context(), id, req.Secret)
+	release()
 	if err == nil && info.ViewerMode == live.ViewPrivate {
 		// A private session has no viewer secret: only its owner's
 		// credentials (and tickets the owner issues) open it.
