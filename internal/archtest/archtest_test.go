@@ -85,6 +85,8 @@ var forbidden = []struct {
 	{"internal/transcript", []string{"internal/api", "internal/models", "internal/speech/sherpa", "internal/speech/pocketsphinx", "internal/speech/flite"},
 		"formats are pure"},
 	{"internal/wer", []string{"internal/"}, "WER is a leaf"},
+	{"internal/finite", []string{"internal/"}, "number parsing is a leaf"},
+	{"internal/strictjson", []string{"internal/"}, "JSON checking is a leaf"},
 }
 
 func TestImportRules(t *testing.T) {
