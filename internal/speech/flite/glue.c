@@ -135,12 +135,26 @@ static int izwi_clause_end(cst_relation *tokrel)
     return 0;
 }
 
-/* A long run of digits or letters is one token that Flite reads word by
- * word, so a token cap alone does not bound an utterance: past
- * IZWI_HARD_BYTES bytes of token text an utterance ends at the next token
- * too (CleanText splits single tokens longer than that). One utterance's
- * audio, and so the memory Flite holds for it, stays a few seconds long. */
-#define IZWI_HARD_BYTES 64
+/* A run of digits (or a long unpronounceable token) is one token that
+ * Flite reads character by character, so a token cap alone does not bound
+ * an utterance: 4,096 digits made one utterance of over an hour, held whole
+ * in memory. Each token weighs 1 if it reads as a word (no digit, at most
+ * IZWI_WORD_BYTES bytes) and its length otherwise; past IZWI_HARD_WEIGHT an
+ * utterance ends at the next token (CleanText splits tokens longer than 32
+ * characters). Prose keeps Flite's own sentence breaks; a digit string is
+ * cut every few dozen digits, so one utterance's audio stays short. */
+#define IZWI_HARD_WEIGHT 64
+#define IZWI_WORD_BYTES 12
+
+static int izwi_token_weight(const char *token)
+{
+    int n = 0, digits = 0;
+    const char *p;
+    for (p = token; *p; p++, n++)
+        if (*p >= '0' && *p <= '9')
+            digits = 1;
+    return (!digits && n <= IZWI_WORD_BYTES) ? 1 : n;
+}
 
 /* izwi_utt_fn consumes one tokenised utterance (it takes ownership) and
  * returns an IZWI_FLITE_* outcome. */
@@ -156,7 +170,7 @@ static int izwi_each_utt(cst_voice *voice, const char *text, izwi_utt_fn fn, voi
     cst_relation *tokrel;
     cst_item *t;
     const char *token;
-    int num_tokens = 0, num_bytes = 0, rc = IZWI_FLITE_DONE;
+    int num_tokens = 0, weight = 0, rc = IZWI_FLITE_DONE;
 
     ts = ts_open_string(text,
                         get_param_string(f, "text_whitespace", NULL),
@@ -172,7 +186,7 @@ static int izwi_each_utt(cst_voice *voice, const char *text, izwi_utt_fn fn, voi
     {
         token = ts_get(ts);
         if (cst_strlen(token) == 0 || num_tokens > IZWI_HARD_TOKENS ||
-            num_bytes > IZWI_HARD_BYTES ||
+            weight > IZWI_HARD_WEIGHT ||
             (num_tokens > IZWI_SOFT_TOKENS && izwi_clause_end(tokrel)) ||
             (relation_head(tokrel) && default_utt_break(ts, token, tokrel)))
         {
@@ -191,12 +205,12 @@ static int izwi_each_utt(cst_voice *voice, const char *text, izwi_utt_fn fn, voi
                 tokrel = utt_relation_create(utt, "Token");
             }
             num_tokens = 0;
-            num_bytes = 0;
+            weight = 0;
             if (cst_strlen(token) == 0)
                 continue;
         }
         num_tokens++;
-        num_bytes += cst_strlen(token);
+        weight += izwi_token_weight(token);
         t = relation_append(tokrel, NULL);
         item_set_string(t, "name", token);
         item_set_string(t, "whitespace", ts->whitespace);
