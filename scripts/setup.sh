@@ -5,8 +5,9 @@
 #   headers for cgo, Debian's python3-onnx for the test-model generator,
 #   sox for audio checks, Chromium for browser tests (driven by
 #   playwright-core from npm, installed into web/e2e), alsa-utils for the
-#   ALSA capture source, swtpm for the vault's TPM tests, and poppler-utils
-#   (pdftotext) for prepared texts given as PDF.
+#   ALSA capture source, swtpm for the vault's TPM tests, poppler-utils
+#   (pdftotext) for prepared texts given as PDF, and curl and jq, which the
+#   documented commands use (cmd/izwi/docs_commands_test.go runs every one).
 #   Go modules: everything pinned in go.sum.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ APT_PACKAGES=(
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev
   flite flite1-dev
   python3-onnx python3-numpy espeak-ng-data
-  sox libsox-fmt-mp3 bzip2 poppler-utils
+  sox libsox-fmt-mp3 bzip2 poppler-utils curl jq
   chromium alsa-utils swtpm swtpm-tools
 )
 

@@ -47,6 +47,9 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	jsonl := fs.Bool("jsonl", false, "export: JSON lines instead of tab-separated text")
 	asJSON := fs.Bool("json", false, "verify: print the report as JSON")
 	exportFile := fs.String("export", "", "verify: check this full JSONL export (izwi audit export --jsonl) instead of the database")
+	allowNoCP := fs.Bool("allow-no-checkpoints", false, "verify: accept, loudly, a log that no signed checkpoint covers (nothing anchors it)")
+	allowTail := fs.Bool("allow-unanchored-tail", false, "verify: accept, loudly, entries after the last checkpoint (a running server's newest)")
+	acceptUnanchored := fs.Bool("accept-unanchored", false, "checkpoint: sign over entries no checkpoint covers yet (after a crash; check them first with verify)")
 	fs.Usage = func() {
 		fmt.Fprint(c.stderr, auditUsage)
 		fs.PrintDefaults()
@@ -108,7 +111,7 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 		return auditCheckProof(c, pos[1], kp)
 	}
 	if pos[0] == "verify" && *exportFile != "" {
-		return auditVerify(ctx, c, nil, *exportFile, cfg.Audit.CheckpointPath, kp, *asJSON)
+		return auditVerify(ctx, c, nil, *exportFile, cfg.Audit.CheckpointPath, kp, *asJSON, accepted(*allowNoCP, *allowTail))
 	}
 	// Never create a database just to inspect it.
 	if _, err := os.Stat(cfg.Data.Database); err != nil {
@@ -127,7 +130,7 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 	}
 	switch pos[0] {
 	case "verify":
-		return auditVerify(ctx, c, st, "", cfg.Audit.CheckpointPath, kp, *asJSON)
+		return auditVerify(ctx, c, st, "", cfg.Audit.CheckpointPath, kp, *asJSON, accepted(*allowNoCP, *allowTail))
 	case "export":
 		f := audit.Text
 		if *jsonl {
@@ -146,7 +149,7 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 		}
 		return auditProve(ctx, c, st, cfg, seq, telemetry.Component(logger, "audit"))
 	default:
-		return auditCheckpoint(ctx, c, st, cfg, telemetry.Component(logger, "audit"))
+		return auditCheckpoint(ctx, c, st, cfg, telemetry.Component(logger, "audit"), *acceptUnanchored)
 	}
 }
 
@@ -191,7 +194,19 @@ func auditCheckProof(c *cli, path, keyPath string) int {
 }
 
 // auditVerify verifies the database st, or the export file when st is nil.
-func auditVerify(ctx context.Context, c *cli, st *store.Store, export, cpPath, keyPath string, asJSON bool) int {
+// accepted lists the problem kinds the operator's flags accept.
+func accepted(noCheckpoints, unanchoredTail bool) []string {
+	var kinds []string
+	if noCheckpoints {
+		kinds = append(kinds, audit.KindNoCheckpoints)
+	}
+	if unanchoredTail {
+		kinds = append(kinds, audit.KindUnanchored)
+	}
+	return kinds
+}
+
+func auditVerify(ctx context.Context, c *cli, st *store.Store, export, cpPath, keyPath string, asJSON bool, accept []string) int {
 	vkey, err := audit.ReadVerifierKey(keyPath)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: %v (start izwi serve once to make the keys, or pass --key)\n", err)
@@ -241,6 +256,11 @@ func auditVerify(ctx context.Context, c *cli, st *store.Store, export, cpPath, k
 		fmt.Fprintln(c.stderr, "izwi audit: OK")
 		return exitOK
 	}
+	if rep.OKAccepting(accept...) {
+		fmt.Fprintf(c.stderr, "izwi audit: WARNING: ACCEPTED BY FLAG, NOT VERIFIED: %s\n", rep.Problem)
+		fmt.Fprintln(c.stderr, "izwi audit: OK only up to the last signed checkpoint; anything past it could be forged")
+		return exitOK
+	}
 	if rep.Problem != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: TAMPERED: %s\n", rep.Problem)
 	}
@@ -252,17 +272,25 @@ func auditVerify(ctx context.Context, c *cli, st *store.Store, export, cpPath, k
 
 // auditCheckpoint records who asked and then writes a checkpoint covering
 // that entry too.
-func auditCheckpoint(ctx context.Context, c *cli, st *store.Store, cfg config.Config, logger *slog.Logger) int {
+func auditCheckpoint(ctx context.Context, c *cli, st *store.Store, cfg config.Config, logger *slog.Logger, acceptUnanchored bool) int {
 	opts := audit.OptionsFrom(cfg.Audit, logger)
 	opts.NoStartEntry, opts.CheckpointInterval, opts.HeartbeatInterval = true, 0, 0
+	opts.AcceptUnanchored = acceptUnanchored
+	if acceptUnanchored {
+		fmt.Fprintln(c.stderr, "izwi audit: WARNING: signing over entries no checkpoint covered; they are vouched for from now on")
+	}
 	l, err := audit.New(ctx, st.DB(), opts)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
 		return exitFailure
 	}
 	defer l.Close()
+	details := map[string]string{"via": "cli"}
+	if acceptUnanchored {
+		details["accepted_unanchored"] = "true"
+	}
 	if err := l.Record(ctx, audit.Event{Actor: "system", Action: "audit.checkpoint", Outcome: audit.OutcomeOK,
-		Details: map[string]string{"via": "cli"}}); err != nil {
+		Details: details}); err != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
 		return exitFailure
 	}

@@ -81,7 +81,9 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		return nil, fmt.Errorf("live: %w", err)
 	}
 	h, err := livehttp.New(livehttp.Options{Sessions: m, Tickets: th.Issuer, Slots: livehttp.FromLimiter(gw.limiter),
-		Audit: gw.audit, Fail: gw.failureFunc(), ClientIP: gw.api.ClientIP, Logger: telemetry.Component(logger, "livehttp")})
+		Audit: gw.audit, Fail: gw.failureFunc(), ClientIP: gw.api.ClientIP, Logger: telemetry.Component(logger, "livehttp"),
+		MaxViewers: cfg.Viewers.MaxFeeds, MaxViewersPerIP: cfg.Viewers.MaxPerIP, MaxViewersPerSession: cfg.Viewers.MaxPerSession,
+		ReservedFDs: cfg.Viewers.ReservedFDs, ViewerGuessesPerMinute: cfg.Viewers.PasswordGuessesPerMinute})
 	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err

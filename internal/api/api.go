@@ -170,7 +170,7 @@ func newHandler(opts Options, routes []Route) (http.Handler, error) {
 	if opts.Observe != nil {
 		inner = opts.Observe(mux)
 	}
-	return withRequestID(withAccessLog(log, withRecover(log, withIPFilter(opts.IPFilter, inner)))), nil
+	return withRequestID(withAccessLog(log, withRecover(log, withEarlyRefusalClose(withIPFilter(opts.IPFilter, inner))))), nil
 }
 
 func contains(list []string, s string) bool {

@@ -168,6 +168,11 @@ func TestKeyAPIAndRevocationNextRequest(t *testing.T) {
 		{"POST", "/v1/keys", `{"name":"x","scopes":["asr.read"],"bogus":1}`, 400},
 		{"POST", "/v1/keys", `{"name":"x","scopes":["asr.read"],"allow_cidrs":["nope"]}`, 400},
 		{"POST", "/v1/keys", `{"name":"` + strings.Repeat("x", 70<<10) + `"}`, 413},
+		// The same strict decoder as every other JSON route: on main, the
+		// last duplicate won, and trailing garbage and invalid UTF-8 passed.
+		{"POST", "/v1/keys", `{"name":"x","scopes":["asr.read"],"scopes":["admin"]}`, 400},
+		{"POST", "/v1/keys", `{"name":"x","scopes":["asr.read"]} trailing`, 400},
+		{"POST", "/v1/keys", "{\"name\":\"x\xff\",\"scopes\":[\"asr.read\"]}", 400},
 	} {
 		if resp, b := do(t, tc.method, base+tc.path, bearer(admin), tc.body); resp.StatusCode != tc.status {
 			t.Errorf("%s %s: %d %s, want %d", tc.method, tc.path, resp.StatusCode, b, tc.status)

@@ -95,6 +95,8 @@ var forbidden = []struct {
 		"conversations recognise through internal/recognize, not through live sessions"},
 	{"internal/listen", []string{"internal/live"},
 		"/v1/listen recognises through internal/recognize, not through live sessions"},
+	{"internal/finite", []string{"internal/"}, "number parsing is a leaf"},
+	{"internal/strictjson", []string{"internal/"}, "JSON checking is a leaf"},
 }
 
 func TestImportRules(t *testing.T) {

@@ -53,6 +53,29 @@ const (
 type Limits struct {
 	MaxBytes    int64
 	MaxDuration time.Duration
+	// MaxSamples caps the decoded samples (frames × channels), and so the
+	// memory a decode holds (4 bytes each): MaxDuration alone lets a
+	// small, highly compressed file at a high rate and many channels
+	// expand to gigabytes. 0 means no cap beyond the others.
+	MaxSamples int64
+}
+
+// UploadLimits are the limits of an uploaded file to be transcribed:
+// maxBytes of file, maxDuration of audio, and no more decoded samples than
+// maxDuration of 48 kHz mono holds (4 bytes each: 30 min is 345 MB), so
+// a file with more channels or a higher rate gets proportionally less
+// time instead of proportionally more memory.
+func UploadLimits(maxBytes int64, maxDuration time.Duration) Limits {
+	return Limits{MaxBytes: maxBytes, MaxDuration: maxDuration, MaxSamples: int64(maxDuration.Seconds() * 48000)}
+}
+
+// checkSamples reports ErrTooLarge when n decoded samples exceed
+// MaxSamples. Decoders call it before allocating or appending them.
+func (l Limits) checkSamples(n int64) error {
+	if l.MaxSamples > 0 && n > l.MaxSamples {
+		return fmt.Errorf("audio: %d decoded samples exceed the limit of %d: %w", n, l.MaxSamples, ErrTooLarge)
+	}
+	return nil
 }
 
 func (l Limits) withDefaults() Limits {

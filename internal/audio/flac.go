@@ -89,6 +89,9 @@ func decodeFLAC(b []byte, lim Limits) (clip Clip, err error) {
 		if err := lim.checkFrames(frames, rate); err != nil {
 			return Clip{}, err
 		}
+		if err := lim.checkSamples(int64(len(out)) + int64(n*ch)); err != nil {
+			return Clip{}, err
+		}
 		if next := int64(len(out)) + int64(n*ch); next > flacFreeSamples && next > flacMaxExpansion*int64(len(b)) {
 			return Clip{}, flacErr(ErrTooLarge, "stream expands past %d samples per input byte", flacMaxExpansion)
 		}

@@ -98,6 +98,9 @@ func decodeMP3(b []byte, lim Limits) (clip Clip, err error) {
 		if err := lim.checkFrames(int64(len(out)+whole/4), rate); err != nil {
 			return Clip{}, err
 		}
+		if err := lim.checkSamples(int64(len(out) + whole/4)); err != nil {
+			return Clip{}, err
+		}
 		for i := 0; i < whole; i += 4 {
 			l := int16(binary.LittleEndian.Uint16(buf[i:]))
 			r := int16(binary.LittleEndian.Uint16(buf[i+2:]))

@@ -1,6 +1,7 @@
 package audio
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"os"
@@ -161,5 +162,26 @@ func TestFLACSilenceExpansion(t *testing.T) {
 	}
 	if _, err := DecodeFile(long, Limits{}); !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "per input byte") {
 		t.Errorf("1 min × 8 ch of silence in %d bytes: %v, want ErrTooLarge", st.Size(), err)
+	}
+}
+
+// MaxSamples bounds what a decode holds whatever the file's rate and
+// channels: a FLAC of 8 channels at 48 kHz is refused before its samples
+// pass the cap, and a WAV is refused before its samples are allocated.
+func TestDecodeMaxSamples(t *testing.T) {
+	s := soxPath(t)
+	path := filepath.Join(t.TempDir(), "eight.flac")
+	sox(t, s, "-D", "-n", "-r", "48000", "-c", "8", "-b", "16", path, "synth", "0.5", "sine", "440")
+	c := decodeOK(t, path)
+	n := int64(len(c.Samples))
+	if _, err := DecodeFile(path, Limits{MaxSamples: n - 1}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("FLAC of %d samples under MaxSamples %d: %v, want ErrTooLarge", n, n-1, err)
+	}
+	if _, err := DecodeFile(path, Limits{MaxSamples: n}); err != nil {
+		t.Errorf("FLAC at exactly MaxSamples: %v", err)
+	}
+	wav := riff("RIFF", chunk{"fmt ", -1, fmtBody(1, 8, 8000, 8)}, chunk{"data", -1, make([]byte, 8000)}) // 1000 frames × 8
+	if _, err := Decode(bytes.NewReader(wav), Limits{MaxSamples: 7999}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("WAV of 8000 samples under MaxSamples 7999: %v", err)
 	}
 }

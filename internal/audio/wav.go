@@ -191,6 +191,9 @@ func (wf wavFormat) decode(data []byte, lim Limits) (Clip, error) {
 	if err := lim.checkFrames(int64(frames), wf.rate); err != nil {
 		return Clip{}, err
 	}
+	if err := lim.checkSamples(int64(frames) * int64(wf.channels)); err != nil {
+		return Clip{}, err
+	}
 	n := frames * wf.channels
 	out := make([]float32, n)
 	le := binary.LittleEndian

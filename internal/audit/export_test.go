@@ -125,7 +125,7 @@ func TestCheckpointHandler(t *testing.T) {
 	if res.StatusCode != 200 || err != nil || len(notes) != 1 {
 		t.Fatalf("%d %v %q", res.StatusCode, err, body.String())
 	}
-	rep, err := Verify(context.Background(), e.db(), body.Bytes(), l.VerifierKey())
+	rep, err := acceptUnanchored(Verify(context.Background(), e.db(), body.Bytes(), l.VerifierKey()))
 	if err != nil || rep.Covered != 2 {
 		t.Fatalf("downloaded checkpoint: %+v, %v", rep, err)
 	}

@@ -62,6 +62,15 @@ type Options struct {
 	// NoStartEntry skips the "audit.start" entry New records; for tools
 	// (`izwi audit checkpoint`) that record their own action instead.
 	NoStartEntry bool
+	// AcceptUnanchored lets New extend a log whose entries past the last
+	// checkpoint (or all of them, with no checkpoint) nothing signed
+	// vouches for; only `izwi audit checkpoint --accept-unanchored`, after
+	// an operator has looked, sets it. Otherwise New refuses: a clean stop
+	// always checkpoints, so such entries mean a crash or a forgery.
+	AcceptUnanchored bool
+	// Witness, if set, gets every signed checkpoint as well, off this
+	// machine (NewWitness: an HTTPS POST to a URL the operator chose).
+	Witness *Witness
 }
 
 // OptionsFrom returns the Options for cfg (after config defaults).
@@ -95,8 +104,11 @@ type Log struct {
 	failures  stats      // counters for Stats
 	closed    bool
 	stop      chan struct{}
+	seal      chan struct{} // RecordTx asks the timers for a checkpoint soon
 	wg        sync.WaitGroup
 	closeOnce sync.Once
+	// ownWitness: Open made opts.Witness, so Close closes it.
+	ownWitness bool
 }
 
 var _ Recorder = (*Log)(nil)
@@ -107,7 +119,21 @@ func Open(ctx context.Context, st *store.Store, cfg config.Audit, logger *slog.L
 	if err := Migrate(ctx, st); err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return New(ctx, st.DB(), OptionsFrom(cfg, logger))
+	opts := OptionsFrom(cfg, logger)
+	if cfg.WitnessURL != "" {
+		w, err := NewWitness(cfg.WitnessURL, nil, logger)
+		if err != nil {
+			return nil, err
+		}
+		opts.Witness = w
+	}
+	l, err := New(ctx, st.DB(), opts)
+	if err != nil {
+		_ = opts.Witness.Close(ctx)
+		return nil, err
+	}
+	l.ownWitness = opts.Witness != nil
+	return l, nil
 }
 
 // New opens the log on db, whose audit schema must be migrated (Migrate).
@@ -133,12 +159,16 @@ func New(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
 		return nil, err
 	}
 	l := &Log{db: db, opts: opts, signer: signer, vkey: vkey, ipKey: ipKey,
-		log: opts.Logger.With("component", "audit"), stop: make(chan struct{}), base: context.WithoutCancel(ctx)}
+		log: opts.Logger.With("component", "audit"), stop: make(chan struct{}), seal: make(chan struct{}, 1), base: context.WithoutCancel(ctx)}
 	if err := l.loadHead(ctx); err != nil {
 		return nil, err
 	}
 	if err := l.checkAgainstLatestCheckpoint(ctx); err != nil {
 		return nil, err
+	}
+	if l.seq > l.cpSize && !opts.AcceptUnanchored {
+		return nil, fmt.Errorf("audit: entries %d..%d are not covered by a signed checkpoint (a forged append, or a crash before the last checkpoint); "+
+			"run izwi audit verify, and if they are genuine, izwi audit checkpoint --accept-unanchored", l.cpSize+1, l.seq)
 	}
 	if err := backfillTree(ctx, db, l.seq); err != nil {
 		return nil, err
@@ -355,6 +385,7 @@ func (l *Log) checkpointLocked() (Checkpoint, error) {
 	// cannot rewrite. `jq -r 'select(.checkpoint)|.checkpoint'` turns the
 	// log back into a checkpoint file for `izwi audit verify --checkpoints`.
 	l.log.Info("audit checkpoint", "size", l.seq, "checkpoint", string(signed))
+	l.opts.Witness.send(signed)
 	return cp, nil
 }
 
@@ -373,6 +404,13 @@ func (l *Log) Close() error {
 		}
 		if l.seq != l.cpSize {
 			_, err = l.checkpointLocked()
+		}
+		if l.ownWitness {
+			ctx, cancel := context.WithTimeout(l.base, 10*time.Second)
+			defer cancel()
+			if werr := l.opts.Witness.Close(ctx); werr != nil {
+				l.log.Warn("audit witness", "err", werr)
+			}
 		}
 	})
 	return err

@@ -33,6 +33,12 @@ func (l *Log) tick() {
 	}
 }
 
+// How soon after a RecordTx the log is checkpointed, and once more later.
+const (
+	sealDelay = 100 * time.Millisecond
+	sealRetry = 2 * time.Second
+)
+
 // timers owns the checkpoint and heartbeat tickers until Close.
 func (l *Log) timers() {
 	defer l.wg.Done()
@@ -47,10 +53,22 @@ func (l *Log) timers() {
 		defer t.Stop()
 		hbC = t.C
 	}
+	// After a RecordTx, checkpoint once its transaction has likely
+	// committed, and again a little later for a slow one.
+	var sealC <-chan time.Time
+	var sealAgain bool
 	for {
 		select {
 		case <-l.stop:
 			return
+		case <-l.seal:
+			sealC, sealAgain = time.After(sealDelay), true
+		case <-sealC:
+			l.tick()
+			sealC = nil
+			if sealAgain {
+				sealC, sealAgain = time.After(sealRetry), false
+			}
 		case <-cpC:
 			l.tick()
 		case <-hbC:

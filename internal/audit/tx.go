@@ -22,7 +22,8 @@ import (
 // The entry is as durable as the caller's commit (the store's
 // synchronous=NORMAL in WAL mode: safe against a crash of izwi, not
 // necessarily against power loss, when change and entry are lost together).
-// Count-based checkpoints do not see these entries; the timer covers them.
+// Count-based checkpoints do not see these entries: a checkpoint follows
+// shortly after the commit (and the interval timer covers them too).
 //
 // Inside a transaction use RecordTx, never Record: the store has one
 // connection, which the transaction holds, so Record would wait for it.
@@ -66,5 +67,14 @@ func (l *Log) RecordTx(ctx context.Context, tx *sql.Tx, e Event) error {
 		seq+1, b, head[:], h[:]); err != nil {
 		return fmt.Errorf("audit: append %d: %w", seq+1, err)
 	}
-	return storeTree(ctx, tx, seq+1, b)
+	if err := storeTree(ctx, tx, seq+1, b); err != nil {
+		return err
+	}
+	// Anchor it soon after the caller commits (the timers goroutine reads
+	// the committed head, so a rolled-back entry is never signed).
+	select {
+	case l.seal <- struct{}{}:
+	default:
+	}
+	return nil
 }

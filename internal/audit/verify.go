@@ -22,7 +22,18 @@ type Problem struct {
 	// Checkpoint is the 1-based index of the checkpoint involved, if any.
 	Checkpoint int
 	What       string
+	// Kind is empty for tampering; KindNoCheckpoints and KindUnanchored
+	// name a log nothing signed vouches for (all of it, or its tail),
+	// which an operator may accept explicitly.
+	Kind string `json:",omitempty"`
 }
+
+// Problem kinds an operator may accept explicitly (izwi audit verify
+// --allow-no-checkpoints, --allow-unanchored-tail).
+const (
+	KindNoCheckpoints = "no_checkpoints"
+	KindUnanchored    = "unanchored_tail"
+)
 
 func (p Problem) String() string {
 	switch {
@@ -66,6 +77,23 @@ type Report struct {
 
 // OK reports whether nothing is wrong.
 func (r Report) OK() bool { return r.Problem == nil && len(r.BadCheckpoints) == 0 }
+
+// OKAccepting reports whether nothing is wrong but, at most, a problem of
+// one of the kinds the operator accepts explicitly.
+func (r Report) OKAccepting(kinds ...string) bool {
+	if len(r.BadCheckpoints) > 0 {
+		return false
+	}
+	if r.Problem == nil {
+		return true
+	}
+	for _, k := range kinds {
+		if r.Problem.Kind != "" && r.Problem.Kind == k {
+			return true
+		}
+	}
+	return false
+}
 
 // First returns the first problem to show (the chain's before checkpoints').
 func (r Report) First() (Problem, bool) {
@@ -217,9 +245,22 @@ func verify(ctx context.Context, checkpoints []byte, verifierKey string, next fu
 		last, head, want = e.Event.Time, h, seq+1
 		rep.Verified, rep.Head = seq, h
 	}
-	if rep.Problem == nil && rep.Covered > rep.Verified {
+	switch {
+	case rep.Problem != nil:
+	case rep.Covered > rep.Verified:
 		rep.Problem = &Problem{Seq: rep.Verified + 1, Checkpoint: cpIndex[rep.Covered],
 			What: fmt.Sprintf("missing: the log ends at %d but a signed checkpoint covers %d (tail truncated)", rep.Verified, rep.Covered)}
+	case rep.Verified > 0 && rep.Checkpoints == 0:
+		// Deleting or emptying the checkpoint file must not turn a
+		// rewritten log into a verified one.
+		rep.Problem = &Problem{Seq: 1, Kind: KindNoCheckpoints,
+			What: "no valid signed checkpoint: the checkpoint file is missing, empty or signed by another key, so nothing anchors the log (a rewritten or cut log would look whole)"}
+	case rep.Verified > rep.Covered:
+		// A forged entry appended after the last checkpoint chains
+		// correctly; only a checkpoint can vouch for it.
+		rep.Problem = &Problem{Seq: rep.Covered + 1, Kind: KindUnanchored,
+			What: fmt.Sprintf("entries %d..%d are not covered by a signed checkpoint (appended after the last one: forged, or written by a server still running or stopped by a crash)",
+				rep.Covered+1, rep.Verified)}
 	}
 	if p, bad := rep.First(); bad {
 		return rep, fmt.Errorf("%w: %s", ErrTampered, p)

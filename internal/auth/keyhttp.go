@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/strictjson"
 )
 
 // KeyHandlers serve the key-management API (scope admin):
@@ -55,15 +56,13 @@ const maxKeyBody = 64 << 10
 func (h KeyHandlers) Create() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req CreateRequest
-		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxKeyBody))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
+		if err := strictjson.DecodeBody(w, r, maxKeyBody, &req); err != nil {
 			var tooBig *http.MaxBytesError
 			if errors.As(err, &tooBig) {
 				apierr.Write(w, r, apierr.CodePayloadTooLarge, "")
 				return
 			}
-			apierr.Write(w, r, apierr.CodeBadRequest, "the body must be a JSON key request")
+			apierr.Write(w, r, apierr.CodeBadRequest, "the body must be one JSON key request: "+err.Error())
 			return
 		}
 		spec, err := req.Spec(time.Now())

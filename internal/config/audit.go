@@ -3,12 +3,13 @@ package config
 import (
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
 // Audit defaults, documented in izwi.example.toml.
 const (
-	DefaultAuditCheckpointEvery    = 100
+	DefaultAuditCheckpointEvery    = 1
 	DefaultAuditCheckpointInterval = 5 * time.Minute
 	DefaultAuditHeartbeatInterval  = time.Hour
 )
@@ -28,7 +29,9 @@ type Audit struct {
 	// pseudonyms; destroying it makes them unlinkable without breaking the
 	// chain. Default <data dir>/audit/pseudonym.key.
 	PseudonymKeyPath string `json:"pseudonym_key_path,omitempty" toml:"pseudonym_key_path"`
-	// CheckpointEvery writes a checkpoint after this many entries. Default 100.
+	// CheckpointEvery writes a checkpoint after this many entries. Default 1:
+	// every entry is anchored at once, so one appended later by someone else
+	// is caught (the server refuses to extend a log past its last checkpoint).
 	CheckpointEvery int `json:"checkpoint_every,omitempty" toml:"checkpoint_every"`
 	// CheckpointInterval writes a checkpoint this often when the log grew.
 	// Default 5m.
@@ -36,6 +39,10 @@ type Audit struct {
 	// HeartbeatInterval appends a heartbeat entry this often so that silence
 	// (a stopped or cut-off log) is visible. Default 1h.
 	HeartbeatInterval Duration `json:"heartbeat_interval,omitempty" toml:"heartbeat_interval"`
+	// WitnessURL, if set, gets every signed checkpoint as an HTTPS POST
+	// (text/plain), a copy off this machine (http only to a loopback
+	// relay). Empty: none.
+	WitnessURL string `json:"witness_url,omitempty" toml:"witness_url"`
 }
 
 // defaults fills empty fields with their defaults. Paths are cleaned so that
@@ -78,6 +85,10 @@ func (x Audit) validate() []error {
 	if x.HeartbeatInterval.Std() < time.Second || x.HeartbeatInterval.Std() > 24*time.Hour {
 		errs = append(errs, fmt.Errorf("config: audit.heartbeat_interval %v: want 1s..24h", x.HeartbeatInterval.Std()))
 	}
+	if u := x.WitnessURL; u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://127.") &&
+		!strings.HasPrefix(u, "http://localhost") && !strings.HasPrefix(u, "http://[::1]") {
+		errs = append(errs, fmt.Errorf("config: audit.witness_url: want https:// (http only to a loopback relay)"))
+	}
 	if x.CheckpointPath == x.SignerKeyPath || x.CheckpointPath == x.PseudonymKeyPath || x.SignerKeyPath == x.PseudonymKeyPath {
 		errs = append(errs, fmt.Errorf("config: audit.checkpoint_path, signer_key_path and pseudonym_key_path must be three different files"))
 	}
@@ -92,10 +103,12 @@ func (x *Audit) applyEnv(e envReader) {
 	e.Int("IZWI_AUDIT_CHECKPOINT_EVERY", &x.CheckpointEvery)
 	e.Duration("IZWI_AUDIT_CHECKPOINT_INTERVAL", &x.CheckpointInterval)
 	e.Duration("IZWI_AUDIT_HEARTBEAT_INTERVAL", &x.HeartbeatInterval)
+	e.String("IZWI_AUDIT_WITNESS_URL", &x.WitnessURL)
 }
 
 // envVars lists the IZWI_* variables applyEnv reads.
 func (x Audit) envVars() []string {
 	return []string{"IZWI_AUDIT_CHECKPOINT_PATH", "IZWI_AUDIT_SIGNER_KEY_PATH", "IZWI_AUDIT_PSEUDONYM_KEY_PATH",
-		"IZWI_AUDIT_CHECKPOINT_EVERY", "IZWI_AUDIT_CHECKPOINT_INTERVAL", "IZWI_AUDIT_HEARTBEAT_INTERVAL"}
+		"IZWI_AUDIT_CHECKPOINT_EVERY", "IZWI_AUDIT_CHECKPOINT_INTERVAL", "IZWI_AUDIT_HEARTBEAT_INTERVAL",
+		"IZWI_AUDIT_WITNESS_URL"}
 }

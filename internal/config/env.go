@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/finite"
 )
 
 // envReader gives each config section typed access to IZWI_* variables and
@@ -52,7 +54,7 @@ func (e envReader) Int(name string, dst *int) {
 // Float sets *dst from a decimal number variable.
 func (e envReader) Float(name string, dst *float64) {
 	if v, ok := e.get(name); ok {
-		f, err := strconv.ParseFloat(v, 64)
+		f, err := finite.Parse(v)
 		if err != nil {
 			*e.errs = append(*e.errs, fmt.Errorf("config: %s=%q: want a number", name, v))
 			return

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/finite"
 	"github.com/izwi-speech/izwi/internal/netpolicy"
 )
 
@@ -139,7 +140,7 @@ func (x Limits) validate() []error {
 func (x *Limits) applyEnv(e envReader) {
 	float := func(name string, dst *float64) {
 		if v, ok := e.get(name); ok {
-			f, err := strconv.ParseFloat(v, 64)
+			f, err := finite.Parse(v)
 			if err != nil {
 				*e.errs = append(*e.errs, fmt.Errorf("config: %s=%q: want a number", name, v))
 				return

@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"math"
 	"net/url"
-	"strconv"
+
+	"github.com/izwi-speech/izwi/internal/finite"
 )
 
 // Telemetry configures metrics and traces. Neither ever carries audio,
@@ -70,7 +71,7 @@ func (x *Telemetry) applyEnv(e envReader) {
 	e.String("IZWI_METRICS_SCRAPE_TOKEN_FILE", &x.ScrapeTokenFile)
 	e.String("IZWI_OTLP_ENDPOINT", &x.Traces.OTLPEndpoint)
 	if v, ok := e.get("IZWI_TRACE_SAMPLE_RATIO"); ok {
-		r, err := strconv.ParseFloat(v, 64)
+		r, err := finite.Parse(v)
 		if err != nil {
 			*e.errs = append(*e.errs, fmt.Errorf("config: IZWI_TRACE_SAMPLE_RATIO=%q: want a number in (0, 1]", v))
 			return

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
@@ -29,16 +30,34 @@ type FailureOptions struct {
 
 // FailureLimiter throttles clients that keep failing authentication,
 // before authentication runs: once a client network (an IPv4 address or an
-// IPv6 /64) has spent its budget of failures, its requests get 429
-// rate_limited until the budget refills. Successful requests cost nothing,
+// IPv6 /64) has spent its budget of failures, its requests without
+// credentials get 429 rate_limited until the budget refills; requests with
+// credentials are still checked, so a valid key works from a throttled
+// address, and their failures are counted instead of audited. Successful requests cost nothing,
 // so a busy legitimate client is never slowed. This bounds the CPU and the
 // audit-log writes an unauthenticated flood can cause. Safe for concurrent
 // use.
 type FailureLimiter struct {
-	opts    FailureOptions
-	mu      sync.Mutex
-	clients map[netip.Prefix]*bucket
+	opts       FailureOptions
+	suppressed atomic.Int64 // failures not audited while throttled
+	mu         sync.Mutex
+	clients    map[netip.Prefix]*bucket
 }
+
+// throttledKey marks a request let through a throttled address because it
+// presents a credential.
+type throttledKey struct{}
+
+// presentsCredential reports whether r carries something authentication
+// will check: an Authorization header or a WebSocket subprotocol (where
+// browsers put tickets and Deepgram clients put keys).
+func presentsCredential(r *http.Request) bool {
+	return r.Header.Get("Authorization") != "" || r.Header.Get("Sec-WebSocket-Protocol") != ""
+}
+
+// Suppressed is how many authentication failures were counted but not
+// audited because their address was over its budget.
+func (f *FailureLimiter) Suppressed() int64 { return f.suppressed.Load() }
 
 // NewFailureLimiter builds a FailureLimiter.
 func NewFailureLimiter(opts FailureOptions) *FailureLimiter {
@@ -83,6 +102,14 @@ func (f *FailureLimiter) Middleware(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if wait := f.blocked(clientAddr(r)); wait > 0 {
+			if presentsCredential(r) {
+				// Valid credentials from a throttled address still work
+				// (a guesser on the same NAT must not lock the owner
+				// out); a failure costs one cheap key check and is
+				// counted, not audited again (recorder below).
+				next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), throttledKey{}, true)))
+				return
+			}
 			e := &Error{Code: CodeRateLimited, Limit: "failed_auth_per_minute", RetryAfter: wait}
 			w.Header().Set("Retry-After", strconv.FormatInt(e.RetryAfterSeconds(), 10))
 			f.opts.WriteError(w, r, http.StatusTooManyRequests, CodeRateLimited, "too many failed authentication attempts; retry after the Retry-After seconds")
@@ -151,6 +178,15 @@ type failureRecorder struct {
 var _ audit.Recorder = failureRecorder{}
 
 func (fr failureRecorder) Record(ctx context.Context, e audit.Event) error {
+	if e.Action == "auth.failure" && ctx.Value(throttledKey{}) != nil {
+		// The address is over its budget: its further failures are
+		// counted, not written, so a flood cannot fill the audit log.
+		fr.f.suppressed.Add(1)
+		if a, perr := netip.ParseAddr(e.RemoteIP); perr == nil {
+			fr.f.FailAddr(a)
+		}
+		return nil
+	}
 	err := fr.next.Record(ctx, e)
 	if e.Action == "auth.failure" {
 		if a, perr := netip.ParseAddr(e.RemoteIP); perr == nil {

@@ -136,3 +136,49 @@ func TestFailureRecorder(t *testing.T) {
 		}
 	}
 }
+
+// After 30 bad tokens from one address, a valid key from that address
+// still works (the review saw it refused: one guesser behind a NAT locked
+// everyone out); requests without credentials are refused, and the
+// further failures are counted, not audited.
+func TestThrottleKeepsValidCredentials(t *testing.T) {
+	clock := newClock(noon)
+	f := NewFailureLimiter(FailureOptions{PerMinute: 5, Now: clock.Now})
+	inner := &recorded{}
+	rec := f.Recorder(inner)
+	h := f.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Header.Get("Authorization") {
+		case "Bearer good":
+			w.WriteHeader(200)
+		case "":
+			w.WriteHeader(200) // a public route
+		default:
+			_ = rec.Record(r.Context(), audit.Event{Action: "auth.failure", RemoteIP: "10.0.0.1"})
+			w.WriteHeader(401)
+		}
+	}))
+	do := func(authz string) int {
+		r := httptest.NewRequest("GET", "/v1/x", nil)
+		r.RemoteAddr = "10.0.0.1:1"
+		if authz != "" {
+			r.Header.Set("Authorization", authz)
+		}
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Code
+	}
+	for range 30 {
+		if c := do("Bearer bad"); c != 401 {
+			t.Fatalf("bad token: %d", c)
+		}
+	}
+	if c := do("Bearer good"); c != 200 {
+		t.Errorf("a valid key from a throttled address: %d, want 200", c)
+	}
+	if c := do(""); c != 429 {
+		t.Errorf("no credentials from a throttled address: %d, want 429", c)
+	}
+	if len(inner.events) != 5 || f.Suppressed() != 25 {
+		t.Errorf("%d failures audited, %d suppressed; want 5 and 25", len(inner.events), f.Suppressed())
+	}
+}

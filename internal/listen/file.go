@@ -1,7 +1,7 @@
 package listen
 
 import (
-	"bytes"
+	"bufio"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -45,6 +45,11 @@ type Utterance struct {
 
 type fileHandler struct{ opts Options }
 
+// ServeHTTP answers a pre-recorded request. The order bounds its cost
+// before it is paid: parameters, engine and quota are checked (and the
+// session slot taken, NewFileHandler) before a byte of the body is read;
+// the body then flows through a hash into the decoder, which stops at
+// MaxFileBytes, so the encoded bytes are held once and never past the limit.
 func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, err := ParseParams(r.URL.Query(), false)
 	if err != nil {
@@ -68,16 +73,15 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apierr.CodeBadRequest, "remote audio URLs are not fetched (server-side request forgery protection); POST the audio bytes as the request body")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxFileBytes))
-	if err != nil {
-		var mb *http.MaxBytesError
-		if errors.As(err, &mb) {
-			writeError(w, r, apierr.CodePayloadTooLarge, fmt.Sprintf("the audio exceeds %d bytes", h.opts.MaxFileBytes))
+	pr, hasPrincipal := auth.FromContext(r.Context())
+	if hasPrincipal && h.opts.Charger != nil {
+		if err := h.opts.Charger.CheckAudio(r.Context(), pr); err != nil {
+			writeLimit(w, r, err)
 			return
 		}
-		writeError(w, r, apierr.CodeBadRequest, "the request body could not be read")
-		return
 	}
+	sum := sha256.New()
+	body := io.TeeReader(http.MaxBytesReader(w, r.Body, h.opts.MaxFileBytes), sum)
 	clip, code, msg := h.decode(r, body, ct)
 	if code != "" {
 		writeError(w, r, code, msg)
@@ -88,12 +92,12 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apierr.CodeUnsupportedMediaType, "the audio could not be converted for the engine")
 		return
 	}
-	if h.opts.Charger != nil {
-		if pr, ok := auth.FromContext(r.Context()); ok {
-			if err := h.opts.Charger.ChargeAudio(r.Context(), pr, clip.Duration()); err != nil {
-				writeLimit(w, r, err)
-				return
-			}
+	dur := clip.Duration()
+	clip = audio.Clip{} // the decoded samples are no longer needed
+	if hasPrincipal && h.opts.Charger != nil {
+		if err := h.opts.Charger.ChargeAudio(r.Context(), pr, dur); err != nil {
+			writeLimit(w, r, err)
+			return
 		}
 	}
 	tr, err := h.opts.Transcriber.Transcribe(r.Context(), samples, speech.TranscribeOptions{Language: p.Language, Hotwords: p.Hotwords})
@@ -109,15 +113,15 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, apierr.CodeInternal, "")
 		return
 	}
-	sum := sha256.Sum256(body)
-	apierr.JSON(w, http.StatusOK, h.response(r, p, tr, clip, hex.EncodeToString(sum[:])))
+	apierr.JSON(w, http.StatusOK, h.response(r, p, tr, dur, hex.EncodeToString(sum.Sum(nil))))
 }
 
 // decode reads the body as raw audio when the query names an encoding,
-// else as a WAV, FLAC or MP3 file recognised by its bytes. A claimed audio
-// Content-Type that the bytes contradict is 415.
-func (h *fileHandler) decode(r *http.Request, body []byte, ct string) (audio.Clip, apierr.Code, string) {
-	lim := audio.Limits{MaxBytes: h.opts.MaxFileBytes, MaxDuration: h.opts.MaxFileAudio}
+// else as a WAV, FLAC or MP3 file recognised by its first bytes. A claimed
+// audio Content-Type that the bytes contradict is 415. A body over
+// MaxFileBytes is 413.
+func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string) (audio.Clip, apierr.Code, string) {
+	lim := audio.UploadLimits(h.opts.MaxFileBytes, h.opts.MaxFileAudio)
 	q := r.URL.Query()
 	if enc := strings.ToLower(q.Get("encoding")); enc != "" {
 		f, err := parseFormat(q)
@@ -128,24 +132,49 @@ func (h *fileHandler) decode(r *http.Request, body []byte, ct string) (audio.Cli
 			}
 			return audio.Clip{}, apierr.CodeBadRequest, ""
 		}
-		if fs := f.FrameSize(); len(body) > 0 && len(body)%fs != 0 {
-			body = body[:len(body)-len(body)%fs] // a trailing partial frame is dropped, as a stream's would be
+		b, err := io.ReadAll(body)
+		if err != nil {
+			code, msg := bodyError(err, h.opts.MaxFileBytes)
+			return audio.Clip{}, code, msg
 		}
-		clip, err := audio.DecodeRaw(body, f)
+		if fs := f.FrameSize(); len(b) > 0 && len(b)%fs != 0 {
+			b = b[:len(b)-len(b)%fs] // a trailing partial frame is dropped, as a stream's would be
+		}
+		clip, err := audio.DecodeRaw(b, f)
 		if err == nil && clip.Duration() > lim.MaxDuration {
 			return audio.Clip{}, apierr.CodePayloadTooLarge, "the audio is longer than " + lim.MaxDuration.String()
 		}
 		return clip, errCode(err), errMsg(err)
 	}
-	kind := audio.Sniff(body)
+	br := bufio.NewReaderSize(body, 64)
+	head, err := br.Peek(16)
+	if err != nil && !errors.Is(err, io.EOF) {
+		code, msg := bodyError(err, h.opts.MaxFileBytes)
+		return audio.Clip{}, code, msg
+	}
+	kind := audio.Sniff(head)
 	if kind == "" {
 		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "send WAV, FLAC or MP3, or raw audio with encoding and sample_rate in the query"
 	}
 	if claimed := claimedKind(ct); claimed != "" && claimed != kind {
 		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "the body is " + kind + " but Content-Type says " + ct
 	}
-	clip, err := audio.Decode(bytes.NewReader(body), lim)
+	clip, err := audio.Decode(br, lim)
+	if mb := (*http.MaxBytesError)(nil); errors.As(err, &mb) {
+		code, msg := bodyError(err, h.opts.MaxFileBytes)
+		return audio.Clip{}, code, msg
+	}
 	return clip, errCode(err), errMsg(err)
+}
+
+// bodyError answers a body that could not be read: over the limit (413)
+// or broken off.
+func bodyError(err error, limit int64) (apierr.Code, string) {
+	var mb *http.MaxBytesError
+	if errors.As(err, &mb) {
+		return apierr.CodePayloadTooLarge, fmt.Sprintf("the audio exceeds %d bytes", limit)
+	}
+	return apierr.CodeBadRequest, "the request body could not be read"
 }
 
 // claimedKind maps a Content-Type to the container it promises ("" when
@@ -206,7 +235,7 @@ func writeLimit(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, apierr.CodeInternal, "")
 }
 
-func (h *fileHandler) response(r *http.Request, p Params, tr speech.Transcript, clip audio.Clip, sha string) FileResponse {
+func (h *fileHandler) response(r *http.Request, p Params, tr speech.Transcript, dur time.Duration, sha string) FileResponse {
 	uuid, mi := modelOf(h.opts.Transcriber.Info())
 	format := p.Punctuate || p.SmartFormat
 	var all []WireWord
@@ -236,7 +265,7 @@ func (h *fileHandler) response(r *http.Request, p Params, tr speech.Transcript, 
 		all = []WireWord{}
 	}
 	md := Metadata{TransactionKey: "deprecated", RequestID: requestID(r), SHA256: sha,
-		Created: h.opts.Now().UTC().Format(time.RFC3339Nano), Duration: secs(clip.Duration()), Channels: 1,
+		Created: h.opts.Now().UTC().Format(time.RFC3339Nano), Duration: secs(dur), Channels: 1,
 		Models: []string{uuid}, ModelInfo: map[string]ModelInfo{uuid: mi}}
 	md.Warnings, md.Extra = warnings(p, mi.Name), p.Extra
 	out := FileResponse{Metadata: md, Results: FileResults{

@@ -134,7 +134,7 @@ func FuzzFileDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		clip, code, msg := h.decode(r, body, ct)
+		clip, code, msg := h.decode(r, bytes.NewReader(body), ct)
 		if code == "" {
 			if clip.SampleRate <= 0 || clip.Channels <= 0 || len(clip.Samples) == 0 {
 				t.Fatalf("accepted an empty clip %+v", clip)

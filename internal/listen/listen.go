@@ -26,8 +26,10 @@ import (
 // Defaults for zero Options fields.
 const (
 	DefaultIdleTimeout  = 10 * time.Second // Deepgram's NET-0001 window
-	DefaultMaxFileBytes = 256 << 20
-	DefaultMaxFileAudio = 2 * time.Hour
+	// A pre-recorded upload is bounded as /v1/audio/transcriptions is: 25
+	// MB (OpenAI's limit) and 30 min of audio.
+	DefaultMaxFileBytes = 25 << 20
+	DefaultMaxFileAudio = 30 * time.Minute
 	defaultIdleCheck    = time.Second
 	defaultRecheck      = 5 * time.Second
 	maxMessageBytes     = 1 << 20 // one WebSocket message
@@ -35,7 +37,12 @@ const (
 
 // AudioCharger charges audio to a principal's daily quota before it is
 // processed (limit.Limiter does).
+//
+// Contract: CheckAudio refuses when nothing is left today (before an
+// upload is read); ChargeAudio charges d atomically or refuses without
+// charging.
 type AudioCharger interface {
+	CheckAudio(ctx context.Context, p auth.Principal) error
 	ChargeAudio(ctx context.Context, p auth.Principal, d time.Duration) error
 }
 
@@ -135,9 +142,22 @@ func (h *Handler) Close(ctx context.Context) error {
 }
 
 // NewFileHandler returns the pre-recorded endpoint, POST /v1/listen, for
-// api.LiveHandlers.ListenFile.
+// api.LiveHandlers.ListenFile. It holds a session slot for the life of
+// each request when opts.Sessions is set, taken before the body is read.
 func NewFileHandler(opts Options) http.Handler {
-	return &fileHandler{opts: opts.withDefaults()}
+	opts = opts.withDefaults()
+	var h http.Handler = &fileHandler{opts: opts}
+	if opts.Sessions != nil {
+		h = opts.Sessions.HoldSession(h)
+	}
+	// A body declared over the limit is refused before it costs a slot.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > opts.MaxFileBytes {
+			writeError(w, r, apierr.CodePayloadTooLarge, fmt.Sprintf("the audio exceeds %d bytes", opts.MaxFileBytes))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // modelOf describes an engine in Deepgram's model_info terms, with a

@@ -2,13 +2,13 @@ package listen
 
 import (
 	"fmt"
-	"math"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/finite"
 )
 
 // Bounds on what a client may ask for.
@@ -258,8 +258,7 @@ func parseTerms(q url.Values) ([]string, error) {
 	for _, k := range q["keywords"] {
 		word := k
 		if i := strings.LastIndexByte(k, ':'); i >= 0 {
-			b, err := strconv.ParseFloat(k[i+1:], 64)
-			if err != nil || math.IsNaN(b) || math.IsInf(b, 0) {
+			if _, err := finite.Parse(k[i+1:]); err != nil {
 				return nil, &ParamError{"keywords", "a boost after ':' must be a number, as in word:2"}
 			}
 			word = k[:i]

@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/izwi-speech/izwi/internal/finite"
 )
 
 // family describes what a model family looks like: which engine loads it,
@@ -58,8 +60,8 @@ func intIn(lo, hi int) metaRule {
 
 func floatIn(lo, hi float64) metaRule {
 	return func(v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < lo || f > hi || len(v) > 16 {
+		_, err := finite.In(v, lo, hi)
+		if err != nil || len(v) > 16 {
 			return fmt.Errorf("must be a number in [%g, %g]", lo, hi)
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/finite"
 )
 
 // Bounds on the non-file parts of a transcription form: OpenAI's fields are
@@ -113,8 +114,8 @@ func parseTranscriptionForm(body io.Reader, boundary string, maxFile int64) (tra
 		case "response_format":
 			req.Format = strings.ToLower(v)
 		case "temperature":
-			t, err := strconv.ParseFloat(v, 64)
-			if err != nil || t < 0 || t > 1 {
+			t, err := finite.In(v, 0, 1)
+			if err != nil {
 				return req, bad("temperature must be a number from 0 to 1")
 			}
 			req.Temperature = t

@@ -34,6 +34,9 @@ const (
 	DefaultWorkTimeout = 10 * time.Minute
 	// MaxSpeechInput is OpenAI's limit on the text of one speech request.
 	MaxSpeechInput = 4096
+	// DefaultMaxSpeechAudio caps the audio one speech request may ask for
+	// (Flite stops at 15 min on its own too).
+	DefaultMaxSpeechAudio = 15 * time.Minute
 )
 
 // AudioQuota charges audio against a principal's daily allowance
@@ -89,6 +92,10 @@ type Options struct {
 	// MaxDuration caps the decoded audio (400 above it); 0 means
 	// DefaultMaxDuration.
 	MaxDuration time.Duration
+	// MaxSpeechAudio caps the audio one speech request may ask for, checked
+	// against the synthesizer's estimate before any byte is sent (413
+	// output_too_large above it); 0 means DefaultMaxSpeechAudio.
+	MaxSpeechAudio time.Duration
 	// WorkTimeout caps one request's processing; 0 means DefaultWorkTimeout.
 	WorkTimeout time.Duration
 	// Started is reported as every speech model's "created" time (the
@@ -112,6 +119,9 @@ func New(opts Options) *Handlers {
 	}
 	if opts.MaxDuration <= 0 {
 		opts.MaxDuration = DefaultMaxDuration
+	}
+	if opts.MaxSpeechAudio <= 0 {
+		opts.MaxSpeechAudio = DefaultMaxSpeechAudio
 	}
 	if opts.WorkTimeout <= 0 {
 		opts.WorkTimeout = DefaultWorkTimeout

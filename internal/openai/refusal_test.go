@@ -47,6 +47,28 @@ func form(file []byte, fields ...string) (string, string) {
 	return b.String(), mw.FormDataContentType()
 }
 
+// temperature=NaN passed the 0–1 check on main, and verbose_json answered
+// 200 with an empty body while charging the audio: non-finite numbers are
+// refused before any audio is charged.
+func TestTemperatureMustBeFinite(t *testing.T) {
+	u := utterance(t, testID)
+	wav, err := os.ReadFile(u.WAV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quota := &fakeQuota{left: time.Hour}
+	srv, _ := newServer(t, newHandlers(t, Options{Quota: quota}))
+	for _, v := range []string{"NaN", "nan", "Inf", "-Infinity"} {
+		body, ctype := form(wav, "model", "whisper-1", "response_format", "verbose_json", "temperature", v)
+		checkError(t, "temperature "+v, post(t, srv.URL+"/v1/audio/transcriptions", ctype, body), 400, "bad_request")
+	}
+	quota.mu.Lock()
+	defer quota.mu.Unlock()
+	if quota.charged != 0 {
+		t.Errorf("refused requests charged %v of audio", quota.charged)
+	}
+}
+
 func TestTranscriptionRefusals(t *testing.T) {
 	u := utterance(t, testID)
 	wav, err := os.ReadFile(u.WAV)

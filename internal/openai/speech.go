@@ -14,6 +14,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/strictjson"
 )
 
 // maxSpeechBody bounds the JSON of a speech request (4096 characters of
@@ -42,6 +43,11 @@ type parsedSpeech struct {
 // cannot encode, and a WAV plays wherever an MP3 would.
 func parseSpeechRequest(body []byte, info speech.EngineInfo, voices []speech.Voice) (parsedSpeech, error) {
 	var req speechRequest
+	// Strict as every JSON body (one object, no duplicate members, valid
+	// UTF-8), but fields OpenAI may add later are ignored, not refused.
+	if err := strictjson.CheckObject(body); err != nil {
+		return parsedSpeech{}, bad("the body is not a JSON speech request: %s", clip(err.Error()))
+	}
 	if err := json.Unmarshal(body, &req); err != nil {
 		return parsedSpeech{}, bad("the body is not a JSON speech request: %s", clip(err.Error()))
 	}
@@ -94,6 +100,36 @@ func parseSpeechRequest(body []byte, info speech.EngineInfo, voices []speech.Voi
 	return out, nil
 }
 
+// Estimator bounds, without synthesizing, the audio a request would make
+// (the Flite synthesizer implements it).
+//
+// Contract: the estimate is an upper bound of the audio Synthesize makes
+// for the same request, computed in a small fraction of its time and
+// memory; bad requests are speech.ErrBadInput as in Synthesize.
+type Estimator interface {
+	Estimate(ctx context.Context, req speech.SynthesisRequest) (time.Duration, error)
+}
+
+// checkSpeechBudget refuses, before any byte of the answer, a request whose
+// audio would run past the budget. A synthesizer that cannot estimate is
+// held by its own hard stop (a mid-stream abort, never a short 200).
+func (h *Handlers) checkSpeechBudget(ctx context.Context, syn speech.Synthesizer, req speech.SynthesisRequest) error {
+	est, ok := syn.(Estimator)
+	if !ok {
+		return nil
+	}
+	d, err := est.Estimate(ctx, req)
+	if err != nil {
+		return err
+	}
+	if d > h.o.MaxSpeechAudio {
+		return &reqError{apierr.CodeOutputTooLarge, fmt.Sprintf(
+			"the input would make up to %s of audio; the limit is %s (shorten the input or raise the speed)",
+			d.Round(time.Second), h.o.MaxSpeechAudio)}
+	}
+	return nil
+}
+
 // speak serves POST /v1/audio/speech: the audio is encoded and flushed
 // chunk by chunk as the synthesizer makes it, so the first bytes leave
 // once the first chunk exists. A failure before any audio is a JSON error;
@@ -124,6 +160,11 @@ func (h *Handlers) speak(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	sreq := speech.SynthesisRequest{Text: req.Text, Voice: req.Voice, Speed: req.Speed}
+	if err := h.checkSpeechBudget(r.Context(), syn, sreq); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	format := speechFormats()[req.Format]
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Now().Add(h.o.WorkTimeout))
@@ -149,7 +190,7 @@ func (h *Handlers) speak(w http.ResponseWriter, r *http.Request) {
 		}
 		return rc.Flush()
 	}
-	err = syn.Synthesize(ctx, speech.SynthesisRequest{Text: req.Text, Voice: req.Voice, Speed: req.Speed}, sink)
+	err = syn.Synthesize(ctx, sreq, sink)
 	if err == nil && !started {
 		err = fmt.Errorf("openai: speech: %w: the text has nothing speakable", speech.ErrBadInput)
 	}

@@ -58,7 +58,7 @@ func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	clip, err := audio.Decode(bytes.NewReader(req.File), audio.Limits{MaxBytes: h.o.MaxUploadBytes, MaxDuration: h.o.MaxDuration})
+	clip, err := audio.Decode(bytes.NewReader(req.File), audio.UploadLimits(h.o.MaxUploadBytes, h.o.MaxDuration))
 	req.File = nil // the encoded bytes are no longer needed
 	if err != nil {
 		h.fail(w, r, decodeError(err))

@@ -1,13 +1,14 @@
 package telemetry
 
 import (
+	"net/netip"
 	"regexp"
 	"strings"
 )
 
 // scrubber holds the compiled patterns.
 type scrubber struct {
-	bearer, email, phone, card *regexp.Regexp
+	bearer, email, phone, card, ipv4 *regexp.Regexp
 }
 
 // patterns is never written after initialisation; *regexp.Regexp is safe
@@ -22,6 +23,9 @@ var patterns = scrubber{
 	// Phone numbers: optional +country, then 3 groups of digits, or a run
 	// of 10–15 digits after "+".
 	phone: regexp.MustCompile(`(?:\+\d{1,3}[ .-]?)?(?:\(\d{2,4}\)|\b\d{2,4})[ .-]?\d{3,4}[ .-]?\d{3,4}\b|\+\d{10,15}\b`),
+	// Dotted quads, kept whole: the phone pattern would otherwise read
+	// 127.255.255 of 127.255.255.254 as a number.
+	ipv4: regexp.MustCompile(`\b\d{1,3}(?:\.\d{1,3}){3}\b`),
 }
 
 // Scrub removes bearer tokens, e-mail addresses, card numbers and phone
@@ -33,14 +37,38 @@ func Scrub(s string) string {
 	p := &patterns
 	s = p.bearer.ReplaceAllString(s, "$1 "+Redacted)
 	s = p.email.ReplaceAllString(s, "[email]")
-	s = p.card.ReplaceAllStringFunc(s, func(m string) string {
-		if luhn(m) {
-			return "[card]"
-		}
-		return m
+	return outsideIPs(s, func(part string) string {
+		part = p.card.ReplaceAllStringFunc(part, func(m string) string {
+			if luhn(m) {
+				return "[card]"
+			}
+			return m
+		})
+		return p.phone.ReplaceAllString(part, "[phone]")
 	})
-	s = p.phone.ReplaceAllString(s, "[phone]")
-	return s
+}
+
+// outsideIPs applies f to the text between IPv4 addresses, leaving the
+// addresses themselves (which operators need, and which the audit log
+// pseudonymises on its own) untouched. A dotted quad that is not an
+// address (999.1.1.1) is not protected.
+func outsideIPs(s string, f func(string) string) string {
+	locs := patterns.ipv4.FindAllStringIndex(s, -1)
+	if len(locs) == 0 {
+		return f(s)
+	}
+	var b strings.Builder
+	last := 0
+	for _, l := range locs {
+		if _, err := netip.ParseAddr(s[l[0]:l[1]]); err != nil {
+			continue
+		}
+		b.WriteString(f(s[last:l[0]]))
+		b.WriteString(s[l[0]:l[1]])
+		last = l[1]
+	}
+	b.WriteString(f(s[last:]))
+	return b.String()
 }
 
 // luhn reports whether the digits of s pass the Luhn checksum.

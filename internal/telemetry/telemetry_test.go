@@ -56,6 +56,8 @@ func TestScrub(t *testing.T) {
 		{"phone us", "call (555) 123-4567", "123-4567", "[phone]"},
 		{"card spaced", "card 4111 1111 1111 1111 ok", "4111 1111", "[card]"},
 		{"card dashed", "card 5500-0000-0000-0004", "5500-0000", "[card]"},
+		{"phone dotted", "call 555.123.4567 now", "123.4567", "[phone]"},
+		{"phone beside an address", "from 10.0.0.1 call (555) 123-4567", "123-4567", "from 10.0.0.1 call [phone]"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -66,7 +68,9 @@ func TestScrub(t *testing.T) {
 		})
 	}
 	// Things that must survive: IDs, durations, sizes, a non-Luhn number.
-	for _, keep := range []string{"request 9f86d081884c7d65", "took 1.234s", "model silero-vad-v5", "order 41111111111111112", "2026-11-23T01:02:03Z"} {
+	// Addresses too: main logged 127.255.255.254 as [phone].254.
+	for _, keep := range []string{"request 9f86d081884c7d65", "took 1.234s", "model silero-vad-v5", "order 41111111111111112", "2026-11-23T01:02:03Z",
+		"listen 127.255.255.254:8080", "peer 192.168.100.200", "from 203.0.113.7 and 10.255.255.1", "v1.13.8"} {
 		if got := Scrub(keep); got != keep {
 			t.Errorf("Scrub(%q) = %q, want unchanged", keep, got)
 		}

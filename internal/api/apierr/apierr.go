@@ -30,6 +30,7 @@ const (
 	CodeMethodNotAllowed     Code = "method_not_allowed"
 	CodeConflict             Code = "conflict"
 	CodePayloadTooLarge      Code = "payload_too_large"
+	CodeOutputTooLarge       Code = "output_too_large"
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
 	CodeUnprocessable        Code = "unprocessable"
 	CodeRateLimited          Code = "rate_limited"
@@ -73,6 +74,8 @@ func Lookup(c Code) Entry {
 		return Entry{http.StatusConflict, "the resource is not in a state that allows this"}
 	case CodePayloadTooLarge:
 		return Entry{http.StatusRequestEntityTooLarge, "the request body is too large"}
+	case CodeOutputTooLarge:
+		return Entry{http.StatusRequestEntityTooLarge, "the answer this request asks for is larger than the server allows"}
 	case CodeUnsupportedMediaType:
 		return Entry{http.StatusUnsupportedMediaType, "the content does not match a supported type"}
 	case CodeUnprocessable:
@@ -99,7 +102,7 @@ func Lookup(c Code) Entry {
 // Codes lists every catalogued code (for tests and docs).
 func Codes() []Code {
 	return []Code{CodeBadRequest, CodeUnauthenticated, CodeCredentialsInURL, CodeForbidden, CodeIPDenied,
-		CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodePayloadTooLarge, CodeUnsupportedMediaType,
+		CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodePayloadTooLarge, CodeOutputTooLarge, CodeUnsupportedMediaType,
 		CodeUnprocessable, CodeRateLimited, CodeQuotaExceeded, CodeNotReady, CodeEngineBusy,
 		CodeUpstreamUnavailable, CodeUpstreamTimeout, CodeUpstreamError, CodeInternal}
 }

@@ -6,15 +6,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
+
+	"github.com/izwi-speech/izwi/internal/strictjson"
 )
 
 // MaxTokenBytes bounds a bearer JWT; larger ones are refused before decoding.
 const MaxTokenBytes = 16 << 10
-
-// maxJSONDepth bounds object/array nesting in a header, payload or JWKS.
-const maxJSONDepth = 32
 
 // Header is the part of a JOSE header Izwi reads. Members that make a
 // verifier fetch or trust keys named by the token itself (jku, x5u, jwk,
@@ -147,78 +145,9 @@ func validKID(k string) bool {
 	return true
 }
 
-// checkJSONObject accepts exactly one JSON object with no duplicate member
-// names at any depth (after unescaping: "\u0061lg" duplicates "alg") and no
-// nesting deeper than maxJSONDepth. encoding/json silently keeps the last
-// duplicate, which lets two parsers disagree about a token.
-func checkJSONObject(b []byte) error {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	tok, err := d.Token()
-	if err != nil || tok != json.Delim('{') {
-		return errors.New("not a JSON object")
-	}
-	if err := checkObject(d, 1); err != nil {
-		return err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
-}
-
-func checkObject(d *json.Decoder, depth int) error {
-	seen := map[string]bool{}
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			return errors.New("malformed JSON")
-		}
-		if tok == json.Delim('}') {
-			return nil
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return errors.New("malformed JSON")
-		}
-		if seen[name] {
-			return fmt.Errorf("duplicate member %q", clip(name))
-		}
-		seen[name] = true
-		if err := checkValue(d, depth); err != nil {
-			return err
-		}
-	}
-}
-
-func checkValue(d *json.Decoder, depth int) error {
-	tok, err := d.Token()
-	if err != nil {
-		return errors.New("malformed JSON")
-	}
-	delim, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	if depth >= maxJSONDepth {
-		return errors.New("JSON nested too deeply")
-	}
-	switch delim {
-	case '{':
-		return checkObject(d, depth+1)
-	case '[':
-		for d.More() {
-			if err := checkValue(d, depth+1); err != nil {
-				return err
-			}
-		}
-		if tok, err := d.Token(); err != nil || tok != json.Delim(']') {
-			return errors.New("malformed JSON")
-		}
-		return nil
-	}
-	return errors.New("malformed JSON")
-}
+// checkJSONObject is strictjson.CheckObject: one object, no duplicate
+// members at any depth, bounded nesting.
+func checkJSONObject(b []byte) error { return strictjson.CheckObject(b) }
 
 // clip keeps attacker-chosen strings short in errors and logs.
 func clip(s string) string {

@@ -11,9 +11,10 @@ import (
 	"github.com/izwi-speech/izwi/internal/config"
 )
 
-// QueryParam carries the ticket on a WebSocket upgrade. Browsers cannot set
-// headers on a WebSocket, so this is the one place a secret may ride in a
-// URL; Authenticate removes it from the request and RedactURL from logs.
+// QueryParam is where a ticket must NOT ride: a URL ends up in proxy and
+// browser histories. A ticket there is refused (the documented carrier is
+// the Sec-WebSocket-Protocol offer below); Authenticate still removes it
+// from the request and RedactURL from logs.
 const QueryParam = "ticket"
 
 // Subprotocol is the WebSocket subprotocol a browser offers, followed by the
@@ -39,14 +40,18 @@ var _ auth.Authenticator = (*Authenticator)(nil)
 // from the {session_id} (or {id}) path wildcard.
 func NewAuthenticator(is *Issuer) *Authenticator { return &Authenticator{Issuer: is} }
 
-// Authenticate implements auth.Authenticator. No ticket parameter →
-// auth.ErrNoCredentials. A ticket on anything but a WebSocket upgrade (a
+// Authenticate implements auth.Authenticator. No ticket offered →
+// auth.ErrNoCredentials; a ticket in the URL → auth.ErrCredentialsInURL. A ticket on anything but a WebSocket upgrade (a
 // ticket is not an API token), an API key presented as a ticket, a wrong
 // origin or session, a replay or an expired ticket → an error wrapping
 // auth.ErrInvalidCredentials or auth.ErrExpired. The ticket is removed from
 // r.URL and r.RequestURI either way, so nothing downstream can log it.
 func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
-	vals := takeTickets(r)
+	vals, inURL := takeTickets(r)
+	if inURL {
+		return auth.Principal{}, fmt.Errorf("ticket: not accepted in the URL; offer it as Sec-WebSocket-Protocol: %s, <ticket>: %w",
+			Subprotocol, auth.ErrCredentialsInURL)
+	}
 	if len(vals) == 0 {
 		return auth.Principal{}, auth.ErrNoCredentials
 	}
@@ -73,11 +78,11 @@ func (a *Authenticator) Authenticate(r *http.Request) (auth.Principal, error) {
 }
 
 // takeTickets removes every ticket from the query string and from a
-// Sec-WebSocket-Protocol offer ("izwi-ticket, <ticket>") and returns them.
-func takeTickets(r *http.Request) []string {
-	var vals []string
+// Sec-WebSocket-Protocol offer ("izwi-ticket, <ticket>"), returns those
+// offered and whether any was in the URL.
+func takeTickets(r *http.Request) (vals []string, inURL bool) {
 	if q := r.URL.Query(); q.Has(QueryParam) {
-		vals = append(vals, q[QueryParam]...)
+		inURL = true
 		q.Del(QueryParam)
 		r.URL.RawQuery = q.Encode()
 		r.RequestURI = r.URL.RequestURI()
@@ -108,7 +113,7 @@ func takeTickets(r *http.Request) []string {
 		}
 		r.Header.Set("Sec-WebSocket-Protocol", strings.Join(kept, ", "))
 	}
-	return vals
+	return vals, inURL
 }
 
 // IsWebSocketUpgrade reports whether r asks for a WebSocket (RFC 6455 §4.1:

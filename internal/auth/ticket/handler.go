@@ -2,9 +2,7 @@ package ticket
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -13,6 +11,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/strictjson"
 )
 
 // maxBody bounds a POST /v1/tickets body.
@@ -61,14 +60,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req Request
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		apierr.Write(w, r, apierr.CodeBadRequest, "body must be JSON {session_id, scope, origin}")
-		return
-	}
-	if dec.More() {
-		apierr.Write(w, r, apierr.CodeBadRequest, "body must be one JSON object")
+	if err := strictjson.DecodeBody(w, r, maxBody, &req); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			apierr.Write(w, r, apierr.CodePayloadTooLarge, "")
+			return
+		}
+		apierr.Write(w, r, apierr.CodeBadRequest, "body must be one JSON object {session_id, scope, origin}: "+err.Error())
 		return
 	}
 	scope := auth.Scope(req.Scope)

@@ -80,7 +80,16 @@ func post(t *testing.T, srv *httptest.Server, who, body string) (int, map[string
 
 func upgrade(t *testing.T, srv *httptest.Server, path, origin string) int {
 	t.Helper()
+	return upgradeWith(t, srv, path, origin, "")
+}
+
+// upgradeWith offers tok in Sec-WebSocket-Protocol, as documented.
+func upgradeWith(t *testing.T, srv *httptest.Server, path, origin, tok string) int {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+	if tok != "" {
+		req.Header.Set("Sec-WebSocket-Protocol", Subprotocol+", "+tok)
+	}
 	req.Header.Set("Connection", "Upgrade")
 	req.Header.Set("Upgrade", "websocket")
 	req.Header.Set("Origin", origin)
@@ -111,14 +120,18 @@ func TestHandlerIssuesAndTicketWorksOnce(t *testing.T) {
 		t.Fatalf("audit %+v", rec.Events())
 	}
 	// A ticket is not an API token: refused on a normal route, even as an upgrade.
-	if c := upgrade(t, srv, "/v1/usage?ticket="+tok, venue); c != http.StatusUnauthorized {
+	if c := upgradeWith(t, srv, "/v1/usage", venue, tok); c != http.StatusUnauthorized {
 		t.Fatalf("ticket on a route without a session: %d", c)
 	}
 	tok2 := mustTicket(t, srv)
-	if c := upgrade(t, srv, "/v1/live/sess-1/captions?ticket="+tok2, venue); c != http.StatusOK {
+	// Only where documented: a ticket in the URL is refused, and not spent.
+	if c := upgrade(t, srv, "/v1/live/sess-1/captions?ticket="+tok2, venue); c != http.StatusUnauthorized {
+		t.Fatalf("ticket in the URL: %d, want 401", c)
+	}
+	if c := upgradeWith(t, srv, "/v1/live/sess-1/captions", venue, tok2); c != http.StatusOK {
 		t.Fatalf("ticket upgrade: %d", c)
 	}
-	if c := upgrade(t, srv, "/v1/live/sess-1/captions?ticket="+tok2, venue); c != http.StatusUnauthorized {
+	if c := upgradeWith(t, srv, "/v1/live/sess-1/captions", venue, tok2); c != http.StatusUnauthorized {
 		t.Fatalf("replay: %d", c)
 	}
 }
@@ -156,7 +169,9 @@ func TestHandlerRefusals(t *testing.T) {
 		{"unknown field", "reader", `{"session_id":"sess-1","scope":"live.read","origin":"https://venue.example","ttl":3600}`, 400, "bad_request"},
 		{"two objects", "reader", ok + ok, 400, "bad_request"},
 		{"not json", "reader", "session_id=sess-1", 400, "bad_request"},
-		{"too big", "reader", `{"session_id":"` + strings.Repeat("a", 5000) + `"}`, 400, "bad_request"},
+		{"too big", "reader", `{"session_id":"` + strings.Repeat("a", 5000) + `"}`, 413, "payload_too_large"},
+		{"duplicate member", "reader", `{"session_id":"sess-1","scope":"live.read","scope":"live.write","origin":"https://venue.example"}`, 400, "bad_request"},
+		{"invalid UTF-8", "reader", "{\"session_id\":\"sess-1\xff\",\"scope\":\"live.read\",\"origin\":\"https://venue.example\"}", 400, "bad_request"},
 		{"another's session", "reader", `{"session_id":"someone-elses","scope":"live.read","origin":"https://venue.example"}`, 404, "not_found"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -110,7 +110,8 @@ func TestSessionWildcardNames(t *testing.T) {
 		var err error
 		mux := http.NewServeMux()
 		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) { _, err = a.Authenticate(r) })
-		r := httptest.NewRequest(http.MethodGet, "/v1/live/sess-1/captions?ticket="+got.Ticket, nil)
+		r := httptest.NewRequest(http.MethodGet, "/v1/live/sess-1/captions", nil)
+		r.Header.Set("Sec-WebSocket-Protocol", Subprotocol+", "+got.Ticket)
 		r.Header.Set("Connection", "Upgrade")
 		r.Header.Set("Upgrade", "websocket")
 		r.Header.Set("Origin", venue)

@@ -49,11 +49,10 @@ func wsRequest(t testing.TB, a *Authenticator, session, tok, origin string, ws b
 		p, err = a.Authenticate(r)
 		seen = r
 	})
-	url := "/v1/live/" + session + "/captions"
+	r := httptest.NewRequest(http.MethodGet, "/v1/live/"+session+"/captions?lang=en", nil)
 	if tok != "" {
-		url += "?lang=en&ticket=" + tok
+		r.Header.Set("Sec-WebSocket-Protocol", Subprotocol+", "+tok)
 	}
-	r := httptest.NewRequest(http.MethodGet, url, nil)
 	if ws {
 		r.Header.Set("Connection", "keep-alive, Upgrade")
 		r.Header.Set("Upgrade", "websocket")

@@ -388,7 +388,7 @@ func TestMaxViewers(t *testing.T) {
 		t.Fatalf("third SSE viewer: %d", r.StatusCode)
 	}
 	a.Close(websocket.StatusNormalClosure, "")
-	waitFor(t, "a freed slot", func() bool { return hs.h.viewers.Load() < 2 })
+	waitFor(t, "a freed slot", func() bool { return hs.h.admit.open() < 2 })
 	c, _, err := hs.dial("/v1/sessions/"+s.ID+"/captions", nil)
 	if err != nil {
 		t.Fatalf("viewer after one left: %v", err)

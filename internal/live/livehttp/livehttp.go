@@ -25,14 +25,11 @@ package livehttp
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
@@ -42,6 +39,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/recognize"
+	"github.com/izwi-speech/izwi/internal/strictjson"
 )
 
 // Application close codes (see the package comment).
@@ -121,9 +119,23 @@ type Options struct {
 	// WriteTimeout bounds one write to a viewer; a viewer slower than this
 	// is dropped (and reconnects with after=).
 	WriteTimeout time.Duration
-	// MaxViewers caps open viewer feeds (WebSocket and SSE) in this
-	// process: viewers need no credentials, so this is what bounds them.
+	// MaxViewers caps open anonymous viewer feeds (WebSocket and SSE) in
+	// this process; it is lowered to FDLimit less ReservedFDs. Viewers
+	// need no credentials, so these caps are what bounds them (admit.go).
 	MaxViewers int
+	// MaxViewersPerIP caps the anonymous feeds one client address (an
+	// IPv6 /64) holds; MaxViewersPerSession those of one session.
+	MaxViewersPerIP, MaxViewersPerSession int
+	// FDLimit is the process's descriptor limit (ProcessFDLimit when 0)
+	// and ReservedFDs the descriptors kept from anonymous viewers for
+	// authenticated callers, /healthz, the database and engines.
+	FDLimit     uint64
+	ReservedFDs int
+	// ViewerGuessesPerMinute is each session's budget of wrong viewer
+	// passwords or link tokens (guess.go); 0 takes the default.
+	ViewerGuessesPerMinute int
+	// Now is the clock of the guess budget (time.Now if nil).
+	Now func() time.Time
 }
 
 // Defaults.
@@ -151,7 +163,8 @@ type Handlers struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	viewers atomic.Int64 // open viewer feeds
+	admit   *admission    // open viewer feeds
+	guesses *guessLimiter // wrong viewer secrets per session
 
 	mu    sync.Mutex
 	n     uint64
@@ -178,6 +191,21 @@ func New(opts Options) (*Handlers, error) {
 	if opts.MaxViewers <= 0 {
 		opts.MaxViewers = DefaultMaxViewers
 	}
+	if opts.MaxViewersPerIP <= 0 {
+		opts.MaxViewersPerIP = DefaultMaxViewersPerIP
+	}
+	if opts.MaxViewersPerSession <= 0 {
+		opts.MaxViewersPerSession = DefaultMaxViewersPerSession
+	}
+	if opts.ReservedFDs <= 0 {
+		opts.ReservedFDs = DefaultReservedFDs
+	}
+	if opts.FDLimit == 0 {
+		opts.FDLimit = ProcessFDLimit()
+	}
+	if opts.ViewerGuessesPerMinute <= 0 {
+		opts.ViewerGuessesPerMinute = DefaultViewerGuessesPerMinute
+	}
 	if opts.ClientIP == nil {
 		opts.ClientIP = func(r *http.Request) string { return r.RemoteAddr }
 	}
@@ -186,7 +214,8 @@ func New(opts Options) (*Handlers, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel}
+	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts),
+		guesses: newGuessLimiter(opts.ViewerGuessesPerMinute, opts.Now)}
 	h.Create, h.List, h.Get = http.HandlerFunc(h.create), http.HandlerFunc(h.list), http.HandlerFunc(h.get)
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
 	h.Start, h.Stop, h.Resume = h.transition(opts.Sessions.Start), h.transition(opts.Sessions.Stop), h.transition(opts.Sessions.Resume)
@@ -278,19 +307,9 @@ func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
 }
 
 func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxJSONBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if optional && errors.Is(err, io.EOF) {
+	err := strictjson.DecodeBody(w, r, maxJSONBody, v)
+	if optional && errors.Is(err, strictjson.ErrEmpty) {
 		return true
-	}
-	if err == nil && dec.More() {
-		err = errors.New("more than one JSON value")
-	}
-	if err == nil {
-		if _, terr := dec.Token(); !errors.Is(terr, io.EOF) {
-			err = errors.New("trailing data")
-		}
 	}
 	var tooBig *http.MaxBytesError
 	switch {
@@ -306,14 +325,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bo
 
 // jsonProblem describes a decoding error without echoing the body.
 func jsonProblem(err error) string {
-	var syn *json.SyntaxError
-	var typ *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &syn):
-		return fmt.Sprintf("syntax error at byte %d", syn.Offset)
-	case errors.As(err, &typ):
-		return fmt.Sprintf("field %q has the wrong type", typ.Field)
-	case errors.Is(err, io.EOF):
+	if errors.Is(err, strictjson.ErrEmpty) {
 		return "empty body"
 	}
 	msg := err.Error()

@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"time"
-
 	"github.com/coder/websocket"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
@@ -40,20 +38,6 @@ func (h *Handlers) tracked(fn func(ctx context.Context, w http.ResponseWriter, r
 		}
 		fn(ctx, w, r)
 	})
-}
-
-// viewerSlot refuses a viewer beyond MaxViewers with 503 (before any
-// upgrade), and counts the open ones.
-func (h *Handlers) viewerSlot(fn func(ctx context.Context, w http.ResponseWriter, r *http.Request)) func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-	return func(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-		if h.viewers.Add(1) > int64(h.opts.MaxViewers) {
-			h.viewers.Add(-1)
-			apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeNotReady, Message: "too many viewers; retry shortly", RetryAfter: 5 * time.Second})
-			return
-		}
-		defer h.viewers.Add(-1)
-		fn(ctx, w, r)
-	}
 }
 
 // Why a tracked socket's context ended.

@@ -116,7 +116,18 @@ func (h *Handlers) viewerTicket(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, r, apierr.CodeBadRequest, "secret is too long")
 		return
 	}
+	if wait := h.guesses.wait(id); wait > 0 {
+		apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeRateLimited,
+			Message: "too many wrong viewer passwords for this session; retry after the Retry-After seconds", RetryAfter: wait})
+		return
+	}
+	release, ok := h.guesses.acquire(r.Context())
+	if !ok {
+		apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeNotReady, Message: "too many viewer checks at once; retry shortly", RetryAfter: time.Second})
+		return
+	}
 	info, err := h.opts.Sessions.CheckViewer(r.Context(), id, req.Secret)
+	release()
 	if err == nil && info.ViewerMode == live.ViewPrivate {
 		// A private session has no viewer secret: only its owner's
 		// credentials (and tickets the owner issues) open it.
@@ -124,6 +135,7 @@ func (h *Handlers) viewerTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case errors.Is(err, live.ErrSecret):
+		h.guesses.fail(id)
 		if h.opts.Fail != nil {
 			h.opts.Fail(r)
 		}

@@ -136,21 +136,42 @@ static int izwi_clause_end(cst_relation *tokrel)
     return 0;
 }
 
-/* izwi_flite_synth mirrors flite_ts_to_speech: it splits text into
- * utterances with the voice's own tokeniser and break rule, so audio starts
- * after the first sentence rather than after the whole text. */
-int izwi_flite_synth(void *v, const char *text, float stretch,
-                     uintptr_t handle, int min_chunk)
+/* A run of digits (or a long unpronounceable token) is one token that
+ * Flite reads character by character, so a token cap alone does not bound
+ * an utterance: 4,096 digits made one utterance of over an hour, held whole
+ * in memory. Each token weighs 1 if it reads as a word (no digit, at most
+ * IZWI_WORD_BYTES bytes) and its length otherwise; past IZWI_HARD_WEIGHT an
+ * utterance ends at the next token (CleanText splits tokens longer than 32
+ * characters). Prose keeps Flite's own sentence breaks; a digit string is
+ * cut every few dozen digits, so one utterance's audio stays short. */
+#define IZWI_HARD_WEIGHT 64
+#define IZWI_WORD_BYTES 12
+
+static int izwi_token_weight(const char *token)
 {
-    cst_voice *voice = (cst_voice *)v;
+    int n = 0, digits = 0;
+    const char *p;
+    for (p = token; *p; p++, n++)
+        if (*p >= '0' && *p <= '9')
+            digits = 1;
+    return (!digits && n <= IZWI_WORD_BYTES) ? 1 : n;
+}
+
+/* izwi_utt_fn consumes one tokenised utterance (it takes ownership) and
+ * returns an IZWI_FLITE_* outcome. */
+typedef int (*izwi_utt_fn)(cst_utterance *utt, cst_voice *voice, void *arg);
+
+/* izwi_each_utt mirrors flite_ts_to_speech: it splits text into utterances
+ * with the voice's own tokeniser and break rule and hands each to fn. */
+static int izwi_each_utt(cst_voice *voice, const char *text, izwi_utt_fn fn, void *arg)
+{
     const cst_features *f = voice->features;
     cst_tokenstream *ts;
     cst_utterance *utt;
     cst_relation *tokrel;
     cst_item *t;
     const char *token;
-    int num_tokens = 0, rc = IZWI_FLITE_DONE;
-    izwi_stream s = {handle, 0, 0};
+    int num_tokens = 0, weight = 0, rc = IZWI_FLITE_DONE;
 
     ts = ts_open_string(text,
                         get_param_string(f, "text_whitespace", NULL),
@@ -166,12 +187,13 @@ int izwi_flite_synth(void *v, const char *text, float stretch,
     {
         token = ts_get(ts);
         if (cst_strlen(token) == 0 || num_tokens > IZWI_HARD_TOKENS ||
+            weight > IZWI_HARD_WEIGHT ||
             (num_tokens > IZWI_SOFT_TOKENS && izwi_clause_end(tokrel)) ||
             (relation_head(tokrel) && default_utt_break(ts, token, tokrel)))
         {
             if (relation_head(tokrel))
             {
-                rc = izwi_utt_synth(utt, voice, stretch, &s, min_chunk);
+                rc = fn(utt, voice, arg);
                 utt = NULL;
                 if (rc != IZWI_FLITE_DONE)
                     break;
@@ -184,10 +206,12 @@ int izwi_flite_synth(void *v, const char *text, float stretch,
                 tokrel = utt_relation_create(utt, "Token");
             }
             num_tokens = 0;
+            weight = 0;
             if (cst_strlen(token) == 0)
                 continue;
         }
         num_tokens++;
+        weight += izwi_token_weight(token);
         t = relation_append(tokrel, NULL);
         item_set_string(t, "name", token);
         item_set_string(t, "whitespace", ts->whitespace);
@@ -198,6 +222,58 @@ int izwi_flite_synth(void *v, const char *text, float stretch,
         delete_utterance(utt);
     ts_close(ts);
     return rc;
+}
+
+typedef struct {
+    float stretch;
+    izwi_stream *s;
+    int min_chunk;
+} izwi_synth_arg;
+
+static int izwi_synth_one(cst_utterance *utt, cst_voice *voice, void *arg)
+{
+    izwi_synth_arg *a = (izwi_synth_arg *)arg;
+    return izwi_utt_synth(utt, voice, a->stretch, a->s, a->min_chunk);
+}
+
+int izwi_flite_synth(void *v, const char *text, float stretch,
+                     uintptr_t handle, int min_chunk)
+{
+    izwi_stream s = {handle, 0, 0};
+    izwi_synth_arg a = {stretch, &s, min_chunk};
+    return izwi_each_utt((cst_voice *)v, text, izwi_synth_one, &a);
+}
+
+/* The text-analysis half of Flite's token synthesis: words, phrases and
+ * phones (with pauses), without the acoustic model or the wave. */
+static const cst_synth_module izwi_phones_method[] = {
+    {"textanalysis_func", default_textanalysis},
+    {"pos_tagger_func", default_pos_tagger},
+    {"phrasing_func", default_phrasing},
+    {"lexical_insertion_func", default_lexical_insertion},
+    {"pause_insertion_func", default_pause_insertion},
+    {NULL, NULL}};
+
+static int izwi_count_one(cst_utterance *utt, cst_voice *voice, void *arg)
+{
+    long *n = (long *)arg;
+    cst_item *seg;
+    utt_init(utt, voice);
+    utt = apply_synth_method(utt, izwi_phones_method);
+    if (utt == NULL)
+        return IZWI_FLITE_FAILED;
+    for (seg = relation_head(utt_relation(utt, "Segment")); seg; seg = item_next(seg))
+        (*n)++;
+    delete_utterance(utt);
+    return IZWI_FLITE_DONE;
+}
+
+long izwi_flite_phones(void *v, const char *text)
+{
+    long n = 0;
+    if (izwi_each_utt((cst_voice *)v, text, izwi_count_one, &n) != IZWI_FLITE_DONE)
+        return -1;
+    return n;
 }
 
 /* The CMU lexicon with its letter-to-sound rules, for words no

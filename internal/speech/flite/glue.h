@@ -28,4 +28,9 @@ int izwi_flite_synth(void *voice, const char *text, float stretch,
  * number of phones, or -1 if out is too small. */
 int izwi_flite_pronounce(const char *word, char *out, int size);
 
+/* izwi_flite_phones counts the phones (pauses included) Flite would speak
+ * for text with voice, running text analysis only: no acoustic model, no
+ * wave. It returns -1 on failure. */
+long izwi_flite_phones(void *voice, const char *text);
+
 #endif
