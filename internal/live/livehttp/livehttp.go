@@ -38,6 +38,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/prepare"
 	"github.com/izwi-speech/izwi/internal/recognize"
 	"github.com/izwi-speech/izwi/internal/strictjson"
 )
@@ -146,6 +147,9 @@ const (
 	DefaultWriteTimeout       = 10 * time.Second
 	DefaultMaxViewers         = 20000 // measured: about 47 KiB of server memory each
 	maxJSONBody               = 16 << 10
+	// maxSessionBody admits a session's prepared text (context.text) in
+	// its create and update bodies.
+	maxSessionBody = prepare.MaxTextBytes + maxJSONBody
 )
 
 // Handlers are the live routes' handlers, one field per route of
@@ -296,25 +300,26 @@ func badConfigMessage(err error) string {
 	return msg
 }
 
-// decodeJSON reads one size-limited JSON object with no unknown fields.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
-	return decodeBody(w, r, v, false)
+// decodeJSON reads one JSON object of at most limit bytes with no unknown
+// fields.
+func decodeJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	return decodeBody(w, r, limit, v, false)
 }
 
 // decodeOptional is decodeJSON where an empty body means all defaults.
-func decodeOptional(w http.ResponseWriter, r *http.Request, v any) bool {
-	return decodeBody(w, r, v, true)
+func decodeOptional(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	return decodeBody(w, r, limit, v, true)
 }
 
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) bool {
-	err := strictjson.DecodeBody(w, r, maxJSONBody, v)
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any, optional bool) bool {
+	err := strictjson.DecodeBody(w, r, limit, v)
 	if optional && errors.Is(err, strictjson.ErrEmpty) {
 		return true
 	}
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		apierr.Write(w, r, apierr.CodePayloadTooLarge, fmt.Sprintf("the body must be at most %d bytes", maxJSONBody))
+		apierr.Write(w, r, apierr.CodePayloadTooLarge, fmt.Sprintf("the body must be at most %d bytes", limit))
 		return false
 	case err != nil:
 		apierr.Write(w, r, apierr.CodeBadRequest, "the body must be one JSON object with known fields: "+jsonProblem(err))

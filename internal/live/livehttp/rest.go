@@ -41,7 +41,7 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req live.CreateRequest
-	if !decodeOptional(w, r, &req) {
+	if !decodeOptional(w, r, maxSessionBody, &req) {
 		return
 	}
 	c, err := h.opts.Sessions.Create(r.Context(), p.Subject, req)
@@ -104,7 +104,7 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req live.UpdateRequest
-	if !decodeJSON(w, r, &req) {
+	if !decodeJSON(w, r, maxSessionBody, &req) {
 		return
 	}
 	info, err := h.opts.Sessions.Update(r.Context(), ownerOf(p), id, req)
@@ -146,7 +146,7 @@ func (h *Handlers) transition(fn func(ctx context.Context, owner, id string) (li
 		}
 		// No body, or an empty JSON object from clients that always send one.
 		var empty struct{}
-		if !decodeOptional(w, r, &empty) {
+		if !decodeOptional(w, r, maxJSONBody, &empty) {
 			return
 		}
 		info, err := fn(r.Context(), ownerOf(p), id)

@@ -109,7 +109,7 @@ func (h *Handlers) viewerTicket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req viewerTicketRequest
-	if !decodeJSON(w, r, &req) {
+	if !decodeJSON(w, r, maxJSONBody, &req) {
 		return
 	}
 	if len(req.Secret) > 1024 {
