@@ -85,6 +85,7 @@ var forbidden = []struct {
 	{"internal/transcript", []string{"internal/api", "internal/models", "internal/speech/sherpa", "internal/speech/pocketsphinx", "internal/speech/flite"},
 		"formats are pure"},
 	{"internal/wer", []string{"internal/"}, "WER is a leaf"},
+	{"internal/signing", []string{"internal/"}, "signing is a leaf: minisign and the project key, nothing else"},
 }
 
 func TestImportRules(t *testing.T) {
@@ -110,6 +111,22 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The release tool's image builder stays out of the shipped binary.
+func TestDistToolNotLinked(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if p.ImportPath != module+"/cmd/izwi" {
+			continue
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, "github.com/google/go-containerregistry") || strings.HasPrefix(d, module+"/cmd/izwi-dist") {
+				t.Errorf("cmd/izwi links %s; the image builder belongs to cmd/izwi-dist only", d)
+			}
+		}
+		return
+	}
+	t.Fatal("cmd/izwi not found")
 }
 
 // Only the engine package talks to sherpa-onnx, and only cmd/izwi wires the HTTP layer.

@@ -1,0 +1,166 @@
+package main
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"slices"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+)
+
+// shells are the paths whose presence would give an attacker a shell.
+var shells = []string{"bin/sh", "bin/bash", "bin/dash", "usr/bin/sh", "usr/bin/bash", "usr/bin/dash", "bin/busybox", "usr/bin/busybox"}
+
+// runOCICheck reads an image layout tar back and checks what the release
+// promises: non-root user, izwi as entrypoint, data and secrets as volumes,
+// no shell anywhere in the filesystem, and the SBOM attached as a referrer
+// whose digest matches the manifest's annotation.
+func runOCICheck(_ context.Context, args []string) error {
+	fs := flag.NewFlagSet("oci-check", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("want LAYOUT.tar")
+	}
+	dir, err := layoutDir(fs.Arg(0))
+	defer os.RemoveAll(dir)
+	if err != nil {
+		return err
+	}
+	report, err := checkImage(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Println(report)
+	return nil
+}
+
+func checkImage(dir string) (string, error) {
+	p, err := layout.FromPath(dir)
+	if err != nil {
+		return "", err
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return "", err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return "", err
+	}
+	var main, sbom *v1.Descriptor
+	for i, d := range im.Manifests {
+		if d.Annotations["org.opencontainers.image.ref.name"] != "" {
+			main = &im.Manifests[i]
+		} else {
+			sbom = &im.Manifests[i]
+		}
+	}
+	if main == nil || sbom == nil {
+		return "", fmt.Errorf("want the image and its SBOM referrer in the index, got %d manifests", len(im.Manifests))
+	}
+	img, err := idx.Image(main.Digest)
+	if err != nil {
+		return "", err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return "", err
+	}
+	c := cf.Config
+	switch {
+	case c.User == "" || c.User == "0" || c.User == "root" || c.User[:2] == "0:":
+		return "", fmt.Errorf("image runs as %q; want a non-root UID", c.User)
+	case !slices.Equal(c.Entrypoint, []string{imageEntrypoint}):
+		return "", fmt.Errorf("entrypoint %q, want [%s]", c.Entrypoint, imageEntrypoint)
+	}
+	for _, v := range imageVolumes {
+		if _, ok := c.Volumes[v]; !ok {
+			return "", fmt.Errorf("volume %s is not declared", v)
+		}
+	}
+	files, err := imageFiles(img)
+	if err != nil {
+		return "", err
+	}
+	for _, s := range shells {
+		if files[s] {
+			return "", fmt.Errorf("the image contains a shell: /%s", s)
+		}
+	}
+	if !files[imageEntrypoint[1:]] {
+		return "", fmt.Errorf("the image has no %s", imageEntrypoint)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		return "", err
+	}
+	sbomImg, err := idx.Image(sbom.Digest)
+	if err != nil {
+		return "", err
+	}
+	sm, err := sbomImg.Manifest()
+	if err != nil {
+		return "", err
+	}
+	if sm.Subject == nil || sm.Subject.Digest != main.Digest {
+		return "", fmt.Errorf("the SBOM manifest's subject is not the image")
+	}
+	layers, err := sbomImg.Layers()
+	if err != nil || len(layers) != 1 {
+		return "", fmt.Errorf("the SBOM manifest has no single layer: %v", err)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		return "", err
+	}
+	b, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	if got := hex.EncodeToString(sum[:]); m.Annotations[sbomAnnotation] != got {
+		return "", fmt.Errorf("SBOM digest %s does not match the image annotation %s", got, m.Annotations[sbomAnnotation])
+	}
+	return fmt.Sprintf("oci: image %s user %s entrypoint %v volumes %d, %d files, no shell, SBOM referrer %s",
+		main.Digest, c.User, c.Entrypoint, len(c.Volumes), len(files), sbom.Digest), nil
+}
+
+// imageFiles lists every path in the image's layers (without a leading /).
+func imageFiles(img v1.Image) (map[string]bool, error) {
+	layers, err := img.Layers()
+	if err != nil {
+		return nil, err
+	}
+	files := map[string]bool{}
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return nil, err
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				rc.Close()
+				return nil, err
+			}
+			files[path.Clean(h.Name)] = true
+		}
+		rc.Close()
+	}
+	return files, nil
+}
