@@ -13,6 +13,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/models"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/transcript"
@@ -58,6 +59,10 @@ func runTranscribe(ctx context.Context, c *cli, args []string) int {
 		return cfg.SetRole("transcribe", *engine, *model)
 	})
 	if err != nil {
+		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
+		return exitUsage
+	}
+	if err := checkModelFlag(cfg, "transcribe", *model); err != nil {
 		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
 		return exitUsage
 	}
@@ -171,4 +176,26 @@ func loadTranscriber(ctx context.Context, c *cli, cfg config.Config, logger *slo
 		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", oneLine(err))
 		return nil, exitModel
 	}
+}
+
+// checkModelFlag refuses a --model that names no catalogued model or one
+// made for another engine, before any audio is read: a model flag is never
+// silently ignored.
+func checkModelFlag(cfg config.Config, role, model string) error {
+	if model == "" {
+		return nil
+	}
+	cat, err := models.Default()
+	if err != nil {
+		return err
+	}
+	e, ok := cat.Lookup(model)
+	if !ok {
+		return fmt.Errorf("--model %q is not in the model catalogue (see `izwi models list`)", model)
+	}
+	r, _ := cfg.Role(role)
+	if e.Engine != r.Engine {
+		return fmt.Errorf("--model %q is a %s model; the %s engine is %q (pass --engine %s)", model, e.Engine, role, r.Engine, e.Engine)
+	}
+	return nil
 }
