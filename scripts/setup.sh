@@ -5,7 +5,10 @@
 #   headers for cgo, Debian's python3-onnx for the test-model generator,
 #   sox for audio checks, Chromium for browser tests (driven by
 #   playwright-core from npm, installed into web/e2e), alsa-utils for the
-#   ALSA capture source, and swtpm for the vault's TPM tests.
+#   ALSA capture source, swtpm for the vault's TPM tests; for `make dist`
+#   and its tests patchelf (RUNPATH $ORIGIN), debootstrap (the clean Debian
+#   12 root), minisign (cross-checks our signatures), groff-base (man page
+#   lint) and systemd (systemd-analyze security on the unit).
 #   Go modules: everything pinned in go.sum.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +20,7 @@ APT_PACKAGES=(
   python3-onnx python3-numpy espeak-ng-data
   sox libsox-fmt-mp3 bzip2
   chromium alsa-utils swtpm swtpm-tools
+  patchelf debootstrap minisign groff-base systemd
 )
 
 missing=()

@@ -20,12 +20,13 @@ type tool struct {
 }
 
 var tools = map[string]tool{
-	"keygen":    {"write a new unencrypted minisign key pair: -pub FILE -key FILE", runKeygen},
-	"sign":      {"sign files with $IZWI_SIGNING_KEY_FILE (or -key): FILE.minisig beside each", runSign},
-	"tar":       {"write a reproducible .tar.gz of a directory: -o OUT -prefix DIR SRC", runTar},
-	"oci":       {"build the OCI image layout tarball from a staged root: -o OUT -rootfs DIR -sbom F", runOCI},
-	"oci-check": {"read an OCI layout tar back and check user, entrypoint, volumes, no shell, SBOM", runOCICheck},
-	"licences":  {"list the licence of every Go module linked into ./cmd/izwi", runLicences},
+	"keygen":       {"write a new unencrypted minisign key pair: -pub FILE -key FILE", runKeygen},
+	"sign":         {"sign files with $IZWI_SIGNING_KEY_FILE (or -key): FILE.minisig beside each", runSign},
+	"tar":          {"write a reproducible .tar.gz of a directory: -o OUT -prefix DIR SRC", runTar},
+	"oci":          {"build the OCI image layout tarball from a staged root: -o OUT -rootfs DIR -sbom F", runOCI},
+	"oci-check":    {"read an OCI layout tar back and check user, entrypoint, volumes, no shell, SBOM", runOCICheck},
+	"sandbox-exec": {"run a command as -uid/-gid with -mdwe (the unit's MemoryDenyWriteExecute), for the package test", runSandboxExec},
+	"licences":     {"list the licence of every Go module linked into ./cmd/izwi", runLicences},
 }
 
 func main() {

@@ -24,6 +24,7 @@ import (
 
 // The image's fixed facts, checked again by checkImage.
 const (
+	imageUID        = 65532
 	imageUser       = "65532:65532" // izwi, from the rootfs's /etc/passwd; never root
 	imageEntrypoint = "/usr/bin/izwi"
 	sbomMediaType   = "application/vnd.cyclonedx+json"
@@ -71,7 +72,7 @@ func runOCI(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tar.NewWriter(f)
-	if err := writeTree(ctx, tw, dir, "", at); err != nil {
+	if err := writeTree(ctx, tw, dir, "", at, nil); err != nil {
 		f.Close()
 		return err
 	}
@@ -84,7 +85,8 @@ func runOCI(ctx context.Context, args []string) error {
 
 func buildLayout(ctx context.Context, dir, rootfs string, sbom []byte, version string, at time.Time) error {
 	var layerBuf bytes.Buffer
-	if err := writeTarGz(ctx, &layerBuf, rootfs, "", at); err != nil {
+	special := map[string]attr{"var/lib/izwi": {imageUID, 0o750}, "tmp": {0, 0o1777}}
+	if err := writeTarGz(ctx, &layerBuf, rootfs, "", at, special); err != nil {
 		return fmt.Errorf("layer: %w", err)
 	}
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {

@@ -37,20 +37,28 @@ func runTar(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeTarGz(ctx, f, fs.Arg(0), *prefix, at); err != nil {
+	if err := writeTarGz(ctx, f, fs.Arg(0), *prefix, at, nil); err != nil {
 		f.Close()
 		return err
 	}
 	return f.Close()
 }
 
-func writeTarGz(ctx context.Context, w io.Writer, src, prefix string, at time.Time) error {
+// attr overrides the normalised owner and mode of one entry (by its name in
+// the archive): the image's data volume belongs to the izwi user, /tmp is
+// sticky and world-writable.
+type attr struct {
+	uid  int
+	mode int64
+}
+
+func writeTarGz(ctx context.Context, w io.Writer, src, prefix string, at time.Time, special map[string]attr) error {
 	zw, err := gzip.NewWriterLevel(w, gzip.BestCompression)
 	if err != nil {
 		return err
 	}
 	tw := tar.NewWriter(zw)
-	if err := writeTree(ctx, tw, src, prefix, at); err != nil {
+	if err := writeTree(ctx, tw, src, prefix, at, special); err != nil {
 		return err
 	}
 	if err := tw.Close(); err != nil {
@@ -60,7 +68,7 @@ func writeTarGz(ctx context.Context, w io.Writer, src, prefix string, at time.Ti
 }
 
 // writeTree adds every file and directory under src to tw in sorted order.
-func writeTree(ctx context.Context, tw *tar.Writer, src, prefix string, at time.Time) error {
+func writeTree(ctx context.Context, tw *tar.Writer, src, prefix string, at time.Time, special map[string]attr) error {
 	var paths []string
 	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -86,7 +94,7 @@ func writeTree(ctx context.Context, tw *tar.Writer, src, prefix string, at time.
 		}
 		rel, _ := filepath.Rel(src, p)
 		name := path.Join(prefix, filepath.ToSlash(rel))
-		if err := addEntry(tw, p, name, at); err != nil {
+		if err := addEntry(tw, p, name, at, special); err != nil {
 			return err
 		}
 	}
@@ -97,14 +105,18 @@ func dirHeader(name string, at time.Time) *tar.Header {
 	return &tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: 0o755, ModTime: at, Format: tar.FormatPAX}
 }
 
-func addEntry(tw *tar.Writer, p, name string, at time.Time) error {
+func addEntry(tw *tar.Writer, p, name string, at time.Time, special map[string]attr) error {
 	info, err := os.Lstat(p)
 	if err != nil {
 		return err
 	}
 	switch {
 	case info.IsDir():
-		return tw.WriteHeader(dirHeader(name, at))
+		h := dirHeader(name, at)
+		if a, ok := special[name]; ok {
+			h.Uid, h.Gid, h.Mode = a.uid, a.uid, a.mode
+		}
+		return tw.WriteHeader(h)
 	case info.Mode()&fs.ModeSymlink != 0:
 		target, err := os.Readlink(p)
 		if err != nil {
