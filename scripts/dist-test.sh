@@ -142,5 +142,18 @@ echo "izwi verify: every artifact good, a tampered one exit 5"
 
 echo "== 4. systemd unit exposure"
 systemd-analyze security --offline=yes --threshold=20 packaging/izwi.service | tail -1
-"$work/izwi-dist" oci-check "$OUT"/izwi_*_oci.tar
+
+echo "== 5. the OCI image, unpacked and run as its runtimes would: read-only root, UID 65532"
+"$work/izwi-dist" oci-check -unpack "$work/image" "$OUT"/izwi_*_oci.tar
+cp "$WAV" "$work/clip.wav"
+text=$(unshare --mount --fork sh -ec '
+  img=$1 wav=$2
+  mount --bind "$img" "$img" && mount -o remount,bind,ro "$img"
+  mount -t tmpfs -o mode=1777 tmpfs "$img/tmp"
+  mount -t tmpfs -o uid=65532,gid=65532,mode=0750 tmpfs "$img/var/lib/izwi"
+  mount -t proc proc "$img/proc" 2>/dev/null || true
+  cp "$wav" "$img/var/lib/izwi/clip.wav"
+  chroot --userspec=65532:65532 "$img" /usr/bin/izwi transcribe --config /etc/izwi/izwi.toml /var/lib/izwi/clip.wav' - "$work/image" "$work/clip.wav")
+echo "image transcribe (read-only root, uid 65532): $text"
+echo "$text" | grep -qi "belly" || { echo "dist-test: the image did not transcribe" >&2; exit 1; }
 echo "dist-test: ok"

@@ -99,7 +99,7 @@ dpkg-deb --root-owner-group -Zxz -z9 --build "$D" "$DEB" >/dev/null
 # No shell, no package manager.
 R="$stage/rootfs"
 mkdir -p "$R/usr/bin" "$R/usr/lib/x86_64-linux-gnu" "$R/lib64" "$R/etc/izwi" "$R/etc/ssl/certs" \
-  "$R/var/lib/izwi" "$R/run/credentials/izwi" "$R/tmp" "$R/usr/share/pocketsphinx/model"
+  "$R/var/lib/izwi" "$R/run/credentials/izwi" "$R/tmp" "$R/proc" "$R/dev" "$R/usr/share/pocketsphinx/model"
 cp -a "$P/bin/izwi" "$R/usr/bin/"
 cp -a "$P/lib/izwi" "$R/usr/lib/"
 ln -s usr/lib "$R/lib"

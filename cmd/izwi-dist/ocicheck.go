@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // shells are the paths whose presence would give an attacker a shell.
@@ -25,11 +27,12 @@ var shells = []string{"bin/sh", "bin/bash", "bin/dash", "usr/bin/sh", "usr/bin/b
 // whose digest matches the manifest's annotation.
 func runOCICheck(_ context.Context, args []string) error {
 	fs := flag.NewFlagSet("oci-check", flag.ContinueOnError)
+	unpack := fs.String("unpack", "", "also unpack the image's filesystem into this directory")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("want LAYOUT.tar")
+		return fmt.Errorf("want [-unpack DIR] LAYOUT.tar")
 	}
 	dir, err := layoutDir(fs.Arg(0))
 	defer os.RemoveAll(dir)
@@ -41,7 +44,93 @@ func runOCICheck(_ context.Context, args []string) error {
 		return err
 	}
 	fmt.Println(report)
+	if *unpack != "" {
+		return unpackImage(dir, *unpack)
+	}
 	return nil
+}
+
+// unpackImage writes the image's flattened filesystem into dst, keeping
+// modes and symlinks, so the package test can run it read-only.
+func unpackImage(layoutPath, dst string) error {
+	p, err := layout.FromPath(layoutPath)
+	if err != nil {
+		return err
+	}
+	idx, err := p.ImageIndex()
+	if err != nil {
+		return err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return err
+	}
+	for _, d := range im.Manifests {
+		if d.Annotations["org.opencontainers.image.ref.name"] == "" {
+			continue
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return err
+		}
+		rc := mutate.Extract(img)
+		defer rc.Close()
+		return extractTar(rc, dst)
+	}
+	return fmt.Errorf("no image in the layout")
+}
+
+func extractTar(r io.Reader, dst string) error {
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		name := filepath.Clean("/" + h.Name)
+		p := filepath.Join(dst, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(p, os.FileMode(h.Mode).Perm()); err != nil {
+				return err
+			}
+			if err := os.Chmod(p, os.FileMode(h.Mode).Perm()|modeBits(h.Mode)); err != nil {
+				return err
+			}
+			if err := os.Lchown(p, h.Uid, h.Gid); err != nil {
+				return err
+			}
+		case tar.TypeSymlink:
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.Symlink(h.Linkname, p); err != nil {
+				return err
+			}
+		case tar.TypeReg:
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(h.Mode).Perm())
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(f, tr)
+			f.Close()
+			if err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("%s: unexpected entry type %c", h.Name, h.Typeflag)
+		}
+	}
+}
+
+// modeBits keeps the sticky bit of a tar mode (for /tmp).
+func modeBits(m int64) os.FileMode {
+	if m&0o1000 != 0 {
+		return os.ModeSticky
+	}
+	return 0
 }
 
 func checkImage(dir string) (string, error) {
