@@ -117,7 +117,7 @@ func buildLayout(ctx context.Context, dir, rootfs string, sbom []byte, version s
 		Entrypoint:   []string{imageEntrypoint},
 		Cmd:          []string{"serve", "--config", "/etc/izwi/izwi.toml"},
 		WorkingDir:   "/var/lib/izwi",
-		Env:          []string{"IZWI_DATA_DIR=/var/lib/izwi", "TMPDIR=/tmp"},
+		Env:          []string{"IZWI_DATA_DIR=/var/lib/izwi", "TMPDIR=/tmp", "CREDENTIALS_DIRECTORY=/run/credentials/izwi"},
 		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
 		Volumes:      vols,
 		StopSignal:   "SIGTERM",
