@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -53,31 +54,17 @@ func runOCICheck(_ context.Context, args []string) error {
 // unpackImage writes the image's flattened filesystem into dst, keeping
 // modes and symlinks, so the package test can run it read-only.
 func unpackImage(layoutPath, dst string) error {
-	p, err := layout.FromPath(layoutPath)
+	idx, main, _, err := readLayout(layoutPath)
 	if err != nil {
 		return err
 	}
-	idx, err := p.ImageIndex()
+	img, err := idx.Image(main.Digest)
 	if err != nil {
 		return err
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return err
-	}
-	for _, d := range im.Manifests {
-		if d.Annotations["org.opencontainers.image.ref.name"] == "" {
-			continue
-		}
-		img, err := idx.Image(d.Digest)
-		if err != nil {
-			return err
-		}
-		rc := mutate.Extract(img)
-		defer rc.Close()
-		return extractTar(rc, dst)
-	}
-	return fmt.Errorf("no image in the layout")
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	return extractTar(rc, dst)
 }
 
 func extractTar(r io.Reader, dst string) error {
@@ -133,20 +120,20 @@ func modeBits(m int64) os.FileMode {
 	return 0
 }
 
-func checkImage(dir string) (string, error) {
+// readLayout opens an image layout and finds its two manifests: the image
+// (the one with a ref name) and the SBOM referrer.
+func readLayout(dir string) (idx v1.ImageIndex, main, sbom *v1.Descriptor, err error) {
 	p, err := layout.FromPath(dir)
 	if err != nil {
-		return "", err
+		return nil, nil, nil, err
 	}
-	idx, err := p.ImageIndex()
-	if err != nil {
-		return "", err
+	if idx, err = p.ImageIndex(); err != nil {
+		return nil, nil, nil, err
 	}
 	im, err := idx.IndexManifest()
 	if err != nil {
-		return "", err
+		return nil, nil, nil, err
 	}
-	var main, sbom *v1.Descriptor
 	for i, d := range im.Manifests {
 		if d.Annotations["org.opencontainers.image.ref.name"] != "" {
 			main = &im.Manifests[i]
@@ -155,7 +142,15 @@ func checkImage(dir string) (string, error) {
 		}
 	}
 	if main == nil || sbom == nil {
-		return "", fmt.Errorf("want the image and its SBOM referrer in the index, got %d manifests", len(im.Manifests))
+		return nil, nil, nil, fmt.Errorf("want the image and its SBOM referrer in the index, got %d manifests", len(im.Manifests))
+	}
+	return idx, main, sbom, nil
+}
+
+func checkImage(dir string) (string, error) {
+	idx, main, sbom, err := readLayout(dir)
+	if err != nil {
+		return "", err
 	}
 	img, err := idx.Image(main.Digest)
 	if err != nil {
@@ -167,7 +162,7 @@ func checkImage(dir string) (string, error) {
 	}
 	c := cf.Config
 	switch {
-	case c.User == "" || c.User == "0" || c.User == "root" || c.User[:2] == "0:":
+	case c.User == "" || c.User == "0" || c.User == "root" || strings.HasPrefix(c.User, "0:") || strings.HasPrefix(c.User, "root:"):
 		return "", fmt.Errorf("image runs as %q; want a non-root UID", c.User)
 	case !slices.Equal(c.Entrypoint, []string{imageEntrypoint}):
 		return "", fmt.Errorf("entrypoint %q, want [%s]", c.Entrypoint, imageEntrypoint)

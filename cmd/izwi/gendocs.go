@@ -30,19 +30,10 @@ var exitCodes = []struct {
 }
 
 func runMan(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("man", c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: izwi man DIR\n\nwrites izwi.1 and izwi-COMMAND.1 (roff) into DIR")
-		fs.PrintDefaults()
+	dir, code := oneArg(c, "man", "usage: izwi man DIR\n\nwrites izwi.1 and izwi-COMMAND.1 (roff) into DIR", args)
+	if code != exitOK {
+		return code
 	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitUsage
-	}
-	dir := fs.Arg(0)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		fmt.Fprintf(c.stderr, "izwi man: %v\n", err)
 		return exitFailure
@@ -68,6 +59,23 @@ func runMan(ctx context.Context, c *cli, args []string) int {
 		}
 	}
 	return exitOK
+}
+
+// oneArg parses a command that takes no flags and exactly one argument.
+func oneArg(c *cli, name, usage string, args []string) (string, int) {
+	fs := newFlagSet(name, c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return "", exitUsage
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return "", exitUsage
+	}
+	return fs.Arg(0), exitOK
 }
 
 // manDate is $SOURCE_DATE_EPOCH's date (reproducible builds), else today.
@@ -148,20 +156,12 @@ func dashed(name string) string {
 }
 
 func runCompletion(ctx context.Context, c *cli, args []string) int {
-	fs := newFlagSet("completion", c.stderr)
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: izwi completion bash|zsh|fish\n\nprints the completion script for SHELL")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
-	}
-	if fs.NArg() != 1 {
-		fs.Usage()
-		return exitUsage
+	shell, code := oneArg(c, "completion", "usage: izwi completion bash|zsh|fish\n\nprints the completion script for SHELL", args)
+	if code != exitOK {
+		return code
 	}
 	docs := commandDocs(ctx)
-	switch fs.Arg(0) {
+	switch shell {
 	case "bash":
 		writeBash(c.stdout, docs)
 	case "zsh":
@@ -169,7 +169,7 @@ func runCompletion(ctx context.Context, c *cli, args []string) int {
 	case "fish":
 		writeFish(c.stdout, docs)
 	default:
-		fmt.Fprintf(c.stderr, "izwi completion: unknown shell %q (bash, zsh or fish)\n", fs.Arg(0))
+		fmt.Fprintf(c.stderr, "izwi completion: unknown shell %q (bash, zsh or fish)\n", shell)
 		return exitUsage
 	}
 	return exitOK
