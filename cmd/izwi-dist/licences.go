@@ -69,6 +69,7 @@ func runLicences(ctx context.Context, args []string) error {
 		lic, file := classifyLicence(m.Dir)
 		fmt.Printf("| %s | %s | %s | %s |\n", m.Path, m.Version, lic, file)
 	}
+	fmt.Print(nativeLicences)
 	return nil
 }
 
@@ -104,3 +105,18 @@ func classifyLicence(dir string) (spdx, file string) {
 	}
 	return "none found", ""
 }
+
+// nativeLicences lists what is not a Go module: the two libraries the
+// release bundles, and the Debian packages it depends on (whose own
+// copyright files Debian installs).
+const nativeLicences = `
+## Native libraries
+
+| Library | Where | Licence |
+|---|---|---|
+| sherpa-onnx C API 1.13.8 (libsherpa-onnx-c-api.so) | bundled in lib/izwi, from github.com/k2-fsa/sherpa-onnx-go-linux | Apache-2.0 |
+| onnxruntime (libonnxruntime.so) | bundled in lib/izwi, from the same module | MIT |
+| PocketSphinx, SphinxBase, pocketsphinx-en-us | Debian packages libpocketsphinx3, libsphinxbase3, pocketsphinx-en-us | BSD-2-Clause (see /usr/share/doc/PACKAGE/copyright) |
+| Flite | Debian package libflite1 | BSD-style (see /usr/share/doc/libflite1/copyright) |
+| glibc, libstdc++, libgcc | Debian packages libc6, libstdc++6, libgcc-s1 | LGPL-2.1+ / GPL-3 with the GCC runtime exception |
+`

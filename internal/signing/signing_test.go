@@ -121,3 +121,45 @@ func TestMinisignToolAccepts(t *testing.T) {
 		t.Fatalf("minisign -V accepted a tampered file:\n%s", out)
 	}
 }
+
+// Whatever bytes arrive as a signature or a public key, Verify and
+// ParsePublicKey return (no panic), and only the real signature of the
+// real data verifies.
+func FuzzVerify(f *testing.F) {
+	pk, sk := newKeyF(f)
+	data := []byte("izwi release bytes")
+	good, err := Sign(context.Background(), sk, bytes.NewReader(data), "a", time.Unix(1700000000, 0))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good, data)
+	f.Add([]byte("untrusted comment: x\nRWQ=\ntrusted comment: y\nAAAA\n"), data)
+	f.Add([]byte(""), []byte(""))
+	f.Add(bytes.Replace(good, []byte("file:a"), []byte("file:b"), 1), data)
+	f.Fuzz(func(t *testing.T, sig, msg []byte) {
+		_, _ = ParsePublicKey(sig)
+		_, err := VerifyBytes([]minisign.PublicKey{pk}, msg, sig)
+		if err == nil && !bytes.Equal(msg, data) {
+			t.Fatalf("verified a message that was never signed: %q", msg)
+		}
+		if err != nil && !errors.Is(err, ErrSignature) {
+			t.Fatalf("error %v does not wrap ErrSignature", err)
+		}
+	})
+}
+
+func newKeyF(f *testing.F) (minisign.PublicKey, minisign.PrivateKey) {
+	pub, priv, err := GenerateKey(rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var sk minisign.PrivateKey
+	if err := sk.UnmarshalText(priv); err != nil {
+		f.Fatal(err)
+	}
+	pk, err := ParsePublicKey(pub)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return pk, sk
+}
