@@ -92,7 +92,7 @@ sed -e "s/@VERSION@/$DEB_VERSION/" -e "s/@SIZE@/$size/" packaging/debian/control
 find "$D" -type d -exec chmod 0755 {} +
 find "$D" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 DEB="$OUT/izwi_${DEB_VERSION}_amd64.deb"
-dpkg-deb --root-owner-group -Zxz -z9 --build "$D" "$DEB" >/dev/null
+dpkg-deb --root-owner-group -Zxz --build "$D" "$DEB" >/dev/null
 
 # 5. OCI image: izwi, its libraries' closure from this (Debian 12) host,
 # the PocketSphinx model, CA certificates and a passwd with the izwi user.
