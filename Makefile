@@ -34,6 +34,7 @@ run: setup build
 test-models:
 	@/usr/bin/python3 scripts/gen-test-models.py --out $(IZWI_GEN_MODELS)
 
+test: export IZWI_TEST_STRICT := 1
 test: setup test-models
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 func writeFiles(t *testing.T, root string, files map[string]string) {
@@ -136,13 +138,7 @@ func TestUnitExposure(t *testing.T) {
 			t.Errorf("izwi.service lacks %q", strings.TrimSpace(want))
 		}
 	}
-	tool, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("systemd-analyze is not installed (scripts/setup.sh installs systemd)")
-		}
-		t.Skip("systemd-analyze not installed")
-	}
+	tool := testenv.LookPath(t, "systemd-analyze", "apt-get install -y systemd (scripts/setup.sh does)")
 	// --threshold is on systemd's 0-100 scale: 20 is an exposure of 2.0.
 	out, err := exec.Command(tool, "security", "--offline=yes", "--threshold=20", unit).CombinedOutput()
 	m := exposureRE.FindSubmatch(out)

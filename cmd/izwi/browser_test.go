@@ -20,6 +20,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/testdata"
+	"github.com/izwi-speech/izwi/internal/testenv"
 	"github.com/izwi-speech/izwi/internal/wer"
 )
 
@@ -35,16 +36,13 @@ const (
 	maxMicWER  = 0.5
 )
 
-// needBrowser returns node, or skips (fails under CI=true) when node,
+// needBrowser returns node, or reports as testenv.Missing when node,
 // Debian's chromium or web/e2e/node_modules are missing.
 func needBrowser(t *testing.T) string {
 	t.Helper()
 	missing := func(what string) {
 		msg := "browser test needs " + what + " (apt-get install -y chromium nodejs npm; cd web/e2e && npm ci)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, "%s", msg)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {

@@ -105,11 +105,17 @@ func newRegistry() *speech.Registry {
 	return r
 }
 
-// openModelStore returns the model store for cfg with the embedded catalogue.
+// openModelStore returns the model store for cfg with the embedded catalogue
+// and the operator's local one, if configured.
 func openModelStore(cfg config.Config, logger *slog.Logger) (*models.Store, error) {
 	cat, err := models.Default()
 	if err != nil {
 		return nil, fmt.Errorf("izwi: model catalogue: %w", err)
+	}
+	if cfg.Data.LocalCatalog != "" {
+		if cat, err = models.WithLocal(cat, cfg.Data.LocalCatalog); err != nil {
+			return nil, fmt.Errorf("izwi: %w", err)
+		}
 	}
 	return &models.Store{Dir: cfg.Data.ModelsDir, Catalog: cat, Logger: telemetry.Component(logger, "models")}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/signing"
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 // inProcess runs one izwi command line in this process.
@@ -139,16 +140,13 @@ func TestManPagesAndCompletions(t *testing.T) {
 	}
 	// groff (Debian's groff-base, pulled in by man-db) must render every
 	// page without a warning.
-	if groff, err := exec.LookPath("groff"); err == nil {
-		pages, _ := filepath.Glob(filepath.Join(dir, "*.1"))
-		for _, p := range pages {
-			out, err := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z", p).CombinedOutput()
-			if err != nil || len(out) > 0 {
-				t.Errorf("groff %s: %v\n%s", filepath.Base(p), err, out)
-			}
+	groff := testenv.LookPath(t, "groff", "apt-get install -y groff-base (scripts/setup.sh does)")
+	pages, _ := filepath.Glob(filepath.Join(dir, "*.1"))
+	for _, p := range pages {
+		out, err := exec.Command(groff, "-man", "-Tutf8", "-ww", "-z", p).CombinedOutput()
+		if err != nil || len(out) > 0 {
+			t.Errorf("groff %s: %v\n%s", filepath.Base(p), err, out)
 		}
-	} else if os.Getenv("CI") == "true" {
-		t.Fatal("groff is not installed (scripts/setup.sh installs groff-base)")
 	}
 	for _, sh := range []string{"bash", "zsh", "fish"} {
 		r := inProcess(t, "completion", sh)

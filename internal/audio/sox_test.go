@@ -11,20 +11,14 @@ import (
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/testdata"
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 // soxPath finds Debian's sox (installed by scripts/setup.sh); it is the
 // independent reference these tests compare against.
 func soxPath(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("sox")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("sox not found; under CI=true this must not be skipped (apt-get install sox)")
-		}
-		t.Skip("sox not found")
-	}
-	return p
+	return testenv.LookPath(t, "sox", "apt-get install sox")
 }
 
 func sox(t *testing.T, sox string, args ...string) {

@@ -82,6 +82,10 @@ type Data struct {
 	Dir string `json:"dir,omitempty" toml:"dir"`
 	// ModelsDir holds installed models. Default <Dir>/models.
 	ModelsDir string `json:"models_dir,omitempty" toml:"models_dir"`
+	// LocalCatalog is the operator's own catalogue of models (same format
+	// as the embedded one, every file pinned by SHA-256), merged with the
+	// embedded catalogue. Default none.
+	LocalCatalog string `json:"local_catalog,omitempty" toml:"local_catalog"`
 	// Database is the SQLite file for configuration, keys, usage and audit
 	// records (never audio or words). Default <Dir>/izwi.db.
 	Database string `json:"database,omitempty" toml:"database"`

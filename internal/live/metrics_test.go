@@ -109,8 +109,51 @@ func gauge(t *testing.T, reg *prometheus.Registry, name, state string) float64 {
 	return -1
 }
 
+// A nil registry (a nil *Registry inside the interface, or a nil
+// interface) means metrics off: nothing is registered anywhere — above all
+// not on Prometheus's global default registry, which would leak series into
+// any process embedding the package — while the collectors still count, so
+// code that updates them needs no nil checks. The same constructor with a
+// real registry registers every series, which is what makes "nothing" here
+// mean something.
 func TestNilRegistryMeansNoMetrics(t *testing.T) {
-	var r *prometheus.Registry
-	m := newMetrics(r) // must not panic
-	m.feedsOpen.Inc()
+	liveFamilies := func(g prometheus.Gatherer) []string {
+		t.Helper()
+		fams, err := g.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, f := range fams {
+			if strings.HasPrefix(f.GetName(), "izwi_live_") {
+				names = append(names, f.GetName())
+			}
+		}
+		return names
+	}
+	before := liveFamilies(prometheus.DefaultGatherer)
+	var typedNil *prometheus.Registry
+	for name, reg := range map[string]prometheus.Registerer{"typed nil": typedNil, "nil interface": nil} {
+		m := newMetrics(reg)
+		m.feedsOpen.Inc()
+		m.events.WithLabelValues(string(TypeCaption)).Inc()
+		m.sessions.WithLabelValues("live").Set(2)
+		var d dto.Metric
+		if err := m.feedsOpen.Write(&d); err != nil || d.GetGauge().GetValue() != 1 {
+			got := d.GetGauge().GetValue()
+			t.Errorf("%s: feedsOpen counts %v in process, want 1", name, got)
+		}
+		if got := liveFamilies(prometheus.DefaultGatherer); len(got) != len(before) {
+			t.Errorf("%s: the default registry gained %v", name, got)
+		}
+	}
+	reg := prometheus.NewRegistry()
+	m := newMetrics(reg)
+	m.events.WithLabelValues(string(TypeCaption)).Inc()
+	m.sessions.WithLabelValues("live").Set(1)
+	// Every series of the struct is registered on a real registry (the
+	// vectors appear once they have a label value).
+	if got := liveFamilies(reg); len(got) != 7 {
+		t.Errorf("a real registry got %d live series %v, want 7", len(got), got)
+	}
 }

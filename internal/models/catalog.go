@@ -62,6 +62,9 @@ type Entry struct {
 	// never pulled.
 	SystemDir string `json:"system_dir,omitempty"`
 	Notes     string `json:"notes,omitempty"`
+	// Local marks an entry from the operator's local catalogue (WithLocal):
+	// pinned by the operator, imported rather than pulled when it has no URL.
+	Local bool `json:"local,omitempty"`
 }
 
 // File is one file of a model.
@@ -118,6 +121,24 @@ func EmbeddedSignature() (signing.Verified, error) {
 // Parse decodes and validates a catalogue. Unknown fields are rejected so a
 // typo cannot silently drop a pin.
 func Parse(data []byte) (*Catalog, error) {
+	c, err := decodeCatalog(data)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range c.Models {
+		if e.Local {
+			return nil, fmt.Errorf("%w: model %q: local is set by a local catalogue, not written in one", ErrCatalog, e.Name)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeCatalog decodes a catalogue strictly: unknown fields and trailing
+// data are errors, so a typo cannot silently drop a pin.
+func decodeCatalog(data []byte) (*Catalog, error) {
 	if len(data) > maxCatalogBytes {
 		return nil, fmt.Errorf("%w: %d bytes is over the %d-byte limit", ErrCatalog, len(data), maxCatalogBytes)
 	}
@@ -129,9 +150,6 @@ func Parse(data []byte) (*Catalog, error) {
 	}
 	if dec.More() {
 		return nil, fmt.Errorf("%w: trailing data after the catalogue object", ErrCatalog)
-	}
-	if err := c.Validate(); err != nil {
-		return nil, err
 	}
 	return &c, nil
 }
@@ -267,6 +285,9 @@ func (f File) validate(e Entry, fam family) error {
 		}
 	}
 	if e.SystemDir == "" {
+		if e.Local && f.URL == "" {
+			return nil // imported, never pulled
+		}
 		if err := checkURL(f.URL); err != nil {
 			return err
 		}

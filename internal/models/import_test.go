@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 type tarEntry struct {
@@ -114,10 +115,7 @@ func TestImportFromPlainTar(t *testing.T) {
 }
 
 func TestImportFromTarBz2(t *testing.T) {
-	bz, err := exec.LookPath("bzip2")
-	if err != nil {
-		t.Skip("bzip2 CLI not installed")
-	}
+	bz := testenv.LookPath(t, "bzip2", "apt-get install bzip2")
 	fx := newFixture(t, "")
 	dir := t.TempDir()
 	p := writeFile(t, dir, "m.tar", modelTar(t, fx))

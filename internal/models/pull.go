@@ -50,6 +50,11 @@ func (s *Store) Pull(ctx context.Context, name string, progress func(done, total
 	if e.SystemDir != "" {
 		return fmt.Errorf("%w: model %s is installed by its Debian package, not pulled: apt-get install pocketsphinx-en-us", speech.ErrModel, e.Name)
 	}
+	for _, f := range e.Files {
+		if f.URL == "" {
+			return fmt.Errorf("%w: local model %s has no download URL for %s: install it with `izwi models import DIR %s`", speech.ErrModel, e.Name, f.Path, e.Name)
+		}
+	}
 	unlock, err := lockModel(s.modelDir(e), e.Name)
 	if err != nil {
 		return err

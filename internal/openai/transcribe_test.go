@@ -18,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/leaktest"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/testenv"
 	"github.com/izwi-speech/izwi/internal/transcript"
 )
 
@@ -195,18 +196,9 @@ func TestTranscriptionInputs(t *testing.T) {
 			t.Errorf("flac: %q, wav gave %q", res.Text, want)
 		}
 	}
-	sox, err := exec.LookPath("sox")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("sox not found; under CI=true the MP3 test must not be skipped")
-		}
-		t.Skip("sox not found: no MP3 fixture")
-	}
+	sox := testenv.LookPath(t, "sox", "apt-get install sox")
 	if out, _ := exec.Command(sox, "-h").CombinedOutput(); !regexp.MustCompile(`AUDIO FILE FORMATS:.* mp3 `).Match(out) {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("sox cannot write MP3; under CI=true the MP3 test must not be skipped (libsox-fmt-mp3)")
-		}
-		t.Skip("sox cannot write MP3 (apt-get install libsox-fmt-mp3)")
+		testenv.Missing(t, "sox cannot write MP3 (apt-get install libsox-fmt-mp3)")
 	}
 	mp3 := filepath.Join(t.TempDir(), "u.mp3")
 	if out, err := exec.Command(sox, u.WAV, "-C", "64", mp3).CombinedOutput(); err != nil {

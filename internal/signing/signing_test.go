@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"aead.dev/minisign"
+
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 func TestProjectKey(t *testing.T) {
@@ -91,13 +93,7 @@ func TestSignVerifyAndTamper(t *testing.T) {
 // The signatures are minisign's own format: the reference C tool checks
 // them (Debian's minisign package, installed by scripts/setup.sh).
 func TestMinisignToolAccepts(t *testing.T) {
-	tool, err := exec.LookPath("minisign")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("minisign is not installed; scripts/setup.sh installs it")
-		}
-		t.Skip("minisign not installed (scripts/setup.sh installs it)")
-	}
+	tool := testenv.LookPath(t, "minisign", "apt-get install -y minisign (scripts/setup.sh does)")
 	_, sk, dir := newKey(t)
 	file := filepath.Join(dir, "artifact")
 	if err := os.WriteFile(file, []byte("release bytes\n"), 0o644); err != nil {

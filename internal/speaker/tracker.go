@@ -117,6 +117,9 @@ type Tracker struct {
 	current        Label
 	candidate      Label
 	candidateSince time.Duration
+	candSum        []float32     // sum of the challenger's unit windows so far
+	speaking       bool          // the VAD's verdict on the last sample pushed
+	onset          time.Duration // when speech last started after a pause
 	clusters       []cluster
 	spans          []Span
 }
@@ -146,6 +149,13 @@ func (t *Tracker) SampleRate() int { return t.rate }
 // not, and makes a decision at every hop.
 func (t *Tracker) Accept(ctx context.Context, samples []float32, speech bool) error {
 	hop := int(t.cfg.Hop.Seconds() * float64(t.rate))
+	if t.speaking && !speech {
+		t.pause()
+	}
+	if !t.speaking && speech {
+		t.onset = t.now()
+	}
+	t.speaking = speech
 	for len(samples) > 0 {
 		n := min(len(samples), hop-t.sinceHop)
 		for _, s := range samples[:n] {
@@ -191,9 +201,18 @@ func (t *Tracker) decide(ctx context.Context) error {
 	if t.filled < len(t.win) || float64(t.speechN) < t.cfg.MinSpeech*float64(len(t.win)) {
 		return nil
 	}
-	window := make([]float32, 0, len(t.win))
-	window = append(window, t.win[t.head:]...)
-	window = append(window, t.win[:t.head]...)
+	// Only the samples the VAD called speech are embedded: silence in the
+	// window would pull every voice's embedding toward the same point
+	// (measured with the generated model: a window half silence scored
+	// nearer other voices than its own speaker's), so a voice trailing
+	// into a pause would read as a new voice and take a number.
+	window := make([]float32, 0, t.speechN)
+	for i := range len(t.win) {
+		j := (t.head + i) % len(t.win)
+		if t.isSpeech[j] {
+			window = append(window, t.win[j])
+		}
+	}
 	v, err := t.emb.Embed(ctx, window)
 	if err != nil {
 		return fmt.Errorf("speaker: embedding a window: %w", err)
@@ -204,6 +223,7 @@ func (t *Tracker) decide(ctx context.Context) error {
 	}
 	start := t.now() - t.cfg.Window
 	obs, idx := t.observe(u)
+
 	switch {
 	case t.current.Name == "":
 		t.commit(idx, u)
@@ -211,17 +231,39 @@ func (t *Tracker) decide(ctx context.Context) error {
 	case obs.Name == t.current.Name:
 		t.commit(idx, u)
 		t.current.Confidence = obs.Confidence
-		t.candidate = Label{}
+		t.candidate, t.candSum = Label{}, t.candSum[:0]
 	case t.stillCurrent(obs, idx, u):
 		// Not clearly someone else: keep the current speaker.
-		t.candidate = Label{}
-	case obs.Name != t.candidate.Name:
+		t.candidate, t.candSum = Label{}, t.candSum[:0]
+	case obs.Name != t.candidate.Name || (idx == len(t.clusters) && Cosine(u, t.candSum) < t.cfg.ClusterThreshold):
+		// A new challenger; or a would-be new voice whose windows do not
+		// agree with each other, which is a turn change still in the
+		// window, not a voice: start again from this window.
 		t.candidate, t.candidateSince = obs, start+t.cfg.Window-t.cfg.Hop
-	case t.now()-t.candidateSince >= t.cfg.MinDuration:
-		t.commit(idx, u)
-		t.switchTo(obs, t.candidateSince)
+		if t.onset >= start {
+			// The window began at a pause, so this voice has spoken since
+			// the speech after it started.
+			t.candidateSince = t.onset
+		}
+		t.candSum = append(t.candSum[:0], u...)
+	default:
+		for i, x := range u {
+			t.candSum[i] += x
+		}
+		if t.now()-t.candidateSince >= t.cfg.MinDuration {
+			t.commit(idx, t.candSum)
+			t.switchTo(obs, t.candidateSince)
+		}
 	}
 	return nil
+}
+
+// pause starts the window afresh when the VAD hears speech stop, so no
+// window mixes the voice before a pause with the one after it (turns
+// change at pauses), and drops a half-made challenger.
+func (t *Tracker) pause() {
+	t.head, t.filled, t.speechN = 0, 0, 0
+	t.candidate, t.candSum = Label{}, t.candSum[:0]
 }
 
 // observe labels one window without changing anything: an enrolled voice
@@ -246,7 +288,8 @@ func (t *Tracker) observe(u []float32) (Label, int) {
 	return Label{Name: t.clusters[best].name, Confidence: bestScore}, best
 }
 
-// commit adds window u to unknown voice idx (creating it if new).
+// commit adds window u (a unit vector, or a sum of them) to unknown voice
+// idx (creating it if new).
 func (t *Tracker) commit(idx int, u []float32) {
 	if idx < 0 {
 		return

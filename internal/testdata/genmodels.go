@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 // genManifest is manifest.json as scripts/gen-test-models.py writes it.
@@ -31,7 +32,7 @@ type genManifest struct {
 // IZWI_GEN_MODELS, default <repo>/testdata/gen) as a ResolvedModel, every
 // file checked against manifest.json's SHA-256 just as package models does
 // for real ones. When the directory is missing it runs the generator once,
-// except under CI=true, where `make test` should already have run it.
+// except under `make test` (testenv.Strict), which has already run it.
 func GenModel(t testing.TB, name string) speech.ResolvedModel {
 	t.Helper()
 	root := os.Getenv("IZWI_GEN_MODELS")
@@ -41,8 +42,8 @@ func GenModel(t testing.TB, name string) speech.ResolvedModel {
 	dir := filepath.Join(root, name)
 	manifestPath := filepath.Join(dir, "manifest.json")
 	if _, err := os.Stat(manifestPath); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("generated model %s missing under %s (run `make test-models`); under CI=true this must not be skipped", name, root)
+		if testenv.Strict() {
+			t.Fatalf("generated model %s missing under %s (run `make test-models`); under `make test` it must already be there", name, root)
 		}
 		cmd := exec.Command("/usr/bin/python3", filepath.Join(repoRoot(), "scripts", "gen-test-models.py"), "--out", root)
 		if out, err := cmd.CombinedOutput(); err != nil {

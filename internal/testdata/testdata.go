@@ -1,8 +1,8 @@
 // Package testdata locates the real shared speech data and models that tests
 // and benchmarks use (../shared/testdata and ../shared/models, see their
 // MANIFEST.md) through the IZWI_TESTDATA and IZWI_MODELS environment
-// variables. It never copies them. Under CI=true a missing set fails the test
-// loudly instead of skipping it. Only tests and benchmarks import it.
+// variables. It never copies them. A missing set fails the test under `make
+// test` (testenv.Strict) instead of skipping it. Only tests and benchmarks import it.
 package testdata
 
 import (
@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 // Utterance is one real recording with its reference transcript.
@@ -41,10 +43,7 @@ func need(t testing.TB, env, sub string) string {
 		dir = filepath.Join(repoRoot(), "..", "shared", sub)
 	}
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s: shared data %q is missing (set %s); under CI=true this must not be skipped", env, dir, env)
-		}
-		t.Skipf("%s: shared data %q not found; set %s", env, dir, env)
+		testenv.Missing(t, "%s: shared data %q not found; set %s", env, dir, env)
 	}
 	return dir
 }

@@ -13,20 +13,16 @@ import (
 
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
+
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 // startSWTPM runs Debian's swtpm on a Unix socket in a temp dir and returns
-// its device string. Under CI=true a missing swtpm fails the test; outside
-// CI it skips (install: apt-get install -y swtpm swtpm-tools).
+// its device string. A missing swtpm fails the test under `make test`
+// (testenv.Strict); a bare `go test` skips.
 func startSWTPM(t *testing.T) string {
 	t.Helper()
-	bin, err := exec.LookPath("swtpm")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("swtpm is not installed (apt-get install -y swtpm swtpm-tools); the TPM provider cannot be tested")
-		}
-		t.Skip("swtpm is not installed (apt-get install -y swtpm swtpm-tools); skipping the TPM provider test")
-	}
+	bin := testenv.LookPath(t, "swtpm", "apt-get install -y swtpm swtpm-tools")
 	dir, err := os.MkdirTemp("", "swtpm") // short: a socket path must fit 108 bytes
 	if err != nil {
 		t.Fatal(err)

@@ -16,21 +16,19 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/testdata"
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 // e2eDir is web/e2e, the Playwright scripts, from this package's directory.
 const e2eDir = "../../web/e2e"
 
-// needBrowser returns node's path, or skips (fails under CI=true) when
+// needBrowser returns node's path, or reports as testenv.Missing when
 // node, chromium or the scripts' node_modules are missing.
 func needBrowser(t *testing.T) string {
 	t.Helper()
 	missing := func(what string) {
 		msg := "browser tests need " + what + " (apt-get install -y chromium nodejs npm; cd web/e2e && npm ci)"
-		if os.Getenv("CI") == "true" {
-			t.Fatal(msg)
-		}
-		t.Skip(msg)
+		testenv.Missing(t, "%s", msg)
 	}
 	node, err := exec.LookPath("node")
 	if err != nil {

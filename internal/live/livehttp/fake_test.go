@@ -18,6 +18,9 @@ type fakeSessions struct {
 	n    int
 	all  map[string]*fakeSession
 	rate int // ingest rate
+	// detachDelay makes releasing a source slow, as a loaded manager is:
+	// a handler that closes the socket before releasing shows it.
+	detachDelay time.Duration
 }
 
 type fakeSession struct {
@@ -305,6 +308,7 @@ func (fi *fakeIngest) Finalize() error {
 }
 
 func (fi *fakeIngest) Close() error {
+	time.Sleep(fi.f.detachDelay)
 	fi.f.mu.Lock()
 	defer fi.f.mu.Unlock()
 	fi.s.attached = false

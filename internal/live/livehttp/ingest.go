@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -90,6 +91,7 @@ type ingestConn struct {
 	conv   *audio.Converter
 	sink   live.Ingest
 	slot   Slot
+	limit  int64 // the largest message accepted now, in bytes
 	// closeOnce lets one close happen (idle timer, shutdown or the
 	// handler's own); closers waits for the goroutines doing it.
 	closeOnce sync.Once
@@ -107,7 +109,9 @@ func (in *ingestConn) run(ctx context.Context, format audio.RawFormat, ferr erro
 	if ferr != nil && !errors.Is(ferr, errNoFormat) {
 		return websocket.StatusUnsupportedData, unprefixed(ferr)
 	}
-	in.c.SetReadLimit(configReadLimit)
+	// The limit is enforced by read, not by the library (see read).
+	in.c.SetReadLimit(-1)
+	in.limit = configReadLimit
 	if in.h.opts.Slots != nil {
 		slot, err := in.h.opts.Slots.Acquire(ctx, in.p)
 		if err != nil {
@@ -135,11 +139,14 @@ func (in *ingestConn) run(ctx context.Context, format audio.RawFormat, ferr erro
 	defer timer.Stop()
 	in.tokens, in.lastFill = float64(in.h.opts.MaxFramesPerSecond), time.Now()
 	for {
-		typ, data, err := in.c.Read(ctx)
+		typ, data, err := in.read(ctx)
 		if err != nil {
 			// Closed by us (idle, shutdown), or the client closed, went
 			// away or broke the protocol (the library answered).
 			return 0, ""
+		}
+		if data == nil {
+			return websocket.StatusMessageTooBig, fmt.Sprintf("a message over %d bytes", in.limit)
 		}
 		if !timer.Reset(idle) {
 			return 0, "" // the idle close is under way
@@ -158,6 +165,30 @@ func (in *ingestConn) run(ctx context.Context, format audio.RawFormat, ferr erro
 			return code, reason
 		}
 	}
+}
+
+// read returns the next message, or nil data when it is over in.limit
+// bytes (at most limit+1 bytes are read). The handler enforces the limit
+// itself rather than through the library's read limit, because the library
+// closes the socket from inside Read: the client would see the close before
+// this handler released the session's audio source, and a client that
+// reconnects at once would be refused as a second source (4009).
+func (in *ingestConn) read(ctx context.Context) (websocket.MessageType, []byte, error) {
+	typ, r, err := in.c.Reader(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	data, err := io.ReadAll(io.LimitReader(r, in.limit+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if int64(len(data)) > in.limit {
+		return typ, nil, nil
+	}
+	if data == nil {
+		data = []byte{}
+	}
+	return typ, data, nil
 }
 
 // closeAsync closes the socket with code from a goroutine other than the
@@ -191,7 +222,7 @@ func (in *ingestConn) setFormat(f audio.RawFormat) (websocket.StatusCode, string
 		return websocket.StatusUnsupportedData, unprefixed(err)
 	}
 	in.format, in.conv = f, conv
-	in.c.SetReadLimit(int64(f.SampleRate * f.FrameSize())) // one second
+	in.limit = int64(f.SampleRate * f.FrameSize()) // one second
 	return 0, ""
 }
 

@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 // script writes an executable shell script standing in for arecord.
@@ -26,14 +26,7 @@ func script(t *testing.T, body string) string {
 
 func needArecord(t *testing.T) string {
 	t.Helper()
-	p, err := exec.LookPath("arecord")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("arecord (alsa-utils) missing")
-		}
-		t.Skip("arecord (alsa-utils) not installed")
-	}
-	return p
+	return testenv.LookPath(t, "arecord", "apt-get install alsa-utils")
 }
 
 // TestALSACapturesRealDevice captures through real arecord from an ALSA

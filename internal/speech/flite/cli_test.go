@@ -10,6 +10,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/speechtest"
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 // TestMatchesFliteCLI checks the streamed audio against Debian's flite
@@ -19,13 +20,7 @@ import (
 // reorder any part of the wave, and duration_stretch must be what the
 // command's --setf gives.
 func TestMatchesFliteCLI(t *testing.T) {
-	bin, err := exec.LookPath("flite")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("flite command not found (Debian package flite); under CI=true this must not be skipped")
-		}
-		t.Skip("flite command not found (Debian package flite)")
-	}
+	bin := testenv.LookPath(t, "flite", "apt-get install flite")
 	s := newSynth(t, speech.Spec{})
 	dir := t.TempDir()
 	prose := "The weather today is cold and windy. Please call me back when you get home tonight!\n\n" +

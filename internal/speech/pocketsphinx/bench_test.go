@@ -83,7 +83,7 @@ func BenchmarkModelLoad(b *testing.B) {
 func statusKiB(b *testing.B, field string) int {
 	raw, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		b.Skip("no /proc/self/status")
+		b.Fatalf("reading /proc/self/status: %v", err)
 	}
 	for _, line := range strings.Split(string(raw), "\n") {
 		if v, ok := strings.CutPrefix(line, field+":"); ok {
@@ -91,7 +91,7 @@ func statusKiB(b *testing.B, field string) int {
 			return n
 		}
 	}
-	b.Skipf("no %s", field)
+	b.Fatalf("/proc/self/status has no %s", field)
 	return 0
 }
 

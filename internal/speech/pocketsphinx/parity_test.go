@@ -4,13 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/testdata"
+	"github.com/izwi-speech/izwi/internal/testenv"
 	"github.com/izwi-speech/izwi/internal/wer"
 )
 
@@ -67,12 +67,7 @@ func isTimeLine(line string) bool {
 }
 
 func TestCLIParity(t *testing.T) {
-	if _, err := exec.LookPath("pocketsphinx_continuous"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("pocketsphinx_continuous missing (apt-get install pocketsphinx)")
-		}
-		t.Skip("pocketsphinx_continuous not installed")
-	}
+	testenv.LookPath(t, "pocketsphinx_continuous", "apt-get install pocketsphinx")
 	reg := speech.NewRegistry()
 	Register(reg)
 	tr, err := reg.Transcribers.New(context.Background(), speech.Spec{Engine: Name}, speech.Deps{})

@@ -1,25 +1,29 @@
 package sherpa
 
 import (
-	"os"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/speechtest"
+	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
 const piperModel = "piper-tiny-en"
+
+// needEspeakData checks for Debian's espeak-ng-data, which the generated
+// Piper and Kokoro models read their phonemes from.
+func needEspeakData(t *testing.T) {
+	t.Helper()
+	testenv.Exists(t, "/usr/lib/x86_64-linux-gnu/espeak-ng-data/phondata", "apt-get install espeak-ng-data")
+}
 
 // TestPiperEspeak loads a Piper-shaped model whose phonemes come from
 // espeak-ng reading Debian's espeak-ng-data (roles "espeak-ng-data/<file>",
 // copied into the model by the generator) and runs the synthesis contract.
 func TestPiperEspeak(t *testing.T) {
-	const debian = "/usr/lib/x86_64-linux-gnu/espeak-ng-data/phondata"
-	if _, err := os.Stat(debian); err != nil && os.Getenv("CI") != "true" {
-		t.Skipf("%v: apt-get install espeak-ng-data (scripts/setup.sh does)", err)
-	}
+	needEspeakData(t)
 	m := genModel(t, piperModel)
 	s, err := newSynthesizer(m, speech.Spec{Engine: Engine, Model: piperModel})
 	if err != nil {
@@ -50,10 +54,7 @@ const kokoroModel = "kokoro-tiny-en"
 // TestKokoroEspeak loads a Kokoro-v0.19-shaped model (tokens, a style from
 // voices.bin chosen by speaker and length, speed) at 24 kHz.
 func TestKokoroEspeak(t *testing.T) {
-	const debian = "/usr/lib/x86_64-linux-gnu/espeak-ng-data/phondata"
-	if _, err := os.Stat(debian); err != nil && os.Getenv("CI") != "true" {
-		t.Skipf("%v: apt-get install espeak-ng-data (scripts/setup.sh does)", err)
-	}
+	needEspeakData(t)
 	m := genModel(t, kokoroModel)
 	s, err := newSynthesizer(m, speech.Spec{Engine: Engine, Model: kokoroModel})
 	if err != nil {
@@ -83,10 +84,7 @@ func TestKokoroEspeak(t *testing.T) {
 // token sequence reaches style_dim[0] (510 here); its front end must split
 // a long unpunctuated sentence first.
 func TestKokoroLongSentence(t *testing.T) {
-	const debian = "/usr/lib/x86_64-linux-gnu/espeak-ng-data/phondata"
-	if _, err := os.Stat(debian); err != nil && os.Getenv("CI") != "true" {
-		t.Skipf("%v: apt-get install espeak-ng-data (scripts/setup.sh does)", err)
-	}
+	needEspeakData(t)
 	s, err := newSynthesizer(genModel(t, kokoroModel), speech.Spec{})
 	if err != nil {
 		t.Fatal(err)
