@@ -13,7 +13,6 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
-	"github.com/izwi-speech/izwi/internal/models"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/transcript"
@@ -185,7 +184,7 @@ func checkModelFlag(cfg config.Config, role, model string) error {
 	if model == "" {
 		return nil
 	}
-	cat, err := models.Default()
+	cat, err := loadCatalog(cfg)
 	if err != nil {
 		return err
 	}
