@@ -14,7 +14,7 @@ export IZWI_MODELS   ?= $(abspath ../shared/models)
 # Small sherpa-onnx models this project generates for its tests.
 export IZWI_GEN_MODELS ?= $(abspath testdata/gen)
 
-.PHONY: all setup build run test test-models bench fuzz soak sbom vet clean
+.PHONY: all setup build run test test-models bench fuzz soak sbom vet clean dist dist-check dist-test check catalog-sign
 
 all: build
 
@@ -57,5 +57,39 @@ sbom: build
 	$(BIN) version --sbom > bin/izwi.cdx.json
 	@echo "sbom: bin/izwi.cdx.json"
 
+# Release artifacts into dist/: tarball, .deb, SBOM, OCI image, licences,
+# SHA256SUMS and minisign signatures (see scripts/dist.sh for the signing
+# key: IZWI_SIGNING_KEY_FILE, else an ephemeral key with a loud note).
+dist: setup
+	scripts/dist.sh
+
+# Reproducibility: two `make dist` runs from the same commit, in two fresh
+# clones at different paths, give byte-identical artifacts (signatures
+# aside when the key is ephemeral).
+dist-check: setup
+	scripts/dist-check.sh
+
+# The package test: `make dist`, then install the .deb into a fresh Debian 12
+# root (debootstrap, cached under $$IZWI_DIST_CACHE) and run `izwi serve`
+# and `izwi transcribe` there; copy the tarball into another fresh root and
+# run it; run the image's filesystem read-only as UID 65532; check the
+# signatures and the systemd unit's exposure; then dist-check. Needs root and
+# the Debian mirror; about 2 min plus 3 min for the first debootstrap and
+# 4 min for dist-check, so it is not part of `make test`.
+dist-test: dist
+	scripts/dist-test.sh
+	scripts/dist-check.sh
+
+# Static checks: vet, and govulncheck when its database is reachable.
+check:
+	$(GO) vet ./...
+	scripts/vulncheck.sh
+
+# Re-sign internal/models/catalog.json after editing it (the maintainers'
+# key: IZWI_CATALOG_KEY_FILE).
+catalog-sign:
+	@test -n "$$IZWI_CATALOG_KEY_FILE" || { echo "catalog-sign: set IZWI_CATALOG_KEY_FILE to the project signing key" >&2; exit 1; }
+	SOURCE_DATE_EPOCH=$$(date +%s) $(GO) run ./cmd/izwi-dist sign -key "$$IZWI_CATALOG_KEY_FILE" internal/models/catalog.json
+
 clean:
-	rm -rf bin testdata/gen
+	rm -rf bin testdata/gen dist

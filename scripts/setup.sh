@@ -7,7 +7,10 @@
 #   playwright-core from npm, installed into web/e2e), alsa-utils for the
 #   ALSA capture source, swtpm for the vault's TPM tests, poppler-utils
 #   (pdftotext) for prepared texts given as PDF, and curl and jq, which the
-#   documented commands use (cmd/izwi/docs_commands_test.go runs every one).
+#   documented commands use (cmd/izwi/docs_commands_test.go runs every one);
+#   for `make dist` and its tests patchelf (RUNPATH $ORIGIN), debootstrap
+#   (the clean Debian 12 root), minisign (cross-checks our signatures),
+#   groff-base (man page lint) and systemd (systemd-analyze security).
 #   Go modules: everything pinned in go.sum.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +22,7 @@ APT_PACKAGES=(
   python3-onnx python3-numpy espeak-ng-data
   sox libsox-fmt-mp3 bzip2 poppler-utils curl jq
   chromium alsa-utils swtpm swtpm-tools
+  patchelf debootstrap minisign groff-base systemd
 )
 
 missing=()

@@ -119,6 +119,15 @@ func engineDeps(models speech.ModelResolver, logger *slog.Logger) speech.Deps {
 // openModelStore returns the model store for cfg with the embedded catalogue
 // and the operator's local one, if configured.
 func openModelStore(cfg config.Config, logger *slog.Logger) (*models.Store, error) {
+	cat, err := loadCatalog(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &models.Store{Dir: cfg.Data.ModelsDir, Catalog: cat, Logger: telemetry.Component(logger, "models")}, nil
+}
+
+// loadCatalog is the embedded catalogue plus the operator's local one.
+func loadCatalog(cfg config.Config) (*models.Catalog, error) {
 	cat, err := models.Default()
 	if err != nil {
 		return nil, fmt.Errorf("izwi: model catalogue: %w", err)
@@ -128,7 +137,7 @@ func openModelStore(cfg config.Config, logger *slog.Logger) (*models.Store, erro
 			return nil, fmt.Errorf("izwi: %w", err)
 		}
 	}
-	return &models.Store{Dir: cfg.Data.ModelsDir, Catalog: cat, Logger: telemetry.Component(logger, "models")}, nil
+	return cat, nil
 }
 
 // parseInterspersed parses flags anywhere among the positional arguments

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/config"
+	izmodels "github.com/izwi-speech/izwi/internal/models"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
 )
 
@@ -66,11 +67,14 @@ func TestDoctorFindsUnsafeSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	models := filepath.Join(dir, "models")
-	if err := os.MkdirAll(filepath.Join(models, "vits-piper-en_US-amy-low"), 0o777); err != nil {
+	// Every shipped model is pinned; a catalogue with one file trusted on
+	// first use stands in for a future unpinned entry.
+	cat := unpinnedCatalog(t, "whisper-tiny.en", "tiny.en-tokens.txt")
+	if err := os.MkdirAll(filepath.Join(models, "whisper-tiny.en"), 0o777); err != nil {
 		t.Fatal(err)
 	}
 	os.Chmod(models, 0o777)
-	mustWrite(t, filepath.Join(models, "vits-piper-en_US-amy-low", "tokens.txt"), "x", 0o644)
+	mustWrite(t, filepath.Join(models, "whisper-tiny.en", "tiny.en-tokens.txt"), "x", 0o644)
 	mustWrite(t, filepath.Join(dir, "izwi.db"), "", 0o644)
 	pepper := filepath.Join(dir, "pepper.key")
 	mustWrite(t, pepper, "0123456789abcdef0123456789abcdef", 0o640)
@@ -88,7 +92,8 @@ func TestDoctorFindsUnsafeSettings(t *testing.T) {
 		Telemetry: config.Telemetry{MetricsEnabled: true, ScrapeTokenFile: tok, Traces: config.Traces{OTLPEndpoint: "http://collector.lan:4318"}},
 	}
 	env := map[string]string{"IZWI_ADMIN_PASSWORD": "hunter2"}
-	found := doctorEnv{cfg: cfg, lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, now: time.Now(), euid: 0}.run(context.Background())
+	found := doctorEnv{cfg: cfg, lookupEnv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, now: time.Now(), euid: 0,
+		catalog: cat}.run(context.Background())
 	got := checks(found)
 	for _, want := range []string{"critical:config", "critical:plain-http", "warning:admin-exposed", "warning:default-port",
 		"critical:auth-off", "warning:argon2-weak", "critical:jwt-hmac-short", "critical:file-permissions", "warning:dir-permissions",
@@ -201,4 +206,25 @@ func TestDoctorCommand(t *testing.T) {
 	if code := runDoctor(context.Background(), c, []string{"--config", cfgPath}); code != exitFailure || !strings.Contains(out.String(), "CRITICAL plain-http") {
 		t.Fatalf("public http: exit %d\n%s", code, out.String())
 	}
+}
+
+// unpinnedCatalog is the embedded catalogue with one file of model made
+// unpinned (no sha256, trusted on first use).
+func unpinnedCatalog(t *testing.T, model, file string) *izmodels.Catalog {
+	t.Helper()
+	cat, err := izmodels.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range cat.Models {
+		for j := range cat.Models[i].Files {
+			f := &cat.Models[i].Files[j]
+			if cat.Models[i].Name == model && f.Path == file {
+				f.Verified, f.SHA256, f.Size, f.MaxSize, f.Source = false, "", 0, 1<<20, "unpinned: test"
+				return cat
+			}
+		}
+	}
+	t.Fatalf("%s/%s not in the catalogue", model, file)
+	return nil
 }

@@ -21,6 +21,7 @@ const (
 	exitUsage    = 2 // bad flags or arguments
 	exitInput    = 3 // an input file is unreadable or not audio we can decode
 	exitModel    = 4 // a model is missing or fails verification
+	exitVerify   = 5 // a signature does not verify (izwi verify)
 	exitCanceled = 130
 )
 
@@ -53,6 +54,10 @@ func commands() map[string]command {
 		"doctor":     {"report weak or unsafe settings (exit 1 when any)", runDoctor},
 		"vault":      {"show or rotate the privacy vault's master key", runVault},
 		"speakers":   {"list, enrol, export or erase the people live captions may name", runSpeakers},
+		"verify":     {"check a release artifact or catalogue against its minisign signature", runVerify},
+		"help":       {"show the commands, or one command's usage and flags", runHelp},
+		"man":        {"write the man pages (izwi.1, izwi-COMMAND.1) into a directory", runMan},
+		"completion": {"print the bash, zsh or fish completion script", runCompletion},
 	}
 }
 
@@ -65,12 +70,16 @@ func main() {
 
 func (c *cli) dispatch(ctx context.Context, args []string) int {
 	cmds := commands()
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		c.usage(cmds)
-		if len(args) == 0 {
-			return exitUsage
-		}
+		return exitUsage
+	}
+	switch args[0] {
+	case "-h", "-help", "--help":
+		c.usage(cmds)
 		return exitOK
+	case "-version", "--version":
+		return runVersion(ctx, c, args[1:])
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {
@@ -91,5 +100,5 @@ func (c *cli) usage(cmds map[string]command) {
 	for _, n := range names {
 		fmt.Fprintf(c.stderr, "  %-12s %s\n", n, cmds[n].summary)
 	}
-	fmt.Fprintln(c.stderr, "\nRun 'izwi COMMAND -h' for a command's flags.")
+	fmt.Fprintln(c.stderr, "\nRun 'izwi help COMMAND' (or 'izwi COMMAND -h') for a command's flags; 'izwi --version' for the version.")
 }

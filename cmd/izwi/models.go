@@ -70,6 +70,9 @@ func runModels(ctx context.Context, c *cli, args []string) int {
 	store, err := openModelStore(cfg, logger)
 	if err != nil {
 		fmt.Fprintln(c.stderr, err)
+		if errors.Is(err, models.ErrCatalog) { // e.g. its signature does not verify
+			return exitModel
+		}
 		return exitFailure
 	}
 	cmd, rest := pos[0], pos[1:]
@@ -112,7 +115,7 @@ func modelsExit(c *cli, err error) int {
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(c.stderr, "izwi models: canceled")
 		return exitCanceled
-	case errors.Is(err, speech.ErrModel), errors.Is(err, models.ErrUnsafeArchive):
+	case errors.Is(err, speech.ErrModel), errors.Is(err, models.ErrUnsafeArchive), errors.Is(err, models.ErrCatalog):
 		fmt.Fprintf(c.stderr, "izwi: %v\n", err)
 		return exitModel
 	default:
@@ -174,6 +177,14 @@ func modelsVerify(ctx context.Context, c *cli, s *models.Store, names []string, 
 	explicit := len(names) > 0
 	if !explicit {
 		names = s.Catalog.Names()
+	}
+	// The catalogue first: its pins are only worth what its signature is.
+	sig, err := models.EmbeddedSignature()
+	if err != nil {
+		return modelsExit(c, err)
+	}
+	if !asJSON {
+		fmt.Fprintf(c.stdout, "catalogue: good signature by key %s (%s)\n", sig.KeyID, sig.TrustedComment)
 	}
 	var sts []models.Status
 	code := exitOK

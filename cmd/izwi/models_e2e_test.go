@@ -39,6 +39,10 @@ func TestModelsCLI(t *testing.T) {
 	if r = run(t, nil, "models", "verify", "silero-vad-v5", "--config", cfgPath); r.code != exitOK {
 		t.Fatalf("verify via izwi.toml: exit %d\n%s", r.code, r.stderr)
 	}
+	// The catalogue's own signature is checked before any file.
+	if !strings.HasPrefix(r.stdout, "catalogue: good signature by key ") {
+		t.Errorf("verify does not report the catalogue signature:\n%s", r.stdout)
+	}
 
 	// A flipped byte is refused with exit 4 and a message naming the file.
 	p := filepath.Join(dir, "silero-vad-v5", "silero_vad.onnx")

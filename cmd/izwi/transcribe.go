@@ -65,6 +65,10 @@ func runTranscribe(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
 		return exitUsage
 	}
+	if err := checkModelFlag(cfg, "transcribe", *model); err != nil {
+		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
+		return exitUsage
+	}
 	// A command-line tool stays quiet on stderr unless asked.
 	level := "warn"
 	if askedLevel != "" {
@@ -202,4 +206,26 @@ func readContext(c *cli, path string) (string, int) {
 	}
 	fmt.Fprintf(c.stderr, "izwi transcribe: --context %s: %v\n", path, oneLine(err))
 	return "", exitInput
+}
+
+// checkModelFlag refuses a --model that names no catalogued model or one
+// made for another engine, before any audio is read: a model flag is never
+// silently ignored.
+func checkModelFlag(cfg config.Config, role, model string) error {
+	if model == "" {
+		return nil
+	}
+	cat, err := loadCatalog(cfg)
+	if err != nil {
+		return err
+	}
+	e, ok := cat.Lookup(model)
+	if !ok {
+		return fmt.Errorf("--model %q is not in the model catalogue (see `izwi models list`)", model)
+	}
+	r, _ := cfg.Role(role)
+	if e.Engine != r.Engine {
+		return fmt.Errorf("--model %q is a %s model; the %s engine is %q (pass --engine %s)", model, e.Engine, role, r.Engine, e.Engine)
+	}
+	return nil
 }

@@ -46,7 +46,11 @@ func runVersion(ctx context.Context, c *cli, args []string) int {
 	}
 	reg := newRegistry()
 	if *sbom {
-		if err := writeSBOM(ctx, c.stdout, reg, time.Now()); err != nil {
+		at := time.Now()
+		if t, ok := sourceDateEpoch(); ok { // reproducible release SBOMs
+			at = t
+		}
+		if err := writeSBOM(ctx, c.stdout, reg, at); err != nil {
 			fmt.Fprintf(c.stderr, "izwi version: %v\n", err)
 			return exitFailure
 		}

@@ -97,6 +97,7 @@ var forbidden = []struct {
 		"/v1/listen recognises through internal/recognize, not through live sessions"},
 	{"internal/finite", []string{"internal/"}, "number parsing is a leaf"},
 	{"internal/strictjson", []string{"internal/"}, "JSON checking is a leaf"},
+	{"internal/signing", []string{"internal/"}, "signing is a leaf: minisign and the project key, nothing else"},
 }
 
 func TestImportRules(t *testing.T) {
@@ -122,6 +123,22 @@ func TestImportRules(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The release tool's image builder stays out of the shipped binary.
+func TestDistToolNotLinked(t *testing.T) {
+	for _, p := range listPackages(t) {
+		if p.ImportPath != module+"/cmd/izwi" {
+			continue
+		}
+		for _, d := range p.Deps {
+			if strings.HasPrefix(d, "github.com/google/go-containerregistry") || strings.HasPrefix(d, module+"/cmd/izwi-dist") {
+				t.Errorf("cmd/izwi links %s; the image builder belongs to cmd/izwi-dist only", d)
+			}
+		}
+		return
+	}
+	t.Fatal("cmd/izwi not found")
 }
 
 // Only the engine package talks to sherpa-onnx, and only cmd/izwi wires the HTTP layer.

@@ -18,10 +18,18 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/izwi-speech/izwi/internal/signing"
 )
 
 //go:embed catalog.json
 var embeddedCatalog []byte
+
+// embeddedSignature is catalog.json's minisign signature by the project key
+// (`make catalog-sign` with IZWI_CATALOG_KEY_FILE writes it).
+//
+//go:embed catalog.json.minisig
+var embeddedSignature []byte
 
 // ErrCatalog means a catalogue file is malformed or breaks a rule.
 var ErrCatalog = errors.New("models: invalid catalogue")
@@ -84,8 +92,31 @@ func (f File) limit() int64 {
 	return f.MaxSize
 }
 
-// Default returns the catalogue embedded in the binary.
-func Default() (*Catalog, error) { return Parse(embeddedCatalog) }
+// Default returns the catalogue embedded in the binary, once its signature
+// by the project key (internal/signing) checks out: a catalogue edited
+// without the maintainers' key is refused (ErrCatalog wrapping
+// signing.ErrSignature), and so are the pins in it.
+func Default() (*Catalog, error) {
+	if _, err := VerifyCatalog(embeddedCatalog, embeddedSignature); err != nil {
+		return nil, err
+	}
+	return Parse(embeddedCatalog)
+}
+
+// VerifyCatalog checks a catalogue's bytes against its minisign signature
+// by the project key and reports which key signed it.
+func VerifyCatalog(data, sig []byte) (signing.Verified, error) {
+	v, err := signing.VerifyProject(data, sig)
+	if err != nil {
+		return v, fmt.Errorf("%w: catalogue signature: %w", ErrCatalog, err)
+	}
+	return v, nil
+}
+
+// EmbeddedSignature reports who signed the embedded catalogue.
+func EmbeddedSignature() (signing.Verified, error) {
+	return VerifyCatalog(embeddedCatalog, embeddedSignature)
+}
 
 // Parse decodes and validates a catalogue. Unknown fields are rejected so a
 // typo cannot silently drop a pin.

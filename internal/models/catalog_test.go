@@ -16,7 +16,7 @@ func TestDefaultCatalogValidates(t *testing.T) {
 		"streaming-zipformer-en-20M-2023-02-17", "streaming-zipformer-en-2023-06-26",
 		"whisper-tiny.en", "whisper-base.en", "moonshine-tiny-en-int8", "moonshine-base-en-int8",
 		"parakeet-tdt-0.6b-v2-int8", "3dspeaker-campplus-en-voxceleb", "silero-vad-v5",
-		"vits-piper-en_US-amy-low", "pocketsphinx-en-us",
+		"pocketsphinx-en-us",
 	}
 	for _, n := range required {
 		if _, ok := c.Lookup(n); !ok {
@@ -83,7 +83,7 @@ func TestCatalogRejects(t *testing.T) {
 		"unverified with hash": func(c *Catalog) { f := &idx(c, "whisper-tiny.en").Files[0]; f.Verified = false },
 		"unbounded unverified": func(c *Catalog) {
 			f := &idx(c, "streaming-zipformer-en-2023-06-26").Files[0]
-			f.MaxSize = 0
+			f.Verified, f.SHA256, f.Size, f.MaxSize = false, "", 0, 0
 		},
 		"plain http":        func(c *Catalog) { idx(c, "whisper-tiny.en").Files[0].URL = "http://example.com/x.onnx" },
 		"missing role":      func(c *Catalog) { e := idx(c, "whisper-tiny.en"); e.Files = e.Files[1:] },
