@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +12,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/testdata"
 	"github.com/izwi-speech/izwi/internal/testenv"
 	"github.com/izwi-speech/izwi/internal/wer"
+	"github.com/openai/openai-go/v3"
 )
 
 // `izwi transcribe --context notes.md` on speaker 1089's four utterances:
@@ -69,5 +73,73 @@ func TestTranscribeWithContext(t *testing.T) {
 	r = run(t, nil, "transcribe", "--context", filepath.Join(dir, "missing.txt"), files[0])
 	if r.code != exitInput {
 		t.Errorf("a missing context file: exit %d, want %d", r.code, exitInput)
+	}
+}
+
+// The same text through the routes developers already use: OpenAI's
+// transcription prompt (the official openai-go client) at least halves
+// the WER of one of speaker 1089's readings; Deepgram's pre-recorded
+// /v1/listen takes key terms no dictionary holds (a name) instead of
+// refusing them, and the reading's rare words as key terms lower its WER.
+func TestPreparedTextThroughOpenAIAndDeepgramRoutes(t *testing.T) {
+	gpl, err := os.ReadFile(testenv.Exists(t, "/usr/share/common-licenses/GPL-3", "Debian's base-files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := openaiEnv(t)
+	key := newKey(t, env, "--name", "asr", "--scopes", "asr.read")
+	s := startServe(t, env)
+	u, _ := liveUtterance(t, "1089-134686-0000")
+	wav, err := os.ReadFile(u.WAV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sheet := string(gpl[:len(gpl)/2]) + "\n" + u.Reference + "\n" + string(gpl[len(gpl)/2:])
+	client := openaiClient(s.url, key)
+	transcribe := func(prompt string) float64 {
+		t.Helper()
+		params := openai.AudioTranscriptionNewParams{File: openai.File(bytes.NewReader(wav), "reading.wav", "audio/wav"), Model: "whisper-1"}
+		if prompt != "" {
+			params.Prompt = openai.String(prompt)
+		}
+		res, err := client.Audio.Transcriptions.New(t.Context(), params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wer.Compute(u.Reference, res.Text).Rate()
+	}
+	plain, prompted := transcribe(""), transcribe(sheet)
+	t.Logf("OpenAI route: WER %.3f without a prompt, %.3f with the service sheet as the prompt", plain, prompted)
+	if prompted > plain/2 {
+		t.Errorf("the prompt took WER from %.3f to %.3f, want at most half", plain, prompted)
+	}
+
+	listen := func(query string) (int, float64) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/v1/listen?"+query, bytes.NewReader(wav))
+		req.Header.Set("Authorization", "Token "+key)
+		req.Header.Set("Content-Type", "audio/wav")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct {
+			Results struct {
+				Channels []struct {
+					Alternatives []struct{ Transcript string }
+				}
+			}
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+			return resp.StatusCode, 1
+		}
+		return 200, wer.Compute(u.Reference, body.Results.Channels[0].Alternatives[0].Transcript).Rate()
+	}
+	_, dgPlain := listen("")
+	code, dgTerms := listen("keyterm=turnips&keyterm=mutton&keyterm=ladled&keyterm=fattened&keyterm=Nokuthula")
+	t.Logf("Deepgram route: WER %.3f without key terms, %.3f with the reading's rare words", dgPlain, dgTerms)
+	if code != 200 || dgTerms >= dgPlain {
+		t.Errorf("key terms (one a name no dictionary holds): %d, WER %.3f; without %.3f", code, dgTerms, dgPlain)
 	}
 }

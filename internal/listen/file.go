@@ -100,7 +100,7 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	tr, err := h.opts.Transcriber.Transcribe(r.Context(), samples, speech.TranscribeOptions{Language: p.Language, Hotwords: p.Hotwords})
+	tr, err := h.opts.Transcriber.Transcribe(r.Context(), samples, speech.TranscribeOptions{Language: p.Language, Hotwords: p.Hotwords, Prompt: p.Context()})
 	if err != nil {
 		if r.Context().Err() != nil {
 			return // the client went away

@@ -106,7 +106,7 @@ func TestFileRefusals(t *testing.T) {
 		{"bad rate", "encoding=linear16&sample_rate=1", "", wav, 400, "bad_request", "sample_rate"},
 		{"empty raw", "encoding=linear16&sample_rate=16000", "", nil, 400, "bad_request", "no samples"},
 		{"bad param", "utterances=perhaps", "", wav, 400, "bad_request", "utterances"},
-		{"unknown keyterm", "keyterm=Zzyzxqq", "audio/wav", wav, 400, "bad_request", "keyterm"},
+		{"unspellable keyterm", "keyterm=caf%C3%A9", "audio/wav", wav, 400, "bad_request", "keyterm"},
 	} {
 		status, b := post(t, base+"/v1/listen?"+tc.query, tc.ct, tc.body)
 		var body deepgramError

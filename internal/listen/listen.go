@@ -25,7 +25,7 @@ import (
 
 // Defaults for zero Options fields.
 const (
-	DefaultIdleTimeout  = 10 * time.Second // Deepgram's NET-0001 window
+	DefaultIdleTimeout = 10 * time.Second // Deepgram's NET-0001 window
 	// A pre-recorded upload is bounded as /v1/audio/transcriptions is: 25
 	// MB (OpenAI's limit) and 30 min of audio.
 	DefaultMaxFileBytes = 25 << 20

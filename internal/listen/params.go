@@ -227,6 +227,20 @@ func parseBool(name, v string) (bool, error) {
 	return false, &ParamError{name, "must be true or false"}
 }
 
+// Context is the request's key terms as prepared text, one a line (a
+// term's phones, as in "izwi:IH Z W IY", stay with the hotword): engines
+// that adapt to prepared text give them weight in their language model and
+// spell the new ones by rule, so a term need not be in any dictionary, as
+// with Deepgram itself.
+func (p Params) Context() string {
+	lines := make([]string, 0, len(p.Hotwords))
+	for _, h := range p.Hotwords {
+		word, _, _ := strings.Cut(h, ":")
+		lines = append(lines, word)
+	}
+	return strings.Join(lines, "\n")
+}
+
 // parseTerms turns keyterm and keywords into hotwords. A keyword may carry
 // Deepgram's ":boost" suffix (a number); the boost is dropped because the
 // engines take a word list, not weights.

@@ -35,6 +35,8 @@ type Pipeline interface {
 // PipelineConfig tunes one stream's pipeline.
 type PipelineConfig struct {
 	Hotwords []string
+	// Context is prepared text (Params.Context: the key terms).
+	Context string
 	// Endpointing ends an utterance after this much VAD silence (0: only
 	// the engine's own endpointing ends utterances).
 	Endpointing time.Duration
@@ -57,7 +59,7 @@ func EnginePipeline(rec speech.Recognizer, vad speech.VAD) PipelineFactory {
 			return nil, 0, ErrNoEngine
 		}
 		p, err := recognize.New(ctx, recognize.Config{Recognizer: rec, VAD: vad, Hotwords: cfg.Hotwords,
-			Endpointing: cfg.Endpointing}, func(e recognize.Event) {
+			Context: cfg.Context, Endpointing: cfg.Endpointing}, func(e recognize.Event) {
 			switch e.Kind {
 			case recognize.KindResult:
 				emit(Event{Result: e.Result})

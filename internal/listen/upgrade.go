@@ -61,7 +61,7 @@ func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.principal, s.authed = auth.FromContext(r.Context())
 	// The pipeline is built before the upgrade so that a missing or
 	// failing engine is an HTTP answer, not a dropped socket.
-	pl, rate, err := h.opts.Pipeline(r.Context(), PipelineConfig{Hotwords: p.Hotwords, Endpointing: p.Endpointing}, s.emit)
+	pl, rate, err := h.opts.Pipeline(r.Context(), PipelineConfig{Hotwords: p.Hotwords, Context: p.Context(), Endpointing: p.Endpointing}, s.emit)
 	if err != nil {
 		h.opts.Logger.Warn("listen: pipeline refused", "request_id", s.requestID, "err", err)
 		if badTerms(p, err) {

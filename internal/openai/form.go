@@ -12,13 +12,16 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/finite"
+	"github.com/izwi-speech/izwi/internal/prepare"
 )
 
 // Bounds on the non-file parts of a transcription form: OpenAI's fields are
 // short, so anything bigger is refused instead of buffered.
 const (
 	maxFieldBytes = 16 << 10
-	maxParts      = 64
+	// maxPromptBytes admits a prepared text as the prompt.
+	maxPromptBytes = prepare.MaxTextBytes
+	maxParts       = 64
 )
 
 // transcriptionRequest is a parsed POST /v1/audio/transcriptions form.
@@ -96,12 +99,16 @@ func parseTranscriptionForm(body io.Reader, boundary string, maxFile int64) (tra
 			req.File, req.FileType = b, p.Header.Get("Content-Type")
 			continue
 		}
-		b, err := io.ReadAll(io.LimitReader(p, maxFieldBytes+1))
+		limit := maxFieldBytes
+		if name == "prompt" {
+			limit = maxPromptBytes // prepared text (docs/prepared-text.md)
+		}
+		b, err := io.ReadAll(io.LimitReader(p, int64(limit)+1))
 		if err != nil {
 			return req, tooLargeOr(err, bad("reading field %q: %s", clip(name), clip(err.Error())))
 		}
-		if len(b) > maxFieldBytes {
-			return req, bad("field %q is longer than %d bytes", clip(name), maxFieldBytes)
+		if len(b) > limit {
+			return req, bad("field %q is longer than %d bytes", clip(name), limit)
 		}
 		v := strings.TrimSpace(string(b))
 		switch name {
