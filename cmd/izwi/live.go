@@ -100,7 +100,7 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		return nil, err
 	}
 	lh := listen.NewHandler(lo)
-	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete,
+	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete, Context: h.Context,
 		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
 		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket,
 		Pages:  web.Handler(pages),

@@ -68,7 +68,7 @@ const scrapeToken = "scrape-token-0123456789abcdef0123456789"
 func allRoutes(g *gw) []Route {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })
 	opts := g.opts
-	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Start: ok, Stop: ok, Resume: ok,
+	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Context: ok, Start: ok, Stop: ok, Resume: ok,
 		Ingest: ok, Transcript: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
 	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok}
 	return Routes(opts)
@@ -119,7 +119,8 @@ func TestRouteTableWalk(t *testing.T) {
 		"GET /v1/audit": Admin, "GET /v1/audit/checkpoint": Admin,
 		"POST /v1/sessions": Scope(auth.ScopeLiveWrite), "GET /v1/sessions": Scope(auth.ScopeLiveWrite),
 		"GET /v1/sessions/{id}": Scope(auth.ScopeLiveWrite), "PATCH /v1/sessions/{id}": Scope(auth.ScopeLiveWrite),
-		"DELETE /v1/sessions/{id}": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/start": Scope(auth.ScopeLiveWrite),
+		"PUT /v1/sessions/{id}/context": Scope(auth.ScopeLiveWrite),
+		"DELETE /v1/sessions/{id}":      Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/start": Scope(auth.ScopeLiveWrite),
 		"POST /v1/sessions/{id}/stop": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/resume": Scope(auth.ScopeLiveWrite),
 		"GET /v1/sessions/{id}/transcript": Scope(auth.ScopeLiveWrite),
 		"GET /v1/sessions/{id}/audio":      Ticket(auth.ScopeLiveWrite),

@@ -12,6 +12,9 @@ import (
 type LiveHandlers struct {
 	// Session management, for the session's owner (live.write) or an admin.
 	Create, List, Get, Update, Delete, Start, Stop, Resume http.Handler
+	// Context replaces a session's prepared text with an uploaded document
+	// (TXT, Markdown, DOCX or PDF).
+	Context http.Handler
 	// Ingest is the audio WebSocket (binary PCM16 frames) of one session.
 	Ingest http.Handler
 	// CaptionsWS and CaptionsSSE are the viewer feeds; View is what a
@@ -45,6 +48,7 @@ func liveRoutes(h *LiveHandlers) []Route {
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}", Access: write, Handler: h.Get},
 		{Method: http.MethodPatch, Pattern: "/v1/sessions/{id}", Access: write, Handler: h.Update},
 		{Method: http.MethodDelete, Pattern: "/v1/sessions/{id}", Access: write, Handler: h.Delete},
+		{Method: http.MethodPut, Pattern: "/v1/sessions/{id}/context", Access: write, Handler: h.Context},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/start", Access: write, Handler: h.Start},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/stop", Access: write, Handler: h.Stop},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/resume", Access: write, Handler: h.Resume},

@@ -32,6 +32,7 @@ type fakeSession struct {
 	samples   int
 	finalized int
 	writes    int
+	context   string // the prepared text an update gave
 }
 
 func newFake() *fakeSessions { return &fakeSessions{all: map[string]*fakeSession{}, rate: 16000} }
@@ -123,6 +124,10 @@ func (f *fakeSessions) Update(_ context.Context, owner, id string, req live.Upda
 	}
 	if req.Password != nil {
 		s.secret = *req.Password
+	}
+	if req.Context != nil {
+		s.context = req.Context.Text
+		s.info.Context = &live.ContextInfo{Bytes: len(req.Context.Text)}
 	}
 	return s.info, nil
 }

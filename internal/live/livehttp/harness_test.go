@@ -99,7 +99,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lh := &api.LiveHandlers{Create: hs.h.Create, List: hs.h.List, Get: hs.h.Get, Update: hs.h.Update, Delete: hs.h.Delete,
+	lh := &api.LiveHandlers{Create: hs.h.Create, List: hs.h.List, Get: hs.h.Get, Update: hs.h.Update, Delete: hs.h.Delete, Context: hs.h.Context,
 		Start: hs.h.Start, Stop: hs.h.Stop, Resume: hs.h.Resume, Ingest: hs.h.Ingest, CaptionsWS: hs.h.CaptionsWS,
 		CaptionsSSE: hs.h.CaptionsSSE, View: hs.h.View, ViewerTicket: hs.h.ViewerTicket}
 	handler, err := api.New(api.Options{Authenticator: auth.Chain{ticket.NewAuthenticator(hs.tickets), keys},

@@ -156,6 +156,8 @@ const (
 // api.LiveHandlers.
 type Handlers struct {
 	Create, List, Get, Update, Delete, Start, Stop, Resume http.Handler
+	// Context replaces a session's prepared text with an uploaded document.
+	Context http.Handler
 	Ingest                                                 http.Handler
 	CaptionsWS, CaptionsSSE, View                          http.Handler
 	ViewerTicket                                           http.Handler
@@ -222,6 +224,7 @@ func New(opts Options) (*Handlers, error) {
 		guesses: newGuessLimiter(opts.ViewerGuessesPerMinute, opts.Now)}
 	h.Create, h.List, h.Get = http.HandlerFunc(h.create), http.HandlerFunc(h.list), http.HandlerFunc(h.get)
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
+	h.Context = http.HandlerFunc(h.context)
 	h.Start, h.Stop, h.Resume = h.transition(opts.Sessions.Start), h.transition(opts.Sessions.Stop), h.transition(opts.Sessions.Resume)
 	h.Ingest = h.tracked(h.ingest)
 	h.CaptionsWS, h.CaptionsSSE = h.tracked(h.viewerSlot(h.captionsWS)), h.tracked(h.viewerSlot(h.captionsSSE))
