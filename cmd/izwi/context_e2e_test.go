@@ -15,6 +15,17 @@ import (
 	"github.com/openai/openai-go/v3"
 )
 
+// gplText is real English prose none of the shared utterances says:
+// Debian's GPL-3 text (base-files), the "unrelated" part of a sheet.
+func gplText(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(testenv.Exists(t, "/usr/share/common-licenses/GPL-3", "Debian's base-files"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // `izwi transcribe --context notes.md` on speaker 1089's four utterances:
 // the notes (their references hidden in Debian's GPL-3 text, fifteen times
 // longer, written as Markdown) at least halve the corpus WER of the same
@@ -28,10 +39,7 @@ func TestTranscribeWithContext(t *testing.T) {
 			refs = append(refs, u.Reference)
 		}
 	}
-	gpl, err := os.ReadFile(testenv.Exists(t, "/usr/share/common-licenses/GPL-3", "Debian's base-files"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gpl := gplText(t)
 	half := len(gpl) / 2
 	notes := "# Order of service\n\n" + string(gpl[:half]) + "\n\n## Readings\n\n* " + strings.Join(refs, "\n* ") + "\n\n" + string(gpl[half:])
 	dir := t.TempDir()
@@ -82,10 +90,7 @@ func TestTranscribeWithContext(t *testing.T) {
 // /v1/listen takes key terms no dictionary holds (a name) instead of
 // refusing them, and the reading's rare words as key terms lower its WER.
 func TestPreparedTextThroughOpenAIAndDeepgramRoutes(t *testing.T) {
-	gpl, err := os.ReadFile(testenv.Exists(t, "/usr/share/common-licenses/GPL-3", "Debian's base-files"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	gpl := gplText(t)
 	env := openaiEnv(t)
 	key := newKey(t, env, "--name", "asr", "--scopes", "asr.read")
 	s := startServe(t, env)
