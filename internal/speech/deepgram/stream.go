@@ -169,8 +169,12 @@ func (s *stream) keep(ctx context.Context, conn *websocket.Conn) {
 // write sends one frame, bounded by ctx.
 func (s *stream) write(ctx context.Context, typ websocket.MessageType, b []byte) error {
 	if err := s.conn.Write(ctx, typ, b); err != nil {
-		err = classify(ctx, "send", err)
-		s.fail(err)
+		s.fail(classify(ctx, "send", err))
+		// Report the first cause: a write fails because the reader
+		// already dropped the connection over what it received.
+		s.mu.Lock()
+		err = s.err
+		s.mu.Unlock()
 		return err
 	}
 	select {
