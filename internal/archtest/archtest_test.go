@@ -98,6 +98,8 @@ var forbidden = []struct {
 	{"internal/finite", []string{"internal/"}, "number parsing is a leaf"},
 	{"internal/strictjson", []string{"internal/"}, "JSON checking is a leaf"},
 	{"internal/signing", []string{"internal/"}, "signing is a leaf: minisign and the project key, nothing else"},
+	{"internal/prepare", []string{"internal/"}, "prepared text is a leaf: engines take what it makes, it knows none of them"},
+	{"internal/testenv", []string{"internal/"}, "the test switch is a leaf"},
 }
 
 func TestImportRules(t *testing.T) {
