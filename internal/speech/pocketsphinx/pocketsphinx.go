@@ -222,26 +222,18 @@ func (r *Recognizer) Close() error {
 	return nil
 }
 
-// Prepared reports what text (its exact bytes, with no hotwords) became
-// for this recognizer, if a stream has been opened with it.
-func (r *Recognizer) Prepared(text string) (Report, bool) {
-	a := r.prepared.get(preparedKey(text, nil))
-	if a == nil {
-		return Report{}, false
-	}
-	return a.report, true
-}
-
 var _ speech.ContextReporter = (*Recognizer)(nil)
 
-// ContextReport implements speech.ContextReporter.
+// ContextReport implements speech.ContextReporter for text (its exact
+// bytes, with no hotwords), once a stream has been opened with it.
 func (r *Recognizer) ContextReport(text string) (speech.ContextReport, bool) {
 	a := r.prepared.get(preparedKey(text, nil))
 	if a == nil {
 		return speech.ContextReport{}, false
 	}
-	return speech.ContextReport{Engine: Name, Words: a.report.Words, Added: append([]string(nil), a.added...),
-		Dropped: a.report.Dropped, NGrams: a.report.NGrams, ModelBytes: a.report.ModelBytes, BuildTime: a.report.BuildTime}, true
+	rep := a.report
+	rep.Added = append([]string(nil), a.added...)
+	return rep, true
 }
 
 // Streams reports the decoders in use and the pool's bound.

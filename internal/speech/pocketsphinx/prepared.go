@@ -41,22 +41,10 @@ const (
 // adaptation is a prepared text made ready for PocketSphinx.
 type adaptation struct {
 	arpa     []byte
-	added    []string          // words missing from the dictionary, with phones
-	phones   map[string]string // their pronunciations
-	hotwords map[string]bool   // added words whose phones a caller gave
-	report   Report
-}
-
-// Report says what a prepared text changed, for the session view and
-// status pages. It names counts and timings, never words.
-type Report struct {
-	Words       int           `json:"words"`        // distinct words in the text
-	NewWords    int           `json:"new_words"`    // pronounced by letter-to-sound rules
-	Dropped     int           `json:"dropped"`      // words neither known nor pronounceable
-	NGrams      int           `json:"ngrams"`       // n-grams in the prepared model
-	ModelBytes  int           `json:"model_bytes"`  // size of the prepared model
-	BuildTime   time.Duration `json:"build_time"`   // to estimate it
-	ContextHash string        `json:"context_hash"` // first 12 hex digits of the text's SHA-256
+	added    []string             // words missing from the dictionary, with phones
+	phones   map[string]string    // their pronunciations
+	hotwords map[string]bool      // added words whose phones a caller gave
+	report   speech.ContextReport // Added is filled when reported
 }
 
 // preparedCache keeps the adaptations of the last few texts.
@@ -153,8 +141,7 @@ func (r *Recognizer) adapt(d *decoder, key [32]byte, text string, hws []hotword)
 		}
 		a.report.Dropped++
 	}
-	a.report = Report{Words: len(vocab), NewWords: len(a.added), Dropped: a.report.Dropped,
-		ContextHash: fmt.Sprintf("%x", sha256.Sum256([]byte(text)))[:12]}
+	a.report = speech.ContextReport{Engine: Name, Words: len(vocab), Dropped: a.report.Dropped}
 	// A text with no word the model can use (punctuation, another script)
 	// adapts nothing: the decoder stays general, as without a text.
 	if len(keep) > 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -88,8 +89,8 @@ func TestPreparedTextHalvesWER(t *testing.T) {
 	if unrelated > plain+0.01 {
 		t.Errorf("unrelated text raised WER from %.3f to %.3f (more than a point)", plain, unrelated)
 	}
-	rep, ok := r.Prepared(sheet)
-	if !ok || rep.Words < 500 || rep.NGrams < rep.Words || rep.ModelBytes == 0 || len(rep.ContextHash) != 12 {
+	rep, ok := r.ContextReport(sheet)
+	if !ok || rep.Engine != Name || rep.Words < 500 || rep.NGrams < rep.Words || rep.ModelBytes == 0 || rep.BuildTime <= 0 {
 		t.Errorf("report %+v %v", rep, ok)
 	}
 }
@@ -136,7 +137,7 @@ func TestPreparedNewNameRecognised(t *testing.T) {
 			t.Errorf("%q not recognised with the prepared text: %q", name, got.Text)
 		}
 	}
-	if rep, _ := r.Prepared(sheet); rep.NewWords < 2 {
+	if rep, _ := r.ContextReport(sheet); !slices.Contains(rep.Added, "nokuthula") || !slices.Contains(rep.Added, "dlamini") {
 		t.Errorf("report %+v: want the two names as new words", rep)
 	}
 }
@@ -198,7 +199,7 @@ func TestPreparedWithHotwordsAndRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
-	if rep, ok := r.Prepared("!!! … ??? 😀 ζζζ"); !ok || rep.NGrams != 0 || rep.Dropped != 1 {
+	if rep, ok := r.ContextReport("!!! … ??? 😀 ζζζ"); !ok || rep.NGrams != 0 || rep.Dropped != 1 {
 		t.Errorf("report of an unusable text: %+v %v", rep, ok)
 	}
 	for name, opts := range map[string]speech.StreamOptions{
