@@ -149,11 +149,18 @@ func (s *session) awaitRecovery(deadline time.Duration) {
 	s.t.Helper()
 	silence := make([]float32, 1600)
 	end := time.Now().Add(deadline)
-	for !s.recovered() || s.st.(*stream).cur != 0 {
+	// Answers the double wrote before the fault was cleared may still be
+	// in flight: the primary must serve for a second of audio in a row.
+	for stable := 0; stable < 10; {
 		if time.Now().After(end) {
 			s.t.Fatalf("no switch back within %v; switches %v", deadline, s.switches())
 		}
 		s.feed(silence, 20*time.Millisecond)
+		if s.recovered() && s.st.(*stream).cur == 0 {
+			stable++
+		} else {
+			stable = 0
+		}
 	}
 }
 
