@@ -157,10 +157,10 @@ const (
 type Handlers struct {
 	Create, List, Get, Update, Delete, Start, Stop, Resume http.Handler
 	// Context replaces a session's prepared text with an uploaded document.
-	Context http.Handler
-	Ingest                                                 http.Handler
-	CaptionsWS, CaptionsSSE, View                          http.Handler
-	ViewerTicket                                           http.Handler
+	Context                       http.Handler
+	Ingest                        http.Handler
+	CaptionsWS, CaptionsSSE, View http.Handler
+	ViewerTicket                  http.Handler
 
 	opts Options
 	log  *slog.Logger

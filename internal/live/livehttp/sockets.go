@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+
 	"github.com/coder/websocket"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"

@@ -70,10 +70,10 @@ func TestEstimateRefusesLikeSynthesize(t *testing.T) {
 
 func TestSplitLongTokens(t *testing.T) {
 	for in, want := range map[string]string{
-		"short words stay":               "short words stay",
-		strings.Repeat("1", 70):          strings.Repeat("1", 32) + " " + strings.Repeat("1", 32) + " " + strings.Repeat("1", 6),
-		"é" + strings.Repeat("é", 32):    strings.Repeat("é", 32) + " é",
-		"a " + strings.Repeat("b", 33):   "a " + strings.Repeat("b", 32) + " b",
+		"short words stay":              "short words stay",
+		strings.Repeat("1", 70):         strings.Repeat("1", 32) + " " + strings.Repeat("1", 32) + " " + strings.Repeat("1", 6),
+		"é" + strings.Repeat("é", 32):   strings.Repeat("é", 32) + " é",
+		"a " + strings.Repeat("b", 33):  "a " + strings.Repeat("b", 32) + " b",
 		strings.Repeat("c", 32) + "\nd": strings.Repeat("c", 32) + "\nd",
 	} {
 		if got := splitLongTokens(in); got != want {
