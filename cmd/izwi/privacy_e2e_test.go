@@ -96,8 +96,23 @@ func TestPersistenceLeavesNothingInTheClear(t *testing.T) {
 	if len(needles) < 10 {
 		t.Fatalf("only %d needles", len(needles))
 	}
+	if files := scanDir(t, dataDir, needles); files < 4 {
+		t.Fatalf("only %d files under the data directory", files)
+	}
+	for _, wal := range []string{"izwi.db", "izwi.db-wal"} {
+		if _, err := os.Stat(filepath.Join(dataDir, wal)); err != nil && wal == "izwi.db" {
+			t.Fatalf("no database at %s", wal)
+		}
+	}
+	scan(t, "server logs", []byte(s.logs.String()), needles)
+}
+
+// scanDir scans every file under dir for needles and returns how many
+// files it read.
+func scanDir(t *testing.T, dir string, needles [][]byte) int {
+	t.Helper()
 	files := 0
-	err = filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -112,15 +127,7 @@ func TestPersistenceLeavesNothingInTheClear(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if files < 4 {
-		t.Fatalf("only %d files under the data directory", files)
-	}
-	for _, wal := range []string{"izwi.db", "izwi.db-wal"} {
-		if _, err := os.Stat(filepath.Join(dataDir, wal)); err != nil && wal == "izwi.db" {
-			t.Fatalf("no database at %s", wal)
-		}
-	}
-	scan(t, "server logs", []byte(s.logs.String()), needles)
+	return files
 }
 
 func scan(t *testing.T, name string, b []byte, needles [][]byte) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,19 +157,8 @@ func TestUnknownVoicesStayApartAndInMemory(t *testing.T) {
 		t.Fatal("no kept caption lines: the scan below would prove nothing")
 	}
 	needles := [][]byte{[]byte("Speaker 1"), []byte("Speaker 2")}
-	err = filepath.WalkDir(dataDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		scan(t, p, b, needles)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	if scanDir(t, dataDir, needles) == 0 {
+		t.Fatal("no files under the data directory")
 	}
 	scan(t, "server logs", []byte(s.logs.String()), needles)
 }

@@ -61,12 +61,5 @@ func (h *Handlers) context(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, r, apierr.CodeUnprocessable, "the document's text could not be read: "+strings.TrimPrefix(err.Error(), prepare.ErrFormat.Error()+": "))
 		return
 	}
-	info, err := h.opts.Sessions.Update(r.Context(), ownerOf(p), id, live.UpdateRequest{Context: &live.PreparedText{Text: text}})
-	if err != nil {
-		h.writeLiveErr(w, r, err)
-		return
-	}
-	h.log.Info("session prepared text replaced", "request_id", apierr.RequestID(r.Context()), "session_id", id,
-		"principal", p.ID, "bytes", len(text))
-	apierr.JSON(w, http.StatusOK, info)
+	h.applyUpdate(w, r, p, id, live.UpdateRequest{Context: &live.PreparedText{Text: text}})
 }

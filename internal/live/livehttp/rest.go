@@ -107,6 +107,12 @@ func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
 	if !decodeJSON(w, r, maxSessionBody, &req) {
 		return
 	}
+	h.applyUpdate(w, r, p, id, req)
+}
+
+// applyUpdate applies req to the caller's session and answers with it
+// (PATCH, and PUT .../context with a document's text).
+func (h *Handlers) applyUpdate(w http.ResponseWriter, r *http.Request, p auth.Principal, id string, req live.UpdateRequest) {
 	info, err := h.opts.Sessions.Update(r.Context(), ownerOf(p), id, req)
 	if err != nil {
 		h.writeLiveErr(w, r, err)
