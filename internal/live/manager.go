@@ -143,6 +143,11 @@ type session struct {
 	// context is the session's prepared text: in memory only, never in
 	// its record, gone with the process (prepared.go).
 	context string
+	// contextInfo describes context; its engine reports are asked for
+	// until contextReported (every engine answered), last at contextAsked.
+	contextInfo     *ContextInfo
+	contextReported bool
+	contextAsked    time.Time
 }
 
 // NewManager migrates the store, loads the sessions, marks those that were

@@ -3,6 +3,8 @@ package live
 import (
 	"crypto/sha256"
 	"fmt"
+	"slices"
+	"time"
 	"unicode/utf8"
 
 	"github.com/izwi-speech/izwi/internal/prepare"
@@ -30,26 +32,51 @@ func checkContext(p *PreparedText) (string, error) {
 }
 
 // contextReports is what the recognizer made of text: one report per
-// engine of a chain, or the engine's own.
-func contextReports(rec speech.Recognizer, text string) []speech.ContextReport {
+// engine of a chain, or the engine's own; complete is false while an
+// engine that adapts to prepared text has no report yet.
+func contextReports(rec speech.Recognizer, text string) ([]speech.ContextReport, bool) {
 	switch r := rec.(type) {
 	case interface {
-		ContextReports(string) []speech.ContextReport
+		ContextReports(string) ([]speech.ContextReport, bool)
 	}:
 		return r.ContextReports(text)
 	case speech.ContextReporter:
 		if rep, ok := r.ContextReport(text); ok {
-			return []speech.ContextReport{rep}
+			return []speech.ContextReport{rep}, true
 		}
+		return nil, false
 	}
-	return nil
+	return nil, true // an engine that ignores prepared text reports nothing
 }
 
-// contextInfo describes text for the API (nil when there is none).
-func (m *Manager) contextInfo(text string) *ContextInfo {
-	if text == "" {
+// setContext replaces s's prepared text. The caller holds s.mu (or owns
+// s alone, before it is shared).
+func (s *session) setContext(text string) {
+	s.context, s.contextInfo, s.contextReported, s.contextAsked = text, nil, false, time.Time{}
+	if text != "" {
+		s.contextInfo = &ContextInfo{Bytes: len(text), SHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(text)))}
+	}
+}
+
+// reportEvery bounds how often a session asks its engines what they made
+// of its prepared text while one has not answered (a chain's fallback
+// answers only once it has served the session).
+const reportEvery = 5 * time.Second
+
+// contextInfoLocked describes s's prepared text for the API (nil when it
+// has none): its size and hash, computed once when it was set, and what
+// each engine made of it, asked until every engine has answered (the
+// answers do not change for the same text), at most every reportEvery.
+// The caller holds s.mu.
+func (m *Manager) contextInfoLocked(s *session) *ContextInfo {
+	if s.contextInfo == nil {
 		return nil
 	}
-	return &ContextInfo{Bytes: len(text), SHA256: fmt.Sprintf("%x", sha256.Sum256([]byte(text))),
-		Engines: contextReports(m.rec, text)}
+	if now := m.now(); !s.contextReported && m.rec != nil && now.Sub(s.contextAsked) >= reportEvery {
+		s.contextInfo.Engines, s.contextReported = contextReports(m.rec, s.context)
+		s.contextAsked = now
+	}
+	c := *s.contextInfo
+	c.Engines = slices.Clone(c.Engines)
+	return &c
 }

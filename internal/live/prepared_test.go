@@ -66,6 +66,9 @@ func TestPreparedTextInLiveSession(t *testing.T) {
 	if plainWER < 0.1 || prepWER > plainWER/2 {
 		t.Errorf("WER without the sheet %.3f, with it %.3f; want at most half", plainWER, prepWER)
 	}
+	// The engine answers once its stream has used the text; the session
+	// asks again at most every reportEvery.
+	e.clk.Advance(reportEvery)
 	info, err := m.Get(t.Context(), "k", prep.ID)
 	if err != nil {
 		t.Fatal(err)

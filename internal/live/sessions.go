@@ -90,7 +90,8 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 	if err := insertRecord(ctx, m.db, r); err != nil {
 		return Created{}, err
 	}
-	s := &session{rec: r, context: prepared}
+	s := &session{rec: r}
+	s.setContext(prepared)
 	s.lastSpeech.Store(m.now().UnixNano())
 	if err := m.attachRuntime(s); err != nil {
 		_ = deleteRecord(context.WithoutCancel(ctx), m.db, r.ID)
@@ -127,9 +128,7 @@ func (m *Manager) infoLocked(s *session) Info {
 	i.Hotwords = slices.Clone(i.Hotwords)
 	i.AutoStopSecs, i.PreRollSecs = i.AutoStopAfter.Seconds(), i.PreRoll.Seconds()
 	i.Source = s.source
-	if s.context != "" && m.rec != nil {
-		i.Context = m.contextInfo(s.context)
-	}
+	i.Context = m.contextInfoLocked(s)
 	if s.pub != nil {
 		i.LastSeq = s.pub.lastSeq()
 	}
@@ -229,7 +228,7 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateReques
 	}
 	restart := req.Hotwords != nil && s.pipe != nil && !slices.Equal(hotwords, s.rec.Hotwords)
 	if req.Context != nil && prepared != s.context {
-		s.context = prepared
+		s.setContext(prepared)
 		restart = restart || s.pipe != nil
 	}
 	label := req.Label != nil && *req.Label != s.rec.Label

@@ -232,16 +232,20 @@ func (r *Recognizer) NewStream(ctx context.Context, opts speech.StreamOptions) (
 }
 
 // ContextReports tells what a prepared text became for each engine of the
-// chain that adapts to prepared text, in priority order.
-func (r *Recognizer) ContextReports(text string) []speech.ContextReport {
-	var out []speech.ContextReport
+// chain that adapts to prepared text, in priority order; complete is false
+// while one of them has no report yet (no stream has used the text).
+func (r *Recognizer) ContextReports(text string) (out []speech.ContextReport, complete bool) {
+	complete = true
 	for _, e := range r.engines {
 		if cr, ok := e.Rec.(speech.ContextReporter); ok {
-			if rep, ok := cr.ContextReport(text); ok {
-				rep.Engine = e.Name
-				out = append(out, rep)
+			rep, ok := cr.ContextReport(text)
+			if !ok {
+				complete = false
+				continue
 			}
+			rep.Engine = e.Name
+			out = append(out, rep)
 		}
 	}
-	return out
+	return out, complete
 }

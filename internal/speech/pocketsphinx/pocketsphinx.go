@@ -28,6 +28,7 @@ package pocketsphinx
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 
@@ -225,9 +226,9 @@ func (r *Recognizer) Close() error {
 var _ speech.ContextReporter = (*Recognizer)(nil)
 
 // ContextReport implements speech.ContextReporter for text (its exact
-// bytes, with no hotwords), once a stream has been opened with it.
+// bytes, with whatever hotwords), once a stream has been opened with it.
 func (r *Recognizer) ContextReport(text string) (speech.ContextReport, bool) {
-	a := r.prepared.get(preparedKey(text, nil))
+	a := r.prepared.byText(sha256.Sum256([]byte(text)))
 	if a == nil {
 		return speech.ContextReport{}, false
 	}

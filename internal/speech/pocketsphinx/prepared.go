@@ -45,6 +45,7 @@ type adaptation struct {
 	phones   map[string]string    // their pronunciations
 	hotwords map[string]bool      // added words whose phones a caller gave
 	report   speech.ContextReport // Added is filled when reported
+	textSum  [32]byte             // SHA-256 of the text alone (the key adds hotwords)
 }
 
 // preparedCache keeps the adaptations of the last few texts.
@@ -58,6 +59,19 @@ func (c *preparedCache) get(key [32]byte) *adaptation {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.items[key]
+}
+
+// byText returns the latest adaptation of a text with this SHA-256,
+// whatever hotwords came with it.
+func (c *preparedCache) byText(sum [32]byte) *adaptation {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := len(c.order) - 1; i >= 0; i-- {
+		if a := c.items[c.order[i]]; a.textSum == sum {
+			return a
+		}
+	}
+	return nil
 }
 
 func (c *preparedCache) put(key [32]byte, a *adaptation) {
@@ -157,6 +171,7 @@ func (r *Recognizer) adapt(d *decoder, key [32]byte, text string, hws []hotword)
 		a.report.NGrams, a.report.ModelBytes = lm.Size(), len(a.arpa)
 	}
 	a.report.BuildTime = time.Since(start)
+	a.textSum = sha256.Sum256([]byte(text))
 	r.prepared.put(key, a)
 	return a, nil
 }

@@ -193,6 +193,10 @@ func TestPreparedWithHotwordsAndRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	st.Close()
+	// The report is found by the text alone, whatever hotwords came with it.
+	if rep, ok := r.ContextReport("Welcome to the hall"); !ok || !slices.Contains(rep.Added, "izwi") {
+		t.Errorf("report of a text given with hotwords: %+v %v", rep, ok)
+	}
 	// A text with nothing usable adapts nothing, and says so.
 	st, err = r.NewStream(ctx, speech.StreamOptions{Context: "!!! … ??? 😀 ζζζ"})
 	if err != nil {
