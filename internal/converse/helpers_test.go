@@ -195,13 +195,23 @@ func (c *client) text(s string) {
 // socket takes them, then silence of the given length.
 func (c *client) speak(samples []float32, silence time.Duration) {
 	c.t.Helper()
+	if err := c.send(samples, silence); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// send is speak for a caller that expects the server may close the socket
+// part-way (a quota ends the conversation): it returns the first write
+// error.
+func (c *client) send(samples []float32, silence time.Duration) error {
 	all := append(append([]float32(nil), samples...), make([]float32, int(silence.Seconds()*16000))...)
 	for off := 0; off < len(all); off += 1600 {
 		b := pcm16(nil, all[off:min(off+1600, len(all))])
 		if err := c.conn.Write(context.Background(), websocket.MessageBinary, b); err != nil {
-			c.t.Fatal(err)
+			return err
 		}
 	}
+	return nil
 }
 
 // next returns the next item, failing after a deadline.

@@ -43,6 +43,15 @@ type VAD struct {
 	info speech.EngineInfo
 	rate int
 
+	// hold keeps the detector made at load time alive until Close. Each
+	// native detector takes a reference on onnxruntime's process-wide
+	// environment; when the last one is released while another thread
+	// creates one, onnxruntime aborts the process ("Only one instance of
+	// LoggingManager … can exist"), seen when a stream's detector closed
+	// as the next stream's opened. With hold the count never reaches zero
+	// while the VAD is open.
+	hold *sherpa.VoiceActivityDetector
+
 	mu     sync.RWMutex
 	closed bool
 }
@@ -132,7 +141,7 @@ func newVAD(m speech.ResolvedModel, spec speech.Spec) (*VAD, error) {
 	if d == nil {
 		return nil, fmt.Errorf("sherpa: vad: model %q failed to load: %w", m.Name, speech.ErrModel)
 	}
-	sherpa.DeleteVoiceActivityDetector(d)
+	v.hold = d
 	return v, nil
 }
 
@@ -162,6 +171,10 @@ func (v *VAD) NewDetector() (speech.Detector, error) {
 func (v *VAD) Close() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if !v.closed && v.hold != nil {
+		sherpa.DeleteVoiceActivityDetector(v.hold)
+		v.hold = nil
+	}
 	v.closed = true
 	return nil
 }
