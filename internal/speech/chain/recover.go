@@ -114,10 +114,12 @@ func (s *stream) catchUp(k *sealed, until int64, fallback string) {
 		defer s.wg.Done()
 		defer k.drop()
 		audio, first, err := k.open()
-		if err != nil || until <= first {
-			if err != nil {
-				s.r.log.Error("catch-up skipped", "error", err)
-			}
+		switch {
+		case err != nil:
+			s.r.log.Error("catch-up skipped", "error", err)
+			return
+		case until <= first: // the fallback finalised nothing of the outage
+			s.r.log.Debug("catch-up: nothing to redo", "engine", primary.Name)
 			return
 		}
 		audio = audio[:min(int64(len(audio)), until-first)]

@@ -53,7 +53,7 @@ func (s *syncBuffer) String() string {
 // default because tests feed faster than real time and, under -race or a
 // loaded CI box, the double's PocketSphinx answers well below real time.
 func testConfig() Config {
-	return Config{Stall: 2500 * time.Millisecond, ProbeMin: 20 * time.Millisecond, ProbeMax: 200 * time.Millisecond}
+	return Config{Stall: 3 * time.Second, ProbeMin: 20 * time.Millisecond, ProbeMax: 200 * time.Millisecond}
 }
 
 func newRig(t testing.TB, cfg Config) *rig {

@@ -74,7 +74,8 @@ type Config struct {
 	NoInterim bool `json:"no_interim,omitempty"`
 	// DialTimeout bounds a connection handshake; FlushTimeout how long
 	// Flush waits for Deepgram's answer to Finalize with no message at all
-	// arriving meanwhile; KeepAlive how often an
+	// arriving meanwhile (a file may take FlushTimeout plus half its
+	// length to be answered); KeepAlive how often an
 	// idle stream sends KeepAlive (Deepgram closes after 10 s of nothing).
 	DialTimeout  time.Duration `json:"dial_timeout,omitempty"`
 	FlushTimeout time.Duration `json:"flush_timeout,omitempty"`

@@ -64,7 +64,13 @@ func (t *Transcriber) Transcribe(ctx context.Context, samples []float32, opts sp
 	if err != nil {
 		return speech.Transcript{}, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.endpoint(false, opts.Hotwords), &body)
+	// A service that takes the file and never answers is a stall: allow
+	// FlushTimeout plus half the audio's length (Deepgram answers far
+	// faster), then report it as unavailable so a chain moves on.
+	d := speech.SamplesToDuration(len(samples), cfg.SampleRate)
+	rctx, cancel := context.WithTimeout(ctx, cfg.FlushTimeout+d/2)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, http.MethodPost, cfg.endpoint(false, opts.Hotwords), &body)
 	if err != nil {
 		return speech.Transcript{}, fmt.Errorf("deepgram: transcribe: %w", err)
 	}
@@ -95,7 +101,6 @@ func (t *Transcriber) Transcribe(ctx context.Context, samples []float32, opts sp
 		}
 		finals = append(finals, speech.Result{Text: u.Transcript, Words: ws, Start: dur(u.Start), End: dur(u.End), Confidence: conf(u.Confidence)})
 	}
-	d := speech.SamplesToDuration(len(samples), cfg.SampleRate)
 	if opts.Progress != nil {
 		opts.Progress(d)
 	}

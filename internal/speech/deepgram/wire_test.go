@@ -1,9 +1,16 @@
 package deepgram
 
 import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 
 	"github.com/izwi-speech/izwi/internal/speech"
 )
@@ -79,5 +86,42 @@ func TestEndpoint(t *testing.T) {
 	cfg, err := ConfigFromSpec(spec)
 	if err != nil || !cfg.NoInterim || cfg.Endpointing != 10*time.Millisecond {
 		t.Errorf("ConfigFromSpec = %+v, %v", cfg, err)
+	}
+}
+
+func TestClassify(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		err    error
+		reason string
+		is     error
+	}{
+		{websocket.CloseError{Code: websocket.StatusPolicyViolation, Reason: "DATA-0000"}, ReasonBadAudio, speech.ErrBadAudio},
+		{websocket.CloseError{Code: websocket.StatusInternalError}, ReasonServerError, speech.ErrUnavailable},
+		{io.EOF, ReasonReset, speech.ErrUnavailable},
+		{context.DeadlineExceeded, ReasonStall, speech.ErrUnavailable},
+		{&url.Error{Op: "Get", URL: "wss://x/v1/listen?keyterm=secret+name", Err: x509.UnknownAuthorityError{}}, ReasonTLS, speech.ErrUnavailable},
+	} {
+		err := classify(ctx, "receive", c.err)
+		var de *Error
+		if !errors.As(err, &de) || de.Reason != c.reason || !errors.Is(err, c.is) {
+			t.Errorf("classify(%v) = %v, want reason %s wrapping %v", c.err, err, c.reason, c.is)
+		}
+		if strings.Contains(err.Error(), "secret") {
+			t.Errorf("the request URL (hotwords) leaked into %q", err)
+		}
+	}
+	if speech.FailsOver(classify(ctx, "receive", websocket.CloseError{Code: websocket.StatusPolicyViolation})) {
+		t.Error("bad audio fails over")
+	}
+	for status, reason := range map[int]string{401: ReasonAuth, 403: ReasonAuth, 429: ReasonRateLimited, 502: ReasonServerError, 400: ReasonRejected} {
+		if e := statusError("connect", status); e.Reason != reason || !speech.FailsOver(e) {
+			t.Errorf("status %d: %v, want %s and failover", status, e, reason)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := classify(cancelled, "send", io.EOF); speech.FailsOver(err) || !errors.Is(err, context.Canceled) {
+		t.Errorf("the caller's own cancellation = %v, want context.Canceled, no failover", err)
 	}
 }

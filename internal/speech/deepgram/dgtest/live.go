@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -74,12 +75,41 @@ func (s *Server) live(w http.ResponseWriter, r *http.Request) {
 	ss.run(r.Context())
 }
 
-func (ss *session) run(ctx context.Context) {
+// frame is one message read from the client.
+type frame struct {
+	typ websocket.MessageType
+	b   []byte
+}
+
+// read queues the client's messages so that, once the client is gone, a
+// backlog it left is dropped rather than recognised for nobody (Deepgram
+// stops work on a closed socket too; here it would starve the live ones).
+func (ss *session) read(ctx context.Context, out chan<- frame, gone *atomic.Bool) {
+	defer close(out)
 	for {
 		typ, b, err := ss.conn.Read(ctx)
 		if err != nil {
+			gone.Store(true)
 			return
 		}
+		out <- frame{typ, b}
+	}
+}
+
+func (ss *session) run(ctx context.Context) {
+	frames := make(chan frame, 1024)
+	var gone atomic.Bool
+	go ss.read(ctx, frames, &gone)
+	defer func() {
+		ss.conn.CloseNow()
+		for range frames { // let the reader finish
+		}
+	}()
+	for f := range frames {
+		if gone.Load() {
+			continue
+		}
+		typ, b := f.typ, f.b
 		if fault, _ := ss.s.state(); fault == FaultReset {
 			return // a socket that raced SetFault's sweep dies on its next frame
 		}
