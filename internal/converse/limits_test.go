@@ -55,13 +55,7 @@ func TestSessionSlotAndAudioQuota(t *testing.T) {
 	if !errors.As(it.err, &ce) || ce.Code != websocket.StatusPolicyViolation || !strings.Contains(ce.Reason, "quota") {
 		t.Errorf("over quota: %v, want 1008 quota", it.err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for n, _ := lim.Sessions(context.Background(), caller); n != 0; n, _ = lim.Sessions(context.Background(), caller) {
-		if time.Now().After(deadline) {
-			t.Fatal("the session slot was not released")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitNoSlots(t, lim, "the session slot was not released")
 	u, _ := lim.Usage(context.Background(), caller)
 	if u.Used.AudioMinutes < 0.015 || u.Used.AudioMinutes > 0.02 {
 		t.Errorf("charged %.3f audio minutes", u.Used.AudioMinutes)
@@ -212,14 +206,21 @@ func TestRecognizerBusyCloses4029(t *testing.T) {
 	if !errors.As(it.err, &ce) || ce.Code != closeBusy {
 		t.Fatalf("at capacity: %v, want close 4029", it.err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for n, _ := lim.Sessions(context.Background(), caller); n != 0; n, _ = lim.Sessions(context.Background(), caller) {
-		if time.Now().After(deadline) {
-			t.Fatal("a refused conversation still holds its session slot")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	awaitNoSlots(t, lim, "a refused conversation still holds its session slot")
 	release()
 	c2 := dial(t, url, cfgMsg)
 	c2.until(evReady)
+}
+
+// awaitNoSlots polls until the caller holds no session slot, failing with
+// why at the deadline.
+func awaitNoSlots(t *testing.T, lim *limit.Limiter, why string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n, _ := lim.Sessions(context.Background(), caller); n != 0; n, _ = lim.Sessions(context.Background(), caller) {
+		if time.Now().After(deadline) {
+			t.Fatal(why)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
