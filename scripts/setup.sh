@@ -3,6 +3,8 @@
 # already there. Safe to run again. Used by `make run`, `make test` and CI.
 #   Debian packages: the zero-download engines (PocketSphinx, Flite), their
 #   headers for cgo, Debian's python3-onnx for the test-model generator,
+#   Apertium and the English pairs bookworm ships (eng-spa, eng-cat, en-gl) for
+#   offline live translation, util-linux's prlimit (its subprocess bounds),
 #   sox for audio checks, Chromium for browser tests (driven by
 #   playwright-core from npm, installed into web/e2e), alsa-utils for the
 #   ALSA capture source, swtpm for the vault's TPM tests, poppler-utils
@@ -19,6 +21,7 @@ APT_PACKAGES=(
   build-essential pkg-config
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev
   flite flite1-dev
+  apertium apertium-eng-spa apertium-eng-cat apertium-en-gl util-linux
   python3-onnx python3-numpy espeak-ng-data
   sox libsox-fmt-mp3 bzip2 poppler-utils curl jq
   chromium alsa-utils swtpm swtpm-tools

@@ -1,0 +1,224 @@
+// Package apertium owns the Apertium translation engine: Debian's
+// rule-based machine translation (apertium with apertium-eng-spa,
+// apertium-eng-cat, apertium-en-gl, ...), offline and with nothing to
+// download. Each translation runs apertium as a bounded subprocess: no
+// shell, the text on stdin (never in arguments, never logged), resource
+// limits set by prlimit, its whole process group killed when ctx ends, at
+// most MaxProcs at once. docs/translation.md has the measurements behind
+// one process per call.
+package apertium
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/izwi-speech/izwi/internal/translate"
+)
+
+// Options configure an Engine. The zero value uses Debian's paths.
+type Options struct {
+	// ModesDir holds Apertium's installed modes (default
+	// /usr/share/apertium/modes): one NAME.mode per direction.
+	ModesDir string
+	// Bin is the apertium program (default: looked up on PATH).
+	Bin string
+	// MaxProcs bounds concurrent translations (default: the CPU count).
+	MaxProcs int
+	// MaxMemory bounds each process's address space in bytes (default 1 GiB).
+	MaxMemory int64
+	// MaxCPU bounds each process's CPU time (default 30 s).
+	MaxCPU time.Duration
+}
+
+// DefaultModesDir is where Debian installs Apertium's modes.
+const DefaultModesDir = "/usr/share/apertium/modes"
+
+// Engine is the Apertium engine. Safe for concurrent use.
+type Engine struct {
+	bin     string
+	prlimit string
+	modes   map[translate.Pair]string
+	pairs   []translate.Pair
+	sem     chan struct{}
+	mem     int64
+	cpu     time.Duration
+}
+
+var _ translate.Engine = (*Engine)(nil)
+
+// ErrNotInstalled means apertium or its language data is missing.
+var ErrNotInstalled = errors.New("apertium: not installed (apt-get install apertium apertium-eng-spa)")
+
+// New finds the installed modes. No apertium, or no mode, is
+// ErrNotInstalled.
+func New(opts Options) (*Engine, error) {
+	if opts.ModesDir == "" {
+		opts.ModesDir = DefaultModesDir
+	}
+	if opts.MaxProcs <= 0 {
+		opts.MaxProcs = runtime.NumCPU()
+	}
+	if opts.MaxMemory <= 0 {
+		opts.MaxMemory = 1 << 30
+	}
+	if opts.MaxCPU <= 0 {
+		opts.MaxCPU = 30 * time.Second
+	}
+	bin := opts.Bin
+	if bin == "" {
+		var err error
+		if bin, err = exec.LookPath("apertium"); err != nil {
+			return nil, ErrNotInstalled
+		}
+	}
+	pl, err := exec.LookPath("prlimit")
+	if err != nil {
+		return nil, fmt.Errorf("apertium: prlimit (util-linux) is needed to bound the subprocess: %w", err)
+	}
+	modes, err := Modes(opts.ModesDir)
+	if err != nil {
+		return nil, err
+	}
+	if len(modes) == 0 {
+		return nil, ErrNotInstalled
+	}
+	e := &Engine{bin: bin, prlimit: pl, modes: modes, sem: make(chan struct{}, opts.MaxProcs), mem: opts.MaxMemory, cpu: opts.MaxCPU}
+	for p := range modes {
+		e.pairs = append(e.pairs, p)
+	}
+	sort.Slice(e.pairs, func(i, j int) bool { return e.pairs[i].String() < e.pairs[j].String() })
+	return e, nil
+}
+
+// Modes reads dir's NAME.mode files into the pairs they translate. Only
+// plain directions count ("eng-spa", "en-gl"); variants ("eng-cat_valencia")
+// are left out. Of two names for one pair, the ISO 639-3 one wins.
+func Modes(dir string) (map[translate.Pair]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, ErrNotInstalled
+	} else if err != nil {
+		return nil, fmt.Errorf("apertium: modes: %w", err)
+	}
+	out := map[translate.Pair]string{}
+	for _, e := range ents {
+		name, ok := strings.CutSuffix(e.Name(), ".mode")
+		if !ok || strings.ContainsAny(name, "_.") {
+			continue
+		}
+		p, ok := ParseMode(name)
+		if !ok {
+			continue
+		}
+		if old, dup := out[p]; dup && len(old) >= len(name) {
+			continue
+		}
+		out[p] = name
+	}
+	return out, nil
+}
+
+// ParseMode reads a mode name ("eng-spa", "en-gl") as a pair.
+func ParseMode(name string) (translate.Pair, bool) {
+	from, to, ok := strings.Cut(name, "-")
+	if !ok || strings.Contains(to, "-") {
+		return translate.Pair{}, false
+	}
+	f, ok1 := translate.NormLang(from)
+	t, ok2 := translate.NormLang(to)
+	if !ok1 || !ok2 || f == t {
+		return translate.Pair{}, false
+	}
+	return translate.Pair{From: f, To: t}, true
+}
+
+// Name is "apertium".
+func (e *Engine) Name() string { return "apertium" }
+
+// Pairs lists the installed directions.
+func (e *Engine) Pairs() []translate.Pair { return e.pairs }
+
+// maxOutput bounds what one translation may print.
+const maxOutput = 64 << 10
+
+// Translate runs apertium -u MODE with text on stdin.
+func (e *Engine) Translate(ctx context.Context, p translate.Pair, text string) (string, error) {
+	mode, ok := e.modes[p]
+	if !ok {
+		return "", fmt.Errorf("%w: apertium has no %s mode", translate.ErrUnsupported, p)
+	}
+	if len(text) > translate.MaxTextBytes {
+		return "", translate.ErrTooLong
+	}
+	select {
+	case e.sem <- struct{}{}:
+		defer func() { <-e.sem }()
+	case <-ctx.Done():
+		return "", fmt.Errorf("apertium: waiting for a process: %w", ctx.Err())
+	}
+	// One line in, one line out: line breaks would end the caption early.
+	in := strings.Join(strings.Fields(text), " ") + "\n"
+	cmd := exec.CommandContext(ctx, e.prlimit,
+		"--as="+strconv.FormatInt(e.mem, 10), "--cpu="+strconv.Itoa(int(e.cpu.Seconds())), "--nofile=256", "--nproc=4096",
+		"--", e.bin, "-u", "-f", "txt", mode)
+	cmd.Stdin = strings.NewReader(in)
+	cmd.Env = []string{"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin"}
+	cmd.Dir = "/"
+	// apertium is a pipeline of processes: kill the whole group.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	var out bytes.Buffer
+	cmd.Stdout = &limitWriter{w: &out, n: maxOutput}
+	cmd.Stderr = io.Discard // apertium's diagnostics may quote the text
+	err := cmd.Run()
+	switch {
+	case ctx.Err() != nil:
+		return "", fmt.Errorf("apertium: %s: %w", mode, ctx.Err())
+	case err != nil:
+		return "", fmt.Errorf("%w: apertium %s: %v", translate.ErrUnavailable, mode, exitClass(err))
+	}
+	s := strings.TrimSpace(out.String())
+	if s == "" || !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: apertium %s answered nothing usable", translate.ErrUnavailable, mode)
+	}
+	return s, nil
+}
+
+// exitClass describes a failed run without its output.
+func exitClass(err error) string {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return "exit status " + strconv.Itoa(ee.ExitCode())
+	}
+	return filepath.Base(err.Error())
+}
+
+// limitWriter keeps the first n bytes and discards the rest.
+type limitWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if l.n <= 0 {
+		return len(p), nil
+	}
+	k := min(len(p), l.n)
+	l.n -= k
+	_, err := l.w.Write(p[:k])
+	return len(p), err
+}
