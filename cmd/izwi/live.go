@@ -64,7 +64,7 @@ func (g *gateway) failureFunc() func(*http.Request) {
 // missing streaming recognizer is not an error: sessions can be created
 // and watched, starting one answers 503.
 func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, gw *gateway,
-	privacy live.Privacy, logger *slog.Logger) (*liveParts, error) {
+	privacy live.Privacy, translations livehttp.Translations, logger *slog.Logger) (*liveParts, error) {
 	th, err := gw.ticketHandler()
 	if err != nil {
 		return nil, err
@@ -83,7 +83,8 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	h, err := livehttp.New(livehttp.Options{Sessions: m, Tickets: th.Issuer, Slots: livehttp.FromLimiter(gw.limiter),
 		Audit: gw.audit, Fail: gw.failureFunc(), ClientIP: gw.api.ClientIP, Logger: telemetry.Component(logger, "livehttp"),
 		MaxViewers: cfg.Viewers.MaxFeeds, MaxViewersPerIP: cfg.Viewers.MaxPerIP, MaxViewersPerSession: cfg.Viewers.MaxPerSession,
-		ReservedFDs: cfg.Viewers.ReservedFDs, ViewerGuessesPerMinute: cfg.Viewers.PasswordGuessesPerMinute})
+		ReservedFDs: cfg.Viewers.ReservedFDs, ViewerGuessesPerMinute: cfg.Viewers.PasswordGuessesPerMinute,
+		Translations: translations})
 	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err

@@ -27,9 +27,9 @@ import (
 
 // openaiDeps are what the OpenAI routes are built from.
 type openaiDeps struct {
-	// Chat is the [chat] section, defaults applied; no upstream leaves
+	// Chat is the proxy buildChat made; nil (no upstream) leaves
 	// /v1/chat/completions out (and /v1/converse answers 503).
-	Chat    config.Chat
+	Chat    *chat.Proxy
 	Engines *engines.Set
 	// Limiter charges audio and chat tokens and caps concurrent sessions;
 	// nil enforces nothing.
@@ -55,26 +55,32 @@ type openaiSurface struct {
 // hijacked, so http.Server.Shutdown does not wait for them.
 func (s *openaiSurface) close(ctx context.Context) error { return s.converse.Close(ctx) }
 
+// buildChat builds the chat proxy the OpenAI routes, conversations and
+// live translation share; nil when [chat] has no upstream.
+func buildChat(cfg config.Chat, lim *limit.Limiter, reg prometheus.Registerer, logger *slog.Logger) (*chat.Proxy, error) {
+	co := chat.Options{Config: cfg, Secrets: secrets.Source{LookupEnv: os.LookupEnv},
+		Logger: telemetry.Component(logger, "chat"), Registerer: reg}
+	if lim != nil { // never a typed nil inside an interface
+		co.Limiter = lim
+	}
+	return chat.NewProxy(co)
+}
+
 // buildOpenAI assembles the OpenAI-compatible routes. Transcriptions and
 // speech each hold one of the caller's concurrent-session slots while they
 // run ([limits] max_sessions), so one key cannot pin the engines or memory
 // with parallel uploads; conversations hold one too (package converse).
 func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	set := d.Engines
-	co := chat.Options{Config: d.Chat, Secrets: secrets.Source{LookupEnv: os.LookupEnv},
-		Logger: telemetry.Component(d.Logger, "chat"), Registerer: d.Registerer}
 	o := openai.Options{Transcriber: set.Transcriber, Recognizer: set.Recognizer, Synthesizer: set.Synthesizer,
 		MaxUploadBytes: d.MaxUploadBytes, MaxDuration: d.MaxDuration, Logger: telemetry.Component(d.Logger, "openai")}
 	cvo := converse.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer,
 		Logger: telemetry.Component(d.Logger, "converse"), Registerer: d.Registerer,
 		ResolveVoice: openai.ResolveVoice, Recheck: d.Recheck}
 	if d.Limiter != nil { // never a typed nil inside an interface
-		co.Limiter, o.Quota, cvo.Sessions = d.Limiter, d.Limiter, d.Limiter
+		o.Quota, cvo.Sessions = d.Limiter, d.Limiter
 	}
-	px, err := chat.NewProxy(co)
-	if err != nil {
-		return nil, err
-	}
+	px := d.Chat
 	if px != nil {
 		o.ChatModels, cvo.Chat = chatModels{px}, px
 	}

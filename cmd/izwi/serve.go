@@ -125,7 +125,17 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer priv.close(context.WithoutCancel(ctx))
-	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), logger)
+	px, err := buildChat(cfg.Chat, gw.limiter, gw.registry, logger)
+	if err != nil {
+		log.Error("cannot start the chat proxy", "err", err)
+		return exitFailure
+	}
+	translations, err := buildTranslate(ctx, cfg.Translate, px, db, gw.registry, logger)
+	if err != nil {
+		log.Error("cannot start live translation", "err", err)
+		return exitFailure
+	}
+	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), translations, logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure
@@ -142,7 +152,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	opts := gw.api
 	opts.Live = lv.routes
 	opts.Logger, opts.Engines = telemetry.Component(logger, "api"), set
-	oa, err := buildOpenAI(openaiDeps{Chat: cfg.Chat, Engines: set, Limiter: gw.limiter, Recheck: gw.credentialCheck(),
+	oa, err := buildOpenAI(openaiDeps{Chat: px, Engines: set, Limiter: gw.limiter, Recheck: gw.credentialCheck(),
 		Registerer: gw.registry, Logger: logger})
 	if err != nil {
 		log.Error("cannot start the OpenAI-compatible routes", "err", err)

@@ -45,6 +45,7 @@ type Config struct {
 	Live      Live      `json:"live" toml:"live"`
 	Viewers   Viewers   `json:"viewers" toml:"viewers"`
 	Chat      Chat      `json:"chat" toml:"chat"`
+	Translate Translate `json:"translate" toml:"translate"`
 	Vault     Vault     `json:"vault" toml:"vault"`
 	Privacy   Privacy   `json:"privacy" toml:"privacy"`
 }
@@ -212,6 +213,7 @@ func (c Config) Defaults() Config {
 	c.Live = c.Live.defaults(c)
 	c.Viewers = c.Viewers.defaults(c)
 	c.Chat = c.Chat.defaults(c)
+	c.Translate = c.Translate.defaults(c)
 	c.Vault = c.Vault.defaults(c)
 	c.Privacy = c.Privacy.defaults(c)
 	c.Engines.Deepgram = c.Engines.Deepgram.defaults()
@@ -272,7 +274,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Engines.validateChains()...)
 	for _, section := range [][]error{c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
 		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate(),
-		c.Live.validate(), c.Viewers.validate(), c.Chat.validate(), c.Vault.validate(), c.Privacy.validate()} {
+		c.Live.validate(), c.Viewers.validate(), c.Chat.validate(), c.Translate.validate(), c.Vault.validate(), c.Privacy.validate()} {
 		errs = append(errs, section...)
 	}
 	return errors.Join(errs...)

@@ -54,6 +54,11 @@ type Event struct {
 	Words             []Word  `json:"words,omitempty"`
 	Speaker           string  `json:"speaker,omitempty"` // filled by the identifier (issue 6)
 	SpeakerConfidence float32 `json:"speaker_confidence,omitempty"`
+	// Lang is set on a translated feed's captions (?lang=): the language
+	// Text is in, which is the source language when translation failed
+	// and the source text stands in. Words, Start and End stay the source
+	// words' times.
+	Lang string `json:"lang,omitempty"`
 	// Engine names the engine that recognised the caption (TypeCaption)
 	// or now serves the session (TypeEngine).
 	Engine string `json:"engine,omitempty"`

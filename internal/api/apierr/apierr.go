@@ -39,6 +39,9 @@ const (
 	// CodeEngineBusy: every recognizer stream is in use (a capacity
 	// refusal, answered within a second with Retry-After, never a hang).
 	CodeEngineBusy Code = "engine_busy"
+	// CodeUnsupportedLanguage: a translation target (a session's
+	// "translate", a feed's lang=) no configured engine serves.
+	CodeUnsupportedLanguage Code = "unsupported_language"
 	// Chat upstreams (issue 7): a server Izwi forwards to failed.
 	CodeUpstreamUnavailable Code = "upstream_unavailable"
 	CodeUpstreamTimeout     Code = "upstream_timeout"
@@ -88,6 +91,8 @@ func Lookup(c Code) Entry {
 		return Entry{http.StatusServiceUnavailable, "the server is not ready"}
 	case CodeEngineBusy:
 		return Entry{http.StatusServiceUnavailable, "every recognizer is in use; retry after the time given"}
+	case CodeUnsupportedLanguage:
+		return Entry{http.StatusBadRequest, "no configured translation engine serves this language"}
 	case CodeUpstreamUnavailable:
 		return Entry{http.StatusBadGateway, "the upstream server could not be reached"}
 	case CodeUpstreamTimeout:
@@ -103,7 +108,7 @@ func Lookup(c Code) Entry {
 func Codes() []Code {
 	return []Code{CodeBadRequest, CodeUnauthenticated, CodeCredentialsInURL, CodeForbidden, CodeIPDenied,
 		CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodePayloadTooLarge, CodeOutputTooLarge, CodeUnsupportedMediaType,
-		CodeUnprocessable, CodeRateLimited, CodeQuotaExceeded, CodeNotReady, CodeEngineBusy,
+		CodeUnprocessable, CodeRateLimited, CodeQuotaExceeded, CodeNotReady, CodeEngineBusy, CodeUnsupportedLanguage,
 		CodeUpstreamUnavailable, CodeUpstreamTimeout, CodeUpstreamError, CodeInternal}
 }
 

@@ -87,6 +87,9 @@ func (h *Handlers) openFeed(ctx context.Context, w http.ResponseWriter, r *http.
 		h.writeLiveErr(w, r, err)
 		return nil, 0, false
 	}
+	if feed, ok = h.translated(ctx, w, r, info, feed); !ok {
+		return nil, 0, false
+	}
 	return feed, after, true
 }
 

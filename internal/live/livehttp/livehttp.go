@@ -137,6 +137,9 @@ type Options struct {
 	ViewerGuessesPerMinute int
 	// Now is the clock of the guess budget (time.Now if nil).
 	Now func() time.Time
+	// Translations, when set, offers sessions' captions in other
+	// languages ("translate" on create, ?lang= on feeds).
+	Translations Translations
 }
 
 // Defaults.

@@ -40,20 +40,31 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var req live.CreateRequest
+	var req createBody
 	if !decodeOptional(w, r, maxSessionBody, &req) {
 		return
 	}
-	c, err := h.opts.Sessions.Create(r.Context(), p.Subject, req)
+	langs, ok := h.prepareTranslate(w, r, req)
+	if !ok {
+		return
+	}
+	c, err := h.opts.Sessions.Create(r.Context(), p.Subject, req.CreateRequest)
 	if err != nil {
 		h.writeLiveErr(w, r, err)
 		return
+	}
+	if len(langs) > 0 {
+		if err := h.opts.Translations.Set(r.Context(), c.ID, langs); err != nil {
+			_ = h.opts.Sessions.Delete(context.WithoutCancel(r.Context()), p.Subject, c.ID)
+			h.writeLiveErr(w, r, err)
+			return
+		}
 	}
 	h.log.Info("session created", "request_id", apierr.RequestID(r.Context()), "session_id", c.ID, "principal", p.ID,
 		"viewer_mode", string(c.ViewerMode))
 	w.Header().Set("Cache-Control", "no-store") // the link token is shown once
 	w.Header().Set("Location", "/v1/sessions/"+c.ID)
-	apierr.JSON(w, http.StatusCreated, c)
+	apierr.JSON(w, http.StatusCreated, createdAnswer{Created: c, Translate: langs})
 }
 
 // listBody is the GET /v1/sessions answer.
@@ -91,7 +102,7 @@ func (h *Handlers) get(w http.ResponseWriter, r *http.Request) {
 		h.writeLiveErr(w, r, err)
 		return
 	}
-	apierr.JSON(w, http.StatusOK, info)
+	apierr.JSON(w, http.StatusOK, infoBody{Info: info, Translate: h.langsOf(r.Context(), id)})
 }
 
 func (h *Handlers) update(w http.ResponseWriter, r *http.Request) {
@@ -134,6 +145,11 @@ func (h *Handlers) delete(w http.ResponseWriter, r *http.Request) {
 	if err := h.opts.Sessions.Delete(r.Context(), ownerOf(p), id); err != nil {
 		h.writeLiveErr(w, r, err)
 		return
+	}
+	if h.opts.Translations != nil {
+		if err := h.opts.Translations.Set(r.Context(), id, nil); err != nil {
+			h.log.Warn("forgetting translation languages", "request_id", apierr.RequestID(r.Context()), "session_id", id, "err", err)
+		}
 	}
 	h.log.Info("session deleted", "request_id", apierr.RequestID(r.Context()), "session_id", id, "principal", p.ID)
 	w.WriteHeader(http.StatusNoContent)

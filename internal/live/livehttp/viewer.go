@@ -62,6 +62,10 @@ type viewBody struct {
 	Label      string          `json:"label,omitempty"`
 	LastSeq    uint64          `json:"last_seq,omitempty"`
 	Authorized bool            `json:"authorized"`
+	// Language is the captions' language and Translate the others a
+	// viewer may ask for with lang= (issue 18).
+	Language  string   `json:"language,omitempty"`
+	Translate []string `json:"translate,omitempty"`
 }
 
 // view serves GET /v1/sessions/{id}/view: a page learns whether to ask for
@@ -85,6 +89,7 @@ func (h *Handlers) view(w http.ResponseWriter, r *http.Request) {
 	body := viewBody{ID: info.ID, ViewerMode: info.ViewerMode, State: info.State, Authorized: allowed}
 	if allowed {
 		body.Label, body.LastSeq = info.Label, info.LastSeq
+		body.Language, body.Translate = info.Language, h.langsOf(r.Context(), id)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	apierr.JSON(w, http.StatusOK, body)
