@@ -62,6 +62,7 @@ func (o *output) read(ctx context.Context) {
 	for ctx.Err() == nil {
 		f, err := o.m.opts.Source.Open(ctx, o.session, o.spec.Lang, after)
 		if err == nil {
+			stop := context.AfterFunc(ctx, f.Close) // a feed ends when ctx does; make sure
 			for ev := range f.Events() {
 				after = ev.Seq
 				if ev.Type == live.TypeCaption && ev.Final && ev.Text != "" && !ev.Time.Before(o.created) {
@@ -69,6 +70,7 @@ func (o *output) read(ctx context.Context) {
 				}
 				wait = o.m.opts.MinBackoff
 			}
+			stop()
 			err = f.Err()
 			f.Close()
 		}

@@ -27,8 +27,8 @@ import (
 type youtube struct {
 	client *http.Client
 	creds  func() (string, error) // the ingestion URL, read at send time
-	seq    uint64 // the last seq sent
-	last   uint64 // the caption (live Seq) it carried
+	seq    uint64                 // the last seq sent
+	last   uint64                 // the caption (live Seq) it carried
 }
 
 // YouTubeBody is one caption as YouTube's ingestion takes it.
