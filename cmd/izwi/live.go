@@ -24,15 +24,18 @@ import (
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
 	"github.com/izwi-speech/izwi/internal/live/source"
+	"github.com/izwi-speech/izwi/internal/outputs"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
+	"github.com/izwi-speech/izwi/internal/translate/livetranslate"
 	"github.com/izwi-speech/izwi/internal/web"
 )
 
 // liveParts is the live-caption subsystem serve runs.
 type liveParts struct {
 	manager  *live.Manager
+	outputs  *outputs.Manager
 	http     *livehttp.Handlers
 	listen   *listen.Handler
 	routes   *api.LiveHandlers
@@ -64,7 +67,7 @@ func (g *gateway) failureFunc() func(*http.Request) {
 // missing streaming recognizer is not an error: sessions can be created
 // and watched, starting one answers 503.
 func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, gw *gateway,
-	privacy live.Privacy, translations livehttp.Translations, logger *slog.Logger) (*liveParts, error) {
+	privacy live.Privacy, lt *livetranslate.Service, logger *slog.Logger) (*liveParts, error) {
 	th, err := gw.ticketHandler()
 	if err != nil {
 		return nil, err
@@ -84,7 +87,7 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		Audit: gw.audit, Fail: gw.failureFunc(), ClientIP: gw.api.ClientIP, Logger: telemetry.Component(logger, "livehttp"),
 		MaxViewers: cfg.Viewers.MaxFeeds, MaxViewersPerIP: cfg.Viewers.MaxPerIP, MaxViewersPerSession: cfg.Viewers.MaxPerSession,
 		ReservedFDs: cfg.Viewers.ReservedFDs, ViewerGuessesPerMinute: cfg.Viewers.PasswordGuessesPerMinute,
-		Translations: translations})
+		Translations: translationsOf(lt)})
 	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -100,13 +103,19 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
+	om, oh, err := buildOutputs(cfg.Outputs, m, lt, gw.registry, logger)
+	if err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	lh := listen.NewHandler(lo)
 	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete, Context: h.Context,
 		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
 		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket,
 		Pages:  web.Handler(pages),
-		Listen: lh, ListenFile: listen.NewFileHandler(lo)}
-	return &liveParts{manager: m, http: h, listen: lh, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
+		Listen: lh, ListenFile: listen.NewFileHandler(lo),
+		OutputsCreate: oh.Create, OutputsList: oh.List, OutputsDelete: oh.Delete}
+	return &liveParts{manager: m, outputs: om, http: h, listen: lh, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
 }
 
 // closeSockets ends open ingest sockets and viewer feeds (1001), which
@@ -136,6 +145,9 @@ func (l *liveParts) close(ctx context.Context) {
 	l.stopSrcs()
 	l.sources.Wait()
 	l.closeStreams(ctx)
+	if err := l.outputs.Close(ctx); err != nil {
+		l.log.Warn("closing caption outputs", "err", err)
+	}
 	if err := l.manager.Close(ctx); err != nil {
 		l.log.Warn("closing live sessions", "err", err)
 	}
@@ -273,4 +285,13 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// translationsOf is lt as the live routes take it: nil (an untyped nil)
+// when translation is off.
+func translationsOf(lt *livetranslate.Service) livehttp.Translations {
+	if lt == nil {
+		return nil
+	}
+	return lt
 }

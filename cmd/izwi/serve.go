@@ -130,12 +130,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		log.Error("cannot start the chat proxy", "err", err)
 		return exitFailure
 	}
-	translations, err := buildTranslate(ctx, cfg.Translate, px, db, gw.registry, logger)
+	lt, err := buildTranslate(ctx, cfg.Translate, px, db, gw.registry, logger)
 	if err != nil {
 		log.Error("cannot start live translation", "err", err)
 		return exitFailure
 	}
-	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), translations, logger)
+	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), lt, logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure

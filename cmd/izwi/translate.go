@@ -14,7 +14,9 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
+	"github.com/izwi-speech/izwi/internal/outputs"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/translate"
@@ -27,10 +29,10 @@ var _ livehttp.Translations = (*livetranslate.Service)(nil)
 
 // buildTranslate builds the engines cfg names. An engine that cannot run
 // here (Apertium not installed, no chat upstream) is logged and left out;
-// with none left, translation is off and the result is nil (an untyped nil:
-// the live routes then refuse "translate" and lang=).
+// with none left, translation is off and the result is nil (the live
+// routes then refuse "translate" and lang=).
 func buildTranslate(ctx context.Context, cfg config.Translate, px *chat.Proxy, db *store.Store, reg prometheus.Registerer,
-	logger *slog.Logger) (livehttp.Translations, error) {
+	logger *slog.Logger) (*livetranslate.Service, error) {
 	log := telemetry.Component(logger, "translate")
 	var engines []translate.Engine
 	for _, name := range cfg.Engines {
@@ -71,4 +73,47 @@ func buildTranslate(ctx context.Context, cfg config.Translate, px *chat.Proxy, d
 		return nil, fmt.Errorf("translate: %w", err)
 	}
 	return lt, nil
+}
+
+// outputSource opens the feeds caption outputs follow: the manager's, in
+// the session's language or translated.
+type outputSource struct {
+	m  *live.Manager
+	tr *livetranslate.Service // nil: no translation
+}
+
+var _ outputs.Source = outputSource{}
+
+func (s outputSource) Open(ctx context.Context, id, lang string, after uint64) (live.Feed, error) {
+	f, err := s.m.Watch(ctx, id, after)
+	if err != nil || lang == "" {
+		return f, err
+	}
+	info, err := s.m.Get(ctx, "", id)
+	if err == nil && s.tr == nil {
+		err = livetranslate.ErrNotOffered
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return s.tr.Feed(ctx, info, lang, f)
+}
+
+func (s outputSource) Offers(ctx context.Context, info live.Info, lang string) error {
+	if s.tr == nil {
+		return livetranslate.ErrNotOffered
+	}
+	return s.tr.Offers(ctx, info, lang)
+}
+
+// buildOutputs starts the caption outputs over the live manager.
+func buildOutputs(cfg config.Outputs, m *live.Manager, tr *livetranslate.Service, reg prometheus.Registerer,
+	logger *slog.Logger) (*outputs.Manager, *outputs.Handlers, error) {
+	om, err := outputs.New(outputs.Options{Source: outputSource{m: m, tr: tr}, CredentialsDir: cfg.CredentialsDir,
+		FileDir: cfg.FileDir, MaxPerSession: cfg.MaxPerSession, Registerer: reg, Logger: telemetry.Component(logger, "outputs")})
+	if err != nil {
+		return nil, nil, err
+	}
+	return om, outputs.NewHandlers(om, m), nil
 }

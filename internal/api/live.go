@@ -29,6 +29,9 @@ type LiveHandlers struct {
 	Pages http.Handler
 	// Transcript reads a session's kept (opt-in, sealed) final captions.
 	Transcript http.Handler
+	// Outputs push a session's captions to YouTube, OBS, a webhook or a
+	// file (issue 18): create, list (with health), delete.
+	OutputsCreate, OutputsList, OutputsDelete http.Handler
 	// Listen is the Deepgram-compatible streaming endpoint.
 	Listen http.Handler
 	// ListenFile is the Deepgram-compatible pre-recorded endpoint (POST
@@ -53,6 +56,9 @@ func liveRoutes(h *LiveHandlers) []Route {
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/stop", Access: write, Handler: h.Stop},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/resume", Access: write, Handler: h.Resume},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/transcript", Access: write, Handler: h.Transcript},
+		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/outputs", Access: write, Handler: h.OutputsCreate},
+		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/outputs", Access: write, Handler: h.OutputsList},
+		{Method: http.MethodDelete, Pattern: "/v1/sessions/{id}/outputs/{oid}", Access: write, Handler: h.OutputsDelete},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/audio", Access: Ticket(auth.ScopeLiveWrite), Handler: h.Ingest},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/captions", Access: read, Handler: h.CaptionsWS},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/events", Access: read, Handler: h.CaptionsSSE},

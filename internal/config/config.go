@@ -46,6 +46,7 @@ type Config struct {
 	Viewers   Viewers   `json:"viewers" toml:"viewers"`
 	Chat      Chat      `json:"chat" toml:"chat"`
 	Translate Translate `json:"translate" toml:"translate"`
+	Outputs   Outputs   `json:"outputs" toml:"outputs"`
 	Vault     Vault     `json:"vault" toml:"vault"`
 	Privacy   Privacy   `json:"privacy" toml:"privacy"`
 }
@@ -214,6 +215,7 @@ func (c Config) Defaults() Config {
 	c.Viewers = c.Viewers.defaults(c)
 	c.Chat = c.Chat.defaults(c)
 	c.Translate = c.Translate.defaults(c)
+	c.Outputs = c.Outputs.defaults(c)
 	c.Vault = c.Vault.defaults(c)
 	c.Privacy = c.Privacy.defaults(c)
 	c.Engines.Deepgram = c.Engines.Deepgram.defaults()
@@ -274,7 +276,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Engines.validateChains()...)
 	for _, section := range [][]error{c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
 		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate(),
-		c.Live.validate(), c.Viewers.validate(), c.Chat.validate(), c.Translate.validate(), c.Vault.validate(), c.Privacy.validate()} {
+		c.Live.validate(), c.Viewers.validate(), c.Chat.validate(), c.Translate.validate(), c.Outputs.validate(), c.Vault.validate(), c.Privacy.validate()} {
 		errs = append(errs, section...)
 	}
 	return errors.Join(errs...)

@@ -158,12 +158,28 @@ func (s *Service) Feed(ctx context.Context, info live.Info, lang string, src liv
 	if to == from {
 		return src, nil
 	}
-	langs, err := s.Langs(ctx, info.ID)
-	if err != nil {
+	if err := s.Offers(ctx, info, to); err != nil {
 		return nil, err
 	}
-	if !slices.Contains(langs, to) {
-		return nil, fmt.Errorf("%w: %s", ErrNotOffered, to)
-	}
 	return newFeed(ctx, s, src, translate.Pair{From: from, To: to}), nil
+}
+
+// Offers reports (nil) whether session info offers lang: its own
+// language, or one it was created to translate into.
+func (s *Service) Offers(ctx context.Context, info live.Info, lang string) error {
+	to, ok := translate.NormLang(lang)
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNotOffered, lang)
+	}
+	if to == s.Source(info.Language) {
+		return nil
+	}
+	langs, err := s.Langs(ctx, info.ID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(langs, to) {
+		return fmt.Errorf("%w: %s", ErrNotOffered, to)
+	}
+	return nil
 }
