@@ -191,7 +191,7 @@ func (e *Engine) Translate(ctx context.Context, p translate.Pair, text string) (
 	case err != nil:
 		return "", fmt.Errorf("%w: apertium %s: %v", translate.ErrUnavailable, mode, exitClass(err))
 	}
-	s := strings.TrimSpace(out.String())
+	s := strings.Join(strings.Fields(out.String()), " ") // a dropped pronoun leaves two spaces
 	if s == "" || !utf8.ValidString(s) {
 		return "", fmt.Errorf("%w: apertium %s answered nothing usable", translate.ErrUnavailable, mode)
 	}
