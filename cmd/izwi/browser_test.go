@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -153,7 +154,7 @@ func TestBrowserCaptions(t *testing.T) {
 	}
 	const xssLabel = `<img src=x onerror="window.__xss=1">`
 	var pub, pw, mic created
-	if code := apiJSON(t, "POST", s.url+"/v1/sessions", key, map[string]any{"label": xssLabel, "start": true}, &pub); code != 201 {
+	if code := apiJSON(t, "POST", s.url+"/v1/sessions", key, map[string]any{"label": xssLabel, "start": true, "translate": []string{"es"}}, &pub); code != 201 {
 		t.Fatalf("create session: %d", code)
 	}
 	const password = "correct horse battery"
@@ -250,6 +251,18 @@ func TestBrowserCaptions(t *testing.T) {
 	checkText("display", utt.Reference, maxLiveWER)
 	checkText("password", short.Reference, maxLiveWER)
 	checkText("mic", utt.Reference, maxMicWER)
+	// Issue 18: a phone that picked Spanish shows Spanish (Apertium) while
+	// the display beside it shows English.
+	if tr := res["translated"]; tr == nil {
+		t.Error("no translated phone page")
+	} else {
+		text, _ := tr["text"].(string)
+		e := wer.Compute(utt.Reference, text)
+		t.Logf("phone in Spanish: %q (options %v)", text, tr["options"])
+		if text == "" || e.Rate() < 0.6 || !strings.Contains(text, "esperando") || !slices.Contains(tr["options"].([]any), any("es")) {
+			t.Errorf("the Spanish phone shows %q (WER against the English %.2f), options %v", text, e.Rate(), tr["options"])
+		}
+	}
 
 	if lv := res["live"]; lv != nil {
 		if l := lv["label"].(map[string]any); l["text"] != xssLabel || l["imgs"] != 0.0 || l["fired"] != false {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -28,6 +29,10 @@ type Settings struct {
 	Size int
 	// Kiosk asks the display to go full screen at the first chance.
 	Kiosk bool
+	// Lang is the language to show captions in (lang=es): the feed asks
+	// for it, and the session must offer it (issue 18). "" is the
+	// session's own.
+	Lang string
 }
 
 // ParseSettings reads kind's options from a raw query string. Unknown keys
@@ -54,8 +59,14 @@ func ParseSettings(kind, rawQuery string) Settings {
 		s.Size = intIn(q.Get("size"), 12, 240, 0)
 	}
 	s.Kiosk = kind == "display" && (q.Get("kiosk") == "1" || q.Get("kiosk") == "true")
+	if l := q.Get("lang"); langCode.MatchString(l) {
+		s.Lang = strings.ToLower(l)
+	}
 	return s
 }
+
+// langCode is a language code a page may ask for (es, spa, pt-BR).
+var langCode = regexp.MustCompile(`^[A-Za-z]{2,3}(-[A-Za-z]{2})?$`)
 
 func intIn(v string, lo, hi, def int) int {
 	n, err := strconv.Atoi(v)

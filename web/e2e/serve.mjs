@@ -47,8 +47,14 @@ try {
   const phone = await open('/live/' + a.pub, { width: 420, height: 760 });
   const display = await open('/display/' + a.pub, { width: 1280, height: 720 });
   const pw = await open('/live/' + a.pw, { width: 420, height: 760 });
+  const spanish = await open('/live/' + a.pub, { width: 420, height: 760 });
   await feedOpen(phone.page);
   await feedOpen(display.page);
+  await feedOpen(spanish.page);
+  // Issue 18: the session offers Spanish; this phone picks it.
+  await until(spanish.page, () => !document.getElementById('lang').hidden);
+  await spanish.page.selectOption('#lang', 'es');
+  await feedOpen(spanish.page);
   await until(pw.page, () => !document.getElementById('secret-form').hidden);
   const prompted = await pw.page.textContent('#state');
   await pw.page.screenshot({ path: a.out + '/live-password.png' });
@@ -74,6 +80,10 @@ try {
   report('display', { ok: true, text: displayText, qr });
 
   report('password', { ok: true, prompted, text: await settled(pw.page) });
+
+  const options = await spanish.page.evaluate(() => Array.from(document.getElementById('lang').options, (o) => o.value));
+  await spanish.page.screenshot({ path: a.out + '/live-spanish.png' });
+  report('translated', { ok: true, text: await settled(spanish.page, 500, 30000), options });
 
   const overlay = await open('/overlay/' + a.pub + '?lines=2', { width: 1280, height: 720 });
   await until(overlay.page, () => document.querySelectorAll('#captions .line').length >= 1);

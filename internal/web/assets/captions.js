@@ -84,7 +84,8 @@ export function wsURL(path) {
  * order; onStatus gets 'connecting' | 'open' | 'reconnecting' | 'closed'.
  */
 export class Feed {
-  constructor({ getTicket, onEvent, onStatus, onAuthError }) {
+  constructor({ getTicket, onEvent, onStatus, onAuthError, lang }) {
+    this.lang = lang || '';
     this.getTicket = getTicket || (async () => '');
     this.onEvent = onEvent || (() => {});
     this.onStatus = onStatus || (() => {});
@@ -126,7 +127,10 @@ export class Feed {
       return;
     }
     if (this.stopped) return;
-    const url = wsURL('/captions') + (this.lastSeq > 0 ? '?after=' + this.lastSeq : '');
+    const q = new URLSearchParams();
+    if (this.lastSeq > 0) q.set('after', String(this.lastSeq));
+    if (this.lang) q.set('lang', this.lang); // a translated feed (issue 18)
+    const url = wsURL('/captions') + (q.size ? '?' + q : '');
     const ws = ticket ? new WebSocket(url, [TICKET_PROTOCOL, ticket]) : new WebSocket(url);
     this.ws = ws;
     let opened = 0;
@@ -179,6 +183,12 @@ export class CaptionView {
     this.maxLines = maxLines;
     this.onChange = onChange || (() => {});
     this.open = new Map(); // segment → <p> still partial
+  }
+
+  clear() {
+    this.el.textContent = '';
+    this.open.clear();
+    this.onChange();
   }
 
   apply(ev) {
@@ -314,13 +324,25 @@ export async function watch(opts = {}) {
   };
 
   let mode = '';
+  let lang = opts.lang || document.body.dataset.lang || '';
+  let lastGetTicket = null;
   const startFeed = (getTicket) => {
+    lastGetTicket = getTicket;
     const onAuthError = () => {
       if (mode === 'password') prompt('The password was not accepted.');
       else showState(stateEl, 'missing'); // a revoked link, a deleted session
     };
-    feed = new Feed({ getTicket, onEvent, onStatus, onAuthError });
+    feed = new Feed({ getTicket, onEvent, onStatus, onAuthError, lang });
     feed.start();
+  };
+  // setLang shows the captions in another language the session offers
+  // ('' its own): the feed starts over, replaying what the session holds.
+  const setLang = (l) => {
+    lang = l;
+    if (!lastGetTicket) return;
+    if (feed) feed.stop();
+    view.clear();
+    startFeed(lastGetTicket);
   };
 
   const form = document.getElementById('secret-form');
@@ -358,7 +380,7 @@ export async function watch(opts = {}) {
       if (err instanceof APIError && err.status === 404) {
         if (!opts.ticketWithKey) showState(stateEl, 'missing');
         // The mic page: a private session shows only once the key is known.
-        return { view, info: null, feed: () => feed, startFeed, state: () => sessionState };
+        return { view, info: null, feed: () => feed, startFeed, setLang, state: () => sessionState };
       }
       showState(stateEl, 'reconnecting');
       const wait = Math.min(15000, 500 * 2 ** Math.min(attempt, 10));
@@ -380,5 +402,5 @@ export async function watch(opts = {}) {
   } else {
     showState(stateEl, 'missing');
   }
-  return { view, info, feed: () => feed, linkToken: secret, startFeed, state: () => sessionState };
+  return { view, info, feed: () => feed, linkToken: secret, startFeed, setLang, state: () => sessionState };
 }

@@ -25,9 +25,24 @@ jump.addEventListener('click', () => {
   box.focus();
 });
 
-watch({
+const page = await watch({
   onChange: () => {
     if (follow) toBottom();
     else jump.hidden = false;
   },
 });
+
+// The language picker: shown when the session offers translations.
+const picker = document.getElementById('lang');
+const offered = (page.info && Array.isArray(page.info.translate)) ? page.info.translate : [];
+if (offered.length > 0) {
+  const names = typeof Intl.DisplayNames === 'function' ? new Intl.DisplayNames([navigator.language || 'en'], { type: 'language' }) : null;
+  const name = (code) => { try { return (names && names.of(code)) || code; } catch { return code; } };
+  const own = page.info.language || '';
+  picker.append(new Option(own ? name(own) + ' (original)' : 'Original', ''));
+  for (const code of offered) picker.append(new Option(name(code), code));
+  picker.value = offered.includes(document.body.dataset.lang) ? document.body.dataset.lang : '';
+  picker.hidden = false;
+  picker.labels.forEach((l) => { l.hidden = false; });
+  picker.addEventListener('change', () => page.setLang(picker.value));
+}
