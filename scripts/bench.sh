@@ -30,6 +30,9 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
   go test ./internal/listen/ -run '^$' -bench BenchmarkStream -benchtime=5x -timeout 20m
   go test ./internal/listen/ -run '^$' -bench RefuseAtCapacity -benchtime=20x -timeout 10m
   echo
+  echo "## Live translation: final → translated final on a viewer feed, translations per second per core"
+  go test ./internal/translate/livetranslate/ -run '^$' -bench . -benchtime=20x -timeout 20m
+  echo
   echo "## Deepgram failover: gap from fault to the next caption; catch-up speed against the double"
   go test ./internal/speech/chain/ -run '^$' -bench 'Failover|CatchUp' -benchtime=10x -timeout 20m
   echo
