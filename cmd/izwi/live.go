@@ -102,7 +102,7 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	lh := listen.NewHandler(lo)
 	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete, Context: h.Context,
 		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
-		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket,
+		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket, MicTicket: h.MicTicket,
 		Pages:  web.Handler(pages),
 		Listen: lh, ListenFile: listen.NewFileHandler(lo)}
 	return &liveParts{manager: m, http: h, listen: lh, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
