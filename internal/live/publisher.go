@@ -23,12 +23,12 @@ type publisher struct {
 	limit int
 	count func(Event) // metrics hook; may be nil
 
-	mu   sync.Mutex
-	seq  uint64
-	hist []Event
-	open *Event // the latest partial of a segment not yet final
+	mu     sync.Mutex
+	seq    uint64
+	hist   []Event
+	open   *Event // the latest partial of a segment not yet final
 	engine string // the engine the latest caption named (console stats)
-	sub  *nats.Subscription
+	sub    *nats.Subscription
 }
 
 // historyPage bounds one history reply, so it stays far below the bus's
