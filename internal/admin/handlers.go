@@ -15,6 +15,7 @@ type handlers struct {
 	svc   *Service
 	pages *template.Template
 	tls   TLSStatus
+	live  *LivePages
 }
 
 func (h *handlers) routes() []Route {
@@ -23,7 +24,7 @@ func (h *handlers) routes() []Route {
 	}
 	// e is a route a user without MFA may use when MFA is required.
 	e := func(rt Route) Route { rt.enrol = true; return rt }
-	return []Route{
+	return append([]Route{
 		r("GET", "/static/admin.css", Public, serveCSS),
 		r("GET", "/login", Public, h.loginPage),
 		r("POST", "/login", Public, h.login),
@@ -48,7 +49,7 @@ func (h *handlers) routes() []Route {
 		r("POST", "/api/users/{name}/disable", AdminOnly, h.disableUser),
 		r("POST", "/api/users/{name}/role", AdminOnly, h.setRole),
 		r("POST", "/api/users/{name}/logout", AdminOnly, h.revokeSessions),
-	}
+	}, h.liveRoutes()...)
 }
 
 // page is what every template gets.
