@@ -22,6 +22,9 @@ type LivePages struct {
 	PublicURL func() string
 	// QR renders text as an SVG QR code with an accessible name (web.QRSVG).
 	QR func(text, label string) (string, error)
+	// Pausable offers Pause and Resume of a live session (blank the
+	// screens without ending it) when Live supports them.
+	Pausable bool
 }
 
 // maxVocabulary bounds the console's vocabulary field (words or phrases,
@@ -225,7 +228,10 @@ func (h *handlers) viewOf(r *http.Request, s LiveSession) sessionView {
 	case "idle", "interrupted":
 		v.Actions = []LiveAction{ActStart, ActStop}
 	case "live":
-		v.Actions = []LiveAction{ActPause, ActStop}
+		v.Actions = []LiveAction{ActStop}
+		if h.live.Pausable {
+			v.Actions = []LiveAction{ActPause, ActStop}
+		}
 	case "paused":
 		v.Actions = []LiveAction{ActResume, ActStop}
 	}

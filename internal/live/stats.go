@@ -75,7 +75,7 @@ func (l *levelMeter) read(now time.Time, s *Stats) {
 		return
 	}
 	if p := float64(math.Float32frombits(l.peak.Load())); p > 0 {
-		s.PeakDBFS = max(floorDBFS, 20*math.Log10(p))
+		s.PeakDBFS = max(floorDBFS, math.Round(200*math.Log10(p))/10) // 0.1 dB steps
 	}
 	s.Level = (s.PeakDBFS - floorDBFS) / -floorDBFS
 }

@@ -17,7 +17,7 @@ func TestLevelMeter(t *testing.T) {
 	l.note([]float32{0.1, -0.5, 0.2}, t0)
 	st = Stats{}
 	l.read(t0.Add(100*time.Millisecond), &st)
-	if !st.Receiving || st.Clipping || math.Abs(st.PeakDBFS-(-6.02)) > 0.01 || math.Abs(st.Level-(1-6.02/60)) > 0.001 {
+	if !st.Receiving || st.Clipping || math.Abs(st.PeakDBFS-(-6.0)) > 0.01 || math.Abs(st.Level-(1-6.02/60)) > 0.001 {
 		t.Fatalf("half scale: %+v", st)
 	}
 	// A louder frame in the same window raises the peak; a full-scale

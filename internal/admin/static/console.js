@@ -18,7 +18,8 @@ async function refresh(root) {
       const v = pick(data, el.dataset.field);
       if (el instanceof HTMLMeterElement) el.value = typeof v === 'number' ? v : 0;
       else if (el.dataset.flag !== undefined) el.hidden = !v;
-      else el.textContent = v == null ? '—' : String(v);
+      else if (typeof v === 'boolean') el.textContent = v ? 'yes' : 'no';
+      else el.textContent = v == null || v === '' ? '—' : String(v);
     }
     root.dataset.pollState = 'ok';
   } catch {
