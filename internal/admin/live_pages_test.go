@@ -86,7 +86,9 @@ func TestSessionPages(t *testing.T) {
 	e := newEnv(t)
 	fl := &fakeLive{}
 	e.live = &LivePages{Live: fl, Pairer: fl, PublicURL: func() string { return "https://captions.example.org" },
-		QR: func(text, label string) (string, error) { return `<svg role="img" aria-label="` + label + `"></svg>`, nil }}
+		QR: func(text, label string) (string, error) {
+			return `<svg role="img" aria-label="` + label + `"></svg>`, nil
+		}}
 	e.start()
 	admin := e.setup()
 	const opPass = "operator passphrase one"
