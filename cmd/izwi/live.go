@@ -67,7 +67,7 @@ func (g *gateway) failureFunc() func(*http.Request) {
 // missing streaming recognizer is not an error: sessions can be created
 // and watched, starting one answers 503.
 func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, gw *gateway,
-	privacy live.Privacy, logger *slog.Logger) (*liveParts, error) {
+	privacy live.Privacy, site *siteSettings, logger *slog.Logger) (*liveParts, error) {
 	th, err := gw.ticketHandler()
 	if err != nil {
 		return nil, err
@@ -98,7 +98,7 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	gw.onRevoke = h.RevokeSubject
 	lo := listen.Options{Logger: telemetry.Component(logger, "listen"), Recognizer: set.Recognizer, VAD: set.VAD,
 		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter, Recheck: gw.credentialCheck()}
-	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL}
+	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL, PublicURLFunc: site.configured}
 	if err := pages.Validate(); err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err

@@ -126,7 +126,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer priv.close(context.WithoutCancel(ctx))
-	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), logger)
+	site := newSiteSettings(cfg.Live.PublicURL)
+	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), site, logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure
@@ -184,13 +185,18 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	consoleURL := scheme(tlsConf) + "://" + adminLn.Addr().String()
-	publicURL := cfg.Live.PublicURL
-	if publicURL == "" {
-		publicURL = scheme(tlsConf) + "://" + ln.Addr().String()
+	apiURL := scheme(tlsConf) + "://" + ln.Addr().String()
+	publicURL := func() string {
+		if p := site.configured(); p != "" {
+			return p
+		}
+		return apiURL
 	}
+	cl := consoleLive{m: lv.manager, set: set, pairs: lv.pairs}
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
-		Live: &admin.LivePages{Live: consoleLive{m: lv.manager, set: set, pairs: lv.pairs}, Pairer: consoleLive{m: lv.manager, set: set, pairs: lv.pairs},
-			PublicURL: func() string { return publicURL }, QR: web.QRSVG},
+		Live: &admin.LivePages{Live: cl, Pairer: cl, PublicURL: publicURL, QR: web.QRSVG},
+		Ops: &admin.OpsPages{Keys: consoleKeys{gw.keys}, AuditLog: consoleAudit{db: db, log: gw.audit, cfg: cfg.Audit},
+			Health: healthChecks(set, db, broker, cfg.Data.Dir), Site: site},
 		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: append(adminKeyRoutes(gw.keys), priv.adminRoutes()...), Vault: keyring,
 		TLS: admin.TLSStatus{Mode: tlsInfo.Mode, Fingerprint: tlsInfo.Fingerprint, NotAfter: tlsInfo.NotAfter}}, consoleURL)
 	if err != nil {

@@ -273,7 +273,7 @@ func (h *handlers) failLive(w http.ResponseWriter, r *http.Request, err error) {
 	var msg string
 	status, code := http.StatusInternalServerError, "internal"
 	switch {
-	case errors.Is(err, ErrLiveRefused):
+	case errors.Is(err, ErrRefused):
 		status, code, msg = http.StatusConflict, "refused", strings.TrimPrefix(err.Error(), "admin: refused: ")
 	case errors.Is(err, ErrLiveUnsupported):
 		status, code, msg = http.StatusNotImplemented, "unsupported", "this action is not available in this build"

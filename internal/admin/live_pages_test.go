@@ -33,7 +33,7 @@ func (f *fakeLive) Create(_ context.Context, req NewSession) (LiveSession, error
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if req.Label == "bad" {
-		return LiveSession{}, ErrLiveRefused
+		return LiveSession{}, ErrRefused
 	}
 	s := LiveSession{ID: "ses_" + strings.Repeat("a", len(f.sessions)+1), Label: req.Label, State: "idle",
 		ViewerMode: "public", Vocabulary: req.Vocabulary, KeepTranscript: req.KeepTranscript, CreatedAt: time.Now()}

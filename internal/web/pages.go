@@ -118,6 +118,11 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, kind, id str
 // origin is where phones should go: the configured public URL, or the
 // origin this request came in on (empty when its Host is not a valid one).
 func (h *handler) origin(r *http.Request) string {
+	if h.publicFn != nil {
+		if p := h.publicFn(); p != "" {
+			return p
+		}
+	}
 	if h.public != "" {
 		return h.public
 	}

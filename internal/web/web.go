@@ -36,6 +36,10 @@ type Options struct {
 	// to (scheme://host[:port], e.g. behind a reverse proxy). Empty: the
 	// origin the request came in on (its Host header and TLS).
 	PublicURL string
+	// PublicURLFunc, when set, is asked on every page first (the console's
+	// Settings change the public URL live); "" falls back to PublicURL.
+	// It must return an origin as config.NormalizeOrigin makes.
+	PublicURLFunc func() string
 }
 
 // maxQRBody bounds POST /display/{id}/qr: a link token and some JSON.
@@ -49,10 +53,11 @@ type asset struct {
 }
 
 type handler struct {
-	log    *slog.Logger
-	public string
-	assets map[string]asset
-	pages  *pages
+	log      *slog.Logger
+	public   string
+	publicFn func() string
+	assets   map[string]asset
+	pages    *pages
 }
 
 // Handler serves GET /live/{id}, /display/{id}, /overlay/{id}, /mic/{id}
@@ -64,7 +69,7 @@ func Handler(opts Options) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages()}
+	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages(), publicFn: opts.PublicURLFunc}
 	if opts.PublicURL != "" {
 		var err error
 		if h.public, err = config.NormalizeOrigin(opts.PublicURL); err != nil {

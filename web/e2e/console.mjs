@@ -7,7 +7,7 @@
 //   device plays a shared utterance) → captions appear on the display, the
 //   console shows the input level and a viewer → stop.
 //
-//   node console.mjs --console=URL --token=SETUP --wav=FILE --wav-ms=N --out=DIR
+//   node console.mjs --console=URL --api=URL --token=SETUP --wav=FILE --wav-ms=N --out=DIR
 import { launch, args, report, watchPage, until, captionText, axeScan } from './lib.mjs';
 
 const a = args();
@@ -60,6 +60,32 @@ try {
     await check(page);
   }
   report('nav', { ok: nav.includes('/sessions'), nav });
+
+  // API keys: create with a scope and a limit (the secret shown once),
+  // rotate (a new secret), revoke.
+  await page.goto(a.console + '/keys');
+  await page.fill('#key-name', 'obs-overlay');
+  await page.check('#scope-live\\.read');
+  await page.fill('#rps', '5');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/keys"] button[type=submit]')]);
+  const secret = await page.$eval('#key-secret', (el) => el.textContent.trim());
+  const limits = await page.$eval('tbody', (el) => el.textContent);
+  await Promise.all([page.waitForNavigation(), page.click('button:text("Rotate obs-overlay")')]);
+  const rotated = await page.$eval('#key-secret', (el) => el.textContent.trim());
+  await Promise.all([page.waitForNavigation(), page.click('button:text("Revoke obs-overlay")')]);
+  const afterRevoke = await page.$$eval('tbody tr', (rows) => rows.map((r) => r.textContent));
+  report('keys', { ok: true, secret, rotated, limits, afterRevoke, reloaded: (await page.content()).includes(secret) });
+
+  // Settings: the public URL is checked against this server.
+  await page.goto(a.console + '/settings');
+  await page.fill('#public_url', a.api);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/settings"] button[type=submit]')]);
+  const urlCheck = await page.$eval('#url-check', (el) => el.textContent);
+  await page.goto(a.console + '/audit');
+  const verdict = await page.$eval('#audit-verdict', (el) => el.textContent);
+  await page.goto(a.console + '/health');
+  const health = await page.$$eval('tbody tr', (rows) => rows.map((r) => r.textContent.replace(/\s+/g, ' ').trim()));
+  report('ops', { ok: true, check: urlCheck, verdict, health });
 
   // Keyboard only: the skip link comes first and moves focus to the main
   // content; the create form is filled and sent without the mouse.
