@@ -114,6 +114,10 @@ func TestBrowserConsoleService(t *testing.T) {
 		!strings.Contains(fmt.Sprint(o["health"]), "database") {
 		t.Errorf("settings, audit and health pages: %v", o)
 	}
+	if sc := res["schedules"]; sc == nil || sc["schedError"] != "" || len(sc["calendar"].([]any)) < 2 ||
+		!strings.HasPrefix(sc["calendar"].([]any)[0].(string), "Sun ") || !strings.Contains(sc["calendar"].([]any)[0].(string), "09:30–11:00 Sunday service") {
+		t.Errorf("schedules page: %v", sc)
+	}
 	sv := res["service"]
 	if sv == nil {
 		t.Fatalf("the service did not run: %v", res)
@@ -141,7 +145,7 @@ func TestBrowserConsoleService(t *testing.T) {
 		t.Errorf("stop from the console: %v", stop)
 	}
 	pages := res["axe"]["axe"].(map[string]any)
-	for _, want := range []string{"/setup", "/login", "/", "/sessions", "/keys", "/audit", "/health", "/settings", "/display"} {
+	for _, want := range []string{"/setup", "/login", "/", "/sessions", "/keys", "/audit", "/health", "/settings", "/schedules", "/display"} {
 		if _, ok := pages[want]; !ok {
 			t.Errorf("axe did not check %s (checked %v)", want, pages)
 		}

@@ -238,18 +238,24 @@ func (l *liveParts) startSources(ctx context.Context, list []sourceFlag) error {
 	sctx, cancel := context.WithCancel(ctx)
 	l.stopSrcs = cancel
 	for _, j := range jobs {
-		l.sources.Add(1)
-		go func() {
-			defer l.sources.Done()
-			defer j.ing.Close()
-			if err := source.Run(sctx, j.src, j.ing); err != nil && sctx.Err() == nil {
-				l.log.Warn("source stopped", "session_id", j.id, "source", j.src.String(), "err", err)
-				return
-			}
-			l.log.Info("source ended", "session_id", j.id, "source", j.src.String())
-		}()
+		l.runSource(sctx, j.src, j.id, j.ing)
 	}
 	return nil
+}
+
+// runSource feeds ing from src in a goroutine that l.sources waits for,
+// until ctx ends or the source does.
+func (l *liveParts) runSource(ctx context.Context, src source.Source, id string, ing live.Ingest) {
+	l.sources.Add(1)
+	go func() {
+		defer l.sources.Done()
+		defer ing.Close()
+		if err := source.Run(ctx, src, ing); err != nil && ctx.Err() == nil {
+			l.log.Warn("source stopped", "session_id", id, "source", src.String(), "err", err)
+			return
+		}
+		l.log.Info("source ended", "session_id", id, "source", src.String())
+	}()
 }
 
 // sourceSession finds the source-owned session labelled label that is not

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/api"
@@ -16,6 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/schedule"
 	"github.com/izwi-speech/izwi/internal/sdnotify"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
@@ -140,6 +142,14 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		lv.close(cctx)
 	}()
 
+	schedules, err := schedule.OpenSQLite(ctx, db)
+	if err != nil {
+		log.Error("cannot open the schedules", "err", err)
+		return exitFailure
+	}
+	runner := &schedule.Runner{Rules: schedules, Runs: schedules, Sessions: scheduleSessions{lv}, Audit: gw.audit,
+		Log: telemetry.Component(logger, "schedule")}
+
 	lv.routes.Transcript = priv.transcriptHandler(lv.manager)
 	opts := gw.api
 	opts.Live = lv.routes
@@ -196,7 +206,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
 		Live: &admin.LivePages{Live: cl, Pairer: cl, PublicURL: publicURL, QR: web.QRSVG},
 		Ops: &admin.OpsPages{Keys: consoleKeys{gw.keys}, AuditLog: consoleAudit{db: db, log: gw.audit, cfg: cfg.Audit},
-			Health: healthChecks(set, db, broker, cfg.Data.Dir), Site: site},
+			Health: healthChecks(set, db, broker, cfg.Data.Dir), Site: site, Schedules: consoleSchedules{rules: schedules, now: time.Now}},
 		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: append(adminKeyRoutes(gw.keys), priv.adminRoutes()...), Vault: keyring,
 		TLS: admin.TLSStatus{Mode: tlsInfo.Mode, Fingerprint: tlsInfo.Fingerprint, NotAfter: tlsInfo.NotAfter}}, consoleURL)
 	if err != nil {
@@ -256,6 +266,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		if err := sdnotify.Watchdog(sctx, healthy, telemetry.Component(logger, "systemd")); err != nil {
 			log.Warn("systemd watchdog", "err", err)
 		}
+	}()
+	// Scheduled services start and stop on time (internal/schedule).
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = runner.Run(sctx)
 	}()
 	// Keys revoked by `izwi keys revoke` in another process: drop their
 	// outstanding tickets here too.

@@ -14,6 +14,8 @@ type OpsPages struct {
 	AuditLog AuditView
 	Health   func(ctx context.Context) []HealthCheck
 	Site     SiteSettings
+	// Schedules mounts the Schedules page.
+	Schedules Schedules
 }
 
 // auditRows is how many entries the audit page shows.
@@ -26,7 +28,7 @@ func (h *handlers) opsRoutes() []Route {
 	r := func(method, pattern string, a Access, fn http.HandlerFunc) Route {
 		return Route{Method: method, Pattern: pattern, Access: a, Handler: fn, form: true}
 	}
-	var out []Route
+	out := h.scheduleRoutes()
 	if h.ops.Keys != nil {
 		out = append(out, r("GET", "/keys", AdminOnly, h.keysPage), r("POST", "/keys", AdminOnly, h.createKey),
 			r("POST", "/keys/{id}/revoke", AdminOnly, h.revokeKey), r("POST", "/keys/{id}/rotate", AdminOnly, h.rotateKey))

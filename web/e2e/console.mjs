@@ -76,6 +76,19 @@ try {
   const afterRevoke = await page.$$eval('tbody tr', (rows) => rows.map((r) => r.textContent));
   report('keys', { ok: true, secret, rotated, limits, afterRevoke, reloaded: (await page.content()).includes(secret) });
 
+  // A weekly service on Sundays, shown in the two-week calendar.
+  await page.goto(a.console + '/schedules');
+  await page.fill('#s-label', 'Sunday service');
+  await page.check('#day-Sun');
+  await page.fill('#s-start', '09:30');
+  await page.fill('#s-stop', '11:00');
+  await page.fill('#s-tz', 'Africa/Johannesburg');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/schedules"] button[type=submit]')]);
+  const schedError = await page.$eval('main', (el) => (el.querySelector('.error') || { textContent: '' }).textContent);
+  const calendar = await page.$$eval('.calendar > li', (lis) => lis.map((li) => li.textContent.replace(/\s+/g, ' ').trim()));
+  await check(page);
+  report('schedules', { ok: true, schedError, calendar });
+
   // Settings: the public URL is checked against this server.
   await page.goto(a.console + '/settings');
   await page.fill('#public_url', a.api);
