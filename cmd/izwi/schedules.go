@@ -116,7 +116,9 @@ func (c consoleSchedules) Put(ctx context.Context, s admin.NewSchedule) error {
 	return c.rules.PutRule(ctx, r)
 }
 
-func (c consoleSchedules) Delete(ctx context.Context, id string) error { return c.rules.DeleteRule(ctx, id) }
+func (c consoleSchedules) Delete(ctx context.Context, id string) error {
+	return c.rules.DeleteRule(ctx, id)
+}
 
 func (c consoleSchedules) Calendar(ctx context.Context, days int) ([]admin.CalendarDay, error) {
 	rules, err := c.rules.Rules(ctx)
