@@ -32,10 +32,13 @@ import (
 
 // liveParts is the live-caption subsystem serve runs.
 type liveParts struct {
-	manager  *live.Manager
-	http     *livehttp.Handlers
-	listen   *listen.Handler
-	routes   *api.LiveHandlers
+	manager *live.Manager
+	http    *livehttp.Handlers
+	listen  *listen.Handler
+	routes  *api.LiveHandlers
+	// pairs issues the console's microphone pairing codes, which
+	// POST /v1/sessions/{id}/mic-ticket redeems.
+	pairs    *ticket.Issuer
 	log      *slog.Logger
 	sources  sync.WaitGroup
 	stopSrcs context.CancelFunc
@@ -80,7 +83,8 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	if err != nil {
 		return nil, fmt.Errorf("live: %w", err)
 	}
-	h, err := livehttp.New(livehttp.Options{Sessions: m, Tickets: th.Issuer, Slots: livehttp.FromLimiter(gw.limiter),
+	pairs := ticket.NewPairingIssuer(micPairingTTL, 0, nil, telemetry.Component(logger, "pairing"))
+	h, err := livehttp.New(livehttp.Options{Sessions: m, Tickets: th.Issuer, Pairings: pairs, Slots: livehttp.FromLimiter(gw.limiter),
 		Audit: gw.audit, Fail: gw.failureFunc(), ClientIP: gw.api.ClientIP, Logger: telemetry.Component(logger, "livehttp"),
 		MaxViewers: cfg.Viewers.MaxFeeds, MaxViewersPerIP: cfg.Viewers.MaxPerIP, MaxViewersPerSession: cfg.Viewers.MaxPerSession,
 		ReservedFDs: cfg.Viewers.ReservedFDs, ViewerGuessesPerMinute: cfg.Viewers.PasswordGuessesPerMinute})
@@ -102,10 +106,10 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	lh := listen.NewHandler(lo)
 	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete, Context: h.Context,
 		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
-		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket,
+		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket, MicTicket: h.MicTicket,
 		Pages:  web.Handler(pages),
 		Listen: lh, ListenFile: listen.NewFileHandler(lo)}
-	return &liveParts{manager: m, http: h, listen: lh, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
+	return &liveParts{manager: m, http: h, listen: lh, routes: routes, pairs: pairs, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
 }
 
 // closeSockets ends open ingest sockets and viewer feeds (1001), which

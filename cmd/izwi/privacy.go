@@ -184,7 +184,7 @@ func (p *privacyParts) adminRoutes() []admin.Route {
 		Model: p.cfg.Engines.Speaker.Model, Logger: p.log, CSRF: func(r *http.Request) string {
 			s, _ := admin.SessionFrom(r.Context())
 			return s.CSRFToken()
-		}})
+		}, Chrome: admin.Chrome})
 	return []admin.Route{
 		{Method: http.MethodGet, Pattern: "/speakers", Access: admin.AdminOnly, Handler: h.Page()},
 		{Method: http.MethodGet, Pattern: "/speakers/assets/{file}", Access: admin.AdminOnly, Handler: h.Asset()},

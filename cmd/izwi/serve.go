@@ -20,6 +20,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
+	"github.com/izwi-speech/izwi/internal/web"
 )
 
 // runServe starts the server and blocks until ctx is cancelled (SIGINT or
@@ -183,7 +184,13 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	consoleURL := scheme(tlsConf) + "://" + adminLn.Addr().String()
+	publicURL := cfg.Live.PublicURL
+	if publicURL == "" {
+		publicURL = scheme(tlsConf) + "://" + ln.Addr().String()
+	}
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
+		Live: &admin.LivePages{Live: consoleLive{m: lv.manager, set: set, pairs: lv.pairs}, Pairer: consoleLive{m: lv.manager, set: set, pairs: lv.pairs},
+			PublicURL: func() string { return publicURL }, QR: web.QRSVG},
 		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: append(adminKeyRoutes(gw.keys), priv.adminRoutes()...), Vault: keyring,
 		TLS: admin.TLSStatus{Mode: tlsInfo.Mode, Fingerprint: tlsInfo.Fingerprint, NotAfter: tlsInfo.NotAfter}}, consoleURL)
 	if err != nil {

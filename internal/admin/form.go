@@ -22,7 +22,8 @@ var errForm = errors.New("admin: malformed form")
 func formField(name string) bool {
 	switch name {
 	case "name", "password", "current_password", "new_password", "code", "recovery_code",
-		"token", "role", "csrf", "disabled":
+		"token", "role", "csrf", "disabled",
+		"label", "viewer_mode", "viewer_password", "vocabulary", "keep_transcript", "action":
 		return true
 	}
 	return false

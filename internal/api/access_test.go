@@ -69,7 +69,7 @@ func allRoutes(g *gw) []Route {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Context: ok, Start: ok, Stop: ok, Resume: ok,
-		Ingest: ok, Transcript: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
+		Ingest: ok, Transcript: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, MicTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
 	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok}
 	return Routes(opts)
 }
@@ -131,7 +131,10 @@ func TestRouteTableWalk(t *testing.T) {
 		// Public: exchanging a viewer password or link token for a ticket
 		// (throttled and audited by the handler), and the embedded pages.
 		"POST /v1/sessions/{id}/viewer-ticket": Public,
-		"GET /live/{id}":                       Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
+		// Public: a console pairing code (single use, in the body) for an
+		// ingest ticket; bad codes are throttled and audited.
+		"POST /v1/sessions/{id}/mic-ticket": Public,
+		"GET /live/{id}":                    Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
 		"GET /assets/{file}": Public, "POST /display/{id}/qr": Public,
 		"GET /v1/listen": Scope(auth.ScopeASRRead),
 		// OpenAI-compatible routes (issue 7).

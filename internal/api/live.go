@@ -24,6 +24,11 @@ type LiveHandlers struct {
 	// a ticket. It takes no credentials (that is its point); wrong secrets
 	// count as authentication failures and are throttled and audited.
 	ViewerTicket http.Handler
+	// MicTicket exchanges a single-use pairing code from the console's
+	// microphone QR for an ingest ticket on that session. Like
+	// ViewerTicket it takes no credentials; bad codes are throttled and
+	// audited.
+	MicTicket http.Handler
 	// Pages serves the viewer, display, overlay and microphone pages and
 	// their assets, embedded in the binary.
 	Pages http.Handler
@@ -58,6 +63,7 @@ func liveRoutes(h *LiveHandlers) []Route {
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/events", Access: read, Handler: h.CaptionsSSE},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/view", Access: read, Handler: h.View},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/viewer-ticket", Access: Public, Handler: h.ViewerTicket},
+		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/mic-ticket", Access: Public, Handler: h.MicTicket},
 		{Method: http.MethodGet, Pattern: "/v1/listen", Access: Scope(auth.ScopeASRRead), Handler: h.Listen},
 		{Method: http.MethodPost, Pattern: "/v1/listen", Access: Scope(auth.ScopeASRRead), Handler: h.ListenFile},
 	}

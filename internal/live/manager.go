@@ -140,6 +140,7 @@ type session struct {
 	bytesIn    int64
 	pipeDrops  time.Duration
 	lastSpeech atomic.Int64 // unix nanoseconds (manager clock)
+	level      levelMeter   // recent input peak, for the console (stats.go)
 	// context is the session's prepared text: in memory only, never in
 	// its record, gone with the process (prepared.go).
 	context string

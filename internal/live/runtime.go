@@ -268,6 +268,7 @@ func (m *Manager) onAudio(s *session, msg *nats.Msg) {
 		return
 	}
 	m.met.audioIn.Add(float64(len(samples)) / float64(m.rate()))
+	s.level.note(samples, m.now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.msgsIn++

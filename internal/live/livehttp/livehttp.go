@@ -98,6 +98,9 @@ type Options struct {
 	Sessions live.Sessions
 	// Tickets issues viewer tickets; nil leaves ViewerTicket out.
 	Tickets Issuer
+	// Pairings redeems the console's microphone pairing codes; nil (or no
+	// Tickets) leaves MicTicket out.
+	Pairings Redeemer
 	// Slots, when set, holds a session slot for each ingest socket and
 	// charges its audio (nil: unlimited).
 	Slots Slots
@@ -161,6 +164,8 @@ type Handlers struct {
 	Ingest                        http.Handler
 	CaptionsWS, CaptionsSSE, View http.Handler
 	ViewerTicket                  http.Handler
+	// MicTicket exchanges a console pairing code for an ingest ticket.
+	MicTicket http.Handler
 
 	opts Options
 	log  *slog.Logger
@@ -231,6 +236,9 @@ func New(opts Options) (*Handlers, error) {
 	h.View = http.HandlerFunc(h.view)
 	if opts.Tickets != nil {
 		h.ViewerTicket = http.HandlerFunc(h.viewerTicket)
+		if opts.Pairings != nil {
+			h.MicTicket = http.HandlerFunc(h.micTicket)
+		}
 	}
 	return h, nil
 }

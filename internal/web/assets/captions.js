@@ -64,13 +64,29 @@ export async function keyTicket(key, scope) {
   return (await resp.json()).ticket;
 }
 
-/** Reads #t=<token> from the address and removes it from the address bar
- * (and history), so it is neither bookmarked by accident nor shown. */
-export function takeLinkToken() {
-  const m = /(?:^#|&)t=([A-Za-z0-9_.~-]{1,128})(?:&|$)/.exec(location.hash);
+/** Reads #<name>=<value> from the address and removes the fragment from
+ * the address bar (and history), so a secret is neither bookmarked by
+ * accident nor shown. */
+export function takeFragment(name) {
+  const m = new RegExp('(?:^#|&)' + name + '=([A-Za-z0-9_.~-]{1,128})(?:&|$)').exec(location.hash);
   if (!m) return '';
   history.replaceState(history.state, '', location.pathname + location.search);
   return m[1];
+}
+
+/** Reads the link token (#t=) of a link session's share URL. */
+export function takeLinkToken() { return takeFragment('t'); }
+
+/** Exchanges the console's single-use microphone pairing code (#pair=) for
+ * an ingest ticket; the server starts the session if it is idle. */
+export async function pairTicket(code) {
+  const resp = await fetch(api('/mic-ticket'), {
+    method: 'POST', cache: 'no-store', credentials: 'omit',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ code, origin: location.origin }),
+  });
+  if (!resp.ok) throw await readError(resp);
+  return (await resp.json()).ticket;
 }
 
 export function wsURL(path) {
