@@ -14,6 +14,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/engines"
@@ -126,7 +127,9 @@ func (p *privacyParts) enqueue(what, sessionID string, job func(context.Context)
 const keepTimeout = 2 * time.Second
 
 // liveHooks are the per-session privacy defaults and hooks for live.Manager.
-func (p *privacyParts) liveHooks() live.Privacy {
+// Catch-up finals pass through the session's caption settings like every
+// other caption; a deleted session's settings go with it.
+func (p *privacyParts) liveHooks(captions *captionfilter.Filters) live.Privacy {
 	pr := p.cfg.Privacy
 	h := live.Privacy{KeepTranscript: pr.KeepTranscripts, IdentifySpeakers: pr.Identify(),
 		// A kept final is stored before viewers see it (durable across a
@@ -140,10 +143,16 @@ func (p *privacyParts) liveHooks() live.Privacy {
 			}
 		},
 		Replace: func(id string, from, to float64, finals []live.Event) {
+			for i := range finals {
+				finals[i] = captions.Apply(id, finals[i])
+			}
 			p.enqueue("catch-up", id, func(ctx context.Context) error { return p.keeper.Replace(ctx, id, from, to, finals) })
 		},
 		Forget: func(id string) {
 			p.enqueue("destroy", id, func(ctx context.Context) error {
+				if err := captions.Forget(ctx, id); err != nil {
+					return err
+				}
 				return p.keeper.DestroySession(retention.WithActor(ctx, "system:live"), id, "deleted")
 			})
 		}}

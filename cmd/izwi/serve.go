@@ -14,6 +14,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api"
 	"github.com/izwi-speech/izwi/internal/buildinfo"
 	"github.com/izwi-speech/izwi/internal/bus"
+	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/sdnotify"
@@ -126,7 +127,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer priv.close(context.WithoutCancel(ctx))
-	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), logger)
+	captions, err := captionfilter.New(ctx, db)
+	if err != nil {
+		log.Error("cannot open the caption settings", "err", err)
+		return exitFailure
+	}
+	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(captions), captions, logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure

@@ -34,6 +34,9 @@ type LiveHandlers struct {
 	Pages http.Handler
 	// Transcript reads a session's kept (opt-in, sealed) final captions.
 	Transcript http.Handler
+	// Filters and SetFilters read and replace a session's caption
+	// settings (formatter, profanity masking, replacement list).
+	Filters, SetFilters http.Handler
 	// Listen is the Deepgram-compatible streaming endpoint.
 	Listen http.Handler
 	// ListenFile is the Deepgram-compatible pre-recorded endpoint (POST
@@ -58,6 +61,8 @@ func liveRoutes(h *LiveHandlers) []Route {
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/stop", Access: write, Handler: h.Stop},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/resume", Access: write, Handler: h.Resume},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/transcript", Access: write, Handler: h.Transcript},
+		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/filters", Access: write, Handler: h.Filters},
+		{Method: http.MethodPut, Pattern: "/v1/sessions/{id}/filters", Access: write, Handler: h.SetFilters},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/audio", Access: Ticket(auth.ScopeLiveWrite), Handler: h.Ingest},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/captions", Access: read, Handler: h.CaptionsWS},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/events", Access: read, Handler: h.CaptionsSSE},
