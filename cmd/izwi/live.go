@@ -108,7 +108,7 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	lh := listen.NewHandler(lo)
 	ch := captionfilter.NewHandler(captions, m, gw.audit, telemetry.Component(logger, "captions"))
 	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete, Context: h.Context,
-		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
+		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Pause: h.Pause, Ingest: h.Ingest,
 		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket, MicTicket: h.MicTicket,
 		Filters: ch.Get(), SetFilters: ch.Put(),
 		Pages:  web.Handler(pages),

@@ -11,7 +11,7 @@ import (
 // rest of the table. A nil field leaves its route out.
 type LiveHandlers struct {
 	// Session management, for the session's owner (live.write) or an admin.
-	Create, List, Get, Update, Delete, Start, Stop, Resume http.Handler
+	Create, List, Get, Update, Delete, Start, Stop, Resume, Pause http.Handler
 	// Context replaces a session's prepared text with an uploaded document
 	// (TXT, Markdown, DOCX or PDF).
 	Context http.Handler
@@ -60,6 +60,7 @@ func liveRoutes(h *LiveHandlers) []Route {
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/start", Access: write, Handler: h.Start},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/stop", Access: write, Handler: h.Stop},
 		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/resume", Access: write, Handler: h.Resume},
+		{Method: http.MethodPost, Pattern: "/v1/sessions/{id}/pause", Access: write, Handler: h.Pause},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/transcript", Access: write, Handler: h.Transcript},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/filters", Access: write, Handler: h.Filters},
 		{Method: http.MethodPut, Pattern: "/v1/sessions/{id}/filters", Access: write, Handler: h.SetFilters},

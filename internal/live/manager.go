@@ -344,7 +344,7 @@ func (m *Manager) snapshot() []*session {
 
 // gauge recounts sessions by state.
 func (m *Manager) gauge() {
-	counts := map[State]int{Idle: 0, Live: 0, Interrupted: 0, Stopped: 0}
+	counts := map[State]int{Idle: 0, Live: 0, Interrupted: 0, Paused: 0, Stopped: 0}
 	for _, s := range m.snapshot() {
 		s.mu.Lock()
 		counts[s.rec.State]++
