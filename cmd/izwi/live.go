@@ -100,7 +100,8 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	gw.onRevoke = h.RevokeSubject
 	lo := listen.Options{Logger: telemetry.Component(logger, "listen"), Recognizer: set.Recognizer, VAD: set.VAD,
 		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter, Recheck: gw.credentialCheck()}
-	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL}
+	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL,
+		PublicSessions: publicSessions(m)}
 	if err := pages.Validate(); err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err
@@ -280,4 +281,23 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// publicSessions lists, for the index at /, the sessions anyone may watch:
+// viewer mode public and not stopped. Link, password and private sessions
+// are never listed.
+func publicSessions(m *live.Manager) func(context.Context) ([]web.PublicSession, error) {
+	return func(ctx context.Context) ([]web.PublicSession, error) {
+		list, err := m.List(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		var out []web.PublicSession
+		for _, s := range list {
+			if s.ViewerMode == live.ViewPublic && s.State != live.Stopped {
+				out = append(out, web.PublicSession{ID: s.ID, Label: s.Label, State: string(s.State)})
+			}
+		}
+		return out, nil
+	}
 }

@@ -137,7 +137,7 @@ func TestRouteTableWalk(t *testing.T) {
 		// ingest ticket; bad codes are throttled and audited.
 		"POST /v1/sessions/{id}/mic-ticket": Public,
 		"GET /live/{id}":                    Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
-		"GET /assets/{file}": Public, "POST /display/{id}/qr": Public,
+		"GET /assets/{file}": Public, "POST /display/{id}/qr": Public, "GET /{$}": Public,
 		"GET /v1/listen": Scope(auth.ScopeASRRead),
 		// OpenAI-compatible routes (issue 7).
 		"POST /v1/audio/transcriptions": Scope(auth.ScopeASRRead), "POST /v1/audio/speech": Scope(auth.ScopeTTSRead),

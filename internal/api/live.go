@@ -74,7 +74,8 @@ func liveRoutes(h *LiveHandlers) []Route {
 		{Method: http.MethodPost, Pattern: "/v1/listen", Access: Scope(auth.ScopeASRRead), Handler: h.ListenFile},
 	}
 	if h.Pages != nil {
-		for _, p := range []string{"/live/{id}", "/display/{id}", "/overlay/{id}", "/mic/{id}", "/assets/{file}"} {
+		// "/{$}": the index of public sessions, at / only.
+		for _, p := range []string{"/{$}", "/live/{id}", "/display/{id}", "/overlay/{id}", "/mic/{id}", "/assets/{file}"} {
 			all = append(all, Route{Method: http.MethodGet, Pattern: p, Access: Public, Handler: h.Pages})
 		}
 		// The display's QR for a link session: the token comes in the body,
