@@ -71,6 +71,8 @@ func (c consoleLive) Act(ctx context.Context, id string, a admin.LiveAction) (ad
 		do = c.m.Stop
 	case admin.ActResume:
 		do = c.m.Resume
+	case admin.ActPause:
+		do = c.m.Pause
 	default:
 		return admin.LiveSession{}, admin.ErrLiveUnsupported
 	}

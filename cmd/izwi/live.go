@@ -18,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api"
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/bus"
+	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/listen"
@@ -67,7 +68,7 @@ func (g *gateway) failureFunc() func(*http.Request) {
 // missing streaming recognizer is not an error: sessions can be created
 // and watched, starting one answers 503.
 func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, gw *gateway,
-	privacy live.Privacy, site *siteSettings, logger *slog.Logger) (*liveParts, error) {
+	privacy live.Privacy, captions *captionfilter.Filters, site *siteSettings, logger *slog.Logger) (*liveParts, error) {
 	th, err := gw.ticketHandler()
 	if err != nil {
 		return nil, err
@@ -79,7 +80,8 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		}
 	}
 	m, err := live.NewManager(ctx, live.ManagerOptions{Store: db, Conn: broker.Conn(), Recognizer: set.Recognizer, VAD: set.VAD,
-		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry})
+		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry,
+		Captions: captions.Apply})
 	if err != nil {
 		return nil, fmt.Errorf("live: %w", err)
 	}
@@ -98,15 +100,18 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	gw.onRevoke = h.RevokeSubject
 	lo := listen.Options{Logger: telemetry.Component(logger, "listen"), Recognizer: set.Recognizer, VAD: set.VAD,
 		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter, Recheck: gw.credentialCheck()}
-	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL, PublicURLFunc: site.configured}
+	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL, PublicURLFunc: site.configured,
+		PublicSessions: publicSessions(m)}
 	if err := pages.Validate(); err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	lh := listen.NewHandler(lo)
+	ch := captionfilter.NewHandler(captions, m, gw.audit, telemetry.Component(logger, "captions"))
 	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete, Context: h.Context,
-		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
+		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Pause: h.Pause, Ingest: h.Ingest,
 		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket, MicTicket: h.MicTicket,
+		Filters: ch.Get(), SetFilters: ch.Put(),
 		Pages:  web.Handler(pages),
 		Listen: lh, ListenFile: listen.NewFileHandler(lo)}
 	return &liveParts{manager: m, http: h, listen: lh, routes: routes, pairs: pairs, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
@@ -282,4 +287,23 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// publicSessions lists, for the index at /, the sessions anyone may watch:
+// viewer mode public and not stopped. Link, password and private sessions
+// are never listed.
+func publicSessions(m *live.Manager) func(context.Context) ([]web.PublicSession, error) {
+	return func(ctx context.Context) ([]web.PublicSession, error) {
+		list, err := m.List(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		var out []web.PublicSession
+		for _, s := range list {
+			if s.ViewerMode == live.ViewPublic && s.State != live.Stopped {
+				out = append(out, web.PublicSession{ID: s.ID, Label: s.Label, State: string(s.State)})
+			}
+		}
+		return out, nil
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api"
 	"github.com/izwi-speech/izwi/internal/buildinfo"
 	"github.com/izwi-speech/izwi/internal/bus"
+	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/schedule"
@@ -129,7 +130,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	defer priv.close(context.WithoutCancel(ctx))
 	site := newSiteSettings(cfg.Live.PublicURL)
-	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), site, logger)
+	captions, err := captionfilter.New(ctx, db)
+	if err != nil {
+		log.Error("cannot open the caption settings", "err", err)
+		return exitFailure
+	}
+	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(captions), captions, site, logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure
@@ -204,7 +210,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	cl := consoleLive{m: lv.manager, set: set, pairs: lv.pairs}
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
-		Live: &admin.LivePages{Live: cl, Pairer: cl, PublicURL: publicURL, QR: web.QRSVG},
+		Live: &admin.LivePages{Live: cl, Pairer: cl, PublicURL: publicURL, QR: web.QRSVG, Pausable: true},
 		Ops: &admin.OpsPages{Keys: consoleKeys{gw.keys}, AuditLog: consoleAudit{db: db, log: gw.audit, cfg: cfg.Audit},
 			Health: healthChecks(set, db, broker, cfg.Data.Dir), Site: site, Schedules: consoleSchedules{rules: schedules, now: time.Now}},
 		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: append(adminKeyRoutes(gw.keys), priv.adminRoutes()...), Vault: keyring,

@@ -107,6 +107,9 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		if e.Type == TypeSpeechStarted || (e.Type == TypeCaption && e.Text != "") {
 			s.lastSpeech.Store(m.now().UnixNano())
 		}
+		if m.caption != nil && e.Type == TypeCaption {
+			e = m.caption(s.rec.ID, e)
+		}
 		pub.publishKept(e, keep)
 	}
 	pc := PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords, Context: s.context,

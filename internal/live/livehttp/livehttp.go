@@ -158,7 +158,7 @@ const (
 // Handlers are the live routes' handlers, one field per route of
 // api.LiveHandlers.
 type Handlers struct {
-	Create, List, Get, Update, Delete, Start, Stop, Resume http.Handler
+	Create, List, Get, Update, Delete, Start, Stop, Resume, Pause http.Handler
 	// Context replaces a session's prepared text with an uploaded document.
 	Context                       http.Handler
 	Ingest                        http.Handler
@@ -231,6 +231,7 @@ func New(opts Options) (*Handlers, error) {
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
 	h.Context = http.HandlerFunc(h.context)
 	h.Start, h.Stop, h.Resume = h.transition(opts.Sessions.Start), h.transition(opts.Sessions.Stop), h.transition(opts.Sessions.Resume)
+	h.Pause = h.transition(opts.Sessions.Pause)
 	h.Ingest = h.tracked(h.ingest)
 	h.CaptionsWS, h.CaptionsSSE = h.tracked(h.viewerSlot(h.captionsWS)), h.tracked(h.viewerSlot(h.captionsSSE))
 	h.View = http.HandlerFunc(h.view)
