@@ -144,6 +144,19 @@ func TestBrowserConsoleService(t *testing.T) {
 	if stop := res["stop"]; stop == nil || stop["state"] != "stopped" {
 		t.Errorf("stop from the console: %v", stop)
 	}
+	// The exports: SRT cues with the words, a PDF whose text has them too.
+	if ex := res["export"]; ex == nil {
+		t.Error("no export")
+	} else {
+		srt, _ := ex["srt"].(string)
+		if !strings.Contains(srt, " --> ") || !strings.Contains(srt, "hour") || !strings.HasPrefix(ex["srtType"].(string), "application/x-subrip") {
+			t.Errorf("SRT export (%v): %q", ex["srtType"], srt)
+		}
+		out, err := exec.CommandContext(t.Context(), "pdftotext", ex["pdf"].(string), "-").Output()
+		if err != nil || !strings.Contains(string(out), "hour") || ex["pdfType"] != "application/pdf" {
+			t.Errorf("PDF export (%v): %v %q", ex["pdfType"], err, out)
+		}
+	}
 	pages := res["axe"]["axe"].(map[string]any)
 	for _, want := range []string{"/setup", "/login", "/", "/sessions", "/keys", "/audit", "/health", "/settings", "/schedules", "/display"} {
 		if _, ok := pages[want]; !ok {

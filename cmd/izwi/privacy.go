@@ -8,12 +8,14 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/consent"
@@ -209,6 +211,22 @@ func (p *privacyParts) adminRoutes() []admin.Route {
 // every format, retentionhttp).
 func (p *privacyParts) transcriptHandler(sessions live.Sessions) http.Handler {
 	return retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log}).Transcript()
+}
+
+// consoleTranscript serves the console's GET /sessions/{id}/transcript: the
+// same exports as the API. Console sessions belong to no key (owner ""), so
+// the console user reads them as an administrator would; the keeper audits
+// the read as that user.
+func (p *privacyParts) consoleTranscript(sessions live.Sessions) admin.Route {
+	h := p.transcriptHandler(sessions)
+	return admin.Route{Method: http.MethodGet, Pattern: "/sessions/{id}/transcript", Access: admin.Operator,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			pr, _ := auth.FromContext(r.Context())
+			if !pr.Has(auth.ScopeAdmin) {
+				pr.Scopes = append(slices.Clone(pr.Scopes), auth.ScopeAdmin)
+			}
+			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), pr)))
+		})}
 }
 
 // close stops the writer (what is queued is written first, within ctx)

@@ -5,9 +5,11 @@
 //   keyboard only → open the display at its QR code's URL → pair a
 //   microphone with the session's pairing QR (Chromium's fake capture
 //   device plays a shared utterance) → captions appear on the display, the
-//   console shows the input level and a viewer → stop.
+//   console shows the input level and a viewer → stop → export the kept
+//   transcript as SRT and PDF.
 //
 //   node console.mjs --console=URL --api=URL --token=SETUP --wav=FILE --wav-ms=N --out=DIR
+import { writeFileSync } from 'node:fs';
 import { launch, args, report, watchPage, until, captionText, axeScan } from './lib.mjs';
 
 const a = args();
@@ -111,6 +113,8 @@ try {
   await page.keyboard.type('Sunday service');
   await tabTo(page, '#vocabulary');
   await page.keyboard.type('izwi:IH Z W IY, supper');
+  await tabTo(page, '#keep_transcript');
+  await page.keyboard.press('Space');
   await tabTo(page, 'form[action="/sessions"] button[type=submit]');
   // The focused control shows a focus ring (:focus-visible).
   const focusRing = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
@@ -176,6 +180,16 @@ try {
   await Promise.all([page.waitForURL(/\/sessions\/ses_/), page.click('#action-stop')]);
   await until(page, () => document.getElementById('state').textContent.trim() === 'stopped', undefined, 10000);
   report('stop', { ok: true, state: await page.$eval('#state', (el) => el.textContent.trim()) });
+
+  // Export the kept transcript as SRT and PDF from the session page.
+  const srtURL = await page.$eval('a[data-export=srt]', (el) => el.href);
+  const pdfURL = await page.$eval('a[data-export=pdf]', (el) => el.href);
+  const srt = await page.request.get(srtURL);
+  const pdf = await page.request.get(pdfURL);
+  const pdfBody = await pdf.body();
+  writeFileSync(a.out + '/transcript.pdf', pdfBody);
+  report('export', { ok: srt.ok() && pdf.ok(), srt: await srt.text(), srtType: srt.headers()['content-type'],
+    pdfType: pdf.headers()['content-type'], pdf: a.out + '/transcript.pdf' });
 } catch (err) {
   report('error', { ok: false, error: String(err && err.stack || err) });
 } finally {
