@@ -18,7 +18,7 @@ type readyBody struct {
 		Role, Engine, Model, State, Error string
 		Files                             []struct{ Name, SHA256 string }
 		Prepared                          []struct {
-			Engine                 string
+			Engine                string
 			Cached, Bytes, Builds int
 		}
 	} `json:"roles"`
