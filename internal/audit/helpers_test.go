@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
 	"testing"
 	"time"
@@ -36,7 +35,7 @@ func newEnv(t testing.TB) *testEnv {
 	return &testEnv{dir: dir, st: st, clock: newFakeClock()}
 }
 
-func (e *testEnv) db() *sql.DB { return e.st.DB() }
+func (e *testEnv) db() *store.Store { return e.st }
 
 func (e *testEnv) opts() Options {
 	return Options{
@@ -105,7 +104,7 @@ func (e *testEnv) exec(t testing.TB, stmts ...string) {
 	t.Helper()
 	for _, s := range append([]string{"DROP TRIGGER IF EXISTS audit_log_no_update",
 		"DROP TRIGGER IF EXISTS audit_log_no_delete"}, stmts...) {
-		if _, err := e.db().Exec(s); err != nil {
+		if _, err := e.db().ExecContext(context.Background(), s); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}

@@ -86,7 +86,7 @@ func TestCacheHitsAndLimits(t *testing.T) {
 	}
 	// Delete the row behind the cache's back (no epoch bump): a hit must
 	// not notice, which shows it did not read the database.
-	if _, err := st.DB().Exec(`DELETE FROM auth_keys WHERE id = ?`, k.ID); err != nil {
+	if _, err := st.ExecContext(context.Background(), `DELETE FROM auth_keys WHERE id = ?`, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := serve.Verify(ctx, secret); err != nil {
@@ -117,7 +117,7 @@ func TestCacheMaxAge(t *testing.T) {
 	if _, err := serve.Verify(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.DB().Exec(`UPDATE auth_keys SET revoked_at = 1 WHERE id = ?`, k.ID); err != nil {
+	if _, err := st.ExecContext(context.Background(), `UPDATE auth_keys SET revoked_at = 1 WHERE id = ?`, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(maxCacheAge)

@@ -74,7 +74,7 @@ func TestCreateVerifyList(t *testing.T) {
 	}
 	// The database holds no secret, only the HMAC.
 	var n int
-	if err := f.st.DB().QueryRow(`SELECT count(*) FROM auth_keys WHERE instr(hash, ?) > 0 OR instr(name, ?) > 0`,
+	if err := f.st.QueryRowContext(context.Background(), `SELECT count(*) FROM auth_keys WHERE instr(hash, ?) > 0 OR instr(name, ?) > 0`,
 		secret[len(secret)-52:], secret[len(secret)-52:]).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("secret found in the database (%d, %v)", n, err)
 	}

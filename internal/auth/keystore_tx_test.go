@@ -2,7 +2,6 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"path/filepath"
 	"strings"
@@ -21,7 +20,7 @@ type txAudit struct {
 	inTx   int
 }
 
-func (a *txAudit) RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+func (a *txAudit) RecordTx(ctx context.Context, tx *store.Tx, e audit.Event) error {
 	if a.failTx {
 		return errors.New("audit: chain broken")
 	}
@@ -96,14 +95,14 @@ func TestRealAuditLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := st.DB().QueryRow(`SELECT count(*) FROM audit_log`).Scan(&n); err != nil {
+	if err := st.QueryRowContext(context.Background(), `SELECT count(*) FROM audit_log`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n < 2 {
 		t.Fatalf("%d audit entries", n)
 	}
 	var blob string
-	rows, _ := st.DB().Query(`SELECT * FROM audit_log`)
+	rows, _ := st.QueryContext(context.Background(), `SELECT * FROM audit_log`)
 	cols, _ := rows.Columns()
 	for rows.Next() {
 		vals := make([]any, len(cols))

@@ -3,7 +3,6 @@ package consent
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -26,7 +25,7 @@ type recorder struct {
 	events []audit.Event
 }
 
-func (r *recorder) RecordTx(_ context.Context, _ *sql.Tx, e audit.Event) error {
+func (r *recorder) RecordTx(_ context.Context, _ *store.Tx, e audit.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
@@ -250,7 +249,7 @@ func TestErase(t *testing.T) {
 	ctx := context.Background()
 	rec, _ := r.svc.Record(ctx, grant("subject:0007aaaa"))
 	var sealed []byte
-	r.st.DB().QueryRow("SELECT sealed FROM consent_records WHERE id = ?", rec.ID).Scan(&sealed)
+	r.st.QueryRowContext(context.Background(), "SELECT sealed FROM consent_records WHERE id = ?", rec.ID).Scan(&sealed)
 	n, err := r.svc.Erase(ctx, "subject:0007aaaa", "user:dpo")
 	if err != nil || n != 1 {
 		t.Fatalf("Erase: %d %v", n, err)

@@ -5,20 +5,30 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // migrations are the limit component's schema (append-only). Usage is one
 // row per subject and UTC day; values are totals for that day.
-func migrations() []string {
-	return []string{
-		`CREATE TABLE limit_usage (
+func migrations() store.Migrations {
+	return store.Migrations{
+		SQLite: []string{`CREATE TABLE limit_usage (
 			subject     TEXT    NOT NULL,
 			day         TEXT    NOT NULL,
 			requests    INTEGER NOT NULL DEFAULT 0,
 			audio_ms    INTEGER NOT NULL DEFAULT 0,
 			chat_tokens INTEGER NOT NULL DEFAULT 0,
 			updated_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-			PRIMARY KEY (subject, day))`,
+			PRIMARY KEY (subject, day))`},
+		Postgres: []string{`CREATE TABLE limit_usage (
+			subject     TEXT    NOT NULL,
+			day         TEXT    NOT NULL,
+			requests    BIGINT  NOT NULL DEFAULT 0,
+			audio_ms    BIGINT  NOT NULL DEFAULT 0,
+			chat_tokens BIGINT  NOT NULL DEFAULT 0,
+			updated_at  TEXT    NOT NULL DEFAULT '',
+			PRIMARY KEY (subject, day))`},
 	}
 }
 
@@ -28,7 +38,7 @@ type usageRow struct {
 	c            counters
 }
 
-func loadUsage(ctx context.Context, db *sql.DB, subjectName, day string) (counters, error) {
+func loadUsage(ctx context.Context, db *store.Store, subjectName, day string) (counters, error) {
 	var c counters
 	err := db.QueryRowContext(ctx,
 		"SELECT requests, audio_ms, chat_tokens FROM limit_usage WHERE subject = ? AND day = ?", subjectName, day).
@@ -84,17 +94,13 @@ func (l *Limiter) Flush(ctx context.Context) error {
 		rows = append(rows, t.row)
 	}
 	rows = append(rows, retired...)
-	err := l.opts.Store.Tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO limit_usage(subject, day, requests, audio_ms, chat_tokens) VALUES(?, ?, ?, ?, ?)
-			ON CONFLICT(subject, day) DO UPDATE SET requests = requests + excluded.requests,
-				audio_ms = audio_ms + excluded.audio_ms, chat_tokens = chat_tokens + excluded.chat_tokens,
-				updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
+	err := l.opts.Store.Tx(ctx, func(tx *store.Tx) error {
+		at := l.opts.Now().UTC().Format("2006-01-02T15:04:05.000Z")
 		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r.subject, r.day, r.c.requests, r.c.audioMs, r.c.chatTokens); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO limit_usage(subject, day, requests, audio_ms, chat_tokens, updated_at) VALUES(?, ?, ?, ?, ?, ?)
+			ON CONFLICT(subject, day) DO UPDATE SET requests = limit_usage.requests + excluded.requests,
+				audio_ms = limit_usage.audio_ms + excluded.audio_ms, chat_tokens = limit_usage.chat_tokens + excluded.chat_tokens,
+				updated_at = excluded.updated_at`, r.subject, r.day, r.c.requests, r.c.audioMs, r.c.chatTokens, at); err != nil {
 				return err
 			}
 		}

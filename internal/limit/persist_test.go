@@ -81,7 +81,7 @@ func TestRolloverPersistsOldDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	for day, want := range map[string]int64{"2026-11-23": 90_000, "2026-11-24": 30_000} {
-		c, err := loadUsage(ctx, st.DB(), "key:roll", day)
+		c, err := loadUsage(ctx, st, "key:roll", day)
 		if err != nil || c.audioMs != want {
 			t.Fatalf("%s: %d ms, %v; want %d", day, c.audioMs, err, want)
 		}
@@ -110,7 +110,7 @@ func TestFlushFailureRetries(t *testing.T) {
 	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := loadUsage(ctx, st.DB(), "key:retry", "2026-11-23")
+	c, _ := loadUsage(ctx, st, "key:retry", "2026-11-23")
 	if u, _ := l.Usage(ctx, p); c.audioMs != 60_000 || u.Used.AudioMinutes != 1 {
 		t.Fatalf("after retry: stored %d ms, reported %v minutes", c.audioMs, u.Used.AudioMinutes)
 	}
@@ -188,7 +188,7 @@ func TestBackgroundFlush(t *testing.T) {
 	}
 	day := utcDay(noon)
 	waitFor(t, "background flush", func() bool {
-		c, err := loadUsage(ctx, st.DB(), "key:bg", day)
+		c, err := loadUsage(ctx, st, "key:bg", day)
 		return err == nil && c.chatTokens == 7
 	})
 	if err := l.Close(ctx); err != nil {

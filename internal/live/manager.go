@@ -2,7 +2,6 @@ package live
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -87,7 +86,7 @@ func orDefault(p *bool, def bool) bool {
 // hubMu, then hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
 // session may close its pipeline while holding session.mu.
 type Manager struct {
-	db      *sql.DB
+	db      *store.Store
 	nc      *nats.Conn
 	rec     speech.Recognizer
 	vad     speech.VAD
@@ -160,7 +159,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 		return nil, err
 	}
 	cfg := withDefaults(opts.Config)
-	m := &Manager{db: opts.Store.DB(), nc: opts.Conn, rec: opts.Recognizer, vad: opts.VAD, cfg: cfg, privacy: opts.Privacy,
+	m := &Manager{db: opts.Store, nc: opts.Conn, rec: opts.Recognizer, vad: opts.VAD, cfg: cfg, privacy: opts.Privacy,
 		log: opts.Logger, now: opts.Now, met: newMetrics(opts.Metrics), aud: opts.Audit, tick: opts.TickEvery,
 		sessions: map[string]*session{}, hubs: map[string]*hub{}}
 	if m.log == nil {

@@ -10,7 +10,6 @@ package retention
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -60,7 +59,7 @@ type Options struct {
 // Keeper stores, reads and destroys opted-in data. Safe for concurrent use.
 type Keeper struct {
 	st    *store.Store
-	db    *sql.DB
+	db    *store.Store
 	vault Sealer
 	audit audit.Recorder
 	now   func() time.Time
@@ -82,7 +81,7 @@ func New(ctx context.Context, opts Options) (*Keeper, error) {
 	if err := opts.Store.Migrate(ctx, "retention", migrations()); err != nil {
 		return nil, fmt.Errorf("retention: %w", err)
 	}
-	k := &Keeper{st: opts.Store, db: opts.Store.DB(), vault: opts.Vault, audit: opts.Audit, now: opts.Now,
+	k := &Keeper{st: opts.Store, db: opts.Store, vault: opts.Vault, audit: opts.Audit, now: opts.Now,
 		keepT: opts.TranscriptRetention, keepS: opts.SnippetRetention}
 	if k.now == nil {
 		k.now = time.Now
@@ -90,8 +89,8 @@ func New(ctx context.Context, opts Options) (*Keeper, error) {
 	return k, nil
 }
 
-func migrations() []string {
-	return []string{`
+func migrations() store.Migrations {
+	return store.Portable(`
 CREATE TABLE retention_transcripts (
 	session_id TEXT PRIMARY KEY,
 	created_at INTEGER NOT NULL,
@@ -120,7 +119,7 @@ CREATE TABLE retention_snippets (
 	destroy_reason TEXT
 );
 CREATE INDEX retention_snippets_session ON retention_snippets(session_id);
-CREATE INDEX retention_snippets_expiry ON retention_snippets(expires_at);`}
+CREATE INDEX retention_snippets_expiry ON retention_snippets(expires_at);`)
 }
 
 func transcriptOwner(sessionID string) string { return "session:" + sessionID }

@@ -89,7 +89,7 @@ func TestTranscriptKeptSealedAndPurged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lines int
-	if err := r.k.db.QueryRow("SELECT lines FROM retention_transcripts WHERE session_id = 'ses_a'").Scan(&lines); err != nil || lines != 2 {
+	if err := r.k.db.QueryRowContext(context.Background(), "SELECT lines FROM retention_transcripts WHERE session_id = 'ses_a'").Scan(&lines); err != nil || lines != 2 {
 		t.Fatalf("lines counted %d (%v), want 2", lines, err)
 	}
 	got, err := r.k.Transcript(ctx, "ses_a")
@@ -106,7 +106,7 @@ func TestTranscriptKeptSealedAndPurged(t *testing.T) {
 
 	// Keep one sealed line aside, then let the retention window pass.
 	var sealed []byte
-	if err := r.k.db.QueryRow("SELECT sealed FROM retention_lines WHERE session_id = 'ses_a' AND seq = 2").Scan(&sealed); err != nil {
+	if err := r.k.db.QueryRowContext(context.Background(), "SELECT sealed FROM retention_lines WHERE session_id = 'ses_a' AND seq = 2").Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
 	r.clock.Advance(29 * 24 * time.Hour)

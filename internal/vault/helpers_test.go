@@ -3,7 +3,6 @@ package vault
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"sync"
@@ -24,7 +23,7 @@ type txRecorder struct {
 	fail   bool
 }
 
-func (r *txRecorder) RecordTx(_ context.Context, _ *sql.Tx, e audit.Event) error {
+func (r *txRecorder) RecordTx(_ context.Context, _ *store.Tx, e audit.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // Seal encrypts plaintext as object objectID of class under the data key
@@ -152,12 +153,12 @@ func (k *Keyring) Shred(ctx context.Context, id KeyID) error { return k.shred(ct
 // shred destroys id; list adds it to the shred list.
 func (k *Keyring) shred(ctx context.Context, id KeyID, list bool) error {
 	var class string
-	err := k.st.Tx(ctx, func(tx *sql.Tx) error {
+	err := k.st.Tx(ctx, func(tx *store.Tx) error {
 		err := tx.QueryRowContext(ctx, "SELECT class FROM vault_keys WHERE id = ? AND destroyed_at IS NULL", id.String()).Scan(&class)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+		if err := tx.SecureDelete(ctx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE vault_keys SET wrapped = zeroblob(length(wrapped)) WHERE id = ?", id.String()); err != nil {
