@@ -66,6 +66,10 @@ func (s *Service) delay(n int) time.Duration {
 func (s *Service) reserveAttempt(ctx context.Context, key string) (int, error) {
 	var failures int
 	err := s.inTx(ctx, func(tx *store.Tx) error {
+		// Processes sharing a PostgreSQL database take turns per name.
+		if err := tx.Lock(ctx, "admin-login:"+key); err != nil {
+			return err
+		}
 		var last int64
 		err := tx.QueryRowContext(ctx, "SELECT failures, last_failure FROM admin_login_failures WHERE name_key = ?", key).Scan(&failures, &last)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -80,7 +84,7 @@ func (s *Service) reserveAttempt(ctx context.Context, key string) (int, error) {
 		}
 		failures++
 		_, err = tx.ExecContext(ctx, `INSERT INTO admin_login_failures (name_key, failures, last_failure) VALUES (?, 1, ?)
-			ON CONFLICT (name_key) DO UPDATE SET failures = failures + 1, last_failure = excluded.last_failure`, key, now.UnixNano())
+			ON CONFLICT (name_key) DO UPDATE SET failures = admin_login_failures.failures + 1, last_failure = excluded.last_failure`, key, now.UnixNano())
 		return err
 	})
 	return failures, err

@@ -201,6 +201,11 @@ func keepAnAdmin(ctx context.Context, tx *store.Tx, u userRow) error {
 	if u.Role != RoleAdmin || u.Disabled {
 		return nil
 	}
+	// Two admins disabling each other at once on PostgreSQL must not both
+	// see the other still active.
+	if err := tx.Lock(ctx, "admin-users"); err != nil {
+		return err
+	}
 	n, err := activeAdmins(ctx, tx, u.ID)
 	if err != nil {
 		return fmt.Errorf("admin: count admins: %w", err)
@@ -231,7 +236,7 @@ func (s *Service) SetDisabled(ctx context.Context, actor, remoteIP, name string,
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, "UPDATE admin_users SET disabled = ? WHERE id = ?", disabled, u.ID)
+		_, err := tx.ExecContext(ctx, "UPDATE admin_users SET disabled = ? WHERE id = ?", boolInt(disabled), u.ID)
 		return err
 	})
 }
@@ -304,4 +309,12 @@ func (s *Service) Unlock(ctx context.Context, actor, remoteIP, name string) erro
 		_, err := tx.ExecContext(ctx, "DELETE FROM admin_login_failures WHERE name_key = ?", nameKey(u.Name))
 		return err
 	})
+}
+
+// boolInt is a flag as the 0/1 integer both dialects store it as.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // txAudit records inside the caller's transaction, or fails.
@@ -32,7 +32,7 @@ func (a *txAudit) RecordTx(ctx context.Context, tx *store.Tx, e audit.Event) err
 // together: a failed entry rolls the change back.
 func TestChangeAuditedInSameTransaction(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "izwi.db"))
+	st, err := store.Open(ctx, storetest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +69,7 @@ func TestChangeAuditedInSameTransaction(t *testing.T) {
 func TestRealAuditLog(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "izwi.db"))
+	st, err := store.Open(ctx, storetest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,15 @@ import (
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/leaktest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
-func TestMain(m *testing.M) { leaktest.Main(m, "internal/consent") }
+// The package's tests are its store conformance suite: they run on SQLite,
+// then on PostgreSQL.
+func TestMain(m *testing.M) {
+	os.Exit(leaktest.Check(storetest.Main(m, storetest.Postgres{}), "internal/consent"))
+}
 
 type recorder struct {
 	mu     sync.Mutex
@@ -55,7 +60,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	r := &rig{db: filepath.Join(dir, "izwi.db"), rec: &recorder{}, clock: clocktest.New(time.Unix(1_800_000_000, 0))}
+	r := &rig{db: storetest.Database(t), rec: &recorder{}, clock: clocktest.New(time.Unix(1_800_000_000, 0))}
 	st, err := store.Open(ctx, r.db)
 	if err != nil {
 		t.Fatal(err)

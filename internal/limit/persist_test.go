@@ -3,16 +3,17 @@ package limit
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // Usage survives a restart on the same database: the day's minutes still
 // count against the quota.
 func TestUsagePersistsAcrossRestart(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "izwi.db")
+	path := storetest.Database(t)
 	clock := newClock(noon)
 	opts := func() Options {
 		return Options{Defaults: Limits{AudioMinutesPerDay: 6}, Now: clock.Now, FlushInterval: time.Hour}

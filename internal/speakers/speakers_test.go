@@ -20,6 +20,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/sherpa/sherpatest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
@@ -41,7 +42,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	r := &rig{dbPath: filepath.Join(dir, "izwi.db"), audit: &audittest.Recorder{}, clock: clocktest.New(time.Now())}
+	r := &rig{dbPath: storetest.Database(t), audit: &audittest.Recorder{}, clock: clocktest.New(time.Now())}
 	st, err := store.Open(ctx, r.dbPath)
 	if err != nil {
 		t.Fatal(err)

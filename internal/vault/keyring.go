@@ -161,7 +161,11 @@ func (k *Keyring) shred(ctx context.Context, id KeyID, list bool) error {
 		if err := tx.SecureDelete(ctx); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE vault_keys SET wrapped = zeroblob(length(wrapped)) WHERE id = ?", id.String()); err != nil {
+		var n int // overwrite the wrapped key in place before clearing it
+		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(length(wrapped), 0) FROM vault_keys WHERE id = ?", id.String()).Scan(&n); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE vault_keys SET wrapped = ? WHERE id = ?", make([]byte, n), id.String()); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE vault_keys SET wrapped = NULL, kek_id = NULL, destroyed_at = ? WHERE id = ?",

@@ -20,23 +20,28 @@ import (
 // dialect is the current pass's: SQLite first, PostgreSQL second.
 var dialect = store.SQLite
 
-// Main runs the package's tests on SQLite, then, if they passed, the tests
-// matching postgres (a -run pattern; "" for all) on PostgreSQL. A -run
-// given on the command line narrows both passes. Call it from TestMain:
-// os.Exit(storetest.Main(m, "")).
-func Main(m *testing.M, postgres string) int {
+// Postgres narrows the PostgreSQL pass to the tests that exercise the
+// store: Run and Skip are -run and -skip patterns ("" for none). Tests
+// that read SQLite's file itself (secure_delete, WAL checkpoints) belong in
+// Skip.
+type Postgres struct{ Run, Skip string }
+
+// Main runs the package's tests on SQLite, then, if they passed, again on
+// a private PostgreSQL (narrowed by pg; a -run or -skip given on the
+// command line wins), and returns the exit code. Call it from TestMain:
+// os.Exit(storetest.Main(m, storetest.Postgres{})).
+func Main(m *testing.M, pg Postgres) int {
 	defer pgtest.Stop()
 	code := m.Run()
 	if code != 0 {
 		return code
 	}
-	if postgres != "" {
-		f := flag.Lookup("test.run")
-		if f.Value.String() == "" {
-			f.Value.Set(postgres)
+	for name, v := range map[string]string{"test.run": pg.Run, "test.skip": pg.Skip} {
+		if f := flag.Lookup(name); f != nil && v != "" && f.Value.String() == "" {
+			f.Value.Set(v)
 		}
 	}
-	fmt.Println("=== storetest: the same tests on PostgreSQL")
+	fmt.Println("=== storetest: the store's tests again, on PostgreSQL")
 	dialect = store.Postgres
 	return m.Run()
 }
