@@ -236,7 +236,7 @@ func (s *Service) SetDisabled(ctx context.Context, actor, remoteIP, name string,
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, "UPDATE admin_users SET disabled = ? WHERE id = ?", boolInt(disabled), u.ID)
+		_, err := tx.ExecContext(ctx, "UPDATE admin_users SET disabled = ? WHERE id = ?", disabled, u.ID)
 		return err
 	})
 }
@@ -309,12 +309,4 @@ func (s *Service) Unlock(ctx context.Context, actor, remoteIP, name string) erro
 		_, err := tx.ExecContext(ctx, "DELETE FROM admin_login_failures WHERE name_key = ?", nameKey(u.Name))
 		return err
 	})
-}
-
-// boolInt is a flag as the 0/1 integer both dialects store it as.
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }

@@ -23,18 +23,18 @@ var (
 
 // ExecContext runs a statement outside any transaction.
 func (s *Store) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.db.ExecContext(ctx, s.dialect.rebind(query), args...)
+	return s.db.ExecContext(ctx, s.dialect.rebind(query), s.dialect.args(args)...)
 }
 
 // QueryContext runs a query outside any transaction. On SQLite, open rows
 // hold the one connection: read them all before using the store again.
 func (s *Store) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, s.dialect.rebind(query), args...)
+	return s.db.QueryContext(ctx, s.dialect.rebind(query), s.dialect.args(args)...)
 }
 
 // QueryRowContext runs a query expected to return at most one row.
 func (s *Store) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.db.QueryRowContext(ctx, s.dialect.rebind(query), args...)
+	return s.db.QueryRowContext(ctx, s.dialect.rebind(query), s.dialect.args(args)...)
 }
 
 // Tx is one transaction on the store.
@@ -45,17 +45,17 @@ type Tx struct {
 
 // ExecContext runs a statement in the transaction.
 func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.dialect.rebind(query), args...)
+	return t.tx.ExecContext(ctx, t.dialect.rebind(query), t.dialect.args(args)...)
 }
 
 // QueryContext runs a query in the transaction.
 func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.dialect.rebind(query), args...)
+	return t.tx.QueryContext(ctx, t.dialect.rebind(query), t.dialect.args(args)...)
 }
 
 // QueryRowContext runs a query expected to return at most one row.
 func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.dialect.rebind(query), args...)
+	return t.tx.QueryRowContext(ctx, t.dialect.rebind(query), t.dialect.args(args)...)
 }
 
 // Dialect says which engine runs the transaction.
@@ -144,6 +144,29 @@ func (s *Store) Checkpoint(ctx context.Context) (busy bool, err error) {
 		return false, err
 	}
 	return b != 0, nil
+}
+
+// args passes Go bools as the 0/1 integers both dialects store flags as
+// (SQLite's driver does this itself; pgx refuses a bool for a BIGINT).
+func (d Dialect) args(args []any) []any {
+	if d != Postgres {
+		return args
+	}
+	copied := false
+	for i, a := range args {
+		b, ok := a.(bool)
+		if !ok {
+			continue
+		}
+		if !copied { // never write to the caller's slice
+			args, copied = append([]any(nil), args...), true
+		}
+		args[i] = 0
+		if b {
+			args[i] = 1
+		}
+	}
+	return args
 }
 
 // rebind turns ? placeholders into PostgreSQL's $n, leaving quoted text,
