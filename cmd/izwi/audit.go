@@ -114,11 +114,13 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 		return auditVerify(ctx, c, nil, *exportFile, cfg.Audit.CheckpointPath, kp, *asJSON, accepted(*allowNoCP, *allowTail))
 	}
 	// Never create a database just to inspect it.
-	if _, err := os.Stat(cfg.Data.Database); err != nil {
-		fmt.Fprintf(c.stderr, "izwi audit: no database at %s: %v\n", cfg.Data.Database, err)
-		return exitFailure
+	if f := sqliteFile(cfg.Data); f != "" {
+		if _, err := os.Stat(f); err != nil {
+			fmt.Fprintf(c.stderr, "izwi audit: no database at %s: %v\n", f, err)
+			return exitFailure
+		}
 	}
-	st, err := store.Open(ctx, cfg.Data.Database)
+	st, err := openStore(ctx, cfg.Data)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
 		return exitFailure
