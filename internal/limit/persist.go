@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/store"
 )
@@ -95,7 +96,7 @@ func (l *Limiter) Flush(ctx context.Context) error {
 	}
 	rows = append(rows, retired...)
 	err := l.opts.Store.Tx(ctx, func(tx *store.Tx) error {
-		at := l.opts.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+		at := l.opts.Now().UTC().Format(usageTime)
 		for _, r := range rows {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO limit_usage(subject, day, requests, audio_ms, chat_tokens, updated_at) VALUES(?, ?, ?, ?, ?, ?)
 			ON CONFLICT(subject, day) DO UPDATE SET requests = limit_usage.requests + excluded.requests,
@@ -131,3 +132,22 @@ func (l *Limiter) Flush(ctx context.Context) error {
 	l.opts.Logger.Debug("usage flushed", "rows", len(rows))
 	return nil
 }
+
+// takeRequest counts one request of subject's day in the database if the
+// day's count is below limit, in one statement (an upsert whose update is
+// conditional), so concurrent takers in any process never pass the limit.
+// It returns false when it was refused.
+func takeRequest(ctx context.Context, db *store.Store, subject, day string, limit int64, now time.Time) (bool, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, `INSERT INTO limit_usage(subject, day, requests, updated_at) VALUES(?, ?, 1, ?)
+		ON CONFLICT(subject, day) DO UPDATE SET requests = limit_usage.requests + 1, updated_at = excluded.updated_at
+			WHERE limit_usage.requests < ?
+		RETURNING requests`, subject, day, now.UTC().Format(usageTime), limit).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// usageTime is how updated_at is written.
+const usageTime = "2006-01-02T15:04:05.000Z"
