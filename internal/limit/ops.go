@@ -20,11 +20,20 @@ const sessionRetry = time.Second
 // conditional increment, outside the subject's lock), so every process
 // sharing the database enforces one total; a database error then refuses
 // the request (fails closed).
-func (l *Limiter) Allow(ctx context.Context, p auth.Principal) error {
+func (l *Limiter) Allow(ctx context.Context, p auth.Principal) error { return l.allow(ctx, p, nil) }
+
+// allow is Allow after check, which sees the subject first (the HTTP
+// middleware's per-key IP rules).
+func (l *Limiter) allow(ctx context.Context, p auth.Principal, check func(*subject) error) error {
 	var perDay int64
 	var day string
 	var at time.Time
 	err := l.with(ctx, p, tryLoad, func(s *subject, now time.Time) error {
+		if check != nil {
+			if err := check(s); err != nil {
+				return err
+			}
+		}
 		if ok, wait := s.req.take(1, now); !ok {
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
 		}
