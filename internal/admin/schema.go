@@ -1,6 +1,10 @@
 package admin
 
-import "github.com/izwi-speech/izwi/internal/store"
+import (
+	"context"
+
+	"github.com/izwi-speech/izwi/internal/store"
+)
 
 // migrations are the admin component's tables (store.Migrate, append-only:
 // never edit a shipped entry). Times are Unix nanoseconds. Secrets are
@@ -53,4 +57,13 @@ func migrations() store.Migrations {
 		// without the vault and die with the user's shredded credential key.
 		`ALTER TABLE admin_users ADD COLUMN recovery_key BLOB`,
 	)
+}
+
+// Component names the admin tables' migrations in the store.
+const Component = "admin"
+
+// Migrate brings the admin tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

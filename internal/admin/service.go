@@ -127,7 +127,7 @@ func NewService(ctx context.Context, opts Options) (*Service, error) {
 	if set.SetupTokenTTL <= 0 {
 		set.SetupTokenTTL = def.SetupTokenTTL
 	}
-	if err := opts.Store.Migrate(ctx, "admin", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
 	s := &Service{db: opts.Store, rec: opts.Audit, log: opts.Logger, set: set, now: opts.Now,

@@ -180,7 +180,7 @@ func NewKeyStore(ctx context.Context, st *store.Store, cfg KeyStoreConfig) (*Key
 	if cfg.Audit == nil {
 		return nil, errors.New("auth: key store needs an audit recorder")
 	}
-	if err := st.Migrate(ctx, "auth", keyMigrations); err != nil {
+	if err := Migrate(ctx, st); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	now := cfg.Now
@@ -408,4 +408,13 @@ func (ks *KeyStore) event(who Actor, action, target, outcome string, details map
 
 func (ks *KeyStore) tx(ctx context.Context, fn func(*store.Tx) error) error {
 	return ks.db.Tx(ctx, fn)
+}
+
+// Component names the auth tables' migrations in the store.
+const Component = "auth"
+
+// Migrate brings the auth tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, keyMigrations)
 }

@@ -113,6 +113,9 @@ func (d Data) DatabaseName() (string, error) {
 	return sec.Reveal(), nil
 }
 
+// Validate checks the database settings alone (izwi migrate's target).
+func (d Data) Validate() error { return errors.Join(d.validate()...) }
+
 func (d Data) validate() []error {
 	var errs []error
 	if d.DatabaseFile != "" && d.Database != "" {

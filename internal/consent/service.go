@@ -65,7 +65,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Store == nil || opts.Vault == nil || opts.Audit == nil {
 		return nil, errors.New("consent: a store, a vault and an audit recorder are required")
 	}
-	if err := opts.Store.Migrate(ctx, "consent", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("consent: %w", err)
 	}
 	s := &Service{st: opts.Store, db: opts.Store, vault: opts.Vault, rec: opts.Audit, log: opts.Logger, now: opts.Now}
@@ -211,4 +211,13 @@ func (s *Service) Active(ctx context.Context, subject string, purpose Purpose) (
 		return Record{}, fmt.Errorf("consent: %w", err)
 	}
 	return s.get(ctx, id)
+}
+
+// Component names the consent tables' migrations in the store.
+const Component = "consent"
+
+// Migrate brings the consent tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

@@ -148,7 +148,7 @@ func New(ctx context.Context, opts Options) (*Limiter, error) {
 	}
 	l := &Limiter{opts: opts, subjects: map[string]*subject{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if opts.Store != nil {
-		if err := opts.Store.Migrate(ctx, "limit", migrations()); err != nil {
+		if err := Migrate(ctx, opts.Store); err != nil {
 			return nil, fmt.Errorf("limit: %w", err)
 		}
 		l.db = opts.Store

@@ -151,3 +151,12 @@ func takeRequest(ctx context.Context, db *store.Store, subject, day string, limi
 
 // usageTime is how updated_at is written.
 const usageTime = "2006-01-02T15:04:05.000Z"
+
+// Component names the limit tables' migrations in the store.
+const Component = "limit"
+
+// Migrate brings the limit tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
+}

@@ -52,8 +52,15 @@ type record struct {
 	SeqExact bool
 }
 
+// Component names the live tables' migrations in the store.
+const Component = "live"
+
+// Migrate brings the live tables in st to this binary's schema (izwi
+// migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error { return migrate(ctx, st) }
+
 func migrate(ctx context.Context, st *store.Store) error {
-	if err := st.Migrate(ctx, "live", migrations); err != nil {
+	if err := st.Migrate(ctx, Component, migrations); err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
 	return nil

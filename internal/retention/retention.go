@@ -78,7 +78,7 @@ func New(ctx context.Context, opts Options) (*Keeper, error) {
 	if opts.SnippetRetention < MinSnippetRetention || opts.SnippetRetention > MaxSnippetRetention {
 		return nil, fmt.Errorf("retention: snippet retention %v: want 7..30 days", opts.SnippetRetention)
 	}
-	if err := opts.Store.Migrate(ctx, "retention", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("retention: %w", err)
 	}
 	k := &Keeper{st: opts.Store, db: opts.Store, vault: opts.Vault, audit: opts.Audit, now: opts.Now,
@@ -139,4 +139,13 @@ type actorKey struct{}
 // WithActor names who acts in audit entries, here and in the vault.
 func WithActor(ctx context.Context, actor string) context.Context {
 	return vault.WithActor(context.WithValue(ctx, actorKey{}, actor), actor)
+}
+
+// Component names the retention tables' migrations in the store.
+const Component = "retention"
+
+// Migrate brings the retention tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

@@ -74,7 +74,7 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	if opts.Store == nil || opts.Vault == nil || opts.Audit == nil || opts.Consent == nil {
 		return nil, errors.New("speakers: a store, the vault, the consent service and an audit recorder are required")
 	}
-	if err := opts.Store.Migrate(ctx, "speakers", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("speakers: %w", err)
 	}
 	r := &Registry{st: opts.Store, db: opts.Store, vault: opts.Vault, consent: opts.Consent, audit: opts.Audit, now: opts.Now}
@@ -227,4 +227,13 @@ type actorKey struct{}
 // and in the vault.
 func WithActor(ctx context.Context, actor string) context.Context {
 	return vault.WithActor(context.WithValue(ctx, actorKey{}, actor), actor)
+}
+
+// Component names the speakers tables' migrations in the store.
+const Component = "speakers"
+
+// Migrate brings the speakers tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

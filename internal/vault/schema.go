@@ -1,6 +1,10 @@
 package vault
 
-import "github.com/izwi-speech/izwi/internal/store"
+import (
+	"context"
+
+	"github.com/izwi-speech/izwi/internal/store"
+)
 
 // migrations are the vault's tables (store.Migrate, append-only: never edit
 // a shipped entry). Times are Unix nanoseconds.
@@ -32,4 +36,13 @@ func migrations() store.Migrations {
 		CREATE UNIQUE INDEX vault_keys_live_owner ON vault_keys(class, owner) WHERE destroyed_at IS NULL;
 		CREATE INDEX vault_keys_kek ON vault_keys(kek_id)`,
 	)
+}
+
+// Component names the vault tables' migrations in the store.
+const Component = "vault"
+
+// Migrate brings the vault tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

@@ -122,7 +122,7 @@ func New(ctx context.Context, opts Options) (*Keyring, error) {
 	if opts.Store == nil || opts.Provider == nil || opts.Audit == nil {
 		return nil, errors.New("vault: a store, a master-key provider and an audit recorder are required")
 	}
-	if err := opts.Store.Migrate(ctx, "vault", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
 	k := &Keyring{st: opts.Store, db: opts.Store, prov: opts.Provider, rec: opts.Audit, log: opts.Logger, now: opts.Now,
