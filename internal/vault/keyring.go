@@ -47,9 +47,17 @@ func (k *Keyring) Key(ctx context.Context, class Class, owner string) (KeyID, er
 		// process may have re-wrapped everything and be about to destroy
 		// the key this one still holds. Two callers racing for the same
 		// owner: the unique index keeps the first key, the second re-reads.
-		if _, err := k.db.ExecContext(ctx, `INSERT INTO vault_keys (id, class, owner, kek_id, wrapped, created_at)
-			SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM vault_keks WHERE id = ? AND retired_at IS NULL)
-			ON CONFLICT DO NOTHING`, id.String(), string(class), owner, kek.ID, w, k.now().UnixNano(), kek.ID); err != nil {
+		// On PostgreSQL the rotation lock orders this after (or before) a
+		// rotation in another process, whose retirement the insert then sees.
+		if err := k.st.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.Lock(ctx, kekLock); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO vault_keys (id, class, owner, kek_id, wrapped, created_at)
+				SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM vault_keks WHERE id = ? AND retired_at IS NULL)
+				ON CONFLICT DO NOTHING`, id.String(), string(class), owner, kek.ID, w, k.now().UnixNano(), kek.ID)
+			return err
+		}); err != nil {
 			return KeyID{}, fmt.Errorf("vault: store data key: %w", err)
 		}
 		got, err := k.liveKey(ctx, class, owner)

@@ -57,6 +57,10 @@ func (k *Keyring) Rotate(ctx context.Context) (Rotation, error) {
 	return r, k.reload(ctx)
 }
 
+// kekLock serialises, across processes sharing a PostgreSQL database, a
+// rotation's re-wrap and retirement with the wrapping of new data keys.
+const kekLock = "vault-keks"
+
 // rewrapAll re-wraps every live data key under next in one transaction,
 // refuses to commit while any is left under another key, retires the other
 // master keys and audits action in the same transaction. The WAL is
@@ -64,6 +68,9 @@ func (k *Keyring) Rotate(ctx context.Context) (Rotation, error) {
 func (k *Keyring) rewrapAll(ctx context.Context, next KEK, action string, details map[string]string) (int, error) {
 	var n int
 	err := k.st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.Lock(ctx, kekLock); err != nil {
+			return err
+		}
 		if err := tx.SecureDelete(ctx); err != nil {
 			return err
 		}
