@@ -100,6 +100,7 @@ var forbidden = []struct {
 	{"internal/signing", []string{"internal/"}, "signing is a leaf: minisign and the project key, nothing else"},
 	{"internal/prepare", []string{"internal/"}, "prepared text is a leaf: engines take what it makes, it knows none of them"},
 	{"internal/testenv", []string{"internal/"}, "the test switch is a leaf"},
+	{"internal/audio/ffmpeg", []string{"internal/"}, "the ffmpeg sandbox is a leaf: it runs ffmpeg and knows nothing else"},
 }
 
 func TestImportRules(t *testing.T) {
@@ -148,6 +149,9 @@ func TestSingleOwners(t *testing.T) {
 	owners := map[string]string{
 		"github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx": module + "/internal/speech/sherpa",
 		module + "/internal/api":                       module + "/cmd/izwi",
+		// Every audio byte reaches ffmpeg through internal/audio, so its
+		// sniffing, codec checks and limits apply to all of them.
+		module + "/internal/audio/ffmpeg": module + "/internal/audio",
 	}
 	for _, p := range listPackages(t) {
 		for _, imp := range p.Imports {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/izwi-speech/izwi/internal/audio/audiotest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
@@ -62,3 +63,39 @@ func benchResample(b *testing.B, from, to int) {
 func BenchmarkResample48kTo16k(b *testing.B)  { benchResample(b, 48000, 16000) }
 func BenchmarkResample44k1To16k(b *testing.B) { benchResample(b, 44100, 16000) }
 func BenchmarkResample8kTo16k(b *testing.B)   { benchResample(b, 8000, 16000) }
+
+// benchTranscode decodes the longest shared utterance (11.66 s) from one
+// phone container through the sandboxed ffmpeg, or from its WAV in
+// process, reporting the cost per minute of audio (docs/codecs.md).
+func benchTranscode(b *testing.B, container string) {
+	var path string
+	for _, u := range testdata.Utterances(b) {
+		if u.ID == "2412-153948-0000" {
+			path = u.WAV
+		}
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range audiotest.PhoneContainers {
+		if c.Name == container {
+			data = audiotest.Encode(b, path, c)
+		}
+	}
+	b.SetBytes(int64(len(data)))
+	var audioSec float64
+	for b.Loop() {
+		c, err := DecodeContext(b.Context(), bytes.NewReader(data), Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		audioSec += c.Duration().Seconds()
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1000/(audioSec/60), "ms/audio-min")
+}
+
+func BenchmarkTranscodeWAV(b *testing.B)      { benchTranscode(b, "wav") }
+func BenchmarkTranscodeOggOpus(b *testing.B)  { benchTranscode(b, "ogg-opus") }
+func BenchmarkTranscodeWebMOpus(b *testing.B) { benchTranscode(b, "webm-opus") }
+func BenchmarkTranscodeM4AAAC(b *testing.B)   { benchTranscode(b, "m4a-aac") }
