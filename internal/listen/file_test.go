@@ -100,7 +100,7 @@ func TestFileRefusals(t *testing.T) {
 	}{
 		{"url fetch", "", "application/json", []byte(`{"url":"http://169.254.169.254/latest"}`), 400, "bad_request", "not fetched"},
 		{"claimed flac", "", "audio/flac", wav, 415, "unsupported_media_type", "Content-Type"},
-		{"not audio", "", "audio/wav", []byte("hello, this is not audio at all"), 415, "unsupported_media_type", "WAV, FLAC or MP3"},
+		{"not audio", "", "audio/wav", []byte("hello, this is not audio at all"), 415, "unsupported_media_type", "WAV, FLAC, MP3"},
 		{"truncated wav", "", "", wav[:40], 400, "bad_request", "malformed"},
 		{"too large", "", "", make([]byte, 1<<20+1), 413, "payload_too_large", "exceeds"},
 		{"bad rate", "encoding=linear16&sample_rate=1", "", wav, 400, "bad_request", "sample_rate"},

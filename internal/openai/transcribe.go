@@ -58,7 +58,9 @@ func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	clip, err := audio.Decode(bytes.NewReader(req.File), audio.UploadLimits(h.o.MaxUploadBytes, h.o.MaxDuration))
+	ctx, cancel := context.WithTimeout(r.Context(), h.o.WorkTimeout)
+	defer cancel()
+	clip, err := audio.DecodeContext(ctx, bytes.NewReader(req.File), audio.UploadLimits(h.o.MaxUploadBytes, h.o.MaxDuration))
 	req.File = nil // the encoded bytes are no longer needed
 	if err != nil {
 		h.fail(w, r, decodeError(err))
@@ -84,8 +86,6 @@ func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.o.WorkTimeout)
-	defer cancel()
 	if req.Stream {
 		h.streamTranscript(ctx, w, r, rec, tr, samples, dur, req)
 		return
