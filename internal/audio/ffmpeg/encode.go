@@ -41,7 +41,10 @@ type Encoder struct {
 // out. It ends with ctx, with Abort, or (complete) with Close.
 func NewEncoder(ctx context.Context, out io.Writer, rate int, e Encoding, lim Limits) (*Encoder, error) {
 	ctx, cancel := context.WithCancel(ctx)
+	// Raw input needs no probing; without these ffmpeg would hold the
+	// first seconds of audio to "analyse" them before encoding a byte.
 	args := append([]string{"-protocol_whitelist", "pipe", "-threads", "1",
+		"-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
 		"-f", "s16le", "-ar", strconv.Itoa(rate), "-ac", "1", "-i", "pipe:0",
 		"-map_metadata", "-1", "-flush_packets", "1", "-bitexact"}, e.args...)
 	cmd, t, err := command(ctx, lim, append(args, "pipe:1")...)
