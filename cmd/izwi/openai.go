@@ -80,9 +80,11 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	}
 	h := openai.New(o)
 	cv := converse.NewHandler(cvo)
-	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Speech: h.Speech(), Models: h.Models(), Converse: cv}
+	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Translations: h.Translations(), Speech: h.Speech(),
+		Models: h.Models(), Converse: cv}
 	if d.Limiter != nil {
 		out.Transcriptions, out.Speech = d.Limiter.HoldSession(out.Transcriptions), d.Limiter.HoldSession(out.Speech)
+		out.Translations = d.Limiter.HoldSession(out.Translations)
 	}
 	if px != nil {
 		out.Chat = px.Handler()

@@ -57,6 +57,10 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		apierr.Write(w, r, code, msg)
 	case errors.Is(err, speech.ErrBadInput):
 		apierr.Write(w, r, apierr.CodeBadRequest, err.Error())
+	case errors.Is(err, speech.ErrUnsupported):
+		// An engine refusing an option it cannot honour (a language its
+		// model does not hear): the caller's choice, not a fault.
+		apierr.Write(w, r, apierr.CodeUnsupportedOption, err.Error())
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody is left to answer.
 	default:

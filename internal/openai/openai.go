@@ -135,6 +135,9 @@ func New(opts Options) *Handlers {
 // Transcriptions serves POST /v1/audio/transcriptions.
 func (h *Handlers) Transcriptions() http.Handler { return http.HandlerFunc(h.transcribe) }
 
+// Translations serves POST /v1/audio/translations.
+func (h *Handlers) Translations() http.Handler { return http.HandlerFunc(h.translate) }
+
 // Speech serves POST /v1/audio/speech.
 func (h *Handlers) Speech() http.Handler { return http.HandlerFunc(h.speak) }
 

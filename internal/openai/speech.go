@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -57,7 +58,7 @@ func parseSpeechRequest(body []byte, info speech.EngineInfo, voices []speech.Voi
 	}
 	var out parsedSpeech
 	if !isSpeechAlias(req.Model) && !names(req.Model, info) {
-		return out, bad("model %q is not available; use tts-1, gpt-4o-mini-tts or %s", clip(req.Model), modelID(info))
+		return out, bad("model %q is not available; use one of %s", clip(req.Model), strings.Join(append(slices.Clone(SpeechAliases), modelID(info)), ", "))
 	}
 	if strings.TrimSpace(req.Input) == "" {
 		return out, bad("input is empty")

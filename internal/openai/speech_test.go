@@ -321,9 +321,10 @@ func TestResolveVoice(t *testing.T) {
 	if _, ok := ResolveVoice("nobody", voices); ok {
 		t.Error("unknown voice resolved")
 	}
-	p, err := parseSpeechRequest([]byte(`{"model":"flite","input":"hi","voice":{"id":"rms"},"speed":2,"instructions":"cheerful"}`),
-		loadEngines(t).syn.Info(), voices)
-	if err != nil || p.Voice != "rms" || p.Speed != 2 || p.Format != "wav" {
+	info := loadEngines(t).syn.Info()
+	p, err := parseSpeechRequest([]byte(`{"model":"`+modelID(info)+`","input":"hi","voice":{"id":"rms"},"speed":2,"instructions":"cheerful"}`),
+		info, voices)
+	if err != nil || p.Voice != "rms" || p.Speed != 2 || p.Format != "mp3" {
 		t.Errorf("object voice: %+v, %v", p, err)
 	}
 }
