@@ -21,7 +21,9 @@ import (
 const formSlack = 1 << 20
 
 // transcribe serves POST /v1/audio/transcriptions.
-func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) { h.serveAudio(w, r, "transcribe") }
+func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
+	h.serveAudio(w, r, "transcribe")
+}
 
 // translate serves POST /v1/audio/translations: speech to English text.
 // Izwi does not translate speech, so it answers only with an engine whose
