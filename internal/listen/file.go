@@ -53,16 +53,15 @@ type fileHandler struct{ opts Options }
 func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, err := ParseParams(r.URL.Query(), false)
 	if err != nil {
-		var pe *ParamError
-		if errors.As(err, &pe) {
-			writeError(w, r, apierr.CodeBadRequest, pe.Param+" "+pe.Msg)
-			return
-		}
-		writeError(w, r, apierr.CodeBadRequest, "")
+		writeRefusal(w, r, err)
 		return
 	}
 	if h.opts.Transcriber == nil {
 		writeError(w, r, apierr.CodeNotReady, "no transcription engine is loaded")
+		return
+	}
+	if err := checkLanguage(&p, h.opts.Transcriber.Info()); err != nil {
+		writeRefusal(w, r, err)
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -85,6 +84,10 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	clip, code, msg := h.decode(r, body, ct)
 	if code != "" {
 		writeError(w, r, code, msg)
+		return
+	}
+	if p.Multichannel && clip.Channels > 1 {
+		writeError(w, r, apierr.CodeUnsupportedOption, "multichannel "+msgMultichannel)
 		return
 	}
 	samples, err := audio.Prepare(clip, h.opts.Transcriber.SampleRate())
@@ -127,11 +130,8 @@ func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string) (audio.
 	if enc := strings.ToLower(q.Get("encoding")); enc != "" {
 		f, err := parseFormat(q)
 		if err != nil {
-			var pe *ParamError
-			if errors.As(err, &pe) {
-				return audio.Clip{}, apierr.CodeBadRequest, pe.Param + " " + pe.Msg
-			}
-			return audio.Clip{}, apierr.CodeBadRequest, ""
+			code, msg := refusal(err)
+			return audio.Clip{}, code, msg
 		}
 		b, err := io.ReadAll(body)
 		if err != nil {

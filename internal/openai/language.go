@@ -1,7 +1,6 @@
 package openai
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 
@@ -9,23 +8,16 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
-// langTag is a BCP 47-shaped language tag: ISO 639 primary subtag, then
-// optional subtags ("en", "en-US", "pt_BR").
-var langTag = regexp.MustCompile(`^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8}){0,3}$`)
-
 // checkLanguage honours the language a client named or refuses it: a
 // malformed tag is 400 bad_request; a language the engine does not hear
 // (its EngineInfo.Languages) is 400 unsupported_language, never ignored.
 // It returns the primary subtag, lower-cased, for the engine.
 func checkLanguage(lang string, info speech.EngineInfo) (string, error) {
-	if lang == "" {
-		return "", nil
-	}
-	if !langTag.MatchString(lang) {
+	primary, err := speech.PrimaryLanguage(lang)
+	if err != nil {
 		return "", bad("language %q is not an ISO 639-1 code such as en", clip(lang))
 	}
-	primary := strings.ToLower(strings.FieldsFunc(lang, func(r rune) bool { return r == '-' || r == '_' })[0])
-	if len(info.Languages) > 0 && !slices.Contains(info.Languages, primary) {
+	if !info.Hears(primary) {
 		return "", &reqError{apierr.CodeUnsupportedLanguage, "the engine " + modelID(info) + " hears " +
 			strings.Join(info.Languages, ", ") + ", not " + primary}
 	}
