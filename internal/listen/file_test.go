@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/testenv"
 )
@@ -121,7 +122,7 @@ func TestFileRefusals(t *testing.T) {
 		{"language not heard", "language=de", "audio/wav", wav, 400, "unsupported_language", "language"},
 	} {
 		status, b := post(t, base+"/v1/listen?"+tc.query, tc.ct, tc.body)
-		var body deepgramError
+		var body apierr.DeepgramBody
 		_ = json.Unmarshal(b, &body)
 		if status != tc.status || string(body.Error.Code) != tc.code || !strings.Contains(body.ErrMsg, tc.says) {
 			t.Errorf("%s: %d %s, want %d %s mentioning %q", tc.name, status, b, tc.status, tc.code, tc.says)

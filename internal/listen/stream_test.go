@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/clocktest"
@@ -260,7 +261,7 @@ func TestStreamRefusesBadQueries(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var body deepgramError
+		var body apierr.DeepgramBody
 		_ = json.Unmarshal(b, &body)
 		if resp.StatusCode != tc.status || string(body.Error.Code) != tc.code || body.ErrCode == "" || body.ErrMsg == "" ||
 			body.ErrMsg != body.Error.Message {
@@ -417,7 +418,7 @@ func TestStreamRefusedAtCapacity(t *testing.T) {
 		t.Fatalf("a stream opened with every decoder taken: %v", err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	var body deepgramError
+	var body apierr.DeepgramBody
 	_ = json.Unmarshal(b, &body)
 	if resp.StatusCode != http.StatusServiceUnavailable || body.Error.Code != "engine_busy" || resp.Header.Get("Retry-After") != "1" {
 		t.Errorf("at capacity: %d %s (Retry-After %q), want 503 engine_busy, Retry-After 1", resp.StatusCode, b, resp.Header.Get("Retry-After"))

@@ -205,3 +205,45 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
+
+// DeepgramBody is Deepgram's error shape with the catalogue's inside, so
+// Deepgram's SDKs and Izwi's own clients both read it.
+type DeepgramBody struct {
+	ErrCode   string `json:"err_code"`
+	ErrMsg    string `json:"err_msg"`
+	RequestID string `json:"request_id"`
+	Error     Detail `json:"error"`
+}
+
+// WriteDeepgram answers a refusal on a Deepgram-compatible route
+// (/v1/listen, /v1/speak): Deepgram's err_code/err_msg beside the
+// catalogue's error object; msg "" takes the code's default message.
+func WriteDeepgram(w http.ResponseWriter, r *http.Request, code Code, msg string) {
+	e := Lookup(code)
+	if msg == "" {
+		msg = e.Message
+	}
+	id := RequestID(r.Context())
+	if id == "" {
+		id = w.Header().Get("X-Request-Id")
+	}
+	JSON(w, e.Status, DeepgramBody{ErrCode: deepgramCode(e.Status), ErrMsg: msg, RequestID: id,
+		Error: Detail{Code: code, Message: msg, RequestID: id}})
+}
+
+// deepgramCode is Deepgram's err_code for an HTTP status.
+func deepgramCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "Bad Request"
+	case http.StatusRequestEntityTooLarge:
+		return "Payload Too Large"
+	case http.StatusUnsupportedMediaType:
+		return "Unsupported Media Type"
+	case http.StatusTooManyRequests:
+		return "TOO_MANY_REQUESTS"
+	case http.StatusServiceUnavailable:
+		return "Service Unavailable"
+	}
+	return strconv.Itoa(status)
+}
