@@ -22,6 +22,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/openai"
 	"github.com/izwi-speech/izwi/internal/secrets"
+	"github.com/izwi-speech/izwi/internal/speak"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
@@ -81,10 +82,11 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	h := openai.New(o)
 	cv := converse.NewHandler(cvo)
 	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Translations: h.Translations(), Speech: h.Speech(),
-		Models: h.Models(), Converse: cv}
+		Models: h.Models(), Converse: cv,
+		Speak: speak.New(speak.Options{Synthesizer: set.Synthesizer, Logger: telemetry.Component(d.Logger, "speak")})}
 	if d.Limiter != nil {
 		out.Transcriptions, out.Speech = d.Limiter.HoldSession(out.Transcriptions), d.Limiter.HoldSession(out.Speech)
-		out.Translations = d.Limiter.HoldSession(out.Translations)
+		out.Translations, out.Speak = d.Limiter.HoldSession(out.Translations), d.Limiter.HoldSession(out.Speak)
 	}
 	if px != nil {
 		out.Chat = px.Handler()

@@ -24,6 +24,9 @@ type OpenAIHandlers struct {
 	Chat http.Handler
 	// Converse is the voice-conversation WebSocket.
 	Converse http.Handler
+	// Speak is Deepgram's POST /v1/speak, built from the same synthesizer
+	// as Speech (package speak).
+	Speak http.Handler
 }
 
 // openaiRoutes declares the OpenAI-compatible routes' access.
@@ -38,6 +41,7 @@ func openaiRoutes(h *OpenAIHandlers) []Route {
 		{Method: http.MethodGet, Pattern: "/v1/models", Access: Authenticated, Handler: h.Models},
 		{Method: http.MethodPost, Pattern: "/v1/chat/completions", Access: Scope(auth.ScopeChatRead), Handler: h.Chat},
 		{Method: http.MethodGet, Pattern: "/v1/converse", Access: Scope(auth.ScopeChatRead), Handler: h.Converse},
+		{Method: http.MethodPost, Pattern: "/v1/speak", Access: Scope(auth.ScopeTTSRead), Handler: h.Speak},
 	}
 	var out []Route
 	for _, rt := range all {

@@ -100,6 +100,8 @@ var forbidden = []struct {
 	{"internal/signing", []string{"internal/"}, "signing is a leaf: minisign and the project key, nothing else"},
 	{"internal/prepare", []string{"internal/"}, "prepared text is a leaf: engines take what it makes, it knows none of them"},
 	{"internal/testenv", []string{"internal/"}, "the test switch is a leaf"},
+	{"internal/speak", []string{"internal/live", "internal/listen", "internal/openai", "internal/converse", "internal/store"},
+		"Deepgram's speak synthesizes with the engine it is given and knows no other feature"},
 	{"internal/audio/ffmpeg", []string{"internal/"}, "the ffmpeg sandbox is a leaf: it runs ffmpeg and knows nothing else"},
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/http"
 	"slices"
 
 	"github.com/mewkiz/flac"
@@ -21,6 +22,18 @@ type Sink interface {
 	io.Writer
 	Flush() error
 }
+
+// HTTPSink is the Sink of an HTTP response: Flush sends what was written
+// to the client.
+func HTTPSink(w http.ResponseWriter) Sink { return httpSink{w, http.NewResponseController(w)} }
+
+type httpSink struct {
+	w  http.ResponseWriter
+	rc *http.ResponseController
+}
+
+func (s httpSink) Write(p []byte) (int, error) { return s.w.Write(p) }
+func (s httpSink) Flush() error                { return s.rc.Flush() }
 
 // StreamEncoder turns mono float32 chunks into one format as they arrive.
 //

@@ -10,8 +10,6 @@ package listen
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -163,11 +161,7 @@ func NewFileHandler(opts Options) http.Handler {
 // modelOf describes an engine in Deepgram's model_info terms, with a
 // stable UUID derived from the engine and model names.
 func modelOf(info speech.EngineInfo) (string, ModelInfo) {
-	sum := sha256.Sum256([]byte("izwi-model\x00" + info.Engine + "\x00" + info.Model))
-	sum[6] = sum[6]&0x0f | 0x50 // version 5-like: name-derived
-	sum[8] = sum[8]&0x3f | 0x80
-	h := hex.EncodeToString(sum[:16])
-	uuid := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	uuid := speech.ModelUUID(info)
 	version := info.Library
 	if version == "" {
 		version = "unknown"

@@ -179,7 +179,7 @@ func (h *Handlers) speak(w http.ResponseWriter, r *http.Request) {
 	if req.Format == "pcm" {
 		outRate = PCMRate
 	}
-	enc, err := audio.NewStreamEncoder(ctx, responseSink{w, rc}, req.Format, syn.SampleRate(), outRate)
+	enc, err := audio.NewStreamEncoder(ctx, audio.HTTPSink(w), req.Format, syn.SampleRate(), outRate)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -216,12 +216,3 @@ func (h *Handlers) speak(w http.ResponseWriter, r *http.Request) {
 	}
 	panic(http.ErrAbortHandler)
 }
-
-// responseSink hands encoded audio to the client as it is made.
-type responseSink struct {
-	w  http.ResponseWriter
-	rc *http.ResponseController
-}
-
-func (s responseSink) Write(p []byte) (int, error) { return s.w.Write(p) }
-func (s responseSink) Flush() error                { return s.rc.Flush() }
