@@ -70,7 +70,7 @@ func allRoutes(g *gw) []Route {
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Context: ok, Start: ok, Stop: ok, Resume: ok,
 		Ingest: ok, Transcript: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
-	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Translations: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Speak: ok}
+	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Translations: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Speak: ok, SpeakSocket: ok}
 	return Routes(opts)
 }
 
@@ -137,6 +137,7 @@ func TestRouteTableWalk(t *testing.T) {
 		// OpenAI-compatible routes (issue 7).
 		"POST /v1/audio/transcriptions": Scope(auth.ScopeASRRead), "POST /v1/audio/speech": Scope(auth.ScopeTTSRead),
 		"POST /v1/audio/translations": Scope(auth.ScopeASRRead), "POST /v1/speak": Scope(auth.ScopeTTSRead),
+		"GET /v1/speak":  Scope(auth.ScopeTTSRead),
 		"GET /v1/models": Authenticated, "POST /v1/chat/completions": Scope(auth.ScopeChatRead),
 		"GET /v1/converse": Scope(auth.ScopeChatRead),
 		"POST /v1/listen":  Scope(auth.ScopeASRRead),

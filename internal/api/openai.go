@@ -25,8 +25,9 @@ type OpenAIHandlers struct {
 	// Converse is the voice-conversation WebSocket.
 	Converse http.Handler
 	// Speak is Deepgram's POST /v1/speak, built from the same synthesizer
-	// as Speech (package speak).
-	Speak http.Handler
+	// as Speech (package speak); SpeakSocket its WebSocket (GET /v1/speak).
+	Speak       http.Handler
+	SpeakSocket http.Handler
 }
 
 // openaiRoutes declares the OpenAI-compatible routes' access.
@@ -42,6 +43,7 @@ func openaiRoutes(h *OpenAIHandlers) []Route {
 		{Method: http.MethodPost, Pattern: "/v1/chat/completions", Access: Scope(auth.ScopeChatRead), Handler: h.Chat},
 		{Method: http.MethodGet, Pattern: "/v1/converse", Access: Scope(auth.ScopeChatRead), Handler: h.Converse},
 		{Method: http.MethodPost, Pattern: "/v1/speak", Access: Scope(auth.ScopeTTSRead), Handler: h.Speak},
+		{Method: http.MethodGet, Pattern: "/v1/speak", Access: Scope(auth.ScopeTTSRead), Handler: h.SpeakSocket},
 	}
 	var out []Route
 	for _, rt := range all {

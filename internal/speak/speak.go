@@ -17,11 +17,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
+	"github.com/coder/websocket"
+
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/strictjson"
 )
@@ -43,10 +47,22 @@ type Options struct {
 	Logger      *slog.Logger
 	// WorkTimeout caps one request; 0 means DefaultWorkTimeout.
 	WorkTimeout time.Duration
+	// Recheck, if set, is asked every RecheckEvery (5 s) whether the
+	// credentials a socket was opened with still hold; an error (a
+	// revoked key) closes it with 1008, as does their expiry.
+	Recheck      func(ctx context.Context, p auth.Principal) error
+	RecheckEvery time.Duration
 }
 
-// Handler serves POST /v1/speak.
-type Handler struct{ o Options }
+// Handler serves POST /v1/speak and its WebSocket (GET /v1/speak).
+//
+// Lock order: mu guards open only; no I/O under it.
+type Handler struct {
+	o    Options
+	mu   sync.Mutex
+	open map[*context.CancelFunc]struct{}
+	wg   sync.WaitGroup
+}
 
 // New returns the handler for opts, with defaults filled in.
 func New(opts Options) *Handler {
@@ -56,7 +72,88 @@ func New(opts Options) *Handler {
 	if opts.WorkTimeout <= 0 {
 		opts.WorkTimeout = DefaultWorkTimeout
 	}
-	return &Handler{o: opts}
+	if opts.RecheckEvery <= 0 {
+		opts.RecheckEvery = 5 * time.Second
+	}
+	return &Handler{o: opts, open: map[*context.CancelFunc]struct{}{}}
+}
+
+// Socket serves GET /v1/speak: Deepgram's text-to-speech WebSocket
+// (Speak, Flush, Clear, Close in; Metadata, audio, Flushed, Cleared,
+// Warning out), raw linear16 at the asked rate.
+func (h *Handler) Socket() http.Handler { return http.HandlerFunc(h.socket) }
+
+func (h *Handler) socket(w http.ResponseWriter, r *http.Request) {
+	syn := h.o.Synthesizer
+	if syn == nil {
+		apierr.WriteDeepgram(w, r, apierr.CodeNotReady, "no speech synthesis engine is loaded")
+		return
+	}
+	req, err := parseQuery(r.URL.Query(), syn.Info(), syn.Voices(), true)
+	if err != nil {
+		writeRefusal(w, r, err)
+		return
+	}
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		apierr.WriteDeepgram(w, r, apierr.CodeBadRequest, "GET /v1/speak is a WebSocket; POST text to /v1/speak for one answer")
+		return
+	}
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if !h.track(&cancel) {
+		apierr.WriteDeepgram(w, r, apierr.CodeNotReady, "the server is shutting down")
+		return
+	}
+	defer h.untrack(&cancel)
+	reqID := apierr.RequestID(r.Context())
+	w.Header().Set("dg-request-id", reqID)
+	// Credentials are the gateway's (keys and tickets, never cookies), so
+	// Origin is not checked here, as on /v1/listen; "token" is echoed for
+	// browsers that sent "Sec-WebSocket-Protocol: token, KEY".
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: []string{"token"}, InsecureSkipVerify: true})
+	if err != nil {
+		return // Accept has answered
+	}
+	p, _ := auth.FromContext(r.Context())
+	h.serveWS(ctx, conn, req, reqID, p)
+}
+
+// track registers an open socket; false once Close has begun.
+func (h *Handler) track(c *context.CancelFunc) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.open == nil {
+		return false
+	}
+	h.open[c] = struct{}{}
+	h.wg.Add(1)
+	return true
+}
+
+func (h *Handler) untrack(c *context.CancelFunc) {
+	h.mu.Lock()
+	delete(h.open, c)
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// Close ends open sockets (1001) and waits for them, or for ctx.
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	open := h.open
+	h.open = nil
+	h.mu.Unlock()
+	for c := range open {
+		(*c)()
+	}
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("speak: sockets still open at shutdown: %w", ctx.Err())
+	}
 }
 
 // ServeHTTP answers one request: the query and body are checked before
