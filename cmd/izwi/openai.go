@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/openai"
 	"github.com/izwi-speech/izwi/internal/secrets"
+	"github.com/izwi-speech/izwi/internal/speak"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
@@ -49,11 +51,14 @@ type openaiDeps struct {
 type openaiSurface struct {
 	routes   *api.OpenAIHandlers
 	converse *converse.Handler
+	speak    *speak.Handler
 }
 
-// close ends open conversations (close 1001): their WebSockets are
-// hijacked, so http.Server.Shutdown does not wait for them.
-func (s *openaiSurface) close(ctx context.Context) error { return s.converse.Close(ctx) }
+// close ends open conversations and speak sockets (close 1001): their
+// WebSockets are hijacked, so http.Server.Shutdown does not wait for them.
+func (s *openaiSurface) close(ctx context.Context) error {
+	return errors.Join(s.converse.Close(ctx), s.speak.Close(ctx))
+}
 
 // buildOpenAI assembles the OpenAI-compatible routes. Transcriptions and
 // speech each hold one of the caller's concurrent-session slots while they
@@ -80,14 +85,18 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	}
 	h := openai.New(o)
 	cv := converse.NewHandler(cvo)
-	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Speech: h.Speech(), Models: h.Models(), Converse: cv}
+	sp := speak.New(speak.Options{Synthesizer: set.Synthesizer, Logger: telemetry.Component(d.Logger, "speak"), Recheck: d.Recheck})
+	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Translations: h.Translations(), Speech: h.Speech(),
+		Models: h.Models(), Converse: cv, Speak: sp, SpeakSocket: sp.Socket()}
 	if d.Limiter != nil {
 		out.Transcriptions, out.Speech = d.Limiter.HoldSession(out.Transcriptions), d.Limiter.HoldSession(out.Speech)
+		out.Translations, out.Speak = d.Limiter.HoldSession(out.Translations), d.Limiter.HoldSession(out.Speak)
+		out.SpeakSocket = d.Limiter.HoldSession(out.SpeakSocket)
 	}
 	if px != nil {
 		out.Chat = px.Handler()
 	}
-	return &openaiSurface{routes: out, converse: cv}, nil
+	return &openaiSurface{routes: out, converse: cv, speak: sp}, nil
 }
 
 // chatModels adapts the chat proxy's model list to /v1/models.
