@@ -70,7 +70,7 @@ func allRoutes(g *gw) []Route {
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Context: ok, Start: ok, Stop: ok, Resume: ok,
 		Ingest: ok, Transcript: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
-	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok}
+	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Realtime: ok}
 	return Routes(opts)
 }
 
@@ -137,8 +137,8 @@ func TestRouteTableWalk(t *testing.T) {
 		// OpenAI-compatible routes (issue 7).
 		"POST /v1/audio/transcriptions": Scope(auth.ScopeASRRead), "POST /v1/audio/speech": Scope(auth.ScopeTTSRead),
 		"GET /v1/models": Authenticated, "POST /v1/chat/completions": Scope(auth.ScopeChatRead),
-		"GET /v1/converse": Scope(auth.ScopeChatRead),
-		"POST /v1/listen":  Scope(auth.ScopeASRRead),
+		"GET /v1/converse": Scope(auth.ScopeChatRead), "GET /v1/realtime": Scope(auth.ScopeASRRead),
+		"POST /v1/listen": Scope(auth.ScopeASRRead),
 	}
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Pattern

@@ -22,6 +22,9 @@ type OpenAIHandlers struct {
 	Chat http.Handler
 	// Converse is the voice-conversation WebSocket.
 	Converse http.Handler
+	// Realtime is OpenAI's Realtime API WebSocket (transcription
+	// sessions), package realtime.
+	Realtime http.Handler
 }
 
 // openaiRoutes declares the OpenAI-compatible routes' access.
@@ -35,6 +38,7 @@ func openaiRoutes(h *OpenAIHandlers) []Route {
 		{Method: http.MethodGet, Pattern: "/v1/models", Access: Authenticated, Handler: h.Models},
 		{Method: http.MethodPost, Pattern: "/v1/chat/completions", Access: Scope(auth.ScopeChatRead), Handler: h.Chat},
 		{Method: http.MethodGet, Pattern: "/v1/converse", Access: Scope(auth.ScopeChatRead), Handler: h.Converse},
+		{Method: http.MethodGet, Pattern: "/v1/realtime", Access: Scope(auth.ScopeASRRead), Handler: h.Realtime},
 	}
 	var out []Route
 	for _, rt := range all {
