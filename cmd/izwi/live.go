@@ -24,6 +24,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
 	"github.com/izwi-speech/izwi/internal/live/source"
+	"github.com/izwi-speech/izwi/internal/rtc"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
@@ -35,6 +36,7 @@ type liveParts struct {
 	manager  *live.Manager
 	http     *livehttp.Handlers
 	listen   *listen.Handler
+	rtc      *rtc.Handler // nil when [webrtc] is off
 	routes   *api.LiveHandlers
 	log      *slog.Logger
 	sources  sync.WaitGroup
@@ -100,12 +102,20 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		return nil, err
 	}
 	lh := listen.NewHandler(lo)
+	rh, err := buildRTC(cfg.WebRTC, cfg.Server.Listen, m, gw, logger)
+	if err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete, Context: h.Context,
 		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
 		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket,
 		Pages:  web.Handler(pages),
 		Listen: lh, ListenFile: listen.NewFileHandler(lo)}
-	return &liveParts{manager: m, http: h, listen: lh, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
+	if rh != nil {
+		routes.WebRTC = rh
+	}
+	return &liveParts{manager: m, http: h, listen: lh, rtc: rh, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
 }
 
 // closeSockets ends open ingest sockets and viewer feeds (1001), which
@@ -126,6 +136,11 @@ func (l *liveParts) closeStreams(ctx context.Context) {
 	}
 	if err := l.listen.Close(ctx); err != nil {
 		l.log.Warn("closing listen streams", "err", err)
+	}
+	if l.rtc != nil {
+		if err := l.rtc.Close(ctx); err != nil {
+			l.log.Warn("closing webrtc peers", "err", err)
+		}
 	}
 }
 

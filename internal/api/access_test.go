@@ -69,7 +69,7 @@ func allRoutes(g *gw) []Route {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Context: ok, Start: ok, Stop: ok, Resume: ok,
-		Ingest: ok, Transcript: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
+		Ingest: ok, WebRTC: ok, Transcript: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
 	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Realtime: ok}
 	return Routes(opts)
 }
@@ -123,7 +123,7 @@ func TestRouteTableWalk(t *testing.T) {
 		"DELETE /v1/sessions/{id}":      Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/start": Scope(auth.ScopeLiveWrite),
 		"POST /v1/sessions/{id}/stop": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/resume": Scope(auth.ScopeLiveWrite),
 		"GET /v1/sessions/{id}/transcript": Scope(auth.ScopeLiveWrite),
-		"GET /v1/sessions/{id}/audio":      Ticket(auth.ScopeLiveWrite),
+		"GET /v1/sessions/{id}/audio":      Ticket(auth.ScopeLiveWrite), "GET /v1/sessions/{id}/webrtc": Ticket(auth.ScopeLiveWrite),
 		// Viewer routes: the gateway checks any credential presented; the
 		// handler enforces the session's viewer mode (livehttp's tests).
 		"GET /v1/sessions/{id}/captions": Viewer(auth.ScopeLiveRead), "GET /v1/sessions/{id}/events": Viewer(auth.ScopeLiveRead),
