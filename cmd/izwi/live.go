@@ -96,7 +96,7 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	gw.onRevoke = h.RevokeSubject
 	lo := listen.Options{Logger: telemetry.Component(logger, "listen"), Recognizer: set.Recognizer, VAD: set.VAD,
 		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter, Recheck: gw.credentialCheck()}
-	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL}
+	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL, WebRTC: cfg.WebRTC.On()}
 	if err := pages.Validate(); err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err

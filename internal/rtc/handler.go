@@ -273,11 +273,18 @@ func (pr *peer) hold(ctx context.Context, ended <-chan string) (websocket.Status
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
-		// Nothing more is expected from the client but its close; reads
-		// run until the socket ends (CloseNow by the handler unblocks it).
+		// After the answer the client may send {"type":"finalize"} (end
+		// the utterance now: the user pressed Stop) and then closes;
+		// reads run until the socket ends (CloseNow by the handler
+		// unblocks them).
 		for {
-			if _, _, err := pr.conn.Read(context.WithoutCancel(ctx)); err != nil {
+			_, b, err := pr.conn.Read(context.WithoutCancel(ctx))
+			if err != nil {
 				return
+			}
+			var s signal
+			if json.Unmarshal(b, &s) == nil && s.Type == "finalize" {
+				_ = pr.sink.Finalize()
 			}
 		}
 	}()

@@ -7,7 +7,8 @@
 // WebSocket is: the client sends {"type":"offer","sdp":"…"} (ICE
 // candidates gathered, no trickle), the server answers
 // {"type":"answer","sdp":"…"}, and the socket stays open as the peer's
-// lifeline: closing it ends the peer, the peer ending closes it. The
+// lifeline: closing it ends the peer, the peer ending closes it;
+// {"type":"finalize"} on it ends the current utterance (Stop). The
 // session's audio arrives through the same entry point every source uses
 // (live.Sessions.Attach), decoded by internal/codec/opus at the
 // recognizer's rate. Only Opus is negotiated, ICE offers host candidates

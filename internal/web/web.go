@@ -36,6 +36,10 @@ type Options struct {
 	// to (scheme://host[:port], e.g. behind a reverse proxy). Empty: the
 	// origin the request came in on (its Host header and TLS).
 	PublicURL string
+	// WebRTC tells the mic page that the server signals WebRTC ingest
+	// (GET /v1/sessions/{id}/webrtc): it tries WebRTC first, then falls
+	// back to the audio WebSocket.
+	WebRTC bool
 }
 
 // maxQRBody bounds POST /display/{id}/qr: a link token and some JSON.
@@ -49,6 +53,7 @@ type asset struct {
 }
 
 type handler struct {
+	webrtc bool
 	log    *slog.Logger
 	public string
 	assets map[string]asset
@@ -64,7 +69,7 @@ func Handler(opts Options) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages()}
+	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages(), webrtc: opts.WebRTC}
 	if opts.PublicURL != "" {
 		var err error
 		if h.public, err = config.NormalizeOrigin(opts.PublicURL); err != nil {
