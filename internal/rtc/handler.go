@@ -213,15 +213,21 @@ func (pr *peer) run(ctx context.Context) (websocket.StatusCode, string) {
 	return pr.hold(ctx, ended)
 }
 
-// readOffer waits for the client's offer, at most OfferTimeout.
+// readOffer waits for the client's offer, at most OfferTimeout. A timer
+// closes the socket properly: a cancelled read would drop it without a
+// close frame.
 func (pr *peer) readOffer(ctx context.Context) (string, websocket.StatusCode, string) {
-	rctx, cancel := context.WithTimeout(ctx, pr.h.opts.OfferTimeout)
-	defer cancel()
-	typ, b, err := pr.conn.Read(rctx)
+	timedOut := make(chan struct{})
+	timer := time.AfterFunc(pr.h.opts.OfferTimeout, func() {
+		defer close(timedOut)
+		_ = pr.conn.Close(closeTimeout, "no offer in time")
+	})
+	typ, b, err := pr.conn.Read(context.WithoutCancel(ctx))
+	if !timer.Stop() {
+		<-timedOut
+		return "", -1, ""
+	}
 	if err != nil {
-		if rctx.Err() != nil && ctx.Err() == nil {
-			return "", closeTimeout, "no offer in time"
-		}
 		return "", -1, ""
 	}
 	var s signal
