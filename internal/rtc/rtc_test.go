@@ -102,9 +102,12 @@ func (f *fakeFeed) Err() error                { return nil }
 func (f *fakeFeed) Close()                    {}
 
 // server runs the handler on 127.0.0.1 with a live.write key principal.
-func server(t *testing.T, f *fakeSessions, opts Options) (*Handler, string) {
+func server(t testing.TB, f Sessions, opts Options) (*Handler, string) {
 	t.Helper()
-	opts.Sessions, opts.Loopback = f, true
+	if opts.Sessions == nil {
+		opts.Sessions = f
+	}
+	opts.Loopback = true
 	opts.Idle = 2 * time.Second
 	opts.OfferTimeout = 2 * time.Second
 	h, err := New(opts)
@@ -143,7 +146,7 @@ type client struct {
 	captions chan string
 }
 
-func newClient(t *testing.T) *client {
+func newClient(t testing.TB) *client {
 	t.Helper()
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
@@ -174,7 +177,7 @@ func newClient(t *testing.T) *client {
 }
 
 // offer returns the client's offer with its candidates gathered.
-func (c *client) offer(t *testing.T) string {
+func (c *client) offer(t testing.TB) string {
 	t.Helper()
 	o, err := c.pc.CreateOffer(nil)
 	if err != nil {
@@ -189,7 +192,7 @@ func (c *client) offer(t *testing.T) string {
 }
 
 // signal exchanges the offer for the answer on ws.
-func (c *client) signal(t *testing.T, ws *websocket.Conn) {
+func (c *client) signal(t testing.TB, ws *websocket.Conn) {
 	t.Helper()
 	b, _ := json.Marshal(signal{Type: "offer", SDP: c.offer(t)})
 	if err := ws.Write(t.Context(), websocket.MessageText, b); err != nil {
@@ -239,7 +242,7 @@ func (c *client) send(t *testing.T, seconds float64) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
