@@ -73,8 +73,8 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	cvo := converse.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer,
 		Logger: telemetry.Component(d.Logger, "converse"), Registerer: d.Registerer,
 		ResolveVoice: openai.ResolveVoice, Recheck: d.Recheck}
-	rto := realtime.Options{Recognizer: set.Recognizer, VAD: set.VAD, Recheck: d.Recheck,
-		Logger: telemetry.Component(d.Logger, "realtime")}
+	rto := realtime.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer, Recheck: d.Recheck,
+		ResolveVoice: openai.ResolveVoice, Logger: telemetry.Component(d.Logger, "realtime")}
 	if d.Limiter != nil { // never a typed nil inside an interface
 		co.Limiter, o.Quota, cvo.Sessions, rto.Sessions = d.Limiter, d.Limiter, d.Limiter, d.Limiter
 	}
@@ -83,7 +83,7 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 		return nil, err
 	}
 	if px != nil {
-		o.ChatModels, cvo.Chat = chatModels{px}, px
+		o.ChatModels, cvo.Chat, rto.Chat = chatModels{px}, px, px
 	}
 	h := openai.New(o)
 	cv := converse.NewHandler(cvo)

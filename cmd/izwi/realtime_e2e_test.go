@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/base64"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +14,7 @@ import (
 	"github.com/openai/openai-go/v3/realtime"
 
 	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/chat/chattest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 	"github.com/izwi-speech/izwi/internal/wer"
 )
@@ -189,4 +192,131 @@ func pcm24k(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return audio.EncodePCM16(s)
+}
+
+// A Realtime conversation session on a real izwi serve in front of the
+// chat upstream double, driven by openai-go unmodified: a spoken question
+// (synthesized by the same server) becomes a user turn, server VAD answers
+// it through the upstream with Izwi's voice (transcript and audio deltas,
+// response.done completed), a text item and response.create answer again
+// with the history, and an asr.read-only key cannot converse.
+func TestRealtimeConversationEndToEnd(t *testing.T) {
+	up := chattest.New(chattest.Options{Key: chatUpstreamKey, Reply: func(chattest.Request) string { return chatReply }})
+	defer up.Close()
+	env := chatEnv(t, up)
+	key := newKey(t, env, "--name", "rt", "--scopes", "asr.read,chat.read,tts.read")
+	asrKey := newKey(t, env, "--name", "asr", "--scopes", "asr.read")
+	s := startServe(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	question := speechPCM(t, s.url, key, chatPrompt)
+
+	update := realtime.RealtimeClientEventUnionParam{OfSessionUpdate: &realtime.SessionUpdateEventParam{
+		Session: realtime.SessionUpdateEventSessionUnionParam{OfRealtime: &realtime.RealtimeSessionCreateRequestParam{
+			Model: "test-model", Instructions: openai.String("Answer in one sentence."),
+			Audio: realtime.RealtimeAudioConfigParam{Output: realtime.RealtimeAudioConfigOutputParam{
+				Voice: realtime.RealtimeAudioConfigOutputVoiceUnionParam{OfString: openai.String("alloy")}}},
+		}}}}
+
+	asrOnly := openaiClient(s.url, asrKey)
+	conn, err := asrOnly.Realtime.Connect(ctx, realtime.RealtimeConnectionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(ctx, t, conn, "session.created")
+	if err := conn.Send(ctx, update); err != nil {
+		t.Fatal(err)
+	}
+	if e := expect(ctx, t, conn, "error").AsRealtimeErrorEvent().Error; e.Code != "forbidden" {
+		t.Errorf("an asr.read key asked for a conversation: %+v", e)
+	}
+	conn.Close()
+
+	c := openaiClient(s.url, key)
+	conn, err = c.Realtime.Connect(ctx, realtime.RealtimeConnectionOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	expect(ctx, t, conn, "session.created")
+	if err := conn.Send(ctx, update); err != nil {
+		t.Fatal(err)
+	}
+	if raw := expect(ctx, t, conn, "session.updated").RawJSON(); !strings.Contains(raw, `"type":"realtime"`) {
+		t.Errorf("session.updated %s", raw)
+	}
+	appendAudio(ctx, t, conn, question)
+	appendAudio(ctx, t, conn, make([]byte, 2*24000*2)) // 2 s of silence ends the turn
+	heard, said, audioBytes := answer(ctx, t, conn)
+	if !strings.Contains(heard, "zebra") || said != chatReply || audioBytes < 2*24000/2 {
+		t.Errorf("heard %q, answered %q with %d bytes of audio", heard, said, audioBytes)
+	}
+
+	err = conn.Send(ctx, realtime.RealtimeClientEventUnionParam{OfConversationItemCreate: &realtime.ConversationItemCreateEventParam{
+		Item: realtime.ConversationItemUnionParam{OfRealtimeUserMessageItem: &realtime.RealtimeConversationItemUserMessageParam{
+			Content: []realtime.RealtimeConversationItemUserMessageContentParam{{Type: "input_text", Text: openai.String("And horses?")}}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(ctx, t, conn, "conversation.item.added")
+	if err := conn.Send(ctx, realtime.RealtimeClientEventUnionParam{OfResponseCreate: &realtime.ResponseCreateEventParam{}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, said, _ := answer(ctx, t, conn); said != chatReply {
+		t.Errorf("second answer %q", said)
+	}
+	reqs := up.Requests()
+	last := reqs[len(reqs)-1].Messages
+	if len(last) != 4 || last[0].Role != "system" || last[3].Content != "And horses?" || last[2].Content != chatReply {
+		t.Errorf("the upstream got %+v, want instructions, the spoken question, the answer and the new text", last)
+	}
+}
+
+// answer reads one turn: what was heard (the user's transcript, if any),
+// the answer's transcript and its audio bytes, until response.done.
+func answer(ctx context.Context, t *testing.T, conn *realtime.RealtimeConnection) (heard, said string, audioBytes int) {
+	t.Helper()
+	var deltas strings.Builder
+	for {
+		ev := recv(ctx, t, conn)
+		switch ev.Type {
+		case "conversation.item.input_audio_transcription.completed":
+			heard += ev.AsConversationItemInputAudioTranscriptionCompletedEvent().Transcript
+		case "response.output_audio_transcript.delta":
+			deltas.WriteString(ev.AsResponseAudioTranscriptDeltaEvent().Delta)
+		case "response.output_audio.delta":
+			b, err := base64.StdEncoding.DecodeString(ev.AsResponseAudioDeltaEvent().Delta)
+			if err != nil {
+				t.Fatal(err)
+			}
+			audioBytes += len(b)
+		case "error":
+			t.Fatalf("error event: %+v", ev.AsRealtimeErrorEvent().Error)
+		case "response.done":
+			r := ev.AsResponseDoneEvent().Response
+			if r.Status != "completed" {
+				t.Errorf("response %s", r.Status)
+			}
+			return heard, deltas.String(), audioBytes
+		}
+	}
+}
+
+// speechPCM is text spoken by the server's own synthesizer as 24 kHz PCM16.
+func speechPCM(t *testing.T, url, key, text string) []byte {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, url+"/v1/audio/speech",
+		strings.NewReader(`{"model":"tts-1","voice":"alloy","input":"`+text+`","response_format":"pcm"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	pcm, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || len(pcm) < 16000 {
+		t.Fatalf("speech: %d, %d bytes", resp.StatusCode, len(pcm))
+	}
+	return pcm
 }

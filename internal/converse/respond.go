@@ -35,7 +35,7 @@ type Answer struct {
 }
 
 // Respond streams the chat answer, calling text with each delta as it
-// arrives, and synthesizes it sentence by sentence while it arrives,
+// arrives, and (with a Synthesizer) synthesizes it sentence by sentence while it arrives,
 // calling audio with the samples (at the Synthesizer's rate) from one
 // goroutine, in order, so the first audio does not wait for the whole
 // answer. A callback's error or ctx ending stops both at once; Respond
@@ -52,7 +52,7 @@ func Respond(ctx context.Context, r Reply, text func(string) error, audio func([
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for sentence := range sentences {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || r.Synthesizer == nil {
 				continue // drain so the producer never blocks
 			}
 			err := r.Synthesizer.Synthesize(ctx, speech.SynthesisRequest{Text: sentence, Voice: r.Voice}, audio)

@@ -32,6 +32,7 @@ func (s *session) pipelineEvent(ctx context.Context, q queued) error {
 		if !s.set.vad {
 			return nil
 		}
+		s.cancelResponse() // barge-in: the user speaks over the answer
 		it := s.front()
 		return s.started(ctx, it, e.At)
 	case recognize.KindResult:
@@ -42,6 +43,9 @@ func (s *session) pipelineEvent(ctx context.Context, q queued) error {
 		it := s.front()
 		if it.discard {
 			return nil
+		}
+		if s.set.vad {
+			s.cancelResponse() // words over the answer, even without a VAD
 		}
 		if s.set.vad {
 			if err := s.started(ctx, it, r.Start); err != nil {
@@ -117,8 +121,18 @@ func (s *session) complete(ctx context.Context, it *item) error {
 	}
 	s.turns++
 	text, zero := string(it.text), 0
-	return s.send(ctx, serverEvent{Type: stTranscriptionComplete, ItemID: it.id, ContentIndex: &zero,
-		Transcript: &text, Usage: &usage{Type: "duration", Seconds: max(it.end-it.start, 0).Seconds()}})
+	if err := s.send(ctx, serverEvent{Type: stTranscriptionComplete, ItemID: it.id, ContentIndex: &zero,
+		Transcript: &text, Usage: &usage{Type: "duration", Seconds: max(it.end-it.start, 0).Seconds()}}); err != nil {
+		return err
+	}
+	if !s.set.conversation || text == "" {
+		return nil
+	}
+	s.remember("user", text)
+	if s.set.vad && !s.set.noAutoReply {
+		return s.startResponse(ctx, "")
+	}
+	return nil
 }
 
 // commit ends the open item at the audio appended so far: committed now,

@@ -16,7 +16,9 @@ func FuzzParseEvent(f *testing.F) {
 		`{"type":"input_audio_buffer.append","audio":"AAAA","event_id":"e1"}`,
 		`{"type":"input_audio_buffer.append","audio":"AAA"}`,
 		`{"type":"input_audio_buffer.commit"}`, `{"type":"input_audio_buffer.clear"}`,
-		`{"type":"response.create"}`, `{"type":"nope"}`, `{}`, `[]`, `{"type":1}`, "",
+		`{"type":"response.create"}`, `{"type":"response.cancel"}`, `{"type":"nope"}`,
+		`{"type":"conversation.item.create","item":{"type":"message","role":"user","content":[{"type":"input_text","text":"hi"}]}}`,
+		`{"type":"session.update","session":{"type":"realtime","model":"test-model","instructions":"be brief","output_modalities":["text"],"audio":{"output":{"voice":"alloy","format":{"type":"audio/pcm","rate":24000}}}}}`, `{}`, `[]`, `{"type":1}`, "",
 	} {
 		f.Add([]byte(s))
 	}
@@ -51,7 +53,11 @@ func FuzzParseEvent(f *testing.F) {
 			if pcm, werr := decodeAudio(set, e.Audio); werr == nil && len(pcm)%2 != 0 {
 				t.Fatalf("odd PCM16 length %d accepted", len(pcm))
 			}
-		case ctCommit, ctClear:
+		case ctCommit, ctClear, ctResponseCreate, ctResponseCancel:
+		case ctItemCreate:
+			if role, text, werr := e.Item.text(); werr == nil && (role == "" || text == "" || len(text) > maxInstructions) {
+				t.Fatalf("item accepted as %q %q", role, text)
+			}
 		default:
 			t.Fatalf("type %q accepted", e.Type)
 		}

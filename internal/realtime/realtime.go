@@ -10,8 +10,14 @@
 // error event whose code comes from the apierr catalogue. Audio and words
 // exist only in memory and never reach the logs.
 //
-// Conversation sessions (session.type "realtime", response.create) are
-// refused with an error event: they are not served yet.
+// Conversation sessions (session.type "realtime") answer through the chat
+// upstream and the synthesizer with converse.Respond, the code
+// /v1/converse speaks through: conversation.item.create, response.create
+// and response.cancel, the server VAD's own turns (create_response),
+// barge-in, and response.created, .output_item.added,
+// .content_part.added, .output_audio_transcript.delta, .output_audio.delta
+// (24 kHz PCM16) or .output_text.delta, their .done events and
+// response.done. They need the chat.read scope besides asr.read.
 //
 // Wiring (cmd/izwi):
 //
@@ -38,6 +44,8 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/chat"
+	"github.com/izwi-speech/izwi/internal/converse"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/streams"
@@ -58,6 +66,16 @@ type Options struct {
 	// VAD is optional: without it speech_started waits for the first
 	// words, and turns end on silence after words.
 	VAD speech.VAD
+	// Chat and Synthesizer answer conversation sessions (session.type
+	// "realtime"); without either, those are refused with not_ready.
+	Chat        converse.Chat
+	Synthesizer speech.Synthesizer
+	// DefaultModel is the chat model when the session names none (or
+	// names one of OpenAI's own, gpt-*).
+	DefaultModel string
+	// ResolveVoice maps a session's voice to an installed voice ID (ok
+	// false: the default voice); nil speaks with the default voice.
+	ResolveVoice func(asked string, voices []speech.Voice) (id string, ok bool)
 	// Sessions holds a session slot per socket; nil: no quota.
 	Sessions SessionHolder
 	Logger   *slog.Logger
@@ -104,6 +122,9 @@ func NewHandler(opts Options) *Handler {
 	if l, ok := opts.Sessions.(*limit.Limiter); ok && l == nil {
 		opts.Sessions = nil // a typed nil from a build without limits
 	}
+	if p, ok := opts.Chat.(*chat.Proxy); ok && p == nil {
+		opts.Chat = nil // chat.NewProxy returns nil when no upstream is configured
+	}
 	if opts.VAD != nil && opts.Recognizer != nil && opts.VAD.SampleRate() != opts.Recognizer.SampleRate() {
 		opts.VAD = nil // the pipeline needs both at one rate
 	}
@@ -132,7 +153,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if in := r.URL.Query().Get("intent"); in != "" && in != "transcription" {
-		apierr.Write(w, r, apierr.CodeUnprocessable, "this server runs transcription sessions only (intent=transcription)")
+		apierr.Write(w, r, apierr.CodeUnprocessable, "intent must be transcription, or absent for a conversation")
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())

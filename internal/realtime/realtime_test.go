@@ -135,11 +135,11 @@ func TestEventsAndErrors(t *testing.T) {
 	}
 	k.send(`{"type":"response.create"}`)
 	if code, _ := k.expectErr(); code != "unprocessable" {
-		t.Errorf("a conversation event: %s", code)
+		t.Errorf("response.create in a transcription session: %s", code)
 	}
 	k.send(`{"type":"session.update","session":{"type":"realtime"}}`)
-	if code, _ := k.expectErr(); code != "unprocessable" {
-		t.Errorf("a realtime session: %s", code)
+	if code, _ := k.expectErr(); code != "not_ready" {
+		t.Errorf("a realtime session without chat: %s", code)
 	}
 	k.send(`{"type":"transcription_session.update","session":{"input_audio_format":"g711_ulaw","turn_detection":null}}`)
 	in := k.expect("transcription_session.updated")["session"].(map[string]any)["audio"].(map[string]any)["input"].(map[string]any)

@@ -14,6 +14,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/recognize"
 )
@@ -58,6 +59,8 @@ type session struct {
 	audioIn  time.Duration
 	dropped  time.Duration // audio the pipeline dropped, as last reported
 	turns    int
+	history  []chat.Message // conversation sessions
+	resp     *response      // the answer in progress, if any
 }
 
 // item is one transcription item: the words of one turn.
@@ -111,6 +114,7 @@ func (s *session) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { readEnd <- s.read(ctx, in) })
 	end := s.loop(ctx, readEnd, in)
+	s.cancelResponse()
 	if end.code >= 0 {
 		_ = s.conn.Close(end.code, end.reason)
 	} else {
@@ -157,11 +161,18 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, in <-chan 
 	defer tick.Stop()
 	lastSeen, lastCheck := time.Now(), time.Now()
 	for {
+		var respDone <-chan respResult
+		if s.resp != nil {
+			respDone = s.resp.done
+		}
 		select {
 		case <-ctx.Done():
 			return closeWith{websocket.StatusGoingAway, "server closing"}
 		case end := <-readEnd:
 			return end
+		case res := <-respDone:
+			lastSeen = time.Now()
+			s.finishResponse(res)
 		case m := <-in:
 			lastSeen = time.Now()
 			if m.err != nil {
@@ -215,6 +226,16 @@ func (s *session) client(ctx context.Context, e clientEvent) closeWith {
 		err = s.commit(ctx, e)
 	case ctClear:
 		err = s.clear(ctx)
+	case ctItemCreate:
+		err = s.addItem(ctx, e)
+	case ctResponseCreate:
+		err = s.startResponse(ctx, e.EventID)
+	case ctResponseCancel:
+		if s.resp == nil {
+			err = s.sendErr(ctx, e.EventID, &wireError{code: apierr.CodeUnprocessable, message: "no response is in progress"})
+		} else {
+			s.cancelResponse()
+		}
 	}
 	if err != nil {
 		return closeWith{-1, ""}
@@ -225,9 +246,12 @@ func (s *session) client(ctx context.Context, e clientEvent) closeWith {
 func (s *session) update(ctx context.Context, e clientEvent) error {
 	beta := e.Type == ctTranscriptionUpdate
 	next, werr := s.set.apply(e.Session, beta)
-	if werr == nil && s.pl != nil && (next.vad != s.set.vad || next.silence != s.set.silence) {
+	if werr == nil && next.conversation {
+		werr = s.canConverse()
+	}
+	if werr == nil && s.pl != nil && (next.vad != s.set.vad || next.silence != s.set.silence || next.conversation != s.set.conversation) {
 		werr = &wireError{code: apierr.CodeConflict, param: "session.audio.input.turn_detection",
-			message: "turn_detection can change only before the first audio is appended"}
+			message: "turn_detection and the session type can change only before the first audio is appended"}
 	}
 	if werr != nil {
 		return s.sendErr(ctx, e.EventID, werr)

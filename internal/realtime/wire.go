@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
@@ -20,6 +21,9 @@ const (
 	ctAppend              = "input_audio_buffer.append"
 	ctCommit              = "input_audio_buffer.commit"
 	ctClear               = "input_audio_buffer.clear"
+	ctItemCreate          = "conversation.item.create"
+	ctResponseCreate      = "response.create"
+	ctResponseCancel      = "response.cancel"
 )
 
 // Server event types.
@@ -47,6 +51,43 @@ type clientEvent struct {
 	EventID string         `json:"event_id"`
 	Audio   string         `json:"audio"`   // input_audio_buffer.append: base64
 	Session *sessionConfig `json:"session"` // session.update
+	Item    *itemIn        `json:"item"`    // conversation.item.create
+}
+
+// itemIn is a conversation item a client adds: a message of text parts.
+type itemIn struct {
+	Type    string `json:"type"`
+	Role    string `json:"role"`
+	Content []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	} `json:"content"`
+}
+
+// text is the item's text parts joined, or a refusal.
+func (it *itemIn) text() (role, text string, werr *wireError) {
+	if it.Type != "message" && it.Type != "" {
+		return "", "", &wireError{code: apierr.CodeUnprocessable, param: "item.type", message: "only message items are served"}
+	}
+	switch it.Role {
+	case "user", "system", "assistant":
+	default:
+		return "", "", badParam("item.role", "role must be user, system or assistant")
+	}
+	var parts []string
+	for _, c := range it.Content {
+		switch c.Type {
+		case "input_text", "text", "output_text":
+			parts = append(parts, c.Text)
+		default:
+			return "", "", &wireError{code: apierr.CodeUnprocessable, param: "item.content", message: "only text parts can be added to a conversation"}
+		}
+	}
+	text = strings.Join(parts, " ")
+	if len(text) > maxInstructions || !utf8.ValidString(text) || text == "" {
+		return "", "", badParam("item.content", "text must be 1 byte to 8 KiB of UTF-8")
+	}
+	return it.Role, text, nil
 }
 
 // sessionConfig is the session object of session.update: the GA shape
@@ -54,8 +95,13 @@ type clientEvent struct {
 type sessionConfig struct {
 	Type  string `json:"type"`
 	Audio *struct {
-		Input *audioInput `json:"input"`
+		Input  *audioInput  `json:"input"`
+		Output *audioOutput `json:"output"`
 	} `json:"audio"`
+	// realtime (conversation) sessions
+	Model            string   `json:"model"`
+	Instructions     *string  `json:"instructions"`
+	OutputModalities []string `json:"output_modalities"`
 	// beta transcription_session.update
 	InputAudioFormat        string             `json:"input_audio_format"`
 	InputAudioTranscription *transcriptionConf `json:"input_audio_transcription"`
@@ -68,6 +114,11 @@ type audioInput struct {
 	// TurnDetection: absent keeps the current setting, null turns server
 	// VAD off (the client commits), an object sets it.
 	TurnDetection json.RawMessage `json:"turn_detection"`
+}
+
+type audioOutput struct {
+	Format *formatConf `json:"format"`
+	Voice  string      `json:"voice"`
 }
 
 type formatConf struct {
@@ -86,6 +137,7 @@ type turnDetection struct {
 	SilenceDurationMs *int     `json:"silence_duration_ms,omitempty"`
 	PrefixPaddingMs   *int     `json:"prefix_padding_ms,omitempty"`
 	Threshold         *float64 `json:"threshold,omitempty"`
+	CreateResponse    *bool    `json:"create_response,omitempty"`
 }
 
 // wireError is a client event refused: an error event, the session goes on.
@@ -118,21 +170,34 @@ func parseEvent(b []byte) (clientEvent, *wireError) {
 		if e.Audio == "" {
 			return e, badParam("audio", "audio is required")
 		}
-	case ctCommit, ctClear:
+	case ctCommit, ctClear, ctResponseCreate, ctResponseCancel:
+	case ctItemCreate:
+		if e.Item == nil {
+			return e, badParam("item", "item is required")
+		}
 	case "":
 		return e, badParam("type", "type is required")
-	case "conversation.item.create", "response.create", "response.cancel", "conversation.item.delete",
-		"conversation.item.retrieve", "conversation.item.truncate", "output_audio_buffer.clear":
-		return e, &wireError{code: apierr.CodeUnprocessable, param: "type",
-			message: "this server runs transcription sessions only; " + e.Type + " needs a conversation session"}
+	case "conversation.item.delete", "conversation.item.retrieve", "conversation.item.truncate", "output_audio_buffer.clear":
+		return e, &wireError{code: apierr.CodeUnprocessable, param: "type", message: e.Type + " is not served"}
 	default:
 		return e, badParam("type", "unknown event type")
 	}
 	return e, nil
 }
 
-// settings are a session's transcription settings.
+// maxInstructions bounds instructions and a text item (8 KiB, as
+// /v1/converse's system prompt).
+const maxInstructions = 8 << 10
+
+// settings are a session's settings.
 type settings struct {
+	conversation bool // session.type "realtime": answers through chat and TTS
+	chatModel    string
+	instructions string
+	voice        string
+	textOnly     bool // output_modalities ["text"]
+	noAutoReply  bool // turn_detection.create_response false
+
 	format   audio.RawFormat
 	fmtName  string // audio/pcm, audio/pcmu, audio/pcma
 	vad      bool   // server VAD: Izwi decides when a turn ends
@@ -146,12 +211,21 @@ func defaultSettings() settings {
 		fmtName: "audio/pcm", vad: true, silence: 500, model: "whisper-1"}
 }
 
-// apply merges a session.update into s. Only transcription sessions are
-// served: a realtime (conversation) session is refused.
+// apply merges a session.update into s: a transcription session, or a
+// realtime (conversation) one.
 func (s settings) apply(c *sessionConfig, beta bool) (settings, *wireError) {
-	if c.Type != "" && c.Type != "transcription" {
-		return s, &wireError{code: apierr.CodeUnprocessable, param: "session.type",
-			message: "this server runs transcription sessions only (session.type \"transcription\")"}
+	switch c.Type {
+	case "", "transcription":
+		if c.Type != "" {
+			s.conversation = false
+		}
+	case "realtime":
+		var werr *wireError
+		if s, werr = s.withConversation(c); werr != nil {
+			return s, werr
+		}
+	default:
+		return s, badParam("session.type", "session.type must be transcription or realtime")
 	}
 	var (
 		format *formatConf
@@ -249,6 +323,9 @@ func (s settings) withTurnDetection(raw json.RawMessage) (settings, *wireError) 
 		return s, badParam("session.audio.input.turn_detection.type", "turn_detection.type must be server_vad or semantic_vad")
 	}
 	s.vad = true
+	if td.CreateResponse != nil {
+		s.noAutoReply = !*td.CreateResponse
+	}
 	if ms := td.SilenceDurationMs; ms != nil {
 		if *ms < 100 || *ms > 10000 {
 			return s, badParam("session.audio.input.turn_detection.silence_duration_ms", "silence_duration_ms must be 100..10000")
@@ -273,6 +350,49 @@ func decodeAudio(s settings, b64 string) ([]byte, *wireError) {
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
+// withConversation applies a realtime session's own fields.
+func (s settings) withConversation(c *sessionConfig) (settings, *wireError) {
+	s.conversation = true
+	switch m := c.Model; {
+	case len(m) > 256 || strings.ContainsFunc(m, isControl):
+		return s, badParam("session.model", "model is not a model name")
+	case m != "" && !strings.HasPrefix(m, "gpt-"):
+		s.chatModel = m // an upstream chat model; OpenAI's own names take the default
+	}
+	if in := c.Instructions; in != nil {
+		if len(*in) > maxInstructions || !utf8.ValidString(*in) {
+			return s, badParam("session.instructions", "instructions must be UTF-8 text of at most 8 KiB")
+		}
+		s.instructions = *in
+	}
+	if c.OutputModalities != nil {
+		switch {
+		case len(c.OutputModalities) == 1 && c.OutputModalities[0] == "text":
+			s.textOnly = true
+		case len(c.OutputModalities) == 1 && c.OutputModalities[0] == "audio":
+			s.textOnly = false
+		default:
+			return s, badParam("session.output_modalities", `output_modalities must be ["audio"] or ["text"]`)
+		}
+	}
+	if c.Audio != nil && c.Audio.Output != nil {
+		o := c.Audio.Output
+		if o.Format != nil && (o.Format.Type != "audio/pcm" || (o.Format.Rate != 0 && o.Format.Rate != outputRate)) {
+			return s, badParam("session.audio.output.format", "output audio is audio/pcm at 24000 Hz")
+		}
+		if len(o.Voice) > 64 || strings.ContainsFunc(o.Voice, isControl) {
+			return s, badParam("session.audio.output.voice", "voice is not a voice name")
+		}
+		if o.Voice != "" {
+			s.voice = o.Voice
+		}
+	}
+	return s, nil
+}
+
+// outputRate is the rate of reply audio (OpenAI's audio/pcm).
+const outputRate = 24000
+
 // serverEvent is every server message; fields beyond type and event_id
 // are set only for the types that use them.
 type serverEvent struct {
@@ -288,6 +408,44 @@ type serverEvent struct {
 	Transcript     *string      `json:"transcript,omitempty"`
 	Usage          *usage       `json:"usage,omitempty"`
 	Error          *errorBody   `json:"error,omitempty"`
+	// conversation sessions
+	ResponseID  string        `json:"response_id,omitempty"`
+	OutputIndex *int          `json:"output_index,omitempty"`
+	Response    *responseView `json:"response,omitempty"`
+	Item        *itemView     `json:"item,omitempty"`
+	Part        *partView     `json:"part,omitempty"`
+	Text        *string       `json:"text,omitempty"`
+}
+
+// responseView is the response object of response.created and .done.
+type responseView struct {
+	ID     string      `json:"id"`
+	Object string      `json:"object"` // realtime.response
+	Status string      `json:"status"` // in_progress, completed, cancelled, failed
+	Output []itemView  `json:"output"`
+	Usage  *tokenUsage `json:"usage,omitempty"`
+}
+
+type tokenUsage struct {
+	TotalTokens  int64 `json:"total_tokens"`
+	InputTokens  int64 `json:"input_tokens"`
+	OutputTokens int64 `json:"output_tokens"`
+}
+
+// itemView is a conversation item as the server reports it.
+type itemView struct {
+	ID      string     `json:"id"`
+	Object  string     `json:"object"` // realtime.item
+	Type    string     `json:"type"`   // message
+	Role    string     `json:"role"`
+	Status  string     `json:"status"`
+	Content []partView `json:"content"`
+}
+
+type partView struct {
+	Type       string `json:"type"` // input_text, input_audio, output_text, output_audio
+	Text       string `json:"text,omitempty"`
+	Transcript string `json:"transcript,omitempty"`
 }
 
 type usage struct {
@@ -325,6 +483,9 @@ func (s settings) view(id string) *sessionView {
 		in.Format.Rate = s.format.SampleRate
 	}
 	in.Transcription = transcriptionConf{Model: s.model, Language: s.language}
+	if s.conversation {
+		v.Type, v.Object = "realtime", "realtime.session"
+	}
 	if s.vad {
 		ms := s.silence
 		in.TurnDetection = &turnDetection{Type: "server_vad", SilenceDurationMs: &ms}
