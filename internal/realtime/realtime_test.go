@@ -31,7 +31,7 @@ var (
 )
 
 // recognizer is a real PocketSphinx, loaded once per test binary.
-func recognizer(t *testing.T) speech.Recognizer {
+func recognizer(t testing.TB) speech.Recognizer {
 	t.Helper()
 	recOnce.Do(func() {
 		reg := speech.NewRegistry()
