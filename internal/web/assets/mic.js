@@ -1,12 +1,15 @@
-// mic.js: streams this device's microphone into the session. The API key
-// is typed into a password field and kept in this module's memory only
-// (never in storage, never in a URL); it buys single-use tickets. Audio
-// goes over WebRTC when the browser and server can (an Opus track over
-// DTLS-SRTP, signalled on /webrtc with a ticket; captions come back on a
-// data channel), else getUserMedia → AudioWorklet (PCM16 at the context's
-// own rate, which the ingest URL declares; the server converts) → the
-// ingest WebSocket. The worklet feeds the level meter either way.
-import { watch, keyTicket, wsURL, TICKET_PROTOCOL, APIError } from './captions.js';
+// mic.js: streams this device's microphone into the session. Opened from
+// the console's pairing QR, the page holds a single-use pairing code (in
+// the URL fragment, which no server sees, removed at once) that buys one
+// ingest ticket. Otherwise an API key is typed into a password field and
+// kept in this module's memory only (never in storage, never in a URL);
+// it buys single-use tickets. Audio goes over WebRTC when the browser and
+// server can (an Opus track over DTLS-SRTP, signalled on /webrtc with a
+// ticket; captions come back on a data channel), else getUserMedia →
+// AudioWorklet (PCM16 at the context's own rate, which the ingest URL
+// declares; the server converts) → the ingest WebSocket. The worklet feeds
+// the level meter either way.
+import { watch, keyTicket, pairTicket, takeFragment, wsURL, TICKET_PROTOCOL, APIError } from './captions.js';
 import { themeControl } from './prefs.js';
 
 themeControl(null);
@@ -35,6 +38,13 @@ const CLOSE_TEXT = {
 const MAX_BUFFERED = 256 * 1024;
 
 let key = '';
+// pairCode is the console's pairing code, spent by the first Start.
+let pairCode = takeFragment('pair');
+if (pairCode) {
+  document.getElementById('key-field').hidden = true;
+  keyInput.required = false;
+  document.body.dataset.paired = 'yes';
+}
 let run = null; // { ctx, stream, node, ws, rtc }
 let sent = 0, dropped = 0;
 
@@ -70,11 +80,12 @@ function within(ms, promise, what) {
 /** startWebRTC connects a peer with an audio sender (its track is set once
  * the microphone is open, so no speech is lost to the handshake); captions
  * come back on the "captions" data channel. Resolves once connected, or
- * rejects (the caller falls back). The signalling socket is the peer's
- * lifeline. */
+ * rejects with err.spent telling whether the ticket was used (the caller
+ * falls back). The signalling socket is the peer's lifeline. */
 async function startWebRTC(ticket, onCaption, onEnd) {
   const pc = new RTCPeerConnection();
   let ws = null;
+  let spent = false; // the ticket was redeemed (the signalling socket opened)
   try {
     const { sender } = pc.addTransceiver('audio', { direction: 'sendonly' });
     const dc = pc.createDataChannel('captions');
@@ -86,7 +97,7 @@ async function startWebRTC(ticket, onCaption, onEnd) {
     }), 'ICE gathering');
     ws = new WebSocket(wsURL('/webrtc'), [TICKET_PROTOCOL, ticket]);
     const answer = await within(RTC_STEP_MS, new Promise((resolve, reject) => {
-      ws.onopen = () => ws.send(JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp }));
+      ws.onopen = () => { spent = true; ws.send(JSON.stringify({ type: 'offer', sdp: pc.localDescription.sdp })); };
       ws.onmessage = (m) => { try { resolve(JSON.parse(m.data)); } catch (e) { reject(e); } };
       ws.onclose = (e) => reject(new Error('signalling closed (' + e.code + ')'));
     }), 'signalling');
@@ -106,20 +117,31 @@ async function startWebRTC(ticket, onCaption, onEnd) {
   } catch (err) {
     if (ws) { ws.onclose = null; ws.close(); }
     pc.close();
+    err.spent = spent;
     throw err;
   }
 }
 
 async function start() {
   fail('');
-  key = keyInput.value.trim() || key;
-  keyInput.value = '';
-  if (!key) { fail('Enter an API key with the live.write scope.'); return; }
+  const paired = pairCode !== '';
+  if (!paired) {
+    key = keyInput.value.trim() || key;
+    keyInput.value = '';
+    if (!key) { fail('Enter an API key with the live.write scope, or pair this device from the console.'); return; }
+  }
   startBtn.disabled = true;
   try {
-    const ticket = await keyTicket(key, 'live.write');
+    let ticket;
+    if (paired) {
+      const code = pairCode;
+      pairCode = ''; // single use, whatever the answer
+      ticket = await pairTicket(code);
+    } else {
+      ticket = await keyTicket(key, 'live.write');
+      await startSessionIfIdle();
+    }
     const p = await page;
-    await startSessionIfIdle();
     const mine = {};
     const ended = (e) => {
       if (run === mine) {
@@ -129,12 +151,16 @@ async function start() {
       }
     };
     let rtc = null;
-    const tryRTC = window.RTCPeerConnection && document.body.dataset.webrtc === '1';
-    if (tryRTC) {
+    if (window.RTCPeerConnection && document.body.dataset.webrtc === '1') {
       try {
         rtc = await startWebRTC(ticket, p.apply, ended);
       } catch (err) {
-        rtc = null; // the WebSocket below takes over
+        // The WebSocket below takes over, with a fresh ticket if this one
+        // was spent (a pairing code buys only one).
+        if (err.spent) {
+          if (paired) throw new Error('the WebRTC connection failed; pair again from the console');
+          ticket = await keyTicket(key, 'live.write');
+        }
       }
     }
     let stream;
@@ -162,10 +188,8 @@ async function start() {
       say('Streaming over WebRTC.');
       document.body.dataset.streaming = 'open';
     } else {
-      // The ticket may have been spent on the WebRTC attempt: buy another.
-      const wsTicket = tryRTC ? await keyTicket(key, 'live.write') : ticket;
       const url = wsURL('/audio') + '?encoding=linear16&sample_rate=' + Math.round(ctx.sampleRate) + '&channels=1';
-      const ws = new WebSocket(url, [TICKET_PROTOCOL, wsTicket]);
+      const ws = new WebSocket(url, [TICKET_PROTOCOL, ticket]);
       ws.binaryType = 'arraybuffer';
       run.ws = ws;
       document.body.dataset.transport = 'websocket';
@@ -180,13 +204,16 @@ async function start() {
       };
       ws.onopen = () => { say('Streaming at ' + Math.round(ctx.sampleRate) + ' Hz.'); document.body.dataset.streaming = 'open'; };
       ws.onclose = ended;
-      captionsWithKey();
+      if (!paired) captionsWithKey();
     }
     source.connect(node);
     stopBtn.disabled = false;
   } catch (err) {
     startBtn.disabled = false;
-    if (err instanceof APIError && (err.status === 401 || err.status === 403)) fail('The key was not accepted for this session.');
+    if (err instanceof APIError && (err.status === 401 || err.status === 403)) {
+      fail(paired ? 'The pairing code was not accepted (used or expired): pair again from the console.' : 'The key was not accepted for this session.');
+      if (paired) { document.getElementById('key-field').hidden = false; keyInput.required = true; }
+    }
     else if (err.name === 'NotAllowedError') fail('Microphone access was refused.');
     else fail('Could not start: ' + err.message);
     stop(false);
