@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
-
-	"github.com/izwi-speech/izwi/internal/transcript"
 )
 
 // file writes captions where presentation software (FreeShow, ProPresenter,
@@ -30,7 +28,7 @@ func (f *file) Send(_ context.Context, c Caption) error {
 		if err != nil {
 			return classify("write", fmt.Errorf("outputs: file: %w", err))
 		}
-		_, err = fmt.Fprintf(fh, "%d\n%s --> %s\n%s\n\n", f.n, transcript.SRTTime(secs(c.Start)), transcript.SRTTime(secs(max(c.End, c.Start))), text)
+		_, err = fmt.Fprintf(fh, "%d\n%s --> %s\n%s\n\n", f.n, srtTime(c.Start), srtTime(max(c.End, c.Start)), text)
 		if cerr := fh.Close(); err == nil {
 			err = cerr
 		}
@@ -51,4 +49,8 @@ func (f *file) Send(_ context.Context, c Caption) error {
 
 func (f *file) Close() error { return nil }
 
-func secs(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+// srtTime formats seconds as an SRT cue time (00:01:02,345).
+func srtTime(s float64) string {
+	ms := time.Duration(max(s, 0) * float64(time.Second)).Milliseconds()
+	return fmt.Sprintf("%02d:%02d:%02d,%03d", ms/3600000, ms/60000%60, ms/1000%60, ms%1000)
+}

@@ -106,6 +106,9 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, part
 			Model:   cfg.model,
 			Library: Library,
 			Files:   cfg.files,
+			// An acoustic model hears one language: the catalogue's, or
+			// Debian's en-us when no model store resolved one.
+			Languages: []string{cfg.language},
 		},
 	}
 	if deps.Logger != nil {
@@ -235,6 +238,14 @@ func (r *Recognizer) ContextReport(text string) (speech.ContextReport, bool) {
 	rep := a.report
 	rep.Added = append([]string(nil), a.added...)
 	return rep, true
+}
+
+var _ speech.ContextStatser = (*Recognizer)(nil)
+
+// ContextStats implements speech.ContextStatser: the prepared texts whose
+// adaptations r keeps.
+func (r *Recognizer) ContextStats() []speech.ContextStats {
+	return []speech.ContextStats{r.prepared.stats()}
 }
 
 // Streams reports the decoders in use and the pool's bound.

@@ -49,7 +49,7 @@ type Options struct {
 // Service is live translation. Safe for concurrent use.
 type Service struct {
 	tr       Translator
-	db       *sql.DB
+	db       store.Querier
 	partials bool
 	source   string
 	log      *slog.Logger
@@ -62,9 +62,9 @@ type Service struct {
 // created with.
 var ErrNotOffered = errors.New("livetranslate: the session does not offer this language")
 
-var migrations = []string{
+var migrations = store.Same(
 	`CREATE TABLE translate_sessions (session_id TEXT PRIMARY KEY, langs TEXT NOT NULL)`,
-}
+)
 
 // New migrates the service's table and returns the service.
 func New(ctx context.Context, opts Options) (*Service, error) {
@@ -80,7 +80,7 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{tr: opts.Translator, db: opts.Store.DB(), partials: opts.Partials, source: opts.DefaultSource,
+	return &Service{tr: opts.Translator, db: opts.Store, partials: opts.Partials, source: opts.DefaultSource,
 		log: opts.Logger, langs: map[string][]string{}}, nil
 }
 
