@@ -205,6 +205,27 @@ func (p *privacyParts) adminRoutes() []admin.Route {
 	}
 }
 
+// archiveRoutes are the console's Archive and Review pages (operators and
+// admins: running a service includes its transcript).
+func (p *privacyParts) archiveRoutes(sessions live.Sessions) []admin.Route {
+	h := retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log, Chrome: admin.Chrome,
+		CSRF: func(r *http.Request) string {
+			s, _ := admin.SessionFrom(r.Context())
+			return s.CSRFToken()
+		}})
+	return []admin.Route{
+		{Method: http.MethodGet, Pattern: "/archive", Access: admin.Operator, Handler: h.ArchivePage()},
+		{Method: http.MethodGet, Pattern: "/archive-assets/{file}", Access: admin.Operator, Handler: h.Asset()},
+		{Method: http.MethodGet, Pattern: "/archive/{id}", Access: admin.Operator, Handler: h.TranscriptPage()},
+		{Method: http.MethodGet, Pattern: "/archive/{id}/export", Access: admin.Operator, Handler: h.ExportFile()},
+		{Method: http.MethodPost, Pattern: "/archive/{id}/captions/{seq}", Access: admin.Operator, Handler: h.CorrectCaption()},
+		{Method: http.MethodDelete, Pattern: "/archive/{id}", Access: admin.Operator, Handler: h.DeleteTranscript()},
+		{Method: http.MethodGet, Pattern: "/review", Access: admin.Operator, Handler: h.ReviewPage()},
+		{Method: http.MethodGet, Pattern: "/review/{id}/audio", Access: admin.Operator, Handler: h.SnippetAudio()},
+		{Method: http.MethodPost, Pattern: "/review/{id}", Access: admin.Operator, Handler: h.ResolveSnippet()},
+	}
+}
+
 // transcriptHandler serves GET /v1/sessions/{id}/transcript (exports in
 // every format, retentionhttp).
 func (p *privacyParts) transcriptHandler(sessions live.Sessions) http.Handler {

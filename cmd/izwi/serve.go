@@ -197,7 +197,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
 		Live: &admin.LivePages{Live: consoleLive{m: lv.manager, set: set, pairs: lv.pairs}, Pairer: consoleLive{m: lv.manager, set: set, pairs: lv.pairs},
 			PublicURL: func() string { return publicURL }, QR: web.QRSVG, Pausable: true},
-		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: append(adminKeyRoutes(gw.keys), priv.adminRoutes()...), Vault: keyring,
+		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: append(append(adminKeyRoutes(gw.keys), priv.adminRoutes()...), priv.archiveRoutes(lv.manager)...), Vault: keyring,
 		TLS: admin.TLSStatus{Mode: tlsInfo.Mode, Fingerprint: tlsInfo.Fingerprint, NotAfter: tlsInfo.NotAfter}}, consoleURL)
 	if err != nil {
 		ln.Close()
