@@ -115,7 +115,7 @@ func (c consoleLive) PairMic(ctx context.Context, id, origin string) (string, ti
 	iss, err := c.pairs.Issue(ctx, ticket.Grant{Subject: "session:" + id, SessionID: id, Scope: auth.ScopeLiveWrite,
 		Origin: origin, SameOrigin: true})
 	if err != nil {
-		return "", time.Time{}, fmt.Errorf("%w: %v", admin.ErrLiveRefused, err)
+		return "", time.Time{}, fmt.Errorf("%w: %v", admin.ErrRefused, err)
 	}
 	return iss.Ticket, iss.ExpiresAt, nil
 }
@@ -139,5 +139,5 @@ func consoleErr(err error) error {
 	default:
 		return err
 	}
-	return fmt.Errorf("%w: %s", admin.ErrLiveRefused, msg)
+	return fmt.Errorf("%w: %s", admin.ErrRefused, msg)
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"regexp"
@@ -78,7 +79,7 @@ func TestBrowserConsoleService(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "console.mjs", "--console="+consoleURL, "--token="+token, "--wav="+utt.WAV,
+	cmd := exec.CommandContext(ctx, node, "console.mjs", "--console="+consoleURL, "--api="+s.url, "--token="+token, "--wav="+utt.WAV,
 		"--wav-ms="+strconv.Itoa(int(clip.Duration().Milliseconds())), "--out="+out)
 	cmd.Dir = e2eDir
 	var stdout, stderr bytes.Buffer
@@ -103,6 +104,19 @@ func TestBrowserConsoleService(t *testing.T) {
 
 	if k := res["keyboard"]; k == nil || k["skip"] != "Skip to content" || k["mainFocused"] != true || k["focusRing"] != "solid" {
 		t.Errorf("keyboard navigation: %v", k)
+	}
+	if k := res["keys"]; k == nil || !strings.HasPrefix(k["secret"].(string), "izk_") || !strings.HasPrefix(k["rotated"].(string), "izk_") ||
+		k["secret"] == k["rotated"] || !strings.Contains(k["limits"].(string), `"rps":5`) || !strings.Contains(fmt.Sprint(k["afterRevoke"]), "revoked") {
+		t.Errorf("API keys page: %v", k)
+	}
+	if o := res["ops"]; o == nil || !strings.Contains(o["check"].(string), "answers as this server") ||
+		!strings.Contains(o["check"].(string), "loopback") || !strings.Contains(o["verdict"].(string), "The chain is intact") ||
+		!strings.Contains(fmt.Sprint(o["health"]), "database") {
+		t.Errorf("settings, audit and health pages: %v", o)
+	}
+	if sc := res["schedules"]; sc == nil || sc["schedError"] != "" || len(sc["calendar"].([]any)) < 2 ||
+		!strings.HasPrefix(sc["calendar"].([]any)[0].(string), "Sun ") || !strings.Contains(sc["calendar"].([]any)[0].(string), "09:30–11:00 Sunday service") {
+		t.Errorf("schedules page: %v", sc)
 	}
 	sv := res["service"]
 	if sv == nil {
@@ -130,8 +144,21 @@ func TestBrowserConsoleService(t *testing.T) {
 	if stop := res["stop"]; stop == nil || stop["state"] != "stopped" {
 		t.Errorf("stop from the console: %v", stop)
 	}
+	// The exports: SRT cues with the words, a PDF whose text has them too.
+	if ex := res["export"]; ex == nil {
+		t.Error("no export")
+	} else {
+		srt, _ := ex["srt"].(string)
+		if !strings.Contains(srt, " --> ") || !strings.Contains(srt, "hour") || !strings.HasPrefix(ex["srtType"].(string), "application/x-subrip") {
+			t.Errorf("SRT export (%v): %q", ex["srtType"], srt)
+		}
+		out, err := exec.CommandContext(t.Context(), "pdftotext", ex["pdf"].(string), "-").Output()
+		if err != nil || !strings.Contains(string(out), "hour") || ex["pdfType"] != "application/pdf" {
+			t.Errorf("PDF export (%v): %v %q", ex["pdfType"], err, out)
+		}
+	}
 	pages := res["axe"]["axe"].(map[string]any)
-	for _, want := range []string{"/setup", "/login", "/", "/sessions", "/display"} {
+	for _, want := range []string{"/setup", "/login", "/", "/sessions", "/keys", "/audit", "/health", "/settings", "/schedules", "/display"} {
 		if _, ok := pages[want]; !ok {
 			t.Errorf("axe did not check %s (checked %v)", want, pages)
 		}

@@ -68,7 +68,7 @@ func (g *gateway) failureFunc() func(*http.Request) {
 // missing streaming recognizer is not an error: sessions can be created
 // and watched, starting one answers 503.
 func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, gw *gateway,
-	privacy live.Privacy, captions *captionfilter.Filters, logger *slog.Logger) (*liveParts, error) {
+	privacy live.Privacy, captions *captionfilter.Filters, site *siteSettings, logger *slog.Logger) (*liveParts, error) {
 	th, err := gw.ticketHandler()
 	if err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	gw.onRevoke = h.RevokeSubject
 	lo := listen.Options{Logger: telemetry.Component(logger, "listen"), Recognizer: set.Recognizer, VAD: set.VAD,
 		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter, Recheck: gw.credentialCheck()}
-	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL,
+	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL, PublicURLFunc: site.configured,
 		PublicSessions: publicSessions(m)}
 	if err := pages.Validate(); err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
@@ -243,18 +243,24 @@ func (l *liveParts) startSources(ctx context.Context, list []sourceFlag) error {
 	sctx, cancel := context.WithCancel(ctx)
 	l.stopSrcs = cancel
 	for _, j := range jobs {
-		l.sources.Add(1)
-		go func() {
-			defer l.sources.Done()
-			defer j.ing.Close()
-			if err := source.Run(sctx, j.src, j.ing); err != nil && sctx.Err() == nil {
-				l.log.Warn("source stopped", "session_id", j.id, "source", j.src.String(), "err", err)
-				return
-			}
-			l.log.Info("source ended", "session_id", j.id, "source", j.src.String())
-		}()
+		l.runSource(sctx, j.src, j.id, j.ing)
 	}
 	return nil
+}
+
+// runSource feeds ing from src in a goroutine that l.sources waits for,
+// until ctx ends or the source does.
+func (l *liveParts) runSource(ctx context.Context, src source.Source, id string, ing live.Ingest) {
+	l.sources.Add(1)
+	go func() {
+		defer l.sources.Done()
+		defer ing.Close()
+		if err := source.Run(ctx, src, ing); err != nil && ctx.Err() == nil {
+			l.log.Warn("source stopped", "session_id", id, "source", src.String(), "err", err)
+			return
+		}
+		l.log.Info("source ended", "session_id", id, "source", src.String())
+	}()
 }
 
 // sourceSession finds the source-owned session labelled label that is not

@@ -208,11 +208,7 @@ func (p *privacyParts) adminRoutes() []admin.Route {
 // archiveRoutes are the console's Archive and Review pages (operators and
 // admins: running a service includes its transcript).
 func (p *privacyParts) archiveRoutes(sessions live.Sessions) []admin.Route {
-	h := retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log, Chrome: admin.Chrome,
-		CSRF: func(r *http.Request) string {
-			s, _ := admin.SessionFrom(r.Context())
-			return s.CSRFToken()
-		}})
+	h := p.archive(sessions)
 	return []admin.Route{
 		{Method: http.MethodGet, Pattern: "/archive", Access: admin.Operator, Handler: h.ArchivePage()},
 		{Method: http.MethodGet, Pattern: "/archive-assets/{file}", Access: admin.Operator, Handler: h.Asset()},
@@ -230,6 +226,24 @@ func (p *privacyParts) archiveRoutes(sessions live.Sessions) []admin.Route {
 // every format, retentionhttp).
 func (p *privacyParts) transcriptHandler(sessions live.Sessions) http.Handler {
 	return retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log}).Transcript()
+}
+
+// consoleTranscript serves the console's GET /sessions/{id}/transcript: the
+// same exports as the API. Console sessions belong to no key (owner ""), so
+// the console user reads them as an administrator would; the keeper audits
+// the read as that user.
+func (p *privacyParts) consoleTranscript(sessions live.Sessions) admin.Route {
+	return admin.Route{Method: http.MethodGet, Pattern: "/sessions/{id}/transcript", Access: admin.Operator,
+		Handler: p.archive(sessions).ExportFile()}
+}
+
+// archive is the console's view of kept data (retentionhttp).
+func (p *privacyParts) archive(sessions live.Sessions) *retentionhttp.Handler {
+	return retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log, Chrome: admin.Chrome,
+		CSRF: func(r *http.Request) string {
+			s, _ := admin.SessionFrom(r.Context())
+			return s.CSRFToken()
+		}})
 }
 
 // close stops the writer (what is queued is written first, within ctx)

@@ -16,6 +16,7 @@ type handlers struct {
 	pages *template.Template
 	tls   TLSStatus
 	live  *LivePages
+	ops   *OpsPages
 }
 
 func (h *handlers) routes() []Route {
@@ -49,7 +50,7 @@ func (h *handlers) routes() []Route {
 		r("POST", "/api/users/{name}/disable", AdminOnly, h.disableUser),
 		r("POST", "/api/users/{name}/role", AdminOnly, h.setRole),
 		r("POST", "/api/users/{name}/logout", AdminOnly, h.revokeSessions),
-	}, h.liveRoutes()...)
+	}, append(h.liveRoutes(), h.opsRoutes()...)...)
 }
 
 // page is what every template gets.

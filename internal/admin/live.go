@@ -40,9 +40,9 @@ const (
 var (
 	// ErrLiveUnsupported: this build cannot do the action (pause before it exists).
 	ErrLiveUnsupported = errors.New("admin: this action is not available")
-	// ErrLiveRefused wraps a refusal the user can act on (bad label, a
+	// ErrRefused wraps a refusal the user can act on (bad label, a
 	// state that does not allow it, every decoder busy); its text is shown.
-	ErrLiveRefused = errors.New("admin: refused")
+	ErrRefused = errors.New("admin: refused")
 )
 
 // LiveSession is a session as the console lists it.

@@ -22,6 +22,10 @@ type LivePages struct {
 	PublicURL func() string
 	// QR renders text as an SVG QR code with an accessible name (web.QRSVG).
 	QR func(text, label string) (string, error)
+	// Exports are the transcript formats GET /sessions/{id}/transcript
+	// serves (an extra Route from cmd/izwi), linked from a session that
+	// keeps its transcript; nil: none.
+	Exports []string
 	// Pausable offers Pause and Resume of a live session (blank the
 	// screens without ending it) when Live supports them.
 	Pausable bool
@@ -59,6 +63,8 @@ type sessionView struct {
 	// Actions are the controls offered in the session's state.
 	Actions []LiveAction
 	Created string // a link session's share URL, shown once after create
+	// Exports are the transcript download formats (a kept transcript only).
+	Exports []string
 }
 
 // sessionLink is one URL of a session with its QR code.
@@ -214,6 +220,9 @@ func (h *handlers) viewOf(r *http.Request, s LiveSession) sessionView {
 	base := h.publicURL()
 	id := url.PathEscape(s.ID)
 	v := sessionView{LiveSession: s}
+	if s.KeepTranscript {
+		v.Exports = h.live.Exports
+	}
 	phone := "Scan to follow the captions on a phone."
 	if s.ViewerMode == "link" {
 		phone = "A link session's phone link carries its token, shown once when it was created; the display shows a QR with it."
@@ -273,7 +282,7 @@ func (h *handlers) failLive(w http.ResponseWriter, r *http.Request, err error) {
 	var msg string
 	status, code := http.StatusInternalServerError, "internal"
 	switch {
-	case errors.Is(err, ErrLiveRefused):
+	case errors.Is(err, ErrRefused):
 		status, code, msg = http.StatusConflict, "refused", strings.TrimPrefix(err.Error(), "admin: refused: ")
 	case errors.Is(err, ErrLiveUnsupported):
 		status, code, msg = http.StatusNotImplemented, "unsupported", "this action is not available in this build"

@@ -84,7 +84,7 @@ func New(ctx context.Context, opts Options, consoleURL string) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	h := &handlers{svc: svc, pages: pages, tls: opts.TLS, live: opts.Live}
+	h := &handlers{svc: svc, pages: pages, tls: opts.TLS, live: opts.Live, ops: opts.Ops}
 	srv.routes = append(h.routes(), opts.Routes...)
 	if srv.handler, err = srv.build(); err != nil {
 		return nil, err

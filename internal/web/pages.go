@@ -162,6 +162,11 @@ func (h *handler) render(w http.ResponseWriter, r *http.Request, d pageData) {
 // origin is where phones should go: the configured public URL, or the
 // origin this request came in on (empty when its Host is not a valid one).
 func (h *handler) origin(r *http.Request) string {
+	if h.publicFn != nil {
+		if p := h.publicFn(); p != "" {
+			return p
+		}
+	}
 	if h.public != "" {
 		return h.public
 	}

@@ -38,6 +38,10 @@ type Options struct {
 	// to (scheme://host[:port], e.g. behind a reverse proxy). Empty: the
 	// origin the request came in on (its Host header and TLS).
 	PublicURL string
+	// PublicURLFunc, when set, is asked on every page first (the console's
+	// Settings change the public URL live); "" falls back to PublicURL.
+	// It must return an origin as config.NormalizeOrigin makes.
+	PublicURLFunc func() string
 	// PublicSessions lists the sessions anyone may watch (viewer mode
 	// public, not stopped) for the index at /; nil shows none.
 	PublicSessions func(ctx context.Context) ([]PublicSession, error)
@@ -75,11 +79,12 @@ type asset struct {
 }
 
 type handler struct {
-	list   func(ctx context.Context) ([]PublicSession, error)
-	log    *slog.Logger
-	public string
-	assets map[string]asset
-	pages  *pages
+	list     func(ctx context.Context) ([]PublicSession, error)
+	log      *slog.Logger
+	public   string
+	publicFn func() string
+	assets   map[string]asset
+	pages    *pages
 }
 
 // Handler serves GET /live/{id}, /display/{id}, /overlay/{id}, /mic/{id}
@@ -91,7 +96,8 @@ func Handler(opts Options) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages(), list: opts.PublicSessions}
+	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages(), publicFn: opts.PublicURLFunc,
+		list: opts.PublicSessions}
 	if opts.PublicURL != "" {
 		var err error
 		if h.public, err = config.NormalizeOrigin(opts.PublicURL); err != nil {

@@ -5,9 +5,11 @@
 //   keyboard only → open the display at its QR code's URL → pair a
 //   microphone with the session's pairing QR (Chromium's fake capture
 //   device plays a shared utterance) → captions appear on the display, the
-//   console shows the input level and a viewer → stop.
+//   console shows the input level and a viewer → stop → export the kept
+//   transcript as SRT and PDF.
 //
-//   node console.mjs --console=URL --token=SETUP --wav=FILE --wav-ms=N --out=DIR
+//   node console.mjs --console=URL --api=URL --token=SETUP --wav=FILE --wav-ms=N --out=DIR
+import { writeFileSync } from 'node:fs';
 import { launch, args, report, watchPage, until, captionText, axeScan } from './lib.mjs';
 
 const a = args();
@@ -61,6 +63,45 @@ try {
   }
   report('nav', { ok: nav.includes('/sessions'), nav });
 
+  // API keys: create with a scope and a limit (the secret shown once),
+  // rotate (a new secret), revoke.
+  await page.goto(a.console + '/keys');
+  await page.fill('#key-name', 'obs-overlay');
+  await page.check('#scope-live\\.read');
+  await page.fill('#rps', '5');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/keys"] button[type=submit]')]);
+  const secret = await page.$eval('#key-secret', (el) => el.textContent.trim());
+  const limits = await page.$eval('tbody', (el) => el.textContent);
+  await Promise.all([page.waitForNavigation(), page.click('button:text("Rotate obs-overlay")')]);
+  const rotated = await page.$eval('#key-secret', (el) => el.textContent.trim());
+  await Promise.all([page.waitForNavigation(), page.click('button:text("Revoke obs-overlay")')]);
+  const afterRevoke = await page.$$eval('tbody tr', (rows) => rows.map((r) => r.textContent));
+  report('keys', { ok: true, secret, rotated, limits, afterRevoke, reloaded: (await page.content()).includes(secret) });
+
+  // A weekly service on Sundays, shown in the two-week calendar.
+  await page.goto(a.console + '/schedules');
+  await page.fill('#s-label', 'Sunday service');
+  await page.check('#day-Sun');
+  await page.fill('#s-start', '09:30');
+  await page.fill('#s-stop', '11:00');
+  await page.fill('#s-tz', 'Africa/Johannesburg');
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/schedules"] button[type=submit]')]);
+  const schedError = await page.$eval('main', (el) => (el.querySelector('.error') || { textContent: '' }).textContent);
+  const calendar = await page.$$eval('.calendar > li', (lis) => lis.map((li) => li.textContent.replace(/\s+/g, ' ').trim()));
+  await check(page);
+  report('schedules', { ok: true, schedError, calendar });
+
+  // Settings: the public URL is checked against this server.
+  await page.goto(a.console + '/settings');
+  await page.fill('#public_url', a.api);
+  await Promise.all([page.waitForNavigation(), page.click('form[action="/settings"] button[type=submit]')]);
+  const urlCheck = await page.$eval('#url-check', (el) => el.textContent);
+  await page.goto(a.console + '/audit');
+  const verdict = await page.$eval('#audit-verdict', (el) => el.textContent);
+  await page.goto(a.console + '/health');
+  const health = await page.$$eval('tbody tr', (rows) => rows.map((r) => r.textContent.replace(/\s+/g, ' ').trim()));
+  report('ops', { ok: true, check: urlCheck, verdict, health });
+
   // Keyboard only: the skip link comes first and moves focus to the main
   // content; the create form is filled and sent without the mouse.
   await page.goto(a.console + '/sessions');
@@ -72,6 +113,8 @@ try {
   await page.keyboard.type('Sunday service');
   await tabTo(page, '#vocabulary');
   await page.keyboard.type('izwi:IH Z W IY, supper');
+  await tabTo(page, '#keep_transcript');
+  await page.keyboard.press('Space');
   await tabTo(page, 'form[action="/sessions"] button[type=submit]');
   // The focused control shows a focus ring (:focus-visible).
   const focusRing = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
@@ -137,6 +180,16 @@ try {
   await Promise.all([page.waitForURL(/\/sessions\/ses_/), page.click('#action-stop')]);
   await until(page, () => document.getElementById('state').textContent.trim() === 'stopped', undefined, 10000);
   report('stop', { ok: true, state: await page.$eval('#state', (el) => el.textContent.trim()) });
+
+  // Export the kept transcript as SRT and PDF from the session page.
+  const srtURL = await page.$eval('a[data-export=srt]', (el) => el.href);
+  const pdfURL = await page.$eval('a[data-export=pdf]', (el) => el.href);
+  const srt = await page.request.get(srtURL);
+  const pdf = await page.request.get(pdfURL);
+  const pdfBody = await pdf.body();
+  writeFileSync(a.out + '/transcript.pdf', pdfBody);
+  report('export', { ok: srt.ok() && pdf.ok(), srt: await srt.text(), srtType: srt.headers()['content-type'],
+    pdfType: pdf.headers()['content-type'], pdf: a.out + '/transcript.pdf' });
 } catch (err) {
   report('error', { ok: false, error: String(err && err.stack || err) });
 } finally {

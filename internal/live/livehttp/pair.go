@@ -3,7 +3,6 @@ package livehttp
 import (
 	"errors"
 	"net/http"
-	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audit"
@@ -58,22 +57,6 @@ func (h *Handlers) micTicket(w http.ResponseWriter, r *http.Request) {
 		h.writeLiveErr(w, r, err)
 		return
 	}
-	iss, err := h.opts.Tickets.Issue(r.Context(), ticket.Grant{Subject: p.Subject, SessionID: id, Scope: auth.ScopeLiveWrite,
-		Origin: req.Origin, SameOrigin: sameOrigin(req.Origin, r)})
-	switch {
-	case errors.Is(err, ticket.ErrBadGrant):
-		apierr.Write(w, r, apierr.CodeBadRequest, "origin must be this server's own or one of jwt.tickets.allowed_origins")
-		return
-	case errors.Is(err, ticket.ErrFull):
-		apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeRateLimited, Message: "too many outstanding tickets; retry shortly", RetryAfter: time.Second})
-		return
-	case err != nil:
-		h.log.Error("mic ticket failed", "request_id", apierr.RequestID(r.Context()), "session_id", id, "err", err)
-		apierr.Write(w, r, apierr.CodeInternal, "")
-		return
-	}
-	h.record(r, audit.Event{Actor: p.Subject, Action: "ticket.issue", Target: "session:" + id, Outcome: "ok",
-		Details: map[string]string{"ticket_id": iss.ID, "scope": string(auth.ScopeLiveWrite), "via": "mic-pairing", "pairing_id": p.ID}})
-	w.Header().Set("Cache-Control", "no-store")
-	apierr.JSON(w, http.StatusOK, ticket.Response{Ticket: iss.Ticket, ExpiresAt: iss.ExpiresAt})
+	h.issueTicket(w, r, ticket.Grant{Subject: p.Subject, SessionID: id, Scope: auth.ScopeLiveWrite, Origin: req.Origin},
+		p.Subject, "mic-pairing", map[string]string{"pairing_id": p.ID})
 }
