@@ -110,6 +110,18 @@ func TestBrowserArchive(t *testing.T) {
 	if ar["snippets"].(float64) < 1 || ar["expiry"] == "" || ar["afterReview"] != ar["left"] || ar["afterDelete"] != 0.0 {
 		t.Errorf("review and delete: %v", ar)
 	}
+	if u := ar["overlayURL"].(string); u != s.url+"/overlay/"+ses.ID+"?bg=123456&opacity=60&font=sans&position=top&size=48&lines=2&hold=5" ||
+		ar["previewed"] != true {
+		t.Errorf("overlay builder: %q, previewed %v", u, ar["previewed"])
+	}
+	var filters struct {
+		Profanity bool `json:"profanity_filter"`
+		Replace   []struct{ Find, Replace string }
+	}
+	if code := liveAPI(t, s, "GET", "/v1/sessions/"+ses.ID+"/filters", key, nil, &filters); code != 200 || filters.Profanity ||
+		len(filters.Replace) != 1 || filters.Replace[0].Replace != "Hour Glass" {
+		t.Errorf("caption settings saved from the console: %d %+v", code, filters)
+	}
 	var after struct{ Error struct{ Code string } }
 	if code := liveAPI(t, s, "GET", "/v1/sessions/"+ses.ID+"/transcript", key, nil, &after); code != 404 {
 		t.Errorf("the transcript after its deletion: %d %v", code, after)

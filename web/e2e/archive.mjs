@@ -81,11 +81,30 @@ try {
   await page.reload();
   const afterReview = await page.$$eval('main tbody tr', (trs) => trs.length);
 
+  // The session's caption page: word filters saved, the overlay builder's
+  // address follows the form and the preview frame loads it.
+  await page.goto(a.console + '/sessions/' + a.session);
+  await Promise.all([page.waitForURL(/\/captions$/), page.click('#captions-link')]);
+  await check(page);
+  await page.uncheck('input[name=profanity_filter]');
+  await page.fill('#replace', 'hour = Hour Glass');
+  await page.click('#settings button[type=submit]');
+  await until(page, () => document.getElementById('result').textContent.startsWith('Saved'));
+  await page.fill('#o-bg', '#123456');
+  await page.selectOption('#o-position', 'top');
+  await page.fill('#o-hold', '5');
+  const overlayURL = await page.inputValue('#o-url');
+  await until(page, (u) => document.getElementById('preview').src === u, overlayURL);
+  const frame = page.frames().find((f) => f.url() === overlayURL);
+  if (frame) await frame.waitForSelector('body.page-overlay');
+  const previewed = !!frame;
+
   // Delete the transcript: crypto-shredded, gone from the archive.
   await page.goto(a.console + '/archive/' + a.session);
   await Promise.all([page.waitForURL(a.console + '/archive'), page.click('form.delete button')]);
   const afterDelete = await page.$$eval('main table a', (as) => as.length);
-  report('archive', { ok: true, listed, rows, corrected, found, exports, snippets, audio, expiry, afterReview, left, afterDelete });
+  report('archive', { ok: true, listed, rows, corrected, found, exports, snippets, audio, expiry, afterReview, left, afterDelete,
+    overlayURL, previewed });
 } catch (err) {
   report('archive', { ok: false, error: String(err) });
 }
