@@ -49,28 +49,7 @@ func TestBrowserArchive(t *testing.T) {
 	}
 	liveAPI(t, s, "POST", "/v1/sessions/"+ses.ID+"/stop", key, nil, nil)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "archive.mjs", "--console="+consoleURL, "--token="+token, "--session="+ses.ID, "--out="+t.TempDir())
-	cmd.Dir = e2eDir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node archive.mjs: %v\n%s\n%s", err, stdout.String(), stderr.String())
-	}
-	res := map[string]map[string]any{}
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("script output %q: %v", sc.Text(), err)
-		}
-		res[r["name"].(string)] = r
-		if ok, _ := r["ok"].(bool); !ok {
-			t.Errorf("browser: %s: %v %v", r["name"], r["error"], r["errors"])
-		}
-	}
+	res := runNode(t, node, 3*time.Minute, "archive.mjs", "--console="+consoleURL, "--token="+token, "--session="+ses.ID, "--out="+t.TempDir())
 	ar := res["archive"]
 	if ar == nil || ar["ok"] != true {
 		t.Fatalf("archive flow: %v", ar)
@@ -131,4 +110,34 @@ func TestBrowserArchive(t *testing.T) {
 			t.Errorf("axe-core: %s: %v", path, vs)
 		}
 	}
+}
+
+// runNode runs a web/e2e script and returns its JSON report lines by
+// name, failing t for each that is not ok.
+func runNode(t *testing.T, node string, timeout time.Duration, script string, args ...string) map[string]map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, node, append([]string{script}, args...)...)
+	cmd.Dir = e2eDir
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("node %s: %v\n%s\n%s", script, err, stdout.String(), stderr.String())
+	}
+	res := map[string]map[string]any{}
+	sc := bufio.NewScanner(&stdout)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var r map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("script output %q: %v", sc.Text(), err)
+		}
+		name, _ := r["name"].(string)
+		res[name] = r
+		if ok, _ := r["ok"].(bool); !ok {
+			t.Errorf("browser: %s: %v %v", name, r["error"], r["errors"])
+		}
+	}
+	return res
 }

@@ -50,10 +50,8 @@ func (h *Handler) ConsolePage(c Console) http.Handler {
 			apierr.Write(w, r, apierr.CodeNotFound, "no such session")
 			return
 		}
-		s, err := h.filters.Get(r.Context(), id)
-		if err != nil {
-			h.log.Error("reading caption settings", "session_id", id, "request_id", apierr.RequestID(r.Context()), "err", err)
-			apierr.Write(w, r, apierr.CodeInternal, "")
+		s, ok := h.settings(w, r, id)
+		if !ok {
 			return
 		}
 		public := c.PublicURL()

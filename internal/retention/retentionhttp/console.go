@@ -165,17 +165,26 @@ func (h *Handler) CorrectCaption() http.Handler {
 		if !decode(w, r, &body) {
 			return
 		}
-		switch err := h.keeper.Correct(h.actor(r).Context(), id, seq, body.Text); {
-		case errors.Is(err, retention.ErrNoCaption):
-			apierr.Write(w, r, apierr.CodeNotFound, "that caption is not kept (any more)")
-		case err != nil && strings.Contains(err.Error(), "a correction is"):
-			apierr.Write(w, r, apierr.CodeBadRequest, fmt.Sprintf("a correction is 1 to %d bytes of text", retention.MaxCorrection))
-		case err != nil:
-			h.fail(w, r, id, err)
-		default:
-			w.WriteHeader(http.StatusNoContent)
-		}
+		err = h.keeper.Correct(h.actor(r).Context(), id, seq, body.Text)
+		h.changed(w, r, id, err, apierr.CodeNotFound, "that caption is not kept (any more)")
 	})
+}
+
+// changed answers a correction or a review: 204, or why not. A missing
+// caption is answered with noCaption and msg.
+func (h *Handler) changed(w http.ResponseWriter, r *http.Request, id string, err error, noCaption apierr.Code, msg string) {
+	switch {
+	case err == nil:
+		w.WriteHeader(http.StatusNoContent)
+	case errors.Is(err, retention.ErrNotFound), errors.Is(err, retention.ErrExpired):
+		apierr.Write(w, r, apierr.CodeNotFound, "no such snippet (reviewed, deleted or expired)")
+	case errors.Is(err, retention.ErrNoCaption):
+		apierr.Write(w, r, noCaption, msg)
+	case errors.Is(err, retention.ErrBadCorrection):
+		apierr.Write(w, r, apierr.CodeBadRequest, fmt.Sprintf("a correction is 1 to %d bytes of text", retention.MaxCorrection))
+	default:
+		h.fail(w, r, id, err)
+	}
 }
 
 // DeleteTranscript serves DELETE /archive/{id}: crypto-shreds the
@@ -261,18 +270,8 @@ func (h *Handler) ResolveSnippet() http.Handler {
 			apierr.Write(w, r, apierr.CodeBadRequest, "outcome must be approved, corrected or deleted")
 			return
 		}
-		switch err := h.keeper.Resolve(h.actor(r).Context(), id, body.Outcome, body.Text); {
-		case errors.Is(err, retention.ErrNotFound), errors.Is(err, retention.ErrExpired):
-			apierr.Write(w, r, apierr.CodeNotFound, "no such snippet (reviewed, deleted or expired)")
-		case errors.Is(err, retention.ErrNoCaption):
-			apierr.Write(w, r, apierr.CodeConflict, "the caption this snippet came from is not kept: approve or delete it")
-		case err != nil && strings.Contains(err.Error(), "a correction is"):
-			apierr.Write(w, r, apierr.CodeBadRequest, fmt.Sprintf("a correction is 1 to %d bytes of text", retention.MaxCorrection))
-		case err != nil:
-			h.fail(w, r, id, err)
-		default:
-			w.WriteHeader(http.StatusNoContent)
-		}
+		err := h.keeper.Resolve(h.actor(r).Context(), id, body.Outcome, body.Text)
+		h.changed(w, r, id, err, apierr.CodeConflict, "the caption this snippet came from is not kept: approve or delete it")
 	})
 }
 
