@@ -6,7 +6,9 @@
 #   sox for audio checks, Chromium for browser tests (driven by
 #   playwright-core from npm, installed into web/e2e), alsa-utils for the
 #   ALSA capture source, swtpm for the vault's TPM tests, poppler-utils
-#   (pdftotext) for prepared texts given as PDF, and curl and jq, which the
+#   (pdftotext) for prepared texts given as PDF, postgresql (the store's
+#   second dialect; internal/store/pgtest starts a private server per test
+#   package), and curl and jq, which the
 #   documented commands use (cmd/izwi/docs_commands_test.go runs every one);
 #   for `make dist` and its tests patchelf (RUNPATH $ORIGIN), debootstrap
 #   (the clean Debian 12 root), minisign (cross-checks our signatures),
@@ -23,6 +25,7 @@ APT_PACKAGES=(
   sox libsox-fmt-mp3 bzip2 poppler-utils curl jq
   chromium alsa-utils swtpm swtpm-tools
   patchelf debootstrap minisign groff-base systemd
+  postgresql
 )
 
 missing=()

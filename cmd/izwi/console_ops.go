@@ -148,7 +148,7 @@ type consoleAudit struct {
 var _ admin.AuditView = consoleAudit{}
 
 func (c consoleAudit) Recent(ctx context.Context, n int) ([]admin.AuditRow, error) {
-	entries, err := audit.Recent(ctx, c.db.DB(), n)
+	entries, err := audit.Recent(ctx, c.db, n)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func (c consoleAudit) Verify(ctx context.Context) (admin.AuditStatus, error) {
 	if err != nil {
 		return admin.AuditStatus{}, err
 	}
-	rep, err := audit.Verify(ctx, c.db.DB(), raw, c.log.VerifierKey())
+	rep, err := audit.Verify(ctx, c.db, raw, c.log.VerifierKey())
 	if err != nil && !errors.Is(err, audit.ErrTampered) {
 		return admin.AuditStatus{}, err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -69,8 +70,8 @@ func TestPersistenceLeavesNothingInTheClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lines, snippets int
-	_ = db.DB().QueryRow("SELECT COUNT(*) FROM retention_lines").Scan(&lines)
-	_ = db.DB().QueryRow("SELECT COUNT(*) FROM retention_snippets WHERE sealed IS NOT NULL").Scan(&snippets)
+	_ = db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM retention_lines").Scan(&lines)
+	_ = db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM retention_snippets WHERE sealed IS NOT NULL").Scan(&snippets)
 	db.Close()
 	if lines == 0 || snippets == 0 {
 		t.Fatalf("kept %d caption lines and %d snippets; the scan would prove nothing", lines, snippets)

@@ -21,7 +21,6 @@ import (
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/schedule"
 	"github.com/izwi-speech/izwi/internal/sdnotify"
-	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
 	"github.com/izwi-speech/izwi/internal/web"
@@ -93,7 +92,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		}
 	}()
 
-	db, err := store.Open(ctx, cfg.Data.Database)
+	db, err := openStore(ctx, cfg.Data)
 	if err != nil {
 		log.Error("cannot open the database", "err", err)
 		return exitFailure
@@ -149,7 +148,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		lv.close(cctx)
 	}()
 
-	schedules, err := schedule.OpenSQLite(ctx, db)
+	schedules, err := schedule.Open(ctx, db)
 	if err != nil {
 		log.Error("cannot open the schedules", "err", err)
 		return exitFailure
@@ -306,8 +305,16 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 }
 
 // keyEpochFile is the file every izwi process that changes keys bumps, so
-// that the server's verified-key cache sees `izwi keys revoke` at once.
-func keyEpochFile(cfg config.Config) string { return cfg.Data.Database + "-keys-epoch" }
+// that the server's verified-key cache sees `izwi keys revoke` at once. It
+// sits beside a SQLite database, or in the data directory when the database
+// is PostgreSQL (processes on other machines then see a revocation within
+// the cache's maximum age).
+func keyEpochFile(cfg config.Config) string {
+	if f := sqliteFile(cfg.Data); f != "" {
+		return f + "-keys-epoch"
+	}
+	return filepath.Join(cfg.Data.Dir, "izwi-keys-epoch")
+}
 
 // listenOn opens addr, with TLS when c is not nil.
 func listenOn(addr string, c *tls.Config) (net.Listener, error) {

@@ -18,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // gw is a gateway under test: a real key store on a temporary database and
@@ -32,15 +33,18 @@ type gw struct {
 
 func newGW(t testing.TB) *gw {
 	t.Helper()
+	return newGWOn(t, storetest.OpenOf(t, store.SQLite), filepath.Join(t.TempDir(), "keys-epoch"))
+}
+
+// newGWOn is newGW on st; an empty epoch turns the verified-key cache off
+// (every request reads the key from the store).
+func newGWOn(t testing.TB, st *store.Store, epoch string) *gw {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "izwi.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	var err error
 	g := &gw{audit: &audittest.Recorder{}, clock: clocktest.New(time.Now()), logs: &bytes.Buffer{}}
 	g.keys, err = auth.NewKeyStore(ctx, st, auth.KeyStoreConfig{Pepper: bytes.Repeat([]byte{7}, 32), Audit: g.audit, Now: g.clock.Now,
-		EpochFile: filepath.Join(t.TempDir(), "keys-epoch")})
+		EpochFile: epoch})
 	if err != nil {
 		t.Fatal(err)
 	}

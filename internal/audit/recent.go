@@ -2,9 +2,10 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
+
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // Recorded is one stored audit entry, decoded.
@@ -20,7 +21,7 @@ const maxRecent = 1000
 // console to show. It decodes the stored rows as they are and does not
 // verify them (Verify does); a row that does not decode is shown with
 // Action "(unreadable entry)".
-func Recent(ctx context.Context, db *sql.DB, n int) ([]Recorded, error) {
+func Recent(ctx context.Context, db *store.Store, n int) ([]Recorded, error) {
 	n = min(max(n, 1), maxRecent)
 	rows, err := db.QueryContext(ctx, "SELECT seq, entry FROM audit_log ORDER BY seq DESC LIMIT ?", n)
 	if err != nil {

@@ -63,17 +63,17 @@ type Filters struct {
 
 // New migrates the table and loads every session's settings.
 func New(ctx context.Context, st *store.Store) (*Filters, error) {
-	if err := st.Migrate(ctx, "captionfilter", []string{`
+	if err := st.Migrate(ctx, "captionfilter", store.Portable(`
 CREATE TABLE captionfilter_sessions (
 	session_id TEXT PRIMARY KEY,
 	settings   TEXT NOT NULL,      -- Settings as JSON (no words spoken: the operator's choices)
 	updated_at INTEGER NOT NULL
-);`}); err != nil {
+);`)); err != nil {
 		return nil, fmt.Errorf("captionfilter: %w", err)
 	}
 	def, _ := compile(Defaults())
 	f := &Filters{st: st, now: time.Now, def: def, sessions: map[string]compiled{}}
-	rows, err := st.DB().QueryContext(ctx, "SELECT session_id, settings FROM captionfilter_sessions")
+	rows, err := st.QueryContext(ctx, "SELECT session_id, settings FROM captionfilter_sessions")
 	if err != nil {
 		return nil, fmt.Errorf("captionfilter: %w", err)
 	}
@@ -99,7 +99,7 @@ CREATE TABLE captionfilter_sessions (
 // Get returns a session's settings.
 func (f *Filters) Get(ctx context.Context, sessionID string) (Settings, error) {
 	var raw string
-	err := f.st.DB().QueryRowContext(ctx, "SELECT settings FROM captionfilter_sessions WHERE session_id = ?", sessionID).Scan(&raw)
+	err := f.st.QueryRowContext(ctx, "SELECT settings FROM captionfilter_sessions WHERE session_id = ?", sessionID).Scan(&raw)
 	if err == sql.ErrNoRows {
 		return Defaults(), nil
 	}
@@ -127,7 +127,7 @@ func (f *Filters) Set(ctx context.Context, sessionID string, s Settings) error {
 	if err != nil {
 		return fmt.Errorf("captionfilter: %w", err)
 	}
-	if _, err := f.st.DB().ExecContext(ctx, `INSERT INTO captionfilter_sessions (session_id, settings, updated_at) VALUES (?, ?, ?)
+	if _, err := f.st.ExecContext(ctx, `INSERT INTO captionfilter_sessions (session_id, settings, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (session_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
 		sessionID, string(raw), f.now().UnixNano()); err != nil {
 		return fmt.Errorf("captionfilter: %w", err)
@@ -143,7 +143,7 @@ func (f *Filters) Forget(ctx context.Context, sessionID string) error {
 	f.mu.Lock()
 	delete(f.sessions, sessionID)
 	f.mu.Unlock()
-	if _, err := f.st.DB().ExecContext(ctx, "DELETE FROM captionfilter_sessions WHERE session_id = ?", sessionID); err != nil {
+	if _, err := f.st.ExecContext(ctx, "DELETE FROM captionfilter_sessions WHERE session_id = ?", sessionID); err != nil {
 		return fmt.Errorf("captionfilter: %w", err)
 	}
 	return nil

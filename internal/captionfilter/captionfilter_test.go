@@ -1,11 +1,11 @@
 package captionfilter
 
 import (
-	"path/filepath"
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 	"github.com/izwi-speech/izwi/internal/wordfilter"
 )
 
@@ -24,7 +24,7 @@ func caption(text string, final bool, words ...live.Word) live.Event {
 }
 
 func TestApplyDefaultsAndSettings(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "x.db")
+	path := storetest.Database(t)
 	f, err := New(t.Context(), openStore(t, path))
 	if err != nil {
 		t.Fatal(err)

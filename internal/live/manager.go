@@ -2,7 +2,6 @@ package live
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,7 +91,7 @@ func orDefault(p *bool, def bool) bool {
 // hubMu, then hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
 // session may close its pipeline while holding session.mu.
 type Manager struct {
-	db      *sql.DB
+	db      *store.Store
 	nc      *nats.Conn
 	rec     speech.Recognizer
 	vad     speech.VAD
@@ -167,7 +166,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 		return nil, err
 	}
 	cfg := withDefaults(opts.Config)
-	m := &Manager{db: opts.Store.DB(), nc: opts.Conn, rec: opts.Recognizer, vad: opts.VAD, cfg: cfg, privacy: opts.Privacy, caption: opts.Captions,
+	m := &Manager{db: opts.Store, nc: opts.Conn, rec: opts.Recognizer, vad: opts.VAD, cfg: cfg, privacy: opts.Privacy, caption: opts.Captions,
 		log: opts.Logger, now: opts.Now, met: newMetrics(opts.Metrics), aud: opts.Audit, tick: opts.TickEvery,
 		sessions: map[string]*session{}, hubs: map[string]*hub{}}
 	if m.log == nil {

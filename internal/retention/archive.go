@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -106,8 +107,8 @@ func (k *Keeper) Correct(ctx context.Context, sessionID string, seq uint64, text
 	if err := k.record(ctx, "retention.correct", "session:"+sessionID, map[string]string{"seq": fmt.Sprint(seq)}); err != nil {
 		return fmt.Errorf("retention: correction not audited, not stored: %w", err)
 	}
-	return k.st.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+	return k.st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.SecureDelete(ctx); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, "UPDATE retention_lines SET sealed = ? WHERE session_id = ? AND seq = ?", resealed, sessionID, seq)

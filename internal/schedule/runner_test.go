@@ -3,7 +3,6 @@ package schedule
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // fakeSessions records what the runner asked of live captions.
@@ -53,12 +53,12 @@ func (f *fakeSessions) counts() (int, int) {
 // starting it late. Every start, stop and miss is audited.
 func TestRunnerOnTimeAcrossRestart(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "izwi.db"))
+	st, err := store.Open(ctx, storetest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	db, err := OpenSQLite(ctx, st)
+	db, err := Open(ctx, st)
 	if err != nil {
 		t.Fatal(err)
 	}

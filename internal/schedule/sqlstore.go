@@ -2,7 +2,6 @@ package schedule
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -11,30 +10,31 @@ import (
 )
 
 // migrations are the schedule tables (component "schedule").
-var migrations = []string{
+var migrations = store.Portable(
 	`CREATE TABLE schedule_rules (id TEXT PRIMARY KEY, body TEXT NOT NULL)`,
 	`CREATE TABLE schedule_runs (rule_id TEXT NOT NULL, start_ms INTEGER NOT NULL, stop_ms INTEGER NOT NULL,
 		session_id TEXT NOT NULL, ended INTEGER NOT NULL, missed INTEGER NOT NULL, PRIMARY KEY (rule_id, start_ms))`,
-}
-
-// SQLite is the rule and run store over the server's SQLite database.
-type SQLite struct{ db *sql.DB }
-
-var (
-	_ RuleStore = (*SQLite)(nil)
-	_ RunStore  = (*SQLite)(nil)
 )
 
-// OpenSQLite migrates the schedule tables and returns the store.
-func OpenSQLite(ctx context.Context, st *store.Store) (*SQLite, error) {
+// SQLStore is the rule and run store over the server's database (SQLite
+// or PostgreSQL, through the store seam).
+type SQLStore struct{ db *store.Store }
+
+var (
+	_ RuleStore = (*SQLStore)(nil)
+	_ RunStore  = (*SQLStore)(nil)
+)
+
+// Open migrates the schedule tables and returns the store.
+func Open(ctx context.Context, st *store.Store) (*SQLStore, error) {
 	if err := st.Migrate(ctx, "schedule", migrations); err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
-	return &SQLite{db: st.DB()}, nil
+	return &SQLStore{db: st}, nil
 }
 
 // Rules implements RuleStore.
-func (s *SQLite) Rules(ctx context.Context) ([]Rule, error) {
+func (s *SQLStore) Rules(ctx context.Context) ([]Rule, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT body FROM schedule_rules ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("schedule: rules: %w", err)
@@ -56,7 +56,7 @@ func (s *SQLite) Rules(ctx context.Context) ([]Rule, error) {
 }
 
 // PutRule implements RuleStore.
-func (s *SQLite) PutRule(ctx context.Context, r Rule) error {
+func (s *SQLStore) PutRule(ctx context.Context, r Rule) error {
 	body, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("schedule: %w", err)
@@ -69,7 +69,7 @@ func (s *SQLite) PutRule(ctx context.Context, r Rule) error {
 }
 
 // DeleteRule implements RuleStore.
-func (s *SQLite) DeleteRule(ctx context.Context, id string) error {
+func (s *SQLStore) DeleteRule(ctx context.Context, id string) error {
 	if _, err := s.db.ExecContext(ctx, `DELETE FROM schedule_rules WHERE id = ?`, id); err != nil {
 		return fmt.Errorf("schedule: delete rule: %w", err)
 	}
@@ -77,7 +77,7 @@ func (s *SQLite) DeleteRule(ctx context.Context, id string) error {
 }
 
 // Runs implements RunStore.
-func (s *SQLite) Runs(ctx context.Context, since time.Time) ([]Run, error) {
+func (s *SQLStore) Runs(ctx context.Context, since time.Time) ([]Run, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT rule_id, start_ms, stop_ms, session_id, ended, missed FROM schedule_runs
 		WHERE ended = 0 OR stop_ms > ? ORDER BY start_ms`, since.UnixMilli())
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *SQLite) Runs(ctx context.Context, since time.Time) ([]Run, error) {
 }
 
 // PutRun implements RunStore.
-func (s *SQLite) PutRun(ctx context.Context, r Run) error {
+func (s *SQLStore) PutRun(ctx context.Context, r Run) error {
 	if _, err := s.db.ExecContext(ctx, `INSERT INTO schedule_runs(rule_id, start_ms, stop_ms, session_id, ended, missed)
 		VALUES(?,?,?,?,?,?) ON CONFLICT(rule_id, start_ms) DO UPDATE SET stop_ms = excluded.stop_ms,
 		session_id = excluded.session_id, ended = excluded.ended, missed = excluded.missed`,
