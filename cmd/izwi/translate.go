@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/live"
@@ -116,4 +117,21 @@ func buildOutputs(cfg config.Outputs, m *live.Manager, tr *livetranslate.Service
 		return nil, nil, err
 	}
 	return om, outputs.NewHandlers(om, m), nil
+}
+
+// consoleOutputs is a session's outputs as the console's health lines.
+func consoleOutputs(m *outputs.Manager) func(string) []admin.OutputLine {
+	return func(id string) []admin.OutputLine {
+		var out []admin.OutputLine
+		for _, o := range m.List(id) {
+			target := o.URL
+			if target == "" {
+				target = o.Credentials + o.Name
+			}
+			h := o.Health
+			out = append(out, admin.OutputLine{ID: o.ID, Kind: o.Kind, Lang: o.Lang, Target: target, State: h.State, LastError: h.LastError,
+				LastSuccess: h.LastSuccess, Queued: h.Queued, Sent: h.Sent, Failed: h.Failed, Dropped: h.Dropped})
+		}
+		return out
+	}
 }

@@ -29,6 +29,19 @@ type LivePages struct {
 	// Pausable offers Pause and Resume of a live session (blank the
 	// screens without ending it) when Live supports them.
 	Pausable bool
+	// Outputs lists a session's caption outputs with their health (issue
+	// 18: YouTube, OBS, webhook, file); nil leaves the section out.
+	Outputs func(sessionID string) []OutputLine
+}
+
+// OutputLine is one caption output's health line on a session's page:
+// where it sends and how it is doing, never a credential's contents.
+type OutputLine struct {
+	ID, Kind, Lang, Target string
+	State, LastError       string
+	LastSuccess            *time.Time
+	Queued                 int
+	Sent, Failed, Dropped  uint64
 }
 
 // maxVocabulary bounds the console's vocabulary field (words or phrases,
@@ -65,6 +78,9 @@ type sessionView struct {
 	Created string // a link session's share URL, shown once after create
 	// Exports are the transcript download formats (a kept transcript only).
 	Exports []string
+	// Outputs are the session's caption outputs (nil: the section is off).
+	Outputs      []OutputLine
+	OutputsShown bool
 }
 
 // sessionLink is one URL of a session with its QR code.
@@ -222,6 +238,9 @@ func (h *handlers) viewOf(r *http.Request, s LiveSession) sessionView {
 	v := sessionView{LiveSession: s}
 	if s.KeepTranscript {
 		v.Exports = h.live.Exports
+	}
+	if h.live.Outputs != nil {
+		v.Outputs, v.OutputsShown = h.live.Outputs(s.ID), true
 	}
 	phone := "Scan to follow the captions on a phone."
 	if s.ViewerMode == "link" {

@@ -88,6 +88,11 @@ func TestSessionPages(t *testing.T) {
 	e.live = &LivePages{Live: fl, Pairer: fl, PublicURL: func() string { return "https://captions.example.org" },
 		QR: func(text, label string) (string, error) {
 			return `<svg role="img" aria-label="` + label + `"></svg>`, nil
+		},
+		Outputs: func(id string) []OutputLine {
+			at := time.Date(2026, 12, 7, 16, 5, 28, 0, time.UTC)
+			return []OutputLine{{ID: "out_1", Kind: "youtube", Target: "yt-creds", State: "running", LastSuccess: &at, Sent: 12},
+				{ID: "out_2", Kind: "obs", Lang: "es", Target: "ws://127.0.0.1:4455", State: "retrying", LastError: "obs_501", Queued: 2, Failed: 3}}
 		}}
 	e.start()
 	admin := e.setup()
@@ -133,7 +138,9 @@ func TestSessionPages(t *testing.T) {
 
 	p = op.page("/sessions/ses_a")
 	for _, want := range []string{`https://captions.example.org/display/ses_a`, `https://captions.example.org/live/ses_a`,
-		`aria-label="QR code: Display"`, `data-poll="/api/sessions/ses_a/status"`, `src="/static/console.js"`, `id="action-start"`} {
+		`aria-label="QR code: Display"`, `data-poll="/api/sessions/ses_a/status"`, `src="/static/console.js"`, `id="action-start"`,
+		// Issue 18: each caption output's health line.
+		`<tr data-output="youtube">`, `16:05:28 UTC`, `<tr data-output="obs">`, `<td>es</td>`, `<td data-field="state">retrying</td>`, `<td>obs_501</td>`} {
 		if !strings.Contains(p.raw, want) {
 			t.Errorf("the session page lacks %s", want)
 		}
