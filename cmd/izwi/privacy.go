@@ -26,6 +26,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/speakers/speakershttp"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
+	"github.com/izwi-speech/izwi/internal/translate/livetranslate"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -224,8 +225,14 @@ func (p *privacyParts) archiveRoutes(sessions live.Sessions) []admin.Route {
 
 // transcriptHandler serves GET /v1/sessions/{id}/transcript (exports in
 // every format, retentionhttp).
-func (p *privacyParts) transcriptHandler(sessions live.Sessions) http.Handler {
-	return retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log}).Transcript()
+// A session that offers translations exports per-language tracks with
+// ?lang= (translated as they are read, never stored).
+func (p *privacyParts) transcriptHandler(sessions live.Sessions, lt *livetranslate.Service) http.Handler {
+	o := retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log}
+	if lt != nil {
+		o.Translate = lt.Track
+	}
+	return retentionhttp.New(o).Transcript()
 }
 
 // consoleTranscript serves the console's GET /sessions/{id}/transcript: the

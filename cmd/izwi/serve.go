@@ -166,7 +166,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	runner := &schedule.Runner{Rules: schedules, Runs: schedules, Sessions: scheduleSessions{lv}, Audit: gw.audit,
 		Log: telemetry.Component(logger, "schedule")}
 
-	lv.routes.Transcript = priv.transcriptHandler(lv.manager)
+	lv.routes.Transcript = priv.transcriptHandler(lv.manager, lt)
 	opts := gw.api
 	opts.Live = lv.routes
 	opts.Logger, opts.Engines = telemetry.Component(logger, "api"), set

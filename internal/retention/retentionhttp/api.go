@@ -1,6 +1,7 @@
 package retentionhttp
 
 import (
+	"context"
 	"html/template"
 	"log/slog"
 	"net/http"
@@ -20,15 +21,21 @@ type Options struct {
 	// admin.Chrome) for its pages; the API route needs neither.
 	CSRF   func(*http.Request) string
 	Chrome func(*http.Request) template.HTML
+	// Translate, when set, makes ?lang= on the transcript route export a
+	// per-language track: the kept captions translated on the way out
+	// (livetranslate.Service.Track; an error: the session does not offer
+	// lang). Nil refuses ?lang=.
+	Translate func(ctx context.Context, info live.Info, lang string, evs []live.Event) ([]live.Event, error)
 }
 
 // Handler serves kept transcripts and snippets.
 type Handler struct {
-	keeper   *retention.Keeper
-	sessions live.Sessions
-	log      *slog.Logger
-	csrf     func(*http.Request) string
-	chrome   func(*http.Request) template.HTML
+	keeper    *retention.Keeper
+	sessions  live.Sessions
+	log       *slog.Logger
+	csrf      func(*http.Request) string
+	chrome    func(*http.Request) template.HTML
+	translate func(ctx context.Context, info live.Info, lang string, evs []live.Event) ([]live.Event, error)
 }
 
 // New returns a Handler.
@@ -37,7 +44,7 @@ func New(opts Options) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{keeper: opts.Keeper, sessions: opts.Sessions, log: log, csrf: opts.CSRF, chrome: opts.Chrome}
+	return &Handler{keeper: opts.Keeper, sessions: opts.Sessions, log: log, csrf: opts.CSRF, chrome: opts.Chrome, translate: opts.Translate}
 }
 
 // Transcript serves GET /v1/sessions/{id}/transcript: the session's kept
@@ -59,10 +66,21 @@ func (h *Handler) Transcript() http.Handler {
 		if !checkFormat(w, r) {
 			return
 		}
+		lang := r.URL.Query().Get("lang")
+		if lang != "" && h.translate == nil {
+			apierr.Write(w, r, apierr.CodeUnsupportedLanguage, "this server translates nothing ([translate])")
+			return
+		}
 		evs, err := h.keeper.Transcript(retention.WithActor(r.Context(), auth.ActorID(pr)), id)
 		if err != nil {
 			keptError(w, r, h.log, id, err)
 			return
+		}
+		if lang != "" {
+			if evs, err = h.translate(r.Context(), info, lang, evs); err != nil {
+				apierr.Write(w, r, apierr.CodeUnsupportedLanguage, "this session offers no translation into lang")
+				return
+			}
 		}
 		writeExport(w, r, h.log, info, evs)
 	})

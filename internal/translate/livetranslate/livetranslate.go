@@ -183,3 +183,29 @@ func (s *Service) Offers(ctx context.Context, info live.Info, lang string) error
 	}
 	return nil
 }
+
+// Track is a kept transcript's captions in lang, for an export's
+// per-language track (?lang= on GET /v1/sessions/{id}/transcript):
+// translated now, in memory, never stored. A language the session does
+// not offer is ErrNotOffered; its own language returns evs as they are.
+func (s *Service) Track(ctx context.Context, info live.Info, lang string, evs []live.Event) ([]live.Event, error) {
+	if err := s.Offers(ctx, info, lang); err != nil {
+		return nil, err
+	}
+	to, _ := translate.NormLang(lang)
+	from := s.Source(info.Language)
+	if to == from {
+		return evs, nil
+	}
+	out := make([]live.Event, len(evs))
+	for i, e := range evs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		out[i] = e
+		if e.Type == live.TypeCaption || e.Type == "" {
+			out[i] = Translated(ctx, s.tr, translate.Pair{From: from, To: to}, e)
+		}
+	}
+	return out, nil
+}
