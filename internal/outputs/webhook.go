@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -64,16 +63,9 @@ func (w *webhook) Send(ctx context.Context, c Caption) error {
 		return &Permanent{Class: "config", Err: fmt.Errorf("outputs: webhook: %w", err)}
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "izwi")
 	req.Header.Set("X-Izwi-Timestamp", ts)
 	req.Header.Set("X-Izwi-Signature", WebhookSignature(key, ts, body))
-	resp, err := w.client.Do(req)
-	if err != nil {
-		return classify("unreachable", errors.New("outputs: webhook: the receiver could not be reached"))
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-	return statusErr("webhook", resp.StatusCode)
+	return do(w.client, req, "webhook")
 }
 
 func (w *webhook) Close() error { return nil }

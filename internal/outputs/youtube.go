@@ -56,14 +56,20 @@ func (y *youtube) Send(ctx context.Context, c Caption) error {
 		return &Permanent{Class: "credentials", Err: fmt.Errorf("outputs: youtube: %w", ErrCredentials)}
 	}
 	req.Header.Set("Content-Type", "text/plain; charset=utf-8")
+	return do(y.client, req, "youtube")
+}
+
+// do sends req (User-Agent izwi), reads at most 4 KiB of the answer and
+// maps it with statusErr; a failed round trip is "unreachable".
+func do(c *http.Client, req *http.Request, kind string) error {
 	req.Header.Set("User-Agent", "izwi")
-	resp, err := y.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
-		return classify("unreachable", fmt.Errorf("outputs: youtube: the ingestion server could not be reached"))
+		return classify("unreachable", fmt.Errorf("outputs: %s: the server could not be reached", kind))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-	return statusErr("youtube", resp.StatusCode)
+	return statusErr(kind, resp.StatusCode)
 }
 
 func (y *youtube) Close() error { return nil }
