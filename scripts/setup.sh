@@ -3,7 +3,8 @@
 # already there. Safe to run again. Used by `make run`, `make test` and CI.
 #   Debian packages: the zero-download engines (PocketSphinx, Flite), their
 #   headers for cgo, libopus (WebRTC audio, internal/codec/opus), Debian's python3-onnx for the test-model generator,
-#   sox for audio checks, Chromium for browser tests (driven by
+#   sox for audio checks, ffmpeg (the sandboxed decoder of Opus and AAC
+#   uploads and encoder of MP3/Opus/AAC speech, docs/codecs.md), Chromium for browser tests (driven by
 #   playwright-core from npm, installed into web/e2e), alsa-utils for the
 #   ALSA capture source, swtpm for the vault's TPM tests, poppler-utils
 #   (pdftotext) for prepared texts given as PDF, postgresql (the store's
@@ -22,7 +23,7 @@ APT_PACKAGES=(
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev
   flite flite1-dev libopus-dev
   python3-onnx python3-numpy espeak-ng-data
-  sox libsox-fmt-mp3 bzip2 poppler-utils curl jq
+  sox libsox-fmt-mp3 ffmpeg bzip2 poppler-utils curl jq
   chromium alsa-utils swtpm swtpm-tools
   patchelf debootstrap minisign groff-base systemd
   postgresql

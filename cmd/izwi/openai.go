@@ -24,6 +24,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/openai"
 	"github.com/izwi-speech/izwi/internal/realtime"
 	"github.com/izwi-speech/izwi/internal/secrets"
+	"github.com/izwi-speech/izwi/internal/speak"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
@@ -51,13 +52,15 @@ type openaiDeps struct {
 type openaiSurface struct {
 	routes   *api.OpenAIHandlers
 	converse *converse.Handler
+	speak    *speak.Handler
 	realtime *realtime.Handler
 }
 
-// close ends open conversations and realtime sessions (close 1001): their
-// WebSockets are hijacked, so http.Server.Shutdown does not wait for them.
+// close ends open conversations, speak sockets and realtime sessions
+// (close 1001): their WebSockets are hijacked, so http.Server.Shutdown does
+// not wait for them.
 func (s *openaiSurface) close(ctx context.Context) error {
-	return errors.Join(s.converse.Close(ctx), s.realtime.Close(ctx))
+	return errors.Join(s.converse.Close(ctx), s.speak.Close(ctx), s.realtime.Close(ctx))
 }
 
 // buildOpenAI assembles the OpenAI-compatible routes. Transcriptions and
@@ -87,16 +90,19 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	}
 	h := openai.New(o)
 	cv := converse.NewHandler(cvo)
+	sp := speak.New(speak.Options{Synthesizer: set.Synthesizer, Logger: telemetry.Component(d.Logger, "speak"), Recheck: d.Recheck})
 	rt := realtime.NewHandler(rto)
-	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Speech: h.Speech(), Models: h.Models(),
-		Converse: cv, Realtime: rt}
+	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Translations: h.Translations(), Speech: h.Speech(),
+		Models: h.Models(), Converse: cv, Speak: sp, SpeakSocket: sp.Socket(), Realtime: rt}
 	if d.Limiter != nil {
 		out.Transcriptions, out.Speech = d.Limiter.HoldSession(out.Transcriptions), d.Limiter.HoldSession(out.Speech)
+		out.Translations, out.Speak = d.Limiter.HoldSession(out.Translations), d.Limiter.HoldSession(out.Speak)
+		out.SpeakSocket = d.Limiter.HoldSession(out.SpeakSocket)
 	}
 	if px != nil {
 		out.Chat = px.Handler()
 	}
-	return &openaiSurface{routes: out, converse: cv, realtime: rt}, nil
+	return &openaiSurface{routes: out, converse: cv, speak: sp, realtime: rt}, nil
 }
 
 // chatModels adapts the chat proxy's model list to /v1/models.

@@ -74,7 +74,7 @@ func allRoutes(g *gw) []Route {
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Context: ok, Start: ok, Stop: ok, Resume: ok,
 		Ingest: ok, WebRTC: ok, Pause: ok, Transcript: ok, Filters: ok, SetFilters: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, MicTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
-	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Realtime: ok}
+	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Translations: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Speak: ok, SpeakSocket: ok, Realtime: ok}
 	return Routes(opts)
 }
 
@@ -145,6 +145,8 @@ func TestRouteTableWalk(t *testing.T) {
 		"GET /v1/listen": Scope(auth.ScopeASRRead),
 		// OpenAI-compatible routes (issue 7).
 		"POST /v1/audio/transcriptions": Scope(auth.ScopeASRRead), "POST /v1/audio/speech": Scope(auth.ScopeTTSRead),
+		"POST /v1/audio/translations": Scope(auth.ScopeASRRead), "POST /v1/speak": Scope(auth.ScopeTTSRead),
+		"GET /v1/speak":  Scope(auth.ScopeTTSRead),
 		"GET /v1/models": Authenticated, "POST /v1/chat/completions": Scope(auth.ScopeChatRead),
 		"GET /v1/converse": Scope(auth.ScopeChatRead), "GET /v1/realtime": Scope(auth.ScopeASRRead),
 		"POST /v1/listen": Scope(auth.ScopeASRRead),

@@ -112,6 +112,9 @@ var forbidden = []struct {
 		"schedules know times and a small Sessions interface, not live captions or the console (cmd/izwi adapts)"},
 	{"internal/admin", []string{"internal/live", "internal/web", "internal/schedule"},
 		"the console talks to live captions and schedules through its own small interfaces, adapted in cmd/izwi"},
+	{"internal/speak", []string{"internal/live", "internal/listen", "internal/openai", "internal/converse"},
+		"Deepgram's speak synthesizes with the engine it is given and knows no other feature"},
+	{"internal/audio/ffmpeg", []string{"internal/"}, "the ffmpeg sandbox is a leaf: it runs ffmpeg and knows nothing else"},
 }
 
 func TestImportRules(t *testing.T) {
@@ -160,6 +163,9 @@ func TestSingleOwners(t *testing.T) {
 	owners := map[string]string{
 		"github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx": module + "/internal/speech/sherpa",
 		module + "/internal/api":                       module + "/cmd/izwi",
+		// Every audio byte reaches ffmpeg through internal/audio, so its
+		// sniffing, codec checks and limits apply to all of them.
+		module + "/internal/audio/ffmpeg": module + "/internal/audio",
 	}
 	for _, p := range listPackages(t) {
 		for _, imp := range p.Imports {
