@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -77,30 +76,8 @@ func TestBrowserConsoleService(t *testing.T) {
 	if d := os.Getenv("IZWI_SCREENSHOTS"); d != "" {
 		out = d
 	}
-	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, node, "console.mjs", "--console="+consoleURL, "--api="+s.url, "--token="+token, "--wav="+utt.WAV,
+	res := runNode(t, node, 4*time.Minute, "console.mjs", "--console="+consoleURL, "--api="+s.url, "--token="+token, "--wav="+utt.WAV,
 		"--wav-ms="+strconv.Itoa(int(clip.Duration().Milliseconds())), "--out="+out)
-	cmd.Dir = e2eDir
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("node console.mjs: %v\n%s\n%s", err, stdout.String(), stderr.String())
-	}
-	res := map[string]map[string]any{}
-	sc := bufio.NewScanner(&stdout)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var r map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-			t.Fatalf("script output %q: %v", sc.Text(), err)
-		}
-		name, _ := r["name"].(string)
-		res[name] = r
-		if ok, _ := r["ok"].(bool); !ok {
-			t.Errorf("browser: %s: %v", name, r["error"])
-		}
-	}
 
 	if k := res["keyboard"]; k == nil || k["skip"] != "Skip to content" || k["mainFocused"] != true || k["focusRing"] != "solid" {
 		t.Errorf("keyboard navigation: %v", k)
