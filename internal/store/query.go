@@ -64,7 +64,8 @@ func (t *Tx) Dialect() Dialect { return t.dialect }
 // Lock serialises the rest of the transaction with every other transaction,
 // in any process, that takes the same named lock: on PostgreSQL a
 // transaction-scoped advisory lock, released at commit or rollback; on
-// SQLite nothing, since a SQLite store has one connection and one writer.
+// SQLite nothing, since its transactions begin IMMEDIATE and so already
+// hold the database's one write lock (and a store has one connection).
 // Take it before reading what the transaction's writes depend on (the
 // audit chain's head, a quota's usage).
 func (t *Tx) Lock(ctx context.Context, name string) error {

@@ -68,8 +68,12 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	// WAL for concurrent readers; foreign keys on; a busy timeout so that
-	// concurrent writers queue instead of failing.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)"
+	// concurrent writers queue instead of failing. Transactions begin
+	// IMMEDIATE: they take the write lock at BEGIN, so one that reads and
+	// then writes (the audit chain's head, a quota) cannot find, at its
+	// first write, that another process wrote since it read (SQLITE_BUSY
+	// with no retry); they queue on the busy timeout instead.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
