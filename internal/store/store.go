@@ -37,6 +37,7 @@ func (d Dialect) String() string {
 
 // Store is an open database with its core schema migrated.
 type Store struct {
+	querier // ExecContext, QueryContext, QueryRowContext on db
 	db      *sql.DB
 	dialect Dialect
 	// where names the database for messages: the SQLite path, or the
@@ -81,7 +82,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// SQLite has one writer; a single connection avoids SQLITE_BUSY storms
 	// and keeps transactions strictly serial.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, dialect: SQLite, where: path}
+	s := &Store{querier: querier{db, SQLite}, db: db, dialect: SQLite, where: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
