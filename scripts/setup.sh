@@ -41,8 +41,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Browser tests drive Debian's Chromium with playwright-core (no browser
-# download: executablePath is /usr/bin/chromium), pinned in web/e2e.
-if [ -f web/e2e/package-lock.json ] && [ ! -d web/e2e/node_modules/playwright-core ]; then
+# download: executablePath is /usr/bin/chromium), pinned in web/e2e, and
+# check the pages' accessibility with axe-core.
+if [ -f web/e2e/package-lock.json ] && { [ ! -d web/e2e/node_modules/playwright-core ] || [ ! -d web/e2e/node_modules/axe-core ]; }; then
   command -v npm >/dev/null || { echo "setup: npm is required for the browser tests" >&2; exit 1; }
   echo "setup: installing web/e2e npm packages"
   (cd web/e2e && npm ci --no-audit --no-fund --silent)

@@ -53,6 +53,7 @@ func TestPersistenceLeavesNothingInTheClear(t *testing.T) {
 	if got, want := liveFinals(kept.Captions), liveFinals(evs); got != want {
 		t.Errorf("kept transcript %q, viewers saw %q", got, want)
 	}
+	checkExports(t, s, key, ses.ID, liveFinals(evs))
 	other := newKey(t, env, "--name", "other", "--scopes", "live.write")
 	if code := liveAPI(t, s, "GET", "/v1/sessions/"+ses.ID+"/transcript", other, nil, nil); code != 404 {
 		t.Errorf("another key read the transcript: %d", code)

@@ -36,6 +36,7 @@ type env struct {
 	url     string
 	tls     TLSStatus // shown on administrators' dashboards
 	vault   Vault     // seals TOTP secrets; nil stores them in the clear
+	live    *LivePages
 }
 
 const (
@@ -71,7 +72,7 @@ func (e *env) start() {
 		e.ts.Close()
 	}
 	srv, err := New(context.Background(), Options{Store: e.store, Audit: e.audit, Settings: testSettings(), Console: e.console,
-		Now: e.clock.Now, InsecureTestParams: true, TLS: e.tls, Vault: e.vault}, "https://127.0.0.1")
+		Now: e.clock.Now, InsecureTestParams: true, TLS: e.tls, Vault: e.vault, Live: e.live}, "https://127.0.0.1")
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -69,6 +69,10 @@ type Options struct {
 	// TLS describes the server certificate, shown to administrators so they
 	// can check the fingerprint clients see (a self-signed one above all).
 	TLS TLSStatus
+	// Live mounts the session pages (nil: none).
+	Live *LivePages
+	// Ops mounts the keys, audit, health and settings pages (nil: none).
+	Ops *OpsPages
 	// Vault seals users' TOTP secrets at rest (class "credential") and
 	// shreds them when a factor is removed; plaintext secrets left by an
 	// earlier version are sealed at start. Nil stores them in the clear

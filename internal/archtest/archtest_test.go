@@ -96,10 +96,17 @@ var forbidden = []struct {
 	{"internal/listen", []string{"internal/live"},
 		"/v1/listen recognises through internal/recognize, not through live sessions"},
 	{"internal/finite", []string{"internal/"}, "number parsing is a leaf"},
+	{"internal/textformat", []string{"internal/"}, "the caption formatter is a leaf: words in, words out"},
+	{"internal/wordfilter", []string{"internal/speech", "internal/live", "internal/listen", "internal/api", "internal/store"},
+		"word filters are pure: tokens in, tokens out (they use only the formatter)"},
 	{"internal/strictjson", []string{"internal/"}, "JSON checking is a leaf"},
 	{"internal/signing", []string{"internal/"}, "signing is a leaf: minisign and the project key, nothing else"},
 	{"internal/prepare", []string{"internal/"}, "prepared text is a leaf: engines take what it makes, it knows none of them"},
 	{"internal/testenv", []string{"internal/"}, "the test switch is a leaf"},
+	{"internal/schedule", []string{"internal/live", "internal/admin", "internal/web", "cmd/"},
+		"schedules know times and a small Sessions interface, not live captions or the console (cmd/izwi adapts)"},
+	{"internal/admin", []string{"internal/live", "internal/web", "internal/schedule"},
+		"the console talks to live captions and schedules through its own small interfaces, adapted in cmd/izwi"},
 }
 
 func TestImportRules(t *testing.T) {
