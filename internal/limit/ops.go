@@ -52,7 +52,7 @@ func (l *Limiter) allow(ctx context.Context, p auth.Principal, check func(*subje
 	if err != nil || perDay <= 0 || l.db == nil {
 		return err
 	}
-	ok, err := takeRequest(ctx, l.db, p.Subject, day, perDay, at)
+	ok, err := take(ctx, l.db, colRequests, p.Subject, day, 1, perDay, at)
 	if err != nil {
 		return fmt.Errorf("limit: counting a request against requests_per_day: %w", err)
 	}
@@ -146,18 +146,44 @@ func (l *Limiter) ChargeAudio(ctx context.Context, p auth.Principal, d time.Dura
 // audio) and the per-second bucket (a charge larger than one second's worth
 // succeeds from a full bucket and leaves it in debt, so the next call
 // waits). Nothing is charged when either refuses.
+//
+// With a store, the daily quota is counted in the database (as for
+// requests_per_day), so processes sharing it enforce one total: the bucket
+// is taken first, under the subject's lock, and given back if the
+// database then refuses.
 func (l *Limiter) Charge(ctx context.Context, p auth.Principal, tokens int64) error {
 	n := max(tokens, 0)
-	return l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
-		if lim := s.eff.ChatTokensPerDay; lim > 0 && s.total().chatTokens+n > lim {
+	var lim int64
+	var day string
+	var at time.Time
+	err := l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
+		lim, day, at = s.eff.ChatTokensPerDay, s.day, now
+		shared := lim > 0 && l.db != nil
+		if lim > 0 && !shared && s.total().chatTokens+n > lim {
 			return l.refused(quotaError("chat_tokens_per_day", now))
 		}
 		if ok, wait := s.chat.take(float64(n), now); !ok {
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "chat_tokens_per_second", RetryAfter: wait})
 		}
-		s.pending.chatTokens += n
+		if !shared {
+			s.pending.chatTokens += n
+		}
 		return nil
 	})
+	if err != nil || lim <= 0 || l.db == nil {
+		return err
+	}
+	ok, err := take(ctx, l.db, colChatTokens, p.Subject, day, n, lim, at)
+	if err == nil && ok {
+		return nil
+	}
+	if rerr := l.with(ctx, p, noLoad, func(s *subject, _ time.Time) error { s.chat.refund(float64(n)); return nil }); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("limit: counting chat tokens against chat_tokens_per_day: %w", err)
+	}
+	return l.refused(quotaError("chat_tokens_per_day", at))
 }
 
 // refused reports e to the OnLimited hook (metrics) and returns it.
@@ -212,13 +238,18 @@ func (l *Limiter) Usage(ctx context.Context, p auth.Principal) (Usage, error) {
 		}}
 		return nil
 	})
-	if err == nil && l.db != nil && u.Limits.RequestsPerDay > 0 {
+	if err == nil && l.db != nil && (u.Limits.RequestsPerDay > 0 || u.Limits.ChatTokensPerDay > 0) {
 		// Counted in the database, by every process sharing it.
 		c, lerr := loadUsage(ctx, l.db, u.Subject, u.Day)
 		if lerr != nil {
 			return u, fmt.Errorf("limit: loading usage: %w", lerr)
 		}
-		u.Used.Requests = c.requests
+		if u.Limits.RequestsPerDay > 0 {
+			u.Used.Requests = c.requests
+		}
+		if u.Limits.ChatTokensPerDay > 0 {
+			u.Used.ChatTokens = c.chatTokens
+		}
 	}
 	return u, err
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
@@ -54,5 +55,60 @@ func TestRequestsPerDaySharedAcrossProcesses(t *testing.T) {
 	clock.Advance(nextUTCMidnight(noon).Sub(noon))
 	if err := a.Allow(context.Background(), key("k")); err != nil {
 		t.Fatalf("next day: %v", err)
+	}
+}
+
+// The daily chat-token quota is one total across processes too: 40
+// parallel charges of 10 tokens against 100 a day from two limiters, and
+// exactly 10 succeed; a refused charge gives its per-second tokens back.
+func TestChatTokensPerDaySharedAcrossProcesses(t *testing.T) {
+	db := storetest.Database(t)
+	clock := newClock(noon)
+	opts := func() Options {
+		return Options{Store: openStore(t, db), Now: clock.Now, Defaults: Limits{ChatTokensPerDay: 100, ChatTokensPerSecond: 1000}}
+	}
+	a, b := newLimiter(t, opts()), newLimiter(t, opts())
+	var passed, passedA, refused atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := a
+			if i%2 == 1 {
+				l = b
+			}
+			var e *Error
+			switch err := l.Charge(context.Background(), key("k"), 10); {
+			case err == nil:
+				passed.Add(1)
+				if l == a {
+					passedA.Add(1)
+				}
+			case errors.As(err, &e) && e.Limit == "chat_tokens_per_day":
+				refused.Add(1)
+			default:
+				t.Errorf("Charge: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if passed.Load() != 10 || refused.Load() != 30 {
+		t.Fatalf("%d passed, %d refused; want exactly 10 and 30", passed.Load(), refused.Load())
+	}
+	u, err := a.Usage(context.Background(), key("k"))
+	if err != nil || u.Used.ChatTokens != 100 {
+		t.Fatalf("usage %+v, %v", u, err)
+	}
+	// Refusals gave their per-second tokens back (the clock stands still,
+	// so nothing refilled): a's bucket lacks only its successful charges.
+	err = a.with(context.Background(), key("k"), noLoad, func(s *subject, now time.Time) error {
+		if got, want := s.chat.tokens, 1000-10*float64(passedA.Load()); got != want {
+			t.Errorf("chat bucket holds %v tokens, want %v: refused charges were not given back", got, want)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
