@@ -137,6 +137,7 @@ func (l *Limiter) Flush(ctx context.Context) error {
 const (
 	colRequests   = "requests"
 	colChatTokens = "chat_tokens"
+	colAudio      = "audio_ms"
 )
 
 // take adds n to column col of subject's day in the database if the sum

@@ -112,3 +112,56 @@ func TestChatTokensPerDaySharedAcrossProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A daily audio quota is one total across processes: two limiters charge
+// one-second chunks against one minute a day, 100 each in parallel, and
+// exactly 60 s are admitted; a limiter closed with part of a grant unused
+// gives it back to the database.
+func TestAudioPerDaySharedAcrossProcesses(t *testing.T) {
+	db := storetest.Database(t)
+	clock := newClock(noon)
+	opts := func() Options {
+		return Options{Store: openStore(t, db), Now: clock.Now, Defaults: Limits{AudioMinutesPerDay: 1}}
+	}
+	a, b := newLimiter(t, opts()), newLimiter(t, opts())
+	var passed atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := a
+			if i%2 == 1 {
+				l = b
+			}
+			var e *Error
+			switch err := l.ChargeAudio(context.Background(), key("k"), time.Second); {
+			case err == nil:
+				passed.Add(1)
+			case errors.As(err, &e) && e.Limit == "audio_minutes_per_day":
+			default:
+				t.Errorf("ChargeAudio: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if passed.Load() != 60 {
+		t.Fatalf("%d one-second chunks admitted against one minute a day; want exactly 60", passed.Load())
+	}
+	if err := b.CheckAudio(context.Background(), key("k")); err == nil {
+		t.Fatal("CheckAudio admits a subject with no audio left")
+	}
+
+	// The next day: a takes a grant, uses 1 s of it and closes.
+	clock.Advance(nextUTCMidnight(noon).Sub(noon))
+	if err := a.ChargeAudio(context.Background(), key("k"), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	u, err := b.Usage(context.Background(), key("k"))
+	if err != nil || u.Used.AudioMinutes != 0.017 { // 1 s, the unused 9 s given back
+		t.Fatalf("usage after a closed with an unused grant: %+v, %v", u.Used, err)
+	}
+}
