@@ -208,7 +208,7 @@ func enrolFromFile(ctx context.Context, c *cli, cfg config.Config, reg *speakers
 		return exitModel
 	}
 	defer set.Close()
-	clip, err := audio.DecodeFile(path, audio.Limits{MaxDuration: 10 * time.Minute})
+	clip, err := audio.DecodeFileContext(ctx, path, audio.Limits{MaxDuration: 10 * time.Minute})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi speakers enrol: %v\n", err)
 		return exitInput

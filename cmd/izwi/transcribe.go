@@ -95,7 +95,7 @@ func runTranscribe(ctx context.Context, c *cli, args []string) int {
 		if ctx.Err() != nil {
 			break
 		}
-		clip, err := audio.DecodeFile(path, audio.Limits{})
+		clip, err := audio.DecodeFileContext(ctx, path, audio.Limits{})
 		if err != nil {
 			fmt.Fprintf(c.stderr, "izwi transcribe: %s: %v\n", path, oneLine(err))
 			code = exitInput

@@ -32,9 +32,9 @@ func TestParseParams(t *testing.T) {
 		// keyterm and keywords become hotwords, boosts dropped, duplicates
 		// and spacing folded; unknown parameters are ignored, known
 		// inert ones listed.
-		{"keyterm=Izwi&keyterm=%20deep%20%20gram%20&keywords=kitten:2.5&keywords=Izwi&keywords=shadow&diarize=true&foo=bar&search=x",
+		{"keyterm=Izwi&keyterm=%20deep%20%20gram%20&keywords=kitten:2.5&keywords=Izwi&keywords=shadow&diarize=false&detect_language=false&foo=bar&search=x",
 			false, Params{Endpointing: DefaultEndpointing, Hotwords: []string{"Izwi", "deep gram", "kitten", "shadow"},
-				Ignored: []string{"diarize", "search"}}},
+				Ignored: []string{"search"}}},
 		// No encoding: a WAV stream, its header gives the format.
 		{"interim_results=true", true, Params{Interim: true, Endpointing: DefaultEndpointing}},
 		// A file request needs no format and may use utterance_end_ms
@@ -83,6 +83,8 @@ func TestParseParamsRefuses(t *testing.T) {
 		"encoding=linear16&sample_rate=16000&callback=https://example.com/":           "callback",
 		"encoding=linear16&sample_rate=16000&extra=novalue":                           "extra",
 		"encoding=linear16&sample_rate=16000&extra=:v":                                "extra",
+		"encoding=linear16&sample_rate=16000&diarize=true":                            "diarize",
+		"encoding=linear16&sample_rate=16000&detect_language=true":                    "detect_language",
 	} {
 		q, _ := url.ParseQuery(query)
 		_, err := ParseParams(q, true)

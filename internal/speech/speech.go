@@ -328,6 +328,11 @@ type EngineInfo struct {
 	Library string `json:"library,omitempty"`
 	// Files lists each model file with its verified SHA-256.
 	Files []ModelFile `json:"files,omitempty"`
+	// Languages are the ISO 639-1 codes ("en") a recogniser hears; empty
+	// means it takes whatever language it is asked for (a multilingual
+	// model, or a cloud engine that checks the code itself). The API
+	// refuses a language outside a non-empty list rather than ignore it.
+	Languages []string `json:"languages,omitempty"`
 }
 
 // ModelFile is a model file that was checked before loading.

@@ -149,9 +149,9 @@ func (h *Handlers) Enrol() http.Handler {
 			return
 		}
 		defer f.Close()
-		clip, err := audio.Decode(io.LimitReader(f, MaxRecording), audio.Limits{MaxDuration: 2 * time.Minute})
+		clip, err := audio.DecodeContext(r.Context(), io.LimitReader(f, MaxRecording), audio.Limits{MaxDuration: 2 * time.Minute})
 		if err != nil {
-			apierr.Write(w, r, apierr.CodeBadRequest, "the recording is not audio Izwi can read (WAV, FLAC or MP3)")
+			apierr.Write(w, r, apierr.CodeBadRequest, "the recording is not audio Izwi can read (WAV, FLAC, MP3, Ogg/Opus, WebM/Opus or M4A/AAC)")
 			return
 		}
 		p, _ := auth.FromContext(r.Context())

@@ -106,6 +106,9 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, part
 			Model:   cfg.model,
 			Library: Library,
 			Files:   cfg.files,
+			// An acoustic model hears one language: the catalogue's, or
+			// Debian's en-us when no model store resolved one.
+			Languages: []string{cfg.language},
 		},
 	}
 	if deps.Logger != nil {
