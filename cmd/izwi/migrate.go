@@ -20,6 +20,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/schedule"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/translate/livetranslate"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -47,6 +48,7 @@ flags:
 var schemas = []func(context.Context, *store.Store) error{
 	auth.Migrate, audit.Migrate, limit.Migrate, vault.Migrate, consent.Migrate,
 	speakers.Migrate, retention.Migrate, admin.Migrate, live.Migrate, schedule.Migrate, captionfilter.Migrate,
+	livetranslate.Migrate,
 }
 
 // runMigrate is `izwi migrate`.

@@ -66,13 +66,22 @@ var migrations = store.Same(
 	`CREATE TABLE translate_sessions (session_id TEXT PRIMARY KEY, langs TEXT NOT NULL)`,
 )
 
+// Migrate brings st's translate_sessions table to this binary's schema
+// (New does it too; izwi migrate runs it on both sides of a copy).
+func Migrate(ctx context.Context, st *store.Store) error {
+	if err := st.Migrate(ctx, "translate", migrations); err != nil {
+		return fmt.Errorf("livetranslate: %w", err)
+	}
+	return nil
+}
+
 // New migrates the service's table and returns the service.
 func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Translator == nil || opts.Store == nil {
 		return nil, errors.New("livetranslate: Translator and Store are required")
 	}
-	if err := opts.Store.Migrate(ctx, "translate", migrations); err != nil {
-		return nil, fmt.Errorf("livetranslate: %w", err)
+	if err := Migrate(ctx, opts.Store); err != nil {
+		return nil, err
 	}
 	if opts.DefaultSource == "" {
 		opts.DefaultSource = "en"
