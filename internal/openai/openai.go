@@ -85,7 +85,11 @@ type Options struct {
 	Quota AudioQuota
 	// ChatModels, if set, adds the chat models to GET /v1/models.
 	ChatModels ChatModels
-	Logger     *slog.Logger
+	// Speakers, if set, makes a tracker over the enrolled voiceprints of
+	// people whose consent stands (only those named, when names are
+	// given) for response_format=diarized_json; nil refuses it.
+	Speakers func(ctx context.Context, names []string) (SpeakerTracker, error)
+	Logger   *slog.Logger
 
 	// MaxUploadBytes caps the uploaded file (413 above it); 0 means
 	// DefaultMaxUploadBytes.

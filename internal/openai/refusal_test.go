@@ -207,7 +207,7 @@ func FuzzTranscriptionForm(f *testing.F) {
 			t.Fatalf("accepted %d-byte file, words %v segments %v", len(req.File), req.Words, req.Segments)
 		}
 		switch req.Format {
-		case "json", "text", "srt", "vtt", "verbose_json":
+		case "json", "text", "srt", "vtt", "verbose_json", "diarized_json":
 		default:
 			t.Fatalf("accepted format %q", req.Format)
 		}

@@ -66,6 +66,10 @@ func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task strin
 		h.fail(w, r, bad("stream is not supported on translations"))
 		return
 	}
+	if err := h.checkDiarization(req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	tr, rec, err := h.pickTranscriber(req.Model, req.Stream)
 	if err != nil {
 		h.fail(w, r, err)
@@ -128,6 +132,15 @@ func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task strin
 	}
 	if t.Duration == 0 {
 		t.Duration = dur
+	}
+	if req.Format == "diarized_json" {
+		segs, err := h.diarize(ctx, clip, t, req.SpeakerNames)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeDiarized(w, t, segs)
+		return
 	}
 	writeTranscript(w, r, req, t)
 }
