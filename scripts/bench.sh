@@ -35,5 +35,8 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo
   echo "## Gateway: per-request cost of IP filter + auth + scope + quota"
   go test ./internal/api/ -run '^$' -bench 'AuthChain$' -benchtime=3s -count=3
+  echo
+  echo "## Authenticated req/s: SQLite vs PostgreSQL, with and without the verified-key cache"
+  go test ./internal/api/ -run '^$' -bench 'RPSStore' -benchtime=3s -count=3
 } 2>&1 | tee "$out"
 echo "bench: results in $out"

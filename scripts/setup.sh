@@ -7,7 +7,9 @@
 #   uploads and encoder of MP3/Opus/AAC speech, docs/codecs.md), Chromium for browser tests (driven by
 #   playwright-core from npm, installed into web/e2e), alsa-utils for the
 #   ALSA capture source, swtpm for the vault's TPM tests, poppler-utils
-#   (pdftotext) for prepared texts given as PDF, and curl and jq, which the
+#   (pdftotext) for prepared texts given as PDF, postgresql (the store's
+#   second dialect; internal/store/pgtest starts a private server per test
+#   package), and curl and jq, which the
 #   documented commands use (cmd/izwi/docs_commands_test.go runs every one);
 #   for `make dist` and its tests patchelf (RUNPATH $ORIGIN), debootstrap
 #   (the clean Debian 12 root), minisign (cross-checks our signatures),
@@ -24,6 +26,7 @@ APT_PACKAGES=(
   sox libsox-fmt-mp3 ffmpeg bzip2 poppler-utils curl jq
   chromium alsa-utils swtpm swtpm-tools
   patchelf debootstrap minisign groff-base systemd
+  postgresql
 )
 
 missing=()
@@ -39,8 +42,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Browser tests drive Debian's Chromium with playwright-core (no browser
-# download: executablePath is /usr/bin/chromium), pinned in web/e2e.
-if [ -f web/e2e/package-lock.json ] && [ ! -d web/e2e/node_modules/playwright-core ]; then
+# download: executablePath is /usr/bin/chromium), pinned in web/e2e, and
+# check the pages' accessibility with axe-core.
+if [ -f web/e2e/package-lock.json ] && { [ ! -d web/e2e/node_modules/playwright-core ] || [ ! -d web/e2e/node_modules/axe-core ]; }; then
   command -v npm >/dev/null || { echo "setup: npm is required for the browser tests" >&2; exit 1; }
   echo "setup: installing web/e2e npm packages"
   (cd web/e2e && npm ci --no-audit --no-fund --silent)

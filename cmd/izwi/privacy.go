@@ -6,24 +6,24 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/admin"
-	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/openai"
 	"github.com/izwi-speech/izwi/internal/retention"
+	"github.com/izwi-speech/izwi/internal/retention/retentionhttp"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/speakers/speakershttp"
@@ -130,7 +130,9 @@ func (p *privacyParts) enqueue(what, sessionID string, job func(context.Context)
 const keepTimeout = 2 * time.Second
 
 // liveHooks are the per-session privacy defaults and hooks for live.Manager.
-func (p *privacyParts) liveHooks() live.Privacy {
+// Catch-up finals pass through the session's caption settings like every
+// other caption; a deleted session's settings go with it.
+func (p *privacyParts) liveHooks(captions *captionfilter.Filters) live.Privacy {
 	pr := p.cfg.Privacy
 	h := live.Privacy{KeepTranscript: pr.KeepTranscripts, IdentifySpeakers: pr.Identify(),
 		// A kept final is stored before viewers see it (durable across a
@@ -144,10 +146,16 @@ func (p *privacyParts) liveHooks() live.Privacy {
 			}
 		},
 		Replace: func(id string, from, to float64, finals []live.Event) {
+			for i := range finals {
+				finals[i] = captions.Apply(id, finals[i])
+			}
 			p.enqueue("catch-up", id, func(ctx context.Context) error { return p.keeper.Replace(ctx, id, from, to, finals) })
 		},
 		Forget: func(id string) {
 			p.enqueue("destroy", id, func(ctx context.Context) error {
+				if err := captions.Forget(ctx, id); err != nil {
+					return err
+				}
 				return p.keeper.DestroySession(retention.WithActor(ctx, "system:live"), id, "deleted")
 			})
 		}}
@@ -214,7 +222,7 @@ func (p *privacyParts) adminRoutes() []admin.Route {
 		Model: p.cfg.Engines.Speaker.Model, Logger: p.log, CSRF: func(r *http.Request) string {
 			s, _ := admin.SessionFrom(r.Context())
 			return s.CSRFToken()
-		}})
+		}, Chrome: admin.Chrome})
 	return []admin.Route{
 		{Method: http.MethodGet, Pattern: "/speakers", Access: admin.AdminOnly, Handler: h.Page()},
 		{Method: http.MethodGet, Pattern: "/speakers/assets/{file}", Access: admin.AdminOnly, Handler: h.Asset()},
@@ -226,50 +234,26 @@ func (p *privacyParts) adminRoutes() []admin.Route {
 	}
 }
 
-// transcriptHandler serves GET /v1/sessions/{id}/transcript: the session's
-// kept final captions, to its owner or an admin (?format=txt for plain
-// text). Reading them is audited.
+// transcriptHandler serves GET /v1/sessions/{id}/transcript (exports in
+// every format, retentionhttp).
 func (p *privacyParts) transcriptHandler(sessions live.Sessions) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pr, _ := auth.FromContext(r.Context())
-		owner := pr.Subject
-		if pr.Has(auth.ScopeAdmin) {
-			owner = ""
-		}
-		id := r.PathValue("id")
-		if _, err := sessions.Get(r.Context(), owner, id); err != nil {
-			apierr.Write(w, r, apierr.CodeNotFound, "no such session")
-			return
-		}
-		evs, err := p.keeper.Transcript(retention.WithActor(r.Context(), auth.ActorID(pr)), id)
-		switch {
-		case errors.Is(err, retention.ErrNotFound):
-			apierr.Write(w, r, apierr.CodeNotFound, "this session keeps no transcript (keep_transcript is off)")
-			return
-		case errors.Is(err, retention.ErrExpired):
-			apierr.Write(w, r, apierr.CodeNotFound, "this session's transcript was destroyed (retention ended or the session was deleted)")
-			return
-		case err != nil:
-			p.log.Error("reading a kept transcript", "session_id", id, "request_id", apierr.RequestID(r.Context()), "err", err)
-			apierr.Write(w, r, apierr.CodeInternal, "")
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		if r.URL.Query().Get("format") == "txt" {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			for _, e := range evs {
-				if e.Speaker != "" {
-					fmt.Fprintf(w, "%s: ", e.Speaker)
-				}
-				fmt.Fprintln(w, e.Text)
+	return retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log}).Transcript()
+}
+
+// consoleTranscript serves the console's GET /sessions/{id}/transcript: the
+// same exports as the API. Console sessions belong to no key (owner ""), so
+// the console user reads them as an administrator would; the keeper audits
+// the read as that user.
+func (p *privacyParts) consoleTranscript(sessions live.Sessions) admin.Route {
+	h := p.transcriptHandler(sessions)
+	return admin.Route{Method: http.MethodGet, Pattern: "/sessions/{id}/transcript", Access: admin.Operator,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			pr, _ := auth.FromContext(r.Context())
+			if !pr.Has(auth.ScopeAdmin) {
+				pr.Scopes = append(slices.Clone(pr.Scopes), auth.ScopeAdmin)
 			}
-			return
-		}
-		if evs == nil {
-			evs = []live.Event{}
-		}
-		apierr.JSON(w, http.StatusOK, map[string]any{"session_id": id, "captions": evs})
-	})
+			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), pr)))
+		})}
 }
 
 // close stops the writer (what is queued is written first, within ctx)

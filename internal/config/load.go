@@ -146,6 +146,7 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	str("IZWI_MODELS_DIR", &c.Data.ModelsDir)
 	str("IZWI_LOCAL_CATALOG", &c.Data.LocalCatalog)
 	str("IZWI_DATABASE", &c.Data.Database)
+	str("IZWI_DATABASE_FILE", &c.Data.DatabaseFile)
 	str("IZWI_LOG_LEVEL", &c.Log.Level)
 	str("IZWI_BUS_URL", &c.Bus.URL)
 	str("IZWI_BUS_LISTEN", &c.Bus.Listen)

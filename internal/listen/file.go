@@ -224,13 +224,12 @@ func writeLimit(w http.ResponseWriter, r *http.Request, err error) {
 
 func (h *fileHandler) response(r *http.Request, p Params, tr speech.Transcript, dur time.Duration, sha string) FileResponse {
 	uuid, mi := modelOf(h.opts.Transcriber.Info())
-	format := p.Punctuate || p.SmartFormat
 	var all []WireWord
 	var texts []string
 	var confSum float64
 	var utts []Utterance
 	for i, seg := range tr.Segments {
-		res := resultsFrom(seg, ResultMetadata{}, format)
+		res := resultsFrom(seg, ResultMetadata{}, p)
 		alt := res.Channel.Alternatives[0]
 		all = append(all, alt.Words...)
 		if t := strings.TrimSpace(alt.Transcript); t != "" {

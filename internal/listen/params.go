@@ -13,6 +13,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/finite"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/wordfilter"
 )
 
 // Bounds on what a client may ask for.
@@ -41,8 +42,10 @@ type Params struct {
 	Multichannel bool
 
 	Interim     bool // interim_results
-	Punctuate   bool // punctuate: final period and capitals (see Format)
-	SmartFormat bool // smart_format: the same simple formatter
+	Punctuate   bool // punctuate: sentence case and punctuation (internal/textformat)
+	SmartFormat bool // smart_format: the same rule-based formatter
+	// Filter holds replace, redact and profanity_filter (nil: none).
+	Filter *wordfilter.Filter
 	// Endpointing is the VAD silence after which a final result carries
 	// speech_final; 0 means endpointing=false.
 	Endpointing time.Duration
@@ -130,7 +133,7 @@ func ignoredParams() []string {
 	return []string{
 		"alternatives", "detect_entities", "diarize_version", "dictation",
 		"filler_words", "intents", "measurements", "mip_opt_out", "no_delay", "numerals", "paragraphs",
-		"profanity_filter", "redact", "replace", "search", "sentiment", "summarize", "tag", "topics", "utt_split",
+		"search", "sentiment", "summarize", "tag", "topics", "utt_split",
 	}
 }
 
@@ -210,6 +213,9 @@ func ParseParams(q url.Values, live bool) (Params, error) {
 		return Params{}, err
 	}
 	if p.Extra, err = parseExtra(q["extra"]); err != nil {
+		return Params{}, err
+	}
+	if p.Filter, err = parseFilters(q); err != nil {
 		return Params{}, err
 	}
 	for _, name := range ignoredParams() {
@@ -376,4 +382,55 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseFilters reads Deepgram's word filters: profanity_filter (mask with
+// asterisks), replace=find:replacement (repeatable; find is matched
+// ignoring case) and redact (numbers, true, pci and ssn redact every run
+// of three or more numerals; the entity groups pii and phi need a model
+// Izwi does not have and are refused rather than silently not applied).
+func parseFilters(q url.Values) (*wordfilter.Filter, error) {
+	var c wordfilter.Config
+	if q.Has("profanity_filter") {
+		v, err := parseBool("profanity_filter", q.Get("profanity_filter"))
+		if err != nil {
+			return nil, err
+		}
+		c.Profanity = v
+	}
+	if n := len(q["replace"]); n > wordfilter.MaxRules {
+		return nil, &ParamError{"replace", fmt.Sprintf("at most %d terms", wordfilter.MaxRules)}
+	}
+	for _, v := range q["replace"] {
+		find, repl, ok := strings.Cut(v, ":")
+		if !ok || !printable(v) {
+			return nil, &ParamError{"replace", "must be find:replacement in printable characters"}
+		}
+		c.Replace = append(c.Replace, wordfilter.Rule{Find: find, Replace: repl})
+	}
+	if err := c.Validate(); err != nil {
+		return nil, &ParamError{"replace", strings.TrimPrefix(err.Error(), "wordfilter: ")}
+	}
+	if len(q["redact"]) > maxTerms {
+		return nil, &ParamError{"redact", fmt.Sprintf("at most %d values", maxTerms)}
+	}
+	for _, v := range q["redact"] {
+		for _, kind := range strings.Split(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(kind)) {
+			case "false", "":
+			case "true", "numbers", "pci", "ssn":
+				c.RedactNumbers = true
+			default:
+				return nil, &ParamError{"redact", "only numbers, pci, ssn or true (runs of three or more numerals) are supported here"}
+			}
+		}
+	}
+	f, err := wordfilter.New(c)
+	if err != nil {
+		return nil, &ParamError{"replace", strings.TrimPrefix(err.Error(), "wordfilter: ")}
+	}
+	if f.Empty() {
+		return nil, nil
+	}
+	return f, nil
 }

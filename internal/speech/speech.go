@@ -136,6 +136,24 @@ type ContextReporter interface {
 	ContextReport(text string) (ContextReport, bool)
 }
 
+// ContextStats sums up the prepared-text adaptations an engine keeps, for
+// /readyz: how many, their size and the cost of building them — counts,
+// never words.
+type ContextStats struct {
+	Engine    string        `json:"engine"`
+	Cached    int           `json:"cached"`   // adaptations held now
+	Capacity  int           `json:"capacity"` // at most this many are held
+	Bytes     int           `json:"bytes"`    // their models' size
+	Builds    int64         `json:"builds"`   // built since the engine loaded
+	LastBuild time.Duration `json:"last_build"`
+}
+
+// ContextStatser is implemented by recognizers that keep adaptations of
+// prepared text between streams (a chain: one entry per such engine).
+type ContextStatser interface {
+	ContextStats() []ContextStats
+}
+
 // Kinds of StreamEvent.
 const (
 	EventSwitch  = "switch"

@@ -45,6 +45,8 @@ type Options struct {
 	Requirements speaker.Requirements
 	// CSRF returns the console session's CSRF token for the page.
 	CSRF func(*http.Request) string
+	// Chrome renders the console's shared header and navigation (admin.Chrome).
+	Chrome func(*http.Request) template.HTML
 	// ClientIP gives the client's address for consent evidence (the
 	// connection's peer when nil).
 	ClientIP func(*http.Request) string
@@ -79,7 +81,11 @@ func (h *Handlers) Page() http.Handler {
 		if h.o.CSRF != nil {
 			csrf = h.o.CSRF(r)
 		}
-		_ = page.Execute(w, map[string]any{"CSRF": csrf, "Enabled": h.o.Embedder != nil && h.o.VAD != nil,
+		var chrome template.HTML
+		if h.o.Chrome != nil {
+			chrome = h.o.Chrome(r)
+		}
+		_ = page.Execute(w, map[string]any{"CSRF": csrf, "Chrome": chrome, "Enabled": h.o.Embedder != nil && h.o.VAD != nil,
 			"Script": script, "Version": speakers.CurrentScript})
 	})
 }

@@ -240,6 +240,14 @@ func (r *Recognizer) ContextReport(text string) (speech.ContextReport, bool) {
 	return rep, true
 }
 
+var _ speech.ContextStatser = (*Recognizer)(nil)
+
+// ContextStats implements speech.ContextStatser: the prepared texts whose
+// adaptations r keeps.
+func (r *Recognizer) ContextStats() []speech.ContextStats {
+	return []speech.ContextStats{r.prepared.stats()}
+}
+
 // Streams reports the decoders in use and the pool's bound.
 func (r *Recognizer) Streams() (inUse, capacity int) { return len(r.slots), cap(r.slots) }
 

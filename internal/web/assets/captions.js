@@ -64,13 +64,29 @@ export async function keyTicket(key, scope) {
   return (await resp.json()).ticket;
 }
 
-/** Reads #t=<token> from the address and removes it from the address bar
- * (and history), so it is neither bookmarked by accident nor shown. */
-export function takeLinkToken() {
-  const m = /(?:^#|&)t=([A-Za-z0-9_.~-]{1,128})(?:&|$)/.exec(location.hash);
+/** Reads #<name>=<value> from the address and removes the fragment from
+ * the address bar (and history), so a secret is neither bookmarked by
+ * accident nor shown. */
+export function takeFragment(name) {
+  const m = new RegExp('(?:^#|&)' + name + '=([A-Za-z0-9_.~-]{1,128})(?:&|$)').exec(location.hash);
   if (!m) return '';
   history.replaceState(history.state, '', location.pathname + location.search);
   return m[1];
+}
+
+/** Reads the link token (#t=) of a link session's share URL. */
+export function takeLinkToken() { return takeFragment('t'); }
+
+/** Exchanges the console's single-use microphone pairing code (#pair=) for
+ * an ingest ticket; the server starts the session if it is idle. */
+export async function pairTicket(code) {
+  const resp = await fetch(api('/mic-ticket'), {
+    method: 'POST', cache: 'no-store', credentials: 'omit',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ code, origin: location.origin }),
+  });
+  if (!resp.ok) throw await readError(resp);
+  return (await resp.json()).ticket;
 }
 
 export function wsURL(path) {
@@ -171,14 +187,26 @@ export class Feed {
 /**
  * CaptionView renders caption events into container: one <p> per segment,
  * partials (class "partial", grey) replaced in place by later events of the
- * same segment until its final. maxLines > 0 keeps only the latest lines.
+ * same segment until its final. maxLines > 0 keeps only the latest
+ * captions (the page's CSS shows that many rendered lines of them);
+ * holdMs > 0 clears the captions that long after the last one.
  */
 export class CaptionView {
-  constructor(container, { maxLines = 0, onChange } = {}) {
+  constructor(container, { maxLines = 0, holdMs = 0, onChange } = {}) {
     this.el = container;
     this.maxLines = maxLines;
+    this.holdMs = holdMs;
+    this.holdTimer = 0;
     this.onChange = onChange || (() => {});
     this.open = new Map(); // segment → <p> still partial
+  }
+
+  /** Removes every caption (a paused session blanks the screens). */
+  clear() {
+    clearTimeout(this.holdTimer);
+    this.el.replaceChildren();
+    this.open.clear();
+    this.onChange();
   }
 
   apply(ev) {
@@ -215,6 +243,10 @@ export class CaptionView {
       line.setAttribute('aria-hidden', 'true');
     }
     this.trim();
+    if (this.holdMs > 0) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = setTimeout(() => this.clear(), this.holdMs);
+    }
     this.onChange();
   }
 
@@ -248,6 +280,8 @@ const STATE_TEXT = {
   connecting: 'Connecting…',
   idle: 'Waiting for the session to start',
   live: 'Live',
+  waiting: 'Live — waiting for audio',
+  paused: 'Paused',
   interrupted: 'Interrupted — captions will resume',
   stopped: 'The session has ended',
   reconnecting: 'Reconnecting…',
@@ -288,8 +322,13 @@ export async function watch(opts = {}) {
   const stateEl = document.getElementById('state');
   const labelEl = document.getElementById('label');
   const engineEl = document.getElementById('engine');
-  const view = new CaptionView(container, { maxLines: opts.maxLines || 0, onChange: opts.onChange });
+  const view = new CaptionView(container, { maxLines: opts.maxLines || 0, holdMs: opts.holdMs || 0, onChange: opts.onChange });
   let sessionState = 'connecting';
+  // "Live" only once something was heard: a session that went live (or
+  // came back after a restart, its history gone) says it is waiting for
+  // audio rather than showing a green Live over an empty page.
+  let heard = false;
+  const shown = () => (sessionState === 'live' && !heard ? 'waiting' : sessionState);
   let secret = takeLinkToken();
   let feed = null;
 
@@ -300,16 +339,24 @@ export async function watch(opts = {}) {
       return;
     }
     if (ev.type === 'state') {
-      if (ev.state) { sessionState = ev.state; showState(stateEl, ev.state); }
+      if (ev.state && ev.state !== sessionState) {
+        if (ev.state === 'live') heard = false;
+        sessionState = ev.state;
+      }
+      showState(stateEl, shown());
       if (ev.state === 'stopped') view.closeOpen();
+      if (ev.state === 'paused') view.clear();
       setLabel(ev.label);
       return;
+    }
+    if (ev.type === 'speech_started' || (ev.type === 'caption' && ev.text)) {
+      if (!heard) { heard = true; showState(stateEl, shown()); }
     }
     view.apply(ev);
   };
   const onStatus = (s) => {
     document.body.dataset.feed = s; // for kiosk tooling and the browser tests
-    if (s === 'open') showState(stateEl, sessionState);
+    if (s === 'open') showState(stateEl, shown());
     else if (s === 'reconnecting' || s === 'missing') showState(stateEl, s);
   };
 
@@ -367,7 +414,7 @@ export async function watch(opts = {}) {
   }
   mode = info.viewer_mode;
   sessionState = info.state;
-  showState(stateEl, info.state);
+  showState(stateEl, shown());
   setLabel(info.label);
   if (info.viewer_mode === 'public' || info.authorized) {
     startFeed(async () => '');

@@ -1,9 +1,12 @@
-// mic.js: streams this device's microphone into the session. The API key
-// is typed into a password field and kept in this module's memory only
-// (never in storage, never in a URL); it buys single-use tickets. Audio
+// mic.js: streams this device's microphone into the session. Opened from
+// the console's pairing QR, the page holds a single-use pairing code (in
+// the URL fragment, which no server sees, removed at once) that buys one
+// ingest ticket. Otherwise an API key is typed into a password field and
+// kept in this module's memory only (never in storage, never in a URL);
+// it buys single-use tickets. Audio
 // goes getUserMedia → AudioWorklet (PCM16 at the context's own rate, which
 // the ingest URL declares; the server converts) → the ingest WebSocket.
-import { watch, keyTicket, wsURL, TICKET_PROTOCOL, APIError } from './captions.js';
+import { watch, keyTicket, pairTicket, takeFragment, wsURL, TICKET_PROTOCOL, APIError } from './captions.js';
 import { themeControl } from './prefs.js';
 
 themeControl(null);
@@ -32,6 +35,13 @@ const CLOSE_TEXT = {
 const MAX_BUFFERED = 256 * 1024;
 
 let key = '';
+// pairCode is the console's pairing code, spent by the first Start.
+let pairCode = takeFragment('pair');
+if (pairCode) {
+  document.getElementById('key-field').hidden = true;
+  keyInput.required = false;
+  document.body.dataset.paired = 'yes';
+}
 let run = null; // { ctx, stream, node, ws }
 let sent = 0, dropped = 0;
 
@@ -59,13 +69,23 @@ async function captionsWithKey() {
 
 async function start() {
   fail('');
-  key = keyInput.value.trim() || key;
-  keyInput.value = '';
-  if (!key) { fail('Enter an API key with the live.write scope.'); return; }
+  const paired = pairCode !== '';
+  if (!paired) {
+    key = keyInput.value.trim() || key;
+    keyInput.value = '';
+    if (!key) { fail('Enter an API key with the live.write scope, or pair this device from the console.'); return; }
+  }
   startBtn.disabled = true;
   try {
-    const ticket = await keyTicket(key, 'live.write');
-    await startSessionIfIdle();
+    let ticket;
+    if (paired) {
+      const code = pairCode;
+      pairCode = ''; // single use, whatever the answer
+      ticket = await pairTicket(code);
+    } else {
+      ticket = await keyTicket(key, 'live.write');
+      await startSessionIfIdle();
+    }
     const stream = await navigator.mediaDevices.getUserMedia({
       audio: { channelCount: 1, echoCancellation: false, noiseSuppression: false, autoGainControl: false },
     });
@@ -97,10 +117,13 @@ async function start() {
     };
     source.connect(node);
     stopBtn.disabled = false;
-    captionsWithKey();
+    if (!paired) captionsWithKey();
   } catch (err) {
     startBtn.disabled = false;
-    if (err instanceof APIError && (err.status === 401 || err.status === 403)) fail('The key was not accepted for this session.');
+    if (err instanceof APIError && (err.status === 401 || err.status === 403)) {
+      fail(paired ? 'The pairing code was not accepted (used or expired): pair again from the console.' : 'The key was not accepted for this session.');
+      if (paired) { document.getElementById('key-field').hidden = false; keyInput.required = true; }
+    }
     else if (err.name === 'NotAllowedError') fail('Microphone access was refused.');
     else fail('Could not start: ' + err.message);
     stop(false);
