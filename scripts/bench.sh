@@ -20,6 +20,9 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
   go test ./internal/live/ -run '^$' -bench 'Latency|ConcurrentStreams' -benchtime=3x -timeout 20m
   go test ./internal/live/ -run '^$' -bench Fanout -benchtime=100x -timeout 20m
   echo
+  echo "## WebRTC vs WebSocket ingest: end of speech → final, frame delivery"
+  go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m
+  echo
   echo "## Live captions over sockets: viewer latency and 10,000-viewer fan-out"
   scripts/bench-live.sh
   echo
@@ -27,6 +30,7 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
   go test ./internal/openai/ -run '^$' -bench . -benchtime=3x -timeout 20m
   go test ./internal/chat/ -run '^$' -bench . -benchtime=500x -timeout 10m
   go test ./internal/converse/ -run '^$' -bench TurnLatency -benchtime=12x -timeout 20m
+  go test ./internal/realtime/ -run '^$' -bench TurnLatency -benchtime=6x -timeout 20m
   go test ./internal/listen/ -run '^$' -bench BenchmarkStream -benchtime=5x -timeout 20m
   go test ./internal/listen/ -run '^$' -bench RefuseAtCapacity -benchtime=20x -timeout 10m
   echo

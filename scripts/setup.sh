@@ -2,7 +2,7 @@
 # Installs what Izwi needs to build, run and test, and nothing that is
 # already there. Safe to run again. Used by `make run`, `make test` and CI.
 #   Debian packages: the zero-download engines (PocketSphinx, Flite), their
-#   headers for cgo, Debian's python3-onnx for the test-model generator,
+#   headers for cgo, libopus (WebRTC audio, internal/codec/opus), Debian's python3-onnx for the test-model generator,
 #   sox for audio checks, ffmpeg (the sandboxed decoder of Opus and AAC
 #   uploads and encoder of MP3/Opus/AAC speech, docs/codecs.md), Chromium for browser tests (driven by
 #   playwright-core from npm, installed into web/e2e), alsa-utils for the
@@ -21,7 +21,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential pkg-config
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev
-  flite flite1-dev
+  flite flite1-dev libopus-dev
   python3-onnx python3-numpy espeak-ng-data
   sox libsox-fmt-mp3 ffmpeg bzip2 poppler-utils curl jq
   chromium alsa-utils swtpm swtpm-tools

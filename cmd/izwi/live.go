@@ -25,6 +25,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
 	"github.com/izwi-speech/izwi/internal/live/source"
+	"github.com/izwi-speech/izwi/internal/rtc"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
@@ -37,6 +38,7 @@ type liveParts struct {
 	http    *livehttp.Handlers
 	listen  *listen.Handler
 	routes  *api.LiveHandlers
+	rtc     *rtc.Handler // nil when [webrtc] is off
 	// pairs issues the console's microphone pairing codes, which
 	// POST /v1/sessions/{id}/mic-ticket redeems.
 	pairs    *ticket.Issuer
@@ -101,12 +103,17 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	lo := listen.Options{Logger: telemetry.Component(logger, "listen"), Recognizer: set.Recognizer, VAD: set.VAD,
 		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter, Recheck: gw.credentialCheck()}
 	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL, PublicURLFunc: site.configured,
-		PublicSessions: publicSessions(m)}
+		PublicSessions: publicSessions(m), WebRTC: cfg.WebRTC.On()}
 	if err := pages.Validate(); err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	lh := listen.NewHandler(lo)
+	rh, err := buildRTC(cfg.WebRTC, cfg.Server.Listen, m, gw, logger)
+	if err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
 	ch := captionfilter.NewHandler(captions, m, gw.audit, telemetry.Component(logger, "captions"))
 	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete, Context: h.Context,
 		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Pause: h.Pause, Ingest: h.Ingest,
@@ -114,7 +121,10 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		Filters: ch.Get(), SetFilters: ch.Put(),
 		Pages:  web.Handler(pages),
 		Listen: lh, ListenFile: listen.NewFileHandler(lo)}
-	return &liveParts{manager: m, http: h, listen: lh, routes: routes, pairs: pairs, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
+	if rh != nil {
+		routes.WebRTC = rh
+	}
+	return &liveParts{manager: m, http: h, listen: lh, routes: routes, rtc: rh, pairs: pairs, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
 }
 
 // closeSockets ends open ingest sockets and viewer feeds (1001), which
@@ -135,6 +145,11 @@ func (l *liveParts) closeStreams(ctx context.Context) {
 	}
 	if err := l.listen.Close(ctx); err != nil {
 		l.log.Warn("closing listen streams", "err", err)
+	}
+	if l.rtc != nil {
+		if err := l.rtc.Close(ctx); err != nil {
+			l.log.Warn("closing webrtc peers", "err", err)
+		}
 	}
 }
 

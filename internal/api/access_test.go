@@ -73,8 +73,8 @@ func allRoutes(g *gw) []Route {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Context: ok, Start: ok, Stop: ok, Resume: ok,
-		Ingest: ok, Pause: ok, Transcript: ok, Filters: ok, SetFilters: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, MicTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
-	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Translations: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Speak: ok, SpeakSocket: ok}
+		Ingest: ok, WebRTC: ok, Pause: ok, Transcript: ok, Filters: ok, SetFilters: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, MicTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
+	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Translations: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Speak: ok, SpeakSocket: ok, Realtime: ok}
 	return Routes(opts)
 }
 
@@ -129,7 +129,7 @@ func TestRouteTableWalk(t *testing.T) {
 		"POST /v1/sessions/{id}/pause":     Scope(auth.ScopeLiveWrite),
 		"GET /v1/sessions/{id}/transcript": Scope(auth.ScopeLiveWrite),
 		"GET /v1/sessions/{id}/filters":    Scope(auth.ScopeLiveWrite), "PUT /v1/sessions/{id}/filters": Scope(auth.ScopeLiveWrite),
-		"GET /v1/sessions/{id}/audio": Ticket(auth.ScopeLiveWrite),
+		"GET /v1/sessions/{id}/audio": Ticket(auth.ScopeLiveWrite), "GET /v1/sessions/{id}/webrtc": Ticket(auth.ScopeLiveWrite),
 		// Viewer routes: the gateway checks any credential presented; the
 		// handler enforces the session's viewer mode (livehttp's tests).
 		"GET /v1/sessions/{id}/captions": Viewer(auth.ScopeLiveRead), "GET /v1/sessions/{id}/events": Viewer(auth.ScopeLiveRead),
@@ -148,8 +148,8 @@ func TestRouteTableWalk(t *testing.T) {
 		"POST /v1/audio/translations": Scope(auth.ScopeASRRead), "POST /v1/speak": Scope(auth.ScopeTTSRead),
 		"GET /v1/speak":  Scope(auth.ScopeTTSRead),
 		"GET /v1/models": Authenticated, "POST /v1/chat/completions": Scope(auth.ScopeChatRead),
-		"GET /v1/converse": Scope(auth.ScopeChatRead),
-		"POST /v1/listen":  Scope(auth.ScopeASRRead),
+		"GET /v1/converse": Scope(auth.ScopeChatRead), "GET /v1/realtime": Scope(auth.ScopeASRRead),
+		"POST /v1/listen": Scope(auth.ScopeASRRead),
 	}
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Pattern

@@ -17,6 +17,9 @@ type LiveHandlers struct {
 	Context http.Handler
 	// Ingest is the audio WebSocket (binary PCM16 frames) of one session.
 	Ingest http.Handler
+	// WebRTC is the signalling WebSocket of WebRTC ingest (package rtc):
+	// an Opus track in, captions out over a data channel.
+	WebRTC http.Handler
 	// CaptionsWS and CaptionsSSE are the viewer feeds; View is what a
 	// viewer page may know of the session (its state and viewer mode).
 	CaptionsWS, CaptionsSSE, View http.Handler
@@ -65,6 +68,7 @@ func liveRoutes(h *LiveHandlers) []Route {
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/filters", Access: write, Handler: h.Filters},
 		{Method: http.MethodPut, Pattern: "/v1/sessions/{id}/filters", Access: write, Handler: h.SetFilters},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/audio", Access: Ticket(auth.ScopeLiveWrite), Handler: h.Ingest},
+		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/webrtc", Access: Ticket(auth.ScopeLiveWrite), Handler: h.WebRTC},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/captions", Access: read, Handler: h.CaptionsWS},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/events", Access: read, Handler: h.CaptionsSSE},
 		{Method: http.MethodGet, Pattern: "/v1/sessions/{id}/view", Access: read, Handler: h.View},

@@ -28,6 +28,9 @@ type OpenAIHandlers struct {
 	// as Speech (package speak); SpeakSocket its WebSocket (GET /v1/speak).
 	Speak       http.Handler
 	SpeakSocket http.Handler
+	// Realtime is OpenAI's Realtime API WebSocket (transcription
+	// sessions), package realtime.
+	Realtime http.Handler
 }
 
 // openaiRoutes declares the OpenAI-compatible routes' access.
@@ -44,6 +47,7 @@ func openaiRoutes(h *OpenAIHandlers) []Route {
 		{Method: http.MethodGet, Pattern: "/v1/converse", Access: Scope(auth.ScopeChatRead), Handler: h.Converse},
 		{Method: http.MethodPost, Pattern: "/v1/speak", Access: Scope(auth.ScopeTTSRead), Handler: h.Speak},
 		{Method: http.MethodGet, Pattern: "/v1/speak", Access: Scope(auth.ScopeTTSRead), Handler: h.SpeakSocket},
+		{Method: http.MethodGet, Pattern: "/v1/realtime", Access: Scope(auth.ScopeASRRead), Handler: h.Realtime},
 	}
 	var out []Route
 	for _, rt := range all {

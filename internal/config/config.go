@@ -45,6 +45,7 @@ type Config struct {
 	Telemetry Telemetry `json:"telemetry" toml:"telemetry"`
 	Audit     Audit     `json:"audit" toml:"audit"`
 	Live      Live      `json:"live" toml:"live"`
+	WebRTC    WebRTC    `json:"webrtc" toml:"webrtc"`
 	Viewers   Viewers   `json:"viewers" toml:"viewers"`
 	Chat      Chat      `json:"chat" toml:"chat"`
 	Vault     Vault     `json:"vault" toml:"vault"`
@@ -247,6 +248,7 @@ func (c Config) Defaults() Config {
 	c.Telemetry = c.Telemetry.defaults(c)
 	c.Audit = c.Audit.defaults(c)
 	c.Live = c.Live.defaults(c)
+	c.WebRTC = c.WebRTC.defaults(c)
 	c.Viewers = c.Viewers.defaults(c)
 	c.Chat = c.Chat.defaults(c)
 	c.Vault = c.Vault.defaults(c)
@@ -309,7 +311,7 @@ func (c Config) Validate() error {
 	errs = append(errs, c.Engines.validateChains()...)
 	for _, section := range [][]error{c.Data.validate(), c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
 		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate(),
-		c.Live.validate(), c.Viewers.validate(), c.Chat.validate(), c.Vault.validate(), c.Privacy.validate()} {
+		c.Live.validate(), c.WebRTC.validate(), c.Viewers.validate(), c.Chat.validate(), c.Vault.validate(), c.Privacy.validate()} {
 		errs = append(errs, section...)
 	}
 	return errors.Join(errs...)

@@ -111,7 +111,7 @@ func EnvVars() []string {
 	vars = append(vars, chainEnvVars()...)
 	for _, section := range [][]string{c.Auth.envVars(), c.JWT.envVars(), c.Limits.envVars(), c.Admin.envVars(),
 		c.TLS.envVars(), c.Telemetry.envVars(), c.Audit.envVars(),
-		c.Live.envVars(), c.Viewers.envVars(), c.Chat.envVars(), c.Vault.envVars(), c.Privacy.envVars()} {
+		c.Live.envVars(), c.WebRTC.envVars(), c.Viewers.envVars(), c.Chat.envVars(), c.Vault.envVars(), c.Privacy.envVars()} {
 		vars = append(vars, section...)
 	}
 	return vars
@@ -160,6 +160,7 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	c.Telemetry.applyEnv(e)
 	c.Audit.applyEnv(e)
 	c.Live.applyEnv(e)
+	c.WebRTC.applyEnv(e)
 	c.Viewers.applyEnv(e)
 	c.Chat.applyEnv(e)
 	c.Vault.applyEnv(e)

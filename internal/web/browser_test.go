@@ -264,6 +264,11 @@ func TestBrowserPages(t *testing.T) {
 	if st["finalize"] != 1.0 {
 		t.Errorf("stop sent %v finalize messages, want 1", st["finalize"])
 	}
+	// This server does not offer WebRTC (Options.WebRTC false): the page
+	// goes straight to the audio WebSocket.
+	if m["transport"] != "websocket" {
+		t.Errorf("mic transport %v without WebRTC, want websocket", m["transport"])
+	}
 	if strings.Contains(m["stored"].(string), "izk_test_key") {
 		t.Errorf("the API key was stored or left in the page: %v", m["stored"])
 	}

@@ -115,6 +115,8 @@ type pageData struct {
 	// browsing localhost with no public URL configured): phones cannot
 	// follow it, and the page says so.
 	Loopback bool
+	// WebRTC: the mic page may try WebRTC ingest.
+	WebRTC bool
 	// Sessions are the index's public sessions.
 	Sessions []PublicSession
 }
@@ -126,7 +128,7 @@ func newPages() *pages {
 }
 
 func (h *handler) servePage(w http.ResponseWriter, r *http.Request, kind, id string) {
-	d := pageData{Kind: kind, ID: id, Settings: ParseSettings(kind, r.URL.RawQuery)}
+	d := pageData{Kind: kind, ID: id, Settings: ParseSettings(kind, r.URL.RawQuery), WebRTC: h.webrtc && kind == "mic"}
 	if kind == "display" {
 		if origin := h.origin(r); origin != "" {
 			d.LiveURL = origin + "/live/" + id

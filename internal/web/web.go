@@ -38,6 +38,10 @@ type Options struct {
 	// to (scheme://host[:port], e.g. behind a reverse proxy). Empty: the
 	// origin the request came in on (its Host header and TLS).
 	PublicURL string
+	// WebRTC tells the mic page that the server signals WebRTC ingest
+	// (GET /v1/sessions/{id}/webrtc): it tries WebRTC first, then falls
+	// back to the audio WebSocket.
+	WebRTC bool
 	// PublicURLFunc, when set, is asked on every page first (the console's
 	// Settings change the public URL live); "" falls back to PublicURL.
 	// It must return an origin as config.NormalizeOrigin makes.
@@ -85,6 +89,7 @@ type handler struct {
 	publicFn func() string
 	assets   map[string]asset
 	pages    *pages
+	webrtc   bool
 }
 
 // Handler serves GET /live/{id}, /display/{id}, /overlay/{id}, /mic/{id}
@@ -97,7 +102,7 @@ func Handler(opts Options) http.Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages(), publicFn: opts.PublicURLFunc,
-		list: opts.PublicSessions}
+		list: opts.PublicSessions, webrtc: opts.WebRTC}
 	if opts.PublicURL != "" {
 		var err error
 		if h.public, err = config.NormalizeOrigin(opts.PublicURL); err != nil {

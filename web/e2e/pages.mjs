@@ -281,7 +281,8 @@ await scenario('mic', async (page, context) => {
   const stats = (await (await fetch(base + '/test/stats')).json()).ingest;
   const stored = await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + location.href +
     document.getElementById('key').value);
-  return { stats, stored, rate: await page.evaluate(() => new AudioContext().sampleRate) };
+  return { stats, stored, rate: await page.evaluate(() => new AudioContext().sampleRate),
+    transport: await page.evaluate(() => document.body.dataset.transport) };
 });
 
 

@@ -315,7 +315,8 @@ export function showState(el, state) {
 
 /**
  * watch wires a page: view → (secret prompt) → feed → view rendering.
- * Returns the CaptionView. opts: { maxLines, onChange, ticketWithKey }.
+ * Returns the CaptionView, the feed and apply (show one event, as the feed
+ * does). opts: { maxLines, onChange, ticketWithKey }.
  */
 export async function watch(opts = {}) {
   const container = document.getElementById('captions');
@@ -333,7 +334,14 @@ export async function watch(opts = {}) {
   let feed = null;
 
   const setLabel = (label) => { if (label && labelEl) { labelEl.textContent = label; document.title = label; } };
+  // Events may come from two sources (the feed, and on the mic page a
+  // WebRTC data channel), each in seq order: show each seq once.
+  let lastSeq = 0;
   const onEvent = (ev) => {
+    if (typeof ev.seq === 'number' && ev.seq > 0) {
+      if (ev.seq <= lastSeq) return;
+      lastSeq = ev.seq;
+    }
     if (ev.type === 'engine') {
       showEngine(engineEl, ev); // the captions keep flowing: nothing to clear
       return;
@@ -405,7 +413,7 @@ export async function watch(opts = {}) {
       if (err instanceof APIError && err.status === 404) {
         if (!opts.ticketWithKey) showState(stateEl, 'missing');
         // The mic page: a private session shows only once the key is known.
-        return { view, info: null, feed: () => feed, startFeed, state: () => sessionState };
+        return { view, info: null, feed: () => feed, startFeed, state: () => sessionState, apply: onEvent };
       }
       showState(stateEl, 'reconnecting');
       const wait = Math.min(15000, 500 * 2 ** Math.min(attempt, 10));
@@ -427,5 +435,5 @@ export async function watch(opts = {}) {
   } else {
     showState(stateEl, 'missing');
   }
-  return { view, info, feed: () => feed, linkToken: secret, startFeed, state: () => sessionState };
+  return { view, info, feed: () => feed, linkToken: secret, startFeed, state: () => sessionState, apply: onEvent };
 }
