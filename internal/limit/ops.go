@@ -123,6 +123,20 @@ func (l *Limiter) CheckAudio(ctx context.Context, p auth.Principal) error {
 	})
 }
 
+// AudioLeft is the audio p may still charge today, and whether a daily
+// audio limit applies at all. Uploads bound their decoding by it, so a
+// file longer than what is left is refused before it is decoded whole.
+func (l *Limiter) AudioLeft(ctx context.Context, p auth.Principal) (left time.Duration, limited bool, err error) {
+	err = l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
+		if lim := s.eff.audioLimitMs(); lim > 0 {
+			limited = true
+			left = time.Duration(max(lim-s.total().audioMs, 0)) * time.Millisecond
+		}
+		return nil
+	})
+	return left, limited, err
+}
+
 // ChargeAudio charges d of audio to p's day, atomically: if the charge
 // would pass the daily limit nothing is charged and quota_exceeded is
 // returned. Callers charge each chunk before processing it, so refused
