@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/api"
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/bus"
@@ -42,6 +43,7 @@ type liveParts struct {
 	// pairs issues the console's microphone pairing codes, which
 	// POST /v1/sessions/{id}/mic-ticket redeems.
 	pairs    *ticket.Issuer
+	captions *captionfilter.Handler // the caption settings routes (API and console)
 	log      *slog.Logger
 	sources  sync.WaitGroup
 	stopSrcs context.CancelFunc
@@ -124,7 +126,7 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	if rh != nil {
 		routes.WebRTC = rh
 	}
-	return &liveParts{manager: m, http: h, listen: lh, routes: routes, rtc: rh, pairs: pairs, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
+	return &liveParts{manager: m, http: h, listen: lh, routes: routes, rtc: rh, pairs: pairs, captions: ch, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
 }
 
 // closeSockets ends open ingest sockets and viewer feeds (1001), which
@@ -320,5 +322,19 @@ func publicSessions(m *live.Manager) func(context.Context) ([]web.PublicSession,
 			}
 		}
 		return out, nil
+	}
+}
+
+// captionRoutes are the console's caption page for a session: settings,
+// word filters and the overlay style builder with its preview.
+func captionRoutes(h *captionfilter.Handler, publicURL func() string) []admin.Route {
+	c := captionfilter.Console{PublicURL: publicURL, Chrome: admin.Chrome, CSRF: func(r *http.Request) string {
+		s, _ := admin.SessionFrom(r.Context())
+		return s.CSRFToken()
+	}}
+	return []admin.Route{
+		{Method: http.MethodGet, Pattern: "/sessions/{id}/captions", Access: admin.Operator, Handler: h.ConsolePage(c)},
+		{Method: http.MethodPut, Pattern: "/sessions/{id}/captions", Access: admin.Operator, Handler: h.ConsolePut()},
+		{Method: http.MethodGet, Pattern: "/captions-assets/{file}", Access: admin.Operator, Handler: h.Asset()},
 	}
 }

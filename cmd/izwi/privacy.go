@@ -8,14 +8,12 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/audit"
-	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/consent"
@@ -234,6 +232,23 @@ func (p *privacyParts) adminRoutes() []admin.Route {
 	}
 }
 
+// archiveRoutes are the console's Archive and Review pages (operators and
+// admins: running a service includes its transcript).
+func (p *privacyParts) archiveRoutes(sessions live.Sessions) []admin.Route {
+	h := p.archive(sessions)
+	return []admin.Route{
+		{Method: http.MethodGet, Pattern: "/archive", Access: admin.Operator, Handler: h.ArchivePage()},
+		{Method: http.MethodGet, Pattern: "/archive-assets/{file}", Access: admin.Operator, Handler: h.Asset()},
+		{Method: http.MethodGet, Pattern: "/archive/{id}", Access: admin.Operator, Handler: h.TranscriptPage()},
+		{Method: http.MethodGet, Pattern: "/archive/{id}/export", Access: admin.Operator, Handler: h.ExportFile()},
+		{Method: http.MethodPost, Pattern: "/archive/{id}/captions/{seq}", Access: admin.Operator, Handler: h.CorrectCaption()},
+		{Method: http.MethodDelete, Pattern: "/archive/{id}", Access: admin.Operator, Handler: h.DeleteTranscript()},
+		{Method: http.MethodGet, Pattern: "/review", Access: admin.Operator, Handler: h.ReviewPage()},
+		{Method: http.MethodGet, Pattern: "/review/{id}/audio", Access: admin.Operator, Handler: h.SnippetAudio()},
+		{Method: http.MethodPost, Pattern: "/review/{id}", Access: admin.Operator, Handler: h.ResolveSnippet()},
+	}
+}
+
 // transcriptHandler serves GET /v1/sessions/{id}/transcript (exports in
 // every format, retentionhttp).
 func (p *privacyParts) transcriptHandler(sessions live.Sessions) http.Handler {
@@ -245,15 +260,17 @@ func (p *privacyParts) transcriptHandler(sessions live.Sessions) http.Handler {
 // the console user reads them as an administrator would; the keeper audits
 // the read as that user.
 func (p *privacyParts) consoleTranscript(sessions live.Sessions) admin.Route {
-	h := p.transcriptHandler(sessions)
 	return admin.Route{Method: http.MethodGet, Pattern: "/sessions/{id}/transcript", Access: admin.Operator,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			pr, _ := auth.FromContext(r.Context())
-			if !pr.Has(auth.ScopeAdmin) {
-				pr.Scopes = append(slices.Clone(pr.Scopes), auth.ScopeAdmin)
-			}
-			h.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), pr)))
-		})}
+		Handler: p.archive(sessions).ExportFile()}
+}
+
+// archive is the console's view of kept data (retentionhttp).
+func (p *privacyParts) archive(sessions live.Sessions) *retentionhttp.Handler {
+	return retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log, Chrome: admin.Chrome,
+		CSRF: func(r *http.Request) string {
+			s, _ := admin.SessionFrom(r.Context())
+			return s.CSRFToken()
+		}})
 }
 
 // close stops the writer (what is queued is written first, within ctx)

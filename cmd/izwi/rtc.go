@@ -3,13 +3,11 @@ package main
 // WebRTC ingest ([webrtc], package rtc): built beside the live routes.
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 
-	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
@@ -25,9 +23,7 @@ func buildRTC(c config.WebRTC, listen string, sessions live.Sessions, gw *gatewa
 	}
 	o := rtc.Options{Sessions: sessions, Logger: telemetry.Component(logger, "rtc"),
 		UDPPortMin: uint16(c.UDPPortMin), UDPPortMax: uint16(c.UDPPortMax), Loopback: loopbackOnly(listen)} // a browser on this machine (the tests)
-	if s := livehttp.FromLimiter(gw.limiter); s != nil {
-		o.Slots = rtcSlots{s}
-	}
+	o.Slots = livehttp.FromLimiter(gw.limiter) // as the audio WebSocket's
 	if len(c.ICEURLs) > 0 {
 		srv := rtc.ICEServer{URLs: c.ICEURLs, Username: c.TURNUsername}
 		if c.TURNCredentialFile != "" {
@@ -40,11 +36,4 @@ func buildRTC(c config.WebRTC, listen string, sessions live.Sessions, gw *gatewa
 		o.ICEServers = []rtc.ICEServer{srv}
 	}
 	return rtc.New(o)
-}
-
-// rtcSlots adapts livehttp's session slots to package rtc's.
-type rtcSlots struct{ s livehttp.Slots }
-
-func (r rtcSlots) Acquire(ctx context.Context, p auth.Principal) (rtc.Slot, error) {
-	return r.s.Acquire(ctx, p)
 }

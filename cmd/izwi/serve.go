@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -213,7 +214,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 			Exports: []string{"txt", "srt", "vtt", "json", "docx", "pdf"}},
 		Ops: &admin.OpsPages{Keys: consoleKeys{gw.keys}, AuditLog: consoleAudit{db: db, log: gw.audit, cfg: cfg.Audit},
 			Health: healthChecks(set, db, broker, cfg.Data.Dir), Site: site, Schedules: consoleSchedules{rules: schedules, now: time.Now}},
-		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: append(adminKeyRoutes(gw.keys), append(priv.adminRoutes(), priv.consoleTranscript(lv.manager))...), Vault: keyring,
+		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: slices.Concat(adminKeyRoutes(gw.keys), priv.adminRoutes(), []admin.Route{priv.consoleTranscript(lv.manager)},
+			priv.archiveRoutes(lv.manager), captionRoutes(lv.captions, publicURL)), Vault: keyring,
 		TLS: admin.TLSStatus{Mode: tlsInfo.Mode, Fingerprint: tlsInfo.Fingerprint, NotAfter: tlsInfo.NotAfter}}, consoleURL)
 	if err != nil {
 		ln.Close()

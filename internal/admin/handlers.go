@@ -5,7 +5,6 @@ import (
 	"html/template"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -90,10 +89,7 @@ func (h *handlers) render(w http.ResponseWriter, r *http.Request, status int, na
 		}
 	}
 	p.Nav = navFrom(r)
-	var b strings.Builder
-	if err := chrome.Execute(&b, p); err == nil {
-		p.Chrome = template.HTML(b.String()) // #nosec G203 -- rendered by html/template
-	}
+	p.Chrome = chromeHTML(p)
 	if len(p.Scripts) > 0 {
 		w.Header().Set("Content-Security-Policy", cspWithScripts)
 	}

@@ -89,6 +89,11 @@ func Chrome(r *http.Request) template.HTML {
 		p.User, p.CSRF = &u, s.CSRFToken()
 	}
 	p.Nav = navFrom(r)
+	return chromeHTML(p)
+}
+
+// chromeHTML renders p's header and navigation.
+func chromeHTML(p page) template.HTML {
 	var b strings.Builder
 	if err := chrome.Execute(&b, p); err != nil {
 		return ""

@@ -54,10 +54,8 @@ func (h *Handler) Get() http.Handler {
 		if !ok {
 			return
 		}
-		s, err := h.filters.Get(r.Context(), id)
-		if err != nil {
-			h.log.Error("reading caption settings", "session_id", id, "request_id", apierr.RequestID(r.Context()), "err", err)
-			apierr.Write(w, r, apierr.CodeInternal, "")
+		s, ok := h.settings(w, r, id)
+		if !ok {
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -103,6 +101,17 @@ func (h *Handler) Put() http.Handler {
 		}
 		apierr.JSON(w, http.StatusOK, s)
 	})
+}
+
+// settings reads a session's settings, or answers 500.
+func (h *Handler) settings(w http.ResponseWriter, r *http.Request, id string) (Settings, bool) {
+	s, err := h.filters.Get(r.Context(), id)
+	if err != nil {
+		h.log.Error("reading caption settings", "session_id", id, "request_id", apierr.RequestID(r.Context()), "err", err)
+		apierr.Write(w, r, apierr.CodeInternal, "")
+		return Settings{}, false
+	}
+	return s, true
 }
 
 func compileCheck(s Settings) error {

@@ -15,6 +15,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/chat"
+	"github.com/izwi-speech/izwi/internal/converse"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/recognize"
 )
@@ -159,7 +160,8 @@ func (s *session) read(ctx context.Context, in chan<- inbound) closeWith {
 func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, in <-chan inbound) closeWith {
 	tick := time.NewTicker(min(s.opts.IdleTimeout/4, s.opts.RecheckEvery, time.Second))
 	defer tick.Stop()
-	lastSeen, lastCheck := time.Now(), time.Now()
+	lastSeen := time.Now()
+	guard := converse.CredentialGuard(s.who, s.opts.Recheck, s.opts.RecheckEvery)
 	for {
 		var respDone <-chan respResult
 		if s.resp != nil {
@@ -198,17 +200,8 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, in <-chan 
 			if time.Since(lastSeen) > s.opts.IdleTimeout {
 				return closeWith{websocket.StatusPolicyViolation, "idle: no event"}
 			}
-			if s.who == nil {
-				continue
-			}
-			if exp := s.who.Expires; !exp.IsZero() && !time.Now().Before(exp) {
-				return closeWith{websocket.StatusPolicyViolation, "credential expired"}
-			}
-			if s.opts.Recheck != nil && time.Since(lastCheck) >= s.opts.RecheckEvery {
-				lastCheck = time.Now()
-				if err := s.opts.Recheck(ctx, *s.who); err != nil && ctx.Err() == nil {
-					return closeWith{websocket.StatusPolicyViolation, "credential no longer valid"}
-				}
+			if why := guard.Check(ctx); why != "" {
+				return closeWith{websocket.StatusPolicyViolation, why}
 			}
 		}
 	}

@@ -21,8 +21,13 @@ import (
 // MaxCorrection bounds a corrected caption's text.
 const MaxCorrection = 4 << 10
 
-// ErrNoCaption: the caption to correct is not (or no longer) kept.
-var ErrNoCaption = errors.New("retention: no such kept caption")
+// Errors of the archive.
+var (
+	// ErrNoCaption: the caption to correct is not (or no longer) kept.
+	ErrNoCaption = errors.New("retention: no such kept caption")
+	// ErrBadCorrection: a correction's text is empty, too long or not UTF-8.
+	ErrBadCorrection = fmt.Errorf("retention: a correction is 1 to %d bytes of text", MaxCorrection)
+)
 
 // Kept describes one kept transcript, without its words.
 type Kept struct {
@@ -62,7 +67,7 @@ func (k *Keeper) List(ctx context.Context) ([]Kept, error) {
 func (k *Keeper) Correct(ctx context.Context, sessionID string, seq uint64, text string) error {
 	text = strings.Join(strings.Fields(text), " ")
 	if text == "" || len(text) > MaxCorrection || !utf8.ValidString(text) {
-		return fmt.Errorf("retention: a correction is 1 to %d bytes of text", MaxCorrection)
+		return ErrBadCorrection
 	}
 	var sealed []byte
 	err := k.db.QueryRowContext(ctx, `SELECT l.sealed FROM retention_lines l JOIN retention_transcripts t USING (session_id)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/live/livehttp"
 )
 
 // Close codes, as the audio WebSocket uses them (internal/live/livehttp).
@@ -82,7 +82,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer done()
-	conn, err := accept(w, r)
+	conn, err := livehttp.AcceptWS(w, r)
 	if err != nil {
 		return
 	}
@@ -100,24 +100,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		"packets", pr.packets.Load(), "lost", pr.lost.Load(), "duration_ms", time.Since(start).Milliseconds())
 }
 
-// accept upgrades r, echoing the izwi-ticket subprotocol a browser offered
-// (browsers require the echo), and clears the server's deadlines, which
-// would cut a hijacked connection. The gateway has checked Origin.
-func accept(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
-	_ = rc.SetWriteDeadline(time.Time{})
-	var protos []string
-	for _, line := range r.Header.Values("Sec-WebSocket-Protocol") {
-		for _, p := range strings.Split(line, ",") {
-			if strings.TrimSpace(p) == ticket.Subprotocol {
-				protos = []string{ticket.Subprotocol}
-			}
-		}
-	}
-	return websocket.Accept(w, r, &websocket.AcceptOptions{Subprotocols: protos, InsecureSkipVerify: true})
-}
-
 // peer is one browser's connection: its signalling socket, its
 // PeerConnection and the session's audio source.
 type peer struct {
@@ -132,7 +114,7 @@ type peer struct {
 	}
 
 	sink live.Ingest
-	slot Slot
+	slot livehttp.Slot
 
 	audio, packets, lost atomic.Int64 // audio as a time.Duration
 	lastAudio            atomic.Int64 // unix nanoseconds

@@ -27,8 +27,8 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/live/livehttp"
 	"github.com/izwi-speech/izwi/internal/streams"
 )
 
@@ -41,18 +41,6 @@ type Sessions interface {
 
 var _ Sessions = (live.Sessions)(nil)
 
-// Slots hold a principal's concurrent-session slot while a peer streams
-// (livehttp.FromLimiter adapts the limiter).
-type Slots interface {
-	Acquire(ctx context.Context, p auth.Principal) (Slot, error)
-}
-
-// Slot is one held slot; Release is idempotent.
-type Slot interface {
-	ChargeAudio(ctx context.Context, d time.Duration) error
-	Release()
-}
-
 // ICEServer is a STUN or TURN server offered to ICE.
 type ICEServer struct {
 	URLs       []string
@@ -63,7 +51,7 @@ type ICEServer struct {
 // Options are the handler's dependencies and settings.
 type Options struct {
 	Sessions Sessions
-	Slots    Slots // nil: no quota
+	Slots    livehttp.Slots // a session slot while a peer streams, audio charged; nil: no quota
 	// ICEServers are STUN/TURN servers; none: host candidates only (a
 	// browser on the same network, or reaching the server directly).
 	ICEServers []ICEServer

@@ -1,6 +1,7 @@
 package retentionhttp
 
 import (
+	"html/template"
 	"log/slog"
 	"net/http"
 
@@ -15,6 +16,10 @@ type Options struct {
 	Keeper   *retention.Keeper
 	Sessions live.Sessions
 	Logger   *slog.Logger
+	// CSRF and Chrome come from the console (admin.Session.CSRFToken,
+	// admin.Chrome) for its pages; the API route needs neither.
+	CSRF   func(*http.Request) string
+	Chrome func(*http.Request) template.HTML
 }
 
 // Handler serves kept transcripts and snippets.
@@ -22,6 +27,8 @@ type Handler struct {
 	keeper   *retention.Keeper
 	sessions live.Sessions
 	log      *slog.Logger
+	csrf     func(*http.Request) string
+	chrome   func(*http.Request) template.HTML
 }
 
 // New returns a Handler.
@@ -30,7 +37,7 @@ func New(opts Options) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Handler{keeper: opts.Keeper, sessions: opts.Sessions, log: log}
+	return &Handler{keeper: opts.Keeper, sessions: opts.Sessions, log: log, csrf: opts.CSRF, chrome: opts.Chrome}
 }
 
 // Transcript serves GET /v1/sessions/{id}/transcript: the session's kept
