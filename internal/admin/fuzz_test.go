@@ -98,7 +98,7 @@ func FuzzUploadForm(f *testing.F) {
 			return
 		}
 		for k, v := range m {
-			if limit, ok := uploadFields[k]; !ok || len(v) > limit || !utf8.ValidString(v) {
+			if limit, ok := uploadSpec.Fields[k]; !ok || len(v) > limit || !utf8.ValidString(v) {
 				t.Fatalf("accepted field %q (%d bytes)", k, len(v))
 			}
 		}

@@ -141,6 +141,31 @@ func (l *Limiter) CheckAudio(ctx context.Context, p auth.Principal) error {
 	return nil
 }
 
+// AudioLeft is the audio p may still charge today, and whether a daily
+// audio limit applies at all. Uploads bound their decoding by it, so a
+// file longer than what is left is refused before it is decoded whole.
+// A shared quota (with a store) is what the database has not granted yet
+// plus this process's unused grant, read outside the subject's lock.
+func (l *Limiter) AudioLeft(ctx context.Context, p auth.Principal) (left time.Duration, limited bool, err error) {
+	var lim, grant, used int64
+	var name, day string
+	err = l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
+		lim, grant, used, name, day = s.eff.audioLimitMs(), s.audioGrantMs, s.total().audioMs, s.name, s.day
+		return nil
+	})
+	if err != nil || lim <= 0 {
+		return 0, false, err
+	}
+	if l.db != nil {
+		c, err := loadUsage(ctx, l.db, name, day)
+		if err != nil {
+			return 0, true, fmt.Errorf("limit: loading usage: %w", err)
+		}
+		used = c.audioMs - grant
+	}
+	return time.Duration(max(lim-used, 0)) * time.Millisecond, true, nil
+}
+
 // audioGrant is how much audio one process reserves at a time against a
 // shared daily audio quota: a chunk of audio then costs no database write,
 // and a process holds at most this much the others cannot use.
