@@ -111,8 +111,12 @@ func (s outputSource) Offers(ctx context.Context, info live.Info, lang string) e
 // buildOutputs starts the caption outputs over the live manager.
 func buildOutputs(cfg config.Outputs, m *live.Manager, tr *livetranslate.Service, reg prometheus.Registerer,
 	logger *slog.Logger) (*outputs.Manager, *outputs.Handlers, error) {
+	allow, err := outputs.ParseDestinations(cfg.AllowHosts)
+	if err != nil {
+		return nil, nil, err
+	}
 	om, err := outputs.New(outputs.Options{Source: outputSource{m: m, tr: tr}, CredentialsDir: cfg.CredentialsDir,
-		FileDir: cfg.FileDir, MaxPerSession: cfg.MaxPerSession, Registerer: reg, Logger: telemetry.Component(logger, "outputs")})
+		FileDir: cfg.FileDir, MaxPerSession: cfg.MaxPerSession, Allow: allow, Registerer: reg, Logger: telemetry.Component(logger, "outputs")})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -31,7 +31,7 @@ func TestTranslationAndOutputsEndToEnd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	env := append(liveEnv(t), "IZWI_OUTPUTS_CREDENTIALS_DIR="+creds)
+	env := append(liveEnv(t), "IZWI_OUTPUTS_CREDENTIALS_DIR="+creds, "IZWI_OUTPUTS_ALLOW_HOSTS=127.0.0.1")
 	key := newKey(t, env, "--name", "translate", "--scopes", "live.write,live.read")
 	s := startServe(t, env)
 

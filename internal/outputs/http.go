@@ -95,6 +95,9 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 		msg := err.Error()
 		apierr.Write(w, r, apierr.CodeBadRequest, msg[len("outputs: "):])
 		return
+	case errors.Is(err, ErrNotAllowed):
+		apierr.Write(w, r, apierr.CodeForbidden, "the server connects only where its operator allows: add the host to [outputs] allow_hosts")
+		return
 	case errors.Is(err, ErrLimit):
 		apierr.Write(w, r, apierr.CodeConflict, "this session has as many outputs as it may")
 		return

@@ -35,6 +35,9 @@ type Options struct {
 	CredentialsDir string
 	// FileDir is where file outputs write; empty: file outputs are off.
 	FileDir string
+	// Allow lists where OBS and webhook outputs may connect ([outputs]
+	// allow_hosts); the zero value allows nowhere.
+	Allow Destinations
 	// Client sends YouTube and webhook requests (nil: one that follows no
 	// redirect, so nothing is sent where the operator did not point it).
 	Client *http.Client
@@ -76,6 +79,8 @@ var (
 	ErrBadSpec  = errors.New("outputs: bad output")
 	ErrNotFound = errors.New("outputs: no such output")
 	ErrLimit    = errors.New("outputs: too many outputs for this session")
+	// ErrNotAllowed: the output's host is not in [outputs] allow_hosts.
+	ErrNotAllowed = errors.New("outputs: destination not allowed")
 )
 
 // New returns a manager; Close it before the live manager.
@@ -175,11 +180,15 @@ func (m *Manager) sender(s Spec) (Sender, error) {
 	case KindOBS:
 		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
 			return nil, bad("obs takes url ws://host:4455 (obs-websocket)")
+		} else if !m.opts.Allow.Allows(u.Hostname()) {
+			return nil, fmt.Errorf("%w: %s", ErrNotAllowed, u.Hostname())
 		}
 		return &obs{url: s.URL, creds: creds}, nil
 	case KindWebhook:
 		if u, err := url.Parse(s.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return nil, bad("webhook takes an http(s) url")
+		} else if !m.opts.Allow.Allows(u.Hostname()) {
+			return nil, fmt.Errorf("%w: %s", ErrNotAllowed, u.Hostname())
 		}
 		if s.Credentials == "" {
 			return nil, bad("webhook takes credentials (a file holding the HMAC key)")

@@ -3,6 +3,7 @@ package outputs_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -63,7 +64,11 @@ func (s *source) final(t *testing.T, text string) {
 
 func manager(t *testing.T, src *source, dir string) *outputs.Manager {
 	t.Helper()
-	m, err := outputs.New(outputs.Options{Source: src, CredentialsDir: dir, FileDir: dir,
+	allow, err := outputs.ParseDestinations([]string{"127.0.0.0/8", "::1", "obs.example.org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := outputs.New(outputs.Options{Source: src, CredentialsDir: dir, FileDir: dir, Allow: allow,
 		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, MaxAttempts: 20})
 	if err != nil {
 		t.Fatal(err)
@@ -240,5 +245,32 @@ func TestSpecRefusals(t *testing.T) {
 		if _, err := m.Add("ses_1", s); err == nil {
 			t.Errorf("%+v accepted", s)
 		}
+	}
+	// Only destinations the operator listed: not the cloud metadata
+	// address, another host on the network or a name not listed.
+	for _, u := range []string{"ws://169.254.169.254/", "ws://10.0.0.5:4455", "ws://obs.example.org.evil.test:4455", "ws://[::ffff:10.0.0.5]:4455"} {
+		if _, err := m.Add("ses_1", outputs.Spec{Kind: outputs.KindOBS, URL: u}); !errors.Is(err, outputs.ErrNotAllowed) {
+			t.Errorf("OBS at %s: %v, want ErrNotAllowed", u, err)
+		}
+	}
+	if _, err := m.Add("ses_1", outputs.Spec{Kind: outputs.KindWebhook, URL: "https://192.168.1.20/hook", Credentials: "k"}); !errors.Is(err, outputs.ErrNotAllowed) {
+		t.Errorf("a webhook to an unlisted address: %v, want ErrNotAllowed", err)
+	}
+	for _, u := range []string{"ws://OBS.example.org:4455", "ws://127.0.0.1:4455", "ws://[::1]:4455", "ws://[::ffff:127.0.0.1]:4455"} {
+		if _, err := m.Add("ses_1", outputs.Spec{Kind: outputs.KindOBS, URL: u}); err != nil {
+			t.Errorf("OBS at listed %s: %v", u, err)
+		}
+	}
+}
+
+func TestParseDestinations(t *testing.T) {
+	for _, bad := range []string{"", "10.0.0.0/33", "user@host", "host:4455", "a b"} {
+		if _, err := outputs.ParseDestinations([]string{bad}); err == nil {
+			t.Errorf("allow_hosts %q accepted", bad)
+		}
+	}
+	var none outputs.Destinations
+	if none.Allows("127.0.0.1") || none.Allows("localhost") {
+		t.Error("the zero allow-list allows something")
 	}
 }
