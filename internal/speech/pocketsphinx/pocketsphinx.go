@@ -3,11 +3,15 @@
 // the pocketsphinx-en-us model, wrapped over cgo as a speech.Recognizer and,
 // through speech.StreamTranscriber, a speech.Transcriber.
 //
-// Endpointing follows pocketsphinx_continuous exactly: audio goes to the
-// decoder in 2048-sample blocks and an utterance ends when the decoder's
-// voice activity detector drops out of speech after a block. Because blocks
-// are rebuilt from whatever the caller pushes, results do not depend on the
-// caller's chunk size, and file transcription matches the CLI word for word.
+// Endpointing has two profiles (config.go). Files (the transcribe role)
+// follow pocketsphinx_continuous exactly: audio goes to the decoder in
+// 2048-sample blocks and an utterance ends when the decoder's voice
+// activity detector drops out of speech after a block, so file
+// transcription matches the CLI word for word. Live streams (the asr role)
+// use 512-sample blocks, end an utterance after 150 ms of silence and skip
+// the fwdflat pass, for finals ~0.2 s after the last word. Because blocks
+// are rebuilt from whatever the caller pushes, results never depend on the
+// caller's chunk size.
 //
 // A PocketSphinx decoder is neither thread-safe nor clonable in this
 // version, so a Recognizer keeps a bounded pool of decoders: each open
@@ -20,8 +24,11 @@
 // free decoder rather than loading without bound.
 //
 // spec.Options: "decoders" (pool bound, 1 to 256), "partials" (true/false,
-// default true for asr, false for transcribe), "samprate" (Hz), and, only
-// when no model resolver is given, "hmm", "lm", "dict" paths.
+// default true for asr, false for transcribe), "samprate" (Hz), "endpoint"
+// (10 ms frames of silence ending an utterance: 15 for asr, 50 for
+// transcribe), "second_pass" (the fwdflat pass: false for asr, true for
+// transcribe), "context_weight", and, only when no model resolver is
+// given, "hmm", "lm", "dict" paths.
 //
 // Only cmd/izwi (through Register) and tests import this package.
 package pocketsphinx
@@ -42,8 +49,9 @@ const Name = "pocketsphinx"
 // headers expose no version macro, so it is the Debian package version.
 const Library = "pocketsphinx 5prealpha (Debian 0.8+5prealpha+1-15)"
 
-// Register adds PocketSphinx to r for the asr and transcribe roles. The
-// transcriber's streams skip partial hypotheses, which files never show.
+// Register adds PocketSphinx to r for the asr role (the live endpointing
+// profile) and the transcribe role (the file profile; its streams skip
+// partial hypotheses, which files never show).
 func Register(r *speech.Registry) {
 	r.Recognizers.Register(Name, func(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.Recognizer, error) {
 		return New(ctx, spec, deps)
@@ -86,8 +94,8 @@ func New(ctx context.Context, spec speech.Spec, deps speech.Deps) (*Recognizer, 
 	return newRecognizer(ctx, spec, deps, true)
 }
 
-func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, partials bool) (*Recognizer, error) {
-	cfg, err := newConfig(ctx, spec, deps, partials)
+func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live bool) (*Recognizer, error) {
+	cfg, err := newConfig(ctx, spec, deps, live)
 	if err != nil {
 		return nil, err
 	}

@@ -10,12 +10,6 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
-// block is how many samples go to ps_process_raw before the decoder's voice
-// activity is checked, as pocketsphinx_continuous does (its fread of 2048
-// samples). Keeping it fixed makes endpoints independent of how callers
-// chunk their audio.
-const block = 2048
-
 // frameDur is one PocketSphinx frame at the default -frate of 100.
 const frameDur = 10 * time.Millisecond
 
@@ -24,7 +18,13 @@ type stream struct {
 	rec *Recognizer
 	d   *decoder
 
-	pending []int16 // fewer than block samples not yet decoded
+	// pending holds fewer than block samples not yet decoded. block is how
+	// many samples go to ps_process_raw before the decoder's voice
+	// activity is checked (the file profile: 2048, as pocketsphinx_continuous
+	// freads them). Keeping it fixed makes endpoints independent of how
+	// callers chunk their audio.
+	pending []int16
+	block   int
 	// processed counts samples given to the decoder since the stream (or
 	// Reset) began; PocketSphinx frame numbers count from the same point.
 	processed  int64
@@ -38,7 +38,7 @@ type stream struct {
 var _ speech.Stream = (*stream)(nil)
 
 func newStream(r *Recognizer, d *decoder) *stream {
-	return &stream{rec: r, d: d, pending: make([]int16, 0, block)}
+	return &stream{rec: r, d: d, block: r.cfg.block, pending: make([]int16, 0, r.cfg.block)}
 }
 
 func (s *stream) dur(samples int64) time.Duration {
@@ -58,10 +58,10 @@ func (s *stream) Accept(ctx context.Context, samples []float32) ([]speech.Result
 	var out []speech.Result
 	decoded := false
 	for len(samples) > 0 {
-		n := min(block-len(s.pending), len(samples))
+		n := min(s.block-len(s.pending), len(samples))
 		s.pending = appendPCM(s.pending, samples[:n])
 		samples = samples[n:]
-		if len(s.pending) < block {
+		if len(s.pending) < s.block {
 			break
 		}
 		decoded = true
@@ -223,7 +223,7 @@ func (s *stream) Reset(ctx context.Context) error {
 	if err := s.d.endUtt(); err != nil {
 		return err
 	}
-	*s = stream{rec: s.rec, d: s.d, pending: s.pending[:0]}
+	*s = stream{rec: s.rec, d: s.d, block: s.block, pending: s.pending[:0]}
 	return s.d.startStream()
 }
 
