@@ -257,19 +257,29 @@ func TestPartials(t *testing.T) {
 		t.Fatal(err)
 	}
 	all = append(all, rs...)
-	partials, finals := 0, 0
-	last := ""
+	partials, finals, repeats := 0, 0, 0
+	var last speech.Result
 	for i, r := range all {
 		if r.Final {
 			finals++
-			last = ""
+			last = speech.Result{}
 			continue
 		}
 		partials++
-		if r.Text == "" || r.Text == last {
-			t.Errorf("partial %d: %q repeats or is empty", i, r.Text)
+		switch {
+		case r.Text == "":
+			t.Errorf("partial %d is empty", i)
+		case r.Text == last.Text && r.End-last.End < refresh:
+			t.Errorf("partial %d: %q repeats %v after the last, before the %v refresh", i, r.Text, r.End-last.End, refresh)
+		case r.Text == last.Text:
+			repeats++
 		}
-		last = r.Text
+		// Pushes are 100 ms: a partial at least every refresh + 100 ms
+		// of audio once the segment has one.
+		if last.Text != "" && r.End-last.End > refresh+100*time.Millisecond {
+			t.Errorf("partial %d: %v of audio since the last one", i, r.End-last.End)
+		}
+		last = r
 		next := -1
 		for _, f := range all[i:] {
 			if f.Final {
@@ -281,7 +291,7 @@ func TestPartials(t *testing.T) {
 			t.Errorf("partial %d has segment %d, the final after it %d", i, r.Segment, next)
 		}
 	}
-	if partials < 5 || finals < 2 {
-		t.Errorf("%d partials and %d finals; want several partials and ≥ 2 finals", partials, finals)
+	if partials < 5 || finals < 2 || repeats == 0 {
+		t.Errorf("%d partials (%d refreshes) and %d finals; want several partials, a refresh and ≥ 2 finals", partials, repeats, finals)
 	}
 }

@@ -10,6 +10,12 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
+// refresh is how much audio may pass with speech going on before an
+// unchanged partial is sent again: with pushes of up to 50 ms (100 ms) a
+// partial then comes at least every 200 ms (250 ms). Package recognize
+// lets such a repeat through after as long (recognize.PartialRefresh).
+const refresh = 150 * time.Millisecond
+
 // frameDur is one PocketSphinx frame at the default -frate of 100.
 const frameDur = 10 * time.Millisecond
 
@@ -32,6 +38,7 @@ type stream struct {
 	uttStart   int64 // sample at which the current utterance's speech was seen
 	segment    int
 	partial    string // last partial text sent for the current segment
+	partialAt  int64  // processed when it was sent
 	closed     bool
 }
 
@@ -74,10 +81,12 @@ func (s *stream) Accept(ctx context.Context, samples []float32) ([]speech.Result
 		}
 	}
 	// The hypothesis only moves when a block was decoded; asking on every
-	// tiny push would cost a backtrace per push.
+	// tiny push would cost a backtrace per push. An unchanged one is sent
+	// again (with its later End) once refresh has passed, so viewers see
+	// the caption is alive while a long word is spoken.
 	if s.rec.cfg.partials && s.uttStarted && decoded {
-		if h := s.d.hyp(); h != "" && h != s.partial {
-			s.partial = h
+		if h := s.d.hyp(); h != "" && (h != s.partial || s.dur(s.processed-s.partialAt) >= refresh) {
+			s.partial, s.partialAt = h, s.processed
 			out = append(out, speech.Result{
 				Segment: s.segment, Text: h,
 				Start: s.dur(s.uttStart), End: s.dur(s.processed),
