@@ -31,11 +31,11 @@ type Pipeline struct {
 	segBase  int   // segment numbers the earlier streams used
 	segNext  int   // first segment number not yet seen
 	speaking bool
-	silence  int64          // samples of VAD silence since speech last stopped
+	silence  int64                 // samples of VAD silence since speech last stopped
 	partial  map[int]speech.Result // last partial emitted per open segment
-	words    bool           // words heard since the last utterance end
-	lastWord time.Duration  // end of the last word heard
-	spkOff   bool           // the speaker tracker failed once: off
+	words    bool                  // words heard since the last utterance end
+	lastWord time.Duration         // end of the last word heard
+	spkOff   bool                  // the speaker tracker failed once: off
 
 	// recent holds the latest audio for snippets; recent[0] is sample
 	// recentAt of the pipeline's audio.
