@@ -126,6 +126,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -145,6 +146,8 @@ type decoder struct {
 	prepared    [32]byte
 	search      string
 	dictSwapped bool
+	// idleAt is when it last went back to the pool.
+	idleAt time.Time
 }
 
 // seg is one entry of the best path: a word (or filler) and its frames.

@@ -17,12 +17,17 @@
 // version, so a Recognizer keeps a bounded pool of decoders: each open
 // Stream owns one, and Close returns it for reuse (with its cepstral mean
 // reset, so nothing of one stream's audio shapes the next). Every decoder
-// loads its own copy of the language model and dictionary: about 94 MiB of
-// private memory and 0.6 to 1.3 s to load on the 2-core reference box
-// (BenchmarkDecoderMemory, BenchmarkModelLoad), which is why the pool is
-// small by default (option "decoders", default 4) and NewStream waits for a
-// free decoder rather than loading without bound.
-//
+// loads its own copy of the models: about 94 MiB of private memory and 0.6
+// to 1.3 s to load on the 2-core reference box (BenchmarkDecoderMemory,
+// BenchmarkModelLoad). Through 5prealpha's public API only the language
+// model could be shared (ps_set_lm of one ngram_model_t), and not safely:
+// its trie scores through a history cache inside the model, which decoders
+// on two threads would overwrite under each other (docs/benchmarks.md has
+// the breakdown). So the pool is small by default (option "decoders",
+// default 4), NewStream waits for a free decoder rather than loading
+// without bound, and decoders idle for 30 s are freed, keeping one warm
+// for live streams and none for files.
+
 // spec.Options: "decoders" (pool bound, 1 to 256), "partials" (true/false,
 // default true for asr, false for transcribe), "samprate" (Hz), "endpoint"
 // (10 ms frames of silence ending an utterance: 15 for asr, 50 for
@@ -38,6 +43,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/speech"
 )
@@ -82,9 +88,19 @@ type Recognizer struct {
 	dictErr  error
 
 	mu     sync.Mutex
-	idle   []*decoder
+	idle   []*decoder // most recently returned last
 	closed bool
+	// pruning is set while a prune is scheduled (idleFree after a decoder
+	// came back); keepWarm decoders stay loaded however long idle.
+	pruning  *time.Timer
+	keepWarm int
+	idleFree time.Duration
 }
+
+// idleFree is how long a decoder may sit unused in the pool before it is
+// freed (beyond the keepWarm ones): ~94 MiB each, loaded again in about a
+// second when a burst of streams needs it back.
+const idleFree = 30 * time.Second
 
 var _ speech.Recognizer = (*Recognizer)(nil)
 
@@ -105,6 +121,9 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 	}
 	r := &Recognizer{
 		cfg:   cfg,
+		// A live stream must not wait a second for a decoder; files can.
+		keepWarm: map[bool]int{true: 1, false: 0}[live],
+		idleFree: idleFree,
 		pron:  deps.Pronouncer,
 		slots: make(chan struct{}, cfg.maxDecoders),
 		idle:  []*decoder{d},
@@ -116,6 +135,10 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 			Files:   cfg.files,
 		},
 	}
+	d.idleAt = time.Now()
+	r.mu.Lock()
+	r.schedulePrune()
+	r.mu.Unlock()
 	if deps.Logger != nil {
 		deps.Logger.Info("pocketsphinx: model loaded", "model", cfg.model, "max_decoders", cfg.maxDecoders)
 	}
@@ -207,13 +230,42 @@ func (r *Recognizer) take(key [32]byte) (*decoder, error) {
 // recognizer is closed) and releases its slot.
 func (r *Recognizer) give(d *decoder) {
 	r.mu.Lock()
-	if r.closed || d.tainted {
-		d.free()
-	} else {
+	drop := r.closed || d.tainted
+	if !drop {
+		d.idleAt = time.Now()
 		r.idle = append(r.idle, d)
+		r.schedulePrune()
 	}
 	r.mu.Unlock()
+	if drop {
+		d.free()
+	}
 	<-r.slots
+}
+
+// schedulePrune arms the prune timer if decoders beyond keepWarm are idle
+// and none is armed. r.mu is held.
+func (r *Recognizer) schedulePrune() {
+	if r.pruning == nil && !r.closed && len(r.idle) > r.keepWarm {
+		r.pruning = time.AfterFunc(r.idleFree, r.prune)
+	}
+}
+
+// prune frees the decoders idle for idleFree or longer, oldest first,
+// keeping the keepWarm most recently used; native frees run unlocked.
+func (r *Recognizer) prune() {
+	var stale []*decoder
+	r.mu.Lock()
+	r.pruning = nil
+	for len(r.idle) > r.keepWarm && time.Since(r.idle[0].idleAt) >= r.idleFree {
+		stale = append(stale, r.idle[0])
+		r.idle = r.idle[1:]
+	}
+	r.schedulePrune()
+	r.mu.Unlock()
+	for _, d := range stale {
+		d.free()
+	}
 }
 
 // Close frees the idle decoders. Streams still open free theirs on Close.
@@ -224,6 +276,10 @@ func (r *Recognizer) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.pruning != nil {
+		r.pruning.Stop()
+		r.pruning = nil
+	}
 	for _, d := range r.idle {
 		d.free()
 	}
