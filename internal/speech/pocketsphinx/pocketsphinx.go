@@ -120,13 +120,13 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 		return nil, err
 	}
 	r := &Recognizer{
-		cfg:   cfg,
+		cfg: cfg,
 		// A live stream must not wait a second for a decoder; files can.
 		keepWarm: map[bool]int{true: 1, false: 0}[live],
 		idleFree: idleFree,
-		pron:  deps.Pronouncer,
-		slots: make(chan struct{}, cfg.maxDecoders),
-		idle:  []*decoder{d},
+		pron:     deps.Pronouncer,
+		slots:    make(chan struct{}, cfg.maxDecoders),
+		idle:     []*decoder{d},
 		info: speech.EngineInfo{
 			Engine:  Name,
 			Role:    "asr",
