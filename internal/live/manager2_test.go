@@ -3,8 +3,11 @@ package live
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/izwi-speech/izwi/internal/config"
 )
@@ -541,4 +544,45 @@ func TestCatchUpPagesThroughLongHistory(t *testing.T) {
 	sess.pub.publish(Event{Type: TypeState, State: Idle})
 	got = next("the live event", func(evs []Event) bool { return len(evs) == n-4 })
 	checkSeq(t, got, 6)
+}
+
+// A source attached to a session of this manager hands its audio over in
+// process: nothing reaches the session's audio subject, and the words
+// still come.
+func TestAttachedIngestStaysInProcess(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	u := utterance(t, "3752-4944-0000")
+	c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onBus atomic.Int64
+	bus := e.conn()
+	if _, err := bus.Subscribe(SubjectsFor(c.ID).Audio, func(*nats.Msg) { onBus.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Flush(); err != nil { // the subscription is in place
+		t.Fatal(err)
+	}
+	in, err := m.Attach(t.Context(), "k", c.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	_, next := watch(t, m, c.ID, 0)
+	push(t, in.Write, samples(t, u))
+	if err := in.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	next("words through the in-process transport", func(evs []Event) bool {
+		r, _ := werOf(u.Reference, finalsOf(evs))
+		return r <= 0.5
+	})
+	if err := bus.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := onBus.Load(); n != 0 {
+		t.Errorf("%d audio messages went over the bus", n)
+	}
 }
