@@ -36,6 +36,9 @@ anchors() {
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
   echo
+  echo "## WebRTC vs WebSocket ingest: end of speech → final, frame delivery"
+  go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m
+  echo
   echo "## Live captions over sockets: viewer latency and 10,000-viewer fan-out"
   scripts/bench-live.sh
   echo
@@ -43,6 +46,7 @@ anchors() {
   go test ./internal/openai/ -run '^$' -bench . -benchtime=3x -timeout 20m
   go test ./internal/chat/ -run '^$' -bench . -benchtime=500x -timeout 10m
   go test ./internal/converse/ -run '^$' -bench TurnLatency -benchtime=12x -timeout 20m
+  go test ./internal/realtime/ -run '^$' -bench TurnLatency -benchtime=6x -timeout 20m
   go test ./internal/listen/ -run '^$' -bench BenchmarkStream -benchtime=5x -timeout 20m
   go test ./internal/listen/ -run '^$' -bench RefuseAtCapacity -benchtime=20x -timeout 10m
   echo
@@ -51,5 +55,8 @@ anchors() {
   echo
   echo "## Gateway: per-request cost of IP filter + auth + scope + quota"
   go test ./internal/api/ -run '^$' -bench 'AuthChain$' -benchtime=3s -count=3
+  echo
+  echo "## Authenticated req/s: SQLite vs PostgreSQL, with and without the verified-key cache"
+  go test ./internal/api/ -run '^$' -bench 'RPSStore' -benchtime=3s -count=3
 } 2>&1 | tee "$out"
 echo "bench: results in $out"

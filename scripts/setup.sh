@@ -2,11 +2,14 @@
 # Installs what Izwi needs to build, run and test, and nothing that is
 # already there. Safe to run again. Used by `make run`, `make test` and CI.
 #   Debian packages: the zero-download engines (PocketSphinx, Flite), their
-#   headers for cgo, Debian's python3-onnx for the test-model generator,
-#   sox for audio checks, Chromium for browser tests (driven by
+#   headers for cgo, libopus (WebRTC audio, internal/codec/opus), Debian's python3-onnx for the test-model generator,
+#   sox for audio checks, ffmpeg (the sandboxed decoder of Opus and AAC
+#   uploads and encoder of MP3/Opus/AAC speech, docs/codecs.md), Chromium for browser tests (driven by
 #   playwright-core from npm, installed into web/e2e), alsa-utils for the
 #   ALSA capture source, swtpm for the vault's TPM tests, poppler-utils
-#   (pdftotext) for prepared texts given as PDF, and curl and jq, which the
+#   (pdftotext) for prepared texts given as PDF, postgresql (the store's
+#   second dialect; internal/store/pgtest starts a private server per test
+#   package), and curl and jq, which the
 #   documented commands use (cmd/izwi/docs_commands_test.go runs every one);
 #   for `make dist` and its tests patchelf (RUNPATH $ORIGIN), debootstrap
 #   (the clean Debian 12 root), minisign (cross-checks our signatures),
@@ -18,11 +21,12 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   build-essential pkg-config
   pocketsphinx pocketsphinx-en-us libpocketsphinx-dev libsphinxbase-dev
-  flite flite1-dev
+  flite flite1-dev libopus-dev
   python3-onnx python3-numpy espeak-ng-data
-  sox libsox-fmt-mp3 bzip2 poppler-utils curl jq
+  sox libsox-fmt-mp3 ffmpeg bzip2 poppler-utils curl jq
   chromium alsa-utils swtpm swtpm-tools
   patchelf debootstrap minisign groff-base systemd
+  postgresql
 )
 
 missing=()
@@ -38,8 +42,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # Browser tests drive Debian's Chromium with playwright-core (no browser
-# download: executablePath is /usr/bin/chromium), pinned in web/e2e.
-if [ -f web/e2e/package-lock.json ] && [ ! -d web/e2e/node_modules/playwright-core ]; then
+# download: executablePath is /usr/bin/chromium), pinned in web/e2e, and
+# check the pages' accessibility with axe-core.
+if [ -f web/e2e/package-lock.json ] && { [ ! -d web/e2e/node_modules/playwright-core ] || [ ! -d web/e2e/node_modules/axe-core ]; }; then
   command -v npm >/dev/null || { echo "setup: npm is required for the browser tests" >&2; exit 1; }
   echo "setup: installing web/e2e npm packages"
   (cd web/e2e && npm ci --no-audit --no-fund --silent)

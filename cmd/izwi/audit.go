@@ -114,11 +114,13 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 		return auditVerify(ctx, c, nil, *exportFile, cfg.Audit.CheckpointPath, kp, *asJSON, accepted(*allowNoCP, *allowTail))
 	}
 	// Never create a database just to inspect it.
-	if _, err := os.Stat(cfg.Data.Database); err != nil {
-		fmt.Fprintf(c.stderr, "izwi audit: no database at %s: %v\n", cfg.Data.Database, err)
-		return exitFailure
+	if f := sqliteFile(cfg.Data); f != "" {
+		if _, err := os.Stat(f); err != nil {
+			fmt.Fprintf(c.stderr, "izwi audit: no database at %s: %v\n", f, err)
+			return exitFailure
+		}
 	}
-	st, err := store.Open(ctx, cfg.Data.Database)
+	st, err := openStore(ctx, cfg.Data)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
 		return exitFailure
@@ -136,7 +138,7 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 		if *jsonl {
 			f = audit.JSONL
 		}
-		if _, err := audit.Export(ctx, st.DB(), c.stdout, *since, f); err != nil {
+		if _, err := audit.Export(ctx, st, c.stdout, *since, f); err != nil {
 			fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
 			return exitFailure
 		}
@@ -157,7 +159,7 @@ func runAudit(ctx context.Context, c *cli, args []string) int {
 func auditProve(ctx context.Context, c *cli, st *store.Store, cfg config.Config, seq int64, logger *slog.Logger) int {
 	opts := audit.OptionsFrom(cfg.Audit, logger)
 	opts.NoStartEntry, opts.CheckpointInterval, opts.HeartbeatInterval = true, 0, 0
-	l, err := audit.New(ctx, st.DB(), opts)
+	l, err := audit.New(ctx, st, opts)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
 		return exitFailure
@@ -219,7 +221,7 @@ func auditVerify(ctx context.Context, c *cli, st *store.Store, export, cpPath, k
 	}
 	var rep audit.Report
 	if st != nil {
-		rep, err = audit.Verify(ctx, st.DB(), raw, vkey)
+		rep, err = audit.Verify(ctx, st, raw, vkey)
 	} else {
 		f, ferr := os.Open(export)
 		if ferr != nil {
@@ -279,7 +281,7 @@ func auditCheckpoint(ctx context.Context, c *cli, st *store.Store, cfg config.Co
 	if acceptUnanchored {
 		fmt.Fprintln(c.stderr, "izwi audit: WARNING: signing over entries no checkpoint covered; they are vouched for from now on")
 	}
-	l, err := audit.New(ctx, st.DB(), opts)
+	l, err := audit.New(ctx, st, opts)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi audit: %v\n", err)
 		return exitFailure

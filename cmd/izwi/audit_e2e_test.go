@@ -50,7 +50,7 @@ func TestAuditEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = st.DB().Exec("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
+	_, err = st.ExecContext(context.Background(), "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = (SELECT max(seq) FROM audit_log)")
 	st.Close()
 	if err != nil {
 		t.Fatal(err)

@@ -106,7 +106,7 @@ func TestAuditCLI(t *testing.T) {
 	// Tampering: exit 1, naming the first bad entry.
 	for _, q := range []string{"DROP TRIGGER audit_log_no_update",
 		"UPDATE audit_log SET entry = CAST(replace(CAST(entry AS TEXT), 'user.login', 'user.logout') AS BLOB) WHERE seq = 3"} {
-		if _, err := st.DB().Exec(q); err != nil {
+		if _, err := st.ExecContext(context.Background(), q); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,7 +119,7 @@ func TestAuditCLI(t *testing.T) {
 		t.Fatalf("verify --json after tampering: %d %s", code, stdout)
 	}
 	// A cut tail is caught through the checkpoint file (triggers dropped).
-	if _, err := st.DB().Exec("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= 3"); err != nil {
+	if _, err := st.ExecContext(context.Background(), "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq >= 3"); err != nil {
 		t.Fatal(err)
 	}
 	code, _, stderr = runInProcess(t, "audit", "verify", "--data-dir", dir)

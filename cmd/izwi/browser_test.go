@@ -113,7 +113,8 @@ func streamUtterance(ctx context.Context, base, key, id string, samples []float3
 // /live/{id} and /display/{id} in Chromium (WER against the reference),
 // a password session prompts and then shows its captions, a hostile label
 // renders as text, themes switch, and the mic page streams a shared
-// utterance from Chromium's fake microphone into captions. The pages' own
+// utterance from Chromium's fake microphone into captions over WebRTC (an
+// Opus track in, captions back on a data channel). The pages' own
 // logic (scroll, reconnect, XSS captions, link tokens) is tested against a
 // fake API in internal/web.
 func TestBrowserCaptions(t *testing.T) {
@@ -282,6 +283,11 @@ func TestBrowserCaptions(t *testing.T) {
 	}
 	if m := res["mic"]; m != nil && m["keyStored"] != false {
 		t.Error("the mic page stored the API key")
+	}
+	// izwi serve offers WebRTC: the mic page's audio went as an Opus
+	// track and its captions (checked above) came back on the data channel.
+	if m := res["mic"]; m != nil && m["transport"] != "webrtc" {
+		t.Errorf("the mic page streamed over %v, want webrtc", m["transport"])
 	}
 	if e := res["errors"]; e != nil {
 		for _, msg := range e["errors"].([]any) {

@@ -171,5 +171,5 @@ func openAuditTool(ctx context.Context, db *store.Store, cfg config.Config, logg
 	if err := audit.Migrate(ctx, db); err != nil {
 		return nil, err
 	}
-	return audit.New(ctx, db.DB(), opts)
+	return audit.New(ctx, db, opts)
 }

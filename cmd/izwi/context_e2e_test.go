@@ -118,6 +118,12 @@ func TestPreparedTextThroughOpenAIAndDeepgramRoutes(t *testing.T) {
 	if prompted > plain/2 {
 		t.Errorf("the prompt took WER from %.3f to %.3f, want at most half", plain, prompted)
 	}
+	// /readyz sums up the adaptation the prompt became, without its words.
+	_, ready, idx := readyz(t, s)
+	if i, ok := idx["transcribe"]; !ok || len(ready.Roles[i].Prepared) != 1 || ready.Roles[i].Prepared[0].Cached != 1 ||
+		ready.Roles[i].Prepared[0].Builds != 1 || ready.Roles[i].Prepared[0].Bytes == 0 {
+		t.Errorf("/readyz does not report the prompt's adaptation: %+v", ready.Roles)
+	}
 
 	listen := func(query string) (int, float64) {
 		t.Helper()

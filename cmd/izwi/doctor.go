@@ -225,8 +225,9 @@ func (e doctorEnv) checkFiles(context.Context) []finding {
 			keys = append(keys, k.SecretFile)
 		}
 	}
-	db := e.cfg.Data.Database
-	keys = append(keys, db, db+"-wal", db+"-shm") // keys, usage and audit records
+	if db := sqliteFile(e.cfg.Data); db != "" {
+		keys = append(keys, db, db+"-wal", db+"-shm") // keys, usage and audit records
+	}
 	for _, p := range keys {
 		if p == "" {
 			continue
@@ -253,7 +254,10 @@ func (e doctorEnv) checkFiles(context.Context) []finding {
 
 // checkAdminMFA reads the admin tables (read-only) when they exist.
 func (e doctorEnv) checkAdminMFA(ctx context.Context) []finding {
-	path := e.cfg.Data.Database
+	path := sqliteFile(e.cfg.Data)
+	if path == "" {
+		return nil // PostgreSQL: the server's own tools inspect it
+	}
 	if _, err := os.Stat(path); err != nil {
 		return nil // nothing set up yet
 	}

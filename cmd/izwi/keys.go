@@ -12,7 +12,6 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/config"
-	"github.com/izwi-speech/izwi/internal/store"
 )
 
 const keysUsage = `usage:
@@ -223,7 +222,7 @@ func openKeyStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	if err != nil {
 		return nil, nil, err
 	}
-	db, err := store.Open(ctx, cfg.Data.Database)
+	db, err := openStore(ctx, cfg.Data)
 	if err != nil {
 		return nil, nil, err
 	}

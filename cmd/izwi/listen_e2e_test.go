@@ -229,6 +229,24 @@ func TestListenDeepgramSDK(t *testing.T) {
 		t.Errorf("pre-recorded WER %.3f: %q (%d words)", rate, alt.Transcript, len(alt.Words))
 	}
 
+	// 4b. Word filters through the SDK's own options: replace, then
+	// profanity_filter masks what a replacement made profane (the
+	// LibriSpeech reading has no profanity of its own), redact turns a
+	// replaced run of numerals into [REDACTED].
+	resp, err = rest.FromFile(t.Context(), short.WAV, &dginterfaces.PreRecordedTranscriptionOptions{Model: "nova-3", SmartFormat: true,
+		Replace: []string{"valley:Monica", "shadow:shit", "death:one two three"}, ProfanityFilter: true, Redact: []string{"numbers"}})
+	if err != nil {
+		t.Fatalf("pre-recorded with filters: %v", err)
+	}
+	filtered := resp.Results.Channels[0].Alternatives[0].Transcript
+	if !strings.Contains(filtered, "Monica") || !strings.Contains(filtered, "Monica of the **** of [REDACTED] he is") || strings.Contains(filtered, "shit") ||
+		strings.Contains(strings.ToLower(filtered), "valley") {
+		t.Errorf("filtered transcript %q", filtered)
+	}
+	if _, err := rest.FromFile(t.Context(), short.WAV, &dginterfaces.PreRecordedTranscriptionOptions{Redact: []string{"pii"}}); err == nil {
+		t.Error("redact=pii was not refused")
+	}
+
 	// 5. A key without asr.read is refused by the gateway.
 	tts := newKey(t, env, "--name", "speaker", "--scopes", "tts.read")
 	req, _ := http.NewRequest("GET", s.url+"/v1/listen?encoding=linear16&sample_rate=16000", nil)

@@ -15,15 +15,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/api"
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/bus"
+	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/listen"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
 	"github.com/izwi-speech/izwi/internal/live/source"
+	"github.com/izwi-speech/izwi/internal/rtc"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
@@ -32,10 +35,15 @@ import (
 
 // liveParts is the live-caption subsystem serve runs.
 type liveParts struct {
-	manager  *live.Manager
-	http     *livehttp.Handlers
-	listen   *listen.Handler
-	routes   *api.LiveHandlers
+	manager *live.Manager
+	http    *livehttp.Handlers
+	listen  *listen.Handler
+	routes  *api.LiveHandlers
+	rtc     *rtc.Handler // nil when [webrtc] is off
+	// pairs issues the console's microphone pairing codes, which
+	// POST /v1/sessions/{id}/mic-ticket redeems.
+	pairs    *ticket.Issuer
+	captions *captionfilter.Handler // the caption settings routes (API and console)
 	log      *slog.Logger
 	sources  sync.WaitGroup
 	stopSrcs context.CancelFunc
@@ -64,7 +72,7 @@ func (g *gateway) failureFunc() func(*http.Request) {
 // missing streaming recognizer is not an error: sessions can be created
 // and watched, starting one answers 503.
 func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, gw *gateway,
-	privacy live.Privacy, logger *slog.Logger) (*liveParts, error) {
+	privacy live.Privacy, captions *captionfilter.Filters, site *siteSettings, logger *slog.Logger) (*liveParts, error) {
 	th, err := gw.ticketHandler()
 	if err != nil {
 		return nil, err
@@ -76,11 +84,13 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		}
 	}
 	m, err := live.NewManager(ctx, live.ManagerOptions{Store: db, Conn: broker.Conn(), Recognizer: set.Recognizer, VAD: set.VAD,
-		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry})
+		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry,
+		Captions: captions.Apply})
 	if err != nil {
 		return nil, fmt.Errorf("live: %w", err)
 	}
-	h, err := livehttp.New(livehttp.Options{Sessions: m, Tickets: th.Issuer, Slots: livehttp.FromLimiter(gw.limiter),
+	pairs := ticket.NewPairingIssuer(micPairingTTL, 0, nil, telemetry.Component(logger, "pairing"))
+	h, err := livehttp.New(livehttp.Options{Sessions: m, Tickets: th.Issuer, Pairings: pairs, Slots: livehttp.FromLimiter(gw.limiter),
 		Audit: gw.audit, Fail: gw.failureFunc(), ClientIP: gw.api.ClientIP, Logger: telemetry.Component(logger, "livehttp"),
 		MaxViewers: cfg.Viewers.MaxFeeds, MaxViewersPerIP: cfg.Viewers.MaxPerIP, MaxViewersPerSession: cfg.Viewers.MaxPerSession,
 		ReservedFDs: cfg.Viewers.ReservedFDs, ViewerGuessesPerMinute: cfg.Viewers.PasswordGuessesPerMinute})
@@ -94,18 +104,29 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 	gw.onRevoke = h.RevokeSubject
 	lo := listen.Options{Logger: telemetry.Component(logger, "listen"), Recognizer: set.Recognizer, VAD: set.VAD,
 		Transcriber: set.Transcriber, Sessions: gw.limiter, Charger: gw.limiter, Recheck: gw.credentialCheck()}
-	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL}
+	pages := web.Options{Logger: telemetry.Component(logger, "web"), PublicURL: cfg.Live.PublicURL, PublicURLFunc: site.configured,
+		PublicSessions: publicSessions(m), WebRTC: cfg.WebRTC.On()}
 	if err := pages.Validate(); err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
 	lh := listen.NewHandler(lo)
+	rh, err := buildRTC(cfg.WebRTC, cfg.Server.Listen, m, gw, logger)
+	if err != nil {
+		_ = m.Close(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	ch := captionfilter.NewHandler(captions, m, gw.audit, telemetry.Component(logger, "captions"))
 	routes := &api.LiveHandlers{Create: h.Create, List: h.List, Get: h.Get, Update: h.Update, Delete: h.Delete, Context: h.Context,
-		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Ingest: h.Ingest,
-		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket,
+		Start: h.Start, Stop: h.Stop, Resume: h.Resume, Pause: h.Pause, Ingest: h.Ingest,
+		CaptionsWS: h.CaptionsWS, CaptionsSSE: h.CaptionsSSE, View: h.View, ViewerTicket: h.ViewerTicket, MicTicket: h.MicTicket,
+		Filters: ch.Get(), SetFilters: ch.Put(),
 		Pages:  web.Handler(pages),
 		Listen: lh, ListenFile: listen.NewFileHandler(lo)}
-	return &liveParts{manager: m, http: h, listen: lh, routes: routes, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
+	if rh != nil {
+		routes.WebRTC = rh
+	}
+	return &liveParts{manager: m, http: h, listen: lh, routes: routes, rtc: rh, pairs: pairs, captions: ch, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
 }
 
 // closeSockets ends open ingest sockets and viewer feeds (1001), which
@@ -126,6 +147,11 @@ func (l *liveParts) closeStreams(ctx context.Context) {
 	}
 	if err := l.listen.Close(ctx); err != nil {
 		l.log.Warn("closing listen streams", "err", err)
+	}
+	if l.rtc != nil {
+		if err := l.rtc.Close(ctx); err != nil {
+			l.log.Warn("closing webrtc peers", "err", err)
+		}
 	}
 }
 
@@ -234,18 +260,24 @@ func (l *liveParts) startSources(ctx context.Context, list []sourceFlag) error {
 	sctx, cancel := context.WithCancel(ctx)
 	l.stopSrcs = cancel
 	for _, j := range jobs {
-		l.sources.Add(1)
-		go func() {
-			defer l.sources.Done()
-			defer j.ing.Close()
-			if err := source.Run(sctx, j.src, j.ing); err != nil && sctx.Err() == nil {
-				l.log.Warn("source stopped", "session_id", j.id, "source", j.src.String(), "err", err)
-				return
-			}
-			l.log.Info("source ended", "session_id", j.id, "source", j.src.String())
-		}()
+		l.runSource(sctx, j.src, j.id, j.ing)
 	}
 	return nil
+}
+
+// runSource feeds ing from src in a goroutine that l.sources waits for,
+// until ctx ends or the source does.
+func (l *liveParts) runSource(ctx context.Context, src source.Source, id string, ing live.Ingest) {
+	l.sources.Add(1)
+	go func() {
+		defer l.sources.Done()
+		defer ing.Close()
+		if err := source.Run(ctx, src, ing); err != nil && ctx.Err() == nil {
+			l.log.Warn("source stopped", "session_id", id, "source", src.String(), "err", err)
+			return
+		}
+		l.log.Info("source ended", "session_id", id, "source", src.String())
+	}()
 }
 
 // sourceSession finds the source-owned session labelled label that is not
@@ -272,4 +304,37 @@ func truncate(s string, n int) string {
 		return s[:n]
 	}
 	return s
+}
+
+// publicSessions lists, for the index at /, the sessions anyone may watch:
+// viewer mode public and not stopped. Link, password and private sessions
+// are never listed.
+func publicSessions(m *live.Manager) func(context.Context) ([]web.PublicSession, error) {
+	return func(ctx context.Context) ([]web.PublicSession, error) {
+		list, err := m.List(ctx, "")
+		if err != nil {
+			return nil, err
+		}
+		var out []web.PublicSession
+		for _, s := range list {
+			if s.ViewerMode == live.ViewPublic && s.State != live.Stopped {
+				out = append(out, web.PublicSession{ID: s.ID, Label: s.Label, State: string(s.State)})
+			}
+		}
+		return out, nil
+	}
+}
+
+// captionRoutes are the console's caption page for a session: settings,
+// word filters and the overlay style builder with its preview.
+func captionRoutes(h *captionfilter.Handler, publicURL func() string) []admin.Route {
+	c := captionfilter.Console{PublicURL: publicURL, Chrome: admin.Chrome, CSRF: func(r *http.Request) string {
+		s, _ := admin.SessionFrom(r.Context())
+		return s.CSRFToken()
+	}}
+	return []admin.Route{
+		{Method: http.MethodGet, Pattern: "/sessions/{id}/captions", Access: admin.Operator, Handler: h.ConsolePage(c)},
+		{Method: http.MethodPut, Pattern: "/sessions/{id}/captions", Access: admin.Operator, Handler: h.ConsolePut()},
+		{Method: http.MethodGet, Pattern: "/captions-assets/{file}", Access: admin.Operator, Handler: h.Asset()},
+	}
 }

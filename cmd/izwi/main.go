@@ -53,6 +53,7 @@ func commands() map[string]command {
 		"users":      {"list, create, disable, reset-password admin-console users", runUsers},
 		"doctor":     {"report weak or unsafe settings (exit 1 when any)", runDoctor},
 		"vault":      {"show or rotate the privacy vault's master key", runVault},
+		"migrate":    {"copy the SQLite database into an empty PostgreSQL one", runMigrate},
 		"speakers":   {"list, enrol, export or erase the people live captions may name", runSpeakers},
 		"verify":     {"check a release artifact or catalogue against its minisign signature", runVerify},
 		"help":       {"show the commands, or one command's usage and flags", runHelp},

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/store/pgtest"
 )
 
 // izwiBin is the binary built once by TestMain for the end-to-end tests.
@@ -35,6 +37,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	pgtest.Stop() // the PostgreSQL server of the tests that use one
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -7,6 +7,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"time"
@@ -21,7 +22,9 @@ import (
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/openai"
+	"github.com/izwi-speech/izwi/internal/realtime"
 	"github.com/izwi-speech/izwi/internal/secrets"
+	"github.com/izwi-speech/izwi/internal/speak"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
@@ -49,11 +52,16 @@ type openaiDeps struct {
 type openaiSurface struct {
 	routes   *api.OpenAIHandlers
 	converse *converse.Handler
+	speak    *speak.Handler
+	realtime *realtime.Handler
 }
 
-// close ends open conversations (close 1001): their WebSockets are
-// hijacked, so http.Server.Shutdown does not wait for them.
-func (s *openaiSurface) close(ctx context.Context) error { return s.converse.Close(ctx) }
+// close ends open conversations, speak sockets and realtime sessions
+// (close 1001): their WebSockets are hijacked, so http.Server.Shutdown does
+// not wait for them.
+func (s *openaiSurface) close(ctx context.Context) error {
+	return errors.Join(s.converse.Close(ctx), s.speak.Close(ctx), s.realtime.Close(ctx))
+}
 
 // buildOpenAI assembles the OpenAI-compatible routes. Transcriptions and
 // speech each hold one of the caller's concurrent-session slots while they
@@ -68,26 +76,33 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	cvo := converse.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer,
 		Logger: telemetry.Component(d.Logger, "converse"), Registerer: d.Registerer,
 		ResolveVoice: openai.ResolveVoice, Recheck: d.Recheck}
+	rto := realtime.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer, Recheck: d.Recheck,
+		ResolveVoice: openai.ResolveVoice, Logger: telemetry.Component(d.Logger, "realtime")}
 	if d.Limiter != nil { // never a typed nil inside an interface
-		co.Limiter, o.Quota, cvo.Sessions = d.Limiter, d.Limiter, d.Limiter
+		co.Limiter, o.Quota, cvo.Sessions, rto.Sessions = d.Limiter, d.Limiter, d.Limiter, d.Limiter
 	}
 	px, err := chat.NewProxy(co)
 	if err != nil {
 		return nil, err
 	}
 	if px != nil {
-		o.ChatModels, cvo.Chat = chatModels{px}, px
+		o.ChatModels, cvo.Chat, rto.Chat = chatModels{px}, px, px
 	}
 	h := openai.New(o)
 	cv := converse.NewHandler(cvo)
-	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Speech: h.Speech(), Models: h.Models(), Converse: cv}
+	sp := speak.New(speak.Options{Synthesizer: set.Synthesizer, Logger: telemetry.Component(d.Logger, "speak"), Recheck: d.Recheck})
+	rt := realtime.NewHandler(rto)
+	out := &api.OpenAIHandlers{Transcriptions: h.Transcriptions(), Translations: h.Translations(), Speech: h.Speech(),
+		Models: h.Models(), Converse: cv, Speak: sp, SpeakSocket: sp.Socket(), Realtime: rt}
 	if d.Limiter != nil {
 		out.Transcriptions, out.Speech = d.Limiter.HoldSession(out.Transcriptions), d.Limiter.HoldSession(out.Speech)
+		out.Translations, out.Speak = d.Limiter.HoldSession(out.Translations), d.Limiter.HoldSession(out.Speak)
+		out.SpeakSocket = d.Limiter.HoldSession(out.SpeakSocket)
 	}
 	if px != nil {
 		out.Chat = px.Handler()
 	}
-	return &openaiSurface{routes: out, converse: cv}, nil
+	return &openaiSurface{routes: out, converse: cv, speak: sp, realtime: rt}, nil
 }
 
 // chatModels adapts the chat proxy's model list to /v1/models.

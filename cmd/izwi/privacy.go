@@ -6,23 +6,21 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/admin"
-	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/audit"
-	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/retention"
+	"github.com/izwi-speech/izwi/internal/retention/retentionhttp"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/speakers/speakershttp"
@@ -129,7 +127,9 @@ func (p *privacyParts) enqueue(what, sessionID string, job func(context.Context)
 const keepTimeout = 2 * time.Second
 
 // liveHooks are the per-session privacy defaults and hooks for live.Manager.
-func (p *privacyParts) liveHooks() live.Privacy {
+// Catch-up finals pass through the session's caption settings like every
+// other caption; a deleted session's settings go with it.
+func (p *privacyParts) liveHooks(captions *captionfilter.Filters) live.Privacy {
 	pr := p.cfg.Privacy
 	h := live.Privacy{KeepTranscript: pr.KeepTranscripts, IdentifySpeakers: pr.Identify(),
 		// A kept final is stored before viewers see it (durable across a
@@ -143,10 +143,16 @@ func (p *privacyParts) liveHooks() live.Privacy {
 			}
 		},
 		Replace: func(id string, from, to float64, finals []live.Event) {
+			for i := range finals {
+				finals[i] = captions.Apply(id, finals[i])
+			}
 			p.enqueue("catch-up", id, func(ctx context.Context) error { return p.keeper.Replace(ctx, id, from, to, finals) })
 		},
 		Forget: func(id string) {
 			p.enqueue("destroy", id, func(ctx context.Context) error {
+				if err := captions.Forget(ctx, id); err != nil {
+					return err
+				}
 				return p.keeper.DestroySession(retention.WithActor(ctx, "system:live"), id, "deleted")
 			})
 		}}
@@ -187,7 +193,7 @@ func (p *privacyParts) adminRoutes() []admin.Route {
 		Model: p.cfg.Engines.Speaker.Model, Logger: p.log, CSRF: func(r *http.Request) string {
 			s, _ := admin.SessionFrom(r.Context())
 			return s.CSRFToken()
-		}})
+		}, Chrome: admin.Chrome})
 	return []admin.Route{
 		{Method: http.MethodGet, Pattern: "/speakers", Access: admin.AdminOnly, Handler: h.Page()},
 		{Method: http.MethodGet, Pattern: "/speakers/assets/{file}", Access: admin.AdminOnly, Handler: h.Asset()},
@@ -199,50 +205,45 @@ func (p *privacyParts) adminRoutes() []admin.Route {
 	}
 }
 
-// transcriptHandler serves GET /v1/sessions/{id}/transcript: the session's
-// kept final captions, to its owner or an admin (?format=txt for plain
-// text). Reading them is audited.
+// archiveRoutes are the console's Archive and Review pages (operators and
+// admins: running a service includes its transcript).
+func (p *privacyParts) archiveRoutes(sessions live.Sessions) []admin.Route {
+	h := p.archive(sessions)
+	return []admin.Route{
+		{Method: http.MethodGet, Pattern: "/archive", Access: admin.Operator, Handler: h.ArchivePage()},
+		{Method: http.MethodGet, Pattern: "/archive-assets/{file}", Access: admin.Operator, Handler: h.Asset()},
+		{Method: http.MethodGet, Pattern: "/archive/{id}", Access: admin.Operator, Handler: h.TranscriptPage()},
+		{Method: http.MethodGet, Pattern: "/archive/{id}/export", Access: admin.Operator, Handler: h.ExportFile()},
+		{Method: http.MethodPost, Pattern: "/archive/{id}/captions/{seq}", Access: admin.Operator, Handler: h.CorrectCaption()},
+		{Method: http.MethodDelete, Pattern: "/archive/{id}", Access: admin.Operator, Handler: h.DeleteTranscript()},
+		{Method: http.MethodGet, Pattern: "/review", Access: admin.Operator, Handler: h.ReviewPage()},
+		{Method: http.MethodGet, Pattern: "/review/{id}/audio", Access: admin.Operator, Handler: h.SnippetAudio()},
+		{Method: http.MethodPost, Pattern: "/review/{id}", Access: admin.Operator, Handler: h.ResolveSnippet()},
+	}
+}
+
+// transcriptHandler serves GET /v1/sessions/{id}/transcript (exports in
+// every format, retentionhttp).
 func (p *privacyParts) transcriptHandler(sessions live.Sessions) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		pr, _ := auth.FromContext(r.Context())
-		owner := pr.Subject
-		if pr.Has(auth.ScopeAdmin) {
-			owner = ""
-		}
-		id := r.PathValue("id")
-		if _, err := sessions.Get(r.Context(), owner, id); err != nil {
-			apierr.Write(w, r, apierr.CodeNotFound, "no such session")
-			return
-		}
-		evs, err := p.keeper.Transcript(retention.WithActor(r.Context(), auth.ActorID(pr)), id)
-		switch {
-		case errors.Is(err, retention.ErrNotFound):
-			apierr.Write(w, r, apierr.CodeNotFound, "this session keeps no transcript (keep_transcript is off)")
-			return
-		case errors.Is(err, retention.ErrExpired):
-			apierr.Write(w, r, apierr.CodeNotFound, "this session's transcript was destroyed (retention ended or the session was deleted)")
-			return
-		case err != nil:
-			p.log.Error("reading a kept transcript", "session_id", id, "request_id", apierr.RequestID(r.Context()), "err", err)
-			apierr.Write(w, r, apierr.CodeInternal, "")
-			return
-		}
-		w.Header().Set("Cache-Control", "no-store")
-		if r.URL.Query().Get("format") == "txt" {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			for _, e := range evs {
-				if e.Speaker != "" {
-					fmt.Fprintf(w, "%s: ", e.Speaker)
-				}
-				fmt.Fprintln(w, e.Text)
-			}
-			return
-		}
-		if evs == nil {
-			evs = []live.Event{}
-		}
-		apierr.JSON(w, http.StatusOK, map[string]any{"session_id": id, "captions": evs})
-	})
+	return retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log}).Transcript()
+}
+
+// consoleTranscript serves the console's GET /sessions/{id}/transcript: the
+// same exports as the API. Console sessions belong to no key (owner ""), so
+// the console user reads them as an administrator would; the keeper audits
+// the read as that user.
+func (p *privacyParts) consoleTranscript(sessions live.Sessions) admin.Route {
+	return admin.Route{Method: http.MethodGet, Pattern: "/sessions/{id}/transcript", Access: admin.Operator,
+		Handler: p.archive(sessions).ExportFile()}
+}
+
+// archive is the console's view of kept data (retentionhttp).
+func (p *privacyParts) archive(sessions live.Sessions) *retentionhttp.Handler {
+	return retentionhttp.New(retentionhttp.Options{Keeper: p.keeper, Sessions: sessions, Logger: p.log, Chrome: admin.Chrome,
+		CSRF: func(r *http.Request) string {
+			s, _ := admin.SessionFrom(r.Context())
+			return s.CSRFToken()
+		}})
 }
 
 // close stops the writer (what is queued is written first, within ctx)

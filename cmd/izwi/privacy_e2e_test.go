@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -52,6 +53,7 @@ func TestPersistenceLeavesNothingInTheClear(t *testing.T) {
 	if got, want := liveFinals(kept.Captions), liveFinals(evs); got != want {
 		t.Errorf("kept transcript %q, viewers saw %q", got, want)
 	}
+	checkExports(t, s, key, ses.ID, liveFinals(evs))
 	other := newKey(t, env, "--name", "other", "--scopes", "live.write")
 	if code := liveAPI(t, s, "GET", "/v1/sessions/"+ses.ID+"/transcript", other, nil, nil); code != 404 {
 		t.Errorf("another key read the transcript: %d", code)
@@ -68,8 +70,8 @@ func TestPersistenceLeavesNothingInTheClear(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lines, snippets int
-	_ = db.DB().QueryRow("SELECT COUNT(*) FROM retention_lines").Scan(&lines)
-	_ = db.DB().QueryRow("SELECT COUNT(*) FROM retention_snippets WHERE sealed IS NOT NULL").Scan(&snippets)
+	_ = db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM retention_lines").Scan(&lines)
+	_ = db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM retention_snippets WHERE sealed IS NOT NULL").Scan(&snippets)
 	db.Close()
 	if lines == 0 || snippets == 0 {
 		t.Fatalf("kept %d caption lines and %d snippets; the scan would prove nothing", lines, snippets)

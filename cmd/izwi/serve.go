@@ -8,18 +8,22 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/api"
 	"github.com/izwi-speech/izwi/internal/buildinfo"
 	"github.com/izwi-speech/izwi/internal/bus"
+	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/schedule"
 	"github.com/izwi-speech/izwi/internal/sdnotify"
-	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
+	"github.com/izwi-speech/izwi/internal/web"
 )
 
 // runServe starts the server and blocks until ctx is cancelled (SIGINT or
@@ -88,7 +92,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		}
 	}()
 
-	db, err := store.Open(ctx, cfg.Data.Database)
+	db, err := openStore(ctx, cfg.Data)
 	if err != nil {
 		log.Error("cannot open the database", "err", err)
 		return exitFailure
@@ -125,7 +129,13 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer priv.close(context.WithoutCancel(ctx))
-	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(), logger)
+	site := newSiteSettings(cfg.Live.PublicURL)
+	captions, err := captionfilter.New(ctx, db)
+	if err != nil {
+		log.Error("cannot open the caption settings", "err", err)
+		return exitFailure
+	}
+	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(captions), captions, site, logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure
@@ -137,6 +147,14 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		defer cancel()
 		lv.close(cctx)
 	}()
+
+	schedules, err := schedule.Open(ctx, db)
+	if err != nil {
+		log.Error("cannot open the schedules", "err", err)
+		return exitFailure
+	}
+	runner := &schedule.Runner{Rules: schedules, Runs: schedules, Sessions: scheduleSessions{lv}, Audit: gw.audit,
+		Log: telemetry.Component(logger, "schedule")}
 
 	lv.routes.Transcript = priv.transcriptHandler(lv.manager)
 	opts := gw.api
@@ -183,8 +201,21 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	consoleURL := scheme(tlsConf) + "://" + adminLn.Addr().String()
+	apiURL := scheme(tlsConf) + "://" + ln.Addr().String()
+	publicURL := func() string {
+		if p := site.configured(); p != "" {
+			return p
+		}
+		return apiURL
+	}
+	cl := consoleLive{m: lv.manager, set: set, pairs: lv.pairs}
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
-		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: append(adminKeyRoutes(gw.keys), priv.adminRoutes()...), Vault: keyring,
+		Live: &admin.LivePages{Live: cl, Pairer: cl, PublicURL: publicURL, QR: web.QRSVG, Pausable: true,
+			Exports: []string{"txt", "srt", "vtt", "json", "docx", "pdf"}},
+		Ops: &admin.OpsPages{Keys: consoleKeys{gw.keys}, AuditLog: consoleAudit{db: db, log: gw.audit, cfg: cfg.Audit},
+			Health: healthChecks(set, db, broker, cfg.Data.Dir), Site: site, Schedules: consoleSchedules{rules: schedules, now: time.Now}},
+		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: slices.Concat(adminKeyRoutes(gw.keys), priv.adminRoutes(), []admin.Route{priv.consoleTranscript(lv.manager)},
+			priv.archiveRoutes(lv.manager), captionRoutes(lv.captions, publicURL)), Vault: keyring,
 		TLS: admin.TLSStatus{Mode: tlsInfo.Mode, Fingerprint: tlsInfo.Fingerprint, NotAfter: tlsInfo.NotAfter}}, consoleURL)
 	if err != nil {
 		ln.Close()
@@ -244,6 +275,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 			log.Warn("systemd watchdog", "err", err)
 		}
 	}()
+	// Scheduled services start and stop on time (internal/schedule).
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_ = runner.Run(sctx)
+	}()
 	// Keys revoked by `izwi keys revoke` in another process: drop their
 	// outstanding tickets here too.
 	wg.Add(1)
@@ -268,8 +305,16 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 }
 
 // keyEpochFile is the file every izwi process that changes keys bumps, so
-// that the server's verified-key cache sees `izwi keys revoke` at once.
-func keyEpochFile(cfg config.Config) string { return cfg.Data.Database + "-keys-epoch" }
+// that the server's verified-key cache sees `izwi keys revoke` at once. It
+// sits beside a SQLite database, or in the data directory when the database
+// is PostgreSQL (processes on other machines then see a revocation within
+// the cache's maximum age).
+func keyEpochFile(cfg config.Config) string {
+	if f := sqliteFile(cfg.Data); f != "" {
+		return f + "-keys-epoch"
+	}
+	return filepath.Join(cfg.Data.Dir, "izwi-keys-epoch")
+}
 
 // listenOn opens addr, with TLS when c is not nil.
 func listenOn(addr string, c *tls.Config) (net.Listener, error) {

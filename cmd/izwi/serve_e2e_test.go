@@ -17,6 +17,10 @@ type readyBody struct {
 	Roles  []struct {
 		Role, Engine, Model, State, Error string
 		Files                             []struct{ Name, SHA256 string }
+		Prepared                          []struct {
+			Engine                string
+			Cached, Bytes, Builds int
+		}
 	} `json:"roles"`
 	Components []struct{ Name, State, Error string } `json:"components"`
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/speakers"
-	"github.com/izwi-speech/izwi/internal/store"
 )
 
 const speakersUsage = `usage: izwi speakers COMMAND [flags] [ID|NAME]
@@ -83,7 +82,7 @@ func runSpeakers(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "izwi speakers: %v\n", err)
 		return exitUsage
 	}
-	db, err := store.Open(ctx, cfg.Data.Database)
+	db, err := openStore(ctx, cfg.Data)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi speakers: %v\n", err)
 		return exitFailure
@@ -209,7 +208,7 @@ func enrolFromFile(ctx context.Context, c *cli, cfg config.Config, reg *speakers
 		return exitModel
 	}
 	defer set.Close()
-	clip, err := audio.DecodeFile(path, audio.Limits{MaxDuration: 10 * time.Minute})
+	clip, err := audio.DecodeFileContext(ctx, path, audio.Limits{MaxDuration: 10 * time.Minute})
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi speakers enrol: %v\n", err)
 		return exitInput

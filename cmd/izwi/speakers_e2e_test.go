@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -146,9 +147,9 @@ func TestUnknownVoicesStayApartAndInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	var subjects, prints, lines int
-	_ = db.DB().QueryRow("SELECT COUNT(*) FROM speakers_subjects").Scan(&subjects)
-	_ = db.DB().QueryRow("SELECT COUNT(*) FROM speakers_voiceprints").Scan(&prints)
-	_ = db.DB().QueryRow("SELECT COUNT(*) FROM retention_lines").Scan(&lines)
+	_ = db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM speakers_subjects").Scan(&subjects)
+	_ = db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM speakers_voiceprints").Scan(&prints)
+	_ = db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM retention_lines").Scan(&lines)
 	db.Close()
 	if subjects != 0 || prints != 0 {
 		t.Errorf("unknown voices reached storage: %d subjects, %d voiceprints", subjects, prints)

@@ -36,7 +36,7 @@ func runTranscribe(ctx context.Context, c *cli, args []string) int {
 	cf := addConfigFlags(fs)
 	engine := fs.String("engine", "", "transcription engine (overrides [engines.transcribe] engine)")
 	model := fs.String("model", "", "model name (overrides [engines.transcribe] model)")
-	formatName := fs.String("format", "txt", "output format: txt, json, srt or vtt")
+	formatName := fs.String("format", "txt", "output format: txt, json, srt, vtt, docx or pdf")
 	outPath := fs.String("o", "", "write to this file instead of stdout")
 	language := fs.String("language", "", "language hint, for engines that use one")
 	contextFile := fs.String("context", "", "prepared text: a TXT, Markdown, DOCX or PDF file of what is expected to be said (readings, names, notes)")
@@ -51,6 +51,10 @@ func runTranscribe(ctx context.Context, c *cli, args []string) int {
 	format, err := transcript.ParseFormat(*formatName)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi transcribe: %v\n", err)
+		return exitUsage
+	}
+	if (format == transcript.DOCX || format == transcript.PDF) && len(files) > 1 {
+		fmt.Fprintf(c.stderr, "izwi transcribe: a %s document holds one file's transcript: transcribe one file at a time\n", format)
 		return exitUsage
 	}
 	if len(files) == 0 {
@@ -91,7 +95,7 @@ func runTranscribe(ctx context.Context, c *cli, args []string) int {
 		if ctx.Err() != nil {
 			break
 		}
-		clip, err := audio.DecodeFile(path, audio.Limits{})
+		clip, err := audio.DecodeFileContext(ctx, path, audio.Limits{})
 		if err != nil {
 			fmt.Fprintf(c.stderr, "izwi transcribe: %s: %v\n", path, oneLine(err))
 			code = exitInput

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -82,7 +81,7 @@ func runUsers(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "izwi users: %v\n", err)
 		return exitUsage
 	}
-	db, err := store.Open(ctx, cfg.Data.Database)
+	db, err := openStore(ctx, cfg.Data)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi users: %v\n", err)
 		return exitFailure
@@ -199,7 +198,7 @@ func (readOnly) Record(context.Context, audit.Event) error {
 }
 
 // RecordTx refuses too, so a read-only command cannot shred or rotate.
-func (readOnly) RecordTx(context.Context, *sql.Tx, audit.Event) error {
+func (readOnly) RecordTx(context.Context, *store.Tx, audit.Event) error {
 	return errors.New("users: read-only command")
 }
 

@@ -70,7 +70,7 @@ func runVault(ctx context.Context, c *cli, args []string) int {
 		fmt.Fprintf(c.stderr, "izwi vault: %v\n", err)
 		return exitUsage
 	}
-	db, err := store.Open(ctx, cfg.Data.Database)
+	db, err := openStore(ctx, cfg.Data)
 	if err != nil {
 		fmt.Fprintf(c.stderr, "izwi vault: %v\n", err)
 		return exitFailure

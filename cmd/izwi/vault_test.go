@@ -97,7 +97,7 @@ func TestVaultCLI(t *testing.T) {
 	db, _ = store.Open(ctx, cfg.Data.Database)
 	defer db.Close()
 	entries := 0
-	rows, err := db.DB().Query("SELECT entry FROM audit_log")
+	rows, err := db.QueryContext(context.Background(), "SELECT entry FROM audit_log")
 	if err != nil {
 		t.Fatal(err)
 	}

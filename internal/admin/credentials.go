@@ -5,11 +5,11 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
 
+	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -167,8 +167,8 @@ func (s *Service) sealLegacySecrets(ctx context.Context) error {
 				*col = b
 			}
 		}
-		err := s.inTx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+		err := s.inTx(ctx, func(tx *store.Tx) error {
+			if err := tx.SecureDelete(ctx); err != nil {
 				return err
 			}
 			_, err := tx.ExecContext(ctx, "UPDATE admin_users SET totp_secret = ?, totp_pending = ? WHERE id = ?", r.secret, r.pending, r.id)
@@ -178,8 +178,7 @@ func (s *Service) sealLegacySecrets(ctx context.Context) error {
 			return fmt.Errorf("admin: seal legacy TOTP secret: %w", err)
 		}
 	}
-	var busy, frames, done int
-	if err := s.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &frames, &done); err != nil || busy != 0 {
+	if busy, err := s.db.Checkpoint(ctx); err != nil || busy {
 		s.log.Warn("admin: WAL checkpoint after sealing TOTP secrets incomplete; plaintext may stay in the WAL until the next", "err", err)
 	}
 	s.log.Info("admin: sealed plaintext TOTP secrets under the vault", "users", len(todo))

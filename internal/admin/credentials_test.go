@@ -3,7 +3,6 @@ package admin
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -19,7 +18,7 @@ import (
 // txAudit lets the in-memory recorder stand in for the vault's in-transaction one.
 type txAudit struct{ *audittest.Recorder }
 
-func (a txAudit) RecordTx(ctx context.Context, _ *sql.Tx, e audit.Event) error {
+func (a txAudit) RecordTx(ctx context.Context, _ *store.Tx, e audit.Event) error {
 	return a.Record(ctx, e)
 }
 
@@ -38,7 +37,7 @@ func newTestVault(t *testing.T, st *store.Store, rec *audittest.Recorder) *vault
 func dbHits(t *testing.T, st *store.Store, needle []byte) int {
 	t.Helper()
 	var path string
-	if err := st.DB().QueryRow("SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&path); err != nil {
+	if err := st.QueryRowContext(context.Background(), "SELECT file FROM pragma_database_list WHERE name = 'main'").Scan(&path); err != nil {
 		t.Fatal(err)
 	}
 	n := 0
@@ -63,14 +62,14 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 		}
 	}
 	var stored []byte
-	e.store.DB().QueryRow("SELECT totp_secret FROM admin_users").Scan(&stored)
+	e.store.QueryRowContext(context.Background(), "SELECT totp_secret FROM admin_users").Scan(&stored)
 	if !vault.IsSealed(stored) {
 		t.Fatalf("totp_secret is not a sealed blob (%d bytes)", len(stored))
 	}
 	// Recovery codes are keyed hashes under a sealed per-user key: the
 	// unkeyed hash of a code is nowhere, and the codes still work.
 	var n int
-	e.store.DB().QueryRow("SELECT COUNT(*) FROM admin_recovery_codes WHERE code_hash LIKE 'k1:%'").Scan(&n)
+	e.store.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM admin_recovery_codes WHERE code_hash LIKE 'k1:%'").Scan(&n)
 	if n != len(recovery) {
 		t.Fatalf("%d of %d recovery codes are keyed hashes", n, len(recovery))
 	}
@@ -80,7 +79,7 @@ func TestTOTPSecretSealedAtRest(t *testing.T) {
 		}
 	}
 	var rk []byte
-	e.store.DB().QueryRow("SELECT recovery_key FROM admin_users").Scan(&rk)
+	e.store.QueryRowContext(context.Background(), "SELECT recovery_key FROM admin_users").Scan(&rk)
 	if !vault.IsSealed(rk) {
 		t.Fatal("the recovery-code key is not sealed")
 	}
@@ -143,7 +142,7 @@ func TestRevokeShredsTOTPKey(t *testing.T) {
 	secret, _ := enrol(t, e, c, testPassword)
 	var sealed []byte
 	var id string
-	e.store.DB().QueryRow("SELECT id, totp_secret FROM admin_users").Scan(&id, &sealed)
+	e.store.QueryRowContext(context.Background(), "SELECT id, totp_secret FROM admin_users").Scan(&id, &sealed)
 	e.clock.Advance(time.Minute)
 	code := hotpCode(secret, uint64(totpStep(e.clock.Now())), 6)
 	if r := c.do("POST", "/mfa/revoke", map[string]string{"current_password": testPassword, "code": code}); r.status != 200 {

@@ -22,8 +22,17 @@ var errForm = errors.New("admin: malformed form")
 func formField(name string) bool {
 	switch name {
 	case "name", "password", "current_password", "new_password", "code", "recovery_code",
-		"token", "role", "csrf", "disabled":
+		"token", "role", "csrf", "disabled",
+		"label", "viewer_mode", "viewer_password", "vocabulary", "keep_transcript", "action",
+		"expires_in", "rps", "max_sessions", "audio_minutes_per_day", "public_url",
+		"kind", "time_zone", "date", "start", "stop", "grace", "source",
+		"day_Sun", "day_Mon", "day_Tue", "day_Wed", "day_Thu", "day_Fri", "day_Sat":
 		return true
+	}
+	for _, s := range KeyScopes {
+		if name == "scope_"+s {
+			return true
+		}
 	}
 	return false
 }

@@ -13,6 +13,7 @@ func FuzzLoginForm(f *testing.F) {
 	f.Add("application/x-www-form-urlencoded", "name=a&name=b")
 	f.Add("application/x-www-form-urlencoded", "csrf=%zz")
 	f.Add("application/json", `{"name":"root","password":"x","disabled":true}`)
+	f.Add("application/x-www-form-urlencoded", "label=Sunday&vocabulary=a%2Cb&keep_transcript=on&scope_live.read=on&day_Sun=on")
 	f.Add("application/json", `{"name":"root"} trailing`)
 	f.Add("application/json", `{"name":1}`)
 	f.Add("application/json; charset=utf-8", `{"name":"\u00e9","code":"123456"}`)
@@ -52,6 +53,28 @@ func FuzzPHC(f *testing.F) {
 		}
 		if !strings.HasPrefix(s, "$argon2id$") {
 			t.Fatalf("accepted %q", s)
+		}
+	})
+}
+
+// FuzzVocabulary: the console's vocabulary field splits into at most
+// maxVocabulary trimmed, non-empty entries without commas or newlines.
+func FuzzVocabulary(f *testing.F) {
+	f.Add("Thabo, izwi:IH Z W IY\nNomsa")
+	f.Add(",,\n\r ,")
+	f.Add(strings.Repeat("a,", 200))
+	f.Fuzz(func(t *testing.T, s string) {
+		words, err := vocabulary(s)
+		if err != nil {
+			return
+		}
+		if len(words) > maxVocabulary {
+			t.Fatalf("%d entries", len(words))
+		}
+		for _, w := range words {
+			if w == "" || w != strings.TrimSpace(w) || strings.ContainsAny(w, ",\n\r") {
+				t.Fatalf("entry %q", w)
+			}
 		}
 	})
 }

@@ -2,7 +2,6 @@ package admin
 
 import (
 	"errors"
-	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -15,6 +14,8 @@ type handlers struct {
 	svc   *Service
 	pages *template.Template
 	tls   TLSStatus
+	live  *LivePages
+	ops   *OpsPages
 }
 
 func (h *handlers) routes() []Route {
@@ -23,7 +24,7 @@ func (h *handlers) routes() []Route {
 	}
 	// e is a route a user without MFA may use when MFA is required.
 	e := func(rt Route) Route { rt.enrol = true; return rt }
-	return []Route{
+	return append([]Route{
 		r("GET", "/static/admin.css", Public, serveCSS),
 		r("GET", "/login", Public, h.loginPage),
 		r("POST", "/login", Public, h.login),
@@ -33,6 +34,9 @@ func (h *handlers) routes() []Route {
 		r("POST", "/setup", Public, h.setup),
 		e(r("POST", "/logout", Operator, h.logout)),
 		r("GET", "/{$}", Operator, h.dashboard),
+		r("GET", "/account", Operator, h.accountPage),
+		r("GET", "/users", AdminOnly, h.usersPage),
+		r("GET", "/static/console.js", Public, serveJS),
 		e(r("GET", "/api/me", Operator, h.me)),
 		r("GET", "/password", Operator, h.passwordPage),
 		r("POST", "/password", Operator, h.changePassword),
@@ -45,7 +49,7 @@ func (h *handlers) routes() []Route {
 		r("POST", "/api/users/{name}/disable", AdminOnly, h.disableUser),
 		r("POST", "/api/users/{name}/role", AdminOnly, h.setRole),
 		r("POST", "/api/users/{name}/logout", AdminOnly, h.revokeSessions),
-	}
+	}, append(h.liveRoutes(), h.opsRoutes()...)...)
 }
 
 // page is what every template gets.
@@ -64,6 +68,16 @@ type page struct {
 	Done     string
 	// TLS is set for administrators' dashboards.
 	TLS *TLSStatus
+	// Chrome is the shared header and navigation (render fills it in).
+	Chrome template.HTML
+	// Scripts are same-origin module scripts the page loads; a page with
+	// scripts gets a CSP allowing script-src 'self' (others allow none).
+	Scripts []string
+	// Data is the page's own content (sessions, keys, ...), so a new page
+	// needs no new field here.
+	Data any
+	// Nav is the navigation the user may see (render fills it in).
+	Nav []NavItem
 }
 
 func (h *handlers) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
@@ -73,6 +87,11 @@ func (h *handlers) render(w http.ResponseWriter, r *http.Request, status int, na
 			u := s.User
 			p.User = &u
 		}
+	}
+	p.Nav = navFrom(r)
+	p.Chrome = chromeHTML(p)
+	if len(p.Scripts) > 0 {
+		w.Header().Set("Content-Security-Policy", cspWithScripts)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
@@ -251,7 +270,12 @@ func (h *handlers) logout(w http.ResponseWriter, r *http.Request) {
 	done(w, r, "/login", map[string]bool{"ok": true})
 }
 
+func serveJS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	_, _ = w.Write(consoleJS)
+}
+
 func serveCSS(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	fmt.Fprint(w, stylesheet)
+	_, _ = w.Write(stylesheet)
 }

@@ -11,17 +11,23 @@ func (h *handlers) dashboard(w http.ResponseWriter, r *http.Request) {
 	sess, _ := SessionFrom(r.Context())
 	p := page{Title: "Dashboard"}
 	if sess.User.Role == RoleAdmin {
-		users, err := h.svc.Users(r.Context())
-		if err != nil {
-			h.fail(w, r, err, "")
-			return
-		}
-		p.Users = users
 		tls := h.tls
 		p.TLS = &tls
 	}
-	p.Done = r.URL.Query().Get("done")
 	h.render(w, r, http.StatusOK, "dashboard", p)
+}
+
+func (h *handlers) accountPage(w http.ResponseWriter, r *http.Request) {
+	h.render(w, r, http.StatusOK, "account", page{Title: "Account"})
+}
+
+func (h *handlers) usersPage(w http.ResponseWriter, r *http.Request) {
+	users, err := h.svc.Users(r.Context())
+	if err != nil {
+		h.fail(w, r, err, "")
+		return
+	}
+	h.render(w, r, http.StatusOK, "users", page{Title: "Users", Users: users, Done: r.URL.Query().Get("done")})
 }
 
 // meReply describes the logged-in user and the CSRF token scripts send.
@@ -133,7 +139,7 @@ func (h *handlers) createUser(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, "dashboard")
 		return
 	}
-	done(w, r, "/?done=created", map[string]User{"user": u})
+	done(w, r, "/users?done=created", map[string]User{"user": u})
 }
 
 func (h *handlers) disableUser(w http.ResponseWriter, r *http.Request) {
@@ -150,7 +156,7 @@ func (h *handlers) disableUser(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, "dashboard")
 		return
 	}
-	done(w, r, "/?done=updated", map[string]bool{"ok": true})
+	done(w, r, "/users?done=updated", map[string]bool{"ok": true})
 }
 
 func (h *handlers) setRole(w http.ResponseWriter, r *http.Request) {
@@ -163,7 +169,7 @@ func (h *handlers) setRole(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, "dashboard")
 		return
 	}
-	done(w, r, "/?done=updated", map[string]bool{"ok": true})
+	done(w, r, "/users?done=updated", map[string]bool{"ok": true})
 }
 
 func (h *handlers) revokeSessions(w http.ResponseWriter, r *http.Request) {
@@ -171,5 +177,5 @@ func (h *handlers) revokeSessions(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err, "dashboard")
 		return
 	}
-	done(w, r, "/?done=updated", map[string]bool{"ok": true})
+	done(w, r, "/users?done=updated", map[string]bool{"ok": true})
 }

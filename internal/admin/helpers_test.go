@@ -10,7 +10,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // testParams are cheap argon2id parameters, for tests only.
@@ -36,6 +36,7 @@ type env struct {
 	url     string
 	tls     TLSStatus // shown on administrators' dashboards
 	vault   Vault     // seals TOTP secrets; nil stores them in the clear
+	live    *LivePages
 }
 
 const (
@@ -53,7 +54,7 @@ func testSettings() Settings {
 // so Go's cookie jar only returns it over https) on a fresh database.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "izwi.db"))
+	st, err := store.Open(context.Background(), storetest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func (e *env) start() {
 		e.ts.Close()
 	}
 	srv, err := New(context.Background(), Options{Store: e.store, Audit: e.audit, Settings: testSettings(), Console: e.console,
-		Now: e.clock.Now, InsecureTestParams: true, TLS: e.tls, Vault: e.vault}, "https://127.0.0.1")
+		Now: e.clock.Now, InsecureTestParams: true, TLS: e.tls, Vault: e.vault, Live: e.live}, "https://127.0.0.1")
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // ErrInvalidLogin is the one answer to a wrong name, a wrong password, a
@@ -64,7 +65,11 @@ func (s *Service) delay(n int) time.Duration {
 // cannot slip past the limit between check and update.
 func (s *Service) reserveAttempt(ctx context.Context, key string) (int, error) {
 	var failures int
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *store.Tx) error {
+		// Processes sharing a PostgreSQL database take turns per name.
+		if err := tx.Lock(ctx, "admin-login:"+key); err != nil {
+			return err
+		}
 		var last int64
 		err := tx.QueryRowContext(ctx, "SELECT failures, last_failure FROM admin_login_failures WHERE name_key = ?", key).Scan(&failures, &last)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -79,7 +84,7 @@ func (s *Service) reserveAttempt(ctx context.Context, key string) (int, error) {
 		}
 		failures++
 		_, err = tx.ExecContext(ctx, `INSERT INTO admin_login_failures (name_key, failures, last_failure) VALUES (?, 1, ?)
-			ON CONFLICT (name_key) DO UPDATE SET failures = failures + 1, last_failure = excluded.last_failure`, key, now.UnixNano())
+			ON CONFLICT (name_key) DO UPDATE SET failures = admin_login_failures.failures + 1, last_failure = excluded.last_failure`, key, now.UnixNano())
 		return err
 	})
 	return failures, err
@@ -163,7 +168,7 @@ func (s *Service) Login(ctx context.Context, name, password, remoteIP, oldToken 
 	res := LoginResult{Stage: stage, User: u.User}
 	ev := audit.Event{Actor: "user:" + u.ID, Action: action, Target: "user:" + u.ID, RemoteIP: remoteIP,
 		Details: map[string]string{"factors": "password"}}
-	err = s.act(ctx, ev, func(tx *sql.Tx) error {
+	err = s.act(ctx, ev, func(tx *store.Tx) error {
 		if rehash != "" {
 			if _, err := tx.ExecContext(ctx, "UPDATE admin_users SET password_hash = ? WHERE id = ?", rehash, u.ID); err != nil {
 				return err
@@ -215,7 +220,7 @@ func (s *Service) LoginMFA(ctx context.Context, sess Session, code, recovery, re
 	res := LoginResult{Stage: stageFull, User: sess.User}
 	ev := audit.Event{Actor: target, Action: "user.login", Target: target, RemoteIP: remoteIP,
 		Details: map[string]string{"factors": "password+" + method}}
-	err = s.act(ctx, ev, func(tx *sql.Tx) error {
+	err = s.act(ctx, ev, func(tx *store.Tx) error {
 		if err := dropToken(ctx, tx, sess.token); err != nil {
 			return err
 		}

@@ -3,13 +3,13 @@ package admin
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // recoveryCodes is how many single-use recovery codes an enrolment makes.
@@ -130,7 +130,7 @@ func (s *Service) BeginEnroll(ctx context.Context, userID, password, remoteIP st
 		return Enrolment{}, err
 	}
 	ev := audit.Event{Actor: "user:" + u.ID, Action: "mfa.enroll_start", Target: "user:" + u.ID, RemoteIP: remoteIP}
-	err = s.act(ctx, ev, func(tx *sql.Tx) error {
+	err = s.act(ctx, ev, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, "UPDATE admin_users SET totp_pending = ? WHERE id = ?", sealed, u.ID)
 		return err
 	})
@@ -173,7 +173,7 @@ func (s *Service) ConfirmEnroll(ctx context.Context, userID, code, remoteIP stri
 	}
 	ev := audit.Event{Actor: "user:" + u.ID, Action: "mfa.enroll", Target: "user:" + u.ID, RemoteIP: remoteIP,
 		Details: map[string]string{"factor": "totp", "recovery_codes": fmt.Sprint(recoveryCodes)}}
-	err = s.act(ctx, ev, func(tx *sql.Tx) error {
+	err = s.act(ctx, ev, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE admin_users SET totp_secret = totp_pending, totp_pending = NULL, totp_last_step = ?,
 			recovery_key = ? WHERE id = ? AND totp_pending IS NOT NULL`, step, rsealed, u.ID); err != nil {
 			return err
@@ -219,7 +219,7 @@ func (s *Service) AdminRevokeMFA(ctx context.Context, actor, remoteIP, name stri
 
 func (s *Service) revokeMFA(ctx context.Context, actor, remoteIP string, u userRow) error {
 	ev := audit.Event{Actor: actor, Action: "mfa.revoke", Target: "user:" + u.ID, RemoteIP: remoteIP}
-	err := s.act(ctx, ev, func(tx *sql.Tx) error {
+	err := s.act(ctx, ev, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE admin_users SET totp_secret = NULL, totp_pending = NULL, recovery_key = NULL WHERE id = ?", u.ID); err != nil {
 			return err
 		}

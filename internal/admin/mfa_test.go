@@ -112,7 +112,7 @@ func TestMFALoginFlow(t *testing.T) {
 		t.Fatal("enrolment not audited")
 	}
 	var stored string
-	e.store.DB().QueryRow("SELECT code_hash FROM admin_recovery_codes LIMIT 1").Scan(&stored)
+	e.store.QueryRowContext(context.Background(), "SELECT code_hash FROM admin_recovery_codes LIMIT 1").Scan(&stored)
 	for _, rc := range recovery {
 		if strings.Contains(stored, normalizeRecovery(rc)) {
 			t.Fatal("recovery code stored in the clear")

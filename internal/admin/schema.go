@@ -1,13 +1,19 @@
 package admin
 
+import (
+	"context"
+
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
 // migrations are the admin component's tables (store.Migrate, append-only:
 // never edit a shipped entry). Times are Unix nanoseconds. Secrets are
 // stored only as hashes, except the TOTP secret, which the server needs to
 // compute codes: totp_secret and totp_pending hold it sealed by the privacy
 // vault (credentials.go); plaintext left by earlier versions is sealed at
 // start.
-func migrations() []string {
-	return []string{
+func migrations() store.Migrations {
+	return store.Portable(
 		`CREATE TABLE admin_users (
 			id TEXT PRIMARY KEY,
 			name TEXT NOT NULL UNIQUE,
@@ -50,5 +56,14 @@ func migrations() []string {
 		// by the vault (credentials.go), so the stored hashes are useless
 		// without the vault and die with the user's shredded credential key.
 		`ALTER TABLE admin_users ADD COLUMN recovery_key BLOB`,
-	}
+	)
+}
+
+// Component names the admin tables' migrations in the store.
+const Component = "admin"
+
+// Migrate brings the admin tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

@@ -84,7 +84,7 @@ func New(ctx context.Context, opts Options, consoleURL string) (*Server, error) 
 	if err != nil {
 		return nil, err
 	}
-	h := &handlers{svc: svc, pages: pages, tls: opts.TLS}
+	h := &handlers{svc: svc, pages: pages, tls: opts.TLS, live: opts.Live, ops: opts.Ops}
 	srv.routes = append(h.routes(), opts.Routes...)
 	if srv.handler, err = srv.build(); err != nil {
 		return nil, err
@@ -195,6 +195,7 @@ func (s *Server) guard(rt Route) http.Handler {
 		ctx := withSession(r.Context(), sess)
 		if sess.Stage == stageFull {
 			ctx = auth.WithPrincipal(ctx, principal(sess))
+			ctx = withNav(ctx, navFor(s.routes, sess.User.Role))
 		}
 		rt.Handler.ServeHTTP(w, r.WithContext(ctx))
 	})
@@ -270,13 +271,20 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
+// csp is the console's policy: no scripts at all, never framed. Pages that
+// load the console's own script (a live meter) use cspWithScripts.
+const (
+	csp = "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; " +
+		"frame-ancestors 'none'; base-uri 'none'"
+	cspWithScripts = csp + "; script-src 'self'; connect-src 'self'"
+)
+
 // withHeaders sets the security headers on every console response: a
-// strict CSP (no scripts at all; never framed), no referrer, no caching.
+// strict CSP, no referrer, no caching.
 func withHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "+
-			"frame-ancestors 'none'; base-uri 'none'")
+		h.Set("Content-Security-Policy", csp)
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")

@@ -12,7 +12,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -70,6 +69,10 @@ type Options struct {
 	// TLS describes the server certificate, shown to administrators so they
 	// can check the fingerprint clients see (a self-signed one above all).
 	TLS TLSStatus
+	// Live mounts the session pages (nil: none).
+	Live *LivePages
+	// Ops mounts the keys, audit, health and settings pages (nil: none).
+	Ops *OpsPages
 	// Vault seals users' TOTP secrets at rest (class "credential") and
 	// shreds them when a factor is removed; plaintext secrets left by an
 	// earlier version are sealed at start. Nil stores them in the clear
@@ -87,7 +90,7 @@ type TLSStatus struct {
 // Service is the console's core: users, passwords, sessions, MFA, setup.
 // The HTTP Server and `izwi users` both use it. Safe for concurrent use.
 type Service struct {
-	db       *sql.DB
+	db       *store.Store
 	rec      audit.Recorder
 	log      *slog.Logger
 	set      Settings
@@ -128,10 +131,10 @@ func NewService(ctx context.Context, opts Options) (*Service, error) {
 	if set.SetupTokenTTL <= 0 {
 		set.SetupTokenTTL = def.SetupTokenTTL
 	}
-	if err := opts.Store.Migrate(ctx, "admin", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
-	s := &Service{db: opts.Store.DB(), rec: opts.Audit, log: opts.Logger, set: set, now: opts.Now,
+	s := &Service{db: opts.Store, rec: opts.Audit, log: opts.Logger, set: set, now: opts.Now,
 		block: loadBlocklist(), console: opts.Console, vault: opts.Vault}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)

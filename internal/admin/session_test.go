@@ -41,7 +41,7 @@ func TestSessionCookieAttributes(t *testing.T) {
 		t.Fatalf("session token %d chars", len(ck.Value))
 	}
 	// Stored hashed: the token appears nowhere in the sessions table.
-	rows, err := e.store.DB().Query("SELECT token_hash, id FROM admin_sessions")
+	rows, err := e.store.QueryContext(context.Background(), "SELECT token_hash, id FROM admin_sessions")
 	if err != nil {
 		t.Fatal(err)
 	}

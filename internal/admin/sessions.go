@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // Session stages: "mfa" has passed the password and may only submit a
@@ -49,7 +50,7 @@ func (s Session) checkCSRF(got string) bool {
 }
 
 // createSession stores a new session for userID and returns its token.
-func (s *Service) createSession(ctx context.Context, tx *sql.Tx, userID, stage string) (token, id string, err error) {
+func (s *Service) createSession(ctx context.Context, tx *store.Tx, userID, stage string) (token, id string, err error) {
 	token, hash := newToken()
 	id = newID()
 	now := s.now().UnixNano()
@@ -106,7 +107,7 @@ func (s *Service) Session(ctx context.Context, token string) (Session, error) {
 // Logout ends sess server-side.
 func (s *Service) Logout(ctx context.Context, sess Session, remoteIP string) error {
 	ev := audit.Event{Actor: "user:" + sess.User.ID, Action: "user.logout", Target: "session:" + sess.ID, RemoteIP: remoteIP}
-	return s.act(ctx, ev, func(tx *sql.Tx) error { return dropToken(ctx, tx, sess.token) })
+	return s.act(ctx, ev, func(tx *store.Tx) error { return dropToken(ctx, tx, sess.token) })
 }
 
 // RevokeSessions ends every session of name server-side (an incident
@@ -117,12 +118,12 @@ func (s *Service) RevokeSessions(ctx context.Context, actor, remoteIP, name stri
 		return err
 	}
 	ev := audit.Event{Actor: actor, Action: "user.sessions_revoke", Target: "user:" + u.ID, RemoteIP: remoteIP}
-	return s.act(ctx, ev, func(tx *sql.Tx) error { return killSessions(ctx, tx, u.ID) })
+	return s.act(ctx, ev, func(tx *store.Tx) error { return killSessions(ctx, tx, u.ID) })
 }
 
 // dropToken deletes a session by token, ignoring unknown ones (used to
 // discard a pre-login cookie so a planted session id cannot survive login).
-func dropToken(ctx context.Context, tx *sql.Tx, token string) error {
+func dropToken(ctx context.Context, tx *store.Tx, token string) error {
 	if token == "" {
 		return nil
 	}
@@ -131,7 +132,7 @@ func dropToken(ctx context.Context, tx *sql.Tx, token string) error {
 }
 
 // killSessions ends every session of userID server-side.
-func killSessions(ctx context.Context, tx *sql.Tx, userID string) error {
+func killSessions(ctx context.Context, tx *store.Tx, userID string) error {
 	if _, err := tx.ExecContext(ctx, "DELETE FROM admin_sessions WHERE user_id = ?", userID); err != nil {
 		return fmt.Errorf("admin: end sessions: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // ErrSetupDone refuses /setup once any user exists; ErrSetupToken is a
@@ -88,7 +89,7 @@ func (s *Service) Setup(ctx context.Context, token, name, password, remoteIP str
 	res := LoginResult{Stage: stageFull, User: u}
 	ev := audit.Event{Actor: "user:" + u.ID, Action: "setup", Target: "user:" + u.ID, RemoteIP: remoteIP,
 		Details: map[string]string{"role": string(RoleAdmin)}}
-	err = s.act(ctx, ev, func(tx *sql.Tx) error {
+	err = s.act(ctx, ev, func(tx *store.Tx) error {
 		if err := s.checkSetupToken(ctx, tx, token); err != nil {
 			return err
 		}

@@ -24,7 +24,7 @@ func TestNoDefaultAccountSetupToken(t *testing.T) {
 	}
 	tok := e.setupToken()
 	var stored string
-	if err := e.store.DB().QueryRow("SELECT token_hash FROM admin_setup").Scan(&stored); err != nil {
+	if err := e.store.QueryRowContext(context.Background(), "SELECT token_hash FROM admin_setup").Scan(&stored); err != nil {
 		t.Fatal(err)
 	}
 	if stored == tok || strings.Contains(stored, tok) {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // Role is what a console user may do: admins manage users and keys;
@@ -100,8 +101,8 @@ type querier interface {
 }
 
 var (
-	_ querier = (*sql.DB)(nil)
-	_ querier = (*sql.Tx)(nil)
+	_ querier = (*store.Store)(nil)
+	_ querier = (*store.Tx)(nil)
 )
 
 func (s *Service) userByName(ctx context.Context, q querier, name string) (userRow, error) {
@@ -156,7 +157,7 @@ func (s *Service) CreateUser(ctx context.Context, actor, remoteIP, name string, 
 	hash := hashPassword(password, s.set.Params)
 	ev := audit.Event{Actor: actor, Action: "user.create", Target: "user:" + u.ID, RemoteIP: remoteIP,
 		Details: map[string]string{"role": string(role)}}
-	return u, s.act(ctx, ev, func(tx *sql.Tx) error {
+	return u, s.act(ctx, ev, func(tx *store.Tx) error {
 		if _, err := s.userByName(ctx, tx, name); err == nil {
 			return ErrExists
 		}
@@ -171,7 +172,7 @@ func (s *Service) CreateUser(ctx context.Context, actor, remoteIP, name string, 
 // write comes first and outside the transaction because the recorder may
 // share the database (SQLite has one writer). If fn then fails, an "error"
 // event follows, best effort.
-func (s *Service) act(ctx context.Context, ev audit.Event, fn func(*sql.Tx) error) error {
+func (s *Service) act(ctx context.Context, ev audit.Event, fn func(*store.Tx) error) error {
 	if err := s.record(ctx, ev); err != nil {
 		return err
 	}
@@ -184,32 +185,26 @@ func (s *Service) act(ctx context.Context, ev audit.Event, fn func(*sql.Tx) erro
 }
 
 // inTx runs fn in a transaction (SQLite: one writer, so it is serial).
-func (s *Service) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("admin: begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("admin: commit: %w", err)
-	}
-	return nil
+func (s *Service) inTx(ctx context.Context, fn func(*store.Tx) error) error {
+	return s.db.Tx(ctx, fn)
 }
 
 // activeAdmins counts enabled admins other than exceptID.
-func activeAdmins(ctx context.Context, tx *sql.Tx, exceptID string) (int, error) {
+func activeAdmins(ctx context.Context, tx *store.Tx, exceptID string) (int, error) {
 	var n int
 	err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM admin_users WHERE role = 'admin' AND disabled = 0 AND id != ?", exceptID).Scan(&n)
 	return n, err
 }
 
 // keepAnAdmin refuses a change that would leave no active admin.
-func keepAnAdmin(ctx context.Context, tx *sql.Tx, u userRow) error {
+func keepAnAdmin(ctx context.Context, tx *store.Tx, u userRow) error {
 	if u.Role != RoleAdmin || u.Disabled {
 		return nil
+	}
+	// Two admins disabling each other at once on PostgreSQL must not both
+	// see the other still active.
+	if err := tx.Lock(ctx, "admin-users"); err != nil {
+		return err
 	}
 	n, err := activeAdmins(ctx, tx, u.ID)
 	if err != nil {
@@ -232,7 +227,7 @@ func (s *Service) SetDisabled(ctx context.Context, actor, remoteIP, name string,
 		action = "user.disable"
 	}
 	ev := audit.Event{Actor: actor, Action: action, Target: "user:" + u.ID, RemoteIP: remoteIP}
-	return s.act(ctx, ev, func(tx *sql.Tx) error {
+	return s.act(ctx, ev, func(tx *store.Tx) error {
 		if disabled {
 			if err := keepAnAdmin(ctx, tx, u); err != nil {
 				return err
@@ -258,7 +253,7 @@ func (s *Service) SetRole(ctx context.Context, actor, remoteIP, name string, rol
 	}
 	ev := audit.Event{Actor: actor, Action: "user.role", Target: "user:" + u.ID, RemoteIP: remoteIP,
 		Details: map[string]string{"from": string(u.Role), "to": string(role)}}
-	return s.act(ctx, ev, func(tx *sql.Tx) error {
+	return s.act(ctx, ev, func(tx *store.Tx) error {
 		if role != RoleAdmin {
 			if err := keepAnAdmin(ctx, tx, u); err != nil {
 				return err
@@ -291,7 +286,7 @@ func (s *Service) setPassword(ctx context.Context, actor, remoteIP string, u use
 	now := s.now()
 	ev := audit.Event{Actor: actor, Action: action, Target: "user:" + u.ID, RemoteIP: remoteIP,
 		Details: map[string]string{"mfa_kept": fmt.Sprint(len(u.totp) > 0)}}
-	return s.act(ctx, ev, func(tx *sql.Tx) error {
+	return s.act(ctx, ev, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, "UPDATE admin_users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
 			hash, now.UnixNano(), u.ID); err != nil {
 			return err
@@ -310,7 +305,7 @@ func (s *Service) Unlock(ctx context.Context, actor, remoteIP, name string) erro
 		return err
 	}
 	ev := audit.Event{Actor: actor, Action: "user.unlock", Target: "user:" + u.ID, RemoteIP: remoteIP}
-	return s.act(ctx, ev, func(tx *sql.Tx) error {
+	return s.act(ctx, ev, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, "DELETE FROM admin_login_failures WHERE name_key = ?", nameKey(u.Name))
 		return err
 	})

@@ -18,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // gw is a gateway under test: a real key store on a temporary database and
@@ -32,15 +33,18 @@ type gw struct {
 
 func newGW(t testing.TB) *gw {
 	t.Helper()
+	return newGWOn(t, storetest.OpenOf(t, store.SQLite), filepath.Join(t.TempDir(), "keys-epoch"))
+}
+
+// newGWOn is newGW on st; an empty epoch turns the verified-key cache off
+// (every request reads the key from the store).
+func newGWOn(t testing.TB, st *store.Store, epoch string) *gw {
+	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "izwi.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	var err error
 	g := &gw{audit: &audittest.Recorder{}, clock: clocktest.New(time.Now()), logs: &bytes.Buffer{}}
 	g.keys, err = auth.NewKeyStore(ctx, st, auth.KeyStoreConfig{Pepper: bytes.Repeat([]byte{7}, 32), Audit: g.audit, Now: g.clock.Now,
-		EpochFile: filepath.Join(t.TempDir(), "keys-epoch")})
+		EpochFile: epoch})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,8 +73,8 @@ func allRoutes(g *gw) []Route {
 	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { apierr.JSON(w, 200, map[string]string{"ok": "yes"}) })
 	opts := g.opts
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Context: ok, Start: ok, Stop: ok, Resume: ok,
-		Ingest: ok, Transcript: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
-	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok}
+		Ingest: ok, WebRTC: ok, Pause: ok, Transcript: ok, Filters: ok, SetFilters: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, MicTicket: ok, Pages: ok, Listen: ok, ListenFile: ok}
+	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Translations: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Speak: ok, SpeakSocket: ok, Realtime: ok}
 	return Routes(opts)
 }
 
@@ -122,8 +126,10 @@ func TestRouteTableWalk(t *testing.T) {
 		"PUT /v1/sessions/{id}/context": Scope(auth.ScopeLiveWrite),
 		"DELETE /v1/sessions/{id}":      Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/start": Scope(auth.ScopeLiveWrite),
 		"POST /v1/sessions/{id}/stop": Scope(auth.ScopeLiveWrite), "POST /v1/sessions/{id}/resume": Scope(auth.ScopeLiveWrite),
+		"POST /v1/sessions/{id}/pause":     Scope(auth.ScopeLiveWrite),
 		"GET /v1/sessions/{id}/transcript": Scope(auth.ScopeLiveWrite),
-		"GET /v1/sessions/{id}/audio":      Ticket(auth.ScopeLiveWrite),
+		"GET /v1/sessions/{id}/filters":    Scope(auth.ScopeLiveWrite), "PUT /v1/sessions/{id}/filters": Scope(auth.ScopeLiveWrite),
+		"GET /v1/sessions/{id}/audio": Ticket(auth.ScopeLiveWrite), "GET /v1/sessions/{id}/webrtc": Ticket(auth.ScopeLiveWrite),
 		// Viewer routes: the gateway checks any credential presented; the
 		// handler enforces the session's viewer mode (livehttp's tests).
 		"GET /v1/sessions/{id}/captions": Viewer(auth.ScopeLiveRead), "GET /v1/sessions/{id}/events": Viewer(auth.ScopeLiveRead),
@@ -131,14 +137,19 @@ func TestRouteTableWalk(t *testing.T) {
 		// Public: exchanging a viewer password or link token for a ticket
 		// (throttled and audited by the handler), and the embedded pages.
 		"POST /v1/sessions/{id}/viewer-ticket": Public,
-		"GET /live/{id}":                       Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
-		"GET /assets/{file}": Public, "POST /display/{id}/qr": Public,
+		// Public: a console pairing code (single use, in the body) for an
+		// ingest ticket; bad codes are throttled and audited.
+		"POST /v1/sessions/{id}/mic-ticket": Public,
+		"GET /live/{id}":                    Public, "GET /display/{id}": Public, "GET /overlay/{id}": Public, "GET /mic/{id}": Public,
+		"GET /assets/{file}": Public, "POST /display/{id}/qr": Public, "GET /{$}": Public,
 		"GET /v1/listen": Scope(auth.ScopeASRRead),
 		// OpenAI-compatible routes (issue 7).
 		"POST /v1/audio/transcriptions": Scope(auth.ScopeASRRead), "POST /v1/audio/speech": Scope(auth.ScopeTTSRead),
+		"POST /v1/audio/translations": Scope(auth.ScopeASRRead), "POST /v1/speak": Scope(auth.ScopeTTSRead),
+		"GET /v1/speak":  Scope(auth.ScopeTTSRead),
 		"GET /v1/models": Authenticated, "POST /v1/chat/completions": Scope(auth.ScopeChatRead),
-		"GET /v1/converse": Scope(auth.ScopeChatRead),
-		"POST /v1/listen":  Scope(auth.ScopeASRRead),
+		"GET /v1/converse": Scope(auth.ScopeChatRead), "GET /v1/realtime": Scope(auth.ScopeASRRead),
+		"POST /v1/listen": Scope(auth.ScopeASRRead),
 	}
 	for _, rt := range routes {
 		key := rt.Method + " " + rt.Pattern

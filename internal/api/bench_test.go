@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -15,13 +16,16 @@ import (
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/netpolicy"
+	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // benchGateway is the production chain: netpolicy IP filter, key
 // authentication against SQLite, scope check, limit.Limiter with a rate
 // limit high enough never to refuse.
-func benchGateway(b *testing.B) (http.Handler, string) {
-	g := newGW(b)
+func benchGateway(b *testing.B) (http.Handler, string) { return benchGatewayOn(b, newGW(b)) }
+
+func benchGatewayOn(b *testing.B, g *gw) (http.Handler, string) {
 	pol, err := netpolicy.New(limit.PolicyConfig(config.Limits{IP: config.IPRules{Allow: []string{"127.0.0.0/8", "10.0.0.0/8"},
 		Deny: []string{"10.9.0.0/16"}}}))
 	if err != nil {
@@ -82,6 +86,33 @@ func BenchmarkAuthChain(b *testing.B) {
 // loopback listener with parallel keep-alive clients and reports req/s.
 func BenchmarkAuthenticatedRPS(b *testing.B) {
 	h, key := benchGateway(b)
+	benchRPS(b, h, key)
+}
+
+// BenchmarkAuthenticatedRPSStore is BenchmarkAuthenticatedRPS on SQLite
+// (embedded) beside PostgreSQL (a local server on a Unix socket), with the
+// verified-key cache (production) and without it (every request reads its
+// key from the store).
+func BenchmarkAuthenticatedRPSStore(b *testing.B) {
+	for _, d := range []store.Dialect{store.SQLite, store.Postgres} {
+		for _, cache := range []bool{true, false} {
+			name := d.String() + "/cache"
+			if !cache {
+				name = d.String() + "/no-cache"
+			}
+			b.Run(name, func(b *testing.B) {
+				epoch := ""
+				if cache {
+					epoch = filepath.Join(b.TempDir(), "keys-epoch")
+				}
+				h, key := benchGatewayOn(b, newGWOn(b, storetest.OpenOf(b, d), epoch))
+				benchRPS(b, h, key)
+			})
+		}
+	}
+}
+
+func benchRPS(b *testing.B, h http.Handler, key string) {
 	base := serve(b, h)
 	tr := &http.Transport{MaxIdleConnsPerHost: 64}
 	defer tr.CloseIdleConnections()

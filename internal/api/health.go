@@ -10,6 +10,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/speech"
 )
 
 func healthz(w http.ResponseWriter, r *http.Request) {
@@ -49,6 +50,10 @@ type ReadyRole struct {
 	// primary is down or recovering).
 	Chain   []string       `json:"chain,omitempty"`
 	Serving map[string]int `json:"serving,omitempty"`
+	// Prepared sums up the prepared-text adaptations the role's engines
+	// keep: how many, their size, how many were built and the last build
+	// time (counts, never words).
+	Prepared []speech.ContextStats `json:"prepared,omitempty"`
 }
 
 // ReadyFile is a verified model file. Only its base name is shown: the
@@ -69,7 +74,7 @@ func readyz(set Readiness, comps []Component) http.Handler {
 			ready = set.Ready()
 			for _, st := range set.Status() {
 				rr := ReadyRole{Role: st.Role, Engine: st.Engine, Model: st.Model, Required: st.Required, State: st.State,
-					Error: hidePaths(st.Error), Serving: st.Serving}
+					Error: hidePaths(st.Error), Serving: st.Serving, Prepared: st.Prepared}
 				if chain := strings.Split(st.Engine, ","); len(chain) > 1 {
 					rr.Chain = chain
 				}

@@ -14,6 +14,8 @@ import (
 type OpenAIHandlers struct {
 	// Transcriptions is POST /v1/audio/transcriptions (multipart upload).
 	Transcriptions http.Handler
+	// Translations is POST /v1/audio/translations (multipart upload).
+	Translations http.Handler
 	// Speech is POST /v1/audio/speech (audio streamed as it is made).
 	Speech http.Handler
 	// Models is GET /v1/models: speech models and upstream chat models.
@@ -22,6 +24,13 @@ type OpenAIHandlers struct {
 	Chat http.Handler
 	// Converse is the voice-conversation WebSocket.
 	Converse http.Handler
+	// Speak is Deepgram's POST /v1/speak, built from the same synthesizer
+	// as Speech (package speak); SpeakSocket its WebSocket (GET /v1/speak).
+	Speak       http.Handler
+	SpeakSocket http.Handler
+	// Realtime is OpenAI's Realtime API WebSocket (transcription
+	// sessions), package realtime.
+	Realtime http.Handler
 }
 
 // openaiRoutes declares the OpenAI-compatible routes' access.
@@ -31,10 +40,14 @@ func openaiRoutes(h *OpenAIHandlers) []Route {
 	}
 	all := []Route{
 		{Method: http.MethodPost, Pattern: "/v1/audio/transcriptions", Access: Scope(auth.ScopeASRRead), Handler: h.Transcriptions},
+		{Method: http.MethodPost, Pattern: "/v1/audio/translations", Access: Scope(auth.ScopeASRRead), Handler: h.Translations},
 		{Method: http.MethodPost, Pattern: "/v1/audio/speech", Access: Scope(auth.ScopeTTSRead), Handler: h.Speech},
 		{Method: http.MethodGet, Pattern: "/v1/models", Access: Authenticated, Handler: h.Models},
 		{Method: http.MethodPost, Pattern: "/v1/chat/completions", Access: Scope(auth.ScopeChatRead), Handler: h.Chat},
 		{Method: http.MethodGet, Pattern: "/v1/converse", Access: Scope(auth.ScopeChatRead), Handler: h.Converse},
+		{Method: http.MethodPost, Pattern: "/v1/speak", Access: Scope(auth.ScopeTTSRead), Handler: h.Speak},
+		{Method: http.MethodGet, Pattern: "/v1/speak", Access: Scope(auth.ScopeTTSRead), Handler: h.SpeakSocket},
+		{Method: http.MethodGet, Pattern: "/v1/realtime", Access: Scope(auth.ScopeASRRead), Handler: h.Realtime},
 	}
 	var out []Route
 	for _, rt := range all {

@@ -52,11 +52,13 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
-// enginePkgs are the only packages allowed to use cgo.
+// enginePkgs are the only packages allowed to use cgo: the engines and
+// the codec bindings.
 var enginePkgs = map[string]bool{
 	module + "/internal/speech/sherpa":       true,
 	module + "/internal/speech/pocketsphinx": true,
 	module + "/internal/speech/flite":        true,
+	module + "/internal/codec/opus":          true,
 }
 
 func rel(path string) string { return strings.TrimPrefix(path, module+"/") }
@@ -85,21 +87,34 @@ var forbidden = []struct {
 	{"internal/transcript", []string{"internal/api", "internal/models", "internal/speech/sherpa", "internal/speech/pocketsphinx", "internal/speech/flite"},
 		"formats are pure"},
 	{"internal/wer", []string{"internal/"}, "WER is a leaf"},
+	{"internal/codec", []string{"internal/"}, "codec bindings are leaves: they know no feature"},
 	{"internal/speech/chain", []string{"internal/speech/deepgram", "internal/speech/pocketsphinx", "internal/speech/sherpa", "internal/speech/flite"},
 		"a chain composes the engines it is given and imports none"},
 	{"internal/speech/deepgram", []string{"internal/speech/pocketsphinx", "internal/speech/sherpa", "internal/speech/flite", "internal/live", "internal/listen"},
 		"the cloud engine is pure Go and stands alone"},
-	{"internal/recognize", []string{"internal/api", "internal/config", "internal/live", "internal/listen", "internal/converse", "internal/store", "internal/bus", "cmd/"},
+	{"internal/recognize", []string{"internal/api", "internal/config", "internal/live", "internal/listen", "internal/converse", "internal/realtime", "internal/store", "internal/bus", "cmd/"},
 		"the one recognition pipeline knows engines and audio, not the features that use it"},
 	{"internal/converse", []string{"internal/live"},
 		"conversations recognise through internal/recognize, not through live sessions"},
+	{"internal/realtime", []string{"internal/live", "internal/listen"},
+		"the Realtime API recognises through internal/recognize and answers through converse.Respond, not through live sessions"},
 	{"internal/listen", []string{"internal/live"},
 		"/v1/listen recognises through internal/recognize, not through live sessions"},
 	{"internal/finite", []string{"internal/"}, "number parsing is a leaf"},
+	{"internal/textformat", []string{"internal/"}, "the caption formatter is a leaf: words in, words out"},
+	{"internal/wordfilter", []string{"internal/speech", "internal/live", "internal/listen", "internal/api", "internal/store"},
+		"word filters are pure: tokens in, tokens out (they use only the formatter)"},
 	{"internal/strictjson", []string{"internal/"}, "JSON checking is a leaf"},
 	{"internal/signing", []string{"internal/"}, "signing is a leaf: minisign and the project key, nothing else"},
 	{"internal/prepare", []string{"internal/"}, "prepared text is a leaf: engines take what it makes, it knows none of them"},
 	{"internal/testenv", []string{"internal/"}, "the test switch is a leaf"},
+	{"internal/schedule", []string{"internal/live", "internal/admin", "internal/web", "cmd/"},
+		"schedules know times and a small Sessions interface, not live captions or the console (cmd/izwi adapts)"},
+	{"internal/admin", []string{"internal/live", "internal/web", "internal/schedule"},
+		"the console talks to live captions and schedules through its own small interfaces, adapted in cmd/izwi"},
+	{"internal/speak", []string{"internal/live", "internal/listen", "internal/openai", "internal/converse"},
+		"Deepgram's speak synthesizes with the engine it is given and knows no other feature"},
+	{"internal/audio/ffmpeg", []string{"internal/"}, "the ffmpeg sandbox is a leaf: it runs ffmpeg and knows nothing else"},
 }
 
 func TestImportRules(t *testing.T) {
@@ -148,6 +163,9 @@ func TestSingleOwners(t *testing.T) {
 	owners := map[string]string{
 		"github.com/k2-fsa/sherpa-onnx-go/sherpa_onnx": module + "/internal/speech/sherpa",
 		module + "/internal/api":                       module + "/cmd/izwi",
+		// Every audio byte reaches ffmpeg through internal/audio, so its
+		// sniffing, codec checks and limits apply to all of them.
+		module + "/internal/audio/ffmpeg": module + "/internal/audio",
 	}
 	for _, p := range listPackages(t) {
 		for _, imp := range p.Imports {

@@ -1,7 +1,9 @@
 // Package audio owns Izwi's audio layer: decoding (WAV/RF64, FLAC, MP3 and
-// raw PCM/G.711 as Deepgram names it), band-limited resampling, level analysis
-// and PCM16/WAV encoding. It is pure Go (no cgo) and holds no package-level
-// state. Engines, the CLI and the API import it to turn whatever a client
+// raw PCM/G.711 as Deepgram names it in pure Go; Opus in Ogg and WebM and
+// AAC in MP4/M4A/ADTS through Debian's ffmpeg in a sandbox, see
+// internal/audio/ffmpeg), band-limited resampling, level analysis and the
+// encoders of the speech routes (WAV, PCM, FLAC; MP3, Opus and AAC through
+// ffmpeg). It uses no cgo and holds no package-level state. Engines, the CLI and the API import it to turn whatever a client
 // sends into the mono float32 samples the speech interfaces take.
 //
 // Every decoder treats its input as hostile: sizes claimed by headers are
@@ -13,6 +15,7 @@ package audio
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -146,9 +149,25 @@ func (c Clip) Mono() []float32 {
 }
 
 // Decode reads a whole WAV (RIFF, RF64/BW64, WAVE_FORMAT_EXTENSIBLE), FLAC
-// or MP3 file from r, recognised by its magic bytes rather than any name or MIME
-// type the client claimed.
+// or MP3 file from r, recognised by its magic bytes rather than any name or
+// MIME type the client claimed: the formats Izwi parses in process. Every
+// uploaded file goes through DecodeContext, which adds the compressed
+// containers phones record.
 func Decode(r io.Reader, lim Limits) (Clip, error) {
+	return decodeReader(nil, r, lim)
+}
+
+// DecodeContext is Decode for every format Izwi accepts: WAV, FLAC, MP3,
+// Ogg/Opus, WebM/Opus, MP4/M4A AAC and ADTS AAC. The compressed containers
+// are decoded by ffmpeg in its sandbox (internal/audio/ffmpeg), which ctx
+// ends.
+func DecodeContext(ctx context.Context, r io.Reader, lim Limits) (Clip, error) {
+	return decodeReader(ctx, r, lim)
+}
+
+// decodeReader reads and decodes r; a nil ctx (Decode) refuses the
+// formats only a subprocess decodes.
+func decodeReader(ctx context.Context, r io.Reader, lim Limits) (Clip, error) {
 	lim = lim.withDefaults()
 	// Read at most MaxBytes+1 so an oversize body is detected without
 	// buffering more than the limit.
@@ -159,23 +178,33 @@ func Decode(r io.Reader, lim Limits) (Clip, error) {
 	if int64(len(b)) > lim.MaxBytes {
 		return Clip{}, fmt.Errorf("audio: input exceeds %d bytes: %w", lim.MaxBytes, ErrTooLarge)
 	}
-	return decodeBytes(b, lim)
+	return decodeBytes(ctx, b, lim)
 }
 
 // DecodeFile decodes the file at path; see Decode.
 func DecodeFile(path string, lim Limits) (Clip, error) {
+	return decodeFile(nil, path, lim)
+}
+
+// DecodeFileContext decodes the file at path; see DecodeContext.
+func DecodeFileContext(ctx context.Context, path string, lim Limits) (Clip, error) {
+	return decodeFile(ctx, path, lim)
+}
+
+func decodeFile(ctx context.Context, path string, lim Limits) (Clip, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return Clip{}, fmt.Errorf("audio: %w", err)
 	}
 	defer f.Close()
-	return Decode(f, lim)
+	return decodeReader(ctx, f, lim)
 }
 
 // Sniff names the container that head (the first bytes of a file; 12 are
 // enough) starts with, by magic bytes: "wav" (RIFF, RF64 or BW64 WAVE),
-// "flac", "mp3" (an ID3v2 tag or an MPEG layer III frame header), or ""
-// when none. The API uses it to check a claimed content type before
+// "flac", "mp3" (an ID3v2 tag or an MPEG layer III frame header), "ogg",
+// "webm" (any EBML/Matroska file), "mp4" (an ISO BMFF ftyp box: MP4, M4A,
+// 3GP), "aac" (an ADTS frame header), or "" when none. The API uses it to check a claimed content type before
 // reading a whole upload.
 func Sniff(head []byte) string {
 	switch {
@@ -186,12 +215,22 @@ func Sniff(head []byte) string {
 		return "flac"
 	case isMP3(head):
 		return "mp3"
+	case bytes.HasPrefix(head, []byte("OggS")):
+		return "ogg"
+	case bytes.HasPrefix(head, []byte{0x1A, 0x45, 0xDF, 0xA3}):
+		return "webm"
+	case len(head) >= 8 && string(head[4:8]) == "ftyp":
+		return "mp4"
+	case isADTS(head):
+		return "aac"
 	}
 	return ""
 }
 
-func decodeBytes(b []byte, lim Limits) (Clip, error) {
-	switch Sniff(b) {
+func decodeBytes(ctx context.Context, b []byte, lim Limits) (Clip, error) {
+	switch kind := Sniff(b); kind {
+	case "ogg", "webm", "mp4", "aac":
+		return decodeCompressed(ctx, kind, b, lim)
 	case "wav":
 		return decodeWAV(b, lim)
 	case "flac":
@@ -212,16 +251,8 @@ func decodeBytes(b []byte, lim Limits) (Clip, error) {
 		return Clip{}, fmt.Errorf("audio: empty input: %w", ErrEmpty)
 	case len(b) >= 12 && bytes.HasPrefix(b, []byte("RIFF")):
 		return Clip{}, fmt.Errorf("audio: RIFF form %q is not WAVE: %w", b[8:12], ErrUnsupported)
-	case bytes.HasPrefix(b, []byte("OggS")):
-		// No well-kept pure-Go Opus decoder handles CELT and hybrid
-		// frames (pion/opus decodes SILK only), and Vorbis is rarer still.
-		return Clip{}, fmt.Errorf("audio: ogg container is not decoded (send WAV, FLAC or MP3): %w", ErrUnsupported)
-	case bytes.HasPrefix(b, []byte{0x1A, 0x45, 0xDF, 0xA3}):
-		return Clip{}, fmt.Errorf("audio: webm/matroska container is not decoded (send WAV, FLAC or MP3): %w", ErrUnsupported)
-	case len(b) >= 12 && string(b[4:8]) == "ftyp":
-		return Clip{}, fmt.Errorf("audio: mp4/m4a container is not decoded (send WAV, FLAC or MP3): %w", ErrUnsupported)
 	}
-	return Clip{}, fmt.Errorf("audio: unrecognised format (want WAV, FLAC or MP3): %w", ErrCorrupt)
+	return Clip{}, fmt.Errorf("audio: unrecognised format (want WAV, FLAC, MP3, Ogg/Opus, WebM/Opus or M4A/AAC): %w", ErrCorrupt)
 }
 
 // sanitize maps NaN to 0 and clamps to [-1, 1]: float sources may carry

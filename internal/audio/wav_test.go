@@ -245,7 +245,11 @@ func TestSniff(t *testing.T) {
 		"RIFF\x00\x00\x00\x00AVI ":     "",
 		"RIFF\x00\x00":                 "",
 		"ID3\x04":                      "",
-		"OggS":                         "",
+		"OggS":                         "ogg",
+		"\x1a\x45\xdf\xa3\x9f\x42":     "webm",
+		"\x00\x00\x00\x20ftypM4A ":     "mp4",
+		"\xff\xf1\x50\x80\x02\x1f\xfc": "aac",
+		"\xff\xf1\x50\x80\x00\x00\xfc": "", // ADTS frame shorter than its header
 		"":                             "",
 	} {
 		if got := Sniff([]byte(in)); got != want {

@@ -3,7 +3,6 @@ package audit
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"io"
 	"net/http"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // witnessServer is an external witness on a real TLS listener: it keeps
@@ -152,12 +153,12 @@ func TestAnchoring(t *testing.T) {
 		var prev []byte
 		var when time.Time
 		en := readEntries(t, e)
-		if err := e.db().QueryRow("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&prev); err != nil {
+		if err := e.db().QueryRowContext(context.Background(), "SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&prev); err != nil {
 			t.Fatal(err)
 		}
 		when = en[len(en)-1].Event.Time.Add(time.Second)
 		entry, hash := forgedRow(t, int64(len(en)+1), prev, when)
-		if _, err := e.db().Exec("INSERT INTO audit_log(seq, entry, prev, hash) VALUES(?,?,?,?)", len(en)+1, entry, prev, hash); err != nil {
+		if _, err := e.db().ExecContext(context.Background(), "INSERT INTO audit_log(seq, entry, prev, hash) VALUES(?,?,?,?)", len(en)+1, entry, prev, hash); err != nil {
 			t.Fatal(err)
 		}
 		raw, _ := ReadCheckpoints(e.opts().CheckpointPath)
@@ -197,7 +198,7 @@ func TestWitnessURL(t *testing.T) {
 func TestRecordTxIsAnchoredAfterCommit(t *testing.T) {
 	e := newEnv(t)
 	l := e.open(t, func(o *Options) { o.CheckpointEvery = 1 })
-	err := e.st.Tx(context.Background(), func(tx *sql.Tx) error {
+	err := e.st.Tx(context.Background(), func(tx *store.Tx) error {
 		return l.RecordTx(context.Background(), tx, Event{Actor: "user:u1", Action: "key.revoke", Outcome: OutcomeOK})
 	})
 	if err != nil {

@@ -3,7 +3,6 @@ package audit
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // Format is an export format.
@@ -33,7 +33,7 @@ const (
 
 // Export writes the entries with seq > since to w, in order. It reads the
 // stored rows as they are and does not verify them (Verify does).
-func Export(ctx context.Context, db *sql.DB, w io.Writer, since int64, f Format) (int64, error) {
+func Export(ctx context.Context, db *store.Store, w io.Writer, since int64, f Format) (int64, error) {
 	rows, err := db.QueryContext(ctx, "SELECT seq, entry, prev, hash FROM audit_log WHERE seq > ? ORDER BY seq", since)
 	if err != nil {
 		return 0, fmt.Errorf("audit: export: %w", err)

@@ -2,13 +2,15 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 func newFakeClock() *clocktest.Clock {
@@ -25,7 +27,7 @@ type testEnv struct {
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "izwi.db"))
+	st, err := store.Open(context.Background(), storetest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func newEnv(t testing.TB) *testEnv {
 	return &testEnv{dir: dir, st: st, clock: newFakeClock()}
 }
 
-func (e *testEnv) db() *sql.DB { return e.st.DB() }
+func (e *testEnv) db() *store.Store { return e.st }
 
 func (e *testEnv) opts() Options {
 	return Options{
@@ -105,8 +107,29 @@ func (e *testEnv) exec(t testing.TB, stmts ...string) {
 	t.Helper()
 	for _, s := range append([]string{"DROP TRIGGER IF EXISTS audit_log_no_update",
 		"DROP TRIGGER IF EXISTS audit_log_no_delete"}, stmts...) {
-		if _, err := e.db().Exec(s); err != nil {
+		if _, err := e.db().ExecContext(context.Background(), tamperSQL(s)); err != nil {
 			t.Fatalf("%s: %v", s, err)
 		}
 	}
 }
+
+// tamperSQL turns the SQLite spelling of a tampering statement into the
+// current pass's dialect: PostgreSQL names a trigger's table, has no
+// zeroblob or x'..' literals, and converts bytea to text explicitly.
+func tamperSQL(q string) string {
+	if storetest.Dialect() != store.Postgres {
+		return q
+	}
+	q = dropTrigger.ReplaceAllString(q, "DROP TRIGGER ${1}${2}_no_${3} ON ${2}")
+	q = zeroblob.ReplaceAllString(q, "decode(repeat('00', $1), 'hex')")
+	q = blobLit.ReplaceAllString(q, "decode('$1', 'hex')")
+	q = castBlob.ReplaceAllString(q, "convert_to($1, 'UTF8')")
+	return strings.ReplaceAll(q, "CAST(entry AS TEXT)", "convert_from(entry, 'UTF8')")
+}
+
+var (
+	dropTrigger = regexp.MustCompile(`DROP TRIGGER (IF EXISTS )?(audit_log|audit_tree)_no_(update|delete)`)
+	zeroblob    = regexp.MustCompile(`zeroblob\((\d+)\)`)
+	blobLit     = regexp.MustCompile(`x'([0-9a-f]*)'`)
+	castBlob    = regexp.MustCompile(`CAST\((replace\(.*\)) AS BLOB\)`)
+)

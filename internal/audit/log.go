@@ -20,23 +20,48 @@ import (
 // make UPDATE and DELETE on the log fail inside SQLite too: the code has no
 // such path, and the triggers catch anyone else's (an attacker with write
 // access can drop them, which the chain and the checkpoints then detect).
-func migrations() []string {
-	return []string{
-		`CREATE TABLE audit_log (
-			seq   INTEGER PRIMARY KEY,
-			entry BLOB NOT NULL,
-			prev  BLOB NOT NULL,
-			hash  BLOB NOT NULL)`,
-		`CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
-			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
-		`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
-		// tlog stored hashes of the Merkle tree over the entries (tree.go).
-		`CREATE TABLE audit_tree (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL)`,
-		`CREATE TRIGGER audit_tree_no_update BEFORE UPDATE ON audit_tree
-			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
-		`CREATE TRIGGER audit_tree_no_delete BEFORE DELETE ON audit_tree
-			BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
+func migrations() store.Migrations {
+	return store.Migrations{
+		SQLite: []string{
+			`CREATE TABLE audit_log (
+				seq   INTEGER PRIMARY KEY,
+				entry BLOB NOT NULL,
+				prev  BLOB NOT NULL,
+				hash  BLOB NOT NULL)`,
+			`CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+				BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
+			`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+				BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
+			// tlog stored hashes of the Merkle tree over the entries (tree.go).
+			`CREATE TABLE audit_tree (idx INTEGER PRIMARY KEY, hash BLOB NOT NULL)`,
+			`CREATE TRIGGER audit_tree_no_update BEFORE UPDATE ON audit_tree
+				BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
+			`CREATE TRIGGER audit_tree_no_delete BEFORE DELETE ON audit_tree
+				BEGIN SELECT RAISE(ABORT, 'audit: the audit log is append-only'); END`,
+		},
+		Postgres: []string{
+			`CREATE TABLE audit_log (
+				seq   BIGINT PRIMARY KEY,
+				entry BYTEA NOT NULL,
+				prev  BYTEA NOT NULL,
+				hash  BYTEA NOT NULL);
+			CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+				BEGIN RAISE EXCEPTION 'audit: the audit log is append-only'; END $$`,
+			`CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+				FOR EACH ROW EXECUTE FUNCTION audit_append_only()`,
+			`CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+				FOR EACH ROW EXECUTE FUNCTION audit_append_only()`,
+			`CREATE TABLE audit_tree (idx BIGINT PRIMARY KEY, hash BYTEA NOT NULL)`,
+			`CREATE TRIGGER audit_tree_no_update BEFORE UPDATE ON audit_tree
+				FOR EACH ROW EXECUTE FUNCTION audit_append_only()`,
+			// TRUNCATE skips row triggers: a statement trigger refuses it.
+			`CREATE TRIGGER audit_tree_no_delete BEFORE DELETE ON audit_tree
+				FOR EACH ROW EXECUTE FUNCTION audit_append_only();
+			CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+				FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
+			CREATE TRIGGER audit_tree_no_truncate BEFORE TRUNCATE ON audit_tree
+				FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only()`,
+		},
 	}
 }
 
@@ -86,7 +111,7 @@ func OptionsFrom(cfg config.Audit, logger *slog.Logger) Options {
 // Recorder. Appends are serialised; each is committed with
 // synchronous=FULL before Record returns.
 type Log struct {
-	db     *sql.DB
+	db     *store.Store
 	opts   Options
 	signer note.Signer
 	vkey   string
@@ -127,7 +152,7 @@ func Open(ctx context.Context, st *store.Store, cfg config.Audit, logger *slog.L
 		}
 		opts.Witness = w
 	}
-	l, err := New(ctx, st.DB(), opts)
+	l, err := New(ctx, st, opts)
 	if err != nil {
 		_ = opts.Witness.Close(ctx)
 		return nil, err
@@ -140,7 +165,7 @@ func Open(ctx context.Context, st *store.Store, cfg config.Audit, logger *slog.L
 // It refuses to start when the database is behind or differs from the latest
 // checkpoint signed by this log's key (a cut-off tail or a swapped database):
 // run `izwi audit verify` to see where.
-func New(ctx context.Context, db *sql.DB, opts Options) (*Log, error) {
+func New(ctx context.Context, db *store.Store, opts Options) (*Log, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -189,23 +214,31 @@ func (l *Log) VerifierKey() string { return l.vkey }
 // loadHead reads the last entry's seq, hash and time. Caller holds mu or is
 // the constructor.
 func (l *Log) loadHead(ctx context.Context) error {
+	seq, head, last, err := readHead(ctx, l.db)
+	if err != nil {
+		return err
+	}
+	l.seq, l.head, l.last = seq, head, last
+	return nil
+}
+
+// readHead reads the chain's last entry through q: its seq, hash and time
+// (0, Genesis and zero for an empty log).
+func readHead(ctx context.Context, q querier) (int64, Hash, time.Time, error) {
 	var seq int64
 	var entry, hash []byte
-	err := l.db.QueryRowContext(ctx, "SELECT seq, entry, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &entry, &hash)
+	err := q.QueryRowContext(ctx, "SELECT seq, entry, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &entry, &hash)
 	if errors.Is(err, sql.ErrNoRows) {
-		l.seq, l.head, l.last = 0, Genesis(), time.Time{}
-		return nil
+		return 0, Genesis(), time.Time{}, nil
 	}
 	if err != nil {
-		return fmt.Errorf("audit: read head: %w", err)
+		return 0, Hash{}, time.Time{}, fmt.Errorf("audit: read head: %w", err)
 	}
 	e, err := Decode(entry)
 	if err != nil || e.Seq != seq || len(hash) != HashSize {
-		return fmt.Errorf("audit: last entry %d is damaged; run izwi audit verify", seq)
+		return 0, Hash{}, time.Time{}, fmt.Errorf("audit: last entry %d is damaged; run izwi audit verify", seq)
 	}
-	l.seq, l.last = seq, e.Event.Time
-	copy(l.head[:], hash)
-	return nil
+	return seq, Hash(hash), e.Event.Time, nil
 }
 
 // checkAgainstLatestCheckpoint fails when the log is shorter than, or has a
@@ -281,61 +314,60 @@ func (l *Log) Record(ctx context.Context, e Event) error {
 	return nil
 }
 
-// appendLocked chains and inserts e, retrying when another process appended
-// in between (the seq primary key makes that visible as a conflict).
+// chainLock serialises appends to the chain across processes sharing a
+// PostgreSQL database (store.Tx.Lock); SQLite's one connection already does.
+const chainLock = "audit-chain"
+
+// appendLocked chains e to the head as the database has it and inserts it,
+// in one durable transaction (store.DurableTx: on disk when it returns)
+// that holds the chain lock, so processes sharing the database append one
+// at a time and never fork the chain.
 func (l *Log) appendLocked(ctx context.Context, e Event) error {
-	for attempt := 0; ; attempt++ {
-		now := l.opts.Now().UTC().Round(0)
-		if now.Before(l.last) {
-			now = l.last // time never goes backwards in the log
-		}
-		e.Time = now
-		seq := l.seq + 1
-		b, err := Encode(Entry{Seq: seq, Event: e})
-		if err != nil {
-			return err
-		}
-		h := ChainHash(l.head, b)
-		err = l.insert(ctx, seq, b, l.head, h)
-		if err == nil {
-			l.seq, l.head, l.last = seq, h, now
-			return nil
-		}
-		if attempt >= 3 || !isConstraint(err) {
-			return fmt.Errorf("audit: append %d: %w", seq, err)
-		}
-		if err := l.loadHead(ctx); err != nil {
-			return err
-		}
+	var seq int64
+	var h Hash
+	var now time.Time
+	err := l.db.DurableTx(ctx, func(tx *store.Tx) error {
+		var err error
+		seq, h, now, err = chainTx(ctx, tx, l.opts.Now(), &e)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("audit: append %d: %w", seq, err)
 	}
+	l.seq, l.head, l.last = seq, h, now
+	return nil
 }
 
-// insert commits one row with synchronous=FULL on its connection, so the
-// entry is on disk (not only in the WAL's page cache) when it returns.
-func (l *Log) insert(ctx context.Context, seq int64, entry []byte, prev, h Hash) error {
-	conn, err := l.db.Conn(ctx)
+// chainTx appends e inside tx: it takes the chain lock, reads the head,
+// stamps e with now (never earlier than the head's time), and writes the
+// entry and its tree hashes. It returns the new entry's seq, hash and time.
+func chainTx(ctx context.Context, tx *store.Tx, now time.Time, e *Event) (int64, Hash, time.Time, error) {
+	if err := tx.Lock(ctx, chainLock); err != nil {
+		return 0, Hash{}, time.Time{}, err
+	}
+	seq, head, last, err := readHead(ctx, tx)
 	if err != nil {
-		return err
+		return 0, Hash{}, time.Time{}, err
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
-		return err
+	now = now.UTC().Round(0)
+	if now.Before(last) {
+		now = last // time never goes backwards in the log
 	}
-	// Restore the store's default for whoever uses the connection next.
-	defer conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=NORMAL")
-	tx, err := conn.BeginTx(ctx, nil)
+	e.Time = now
+	seq++
+	b, err := Encode(Entry{Seq: seq, Event: *e})
 	if err != nil {
-		return err
+		return seq, Hash{}, time.Time{}, err
 	}
-	defer tx.Rollback()
+	h := ChainHash(head, b)
 	if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log(seq, entry, prev, hash) VALUES(?, ?, ?, ?)",
-		seq, entry, prev[:], h[:]); err != nil {
-		return err
+		seq, b, head[:], h[:]); err != nil {
+		return seq, Hash{}, time.Time{}, err
 	}
-	if err := storeTree(ctx, tx, seq, entry); err != nil {
-		return err
+	if err := storeTree(ctx, tx, seq, b); err != nil {
+		return seq, Hash{}, time.Time{}, err
 	}
-	return tx.Commit()
+	return seq, h, now, nil
 }
 
 func isConstraint(err error) bool {

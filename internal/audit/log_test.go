@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
@@ -23,7 +25,7 @@ func TestRecordChainsFromGenesis(t *testing.T) {
 	e.record(t, l, 3)
 	var seq int64
 	var entry, prev, hash []byte
-	if err := e.db().QueryRow("SELECT seq, entry, prev, hash FROM audit_log WHERE seq = 1").Scan(&seq, &entry, &prev, &hash); err != nil {
+	if err := e.db().QueryRowContext(context.Background(), "SELECT seq, entry, prev, hash FROM audit_log WHERE seq = 1").Scan(&seq, &entry, &prev, &hash); err != nil {
 		t.Fatal(err)
 	}
 	g := Genesis()
@@ -71,9 +73,16 @@ func TestTriggersKeepLogAppendOnly(t *testing.T) {
 	l := e.open(t)
 	e.record(t, l, 2)
 	for _, q := range []string{"UPDATE audit_log SET entry = x'00' WHERE seq = 2", "DELETE FROM audit_log WHERE seq = 2",
-		"DELETE FROM audit_log"} {
-		if _, err := e.db().Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
+		"DELETE FROM audit_log", "UPDATE audit_tree SET hash = x'00'", "DELETE FROM audit_tree"} {
+		if _, err := e.db().ExecContext(context.Background(), tamperSQL(q)); err == nil || !strings.Contains(err.Error(), "append-only") {
 			t.Errorf("%s = %v, want the append-only trigger to refuse", q, err)
+		}
+	}
+	if storetest.Dialect() == store.Postgres { // TRUNCATE skips row triggers
+		for _, q := range []string{"TRUNCATE audit_log", "TRUNCATE audit_tree"} {
+			if _, err := e.db().ExecContext(context.Background(), q); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("%s = %v, want the append-only trigger to refuse", q, err)
+			}
 		}
 	}
 	if rep, err := e.verify(t, l); err != nil || rep.Verified != 3 {
@@ -195,7 +204,7 @@ func TestTimersWriteHeartbeatsAndCheckpoints(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		var beats int
-		if err := e.db().QueryRow(`SELECT count(*) FROM audit_log WHERE CAST(entry AS TEXT) LIKE '%"audit.heartbeat"%'`).Scan(&beats); err != nil {
+		if err := e.db().QueryRowContext(context.Background(), tamperSQL(`SELECT count(*) FROM audit_log WHERE CAST(entry AS TEXT) LIKE '%"audit.heartbeat"%'`)).Scan(&beats); err != nil {
 			t.Fatal(err)
 		}
 		raw, _ := ReadCheckpoints(e.opts().CheckpointPath)
@@ -272,7 +281,7 @@ func TestRemoteIPIsPseudonymous(t *testing.T) {
 	l := e.open(t)
 	e.record(t, l, 1)
 	var n int
-	e.db().QueryRow(`SELECT count(*) FROM audit_log WHERE CAST(entry AS TEXT) LIKE '%203.0.113.7%'`).Scan(&n)
+	e.db().QueryRowContext(context.Background(), tamperSQL(`SELECT count(*) FROM audit_log WHERE CAST(entry AS TEXT) LIKE '%203.0.113.7%'`)).Scan(&n)
 	if n != 0 {
 		t.Fatal("raw remote IP stored in the audit log")
 	}

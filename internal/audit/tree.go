@@ -2,10 +2,10 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 
+	"github.com/izwi-speech/izwi/internal/store"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
@@ -17,11 +17,8 @@ import (
 // (ProveExtends / CheckExtends). tlog's stored hashes live in audit_tree,
 // written in the same transaction as each entry.
 
-// querier is what a *sql.DB, *sql.Conn and *sql.Tx share.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+// querier is what a *store.Store and a *store.Tx share.
+type querier = store.Querier
 
 // hashReader reads tlog stored hashes from audit_tree through q.
 func hashReader(ctx context.Context, q querier) tlog.HashReader {
@@ -59,7 +56,7 @@ func storeTree(ctx context.Context, q querier, seq int64, entry []byte) error {
 
 // backfillTree stores tree hashes for entries written before the tree
 // existed (or by a build without it), in one transaction.
-func backfillTree(ctx context.Context, db *sql.DB, size int64) error {
+func backfillTree(ctx context.Context, db *store.Store, size int64) error {
 	var have int64
 	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM audit_tree").Scan(&have); err != nil {
 		return fmt.Errorf("audit: tree: %w", err)
@@ -75,21 +72,25 @@ func backfillTree(ctx context.Context, db *sql.DB, size int64) error {
 	if tlog.StoredHashCount(leaves) != have {
 		return fmt.Errorf("audit: tree table holds %d hashes, not a whole number of entries; run izwi audit verify", have)
 	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	for seq := leaves + 1; seq <= size; seq++ {
-		var entry []byte
-		if err := tx.QueryRowContext(ctx, "SELECT entry FROM audit_log WHERE seq = ?", seq).Scan(&entry); err != nil {
-			return fmt.Errorf("audit: tree backfill %d: %w", seq, err)
-		}
-		if err := storeTree(ctx, tx, seq, entry); err != nil {
+	return db.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.Lock(ctx, chainLock); err != nil {
 			return err
 		}
-	}
-	return tx.Commit()
+		var now int64 // another process may have backfilled meanwhile
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM audit_tree").Scan(&now); err != nil || now != have {
+			return err
+		}
+		for seq := leaves + 1; seq <= size; seq++ {
+			var entry []byte
+			if err := tx.QueryRowContext(ctx, "SELECT entry FROM audit_log WHERE seq = ?", seq).Scan(&entry); err != nil {
+				return fmt.Errorf("audit: tree backfill %d: %w", seq, err)
+			}
+			if err := storeTree(ctx, tx, seq, entry); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // treeRoot returns the Merkle root over the first size entries.
@@ -138,7 +139,7 @@ type Inclusion struct {
 
 // ProveEntry returns the proof that entry seq is among the first size
 // entries (1 ≤ seq ≤ size ≤ the log's size), from the stored tree.
-func ProveEntry(ctx context.Context, db *sql.DB, seq, size int64) (Inclusion, error) {
+func ProveEntry(ctx context.Context, db *store.Store, seq, size int64) (Inclusion, error) {
 	if seq < 1 || seq > size {
 		return Inclusion{}, fmt.Errorf("audit: prove entry %d of %d: out of range", seq, size)
 	}
@@ -175,7 +176,7 @@ func CheckEntry(p Inclusion, root Hash, entry []byte) error {
 
 // ProveExtends returns the proof that the tree of newSize entries extends
 // the tree of oldSize (the log was only appended to in between).
-func ProveExtends(ctx context.Context, db *sql.DB, oldSize, newSize int64) ([]Hash, error) {
+func ProveExtends(ctx context.Context, db *store.Store, oldSize, newSize int64) ([]Hash, error) {
 	if oldSize < 0 || oldSize > newSize {
 		return nil, errors.New("audit: prove extension: want 0 ≤ old size ≤ new size")
 	}

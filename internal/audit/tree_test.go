@@ -54,7 +54,7 @@ func TestInclusionProofs(t *testing.T) {
 		t.Fatal("no tree root")
 	}
 	var entries [][]byte
-	rows, _ := e.db().Query("SELECT entry FROM audit_log ORDER BY seq")
+	rows, _ := e.db().QueryContext(context.Background(), "SELECT entry FROM audit_log ORDER BY seq")
 	for rows.Next() {
 		var b []byte
 		rows.Scan(&b)

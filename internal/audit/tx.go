@@ -2,17 +2,16 @@ package audit
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
-	"time"
+
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // RecordTx appends e inside the caller's transaction on the same database,
 // so the audited change and its entry commit or roll back together: the
 // strongest form of "an action that cannot be audited does not happen".
 //
-//	err := st.Tx(ctx, func(tx *sql.Tx) error {
+//	err := st.Tx(ctx, func(tx *store.Tx) error {
 //		if _, err := tx.ExecContext(ctx, "UPDATE keys SET revoked = 1 WHERE id = ?", id); err != nil {
 //			return err
 //		}
@@ -29,46 +28,16 @@ import (
 // connection, which the transaction holds, so Record would wait for it.
 // Two RecordTx racing on separate connections make the later transaction
 // fail on the seq key (the caller retries or fails the action).
-func (l *Log) RecordTx(ctx context.Context, tx *sql.Tx, e Event) error {
+func (l *Log) RecordTx(ctx context.Context, tx *store.Tx, e Event) error {
 	e, err := normalize(e)
 	if err != nil {
 		return err
 	}
 	e.RemoteIP = pseudonymizeIP(l.ipKey, e.RemoteIP)
-	// Read the head inside tx: the in-memory head may be stale, and Record's
-	// seq conflict check reloads it once this commits.
-	seq, head := int64(0), Genesis()
-	var last time.Time
-	var entry, hash []byte
-	err = tx.QueryRowContext(ctx, "SELECT seq, entry, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &entry, &hash)
-	switch {
-	case errors.Is(err, sql.ErrNoRows): // the first entry
-	case err != nil:
-		return fmt.Errorf("audit: read head: %w", err)
-	default:
-		prev, derr := Decode(entry)
-		if derr != nil || len(hash) != HashSize {
-			return fmt.Errorf("audit: last entry %d is damaged; run izwi audit verify", seq)
-		}
-		copy(head[:], hash)
-		last = prev.Event.Time
-	}
-	now := l.opts.Now().UTC().Round(0)
-	if now.Before(last) {
-		now = last
-	}
-	e.Time = now
-	b, err := Encode(Entry{Seq: seq + 1, Event: e})
-	if err != nil {
-		return err
-	}
-	h := ChainHash(head, b)
-	if _, err := tx.ExecContext(ctx, "INSERT INTO audit_log(seq, entry, prev, hash) VALUES(?, ?, ?, ?)",
-		seq+1, b, head[:], h[:]); err != nil {
-		return fmt.Errorf("audit: append %d: %w", seq+1, err)
-	}
-	if err := storeTree(ctx, tx, seq+1, b); err != nil {
-		return err
+	// Chain to the head inside tx (under the chain lock): the in-memory
+	// head may be stale.
+	if _, _, _, err := chainTx(ctx, tx, l.opts.Now(), &e); err != nil {
+		return fmt.Errorf("audit: append: %w", err)
 	}
 	// Anchor it soon after the caller commits (the timers goroutine reads
 	// the committed head, so a rolled-back entry is never signed).

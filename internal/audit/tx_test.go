@@ -2,10 +2,11 @@ package audit
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // A change and its audit entry commit together or not at all, and Record
@@ -13,19 +14,19 @@ import (
 func TestRecordTxIsAtomicWithTheChange(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, err := e.db().Exec("CREATE TABLE widgets (id TEXT PRIMARY KEY)"); err != nil {
+	if _, err := e.db().ExecContext(context.Background(), "CREATE TABLE widgets (id TEXT PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
 	l := e.open(t)
 	count := func(q string) int {
 		var n int
-		if err := e.db().QueryRow(q).Scan(&n); err != nil {
+		if err := e.db().QueryRowContext(context.Background(), q).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
 	}
 	change := func(id string, ev Event, fail error) error {
-		return e.st.Tx(ctx, func(tx *sql.Tx) error {
+		return e.st.Tx(ctx, func(tx *store.Tx) error {
 			if _, err := tx.ExecContext(ctx, "INSERT INTO widgets(id) VALUES(?)", id); err != nil {
 				return err
 			}
@@ -71,7 +72,7 @@ func TestRecordTxEntriesAreSealed(t *testing.T) {
 	ctx := context.Background()
 	l := e.open(t)
 	for range 2 {
-		if err := e.st.Tx(ctx, func(tx *sql.Tx) error {
+		if err := e.st.Tx(ctx, func(tx *store.Tx) error {
 			return l.RecordTx(ctx, tx, Event{Actor: "key:k", Action: "key.create", Outcome: OutcomeOK})
 		}); err != nil {
 			t.Fatal(err)
@@ -81,7 +82,7 @@ func TestRecordTxEntriesAreSealed(t *testing.T) {
 	if rep, err := e.verify(t, l); err != nil || rep.Covered != 3 {
 		t.Fatalf("after tick: %+v, %v", rep, err)
 	}
-	e.st.Tx(ctx, func(tx *sql.Tx) error {
+	e.st.Tx(ctx, func(tx *store.Tx) error {
 		return l.RecordTx(ctx, tx, Event{Actor: "key:k", Action: "key.revoke", Outcome: OutcomeOK})
 	})
 	if err := l.Close(); err != nil {

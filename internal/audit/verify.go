@@ -3,11 +3,11 @@ package audit
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/store"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -110,7 +110,7 @@ func (r Report) First() (Problem, bool) {
 // signed checkpoints (the raw checkpoint file) under verifierKey. It returns
 // an error wrapping ErrTampered when anything is wrong, alongside the
 // report; other errors mean verification could not run.
-func Verify(ctx context.Context, db *sql.DB, checkpoints []byte, verifierKey string) (Report, error) {
+func Verify(ctx context.Context, db *store.Store, checkpoints []byte, verifierKey string) (Report, error) {
 	rows, err := db.QueryContext(ctx, "SELECT seq, entry, prev, hash FROM audit_log ORDER BY seq")
 	if err != nil {
 		return Report{}, fmt.Errorf("audit: read log: %w", err)

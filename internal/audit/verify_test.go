@@ -16,7 +16,7 @@ import (
 // readEntries returns every stored entry, decoded.
 func readEntries(t *testing.T, e *testEnv) []Entry {
 	t.Helper()
-	rows, err := e.db().Query("SELECT entry FROM audit_log ORDER BY seq")
+	rows, err := e.db().QueryContext(context.Background(), "SELECT entry FROM audit_log ORDER BY seq")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func rewriteChain(t *testing.T, e *testEnv, entries []Entry) {
 			t.Fatal(err)
 		}
 		h := ChainHash(head, b)
-		if _, err := e.db().Exec("INSERT INTO audit_log(seq, entry, prev, hash) VALUES(?,?,?,?)", en.Seq, b, head[:], h[:]); err != nil {
+		if _, err := e.db().ExecContext(context.Background(), "INSERT INTO audit_log(seq, entry, prev, hash) VALUES(?,?,?,?)", en.Seq, b, head[:], h[:]); err != nil {
 			t.Fatal(err)
 		}
 		head = h
@@ -96,12 +96,12 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		}, 4, "stored at 4"},
 		{"insert correctly linked", func(t *testing.T, e *testEnv) {
 			var prev []byte
-			if err := e.db().QueryRow("SELECT hash FROM audit_log WHERE seq = 3").Scan(&prev); err != nil {
+			if err := e.db().QueryRowContext(context.Background(), "SELECT hash FROM audit_log WHERE seq = 3").Scan(&prev); err != nil {
 				t.Fatal(err)
 			}
 			entry, hash := forgedRow(t, 4, prev, readEntries(t, e)[2].Event.Time)
 			e.exec(t, "UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 4", "UPDATE audit_log SET seq = seq - 999 WHERE seq >= 1000")
-			if _, err := e.db().Exec("INSERT INTO audit_log(seq, entry, prev, hash) VALUES(4, ?, ?, ?)", entry, prev, hash); err != nil {
+			if _, err := e.db().ExecContext(context.Background(), "INSERT INTO audit_log(seq, entry, prev, hash) VALUES(4, ?, ?, ?)", entry, prev, hash); err != nil {
 				t.Fatal(err)
 			}
 		}, 5, "stored at 5"},

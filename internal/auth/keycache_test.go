@@ -11,6 +11,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // twoProcesses opens the same database twice (separate connections, as
@@ -19,7 +20,7 @@ func twoProcesses(t *testing.T) (serve, cli *KeyStore, st *store.Store, clock *c
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, epoch := filepath.Join(dir, "izwi.db"), filepath.Join(dir, "izwi.db-keys-epoch")
+	db, epoch := storetest.Database(t), filepath.Join(dir, "izwi.db-keys-epoch")
 	clock = clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	open := func() (*KeyStore, *store.Store) {
 		s, err := store.Open(ctx, db)
@@ -86,7 +87,7 @@ func TestCacheHitsAndLimits(t *testing.T) {
 	}
 	// Delete the row behind the cache's back (no epoch bump): a hit must
 	// not notice, which shows it did not read the database.
-	if _, err := st.DB().Exec(`DELETE FROM auth_keys WHERE id = ?`, k.ID); err != nil {
+	if _, err := st.ExecContext(context.Background(), `DELETE FROM auth_keys WHERE id = ?`, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := serve.Verify(ctx, secret); err != nil {
@@ -117,7 +118,7 @@ func TestCacheMaxAge(t *testing.T) {
 	if _, err := serve.Verify(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.DB().Exec(`UPDATE auth_keys SET revoked_at = 1 WHERE id = ?`, k.ID); err != nil {
+	if _, err := st.ExecContext(context.Background(), `UPDATE auth_keys SET revoked_at = 1 WHERE id = ?`, k.ID); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(maxCacheAge)

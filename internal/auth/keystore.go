@@ -19,23 +19,43 @@ import (
 
 // keyMigrations is the auth component's schema (append-only). Times are
 // Unix seconds; a NULL expires_at never expires.
-var keyMigrations = []string{
-	`CREATE TABLE auth_keys (
-		id TEXT PRIMARY KEY,
-		lineage TEXT NOT NULL,
-		name TEXT NOT NULL,
-		scopes TEXT NOT NULL,
-		hash BLOB NOT NULL,
-		created_at INTEGER NOT NULL,
-		expires_at INTEGER,
-		revoked_at INTEGER,
-		last_used_at INTEGER,
-		limits TEXT NOT NULL DEFAULT '{}',
-		allow_cidrs TEXT NOT NULL DEFAULT '',
-		deny_cidrs TEXT NOT NULL DEFAULT '',
-		rotated_to TEXT
-	)`,
-	`CREATE INDEX auth_keys_lineage ON auth_keys(lineage)`,
+var keyMigrations = store.Migrations{
+	SQLite: []string{
+		`CREATE TABLE auth_keys (
+			id TEXT PRIMARY KEY,
+			lineage TEXT NOT NULL,
+			name TEXT NOT NULL,
+			scopes TEXT NOT NULL,
+			hash BLOB NOT NULL,
+			created_at INTEGER NOT NULL,
+			expires_at INTEGER,
+			revoked_at INTEGER,
+			last_used_at INTEGER,
+			limits TEXT NOT NULL DEFAULT '{}',
+			allow_cidrs TEXT NOT NULL DEFAULT '',
+			deny_cidrs TEXT NOT NULL DEFAULT '',
+			rotated_to TEXT
+		)`,
+		`CREATE INDEX auth_keys_lineage ON auth_keys(lineage)`,
+	},
+	Postgres: []string{
+		`CREATE TABLE auth_keys (
+			id TEXT PRIMARY KEY,
+			lineage TEXT NOT NULL,
+			name TEXT NOT NULL,
+			scopes TEXT NOT NULL,
+			hash BYTEA NOT NULL,
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT,
+			revoked_at BIGINT,
+			last_used_at BIGINT,
+			limits TEXT NOT NULL DEFAULT '{}',
+			allow_cidrs TEXT NOT NULL DEFAULT '',
+			deny_cidrs TEXT NOT NULL DEFAULT '',
+			rotated_to TEXT
+		)`,
+		`CREATE INDEX auth_keys_lineage ON auth_keys(lineage)`,
+	},
 }
 
 // lastUsedGranularity keeps last_used coarse: at most one write per key per
@@ -125,12 +145,12 @@ type KeyStoreConfig struct {
 // transaction, so a key change and its audit entry commit together
 // (*audit.Log implements it).
 type TxRecorder interface {
-	RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error
+	RecordTx(ctx context.Context, tx *store.Tx, e audit.Event) error
 }
 
 // KeyStore keeps API keys in the database, hashed.
 type KeyStore struct {
-	db      *sql.DB
+	db      *store.Store
 	pepper  []byte
 	audit   audit.Recorder
 	txAudit TxRecorder // cfg.Audit when it implements TxRecorder
@@ -160,14 +180,14 @@ func NewKeyStore(ctx context.Context, st *store.Store, cfg KeyStoreConfig) (*Key
 	if cfg.Audit == nil {
 		return nil, errors.New("auth: key store needs an audit recorder")
 	}
-	if err := st.Migrate(ctx, "auth", keyMigrations); err != nil {
+	if err := Migrate(ctx, st); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	now := cfg.Now
 	if now == nil {
 		now = time.Now
 	}
-	ks := &KeyStore{db: st.DB(), pepper: cfg.Pepper, audit: cfg.Audit, now: now, policies: map[string]Policy{}}
+	ks := &KeyStore{db: st, pepper: cfg.Pepper, audit: cfg.Audit, now: now, policies: map[string]Policy{}}
 	ks.txAudit, _ = cfg.Audit.(TxRecorder)
 	ks.hasher = newHasher(cfg.Pepper)
 	ks.onRevoke = cfg.OnRevoke
@@ -179,7 +199,7 @@ func NewKeyStore(ctx context.Context, st *store.Store, cfg KeyStoreConfig) (*Key
 			return nil, err
 		}
 	}
-	if ks.verify, err = ks.db.PrepareContext(ctx, `SELECT `+keyColumns+`, hash FROM auth_keys WHERE id = ?`); err != nil {
+	if ks.verify, err = ks.db.Prepare(ctx, `SELECT `+keyColumns+`, hash FROM auth_keys WHERE id = ?`); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
 	ks.dummy = hashKey(cfg.Pepper, "dummy", newKeySecret())
@@ -254,7 +274,7 @@ func (ks *KeyStore) Create(ctx context.Context, who Actor, spec KeySpec) (Key, s
 }
 
 // insert stores k (and, in the same transaction, runs then), audited.
-func (ks *KeyStore) insert(ctx context.Context, who Actor, action string, k Key, secret string, then func(*sql.Tx) error) error {
+func (ks *KeyStore) insert(ctx context.Context, who Actor, action string, k Key, secret string, then func(*store.Tx) error) error {
 	details := map[string]string{"scopes": joinScopes(k.Scopes)}
 	if k.ID != k.Lineage {
 		details["lineage"] = k.Lineage
@@ -263,7 +283,7 @@ func (ks *KeyStore) insert(ctx context.Context, who Actor, action string, k Key,
 	if limits == "" {
 		limits = "{}"
 	}
-	return ks.change(ctx, who, action, "key:"+k.ID, details, func(tx *sql.Tx) error {
+	return ks.change(ctx, who, action, "key:"+k.ID, details, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO auth_keys(id, lineage, name, scopes, hash, created_at, expires_at, limits, allow_cidrs, deny_cidrs)
 			VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`, k.ID, k.Lineage, k.Name, joinScopes(k.Scopes), hashKey(ks.pepper, k.ID, secret),
 			k.Created.Unix(), nullTime(k.Expires), limits, joinPrefixes(k.Allow), joinPrefixes(k.Deny)); err != nil {
@@ -280,7 +300,7 @@ func (ks *KeyStore) insert(ctx context.Context, who Actor, action string, k Key,
 // join the transaction (audit.Log.RecordTx): both commit or neither. With
 // a plain Recorder it audits first, so an action that cannot be audited
 // never happens, and records an "error" entry if the change then fails.
-func (ks *KeyStore) change(ctx context.Context, who Actor, action, target string, details map[string]string, fn func(*sql.Tx) error) error {
+func (ks *KeyStore) change(ctx context.Context, who Actor, action, target string, details map[string]string, fn func(*store.Tx) error) error {
 	if ks.epoch == nil {
 		return ks.commitAudited(ctx, who, action, target, details, fn)
 	}
@@ -298,10 +318,10 @@ func (ks *KeyStore) change(ctx context.Context, who Actor, action, target string
 	return err
 }
 
-func (ks *KeyStore) commitAudited(ctx context.Context, who Actor, action, target string, details map[string]string, fn func(*sql.Tx) error) error {
+func (ks *KeyStore) commitAudited(ctx context.Context, who Actor, action, target string, details map[string]string, fn func(*store.Tx) error) error {
 	ev := ks.event(who, action, target, "ok", details)
 	if ks.txAudit != nil {
-		err := ks.tx(ctx, func(tx *sql.Tx) error {
+		err := ks.tx(ctx, func(tx *store.Tx) error {
 			if err := fn(tx); err != nil {
 				return err
 			}
@@ -334,7 +354,7 @@ func (ks *KeyStore) Revoke(ctx context.Context, who Actor, id string) error {
 	if !k.Revoked.IsZero() {
 		return nil // idempotent
 	}
-	err = ks.change(ctx, who, "key.revoke", "key:"+id, nil, func(tx *sql.Tx) error {
+	err = ks.change(ctx, who, "key.revoke", "key:"+id, nil, func(tx *store.Tx) error {
 		_, err := tx.ExecContext(ctx, `UPDATE auth_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ks.now().Unix(), id)
 		return err
 	})
@@ -357,7 +377,7 @@ func (ks *KeyStore) Rotate(ctx context.Context, who Actor, id string) (Key, stri
 	nid, secret := newKeyID(), newKeySecret()
 	k := old
 	k.ID, k.Created, k.LastUsed, k.RotatedTo = nid, ks.now().UTC().Truncate(time.Second), time.Time{}, ""
-	err = ks.insert(ctx, who, "key.rotate", k, secret, func(tx *sql.Tx) error {
+	err = ks.insert(ctx, who, "key.rotate", k, secret, func(tx *store.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE auth_keys SET revoked_at = ?, rotated_to = ? WHERE id = ? AND revoked_at IS NULL`,
 			ks.now().Unix(), nid, id)
 		if err != nil {
@@ -386,14 +406,15 @@ func (ks *KeyStore) event(who Actor, action, target, outcome string, details map
 		Outcome: outcome, RemoteIP: who.RemoteIP, RequestID: who.RequestID, Details: details}
 }
 
-func (ks *KeyStore) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := ks.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+func (ks *KeyStore) tx(ctx context.Context, fn func(*store.Tx) error) error {
+	return ks.db.Tx(ctx, fn)
+}
+
+// Component names the auth tables' migrations in the store.
+const Component = "auth"
+
+// Migrate brings the auth tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, keyMigrations)
 }

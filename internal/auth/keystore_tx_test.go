@@ -2,9 +2,7 @@ package auth
 
 import (
 	"context"
-	"database/sql"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // txAudit records inside the caller's transaction, or fails.
@@ -21,7 +20,7 @@ type txAudit struct {
 	inTx   int
 }
 
-func (a *txAudit) RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error {
+func (a *txAudit) RecordTx(ctx context.Context, tx *store.Tx, e audit.Event) error {
 	if a.failTx {
 		return errors.New("audit: chain broken")
 	}
@@ -33,7 +32,7 @@ func (a *txAudit) RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error
 // together: a failed entry rolls the change back.
 func TestChangeAuditedInSameTransaction(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "izwi.db"))
+	st, err := store.Open(ctx, storetest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +69,7 @@ func TestChangeAuditedInSameTransaction(t *testing.T) {
 func TestRealAuditLog(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	st, err := store.Open(ctx, filepath.Join(dir, "izwi.db"))
+	st, err := store.Open(ctx, storetest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +95,14 @@ func TestRealAuditLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	var n int
-	if err := st.DB().QueryRow(`SELECT count(*) FROM audit_log`).Scan(&n); err != nil {
+	if err := st.QueryRowContext(context.Background(), `SELECT count(*) FROM audit_log`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	if n < 2 {
 		t.Fatalf("%d audit entries", n)
 	}
 	var blob string
-	rows, _ := st.DB().Query(`SELECT * FROM audit_log`)
+	rows, _ := st.QueryContext(context.Background(), `SELECT * FROM audit_log`)
 	cols, _ := rows.Columns()
 	for rows.Next() {
 		vals := make([]any, len(cols))

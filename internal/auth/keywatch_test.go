@@ -10,6 +10,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit/audittest"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // A key revoked by another process reaches this process's OnRevoke on the
@@ -17,7 +18,7 @@ import (
 func TestWatchRevocationsFromAnotherProcess(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, epoch := filepath.Join(dir, "izwi.db"), filepath.Join(dir, "epoch")
+	db, epoch := storetest.Database(t), filepath.Join(dir, "epoch")
 	clock := clocktest.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	var seen []string
 	open := func(onRevoke func(string)) *KeyStore {

@@ -10,9 +10,11 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"path/filepath"
 	"strings"
 
+	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -43,6 +45,7 @@ type Config struct {
 	Telemetry Telemetry `json:"telemetry" toml:"telemetry"`
 	Audit     Audit     `json:"audit" toml:"audit"`
 	Live      Live      `json:"live" toml:"live"`
+	WebRTC    WebRTC    `json:"webrtc" toml:"webrtc"`
 	Viewers   Viewers   `json:"viewers" toml:"viewers"`
 	Chat      Chat      `json:"chat" toml:"chat"`
 	Vault     Vault     `json:"vault" toml:"vault"`
@@ -87,9 +90,44 @@ type Data struct {
 	// as the embedded one, every file pinned by SHA-256), merged with the
 	// embedded catalogue. Default none.
 	LocalCatalog string `json:"local_catalog,omitempty" toml:"local_catalog"`
-	// Database is the SQLite file for configuration, keys, usage and audit
-	// records (never audio or words). Default <Dir>/izwi.db.
+	// Database holds configuration, keys, usage and audit records (never
+	// audio or words): a SQLite file, or a PostgreSQL DSN (postgres://...)
+	// for several processes sharing one database. A DSN here must carry no
+	// password; give one that does in DatabaseFile. Default <Dir>/izwi.db.
 	Database string `json:"database,omitempty" toml:"database"`
+	// DatabaseFile names a file holding the database (a DSN with its
+	// password), readable by its owner only: a systemd credential, say.
+	// Exclusive with Database. Default none.
+	DatabaseFile string `json:"database_file,omitempty" toml:"database_file"`
+}
+
+// DatabaseName returns the database to open: Database, or what
+// DatabaseFile holds. Only the store sees it; never print it.
+func (d Data) DatabaseName() (string, error) {
+	if d.DatabaseFile == "" {
+		return d.Database, nil
+	}
+	sec, err := secrets.ReadFile(d.DatabaseFile)
+	if err != nil {
+		return "", fmt.Errorf("config: data.database_file: %w", err)
+	}
+	return sec.Reveal(), nil
+}
+
+// Validate checks the database settings alone (izwi migrate's target).
+func (d Data) Validate() error { return errors.Join(d.validate()...) }
+
+func (d Data) validate() []error {
+	var errs []error
+	if d.DatabaseFile != "" && d.Database != "" {
+		errs = append(errs, errors.New("config: data.database and data.database_file are both set; keep one"))
+	}
+	if u, err := url.Parse(d.Database); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
+		if _, ok := u.User.Password(); ok || u.Query().Has("password") {
+			errs = append(errs, errors.New("config: data.database holds a password; put the DSN in a file named by data.database_file (or a systemd credential) instead"))
+		}
+	}
+	return errs
 }
 
 // Log configures the JSON logger.
@@ -196,7 +234,7 @@ func (c Config) Defaults() Config {
 	if c.Data.ModelsDir == "" {
 		c.Data.ModelsDir = filepath.Join(c.Data.Dir, "models")
 	}
-	if c.Data.Database == "" {
+	if c.Data.Database == "" && c.Data.DatabaseFile == "" {
 		c.Data.Database = filepath.Join(c.Data.Dir, "izwi.db")
 	}
 	if c.Log.Level == "" {
@@ -210,6 +248,7 @@ func (c Config) Defaults() Config {
 	c.Telemetry = c.Telemetry.defaults(c)
 	c.Audit = c.Audit.defaults(c)
 	c.Live = c.Live.defaults(c)
+	c.WebRTC = c.WebRTC.defaults(c)
 	c.Viewers = c.Viewers.defaults(c)
 	c.Chat = c.Chat.defaults(c)
 	c.Vault = c.Vault.defaults(c)
@@ -270,9 +309,9 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Engines.validateChains()...)
-	for _, section := range [][]error{c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
+	for _, section := range [][]error{c.Data.validate(), c.Auth.validate(), c.JWT.validate(), c.Limits.validate(), c.Admin.validate(),
 		c.TLS.validate(), c.Telemetry.validate(), c.Audit.validate(),
-		c.Live.validate(), c.Viewers.validate(), c.Chat.validate(), c.Vault.validate(), c.Privacy.validate()} {
+		c.Live.validate(), c.WebRTC.validate(), c.Viewers.validate(), c.Chat.validate(), c.Vault.validate(), c.Privacy.validate()} {
 		errs = append(errs, section...)
 	}
 	return errors.Join(errs...)

@@ -34,6 +34,10 @@ type Limits struct {
 	// MaxSessions caps concurrent live sessions per subject
 	// (IZWI_LIMITS_MAX_SESSIONS).
 	MaxSessions int `json:"max_sessions,omitempty" toml:"max_sessions"`
+	// RequestsPerDay caps requests per UTC day, counted in the database so
+	// that every process sharing it enforces one total
+	// (IZWI_LIMITS_REQUESTS_PER_DAY).
+	RequestsPerDay int64 `json:"requests_per_day,omitempty" toml:"requests_per_day"`
 	// AudioMinutesPerDay caps audio processed per UTC day
 	// (IZWI_LIMITS_AUDIO_MINUTES_PER_DAY).
 	AudioMinutesPerDay float64 `json:"audio_minutes_per_day,omitempty" toml:"audio_minutes_per_day"`
@@ -77,6 +81,9 @@ func (x Limits) defaults(Config) Limits {
 	if x.MaxSessions == 0 {
 		x.MaxSessions = DefaultLimitMaxSessions
 	}
+	if x.RequestsPerDay == 0 {
+		x.RequestsPerDay = Unlimited
+	}
 	if x.AudioMinutesPerDay == 0 {
 		x.AudioMinutesPerDay = Unlimited
 	}
@@ -118,6 +125,7 @@ func (x Limits) validate() []error {
 	num("rps", x.RPS)
 	num("burst", float64(x.Burst))
 	num("max_sessions", float64(x.MaxSessions))
+	num("requests_per_day", float64(x.RequestsPerDay))
 	num("audio_minutes_per_day", x.AudioMinutesPerDay)
 	num("chat_tokens_per_second", x.ChatTokensPerSecond)
 	num("chat_tokens_per_day", float64(x.ChatTokensPerDay))
@@ -171,6 +179,7 @@ func (x *Limits) applyEnv(e envReader) {
 	float("IZWI_LIMITS_RPS", &x.RPS)
 	e.Int("IZWI_LIMITS_BURST", &x.Burst)
 	e.Int("IZWI_LIMITS_MAX_SESSIONS", &x.MaxSessions)
+	int64v("IZWI_LIMITS_REQUESTS_PER_DAY", &x.RequestsPerDay)
 	float("IZWI_LIMITS_AUDIO_MINUTES_PER_DAY", &x.AudioMinutesPerDay)
 	float("IZWI_LIMITS_CHAT_TOKENS_PER_SECOND", &x.ChatTokensPerSecond)
 	int64v("IZWI_LIMITS_CHAT_TOKENS_PER_DAY", &x.ChatTokensPerDay)
@@ -183,7 +192,7 @@ func (x *Limits) applyEnv(e envReader) {
 
 // envVars lists the IZWI_* variables applyEnv reads.
 func (x Limits) envVars() []string {
-	return []string{"IZWI_LIMITS_RPS", "IZWI_LIMITS_BURST", "IZWI_LIMITS_MAX_SESSIONS", "IZWI_LIMITS_AUDIO_MINUTES_PER_DAY",
+	return []string{"IZWI_LIMITS_RPS", "IZWI_LIMITS_BURST", "IZWI_LIMITS_MAX_SESSIONS", "IZWI_LIMITS_REQUESTS_PER_DAY", "IZWI_LIMITS_AUDIO_MINUTES_PER_DAY",
 		"IZWI_LIMITS_CHAT_TOKENS_PER_SECOND", "IZWI_LIMITS_CHAT_TOKENS_PER_DAY", "IZWI_LIMITS_FAILED_AUTH_PER_MINUTE", "IZWI_LIMITS_FLUSH_INTERVAL",
 		"IZWI_LIMITS_IP_ALLOW", "IZWI_LIMITS_IP_DENY", "IZWI_LIMITS_TRUSTED_PROXIES"}
 }

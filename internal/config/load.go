@@ -111,7 +111,7 @@ func EnvVars() []string {
 	vars = append(vars, chainEnvVars()...)
 	for _, section := range [][]string{c.Auth.envVars(), c.JWT.envVars(), c.Limits.envVars(), c.Admin.envVars(),
 		c.TLS.envVars(), c.Telemetry.envVars(), c.Audit.envVars(),
-		c.Live.envVars(), c.Viewers.envVars(), c.Chat.envVars(), c.Vault.envVars(), c.Privacy.envVars()} {
+		c.Live.envVars(), c.WebRTC.envVars(), c.Viewers.envVars(), c.Chat.envVars(), c.Vault.envVars(), c.Privacy.envVars()} {
 		vars = append(vars, section...)
 	}
 	return vars
@@ -146,6 +146,7 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	str("IZWI_MODELS_DIR", &c.Data.ModelsDir)
 	str("IZWI_LOCAL_CATALOG", &c.Data.LocalCatalog)
 	str("IZWI_DATABASE", &c.Data.Database)
+	str("IZWI_DATABASE_FILE", &c.Data.DatabaseFile)
 	str("IZWI_LOG_LEVEL", &c.Log.Level)
 	str("IZWI_BUS_URL", &c.Bus.URL)
 	str("IZWI_BUS_LISTEN", &c.Bus.Listen)
@@ -159,6 +160,7 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	c.Telemetry.applyEnv(e)
 	c.Audit.applyEnv(e)
 	c.Live.applyEnv(e)
+	c.WebRTC.applyEnv(e)
 	c.Viewers.applyEnv(e)
 	c.Chat.applyEnv(e)
 	c.Vault.applyEnv(e)

@@ -3,7 +3,6 @@ package consent
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -16,17 +15,22 @@ import (
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/leaktest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
-func TestMain(m *testing.M) { leaktest.Main(m, "internal/consent") }
+// The package's tests are its store conformance suite: they run on SQLite,
+// then on PostgreSQL.
+func TestMain(m *testing.M) {
+	os.Exit(leaktest.Check(storetest.Main(m, storetest.Postgres{}), "internal/consent"))
+}
 
 type recorder struct {
 	mu     sync.Mutex
 	events []audit.Event
 }
 
-func (r *recorder) RecordTx(_ context.Context, _ *sql.Tx, e audit.Event) error {
+func (r *recorder) RecordTx(_ context.Context, _ *store.Tx, e audit.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
@@ -56,7 +60,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	r := &rig{db: filepath.Join(dir, "izwi.db"), rec: &recorder{}, clock: clocktest.New(time.Unix(1_800_000_000, 0))}
+	r := &rig{db: storetest.Database(t), rec: &recorder{}, clock: clocktest.New(time.Unix(1_800_000_000, 0))}
 	st, err := store.Open(ctx, r.db)
 	if err != nil {
 		t.Fatal(err)
@@ -250,7 +254,7 @@ func TestErase(t *testing.T) {
 	ctx := context.Background()
 	rec, _ := r.svc.Record(ctx, grant("subject:0007aaaa"))
 	var sealed []byte
-	r.st.DB().QueryRow("SELECT sealed FROM consent_records WHERE id = ?", rec.ID).Scan(&sealed)
+	r.st.QueryRowContext(context.Background(), "SELECT sealed FROM consent_records WHERE id = ?", rec.ID).Scan(&sealed)
 	n, err := r.svc.Erase(ctx, "subject:0007aaaa", "user:dpo")
 	if err != nil || n != 1 {
 		t.Fatalf("Erase: %d %v", n, err)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -90,7 +91,7 @@ func reasonCode(r string) bool {
 // end moves an active record to status and shreds the subject key.
 func (s *Service) end(ctx context.Context, id, actor, reason string, status Status, action string) error {
 	var subject, cur string
-	err := s.st.Tx(ctx, func(tx *sql.Tx) error {
+	err := s.st.Tx(ctx, func(tx *store.Tx) error {
 		if err := tx.QueryRowContext(ctx, "SELECT subject, status FROM consent_records WHERE id = ?", id).Scan(&subject, &cur); err != nil {
 			return err
 		}
@@ -145,8 +146,8 @@ func (s *Service) Erase(ctx context.Context, subject, actor string) (int, error)
 		return 0, fmt.Errorf("consent: erase: %w", err)
 	}
 	for i, id := range ids {
-		err := s.st.Tx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+		err := s.st.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.SecureDelete(ctx); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "UPDATE consent_records SET status = 'erased', sealed = NULL WHERE id = ?", id); err != nil {
@@ -181,7 +182,7 @@ func (s *Service) Export(ctx context.Context, subject, actor string) ([]Record, 
 		}
 		out = append(out, r)
 	}
-	err = s.st.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.st.Tx(ctx, func(tx *store.Tx) error {
 		return s.rec.RecordTx(ctx, tx, auditExport(actor, subject, len(out)))
 	})
 	if err != nil {

@@ -32,7 +32,7 @@ type Vault interface {
 
 // TxRecorder audits a change inside its transaction (*audit.Log).
 type TxRecorder interface {
-	RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error
+	RecordTx(ctx context.Context, tx *store.Tx, e audit.Event) error
 }
 
 var (
@@ -53,7 +53,7 @@ type Options struct {
 // Safe for concurrent use.
 type Service struct {
 	st    *store.Store
-	db    *sql.DB
+	db    *store.Store
 	vault Vault
 	rec   TxRecorder
 	log   *slog.Logger
@@ -65,10 +65,10 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	if opts.Store == nil || opts.Vault == nil || opts.Audit == nil {
 		return nil, errors.New("consent: a store, a vault and an audit recorder are required")
 	}
-	if err := opts.Store.Migrate(ctx, "consent", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("consent: %w", err)
 	}
-	s := &Service{st: opts.Store, db: opts.Store.DB(), vault: opts.Vault, rec: opts.Audit, log: opts.Logger, now: opts.Now}
+	s := &Service{st: opts.Store, db: opts.Store, vault: opts.Vault, rec: opts.Audit, log: opts.Logger, now: opts.Now}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -78,8 +78,8 @@ func New(ctx context.Context, opts Options) (*Service, error) {
 	return s, nil
 }
 
-func migrations() []string {
-	return []string{
+func migrations() store.Migrations {
+	return store.Portable(
 		`CREATE TABLE consent_records (
 			id TEXT PRIMARY KEY,
 			subject TEXT NOT NULL,
@@ -99,7 +99,7 @@ func migrations() []string {
 			reason TEXT NOT NULL DEFAULT '',
 			PRIMARY KEY (consent_id, seq)
 		)`,
-	}
+	)
 }
 
 // validate checks a grant and fills its defaults.
@@ -166,7 +166,7 @@ func (s *Service) Record(ctx context.Context, g Grant) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("consent: seal: %w", err)
 	}
-	err = s.st.Tx(ctx, func(tx *sql.Tx) error {
+	err = s.st.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO consent_records (id, subject, purpose, status, given_at, deadline, sealed)
 			VALUES (?, ?, ?, 'active', ?, ?, ?)`, r.ID, r.Subject, string(r.Purpose), now.UnixNano(), r.Deadline.UnixNano(), sealed); err != nil {
 			return err
@@ -182,7 +182,7 @@ func (s *Service) Record(ctx context.Context, g Grant) (Record, error) {
 }
 
 // change appends a history entry and its audit event inside tx.
-func (s *Service) change(ctx context.Context, tx *sql.Tx, id string, c Change, action string, details map[string]string) error {
+func (s *Service) change(ctx context.Context, tx *store.Tx, id string, c Change, action string, details map[string]string) error {
 	if _, err := tx.ExecContext(ctx, `INSERT INTO consent_history (consent_id, seq, at, status, actor, reason)
 		VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM consent_history WHERE consent_id = ?), ?, ?, ?, ?)`,
 		id, id, c.At.UnixNano(), string(c.Status), c.Actor, c.Reason); err != nil {
@@ -211,4 +211,13 @@ func (s *Service) Active(ctx context.Context, subject string, purpose Purpose) (
 		return Record{}, fmt.Errorf("consent: %w", err)
 	}
 	return s.get(ctx, id)
+}
+
+// Component names the consent tables' migrations in the store.
+const Component = "consent"
+
+// Migrate brings the consent tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

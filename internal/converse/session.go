@@ -18,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/recognize"
+	"github.com/izwi-speech/izwi/internal/streams"
 )
 
 // writeTimeout bounds one message to a client that stopped reading.
@@ -217,7 +218,7 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, ctl <-chan
 	s.arrMu.Unlock()
 	idle := time.NewTicker(min(s.opts.IdleTimeout/4, s.opts.RecheckEvery, time.Second))
 	defer idle.Stop()
-	lastCheck := time.Now()
+	guard := CredentialGuard(s.who, s.opts.Recheck, s.opts.RecheckEvery)
 	for {
 		var turnDone <-chan turnResult
 		if s.cur != nil {
@@ -233,17 +234,8 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, ctl <-chan
 			if s.cur == nil && quiet > s.opts.IdleTimeout {
 				return closeWith{websocket.StatusPolicyViolation, "idle: no audio or message"}
 			}
-			if s.who == nil {
-				continue
-			}
-			if exp := s.who.Expires; !exp.IsZero() && !time.Now().Before(exp) {
-				return closeWith{websocket.StatusPolicyViolation, "credential expired"}
-			}
-			if s.opts.Recheck != nil && time.Since(lastCheck) >= s.opts.RecheckEvery {
-				lastCheck = time.Now()
-				if err := s.opts.Recheck(ctx, *s.who); err != nil && ctx.Err() == nil {
-					return closeWith{websocket.StatusPolicyViolation, "credential no longer valid"}
-				}
+			if why := guard.Check(ctx); why != "" {
+				return closeWith{websocket.StatusPolicyViolation, why}
 			}
 		case end := <-readEnd:
 			return end
@@ -265,6 +257,21 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, ctl <-chan
 			}
 		}
 	}
+}
+
+// CredentialGuard checks a long-lived stream's caller (who may be nil):
+// its credential's expiry, and recheck (nil: none) every so often. The
+// Realtime API's sessions use it too.
+func CredentialGuard(who *auth.Principal, recheck func(ctx context.Context, p auth.Principal) error, every time.Duration) *streams.Guard {
+	g := &streams.Guard{RecheckEvery: every}
+	if who != nil {
+		p := *who
+		g.Expires = p.Expires
+		if recheck != nil {
+			g.Recheck = func(ctx context.Context) error { return recheck(ctx, p) }
+		}
+	}
+	return g
 }
 
 // handle reacts to one pipeline event.

@@ -3,10 +3,7 @@ package converse
 import (
 	"context"
 	"errors"
-	"strings"
-	"sync"
 	"time"
-	"unicode"
 
 	"github.com/coder/websocket"
 
@@ -48,42 +45,22 @@ func (s *session) startTurn(ctx context.Context, user string, endOfSpeech, endpo
 }
 
 // reply streams the chat answer, speaking it sentence by sentence while it
-// arrives, and reports the turn. Cancelled (barge-in), it stops at once
-// and sends nothing more.
+// arrives (Respond), and reports the turn. Cancelled (barge-in), it stops
+// at once and sends nothing more.
 func (s *session) reply(ctx context.Context, n int, msgs []chat.Message, endOfSpeech, endpoint time.Time) turnResult {
-	sentences := make(chan string, 64)
 	sp := &speaker{s: s, n: n}
-	var wg sync.WaitGroup
-	wg.Go(func() { sp.run(ctx, sentences) })
-	var text strings.Builder
-	var firstToken time.Time
-	var split splitter
-	usage, err := s.opts.Chat.Stream(ctx, s.who, s.model, msgs, func(d string) error {
-		if firstToken.IsZero() {
-			firstToken = time.Now()
-		}
-		text.WriteString(d)
-		if err := s.send(ctx, Event{Type: evDelta, Turn: n, Text: d}); err != nil {
-			return err
-		}
-		for _, sentence := range split.push(d) {
-			select {
-			case sentences <- sentence:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
-	})
-	if rest := split.flush(); rest != "" && err == nil {
-		select {
-		case sentences <- rest:
-		case <-ctx.Done():
-		}
+	ans, err := Respond(ctx, Reply{Chat: s.opts.Chat, Who: s.who, Model: s.model, Messages: msgs,
+		Synthesizer: s.opts.Synthesizer, Voice: s.cfg.Voice, Logger: s.log},
+		func(d string) error { return s.send(ctx, Event{Type: evDelta, Turn: n, Text: d}) },
+		func(samples []float32) error {
+			sp.buf = append(sp.buf, samples...)
+			return sp.frames(ctx, false)
+		})
+	if ctx.Err() == nil {
+		_ = sp.frames(ctx, true)
 	}
-	close(sentences)
-	wg.Wait()
-	res := turnResult{text: text.String()}
+	usage, firstToken := ans.Usage, ans.FirstToken
+	res := turnResult{text: ans.Text}
 	if ctx.Err() != nil {
 		res.interrupted = true
 		return res
@@ -131,25 +108,6 @@ type speaker struct {
 	buf     []float32 // samples not yet a whole frame
 }
 
-func (sp *speaker) run(ctx context.Context, sentences <-chan string) {
-	syn := sp.s.opts.Synthesizer
-	for sentence := range sentences {
-		if ctx.Err() != nil {
-			continue // drain so the producer never blocks
-		}
-		err := syn.Synthesize(ctx, speech.SynthesisRequest{Text: sentence, Voice: sp.s.cfg.Voice}, func(samples []float32) error {
-			sp.buf = append(sp.buf, samples...)
-			return sp.frames(ctx, false)
-		})
-		if err != nil && ctx.Err() == nil && !errors.Is(err, speech.ErrBadInput) {
-			sp.s.log.Warn("converse: synthesis failed", "turn", sp.n, "err", err)
-		}
-	}
-	if ctx.Err() == nil {
-		_ = sp.frames(ctx, true)
-	}
-}
-
 // frames sends the whole frames buffered (and, at the end, the rest),
 // no faster than Pace times real time plus Lead.
 func (sp *speaker) frames(ctx context.Context, last bool) error {
@@ -194,47 +152,4 @@ func (sp *speaker) pace(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// splitter cuts streamed text into sentences to synthesize: at . ! ? ; or
-// a newline followed by space, or at a space once a piece grows long, so
-// the first audio does not wait for the whole answer.
-type splitter struct{ buf strings.Builder }
-
-const maxPiece = 160
-
-func (sp *splitter) push(d string) []string {
-	sp.buf.WriteString(d)
-	var out []string
-	s := sp.buf.String()
-	for {
-		cut := -1
-		for i, r := range s {
-			if r == '\n' || ((r == '.' || r == '!' || r == '?' || r == ';') && i+1 < len(s) && unicode.IsSpace(rune(s[i+1]))) {
-				cut = i + 1
-				break
-			}
-		}
-		if cut < 0 && len(s) > maxPiece {
-			if sp := strings.LastIndexAny(s[:maxPiece], " ,"); sp > 0 {
-				cut = sp + 1
-			}
-		}
-		if cut < 0 {
-			break
-		}
-		if piece := strings.TrimSpace(s[:cut]); piece != "" {
-			out = append(out, piece)
-		}
-		s = s[cut:]
-	}
-	sp.buf.Reset()
-	sp.buf.WriteString(s)
-	return out
-}
-
-func (sp *splitter) flush() string {
-	s := strings.TrimSpace(sp.buf.String())
-	sp.buf.Reset()
-	return s
 }

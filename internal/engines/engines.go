@@ -39,6 +39,9 @@ type Status struct {
 	Info *speech.EngineInfo `json:"info,omitempty"`
 	// Serving is, for a chain, how many streams each engine serves now.
 	Serving map[string]int `json:"serving,omitempty"`
+	// Prepared sums up the prepared-text adaptations the role's engines
+	// keep (counts and sizes, never words).
+	Prepared []speech.ContextStats `json:"prepared,omitempty"`
 }
 
 // Set is the engines loaded for one process. Fields are nil for roles that
@@ -185,6 +188,9 @@ func (s *Set) Status() []Status {
 		}
 		if sv, ok := v.(Server); ok {
 			out[i].Serving = sv.Serving()
+		}
+		if cs, ok := v.(speech.ContextStatser); ok {
+			out[i].Prepared = cs.ContextStats()
 		}
 	}
 	return out

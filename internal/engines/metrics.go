@@ -33,25 +33,44 @@ func (c setCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c setCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, u := range c.s.Streams() {
+		ch <- prometheus.MustNewConstMetric(descInUse, prometheus.GaugeValue, float64(u.InUse), u.Role, u.Engine)
+		if u.Capacity > 0 {
+			ch <- prometheus.MustNewConstMetric(descCapacity, prometheus.GaugeValue, float64(u.Capacity), u.Role, u.Engine)
+		}
+	}
+}
+
+// StreamUse is one engine's recognition streams: open now and its bound
+// (0: no fixed bound, a cloud engine).
+type StreamUse struct {
+	Role     string `json:"role"`
+	Engine   string `json:"engine"`
+	InUse    int    `json:"in_use"`
+	Capacity int    `json:"capacity"`
+}
+
+// Streams reports the loaded recognition engines' streams (/metrics and
+// the console's capacity figures).
+func (s *Set) Streams() []StreamUse {
 	serving := map[string]map[string]int{}
-	for _, st := range c.s.Status() {
+	for _, st := range s.Status() {
 		if st.Serving != nil {
 			serving[st.Role] = st.Serving
 		}
 	}
-	for _, e := range c.s.counted {
+	var out []StreamUse
+	for _, e := range s.counted {
 		if e.counter == nil {
 			if n, ok := serving[e.role][e.engine]; ok {
-				ch <- prometheus.MustNewConstMetric(descInUse, prometheus.GaugeValue, float64(n), e.role, e.engine)
+				out = append(out, StreamUse{Role: e.role, Engine: e.engine, InUse: n})
 			}
 			continue
 		}
 		inUse, capacity := e.counter.Streams()
-		ch <- prometheus.MustNewConstMetric(descInUse, prometheus.GaugeValue, float64(inUse), e.role, e.engine)
-		if capacity > 0 {
-			ch <- prometheus.MustNewConstMetric(descCapacity, prometheus.GaugeValue, float64(capacity), e.role, e.engine)
-		}
+		out = append(out, StreamUse{Role: e.role, Engine: e.engine, InUse: inUse, Capacity: capacity})
 	}
+	return out
 }
 
 // count records the engines of role whose streams /metrics reports.

@@ -20,14 +20,20 @@ const grace = 5 * time.Second
 // Main runs m and exits non-zero if, after a passing run, goroutines whose
 // stacks contain any of patterns are still alive once the grace period ends.
 func Main(m *testing.M, patterns ...string) {
-	code := m.Run()
+	os.Exit(Check(m.Run(), patterns...))
+}
+
+// Check is Main's leak check for a TestMain that runs the tests itself
+// (storetest.Main): it turns a passing code into a failing one when a
+// goroutine matching patterns outlived the tests.
+func Check(code int, patterns ...string) int {
 	if code == 0 {
 		if leaked := Leaked(grace, patterns...); leaked != "" {
 			fmt.Fprintln(os.Stderr, "leaked goroutines:\n"+leaked)
 			code = 1
 		}
 	}
-	os.Exit(code)
+	return code
 }
 
 // Leaked polls until no goroutine matches patterns or wait passes, and

@@ -12,6 +12,7 @@ func DefaultsFrom(c config.Limits) Limits {
 		RPS:                 c.RPS,
 		Burst:               c.Burst,
 		MaxSessions:         c.MaxSessions,
+		RequestsPerDay:      c.RequestsPerDay,
 		AudioMinutesPerDay:  c.AudioMinutesPerDay,
 		ChatTokensPerSecond: c.ChatTokensPerSecond,
 		ChatTokensPerDay:    c.ChatTokensPerDay,

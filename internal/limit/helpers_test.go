@@ -3,13 +3,13 @@ package limit
 import (
 	"context"
 	"net/http"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 func newClock(t time.Time) *clocktest.Clock { return clocktest.New(t) }
@@ -39,7 +39,7 @@ func newLimiter(t testing.TB, opts Options) *Limiter {
 func openStore(t testing.TB, path string) *store.Store {
 	t.Helper()
 	if path == "" {
-		path = filepath.Join(t.TempDir(), "izwi.db")
+		path = storetest.Database(t)
 	}
 	s, err := store.Open(context.Background(), path)
 	if err != nil {

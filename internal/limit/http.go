@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/netpolicy"
@@ -35,18 +34,11 @@ func (l *Limiter) Middleware(next http.Handler) http.Handler {
 // errIPDenied marks a per-key IP refusal inside admit.
 var errIPDenied = errors.New("limit: client address not allowed for this credential")
 
-// admit checks the per-key IP rules and takes a request token, in one pass
-// over the subject's state.
+// admit checks the per-key IP rules, then admits the request as Allow does.
 func (l *Limiter) admit(r *http.Request, p auth.Principal) error {
-	return l.with(r.Context(), p, tryLoad, func(s *subject, now time.Time) error {
+	return l.allow(r.Context(), p, func(s *subject) error {
 		if err := netpolicy.CheckRequest(r, s.ov.IP); err != nil {
 			return errIPDenied
-		}
-		if ok, wait := s.req.take(1, now); !ok {
-			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
-		}
-		if s.loaded {
-			s.pending.requests++
 		}
 		return nil
 	})

@@ -2,7 +2,6 @@ package limit
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -66,7 +65,7 @@ type Options struct {
 // stop the background writer and flush the last usage.
 type Limiter struct {
 	opts Options
-	db   *sql.DB
+	db   *store.Store
 
 	mu       sync.Mutex // guards subjects; order: mu before subject.mu
 	subjects map[string]*subject
@@ -149,10 +148,10 @@ func New(ctx context.Context, opts Options) (*Limiter, error) {
 	}
 	l := &Limiter{opts: opts, subjects: map[string]*subject{}, stop: make(chan struct{}), done: make(chan struct{})}
 	if opts.Store != nil {
-		if err := opts.Store.Migrate(ctx, "limit", migrations()); err != nil {
+		if err := Migrate(ctx, opts.Store); err != nil {
 			return nil, fmt.Errorf("limit: %w", err)
 		}
-		l.db = opts.Store.DB()
+		l.db = opts.Store
 	}
 	go l.loop()
 	return l, nil

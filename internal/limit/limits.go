@@ -32,6 +32,10 @@ type Limits struct {
 	// MaxSessions caps concurrent live sessions (and other long requests
 	// that Acquire a session).
 	MaxSessions int `json:"max_sessions,omitempty"`
+	// RequestsPerDay caps requests per UTC day. With a store it is counted
+	// in the database, atomically, so processes sharing one enforce one
+	// total.
+	RequestsPerDay int64 `json:"requests_per_day,omitempty"`
 	// AudioMinutesPerDay caps audio processed per UTC day.
 	AudioMinutesPerDay float64 `json:"audio_minutes_per_day,omitempty"`
 	// ChatTokensPerSecond is a token bucket over chat tokens (one second
@@ -55,6 +59,7 @@ func (l Limits) Validate() error {
 	check("rps", l.RPS)
 	check("burst", float64(l.Burst))
 	check("max_sessions", float64(l.MaxSessions))
+	check("requests_per_day", float64(l.RequestsPerDay))
 	check("audio_minutes_per_day", l.AudioMinutesPerDay)
 	check("chat_tokens_per_second", l.ChatTokensPerSecond)
 	check("chat_tokens_per_day", float64(l.ChatTokensPerDay))
@@ -101,6 +106,7 @@ func Merge(defaults, override Limits) Limits {
 		RPS:                 pickF(defaults.RPS, override.RPS),
 		Burst:               int(pickI(int64(defaults.Burst), int64(override.Burst))),
 		MaxSessions:         int(pickI(int64(defaults.MaxSessions), int64(override.MaxSessions))),
+		RequestsPerDay:      pickI(defaults.RequestsPerDay, override.RequestsPerDay),
 		AudioMinutesPerDay:  pickF(defaults.AudioMinutesPerDay, override.AudioMinutesPerDay),
 		ChatTokensPerSecond: pickF(defaults.ChatTokensPerSecond, override.ChatTokensPerSecond),
 		ChatTokensPerDay:    pickI(defaults.ChatTokensPerDay, override.ChatTokensPerDay),

@@ -2,6 +2,7 @@ package limit
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -13,17 +14,52 @@ import (
 // at any moment, so the caller is told to try again shortly.
 const sessionRetry = time.Second
 
-// Allow admits one request of p against its request rate and counts it.
-func (l *Limiter) Allow(ctx context.Context, p auth.Principal) error {
-	return l.with(ctx, p, tryLoad, func(s *subject, now time.Time) error {
+// Allow admits one request of p against its request rate and daily
+// request quota, and counts it. With a store, a subject with a daily
+// request quota is counted in the database as it is admitted (an atomic
+// conditional increment, outside the subject's lock), so every process
+// sharing the database enforces one total; a database error then refuses
+// the request (fails closed).
+func (l *Limiter) Allow(ctx context.Context, p auth.Principal) error { return l.allow(ctx, p, nil) }
+
+// allow is Allow after check, which sees the subject first (the HTTP
+// middleware's per-key IP rules).
+func (l *Limiter) allow(ctx context.Context, p auth.Principal, check func(*subject) error) error {
+	var perDay int64
+	var day string
+	var at time.Time
+	err := l.with(ctx, p, tryLoad, func(s *subject, now time.Time) error {
+		if check != nil {
+			if err := check(s); err != nil {
+				return err
+			}
+		}
 		if ok, wait := s.req.take(1, now); !ok {
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
+		}
+		perDay, day, at = s.eff.RequestsPerDay, s.day, now
+		switch {
+		case perDay > 0 && l.db != nil:
+			return nil // counted below
+		case perDay > 0 && s.total().requests >= perDay:
+			return l.refused(quotaError("requests_per_day", now))
 		}
 		if s.loaded {
 			s.pending.requests++
 		}
 		return nil
 	})
+	if err != nil || perDay <= 0 || l.db == nil {
+		return err
+	}
+	ok, err := takeRequest(ctx, l.db, p.Subject, day, perDay, at)
+	if err != nil {
+		return fmt.Errorf("limit: counting a request against requests_per_day: %w", err)
+	}
+	if !ok {
+		return l.refused(quotaError("requests_per_day", at))
+	}
+	return nil // Usage reads the count back from the database
 }
 
 // Session is one held concurrent-session slot. Release it on every exit
@@ -151,6 +187,7 @@ type Effective struct {
 	RPS                 float64 `json:"rps"`
 	Burst               int     `json:"burst"`
 	MaxSessions         int     `json:"max_sessions"`
+	RequestsPerDay      int64   `json:"requests_per_day"`
 	AudioMinutesPerDay  float64 `json:"audio_minutes_per_day"`
 	ChatTokensPerSecond float64 `json:"chat_tokens_per_second"`
 	ChatTokensPerDay    int64   `json:"chat_tokens_per_day"`
@@ -175,5 +212,13 @@ func (l *Limiter) Usage(ctx context.Context, p auth.Principal) (Usage, error) {
 		}}
 		return nil
 	})
+	if err == nil && l.db != nil && u.Limits.RequestsPerDay > 0 {
+		// Counted in the database, by every process sharing it.
+		c, lerr := loadUsage(ctx, l.db, u.Subject, u.Day)
+		if lerr != nil {
+			return u, fmt.Errorf("limit: loading usage: %w", lerr)
+		}
+		u.Used.Requests = c.requests
+	}
 	return u, err
 }

@@ -5,20 +5,31 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // migrations are the limit component's schema (append-only). Usage is one
 // row per subject and UTC day; values are totals for that day.
-func migrations() []string {
-	return []string{
-		`CREATE TABLE limit_usage (
+func migrations() store.Migrations {
+	return store.Migrations{
+		SQLite: []string{`CREATE TABLE limit_usage (
 			subject     TEXT    NOT NULL,
 			day         TEXT    NOT NULL,
 			requests    INTEGER NOT NULL DEFAULT 0,
 			audio_ms    INTEGER NOT NULL DEFAULT 0,
 			chat_tokens INTEGER NOT NULL DEFAULT 0,
 			updated_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-			PRIMARY KEY (subject, day))`,
+			PRIMARY KEY (subject, day))`},
+		Postgres: []string{`CREATE TABLE limit_usage (
+			subject     TEXT    NOT NULL,
+			day         TEXT    NOT NULL,
+			requests    BIGINT  NOT NULL DEFAULT 0,
+			audio_ms    BIGINT  NOT NULL DEFAULT 0,
+			chat_tokens BIGINT  NOT NULL DEFAULT 0,
+			updated_at  TEXT    NOT NULL DEFAULT '',
+			PRIMARY KEY (subject, day))`},
 	}
 }
 
@@ -28,7 +39,7 @@ type usageRow struct {
 	c            counters
 }
 
-func loadUsage(ctx context.Context, db *sql.DB, subjectName, day string) (counters, error) {
+func loadUsage(ctx context.Context, db *store.Store, subjectName, day string) (counters, error) {
 	var c counters
 	err := db.QueryRowContext(ctx,
 		"SELECT requests, audio_ms, chat_tokens FROM limit_usage WHERE subject = ? AND day = ?", subjectName, day).
@@ -84,17 +95,13 @@ func (l *Limiter) Flush(ctx context.Context) error {
 		rows = append(rows, t.row)
 	}
 	rows = append(rows, retired...)
-	err := l.opts.Store.Tx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx, `INSERT INTO limit_usage(subject, day, requests, audio_ms, chat_tokens) VALUES(?, ?, ?, ?, ?)
-			ON CONFLICT(subject, day) DO UPDATE SET requests = requests + excluded.requests,
-				audio_ms = audio_ms + excluded.audio_ms, chat_tokens = chat_tokens + excluded.chat_tokens,
-				updated_at = strftime('%Y-%m-%dT%H:%M:%fZ','now')`)
-		if err != nil {
-			return err
-		}
-		defer stmt.Close()
+	err := l.opts.Store.Tx(ctx, func(tx *store.Tx) error {
+		at := l.opts.Now().UTC().Format(usageTime)
 		for _, r := range rows {
-			if _, err := stmt.ExecContext(ctx, r.subject, r.day, r.c.requests, r.c.audioMs, r.c.chatTokens); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO limit_usage(subject, day, requests, audio_ms, chat_tokens, updated_at) VALUES(?, ?, ?, ?, ?, ?)
+			ON CONFLICT(subject, day) DO UPDATE SET requests = limit_usage.requests + excluded.requests,
+				audio_ms = limit_usage.audio_ms + excluded.audio_ms, chat_tokens = limit_usage.chat_tokens + excluded.chat_tokens,
+				updated_at = excluded.updated_at`, r.subject, r.day, r.c.requests, r.c.audioMs, r.c.chatTokens, at); err != nil {
 				return err
 			}
 		}
@@ -124,4 +131,32 @@ func (l *Limiter) Flush(ctx context.Context) error {
 	}
 	l.opts.Logger.Debug("usage flushed", "rows", len(rows))
 	return nil
+}
+
+// takeRequest counts one request of subject's day in the database if the
+// day's count is below limit, in one statement (an upsert whose update is
+// conditional), so concurrent takers in any process never pass the limit.
+// It returns false when it was refused.
+func takeRequest(ctx context.Context, db *store.Store, subject, day string, limit int64, now time.Time) (bool, error) {
+	var n int64
+	err := db.QueryRowContext(ctx, `INSERT INTO limit_usage(subject, day, requests, updated_at) VALUES(?, ?, 1, ?)
+		ON CONFLICT(subject, day) DO UPDATE SET requests = limit_usage.requests + 1, updated_at = excluded.updated_at
+			WHERE limit_usage.requests < ?
+		RETURNING requests`, subject, day, now.UTC().Format(usageTime), limit).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// usageTime is how updated_at is written.
+const usageTime = "2006-01-02T15:04:05.000Z"
+
+// Component names the limit tables' migrations in the store.
+const Component = "limit"
+
+// Migrate brings the limit tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

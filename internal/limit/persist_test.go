@@ -3,16 +3,17 @@ package limit
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // Usage survives a restart on the same database: the day's minutes still
 // count against the quota.
 func TestUsagePersistsAcrossRestart(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "izwi.db")
+	path := storetest.Database(t)
 	clock := newClock(noon)
 	opts := func() Options {
 		return Options{Defaults: Limits{AudioMinutesPerDay: 6}, Now: clock.Now, FlushInterval: time.Hour}
@@ -81,7 +82,7 @@ func TestRolloverPersistsOldDay(t *testing.T) {
 		t.Fatal(err)
 	}
 	for day, want := range map[string]int64{"2026-11-23": 90_000, "2026-11-24": 30_000} {
-		c, err := loadUsage(ctx, st.DB(), "key:roll", day)
+		c, err := loadUsage(ctx, st, "key:roll", day)
 		if err != nil || c.audioMs != want {
 			t.Fatalf("%s: %d ms, %v; want %d", day, c.audioMs, err, want)
 		}
@@ -110,7 +111,7 @@ func TestFlushFailureRetries(t *testing.T) {
 	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c, _ := loadUsage(ctx, st.DB(), "key:retry", "2026-11-23")
+	c, _ := loadUsage(ctx, st, "key:retry", "2026-11-23")
 	if u, _ := l.Usage(ctx, p); c.audioMs != 60_000 || u.Used.AudioMinutes != 1 {
 		t.Fatalf("after retry: stored %d ms, reported %v minutes", c.audioMs, u.Used.AudioMinutes)
 	}
@@ -188,7 +189,7 @@ func TestBackgroundFlush(t *testing.T) {
 	}
 	day := utcDay(noon)
 	waitFor(t, "background flush", func() bool {
-		c, err := loadUsage(ctx, st.DB(), "key:bg", day)
+		c, err := loadUsage(ctx, st, "key:bg", day)
 		return err == nil && c.chatTokens == 7
 	})
 	if err := l.Close(ctx); err != nil {

@@ -53,16 +53,15 @@ type fileHandler struct{ opts Options }
 func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, err := ParseParams(r.URL.Query(), false)
 	if err != nil {
-		var pe *ParamError
-		if errors.As(err, &pe) {
-			writeError(w, r, apierr.CodeBadRequest, pe.Param+" "+pe.Msg)
-			return
-		}
-		writeError(w, r, apierr.CodeBadRequest, "")
+		writeRefusal(w, r, err)
 		return
 	}
 	if h.opts.Transcriber == nil {
 		writeError(w, r, apierr.CodeNotReady, "no transcription engine is loaded")
+		return
+	}
+	if err := checkLanguage(&p, h.opts.Transcriber.Info()); err != nil {
+		writeRefusal(w, r, err)
 		return
 	}
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -85,6 +84,10 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	clip, code, msg := h.decode(r, body, ct)
 	if code != "" {
 		writeError(w, r, code, msg)
+		return
+	}
+	if p.Multichannel && clip.Channels > 1 {
+		writeError(w, r, apierr.CodeUnsupportedOption, "multichannel "+msgMultichannel)
 		return
 	}
 	samples, err := audio.Prepare(clip, h.opts.Transcriber.SampleRate())
@@ -117,7 +120,8 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // decode reads the body as raw audio when the query names an encoding,
-// else as a WAV, FLAC or MP3 file recognised by its first bytes. A claimed
+// else as a WAV, FLAC, MP3, Ogg/WebM Opus or MP4/ADTS AAC file recognised
+// by its first bytes. A claimed
 // audio Content-Type that the bytes contradict is 415. A body over
 // MaxFileBytes is 413.
 func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string) (audio.Clip, apierr.Code, string) {
@@ -126,11 +130,8 @@ func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string) (audio.
 	if enc := strings.ToLower(q.Get("encoding")); enc != "" {
 		f, err := parseFormat(q)
 		if err != nil {
-			var pe *ParamError
-			if errors.As(err, &pe) {
-				return audio.Clip{}, apierr.CodeBadRequest, pe.Param + " " + pe.Msg
-			}
-			return audio.Clip{}, apierr.CodeBadRequest, ""
+			code, msg := refusal(err)
+			return audio.Clip{}, code, msg
 		}
 		b, err := io.ReadAll(body)
 		if err != nil {
@@ -154,12 +155,12 @@ func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string) (audio.
 	}
 	kind := audio.Sniff(head)
 	if kind == "" {
-		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "send WAV, FLAC or MP3, or raw audio with encoding and sample_rate in the query"
+		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "send WAV, FLAC, MP3, Ogg/Opus, WebM/Opus or M4A/AAC, or raw audio with encoding and sample_rate in the query"
 	}
-	if claimed := claimedKind(ct); claimed != "" && claimed != kind {
-		return audio.Clip{}, apierr.CodeUnsupportedMediaType, "the body is " + kind + " but Content-Type says " + ct
+	if err := audio.CheckClaim(head, ct); err != nil {
+		return audio.Clip{}, apierr.CodeUnsupportedMediaType, err.Error()
 	}
-	clip, err := audio.Decode(br, lim)
+	clip, err := audio.DecodeContext(r.Context(), br, lim)
 	if mb := (*http.MaxBytesError)(nil); errors.As(err, &mb) {
 		code, msg := bodyError(err, h.opts.MaxFileBytes)
 		return audio.Clip{}, code, msg
@@ -175,20 +176,6 @@ func bodyError(err error, limit int64) (apierr.Code, string) {
 		return apierr.CodePayloadTooLarge, fmt.Sprintf("the audio exceeds %d bytes", limit)
 	}
 	return apierr.CodeBadRequest, "the request body could not be read"
-}
-
-// claimedKind maps a Content-Type to the container it promises ("" when
-// it promises nothing specific, e.g. application/octet-stream or audio/*).
-func claimedKind(ct string) string {
-	switch ct {
-	case "audio/wav", "audio/wave", "audio/x-wav", "audio/vnd.wave":
-		return "wav"
-	case "audio/flac", "audio/x-flac":
-		return "flac"
-	case "audio/mpeg", "audio/mp3":
-		return "mp3"
-	}
-	return ""
 }
 
 func errCode(err error) apierr.Code {
@@ -237,13 +224,12 @@ func writeLimit(w http.ResponseWriter, r *http.Request, err error) {
 
 func (h *fileHandler) response(r *http.Request, p Params, tr speech.Transcript, dur time.Duration, sha string) FileResponse {
 	uuid, mi := modelOf(h.opts.Transcriber.Info())
-	format := p.Punctuate || p.SmartFormat
 	var all []WireWord
 	var texts []string
 	var confSum float64
 	var utts []Utterance
 	for i, seg := range tr.Segments {
-		res := resultsFrom(seg, ResultMetadata{}, format)
+		res := resultsFrom(seg, ResultMetadata{}, p)
 		alt := res.Channel.Alternatives[0]
 		all = append(all, alt.Words...)
 		if t := strings.TrimSpace(alt.Transcript); t != "" {

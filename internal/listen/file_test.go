@@ -14,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/testenv"
 )
@@ -39,7 +40,7 @@ func TestFileTranscribesWAV(t *testing.T) {
 	e := loadEngines(t)
 	base := serve(t, NewFileHandler(e.options()))
 	u, samples, wav := utterance(t, shortID)
-	status, b := post(t, base+"/v1/listen?utterances=true&smart_format=true&diarize=true&model=nova-3&extra=team:captions&extra=room:a:1", "audio/wav", wav)
+	status, b := post(t, base+"/v1/listen?utterances=true&smart_format=true&redact=pci&model=nova-3&extra=team:captions&extra=room:a:1", "audio/wav", wav)
 	if status != 200 {
 		t.Fatalf("status %d: %s", status, b)
 	}
@@ -68,9 +69,8 @@ func TestFileTranscribesWAV(t *testing.T) {
 		md.Duration < 3.2 || md.Duration > 3.3 || md.RequestID == "" || md.Created == "" {
 		t.Errorf("metadata %+v", md)
 	}
-	if len(md.Warnings) != 2 || md.Warnings[0].Parameter != "model" || md.Warnings[1].Parameter != "diarize" ||
-		!strings.Contains(md.Warnings[0].Message, "nova-3") {
-		t.Errorf("warnings %+v, want the model nova-3 and diarize named as not applied", md.Warnings)
+	if len(md.Warnings) != 1 || md.Warnings[0].Parameter != "model" || !strings.Contains(md.Warnings[0].Message, "nova-3") {
+		t.Errorf("warnings %+v, want the model nova-3 named as not applied (redact is honoured)", md.Warnings)
 	}
 	if md.Extra["team"] != "captions" || md.Extra["room"] != "a:1" {
 		t.Errorf("extra %v, want the request's pairs echoed", md.Extra)
@@ -91,7 +91,15 @@ func TestFileRefusals(t *testing.T) {
 	opts := e.options()
 	opts.MaxFileBytes = 1 << 20
 	base := serve(t, NewFileHandler(opts))
-	_, _, wav := utterance(t, shortID)
+	_, mono, wav := utterance(t, shortID)
+	stereo := make([]float32, 0, 2*len(mono))
+	for _, s := range mono[:16000] {
+		stereo = append(stereo, s, -s)
+	}
+	var wav2 bytes.Buffer
+	if err := audio.EncodeWAV(&wav2, stereo, 16000, 2); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name, query, ct string
 		body            []byte
@@ -100,16 +108,20 @@ func TestFileRefusals(t *testing.T) {
 	}{
 		{"url fetch", "", "application/json", []byte(`{"url":"http://169.254.169.254/latest"}`), 400, "bad_request", "not fetched"},
 		{"claimed flac", "", "audio/flac", wav, 415, "unsupported_media_type", "Content-Type"},
-		{"not audio", "", "audio/wav", []byte("hello, this is not audio at all"), 415, "unsupported_media_type", "WAV, FLAC or MP3"},
+		{"not audio", "", "audio/wav", []byte("hello, this is not audio at all"), 415, "unsupported_media_type", "WAV, FLAC, MP3"},
 		{"truncated wav", "", "", wav[:40], 400, "bad_request", "malformed"},
 		{"too large", "", "", make([]byte, 1<<20+1), 413, "payload_too_large", "exceeds"},
 		{"bad rate", "encoding=linear16&sample_rate=1", "", wav, 400, "bad_request", "sample_rate"},
 		{"empty raw", "encoding=linear16&sample_rate=16000", "", nil, 400, "bad_request", "no samples"},
 		{"bad param", "utterances=perhaps", "", wav, 400, "bad_request", "utterances"},
 		{"unspellable keyterm", "keyterm=caf%C3%A9", "audio/wav", wav, 400, "bad_request", "keyterm"},
+		{"multichannel stereo", "multichannel=true", "audio/wav", wav2.Bytes(), 400, "unsupported_option", "multichannel"},
+		{"diarize", "diarize=true", "audio/wav", wav, 400, "unsupported_option", "diarize"},
+		{"detect_language", "detect_language=true", "audio/wav", wav, 400, "unsupported_option", "detect_language"},
+		{"language not heard", "language=de", "audio/wav", wav, 400, "unsupported_language", "language"},
 	} {
 		status, b := post(t, base+"/v1/listen?"+tc.query, tc.ct, tc.body)
-		var body deepgramError
+		var body apierr.DeepgramBody
 		_ = json.Unmarshal(b, &body)
 		if status != tc.status || string(body.Error.Code) != tc.code || !strings.Contains(body.ErrMsg, tc.says) {
 			t.Errorf("%s: %d %s, want %d %s mentioning %q", tc.name, status, b, tc.status, tc.code, tc.says)

@@ -10,8 +10,6 @@ package listen
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -163,11 +161,7 @@ func NewFileHandler(opts Options) http.Handler {
 // modelOf describes an engine in Deepgram's model_info terms, with a
 // stable UUID derived from the engine and model names.
 func modelOf(info speech.EngineInfo) (string, ModelInfo) {
-	sum := sha256.Sum256([]byte("izwi-model\x00" + info.Engine + "\x00" + info.Model))
-	sum[6] = sum[6]&0x0f | 0x50 // version 5-like: name-derived
-	sum[8] = sum[8]&0x3f | 0x80
-	h := hex.EncodeToString(sum[:16])
-	uuid := h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+	uuid := speech.ModelUUID(info)
 	version := info.Library
 	if version == "" {
 		version = "unknown"
@@ -179,44 +173,9 @@ func modelOf(info speech.EngineInfo) (string, ModelInfo) {
 	return uuid, ModelInfo{Name: name, Version: version, Arch: info.Engine}
 }
 
-// deepgramError is Deepgram's error body with Izwi's catalogue error
-// beside it, so clients of either shape understand a refusal.
-type deepgramError struct {
-	ErrCode   string        `json:"err_code"`
-	ErrMsg    string        `json:"err_msg"`
-	RequestID string        `json:"request_id"`
-	Error     apierr.Detail `json:"error"`
-}
-
 // writeError answers a refused request before any upgrade.
 func writeError(w http.ResponseWriter, r *http.Request, code apierr.Code, msg string) {
-	e := apierr.Lookup(code)
-	if msg == "" {
-		msg = e.Message
-	}
-	id := apierr.RequestID(r.Context())
-	if id == "" {
-		id = w.Header().Get("X-Request-Id")
-	}
-	apierr.JSON(w, e.Status, deepgramError{ErrCode: dgCode(e.Status), ErrMsg: msg, RequestID: id,
-		Error: apierr.Detail{Code: code, Message: msg, RequestID: id}})
-}
-
-// dgCode is Deepgram's err_code for an HTTP status.
-func dgCode(status int) string {
-	switch status {
-	case http.StatusBadRequest:
-		return "Bad Request"
-	case http.StatusRequestEntityTooLarge:
-		return "Payload Too Large"
-	case http.StatusUnsupportedMediaType:
-		return "Unsupported Media Type"
-	case http.StatusTooManyRequests:
-		return "TOO_MANY_REQUESTS"
-	case http.StatusServiceUnavailable:
-		return "Service Unavailable"
-	}
-	return fmt.Sprint(status)
+	apierr.WriteDeepgram(w, r, code, msg)
 }
 
 // mustJSON encodes a message the package itself built.

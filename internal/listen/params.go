@@ -1,14 +1,19 @@
 package listen
 
 import (
+	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/finite"
+	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/wordfilter"
 )
 
 // Bounds on what a client may ask for.
@@ -37,8 +42,10 @@ type Params struct {
 	Multichannel bool
 
 	Interim     bool // interim_results
-	Punctuate   bool // punctuate: final period and capitals (see Format)
-	SmartFormat bool // smart_format: the same simple formatter
+	Punctuate   bool // punctuate: sentence case and punctuation (internal/textformat)
+	SmartFormat bool // smart_format: the same rule-based formatter
+	// Filter holds replace, redact and profanity_filter (nil: none).
+	Filter *wordfilter.Filter
 	// Endpointing is the VAD silence after which a final result carries
 	// speech_final; 0 means endpointing=false.
 	Endpointing time.Duration
@@ -62,6 +69,9 @@ type Params struct {
 	Ignored []string
 }
 
+// msgMultichannel refuses multichannel=true on audio of several channels.
+const msgMultichannel = "is not supported: send multichannel=false (or omit it) and the channels are mixed to one"
+
 // ParamError is a query parameter Izwi refuses; its text is safe to show.
 type ParamError struct {
 	Param, Msg string
@@ -69,13 +79,61 @@ type ParamError struct {
 
 func (e *ParamError) Error() string { return "listen: " + e.Param + ": " + e.Msg }
 
+// UnsupportedError is a documented Deepgram option Izwi does not
+// implement, asked for: refused (400 unsupported_option) rather than
+// ignored, so a client never takes a plain transcript for the one it
+// asked for.
+type UnsupportedError struct{ ParamError }
+
+// Unwrap makes an UnsupportedError a ParamError too (errors.As).
+func (e *UnsupportedError) Unwrap() error { return &e.ParamError }
+
+func unsupported(param, msg string) *UnsupportedError {
+	return &UnsupportedError{ParamError{param, msg}}
+}
+
+// refusal maps a ParseParams or checkLanguage error to its answer.
+func refusal(err error) (apierr.Code, string) {
+	var ue *UnsupportedError
+	var pe *ParamError
+	switch {
+	case errors.As(err, &ue) && ue.Param == "language":
+		return apierr.CodeUnsupportedLanguage, ue.Param + " " + ue.Msg
+	case errors.As(err, &ue):
+		return apierr.CodeUnsupportedOption, ue.Param + " " + ue.Msg
+	case errors.As(err, &pe):
+		return apierr.CodeBadRequest, pe.Param + " " + pe.Msg
+	}
+	return apierr.CodeBadRequest, ""
+}
+
+// writeRefusal answers a refused parameter.
+func writeRefusal(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg := refusal(err)
+	writeError(w, r, code, msg)
+}
+
+// checkLanguage gives the engine the language a request named, as its
+// primary subtag, or refuses one the engine does not hear.
+func checkLanguage(p *Params, info speech.EngineInfo) error {
+	primary, err := speech.PrimaryLanguage(p.Language)
+	if err != nil {
+		return &ParamError{"language", "must be a language code such as en or en-US"}
+	}
+	if !info.Hears(primary) {
+		return unsupported("language", "is not heard by this engine (it hears "+strings.Join(info.Languages, ", ")+")")
+	}
+	p.Language = primary
+	return nil
+}
+
 // ignoredParams are Deepgram options Izwi accepts and does nothing with.
 // Parameters not listed anywhere are ignored silently, as Deepgram does.
 func ignoredParams() []string {
 	return []string{
-		"alternatives", "detect_entities", "detect_language", "diarize", "diarize_version", "dictation",
+		"alternatives", "detect_entities", "diarize_version", "dictation",
 		"filler_words", "intents", "measurements", "mip_opt_out", "no_delay", "numerals", "paragraphs",
-		"profanity_filter", "redact", "replace", "search", "sentiment", "summarize", "tag", "topics", "utt_split",
+		"search", "sentiment", "summarize", "tag", "topics", "utt_split",
 	}
 }
 
@@ -107,6 +165,15 @@ func ParseParams(q url.Values, live bool) (Params, error) {
 	if q.Has("callback") || q.Has("callback_method") {
 		return Params{}, &ParamError{"callback", "is not supported: Izwi never makes outbound requests on a client's behalf; read the results from the connection"}
 	}
+	var diarize, detect bool
+	boolean("diarize", &diarize)
+	boolean("detect_language", &detect)
+	if err == nil && diarize {
+		return Params{}, unsupported("diarize", "is not supported: Izwi names speakers only from enrolled voiceprints in live sessions; omit it for a transcript without speakers")
+	}
+	if err == nil && detect {
+		return Params{}, unsupported("detect_language", "is not supported: name the language with language= (a language the engine does not hear is refused)")
+	}
 	boolean("multichannel", &p.Multichannel)
 	boolean("interim_results", &p.Interim)
 	boolean("punctuate", &p.Punctuate)
@@ -126,7 +193,7 @@ func ParseParams(q url.Values, live bool) (Params, error) {
 		}
 	}
 	if p.Multichannel && p.Format.Channels > 1 {
-		return Params{}, &ParamError{"multichannel", "is not supported: send multichannel=false (or omit it) and the channels are mixed to one"}
+		return Params{}, unsupported("multichannel", msgMultichannel)
 	}
 	if q.Has("endpointing") {
 		if p.Endpointing, err = parseEndpointing(one("endpointing")); err != nil {
@@ -146,6 +213,9 @@ func ParseParams(q url.Values, live bool) (Params, error) {
 		return Params{}, err
 	}
 	if p.Extra, err = parseExtra(q["extra"]); err != nil {
+		return Params{}, err
+	}
+	if p.Filter, err = parseFilters(q); err != nil {
 		return Params{}, err
 	}
 	for _, name := range ignoredParams() {
@@ -312,4 +382,55 @@ func printable(s string) bool {
 		}
 	}
 	return true
+}
+
+// parseFilters reads Deepgram's word filters: profanity_filter (mask with
+// asterisks), replace=find:replacement (repeatable; find is matched
+// ignoring case) and redact (numbers, true, pci and ssn redact every run
+// of three or more numerals; the entity groups pii and phi need a model
+// Izwi does not have and are refused rather than silently not applied).
+func parseFilters(q url.Values) (*wordfilter.Filter, error) {
+	var c wordfilter.Config
+	if q.Has("profanity_filter") {
+		v, err := parseBool("profanity_filter", q.Get("profanity_filter"))
+		if err != nil {
+			return nil, err
+		}
+		c.Profanity = v
+	}
+	if n := len(q["replace"]); n > wordfilter.MaxRules {
+		return nil, &ParamError{"replace", fmt.Sprintf("at most %d terms", wordfilter.MaxRules)}
+	}
+	for _, v := range q["replace"] {
+		find, repl, ok := strings.Cut(v, ":")
+		if !ok || !printable(v) {
+			return nil, &ParamError{"replace", "must be find:replacement in printable characters"}
+		}
+		c.Replace = append(c.Replace, wordfilter.Rule{Find: find, Replace: repl})
+	}
+	if err := c.Validate(); err != nil {
+		return nil, &ParamError{"replace", strings.TrimPrefix(err.Error(), "wordfilter: ")}
+	}
+	if len(q["redact"]) > maxTerms {
+		return nil, &ParamError{"redact", fmt.Sprintf("at most %d values", maxTerms)}
+	}
+	for _, v := range q["redact"] {
+		for _, kind := range strings.Split(v, ",") {
+			switch strings.ToLower(strings.TrimSpace(kind)) {
+			case "false", "":
+			case "true", "numbers", "pci", "ssn":
+				c.RedactNumbers = true
+			default:
+				return nil, &ParamError{"redact", "only numbers, pci, ssn or true (runs of three or more numerals) are supported here"}
+			}
+		}
+	}
+	f, err := wordfilter.New(c)
+	if err != nil {
+		return nil, &ParamError{"replace", strings.TrimPrefix(err.Error(), "wordfilter: ")}
+	}
+	if f.Empty() {
+		return nil, nil
+	}
+	return f, nil
 }

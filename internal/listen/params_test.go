@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/speech"
 )
 
 func TestParseParams(t *testing.T) {
@@ -31,9 +32,9 @@ func TestParseParams(t *testing.T) {
 		// keyterm and keywords become hotwords, boosts dropped, duplicates
 		// and spacing folded; unknown parameters are ignored, known
 		// inert ones listed.
-		{"keyterm=Izwi&keyterm=%20deep%20%20gram%20&keywords=kitten:2.5&keywords=Izwi&keywords=shadow&diarize=true&foo=bar&redact=pci",
+		{"keyterm=Izwi&keyterm=%20deep%20%20gram%20&keywords=kitten:2.5&keywords=Izwi&keywords=shadow&diarize=false&detect_language=false&foo=bar&search=x",
 			false, Params{Endpointing: DefaultEndpointing, Hotwords: []string{"Izwi", "deep gram", "kitten", "shadow"},
-				Ignored: []string{"diarize", "redact"}}},
+				Ignored: []string{"search"}}},
 		// No encoding: a WAV stream, its header gives the format.
 		{"interim_results=true", true, Params{Interim: true, Endpointing: DefaultEndpointing}},
 		// A file request needs no format and may use utterance_end_ms
@@ -82,6 +83,8 @@ func TestParseParamsRefuses(t *testing.T) {
 		"encoding=linear16&sample_rate=16000&callback=https://example.com/":           "callback",
 		"encoding=linear16&sample_rate=16000&extra=novalue":                           "extra",
 		"encoding=linear16&sample_rate=16000&extra=:v":                                "extra",
+		"encoding=linear16&sample_rate=16000&diarize=true":                            "diarize",
+		"encoding=linear16&sample_rate=16000&detect_language=true":                    "detect_language",
 	} {
 		q, _ := url.ParseQuery(query)
 		_, err := ParseParams(q, true)
@@ -144,21 +147,35 @@ func FuzzParseParams(f *testing.F) {
 	})
 }
 
-func TestFormatTranscript(t *testing.T) {
-	for in, want := range map[string]string{
-		"":                                   "",
-		"he could wait no longer":            "He could wait no longer.",
-		"  i think i'm here  ":               "I think I'm here.",
-		"is it you?":                         "Is it you?",
-		"été comme hiver":                    "Été comme hiver.",
-		"the shadow of death he is with us.": "The shadow of death he is with us.",
-	} {
-		if got := FormatTranscript(in); got != want {
-			t.Errorf("FormatTranscript(%q) = %q, want %q", in, got, want)
-		}
+func TestFilterParams(t *testing.T) {
+	q, _ := url.ParseQuery("profanity_filter=true&replace=monika:Monica&replace=dala%20me%20ni:Dlamini&redact=pci,ssn&punctuate=true")
+	p, err := ParseParams(q, false)
+	if err != nil || p.Filter == nil {
+		t.Fatalf("ParseParams: %+v, %v", p, err)
 	}
-	words := []string{"i", "saw", "it"}
-	if got := Punctuated(words); !reflect.DeepEqual(got, []string{"I", "saw", "it."}) || words[2] != "it" {
-		t.Errorf("Punctuated = %q (input %q)", got, words)
+	r := speech.Result{Text: "monika said fuck call one two three dala me ni", Final: true}
+	for i, w := range strings.Fields(r.Text) {
+		r.Words = append(r.Words, speech.Word{Text: w, Start: time.Duration(i) * 300 * time.Millisecond,
+			End: time.Duration(i)*300*time.Millisecond + 200*time.Millisecond, Confidence: 0.9})
+	}
+	words, text := resultText(r, p)
+	if want := "Monica said **** call [REDACTED] Dlamini."; text != want {
+		t.Errorf("transcript %q, want %q", text, want)
+	}
+	if len(words) != 6 || words[0].Word != "Monica" || words[2].Word != "****" || words[5].Word != "Dlamini" ||
+		words[5].PunctuatedWord != "Dlamini." || words[4].Start != 1.2 || words[4].End != 2 {
+		t.Errorf("words %+v", words)
+	}
+	// Without options the engine's text passes through untouched.
+	if _, text := resultText(r, Params{}); text != r.Text {
+		t.Errorf("no options changed the text: %q", text)
+	}
+	for _, bad := range []string{"redact=pii", "redact=phi,numbers", "replace=nocolon", "replace=" + strings.Repeat("a", 101) + ":b",
+		"profanity_filter=maybe", "replace=a:%00"} {
+		q, _ := url.ParseQuery(bad)
+		var pe *ParamError
+		if _, err := ParseParams(q, false); !errors.As(err, &pe) {
+			t.Errorf("%s: %v, want a ParamError", bad, err)
+		}
 	}
 }

@@ -232,14 +232,14 @@ func (s *stream) emit(e Event) {
 	if r.Text != "" {
 		s.inSpeech = true
 	}
-	s.send(resultsFrom(r, s.resultMetadata(), s.p.Punctuate || s.p.SmartFormat))
+	s.send(resultsFrom(r, s.resultMetadata(), s.p))
 }
 
 // emitFinal sends a final result, marked by what caused it: Finalize
 // (from_finalize), CloseStream (neither mark), or silence (speech_final,
 // unless endpointing=false).
 func (s *stream) emitFinal(r speech.Result) {
-	res := resultsFrom(r, s.resultMetadata(), s.p.Punctuate || s.p.SmartFormat)
+	res := resultsFrom(r, s.resultMetadata(), s.p)
 	res.FromFinalize = s.finalizing
 	res.SpeechFinal = !s.finalizing && !s.closing && s.p.Endpointing > 0
 	s.finalized = s.finalized || s.finalizing

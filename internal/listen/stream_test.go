@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/clocktest"
@@ -241,7 +242,11 @@ func TestStreamRefusesBadQueries(t *testing.T) {
 		{base, "encoding=linear16", 400, "bad_request"},
 		{base, "encoding=linear16&sample_rate=4000", 400, "bad_request"},
 		{base, "encoding=linear16&sample_rate=16000&channels=3", 400, "bad_request"},
-		{base, "encoding=linear16&sample_rate=16000&channels=2&multichannel=true", 400, "bad_request"},
+		{base, "encoding=linear16&sample_rate=16000&channels=2&multichannel=true", 400, "unsupported_option"},
+		{base, "encoding=linear16&sample_rate=16000&diarize=true", 400, "unsupported_option"},
+		{base, "encoding=linear16&sample_rate=16000&detect_language=true", 400, "unsupported_option"},
+		{base, "encoding=linear16&sample_rate=16000&language=de", 400, "unsupported_language"},
+		{base, "encoding=linear16&sample_rate=16000&language=1x", 400, "bad_request"},
 		{base, "encoding=linear16&sample_rate=16000&utterance_end_ms=1000", 400, "bad_request"},
 		{base, "encoding=linear16&sample_rate=16000&interim_results=maybe", 400, "bad_request"},
 		{base, "encoding=linear16&sample_rate=16000&endpointing=-5", 400, "bad_request"},
@@ -266,7 +271,7 @@ func TestStreamRefusesBadQueries(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		var body deepgramError
+		var body apierr.DeepgramBody
 		_ = json.Unmarshal(b, &body)
 		if resp.StatusCode != tc.status || string(body.Error.Code) != tc.code || body.ErrCode == "" || body.ErrMsg == "" ||
 			body.ErrMsg != body.Error.Message {
@@ -423,7 +428,7 @@ func TestStreamRefusedAtCapacity(t *testing.T) {
 		t.Fatalf("a stream opened with every decoder taken: %v", err)
 	}
 	b, _ := io.ReadAll(resp.Body)
-	var body deepgramError
+	var body apierr.DeepgramBody
 	_ = json.Unmarshal(b, &body)
 	if resp.StatusCode != http.StatusServiceUnavailable || body.Error.Code != "engine_busy" || resp.Header.Get("Retry-After") != "1" {
 		t.Errorf("at capacity: %d %s (Retry-After %q), want 503 engine_busy, Retry-After 1", resp.StatusCode, b, resp.Header.Get("Retry-After"))

@@ -39,13 +39,11 @@ func (h *streamHandler) shutdown(ctx context.Context) error {
 
 func (h *streamHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p, err := ParseParams(r.URL.Query(), true)
+	if err == nil && h.opts.Recognizer != nil {
+		err = checkLanguage(&p, h.opts.Recognizer.Info())
+	}
 	if err != nil {
-		var pe *ParamError
-		if errors.As(err, &pe) {
-			writeError(w, r, apierr.CodeBadRequest, pe.Param+" "+pe.Msg)
-			return
-		}
-		writeError(w, r, apierr.CodeBadRequest, "")
+		writeRefusal(w, r, err)
 		return
 	}
 	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/wordfilter"
 )
 
 // The Deepgram live API's messages, as Izwi sends and reads them. Field
@@ -136,25 +137,10 @@ func warnings(p Params, served string) []Warning {
 // sends [channel, of channels].
 func wholeStream() []int { return []int{0, 1} }
 
-// resultsFrom turns a recognition result into a Results message; format
-// applies the punctuate/smart_format rules to the transcript and fills
-// punctuated_word.
-func resultsFrom(r speech.Result, md ResultMetadata, format bool) Results {
-	words := make([]WireWord, len(r.Words))
-	texts := make([]string, len(r.Words))
-	for i, w := range r.Words {
-		texts[i] = w.Text
-		words[i] = WireWord{Word: w.Text, Start: secs(w.Start), End: secs(w.End),
-			Confidence: round(float64(w.Confidence)), PunctuatedWord: w.Text}
-	}
-	transcript := r.Text
-	if format {
-		punct := Punctuated(texts)
-		for i := range words {
-			words[i].PunctuatedWord = punct[i]
-		}
-		transcript = FormatTranscript(r.Text)
-	}
+// resultsFrom turns a recognition result into a Results message with the
+// request's text options applied (resultText).
+func resultsFrom(r speech.Result, md ResultMetadata, p Params) Results {
+	words, transcript := resultText(r, p)
 	start, end := secs(r.Start), secs(r.End)
 	return Results{
 		Type: typeResults, ChannelIndex: wholeStream(), Start: start, Duration: round(max(end-start, 0)),
@@ -173,4 +159,38 @@ func round(v float64) float64 {
 		return 0
 	}
 	return math.Round(v*1000) / 1000
+}
+
+// resultText applies punctuate/smart_format (internal/textformat: each
+// result is one sentence) and the word filters (replace, redact,
+// profanity_filter: internal/wordfilter) to a result's words and
+// transcript. word carries the filtered word, punctuated_word the
+// formatted one; without options the engine's text is passed through.
+func resultText(r speech.Result, p Params) ([]WireWord, string) {
+	format := p.Punctuate || p.SmartFormat
+	raw := make([]wordfilter.Token, len(r.Words))
+	for i, w := range r.Words {
+		raw[i] = wordfilter.Token{Text: w.Text, Start: w.Start, End: w.End, Confidence: w.Confidence}
+	}
+	if !format && p.Filter.Empty() {
+		return wireWords(raw, raw), r.Text
+	}
+	plain := p.Filter.Apply(raw)
+	shown := p.Filter.Caption(raw, format, true)
+	if len(shown) != len(plain) { // cannot happen: both match on the same keys
+		plain = shown
+	}
+	if len(raw) == 0 { // an engine without word times: the text alone
+		return []WireWord{}, wordfilter.Join(p.Filter.Caption(wordfilter.Tokens(r.Text), format, true))
+	}
+	return wireWords(plain, shown), wordfilter.Join(shown)
+}
+
+func wireWords(plain, shown []wordfilter.Token) []WireWord {
+	words := make([]WireWord, len(plain))
+	for i, t := range plain {
+		words[i] = WireWord{Word: t.Text, Start: secs(t.Start), End: secs(t.End),
+			Confidence: round(float64(t.Confidence)), PunctuatedWord: shown[i].Text}
+	}
+	return words
 }

@@ -148,6 +148,7 @@ type Sessions interface {
 	Start(ctx context.Context, owner, id string) (Info, error)
 	Stop(ctx context.Context, owner, id string) (Info, error)
 	Resume(ctx context.Context, owner, id string) (Info, error)
+	Pause(ctx context.Context, owner, id string) (Info, error)
 	// Delete stops the session if needed and forgets it.
 	Delete(ctx context.Context, owner, id string) error
 

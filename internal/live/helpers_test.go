@@ -20,11 +20,21 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech/pocketsphinx"
 	"github.com/izwi-speech/izwi/internal/speech/sherpa"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 	"github.com/izwi-speech/izwi/internal/wer"
 )
 
-func TestMain(m *testing.M) { leaktest.Main(m, "izwi/internal/live.") }
+// The session records' tests run again on PostgreSQL: the rest of the
+// package does not touch the store.
+func TestMain(m *testing.M) {
+	os.Exit(leaktest.Check(storetest.Main(m, storetest.Postgres{
+		Run: "TestManagerLifecycleWordsAndRestart|TestViewerSecretsAndSettings|TestNumberingJumpsPastACrash|TestUpdateHotwordsWhileLiveAndLabelWhenStopped|TestDeleteEndsFeedsAndNoEngine",
+	}), "izwi/internal/live."))
+}
+
+// pgDatabases maps a test's directory to its PostgreSQL database.
+var pgDatabases sync.Map
 
 // pauseID is an 11.7 s LibriSpeech utterance with a pause PocketSphinx
 // endpoints on (two segments); PocketSphinx alone scores WER 0.361 on it.
@@ -128,9 +138,19 @@ func newNATS(t testing.TB) func() *nats.Conn {
 	}
 }
 
+// newStore opens the database of dir: a file in it on SQLite; on the
+// PostgreSQL pass one database per dir, so reopening dir is a restart.
 func newStore(t testing.TB, dir string) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), filepath.Join(dir, "izwi.db"))
+	db := filepath.Join(dir, "izwi.db")
+	if storetest.Dialect() == store.Postgres {
+		dsn, ok := pgDatabases.Load(dir)
+		if !ok {
+			dsn, _ = pgDatabases.LoadOrStore(dir, storetest.Database(t))
+		}
+		db = dsn.(string)
+	}
+	st, err := store.Open(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package live
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,6 +38,11 @@ type ManagerOptions struct {
 	// Privacy holds the per-session privacy defaults and hooks (issue 6);
 	// the zero value keeps nothing and names nobody.
 	Privacy Privacy
+	// Captions, if set, rewrites each caption event of a session before
+	// it is kept and published (the formatter and word filters,
+	// internal/captionfilter). It runs on the pipeline's goroutine and
+	// must not block.
+	Captions func(sessionID string, e Event) Event
 }
 
 // Privacy is what a session may keep and whom it may name, and the hooks
@@ -87,12 +91,13 @@ func orDefault(p *bool, def bool) bool {
 // hubMu, then hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
 // session may close its pipeline while holding session.mu.
 type Manager struct {
-	db      *sql.DB
+	db      *store.Store
 	nc      *nats.Conn
 	rec     speech.Recognizer
 	vad     speech.VAD
 	cfg     config.Live
 	privacy Privacy
+	caption func(sessionID string, e Event) Event
 	log     *slog.Logger
 	now     func() time.Time
 	met     *metrics
@@ -140,6 +145,7 @@ type session struct {
 	bytesIn    int64
 	pipeDrops  time.Duration
 	lastSpeech atomic.Int64 // unix nanoseconds (manager clock)
+	level      levelMeter   // recent input peak, for the console (stats.go)
 	// context is the session's prepared text: in memory only, never in
 	// its record, gone with the process (prepared.go).
 	context string
@@ -160,7 +166,7 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 		return nil, err
 	}
 	cfg := withDefaults(opts.Config)
-	m := &Manager{db: opts.Store.DB(), nc: opts.Conn, rec: opts.Recognizer, vad: opts.VAD, cfg: cfg, privacy: opts.Privacy,
+	m := &Manager{db: opts.Store, nc: opts.Conn, rec: opts.Recognizer, vad: opts.VAD, cfg: cfg, privacy: opts.Privacy, caption: opts.Captions,
 		log: opts.Logger, now: opts.Now, met: newMetrics(opts.Metrics), aud: opts.Audit, tick: opts.TickEvery,
 		sessions: map[string]*session{}, hubs: map[string]*hub{}}
 	if m.log == nil {
@@ -337,7 +343,7 @@ func (m *Manager) snapshot() []*session {
 
 // gauge recounts sessions by state.
 func (m *Manager) gauge() {
-	counts := map[State]int{Idle: 0, Live: 0, Interrupted: 0, Stopped: 0}
+	counts := map[State]int{Idle: 0, Live: 0, Interrupted: 0, Paused: 0, Stopped: 0}
 	for _, s := range m.snapshot() {
 		s.mu.Lock()
 		counts[s.rec.State]++

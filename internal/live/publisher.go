@@ -23,11 +23,12 @@ type publisher struct {
 	limit int
 	count func(Event) // metrics hook; may be nil
 
-	mu   sync.Mutex
-	seq  uint64
-	hist []Event
-	open *Event // the latest partial of a segment not yet final
-	sub  *nats.Subscription
+	mu     sync.Mutex
+	seq    uint64
+	hist   []Event
+	open   *Event // the latest partial of a segment not yet final
+	engine string // the engine the latest caption named (console stats)
+	sub    *nats.Subscription
 }
 
 // historyPage bounds one history reply, so it stays far below the bus's
@@ -64,6 +65,9 @@ func (p *publisher) publishKept(e Event, keep func(Event)) Event {
 	defer p.mu.Unlock()
 	p.seq++
 	e.Seq, e.SessionID, e.Time = p.seq, p.id, p.now().UTC()
+	if e.Engine != "" {
+		p.engine = e.Engine
+	}
 	if keep != nil && e.Type == TypeCaption && e.Final && e.Text != "" {
 		keep(e)
 	}
@@ -92,6 +96,13 @@ func (p *publisher) publishKept(e Event, keep func(Event)) Event {
 }
 
 // lastSeq is the Seq of the latest event.
+// lastEngine names the engine of the latest event that named one.
+func (p *publisher) lastEngine() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.engine
+}
+
 func (p *publisher) lastSeq() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()

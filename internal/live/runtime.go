@@ -105,6 +105,9 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		if e.Type == TypeSpeechStarted || (e.Type == TypeCaption && e.Text != "") {
 			s.lastSpeech.Store(m.now().UnixNano())
 		}
+		if m.caption != nil && e.Type == TypeCaption {
+			e = m.caption(s.rec.ID, e)
+		}
 		pub.publishKept(e, keep)
 	}
 	pc := PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords, Context: s.context,
@@ -276,6 +279,7 @@ func (m *Manager) acceptAudio(s *session, samples []float32, wire int) {
 		return
 	}
 	m.met.audioIn.Add(float64(len(samples)) / float64(m.rate()))
+	s.level.note(samples, m.now())
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.msgsIn++

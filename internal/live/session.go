@@ -34,6 +34,12 @@ const (
 	Interrupted State = "interrupted"
 	// Stopped: ended for good. Only its label may change.
 	Stopped State = "stopped"
+	// Paused: an operator blanked the screens without ending the session.
+	// The pipeline is closed, so audio that still arrives is not
+	// recognised (nothing is heard, kept or shown; the source stays
+	// attached and the input meter keeps working). Resume goes live
+	// again; a restart leaves it paused.
+	Paused State = "paused"
 )
 
 // InputKind names what happened to a session (an input to Next).
@@ -45,7 +51,8 @@ const (
 	EvAudio     InputKind = "audio"     // audio arrived; Speech says whether the VAD heard speech
 	EvTick      InputKind = "tick"      // time passed (drives the silence auto-stop)
 	EvRestart   InputKind = "restart"   // the process restarted while the session was stored
-	EvResume    InputKind = "resume"    // an operator resumes an interrupted session
+	EvResume    InputKind = "resume"    // an operator resumes an interrupted or paused session
+	EvPause     InputKind = "pause"     // an operator pauses a live session
 	EvLabel     InputKind = "label"     // the session's label changes
 	EvReconnect InputKind = "reconnect" // the audio source reconnected (no state change)
 )
@@ -109,15 +116,21 @@ func Next(s Session, e Input) (Session, []Effect, error) {
 		}
 		return goLive(s, e.At), []Effect{StartPipeline, Persist, NotifyViewers}, nil
 	case EvResume:
-		if s.State != Interrupted {
+		if s.State != Interrupted && s.State != Paused {
 			return refuse()
 		}
 		return goLive(s, e.At), []Effect{StartPipeline, Persist, NotifyViewers}, nil
+	case EvPause:
+		if s.State != Live {
+			return refuse()
+		}
+		s.State = Paused
+		return s, []Effect{StopPipeline, Persist, NotifyViewers}, nil
 	case EvStop:
 		switch s.State {
 		case Live:
 			return stop(s, "operator"), []Effect{StopPipeline, Persist, NotifyViewers}, nil
-		case Idle, Interrupted:
+		case Idle, Interrupted, Paused:
 			return stop(s, "operator"), []Effect{Persist, NotifyViewers}, nil
 		}
 		return refuse()
@@ -141,7 +154,7 @@ func Next(s Session, e Input) (Session, []Effect, error) {
 		s.State = Interrupted
 		return s, []Effect{Persist, NotifyViewers}, nil
 	case EvReconnect:
-		if s.State != Live {
+		if s.State != Live && s.State != Paused {
 			return refuse()
 		}
 		return s, nil, nil

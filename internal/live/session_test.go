@@ -16,10 +16,11 @@ func at(d time.Duration) time.Time { return t0.Add(d) }
 func TestTransitionTable(t *testing.T) {
 	const refused = State("refused")
 	want := map[State]map[InputKind]State{
-		Idle:        {EvStart: Live, EvStop: Stopped, EvAudio: refused, EvTick: Idle, EvRestart: Idle, EvResume: refused, EvLabel: Idle, EvReconnect: refused},
-		Live:        {EvStart: refused, EvStop: Stopped, EvAudio: Live, EvTick: Live, EvRestart: Interrupted, EvResume: refused, EvLabel: Live, EvReconnect: Live},
-		Interrupted: {EvStart: refused, EvStop: Stopped, EvAudio: refused, EvTick: Interrupted, EvRestart: Interrupted, EvResume: Live, EvLabel: Interrupted, EvReconnect: refused},
-		Stopped:     {EvStart: refused, EvStop: refused, EvAudio: refused, EvTick: Stopped, EvRestart: Stopped, EvResume: refused, EvLabel: Stopped, EvReconnect: refused},
+		Idle:        {EvStart: Live, EvStop: Stopped, EvAudio: refused, EvTick: Idle, EvRestart: Idle, EvResume: refused, EvLabel: Idle, EvReconnect: refused, EvPause: refused},
+		Live:        {EvStart: refused, EvStop: Stopped, EvAudio: Live, EvTick: Live, EvRestart: Interrupted, EvResume: refused, EvLabel: Live, EvReconnect: Live, EvPause: Paused},
+		Interrupted: {EvStart: refused, EvStop: Stopped, EvAudio: refused, EvTick: Interrupted, EvRestart: Interrupted, EvResume: Live, EvLabel: Interrupted, EvReconnect: refused, EvPause: refused},
+		Paused:      {EvStart: refused, EvStop: Stopped, EvAudio: refused, EvTick: Paused, EvRestart: Paused, EvResume: Live, EvLabel: Paused, EvReconnect: Paused, EvPause: refused},
+		Stopped:     {EvStart: refused, EvStop: refused, EvAudio: refused, EvTick: Stopped, EvRestart: Stopped, EvResume: refused, EvLabel: Stopped, EvReconnect: refused, EvPause: refused},
 	}
 	for from, row := range want {
 		for ev, to := range row {
@@ -51,6 +52,17 @@ func TestEffects(t *testing.T) {
 	s, eff, _ = Next(s, Input{Kind: EvResume, At: at(2 * time.Minute)})
 	if s.State != Live || eff[0] != StartPipeline || !s.StartedAt.Equal(at(2*time.Minute)) {
 		t.Fatalf("resume: %+v %v", s, eff)
+	}
+	s, eff, _ = Next(s, Input{Kind: EvPause, At: at(150 * time.Second)})
+	if s.State != Paused || !slices.Equal(eff, []Effect{StopPipeline, Persist, NotifyViewers}) {
+		t.Fatalf("pause: %+v %v (a paused session recognises nothing)", s, eff)
+	}
+	if p, eff, _ := Next(s, Input{Kind: EvTick, At: at(time.Hour)}); p.State != Paused || eff != nil {
+		t.Fatalf("a paused session's silence: %+v %v (no auto-stop while paused)", p, eff)
+	}
+	s, eff, _ = Next(s, Input{Kind: EvResume, At: at(160 * time.Second)})
+	if s.State != Live || eff[0] != StartPipeline {
+		t.Fatalf("resume from pause: %+v %v", s, eff)
 	}
 	s, eff, _ = Next(s, Input{Kind: EvStop, At: at(3 * time.Minute)})
 	if s.State != Stopped || eff[0] != StopPipeline || s.StopReason != "operator" {

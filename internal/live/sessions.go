@@ -271,6 +271,11 @@ func (m *Manager) Resume(ctx context.Context, owner, id string) (Info, error) {
 	return m.act(ctx, owner, id, EvResume, "session.resume")
 }
 
+// Pause blanks a live session's screens without ending it (see Paused).
+func (m *Manager) Pause(ctx context.Context, owner, id string) (Info, error) {
+	return m.act(ctx, owner, id, EvPause, "session.pause")
+}
+
 func (m *Manager) act(ctx context.Context, owner, id string, kind InputKind, action string) (Info, error) {
 	s, err := m.lookup(owner, id)
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 
 // migrations are the live component's tables (append-only). A session row
 // holds settings, state and times: never words or audio.
-var migrations = []string{
+var migrations = store.Portable(
 	`CREATE TABLE live_sessions (
 		id TEXT PRIMARY KEY,
 		owner TEXT NOT NULL,
@@ -40,7 +40,7 @@ var migrations = []string{
 	// (sealed elsewhere, by package retention) and name speakers.
 	`ALTER TABLE live_sessions ADD COLUMN keep_transcript INTEGER NOT NULL DEFAULT 0`,
 	`ALTER TABLE live_sessions ADD COLUMN identify_speakers INTEGER NOT NULL DEFAULT 0`,
-}
+)
 
 // record is one row of live_sessions.
 type record struct {
@@ -52,8 +52,15 @@ type record struct {
 	SeqExact bool
 }
 
+// Component names the live tables' migrations in the store.
+const Component = "live"
+
+// Migrate brings the live tables in st to this binary's schema (izwi
+// migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error { return migrate(ctx, st) }
+
 func migrate(ctx context.Context, st *store.Store) error {
-	if err := st.Migrate(ctx, "live", migrations); err != nil {
+	if err := st.Migrate(ctx, Component, migrations); err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
 	return nil
@@ -66,7 +73,7 @@ func ms(t *time.Time) any {
 	return t.UnixMilli()
 }
 
-func insertRecord(ctx context.Context, db *sql.DB, r record) error {
+func insertRecord(ctx context.Context, db *store.Store, r record) error {
 	hw, _ := json.Marshal(r.Hotwords)
 	_, err := db.ExecContext(ctx, `INSERT INTO live_sessions(id, owner, label, state, viewer_mode, viewer_secret,
 		language, hotwords, auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms,
@@ -81,7 +88,7 @@ func insertRecord(ctx context.Context, db *sql.DB, r record) error {
 	return nil
 }
 
-func updateRecord(ctx context.Context, db *sql.DB, r record) error {
+func updateRecord(ctx context.Context, db *store.Store, r record) error {
 	hw, _ := json.Marshal(r.Hotwords)
 	_, err := db.ExecContext(ctx, `UPDATE live_sessions SET label=?, state=?, viewer_mode=?, viewer_secret=?,
 		hotwords=?, auto_stop_ms=?, started_at=?, stopped_at=?, stop_reason=?, last_seq=?, audio_ms=?, seq_exact=?,
@@ -95,14 +102,14 @@ func updateRecord(ctx context.Context, db *sql.DB, r record) error {
 	return nil
 }
 
-func deleteRecord(ctx context.Context, db *sql.DB, id string) error {
+func deleteRecord(ctx context.Context, db *store.Store, id string) error {
 	if _, err := db.ExecContext(ctx, `DELETE FROM live_sessions WHERE id=?`, id); err != nil {
 		return fmt.Errorf("live: deleting session: %w", err)
 	}
 	return nil
 }
 
-func loadRecords(ctx context.Context, db *sql.DB) ([]record, error) {
+func loadRecords(ctx context.Context, db *store.Store) ([]record, error) {
 	rows, err := db.QueryContext(ctx, `SELECT id, owner, label, state, viewer_mode, viewer_secret, language, hotwords,
 		auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms, seq_exact,
 		keep_transcript, identify_speakers

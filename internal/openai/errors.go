@@ -1,10 +1,8 @@
 package openai
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"mime"
 	"net/http"
 	"strconv"
 
@@ -16,7 +14,7 @@ import (
 )
 
 // accepted names the input formats in refusals.
-const accepted = "send WAV, FLAC or MP3 (Ogg/Opus, WebM and MP4 are not decoded)"
+const accepted = "send WAV, FLAC, MP3, Ogg/Opus, WebM/Opus or M4A/AAC"
 
 // decodeError maps an audio decoding failure to a refusal. The decoder's
 // own description (formats, sizes, never samples) is safe to show.
@@ -32,45 +30,13 @@ func decodeError(err error) *reqError {
 	return bad("the file is not audio Izwi can decode (%s); %s", err.Error(), accepted)
 }
 
-// claimedContainer maps a file part's Content-Type to the container it
-// promises: "wav", "flac", "mp3", "other" for audio containers Izwi does
-// not decode, "" for types that promise nothing in particular
-// (application/octet-stream, audio/*, none).
-func claimedContainer(ctype string) string {
-	mt, _, err := mime.ParseMediaType(ctype)
-	if err != nil {
-		return ""
-	}
-	switch mt {
-	case "audio/wav", "audio/wave", "audio/x-wav", "audio/vnd.wave":
-		return "wav"
-	case "audio/flac", "audio/x-flac":
-		return "flac"
-	case "audio/mpeg", "audio/mp3", "audio/mpeg3", "audio/x-mp3", "audio/x-mpeg", "audio/mpga":
-		return "mp3"
-	case "audio/ogg", "audio/opus", "audio/webm", "video/webm", "audio/mp4", "audio/m4a", "audio/x-m4a",
-		"video/mp4", "audio/aac":
-		return "other"
-	}
-	return ""
-}
-
-// checkClaim refuses a file whose bytes contradict the container its part
-// claimed (415), so a mislabelled upload is named rather than guessed at.
-// An ID3 tag may front MP3 or FLAC, so a tagged file matches either.
+// checkClaim refuses (415) a file whose bytes contradict the container its
+// part claimed; see audio.CheckClaim.
 func checkClaim(file []byte, ctype string) *reqError {
-	claimed := claimedContainer(ctype)
-	if claimed == "" {
-		return nil
+	if err := audio.CheckClaim(file[:min(len(file), 16)], ctype); err != nil {
+		return &reqError{apierr.CodeUnsupportedMediaType, err.Error()}
 	}
-	if claimed == "other" {
-		return &reqError{apierr.CodeUnsupportedMediaType, "files of type " + clip(ctype) + " are not decoded; " + accepted}
-	}
-	got := audio.Sniff(file[:min(len(file), 16)])
-	if got == "" || got == claimed || (got == "mp3" && claimed == "flac" && bytes.HasPrefix(file, []byte("ID3"))) {
-		return nil // unrecognised bytes get the decoder's own answer
-	}
-	return &reqError{apierr.CodeUnsupportedMediaType, "the file is " + got + " but its Content-Type says " + clip(ctype)}
+	return nil
 }
 
 // fail answers err: a refusal with its code, a limit with 429 and
@@ -91,6 +57,10 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 		apierr.Write(w, r, code, msg)
 	case errors.Is(err, speech.ErrBadInput):
 		apierr.Write(w, r, apierr.CodeBadRequest, err.Error())
+	case errors.Is(err, speech.ErrUnsupported):
+		// An engine refusing an option it cannot honour (a language its
+		// model does not hear): the caller's choice, not a fault.
+		apierr.Write(w, r, apierr.CodeUnsupportedOption, err.Error())
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		// The client went away; nobody is left to answer.
 	default:

@@ -37,6 +37,7 @@ type transcriptionRequest struct {
 	Words       bool // timestamp_granularities includes word
 	Segments    bool // ... includes segment (the default)
 	Stream      bool
+	Task        string // "transcribe" or "translate"
 }
 
 // reqError is a refusal with its catalogue code and a sentence for the caller.

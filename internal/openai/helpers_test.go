@@ -104,6 +104,7 @@ func newServer(t testing.TB, h *Handlers) (*httptest.Server, openai.Client) {
 	t.Helper()
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/audio/transcriptions", h.Transcriptions())
+	mux.Handle("POST /v1/audio/translations", h.Translations())
 	mux.Handle("POST /v1/audio/speech", h.Speech())
 	mux.Handle("GET /v1/models", h.Models())
 	srv := httptest.NewServer(withPrincipal(mux))

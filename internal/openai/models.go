@@ -2,7 +2,7 @@ package openai
 
 import (
 	"net/http"
-	"strings"
+	"slices"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -21,23 +21,22 @@ func modelID(info speech.EngineInfo) string {
 	return info.Engine + "/" + info.Model
 }
 
-// isTranscribeAlias reports whether name is one of OpenAI's transcription
-// models (whisper-1, gpt-4o-transcribe, gpt-4o-mini-transcribe, ...), all of
-// which map to the loaded engine.
-func isTranscribeAlias(name string) bool {
-	return name == "whisper-1" || (strings.HasPrefix(name, "gpt-") && strings.Contains(name, "transcribe"))
-}
+// TranscribeAliases are OpenAI's transcription model names (those of the
+// official SDK's AudioModel); each picks the loaded transcription engine.
+var TranscribeAliases = []string{"whisper-1", "gpt-transcribe", "gpt-4o-transcribe", "gpt-4o-mini-transcribe",
+	"gpt-4o-mini-transcribe-2025-12-15", "gpt-4o-transcribe-diarize"}
 
-// isSpeechAlias reports whether name is one of OpenAI's speech models
-// (tts-1, tts-1-hd, gpt-4o-mini-tts, ...).
-func isSpeechAlias(name string) bool {
-	return name == "tts-1" || name == "tts-1-hd" || (strings.HasPrefix(name, "gpt-") && strings.Contains(name, "tts"))
-}
+// SpeechAliases are OpenAI's speech model names (the SDK's SpeechModel);
+// each picks the loaded synthesizer.
+var SpeechAliases = []string{"tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"}
+
+func isTranscribeAlias(name string) bool { return slices.Contains(TranscribeAliases, name) }
+func isSpeechAlias(name string) bool     { return slices.Contains(SpeechAliases, name) }
 
 // names reports whether the model name a client sent picks info: its
-// /v1/models ID, its engine name or its model name. Empty picks it too.
+// /v1/models ID, or empty. Every name accepted is listed by /v1/models.
 func names(name string, info speech.EngineInfo) bool {
-	return name == "" || name == modelID(info) || name == info.Engine || (info.Model != "" && name == info.Model)
+	return name == "" || name == modelID(info)
 }
 
 // modelList is OpenAI's list shape.
@@ -50,11 +49,16 @@ func (h *Handlers) speechModels() []Model {
 	created := h.o.Started.Unix()
 	var out []Model
 	seen := map[string]bool{}
-	add := func(info speech.EngineInfo) {
-		id := modelID(info)
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, Model{ID: id, Object: "model", Created: created, OwnedBy: ownedBy})
+	alias := func(name string) {
+		if !seen[name] {
+			seen[name] = true
+			out = append(out, Model{ID: name, Object: "model", Created: created, OwnedBy: ownedBy})
+		}
+	}
+	add := func(info speech.EngineInfo) { alias(modelID(info)) }
+	if h.o.Transcriber != nil || h.o.Recognizer != nil {
+		for _, a := range TranscribeAliases {
+			alias(a)
 		}
 	}
 	if h.o.Transcriber != nil {
@@ -64,12 +68,16 @@ func (h *Handlers) speechModels() []Model {
 		add(h.o.Recognizer.Info())
 	}
 	if h.o.Synthesizer != nil {
+		for _, a := range SpeechAliases {
+			alias(a)
+		}
 		add(h.o.Synthesizer.Info())
 	}
 	return out
 }
 
-// models serves GET /v1/models: the loaded speech models, then the chat
+// models serves GET /v1/models: every speech model name a request may
+// give (OpenAI's aliases and the loaded engines' IDs), then the chat
 // models. A chat source that fails is logged (by request ID only) and left
 // out, so the speech models are still listed.
 func (h *Handlers) models(w http.ResponseWriter, r *http.Request) {

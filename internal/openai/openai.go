@@ -1,9 +1,10 @@
 // Package openai owns Izwi's OpenAI-compatible audio routes: the HTTP
 // handlers of POST /v1/audio/transcriptions (multipart upload, every
-// response format, Server-Sent Events), POST /v1/audio/speech (audio
-// streamed as it is synthesized) and GET /v1/models (the loaded speech
-// models plus the chat models a ChatModels source lists), speaking OpenAI's
-// wire formats so its official clients work unchanged.
+// response format, Server-Sent Events), POST /v1/audio/translations,
+// POST /v1/audio/speech (every response format, streamed as it is
+// synthesized) and GET /v1/models (every speech model name accepted plus
+// the chat models a ChatModels source lists), speaking OpenAI's wire
+// formats so its official clients work unchanged.
 //
 // The handlers run behind the gateway (authentication, scopes, limits are
 // checked before they are called); they read the principal only to charge
@@ -134,6 +135,9 @@ func New(opts Options) *Handlers {
 
 // Transcriptions serves POST /v1/audio/transcriptions.
 func (h *Handlers) Transcriptions() http.Handler { return http.HandlerFunc(h.transcribe) }
+
+// Translations serves POST /v1/audio/translations.
+func (h *Handlers) Translations() http.Handler { return http.HandlerFunc(h.translate) }
 
 // Speech serves POST /v1/audio/speech.
 func (h *Handlers) Speech() http.Handler { return http.HandlerFunc(h.speak) }

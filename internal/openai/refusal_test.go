@@ -19,8 +19,9 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
-// checkError asserts resp is status with catalogue code and a message.
-func checkError(t *testing.T, name string, resp *http.Response, status int, code string) {
+// checkError asserts resp is status with catalogue code and a message,
+// and returns the message.
+func checkError(t *testing.T, name string, resp *http.Response, status int, code string) string {
 	t.Helper()
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
@@ -29,6 +30,7 @@ func checkError(t *testing.T, name string, resp *http.Response, status int, code
 	if resp.StatusCode != status || string(body.Error.Code) != code || body.Error.Message == "" {
 		t.Errorf("%s: %d %s, want %d %s", name, resp.StatusCode, b, status, code)
 	}
+	return body.Error.Message
 }
 
 // form builds a transcription form with a file part holding file (none
@@ -231,7 +233,7 @@ func (fakeTranscriber) Transcribe(ctx context.Context, s []float32, o speech.Tra
 
 // Without a streaming recogniser, stream=true sends the Transcriber's
 // segments as deltas; verbose_json defaults to segments only; an engine
-// named by its /v1/models ID or model name is accepted.
+// named by its /v1/models ID or an OpenAI alias is accepted.
 func TestTranscriptionWithoutRecognizer(t *testing.T) {
 	wav, err := os.ReadFile(utterance(t, testID).WAV)
 	if err != nil {
@@ -257,7 +259,7 @@ func TestTranscriptionWithoutRecognizer(t *testing.T) {
 		t.Fatalf("stream: %v %q %q", err, deltas, done)
 	}
 	p := file()
-	p.Model = "m1"
+	p.Model = "gpt-4o-transcribe"
 	p.ResponseFormat = openai.AudioResponseFormatVerboseJSON
 	res, err := c.Audio.Transcriptions.New(ctx, p)
 	if err != nil {

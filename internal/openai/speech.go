@@ -8,14 +8,20 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/strictjson"
 )
+
+// PCMRate is the rate of response_format=pcm: OpenAI's raw PCM is 24 kHz,
+// 16-bit little-endian, mono, and clients play it assuming so.
+const PCMRate = 24000
 
 // maxSpeechBody bounds the JSON of a speech request (4096 characters of
 // input, escaped, plus the other fields).
@@ -39,8 +45,7 @@ type parsedSpeech struct {
 }
 
 // parseSpeechRequest validates body against the loaded synthesizer's
-// voices. The default format is wav: OpenAI defaults to mp3, which Izwi
-// cannot encode, and a WAV plays wherever an MP3 would.
+// voices. The default format is mp3, as OpenAI's.
 func parseSpeechRequest(body []byte, info speech.EngineInfo, voices []speech.Voice) (parsedSpeech, error) {
 	var req speechRequest
 	// Strict as every JSON body (one object, no duplicate members, valid
@@ -53,7 +58,7 @@ func parseSpeechRequest(body []byte, info speech.EngineInfo, voices []speech.Voi
 	}
 	var out parsedSpeech
 	if !isSpeechAlias(req.Model) && !names(req.Model, info) {
-		return out, bad("model %q is not available; use tts-1, gpt-4o-mini-tts or %s", clip(req.Model), modelID(info))
+		return out, bad("model %q is not available; use one of %s", clip(req.Model), strings.Join(append(slices.Clone(SpeechAliases), modelID(info)), ", "))
 	}
 	if strings.TrimSpace(req.Input) == "" {
 		return out, bad("input is empty")
@@ -81,11 +86,10 @@ func parseSpeechRequest(body []byte, info speech.EngineInfo, voices []speech.Voi
 	out.Voice = id
 	out.Format = strings.ToLower(req.ResponseFormat)
 	if out.Format == "" {
-		out.Format = "wav"
+		out.Format = "mp3"
 	}
-	formats := speechFormats()
-	if _, ok := formats[out.Format]; !ok {
-		return out, bad("response_format %q is not supported; use wav, pcm (24 kHz 16-bit mono) or flac", clip(out.Format))
+	if _, ok := audio.LookupStreamFormat(out.Format); !ok {
+		return out, bad("response_format %q is not supported; use mp3, opus, aac, flac, wav or pcm (24 kHz 16-bit mono)", clip(out.Format))
 	}
 	if req.StreamFormat != "" && req.StreamFormat != "audio" {
 		return out, bad("stream_format %q is not supported; audio is always streamed as it is made", clip(req.StreamFormat))
@@ -165,13 +169,17 @@ func (h *Handlers) speak(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	format := speechFormats()[req.Format]
+	format, _ := audio.LookupStreamFormat(req.Format)
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Now().Add(h.o.WorkTimeout))
 	ctx, cancel := context.WithTimeout(r.Context(), h.o.WorkTimeout)
 	defer cancel()
 
-	enc, err := format.new(w, syn.SampleRate())
+	outRate := 0
+	if req.Format == "pcm" {
+		outRate = PCMRate
+	}
+	enc, err := audio.NewStreamEncoder(ctx, audio.HTTPSink(w), req.Format, syn.SampleRate(), outRate)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -180,15 +188,12 @@ func (h *Handlers) speak(w http.ResponseWriter, r *http.Request) {
 	sink := func(samples []float32) error {
 		if !started {
 			started = true
-			w.Header().Set("Content-Type", format.contentType)
+			w.Header().Set("Content-Type", format.ContentType)
 			w.Header().Set("Cache-Control", "no-store")
 			w.Header().Set("X-Content-Type-Options", "nosniff")
 			w.WriteHeader(http.StatusOK)
 		}
-		if err := enc.Write(samples); err != nil {
-			return err
-		}
-		return rc.Flush()
+		return enc.Write(samples)
 	}
 	err = syn.Synthesize(ctx, sreq, sink)
 	if err == nil && !started {
@@ -196,9 +201,10 @@ func (h *Handlers) speak(w http.ResponseWriter, r *http.Request) {
 	}
 	if err == nil {
 		err = enc.Close()
+	} else {
+		enc.Abort()
 	}
 	if err == nil {
-		_ = rc.Flush()
 		return
 	}
 	if !started {

@@ -106,6 +106,38 @@ func TestSpeechRoundTrip(t *testing.T) {
 	}
 }
 
+// OpenAI's compressed formats (mp3, the default; opus; aac), streamed
+// through the official client, decode back to audio as long as the WAV
+// of the same request: within 150 ms, the encoder delay and last-frame
+// padding of MP3 and of AAC in ADTS (which has no edit list to trim
+// them; Ogg Opus's pre-skip does).
+func TestSpeechCompressedFormats(t *testing.T) {
+	_, c := newServer(t, newHandlers(t, Options{}))
+	wav, _ := speechBytes(t, c, speechParams("wav"))
+	ref, err := audio.Decode(bytes.NewReader(wav), audio.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		format openai.AudioSpeechNewParamsResponseFormat
+		ctype  string
+		sniff  string
+	}{{"", "audio/mpeg", "mp3"}, {"mp3", "audio/mpeg", "mp3"}, {"opus", "audio/ogg", "ogg"}, {"aac", "audio/aac", "aac"}} {
+		b, ctype := speechBytes(t, c, speechParams(tc.format))
+		if ctype != tc.ctype || audio.Sniff(b) != tc.sniff {
+			t.Errorf("%q: Content-Type %q, bytes look like %q", tc.format, ctype, audio.Sniff(b))
+		}
+		clip, err := audio.DecodeContext(t.Context(), bytes.NewReader(b), audio.Limits{})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.format, err)
+		}
+		if d := clip.Duration() - ref.Duration(); d < -150*time.Millisecond || d > 150*time.Millisecond {
+			t.Errorf("%q: %v of audio, the WAV %v", tc.format, clip.Duration(), ref.Duration())
+		}
+		t.Logf("%q: %d bytes, %v (WAV %v)", tc.format, len(b), clip.Duration(), ref.Duration())
+	}
+}
+
 // correlation is the normalised correlation of a and b over their common length.
 func correlation(a, b []float32) float64 {
 	var ab, aa, bb float64
@@ -132,16 +164,21 @@ func slicesEqual(a, b []float32) bool {
 	return true
 }
 
-// gatedSynth emits one chunk, then waits until the test has seen bytes
-// on the wire before emitting the rest: it proves the first chunk is
-// flushed, not buffered until the end.
+// gatedSynth emits one chunk (first samples, default 1600), then waits
+// until the test has seen bytes on the wire before emitting the rest: it
+// proves the first chunk is flushed, not buffered until the end.
 type gatedSynth struct {
 	speech.Synthesizer
-	gate chan struct{}
+	gate  chan struct{}
+	first int
 }
 
 func (g gatedSynth) Synthesize(ctx context.Context, req speech.SynthesisRequest, sink func([]float32) error) error {
-	if err := sink(make([]float32, 1600)); err != nil {
+	first := g.first
+	if first == 0 {
+		first = 1600
+	}
+	if err := sink(make([]float32, first)); err != nil {
 		return err
 	}
 	select {
@@ -156,9 +193,15 @@ func (g gatedSynth) Synthesize(ctx context.Context, req speech.SynthesisRequest,
 
 func TestSpeechFirstChunkFlushed(t *testing.T) {
 	e := loadEngines(t)
-	for _, f := range []string{"wav", "pcm", "flac"} {
+	for _, f := range []string{"wav", "pcm", "flac", "mp3", "opus", "aac"} {
 		gate := make(chan struct{})
-		h := newHandlers(t, Options{Synthesizer: gatedSynth{Synthesizer: e.syn, gate: gate}})
+		first := 0
+		if f == "mp3" || f == "opus" || f == "aac" {
+			// A codec holds a frame and its look-ahead (MP3 1152 + 576
+			// samples; Ogg pages of 100 ms) before its first bytes exist.
+			first = 8000
+		}
+		h := newHandlers(t, Options{Synthesizer: gatedSynth{Synthesizer: e.syn, gate: gate, first: first}})
 		srv, _ := newServer(t, h)
 		resp := post(t, srv.URL+"/v1/audio/speech", "application/json", `{"model":"tts-1","input":"hi","voice":"alloy","response_format":"`+f+`"}`)
 		head := make([]byte, 4)
@@ -185,7 +228,7 @@ func TestSpeechClientGone(t *testing.T) {
 	returned := make(chan error, 1)
 	syn := notifySynth{gatedSynth{Synthesizer: e.syn, gate: gate}, returned}
 	srv, _ := newServer(t, newHandlers(t, Options{Synthesizer: syn}))
-	resp := post(t, srv.URL+"/v1/audio/speech", "application/json", `{"input":"hello there","voice":"alloy"}`)
+	resp := post(t, srv.URL+"/v1/audio/speech", "application/json", `{"input":"hello there","voice":"alloy","response_format":"wav"}`)
 	if _, err := io.ReadFull(resp.Body, make([]byte, 44)); err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +283,7 @@ func TestSpeechRefusals(t *testing.T) {
 		{"input too long", "application/json", `{"model":"tts-1","input":"` + long + `","voice":"alloy"}`, 400, "bad_request"},
 		{"unknown voice", "application/json", `{"model":"tts-1","input":"hello","voice":"nobody"}`, 400, "bad_request"},
 		{"unknown model", "application/json", `{"model":"eleven","input":"hello","voice":"alloy"}`, 400, "bad_request"},
-		{"mp3", "application/json", `{"model":"tts-1","input":"hello","voice":"alloy","response_format":"mp3"}`, 400, "bad_request"},
+		{"vorbis", "application/json", `{"model":"tts-1","input":"hello","voice":"alloy","response_format":"vorbis"}`, 400, "bad_request"},
 		{"speed too high", "application/json", `{"model":"tts-1","input":"hello","voice":"alloy","speed":4.5}`, 400, "bad_request"},
 		{"speed zero", "application/json", `{"model":"tts-1","input":"hello","voice":"alloy","speed":0}`, 400, "bad_request"},
 		{"sse", "application/json", `{"model":"tts-1","input":"hello","voice":"alloy","stream_format":"sse"}`, 400, "bad_request"},
@@ -278,9 +321,10 @@ func TestResolveVoice(t *testing.T) {
 	if _, ok := ResolveVoice("nobody", voices); ok {
 		t.Error("unknown voice resolved")
 	}
-	p, err := parseSpeechRequest([]byte(`{"model":"flite","input":"hi","voice":{"id":"rms"},"speed":2,"instructions":"cheerful"}`),
-		loadEngines(t).syn.Info(), voices)
-	if err != nil || p.Voice != "rms" || p.Speed != 2 || p.Format != "wav" {
+	info := loadEngines(t).syn.Info()
+	p, err := parseSpeechRequest([]byte(`{"model":"`+modelID(info)+`","input":"hi","voice":{"id":"rms"},"speed":2,"instructions":"cheerful"}`),
+		info, voices)
+	if err != nil || p.Voice != "rms" || p.Speed != 2 || p.Format != "mp3" {
 		t.Errorf("object voice: %+v, %v", p, err)
 	}
 }
@@ -305,7 +349,7 @@ func FuzzSpeechRequest(f *testing.F) {
 		if p.Text == "" || p.Speed < 0.25 || p.Speed > 4 || (p.Voice != "" && p.Voice != "a" && p.Voice != "b") {
 			t.Fatalf("accepted %+v", p)
 		}
-		if _, ok := speechFormats()[p.Format]; !ok {
+		if _, ok := audio.LookupStreamFormat(p.Format); !ok {
 			t.Fatalf("accepted format %q", p.Format)
 		}
 	})

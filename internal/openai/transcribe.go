@@ -7,6 +7,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,6 +22,17 @@ const formSlack = 1 << 20
 
 // transcribe serves POST /v1/audio/transcriptions.
 func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
+	h.serveAudio(w, r, "transcribe")
+}
+
+// translate serves POST /v1/audio/translations: speech to English text.
+// Izwi does not translate speech, so it answers only with an engine whose
+// words are English anyway (checkTranslation).
+func (h *Handlers) translate(w http.ResponseWriter, r *http.Request) { h.serveAudio(w, r, "translate") }
+
+// serveAudio answers an uploaded file with its text; task is OpenAI's
+// ("transcribe" or "translate").
+func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task string) {
 	if h.o.Transcriber == nil && h.o.Recognizer == nil {
 		apierr.Write(w, r, apierr.CodeNotReady, "no transcription engine is loaded")
 		return
@@ -49,7 +61,26 @@ func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	req.Task = task
+	if task == "translate" && req.Stream {
+		h.fail(w, r, bad("stream is not supported on translations"))
+		return
+	}
 	tr, rec, err := h.pickTranscriber(req.Model, req.Stream)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	info := tr.Info()
+	if rec != nil {
+		info = rec.Info()
+	}
+	if task == "translate" {
+		err = checkTranslation(info)
+		req.Language = "en"
+	} else {
+		req.Language, err = checkLanguage(req.Language, info)
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -58,7 +89,9 @@ func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	clip, err := audio.Decode(bytes.NewReader(req.File), audio.UploadLimits(h.o.MaxUploadBytes, h.o.MaxDuration))
+	ctx, cancel := context.WithTimeout(r.Context(), h.o.WorkTimeout)
+	defer cancel()
+	clip, err := audio.DecodeContext(ctx, bytes.NewReader(req.File), audio.UploadLimits(h.o.MaxUploadBytes, h.o.MaxDuration))
 	req.File = nil // the encoded bytes are no longer needed
 	if err != nil {
 		h.fail(w, r, decodeError(err))
@@ -84,8 +117,6 @@ func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), h.o.WorkTimeout)
-	defer cancel()
 	if req.Stream {
 		h.streamTranscript(ctx, w, r, rec, tr, samples, dur, req)
 		return
@@ -108,7 +139,7 @@ func (h *Handlers) transcribe(w http.ResponseWriter, r *http.Request) {
 func (h *Handlers) pickTranscriber(model string, stream bool) (speech.Transcriber, speech.Recognizer, error) {
 	tr, rec := h.o.Transcriber, h.o.Recognizer
 	known := isTranscribeAlias(model)
-	var have []string
+	have := slices.Clone(TranscribeAliases)
 	if tr != nil {
 		known = known || names(model, tr.Info())
 		have = append(have, modelID(tr.Info()))
@@ -118,7 +149,7 @@ func (h *Handlers) pickTranscriber(model string, stream bool) (speech.Transcribe
 		have = append(have, modelID(rec.Info()))
 	}
 	if !known {
-		return nil, nil, bad("model %q is not available; use whisper-1 or one of %s", clip(model), strings.Join(have, ", "))
+		return nil, nil, bad("model %q is not available; use one of %s", clip(model), strings.Join(have, ", "))
 	}
 	if stream && rec != nil {
 		return tr, rec, nil
@@ -181,7 +212,10 @@ func verbose(req transcriptionRequest, t speech.Transcript) verboseTranscription
 	if lang == "" {
 		lang = req.Language
 	}
-	v := verboseTranscription{Task: "transcribe", Language: lang, Duration: doc.Duration, Text: doc.Text, Usage: usageOf(t.Duration)}
+	if req.Task == "translate" {
+		lang = "english" // as OpenAI names the target
+	}
+	v := verboseTranscription{Task: req.Task, Language: lang, Duration: doc.Duration, Text: doc.Text, Usage: usageOf(t.Duration)}
 	for _, s := range doc.Segments {
 		if req.Segments {
 			lp := 0.0

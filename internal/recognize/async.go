@@ -59,6 +59,7 @@ type Async struct {
 type item struct {
 	samples  []float32
 	finalize bool
+	then     func() // after a finalize: every event it caused was emitted
 }
 
 // NewAsync opens the pipeline (failing fast with ErrBusy when no stream is
@@ -129,6 +130,21 @@ func (a *Async) Finalize() error {
 		return ErrClosed
 	}
 	a.queue = append(a.queue, item{finalize: true})
+	a.signal()
+	return nil
+}
+
+// FinalizeThen is Finalize, then calls then from the pipeline's goroutine
+// once every event of the utterance it ended has been emitted (a client
+// that commits its audio buffer waits for exactly that). then must not
+// block; it is not called if the pipeline is closed or abandoned first.
+func (a *Async) FinalizeThen(then func()) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing {
+		return ErrClosed
+	}
+	a.queue = append(a.queue, item{finalize: true, then: then})
 	a.signal()
 	return nil
 }

@@ -61,6 +61,9 @@ func (a *Async) apply(items []item) {
 			if err := a.p.Finalize(a.runCtx); err != nil {
 				a.fail("recognizer", err)
 			}
+			if it.then != nil {
+				it.then()
+			}
 			continue
 		}
 		err := a.p.Write(a.runCtx, it.samples)

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -133,7 +134,7 @@ func (k *Keeper) Replace(ctx context.Context, sessionID string, from, to float64
 		add = append(add, row{next, sealed})
 		next++
 	}
-	err = k.st.Tx(ctx, func(tx *sql.Tx) error {
+	err = k.st.Tx(ctx, func(tx *store.Tx) error {
 		var destroyed sql.NullInt64
 		err := tx.QueryRowContext(ctx, "SELECT destroyed_at FROM retention_transcripts WHERE session_id = ?", sessionID).Scan(&destroyed)
 		switch {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -36,7 +37,7 @@ func (k *Keeper) Keep(ctx context.Context, e live.Event) error {
 		return err
 	}
 	now := k.now()
-	return k.st.Tx(ctx, func(tx *sql.Tx) error {
+	return k.st.Tx(ctx, func(tx *store.Tx) error {
 		var destroyed sql.NullInt64
 		err := tx.QueryRowContext(ctx, "SELECT destroyed_at FROM retention_transcripts WHERE session_id = ?", e.SessionID).Scan(&destroyed)
 		switch {

@@ -2,11 +2,11 @@ package retention
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -27,8 +27,8 @@ func (k *Keeper) DestroySession(ctx context.Context, sessionID, reason string) e
 		}
 	}
 	now := k.now().UnixNano()
-	err = k.st.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+	err = k.st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.SecureDelete(ctx); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM retention_lines WHERE session_id = ?", sessionID); err != nil {
@@ -48,8 +48,8 @@ func (k *Keeper) destroySnippet(ctx context.Context, id, reason string) error {
 	if _, err := k.vault.ShredOwner(ctx, vault.ClassSnippet, snippetOwner(id)); err != nil {
 		return fmt.Errorf("retention: shredding snippet %s: %w", id, err)
 	}
-	return k.st.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+	return k.st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.SecureDelete(ctx); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `UPDATE retention_snippets SET sealed = NULL, destroyed_at = ?, destroy_reason = ?
@@ -83,8 +83,8 @@ func (k *Keeper) Purge(ctx context.Context) (PurgeReport, error) {
 		if _, err := k.vault.ShredOwner(ctx, vault.ClassTranscript, transcriptOwner(s)); err != nil {
 			return rep, err
 		}
-		err := k.st.Tx(ctx, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+		err := k.st.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.SecureDelete(ctx); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, "DELETE FROM retention_lines WHERE session_id = ?", s); err != nil {

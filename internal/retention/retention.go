@@ -10,7 +10,6 @@ package retention
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"time"
@@ -60,7 +59,7 @@ type Options struct {
 // Keeper stores, reads and destroys opted-in data. Safe for concurrent use.
 type Keeper struct {
 	st    *store.Store
-	db    *sql.DB
+	db    *store.Store
 	vault Sealer
 	audit audit.Recorder
 	now   func() time.Time
@@ -79,10 +78,10 @@ func New(ctx context.Context, opts Options) (*Keeper, error) {
 	if opts.SnippetRetention < MinSnippetRetention || opts.SnippetRetention > MaxSnippetRetention {
 		return nil, fmt.Errorf("retention: snippet retention %v: want 7..30 days", opts.SnippetRetention)
 	}
-	if err := opts.Store.Migrate(ctx, "retention", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("retention: %w", err)
 	}
-	k := &Keeper{st: opts.Store, db: opts.Store.DB(), vault: opts.Vault, audit: opts.Audit, now: opts.Now,
+	k := &Keeper{st: opts.Store, db: opts.Store, vault: opts.Vault, audit: opts.Audit, now: opts.Now,
 		keepT: opts.TranscriptRetention, keepS: opts.SnippetRetention}
 	if k.now == nil {
 		k.now = time.Now
@@ -90,8 +89,8 @@ func New(ctx context.Context, opts Options) (*Keeper, error) {
 	return k, nil
 }
 
-func migrations() []string {
-	return []string{`
+func migrations() store.Migrations {
+	return store.Portable(`
 CREATE TABLE retention_transcripts (
 	session_id TEXT PRIMARY KEY,
 	created_at INTEGER NOT NULL,
@@ -120,7 +119,7 @@ CREATE TABLE retention_snippets (
 	destroy_reason TEXT
 );
 CREATE INDEX retention_snippets_session ON retention_snippets(session_id);
-CREATE INDEX retention_snippets_expiry ON retention_snippets(expires_at);`}
+CREATE INDEX retention_snippets_expiry ON retention_snippets(expires_at);`)
 }
 
 func transcriptOwner(sessionID string) string { return "session:" + sessionID }
@@ -140,4 +139,13 @@ type actorKey struct{}
 // WithActor names who acts in audit entries, here and in the vault.
 func WithActor(ctx context.Context, actor string) context.Context {
 	return vault.WithActor(context.WithValue(ctx, actorKey{}, actor), actor)
+}
+
+// Component names the retention tables' migrations in the store.
+const Component = "retention"
+
+// Migrate brings the retention tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

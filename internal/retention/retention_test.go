@@ -15,6 +15,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/clocktest"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -30,7 +31,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	r := &rig{dbPath: filepath.Join(dir, "izwi.db"), audit: &audittest.Recorder{}, clock: clocktest.New(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))}
+	r := &rig{dbPath: storetest.Database(t), audit: &audittest.Recorder{}, clock: clocktest.New(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))}
 	st, err := store.Open(ctx, r.dbPath)
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func TestTranscriptKeptSealedAndPurged(t *testing.T) {
 		t.Fatal(err)
 	}
 	var lines int
-	if err := r.k.db.QueryRow("SELECT lines FROM retention_transcripts WHERE session_id = 'ses_a'").Scan(&lines); err != nil || lines != 2 {
+	if err := r.k.db.QueryRowContext(context.Background(), "SELECT lines FROM retention_transcripts WHERE session_id = 'ses_a'").Scan(&lines); err != nil || lines != 2 {
 		t.Fatalf("lines counted %d (%v), want 2", lines, err)
 	}
 	got, err := r.k.Transcript(ctx, "ses_a")
@@ -106,7 +107,7 @@ func TestTranscriptKeptSealedAndPurged(t *testing.T) {
 
 	// Keep one sealed line aside, then let the retention window pass.
 	var sealed []byte
-	if err := r.k.db.QueryRow("SELECT sealed FROM retention_lines WHERE session_id = 'ses_a' AND seq = 2").Scan(&sealed); err != nil {
+	if err := r.k.db.QueryRowContext(context.Background(), "SELECT sealed FROM retention_lines WHERE session_id = 'ses_a' AND seq = 2").Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
 	r.clock.Advance(29 * 24 * time.Hour)
@@ -184,7 +185,7 @@ func TestSnippetsSealedExpireAndDestroy(t *testing.T) {
 
 func TestRetentionWindowsEnforced(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, filepath.Join(t.TempDir(), "x.db"))
+	st, err := store.Open(ctx, storetest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
 
@@ -90,7 +91,7 @@ func (r *Registry) Enrol(ctx context.Context, emb Embedder, model string, req En
 	}
 	qj, _ := json.Marshal(q)
 	pi.Quality = string(qj)
-	err = r.st.Tx(ctx, func(tx *sql.Tx) error {
+	err = r.st.Tx(ctx, func(tx *store.Tx) error {
 		if _, err := tx.ExecContext(ctx, "INSERT INTO speakers_subjects (id, sealed_name, created_at) VALUES (?, ?, ?)",
 			sub.ID, sealedName, now.UnixNano()); err != nil {
 			return err
@@ -112,7 +113,7 @@ func (r *Registry) Enrol(ctx context.Context, emb Embedder, model string, req En
 
 // recordTx audits inside tx when the recorder can, else right away (an
 // audit failure still aborts the transaction).
-func (r *Registry) recordTx(ctx context.Context, tx *sql.Tx, action, target string, details map[string]string) error {
+func (r *Registry) recordTx(ctx context.Context, tx *store.Tx, action, target string, details map[string]string) error {
 	e := audit.Event{Time: r.now().UTC(), Actor: actorOf(ctx), Action: action, Target: target, Outcome: "ok", Details: details}
 	if txr, ok := r.audit.(vault.TxRecorder); ok {
 		return txr.RecordTx(ctx, tx, e)
@@ -250,7 +251,7 @@ func (r *Registry) liveSubjects(ctx context.Context) ([]string, error) {
 // tombstone deletes a subject's voiceprints and name and records why.
 func (r *Registry) tombstone(ctx context.Context, subjectID, reason string) error {
 	now := r.now().UnixNano()
-	err := r.st.Tx(ctx, func(tx *sql.Tx) error {
+	err := r.st.Tx(ctx, func(tx *store.Tx) error {
 		var erased sql.NullInt64
 		if err := tx.QueryRowContext(ctx, "SELECT erased_at FROM speakers_subjects WHERE id = ?", subjectID).Scan(&erased); err != nil {
 			return err

@@ -14,7 +14,6 @@ package speakers
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/base32"
 	"errors"
 	"fmt"
@@ -50,7 +49,7 @@ var _ Sealer = (*vault.Keyring)(nil)
 // Registry stores subjects, consent and voiceprints. Safe for concurrent use.
 type Registry struct {
 	st      *store.Store
-	db      *sql.DB
+	db      *store.Store
 	vault   Sealer
 	consent *consent.Service
 	audit   audit.Recorder
@@ -75,18 +74,18 @@ func New(ctx context.Context, opts Options) (*Registry, error) {
 	if opts.Store == nil || opts.Vault == nil || opts.Audit == nil || opts.Consent == nil {
 		return nil, errors.New("speakers: a store, the vault, the consent service and an audit recorder are required")
 	}
-	if err := opts.Store.Migrate(ctx, "speakers", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("speakers: %w", err)
 	}
-	r := &Registry{st: opts.Store, db: opts.Store.DB(), vault: opts.Vault, consent: opts.Consent, audit: opts.Audit, now: opts.Now}
+	r := &Registry{st: opts.Store, db: opts.Store, vault: opts.Vault, consent: opts.Consent, audit: opts.Audit, now: opts.Now}
 	if r.now == nil {
 		r.now = time.Now
 	}
 	return r, nil
 }
 
-func migrations() []string {
-	return []string{`
+func migrations() store.Migrations {
+	return store.Portable(`
 CREATE TABLE speakers_subjects (
 	id          TEXT PRIMARY KEY,
 	sealed_name BLOB,             -- the name, sealed under the subject's key; NULL once erased
@@ -103,7 +102,7 @@ CREATE TABLE speakers_voiceprints (
 	quality    TEXT NOT NULL,     -- JSON numbers from the enrolment check
 	created_at INTEGER NOT NULL
 );
-CREATE INDEX speakers_voiceprints_model ON speakers_voiceprints(model);`}
+CREATE INDEX speakers_voiceprints_model ON speakers_voiceprints(model);`)
 }
 
 // Subject is a person as the registry shows them.
@@ -228,4 +227,13 @@ type actorKey struct{}
 // and in the vault.
 func WithActor(ctx context.Context, actor string) context.Context {
 	return vault.WithActor(context.WithValue(ctx, actorKey{}, actor), actor)
+}
+
+// Component names the speakers tables' migrations in the store.
+const Component = "speakers"
+
+// Migrate brings the speakers tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

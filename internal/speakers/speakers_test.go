@@ -20,6 +20,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/sherpa/sherpatest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 	"github.com/izwi-speech/izwi/internal/vault"
 )
@@ -41,7 +42,7 @@ func newRig(t *testing.T) *rig {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
-	r := &rig{dbPath: filepath.Join(dir, "izwi.db"), audit: &audittest.Recorder{}, clock: clocktest.New(time.Now())}
+	r := &rig{dbPath: storetest.Database(t), audit: &audittest.Recorder{}, clock: clocktest.New(time.Now())}
 	st, err := store.Open(ctx, r.dbPath)
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +136,7 @@ func TestEnrolIdentifyEraseExport(t *testing.T) {
 	}
 	// Bob's stored vector, decrypted here only to look for it in the files.
 	var bobSealed []byte
-	if err := r.reg.db.QueryRow("SELECT sealed FROM speakers_voiceprints WHERE subject_id = ?", bob.ID).Scan(&bobSealed); err != nil {
+	if err := r.reg.db.QueryRowContext(context.Background(), "SELECT sealed FROM speakers_voiceprints WHERE subject_id = ?", bob.ID).Scan(&bobSealed); err != nil {
 		t.Fatal(err)
 	}
 	vec, err := r.keys.Open(ctx, vault.ClassVoiceprint, bob.Voiceprints[0].ID, bobSealed)
@@ -146,7 +147,7 @@ func TestEnrolIdentifyEraseExport(t *testing.T) {
 	// Erasure: keep a sealed blob from before, then erase.
 	var sealed []byte
 	vpID := alice.Voiceprints[0].ID
-	if err := r.reg.db.QueryRow("SELECT sealed FROM speakers_voiceprints WHERE id = ?", vpID).Scan(&sealed); err != nil {
+	if err := r.reg.db.QueryRowContext(context.Background(), "SELECT sealed FROM speakers_voiceprints WHERE id = ?", vpID).Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.reg.Erase(ctx, alice.ID); err != nil {
@@ -209,7 +210,7 @@ func TestEnrolRefusals(t *testing.T) {
 	ctx := context.Background()
 	count := func() int {
 		var n int
-		if err := r.reg.db.QueryRow("SELECT COUNT(*) FROM speakers_subjects").Scan(&n); err != nil {
+		if err := r.reg.db.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM speakers_subjects").Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -280,7 +281,7 @@ func TestWithdrawAndExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sealed []byte
-	if err := r.reg.db.QueryRow("SELECT sealed FROM speakers_voiceprints WHERE subject_id = ?", ada.ID).Scan(&sealed); err != nil {
+	if err := r.reg.db.QueryRowContext(context.Background(), "SELECT sealed FROM speakers_voiceprints WHERE subject_id = ?", ada.ID).Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.reg.Withdraw(ctx, ada.ID); err != nil {

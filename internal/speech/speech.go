@@ -136,6 +136,24 @@ type ContextReporter interface {
 	ContextReport(text string) (ContextReport, bool)
 }
 
+// ContextStats sums up the prepared-text adaptations an engine keeps, for
+// /readyz: how many, their size and the cost of building them — counts,
+// never words.
+type ContextStats struct {
+	Engine    string        `json:"engine"`
+	Cached    int           `json:"cached"`   // adaptations held now
+	Capacity  int           `json:"capacity"` // at most this many are held
+	Bytes     int           `json:"bytes"`    // their models' size
+	Builds    int64         `json:"builds"`   // built since the engine loaded
+	LastBuild time.Duration `json:"last_build"`
+}
+
+// ContextStatser is implemented by recognizers that keep adaptations of
+// prepared text between streams (a chain: one entry per such engine).
+type ContextStatser interface {
+	ContextStats() []ContextStats
+}
+
 // Kinds of StreamEvent.
 const (
 	EventSwitch  = "switch"
@@ -310,6 +328,11 @@ type EngineInfo struct {
 	Library string `json:"library,omitempty"`
 	// Files lists each model file with its verified SHA-256.
 	Files []ModelFile `json:"files,omitempty"`
+	// Languages are the ISO 639-1 codes ("en") a recogniser hears; empty
+	// means it takes whatever language it is asked for (a multilingual
+	// model, or a cloud engine that checks the code itself). The API
+	// refuses a language outside a non-empty list rather than ignore it.
+	Languages []string `json:"languages,omitempty"`
 }
 
 // ModelFile is a model file that was checked before loading.

@@ -32,6 +32,15 @@ func (t streamTranscriber) Info() EngineInfo {
 	return info
 }
 
+// ContextStats reports the wrapped recognizer's prepared-text
+// adaptations (none when it keeps none).
+func (t streamTranscriber) ContextStats() []ContextStats {
+	if cs, ok := t.rec.(ContextStatser); ok {
+		return cs.ContextStats()
+	}
+	return nil
+}
+
 // Close closes the wrapped recognizer.
 func (t streamTranscriber) Close() error { return t.rec.Close() }
 

@@ -1,7 +1,10 @@
-// Package store owns Izwi's database: configuration, keys, usage and audit
-// records (never audio or words in plaintext). SQLite (pure Go, modernc.org)
-// is the default, in one file under the data directory; PostgreSQL will sit
-// behind the same methods when one machine is not enough.
+// Package store owns Izwi's database: which engine holds it (SQLite,
+// embedded, the default; or PostgreSQL, for several processes on several
+// machines), the per-component versioned migrations, and the handle every
+// component's SQL runs on. Components write portable SQL (the subset both
+// engines accept, with ? placeholders) against Store and Tx; only this
+// package sees *sql.DB. It holds configuration, keys, usage and audit
+// records, never audio or words in plaintext.
 package store
 
 import (
@@ -11,21 +14,56 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	_ "modernc.org/sqlite"             // registers the "sqlite" database/sql driver
 )
 
-// Store is an open database with its schema migrated to the latest version.
-type Store struct {
-	db *sql.DB
+// Dialect is the database engine behind a Store.
+type Dialect int
+
+const (
+	SQLite Dialect = iota
+	Postgres
+)
+
+func (d Dialect) String() string {
+	if d == Postgres {
+		return "postgres"
+	}
+	return "sqlite"
 }
 
-// Open opens (creating if needed) the SQLite database at path, restricts the
-// file to its owner, and applies pending migrations.
-func Open(ctx context.Context, path string) (*Store, error) {
-	if path == "" {
+// Store is an open database with its core schema migrated.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	// where names the database for messages: the SQLite path, or the
+	// PostgreSQL DSN without its password.
+	where string
+}
+
+// IsDSN reports whether database names a PostgreSQL server (a postgres://
+// or postgresql:// URL) rather than a SQLite file.
+func IsDSN(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// Open opens database: a postgres:// DSN, or else the path of a SQLite file
+// (created if needed, restricted to its owner). Pending core migrations are
+// applied; components migrate their own tables (Migrate).
+func Open(ctx context.Context, database string) (*Store, error) {
+	if database == "" {
 		return nil, errors.New("store: empty database path")
 	}
+	if IsDSN(database) {
+		return openPostgres(ctx, database)
+	}
+	return openSQLite(ctx, database)
+}
+
+func openSQLite(ctx context.Context, path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
@@ -39,7 +77,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	// SQLite has one writer; a single connection avoids SQLITE_BUSY storms
 	// and keeps transactions strictly serial.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db}
+	s := &Store{db: db, dialect: SQLite, where: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -53,6 +91,12 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return s, nil
 }
 
+// Dialect says which engine holds the data.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Where names the database for messages (never with a password).
+func (s *Store) Where() string { return s.where }
+
 // Check is a readiness probe.
 func (s *Store) Check(ctx context.Context) error {
 	var one int
@@ -65,7 +109,7 @@ func (s *Store) Check(ctx context.Context) error {
 // Meta returns the value stored under key, or "" and no error if absent.
 func (s *Store) Meta(ctx context.Context, key string) (string, error) {
 	var v string
-	err := s.db.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	err := s.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil
 	}
@@ -74,7 +118,7 @@ func (s *Store) Meta(ctx context.Context, key string) (string, error) {
 
 // SetMeta stores value under key.
 func (s *Store) SetMeta(ctx context.Context, key, value string) error {
-	_, err := s.db.ExecContext(ctx,
+	_, err := s.ExecContext(ctx,
 		"INSERT INTO meta(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", key, value)
 	return err
 }
@@ -85,9 +129,10 @@ func (s *Store) Close() error { return s.db.Close() }
 // Strings runs query and returns its single text column, every row read
 // and the rows closed before it returns. Callers that go on to use the
 // store for each row (decrypting through the vault, one transaction per
-// row) need that: the store has one connection, which open rows would hold.
+// row) need that: a SQLite store has one connection, which open rows would
+// hold.
 func (s *Store) Strings(ctx context.Context, query string, args ...any) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, query, args...)
+	rows, err := s.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,6 @@
 package transcript
 
 import (
-	"fmt"
-	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -29,10 +27,12 @@ func clampTime(d time.Duration) time.Duration {
 	return min(max(d, 0), maxTime).Truncate(minCue)
 }
 
-// Cue is one subtitle: non-empty lines shown from Start to End.
+// Cue is one subtitle: non-empty lines shown from Start to End, spoken by
+// Speaker when the engine or the identifier named one.
 type Cue struct {
 	Start, End time.Duration
 	Lines      []string
+	Speaker    string
 }
 
 // piece is a word (or a run of text) with its timing.
@@ -50,7 +50,7 @@ func Cues(t speech.Transcript) []Cue {
 	var prevEnd time.Duration
 	for _, seg := range t.Segments {
 		for _, group := range groupPieces(segmentPieces(seg)) {
-			c := Cue{Start: group[0].start, End: group[len(group)-1].end}
+			c := Cue{Start: group[0].start, End: group[len(group)-1].end, Speaker: seg.Speaker}
 			words := make([]string, len(group))
 			for i, p := range group {
 				words[i] = p.text
@@ -144,47 +144,4 @@ func wrap(words []string, width int) []string {
 		lines = append(lines, line.String())
 	}
 	return lines
-}
-
-func srtTime(d time.Duration) string { return stamp(d, ',') }
-func vttTime(d time.Duration) string { return stamp(d, '.') }
-
-// stamp formats HH:MM:SS,mmm (SRT) or HH:MM:SS.mmm (WebVTT).
-func stamp(d time.Duration, sep byte) string {
-	ms := int64(max(d, 0) / time.Millisecond)
-	return fmt.Sprintf("%02d:%02d:%02d%c%03d", ms/3600000, ms/60000%60, ms/1000%60, sep, ms%1000)
-}
-
-// cueText makes a line safe for the format: no "-->" (it would read as a
-// timing line) and, in WebVTT, escaped markup characters.
-func cueText(s string, vtt bool) string {
-	for strings.Contains(s, "-->") { // "--->" would become "-->" after one pass
-		s = strings.ReplaceAll(s, "-->", "->")
-	}
-	if vtt {
-		s = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
-	}
-	return s
-}
-
-func writeCues(w io.Writer, cues []Cue, ts func(time.Duration) string, vtt bool) error {
-	var b strings.Builder
-	if vtt {
-		b.WriteString("WEBVTT\n\n")
-	}
-	for i, c := range cues {
-		// Cues already hold whole milliseconds with End > Start.
-		start, end := c.Start, c.End
-		if !vtt {
-			fmt.Fprintf(&b, "%d\n", i+1)
-		}
-		fmt.Fprintf(&b, "%s --> %s\n", ts(start), ts(end))
-		for _, l := range c.Lines {
-			b.WriteString(cueText(l, vtt))
-			b.WriteByte('\n')
-		}
-		b.WriteByte('\n')
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
 }

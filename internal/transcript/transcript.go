@@ -1,6 +1,8 @@
 // Package transcript owns the output formats for transcripts: plain text,
-// JSON, SubRip (SRT) and WebVTT. It is pure: it turns a speech.Transcript
-// into bytes and imports no engine, storage or HTTP code.
+// JSON, SubRip (SRT), WebVTT, DOCX and PDF. It is pure: it turns a
+// speech.Transcript into bytes and imports no engine, storage or HTTP code.
+// Subtitles are written by github.com/asticode/go-astisub, DOCX by
+// github.com/fumiama/go-docx and PDF by codeberg.org/go-pdf/fpdf.
 package transcript
 
 import (
@@ -22,10 +24,38 @@ const (
 	JSON Format = "json"
 	SRT  Format = "srt"
 	VTT  Format = "vtt"
+	DOCX Format = "docx"
+	PDF  Format = "pdf"
 )
 
 // Formats lists every supported format.
-func Formats() []Format { return []Format{TXT, JSON, SRT, VTT} }
+func Formats() []Format { return []Format{TXT, JSON, SRT, VTT, DOCX, PDF} }
+
+// ContentType is the media type a format is served as.
+func (f Format) ContentType() string {
+	switch f {
+	case JSON:
+		return "application/json"
+	case SRT:
+		return "application/x-subrip; charset=utf-8"
+	case VTT:
+		return "text/vtt; charset=utf-8"
+	case DOCX:
+		return "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+	case PDF:
+		return "application/pdf"
+	}
+	return "text/plain; charset=utf-8"
+}
+
+// Options add what a document shows beyond the words.
+type Options struct {
+	// Title heads the DOCX and PDF documents (a session's label and date).
+	Title string
+	// Lines writes TXT as one line per segment, "[HH:MM:SS] Speaker: text",
+	// instead of the words on one line (OpenAI's text format).
+	Lines bool
+}
 
 // ParseFormat accepts a format name in any case.
 func ParseFormat(s string) (Format, error) {
@@ -35,23 +65,34 @@ func ParseFormat(s string) (Format, error) {
 			return f, nil
 		}
 	}
-	return "", fmt.Errorf("transcript: unknown format %q (want txt, json, srt or vtt)", s)
+	return "", fmt.Errorf("transcript: unknown format %q (want txt, json, srt, vtt, docx or pdf)", s)
 }
 
 // Write renders t to w in format f.
-func Write(w io.Writer, f Format, t speech.Transcript) error {
+func Write(w io.Writer, f Format, t speech.Transcript) error { return WriteWith(w, f, t, Options{}) }
+
+// WriteWith renders t to w in format f with opts.
+func WriteWith(w io.Writer, f Format, t speech.Transcript, opts Options) error {
 	var err error
 	switch f {
 	case TXT:
-		_, err = io.WriteString(w, Text(t)+"\n")
+		if opts.Lines {
+			err = writeLines(w, t)
+		} else {
+			_, err = io.WriteString(w, Text(t)+"\n")
+		}
 	case JSON:
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		err = enc.Encode(ToDoc(t))
 	case SRT:
-		err = writeCues(w, Cues(t), srtTime, false)
+		err = writeSubtitles(w, Cues(t), false)
 	case VTT:
-		err = writeCues(w, Cues(t), vttTime, true)
+		err = writeSubtitles(w, Cues(t), true)
+	case DOCX:
+		err = writeDOCX(w, t, opts.Title)
+	case PDF:
+		err = writePDF(w, t, opts.Title)
 	default:
 		return fmt.Errorf("transcript: unknown format %q", f)
 	}
@@ -121,4 +162,56 @@ func ToDoc(t speech.Transcript) Doc {
 		d.Segments = append(d.Segments, ds)
 	}
 	return d
+}
+
+// Paragraph is one segment as documents show it: when, who, what.
+type Paragraph struct {
+	Start   time.Duration
+	Speaker string
+	Text    string
+}
+
+// Paragraphs lists t's non-empty segments in order (t.Text alone when it
+// has none), for the formats meant to be read.
+func Paragraphs(t speech.Transcript) []Paragraph {
+	var out []Paragraph
+	for _, s := range t.Segments {
+		if txt := strings.Join(strings.Fields(s.Text), " "); txt != "" {
+			out = append(out, Paragraph{Start: clampTime(s.Start), Speaker: SpeakerName(s.Speaker), Text: txt})
+		}
+	}
+	if len(out) == 0 {
+		if txt := Text(t); txt != "" {
+			out = append(out, Paragraph{Text: txt})
+		}
+	}
+	return out
+}
+
+// Clock formats d as HH:MM:SS for readers.
+func Clock(d time.Duration) string {
+	s := int64(max(d, 0) / time.Second)
+	return fmt.Sprintf("%02d:%02d:%02d", s/3600, s/60%60, s%60)
+}
+
+func (p Paragraph) heading() string {
+	if p.Speaker != "" {
+		return "[" + Clock(p.Start) + "] " + p.Speaker
+	}
+	return "[" + Clock(p.Start) + "]"
+}
+
+func writeLines(w io.Writer, t speech.Transcript) error {
+	var b strings.Builder
+	for _, p := range Paragraphs(t) {
+		b.WriteString(p.heading())
+		if p.Speaker != "" {
+			b.WriteByte(':')
+		}
+		b.WriteByte(' ')
+		b.WriteString(p.Text)
+		b.WriteByte('\n')
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
 }

@@ -3,7 +3,6 @@ package vault
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"sync"
@@ -12,9 +11,17 @@ import (
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/leaktest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
-func TestMain(m *testing.M) { leaktest.Main(m, "internal/vault") }
+// The package's tests are its store conformance suite: they run on SQLite,
+// then on PostgreSQL.
+func TestMain(m *testing.M) {
+	os.Exit(leaktest.Check(storetest.Main(m, storetest.Postgres{
+		// These read SQLite's file and write-ahead log themselves.
+		Skip: "TestShreddedUnreadableWithMasterKey|TestRestoredBackupStaysShredded",
+	}), "internal/vault"))
+}
 
 // txRecorder is an in-memory TxRecorder. It records eagerly (it cannot see
 // the caller's commit); tests about rollbacks check the database instead.
@@ -24,7 +31,7 @@ type txRecorder struct {
 	fail   bool
 }
 
-func (r *txRecorder) RecordTx(_ context.Context, _ *sql.Tx, e audit.Event) error {
+func (r *txRecorder) RecordTx(_ context.Context, _ *store.Tx, e audit.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fail {
@@ -60,7 +67,7 @@ type rig struct {
 func newRig(t testing.TB) *rig {
 	t.Helper()
 	dir := t.TempDir()
-	r := &rig{dir: dir, db: filepath.Join(dir, "izwi.db"), rec: &txRecorder{}, list: filepath.Join(dir, "vault", "shredded.list"),
+	r := &rig{dir: dir, db: storetest.Database(t), rec: &txRecorder{}, list: filepath.Join(dir, "vault", "shredded.list"),
 		prov: &FileProvider{Path: filepath.Join(dir, "vault", "master.key")}}
 	r.open(t)
 	return r

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // Seal encrypts plaintext as object objectID of class under the data key
@@ -46,9 +47,17 @@ func (k *Keyring) Key(ctx context.Context, class Class, owner string) (KeyID, er
 		// process may have re-wrapped everything and be about to destroy
 		// the key this one still holds. Two callers racing for the same
 		// owner: the unique index keeps the first key, the second re-reads.
-		if _, err := k.db.ExecContext(ctx, `INSERT INTO vault_keys (id, class, owner, kek_id, wrapped, created_at)
-			SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM vault_keks WHERE id = ? AND retired_at IS NULL)
-			ON CONFLICT DO NOTHING`, id.String(), string(class), owner, kek.ID, w, k.now().UnixNano(), kek.ID); err != nil {
+		// On PostgreSQL the rotation lock orders this after (or before) a
+		// rotation in another process, whose retirement the insert then sees.
+		if err := k.st.Tx(ctx, func(tx *store.Tx) error {
+			if err := tx.Lock(ctx, kekLock); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `INSERT INTO vault_keys (id, class, owner, kek_id, wrapped, created_at)
+				SELECT ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM vault_keks WHERE id = ? AND retired_at IS NULL)
+				ON CONFLICT DO NOTHING`, id.String(), string(class), owner, kek.ID, w, k.now().UnixNano(), kek.ID)
+			return err
+		}); err != nil {
 			return KeyID{}, fmt.Errorf("vault: store data key: %w", err)
 		}
 		got, err := k.liveKey(ctx, class, owner)
@@ -152,15 +161,19 @@ func (k *Keyring) Shred(ctx context.Context, id KeyID) error { return k.shred(ct
 // shred destroys id; list adds it to the shred list.
 func (k *Keyring) shred(ctx context.Context, id KeyID, list bool) error {
 	var class string
-	err := k.st.Tx(ctx, func(tx *sql.Tx) error {
+	err := k.st.Tx(ctx, func(tx *store.Tx) error {
 		err := tx.QueryRowContext(ctx, "SELECT class FROM vault_keys WHERE id = ? AND destroyed_at IS NULL", id.String()).Scan(&class)
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+		if err := tx.SecureDelete(ctx); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE vault_keys SET wrapped = zeroblob(length(wrapped)) WHERE id = ?", id.String()); err != nil {
+		var n int // overwrite the wrapped key in place before clearing it
+		if err := tx.QueryRowContext(ctx, "SELECT COALESCE(length(wrapped), 0) FROM vault_keys WHERE id = ?", id.String()).Scan(&n); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE vault_keys SET wrapped = ? WHERE id = ?", make([]byte, n), id.String()); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, "UPDATE vault_keys SET wrapped = NULL, kek_id = NULL, destroyed_at = ? WHERE id = ?",

@@ -139,18 +139,18 @@ func TestSwappedBlobsRefused(t *testing.T) {
 	// Swapping the wrapped keys of two rows is refused too (the wrap is
 	// bound to the key id, class, owner and master key).
 	var wa, wb []byte
-	db := r.st.DB()
+	db := r.st
 	ida, _ := KeyOf(a)
 	idb, _ := KeyOf(b)
-	db.QueryRow("SELECT wrapped FROM vault_keys WHERE id = ?", ida.String()).Scan(&wa)
-	db.QueryRow("SELECT wrapped FROM vault_keys WHERE id = ?", idb.String()).Scan(&wb)
-	db.Exec("UPDATE vault_keys SET wrapped = ? WHERE id = ?", wb, ida.String())
-	db.Exec("UPDATE vault_keys SET wrapped = ? WHERE id = ?", wa, idb.String())
+	db.QueryRowContext(context.Background(), "SELECT wrapped FROM vault_keys WHERE id = ?", ida.String()).Scan(&wa)
+	db.QueryRowContext(context.Background(), "SELECT wrapped FROM vault_keys WHERE id = ?", idb.String()).Scan(&wb)
+	db.ExecContext(context.Background(), "UPDATE vault_keys SET wrapped = ? WHERE id = ?", wb, ida.String())
+	db.ExecContext(context.Background(), "UPDATE vault_keys SET wrapped = ? WHERE id = ?", wa, idb.String())
 	if _, err := r.k.Open(ctx, ClassConsent, "consent-a", a); !errors.Is(err, ErrAuth) {
 		t.Errorf("swapped wrapped keys: %v", err)
 	}
 	wa[len(wa)-1] ^= 1
-	db.Exec("UPDATE vault_keys SET wrapped = ? WHERE id = ?", wa, ida.String())
+	db.ExecContext(context.Background(), "UPDATE vault_keys SET wrapped = ? WHERE id = ?", wa, ida.String())
 	if _, err := r.k.Open(ctx, ClassConsent, "consent-a", a); !errors.Is(err, ErrAuth) {
 		t.Errorf("flipped wrapped key: %v", err)
 	}
@@ -199,24 +199,24 @@ func TestWrappedKeyTamperFails(t *testing.T) {
 	ctx := context.Background()
 	blob, _ := r.k.Seal(ctx, ClassCredential, "c", []byte("totp seed"))
 	id, _ := KeyOf(blob)
-	db := r.st.DB()
+	db := r.st
 	var w []byte
-	db.QueryRow("SELECT wrapped FROM vault_keys WHERE id = ?", id.String()).Scan(&w)
+	db.QueryRowContext(context.Background(), "SELECT wrapped FROM vault_keys WHERE id = ?", id.String()).Scan(&w)
 	for i := range w {
 		b := bytes.Clone(w)
 		b[i] ^= 0x40
-		db.Exec("UPDATE vault_keys SET wrapped = ? WHERE id = ?", b, id.String())
+		db.ExecContext(context.Background(), "UPDATE vault_keys SET wrapped = ? WHERE id = ?", b, id.String())
 		if got, err := r.k.Open(ctx, ClassCredential, "c", blob); !errors.Is(err, ErrAuth) || got != nil {
 			t.Fatalf("wrapped byte %d flipped: %q, %v", i, got, err)
 		}
 	}
-	db.Exec("UPDATE vault_keys SET wrapped = ? WHERE id = ?", w, id.String())
+	db.ExecContext(context.Background(), "UPDATE vault_keys SET wrapped = ? WHERE id = ?", w, id.String())
 	for _, col := range []string{"class = 'consent'", "owner = 'd'"} {
-		db.Exec("UPDATE vault_keys SET "+col+" WHERE id = ?", id.String())
+		db.ExecContext(context.Background(), "UPDATE vault_keys SET "+col+" WHERE id = ?", id.String())
 		if _, err := r.k.Open(ctx, ClassCredential, "c", blob); !errors.Is(err, ErrAuth) {
 			t.Fatalf("row relabelled (%s): %v", col, err)
 		}
-		db.Exec("UPDATE vault_keys SET class = 'credential', owner = 'c' WHERE id = ?", id.String())
+		db.ExecContext(context.Background(), "UPDATE vault_keys SET class = 'credential', owner = 'c' WHERE id = ?", id.String())
 	}
 	if _, err := r.k.Open(ctx, ClassCredential, "c", blob); err != nil {
 		t.Fatalf("restored row: %v", err)

@@ -30,7 +30,7 @@ func (k *Keyring) MoveTo(ctx context.Context, to Provider) (Rotation, error) {
 	fromID := k.cur.ID
 	k.mu.Unlock()
 	r := Rotation{Provider: to.Name(), From: fromID, To: next.ID}
-	if _, err := k.db.ExecContext(ctx, "INSERT OR IGNORE INTO vault_keks (id, provider, created_at) VALUES (?, ?, ?)",
+	if _, err := k.db.ExecContext(ctx, "INSERT INTO vault_keks (id, provider, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
 		next.ID, to.Name(), k.now().UnixNano()); err != nil {
 		return r, fmt.Errorf("vault: record master key: %w", err)
 	}

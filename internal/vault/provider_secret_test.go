@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/secrets"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 func envSource(m map[string]string) secrets.Source {
@@ -26,7 +27,7 @@ var fastParams = kdfParams{MemoryKiB: minMemoryKiB, Iterations: minIterations, P
 func TestPassphraseProvider(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db := filepath.Join(dir, "izwi.db")
+	db := storetest.Database(t)
 	params := filepath.Join(dir, "vault", "passphrase.json")
 	const pass = "correct horse battery staple"
 	env := map[string]string{"IZWI_VAULT_PASSPHRASE": pass}
@@ -115,7 +116,7 @@ func TestPassphraseProvider(t *testing.T) {
 func TestEnvProvider(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db := filepath.Join(dir, "izwi.db")
+	db := storetest.Database(t)
 	key1, key2 := make([]byte, 32), make([]byte, 32)
 	rand.Read(key1)
 	rand.Read(key2)

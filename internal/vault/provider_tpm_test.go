@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-tpm/tpm2"
 	"github.com/google/go-tpm/tpm2/transport"
 
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
@@ -81,7 +82,7 @@ func TestTPMProviderSealsToPCRs(t *testing.T) {
 	sealed := filepath.Join(dir, "vault", "master.tpm")
 	fresh := func() *TPMProvider { return &TPMProvider{Device: dev, SealedPath: sealed} }
 
-	st, err := openStore(t, filepath.Join(dir, "izwi.db"))
+	st, err := openStore(t, storetest.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestTPMProviderSealsToPCRs(t *testing.T) {
 	if got, err := k.Open(ctx, ClassVoiceprint, "v1", blob); err != nil || string(got) != "embedding" {
 		t.Fatalf("after moving off the TPM and a PCR change: %v", err)
 	}
-	st2, _ := openStore(t, filepath.Join(dir, "izwi.db"))
+	st2, _ := openStore(t, storetest.Database(t))
 	if _, err := New(ctx, Options{Store: st2, Provider: fresh(), Audit: &txRecorder{}}); !errors.Is(err, ErrPCRMismatch) {
 		t.Fatalf("start-up after extending PCR 7: %v", err)
 	}

@@ -2,12 +2,12 @@ package vault
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // Rotation reports a master-key rotation.
@@ -57,14 +57,21 @@ func (k *Keyring) Rotate(ctx context.Context) (Rotation, error) {
 	return r, k.reload(ctx)
 }
 
+// kekLock serialises, across processes sharing a PostgreSQL database, a
+// rotation's re-wrap and retirement with the wrapping of new data keys.
+const kekLock = "vault-keks"
+
 // rewrapAll re-wraps every live data key under next in one transaction,
 // refuses to commit while any is left under another key, retires the other
 // master keys and audits action in the same transaction. The WAL is
 // truncated after, so old wrappings leave it.
 func (k *Keyring) rewrapAll(ctx context.Context, next KEK, action string, details map[string]string) (int, error) {
 	var n int
-	err := k.st.Tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
+	err := k.st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.Lock(ctx, kekLock); err != nil {
+			return err
+		}
+		if err := tx.SecureDelete(ctx); err != nil {
 			return err
 		}
 		var err error
@@ -95,7 +102,7 @@ func (k *Keyring) rewrapAll(ctx context.Context, next KEK, action string, detail
 }
 
 // rewrap re-wraps every live data key not yet under next.
-func (k *Keyring) rewrap(ctx context.Context, tx *sql.Tx, next KEK) (int, error) {
+func (k *Keyring) rewrap(ctx context.Context, tx *store.Tx, next KEK) (int, error) {
 	type row struct {
 		id           KeyID
 		class, owner string

@@ -58,7 +58,7 @@ func TestRotateKeepsEverythingReadable(t *testing.T) {
 		}
 	}
 	// The old master key opens nothing now.
-	rows, err := r.st.DB().Query("SELECT id, class, owner, kek_id, wrapped FROM vault_keys WHERE destroyed_at IS NULL")
+	rows, err := r.st.QueryContext(context.Background(), "SELECT id, class, owner, kek_id, wrapped FROM vault_keys WHERE destroyed_at IS NULL")
 	if err != nil {
 		t.Fatal(err)
 	}

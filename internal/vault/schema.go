@@ -1,5 +1,11 @@
 package vault
 
+import (
+	"context"
+
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
 // migrations are the vault's tables (store.Migrate, append-only: never edit
 // a shipped entry). Times are Unix nanoseconds.
 //
@@ -9,8 +15,8 @@ package vault
 // zeroes and clears wrapped and kek_id (with secure_delete on, so the bytes
 // leave the file) and keeps the row as a tombstone with destroyed_at, so
 // that reading a shredded object says "shredded" rather than "unknown".
-func migrations() []string {
-	return []string{
+func migrations() store.Migrations {
+	return store.Portable(
 		`CREATE TABLE vault_keks (
 			id TEXT PRIMARY KEY,
 			provider TEXT NOT NULL,
@@ -29,5 +35,14 @@ func migrations() []string {
 		);
 		CREATE UNIQUE INDEX vault_keys_live_owner ON vault_keys(class, owner) WHERE destroyed_at IS NULL;
 		CREATE INDEX vault_keys_kek ON vault_keys(kek_id)`,
-	}
+	)
+}
+
+// Component names the vault tables' migrations in the store.
+const Component = "vault"
+
+// Migrate brings the vault tables in st to this binary's schema (the
+// constructor does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, Component, migrations())
 }

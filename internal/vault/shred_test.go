@@ -23,7 +23,7 @@ func TestShreddedUnreadableWithMasterKey(t *testing.T) {
 	other, _ := r.k.Seal(ctx, ClassVoiceprint, "voiceprint:8", []byte("someone else"))
 	id, _ := KeyOf(blob)
 	var wrapped []byte
-	if err := r.st.DB().QueryRow("SELECT wrapped FROM vault_keys WHERE id = ?", id.String()).Scan(&wrapped); err != nil {
+	if err := r.st.QueryRowContext(context.Background(), "SELECT wrapped FROM vault_keys WHERE id = ?", id.String()).Scan(&wrapped); err != nil {
 		t.Fatal(err)
 	}
 	if fileHits(t, r.db, wrapped) == 0 {
@@ -57,7 +57,7 @@ func TestShreddedUnreadableWithMasterKey(t *testing.T) {
 		t.Fatal("control: the captured wrapped key should unwrap under the master key; the test would prove nothing")
 	}
 	var w2 []byte
-	r.st.DB().QueryRow("SELECT wrapped FROM vault_keys WHERE id = ?", id.String()).Scan(&w2)
+	r.st.QueryRowContext(context.Background(), "SELECT wrapped FROM vault_keys WHERE id = ?", id.String()).Scan(&w2)
 	if w2 != nil {
 		t.Fatalf("the tombstone still holds %d wrapped bytes", len(w2))
 	}
@@ -172,7 +172,7 @@ func TestRestoredBackupStaysShredded(t *testing.T) {
 		a, _ := r.k.Seal(ctx, ClassVoiceprint, "voiceprint:a", []byte("alice"))
 		b, _ := r.k.Seal(ctx, ClassVoiceprint, "voiceprint:b", []byte("bob"))
 		backup := filepath.Join(r.dir, "backup.db")
-		if _, err := r.st.DB().Exec("VACUUM INTO ?", backup); err != nil {
+		if _, err := r.st.ExecContext(context.Background(), "VACUUM INTO ?", backup); err != nil {
 			t.Fatal(err)
 		}
 		ida, _ := KeyOf(a)

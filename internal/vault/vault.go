@@ -14,7 +14,6 @@ package vault
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -73,7 +72,7 @@ var (
 // TxRecorder appends an audit entry inside the caller's transaction, so a
 // shred or rotation and its entry commit together (audit.Log implements it).
 type TxRecorder interface {
-	RecordTx(ctx context.Context, tx *sql.Tx, e audit.Event) error
+	RecordTx(ctx context.Context, tx *store.Tx, e audit.Event) error
 }
 
 var _ TxRecorder = (*audit.Log)(nil)
@@ -99,7 +98,7 @@ type Options struct {
 // picked up from the provider on first sight of its id.
 type Keyring struct {
 	st  *store.Store
-	db  *sql.DB
+	db  *store.Store
 	rec TxRecorder
 	log *slog.Logger
 	now func() time.Time
@@ -123,19 +122,16 @@ func New(ctx context.Context, opts Options) (*Keyring, error) {
 	if opts.Store == nil || opts.Provider == nil || opts.Audit == nil {
 		return nil, errors.New("vault: a store, a master-key provider and an audit recorder are required")
 	}
-	if err := opts.Store.Migrate(ctx, "vault", migrations()); err != nil {
+	if err := Migrate(ctx, opts.Store); err != nil {
 		return nil, fmt.Errorf("vault: %w", err)
 	}
-	k := &Keyring{st: opts.Store, db: opts.Store.DB(), prov: opts.Provider, rec: opts.Audit, log: opts.Logger, now: opts.Now,
+	k := &Keyring{st: opts.Store, db: opts.Store, prov: opts.Provider, rec: opts.Audit, log: opts.Logger, now: opts.Now,
 		shredList: opts.ShredListPath}
 	if k.log == nil {
 		k.log = slog.New(slog.DiscardHandler)
 	}
 	if k.now == nil {
 		k.now = time.Now
-	}
-	if _, err := k.db.ExecContext(ctx, "PRAGMA secure_delete = ON"); err != nil {
-		return nil, fmt.Errorf("vault: secure_delete: %w", err)
 	}
 	if err := k.refuseToInvent(ctx); err != nil {
 		return nil, err
@@ -198,7 +194,7 @@ func (k *Keyring) reload(ctx context.Context) error {
 		if kek == nil {
 			continue
 		}
-		if _, err := k.db.ExecContext(ctx, "INSERT OR IGNORE INTO vault_keks (id, provider, created_at) VALUES (?, ?, ?)",
+		if _, err := k.db.ExecContext(ctx, "INSERT INTO vault_keks (id, provider, created_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
 			kek.ID, prov.Name(), k.now().UnixNano()); err != nil {
 			return fmt.Errorf("vault: record master key: %w", err)
 		}
@@ -301,9 +297,8 @@ func actorOf(ctx context.Context) string {
 // pages that held a destroyed key leave the WAL as well. A reader in another
 // process can make it partial; the next checkpoint finishes the job.
 func (k *Keyring) checkpoint(ctx context.Context) {
-	var busy, logFrames, done int
-	err := k.db.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
-	if err != nil || busy != 0 {
+	busy, err := k.db.Checkpoint(ctx)
+	if err != nil || busy {
 		k.log.Warn("vault: WAL checkpoint incomplete; shredded key pages may stay in the WAL until the next one",
 			"busy", busy, "err", err)
 	}

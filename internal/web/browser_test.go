@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -106,6 +107,14 @@ func TestBrowserPages(t *testing.T) {
 	f.push("pw", event{Type: "caption", Segment: 1, Final: true, Text: "behind a password"})
 	f.add("lnk", "link", "tok_secret_123", "live")
 	f.push("lnk", event{Type: "caption", Segment: 1, Final: true, Text: "behind a link"})
+	f.add("quiet", "public", "", "live") // live, nothing heard yet
+	f.add("wrap", "public", "", "live")
+	for i := range 6 {
+		f.push("wrap", event{Type: "caption", Segment: i, Final: true,
+			Text: "caption " + strconv.Itoa(i) + " is long enough to wrap over more than one line of the kiosk display at this size"})
+	}
+	f.add("styled", "public", "", "live")
+	f.push("styled", event{Type: "caption", Segment: 1, Final: true, Text: "styled words"})
 	f.add("long", "public", "", "live")
 	for i := range 100 {
 		f.push("long", event{Type: "caption", Segment: i, Final: true, Text: "line number " + strconv.Itoa(i)})
@@ -113,8 +122,10 @@ func TestBrowserPages(t *testing.T) {
 
 	mux := http.NewServeMux()
 	f.routes(mux)
-	pages := Handler(Options{})
-	for _, p := range []string{"/live/", "/display/", "/overlay/", "/mic/", "/assets/"} {
+	pages := Handler(Options{PublicSessions: func(context.Context) ([]PublicSession, error) {
+		return []PublicSession{{ID: "pub", Label: "Morning service", State: "live"}, {ID: "quiet", State: "idle"}}, nil
+	}})
+	for _, p := range []string{"/live/", "/display/", "/overlay/", "/mic/", "/assets/", "/{$}"} {
 		mux.Handle(p, pages)
 	}
 	srv := httptest.NewServer(mux)
@@ -124,7 +135,8 @@ func TestBrowserPages(t *testing.T) {
 		out = dir
 	}
 	res := runScript(t, node, "pages.mjs", "--base="+srv.URL, "--out="+out, "--wav="+wav)
-	for _, name := range []string{"live", "themes", "contrast", "scroll", "reconnect", "password", "link", "display", "overlay", "mic"} {
+	for _, name := range []string{"live", "themes", "contrast", "scroll", "reconnect", "password", "link", "display", "overlay", "mic",
+		"states", "displayLines", "portrait", "overlayStyle", "index", "axe"} {
 		if res[name] == nil {
 			t.Fatalf("scenario %s reported nothing", name)
 		}
@@ -252,10 +264,52 @@ func TestBrowserPages(t *testing.T) {
 	if st["finalize"] != 1.0 {
 		t.Errorf("stop sent %v finalize messages, want 1", st["finalize"])
 	}
+	// This server does not offer WebRTC (Options.WebRTC false): the page
+	// goes straight to the audio WebSocket.
+	if m["transport"] != "websocket" {
+		t.Errorf("mic transport %v without WebRTC, want websocket", m["transport"])
+	}
 	if strings.Contains(m["stored"].(string), "izk_test_key") {
 		t.Errorf("the API key was stored or left in the page: %v", m["stored"])
 	}
+	checkViewerStates(t, res)
 	t.Logf("screenshots in %s", out)
+}
+
+// checkViewerStates judges issue 15's viewer scenarios.
+func checkViewerStates(t *testing.T, res results) {
+	t.Helper()
+	st := res["states"]
+	for name, want := range map[string][3]any{
+		"waiting": {"waiting", "Live — waiting for audio", 0.0}, "heard": {"live", "Live", 1.0},
+		"paused": {"paused", "Paused", 0.0}, "resumed": {"waiting", "Live — waiting for audio", 0.0},
+		"ended": {"stopped", "The session has ended", 0.0},
+	} {
+		got, _ := st[name].(map[string]any)
+		if got["state"] != want[0] || got["text"] != want[1] || got["lines"] != want[2] {
+			t.Errorf("state %s: %v, want %v", name, got, want)
+		}
+	}
+	dl := res["displayLines"]
+	if bl := dl["boxLines"].(float64); bl < 2.95 || bl > 3.05 || dl["rendered"].(float64) < 4 {
+		t.Errorf("display lines=3 with wrapping captions: %v (want a box of 3 line-heights over more rendered lines)", dl)
+	}
+	if p := res["portrait"]; p["captionsWidth"].(float64) < 0.8 || p["qrBelow"] != true {
+		t.Errorf("portrait display: %v", p)
+	}
+	os := res["overlayStyle"]
+	if os["bg"] != "rgba(18, 52, 86, 0.5)" || !strings.Contains(os["font"].(string), "serif") || os["top"].(float64) > 40 || os["cleared"] != true {
+		t.Errorf("overlay styles: %v", os)
+	}
+	ix := res["index"]
+	if links := fmt.Sprint(ix["links"]); links != "[/live/pub /live/quiet]" || !strings.Contains(ix["text"].(string), "Morning service") {
+		t.Errorf("index: %v", ix)
+	}
+	for page, v := range res["axe"]["axe"].(map[string]any) {
+		if list := v.([]any); len(list) > 0 {
+			t.Errorf("axe-core: %s has serious violations: %v", page, list)
+		}
+	}
 }
 
 func px(v any) float64 {

@@ -28,6 +28,19 @@ type Settings struct {
 	Size int
 	// Kiosk asks the display to go full screen at the first chance.
 	Kiosk bool
+
+	// The overlay's style (docs/captions.md#overlay):
+	// Box is the caption box's background colour, "rrggbb" ("": none).
+	Box string
+	// Opacity is the box's opacity in percent (default 60 with a box).
+	Opacity int
+	// Font is "sans", "serif", "mono" or "" (the page's sans-serif).
+	Font string
+	// Position is "top", "middle" or "" (bottom).
+	Position string
+	// Hold is how many seconds captions stay after the last one (0: until
+	// replaced).
+	Hold int
 }
 
 // ParseSettings reads kind's options from a raw query string. Unknown keys
@@ -54,7 +67,31 @@ func ParseSettings(kind, rawQuery string) Settings {
 		s.Size = intIn(q.Get("size"), 12, 240, 0)
 	}
 	s.Kiosk = kind == "display" && (q.Get("kiosk") == "1" || q.Get("kiosk") == "true")
+	if kind == "overlay" {
+		if b := strings.TrimPrefix(strings.ToLower(q.Get("bg")), "#"); isHex(b) && (len(b) == 6 || len(b) == 3) {
+			s.Box = b
+			s.Opacity = intIn(q.Get("opacity"), 0, 100, 60)
+		}
+		switch f := q.Get("font"); f {
+		case "sans", "serif", "mono":
+			s.Font = f
+		}
+		switch p := q.Get("position"); p {
+		case "top", "middle":
+			s.Position = p
+		}
+		s.Hold = intIn(q.Get("hold"), 1, 600, 0)
+	}
 	return s
+}
+
+func isHex(s string) bool {
+	for _, c := range []byte(s) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return s != ""
 }
 
 func intIn(v string, lo, hi, def int) int {
@@ -78,6 +115,10 @@ type pageData struct {
 	// browsing localhost with no public URL configured): phones cannot
 	// follow it, and the page says so.
 	Loopback bool
+	// WebRTC: the mic page may try WebRTC ingest.
+	WebRTC bool
+	// Sessions are the index's public sessions.
+	Sessions []PublicSession
 }
 
 type pages struct{ t *template.Template }
@@ -87,7 +128,7 @@ func newPages() *pages {
 }
 
 func (h *handler) servePage(w http.ResponseWriter, r *http.Request, kind, id string) {
-	d := pageData{Kind: kind, ID: id, Settings: ParseSettings(kind, r.URL.RawQuery)}
+	d := pageData{Kind: kind, ID: id, Settings: ParseSettings(kind, r.URL.RawQuery), WebRTC: h.webrtc && kind == "mic"}
 	if kind == "display" {
 		if origin := h.origin(r); origin != "" {
 			d.LiveURL = origin + "/live/" + id
@@ -99,9 +140,14 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, kind, id str
 			d.QR = template.HTML(svg) // built from numbers by qrSVG, nothing of the caller's
 		}
 	}
+	h.render(w, r, d)
+}
+
+// render writes page d (never cached: it differs by Host and query).
+func (h *handler) render(w http.ResponseWriter, r *http.Request, d pageData) {
 	var buf bytes.Buffer
-	if err := h.pages.t.ExecuteTemplate(&buf, kind+".html", d); err != nil {
-		h.log.Error("web: rendering a page", "request_id", apierr.RequestID(r.Context()), "page", kind, "err", err)
+	if err := h.pages.t.ExecuteTemplate(&buf, d.Kind+".html", d); err != nil {
+		h.log.Error("web: rendering a page", "request_id", apierr.RequestID(r.Context()), "page", d.Kind, "err", err)
 		apierr.Write(w, r, apierr.CodeInternal, "")
 		return
 	}
@@ -118,6 +164,11 @@ func (h *handler) servePage(w http.ResponseWriter, r *http.Request, kind, id str
 // origin is where phones should go: the configured public URL, or the
 // origin this request came in on (empty when its Host is not a valid one).
 func (h *handler) origin(r *http.Request) string {
+	if h.publicFn != nil {
+		if p := h.publicFn(); p != "" {
+			return p
+		}
+	}
 	if h.public != "" {
 		return h.public
 	}
@@ -171,6 +222,32 @@ func validToken(t string) bool {
 	return true
 }
 
+// maxIndex bounds the index: a venue runs a handful of sessions.
+const maxIndex = 100
+
+// serveIndex answers GET / with the public sessions, and nothing else.
+func (h *handler) serveIndex(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		apierr.Write(w, r, apierr.CodeMethodNotAllowed, "")
+		return
+	}
+	d := pageData{Kind: "index"}
+	if h.list != nil {
+		list, err := h.list(r.Context())
+		if err != nil {
+			h.log.Error("web: listing public sessions", "request_id", apierr.RequestID(r.Context()), "err", err)
+			apierr.Write(w, r, apierr.CodeInternal, "")
+			return
+		}
+		for _, s := range list {
+			if ValidID(s.ID) && len(d.Sessions) < maxIndex {
+				d.Sessions = append(d.Sessions, s)
+			}
+		}
+	}
+	h.render(w, r, d)
+}
+
 // Title is the page's <title>.
 func (d pageData) Title() string {
 	switch d.Kind {
@@ -185,8 +262,14 @@ func (d pageData) Title() string {
 	}
 }
 
-// Script is the page's module under /assets.
-func (d pageData) Script() string { return d.Kind + ".js" }
+// Script is the page's module under /assets ("" for the index, which
+// needs none).
+func (d pageData) Script() string {
+	if d.Kind == "index" {
+		return ""
+	}
+	return d.Kind + ".js"
+}
 
 // isLoopback reports whether origin's host is this machine only.
 func isLoopback(origin string) bool {

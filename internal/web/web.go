@@ -1,15 +1,17 @@
 // Package web owns the caption pages the binary serves: the phone viewer
 // (/live/{id}), the kiosk display (/display/{id}), the OBS overlay
-// (/overlay/{id}) and the microphone page (/mic/{id}), their scripts and
+// (/overlay/{id}), the microphone page (/mic/{id}) and the public index
+// of public sessions at /, their scripts and
 // styles (embedded, no CDN, no build step), the display's server-rendered QR
 // code, and the security headers every one of them carries. The pages talk
 // to the live API themselves from the browser; this package reads no
-// session and holds no state. Only cmd/izwi wires it (as
-// api.LiveHandlers.Pages).
+// session itself (the index asks Options.PublicSessions) and holds no
+// state. Only cmd/izwi wires it (as api.LiveHandlers.Pages).
 package web
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -36,6 +38,38 @@ type Options struct {
 	// to (scheme://host[:port], e.g. behind a reverse proxy). Empty: the
 	// origin the request came in on (its Host header and TLS).
 	PublicURL string
+	// WebRTC tells the mic page that the server signals WebRTC ingest
+	// (GET /v1/sessions/{id}/webrtc): it tries WebRTC first, then falls
+	// back to the audio WebSocket.
+	WebRTC bool
+	// PublicURLFunc, when set, is asked on every page first (the console's
+	// Settings change the public URL live); "" falls back to PublicURL.
+	// It must return an origin as config.NormalizeOrigin makes.
+	PublicURLFunc func() string
+	// PublicSessions lists the sessions anyone may watch (viewer mode
+	// public, not stopped) for the index at /; nil shows none.
+	PublicSessions func(ctx context.Context) ([]PublicSession, error)
+}
+
+// PublicSession is what the index shows of a public session: nothing a
+// viewer of the session could not already see.
+type PublicSession struct {
+	ID, Label, State string
+}
+
+// StateText is the session's state in words.
+func (p PublicSession) StateText() string {
+	switch p.State {
+	case "live":
+		return "live now"
+	case "paused":
+		return "paused"
+	case "idle":
+		return "starting soon"
+	case "interrupted":
+		return "resuming"
+	}
+	return p.State
 }
 
 // maxQRBody bounds POST /display/{id}/qr: a link token and some JSON.
@@ -49,10 +83,13 @@ type asset struct {
 }
 
 type handler struct {
-	log    *slog.Logger
-	public string
-	assets map[string]asset
-	pages  *pages
+	list     func(ctx context.Context) ([]PublicSession, error)
+	log      *slog.Logger
+	public   string
+	publicFn func() string
+	assets   map[string]asset
+	pages    *pages
+	webrtc   bool
 }
 
 // Handler serves GET /live/{id}, /display/{id}, /overlay/{id}, /mic/{id}
@@ -64,7 +101,8 @@ func Handler(opts Options) http.Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages()}
+	h := &handler{log: log.With("component", "web"), assets: loadAssets(), pages: newPages(), publicFn: opts.PublicURLFunc,
+		list: opts.PublicSessions, webrtc: opts.WebRTC}
 	if opts.PublicURL != "" {
 		var err error
 		if h.public, err = config.NormalizeOrigin(opts.PublicURL); err != nil {
@@ -121,6 +159,11 @@ func contentType(name string) string {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == "/" {
+		setSecurityHeaders(w.Header(), false)
+		h.serveIndex(w, r)
+		return
+	}
 	kind, rest, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	if kind == "assets" {
 		setSecurityHeaders(w.Header(), false)

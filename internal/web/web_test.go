@@ -1,10 +1,12 @@
 package web
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -227,6 +229,11 @@ func TestParseSettings(t *testing.T) {
 		{"display", "theme=transparent", Settings{Lines: 4}},
 		{"live", "lines=3&kiosk=1&size=40&theme=light", Settings{Theme: "light"}},
 		{"overlay", "%zz&lines=5", Settings{Lines: 5}},
+		{"overlay", "bg=%23FFAA00&opacity=40&font=serif&position=top&hold=8", Settings{Lines: 2, Box: "ffaa00", Opacity: 40, Font: "serif", Position: "top", Hold: 8}},
+		{"overlay", "bg=abc", Settings{Lines: 2, Box: "abc", Opacity: 60}},
+		{"overlay", "bg=red&opacity=40&font=comic&position=left&hold=0", Settings{Lines: 2}},
+		{"overlay", "bg=abcd&hold=601", Settings{Lines: 2}},
+		{"display", "bg=000000&font=serif&position=top&hold=5", Settings{Lines: 4}},
 	} {
 		if got := ParseSettings(tc.kind, tc.q); got != tc.want {
 			t.Errorf("ParseSettings(%s, %q) = %+v, want %+v", tc.kind, tc.q, got, tc.want)
@@ -253,7 +260,32 @@ func FuzzParseSettings(f *testing.F) {
 		default:
 			t.Fatalf("theme %q", s.Theme)
 		}
+		if !(s.Box == "" || (len(s.Box) == 3 || len(s.Box) == 6) && isHex(s.Box)) || s.Opacity < 0 || s.Opacity > 100 ||
+			s.Hold < 0 || s.Hold > 600 || !slices.Contains([]string{"", "sans", "serif", "mono"}, s.Font) ||
+			!slices.Contains([]string{"", "top", "middle"}, s.Position) {
+			t.Fatalf("overlay style out of range: %+v", s)
+		}
 	})
+}
+
+// The index lists the sessions it is given (cmd/izwi gives public ones
+// only), escapes their labels, and skips ids that could not be a session.
+func TestIndexListsPublicSessionsOnly(t *testing.T) {
+	h := Handler(Options{PublicSessions: func(context.Context) ([]PublicSession, error) {
+		return []PublicSession{{ID: "ses_a", Label: "<b>Morning</b>", State: "live"}, {ID: "../x", Label: "bad"}, {ID: "ses_b", State: "paused"}}, nil
+	}})
+	w := serve(t, h, "GET", "/", "")
+	body := w.Body.String()
+	if w.Code != 200 || !strings.Contains(body, `<a href="/live/ses_a">&lt;b&gt;Morning&lt;/b&gt;</a>`) || !strings.Contains(body, `href="/live/ses_b"`) ||
+		strings.Contains(body, "../x") || !strings.Contains(body, "paused") || w.Header().Get("Content-Security-Policy") == "" {
+		t.Fatalf("index: %d\n%s", w.Code, body)
+	}
+	if w := serve(t, Handler(Options{}), "GET", "/", ""); w.Code != 200 || !strings.Contains(w.Body.String(), "No public session") {
+		t.Fatalf("empty index: %d\n%s", w.Code, w.Body)
+	}
+	if w := serve(t, h, "POST", "/", ""); w.Code != 405 {
+		t.Errorf("POST /: %d", w.Code)
+	}
 }
 
 // FuzzPage: any path under the page prefixes gives a page, a catalogued

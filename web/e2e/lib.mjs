@@ -1,5 +1,6 @@
 // lib.mjs: what every browser script shares: launching Debian's chromium
 // through playwright-core, and printing results for the Go test to judge.
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 export const CHROMIUM = process.env.IZWI_CHROMIUM || '/usr/bin/chromium';
@@ -42,4 +43,21 @@ export async function until(page, fn, arg, ms = 15000) {
 /** The caption text shown, one line per caption. */
 export function captionText(page) {
   return page.evaluate(() => Array.from(document.querySelectorAll('#captions .line .text'), (n) => n.textContent).join('\n'));
+}
+
+// axe-core's source, evaluated into a page to check it (Runtime.evaluate is
+// not subject to the page's CSP, so the pages keep their strict policy).
+const AXE = readFileSync(new URL('./node_modules/axe-core/axe.min.js', import.meta.url), 'utf8');
+
+/** Runs axe-core's WCAG 2.x A/AA rules on the page; returns the serious
+ * and critical violations (rule, impact, up to three offending nodes). */
+export async function axeScan(page) {
+  await page.evaluate(AXE);
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+    });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
+  });
 }

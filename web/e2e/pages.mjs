@@ -3,7 +3,7 @@
 // prints one JSON line of observations; the Go test judges them.
 //
 //   node pages.mjs --base=http://127.0.0.1:PORT --out=DIR --wav=FILE
-import { launch, args, report, watchPage, until, captionText } from './lib.mjs';
+import { launch, args, report, watchPage, until, captionText, axeScan } from './lib.mjs';
 
 const { base, out, wav } = args();
 const browser = await launch(wav ? ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
@@ -166,7 +166,8 @@ await scenario('reconnect', async (page) => {
   const stopped = await page.textContent('#state');
   const partialsAfter = await page.evaluate(() => document.querySelectorAll('#captions .line.partial').length);
   await push('pub', { type: 'state', state: 'live' });
-  await until(page, () => document.getElementById('state').dataset.state === 'live');
+  // Live again, nothing heard yet: "waiting for audio", not a green Live.
+  await until(page, () => document.getElementById('state').dataset.state === 'waiting');
   // 4004: the session was deleted; the page says so and stops retrying.
   await fetch(base + '/test/drop?session=pub&code=4004', { method: 'POST' });
   await until(page, () => document.body.dataset.feed === 'missing');
@@ -280,7 +281,98 @@ await scenario('mic', async (page, context) => {
   const stats = (await (await fetch(base + '/test/stats')).json()).ingest;
   const stored = await page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + location.href +
     document.getElementById('key').value);
-  return { stats, stored, rate: await page.evaluate(() => new AudioContext().sampleRate) };
+  return { stats, stored, rate: await page.evaluate(() => new AudioContext().sampleRate),
+    transport: await page.evaluate(() => document.body.dataset.transport) };
+});
+
+
+// States a venue's screens show: live with nothing heard yet is "waiting
+// for audio" (after a restart the history is gone: no green Live over a
+// blank page); the first words make it Live; paused blanks the captions;
+// resumed waits for audio again; stopped says the session ended.
+await scenario('states', async (page) => {
+  await page.goto(base + '/display/quiet');
+  const state = () => page.evaluate(() => ({ state: document.getElementById('state').dataset.state,
+    text: document.getElementById('state').textContent, lines: document.querySelectorAll('#captions .line').length }));
+  await until(page, () => document.body.dataset.feed === 'open');
+  const waiting = await state();
+  await push('quiet', { type: 'caption', segment: 1, final: true, text: 'first words' });
+  await until(page, () => document.querySelector('#captions .line'));
+  const heard = await state();
+  await push('quiet', { type: 'state', state: 'paused' });
+  await until(page, () => document.getElementById('state').dataset.state === 'paused');
+  const paused = await state();
+  await push('quiet', { type: 'state', state: 'live' });
+  await until(page, () => document.getElementById('state').dataset.state === 'waiting');
+  const resumed = await state();
+  await push('quiet', { type: 'state', state: 'stopped' });
+  await until(page, () => document.getElementById('state').dataset.state === 'stopped');
+  return { waiting, heard, paused, resumed, ended: await state() };
+});
+
+// lines counts rendered lines: with captions long enough to wrap, the
+// display's box is exactly N line-heights and shows no cut line.
+await scenario('displayLines', async (page) => {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(base + '/display/wrap?lines=3');
+  await until(page, () => document.querySelectorAll('#captions .line').length >= 3);
+  return page.evaluate(() => {
+    const box = document.getElementById('captions');
+    const lh = parseFloat(getComputedStyle(box).lineHeight);
+    const rendered = Array.from(box.querySelectorAll('.line'), (l) => Math.round(l.getBoundingClientRect().height / lh))
+      .reduce((a, b) => a + b, 0);
+    return { boxLines: box.clientHeight / lh, rendered, captions: box.querySelectorAll('.line').length };
+  });
+});
+
+// A portrait screen: captions across the width, the QR code below them.
+await scenario('portrait', async (page) => {
+  await page.setViewportSize({ width: 720, height: 1280 });
+  await page.goto(base + '/display/pub?lines=4');
+  await until(page, () => document.querySelector('#captions .line'));
+  await page.screenshot({ path: out + '/display-portrait.png' });
+  return page.evaluate(() => {
+    const c = document.getElementById('captions').getBoundingClientRect();
+    const q = document.querySelector('.qr').getBoundingClientRect();
+    return { captionsWidth: c.width / innerWidth, qrBelow: q.top >= c.bottom - 1 };
+  });
+});
+
+// Overlay styles from the URL: a box with a colour and opacity, a font, a
+// position, and a hold time after which the captions clear.
+await scenario('overlayStyle', async (page) => {
+  await page.setViewportSize({ width: 1280, height: 720 });
+  await page.goto(base + '/overlay/styled?bg=123456&opacity=50&font=serif&position=top&hold=1&lines=2&size=40');
+  await until(page, () => document.querySelector('#captions .line'));
+  const r = await page.evaluate(() => {
+    const c = document.getElementById('captions');
+    const cs = getComputedStyle(c);
+    return { bg: cs.backgroundColor, font: cs.fontFamily, top: c.getBoundingClientRect().top };
+  });
+  await page.screenshot({ path: out + '/overlay-styled.png', omitBackground: true });
+  // The hold time: one second after the last caption the box is empty.
+  await until(page, () => document.querySelectorAll('#captions .line').length === 0, undefined, 5000);
+  r.cleared = true;
+  return r;
+});
+
+// The index at /: public sessions only, as links to their phone page.
+await scenario('index', async (page) => {
+  await page.goto(base + '/');
+  return page.evaluate(() => ({ links: Array.from(document.querySelectorAll('main a'), (a) => a.getAttribute('href')),
+    text: document.querySelector('main').textContent }));
+});
+
+// axe-core on every viewer page: no serious or critical WCAG 2.2 AA
+// violation.
+await scenario('axe', async (page) => {
+  const axe = {};
+  for (const path of ['/', '/live/pub', '/display/pub', '/overlay/styled?bg=000000&opacity=80', '/mic/pub']) {
+    await page.goto(base + path);
+    await until(page, () => document.readyState === 'complete');
+    axe[path] = await axeScan(page);
+  }
+  return { axe };
 });
 
 await browser.close();

@@ -95,6 +95,7 @@ try {
 
   // The mic page: Chromium's fake microphone plays the shared utterance
   // (in a loop, from its start when capture begins); stop after one pass.
+  // It streams over WebRTC (an Opus track; captions on its data channel).
   const mic = await open('/mic/' + a.mic, { width: 420, height: 760 });
   await mic.context.grantPermissions(['microphone']);
   await mic.page.fill('#key', a.key);
@@ -107,7 +108,8 @@ try {
   const micText = await settled(mic.page);
   await mic.page.screenshot({ path: a.out + '/mic.png' });
   const stored = await mic.page.evaluate(() => JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + location.href);
-  report('mic', { ok: true, text: micText, keyStored: stored.includes(a.key) });
+  const transport = await mic.page.evaluate(() => document.body.dataset.transport);
+  report('mic', { ok: true, text: micText, keyStored: stored.includes(a.key), transport });
 } catch (err) {
   report('error', { ok: false, error: String(err) });
 } finally {

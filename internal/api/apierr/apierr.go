@@ -32,10 +32,17 @@ const (
 	CodePayloadTooLarge      Code = "payload_too_large"
 	CodeOutputTooLarge       Code = "output_too_large"
 	CodeUnsupportedMediaType Code = "unsupported_media_type"
-	CodeUnprocessable        Code = "unprocessable"
-	CodeRateLimited          Code = "rate_limited"
-	CodeQuotaExceeded        Code = "quota_exceeded"
-	CodeNotReady             Code = "not_ready"
+	// CodeUnsupportedLanguage: the engine does not hear (or Izwi does not
+	// translate) the language asked for; refused rather than ignored.
+	CodeUnsupportedLanguage Code = "unsupported_language"
+	// CodeUnsupportedOption: a documented option of a compatible API
+	// (Deepgram's multichannel, ...) that Izwi does not implement,
+	// refused rather than ignored.
+	CodeUnsupportedOption Code = "unsupported_option"
+	CodeUnprocessable     Code = "unprocessable"
+	CodeRateLimited       Code = "rate_limited"
+	CodeQuotaExceeded     Code = "quota_exceeded"
+	CodeNotReady          Code = "not_ready"
 	// CodeEngineBusy: every recognizer stream is in use (a capacity
 	// refusal, answered within a second with Retry-After, never a hang).
 	CodeEngineBusy Code = "engine_busy"
@@ -78,6 +85,10 @@ func Lookup(c Code) Entry {
 		return Entry{http.StatusRequestEntityTooLarge, "the answer this request asks for is larger than the server allows"}
 	case CodeUnsupportedMediaType:
 		return Entry{http.StatusUnsupportedMediaType, "the content does not match a supported type"}
+	case CodeUnsupportedLanguage:
+		return Entry{http.StatusBadRequest, "the engine does not hear the language asked for"}
+	case CodeUnsupportedOption:
+		return Entry{http.StatusBadRequest, "an option asked for is not supported"}
 	case CodeUnprocessable:
 		return Entry{http.StatusUnprocessableEntity, "the content was read but cannot be used"}
 	case CodeRateLimited:
@@ -103,6 +114,7 @@ func Lookup(c Code) Entry {
 func Codes() []Code {
 	return []Code{CodeBadRequest, CodeUnauthenticated, CodeCredentialsInURL, CodeForbidden, CodeIPDenied,
 		CodeNotFound, CodeMethodNotAllowed, CodeConflict, CodePayloadTooLarge, CodeOutputTooLarge, CodeUnsupportedMediaType,
+		CodeUnsupportedLanguage, CodeUnsupportedOption,
 		CodeUnprocessable, CodeRateLimited, CodeQuotaExceeded, CodeNotReady, CodeEngineBusy,
 		CodeUpstreamUnavailable, CodeUpstreamTimeout, CodeUpstreamError, CodeInternal}
 }
@@ -192,4 +204,46 @@ func JSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// DeepgramBody is Deepgram's error shape with the catalogue's inside, so
+// Deepgram's SDKs and Izwi's own clients both read it.
+type DeepgramBody struct {
+	ErrCode   string `json:"err_code"`
+	ErrMsg    string `json:"err_msg"`
+	RequestID string `json:"request_id"`
+	Error     Detail `json:"error"`
+}
+
+// WriteDeepgram answers a refusal on a Deepgram-compatible route
+// (/v1/listen, /v1/speak): Deepgram's err_code/err_msg beside the
+// catalogue's error object; msg "" takes the code's default message.
+func WriteDeepgram(w http.ResponseWriter, r *http.Request, code Code, msg string) {
+	e := Lookup(code)
+	if msg == "" {
+		msg = e.Message
+	}
+	id := RequestID(r.Context())
+	if id == "" {
+		id = w.Header().Get("X-Request-Id")
+	}
+	JSON(w, e.Status, DeepgramBody{ErrCode: deepgramCode(e.Status), ErrMsg: msg, RequestID: id,
+		Error: Detail{Code: code, Message: msg, RequestID: id}})
+}
+
+// deepgramCode is Deepgram's err_code for an HTTP status.
+func deepgramCode(status int) string {
+	switch status {
+	case http.StatusBadRequest:
+		return "Bad Request"
+	case http.StatusRequestEntityTooLarge:
+		return "Payload Too Large"
+	case http.StatusUnsupportedMediaType:
+		return "Unsupported Media Type"
+	case http.StatusTooManyRequests:
+		return "TOO_MANY_REQUESTS"
+	case http.StatusServiceUnavailable:
+		return "Service Unavailable"
+	}
+	return strconv.Itoa(status)
 }

@@ -6,11 +6,11 @@ package audittest
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"sync"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // ErrFailing is what Record returns after SetFail(true).
@@ -38,7 +38,7 @@ func (r *Recorder) Record(_ context.Context, e audit.Event) error {
 
 // RecordTx is Record for callers that audit inside their own transaction
 // (it records at once; it cannot see whether the caller commits).
-func (r *Recorder) RecordTx(ctx context.Context, _ *sql.Tx, e audit.Event) error {
+func (r *Recorder) RecordTx(ctx context.Context, _ *store.Tx, e audit.Event) error {
 	return r.Record(ctx, e)
 }
 

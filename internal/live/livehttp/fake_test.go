@@ -158,6 +158,10 @@ func (f *fakeSessions) Resume(_ context.Context, owner, id string) (live.Info, e
 	return f.step(owner, id, live.EvResume)
 }
 
+func (f *fakeSessions) Pause(_ context.Context, owner, id string) (live.Info, error) {
+	return f.step(owner, id, live.EvPause)
+}
+
 func (f *fakeSessions) Delete(_ context.Context, owner, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

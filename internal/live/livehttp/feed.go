@@ -34,11 +34,12 @@ func parseAfter(r *http.Request, header bool) (uint64, error) {
 	return n, nil
 }
 
-// acceptWS upgrades r, echoing the izwi-ticket subprotocol when the
+// AcceptWS upgrades r, echoing the izwi-ticket subprotocol when the
 // browser offered it (browsers require the echo), and clears the
 // http.Server's deadlines, which would otherwise cut a hijacked
-// connection after its write timeout.
-func acceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
+// connection after its write timeout. Every live WebSocket accepts
+// through it (package rtc's signalling too).
+func AcceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -98,7 +99,7 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 		return
 	}
 	defer feed.Close()
-	c, err := acceptWS(w, r)
+	c, err := AcceptWS(w, r)
 	if err != nil {
 		return // Accept has answered
 	}

@@ -101,7 +101,7 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	}
 	lh := &api.LiveHandlers{Create: hs.h.Create, List: hs.h.List, Get: hs.h.Get, Update: hs.h.Update, Delete: hs.h.Delete, Context: hs.h.Context,
 		Start: hs.h.Start, Stop: hs.h.Stop, Resume: hs.h.Resume, Ingest: hs.h.Ingest, CaptionsWS: hs.h.CaptionsWS,
-		CaptionsSSE: hs.h.CaptionsSSE, View: hs.h.View, ViewerTicket: hs.h.ViewerTicket}
+		CaptionsSSE: hs.h.CaptionsSSE, View: hs.h.View, ViewerTicket: hs.h.ViewerTicket, MicTicket: hs.h.MicTicket}
 	handler, err := api.New(api.Options{Authenticator: auth.Chain{ticket.NewAuthenticator(hs.tickets), keys},
 		CheckOrigin: hs.tickets.CheckOrigin, Limiter: hs.limiter, Audit: hs.audit, Live: lh,
 		Tickets: &ticket.Handler{Issuer: hs.tickets, Authorize: hs.h.AuthorizeTicket}})

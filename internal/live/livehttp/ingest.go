@@ -51,7 +51,7 @@ func (h *Handlers) ingest(ctx context.Context, w http.ResponseWriter, r *http.Re
 		return
 	}
 	format, ferr := formatFromQuery(r.URL.Query())
-	c, err := acceptWS(w, r)
+	c, err := AcceptWS(w, r)
 	if err != nil {
 		return
 	}

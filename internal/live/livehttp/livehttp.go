@@ -98,6 +98,9 @@ type Options struct {
 	Sessions live.Sessions
 	// Tickets issues viewer tickets; nil leaves ViewerTicket out.
 	Tickets Issuer
+	// Pairings redeems the console's microphone pairing codes; nil (or no
+	// Tickets) leaves MicTicket out.
+	Pairings Redeemer
 	// Slots, when set, holds a session slot for each ingest socket and
 	// charges its audio (nil: unlimited).
 	Slots Slots
@@ -155,12 +158,14 @@ const (
 // Handlers are the live routes' handlers, one field per route of
 // api.LiveHandlers.
 type Handlers struct {
-	Create, List, Get, Update, Delete, Start, Stop, Resume http.Handler
+	Create, List, Get, Update, Delete, Start, Stop, Resume, Pause http.Handler
 	// Context replaces a session's prepared text with an uploaded document.
 	Context                       http.Handler
 	Ingest                        http.Handler
 	CaptionsWS, CaptionsSSE, View http.Handler
 	ViewerTicket                  http.Handler
+	// MicTicket exchanges a console pairing code for an ingest ticket.
+	MicTicket http.Handler
 
 	opts Options
 	log  *slog.Logger
@@ -226,11 +231,15 @@ func New(opts Options) (*Handlers, error) {
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
 	h.Context = http.HandlerFunc(h.context)
 	h.Start, h.Stop, h.Resume = h.transition(opts.Sessions.Start), h.transition(opts.Sessions.Stop), h.transition(opts.Sessions.Resume)
+	h.Pause = h.transition(opts.Sessions.Pause)
 	h.Ingest = h.tracked(h.ingest)
 	h.CaptionsWS, h.CaptionsSSE = h.tracked(h.viewerSlot(h.captionsWS)), h.tracked(h.viewerSlot(h.captionsSSE))
 	h.View = http.HandlerFunc(h.view)
 	if opts.Tickets != nil {
 		h.ViewerTicket = http.HandlerFunc(h.viewerTicket)
+		if opts.Pairings != nil {
+			h.MicTicket = http.HandlerFunc(h.micTicket)
+		}
 	}
 	return h, nil
 }

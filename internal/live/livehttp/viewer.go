@@ -151,8 +151,15 @@ func (h *Handlers) viewerTicket(w http.ResponseWriter, r *http.Request) {
 	if subject == "" {
 		subject = "session:" + info.ID // a session the server started itself (--source)
 	}
-	iss, err := h.opts.Tickets.Issue(r.Context(), ticket.Grant{Subject: subject, SessionID: info.ID, Scope: auth.ScopeLiveRead,
-		Origin: req.Origin, SameOrigin: sameOrigin(req.Origin, r)})
+	h.issueTicket(w, r, ticket.Grant{Subject: subject, SessionID: info.ID, Scope: auth.ScopeLiveRead, Origin: req.Origin},
+		"viewer", "viewer-ticket", nil)
+}
+
+// issueTicket issues g (same-origin when g.Origin is this server's) and
+// answers with it, audited as actor with "via" and details.
+func (h *Handlers) issueTicket(w http.ResponseWriter, r *http.Request, g ticket.Grant, actor, via string, details map[string]string) {
+	g.SameOrigin = sameOrigin(g.Origin, r)
+	iss, err := h.opts.Tickets.Issue(r.Context(), g)
 	switch {
 	case errors.Is(err, ticket.ErrBadGrant):
 		apierr.Write(w, r, apierr.CodeBadRequest, "origin must be this server's own or one of jwt.tickets.allowed_origins")
@@ -161,13 +168,16 @@ func (h *Handlers) viewerTicket(w http.ResponseWriter, r *http.Request) {
 		apierr.WriteErr(w, r, &apierr.Error{Code: apierr.CodeRateLimited, Message: "too many outstanding tickets; retry shortly", RetryAfter: time.Second})
 		return
 	case err != nil:
-		h.log.Error("viewer ticket failed", "request_id", apierr.RequestID(r.Context()), "session_id", id, "err", err)
+		h.log.Error(via+" ticket failed", "request_id", apierr.RequestID(r.Context()), "session_id", g.SessionID, "err", err)
 		apierr.Write(w, r, apierr.CodeInternal, "")
 		return
 	}
-	h.record(r, audit.Event{Actor: "viewer", Action: "ticket.issue", Target: "session:" + id, Outcome: "ok",
-		Details: map[string]string{"ticket_id": iss.ID, "scope": string(auth.ScopeLiveRead), "via": "viewer-ticket"}})
-	h.log.Info("viewer ticket issued", "request_id", apierr.RequestID(r.Context()), "session_id", id, "ticket_id", iss.ID)
+	d := map[string]string{"ticket_id": iss.ID, "scope": string(g.Scope), "via": via}
+	for k, v := range details {
+		d[k] = v
+	}
+	h.record(r, audit.Event{Actor: actor, Action: "ticket.issue", Target: "session:" + g.SessionID, Outcome: "ok", Details: d})
+	h.log.Info("ticket issued", "request_id", apierr.RequestID(r.Context()), "session_id", g.SessionID, "ticket_id", iss.ID, "via", via)
 	w.Header().Set("Cache-Control", "no-store")
 	apierr.JSON(w, http.StatusOK, ticket.Response{Ticket: iss.Ticket, ExpiresAt: iss.ExpiresAt})
 }

@@ -35,7 +35,7 @@ func (f *File) String() string {
 }
 
 func (f *File) run(ctx context.Context, ing live.Ingest) error {
-	clip, err := audio.DecodeFile(f.Path, f.Limits)
+	clip, err := audio.DecodeFileContext(ctx, f.Path, f.Limits)
 	if err != nil {
 		return fmt.Errorf("source: %w", err)
 	}

@@ -45,6 +45,8 @@ type Options struct {
 	Requirements speaker.Requirements
 	// CSRF returns the console session's CSRF token for the page.
 	CSRF func(*http.Request) string
+	// Chrome renders the console's shared header and navigation (admin.Chrome).
+	Chrome func(*http.Request) template.HTML
 	// ClientIP gives the client's address for consent evidence (the
 	// connection's peer when nil).
 	ClientIP func(*http.Request) string
@@ -79,7 +81,11 @@ func (h *Handlers) Page() http.Handler {
 		if h.o.CSRF != nil {
 			csrf = h.o.CSRF(r)
 		}
-		_ = page.Execute(w, map[string]any{"CSRF": csrf, "Enabled": h.o.Embedder != nil && h.o.VAD != nil,
+		var chrome template.HTML
+		if h.o.Chrome != nil {
+			chrome = h.o.Chrome(r)
+		}
+		_ = page.Execute(w, map[string]any{"CSRF": csrf, "Chrome": chrome, "Enabled": h.o.Embedder != nil && h.o.VAD != nil,
 			"Script": script, "Version": speakers.CurrentScript})
 	})
 }
@@ -143,9 +149,9 @@ func (h *Handlers) Enrol() http.Handler {
 			return
 		}
 		defer f.Close()
-		clip, err := audio.Decode(io.LimitReader(f, MaxRecording), audio.Limits{MaxDuration: 2 * time.Minute})
+		clip, err := audio.DecodeContext(r.Context(), io.LimitReader(f, MaxRecording), audio.Limits{MaxDuration: 2 * time.Minute})
 		if err != nil {
-			apierr.Write(w, r, apierr.CodeBadRequest, "the recording is not audio Izwi can read (WAV, FLAC or MP3)")
+			apierr.Write(w, r, apierr.CodeBadRequest, "the recording is not audio Izwi can read (WAV, FLAC, MP3, Ogg/Opus, WebM/Opus or M4A/AAC)")
 			return
 		}
 		p, _ := auth.FromContext(r.Context())

@@ -231,6 +231,21 @@ func (r *Recognizer) NewStream(ctx context.Context, opts speech.StreamOptions) (
 	return s, nil
 }
 
+// ContextStats sums up the prepared-text adaptations each engine of the
+// chain keeps, named as in the chain.
+func (r *Recognizer) ContextStats() []speech.ContextStats {
+	var out []speech.ContextStats
+	for _, e := range r.engines {
+		if cs, ok := e.Rec.(speech.ContextStatser); ok {
+			for _, st := range cs.ContextStats() {
+				st.Engine = e.Name
+				out = append(out, st)
+			}
+		}
+	}
+	return out
+}
+
 // ContextReports tells what a prepared text became for each engine of the
 // chain that adapts to prepared text, in priority order; complete is false
 // while one of them has no report yet (no stream has used the text).

@@ -46,6 +46,7 @@ func autoLoaded() []string { return []string{"mixture_weights", "feature_transfo
 // config is everything needed to build decoders, fixed at load time.
 type config struct {
 	model       string
+	language    string // ISO 639-1, from the catalogue; "en" for Debian's model
 	hmm         string
 	lm, dict    string
 	sampleRate  int
@@ -114,7 +115,7 @@ func (c config) args() []string {
 // (frames of 10 ms of silence that end an utterance, 5–100) and
 // second_pass (true/false). live picks the live or the file profile.
 func newConfig(ctx context.Context, spec speech.Spec, deps speech.Deps, live bool) (config, error) {
-	c := config{model: spec.Model, sampleRate: 16000, maxDecoders: 4, partials: live, contextWeight: DefaultContextWeight}
+	c := config{model: spec.Model, sampleRate: 16000, maxDecoders: 4, partials: live, contextWeight: DefaultContextWeight, language: "en"}
 	c.profile(live)
 	if c.model == "" {
 		c.model = DefaultModel
@@ -214,6 +215,9 @@ func (c *config) resolve(ctx context.Context, r speech.ModelResolver) error {
 		if filepath.Base(p) != f.name {
 			return fmt.Errorf("pocketsphinx: model %q role hmm/%s is named %s: %w", c.model, f.name, filepath.Base(p), speech.ErrModel)
 		}
+	}
+	if l := m.Meta["language"]; l != "" {
+		c.language = l
 	}
 	c.lm, c.dict = m.File("lm"), m.File("dict")
 	if c.lm == "" || c.dict == "" {

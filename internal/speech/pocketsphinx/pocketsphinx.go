@@ -27,7 +27,7 @@
 // default 4), NewStream waits for a free decoder rather than loading
 // without bound, and decoders idle for 30 s are freed, keeping one warm
 // for live streams and none for files.
-
+//
 // spec.Options: "decoders" (pool bound, 1 to 256), "partials" (true/false,
 // default true for asr, false for transcribe), "samprate" (Hz), "endpoint"
 // (10 ms frames of silence ending an utterance: 15 for asr, 50 for
@@ -133,6 +133,9 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 			Model:   cfg.model,
 			Library: Library,
 			Files:   cfg.files,
+			// An acoustic model hears one language: the catalogue's, or
+			// Debian's en-us when no model store resolved one.
+			Languages: []string{cfg.language},
 		},
 	}
 	d.idleAt = time.Now()
@@ -299,6 +302,14 @@ func (r *Recognizer) ContextReport(text string) (speech.ContextReport, bool) {
 	rep := a.report
 	rep.Added = append([]string(nil), a.added...)
 	return rep, true
+}
+
+var _ speech.ContextStatser = (*Recognizer)(nil)
+
+// ContextStats implements speech.ContextStatser: the prepared texts whose
+// adaptations r keeps.
+func (r *Recognizer) ContextStats() []speech.ContextStats {
+	return []speech.ContextStats{r.prepared.stats()}
 }
 
 // Streams reports the decoders in use and the pool's bound.

@@ -50,9 +50,22 @@ type adaptation struct {
 
 // preparedCache keeps the adaptations of the last few texts.
 type preparedCache struct {
-	mu    sync.Mutex
-	items map[[32]byte]*adaptation
-	order [][32]byte
+	mu        sync.Mutex
+	items     map[[32]byte]*adaptation
+	order     [][32]byte
+	builds    int64
+	lastBuild time.Duration
+}
+
+// stats sums up the cache for /readyz.
+func (c *preparedCache) stats() speech.ContextStats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st := speech.ContextStats{Engine: Name, Cached: len(c.items), Capacity: preparedEntries, Builds: c.builds, LastBuild: c.lastBuild}
+	for _, a := range c.items {
+		st.Bytes += len(a.arpa)
+	}
+	return st
 }
 
 func (c *preparedCache) get(key [32]byte) *adaptation {
@@ -83,6 +96,8 @@ func (c *preparedCache) put(key [32]byte, a *adaptation) {
 	if _, ok := c.items[key]; ok {
 		return
 	}
+	c.builds++
+	c.lastBuild = a.report.BuildTime
 	c.items[key] = a
 	c.order = append(c.order, key)
 	if len(c.order) > preparedEntries {

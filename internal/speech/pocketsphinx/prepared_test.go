@@ -202,6 +202,11 @@ func TestPreparedWithHotwordsAndRefusals(t *testing.T) {
 	if rep, ok := r.ContextReport("!!! … ??? 😀 ζζζ"); !ok || rep.NGrams != 0 || rep.Dropped != 1 {
 		t.Errorf("report of an unusable text: %+v %v", rep, ok)
 	}
+	// Status sums both adaptations up: the first has a model, the second none.
+	first, _ := r.ContextReport("Welcome to the hall")
+	if st := r.ContextStats(); len(st) != 1 || st[0].Cached != 2 || st[0].Builds != 2 || st[0].Bytes != first.ModelBytes || st[0].Bytes == 0 || st[0].Capacity != preparedEntries {
+		t.Errorf("context stats %+v, want 2 cached and built, %d bytes", st, first.ModelBytes)
+	}
 	for name, opts := range map[string]speech.StreamOptions{
 		"too long":       {Context: strings.Repeat("a ", 1<<19+1)},
 		"hotword phones": {Context: "hello", Hotwords: []string{"zork:QQ XX"}},

@@ -117,6 +117,9 @@ func asrCheckModel(m speech.ResolvedModel, online bool) (asrModel, error) {
 // info describes the loaded model for EngineInfo.
 func (m asrModel) info(role string) speech.EngineInfo {
 	inf := speech.EngineInfo{Engine: asrEngine, Role: role, Model: m.Name, Library: Library()}
+	if l := asrLang(m.Meta["language"]); l != "" {
+		inf.Languages = []string{l}
+	}
 	roles := make([]string, 0, len(m.Files))
 	for r := range m.Files {
 		roles = append(roles, r)

@@ -64,13 +64,29 @@ export async function keyTicket(key, scope) {
   return (await resp.json()).ticket;
 }
 
-/** Reads #t=<token> from the address and removes it from the address bar
- * (and history), so it is neither bookmarked by accident nor shown. */
-export function takeLinkToken() {
-  const m = /(?:^#|&)t=([A-Za-z0-9_.~-]{1,128})(?:&|$)/.exec(location.hash);
+/** Reads #<name>=<value> from the address and removes the fragment from
+ * the address bar (and history), so a secret is neither bookmarked by
+ * accident nor shown. */
+export function takeFragment(name) {
+  const m = new RegExp('(?:^#|&)' + name + '=([A-Za-z0-9_.~-]{1,128})(?:&|$)').exec(location.hash);
   if (!m) return '';
   history.replaceState(history.state, '', location.pathname + location.search);
   return m[1];
+}
+
+/** Reads the link token (#t=) of a link session's share URL. */
+export function takeLinkToken() { return takeFragment('t'); }
+
+/** Exchanges the console's single-use microphone pairing code (#pair=) for
+ * an ingest ticket; the server starts the session if it is idle. */
+export async function pairTicket(code) {
+  const resp = await fetch(api('/mic-ticket'), {
+    method: 'POST', cache: 'no-store', credentials: 'omit',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ code, origin: location.origin }),
+  });
+  if (!resp.ok) throw await readError(resp);
+  return (await resp.json()).ticket;
 }
 
 export function wsURL(path) {
@@ -171,14 +187,26 @@ export class Feed {
 /**
  * CaptionView renders caption events into container: one <p> per segment,
  * partials (class "partial", grey) replaced in place by later events of the
- * same segment until its final. maxLines > 0 keeps only the latest lines.
+ * same segment until its final. maxLines > 0 keeps only the latest
+ * captions (the page's CSS shows that many rendered lines of them);
+ * holdMs > 0 clears the captions that long after the last one.
  */
 export class CaptionView {
-  constructor(container, { maxLines = 0, onChange } = {}) {
+  constructor(container, { maxLines = 0, holdMs = 0, onChange } = {}) {
     this.el = container;
     this.maxLines = maxLines;
+    this.holdMs = holdMs;
+    this.holdTimer = 0;
     this.onChange = onChange || (() => {});
     this.open = new Map(); // segment → <p> still partial
+  }
+
+  /** Removes every caption (a paused session blanks the screens). */
+  clear() {
+    clearTimeout(this.holdTimer);
+    this.el.replaceChildren();
+    this.open.clear();
+    this.onChange();
   }
 
   apply(ev) {
@@ -215,6 +243,10 @@ export class CaptionView {
       line.setAttribute('aria-hidden', 'true');
     }
     this.trim();
+    if (this.holdMs > 0) {
+      clearTimeout(this.holdTimer);
+      this.holdTimer = setTimeout(() => this.clear(), this.holdMs);
+    }
     this.onChange();
   }
 
@@ -248,6 +280,8 @@ const STATE_TEXT = {
   connecting: 'Connecting…',
   idle: 'Waiting for the session to start',
   live: 'Live',
+  waiting: 'Live — waiting for audio',
+  paused: 'Paused',
   interrupted: 'Interrupted — captions will resume',
   stopped: 'The session has ended',
   reconnecting: 'Reconnecting…',
@@ -281,35 +315,56 @@ export function showState(el, state) {
 
 /**
  * watch wires a page: view → (secret prompt) → feed → view rendering.
- * Returns the CaptionView. opts: { maxLines, onChange, ticketWithKey }.
+ * Returns the CaptionView, the feed and apply (show one event, as the feed
+ * does). opts: { maxLines, onChange, ticketWithKey }.
  */
 export async function watch(opts = {}) {
   const container = document.getElementById('captions');
   const stateEl = document.getElementById('state');
   const labelEl = document.getElementById('label');
   const engineEl = document.getElementById('engine');
-  const view = new CaptionView(container, { maxLines: opts.maxLines || 0, onChange: opts.onChange });
+  const view = new CaptionView(container, { maxLines: opts.maxLines || 0, holdMs: opts.holdMs || 0, onChange: opts.onChange });
   let sessionState = 'connecting';
+  // "Live" only once something was heard: a session that went live (or
+  // came back after a restart, its history gone) says it is waiting for
+  // audio rather than showing a green Live over an empty page.
+  let heard = false;
+  const shown = () => (sessionState === 'live' && !heard ? 'waiting' : sessionState);
   let secret = takeLinkToken();
   let feed = null;
 
   const setLabel = (label) => { if (label && labelEl) { labelEl.textContent = label; document.title = label; } };
+  // Events may come from two sources (the feed, and on the mic page a
+  // WebRTC data channel), each in seq order: show each seq once.
+  let lastSeq = 0;
   const onEvent = (ev) => {
+    if (typeof ev.seq === 'number' && ev.seq > 0) {
+      if (ev.seq <= lastSeq) return;
+      lastSeq = ev.seq;
+    }
     if (ev.type === 'engine') {
       showEngine(engineEl, ev); // the captions keep flowing: nothing to clear
       return;
     }
     if (ev.type === 'state') {
-      if (ev.state) { sessionState = ev.state; showState(stateEl, ev.state); }
+      if (ev.state && ev.state !== sessionState) {
+        if (ev.state === 'live') heard = false;
+        sessionState = ev.state;
+      }
+      showState(stateEl, shown());
       if (ev.state === 'stopped') view.closeOpen();
+      if (ev.state === 'paused') view.clear();
       setLabel(ev.label);
       return;
+    }
+    if (ev.type === 'speech_started' || (ev.type === 'caption' && ev.text)) {
+      if (!heard) { heard = true; showState(stateEl, shown()); }
     }
     view.apply(ev);
   };
   const onStatus = (s) => {
     document.body.dataset.feed = s; // for kiosk tooling and the browser tests
-    if (s === 'open') showState(stateEl, sessionState);
+    if (s === 'open') showState(stateEl, shown());
     else if (s === 'reconnecting' || s === 'missing') showState(stateEl, s);
   };
 
@@ -358,7 +413,7 @@ export async function watch(opts = {}) {
       if (err instanceof APIError && err.status === 404) {
         if (!opts.ticketWithKey) showState(stateEl, 'missing');
         // The mic page: a private session shows only once the key is known.
-        return { view, info: null, feed: () => feed, startFeed, state: () => sessionState };
+        return { view, info: null, feed: () => feed, startFeed, state: () => sessionState, apply: onEvent };
       }
       showState(stateEl, 'reconnecting');
       const wait = Math.min(15000, 500 * 2 ** Math.min(attempt, 10));
@@ -367,7 +422,7 @@ export async function watch(opts = {}) {
   }
   mode = info.viewer_mode;
   sessionState = info.state;
-  showState(stateEl, info.state);
+  showState(stateEl, shown());
   setLabel(info.label);
   if (info.viewer_mode === 'public' || info.authorized) {
     startFeed(async () => '');
@@ -380,5 +435,5 @@ export async function watch(opts = {}) {
   } else {
     showState(stateEl, 'missing');
   }
-  return { view, info, feed: () => feed, linkToken: secret, startFeed, state: () => sessionState };
+  return { view, info, feed: () => feed, linkToken: secret, startFeed, state: () => sessionState, apply: onEvent };
 }

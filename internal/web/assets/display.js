@@ -60,5 +60,10 @@ async function linkQR(token) {
   document.getElementById('qr-url').textContent = location.origin + '/live/' + sessionId() + ' (link in the code)';
 }
 
-const { linkToken, info } = await watch({ maxLines: Number(d.lines) || 4 });
+// lines counts rendered lines: the caption box is that many line-heights
+// tall (style.css), bottom-aligned, so a wrapped caption pushes its oldest
+// lines out at the top and no line is ever cut in half.
+const lines = Number(d.lines) || 4;
+document.body.style.setProperty('--lines', String(lines));
+const { linkToken, info } = await watch({ maxLines: lines });
 if (info?.viewer_mode === 'link' && linkToken) linkQR(linkToken);

@@ -1,0 +1,79 @@
+package audio
+
+import (
+	"bytes"
+	"math"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/audio/audiotest"
+)
+
+// bufSink records what an encoder wrote and how often it flushed.
+type bufSink struct {
+	bytes.Buffer
+	flushes int
+}
+
+func (b *bufSink) Flush() error { b.flushes++; return nil }
+
+// Every stream format: nothing before the first Write, output flushed as
+// it comes, and the stream decodes back to as much audio as went in
+// (within 150 ms of codec delay and padding; pcm is checked by length).
+func TestStreamEncoders(t *testing.T) {
+	audiotest.FFmpeg(t)
+	const rate = 16000
+	tone := make([]float32, rate/10)
+	for i := range tone {
+		tone[i] = 0.3 * float32(math.Sin(2*math.Pi*440*float64(i)/rate))
+	}
+	for _, f := range StreamFormats {
+		t.Run(f.Name, func(t *testing.T) {
+			var sink bufSink
+			enc, err := NewStreamEncoder(t.Context(), &sink, f.Name, rate, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sink.Len() != 0 {
+				t.Fatal("bytes before the first Write")
+			}
+			for range 20 { // 2 s
+				if err := enc.Write(tone); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := enc.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if sink.flushes == 0 {
+				t.Error("never flushed")
+			}
+			if f.Name == "pcm" {
+				if sink.Len() != 2*20*len(tone) {
+					t.Fatalf("pcm: %d bytes", sink.Len())
+				}
+				return
+			}
+			c, err := DecodeContext(t.Context(), &sink.Buffer, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := c.Duration() - 2*time.Second; d < -150*time.Millisecond || d > 150*time.Millisecond {
+				t.Errorf("decoded %v, encoded 2 s", c.Duration())
+			}
+		})
+	}
+	// Abort mid-stream stops ffmpeg and returns.
+	var sink bufSink
+	enc, err := NewStreamEncoder(t.Context(), &sink, "mp3", rate, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Write(tone); err != nil {
+		t.Fatal(err)
+	}
+	enc.Abort()
+	if _, err := NewStreamEncoder(t.Context(), &sink, "vorbis", rate, 0); err == nil {
+		t.Error("an unknown format was accepted")
+	}
+}

@@ -1,0 +1,192 @@
+// Package captionfilter owns each live session's caption settings — the
+// formatter on or off, profanity masking on or off, the replacement list —
+// and applies them to every caption the session publishes, before viewers,
+// outputs or the kept transcript see it (docs/captions.md). Settings are
+// kept in the store and cached in memory, so applying them on the
+// pipeline's goroutine never touches the database.
+package captionfilter
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/wordfilter"
+)
+
+// Settings are one session's caption settings. A session that never set
+// them gets Defaults.
+type Settings struct {
+	// Format applies the rule-based formatter (sentence case and
+	// punctuation where the engine gave none).
+	Format bool `json:"format"`
+	// Profanity masks profane words with asterisks.
+	Profanity bool `json:"profanity_filter"`
+	// Replace is the replacement list (names the engine mishears).
+	Replace []wordfilter.Rule `json:"replace"`
+}
+
+// Defaults: formatted, profanity masked, no replacements.
+func Defaults() Settings {
+	return Settings{Format: true, Profanity: true, Replace: []wordfilter.Rule{}}
+}
+
+// compiled is a session's settings, ready to apply.
+type compiled struct {
+	format bool
+	filter *wordfilter.Filter
+}
+
+func compile(s Settings) (compiled, error) {
+	f, err := wordfilter.New(wordfilter.Config{Replace: s.Replace, Profanity: s.Profanity})
+	if err != nil {
+		return compiled{}, err
+	}
+	return compiled{format: s.Format, filter: f}, nil
+}
+
+// Filters holds every session's settings. Safe for concurrent use.
+type Filters struct {
+	st  *store.Store
+	now func() time.Time
+	def compiled
+
+	mu       sync.RWMutex // guards sessions; never held during I/O
+	sessions map[string]compiled
+}
+
+// New migrates the table and loads every session's settings.
+func New(ctx context.Context, st *store.Store) (*Filters, error) {
+	if err := st.Migrate(ctx, "captionfilter", store.Portable(`
+CREATE TABLE captionfilter_sessions (
+	session_id TEXT PRIMARY KEY,
+	settings   TEXT NOT NULL,      -- Settings as JSON (no words spoken: the operator's choices)
+	updated_at INTEGER NOT NULL
+);`)); err != nil {
+		return nil, fmt.Errorf("captionfilter: %w", err)
+	}
+	def, _ := compile(Defaults())
+	f := &Filters{st: st, now: time.Now, def: def, sessions: map[string]compiled{}}
+	rows, err := st.QueryContext(ctx, "SELECT session_id, settings FROM captionfilter_sessions")
+	if err != nil {
+		return nil, fmt.Errorf("captionfilter: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, raw string
+		if err := rows.Scan(&id, &raw); err != nil {
+			return nil, fmt.Errorf("captionfilter: %w", err)
+		}
+		var s Settings
+		if err := json.Unmarshal([]byte(raw), &s); err != nil {
+			return nil, fmt.Errorf("captionfilter: session %s: %w", id, err)
+		}
+		c, err := compile(s)
+		if err != nil {
+			return nil, fmt.Errorf("captionfilter: session %s: %w", id, err)
+		}
+		f.sessions[id] = c
+	}
+	return f, rows.Err()
+}
+
+// Get returns a session's settings.
+func (f *Filters) Get(ctx context.Context, sessionID string) (Settings, error) {
+	var raw string
+	err := f.st.QueryRowContext(ctx, "SELECT settings FROM captionfilter_sessions WHERE session_id = ?", sessionID).Scan(&raw)
+	if err == sql.ErrNoRows {
+		return Defaults(), nil
+	}
+	if err != nil {
+		return Settings{}, fmt.Errorf("captionfilter: %w", err)
+	}
+	var s Settings
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return Settings{}, fmt.Errorf("captionfilter: %w", err)
+	}
+	if s.Replace == nil {
+		s.Replace = []wordfilter.Rule{}
+	}
+	return s, nil
+}
+
+// Set validates and stores a session's settings; the next caption uses
+// them.
+func (f *Filters) Set(ctx context.Context, sessionID string, s Settings) error {
+	c, err := compile(s)
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("captionfilter: %w", err)
+	}
+	if _, err := f.st.ExecContext(ctx, `INSERT INTO captionfilter_sessions (session_id, settings, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (session_id) DO UPDATE SET settings = excluded.settings, updated_at = excluded.updated_at`,
+		sessionID, string(raw), f.now().UnixNano()); err != nil {
+		return fmt.Errorf("captionfilter: %w", err)
+	}
+	f.mu.Lock()
+	f.sessions[sessionID] = c
+	f.mu.Unlock()
+	return nil
+}
+
+// Forget deletes a session's settings (the session was deleted).
+func (f *Filters) Forget(ctx context.Context, sessionID string) error {
+	f.mu.Lock()
+	delete(f.sessions, sessionID)
+	f.mu.Unlock()
+	if _, err := f.st.ExecContext(ctx, "DELETE FROM captionfilter_sessions WHERE session_id = ?", sessionID); err != nil {
+		return fmt.Errorf("captionfilter: %w", err)
+	}
+	return nil
+}
+
+// Apply returns caption e as the session's settings show it: formatted,
+// then filtered. Other events pass unchanged. It never blocks.
+func (f *Filters) Apply(sessionID string, e live.Event) live.Event {
+	if e.Type != live.TypeCaption || e.Text == "" && len(e.Words) == 0 {
+		return e
+	}
+	f.mu.RLock()
+	c, ok := f.sessions[sessionID]
+	f.mu.RUnlock()
+	if !ok {
+		c = f.def
+	}
+	return c.apply(e)
+}
+
+func (c compiled) apply(e live.Event) live.Event {
+	if !c.format && c.filter.Empty() {
+		return e
+	}
+	secs := func(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+	words := make([]wordfilter.Token, len(e.Words))
+	for i, w := range e.Words {
+		words[i] = wordfilter.Token{Text: w.Word, Start: secs(w.Start), End: secs(w.End), Confidence: w.Confidence}
+	}
+	if len(words) > 0 && len(words) == len(strings.Fields(e.Text)) {
+		// The usual case: the text is the words, so the words' times
+		// place sentence breaks and carry through replacements.
+		words = c.filter.Caption(words, c.format, e.Final)
+		e.Text = wordfilter.Join(words)
+	} else {
+		e.Text = wordfilter.Join(c.filter.Caption(wordfilter.Tokens(e.Text), c.format, e.Final))
+		words = c.filter.Apply(words) // no profanity survives in the words either
+	}
+	if len(e.Words) > 0 {
+		e.Words = make([]live.Word, len(words))
+		for i, t := range words {
+			e.Words[i] = live.Word{Word: t.Text, Start: t.Start.Seconds(), End: t.End.Seconds(), Confidence: t.Confidence}
+		}
+	}
+	return e
+}
