@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
 var bigQueue = config.Live{QueueAudio: config.Duration(time.Minute)}
@@ -509,15 +510,7 @@ func TestBusIngestFromAnotherConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	_, next := watch(t, m, c.ID, 0)
-	push(t, in.Write, samples(t, u))
-	if err := in.Finalize(); err != nil {
-		t.Fatal(err)
-	}
-	next("words from the other node", func(evs []Event) bool {
-		r, _ := werOf(u.Reference, finalsOf(evs))
-		return r <= 0.5
-	})
+	wordsArrive(t, m, c.ID, in, u, "words from the other node")
 	if _, err := NewBusIngest(e.nc, "ses_bad.subject.>", 16000); !errors.Is(err, ErrNotFound) {
 		t.Errorf("bad id: %v", err)
 	}
@@ -571,19 +564,26 @@ func TestAttachedIngestStaysInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	_, next := watch(t, m, c.ID, 0)
-	push(t, in.Write, samples(t, u))
-	if err := in.Finalize(); err != nil {
-		t.Fatal(err)
-	}
-	next("words through the in-process transport", func(evs []Event) bool {
-		r, _ := werOf(u.Reference, finalsOf(evs))
-		return r <= 0.5
-	})
+	wordsArrive(t, m, c.ID, in, u, "words through the in-process transport")
 	if err := bus.Flush(); err != nil {
 		t.Fatal(err)
 	}
 	if n := onBus.Load(); n != 0 {
 		t.Errorf("%d audio messages went over the bus", n)
 	}
+}
+
+// wordsArrive writes u into in, finalizes, and waits until session id's
+// finals say it with WER ≤ 0.5.
+func wordsArrive(t *testing.T, m *Manager, id string, in Ingest, u testdata.Utterance, what string) {
+	t.Helper()
+	_, next := watch(t, m, id, 0)
+	push(t, in.Write, samples(t, u))
+	if err := in.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	next(what, func(evs []Event) bool {
+		r, _ := werOf(u.Reference, finalsOf(evs))
+		return r <= 0.5
+	})
 }
