@@ -37,9 +37,6 @@ const testID = "3752-4944-0001"
 // check is equality with the engine used directly.
 const maxWER = 0.2
 
-// maxStreamWER bounds the live profile's output on the same utterance.
-const maxStreamWER = 0.3
-
 func quotaErr() error {
 	return &limit.Error{Code: limit.CodeQuotaExceeded, Limit: "audio_minutes_per_day", RetryAfter: time.Hour}
 }
@@ -219,14 +216,11 @@ func TestTranscriptionInputs(t *testing.T) {
 }
 
 // stream=true: deltas arrive, join to the final text, and that text is
-// the engine's: the asr role's recognizer streamed the file (PocketSphinx's
-// live endpointing profile, which on this utterance hears "and man" as "en
-// masse": 2 of 7 words; its corpus WER is lower than the file profile's,
-// docs/benchmarks.md).
+// the engine's.
 func TestTranscriptionStream(t *testing.T) {
 	e := loadEngines(t)
 	u := utterance(t, testID)
-	want := transcript.Text(direct(t, speech.StreamTranscriber(e.rec), u.WAV))
+	want := transcript.Text(direct(t, e.tr, u.WAV))
 	_, c := newServer(t, newHandlers(t, Options{}))
 	st := c.Audio.Transcriptions.NewStreaming(context.Background(), params(t, u.WAV, "whisper-1"))
 	defer st.Close()
@@ -255,7 +249,7 @@ func TestTranscriptionStream(t *testing.T) {
 	if done != want {
 		t.Errorf("streamed %q, engine says %q", done, want)
 	}
-	werBelow(t, u.Reference, done, maxStreamWER)
+	werBelow(t, u.Reference, done, maxWER)
 	t.Logf("%d deltas", len(deltas))
 }
 
