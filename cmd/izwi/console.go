@@ -34,8 +34,16 @@ var (
 )
 
 func sessionOf(i live.Info) admin.LiveSession {
-	return admin.LiveSession{ID: i.ID, Label: i.Label, State: string(i.State), ViewerMode: string(i.ViewerMode),
+	s := admin.LiveSession{ID: i.ID, Label: i.Label, State: string(i.State), ViewerMode: string(i.ViewerMode),
 		KeepTranscript: i.KeepTranscript, Vocabulary: i.Hotwords, Source: i.Source, CreatedAt: i.CreatedAt}
+	if c := i.Context; c != nil {
+		s.Context = &admin.LiveContext{Bytes: c.Bytes}
+		for _, e := range c.Engines {
+			s.Context.Engines = append(s.Context.Engines, admin.LiveContextEngine{Engine: e.Engine, Words: e.Words, Added: e.Added,
+				Dropped: e.Dropped, KeyTerms: e.Terms, ModelBytes: e.ModelBytes, BuildTime: e.BuildTime})
+		}
+	}
+	return s
 }
 
 func (c consoleLive) List(ctx context.Context) ([]admin.LiveSession, error) {
@@ -106,6 +114,14 @@ func (c consoleLive) Status(ctx context.Context, id string) (admin.LiveStatus, e
 		out.Capacity = "no streaming recognizer loaded"
 	}
 	return out, nil
+}
+
+func (c consoleLive) SetContext(ctx context.Context, id, text string) (admin.LiveSession, error) {
+	i, err := c.m.Update(ctx, "", id, live.UpdateRequest{Context: &live.PreparedText{Text: text}})
+	if err != nil {
+		return admin.LiveSession{}, consoleErr(err)
+	}
+	return sessionOf(i), nil
 }
 
 func (c consoleLive) PairMic(ctx context.Context, id, origin string) (string, time.Time, error) {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -76,8 +77,21 @@ func TestBrowserConsoleService(t *testing.T) {
 	if d := os.Getenv("IZWI_SCREENSHOTS"); d != "" {
 		out = d
 	}
+	// The service sheet: the reading among the notices, and a name no
+	// dictionary holds, given as a Markdown document on the session page.
+	sheet := filepath.Join(t.TempDir(), "service.md")
+	if err := os.WriteFile(sheet, []byte("# Order of service\n\nWelcome and notices. The choir sings at ten.\n\n## Reading\n\n"+
+		utt.Reference+"\n\nRead by **Nokuthula Dlamini**.\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	res := runNode(t, node, 4*time.Minute, "console.mjs", "--console="+consoleURL, "--api="+s.url, "--token="+token, "--wav="+utt.WAV,
-		"--wav-ms="+strconv.Itoa(int(clip.Duration().Milliseconds())), "--out="+out)
+		"--wav-ms="+strconv.Itoa(int(clip.Duration().Milliseconds())), "--out="+out, "--context="+sheet)
+	// The console took the document and shows what PocketSphinx made of it:
+	// the name's words added by rule.
+	if c := res["context"]; c == nil || !strings.HasSuffix(strings.TrimSpace(fmt.Sprint(c["size"])), "bytes of prepared text.") ||
+		!strings.Contains(fmt.Sprint(c["engines"]), "pocketsphinx") || !strings.Contains(fmt.Sprint(c["engines"]), "nokuthula") {
+		t.Errorf("prepared text on the session page: %v", c)
+	}
 
 	if k := res["keyboard"]; k == nil || k["skip"] != "Skip to content" || k["mainFocused"] != true || k["focusRing"] != "solid" {
 		t.Errorf("keyboard navigation: %v", k)

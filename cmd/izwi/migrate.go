@@ -11,11 +11,13 @@ import (
 	"github.com/izwi-speech/izwi/internal/admin"
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/retention"
+	"github.com/izwi-speech/izwi/internal/schedule"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/store"
 	"github.com/izwi-speech/izwi/internal/vault"
@@ -39,10 +41,12 @@ flags:
 `
 
 // schemas are every component's migrations, run on both sides so the copy
-// goes between equal schemas.
+// goes between equal schemas. A component that stores must be listed here:
+// store.Copy refuses a source component the target lacks, and
+// TestMigrateSQLiteToPostgres migrates a database izwi serve has made.
 var schemas = []func(context.Context, *store.Store) error{
 	auth.Migrate, audit.Migrate, limit.Migrate, vault.Migrate, consent.Migrate,
-	speakers.Migrate, retention.Migrate, admin.Migrate, live.Migrate,
+	speakers.Migrate, retention.Migrate, admin.Migrate, live.Migrate, schedule.Migrate, captionfilter.Migrate,
 }
 
 // runMigrate is `izwi migrate`.

@@ -23,6 +23,10 @@ func TestMigrateSQLiteToPostgres(t *testing.T) {
 	dir := t.TempDir()
 	env := keysEnv(dir)
 	key := newKey(t, env, "--name", "captions", "--scopes", "asr.read")
+	// izwi serve makes every component's tables: the copy must know them all.
+	if s := startServe(t, env); s.stop(t) != exitOK {
+		t.Fatalf("serve on SQLite\n%s", s.logs)
+	}
 	_, db, alog, kr := openPrivacyWiring(t, dir)
 	blob, err := kr.Seal(context.Background(), "consent", "consent:1", []byte("signed"))
 	if err != nil {

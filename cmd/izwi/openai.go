@@ -45,7 +45,9 @@ type openaiDeps struct {
 	MaxDuration    time.Duration
 	// Recheck ends a conversation whose key was revoked (nil: never).
 	Recheck func(ctx context.Context, p auth.Principal) error
-	Logger  *slog.Logger
+	// Speakers makes trackers for diarized_json (nil: refused).
+	Speakers func(ctx context.Context, names []string) (openai.SpeakerTracker, error)
+	Logger   *slog.Logger
 }
 
 // openaiSurface is the routes and what must be closed on shutdown.
@@ -72,7 +74,8 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	co := chat.Options{Config: d.Chat, Secrets: secrets.Source{LookupEnv: os.LookupEnv},
 		Logger: telemetry.Component(d.Logger, "chat"), Registerer: d.Registerer}
 	o := openai.Options{Transcriber: set.Transcriber, Recognizer: set.Recognizer, Synthesizer: set.Synthesizer,
-		MaxUploadBytes: d.MaxUploadBytes, MaxDuration: d.MaxDuration, Logger: telemetry.Component(d.Logger, "openai")}
+		MaxUploadBytes: d.MaxUploadBytes, MaxDuration: d.MaxDuration, Logger: telemetry.Component(d.Logger, "openai"),
+		Speakers: d.Speakers}
 	cvo := converse.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer,
 		Logger: telemetry.Component(d.Logger, "converse"), Registerer: d.Registerer,
 		ResolveVoice: openai.ResolveVoice, Recheck: d.Recheck}

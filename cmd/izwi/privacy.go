@@ -19,6 +19,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/openai"
 	"github.com/izwi-speech/izwi/internal/retention"
 	"github.com/izwi-speech/izwi/internal/retention/retentionhttp"
 	"github.com/izwi-speech/izwi/internal/speaker"
@@ -169,22 +170,48 @@ func (p *privacyParts) liveHooks(captions *captionfilter.Filters) live.Privacy {
 			})
 		}
 	}
-	if emb, rec := p.set.Embedder, p.set.Recognizer; emb != nil && rec != nil {
-		if emb.SampleRate() != rec.SampleRate() {
-			p.log.Warn("speaker identification off: the speaker model's rate differs from the recognizer's",
-				"speaker_rate", emb.SampleRate(), "asr_rate", rec.SampleRate())
-		} else {
-			model := p.cfg.Engines.Speaker.Model
-			h.Speakers = func(ctx context.Context) (live.SpeakerTracker, error) {
-				g, err := p.speakers.Gallery(ctx, model)
-				if err != nil {
-					return nil, err
-				}
-				return speaker.NewTracker(emb, g, speaker.Config{Threshold: float32(pr.MatchThreshold)})
-			}
-		}
+	if trackers := p.trackers(); trackers != nil {
+		h.Speakers = func(ctx context.Context) (live.SpeakerTracker, error) { return trackers(ctx, nil) }
 	}
 	return h
+}
+
+// openaiSpeakers is trackers for /v1/audio/transcriptions' diarized_json,
+// nil when the operator turned identification off ([privacy]
+// identify_speakers = false) or it cannot run.
+func (p *privacyParts) openaiSpeakers() func(ctx context.Context, names []string) (openai.SpeakerTracker, error) {
+	trackers := p.trackers()
+	if trackers == nil || !p.cfg.Privacy.Identify() {
+		return nil
+	}
+	return func(ctx context.Context, names []string) (openai.SpeakerTracker, error) { return trackers(ctx, names) }
+}
+
+// trackers makes speaker trackers over the enrolled voiceprints whose
+// consent stands (the gallery is rebuilt, and consent checked, for each),
+// limited to the people named when names are given; nil when speaker
+// identification is off. Live sessions and diarized_json share it.
+func (p *privacyParts) trackers() func(ctx context.Context, names []string) (*speaker.Tracker, error) {
+	emb, rec := p.set.Embedder, p.set.Recognizer
+	if emb == nil || rec == nil {
+		return nil
+	}
+	if emb.SampleRate() != rec.SampleRate() {
+		p.log.Warn("speaker identification off: the speaker model's rate differs from the recognizer's",
+			"speaker_rate", emb.SampleRate(), "asr_rate", rec.SampleRate())
+		return nil
+	}
+	model, threshold := p.cfg.Engines.Speaker.Model, float32(p.cfg.Privacy.MatchThreshold)
+	return func(ctx context.Context, names []string) (*speaker.Tracker, error) {
+		g, err := p.speakers.Gallery(ctx, model)
+		if err != nil {
+			return nil, err
+		}
+		if names != nil {
+			g = g.Only(names)
+		}
+		return speaker.NewTracker(emb, g, speaker.Config{Threshold: threshold})
+	}
 }
 
 // adminRoutes are the console's speaker pages and API.

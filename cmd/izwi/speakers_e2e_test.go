@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openai/openai-go/v3"
 
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/models"
@@ -198,6 +201,33 @@ func TestEnrolledNameThroughServeWithDefaults(t *testing.T) {
 	}
 	if names["Ada Lovelace"] == 0 || len(names) != 1 {
 		t.Fatalf("finals labelled %v, want every one \"Ada Lovelace\"", names)
+	}
+	// The same recording uploaded for diarized_json through the official
+	// OpenAI client: every segment is Ada's when she is looked for, and
+	// none when only someone else is.
+	asr := openaiClient(s.url, newKey(t, env, "--name", "files", "--scopes", "asr.read"))
+	wav, err := os.ReadFile(u.WAV)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		look string
+		ada  bool
+	}{{"Ada Lovelace", true}, {"Grace Hopper", false}} {
+		var out struct {
+			Segments []struct{ Speaker, Text string }
+		}
+		err := asr.Post(t.Context(), "audio/transcriptions", openai.AudioTranscriptionNewParams{
+			File: openai.File(bytes.NewReader(wav), "u.wav", "audio/wav"), Model: openai.AudioModelGPT4oTranscribeDiarize,
+			ResponseFormat: openai.AudioResponseFormatDiarizedJSON, KnownSpeakerNames: []string{tc.look}}, &out)
+		if err != nil || len(out.Segments) == 0 {
+			t.Fatalf("diarized_json looking for %s: %v, %+v", tc.look, err, out)
+		}
+		for _, seg := range out.Segments {
+			if (seg.Speaker == "Ada Lovelace") != tc.ada {
+				t.Errorf("looking for %s: segment %q spoken by %q", tc.look, seg.Text, seg.Speaker)
+			}
+		}
 	}
 	if strings.Contains(s.logs.String(), "Ada Lovelace") {
 		t.Error("the enrolled name reached the server log")

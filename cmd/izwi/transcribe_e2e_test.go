@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/izwi-speech/izwi/internal/audio/audiotest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 	"github.com/izwi-speech/izwi/internal/transcript"
 	"github.com/izwi-speech/izwi/internal/wer"
@@ -168,5 +169,36 @@ func TestTranscribeModelFailureExits4(t *testing.T) {
 	}
 	if r := run(t, nil, "transcribe", "--engine", "nosuch", wav); r.code != exitUsage {
 		t.Fatalf("unknown engine: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// `izwi transcribe` takes what a phone records (M4A/AAC, WebM and Ogg
+// Opus, made here from the shared WAV): the same words as the WAV, within
+// one word (lossy codecs; internal/openai's TestPhoneUploads measures it).
+func TestTranscribePhoneRecordings(t *testing.T) {
+	var u testdata.Utterance
+	for _, x := range testdata.Utterances(t) {
+		if x.ID == "1089-134691-0001" {
+			u = x
+		}
+	}
+	base := run(t, nil, "transcribe", "--format", "txt", u.WAV)
+	if base.code != 0 {
+		t.Fatalf("wav: exit %d: %s", base.code, base.stderr)
+	}
+	want := wer.Compute(u.Reference, base.stdout).Rate()
+	dir := t.TempDir()
+	for _, c := range audiotest.PhoneContainers {
+		path := filepath.Join(dir, c.Filename)
+		if err := os.WriteFile(path, audiotest.Encode(t, u.WAV, c), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := run(t, nil, "transcribe", "--format", "txt", path)
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", c.Name, r.code, r.stderr)
+		}
+		if got := wer.Compute(u.Reference, r.stdout).Rate(); got > want+1/float64(len(strings.Fields(u.Reference)))+1e-9 {
+			t.Errorf("%s: WER %.3f, the WAV's %.3f: %q", c.Name, got, want, r.stdout)
+		}
 	}
 }

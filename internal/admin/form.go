@@ -125,7 +125,7 @@ func readForm(r *http.Request) (map[string]string, error) {
 // isForm reports a browser form post (HTML answers) rather than JSON.
 func isForm(r *http.Request) bool {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	return mt == "application/x-www-form-urlencoded"
+	return mt == "application/x-www-form-urlencoded" || mt == "multipart/form-data"
 }
 
 // wantsHTML reports whether to answer with a page rather than JSON.

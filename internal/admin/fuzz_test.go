@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -75,6 +76,34 @@ func FuzzVocabulary(f *testing.F) {
 			if w == "" || w != strings.TrimSpace(w) || strings.ContainsAny(w, ",\n\r") {
 				t.Fatalf("entry %q", w)
 			}
+		}
+	})
+}
+
+// FuzzUploadForm: the upload form parser never panics, takes only its
+// known fields, once each, bounded and valid UTF-8, and at most one file.
+func FuzzUploadForm(f *testing.F) {
+	const b = "multipart/form-data; boundary=XX"
+	f.Add(b, "--XX\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\ntok\r\n--XX\r\nContent-Disposition: form-data; name=\"document\"; filename=\"a.md\"\r\n\r\n# Hi\r\n--XX--\r\n")
+	f.Add(b, "--XX\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nPsalm\r\n--XX\r\nContent-Disposition: form-data; name=\"text\"\r\n\r\nagain\r\n--XX--\r\n")
+	f.Add(b, "--XX\r\nContent-Disposition: form-data; name=\"label\"\r\n\r\nx\r\n--XX--\r\n")
+	f.Add(b, "--XX\r\nContent-Disposition: form-data; name=\"text\"; filename=\"t\"\r\n\r\nx\r\n--XX--\r\n")
+	f.Add("multipart/form-data", "--XX--")
+	f.Add("text/plain", "text=hello")
+	f.Fuzz(func(t *testing.T, ct, body string) {
+		req := httptest.NewRequest("POST", "/sessions/x/context", strings.NewReader(body))
+		req.Header.Set("Content-Type", ct)
+		m, up, err := readUpload(req)
+		if err != nil {
+			return
+		}
+		for k, v := range m {
+			if limit, ok := uploadSpec.Fields[k]; !ok || len(v) > limit || !utf8.ValidString(v) {
+				t.Fatalf("accepted field %q (%d bytes)", k, len(v))
+			}
+		}
+		if up != nil && len(up.Data) > len(body) {
+			t.Fatalf("a file of %d bytes from a body of %d", len(up.Data), len(body))
 		}
 	})
 }

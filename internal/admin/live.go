@@ -16,6 +16,9 @@ type Live interface {
 	Act(ctx context.Context, id string, a LiveAction) (LiveSession, error)
 	// Status is the session's live figures (never a word or a sample).
 	Status(ctx context.Context, id string) (LiveStatus, error)
+	// SetContext replaces the session's prepared text ("" removes it); a
+	// live session takes it from its next utterance.
+	SetContext(ctx context.Context, id, text string) (LiveSession, error)
 }
 
 // MicPairer issues the one-click microphone pairing: a short-lived,
@@ -57,6 +60,26 @@ type LiveSession struct {
 	CreatedAt      time.Time `json:"created_at"`
 	// LinkToken is set once, on creating a link-mode session.
 	LinkToken string `json:"link_token,omitempty"`
+	// Context describes the session's prepared text (never the text).
+	Context *LiveContext `json:"context,omitempty"`
+}
+
+// LiveContext is what a session's prepared text became: its size and, per
+// engine that has used it, the words it added and what it cost.
+type LiveContext struct {
+	Bytes   int                 `json:"bytes"`
+	Engines []LiveContextEngine `json:"engines,omitempty"`
+}
+
+// LiveContextEngine is one engine's adaptation to a prepared text.
+type LiveContextEngine struct {
+	Engine     string        `json:"engine"`
+	Words      int           `json:"words"`
+	Added      []string      `json:"added,omitempty"`
+	Dropped    int           `json:"dropped"`
+	KeyTerms   []string      `json:"key_terms,omitempty"`
+	ModelBytes int           `json:"model_bytes,omitempty"`
+	BuildTime  time.Duration `json:"build_time"`
 }
 
 // NewSession is the console's create form.

@@ -2,14 +2,17 @@ package admin
 
 import (
 	"errors"
+	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/audit"
+	"github.com/izwi-speech/izwi/internal/prepare"
 )
 
 // LivePages are the console's session pages' dependencies (Options.Live).
@@ -48,6 +51,8 @@ func (h *handlers) liveRoutes() []Route {
 		r("GET", "/sessions/{id}", h.sessionPage),
 		r("POST", "/sessions/{id}/action", h.sessionAction),
 		r("POST", "/sessions/{id}/pair", h.pairMic),
+		{Method: "POST", Pattern: "/sessions/{id}/context", Access: Operator, Handler: http.HandlerFunc(h.setContext),
+			upload: true, MaxBody: maxContextBody},
 		r("GET", "/api/sessions/{id}/status", h.sessionStatus),
 	}
 }
@@ -168,6 +173,41 @@ func (h *handlers) sessionAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s, err := h.live.Live.Act(r.Context(), id, a)
+	if err != nil {
+		h.failLive(w, r, err)
+		return
+	}
+	done(w, r, "/sessions/"+url.PathEscape(id), s)
+}
+
+// maxContextText bounds a prepared text typed or pasted into the console
+// (prepare's bound); maxContextBody a whole upload form: the document, the
+// text field and the multipart framing.
+const (
+	maxContextText = prepare.MaxTextBytes
+	maxContextBody = prepare.MaxUploadBytes + maxContextText + 64<<10
+)
+
+// setContext replaces a session's prepared text with the form's text, or
+// with the words of the uploaded document (TXT, Markdown, DOCX or PDF)
+// when there is one. The text stays in memory; the audit entry records
+// its size only.
+func (h *handlers) setContext(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	text := formFrom(r)["text"]
+	if up := uploadFrom(r); up != nil {
+		var err error
+		if text, err = prepare.Extract(up.Name, up.Data); err != nil {
+			h.failLive(w, r, fmt.Errorf("%w: the document's text could not be read (%s)", ErrRefused,
+				strings.TrimPrefix(err.Error(), prepare.ErrFormat.Error()+": ")))
+			return
+		}
+	}
+	if err := h.audit(r, "console.session.context", id, map[string]string{"bytes": strconv.Itoa(len(text))}); err != nil {
+		h.failLive(w, r, err)
+		return
+	}
+	s, err := h.live.Live.SetContext(r.Context(), id, text)
 	if err != nil {
 		h.failLive(w, r, err)
 		return

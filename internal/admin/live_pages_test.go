@@ -1,9 +1,13 @@
 package admin
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"mime/multipart"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +20,7 @@ type fakeLive struct {
 	mu       sync.Mutex
 	sessions []LiveSession
 	pairs    []string // origins asked for
+	contexts []string // prepared texts set
 }
 
 var (
@@ -55,6 +60,22 @@ func (f *fakeLive) Act(_ context.Context, id string, a LiveAction) (LiveSession,
 
 func (f *fakeLive) Status(_ context.Context, id string) (LiveStatus, error) {
 	return LiveStatus{State: "live", Level: 0.5, Viewers: 3, Capacity: "fake: 1 of 2 in use"}, nil
+}
+
+func (f *fakeLive) SetContext(_ context.Context, id, text string) (LiveSession, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i := range f.sessions {
+		if f.sessions[i].ID == id {
+			f.contexts = append(f.contexts, text)
+			f.sessions[i].Context = nil
+			if text != "" {
+				f.sessions[i].Context = &LiveContext{Bytes: len(text)}
+			}
+			return f.sessions[i], nil
+		}
+	}
+	return LiveSession{}, ErrNotFound
 }
 
 func (f *fakeLive) PairMic(_ context.Context, id, origin string) (string, time.Time, error) {
@@ -180,5 +201,61 @@ func TestSessionPages(t *testing.T) {
 	}
 	if r := op.page("/sessions/nope"); r.status != http.StatusNotFound {
 		t.Fatalf("an unknown session: %d", r.status)
+	}
+	testPreparedTextForm(t, op, fl, e)
+}
+
+// upload posts a multipart form as a browser's file form would: the CSRF
+// field first, then the text and, with name set, one document.
+func (c *client) upload(path, csrf, text, name string, doc []byte) reply {
+	c.e.t.Helper()
+	var b bytes.Buffer
+	mw := multipart.NewWriter(&b)
+	mw.WriteField("csrf", csrf)
+	mw.WriteField("text", text)
+	fw, _ := mw.CreateFormFile("document", name)
+	fw.Write(doc)
+	mw.Close()
+	req, _ := http.NewRequest("POST", c.e.url+path, &b)
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	return c.send(req)
+}
+
+// testPreparedTextForm: the session page takes prepared text typed in or
+// as a document, whose words (not its bytes) reach the session; the audit
+// entry holds the size only; a wrong CSRF token, a document that is not
+// what it claims and a form beyond the bound are refused before anything
+// is set.
+func testPreparedTextForm(t *testing.T, op *client, fl *fakeLive, e *env) {
+	t.Helper()
+	if p := op.page("/sessions/ses_a"); !strings.Contains(p.raw, `enctype="multipart/form-data"`) || !strings.Contains(p.raw, `id="context-size">None yet.`) {
+		t.Fatalf("the session page offers no prepared-text form:\n%s", p.raw)
+	}
+	r := op.upload("/sessions/ses_a/context", op.csrf, "", "order.md", []byte("# Order of service\n\nReading by **Nokuthula Dlamini**\n"))
+	if r.status != http.StatusSeeOther || len(fl.contexts) != 1 || !strings.Contains(fl.contexts[0], "Order of service") || !strings.Contains(fl.contexts[0], "Nokuthula Dlamini") || strings.Contains(fl.contexts[0], "**") {
+		t.Fatalf("a Markdown document: %d %s; set %q", r.status, r.raw, fl.contexts)
+	}
+	if p := op.page("/sessions/ses_a"); !strings.Contains(p.raw, fmt.Sprintf(`id="context-size">%d bytes`, len(fl.contexts[0]))) {
+		t.Errorf("the session page does not show the prepared text's size")
+	}
+	ev := e.audit.Find("console.session.context", "ok")
+	if len(ev) != 1 || ev[0].Details["bytes"] != strconv.Itoa(len(fl.contexts[0])) || strings.Contains(fmt.Sprint(ev[0]), "Nokuthula") {
+		t.Fatalf("context audit: %+v", ev)
+	}
+	if r := op.upload("/sessions/ses_a/context", op.csrf, "Psalm twenty three", "", nil); r.status != http.StatusSeeOther ||
+		fl.contexts[1] != "Psalm twenty three" {
+		t.Fatalf("typed text: %d %s; set %q", r.status, r.raw, fl.contexts)
+	}
+	for name, r := range map[string]reply{
+		"wrong CSRF":      op.upload("/sessions/ses_a/context", "nope", "x", "", nil),
+		"not a PDF":       op.upload("/sessions/ses_a/context", op.csrf, "", "notes.pdf", []byte("%PDF-1.4 broken")),
+		"too long a text": op.upload("/sessions/ses_a/context", op.csrf, strings.Repeat("a", maxContextText+1), "", nil),
+	} {
+		if r.status < 400 || len(fl.contexts) != 2 {
+			t.Errorf("%s: %d %s; set %d texts", name, r.status, r.raw, len(fl.contexts))
+		}
+	}
+	if r := op.upload("/sessions/ses_a/context", op.csrf, "", "", nil); r.status != http.StatusSeeOther || fl.contexts[2] != "" {
+		t.Fatalf("an empty form removes the text: %d; set %q", r.status, fl.contexts)
 	}
 }

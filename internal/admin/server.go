@@ -44,6 +44,11 @@ type Route struct {
 	// find the CSRF field) and hands over with FormFrom. Extra routes keep
 	// their body and must send the CSRF token in the X-CSRF-Token header.
 	form bool
+	// upload marks console routes whose body is a multipart form with at
+	// most one file (upload.go): guard reads it into memory, bounded by
+	// MaxBody, checks its CSRF field and hands over the file with
+	// uploadFrom.
+	upload bool
 }
 
 // CookieName is the session cookie. The __Host- prefix makes browsers
@@ -136,6 +141,16 @@ func (s *Server) guard(rt Route) http.Handler {
 		// parse reads the body of a console form post (after the caller is
 		// known, except on public routes), so guard can find the CSRF field.
 		parse := func() bool {
+			if rt.upload && !safeMethod(r.Method) {
+				f, up, err := readUpload(r)
+				if err != nil {
+					writeError(w, r, http.StatusBadRequest, "bad_request", "the form is malformed or too large")
+					return false
+				}
+				form = f
+				r = r.WithContext(withUpload(context.WithValue(r.Context(), formKey{}, form), up))
+				return true
+			}
 			if !rt.form || safeMethod(r.Method) {
 				return true
 			}

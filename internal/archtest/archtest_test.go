@@ -108,6 +108,7 @@ var forbidden = []struct {
 	{"internal/signing", []string{"internal/"}, "signing is a leaf: minisign and the project key, nothing else"},
 	{"internal/prepare", []string{"internal/"}, "prepared text is a leaf: engines take what it makes, it knows none of them"},
 	{"internal/testenv", []string{"internal/"}, "the test switch is a leaf"},
+	{"internal/memform", []string{"internal/"}, "the in-memory form reader is a leaf"},
 	{"internal/schedule", []string{"internal/live", "internal/admin", "internal/web", "cmd/"},
 		"schedules know times and a small Sessions interface, not live captions or the console (cmd/izwi adapts)"},
 	{"internal/admin", []string{"internal/live", "internal/web", "internal/schedule"},

@@ -82,7 +82,9 @@ func LookupStreamFormat(name string) (StreamFormat, bool) {
 // encoder's default.
 const flacBlock = 4096
 
-// NewStreamEncoder encodes rate-Hz mono audio as format into sink,
+// NewStreamEncoder encodes rate-Hz mono audio as format (one of
+// StreamFormats, or G.711 for telephony: "mulaw" and "alaw" raw,
+// "mulaw-wav" and "alaw-wav" in a streamed WAV) into sink,
 // resampled to outRate first when outRate is set and differs (PCM for
 // OpenAI is 24 kHz whatever the voice's rate). The compressed formats
 // run ffmpeg in its sandbox until ctx ends.
@@ -108,8 +110,9 @@ func NewStreamEncoder(ctx context.Context, sink Sink, format string, rate, outRa
 		return &pcmStream{resampling: r, sink: sink}, nil
 	case "flac":
 		return &flacStream{resampling: r, sink: sink, rate: outRate}, nil
-	case "mp3", "opus", "aac":
-		enc := map[string]ffmpeg.Encoding{"mp3": ffmpeg.MP3, "opus": ffmpeg.Opus, "aac": ffmpeg.AAC}[format]
+	case "mp3", "opus", "aac", "mulaw", "alaw", "mulaw-wav", "alaw-wav":
+		enc := map[string]ffmpeg.Encoding{"mp3": ffmpeg.MP3, "opus": ffmpeg.Opus, "aac": ffmpeg.AAC, "mulaw": ffmpeg.MuLaw,
+			"alaw": ffmpeg.ALaw, "mulaw-wav": ffmpeg.MuLawWAV, "alaw-wav": ffmpeg.ALawWAV}[format]
 		return &ffmpegStream{resampling: r, ctx: ctx, sink: sink, rate: outRate, enc: enc}, nil
 	}
 	return nil, fmt.Errorf("audio: encode: format %q: %w", format, ErrUnsupported)

@@ -19,15 +19,17 @@ func newFakeClock() *clocktest.Clock {
 
 // testEnv is one temporary database with its audit files.
 type testEnv struct {
-	dir   string
-	st    *store.Store
-	clock *clocktest.Clock
+	dir      string
+	st       *store.Store
+	database string // st's path or DSN, for a second process's store
+	clock    *clocktest.Clock
 }
 
 func newEnv(t testing.TB) *testEnv {
 	t.Helper()
 	dir := t.TempDir()
-	st, err := store.Open(context.Background(), storetest.Database(t))
+	database := storetest.Database(t)
+	st, err := store.Open(context.Background(), database)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +37,7 @@ func newEnv(t testing.TB) *testEnv {
 	if err := Migrate(context.Background(), st); err != nil {
 		t.Fatal(err)
 	}
-	return &testEnv{dir: dir, st: st, clock: newFakeClock()}
+	return &testEnv{dir: dir, st: st, database: database, clock: newFakeClock()}
 }
 
 func (e *testEnv) db() *store.Store { return e.st }

@@ -19,44 +19,24 @@ import (
 
 // keyMigrations is the auth component's schema (append-only). Times are
 // Unix seconds; a NULL expires_at never expires.
-var keyMigrations = store.Migrations{
-	SQLite: []string{
-		`CREATE TABLE auth_keys (
-			id TEXT PRIMARY KEY,
-			lineage TEXT NOT NULL,
-			name TEXT NOT NULL,
-			scopes TEXT NOT NULL,
-			hash BLOB NOT NULL,
-			created_at INTEGER NOT NULL,
-			expires_at INTEGER,
-			revoked_at INTEGER,
-			last_used_at INTEGER,
-			limits TEXT NOT NULL DEFAULT '{}',
-			allow_cidrs TEXT NOT NULL DEFAULT '',
-			deny_cidrs TEXT NOT NULL DEFAULT '',
-			rotated_to TEXT
-		)`,
-		`CREATE INDEX auth_keys_lineage ON auth_keys(lineage)`,
-	},
-	Postgres: []string{
-		`CREATE TABLE auth_keys (
-			id TEXT PRIMARY KEY,
-			lineage TEXT NOT NULL,
-			name TEXT NOT NULL,
-			scopes TEXT NOT NULL,
-			hash BYTEA NOT NULL,
-			created_at BIGINT NOT NULL,
-			expires_at BIGINT,
-			revoked_at BIGINT,
-			last_used_at BIGINT,
-			limits TEXT NOT NULL DEFAULT '{}',
-			allow_cidrs TEXT NOT NULL DEFAULT '',
-			deny_cidrs TEXT NOT NULL DEFAULT '',
-			rotated_to TEXT
-		)`,
-		`CREATE INDEX auth_keys_lineage ON auth_keys(lineage)`,
-	},
-}
+var keyMigrations = store.Portable(
+	`CREATE TABLE auth_keys (
+		id TEXT PRIMARY KEY,
+		lineage TEXT NOT NULL,
+		name TEXT NOT NULL,
+		scopes TEXT NOT NULL,
+		hash BLOB NOT NULL,
+		created_at INTEGER NOT NULL,
+		expires_at INTEGER,
+		revoked_at INTEGER,
+		last_used_at INTEGER,
+		limits TEXT NOT NULL DEFAULT '{}',
+		allow_cidrs TEXT NOT NULL DEFAULT '',
+		deny_cidrs TEXT NOT NULL DEFAULT '',
+		rotated_to TEXT
+	)`,
+	`CREATE INDEX auth_keys_lineage ON auth_keys(lineage)`,
+)
 
 // lastUsedGranularity keeps last_used coarse: at most one write per key per
 // period, so authentication stays a read and usage patterns stay vague.

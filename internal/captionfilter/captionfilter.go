@@ -61,14 +61,23 @@ type Filters struct {
 	sessions map[string]compiled
 }
 
-// New migrates the table and loads every session's settings.
-func New(ctx context.Context, st *store.Store) (*Filters, error) {
-	if err := st.Migrate(ctx, "captionfilter", store.Portable(`
+// migrations are the captionfilter table (component "captionfilter").
+var migrations = store.Portable(`
 CREATE TABLE captionfilter_sessions (
 	session_id TEXT PRIMARY KEY,
 	settings   TEXT NOT NULL,      -- Settings as JSON (no words spoken: the operator's choices)
 	updated_at INTEGER NOT NULL
-);`)); err != nil {
+);`)
+
+// Migrate brings the captionfilter table in st to this binary's schema
+// (New does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, "captionfilter", migrations)
+}
+
+// New migrates the table and loads every session's settings.
+func New(ctx context.Context, st *store.Store) (*Filters, error) {
+	if err := Migrate(ctx, st); err != nil {
 		return nil, fmt.Errorf("captionfilter: %w", err)
 	}
 	def, _ := compile(Defaults())

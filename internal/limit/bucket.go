@@ -92,6 +92,13 @@ func (b *bucket) take(n float64, now time.Time) (ok bool, wait time.Duration) {
 	return false, time.Duration(math.Ceil(secs * float64(time.Second)))
 }
 
+// refund gives back n tokens a take removed for work that was then refused.
+func (b *bucket) refund(n float64) {
+	if b.rate > 0 {
+		b.tokens = min(b.size, b.tokens+n)
+	}
+}
+
 // full reports whether the bucket has refilled (an idle subject can be
 // evicted without losing anything).
 func (b *bucket) full(now time.Time) bool {

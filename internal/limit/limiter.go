@@ -112,6 +112,12 @@ type subject struct {
 	base, inflight, pending counters
 	inflightDay             string // the day inflight belongs to
 	audioRemUs              int64  // sub-millisecond audio not yet counted
+	// audioGrantMs is audio of this day already counted in the database
+	// (a shared audio quota reserves it in grants) and not yet used here.
+	audioGrantMs int64
+	// grantMu serialises reserving audio grants (database I/O, never
+	// under mu); taken before mu.
+	grantMu sync.Mutex
 }
 
 func (s *subject) total() counters {
@@ -167,7 +173,7 @@ func (l *Limiter) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("limit: close: %w", ctx.Err())
 	}
-	return l.Flush(ctx)
+	return errors.Join(l.Flush(ctx), l.returnAudioGrants(ctx))
 }
 
 func (l *Limiter) loop() {
@@ -275,7 +281,7 @@ func (l *Limiter) rollDay(ctx context.Context, s *subject, now time.Time, need l
 			l.retire(usageRow{subject: s.name, day: s.day, c: s.pending})
 		}
 		s.day, s.loaded = day, false
-		s.base, s.pending, s.audioRemUs = counters{}, counters{}, 0
+		s.base, s.pending, s.audioRemUs, s.audioGrantMs = counters{}, counters{}, 0, 0
 		// inflight belongs to the old day; the flush that owns it settles it.
 	}
 	if need == noLoad || s.loaded {
@@ -317,11 +323,16 @@ func (l *Limiter) Sweep() {
 		if !s.mu.TryLock() {
 			continue
 		}
+		if !s.grantMu.TryLock() { // reserving audio: in use too
+			s.mu.Unlock()
+			continue
+		}
 		if now.Sub(s.lastSeen) >= l.opts.IdleTTL && s.sessions == 0 && s.pending.zero() && s.inflight.zero() &&
-			s.req.full(now) && s.chat.full(now) {
+			s.audioGrantMs == 0 && s.req.full(now) && s.chat.full(now) {
 			s.evicted = true
 			delete(l.subjects, name)
 		}
+		s.grantMu.Unlock()
 		s.mu.Unlock()
 	}
 }

@@ -2,6 +2,7 @@ package limit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -52,7 +53,7 @@ func (l *Limiter) allow(ctx context.Context, p auth.Principal, check func(*subje
 	if err != nil || perDay <= 0 || l.db == nil {
 		return err
 	}
-	ok, err := takeRequest(ctx, l.db, p.Subject, day, perDay, at)
+	ok, err := take(ctx, l.db, colRequests, p.Subject, day, 1, perDay, at)
 	if err != nil {
 		return fmt.Errorf("limit: counting a request against requests_per_day: %w", err)
 	}
@@ -114,50 +115,217 @@ func (l *Limiter) Sessions(ctx context.Context, p auth.Principal) (int, error) {
 }
 
 // CheckAudio refuses before work starts when p has no audio left today.
+// A shared quota (with a store) is read from the database, outside the
+// subject's lock.
 func (l *Limiter) CheckAudio(ctx context.Context, p auth.Principal) error {
-	return l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
-		if lim := s.eff.audioLimitMs(); lim > 0 && s.total().audioMs >= lim {
+	var lim, grant int64
+	var name, day string
+	var at time.Time
+	err := l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
+		lim, grant, name, day, at = s.eff.audioLimitMs(), s.audioGrantMs, s.name, s.day, now
+		if lim > 0 && l.db == nil && s.total().audioMs >= lim {
 			return l.refused(quotaError("audio_minutes_per_day", now))
 		}
 		return nil
 	})
+	if err != nil || lim <= 0 || l.db == nil || grant > 0 {
+		return err
+	}
+	c, err := loadUsage(ctx, l.db, name, day)
+	if err != nil {
+		return fmt.Errorf("limit: loading usage: %w", err)
+	}
+	if c.audioMs >= lim {
+		return l.refused(quotaError("audio_minutes_per_day", at))
+	}
+	return nil
 }
+
+// AudioLeft is the audio p may still charge today, and whether a daily
+// audio limit applies at all. Uploads bound their decoding by it, so a
+// file longer than what is left is refused before it is decoded whole.
+// A shared quota (with a store) is what the database has not granted yet
+// plus this process's unused grant, read outside the subject's lock.
+func (l *Limiter) AudioLeft(ctx context.Context, p auth.Principal) (left time.Duration, limited bool, err error) {
+	var lim, grant, used int64
+	var name, day string
+	err = l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
+		lim, grant, used, name, day = s.eff.audioLimitMs(), s.audioGrantMs, s.total().audioMs, s.name, s.day
+		return nil
+	})
+	if err != nil || lim <= 0 {
+		return 0, false, err
+	}
+	if l.db != nil {
+		c, err := loadUsage(ctx, l.db, name, day)
+		if err != nil {
+			return 0, true, fmt.Errorf("limit: loading usage: %w", err)
+		}
+		used = c.audioMs - grant
+	}
+	return time.Duration(max(lim-used, 0)) * time.Millisecond, true, nil
+}
+
+// audioGrant is how much audio one process reserves at a time against a
+// shared daily audio quota: a chunk of audio then costs no database write,
+// and a process holds at most this much the others cannot use.
+const audioGrant = 10_000 // ms
 
 // ChargeAudio charges d of audio to p's day, atomically: if the charge
 // would pass the daily limit nothing is charged and quota_exceeded is
 // returned. Callers charge each chunk before processing it, so refused
-// audio is never processed.
+// audio is never processed. With a store, the daily quota is shared by
+// every process on the database: audio is reserved there in grants
+// (audioGrant, or what is left), each one conditional upsert, and used up
+// locally; Close gives back what is unused.
 func (l *Limiter) ChargeAudio(ctx context.Context, p auth.Principal, d time.Duration) error {
 	us := max(d.Microseconds(), 0)
-	return l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
-		// Counters are whole milliseconds; the sub-millisecond remainder
-		// is carried in memory so 12.5 ms chunks are not undercounted.
-		ms, rem := (s.audioRemUs+us)/1000, (s.audioRemUs+us)%1000
-		if lim := s.eff.audioLimitMs(); lim > 0 && s.total().audioMs+ms > lim {
-			return l.refused(quotaError("audio_minutes_per_day", now))
+	full := false // the database had no audio left to grant
+	for range 8 {
+		var sub *subject
+		var ms, lim int64
+		var day string
+		var at time.Time
+		shared := false
+		err := l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
+			// Counters are whole milliseconds; the sub-millisecond remainder
+			// is carried in memory so 12.5 ms chunks are not undercounted.
+			var rem int64
+			ms, rem = (s.audioRemUs+us)/1000, (s.audioRemUs+us)%1000
+			sub, lim, day, at = s, s.eff.audioLimitMs(), s.day, now
+			shared = lim > 0 && l.db != nil
+			switch {
+			case shared && s.audioGrantMs < ms && full:
+				return l.refused(quotaError("audio_minutes_per_day", now))
+			case shared && s.audioGrantMs < ms:
+				return nil // reserve below
+			case shared:
+				s.audioGrantMs -= ms
+			case lim > 0 && s.total().audioMs+ms > lim:
+				return l.refused(quotaError("audio_minutes_per_day", now))
+			default:
+				s.pending.audioMs += ms
+			}
+			s.audioRemUs, shared = rem, false
+			return nil
+		})
+		if err != nil || !shared {
+			return err
 		}
-		s.pending.audioMs += ms
-		s.audioRemUs = rem
+		got, err := l.reserveAudio(ctx, sub, ms, day, lim, at)
+		if err != nil {
+			return err
+		}
+		full = got == 0
+	}
+	return l.refused(quotaError("audio_minutes_per_day", l.opts.Now())) // other streams kept using the grants up
+}
+
+// reserveAudio reserves audio of day in the database for sub: a grant of
+// audioGrant ms, or just ms when less is left, unless sub already holds
+// ms. One reservation per subject at a time (grantMu), so when it finds the
+// database full no other reservation of this process is in flight. It
+// returns what it reserved (0: the database had none left).
+func (l *Limiter) reserveAudio(ctx context.Context, sub *subject, ms int64, day string, lim int64, at time.Time) (int64, error) {
+	sub.grantMu.Lock()
+	defer sub.grantMu.Unlock()
+	sub.mu.Lock()
+	have := sub.audioGrantMs
+	sub.mu.Unlock()
+	if have >= ms {
+		return have, nil // another stream reserved meanwhile
+	}
+	need := ms - have
+	for _, want := range []int64{max(need, audioGrant), need} {
+		ok, err := take(ctx, l.db, colAudio, sub.name, day, want, lim, at)
+		if err != nil {
+			return 0, fmt.Errorf("limit: counting audio against audio_minutes_per_day: %w", err)
+		}
+		if ok {
+			sub.mu.Lock()
+			if sub.day == day {
+				sub.audioGrantMs += want
+			}
+			sub.mu.Unlock()
+			return want, nil
+		}
+	}
+	return 0, nil
+}
+
+// returnAudioGrants gives the database back the audio reserved and unused,
+// so a stopped process holds none of a shared quota.
+func (l *Limiter) returnAudioGrants(ctx context.Context) error {
+	if l.db == nil {
 		return nil
-	})
+	}
+	type grant struct {
+		subject, day string
+		ms           int64
+	}
+	var grants []grant
+	l.mu.Lock()
+	for _, s := range l.subjects {
+		s.mu.Lock()
+		if s.audioGrantMs > 0 {
+			grants = append(grants, grant{s.name, s.day, s.audioGrantMs})
+			s.audioGrantMs = 0
+		}
+		s.mu.Unlock()
+	}
+	l.mu.Unlock()
+	var errs []error
+	for _, g := range grants {
+		if _, err := l.db.ExecContext(ctx, "UPDATE limit_usage SET audio_ms = CASE WHEN audio_ms > ? THEN audio_ms - ? ELSE 0 END WHERE subject = ? AND day = ?",
+			g.ms, g.ms, g.subject, g.day); err != nil {
+			errs = append(errs, fmt.Errorf("limit: returning unused audio: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Charge charges tokens chat tokens to p: the daily quota (atomic, as for
 // audio) and the per-second bucket (a charge larger than one second's worth
 // succeeds from a full bucket and leaves it in debt, so the next call
 // waits). Nothing is charged when either refuses.
+//
+// With a store, the daily quota is counted in the database (as for
+// requests_per_day), so processes sharing it enforce one total: the bucket
+// is taken first, under the subject's lock, and given back if the
+// database then refuses.
 func (l *Limiter) Charge(ctx context.Context, p auth.Principal, tokens int64) error {
 	n := max(tokens, 0)
-	return l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
-		if lim := s.eff.ChatTokensPerDay; lim > 0 && s.total().chatTokens+n > lim {
+	var lim int64
+	var day string
+	var at time.Time
+	err := l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
+		lim, day, at = s.eff.ChatTokensPerDay, s.day, now
+		shared := lim > 0 && l.db != nil
+		if lim > 0 && !shared && s.total().chatTokens+n > lim {
 			return l.refused(quotaError("chat_tokens_per_day", now))
 		}
 		if ok, wait := s.chat.take(float64(n), now); !ok {
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "chat_tokens_per_second", RetryAfter: wait})
 		}
-		s.pending.chatTokens += n
+		if !shared {
+			s.pending.chatTokens += n
+		}
 		return nil
 	})
+	if err != nil || lim <= 0 || l.db == nil {
+		return err
+	}
+	ok, err := take(ctx, l.db, colChatTokens, p.Subject, day, n, lim, at)
+	if err == nil && ok {
+		return nil
+	}
+	if rerr := l.with(ctx, p, noLoad, func(s *subject, _ time.Time) error { s.chat.refund(float64(n)); return nil }); rerr != nil && err == nil {
+		err = rerr
+	}
+	if err != nil {
+		return fmt.Errorf("limit: counting chat tokens against chat_tokens_per_day: %w", err)
+	}
+	return l.refused(quotaError("chat_tokens_per_day", at))
 }
 
 // refused reports e to the OnLimited hook (metrics) and returns it.
@@ -212,13 +380,21 @@ func (l *Limiter) Usage(ctx context.Context, p auth.Principal) (Usage, error) {
 		}}
 		return nil
 	})
-	if err == nil && l.db != nil && u.Limits.RequestsPerDay > 0 {
+	if err == nil && l.db != nil && (u.Limits.RequestsPerDay > 0 || u.Limits.ChatTokensPerDay > 0 || u.Limits.AudioMinutesPerDay > 0) {
 		// Counted in the database, by every process sharing it.
 		c, lerr := loadUsage(ctx, l.db, u.Subject, u.Day)
 		if lerr != nil {
 			return u, fmt.Errorf("limit: loading usage: %w", lerr)
 		}
-		u.Used.Requests = c.requests
+		if u.Limits.RequestsPerDay > 0 {
+			u.Used.Requests = c.requests
+		}
+		if u.Limits.ChatTokensPerDay > 0 {
+			u.Used.ChatTokens = c.chatTokens
+		}
+		if u.Limits.AudioMinutesPerDay > 0 { // reserved grants count as used
+			u.Used.AudioMinutes = math.Round(float64(c.audioMs)/60_000*1000) / 1000
+		}
 	}
 	return u, err
 }

@@ -133,16 +133,27 @@ func (l *Limiter) Flush(ctx context.Context) error {
 	return nil
 }
 
-// takeRequest counts one request of subject's day in the database if the
-// day's count is below limit, in one statement (an upsert whose update is
+// A shared daily counter: a column of limit_usage that take may add to.
+const (
+	colRequests   = "requests"
+	colChatTokens = "chat_tokens"
+	colAudio      = "audio_ms"
+)
+
+// take adds n to column col of subject's day in the database if the sum
+// stays within limit, in one statement (an upsert whose update is
 // conditional), so concurrent takers in any process never pass the limit.
-// It returns false when it was refused.
-func takeRequest(ctx context.Context, db *store.Store, subject, day string, limit int64, now time.Time) (bool, error) {
-	var n int64
-	err := db.QueryRowContext(ctx, `INSERT INTO limit_usage(subject, day, requests, updated_at) VALUES(?, ?, 1, ?)
-		ON CONFLICT(subject, day) DO UPDATE SET requests = limit_usage.requests + 1, updated_at = excluded.updated_at
-			WHERE limit_usage.requests < ?
-		RETURNING requests`, subject, day, now.UTC().Format(usageTime), limit).Scan(&n)
+// It returns false, adding nothing, when it would. col is one of the
+// col* constants, never input.
+func take(ctx context.Context, db *store.Store, col, subject, day string, n, limit int64, now time.Time) (bool, error) {
+	if n > limit {
+		return false, nil
+	}
+	var got int64
+	err := db.QueryRowContext(ctx, `INSERT INTO limit_usage(subject, day, `+col+`, updated_at) VALUES(?, ?, ?, ?)
+		ON CONFLICT(subject, day) DO UPDATE SET `+col+` = limit_usage.`+col+` + excluded.`+col+`, updated_at = excluded.updated_at
+			WHERE limit_usage.`+col+` + excluded.`+col+` <= ?
+		RETURNING `+col, subject, day, n, now.UTC().Format(usageTime), limit).Scan(&got)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

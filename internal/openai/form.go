@@ -38,6 +38,11 @@ type transcriptionRequest struct {
 	Segments    bool // ... includes segment (the default)
 	Stream      bool
 	Task        string // "transcribe" or "translate"
+	// SpeakerNames are known_speaker_names[] (diarized_json): enrolled
+	// people to look for; References counts known_speaker_references[]
+	// parts, which are refused and never read.
+	SpeakerNames []string
+	References   int
 }
 
 // reqError is a refusal with its catalogue code and a sentence for the caller.
@@ -62,7 +67,7 @@ func clip(s string) string {
 }
 
 // responseFormats are the transcription formats served, in OpenAI's names.
-var responseFormatNames = []string{"json", "text", "srt", "verbose_json", "vtt"}
+var responseFormatNames = []string{"json", "text", "srt", "verbose_json", "vtt", "diarized_json"}
 
 // parseTranscriptionForm reads a multipart body part by part: the file is
 // read into memory up to maxFile bytes (a larger one is a 413 before the
@@ -100,6 +105,10 @@ func parseTranscriptionForm(body io.Reader, boundary string, maxFile int64) (tra
 			req.File, req.FileType = b, p.Header.Get("Content-Type")
 			continue
 		}
+		if name == "known_speaker_references[]" || name == "known_speaker_references" {
+			req.References++ // refused (checkDiarization); the part is skipped unread
+			continue
+		}
 		limit := maxFieldBytes
 		if name == "prompt" {
 			limit = maxPromptBytes // prepared text (docs/prepared-text.md)
@@ -129,6 +138,14 @@ func parseTranscriptionForm(body io.Reader, boundary string, maxFile int64) (tra
 			req.Temperature = t
 		case "timestamp_granularities[]", "timestamp_granularities":
 			granularities = append(granularities, strings.ToLower(v))
+		case "known_speaker_names[]", "known_speaker_names":
+			if len(req.SpeakerNames) == maxKnownSpeakers {
+				return req, bad("known_speaker_names[] names at most %d people", maxKnownSpeakers)
+			}
+			if v == "" || len(v) > maxSpeakerName {
+				return req, bad("a known_speaker_names[] entry must be 1–%d bytes", maxSpeakerName)
+			}
+			req.SpeakerNames = append(req.SpeakerNames, v)
 		case "stream":
 			s, err := strconv.ParseBool(v)
 			if err != nil {

@@ -77,6 +77,12 @@ func (q *fakeQuota) CheckAudio(ctx context.Context, p auth.Principal) error {
 	return nil
 }
 
+func (q *fakeQuota) AudioLeft(ctx context.Context, p auth.Principal) (time.Duration, bool, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.left, true, nil
+}
+
 func (q *fakeQuota) ChargeAudio(ctx context.Context, p auth.Principal, d time.Duration) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()

@@ -53,6 +53,17 @@ type AudioQuota interface {
 
 var _ AudioQuota = (*limit.Limiter)(nil)
 
+// AudioAllowance is an AudioQuota that can say how much audio a principal
+// may still charge today (limit.Limiter implements it): an upload's
+// decoding is then bounded by it, not only by MaxDuration.
+//
+// Contract: limited is false when no daily audio limit applies.
+type AudioAllowance interface {
+	AudioLeft(ctx context.Context, p auth.Principal) (left time.Duration, limited bool, err error)
+}
+
+var _ AudioAllowance = (*limit.Limiter)(nil)
+
 // Model is one entry of GET /v1/models, in OpenAI's shape.
 type Model struct {
 	ID      string `json:"id"`
@@ -85,7 +96,11 @@ type Options struct {
 	Quota AudioQuota
 	// ChatModels, if set, adds the chat models to GET /v1/models.
 	ChatModels ChatModels
-	Logger     *slog.Logger
+	// Speakers, if set, makes a tracker over the enrolled voiceprints of
+	// people whose consent stands (only those named, when names are
+	// given) for response_format=diarized_json; nil refuses it.
+	Speakers func(ctx context.Context, names []string) (SpeakerTracker, error)
+	Logger   *slog.Logger
 
 	// MaxUploadBytes caps the uploaded file (413 above it); 0 means
 	// DefaultMaxUploadBytes.

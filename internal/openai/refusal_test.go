@@ -121,8 +121,9 @@ func TestTranscriptionRefusals(t *testing.T) {
 		t.Errorf("refused requests charged %v of audio", quota.charged)
 	}
 
-	// The quota: a request within it is charged its duration; once spent,
-	// the next is refused before its upload is read.
+	// The quota: a request within it is charged its duration; a file
+	// longer than what is left is refused while it is decoded (the decode
+	// is bounded by the 1.6 s left, AudioAllowance), and nothing is charged.
 	h2 := newHandlers(t, Options{Quota: &fakeQuota{left: 6 * time.Second}})
 	srv2, c := newServer(t, h2)
 	q2 := h2.o.Quota.(*fakeQuota)
@@ -139,6 +140,9 @@ func TestTranscriptionRefusals(t *testing.T) {
 		t.Error("quota refusal without Retry-After")
 	}
 	checkError(t, "over quota", resp, 429, "quota_exceeded")
+	if d := q2.charged; d > 5*time.Second {
+		t.Errorf("the refused file was charged: %v in all", d)
+	}
 
 	// No engine loaded: 503.
 	srv3, _ := newServer(t, New(Options{}))
@@ -207,7 +211,7 @@ func FuzzTranscriptionForm(f *testing.F) {
 			t.Fatalf("accepted %d-byte file, words %v segments %v", len(req.File), req.Words, req.Segments)
 		}
 		switch req.Format {
-		case "json", "text", "srt", "vtt", "verbose_json":
+		case "json", "text", "srt", "vtt", "verbose_json", "diarized_json":
 		default:
 			t.Fatalf("accepted format %q", req.Format)
 		}

@@ -3,15 +3,18 @@ package openai
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/openai/openai-go/v3"
 
+	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/transcript"
 )
@@ -172,5 +175,81 @@ func TestTranslations(t *testing.T) {
 	for _, langs := range [][]string{nil, {"de"}} {
 		srv, _ := newServer(t, New(Options{Transcriber: newLangTranscriber(langs...)}))
 		checkError(t, "engine hearing "+strings.Join(langs, ","), post(t, srv.URL+"/v1/audio/translations", ctype, body), 400, "unsupported_language")
+	}
+}
+
+// fakeTracker names the first 1.5 s "Ada" (enrolled) and the rest an
+// unknown "Speaker 1", and remembers what it was asked and heard.
+type fakeTracker struct {
+	mu     sync.Mutex
+	heard  time.Duration
+	speech time.Duration
+}
+
+func (f *fakeTracker) SampleRate() int { return 16000 }
+func (f *fakeTracker) Accept(_ context.Context, s []float32, sp bool) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	d := speech.SamplesToDuration(len(s), 16000)
+	f.heard += d
+	if sp {
+		f.speech += d
+	}
+	return nil
+}
+func (f *fakeTracker) SpeakerAt(start, end time.Duration) speaker.Label {
+	if end <= 1500*time.Millisecond {
+		return speaker.Label{Name: "Ada", Known: true}
+	}
+	return speaker.Label{Name: "Speaker 1"}
+}
+
+// diarized_json names each segment's speaker from the tracker that heard
+// the whole file (segments as speech); known_speaker_names[] reach the
+// tracker factory; references, a missing speaker model, and names without
+// diarized_json are refused before any work.
+func TestDiarizedJSON(t *testing.T) {
+	wav := wavFile(t)
+	tr := &fakeTracker{}
+	var asked []string
+	h := New(Options{Transcriber: fakeTranscriber{}, Speakers: func(_ context.Context, names []string) (SpeakerTracker, error) {
+		asked = names
+		return tr, nil
+	}})
+	srv, _ := newServer(t, h)
+	body, ctype := form(wav, "model", "gpt-4o-transcribe-diarize", "response_format", "diarized_json",
+		"known_speaker_names[]", "Ada", "known_speaker_names[]", "Grace")
+	resp := post(t, srv.URL+"/v1/audio/transcriptions", ctype, body)
+	defer resp.Body.Close()
+	var got diarizedTranscription
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v", resp.StatusCode, err)
+	}
+	if len(got.Segments) != 2 || got.Segments[0].Speaker != "Ada" || got.Segments[1].Speaker != "Speaker 1" ||
+		got.Segments[0].Type != "transcript.text.segment" || got.Segments[1].ID != "seg_1" || got.Text != "hello there general" {
+		t.Errorf("diarized %+v", got)
+	}
+	if !slices.Equal(asked, []string{"Ada", "Grace"}) {
+		t.Errorf("the tracker was asked for %v", asked)
+	}
+	if tr.heard < 4*time.Second || tr.speech != 2*time.Second {
+		t.Errorf("the tracker heard %v, %v of it as speech; want the whole file, the two segments' 2 s as speech", tr.heard, tr.speech)
+	}
+	for _, tc := range []struct {
+		name   string
+		h      *Handlers
+		fields []string
+		code   string
+	}{
+		{"references", h, []string{"response_format", "diarized_json", "known_speaker_references[]", "data:audio/wav;base64,UklGRg=="}, "unsupported_option"},
+		{"no speaker model", New(Options{Transcriber: fakeTranscriber{}}), []string{"response_format", "diarized_json"}, "unsupported_option"},
+		{"names without diarized_json", h, []string{"known_speaker_names[]", "Ada"}, "bad_request"},
+		{"too many names", h, []string{"response_format", "diarized_json", "known_speaker_names[]", "a", "known_speaker_names[]", "b",
+			"known_speaker_names[]", "c", "known_speaker_names[]", "d", "known_speaker_names[]", "e"}, "bad_request"},
+		{"stream", h, []string{"response_format", "diarized_json", "stream", "true"}, "bad_request"},
+	} {
+		s, _ := newServer(t, tc.h)
+		body, ctype := form(wav, tc.fields...)
+		checkError(t, tc.name, post(t, s.URL+"/v1/audio/transcriptions", ctype, body), 400, tc.code)
 	}
 }

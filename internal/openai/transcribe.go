@@ -3,6 +3,7 @@ package openai
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"mime"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/transcript"
 )
@@ -66,6 +69,10 @@ func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task strin
 		h.fail(w, r, bad("stream is not supported on translations"))
 		return
 	}
+	if err := h.checkDiarization(req); err != nil {
+		h.fail(w, r, err)
+		return
+	}
 	tr, rec, err := h.pickTranscriber(req.Model, req.Stream)
 	if err != nil {
 		h.fail(w, r, err)
@@ -91,9 +98,17 @@ func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task strin
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.o.WorkTimeout)
 	defer cancel()
-	clip, err := audio.DecodeContext(ctx, bytes.NewReader(req.File), audio.UploadLimits(h.o.MaxUploadBytes, h.o.MaxDuration))
+	lim, byQuota := h.uploadLimits(ctx, p, hasPrincipal)
+	clip, err := audio.DecodeContext(ctx, bytes.NewReader(req.File), lim)
 	req.File = nil // the encoded bytes are no longer needed
 	if err != nil {
+		if byQuota && errors.Is(err, audio.ErrTooLarge) {
+			now := time.Now().UTC()
+			err = &limit.Error{Code: limit.CodeQuotaExceeded, Limit: "audio_minutes_per_day",
+				RetryAfter: now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now)}
+			h.fail(w, r, err)
+			return
+		}
 		h.fail(w, r, decodeError(err))
 		return
 	}
@@ -129,7 +144,33 @@ func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task strin
 	if t.Duration == 0 {
 		t.Duration = dur
 	}
+	if req.Format == "diarized_json" {
+		segs, err := h.diarize(ctx, clip, t, req.SpeakerNames)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeDiarized(w, t, segs)
+		return
+	}
 	writeTranscript(w, r, req, t)
+}
+
+// uploadLimits bound what an upload may decode to: the upload limits, and
+// the caller's audio left today when that is less (byQuota), so a file
+// the quota would refuse is not decoded whole first.
+func (h *Handlers) uploadLimits(ctx context.Context, p auth.Principal, hasPrincipal bool) (audio.Limits, bool) {
+	lim := audio.UploadLimits(h.o.MaxUploadBytes, h.o.MaxDuration)
+	al, ok := h.o.Quota.(AudioAllowance)
+	if !hasPrincipal || !ok {
+		return lim, false
+	}
+	left, limited, err := al.AudioLeft(ctx, p)
+	if err != nil || !limited || left >= h.o.MaxDuration {
+		return lim, false
+	}
+	lim.MaxDuration = max(left, time.Millisecond) // the samples bound stays the upload's
+	return lim, true
 }
 
 // pickTranscriber resolves the model a client named. OpenAI's names

@@ -25,9 +25,15 @@ var (
 	_ RunStore  = (*SQLStore)(nil)
 )
 
+// Migrate brings the schedule tables in st to this binary's schema (Open
+// does it; izwi migrate prepares a new database with it).
+func Migrate(ctx context.Context, st *store.Store) error {
+	return st.Migrate(ctx, "schedule", migrations)
+}
+
 // Open migrates the schedule tables and returns the store.
 func Open(ctx context.Context, st *store.Store) (*SQLStore, error) {
-	if err := st.Migrate(ctx, "schedule", migrations); err != nil {
+	if err := Migrate(ctx, st); err != nil {
 		return nil, fmt.Errorf("schedule: %w", err)
 	}
 	return &SQLStore{db: st}, nil

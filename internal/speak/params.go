@@ -34,7 +34,7 @@ var (
 
 // parseQuery reads model, encoding, container, sample_rate (and bit_rate,
 // accepted and not applied). ws selects the WebSocket's narrower set
-// (raw linear16 only; no container).
+// (raw linear16, mulaw or alaw; no container).
 func parseQuery(q url.Values, info speech.EngineInfo, voices []speech.Voice, ws bool) (request, error) {
 	if q.Has("callback") || q.Has("callback_method") {
 		return request{}, &refusal{apierr.CodeBadRequest, "callback is not supported: Izwi never makes outbound requests on a client's behalf; read the audio from the response"}
@@ -85,12 +85,25 @@ func parseQuery(q url.Values, info speech.EngineInfo, voices []speech.Voice, ws 
 			return request{}, &refusal{apierr.CodeBadRequest, "container for opus must be ogg"}
 		}
 	case "mulaw", "alaw":
-		return request{}, &refusal{apierr.CodeUnsupportedOption, "encoding " + enc + " is not supported yet; use linear16 at sample_rate=8000"}
+		if rate == 0 {
+			rate = 8000
+		}
+		if rate != 8000 && rate != 16000 {
+			return request{}, &refusal{apierr.CodeBadRequest, "sample_rate for " + enc + " must be 8000 or 16000"}
+		}
+		switch {
+		case container == "none" || ws:
+			req.format, req.contentType = enc, "audio/"+map[string]string{"mulaw": "basic", "alaw": "x-alaw-basic"}[enc]
+		case container == "" || container == "wav":
+			req.format, req.contentType = enc+"-wav", "audio/wav"
+		default:
+			return request{}, &refusal{apierr.CodeBadRequest, "container for " + enc + " must be wav or none"}
+		}
 	default:
 		return request{}, &refusal{apierr.CodeBadRequest, "encoding must be linear16, flac, mp3, opus or aac"}
 	}
-	if ws && enc != "linear16" {
-		return request{}, &refusal{apierr.CodeUnsupportedOption, "the WebSocket speaks linear16 only"}
+	if ws && enc != "linear16" && enc != "mulaw" && enc != "alaw" {
+		return request{}, &refusal{apierr.CodeBadRequest, "the WebSocket speaks linear16, mulaw or alaw"}
 	}
 	if enc != "mp3" && enc != "opus" && enc != "aac" && container != "" && container != "none" && container != "wav" {
 		return request{}, &refusal{apierr.CodeBadRequest, "container " + container + " does not apply to " + enc}

@@ -101,6 +101,21 @@ func TestSpeakSDK(t *testing.T) {
 	if d := time.Duration(len(raw)/2) * time.Second / 8000; d < ref.Duration()-20*time.Millisecond || d > ref.Duration()+20*time.Millisecond {
 		t.Errorf("raw linear16 at 8 kHz: %v, the WAV %v (%s)", d, ref.Duration(), res.ContextType)
 	}
+	// G.711 for telephony: raw (one byte a sample) and in a WAV.
+	for _, enc := range []string{"mulaw", "alaw"} {
+		raw, _ := speak(&dginterfaces.SpeakOptions{Encoding: enc, Container: "none", SampleRate: 8000})
+		clip, err := audio.DecodeRaw(raw, audio.RawFormat{Encoding: enc, SampleRate: 8000, Channels: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := clip.Duration() - ref.Duration(); d < -20*time.Millisecond || d > 20*time.Millisecond {
+			t.Errorf("raw %s: %v, the WAV %v", enc, clip.Duration(), ref.Duration())
+		}
+		w, res := speak(&dginterfaces.SpeakOptions{Encoding: enc})
+		if res.ContextType != "audio/wav" || audio.Sniff(w) != "wav" {
+			t.Errorf("%s in wav: %s, %q", enc, res.ContextType, audio.Sniff(w))
+		}
+	}
 }
 
 // Refusals are Deepgram-shaped with the catalogue's code, before any
@@ -120,7 +135,8 @@ func TestSpeakRefusals(t *testing.T) {
 		{"huge", "", "application/json", `{"text":"` + strings.Repeat("a", maxBody) + `"}`, 413, "payload_too_large"},
 		{"unknown model", "?model=eleven", "application/json", `{"text":"hi"}`, 400, "bad_request"},
 		{"unknown encoding", "?encoding=vorbis", "application/json", `{"text":"hi"}`, 400, "bad_request"},
-		{"mulaw", "?encoding=mulaw", "application/json", `{"text":"hi"}`, 400, "unsupported_option"},
+		{"mulaw at 24 kHz", "?encoding=mulaw&sample_rate=24000", "application/json", `{"text":"hi"}`, 400, "bad_request"},
+		{"alaw in ogg", "?encoding=alaw&container=ogg", "application/json", `{"text":"hi"}`, 400, "bad_request"},
 		{"bad rate", "?encoding=linear16&sample_rate=11025", "application/json", `{"text":"hi"}`, 400, "bad_request"},
 		{"rate on mp3", "?encoding=mp3&sample_rate=16000", "application/json", `{"text":"hi"}`, 400, "bad_request"},
 		{"callback", "?callback=http://169.254.169.254/", "application/json", `{"text":"hi"}`, 400, "bad_request"},
@@ -174,8 +190,8 @@ func FuzzSpeakQuery(f *testing.F) {
 				}
 				continue
 			}
-			if _, ok := audio.LookupStreamFormat(req.format); !ok || req.contentType == "" ||
-				(req.voice != "" && req.voice != "a" && req.voice != "b") || (ws && req.format != "pcm") {
+			if _, ok := audio.LookupStreamFormat(req.format); (!ok && !strings.HasPrefix(req.format, "mulaw") && !strings.HasPrefix(req.format, "alaw")) || req.contentType == "" ||
+				(req.voice != "" && req.voice != "a" && req.voice != "b") || (ws && req.format != "pcm" && req.format != "mulaw" && req.format != "alaw") {
 				t.Fatalf("%q: accepted %+v", raw, req)
 			}
 		}

@@ -192,13 +192,13 @@ func (s *socket) speak(ctx context.Context) {
 	}
 }
 
-// say speaks text as raw linear16 binary messages.
+// say speaks text as binary messages of raw linear16, mulaw or alaw.
 func (s *socket) say(ctx context.Context, text string) error {
 	if strings.TrimSpace(text) == "" {
 		return nil
 	}
 	syn := s.h.o.Synthesizer
-	enc, err := audio.NewStreamEncoder(ctx, &wsSink{ctx: ctx, conn: s.conn}, "pcm", syn.SampleRate(), s.req.rate)
+	enc, err := audio.NewStreamEncoder(ctx, &wsSink{ctx: ctx, conn: s.conn}, s.req.format, syn.SampleRate(), s.req.rate)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 )
 
 // Errors.
@@ -55,6 +56,21 @@ func NewGallery(prints []Voiceprint) (*Gallery, error) {
 		g.prints = append(g.prints, p)
 	}
 	return g, nil
+}
+
+// Only is the gallery of g's voiceprints whose name is one of names
+// (case-insensitive): identification among the people a caller named.
+func (g *Gallery) Only(names []string) *Gallery {
+	out := &Gallery{dim: g.dim}
+	for _, p := range g.prints {
+		for _, n := range names {
+			if strings.EqualFold(p.Name, n) {
+				out.prints = append(out.prints, p)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Len is the number of voiceprints.

@@ -20,7 +20,7 @@ func openPostgres(ctx context.Context, dsn string) (*Store, error) {
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(maxPostgresConns)
-	s := &Store{db: db, dialect: Postgres, where: redact(dsn)}
+	s := &Store{querier: querier{db, Postgres}, db: db, dialect: Postgres, where: redact(dsn)}
 	if err := s.Check(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: connect to %s: %w", s.where, err)

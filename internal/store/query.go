@@ -21,41 +21,34 @@ var (
 	_ Querier = (*Tx)(nil)
 )
 
-// ExecContext runs a statement outside any transaction.
-func (s *Store) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return s.db.ExecContext(ctx, s.dialect.rebind(query), s.dialect.args(args)...)
+// querier runs a component's SQL on r (a *sql.DB or *sql.Tx, which share
+// Querier's methods) in dialect d: the Querier methods of Store and Tx.
+type querier struct {
+	r Querier
+	d Dialect
 }
 
-// QueryContext runs a query outside any transaction. On SQLite, open rows
-// hold the one connection: read them all before using the store again.
-func (s *Store) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return s.db.QueryContext(ctx, s.dialect.rebind(query), s.dialect.args(args)...)
+// ExecContext runs a statement.
+func (q querier) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return q.r.ExecContext(ctx, q.d.rebind(query), q.d.args(args)...)
+}
+
+// QueryContext runs a query. On SQLite, open rows hold the store's one
+// connection: read them all before using the store again.
+func (q querier) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.r.QueryContext(ctx, q.d.rebind(query), q.d.args(args)...)
 }
 
 // QueryRowContext runs a query expected to return at most one row.
-func (s *Store) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return s.db.QueryRowContext(ctx, s.dialect.rebind(query), s.dialect.args(args)...)
+func (q querier) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	return q.r.QueryRowContext(ctx, q.d.rebind(query), q.d.args(args)...)
 }
 
 // Tx is one transaction on the store.
 type Tx struct {
+	querier
 	tx      *sql.Tx
 	dialect Dialect
-}
-
-// ExecContext runs a statement in the transaction.
-func (t *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(ctx, t.dialect.rebind(query), t.dialect.args(args)...)
-}
-
-// QueryContext runs a query in the transaction.
-func (t *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(ctx, t.dialect.rebind(query), t.dialect.args(args)...)
-}
-
-// QueryRowContext runs a query expected to return at most one row.
-func (t *Tx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(ctx, t.dialect.rebind(query), t.dialect.args(args)...)
 }
 
 // Dialect says which engine runs the transaction.
@@ -64,7 +57,8 @@ func (t *Tx) Dialect() Dialect { return t.dialect }
 // Lock serialises the rest of the transaction with every other transaction,
 // in any process, that takes the same named lock: on PostgreSQL a
 // transaction-scoped advisory lock, released at commit or rollback; on
-// SQLite nothing, since a SQLite store has one connection and one writer.
+// SQLite nothing, since its transactions begin IMMEDIATE and so already
+// hold the database's one write lock (and a store has one connection).
 // Take it before reading what the transaction's writes depend on (the
 // audit chain's head, a quota's usage).
 func (t *Tx) Lock(ctx context.Context, name string) error {
@@ -95,11 +89,15 @@ func (s *Store) Tx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&Tx{tx: tx, dialect: s.dialect}); err != nil {
+	if err := fn(s.newTx(tx)); err != nil {
 		tx.Rollback()
 		return err
 	}
 	return tx.Commit()
+}
+
+func (s *Store) newTx(tx *sql.Tx) *Tx {
+	return &Tx{querier: querier{tx, s.dialect}, tx: tx, dialect: s.dialect}
 }
 
 // DurableTx is Tx whose commit is on disk when it returns, not only in the
@@ -124,7 +122,7 @@ func (s *Store) DurableTx(ctx context.Context, fn func(*Tx) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(&Tx{tx: tx, dialect: s.dialect}); err != nil {
+	if err := fn(s.newTx(tx)); err != nil {
 		tx.Rollback()
 		return err
 	}

@@ -37,6 +37,7 @@ func (d Dialect) String() string {
 
 // Store is an open database with its core schema migrated.
 type Store struct {
+	querier // ExecContext, QueryContext, QueryRowContext on db
 	db      *sql.DB
 	dialect Dialect
 	// where names the database for messages: the SQLite path, or the
@@ -68,8 +69,12 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	// WAL for concurrent readers; foreign keys on; a busy timeout so that
-	// concurrent writers queue instead of failing.
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)"
+	// concurrent writers queue instead of failing. Transactions begin
+	// IMMEDIATE: they take the write lock at BEGIN, so one that reads and
+	// then writes (the audit chain's head, a quota) cannot find, at its
+	// first write, that another process wrote since it read (SQLITE_BUSY
+	// with no retry); they queue on the busy timeout instead.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=synchronous(NORMAL)&_pragma=secure_delete(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
@@ -77,7 +82,7 @@ func openSQLite(ctx context.Context, path string) (*Store, error) {
 	// SQLite has one writer; a single connection avoids SQLITE_BUSY storms
 	// and keeps transactions strictly serial.
 	db.SetMaxOpenConns(1)
-	s := &Store{db: db, dialect: SQLite, where: path}
+	s := &Store{querier: querier{db, SQLite}, db: db, dialect: SQLite, where: path}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err

@@ -8,7 +8,7 @@
 //   console shows the input level and a viewer → stop → export the kept
 //   transcript as SRT and PDF.
 //
-//   node console.mjs --console=URL --api=URL --token=SETUP --wav=FILE --wav-ms=N --out=DIR
+//   node console.mjs --console=URL --api=URL --token=SETUP --wav=FILE --wav-ms=N --out=DIR [--context=FILE]
 import { writeFileSync } from 'node:fs';
 import { launch, args, report, watchPage, until, captionText, axeScan } from './lib.mjs';
 
@@ -126,6 +126,15 @@ try {
   report('keyboard', { ok: true, skip, mainFocused, url: page.url(), focusRing });
   await check(page);
 
+  // Prepared text: the service sheet, uploaded as a document on the
+  // session page, before the service starts.
+  let contextSize = '';
+  if (a.context) {
+    await page.setInputFiles('#context-document', a.context);
+    await Promise.all([page.waitForNavigation(), page.click('#context-set')]);
+    contextSize = await page.$eval('#context-size', (el) => el.textContent);
+  }
+
   // The display, opened at the URL its QR code carries.
   const display = await page.$eval('a[data-link=Display]', (el) => ({
     url: el.href, qr: !!el.closest('.card').querySelector('svg[role=img] path'),
@@ -174,6 +183,16 @@ try {
     await dpage.waitForTimeout(200);
   }
   await dpage.screenshot({ path: a.out + '/console-display.png' });
+  // What the engine made of the prepared text, once it has heard audio
+  // with it (the session view asks the engines at most every 5 s).
+  let contextEngines = [];
+  for (const end = Date.now() + 15000; a.context && Date.now() < end;) {
+    await page.goto(sessionURL);
+    contextEngines = await page.$$eval('.context-engine', (els) => els.map((el) => el.textContent));
+    if (contextEngines.length) break;
+    await page.waitForTimeout(1000);
+  }
+  report('context', { ok: true, size: contextSize, engines: contextEngines });
   report('service', { ok: true, display, pairURL, micURL, keyHidden, status, text });
 
   // Stop the service from the console.

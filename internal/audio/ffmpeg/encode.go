@@ -23,6 +23,11 @@ var (
 	MP3  = Encoding{"mp3", []string{"-c:a", "libmp3lame", "-b:a", "64k", "-write_xing", "0", "-id3v2_version", "0", "-f", "mp3"}}
 	Opus = Encoding{"opus", []string{"-c:a", "libopus", "-b:a", "32k", "-ar", "48000", "-page_duration", "100000", "-f", "ogg"}}
 	AAC  = Encoding{"aac", []string{"-c:a", "aac", "-b:a", "64k", "-f", "adts"}}
+	// G.711 for telephony (Deepgram's speak): raw, or in a streamed WAV.
+	MuLaw    = Encoding{"mulaw", []string{"-c:a", "pcm_mulaw", "-f", "mulaw"}}
+	ALaw     = Encoding{"alaw", []string{"-c:a", "pcm_alaw", "-f", "alaw"}}
+	MuLawWAV = Encoding{"mulaw-wav", []string{"-c:a", "pcm_mulaw", "-f", "wav"}}
+	ALawWAV  = Encoding{"alaw-wav", []string{"-c:a", "pcm_alaw", "-f", "wav"}}
 )
 
 // Encoder streams mono 16-bit PCM through ffmpeg into one Encoding,
@@ -43,8 +48,9 @@ func NewEncoder(ctx context.Context, out io.Writer, rate int, e Encoding, lim Li
 	ctx, cancel := context.WithCancel(ctx)
 	// Raw input needs no probing; without these ffmpeg would hold the
 	// first seconds of audio to "analyse" them before encoding a byte.
+	// (Not -fflags nobuffer: it drops the audio read while probing.)
 	args := append([]string{"-protocol_whitelist", "pipe", "-threads", "1",
-		"-probesize", "32", "-analyzeduration", "0", "-fflags", "nobuffer",
+		"-probesize", "32", "-analyzeduration", "0",
 		"-f", "s16le", "-ar", strconv.Itoa(rate), "-ac", "1", "-i", "pipe:0",
 		"-map_metadata", "-1", "-flush_packets", "1", "-bitexact"}, e.args...)
 	cmd, t, err := command(ctx, lim, append(args, "pipe:1")...)

@@ -6,11 +6,11 @@
 package speakershttp
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"errors"
 	"html/template"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -22,6 +22,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/consent"
+	"github.com/izwi-speech/izwi/internal/memform"
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -130,6 +131,14 @@ func (h *Handlers) status() map[string]any {
 	return map[string]any{"enabled": true, "model": h.o.Model}
 }
 
+// enrolForm is the enrolment form: short text fields and one recording
+// (the page's own controls, such as its upload picker, are skipped).
+var enrolForm = memform.Spec{
+	Fields:        map[string]int{"name": 1024, "text_version": 256, "method": 64, "consent": 16, "typed_name": 1024, "csrf": 256},
+	Files:         map[string]int64{"audio": MaxRecording},
+	IgnoreUnknown: true,
+}
+
 // Enrol serves POST /api/speakers: multipart fields name, text_version,
 // method, consent ("yes"), and the recording as file "audio".
 func (h *Handlers) Enrol() http.Handler {
@@ -138,26 +147,29 @@ func (h *Handlers) Enrol() http.Handler {
 			apierr.Write(w, r, apierr.CodeNotReady, "speaker identification is off: no speaker model is installed")
 			return
 		}
-		if err := r.ParseMultipartForm(1 << 20); err != nil {
+		// The recording is a voice: read into memory, never spilled to a
+		// temporary file as ParseMultipartForm would.
+		form, err := memform.Read(r, enrolForm)
+		if err != nil {
 			apierr.Write(w, r, apierr.CodeBadRequest, "send multipart/form-data with name, text_version, method, consent and audio")
 			return
 		}
-		defer r.MultipartForm.RemoveAll()
-		f, _, err := r.FormFile("audio")
-		if err != nil {
+		rec, ok := form.Files["audio"]
+		if !ok {
 			apierr.Write(w, r, apierr.CodeBadRequest, "the recording (field audio) is missing")
 			return
 		}
-		defer f.Close()
-		clip, err := audio.DecodeContext(r.Context(), io.LimitReader(f, MaxRecording), audio.Limits{MaxDuration: 2 * time.Minute})
+		clip, err := audio.DecodeContext(r.Context(), bytes.NewReader(rec.Data), audio.Limits{MaxDuration: 2 * time.Minute})
+		clear(rec.Data)
 		if err != nil {
 			apierr.Write(w, r, apierr.CodeBadRequest, "the recording is not audio Izwi can read (WAV, FLAC, MP3, Ogg/Opus, WebM/Opus or M4A/AAC)")
 			return
 		}
 		p, _ := auth.FromContext(r.Context())
-		req := speakers.EnrolRequest{Name: r.FormValue("name"), Requirements: h.o.Requirements,
-			Consent: speakers.ConsentInput{TextVersion: r.FormValue("text_version"), Method: consent.Method(r.FormValue("method")),
-				Operator: p.Subject, Granted: r.FormValue("consent") == "yes", TypedName: r.FormValue("typed_name"),
+		v := form.Values
+		req := speakers.EnrolRequest{Name: v["name"], Requirements: h.o.Requirements,
+			Consent: speakers.ConsentInput{TextVersion: v["text_version"], Method: consent.Method(v["method"]),
+				Operator: p.Subject, Granted: v["consent"] == "yes", TypedName: v["typed_name"],
 				RemoteIP: h.clientIP(r), UserAgent: r.UserAgent()}}
 		if req.Samples, err = audio.Prepare(clip, h.o.Embedder.SampleRate()); err != nil {
 			apierr.Write(w, r, apierr.CodeBadRequest, "the recording cannot be converted")
