@@ -6,6 +6,19 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p bench-results
 out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
+
+# anchors prints each issue-14 figure with its goal beside it.
+anchors() {
+  sed -E \
+    -e 's/([0-9.]+ end→final-p50-s)/\1 [≤ 0.300]/' \
+    -e 's/([0-9.]+ end→final-p95-s)/\1 [≤ 0.600]/' \
+    -e 's/([0-9.]+ onset→partial-p50-s)/\1 [≤ 0.250]/' \
+    -e 's/([0-9.]+ partial-gap-p95-s)/\1 [≤ 0.200]/' \
+    -e 's/([0-9.]+ ratio)/\1 [≥ 0.95]/' \
+    -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
+    -e 's/([0-9.]+ MiB-anon\/decoder)/\1 [≤ 10 per extra stream]/' \
+    -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/'
+}
 {
   echo "# izwi bench $(date -u +%FT%TZ) on $(nproc) cores, $(uname -m), $(go version | cut -d' ' -f3)"
   echo
@@ -16,9 +29,12 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
   go test -run='^$' -bench=. -benchmem -benchtime="${BENCHTIME:-3x}" -timeout 30m \
     ./internal/audio/... ./internal/speech/... ./internal/wer/... ./internal/speaker/... ./internal/vault/...
   echo
-  echo "## Live captions: latency, streams vs the engine direct, in-process fan-out"
-  go test ./internal/live/ -run '^$' -bench 'Latency|ConcurrentStreams' -benchtime=3x -timeout 20m
-  go test ./internal/live/ -run '^$' -bench Fanout -benchtime=100x -timeout 20m
+  echo "## Live captions: latency, streams vs the engine direct, in-process fan-out (issue 14 anchors in [ ])"
+  go test ./internal/live/ -run '^$' -bench 'Latency|ConcurrentStreams' -benchtime=3x -timeout 20m | anchors
+  go test ./internal/live/ -run '^$' -bench Fanout -benchtime=100x -timeout 20m | anchors
+  echo
+  echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
+  go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
   echo
   echo "## WebRTC vs WebSocket ingest: end of speech → final, frame delivery"
   go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m

@@ -51,7 +51,7 @@ func TestCaptionSettingsOnALiveSession(t *testing.T) {
 	streamPaced(t, s, key, ses.ID, samples, 4)
 	evs := awaitLiveWER(t, "filtered session", v, strings.ReplaceAll(strings.ReplaceAll(u.Reference, "HOUR", "****"), "UP AND DOWN", "Up And Down"))
 	finals := liveFinals(evs)
-	if !strings.Contains(finals, "full ****") || !strings.Contains(finals, "Up And Down") || strings.Contains(finals, "hour") ||
+	if !strings.Contains(finals, " **** ") || !strings.Contains(finals, "Up And Down") || strings.Contains(finals, "hour") ||
 		!strings.HasPrefix(finals, "For") || !strings.HasSuffix(finals, ".") {
 		t.Errorf("viewers read %q", finals)
 	}

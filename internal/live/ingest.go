@@ -33,7 +33,7 @@ func (m *Manager) Attach(ctx context.Context, owner, id, source string) (Ingest,
 	case s.ingest != nil:
 		return nil, ErrBusy
 	}
-	in := &ingest{nc: m.nc, log: m.log, s: s, id: id, subj: SubjectsFor(id).Audio, rate: m.rate()}
+	in := &ingest{tr: localAudio{m: m, s: s}, log: m.log, s: s, id: id, rate: m.rate()}
 	s.ingest, s.source = in, source
 	in.mu.Lock()
 	in.stop = context.AfterFunc(ctx, func() { in.Close() })
@@ -54,23 +54,22 @@ func NewBusIngest(nc *nats.Conn, id string, rate int) (Ingest, error) {
 	if nc == nil || rate <= 0 {
 		return nil, fmt.Errorf("%w: bus ingest needs a connection and a rate", ErrBadConfig)
 	}
-	return &ingest{nc: nc, log: slog.New(slog.DiscardHandler), id: id, subj: SubjectsFor(id).Audio, rate: rate}, nil
+	return &ingest{tr: &busAudio{nc: nc, subj: SubjectsFor(id).Audio}, log: slog.New(slog.DiscardHandler), id: id, rate: rate}, nil
 }
 
-// ingest publishes a source's audio on the session's audio subject, so
-// the session's owner may be another process.
+// ingest carries a source's audio to its session over an audioTransport:
+// in process when the session is this manager's (Attach), on the bus when
+// its owner is another process (NewBusIngest).
 type ingest struct {
-	nc   *nats.Conn
+	tr   audioTransport
 	log  *slog.Logger
 	s    *session // nil for a bus ingest: the owner is elsewhere
 	id   string
-	subj string
 	rate int
 	stop func() bool
 
 	mu     sync.Mutex
 	closed bool
-	buf    []byte
 }
 
 var _ Ingest = (*ingest)(nil)
@@ -89,31 +88,16 @@ func (in *ingest) Write(samples []float32) error {
 	if err := speech.CheckSamples(samples); err != nil {
 		return fmt.Errorf("live: %w", err)
 	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	for len(samples) > 0 {
-		n := min(len(samples), maxChunk)
-		in.buf = encodePCM16(in.buf[:0], samples[:n])
-		if err := in.nc.Publish(in.subj, in.buf); err != nil {
-			return fmt.Errorf("live: publishing audio: %w", err)
-		}
-		samples = samples[n:]
-	}
-	return nil
+	return in.tr.send(samples)
 }
 
 // Finalize asks the pipeline to end the current utterance after the audio
-// already written (it travels on the same subject, so it stays in order).
+// already written (it travels the same way, so it stays in order).
 func (in *ingest) Finalize() error {
 	if err := in.usable(); err != nil {
 		return err
 	}
-	msg := &nats.Msg{Subject: in.subj, Header: nats.Header{}}
-	msg.Header.Set(cmdHeader, cmdFinalize)
-	if err := in.nc.PublishMsg(msg); err != nil {
-		return fmt.Errorf("live: publishing finalize: %w", err)
-	}
-	return nil
+	return in.tr.finalize()
 }
 
 // Reconnected tells the session its source came back after a failure

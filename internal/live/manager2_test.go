@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
 var bigQueue = config.Live{QueueAudio: config.Duration(time.Minute)}
@@ -506,15 +510,7 @@ func TestBusIngestFromAnotherConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	_, next := watch(t, m, c.ID, 0)
-	push(t, in.Write, samples(t, u))
-	if err := in.Finalize(); err != nil {
-		t.Fatal(err)
-	}
-	next("words from the other node", func(evs []Event) bool {
-		r, _ := werOf(u.Reference, finalsOf(evs))
-		return r <= 0.5
-	})
+	wordsArrive(t, m, c.ID, in, u, "words from the other node")
 	if _, err := NewBusIngest(e.nc, "ses_bad.subject.>", 16000); !errors.Is(err, ErrNotFound) {
 		t.Errorf("bad id: %v", err)
 	}
@@ -542,4 +538,52 @@ func TestCatchUpPagesThroughLongHistory(t *testing.T) {
 	sess.pub.publish(Event{Type: TypeState, State: Idle})
 	got = next("the live event", func(evs []Event) bool { return len(evs) == n-4 })
 	checkSeq(t, got, 6)
+}
+
+// A source attached to a session of this manager hands its audio over in
+// process: nothing reaches the session's audio subject, and the words
+// still come.
+func TestAttachedIngestStaysInProcess(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(bigQueue)
+	u := utterance(t, "3752-4944-0000")
+	c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var onBus atomic.Int64
+	bus := e.conn()
+	if _, err := bus.Subscribe(SubjectsFor(c.ID).Audio, func(*nats.Msg) { onBus.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := bus.Flush(); err != nil { // the subscription is in place
+		t.Fatal(err)
+	}
+	in, err := m.Attach(t.Context(), "k", c.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	wordsArrive(t, m, c.ID, in, u, "words through the in-process transport")
+	if err := bus.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := onBus.Load(); n != 0 {
+		t.Errorf("%d audio messages went over the bus", n)
+	}
+}
+
+// wordsArrive writes u into in, finalizes, and waits until session id's
+// finals say it with WER ≤ 0.5.
+func wordsArrive(t *testing.T, m *Manager, id string, in Ingest, u testdata.Utterance, what string) {
+	t.Helper()
+	_, next := watch(t, m, id, 0)
+	push(t, in.Write, samples(t, u))
+	if err := in.Finalize(); err != nil {
+		t.Fatal(err)
+	}
+	next(what, func(evs []Event) bool {
+		r, _ := werOf(u.Reference, finalsOf(evs))
+		return r <= 0.5
+	})
 }

@@ -2,9 +2,7 @@ package live
 
 import (
 	"context"
-	"encoding/binary"
 	"fmt"
-	"math"
 	"slices"
 	"time"
 
@@ -256,17 +254,27 @@ func (m *Manager) rate() int {
 }
 
 // onAudio receives a session's audio from the bus (one goroutine per
-// session, in order).
+// session, in order): from a source in another process (busAudio).
 func (m *Manager) onAudio(s *session, msg *nats.Msg) {
 	if msg.Header != nil && msg.Header.Get(cmdHeader) == cmdFinalize {
-		s.mu.Lock()
-		if s.pipe != nil {
-			_ = s.pipe.Finalize()
-		}
-		s.mu.Unlock()
+		m.finalizeAudio(s)
 		return
 	}
-	samples := decodePCM16(msg.Data)
+	m.acceptAudio(s, decodePCM16(msg.Data), len(msg.Data))
+}
+
+// finalizeAudio ends the session pipeline's current utterance.
+func (m *Manager) finalizeAudio(s *session) {
+	s.mu.Lock()
+	if s.pipe != nil {
+		_ = s.pipe.Finalize()
+	}
+	s.mu.Unlock()
+}
+
+// acceptAudio takes samples (owned by the callee from now on) that came
+// as wire bytes: to the pipeline when live, to the pre-roll when idle.
+func (m *Manager) acceptAudio(s *session, samples []float32, wire int) {
 	if len(samples) == 0 {
 		return
 	}
@@ -275,7 +283,7 @@ func (m *Manager) onAudio(s *session, msg *nats.Msg) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.msgsIn++
-	s.bytesIn += int64(len(msg.Data))
+	s.bytesIn += int64(wire)
 	switch s.rec.State {
 	case Live:
 		if s.pipe != nil {
@@ -305,24 +313,6 @@ func (m *Manager) countDrops(s *session) {
 			s.natsDrops = n
 		}
 	}
-}
-
-// encodePCM16 appends samples as 16-bit little-endian PCM to dst.
-func encodePCM16(dst []byte, samples []float32) []byte {
-	for _, v := range samples {
-		x := math.Round(float64(max(-1, min(1, v))) * 32767)
-		dst = binary.LittleEndian.AppendUint16(dst, uint16(int16(x)))
-	}
-	return dst
-}
-
-// decodePCM16 reads 16-bit little-endian PCM (an odd last byte is ignored).
-func decodePCM16(b []byte) []float32 {
-	out := make([]float32, len(b)/2)
-	for i := range out {
-		out[i] = float32(int16(binary.LittleEndian.Uint16(b[2*i:]))) / 32768
-	}
-	return out
 }
 
 // ring keeps the last len(buf) samples (the pre-roll).

@@ -37,9 +37,12 @@ var loadOnce = sync.OnceValues(func() (*engines, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The file role shares the streaming decoder, as PocketSphinx's own
-	// transcribe role does (speech.StreamTranscriber): one load, not two.
-	tr := speech.StreamTranscriber(rec)
+	// The file role as the server builds it: PocketSphinx's file
+	// endpointing profile (the live one cuts utterances at short pauses).
+	tr, err := reg.Transcribers.New(ctx, speech.Spec{Engine: pocketsphinx.Name}, speech.Deps{})
+	if err != nil {
+		return nil, err
+	}
 	syn, err := reg.Synthesizers.New(ctx, speech.Spec{Engine: "flite"}, speech.Deps{})
 	if err != nil {
 		return nil, err

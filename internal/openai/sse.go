@@ -55,15 +55,20 @@ func (s sseWriter) send(v any) error {
 	return nil
 }
 
-// streamTranscript answers stream=true. With a Recognizer the decoded file
-// is pushed through a recognition stream in 0.25 s chunks and each final
-// segment's text leaves as a transcript.text.delta the moment the engine
-// closes it; without one, the Transcriber's segments are sent in turn.
+// streamTranscript answers stream=true. With a Recognizer (the
+// Transcriber's own when it is a speech.StreamSource, so the words are
+// those of stream=false; else the asr role's) the decoded file is pushed
+// through a recognition stream in 0.25 s chunks and each final segment's
+// text leaves as a transcript.text.delta the moment the engine closes it;
+// without one, the Transcriber's segments are sent in turn.
 // transcript.text.done carries the concatenation of every delta, so a
 // client that joins the deltas holds exactly the final text. A failure
 // after the first event is an "error" event, which OpenAI's SDKs raise.
 func (h *Handlers) streamTranscript(ctx context.Context, w http.ResponseWriter, r *http.Request,
 	rec speech.Recognizer, tr speech.Transcriber, samples []float32, dur time.Duration, req transcriptionRequest) {
+	if src, ok := tr.(speech.StreamSource); ok {
+		rec = src.Streaming()
+	}
 	var st speech.Stream
 	if rec != nil {
 		var err error

@@ -31,11 +31,11 @@ type Pipeline struct {
 	segBase  int   // segment numbers the earlier streams used
 	segNext  int   // first segment number not yet seen
 	speaking bool
-	silence  int64          // samples of VAD silence since speech last stopped
-	partial  map[int]string // last partial text emitted per open segment
-	words    bool           // words heard since the last utterance end
-	lastWord time.Duration  // end of the last word heard
-	spkOff   bool           // the speaker tracker failed once: off
+	silence  int64                 // samples of VAD silence since speech last stopped
+	partial  map[int]speech.Result // last partial emitted per open segment
+	words    bool                  // words heard since the last utterance end
+	lastWord time.Duration         // end of the last word heard
+	spkOff   bool                  // the speaker tracker failed once: off
 
 	// recent holds the latest audio for snippets; recent[0] is sample
 	// recentAt of the pipeline's audio.
@@ -53,7 +53,7 @@ func New(ctx context.Context, cfg Config, emit func(Event)) (*Pipeline, error) {
 	if emit == nil {
 		emit = func(Event) {}
 	}
-	p := &Pipeline{cfg: cfg, emit: emit, rate: cfg.Recognizer.SampleRate(), partial: map[int]string{}}
+	p := &Pipeline{cfg: cfg, emit: emit, rate: cfg.Recognizer.SampleRate(), partial: map[int]speech.Result{}}
 	if cfg.VAD != nil {
 		if r := cfg.VAD.SampleRate(); r != p.rate {
 			rs, err := audio.NewResampler(p.rate, r)

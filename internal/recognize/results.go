@@ -6,13 +6,19 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
+// PartialRefresh is how far an engine's unchanged partial must have moved
+// on (its End) to be emitted again: viewers then see a caption is alive
+// while a long word is spoken; more often is noise.
+const PartialRefresh = 150 * time.Millisecond
+
 // results emits the engine's results on the pipeline's clock: repeated
-// partials are dropped, and so is an empty final for a segment nobody saw.
+// partials are dropped (unless PartialRefresh has passed), and so is an
+// empty final for a segment nobody saw.
 func (p *Pipeline) results(rs []speech.Result) {
 	for _, x := range rs {
 		x = p.shift(x)
 		last, open := p.partial[x.Segment]
-		if !x.Final && open && last == x.Text {
+		if !x.Final && open && last.Text == x.Text && x.End-last.End < PartialRefresh {
 			continue // same partial again
 		}
 		if x.Final {
@@ -21,7 +27,7 @@ func (p *Pipeline) results(rs []speech.Result) {
 				continue // nothing said, nothing shown
 			}
 		} else {
-			p.partial[x.Segment] = x.Text
+			p.partial[x.Segment] = x
 		}
 		if x.Text != "" {
 			p.words = true

@@ -14,15 +14,26 @@ const streamChunkSeconds = 2
 
 // StreamTranscriber adapts a streaming Recognizer into a file Transcriber by
 // pushing the file through one stream and keeping the final results. Engines
-// whose file mode is their streaming mode (PocketSphinx) use it so file and
-// live recognition cannot drift apart.
+// whose file mode is their streaming mode (PocketSphinx) use it; the
+// Transcriber is a StreamSource, so a caller that wants a file's results as
+// they come streams it through the same recognizer and gets the same words.
 func StreamTranscriber(rec Recognizer) Transcriber {
 	return streamTranscriber{rec}
 }
 
+// StreamSource is a Transcriber made of a streaming Recognizer
+// (StreamTranscriber): Streaming returns it.
+type StreamSource interface{ Streaming() Recognizer }
+
 type streamTranscriber struct{ rec Recognizer }
 
-var _ Transcriber = streamTranscriber{}
+var (
+	_ Transcriber  = streamTranscriber{}
+	_ StreamSource = streamTranscriber{}
+)
+
+// Streaming returns the wrapped recognizer.
+func (t streamTranscriber) Streaming() Recognizer { return t.rec }
 
 func (t streamTranscriber) SampleRate() int { return t.rec.SampleRate() }
 

@@ -42,10 +42,17 @@ func readWAV(t testing.TB, path string) []float32 {
 	return nil
 }
 
-// newRec loads the Debian model with no resolver, as unit tests do.
+// newRec loads the Debian model with no resolver, as unit tests do, with
+// the live (asr) endpointing profile.
 func newRec(t testing.TB, opts map[string]string) *Recognizer {
 	t.Helper()
-	r, err := New(context.Background(), speech.Spec{Engine: Name, Options: opts}, speech.Deps{})
+	return newProfileRec(t, true, opts, speech.Deps{})
+}
+
+// newProfileRec is newRec with the live or the file profile and deps.
+func newProfileRec(t testing.TB, live bool, opts map[string]string, deps speech.Deps) *Recognizer {
+	t.Helper()
+	r, err := newRecognizer(context.Background(), speech.Spec{Engine: Name, Options: opts}, deps, live)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

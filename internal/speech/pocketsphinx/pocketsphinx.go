@@ -3,25 +3,37 @@
 // the pocketsphinx-en-us model, wrapped over cgo as a speech.Recognizer and,
 // through speech.StreamTranscriber, a speech.Transcriber.
 //
-// Endpointing follows pocketsphinx_continuous exactly: audio goes to the
-// decoder in 2048-sample blocks and an utterance ends when the decoder's
-// voice activity detector drops out of speech after a block. Because blocks
-// are rebuilt from whatever the caller pushes, results do not depend on the
-// caller's chunk size, and file transcription matches the CLI word for word.
+// Endpointing has two profiles (config.go). Files (the transcribe role)
+// follow pocketsphinx_continuous exactly: audio goes to the decoder in
+// 2048-sample blocks and an utterance ends when the decoder's voice
+// activity detector drops out of speech after a block, so file
+// transcription matches the CLI word for word. Live streams (the asr role)
+// use 512-sample blocks, end an utterance after 150 ms of silence and skip
+// the fwdflat pass, for finals ~0.2 s after the last word. Because blocks
+// are rebuilt from whatever the caller pushes, results never depend on the
+// caller's chunk size.
 //
 // A PocketSphinx decoder is neither thread-safe nor clonable in this
 // version, so a Recognizer keeps a bounded pool of decoders: each open
 // Stream owns one, and Close returns it for reuse (with its cepstral mean
 // reset, so nothing of one stream's audio shapes the next). Every decoder
-// loads its own copy of the language model and dictionary: about 94 MiB of
-// private memory and 0.6 to 1.3 s to load on the 2-core reference box
-// (BenchmarkDecoderMemory, BenchmarkModelLoad), which is why the pool is
-// small by default (option "decoders", default 4) and NewStream waits for a
-// free decoder rather than loading without bound.
+// loads its own copy of the models: about 94 MiB of private memory and 0.6
+// to 1.3 s to load on the 2-core reference box (BenchmarkDecoderMemory,
+// BenchmarkModelLoad). Through 5prealpha's public API only the language
+// model could be shared (ps_set_lm of one ngram_model_t), and not safely:
+// its trie scores through a history cache inside the model, which decoders
+// on two threads would overwrite under each other (docs/benchmarks.md has
+// the breakdown). So the pool is small by default (option "decoders",
+// default 4), NewStream waits for a free decoder rather than loading
+// without bound, and decoders idle for 30 s are freed, keeping one warm
+// for live streams and none for files.
 //
 // spec.Options: "decoders" (pool bound, 1 to 256), "partials" (true/false,
-// default true for asr, false for transcribe), "samprate" (Hz), and, only
-// when no model resolver is given, "hmm", "lm", "dict" paths.
+// default true for asr, false for transcribe), "samprate" (Hz), "endpoint"
+// (10 ms frames of silence ending an utterance: 15 for asr, 50 for
+// transcribe), "second_pass" (the fwdflat pass: false for asr, true for
+// transcribe), "context_weight", and, only when no model resolver is
+// given, "hmm", "lm", "dict" paths.
 //
 // Only cmd/izwi (through Register) and tests import this package.
 package pocketsphinx
@@ -31,6 +43,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/izwi-speech/izwi/internal/speech"
 )
@@ -42,8 +55,9 @@ const Name = "pocketsphinx"
 // headers expose no version macro, so it is the Debian package version.
 const Library = "pocketsphinx 5prealpha (Debian 0.8+5prealpha+1-15)"
 
-// Register adds PocketSphinx to r for the asr and transcribe roles. The
-// transcriber's streams skip partial hypotheses, which files never show.
+// Register adds PocketSphinx to r for the asr role (the live endpointing
+// profile) and the transcribe role (the file profile; its streams skip
+// partial hypotheses, which files never show).
 func Register(r *speech.Registry) {
 	r.Recognizers.Register(Name, func(ctx context.Context, spec speech.Spec, deps speech.Deps) (speech.Recognizer, error) {
 		return New(ctx, spec, deps)
@@ -74,9 +88,19 @@ type Recognizer struct {
 	dictErr  error
 
 	mu     sync.Mutex
-	idle   []*decoder
+	idle   []*decoder // most recently returned last
 	closed bool
+	// pruning is set while a prune is scheduled (idleFree after a decoder
+	// came back); keepWarm decoders stay loaded however long idle.
+	pruning  *time.Timer
+	keepWarm int
+	idleFree time.Duration
 }
+
+// idleFree is how long a decoder may sit unused in the pool before it is
+// freed (beyond the keepWarm ones): ~94 MiB each, loaded again in about a
+// second when a burst of streams needs it back.
+const idleFree = 30 * time.Second
 
 var _ speech.Recognizer = (*Recognizer)(nil)
 
@@ -86,8 +110,8 @@ func New(ctx context.Context, spec speech.Spec, deps speech.Deps) (*Recognizer, 
 	return newRecognizer(ctx, spec, deps, true)
 }
 
-func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, partials bool) (*Recognizer, error) {
-	cfg, err := newConfig(ctx, spec, deps, partials)
+func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live bool) (*Recognizer, error) {
+	cfg, err := newConfig(ctx, spec, deps, live)
 	if err != nil {
 		return nil, err
 	}
@@ -96,10 +120,13 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, part
 		return nil, err
 	}
 	r := &Recognizer{
-		cfg:   cfg,
-		pron:  deps.Pronouncer,
-		slots: make(chan struct{}, cfg.maxDecoders),
-		idle:  []*decoder{d},
+		cfg: cfg,
+		// A live stream must not wait a second for a decoder; files can.
+		keepWarm: map[bool]int{true: 1, false: 0}[live],
+		idleFree: idleFree,
+		pron:     deps.Pronouncer,
+		slots:    make(chan struct{}, cfg.maxDecoders),
+		idle:     []*decoder{d},
 		info: speech.EngineInfo{
 			Engine:  Name,
 			Role:    "asr",
@@ -111,6 +138,10 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, part
 			Languages: []string{cfg.language},
 		},
 	}
+	d.idleAt = time.Now()
+	r.mu.Lock()
+	r.schedulePrune()
+	r.mu.Unlock()
 	if deps.Logger != nil {
 		deps.Logger.Info("pocketsphinx: model loaded", "model", cfg.model, "max_decoders", cfg.maxDecoders)
 	}
@@ -202,13 +233,42 @@ func (r *Recognizer) take(key [32]byte) (*decoder, error) {
 // recognizer is closed) and releases its slot.
 func (r *Recognizer) give(d *decoder) {
 	r.mu.Lock()
-	if r.closed || d.tainted {
-		d.free()
-	} else {
+	drop := r.closed || d.tainted
+	if !drop {
+		d.idleAt = time.Now()
 		r.idle = append(r.idle, d)
+		r.schedulePrune()
 	}
 	r.mu.Unlock()
+	if drop {
+		d.free()
+	}
 	<-r.slots
+}
+
+// schedulePrune arms the prune timer if decoders beyond keepWarm are idle
+// and none is armed. r.mu is held.
+func (r *Recognizer) schedulePrune() {
+	if r.pruning == nil && !r.closed && len(r.idle) > r.keepWarm {
+		r.pruning = time.AfterFunc(r.idleFree, r.prune)
+	}
+}
+
+// prune frees the decoders idle for idleFree or longer, oldest first,
+// keeping the keepWarm most recently used; native frees run unlocked.
+func (r *Recognizer) prune() {
+	var stale []*decoder
+	r.mu.Lock()
+	r.pruning = nil
+	for len(r.idle) > r.keepWarm && time.Since(r.idle[0].idleAt) >= r.idleFree {
+		stale = append(stale, r.idle[0])
+		r.idle = r.idle[1:]
+	}
+	r.schedulePrune()
+	r.mu.Unlock()
+	for _, d := range stale {
+		d.free()
+	}
 }
 
 // Close frees the idle decoders. Streams still open free theirs on Close.
@@ -219,6 +279,10 @@ func (r *Recognizer) Close() error {
 		return nil
 	}
 	r.closed = true
+	if r.pruning != nil {
+		r.pruning.Stop()
+		r.pruning = nil
+	}
 	for _, d := range r.idle {
 		d.free()
 	}

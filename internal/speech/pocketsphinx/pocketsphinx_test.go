@@ -108,32 +108,37 @@ func transcribe(t *testing.T, rec *Recognizer, samples []float32, chunk int) []s
 	return finals
 }
 
-// Endpoints are decided on fixed 2048-sample blocks, so how a client chunks
-// its audio must not change a single word or timestamp.
+// Endpoints are decided on fixed blocks (2048 samples for files, 512 live),
+// so how a client chunks its audio must not change a single word or
+// timestamp, in either profile.
 func TestChunkSizeIndependent(t *testing.T) {
 	u := utterance(t, conformanceID)
 	samples := readWAV(t, u.WAV)
-	rec := newRec(t, map[string]string{"partials": "false"})
-	want := transcribe(t, rec, samples, 32000)
-	if len(want) < 2 {
-		t.Fatalf("got %d segments, want ≥ 2 on this file", len(want))
-	}
-	for _, chunk := range []int{1, 333, 1600, 2048, 5000, len(samples)} {
-		if chunk == 1 && testing.Short() {
-			continue
+	for _, live := range []bool{false, true} {
+		rec := newProfileRec(t, live, map[string]string{"partials": "false"}, speech.Deps{})
+		want := transcribe(t, rec, samples, 32000)
+		if len(want) < 2 {
+			t.Fatalf("live %v: got %d segments, want ≥ 2 on this file", live, len(want))
 		}
-		if got := transcribe(t, rec, samples, chunk); !reflect.DeepEqual(got, want) {
-			t.Errorf("chunk %d: results differ:\n got %+v\nwant %+v", chunk, got, want)
+		for _, chunk := range []int{1, 333, 1600, 2048, 5000, len(samples)} {
+			if chunk == 1 && (testing.Short() || live) {
+				continue
+			}
+			if got := transcribe(t, rec, samples, chunk); !reflect.DeepEqual(got, want) {
+				t.Errorf("live %v, chunk %d: results differ:\n got %+v\nwant %+v", live, chunk, got, want)
+			}
 		}
 	}
 }
 
 // Word times are relative to the stream start across utterances: audio
-// preceded by 3 s of silence gives the same words 3 s later.
+// preceded by 3 s of silence gives the same words 3 s later (file profile:
+// the live one, without the fwdflat pass, is not word-for-word stable once
+// 3 s of silence have moved the cepstral mean).
 func TestWordTimesAcrossUtterances(t *testing.T) {
 	u := utterance(t, conformanceID)
 	samples := readWAV(t, u.WAV)
-	rec := newRec(t, map[string]string{"partials": "false"})
+	rec := newProfileRec(t, false, nil, speech.Deps{})
 	plain := transcribe(t, rec, samples, 1600)
 	shift := 3 * time.Second
 	padded := append(make([]float32, 3*16000), samples...)
@@ -252,19 +257,29 @@ func TestPartials(t *testing.T) {
 		t.Fatal(err)
 	}
 	all = append(all, rs...)
-	partials, finals := 0, 0
-	last := ""
+	partials, finals, repeats := 0, 0, 0
+	var last speech.Result
 	for i, r := range all {
 		if r.Final {
 			finals++
-			last = ""
+			last = speech.Result{}
 			continue
 		}
 		partials++
-		if r.Text == "" || r.Text == last {
-			t.Errorf("partial %d: %q repeats or is empty", i, r.Text)
+		switch {
+		case r.Text == "":
+			t.Errorf("partial %d is empty", i)
+		case r.Text == last.Text && r.End-last.End < refresh:
+			t.Errorf("partial %d: %q repeats %v after the last, before the %v refresh", i, r.Text, r.End-last.End, refresh)
+		case r.Text == last.Text:
+			repeats++
 		}
-		last = r.Text
+		// Pushes are 100 ms: a partial at least every refresh + 100 ms
+		// of audio once the segment has one.
+		if last.Text != "" && r.End-last.End > refresh+100*time.Millisecond {
+			t.Errorf("partial %d: %v of audio since the last one", i, r.End-last.End)
+		}
+		last = r
 		next := -1
 		for _, f := range all[i:] {
 			if f.Final {
@@ -276,7 +291,7 @@ func TestPartials(t *testing.T) {
 			t.Errorf("partial %d has segment %d, the final after it %d", i, r.Segment, next)
 		}
 	}
-	if partials < 5 || finals < 2 {
-		t.Errorf("%d partials and %d finals; want several partials and ≥ 2 finals", partials, finals)
+	if partials < 5 || finals < 2 || repeats == 0 {
+		t.Errorf("%d partials (%d refreshes) and %d finals; want several partials, a refresh and ≥ 2 finals", partials, repeats, finals)
 	}
 }

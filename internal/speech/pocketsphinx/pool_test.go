@@ -286,3 +286,42 @@ func TestHotwordRecognised(t *testing.T) {
 		t.Errorf("hotword leaked into the next transcription: %q", got)
 	}
 }
+
+// Decoders idle for idleFree are freed, except keepWarm of them: one for
+// live streams, none for files.
+func TestIdleDecodersFreed(t *testing.T) {
+	for _, live := range []bool{true, false} {
+		rec := newProfileRec(t, live, map[string]string{"decoders": "3"}, speech.Deps{})
+		var sts []speech.Stream
+		for range 3 {
+			st, err := rec.NewStream(context.Background(), speech.StreamOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sts = append(sts, st)
+		}
+		rec.mu.Lock()
+		rec.idleFree = 50 * time.Millisecond
+		if rec.pruning != nil { // armed by New with the default
+			rec.pruning.Stop()
+			rec.pruning = nil
+		}
+		rec.mu.Unlock()
+		for _, st := range sts {
+			st.Close()
+		}
+		want := map[bool]int{true: 1, false: 0}[live]
+		for deadline := time.Now().Add(10 * time.Second); rec.idleCount() != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("live %v: %d decoders still idle, want %d", live, rec.idleCount(), want)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		// A freed decoder is loaded again on demand.
+		st, err := rec.NewStream(context.Background(), speech.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.Close()
+	}
+}

@@ -36,12 +36,7 @@ func serviceSheet(t testing.TB, lines ...string) string {
 
 func newPreparedRec(t testing.TB) *Recognizer {
 	t.Helper()
-	r, err := New(context.Background(), speech.Spec{Engine: Name}, speech.Deps{Pronouncer: flite.Pronouncer{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
-	return r
+	return newProfileRec(t, true, nil, speech.Deps{Pronouncer: flite.Pronouncer{}})
 }
 
 func corpusWER(t *testing.T, tr speech.Transcriber, utts []testdata.Utterance, prepared string) float64 {
@@ -73,7 +68,8 @@ func TestPreparedTextHalvesWER(t *testing.T) {
 	if len(utts) != 6 {
 		t.Fatalf("%d utterances of speaker 1089 and two LibriVox ones, want 6", len(utts))
 	}
-	r := newPreparedRec(t)
+	// Transcription: the file profile, as the registered transcriber.
+	r := newProfileRec(t, false, nil, speech.Deps{Pronouncer: flite.Pronouncer{}})
 	tr := speech.StreamTranscriber(r)
 	plain := corpusWER(t, tr, utts, "")
 	sheet := serviceSheet(t, refs...)

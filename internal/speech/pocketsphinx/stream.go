@@ -10,11 +10,11 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
-// block is how many samples go to ps_process_raw before the decoder's voice
-// activity is checked, as pocketsphinx_continuous does (its fread of 2048
-// samples). Keeping it fixed makes endpoints independent of how callers
-// chunk their audio.
-const block = 2048
+// refresh is how much audio may pass with speech going on before an
+// unchanged partial is sent again: with pushes of up to 50 ms (100 ms) a
+// partial then comes at least every 200 ms (250 ms). Package recognize
+// lets such a repeat through after as long (recognize.PartialRefresh).
+const refresh = 150 * time.Millisecond
 
 // frameDur is one PocketSphinx frame at the default -frate of 100.
 const frameDur = 10 * time.Millisecond
@@ -24,7 +24,13 @@ type stream struct {
 	rec *Recognizer
 	d   *decoder
 
-	pending []int16 // fewer than block samples not yet decoded
+	// pending holds fewer than block samples not yet decoded. block is how
+	// many samples go to ps_process_raw before the decoder's voice
+	// activity is checked (the file profile: 2048, as pocketsphinx_continuous
+	// freads them). Keeping it fixed makes endpoints independent of how
+	// callers chunk their audio.
+	pending []int16
+	block   int
 	// processed counts samples given to the decoder since the stream (or
 	// Reset) began; PocketSphinx frame numbers count from the same point.
 	processed  int64
@@ -32,13 +38,14 @@ type stream struct {
 	uttStart   int64 // sample at which the current utterance's speech was seen
 	segment    int
 	partial    string // last partial text sent for the current segment
+	partialAt  int64  // processed when it was sent
 	closed     bool
 }
 
 var _ speech.Stream = (*stream)(nil)
 
 func newStream(r *Recognizer, d *decoder) *stream {
-	return &stream{rec: r, d: d, pending: make([]int16, 0, block)}
+	return &stream{rec: r, d: d, block: r.cfg.block, pending: make([]int16, 0, r.cfg.block)}
 }
 
 func (s *stream) dur(samples int64) time.Duration {
@@ -58,10 +65,10 @@ func (s *stream) Accept(ctx context.Context, samples []float32) ([]speech.Result
 	var out []speech.Result
 	decoded := false
 	for len(samples) > 0 {
-		n := min(block-len(s.pending), len(samples))
+		n := min(s.block-len(s.pending), len(samples))
 		s.pending = appendPCM(s.pending, samples[:n])
 		samples = samples[n:]
-		if len(s.pending) < block {
+		if len(s.pending) < s.block {
 			break
 		}
 		decoded = true
@@ -74,10 +81,12 @@ func (s *stream) Accept(ctx context.Context, samples []float32) ([]speech.Result
 		}
 	}
 	// The hypothesis only moves when a block was decoded; asking on every
-	// tiny push would cost a backtrace per push.
+	// tiny push would cost a backtrace per push. An unchanged one is sent
+	// again (with its later End) once refresh has passed, so viewers see
+	// the caption is alive while a long word is spoken.
 	if s.rec.cfg.partials && s.uttStarted && decoded {
-		if h := s.d.hyp(); h != "" && h != s.partial {
-			s.partial = h
+		if h := s.d.hyp(); h != "" && (h != s.partial || s.dur(s.processed-s.partialAt) >= refresh) {
+			s.partial, s.partialAt = h, s.processed
 			out = append(out, speech.Result{
 				Segment: s.segment, Text: h,
 				Start: s.dur(s.uttStart), End: s.dur(s.processed),
@@ -223,7 +232,7 @@ func (s *stream) Reset(ctx context.Context) error {
 	if err := s.d.endUtt(); err != nil {
 		return err
 	}
-	*s = stream{rec: s.rec, d: s.d, pending: s.pending[:0]}
+	*s = stream{rec: s.rec, d: s.d, block: s.block, pending: s.pending[:0]}
 	return s.d.startStream()
 }
 

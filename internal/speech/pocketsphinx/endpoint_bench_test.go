@@ -1,0 +1,97 @@
+package pocketsphinx
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/flite"
+	"github.com/izwi-speech/izwi/internal/testdata"
+	"github.com/izwi-speech/izwi/internal/wer"
+)
+
+// BenchmarkEndpoint compares the two endpointing profiles on the 19 shared
+// utterances, each followed by 2 s of silence and pushed in 100 ms chunks
+// as a live client sends them. Per final: audio-lag is how much audio
+// after its last word had to arrive before it came out (the endpoint's
+// own delay), end-cost the wall time of the push that produced it (the
+// utterance's end: second passes and the best path). WER is the corpus
+// word error rate of the finals against the references. "live-prepared"
+// is the live profile with prepared text holding every reference hidden
+// in the GPL (issue 19 wants its finals within 5 % of "live").
+func BenchmarkEndpoint(b *testing.B) {
+	var refs []string
+	for _, u := range testdata.Utterances(b) {
+		refs = append(refs, u.Reference)
+	}
+	sheet := serviceSheet(b, refs...)
+	for _, tc := range []struct {
+		name    string
+		live    bool
+		context string
+	}{{"file", false, ""}, {"live", true, ""}, {"live-prepared", true, sheet}} {
+		b.Run(tc.name, func(b *testing.B) {
+			rec := newProfileRec(b, tc.live, nil, speech.Deps{Pronouncer: flite.Pronouncer{}})
+			var lag, cost []float64
+			var errs wer.Errors
+			for range b.N {
+				for _, u := range testdata.Utterances(b) {
+					text, l, c := endpointRun(b, rec, tc.context, append(readWAV(b, u.WAV), make([]float32, 32000)...))
+					lag, cost = append(lag, l...), append(cost, c...)
+					errs.Add(wer.Compute(u.Reference, text))
+				}
+			}
+			b.ReportMetric(pct(lag, .5), "audio-lag-p50-s")
+			b.ReportMetric(pct(lag, .95), "audio-lag-p95-s")
+			b.ReportMetric(pct(cost, .5), "end-cost-p50-s")
+			b.ReportMetric(pct(cost, .95), "end-cost-p95-s")
+			b.ReportMetric(100*errs.Rate(), "WER-%")
+		})
+	}
+}
+
+// endpointRun streams s through one stream of rec in 100 ms chunks.
+func endpointRun(b *testing.B, rec *Recognizer, prepared string, s []float32) (text string, lag, cost []float64) {
+	st, err := rec.NewStream(context.Background(), speech.StreamOptions{Context: prepared})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	var words []string
+	for off := 0; off < len(s); off += 1600 {
+		end := min(off+1600, len(s))
+		t0 := time.Now()
+		rs, err := st.Accept(context.Background(), s[off:end])
+		el := time.Since(t0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Final && r.Text != "" {
+				words = append(words, r.Text)
+				lag = append(lag, (speech.SamplesToDuration(end, 16000) - r.End).Seconds())
+				cost = append(cost, el.Seconds())
+			}
+		}
+	}
+	rs, err := st.Flush(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, r := range rs {
+		words = append(words, r.Text)
+	}
+	return strings.Join(words, " "), lag, cost
+}
+
+func pct(xs []float64, p float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	return s[min(len(s)-1, int(p*float64(len(s))))]
+}
