@@ -140,6 +140,24 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Usable returns a voice endpoint's dependencies (a conversation's, a
+// Realtime session's) with what cannot serve dropped: a typed-nil limiter
+// or chat proxy (a build without limits or without an upstream) becomes
+// nil, and a VAD at another rate than the recognizer's is dropped, since
+// the pipeline needs one rate (droppedVAD says so).
+func Usable(sessions SessionHolder, ch Chat, vad speech.VAD, rec speech.Recognizer) (SessionHolder, Chat, speech.VAD, bool) {
+	if l, ok := sessions.(*limit.Limiter); ok && l == nil {
+		sessions = nil
+	}
+	if p, ok := ch.(*chat.Proxy); ok && p == nil {
+		ch = nil
+	}
+	if vad != nil && rec != nil && vad.SampleRate() != rec.SampleRate() {
+		return sessions, ch, nil, true
+	}
+	return sessions, ch, vad, false
+}
+
 // Handler serves WS /v1/converse. Close ends its conversations.
 type Handler struct {
 	opts    Options
@@ -153,20 +171,13 @@ type Handler struct {
 // it answer 503 not_ready rather than fail here, so the route can always be
 // mounted.
 func NewHandler(opts Options) *Handler {
-	if l, ok := opts.Sessions.(*limit.Limiter); ok && l == nil {
-		opts.Sessions = nil // a typed nil from a build without limits
-	}
-	if p, ok := opts.Chat.(*chat.Proxy); ok && p == nil {
-		opts.Chat = nil // chat.NewProxy returns nil when no upstream is configured
-	}
-	if opts.VAD != nil && opts.Recognizer != nil && opts.VAD.SampleRate() != opts.Recognizer.SampleRate() {
-		// The pipeline needs both at one rate; without the VAD, turns end
-		// and barge-in starts on recognised words instead.
-		if opts.Logger != nil {
-			opts.Logger.Warn("converse: the VAD's rate differs from the recognizer's; conversations run without it",
-				"vad_rate", opts.VAD.SampleRate(), "recognizer_rate", opts.Recognizer.SampleRate())
-		}
-		opts.VAD = nil
+	var droppedVAD bool
+	vad := opts.VAD
+	opts.Sessions, opts.Chat, opts.VAD, droppedVAD = Usable(opts.Sessions, opts.Chat, opts.VAD, opts.Recognizer)
+	if droppedVAD && opts.Logger != nil {
+		// Without the VAD, turns end and barge-in starts on recognised words instead.
+		opts.Logger.Warn("converse: the VAD's rate differs from the recognizer's; conversations run without it",
+			"vad_rate", vad.SampleRate(), "recognizer_rate", opts.Recognizer.SampleRate())
 	}
 	opts = opts.withDefaults()
 	h := &Handler{opts: opts}

@@ -44,7 +44,6 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth"
-	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/converse"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -119,15 +118,9 @@ type Handler struct {
 // NewHandler returns the endpoint. Without a streaming recognizer it
 // answers 503 not_ready, so the route can always be mounted.
 func NewHandler(opts Options) *Handler {
-	if l, ok := opts.Sessions.(*limit.Limiter); ok && l == nil {
-		opts.Sessions = nil // a typed nil from a build without limits
-	}
-	if p, ok := opts.Chat.(*chat.Proxy); ok && p == nil {
-		opts.Chat = nil // chat.NewProxy returns nil when no upstream is configured
-	}
-	if opts.VAD != nil && opts.Recognizer != nil && opts.VAD.SampleRate() != opts.Recognizer.SampleRate() {
-		opts.VAD = nil // the pipeline needs both at one rate
-	}
+	var sessions converse.SessionHolder
+	sessions, opts.Chat, opts.VAD, _ = converse.Usable(opts.Sessions, opts.Chat, opts.VAD, opts.Recognizer)
+	opts.Sessions, _ = sessions.(SessionHolder)
 	opts = opts.withDefaults()
 	h := &Handler{opts: opts}
 	h.inner = http.HandlerFunc(h.serve)
