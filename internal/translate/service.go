@@ -65,7 +65,7 @@ func NewService(opts Options) (*Service, error) {
 	}
 	s := &Service{engines: slices.Clone(opts.Engines), timeout: opts.Timeout, log: opts.Logger, cache: c,
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "izwi_translate_calls_total",
-			Help: "Translations by engine and outcome (ok, failed, fallback: the source text was shown)."}, []string{"engine", "outcome"}),
+			Help: "Translations by engine and outcome (ok, failed, over_quota: the session owner is over a chat quota, fallback: the source text was shown)."}, []string{"engine", "outcome"}),
 		seconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "izwi_translate_seconds",
 			Help: "Time of one engine translation.", Buckets: []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"engine"})}
 	if opts.Registerer != nil {
@@ -174,7 +174,10 @@ func (s *Service) Translate(ctx context.Context, p Pair, text string) Result {
 	if t, ok := s.cache.Get(k); ok {
 		return Result{Text: t, Lang: p.To, Engine: "cache"}
 	}
-	ch := s.flight.DoChan(p.String()+"\x00"+text, func() (any, error) {
+	// The payer is part of the flight's key: a payer over quota must not
+	// make another's viewers see the source text (the cache, filled only
+	// by answers, is shared).
+	ch := s.flight.DoChan(Payer(ctx)+"\x00"+p.String()+"\x00"+text, func() (any, error) {
 		// The work outlives one caller: another may be waiting on it.
 		return s.translate(context.WithoutCancel(ctx), p, text), nil
 	})
@@ -205,8 +208,14 @@ func (s *Service) translate(ctx context.Context, p Pair, text string) Result {
 		if err == nil {
 			err = fmt.Errorf("%w: %s answered nothing", ErrUnavailable, e.Name())
 		}
-		s.calls.WithLabelValues(e.Name(), "failed").Inc()
-		s.log.Warn("translation failed", "engine", e.Name(), "pair", p.String(), "err", errClass(err))
+		if errors.Is(err, ErrOverQuota) {
+			s.calls.WithLabelValues(e.Name(), "over_quota").Inc()
+			s.log.Warn("translation refused: the session owner is over quota", "engine", e.Name(), "pair", p.String(),
+				"err", errClass(err))
+		} else {
+			s.calls.WithLabelValues(e.Name(), "failed").Inc()
+			s.log.Warn("translation failed", "engine", e.Name(), "pair", p.String(), "err", errClass(err))
+		}
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
@@ -228,6 +237,8 @@ func errClass(err error) string {
 		return "unsupported"
 	case errors.Is(err, ErrTooLong):
 		return "too_long"
+	case errors.Is(err, ErrOverQuota):
+		return "over_quota"
 	case errors.Is(err, ErrUnavailable):
 		return "unavailable"
 	}

@@ -45,6 +45,9 @@ var (
 	ErrUnsupported = errors.New("translate: unsupported language pair")
 	ErrUnavailable = errors.New("translate: engine unavailable")
 	ErrTooLong     = errors.New("translate: text too long")
+	// ErrOverQuota means the payer (see WithPayer) is over a chat-token
+	// quota: the engine refused before calling out.
+	ErrOverQuota = errors.New("translate: the payer is over quota")
 )
 
 // MaxTextBytes bounds one text sent to an engine: a caption is a sentence

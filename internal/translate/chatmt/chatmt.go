@@ -1,8 +1,10 @@
 // Package chatmt owns translation through a chat model: any
 // OpenAI-compatible upstream the chat proxy (internal/chat) serves, for any
 // pair of languages. It calls the proxy in process, so routing, upstream
-// keys, size limits and the token quotas of the principal it translates
-// for all apply. Captions are never logged.
+// keys, size limits and the chat-token quotas of the payer all apply: the
+// payer is the session's owner, which translate.WithPayer puts on the
+// context (livetranslate does, from live.Info.Owner). Captions are never
+// logged.
 package chatmt
 
 import (
@@ -11,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/translate"
@@ -29,8 +32,8 @@ type Options struct {
 	Chat Chat
 	// Model is the chat model that translates.
 	Model string
-	// Principal is whose token quotas translations are charged to (nil:
-	// none, as for the operator's own sessions).
+	// Principal is whose token quotas translations are charged to when the
+	// context names no payer (translate.WithPayer); nil: none.
 	Principal *auth.Principal
 }
 
@@ -75,7 +78,11 @@ func (e *Engine) Translate(ctx context.Context, p translate.Pair, text string) (
 		{Role: "user", Content: text},
 	}
 	var b strings.Builder
-	_, err := e.chat.Stream(ctx, e.who, e.model, msgs, func(d string) error {
+	who := e.who
+	if s := translate.Payer(ctx); s != "" {
+		who = &auth.Principal{Subject: s}
+	}
+	_, err := e.chat.Stream(ctx, who, e.model, msgs, func(d string) error {
 		if b.Len()+len(d) > maxAnswer {
 			return errTooLong
 		}
@@ -85,6 +92,10 @@ func (e *Engine) Translate(ctx context.Context, p translate.Pair, text string) (
 	if err != nil && !errors.Is(err, errTooLong) {
 		if ctx.Err() != nil {
 			return "", fmt.Errorf("chatmt: %w", ctx.Err())
+		}
+		var ae *apierr.Error
+		if errors.As(err, &ae) && (ae.Code == apierr.CodeQuotaExceeded || ae.Code == apierr.CodeRateLimited) {
+			return "", fmt.Errorf("%w: chat: %w", translate.ErrOverQuota, err)
 		}
 		return "", fmt.Errorf("%w: chat: %w", translate.ErrUnavailable, err)
 	}

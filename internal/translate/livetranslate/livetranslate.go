@@ -7,6 +7,8 @@
 // line it corrects), Start, End and source Words, and say their language
 // in Lang; when translation fails the source text stands in, in the source
 // language. Translations live in memory only (the service's cache).
+// The session's owner (live.Info.Owner) pays for its translations: feeds
+// and tracks translate under translate.WithPayer(ctx, info.Owner).
 package livetranslate
 
 import (
@@ -170,7 +172,7 @@ func (s *Service) Feed(ctx context.Context, info live.Info, lang string, src liv
 	if err := s.Offers(ctx, info, to); err != nil {
 		return nil, err
 	}
-	return newFeed(ctx, s, src, translate.Pair{From: from, To: to}), nil
+	return newFeed(translate.WithPayer(ctx, info.Owner), s, src, translate.Pair{From: from, To: to}), nil
 }
 
 // Offers reports (nil) whether session info offers lang: its own
@@ -206,6 +208,7 @@ func (s *Service) Track(ctx context.Context, info live.Info, lang string, evs []
 	if to == from {
 		return evs, nil
 	}
+	ctx = translate.WithPayer(ctx, info.Owner)
 	out := make([]live.Event, len(evs))
 	for i, e := range evs {
 		if err := ctx.Err(); err != nil {
