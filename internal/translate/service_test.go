@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // stub is an engine that upper-cases, counts calls and can be made to fail
@@ -108,4 +109,49 @@ func FuzzNormLang(f *testing.F) {
 			t.Fatalf("NormLang(%q) = %q", s, c)
 		}
 	})
+}
+
+// payerQuota is an engine that refuses payer "key:broke", after hold.
+type payerQuota struct {
+	entered chan struct{}
+	hold    chan struct{}
+}
+
+func (*payerQuota) Name() string  { return "chat" }
+func (*payerQuota) Pairs() []Pair { return nil }
+func (e *payerQuota) Translate(ctx context.Context, p Pair, text string) (string, error) {
+	if Payer(ctx) != "key:broke" {
+		return "es:" + text, nil
+	}
+	select {
+	case e.entered <- struct{}{}:
+	default:
+	}
+	<-e.hold
+	return "", ErrOverQuota
+}
+
+// A payer over quota does not make another payer's viewers see the source
+// text: each payer has its own flight (the cache of answers is shared).
+func TestPayersDoNotShareRefusals(t *testing.T) {
+	e := &payerQuota{entered: make(chan struct{}, 1), hold: make(chan struct{})}
+	s, _ := NewService(Options{Engines: []Engine{e}})
+	broke := make(chan Result, 1)
+	go func() { broke <- s.Translate(WithPayer(context.Background(), "key:broke"), enes, "x") }()
+	<-e.entered // the broke payer's call is in flight
+	// A guard, not a timing: sharing the broke payer's flight would wait
+	// for ever.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if r := s.Translate(WithPayer(ctx, "key:rich"), enes, "x"); r.Text != "es:x" || r.Err != nil {
+		t.Errorf("the other payer's result %+v, want its own translation", r)
+	}
+	close(e.hold)
+	if r := <-broke; r.Text != "x" || r.Lang != "en" || !errors.Is(r.Err, ErrOverQuota) {
+		t.Errorf("over-quota result %+v, want the source text and ErrOverQuota", r)
+	}
+	// The answer another payer paid for is shared.
+	if r := s.Translate(WithPayer(context.Background(), "key:broke"), enes, "x"); r.Text != "es:x" || r.Engine != "cache" {
+		t.Errorf("cached result for the broke payer %+v", r)
+	}
 }
