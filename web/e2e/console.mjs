@@ -10,7 +10,7 @@
 //
 //   node console.mjs --console=URL --api=URL --token=SETUP --wav=FILE --wav-ms=N --out=DIR [--context=FILE]
 import { writeFileSync } from 'node:fs';
-import { launch, args, report, watchPage, until, captionText, axeScan } from './lib.mjs';
+import { launch, args, report, watchPage, until, axeScan } from './lib.mjs';
 
 const a = args();
 const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
@@ -145,6 +145,15 @@ try {
   await dpage.goto(display.url);
   await until(dpage, () => document.body.dataset.feed === 'open', undefined, 20000);
   axe['/display'] = await axeScan(dpage);
+  // The display shows only its last few lines; keep every final it showed,
+  // by segment (a correction replaces), to read the whole service back.
+  await dpage.evaluate(() => {
+    const box = document.getElementById('captions');
+    window.shownFinals = new Map();
+    new MutationObserver(() => {
+      for (const p of box.querySelectorAll('.line:not(.partial)')) window.shownFinals.set(p.dataset.segment, p.querySelector('.text').textContent);
+    }).observe(box, { childList: true, subtree: true, characterData: true, attributes: true });
+  });
 
   // Pair a microphone: the QR's URL opens the mic page on "another device".
   await Promise.all([page.waitForSelector('#pair-url'), page.click('#pair-mic')]);
@@ -177,7 +186,7 @@ try {
   // Let the last final land.
   let text = '', since = Date.now();
   for (const end = Date.now() + 30000; Date.now() < end;) {
-    const t = await captionText(dpage);
+    const t = await dpage.evaluate(() => Array.from(window.shownFinals.values()).join('\n'));
     const partial = await dpage.evaluate(() => !!document.querySelector('#captions .line.partial'));
     if (t !== text) { text = t; since = Date.now(); } else if (!partial && Date.now() - since > 2500) break;
     await dpage.waitForTimeout(200);
