@@ -16,6 +16,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/outputs"
 	"github.com/izwi-speech/izwi/internal/retention"
 	"github.com/izwi-speech/izwi/internal/schedule"
 	"github.com/izwi-speech/izwi/internal/speakers"
@@ -48,7 +49,7 @@ flags:
 var schemas = []func(context.Context, *store.Store) error{
 	auth.Migrate, audit.Migrate, limit.Migrate, vault.Migrate, consent.Migrate,
 	speakers.Migrate, retention.Migrate, admin.Migrate, live.Migrate, schedule.Migrate, captionfilter.Migrate,
-	livetranslate.Migrate,
+	livetranslate.Migrate, outputs.Migrate,
 }
 
 // runMigrate is `izwi migrate`.

@@ -108,16 +108,21 @@ func (s outputSource) Offers(ctx context.Context, info live.Info, lang string) e
 	return s.tr.Offers(ctx, info, lang)
 }
 
-// buildOutputs starts the caption outputs over the live manager.
-func buildOutputs(cfg config.Outputs, m *live.Manager, tr *livetranslate.Service, reg prometheus.Registerer,
+// buildOutputs starts the caption outputs over the live manager, the
+// stored ones included.
+func buildOutputs(ctx context.Context, cfg config.Outputs, db *store.Store, m *live.Manager, tr *livetranslate.Service, reg prometheus.Registerer,
 	logger *slog.Logger) (*outputs.Manager, *outputs.Handlers, error) {
 	allow, err := outputs.ParseDestinations(cfg.AllowHosts)
 	if err != nil {
 		return nil, nil, err
 	}
-	om, err := outputs.New(outputs.Options{Source: outputSource{m: m, tr: tr}, CredentialsDir: cfg.CredentialsDir,
+	om, err := outputs.New(outputs.Options{Source: outputSource{m: m, tr: tr}, Store: db, CredentialsDir: cfg.CredentialsDir,
 		FileDir: cfg.FileDir, MaxPerSession: cfg.MaxPerSession, Allow: allow, Registerer: reg, Logger: telemetry.Component(logger, "outputs")})
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := om.Restore(ctx); err != nil {
+		_ = om.Close(context.WithoutCancel(ctx))
 		return nil, nil, err
 	}
 	return om, outputs.NewHandlers(om, m), nil

@@ -89,7 +89,7 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	out, err := h.m.Add(info.ID, s)
+	out, err := h.m.Add(r.Context(), info.ID, s)
 	switch {
 	case errors.Is(err, ErrBadSpec):
 		msg := err.Error()
