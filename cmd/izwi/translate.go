@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -128,19 +129,60 @@ func buildOutputs(ctx context.Context, cfg config.Outputs, db *store.Store, m *l
 	return om, outputs.NewHandlers(om, m), nil
 }
 
-// consoleOutputs is a session's outputs as the console's health lines.
-func consoleOutputs(m *outputs.Manager) func(string) []admin.OutputLine {
-	return func(id string) []admin.OutputLine {
-		var out []admin.OutputLine
-		for _, o := range m.List(id) {
-			target := o.URL
-			if target == "" {
-				target = o.Credentials + o.Name
-			}
-			h := o.Health
-			out = append(out, admin.OutputLine{ID: o.ID, Kind: o.Kind, Lang: o.Lang, Target: target, State: h.State, LastError: h.LastError,
-				LastSuccess: h.LastSuccess, Queued: h.Queued, Sent: h.Sent, Failed: h.Failed, Dropped: h.Dropped})
+// consoleOutputs is the caption outputs as the console's session page
+// sees them: health lines, and adding and removing with the API's checks
+// (a translation the session offers, allow_hosts, a valid spec).
+type consoleOutputs struct {
+	m    *outputs.Manager
+	live *live.Manager
+}
+
+var _ admin.Outputs = consoleOutputs{}
+
+func (c consoleOutputs) List(id string) []admin.OutputLine {
+	var out []admin.OutputLine
+	for _, o := range c.m.List(id) {
+		target := o.URL
+		if target == "" {
+			target = o.Credentials + o.Name
 		}
-		return out
+		h := o.Health
+		out = append(out, admin.OutputLine{ID: o.ID, Kind: o.Kind, Lang: o.Lang, Target: target, State: h.State, LastError: h.LastError,
+			LastSuccess: h.LastSuccess, Queued: h.Queued, Sent: h.Sent, Failed: h.Failed, Dropped: h.Dropped})
 	}
+	return out
+}
+
+func (c consoleOutputs) Add(ctx context.Context, id string, o admin.NewOutput) error {
+	spec := outputs.Spec{Kind: o.Kind, URL: o.URL, Credentials: o.Credentials, Name: o.Name, Format: o.Format, Lang: o.Lang, Delay: o.Delay}
+	if spec.Lang != "" {
+		info, err := c.live.Get(ctx, "", id)
+		if errors.Is(err, live.ErrNotFound) {
+			return admin.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if err := c.m.Offers(ctx, info, spec.Lang); err != nil {
+			return fmt.Errorf("%w: the session offers no translation into %s", admin.ErrRefused, spec.Lang)
+		}
+	}
+	_, err := c.m.Add(ctx, id, spec)
+	switch {
+	case errors.Is(err, outputs.ErrBadSpec):
+		return fmt.Errorf("%w: %s", admin.ErrRefused, strings.TrimPrefix(err.Error(), "outputs: bad output: "))
+	case errors.Is(err, outputs.ErrNotAllowed):
+		return fmt.Errorf("%w: the server connects only where its operator allows: add the host to [outputs] allow_hosts", admin.ErrRefused)
+	case errors.Is(err, outputs.ErrLimit):
+		return fmt.Errorf("%w: this session has as many outputs as it may", admin.ErrRefused)
+	}
+	return err
+}
+
+func (c consoleOutputs) Remove(ctx context.Context, id, oid string) error {
+	if err := c.m.Remove(ctx, id, oid); errors.Is(err, outputs.ErrNotFound) {
+		return admin.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	return nil
 }

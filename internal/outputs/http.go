@@ -84,7 +84,7 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.Lang != "" {
-		if err := h.m.opts.Source.Offers(r.Context(), info, s.Lang); err != nil {
+		if err := h.m.Offers(r.Context(), info, s.Lang); err != nil {
 			apierr.Write(w, r, apierr.CodeUnsupportedLanguage, "the session offers no translation into lang")
 			return
 		}

@@ -210,6 +210,11 @@ func (m *Manager) sender(s Spec) (Sender, error) {
 	return nil, bad("kind must be youtube, obs, webhook or file")
 }
 
+// Offers says (nil) whether session info offers captions in lang.
+func (m *Manager) Offers(ctx context.Context, info live.Info, lang string) error {
+	return m.opts.Source.Offers(ctx, info, lang)
+}
+
 // Add starts an output for session id and stores it.
 func (m *Manager) Add(ctx context.Context, id string, s Spec) (Info, error) {
 	snd, err := m.sender(s)
