@@ -29,7 +29,7 @@ const migrateUsage = `usage: izwi migrate (--to DSN | --to-file FILE) [flags]
 
 Copies the configured SQLite database (data.database) into an empty
 PostgreSQL database, in one transaction: keys, usage, sessions, the vault's
-wrapped keys and sealed data, consent, speakers, retention and the audit
+wrapped keys and sealed data, consent, speakers, retention, caption outputs and the audit
 chain, byte for byte, so izwi audit verify passes against the copy and the
 vault opens what it sealed. The data directory (vault master key, audit
 signing key and checkpoints, pepper) stays where it is: processes using the
