@@ -39,16 +39,12 @@ type OutputLine struct {
 // addOutput adds a caption output from the session page's form, audited
 // (kind and language only) before it is made.
 func (h *handlers) addOutput(w http.ResponseWriter, r *http.Request) {
-	if h.live.Outputs == nil {
-		h.failLive(w, r, ErrLiveUnsupported)
-		return
-	}
-	s, err := h.find(r)
-	if err != nil {
-		h.fail(w, r, err, "")
+	s, ok := h.outputsSession(w, r)
+	if !ok {
 		return
 	}
 	f := formFrom(r)
+	var err error
 	o := NewOutput{Kind: f["kind"], URL: strings.TrimSpace(f["url"]), Credentials: strings.TrimSpace(f["credentials"]),
 		Name: strings.TrimSpace(f["name"]), Format: f["format"], Lang: strings.TrimSpace(f["lang"])}
 	if d := strings.TrimSpace(f["delay"]); d != "" {
@@ -70,13 +66,8 @@ func (h *handlers) addOutput(w http.ResponseWriter, r *http.Request) {
 
 // removeOutput stops and forgets one caption output, audited first.
 func (h *handlers) removeOutput(w http.ResponseWriter, r *http.Request) {
-	if h.live.Outputs == nil {
-		h.failLive(w, r, ErrLiveUnsupported)
-		return
-	}
-	s, err := h.find(r)
-	if err != nil {
-		h.fail(w, r, err, "")
+	s, ok := h.outputsSession(w, r)
+	if !ok {
 		return
 	}
 	oid := r.PathValue("oid")
@@ -89,4 +80,19 @@ func (h *handlers) removeOutput(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	done(w, r, "/sessions/"+url.PathEscape(s.ID)+"#outputs", s)
+}
+
+// outputsSession is the session an outputs form names, or false once it
+// has answered (outputs off, no such session).
+func (h *handlers) outputsSession(w http.ResponseWriter, r *http.Request) (LiveSession, bool) {
+	if h.live.Outputs == nil {
+		h.failLive(w, r, ErrLiveUnsupported)
+		return LiveSession{}, false
+	}
+	s, err := h.find(r)
+	if err != nil {
+		h.fail(w, r, err, "")
+		return LiveSession{}, false
+	}
+	return s, true
 }

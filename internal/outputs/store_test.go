@@ -34,6 +34,17 @@ func (idleSource) Open(ctx context.Context, id, _ string, _ uint64) (live.Feed, 
 }
 func (idleSource) Offers(context.Context, live.Info, string) error { return nil }
 
+// openStore opens a fresh database of the pass's dialect.
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(t.Context(), storetest.Database(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 // storedManager is a manager on st with its stored outputs restored.
 func storedManager(t *testing.T, st *store.Store, dir string) *outputs.Manager {
 	t.Helper()
@@ -67,13 +78,7 @@ func specs(infos []outputs.Info) []string {
 }
 
 func TestStoreRestart(t *testing.T) {
-	path := storetest.Database(t)
-	dir := t.TempDir()
-	st, err := store.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dir := openStore(t), t.TempDir()
 	m1 := storedManager(t, st, dir)
 	var want []outputs.Info
 	for _, s := range []outputs.Spec{{Kind: outputs.KindFile, Name: "hall", Format: "srt", Lang: "fr", Delay: 2},
@@ -118,13 +123,7 @@ func TestStoreRestart(t *testing.T) {
 }
 
 func TestStoreDeletedSessionForgetsItsOutputs(t *testing.T) {
-	path := storetest.Database(t)
-	dir := t.TempDir()
-	st, err := store.Open(t.Context(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st, dir := openStore(t), t.TempDir()
 	m := storedManager(t, st, dir)
 	if _, err := m.Add(t.Context(), "ses_gone", outputs.Spec{Kind: outputs.KindFile, Name: "gone", Format: "txt"}); err != nil {
 		t.Fatal(err)
