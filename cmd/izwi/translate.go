@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -167,13 +166,8 @@ func (c consoleOutputs) Add(ctx context.Context, id string, o admin.NewOutput) e
 		}
 	}
 	_, err := c.m.Add(ctx, id, spec)
-	switch {
-	case errors.Is(err, outputs.ErrBadSpec):
-		return fmt.Errorf("%w: %s", admin.ErrRefused, strings.TrimPrefix(err.Error(), "outputs: bad output: "))
-	case errors.Is(err, outputs.ErrNotAllowed):
-		return fmt.Errorf("%w: the server connects only where its operator allows: add the host to [outputs] allow_hosts", admin.ErrRefused)
-	case errors.Is(err, outputs.ErrLimit):
-		return fmt.Errorf("%w: this session has as many outputs as it may", admin.ErrRefused)
+	if msg := outputs.Refusal(err); msg != "" {
+		return fmt.Errorf("%w: %s", admin.ErrRefused, msg)
 	}
 	return err
 }
