@@ -93,6 +93,9 @@ func TestBrowserConsoleService(t *testing.T) {
 		t.Errorf("prepared text on the session page: %v", c)
 	}
 
+	if o := res["outputs"]; o == nil || o["kind"] != "obs" || o["url"] != "ws://127.0.0.1:4455" || o["credentials"] != "obs" || o["delay"] != "2" {
+		t.Errorf("the console's add-an-output form, filled by its labels: %v", o)
+	}
 	if k := res["keyboard"]; k == nil || k["skip"] != "Skip to content" || k["mainFocused"] != true || k["focusRing"] != "solid" {
 		t.Errorf("keyboard navigation: %v", k)
 	}

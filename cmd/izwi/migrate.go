@@ -16,6 +16,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/outputs"
 	"github.com/izwi-speech/izwi/internal/retention"
 	"github.com/izwi-speech/izwi/internal/schedule"
 	"github.com/izwi-speech/izwi/internal/speakers"
@@ -28,7 +29,7 @@ const migrateUsage = `usage: izwi migrate (--to DSN | --to-file FILE) [flags]
 
 Copies the configured SQLite database (data.database) into an empty
 PostgreSQL database, in one transaction: keys, usage, sessions, the vault's
-wrapped keys and sealed data, consent, speakers, retention and the audit
+wrapped keys and sealed data, consent, speakers, retention, caption outputs and the audit
 chain, byte for byte, so izwi audit verify passes against the copy and the
 vault opens what it sealed. The data directory (vault master key, audit
 signing key and checkpoints, pepper) stays where it is: processes using the
@@ -48,7 +49,7 @@ flags:
 var schemas = []func(context.Context, *store.Store) error{
 	auth.Migrate, audit.Migrate, limit.Migrate, vault.Migrate, consent.Migrate,
 	speakers.Migrate, retention.Migrate, admin.Migrate, live.Migrate, schedule.Migrate, captionfilter.Migrate,
-	livetranslate.Migrate,
+	livetranslate.Migrate, outputs.Migrate,
 }
 
 // runMigrate is `izwi migrate`.

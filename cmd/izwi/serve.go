@@ -221,7 +221,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	cl := consoleLive{m: lv.manager, set: set, pairs: lv.pairs}
 	console, err := admin.New(ctx, admin.Options{Store: db, Audit: gw.audit, Logger: telemetry.Component(logger, "admin"),
 		Live: &admin.LivePages{Live: cl, Pairer: cl, PublicURL: publicURL, QR: web.QRSVG, Pausable: true,
-			Exports: []string{"txt", "srt", "vtt", "json", "docx", "pdf"}, Outputs: consoleOutputs(lv.outputs)},
+			Exports: []string{"txt", "srt", "vtt", "json", "docx", "pdf"}, Outputs: consoleOutputs{m: lv.outputs, live: lv.manager}},
 		Ops: &admin.OpsPages{Keys: consoleKeys{gw.keys}, AuditLog: consoleAudit{db: db, log: gw.audit, cfg: cfg.Audit},
 			Health: healthChecks(set, db, broker, cfg.Data.Dir), Site: site, Schedules: consoleSchedules{rules: schedules, now: time.Now}},
 		Settings: admin.SettingsFrom(cfg.Admin), Console: c.stderr, Routes: slices.Concat(adminKeyRoutes(gw.keys), priv.adminRoutes(), []admin.Route{priv.consoleTranscript(lv.manager)},

@@ -108,34 +108,75 @@ func (s outputSource) Offers(ctx context.Context, info live.Info, lang string) e
 	return s.tr.Offers(ctx, info, lang)
 }
 
-// buildOutputs starts the caption outputs over the live manager.
-func buildOutputs(cfg config.Outputs, m *live.Manager, tr *livetranslate.Service, reg prometheus.Registerer,
+// buildOutputs starts the caption outputs over the live manager, the
+// stored ones included.
+func buildOutputs(ctx context.Context, cfg config.Outputs, db *store.Store, m *live.Manager, tr *livetranslate.Service, reg prometheus.Registerer,
 	logger *slog.Logger) (*outputs.Manager, *outputs.Handlers, error) {
 	allow, err := outputs.ParseDestinations(cfg.AllowHosts)
 	if err != nil {
 		return nil, nil, err
 	}
-	om, err := outputs.New(outputs.Options{Source: outputSource{m: m, tr: tr}, CredentialsDir: cfg.CredentialsDir,
+	om, err := outputs.New(outputs.Options{Source: outputSource{m: m, tr: tr}, Store: db, CredentialsDir: cfg.CredentialsDir,
 		FileDir: cfg.FileDir, MaxPerSession: cfg.MaxPerSession, Allow: allow, Registerer: reg, Logger: telemetry.Component(logger, "outputs")})
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := om.Restore(ctx); err != nil {
+		_ = om.Close(context.WithoutCancel(ctx))
 		return nil, nil, err
 	}
 	return om, outputs.NewHandlers(om, m), nil
 }
 
-// consoleOutputs is a session's outputs as the console's health lines.
-func consoleOutputs(m *outputs.Manager) func(string) []admin.OutputLine {
-	return func(id string) []admin.OutputLine {
-		var out []admin.OutputLine
-		for _, o := range m.List(id) {
-			target := o.URL
-			if target == "" {
-				target = o.Credentials + o.Name
-			}
-			h := o.Health
-			out = append(out, admin.OutputLine{ID: o.ID, Kind: o.Kind, Lang: o.Lang, Target: target, State: h.State, LastError: h.LastError,
-				LastSuccess: h.LastSuccess, Queued: h.Queued, Sent: h.Sent, Failed: h.Failed, Dropped: h.Dropped})
+// consoleOutputs is the caption outputs as the console's session page
+// sees them: health lines, and adding and removing with the API's checks
+// (a translation the session offers, allow_hosts, a valid spec).
+type consoleOutputs struct {
+	m    *outputs.Manager
+	live *live.Manager
+}
+
+var _ admin.Outputs = consoleOutputs{}
+
+func (c consoleOutputs) List(id string) []admin.OutputLine {
+	var out []admin.OutputLine
+	for _, o := range c.m.List(id) {
+		target := o.URL
+		if target == "" {
+			target = o.Credentials + o.Name
 		}
-		return out
+		h := o.Health
+		out = append(out, admin.OutputLine{ID: o.ID, Kind: o.Kind, Lang: o.Lang, Target: target, State: h.State, LastError: h.LastError,
+			LastSuccess: h.LastSuccess, Queued: h.Queued, Sent: h.Sent, Failed: h.Failed, Dropped: h.Dropped})
 	}
+	return out
+}
+
+func (c consoleOutputs) Add(ctx context.Context, id string, o admin.NewOutput) error {
+	spec := outputs.Spec{Kind: o.Kind, URL: o.URL, Credentials: o.Credentials, Name: o.Name, Format: o.Format, Lang: o.Lang, Delay: o.Delay}
+	if spec.Lang != "" {
+		info, err := c.live.Get(ctx, "", id)
+		if errors.Is(err, live.ErrNotFound) {
+			return admin.ErrNotFound
+		} else if err != nil {
+			return err
+		}
+		if err := c.m.Offers(ctx, info, spec.Lang); err != nil {
+			return fmt.Errorf("%w: the session offers no translation into %s", admin.ErrRefused, spec.Lang)
+		}
+	}
+	_, err := c.m.Add(ctx, id, spec)
+	if msg := outputs.Refusal(err); msg != "" {
+		return fmt.Errorf("%w: %s", admin.ErrRefused, msg)
+	}
+	return err
+}
+
+func (c consoleOutputs) Remove(ctx context.Context, id, oid string) error {
+	if err := c.m.Remove(ctx, id, oid); errors.Is(err, outputs.ErrNotFound) {
+		return admin.ErrNotFound
+	} else if err != nil {
+		return err
+	}
+	return nil
 }

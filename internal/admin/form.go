@@ -26,6 +26,7 @@ func formField(name string) bool {
 		"label", "viewer_mode", "viewer_password", "vocabulary", "keep_transcript", "action",
 		"expires_in", "rps", "max_sessions", "audio_minutes_per_day", "public_url",
 		"kind", "time_zone", "date", "start", "stop", "grace", "source",
+		"url", "credentials", "format", "lang", "delay",
 		"day_Sun", "day_Mon", "day_Tue", "day_Wed", "day_Thu", "day_Fri", "day_Sat":
 		return true
 	}

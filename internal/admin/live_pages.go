@@ -32,19 +32,10 @@ type LivePages struct {
 	// Pausable offers Pause and Resume of a live session (blank the
 	// screens without ending it) when Live supports them.
 	Pausable bool
-	// Outputs lists a session's caption outputs with their health (issue
-	// 18: YouTube, OBS, webhook, file); nil leaves the section out.
-	Outputs func(sessionID string) []OutputLine
-}
-
-// OutputLine is one caption output's health line on a session's page:
-// where it sends and how it is doing, never a credential's contents.
-type OutputLine struct {
-	ID, Kind, Lang, Target string
-	State, LastError       string
-	LastSuccess            *time.Time
-	Queued                 int
-	Sent, Failed, Dropped  uint64
+	// Outputs are a session's caption outputs (issue 18: YouTube, OBS,
+	// webhook, file): their health, and adding and removing them; nil
+	// leaves the section out.
+	Outputs Outputs
 }
 
 // maxVocabulary bounds the console's vocabulary field (words or phrases,
@@ -64,6 +55,8 @@ func (h *handlers) liveRoutes() []Route {
 		r("GET", "/sessions/{id}", h.sessionPage),
 		r("POST", "/sessions/{id}/action", h.sessionAction),
 		r("POST", "/sessions/{id}/pair", h.pairMic),
+		r("POST", "/sessions/{id}/outputs", h.addOutput),
+		r("POST", "/sessions/{id}/outputs/{oid}/remove", h.removeOutput),
 		{Method: "POST", Pattern: "/sessions/{id}/context", Access: Operator, Handler: http.HandlerFunc(h.setContext),
 			upload: true, MaxBody: maxContextBody},
 		r("GET", "/api/sessions/{id}/status", h.sessionStatus),
@@ -280,7 +273,7 @@ func (h *handlers) viewOf(r *http.Request, s LiveSession) sessionView {
 		v.Exports = h.live.Exports
 	}
 	if h.live.Outputs != nil {
-		v.Outputs, v.OutputsShown = h.live.Outputs(s.ID), true
+		v.Outputs, v.OutputsShown = h.live.Outputs.List(s.ID), true
 	}
 	phone := "Scan to follow the captions on a phone."
 	if s.ViewerMode == "link" {

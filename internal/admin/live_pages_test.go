@@ -110,11 +110,7 @@ func TestSessionPages(t *testing.T) {
 		QR: func(text, label string) (string, error) {
 			return `<svg role="img" aria-label="` + label + `"></svg>`, nil
 		},
-		Outputs: func(id string) []OutputLine {
-			at := time.Date(2026, 12, 7, 16, 5, 28, 0, time.UTC)
-			return []OutputLine{{ID: "out_1", Kind: "youtube", Target: "yt-creds", State: "running", LastSuccess: &at, Sent: 12},
-				{ID: "out_2", Kind: "obs", Lang: "es", Target: "ws://127.0.0.1:4455", State: "retrying", LastError: "obs_501", Queued: 2, Failed: 3}}
-		}}
+		Outputs: newFakeOutputs()}
 	e.start()
 	admin := e.setup()
 	const opPass = "operator passphrase one"
@@ -210,6 +206,7 @@ func TestSessionPages(t *testing.T) {
 		t.Fatalf("an unknown session: %d", r.status)
 	}
 	testPreparedTextForm(t, op, fl, e)
+	testOutputsForm(t, op, e.live.Outputs.(*fakeOutputs), e)
 }
 
 // upload posts a multipart form as a browser's file form would: the CSRF

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth"
@@ -84,22 +85,21 @@ func (h *Handlers) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.Lang != "" {
-		if err := h.m.opts.Source.Offers(r.Context(), info, s.Lang); err != nil {
+		if err := h.m.Offers(r.Context(), info, s.Lang); err != nil {
 			apierr.Write(w, r, apierr.CodeUnsupportedLanguage, "the session offers no translation into lang")
 			return
 		}
 	}
-	out, err := h.m.Add(info.ID, s)
+	out, err := h.m.Add(r.Context(), info.ID, s)
 	switch {
 	case errors.Is(err, ErrBadSpec):
-		msg := err.Error()
-		apierr.Write(w, r, apierr.CodeBadRequest, msg[len("outputs: "):])
+		apierr.Write(w, r, apierr.CodeBadRequest, Refusal(err))
 		return
 	case errors.Is(err, ErrNotAllowed):
-		apierr.Write(w, r, apierr.CodeForbidden, "the server connects only where its operator allows: add the host to [outputs] allow_hosts")
+		apierr.Write(w, r, apierr.CodeForbidden, Refusal(err))
 		return
 	case errors.Is(err, ErrLimit):
-		apierr.Write(w, r, apierr.CodeConflict, "this session has as many outputs as it may")
+		apierr.Write(w, r, apierr.CodeConflict, Refusal(err))
 		return
 	case err != nil:
 		apierr.Write(w, r, apierr.CodeNotReady, "the server is stopping")
@@ -132,4 +132,19 @@ func (h *Handlers) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// Refusal is what to tell the person whose output Add refused (ErrBadSpec,
+// ErrNotAllowed, ErrLimit), for the API and the console alike; "" for any
+// other error.
+func Refusal(err error) string {
+	switch {
+	case errors.Is(err, ErrBadSpec):
+		return strings.TrimPrefix(err.Error(), "outputs: ")
+	case errors.Is(err, ErrNotAllowed):
+		return "the server connects only where its operator allows: add the host to [outputs] allow_hosts"
+	case errors.Is(err, ErrLimit):
+		return "this session has as many outputs as it may"
+	}
+	return ""
 }

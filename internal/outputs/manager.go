@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // Source opens a session's caption feed: in lang (the session's own when
@@ -30,6 +31,9 @@ type Source interface {
 // Options configure a Manager. Zero values take the defaults below.
 type Options struct {
 	Source Source
+	// Store, if set, keeps every output's spec so Restore starts them
+	// again after a restart; nil: outputs live in memory only.
+	Store *store.Store
 	// CredentialsDir holds the credentials files outputs name; empty: no
 	// output may name one.
 	CredentialsDir string
@@ -206,29 +210,46 @@ func (m *Manager) sender(s Spec) (Sender, error) {
 	return nil, bad("kind must be youtube, obs, webhook or file")
 }
 
-// Add starts an output for session id.
-func (m *Manager) Add(id string, s Spec) (Info, error) {
+// Offers says (nil) whether session info offers captions in lang.
+func (m *Manager) Offers(ctx context.Context, info live.Info, lang string) error {
+	return m.opts.Source.Offers(ctx, info, lang)
+}
+
+// Add starts an output for session id and stores it.
+func (m *Manager) Add(ctx context.Context, id string, s Spec) (Info, error) {
 	snd, err := m.sender(s)
 	if err != nil {
 		return Info{}, err
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	o := &output{id: "out_" + hex.EncodeToString(b[:]), session: id, spec: s, sender: snd, m: m, created: m.opts.Now(),
+	oid := "out_" + hex.EncodeToString(b[:])
+	if err := m.save(ctx, &output{id: oid, session: id, spec: s, created: m.opts.Now()}); err != nil {
+		return Info{}, err
+	}
+	info, err := m.start(oid, id, s, snd)
+	if err != nil {
+		_ = m.unsave(context.WithoutCancel(ctx), id, oid)
+		return Info{}, err
+	}
+	m.log.Info("caption output added", "session_id", id, "output_id", oid, "kind", s.Kind, "lang", s.Lang)
+	return info, nil
+}
+
+// start runs output oid of session id, within the per-session bound.
+func (m *Manager) start(oid, id string, s Spec, snd Sender) (Info, error) {
+	o := &output{id: oid, session: id, spec: s, sender: snd, m: m, created: m.opts.Now(),
 		done: make(chan struct{}), wake: make(chan struct{}, 1), health: Health{State: "running"}}
 	m.mu.Lock()
+	defer m.mu.Unlock()
 	if m.ctx.Err() != nil {
-		m.mu.Unlock()
 		return Info{}, errors.New("outputs: closed")
 	}
 	if len(m.outs[id]) >= m.opts.MaxPerSession {
-		m.mu.Unlock()
 		return Info{}, ErrLimit
 	}
 	m.outs[id] = append(m.outs[id], o)
 	o.start(m.ctx)
-	m.mu.Unlock()
-	m.log.Info("caption output added", "session_id", id, "output_id", o.id, "kind", s.Kind, "lang", s.Lang)
 	return Info{ID: o.id, Spec: s, Health: o.snapshot()}, nil
 }
 
@@ -266,7 +287,7 @@ func (m *Manager) Remove(ctx context.Context, id, outputID string) error {
 	if outputID != "" && len(gone) == 0 {
 		return ErrNotFound
 	}
-	return m.stop(ctx, gone)
+	return errors.Join(m.unsave(ctx, id, outputID), m.stop(ctx, gone))
 }
 
 func (m *Manager) stop(ctx context.Context, outs []*output) error {
@@ -293,9 +314,10 @@ func (m *Manager) Close(ctx context.Context) error {
 	return m.stop(ctx, all)
 }
 
-// forget drops o from its session's list without waiting for it (o's own
-// goroutine calls it).
+// forget drops o from its session's list and the store without waiting
+// for it (o's own goroutine calls it when the session is deleted).
 func (m *Manager) forget(o *output) {
+	defer m.unsaveLater(o)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	outs := slices.DeleteFunc(slices.Clone(m.outs[o.session]), func(x *output) bool { return x == o })

@@ -108,7 +108,7 @@ func TestYouTubeOutageAndRetry(t *testing.T) {
 	writeCred(t, dir, "yt", yt.IngestionURL())
 	src := newSource()
 	m := manager(t, src, dir)
-	info, err := m.Add("ses_1", outputs.Spec{Kind: outputs.KindYouTube, Credentials: "yt"})
+	info, err := m.Add(context.Background(), "ses_1", outputs.Spec{Kind: outputs.KindYouTube, Credentials: "yt"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestOBS(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		src := newSource()
 		m := manager(t, src, dir)
-		if _, err := m.Add("ses_2", outputs.Spec{Kind: outputs.KindOBS, URL: o.WSURL(), Credentials: "wrong"}); err != nil {
+		if _, err := m.Add(context.Background(), "ses_2", outputs.Spec{Kind: outputs.KindOBS, URL: o.WSURL(), Credentials: "wrong"}); err != nil {
 			t.Fatal(err)
 		}
 		<-src.open
@@ -168,7 +168,7 @@ func TestOBS(t *testing.T) {
 		}
 	})
 
-	if _, err := m.Add("ses_1", outputs.Spec{Kind: outputs.KindOBS, URL: o.WSURL(), Credentials: "obs"}); err != nil {
+	if _, err := m.Add(context.Background(), "ses_1", outputs.Spec{Kind: outputs.KindOBS, URL: o.WSURL(), Credentials: "obs"}); err != nil {
 		t.Fatal(err)
 	}
 	<-src.open
@@ -210,7 +210,7 @@ func TestWebhookSignedAndFileOutput(t *testing.T) {
 	m := manager(t, src, dir)
 	for _, s := range []outputs.Spec{{Kind: outputs.KindWebhook, URL: hook.URL, Credentials: "hook"},
 		{Kind: outputs.KindFile, Name: "stage", Format: "txt"}, {Kind: outputs.KindFile, Name: "stage", Format: "srt"}} {
-		if _, err := m.Add("ses_1", s); err != nil {
+		if _, err := m.Add(context.Background(), "ses_1", s); err != nil {
 			t.Fatal(err)
 		}
 		<-src.open
@@ -242,22 +242,22 @@ func TestSpecRefusals(t *testing.T) {
 		{Kind: outputs.KindFile, Name: "../x", Format: "txt"},
 		{Kind: outputs.KindOBS, URL: "ws://127.0.0.1:4455", Delay: 601},
 	} {
-		if _, err := m.Add("ses_1", s); err == nil {
+		if _, err := m.Add(context.Background(), "ses_1", s); err == nil {
 			t.Errorf("%+v accepted", s)
 		}
 	}
 	// Only destinations the operator listed: not the cloud metadata
 	// address, another host on the network or a name not listed.
 	for _, u := range []string{"ws://169.254.169.254/", "ws://10.0.0.5:4455", "ws://obs.example.org.evil.test:4455", "ws://[::ffff:10.0.0.5]:4455"} {
-		if _, err := m.Add("ses_1", outputs.Spec{Kind: outputs.KindOBS, URL: u}); !errors.Is(err, outputs.ErrNotAllowed) {
+		if _, err := m.Add(context.Background(), "ses_1", outputs.Spec{Kind: outputs.KindOBS, URL: u}); !errors.Is(err, outputs.ErrNotAllowed) {
 			t.Errorf("OBS at %s: %v, want ErrNotAllowed", u, err)
 		}
 	}
-	if _, err := m.Add("ses_1", outputs.Spec{Kind: outputs.KindWebhook, URL: "https://192.168.1.20/hook", Credentials: "k"}); !errors.Is(err, outputs.ErrNotAllowed) {
+	if _, err := m.Add(context.Background(), "ses_1", outputs.Spec{Kind: outputs.KindWebhook, URL: "https://192.168.1.20/hook", Credentials: "k"}); !errors.Is(err, outputs.ErrNotAllowed) {
 		t.Errorf("a webhook to an unlisted address: %v, want ErrNotAllowed", err)
 	}
 	for _, u := range []string{"ws://OBS.example.org:4455", "ws://127.0.0.1:4455", "ws://[::1]:4455", "ws://[::ffff:127.0.0.1]:4455"} {
-		if _, err := m.Add("ses_1", outputs.Spec{Kind: outputs.KindOBS, URL: u}); err != nil {
+		if _, err := m.Add(context.Background(), "ses_1", outputs.Spec{Kind: outputs.KindOBS, URL: u}); err != nil {
 			t.Errorf("OBS at listed %s: %v", u, err)
 		}
 	}

@@ -126,6 +126,16 @@ try {
   report('keyboard', { ok: true, skip, mainFocused, url: page.url(), focusRing });
   await check(page);
 
+  // Caption outputs: the add form's fields are reached by their labels
+  // (refusals are admin.TestSessionPages': a 409 page would be a console
+  // error here).
+  await page.getByLabel('Kind').selectOption('obs');
+  await page.getByLabel(/^URL/).fill('ws://127.0.0.1:4455');
+  await page.getByLabel(/^Credentials file name/).fill('obs');
+  await page.getByLabel(/^Delay in seconds/).fill('2');
+  const outputForm = await page.$eval('#output-add', (f) => Object.fromEntries(new FormData(f)));
+  report('outputs', { ok: true, kind: outputForm.kind, url: outputForm.url, credentials: outputForm.credentials, delay: outputForm.delay });
+
   // Prepared text: the service sheet, uploaded as a document on the
   // session page, before the service starts.
   let contextSize = '';
