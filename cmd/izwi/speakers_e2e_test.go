@@ -121,9 +121,20 @@ func TestUnknownVoicesStayApartAndInMemory(t *testing.T) {
 	streamPaced(t, s, key, ses.ID, samples, 4)
 	var got [][]string
 	deadline := time.Now().Add(90 * time.Second)
+	// Live endpointing splits an utterance at its pauses, so wait for the
+	// final that reaches the last utterance's end, not just its first.
+	reachedEnd := func(evs []live.Event) bool {
+		for _, e := range evs {
+			if e.Type == live.TypeCaption && e.Final && e.Text != "" && e.End >= spans[3][1]-1 {
+				return true
+			}
+		}
+		return false
+	}
 	for {
-		got = labelsBySpan(v.snapshot(), spans)
-		if len(got[3]) > 0 || time.Now().After(deadline) {
+		evs := v.snapshot()
+		got = labelsBySpan(evs, spans)
+		if reachedEnd(evs) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
