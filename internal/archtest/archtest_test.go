@@ -117,6 +117,7 @@ var forbidden = []struct {
 	{"internal/outputs", []string{"internal/translate", "internal/chat"},
 		"caption outputs send what a feed carries; translated feeds reach them through their Source"},
 	{"internal/memform", []string{"internal/"}, "the in-memory form reader is a leaf"},
+	{"internal/logtest", []string{"internal/"}, "the test log buffer is a leaf"},
 	{"internal/schedule", []string{"internal/live", "internal/admin", "internal/web", "cmd/"},
 		"schedules know times and a small Sessions interface, not live captions or the console (cmd/izwi adapts)"},
 	{"internal/admin", []string{"internal/live", "internal/web", "internal/schedule"},

@@ -1,11 +1,9 @@
 package chat
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,25 +11,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/izwi-speech/izwi/internal/chat/chattest"
+	"github.com/izwi-speech/izwi/internal/logtest"
 )
-
-// syncBuffer is a log sink safe for the handler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // Logs and metrics carry names, statuses, counts and durations: never the
 // prompt, the answer or either key.
@@ -39,7 +20,7 @@ func TestNothingPrivateLogged(t *testing.T) {
 	const prompt, reply = "my secret diagnosis is flu", "Rest and drink plenty of water."
 	up := chattest.New(chattest.Options{Key: upstreamKey, Reply: func(chattest.Request) string { return reply }})
 	defer up.Close()
-	var logs syncBuffer
+	var logs logtest.Buffer
 	reg := prometheus.NewRegistry()
 	px := newProxy(t, Options{Config: chatConfig(t, oneUpstream(t, up, "")), Registerer: reg,
 		Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

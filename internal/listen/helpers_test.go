@@ -1,7 +1,6 @@
 package listen
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -269,22 +268,4 @@ func (s *session) closeStatus() (websocket.StatusCode, string) {
 // silence is d of 16 kHz linear16 zeros.
 func silence(d time.Duration) []byte {
 	return make([]byte, 2*int(d.Seconds()*16000))
-}
-
-// syncBuffer is a bytes.Buffer safe for the handler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

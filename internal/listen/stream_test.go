@@ -18,6 +18,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/clocktest"
+	"github.com/izwi-speech/izwi/internal/logtest"
 	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 )
 
@@ -27,7 +28,7 @@ import (
 // duration and SHA-256 describe exactly the audio sent.
 func TestStreamRecognisesUtterance(t *testing.T) {
 	e := loadEngines(t)
-	var logs syncBuffer
+	var logs logtest.Buffer
 	opts := e.options()
 	opts.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	base := serve(t, NewHandler(opts))

@@ -1,14 +1,13 @@
 package chain
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/leaktest"
+	"github.com/izwi-speech/izwi/internal/logtest"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/speech/deepgram"
@@ -29,24 +28,7 @@ type rig struct {
 	key   string
 	rec   *Recognizer
 	local speech.Recognizer
-	logs  *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs  *logtest.Buffer
 }
 
 // testConfig: quick probes keep loops fast; the stall bound is above the
@@ -65,7 +47,7 @@ func newRig(t testing.TB, cfg Config) *rig {
 		t.Fatal(err)
 	}
 	local := dgtest.PocketSphinx(t, 4) // decoders load on demand, up to 4
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	rec, err := New(cfg, slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Engine{Name: "deepgram", Rec: dg}, Engine{Name: "pocketsphinx", Rec: local})
 	if err != nil {
