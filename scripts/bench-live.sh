@@ -5,13 +5,23 @@
 #   1. latency on a viewer WebSocket, audio paced at real time:
 #      speech onset → first partial, end of speech → final (p50, p95)
 #      over the 19 shared utterances (LibriSpeech and LibriVox);
-#   2. fan-out: VIEWERS (default 10000) caption WebSockets on one session
-#      of one node, opened by a load generator in a separate process:
-#      publish → delivery time (p50, p99) and server RSS per viewer.
+#   2. fan-out: VIEWERS (default 10000, then 50000) caption WebSockets on
+#      one session of one node, opened by a load generator in a separate
+#      process pinned to its own core (taskset -c 1; the server on core 0):
+#      publish → delivery time (p50, p99), viewers dropped for falling
+#      behind, and server RSS per viewer.
 #
-#   scripts/bench-live.sh                 # both
-#   VIEWERS=2000 scripts/bench-live.sh    # a smaller fan-out
+#   scripts/bench-live.sh                        # latency, 10,000 and 50,000 viewers
+#   VIEWERS="2000" scripts/bench-live.sh         # one smaller fan-out
 #   ONLY=latency|fanout scripts/bench-live.sh
+#
+# The viewer caps ([viewers] max_feeds, max_per_ip, max_per_session) are
+# raised for the run to the largest VIEWERS (the defaults, 20000 / 16 /
+# 5000, would refuse the load generator's one address), and both processes
+# get `ulimit -n` of the largest VIEWERS + 4096 (as root the hard limit
+# is raised too; otherwise it must already allow it). Past ~28,000
+# viewers the load generator dials from several loopback addresses
+# (127.0.0.1–127.0.0.N), as one address has only the ephemeral port range.
 #
 # The engines are PocketSphinx (en-us) and Silero VAD from ../shared/models.
 # Timings are wall clock; run it on an otherwise idle machine.
@@ -20,7 +30,7 @@ cd "$(dirname "$0")/.."
 
 TD=${IZWI_TESTDATA:-../shared/testdata}
 MODELS=${IZWI_MODELS:-../shared/models}
-VIEWERS=${VIEWERS:-10000}
+VIEWERS=${VIEWERS:-10000 50000}
 ONLY=${ONLY:-}
 tmp=$(mktemp -d)
 server_pid=""
@@ -31,7 +41,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building izwi and izwi-loadgen..." >&2
-go build -o "$tmp/izwi" ./cmd/izwi
+go build ${BENCH_OVERLAY:+-overlay "$BENCH_OVERLAY"} -o "$tmp/izwi" ./cmd/izwi
 go build -o "$tmp/izwi-loadgen" ./cmd/izwi-loadgen
 
 # A fresh data dir; engines: PocketSphinx + Silero only (starts fast).
@@ -41,9 +51,17 @@ vad_dir=$(dirname "$(find "$MODELS" -name 'silero_vad*.onnx' | head -1)")
 "$tmp/izwi" models import "$vad_dir" silero-vad-v5 >/dev/null
 key=$("$tmp/izwi" keys create --name bench --scopes live.write,live.read 2>/dev/null)
 
-# The server and the load generator each get 20000 descriptors.
-ulimit -n 20000
-"$tmp/izwi" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$tmp/serve.log" &
+# The caps and descriptors the largest fan-out needs.
+most=0
+for n in $VIEWERS; do [ "$n" -gt "$most" ] && most=$n; done
+fds=$((most + 4096))
+if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$fds" ]; then ulimit -Hn "$fds"; fi
+ulimit -n "$fds"
+export IZWI_VIEWERS_MAX_FEEDS=$most IZWI_VIEWERS_MAX_PER_IP=$most IZWI_VIEWERS_MAX_PER_SESSION=$most
+# Server on core 0, load generator on core 1 (when there are two).
+pin_server="" pin_loadgen=""
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then pin_server="taskset -c 0" pin_loadgen="taskset -c 1"; fi
+$pin_server "$tmp/izwi" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$tmp/serve.log" &
 server_pid=$!
 url=""
 for _ in $(seq 600); do
@@ -63,7 +81,9 @@ if [ -z "$ONLY" ] || [ "$ONLY" = latency ]; then
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = fanout ]; then
   wav=$(find "$TD" -name '1089-134686-0000.wav' | head -1)
-  echo "## fan-out ($VIEWERS viewer WebSockets, one session, load generator in its own process)"
-  echo "\$ izwi-loadgen fanout -url $url -key \$KEY -viewers $VIEWERS -pid $server_pid $wav"
-  "$tmp/izwi-loadgen" fanout -url "$url" -key "$key" -viewers "$VIEWERS" -pid "$server_pid" "$wav"
+  for n in $VIEWERS; do
+    echo "## fan-out ($n viewer WebSockets, one session, load generator in its own process: ${pin_loadgen:-unpinned})"
+    echo "\$ $pin_loadgen izwi-loadgen fanout -url $url -key \$KEY -viewers $n -pid $server_pid $wav"
+    $pin_loadgen "$tmp/izwi-loadgen" fanout -url "$url" -key "$key" -viewers "$n" -pid "$server_pid" "$wav"
+  done
 fi

@@ -45,6 +45,7 @@ func runFanout(ctx context.Context, args []string) error {
 		return err
 	}
 	c := newClient(*url, *key)
+	viewers := newClientFrom(*url, *key, (*n+24999)/25000)
 	id, err := c.createSession(ctx, "bench-fanout")
 	if err != nil {
 		return err
@@ -68,7 +69,7 @@ func runFanout(ctx context.Context, args []string) error {
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			defer cancel()
-			conn, err := c.ws(dctx, "/v1/sessions/"+id+"/captions", false)
+			conn, err := viewers.ws(dctx, "/v1/sessions/"+id+"/captions", false)
 			if err != nil {
 				emu.Lock()
 				dialErr = err

@@ -178,6 +178,7 @@ type Handlers struct {
 	wg     sync.WaitGroup
 
 	admit   *admission    // open viewer feeds
+	flush   *flusher      // writes caption WebSockets' frames
 	guesses *guessLimiter // wrong viewer secrets per session
 
 	mu    sync.Mutex
@@ -228,7 +229,7 @@ func New(opts Options) (*Handlers, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts),
+	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts), flush: newFlusher(flushWorkers),
 		guesses: newGuessLimiter(opts.ViewerGuessesPerMinute, opts.Now)}
 	h.Create, h.List, h.Get = http.HandlerFunc(h.create), http.HandlerFunc(h.list), http.HandlerFunc(h.get)
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
@@ -252,7 +253,7 @@ func New(opts Options) (*Handlers, error) {
 func (h *Handlers) Close(ctx context.Context) error {
 	h.cancel()
 	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
+	go func() { h.wg.Wait(); h.flush.close(); close(done) }()
 	select {
 	case <-done:
 		return nil
