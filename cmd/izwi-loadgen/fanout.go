@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,9 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
 )
 
 // rssKiB reads a process's resident set from /proc.
@@ -45,7 +44,6 @@ func runFanout(ctx context.Context, args []string) error {
 		return err
 	}
 	c := newClient(*url, *key)
-	viewers := newClientFrom(*url, *key, (*n+24999)/25000)
 	id, err := c.createSession(ctx, "bench-fanout")
 	if err != nil {
 		return err
@@ -56,7 +54,8 @@ func runFanout(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	conns := make([]*websocket.Conn, *n)
+	viewers := newViewerDialer(*url, (*n+24999)/25000)
+	conns := make([]*viewer, *n)
 	sem := make(chan struct{}, 100)
 	var dialErr error
 	var emu sync.Mutex
@@ -69,14 +68,14 @@ func runFanout(ctx context.Context, args []string) error {
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			defer cancel()
-			conn, err := viewers.ws(dctx, "/v1/sessions/"+id+"/captions", false)
+			v, err := viewers.dial(dctx, "/v1/sessions/"+id+"/captions")
 			if err != nil {
 				emu.Lock()
 				dialErr = err
 				emu.Unlock()
 				return
 			}
-			conns[i] = conn
+			conns[i] = v
 		}()
 	}
 	wg.Wait()
@@ -99,7 +98,9 @@ func runFanout(ctx context.Context, args []string) error {
 	// Every viewer records publish → arrival for each event published
 	// from now on (catch-up of older events is not a delivery time).
 	delays := make([][]float64, len(conns))
-	ends := make([]websocket.StatusCode, len(conns)) // how each feed ended before we closed it
+	ends := make([]int, len(conns)) // close code of each feed that ended before we closed it
+	var closing atomic.Bool
+	cut := make([]bool, len(conns)) // ended before we closed it, without a close frame
 	from := time.Now()
 	var rd sync.WaitGroup
 	for i, cn := range conns {
@@ -109,19 +110,12 @@ func runFanout(ctx context.Context, args []string) error {
 		rd.Add(1)
 		go func() {
 			defer rd.Done()
-			for {
-				_, b, err := cn.Read(ctx)
-				if err != nil {
-					ends[i] = websocket.CloseStatus(err)
-					return
+			ends[i] = cn.readAll(func(published time.Time) {
+				if published.After(from) {
+					delays[i] = append(delays[i], time.Since(published).Seconds()*1000)
 				}
-				var e struct {
-					Time time.Time `json:"time"`
-				}
-				if json.Unmarshal(b, &e) == nil && e.Time.After(from) {
-					delays[i] = append(delays[i], time.Since(e.Time).Seconds()*1000)
-				}
-			}
+			})
+			cut[i] = ends[i] == 0 && !closing.Load()
 		}()
 	}
 	if _, err := c.streamRealTime(ctx, id, samples, 3*time.Second); err != nil {
@@ -130,9 +124,10 @@ func runFanout(ctx context.Context, args []string) error {
 	time.Sleep(3 * time.Second)
 	c.stopSession(ctx, id)
 	time.Sleep(2 * time.Second) // the "stopped" state event reaches everyone
+	closing.Store(true)
 	for _, cn := range conns {
 		if cn != nil {
-			cn.CloseNow()
+			cn.conn.Close()
 		}
 	}
 	rd.Wait()
@@ -151,7 +146,13 @@ func runFanout(ctx context.Context, args []string) error {
 			dropped++
 		}
 	}
-	fmt.Printf("live_fanout_viewers_dropped_slow %d count\n", dropped)
+	lost := 0
+	for _, c := range cut {
+		if c {
+			lost++
+		}
+	}
+	fmt.Printf("live_fanout_viewers_dropped_slow %d count\nlive_fanout_viewers_cut %d count\n", dropped, lost)
 	fmt.Printf("live_fanout_viewers %d count\nlive_fanout_deliveries %d count\n", open, len(all))
 	fmt.Printf("live_fanout_delivery_p50 %.1f ms\nlive_fanout_delivery_p99 %.1f ms\nlive_fanout_delivery_max %.1f ms\n",
 		pct(all, 50), pct(all, 99), pct(all, 100))

@@ -27,7 +27,6 @@ import (
 	"os/signal"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -64,26 +63,7 @@ type client struct {
 }
 
 func newClient(url, key string) *client {
-	return newClientFrom(url, key, 1)
-}
-
-// newClientFrom is a client whose connections come from `sources`
-// loopback addresses in turn (127.0.0.1, 127.0.0.2, ...): one source
-// address has only the ephemeral port range (~28,000 ports) towards one
-// server port.
-func newClientFrom(url, key string, sources int) *client {
-	d := &net.Dialer{Timeout: 10 * time.Second}
-	var turn atomic.Uint32
-	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
-		if sources <= 1 {
-			return d.DialContext(ctx, network, addr)
-		}
-		n := turn.Add(1) % uint32(sources)
-		dd := *d
-		dd.LocalAddr = &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+n))}
-		return dd.DialContext(ctx, network, addr)
-	}
-	tr := &http.Transport{DialContext: dial, MaxIdleConnsPerHost: 64}
+	tr := &http.Transport{DialContext: (&net.Dialer{Timeout: 10 * time.Second}).DialContext, MaxIdleConnsPerHost: 64}
 	return &client{url: strings.TrimRight(url, "/"), key: key, http: &http.Client{Transport: tr}}
 }
 

@@ -179,6 +179,7 @@ type Handlers struct {
 
 	admit   *admission    // open viewer feeds
 	flush   *flusher      // writes caption WebSockets' frames
+	poll    *poller       // reads what they send (nil: a goroutine each)
 	guesses *guessLimiter // wrong viewer secrets per session
 
 	mu    sync.Mutex
@@ -229,7 +230,7 @@ func New(opts Options) (*Handlers, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts), flush: newFlusher(flushWorkers),
+	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts), flush: newFlusher(flushWorkers), poll: newPoller(),
 		guesses: newGuessLimiter(opts.ViewerGuessesPerMinute, opts.Now)}
 	h.Create, h.List, h.Get = http.HandlerFunc(h.create), http.HandlerFunc(h.list), http.HandlerFunc(h.get)
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
@@ -253,7 +254,7 @@ func New(opts Options) (*Handlers, error) {
 func (h *Handlers) Close(ctx context.Context) error {
 	h.cancel()
 	done := make(chan struct{})
-	go func() { h.wg.Wait(); h.flush.close(); close(done) }()
+	go func() { h.wg.Wait(); h.flush.close(); h.poll.stop(); close(done) }()
 	select {
 	case <-done:
 		return nil

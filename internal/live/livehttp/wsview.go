@@ -1,29 +1,29 @@
 package livehttp
 
 // Caption WebSockets (GET /v1/sessions/{id}/captions), lean: the handler
-// returns after the upgrade, and a viewer is its socket, one small reader
-// goroutine (pings, pongs, the close handshake) and a place in the
-// flusher, which writes the feed's frames as the publisher encoded them,
-// one copy for every viewer. No buffers of its own: gobwas/ws frames the
+// returns after the upgrade, and a viewer is its socket, a place in the
+// poller, which reads what it sends (pings, pongs, the close handshake),
+// and a place in the flusher, which writes the feed's frames as the
+// publisher encoded them, one copy for every viewer. No buffers of its own: gobwas/ws frames the
 // bytes (coder/websocket keeps the hijack's 4 KiB reader and writer per
 // connection, which alone is 8 KiB of the 20 KiB a viewer may cost).
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"io"
 	"net"
 	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/live"
@@ -43,30 +43,52 @@ const viewerReadLimit = 1024
 const closeWait = 5 * time.Second
 
 // adapterQueue is how many encoded events a feed without frames (a
-// translated one) holds for its socket before it stops taking more (and
-// the feed's own bound ends it for falling behind).
-const adapterQueue = 16
+// translated one) holds for its socket before it stops taking more: the
+// feed's own bound decides who falls behind, as when its channel was read
+// directly.
+const adapterQueue = 2
 
 // wsViewer is one caption WebSocket.
 type wsViewer struct {
 	h    *Handlers
 	ctx  context.Context
 	conn net.Conn
-	src  io.Reader // conn, or the hijack's reader when the client spoke first
 	feed live.FrameFeed
 	end  func() // releases the tracked handler's bookkeeping
+	// raw and fd are the socket's when poll watches it.
+	poll *poller
+	raw  syscall.RawConn
+	fd   int
 
 	state int // the flusher's, under flusher.mu
 
+	// Read side, touched by one reader at a time (the poller or the
+	// socket's reader goroutine): a frame split across reads, and how much
+	// of a refused message is still to skip.
+	partial []byte
+	skip    int64
+
+	// req holds what the reader and the timers ask the flusher to write;
+	// it is never held across I/O.
+	req       sync.Mutex
+	pong      []byte // payload of a ping to answer (nil: none)
+	closeDue  bool
+	closeCode websocket.StatusCode
+	closeWhy  string
+	pingDue   bool
+	awaitPong bool
+
 	// mu serialises the socket's writes (so frames never interleave) and
-	// guards what follows; holding it across a write is its purpose.
+	// guards last and closeSent; holding it across a write is its purpose.
 	mu        sync.Mutex
 	last      uint64 // Seq of the last frame written
 	closeSent bool
-	finished  bool
-	pingDue   bool
-	awaitPong bool
-	beat      *time.Timer
+
+	finished atomic.Bool
+	once     sync.Once
+	timers   sync.Mutex
+	beat     *time.Timer // the heartbeat
+	linger   *time.Timer // closeWait after the close frame
 }
 
 // captionsWS serves GET /v1/sessions/{id}/captions: one JSON live.Event
@@ -84,104 +106,242 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 		}
 		return // the upgrader has answered
 	}
-	v := &wsViewer{h: h, ctx: ctx, conn: conn, src: conn, last: after, end: holdConn(ctx)}
-	if rw.Reader.Buffered() > 0 {
-		v.src = rw.Reader
-	}
 	ff, ok := feed.(live.FrameFeed)
 	if !ok {
 		ff = newFrameAdapter(feed)
 	}
-	v.feed = ff
-	v.mu.Lock()
+	v := &wsViewer{h: h, ctx: ctx, conn: conn, feed: ff, fd: -1, last: after, end: holdConn(ctx)}
+	v.timers.Lock()
 	v.beat = time.AfterFunc(h.opts.Heartbeat, v.heartbeat)
-	v.mu.Unlock()
-	go v.read()
+	v.timers.Unlock()
+	if n := rw.Reader.Buffered(); n > 0 { // the client spoke first
+		b, _ := rw.Reader.Peek(n)
+		v.received(b)
+	}
+	if !h.poll.watch(v) {
+		go v.readLoop(make([]byte, 512))
+	}
 	context.AfterFunc(ctx, v.ctxEnded)
-	ff.Frames(ctx, func() { h.flush.schedule(v) })
+	ff.Frames(ctx, v.wake)
 }
 
-// read answers pings and the client's close until the socket ends, then
-// ends the viewer. Viewers send no messages: a data frame is closed with
-// 1008.
-func (v *wsViewer) read() {
-	defer v.finish()
-	ctl := wsutil.ControlHandler{Src: v.src, Dst: controlWriter{v}, State: ws.StateServerSide}
-	for {
-		hd, err := ws.ReadHeader(v.src)
-		if err != nil {
+// wake asks the flusher for a turn.
+func (v *wsViewer) wake() { v.h.flush.schedule(v) }
+
+// received handles what the client sent: pings are answered, pongs
+// noted, a close answered, and any message refused (viewers send none):
+// 1008, or 1009 past viewerReadLimit, or 1002 for a malformed frame.
+func (v *wsViewer) received(b []byte) {
+	if len(v.partial) > 0 {
+		b = append(v.partial, b...)
+		v.partial = nil
+	}
+	for len(b) > 0 {
+		if v.skip > 0 {
+			n := min(v.skip, int64(len(b)))
+			v.skip -= n
+			b = b[n:]
+			continue
+		}
+		r := bytes.NewReader(b)
+		hd, err := ws.ReadHeader(r)
+		if err != nil { // incomplete: wait for the rest
+			v.keep(b)
 			return
 		}
-		if !hd.Masked || hd.Rsv != 0 || hd.OpCode.IsReserved() || (hd.OpCode.IsControl() && (hd.Length > 125 || !hd.Fin)) {
-			v.close(websocket.StatusProtocolError, "malformed frame")
-			return
-		}
+		hlen := len(b) - r.Len()
 		switch {
-		case hd.OpCode == ws.OpClose:
-			if !v.closing() {
-				p := make([]byte, hd.Length)
-				if _, err := io.ReadFull(v.src, p); err != nil {
-					return
-				}
-				ws.Cipher(p, hd.Mask, 0)
-				code, reason := ws.ParseCloseFrameData(p)
-				if ws.CheckCloseFrameData(code, reason) != nil {
-					code = ws.StatusProtocolError
-				}
-				v.close(websocket.StatusCode(code), "")
+		case !hd.Masked || hd.Rsv != 0 || hd.OpCode.IsReserved() || (hd.OpCode.IsControl() && (hd.Length > 125 || !hd.Fin)):
+			v.requestClose(websocket.StatusProtocolError, "malformed frame")
+			v.skip = 1 << 62 // nothing after it makes sense
+		case !hd.OpCode.IsControl():
+			if hd.Length > viewerReadLimit {
+				v.requestClose(websocket.StatusMessageTooBig, "viewers send no messages")
+			} else {
+				v.requestClose(websocket.StatusPolicyViolation, "viewers send no messages")
 			}
-			return
-		case hd.OpCode.IsControl():
-			if hd.OpCode == ws.OpPong {
-				v.mu.Lock()
-				v.awaitPong = false
-				v.mu.Unlock()
-			}
-			if ctl.Handle(hd) != nil {
-				return
-			}
-		case hd.Length > viewerReadLimit:
-			// Not read to its end: a little is drained so the close frame
-			// is not lost to a reset.
-			v.close(websocket.StatusMessageTooBig, "viewers send no messages")
-			_, _ = io.CopyN(io.Discard, v.src, min(hd.Length, 64<<10))
+			v.skip = hd.Length
+		case int64(len(b)-hlen) < hd.Length: // a control frame's payload is still on its way
+			v.keep(b)
 			return
 		default:
-			v.close(websocket.StatusPolicyViolation, "viewers send no messages")
-			if _, err := io.CopyN(io.Discard, v.src, hd.Length); err != nil {
-				return
-			}
+			p := b[hlen : hlen+int(hd.Length)]
+			ws.Cipher(p, hd.Mask, 0)
+			v.control(hd.OpCode, p)
+		}
+		if v.skip == 0 {
+			b = b[hlen+int(hd.Length):]
+		} else {
+			b = b[hlen:]
 		}
 	}
 }
 
-// controlWriter writes the reader's pongs between the flusher's frames.
-type controlWriter struct{ v *wsViewer }
-
-func (c controlWriter) Write(p []byte) (int, error) {
-	c.v.mu.Lock()
-	defer c.v.mu.Unlock()
-	if c.v.closeSent || c.v.finished {
-		return len(p), nil
-	}
-	_ = c.v.conn.SetWriteDeadline(time.Now().Add(c.v.h.opts.WriteTimeout))
-	return c.v.conn.Write(p)
-}
-
-func (v *wsViewer) closing() bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.closeSent || v.finished
-}
-
-// close sends the close frame (once) and gives the client closeWait to
-// answer it; the reader ends the viewer when it does.
-func (v *wsViewer) close(code websocket.StatusCode, reason string) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.closeSent || v.finished {
+// keep holds the start of a frame until the rest arrives (at most a
+// header and a control frame's payload).
+func (v *wsViewer) keep(b []byte) {
+	if len(b) > ws.MaxHeaderSize+125 {
+		v.finish()
 		return
 	}
+	v.partial = append([]byte(nil), b...)
+}
+
+// control handles a ping, pong or close from the client.
+func (v *wsViewer) control(op ws.OpCode, p []byte) {
+	v.req.Lock()
+	switch op {
+	case ws.OpPing:
+		v.pong = append(make([]byte, 0, len(p)), p...)
+	case ws.OpPong:
+		v.awaitPong = false
+	case ws.OpClose:
+		v.mu.Lock()
+		sent := v.closeSent
+		v.mu.Unlock()
+		if sent { // the answer to ours: done
+			v.req.Unlock()
+			v.finish()
+			return
+		}
+		code, reason := ws.ParseCloseFrameData(p)
+		switch {
+		case ws.CheckCloseFrameData(code, reason) != nil:
+			code = ws.StatusProtocolError
+		case code.Empty():
+			code = ws.StatusNoStatusRcvd
+		}
+		v.closeDue, v.closeCode, v.closeWhy = true, websocket.StatusCode(code), ""
+	}
+	v.req.Unlock()
+	v.wake()
+}
+
+// requestClose asks for the close frame (the first request wins).
+func (v *wsViewer) requestClose(code websocket.StatusCode, reason string) {
+	v.req.Lock()
+	if !v.closeDue {
+		v.closeDue, v.closeCode, v.closeWhy = true, code, reason
+	}
+	v.req.Unlock()
+	v.wake()
+}
+
+// ctxEnded closes the socket when its context ends: 1001 at shutdown,
+// 4001 when its credentials are revoked.
+func (v *wsViewer) ctxEnded() {
+	if code, reason, ok := endCode(v.ctx); ok {
+		v.requestClose(code, reason)
+		return
+	}
+	v.finish()
+}
+
+// heartbeat asks for a ping every Heartbeat; a viewer that has not
+// answered the previous one is gone.
+func (v *wsViewer) heartbeat() {
+	v.req.Lock()
+	gone := v.awaitPong
+	v.pingDue = true
+	v.req.Unlock()
+	if gone {
+		v.finish()
+		return
+	}
+	v.timers.Lock()
+	if !v.finished.Load() {
+		v.beat.Reset(v.h.opts.Heartbeat)
+	}
+	v.timers.Unlock()
+	v.wake()
+}
+
+// fail ends the viewer after a failed write (v.mu is held: the end runs
+// on its own).
+func (v *wsViewer) fail() {
+	v.finished.Store(true)
+	go v.finish()
+}
+
+// finish ends the viewer, once: the socket, the feed, the bookkeeping.
+func (v *wsViewer) finish() {
+	v.once.Do(func() {
+		v.finished.Store(true)
+		if v.poll != nil {
+			v.poll.forget(v)
+		}
+		v.conn.Close()
+		v.timers.Lock()
+		v.beat.Stop()
+		if v.linger != nil {
+			v.linger.Stop()
+		}
+		v.timers.Unlock()
+		v.feed.Close()
+		v.end()
+	})
+}
+
+// flush writes what waits: the close frame when one is due (and nothing
+// after it), an answer to a ping, the feed's frames, a heartbeat ping,
+// and the close when the feed has ended. It reports false when a write
+// outlasted fastWrite and went on in a goroutine of its own.
+func (v *wsViewer) flush(w *flushWorker) bool {
+	w.frames = v.feed.Take(w.frames[:0])
+	v.req.Lock()
+	pong, closeDue, code, why, ping := v.pong, v.closeDue, v.closeCode, v.closeWhy, v.pingDue
+	v.pong, v.pingDue = nil, false
+	if ping {
+		v.awaitPong = true
+	}
+	v.req.Unlock()
+	v.mu.Lock()
+	if v.closeSent || v.finished.Load() {
+		v.mu.Unlock()
+		return true
+	}
+	if closeDue {
+		v.sendClose(code, why)
+		v.mu.Unlock()
+		return true
+	}
+	if pong != nil {
+		w.out = appendFrame(w.out[:0], ws.OpPong, pong)
+		if !v.write(w.out, v.last, nil) {
+			return false // v.mu goes with the write
+		}
+	}
+	for i, fr := range w.frames {
+		w.out = appendFrame(w.out[:0], ws.OpText, fr.JSON)
+		if !v.write(w.out, fr.Seq, w.frames[i+1:]) {
+			return false
+		}
+		if v.finished.Load() {
+			break
+		}
+	}
+	if ping && !v.finished.Load() {
+		w.out = appendFrame(w.out[:0], ws.OpPing, nil)
+		if !v.write(w.out, v.last, nil) {
+			return false
+		}
+	}
+	if len(w.frames) == 0 && !v.finished.Load() {
+		if err := v.feed.Err(); err != nil {
+			code, reason := feedEnd(err, v.last)
+			if c2, r2, ok := endCode(v.ctx); ok {
+				code, reason = c2, r2
+			}
+			v.sendClose(code, reason)
+		}
+	}
+	v.mu.Unlock()
+	return true
+}
+
+// sendClose writes the close frame (v.mu held) and gives the client
+// closeWait to answer it.
+func (v *wsViewer) sendClose(code websocket.StatusCode, reason string) {
 	v.closeSent = true
 	var body []byte
 	if code != websocket.StatusNoStatusRcvd {
@@ -189,96 +349,21 @@ func (v *wsViewer) close(code websocket.StatusCode, reason string) {
 	}
 	_ = v.conn.SetWriteDeadline(time.Now().Add(v.h.opts.WriteTimeout))
 	if _, err := v.conn.Write(appendFrame(nil, ws.OpClose, body)); err != nil {
-		v.conn.Close()
+		v.fail()
 		return
 	}
-	_ = v.conn.SetReadDeadline(time.Now().Add(closeWait))
-}
-
-// ctxEnded closes the socket when its context ends: 1001 at shutdown,
-// 4001 when its credentials are revoked.
-func (v *wsViewer) ctxEnded() {
-	if code, reason, ok := endCode(v.ctx); ok {
-		v.close(code, reason)
-		return
+	v.timers.Lock()
+	if !v.finished.Load() {
+		v.linger = time.AfterFunc(closeWait, v.finish)
 	}
-	v.conn.Close()
-}
-
-// heartbeat pings the viewer every Heartbeat through the flusher; one
-// that has not answered the previous ping is gone.
-func (v *wsViewer) heartbeat() {
-	v.mu.Lock()
-	if v.finished || v.closeSent {
-		v.mu.Unlock()
-		return
-	}
-	if v.awaitPong {
-		v.mu.Unlock()
-		v.conn.Close()
-		return
-	}
-	v.pingDue = true
-	v.beat.Reset(v.h.opts.Heartbeat)
-	v.mu.Unlock()
-	v.h.flush.schedule(v)
-}
-
-// finish ends the viewer once the reader has.
-func (v *wsViewer) finish() {
-	v.conn.Close() // unblocks a write in progress
-	v.mu.Lock()
-	v.finished = true
-	v.beat.Stop()
-	v.mu.Unlock()
-	v.feed.Close()
-	v.end()
-}
-
-// flush writes the waiting frames, a ping when one is due, and the close
-// when the feed has ended. It reports false when a write outlasted
-// fastWrite and went on in a goroutine of its own.
-func (v *wsViewer) flush(w *flushWorker) bool {
-	w.frames = v.feed.Take(w.frames[:0])
-	v.mu.Lock()
-	if v.closeSent || v.finished {
-		v.mu.Unlock()
-		return true
-	}
-	for i, fr := range w.frames {
-		w.out = appendFrame(w.out[:0], ws.OpText, fr.JSON)
-		if !v.write(w.out, fr.Seq, w.frames[i+1:]) {
-			return false // v.mu goes with the write
-		}
-		if v.finished {
-			v.mu.Unlock()
-			return true
-		}
-	}
-	if v.pingDue {
-		v.pingDue, v.awaitPong = false, true
-		w.out = appendFrame(w.out[:0], ws.OpPing, nil)
-		if !v.write(w.out, v.last, nil) {
-			return false
-		}
-	}
-	ended := len(w.frames) == 0 && v.feed.Err() != nil
-	v.mu.Unlock()
-	if ended {
-		code, reason := feedEnd(v.feed.Err(), v.last)
-		if c2, r2, ok := endCode(v.ctx); ok {
-			code, reason = c2, r2
-		}
-		v.close(code, reason)
-	}
-	return true
+	v.timers.Unlock()
 }
 
 // write writes one frame (for Seq seq) with v.mu held, giving the socket
 // fastWrite. Past it, the rest of the frame and then more go on in a
 // goroutine of the viewer's own, which has WriteTimeout, unlocks v.mu and
 // tells the flusher; write then reports false. A failed write ends the
-// viewer (finished).
+// viewer.
 func (v *wsViewer) write(frame []byte, seq uint64, more []live.Frame) bool {
 	start := time.Now()
 	_ = v.conn.SetWriteDeadline(start.Add(min(fastWrite, v.h.opts.WriteTimeout)))
@@ -288,7 +373,7 @@ func (v *wsViewer) write(frame []byte, seq uint64, more []live.Frame) bool {
 		return true
 	}
 	if !errors.Is(err, os.ErrDeadlineExceeded) || fastWrite >= v.h.opts.WriteTimeout {
-		v.fellBehind()
+		v.fail()
 		return true
 	}
 	rest := append([]byte(nil), frame[n:]...)
@@ -298,13 +383,16 @@ func (v *wsViewer) write(frame []byte, seq uint64, more []live.Frame) bool {
 }
 
 // slowWrite finishes a write that outlasted fastWrite, then the frames
-// that were waiting behind it, each within WriteTimeout.
+// that were waiting behind it, each within WriteTimeout. A viewer that
+// cannot take them fell behind: it is cut (mid-frame no close frame can
+// follow) and reconnects with after=; when the feed's own bound ends it
+// first, the close says so (4008).
 func (v *wsViewer) slowWrite(rest []byte, seq uint64, more []live.Frame, deadline time.Time) {
 	defer v.h.flush.done(v)
 	defer v.mu.Unlock()
 	_ = v.conn.SetWriteDeadline(deadline)
 	if _, err := v.conn.Write(rest); err != nil {
-		v.fellBehind()
+		v.fail()
 		return
 	}
 	v.last = seq
@@ -313,19 +401,11 @@ func (v *wsViewer) slowWrite(rest []byte, seq uint64, more []live.Frame, deadlin
 		out = appendFrame(out[:0], ws.OpText, fr.JSON)
 		_ = v.conn.SetWriteDeadline(time.Now().Add(v.h.opts.WriteTimeout))
 		if _, err := v.conn.Write(out); err != nil {
-			v.fellBehind()
+			v.fail()
 			return
 		}
 		v.last = fr.Seq
 	}
-}
-
-// fellBehind ends a viewer whose write failed mid-frame, when no close
-// frame can follow: it reconnects with after= (the 4008 close says so
-// when the feed's own bound ends it first). v.mu is held.
-func (v *wsViewer) fellBehind() {
-	v.finished = true
-	v.conn.Close()
 }
 
 // appendFrame appends one unmasked final frame (server to client).
