@@ -43,6 +43,7 @@ type flusher struct {
 type flushWorker struct {
 	frames []live.Frame
 	out    []byte
+	ends   []frameEnd
 }
 
 func newFlusher(workers int) *flusher {

@@ -305,26 +305,22 @@ func (v *wsViewer) flush(w *flushWorker) bool {
 		v.mu.Unlock()
 		return true
 	}
+	// Everything in one write: a viewer that is behind catches up in one
+	// system call, not one per event.
+	w.out, w.ends = w.out[:0], w.ends[:0]
 	if pong != nil {
-		w.out = appendFrame(w.out[:0], ws.OpPong, pong)
-		if !v.write(w.out, v.last, nil) {
-			return false // v.mu goes with the write
-		}
+		w.out = appendFrame(w.out, ws.OpPong, pong)
+		w.ends = append(w.ends, frameEnd{len(w.out), v.last})
 	}
-	for i, fr := range w.frames {
-		w.out = appendFrame(w.out[:0], ws.OpText, fr.JSON)
-		if !v.write(w.out, fr.Seq, w.frames[i+1:]) {
-			return false
-		}
-		if v.finished.Load() {
-			break
-		}
+	for _, fr := range w.frames {
+		w.out = appendFrame(w.out, ws.OpText, fr.JSON)
+		w.ends = append(w.ends, frameEnd{len(w.out), fr.Seq})
 	}
-	if ping && !v.finished.Load() {
-		w.out = appendFrame(w.out[:0], ws.OpPing, nil)
-		if !v.write(w.out, v.last, nil) {
-			return false
-		}
+	if ping {
+		w.out = appendFrame(w.out, ws.OpPing, nil)
+	}
+	if len(w.out) > 0 && !v.write(w) {
+		return false // v.mu goes with the write
 	}
 	if len(w.frames) == 0 && !v.finished.Load() {
 		if err := v.feed.Err(); err != nil {
@@ -359,35 +355,46 @@ func (v *wsViewer) sendClose(code websocket.StatusCode, reason string) {
 	v.timers.Unlock()
 }
 
-// write writes one frame (for Seq seq) with v.mu held, giving the socket
-// fastWrite. Past it, the rest of the frame and then more go on in a
-// goroutine of the viewer's own, which has WriteTimeout, unlocks v.mu and
-// tells the flusher; write then reports false. A failed write ends the
-// viewer.
-func (v *wsViewer) write(frame []byte, seq uint64, more []live.Frame) bool {
+// frameEnd is where a frame ends in a flush's bytes and the Seq it
+// carries.
+type frameEnd struct {
+	end int
+	seq uint64
+}
+
+// write writes w.out with v.mu held, giving the socket fastWrite. Past
+// it, the rest goes on in a goroutine of the viewer's own, which has the
+// rest of WriteTimeout, unlocks v.mu and tells the flusher; write then
+// reports false. A failed write ends the viewer.
+func (v *wsViewer) write(w *flushWorker) bool {
 	start := time.Now()
 	_ = v.conn.SetWriteDeadline(start.Add(min(fastWrite, v.h.opts.WriteTimeout)))
-	n, err := v.conn.Write(frame)
+	n, err := v.conn.Write(w.out)
+	for _, e := range w.ends {
+		if e.end <= n {
+			v.last = e.seq
+		}
+	}
 	if err == nil {
-		v.last = seq
 		return true
 	}
 	if !errors.Is(err, os.ErrDeadlineExceeded) || fastWrite >= v.h.opts.WriteTimeout {
 		v.fail()
 		return true
 	}
-	rest := append([]byte(nil), frame[n:]...)
-	more = append([]live.Frame(nil), more...)
-	go v.slowWrite(rest, seq, more, start.Add(v.h.opts.WriteTimeout))
+	last := v.last
+	if len(w.ends) > 0 {
+		last = w.ends[len(w.ends)-1].seq
+	}
+	go v.slowWrite(append([]byte(nil), w.out[n:]...), last, start.Add(v.h.opts.WriteTimeout))
 	return false
 }
 
-// slowWrite finishes a write that outlasted fastWrite, then the frames
-// that were waiting behind it, each within WriteTimeout. A viewer that
-// cannot take them fell behind: it is cut (mid-frame no close frame can
-// follow) and reconnects with after=; when the feed's own bound ends it
-// first, the close says so (4008).
-func (v *wsViewer) slowWrite(rest []byte, seq uint64, more []live.Frame, deadline time.Time) {
+// slowWrite finishes a write that outlasted fastWrite, by the deadline.
+// A viewer that cannot take it fell behind: it is cut (mid-frame no
+// close frame can follow) and reconnects with after=; when the feed's own
+// bound ends it first, the close says so (4008).
+func (v *wsViewer) slowWrite(rest []byte, last uint64, deadline time.Time) {
 	defer v.h.flush.done(v)
 	defer v.mu.Unlock()
 	_ = v.conn.SetWriteDeadline(deadline)
@@ -395,17 +402,7 @@ func (v *wsViewer) slowWrite(rest []byte, seq uint64, more []live.Frame, deadlin
 		v.fail()
 		return
 	}
-	v.last = seq
-	var out []byte
-	for _, fr := range more {
-		out = appendFrame(out[:0], ws.OpText, fr.JSON)
-		_ = v.conn.SetWriteDeadline(time.Now().Add(v.h.opts.WriteTimeout))
-		if _, err := v.conn.Write(out); err != nil {
-			v.fail()
-			return
-		}
-		v.last = fr.Seq
-	}
+	v.last = last
 }
 
 // appendFrame appends one unmasked final frame (server to client).
