@@ -14,6 +14,7 @@
 #   scripts/bench-live.sh                        # latency, 10,000 and 50,000 viewers
 #   VIEWERS="2000" scripts/bench-live.sh         # one smaller fan-out
 #   ONLY=latency|fanout scripts/bench-live.sh
+#   IZWI_BIN=/path/to/izwi scripts/bench-live.sh  # another build (before/after)
 #
 # The viewer caps ([viewers] max_feeds, max_per_ip, max_per_session) are
 # raised for the run to the largest VIEWERS (the defaults, 20000 / 16 /
@@ -41,7 +42,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building izwi and izwi-loadgen..." >&2
-go build ${BENCH_OVERLAY:+-overlay "$BENCH_OVERLAY"} -o "$tmp/izwi" ./cmd/izwi
+if [ -n "${IZWI_BIN:-}" ]; then cp "$IZWI_BIN" "$tmp/izwi"; else go build ${BENCH_OVERLAY:+-overlay "$BENCH_OVERLAY"} -o "$tmp/izwi" ./cmd/izwi; fi
 go build -o "$tmp/izwi-loadgen" ./cmd/izwi-loadgen
 
 # A fresh data dir; engines: PocketSphinx + Silero only (starts fast).

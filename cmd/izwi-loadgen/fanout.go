@@ -29,6 +29,22 @@ func rssKiB(pid int) (int64, error) {
 	return 0, errors.New("no VmRSS")
 }
 
+// cpuSeconds is a process's user + system CPU time so far, from /proc.
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command (which may hold spaces) start after ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100, nil // clock ticks (USER_HZ 100 on Linux)
+}
+
 func runFanout(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("fanout", flag.ExitOnError)
 	url := fs.String("url", "", "server URL")
@@ -118,10 +134,12 @@ func runFanout(ctx context.Context, args []string) error {
 			cut[i] = ends[i] == 0 && !closing.Load()
 		}()
 	}
+	cpu0, _ := cpuSeconds(*pid)
 	if _, err := c.streamRealTime(ctx, id, samples, 3*time.Second); err != nil {
 		return err
 	}
 	time.Sleep(3 * time.Second)
+	cpu1, _ := cpuSeconds(*pid)
 	c.stopSession(ctx, id)
 	time.Sleep(2 * time.Second) // the "stopped" state event reaches everyone
 	closing.Store(true)
@@ -157,6 +175,7 @@ func runFanout(ctx context.Context, args []string) error {
 	fmt.Printf("live_fanout_delivery_p50 %.1f ms\nlive_fanout_delivery_p99 %.1f ms\nlive_fanout_delivery_max %.1f ms\n",
 		pct(all, 50), pct(all, 99), pct(all, 100))
 	if *pid > 0 && open > 0 {
+		fmt.Printf("live_fanout_server_cpu_per_delivery %.2f µs\n", (cpu1-cpu0)*1e6/float64(len(all)))
 		fmt.Printf("live_fanout_server_rss_before %d KiB\nlive_fanout_server_rss_after %d KiB\nlive_fanout_rss_per_viewer %.1f KiB\n",
 			before, after, float64(after-before)/float64(open))
 	}
