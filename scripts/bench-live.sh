@@ -52,11 +52,18 @@ vad_dir=$(dirname "$(find "$MODELS" -name 'silero_vad*.onnx' | head -1)")
 "$tmp/izwi" models import "$vad_dir" silero-vad-v5 >/dev/null
 key=$("$tmp/izwi" keys create --name bench --scopes live.write,live.read 2>/dev/null)
 
-# The caps and descriptors the largest fan-out needs.
+# The caps and descriptors the largest fan-out needs: each process holds
+# one descriptor per viewer. Raising the hard limit needs root with
+# CAP_SYS_RESOURCE (or LimitNOFILE= in a systemd unit, `nofile` in
+# /etc/security/limits.conf); without it, fan-outs past the hard limit are
+# reported as not run.
 most=0
 for n in $VIEWERS; do [ "$n" -gt "$most" ] && most=$n; done
 fds=$((most + 4096))
-if [ "$(ulimit -Hn)" != unlimited ] && [ "$(ulimit -Hn)" -lt "$fds" ]; then ulimit -Hn "$fds"; fi
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$fds" ]; then
+  ulimit -Hn "$fds" 2>/dev/null || fds=$hard
+fi
 ulimit -n "$fds"
 export IZWI_VIEWERS_MAX_FEEDS=$most IZWI_VIEWERS_MAX_PER_IP=$most IZWI_VIEWERS_MAX_PER_SESSION=$most
 # Server on core 0, load generator on core 1 (when there are two).
@@ -83,6 +90,10 @@ fi
 if [ -z "$ONLY" ] || [ "$ONLY" = fanout ]; then
   wav=$(find "$TD" -name '1089-134686-0000.wav' | head -1)
   for n in $VIEWERS; do
+    if [ "$((n + 1024))" -gt "$fds" ]; then
+      echo "## fan-out ($n viewer WebSockets): not run: needs ulimit -n of at least $((n + 1024)) in both processes; the hard limit here is $(ulimit -Hn) and cannot be raised (needs CAP_SYS_RESOURCE)"
+      continue
+    fi
     echo "## fan-out ($n viewer WebSockets, one session, load generator in its own process: ${pin_loadgen:-unpinned})"
     echo "\$ $pin_loadgen izwi-loadgen fanout -url $url -key \$KEY -viewers $n -pid $server_pid $wav"
     $pin_loadgen "$tmp/izwi-loadgen" fanout -url "$url" -key "$key" -viewers "$n" -pid "$server_pid" "$wav"
