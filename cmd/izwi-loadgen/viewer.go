@@ -101,4 +101,3 @@ func publishTime(p []byte) (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339Nano, string(rest[:j]))
 	return t, err == nil
 }
-
