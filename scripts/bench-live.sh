@@ -9,11 +9,13 @@
 #      one session of one node, opened by a load generator in a separate
 #      process pinned to its own core (taskset -c 1; the server on core 0):
 #      publish → delivery time (p50, p99), viewers dropped for falling
-#      behind, and server RSS per viewer.
+#      behind, and server RSS per viewer;
+#   3. streams: recognition throughput (real-time streams sustained) through
+#      a real izwi serve against PocketSphinx driven directly, and the ratio.
 #
 #   scripts/bench-live.sh                        # latency, 10,000 and 50,000 viewers
 #   VIEWERS="2000" scripts/bench-live.sh         # one smaller fan-out
-#   ONLY=latency|fanout scripts/bench-live.sh
+#   ONLY=latency|fanout|streams scripts/bench-live.sh
 #   IZWI_BIN=/path/to/izwi scripts/bench-live.sh  # another build (before/after)
 #
 # The viewer caps ([viewers] max_feeds, max_per_ip, max_per_session) are
@@ -69,16 +71,21 @@ export IZWI_VIEWERS_MAX_FEEDS=$most IZWI_VIEWERS_MAX_PER_IP=$most IZWI_VIEWERS_M
 # Server on core 0, load generator on core 1 (when there are two).
 pin_server="" pin_loadgen=""
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then pin_server="taskset -c 0" pin_loadgen="taskset -c 1"; fi
-$pin_server "$tmp/izwi" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$tmp/serve.log" &
-server_pid=$!
-url=""
-for _ in $(seq 600); do
-  url=$(sed -n 's/.*"msg":"listening".*"url":"\([^"]*\)".*/\1/p' "$tmp/serve.log" | head -1)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/serve.log" >&2; exit 1; }
-  sleep 0.2
-done
-[ -n "$url" ] || { echo "bench-live: izwi serve did not start" >&2; cat "$tmp/serve.log" >&2; exit 1; }
+# start_server [pin...]: izwi serve on a loopback port; sets url, server_pid.
+start_server() {
+  "$@" "$tmp/izwi" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$tmp/serve.log" &
+  server_pid=$!
+  url=""
+  for _ in $(seq 600); do
+    url=$(sed -n 's/.*"msg":"listening".*"url":"\([^"]*\)".*/\1/p' "$tmp/serve.log" | head -1)
+    [ -n "$url" ] && return 0
+    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/serve.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "bench-live: izwi serve did not start" >&2; cat "$tmp/serve.log" >&2; exit 1
+}
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+start_server $pin_server
 echo "# izwi live bench $(date -u +%FT%TZ) on $(nproc) cores; server $url (pid $server_pid)"
 
 mapfile -t WAVS < <(find "$TD" -name '*.wav' | sort)
@@ -98,4 +105,26 @@ if [ -z "$ONLY" ] || [ "$ONLY" = fanout ]; then
     echo "\$ $pin_loadgen izwi-loadgen fanout -url $url -key \$KEY -viewers $n -pid $server_pid $wav"
     $pin_loadgen "$tmp/izwi-loadgen" fanout -url "$url" -key "$key" -viewers "$n" -pid "$server_pid" "$wav"
   done
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = streams ]; then
+  # Throughput, side by side: PocketSphinx driven directly (N streams in a
+  # tight loop, BenchmarkConcurrentStreams) and N sessions through a real
+  # izwi serve (ingest WebSocket → pipeline → viewer WebSocket), N = the
+  # cores, the server unpinned like the direct run; audio may queue for
+  # the run (live.queue_audio 5m) so none is dropped, and no VAD, so the
+  # server decodes every second of audio as the direct run does. (The
+  # test binary runs its benchmarks twice, the second time for the
+  # PostgreSQL store pass; the first figure is taken.)
+  wav=$(find "$TD" -name '2412-153948-0000.wav' | head -1)
+  n=$(nproc)
+  echo "## streams: the engine directly vs through the server ($n at once, $(basename "$wav"))"
+  echo "\$ go test ./internal/live/ -run '^\$' -bench 'ConcurrentStreams\$' -benchtime=3x"
+  direct=$(go test ./internal/live/ -run '^$' -bench 'ConcurrentStreams$' -benchtime=3x -timeout 20m | tee /dev/stderr |
+    awk '/^BenchmarkConcurrentStreams/ && !d { for (i = 2; i <= NF; i++) if ($i == "streams-direct") d = $(i-1) } END { print d }')
+  stop_server
+  IZWI_LIVE_QUEUE_AUDIO=5m IZWI_VAD_ENGINE=off start_server
+  echo "\$ izwi-loadgen streams -url $url -key \$KEY -n $n $wav"
+  server=$("$tmp/izwi-loadgen" streams -url "$url" -key "$key" -n "$n" "$wav" | tee /dev/stderr | awk '$1 == "live_streams_server" { print $2 }')
+  echo "live_streams_direct $direct streams"
+  awk -v s="$server" -v d="$direct" 'BEGIN { if (d > 0) printf "live_streams_ratio %.2f\n", s / d }'
 fi
