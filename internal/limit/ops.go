@@ -336,6 +336,11 @@ func (l *Limiter) refused(e *Error) *Error {
 	return e
 }
 
+// AudioQuotaExceeded is the refusal of audio beyond the daily allowance,
+// retryable at the next UTC midnight: what an upload bounded by AudioLeft
+// gets when it turns out longer than what was left.
+func AudioQuotaExceeded(now time.Time) *Error { return quotaError("audio_minutes_per_day", now) }
+
 func quotaError(limit string, now time.Time) *Error {
 	return &Error{Code: CodeQuotaExceeded, Limit: limit, RetryAfter: nextUTCMidnight(now).Sub(now)}
 }

@@ -2,6 +2,7 @@ package listen
 
 import (
 	"bufio"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -81,7 +83,12 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.New()
 	body := io.TeeReader(http.MaxBytesReader(w, r.Body, h.opts.MaxFileBytes), sum)
-	clip, code, msg := h.decode(r, body, ct)
+	lim, byQuota := h.fileLimits(r.Context(), pr, hasPrincipal)
+	clip, code, msg := h.decode(r, body, ct, lim)
+	if code == apierr.CodePayloadTooLarge && byQuota {
+		writeLimit(w, r, limit.AudioQuotaExceeded(time.Now()))
+		return
+	}
 	if code != "" {
 		writeError(w, r, code, msg)
 		return
@@ -124,8 +131,7 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // by its first bytes. A claimed
 // audio Content-Type that the bytes contradict is 415. A body over
 // MaxFileBytes is 413.
-func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string) (audio.Clip, apierr.Code, string) {
-	lim := audio.UploadLimits(h.opts.MaxFileBytes, h.opts.MaxFileAudio)
+func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string, lim audio.Limits) (audio.Clip, apierr.Code, string) {
 	q := r.URL.Query()
 	if enc := strings.ToLower(q.Get("encoding")); enc != "" {
 		f, err := parseFormat(q)
@@ -166,6 +172,22 @@ func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string) (audio.
 		return audio.Clip{}, code, msg
 	}
 	return clip, errCode(err), errMsg(err)
+}
+
+// fileLimits bound what a file may decode to: the upload limits, and the
+// caller's audio left today when that is less (byQuota), so a file the
+// quota would refuse is not decoded whole first.
+func (h *fileHandler) fileLimits(ctx context.Context, p auth.Principal, hasPrincipal bool) (audio.Limits, bool) {
+	lim := audio.UploadLimits(h.opts.MaxFileBytes, h.opts.MaxFileAudio)
+	al, ok := h.opts.Charger.(AudioAllowance)
+	if !hasPrincipal || !ok {
+		return lim, false
+	}
+	left, limited, err := al.AudioLeft(ctx, p)
+	if err != nil || !limited {
+		return lim, false
+	}
+	return lim.CapDuration(left)
 }
 
 // bodyError answers a body that could not be read: over the limit (413)

@@ -103,10 +103,7 @@ func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task strin
 	req.File = nil // the encoded bytes are no longer needed
 	if err != nil {
 		if byQuota && errors.Is(err, audio.ErrTooLarge) {
-			now := time.Now().UTC()
-			err = &limit.Error{Code: limit.CodeQuotaExceeded, Limit: "audio_minutes_per_day",
-				RetryAfter: now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now)}
-			h.fail(w, r, err)
+			h.fail(w, r, limit.AudioQuotaExceeded(time.Now()))
 			return
 		}
 		h.fail(w, r, decodeError(err))
@@ -166,11 +163,10 @@ func (h *Handlers) uploadLimits(ctx context.Context, p auth.Principal, hasPrinci
 		return lim, false
 	}
 	left, limited, err := al.AudioLeft(ctx, p)
-	if err != nil || !limited || left >= h.o.MaxDuration {
+	if err != nil || !limited {
 		return lim, false
 	}
-	lim.MaxDuration = max(left, time.Millisecond) // the samples bound stays the upload's
-	return lim, true
+	return lim.CapDuration(left)
 }
 
 // pickTranscriber resolves the model a client named. OpenAI's names
