@@ -2,7 +2,6 @@ package listen
 
 import (
 	"bufio"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -83,7 +82,10 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.New()
 	body := io.TeeReader(http.MaxBytesReader(w, r.Body, h.opts.MaxFileBytes), sum)
-	lim, byQuota := h.fileLimits(r.Context(), pr, hasPrincipal)
+	lim, byQuota := audio.UploadLimits(h.opts.MaxFileBytes, h.opts.MaxFileAudio), false
+	if al, _ := h.opts.Charger.(limit.AudioAllowance); hasPrincipal {
+		lim, byQuota = limit.CapUpload(r.Context(), al, pr, lim)
+	}
 	clip, code, msg := h.decode(r, body, ct, lim)
 	if code == apierr.CodePayloadTooLarge && byQuota {
 		writeLimit(w, r, limit.AudioQuotaExceeded(time.Now()))
@@ -172,22 +174,6 @@ func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string, lim aud
 		return audio.Clip{}, code, msg
 	}
 	return clip, errCode(err), errMsg(err)
-}
-
-// fileLimits bound what a file may decode to: the upload limits, and the
-// caller's audio left today when that is less (byQuota), so a file the
-// quota would refuse is not decoded whole first.
-func (h *fileHandler) fileLimits(ctx context.Context, p auth.Principal, hasPrincipal bool) (audio.Limits, bool) {
-	lim := audio.UploadLimits(h.opts.MaxFileBytes, h.opts.MaxFileAudio)
-	al, ok := h.opts.Charger.(AudioAllowance)
-	if !hasPrincipal || !ok {
-		return lim, false
-	}
-	left, limited, err := al.AudioLeft(ctx, p)
-	if err != nil || !limited {
-		return lim, false
-	}
-	return lim.CapDuration(left)
 }
 
 // bodyError answers a body that could not be read: over the limit (413)

@@ -44,15 +44,6 @@ type AudioCharger interface {
 	ChargeAudio(ctx context.Context, p auth.Principal, d time.Duration) error
 }
 
-// AudioAllowance is an AudioCharger that can say how much audio a
-// principal may still charge today (limit.Limiter implements it): a file's
-// decoding is then bounded by it, not only by MaxFileAudio.
-//
-// Contract: limited is false when no daily audio limit applies.
-type AudioAllowance interface {
-	AudioLeft(ctx context.Context, p auth.Principal) (left time.Duration, limited bool, err error)
-}
-
 // SessionHolder holds one of the principal's concurrent-session slots for
 // the life of a request (limit.Limiter.HoldSession).
 type SessionHolder interface {
