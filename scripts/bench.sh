@@ -18,6 +18,8 @@ anchors() {
     -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
     -e 's/([0-9.]+ MiB-anon\/decoder)/\1 [≤ 10 per extra stream]/' \
     -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/' \
+    -e 's/([0-9.]+ start→ready-s)/\1 [≤ 1]/' \
+    -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/' \
     -e 's/(live_fanout_rss_per_viewer [0-9.]+ KiB)/\1 [≤ 20]/' \
     -e 's/(live_fanout_delivery_p99 [0-9.]+ ms)/\1 [≤ 250]/' \
     -e 's/(live_streams_ratio [0-9.]+)/\1 [≥ 0.95]/'
@@ -35,6 +37,9 @@ anchors() {
   echo "## Live captions: latency, streams vs the engine direct, in-process fan-out (issue 14 anchors in [ ])"
   go test ./internal/live/ -run '^$' -bench 'Latency|ConcurrentStreams' -benchtime=3x -timeout 20m | anchors
   go test ./internal/live/ -run '^$' -bench Fanout -benchtime=100x -timeout 20m | anchors
+  echo
+  echo "## izwi serve with the default engines: start to ready, idle memory"
+  go test ./cmd/izwi/ -run '^$' -bench StartToReady -benchtime=3x -timeout 20m | anchors
   echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
