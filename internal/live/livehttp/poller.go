@@ -8,6 +8,7 @@ package livehttp
 
 import (
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"syscall"
@@ -149,10 +150,12 @@ func (v *wsViewer) readReady(buf []byte) {
 	}
 }
 
-// readLoop is the reader goroutine of a socket the poller cannot watch.
-func (v *wsViewer) readLoop(buf []byte) {
+// readLoop is the reader goroutine of a socket the poller cannot watch
+// (src is the connection, or the upgrade's reader holding what the client
+// sent early).
+func (v *wsViewer) readLoop(src io.Reader, buf []byte) {
 	for {
-		n, err := v.conn.Read(buf)
+		n, err := src.Read(buf)
 		if n > 0 {
 			v.received(buf[:n])
 		}

@@ -104,16 +104,17 @@ func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *htt
 		ff = newFrameAdapter(feed)
 	}
 	v := &wsViewer{h: h, ctx: ctx, conn: conn, feed: ff, fd: -1, last: after, end: holdConn(ctx)}
+	// The poller or the reader goroutine may end the viewer from here on.
+	if n := rw.Reader.Buffered(); n > 0 { // the client spoke first: read in order
+		go v.readLoop(rw.Reader, make([]byte, 512))
+	} else if !h.poll.watch(v) {
+		go v.readLoop(conn, make([]byte, 512))
+	}
 	v.timers.Lock()
-	v.beat = time.AfterFunc(h.opts.Heartbeat, v.heartbeat)
+	if !v.finished.Load() {
+		v.beat = time.AfterFunc(h.opts.Heartbeat, v.heartbeat)
+	}
 	v.timers.Unlock()
-	if n := rw.Reader.Buffered(); n > 0 { // the client spoke first
-		b, _ := rw.Reader.Peek(n)
-		v.received(b)
-	}
-	if !h.poll.watch(v) {
-		go v.readLoop(make([]byte, 512))
-	}
 	context.AfterFunc(ctx, v.ctxEnded)
 	ff.Frames(ctx, v.wake)
 }
@@ -265,7 +266,9 @@ func (v *wsViewer) finish() {
 		}
 		v.conn.Close()
 		v.timers.Lock()
-		v.beat.Stop()
+		if v.beat != nil {
+			v.beat.Stop()
+		}
 		if v.linger != nil {
 			v.linger.Stop()
 		}

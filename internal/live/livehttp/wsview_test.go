@@ -103,7 +103,6 @@ func FuzzViewerFrames(f *testing.F) {
 			}
 		}()
 		v := &wsViewer{h: h, ctx: context.Background(), conn: srv, feed: newFrameAdapter(&stubFeed{}), fd: -1, end: func() {}}
-		v.beat = time.AfterFunc(time.Hour, func() {})
 		for len(b) > 0 { // in two reads, as a socket may deliver it
 			n := min(len(b), 1+len(b)/2)
 			v.received(b[:n])
