@@ -139,6 +139,10 @@ func runFanout(ctx context.Context, args []string) error {
 	}
 	time.Sleep(3 * time.Second)
 	cpu1, _ := cpuSeconds(*pid)
+	var steady int64 // after the run, every viewer still open
+	if *pid > 0 {
+		steady, _ = rssKiB(*pid)
+	}
 	c.stopSession(ctx, id)
 	time.Sleep(2 * time.Second) // the "stopped" state event reaches everyone
 	closing.Store(true)
@@ -177,6 +181,7 @@ func runFanout(ctx context.Context, args []string) error {
 		fmt.Printf("live_fanout_server_cpu_per_delivery %.2f µs\n", (cpu1-cpu0)*1e6/float64(len(all)))
 		fmt.Printf("live_fanout_server_rss_before %d KiB\nlive_fanout_server_rss_after %d KiB\nlive_fanout_rss_per_viewer %.1f KiB\n",
 			before, after, float64(after-before)/float64(open))
+		fmt.Printf("live_fanout_server_rss_end %d KiB\nlive_fanout_rss_per_viewer_end %.1f KiB\n", steady, float64(steady-before)/float64(open))
 	}
 	// Viewers that missed events would show as a spread here.
 	counts := make([]int, 0, len(perViewer))
