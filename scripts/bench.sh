@@ -20,7 +20,7 @@ anchors() {
     -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/' \
     -e 's/([0-9.]+ start→ready-s)/\1 [≤ 1]/' \
     -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/' \
-    -e 's/(live_fanout_rss_per_viewer [0-9.]+ KiB)/\1 [≤ 20]/' \
+    -e 's/(live_fanout_rss_per_viewer(_end)? [0-9.]+ KiB)/\1 [≤ 20]/' \
     -e 's/(live_fanout_delivery_p99 [0-9.]+ ms)/\1 [≤ 250]/' \
     -e 's/(live_streams_ratio [0-9.]+)/\1 [≥ 0.95]/'
 }
