@@ -151,7 +151,7 @@ const (
 	DefaultMaxFramesPerSecond = 400 // an AudioWorklet's 128-sample frames at 48 kHz
 	DefaultHeartbeat          = 15 * time.Second
 	DefaultWriteTimeout       = 10 * time.Second
-	DefaultMaxViewers         = 20000 // measured: 10–18 KiB of server memory per caption WebSocket (docs/benchmarks.md)
+	DefaultMaxViewers         = 20000 // measured: 12–15 KiB of server memory per caption WebSocket, up to 26 KiB right after a storm of connections (docs/benchmarks.md)
 	maxJSONBody               = 16 << 10
 	// maxSessionBody admits a session's prepared text (context.text) in
 	// its create and update bodies.
