@@ -37,8 +37,9 @@ func parseAfter(r *http.Request, header bool) (uint64, error) {
 // AcceptWS upgrades r, echoing the izwi-ticket subprotocol when the
 // browser offered it (browsers require the echo), and clears the
 // http.Server's deadlines, which would otherwise cut a hijacked
-// connection after its write timeout. Every live WebSocket accepts
-// through it (package rtc's signalling too).
+// connection after its write timeout. The ingest socket and package rtc's
+// signalling accept through it; caption sockets, which must be lean, are
+// gobwas/ws (wsview.go).
 func AcceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
