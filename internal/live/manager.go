@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/izwi-speech/izwi/internal/audit"
@@ -38,6 +39,9 @@ type ManagerOptions struct {
 	// Privacy holds the per-session privacy defaults and hooks (issue 6);
 	// the zero value keeps nothing and names nobody.
 	Privacy Privacy
+	// Cluster, when set, shares the sessions with other processes through
+	// leases (cluster.go); nil: this process owns them all (role all).
+	Cluster *Cluster
 	// Captions, if set, rewrites each caption event of a session before
 	// it is kept and published (the formatter and word filters,
 	// internal/captionfilter). It runs on the pipeline's goroutine and
@@ -103,6 +107,8 @@ type Manager struct {
 	met     *metrics
 	aud     audit.Recorder
 	tick    time.Duration
+	cl      *Cluster
+	bus     *clusterBus // nil unless clustered
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -154,6 +160,17 @@ type session struct {
 	contextInfo     *ContextInfo
 	contextReported bool
 	contextAsked    time.Time
+
+	// In a cluster (cluster.go): the lease while this process owns the
+	// session, its commands' subscription, its audio intake from the
+	// stream, where a session taken over resumes (nil otherwise), the
+	// samples its pipeline took and where they came from.
+	lease   Held
+	control *nats.Subscription
+	intake  jetstream.ConsumeContext
+	from    *mark
+	fed     int64
+	pos     positions
 }
 
 // NewManager migrates the store, loads the sessions, marks those that were
@@ -179,6 +196,9 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 		m.tick = time.Second
 	}
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if opts.Cluster != nil {
+		return m.startClustered(ctx, opts.Cluster)
+	}
 	recs, err := loadRecords(ctx, m.db)
 	if err != nil {
 		return nil, err
@@ -288,6 +308,7 @@ func (m *Manager) shutdown(ctx context.Context) error {
 	for _, h := range hubs {
 		h.closeAll(errShutdown)
 	}
+	m.handOver(ctx, all)
 	return errors.Join(errs...)
 }
 
@@ -311,7 +332,8 @@ func (m *Manager) tickOnce(ctx context.Context) {
 	now := m.now()
 	for _, s := range m.snapshot() {
 		s.mu.Lock()
-		if s.rec.State == Live && !s.deleted {
+		// In a cluster, only the owner ticks a session.
+		if s.rec.State == Live && !s.deleted && (m.cl == nil || s.lease != nil) {
 			m.countDrops(s)
 			if s.pipe != nil {
 				m.met.lag.Observe(s.pipe.Stats().Lag.Seconds())
