@@ -49,23 +49,31 @@ type Held interface {
 // clustered reports whether sessions may be owned by other processes.
 func (m *Manager) clustered() bool { return m.cl != nil }
 
-// claimLoop is a taking manager's owner loop: every quarter TTL it renews
-// the leases it holds (dropping the sessions whose lease is lost, and
-// releasing those that stopped) and claims the sessions no process owns.
-func (m *Manager) claimLoop() {
-	defer m.wg.Done()
-	t := time.NewTicker(max(m.cl.Leases.TTL()/4, 50*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-m.ctx.Done():
-			return
-		case <-t.C:
+// ownerLoops run a clustered manager's owner work every quarter TTL: one
+// goroutine renews the leases it holds (dropping the sessions whose lease
+// is lost, and releasing those that stopped), another (a taking manager's)
+// claims the sessions no process owns; apart, so a slow takeover never
+// delays a renewal.
+func (m *Manager) ownerLoops() {
+	every := max(m.cl.Leases.TTL()/4, 50*time.Millisecond)
+	loop := func(f func(context.Context)) {
+		defer m.wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-m.ctx.Done():
+				return
+			case <-t.C:
+				f(m.ctx)
+			}
 		}
-		m.renewAll(m.ctx)
-		if m.cl.Take {
-			m.claimFree(m.ctx)
-		}
+	}
+	m.wg.Add(1)
+	go loop(m.renewAll)
+	if m.cl.Take {
+		m.wg.Add(1)
+		go loop(m.claimFree)
 	}
 }
 
@@ -146,11 +154,17 @@ func (m *Manager) adopt(ctx context.Context, r record, l Held) error {
 	if r.State == Stopped {
 		return errors.New("live: session stopped meanwhile")
 	}
-	if seq, ok := m.bus.lastSeq(ctx, r.ID); ok && seq > r.LastSeq {
+	// The bus's last event is what viewers saw; the record may be ahead
+	// (an owner cut off from the bus still saving) or behind (saved each
+	// tick).
+	seq, told, ok := m.bus.last(ctx, r.ID)
+	if ok {
 		r.LastSeq = seq
+	} else if r.State == Live && !r.SeqExact {
+		r.LastSeq += crashSeqGap
 	}
 	mk, hasMark := m.bus.mark(ctx, r.ID)
-	s := &session{rec: r, lease: l}
+	s := &session{rec: r, lease: l, told: told}
 	s.lastSpeech.Store(m.now().UnixNano())
 	if r.State == Live && hasMark {
 		s.rec.AudioMS, s.from = mk.EndMS, &mk
@@ -229,9 +243,9 @@ func (m *Manager) startClustered(ctx context.Context, cl *Cluster) (*Manager, er
 		return nil, err
 	}
 	m.cl, m.bus = cl, b
-	m.wg.Add(3)
+	m.wg.Add(2)
 	go m.ticker()
-	go m.claimLoop()
+	m.ownerLoops()
 	go func() {
 		defer m.wg.Done()
 		b.writeMarks(m.ctx)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -19,7 +20,10 @@ import (
 //     Cluster.Audio, so an owner that takes a session over recognises
 //     again what its predecessor had not finished;
 //   - stream IZWI_LIVE_EVENTS keeps the latest event of each session, so
-//     a new owner numbers on from the last Seq any viewer saw;
+//     a new owner numbers on from the last Seq any viewer saw, and skips
+//     the finals that event says were told (its Izwi-Final-End header:
+//     the end of the session's latest final, published with the event so
+//     it is never behind what viewers saw);
 //   - bucket izwi_live_marks holds, per live session, where in the audio
 //     stream its last final caption ended (a mark).
 const (
@@ -73,24 +77,26 @@ func openClusterBus(ctx context.Context, nc *nats.Conn, keep time.Duration, log 
 	return &clusterBus{js: js, marks: kv, log: log, pending: map[string]mark{}, wake: make(chan struct{}, 1)}, nil
 }
 
-// lastSeq is the Seq of the latest event published for session id.
-func (b *clusterBus) lastSeq(ctx context.Context, id string) (uint64, bool) {
+// last is the Seq of the latest event published for session id and the
+// end (session seconds) of its latest final caption then.
+func (b *clusterBus) last(ctx context.Context, id string) (seq uint64, finalEnd float64, ok bool) {
 	if b == nil {
-		return 0, false
+		return 0, 0, false
 	}
 	st, err := b.js.Stream(ctx, eventsStream)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	msg, err := st.GetLastMsgForSubject(ctx, SubjectsFor(id).Events)
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	var e Event
 	if json.Unmarshal(msg.Data, &e) != nil || e.Seq == 0 {
-		return 0, false
+		return 0, 0, false
 	}
-	return e.Seq, true
+	end, _ := strconv.ParseFloat(msg.Header.Get(finalEndHeader), 64)
+	return e.Seq, end, true
 }
 
 // mark is session id's latest mark.

@@ -169,6 +169,7 @@ type session struct {
 	control *nats.Subscription
 	intake  jetstream.ConsumeContext
 	from    *mark
+	told    float64 // the end of the last final viewers were told (a taken-over session)
 	fed     int64
 	pos     positions
 }

@@ -102,7 +102,12 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 	if !s.rec.KeepTranscript {
 		keep = nil
 	}
+	told := s.told
 	onEvent := func(e Event) {
+		if told > 0 && e.Type == TypeCaption && e.End <= told+0.02 {
+			// Recognised again after a takeover, and already told.
+			return
+		}
 		if e.Type == TypeEngine {
 			m.met.switches.WithLabelValues(e.EngineFrom, e.Engine, e.Reason).Inc()
 			m.log.Info("live: recognition moved to another engine", "session_id", s.rec.ID,
@@ -213,6 +218,7 @@ func (m *Manager) publisher(s *session) *publisher {
 			m.log.Error("live: publisher", "session", s.rec.ID, "err", err)
 			return nil
 		}
+		p.headers, p.finalEnd = m.clustered(), s.told
 		s.pub = p
 	}
 	return s.pub
