@@ -2,9 +2,9 @@ package live
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
-	"errors"
 	"testing"
 	"time"
 
@@ -42,7 +42,9 @@ func newJetStream(t testing.TB) func() *nats.Conn {
 // leaseTable adapts *lease.Table to Leases.
 type leaseTable struct{ *lease.Table }
 
-func (l leaseTable) Claim(ctx context.Context, name string) (Held, error) { return l.Table.Claim(ctx, name) }
+func (l leaseTable) Claim(ctx context.Context, name string) (Held, error) {
+	return l.Table.Claim(ctx, name)
+}
 
 // clusterNode is one process of a test cluster: its own bus connection
 // (closed to simulate a crash) and manager.
