@@ -114,7 +114,7 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
 		srv.Shutdown()
-		return nil, errors.New("bus node: not accepting clients within 10s")
+		return nil, fmt.Errorf("bus node: not accepting clients within 10s (is %s or %s in use?)", cfg.Listen, cfg.Cluster)
 	}
 	return &Node{srv: srv}, nil
 }
