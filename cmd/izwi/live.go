@@ -86,7 +86,11 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 				"max_sessions", cfg.Live.MaxSessions, "decoders", capacity)
 		}
 	}
-	m, err := live.NewManager(ctx, live.ManagerOptions{Store: db, Conn: broker.Conn(), Recognizer: set.Recognizer, VAD: set.VAD,
+	cluster, err := liveCluster(ctx, cfg, broker)
+	if err != nil {
+		return nil, fmt.Errorf("live: %w", err)
+	}
+	m, err := live.NewManager(ctx, live.ManagerOptions{Store: db, Conn: broker.Conn(), Recognizer: set.Recognizer, VAD: set.VAD, Cluster: cluster,
 		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry,
 		Captions: captions.Apply})
 	if err != nil {

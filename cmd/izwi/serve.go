@@ -35,6 +35,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	listen := fs.String("listen", "", "API address host:port (overrides [server] listen)")
 	adminListen := fs.String("admin-listen", "", "admin console address host:port (overrides [server] admin_listen)")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address")
+	role := fs.String("role", "", "all (default), gateway or worker (overrides [server] role; see docs/deploy.md)")
 	var sources sourceFlags
 	fs.Var(&sources, "source", "run a live-caption audio source, alsa:DEVICE or file:PATH[?loop=1] (repeatable)")
 	fs.Var(labelFlag{&sources}, "source-label", "label of the session the preceding --source feeds (created, or reused by label)")
@@ -55,6 +56,9 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		if cf.set("allow-insecure-http") {
 			cfg.Server.AllowInsecureHTTP = *insecure
 		}
+		if cf.set("role") {
+			cfg.Server.Role = *role
+		}
 		return nil
 	})
 	if err == nil && !cfg.Auth.Required() && !loopbackOnly(cfg.Server.Listen) {
@@ -70,7 +74,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitUsage
 	}
 	log := telemetry.Component(logger, "serve")
-	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit)
+	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "role", cfg.Server.Role)
 
 	modelStore, err := openModelStore(cfg, logger)
 	if err != nil {
@@ -78,7 +82,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	set, err := engines.LoadChained(ctx, newRegistry(), engineDeps(modelStore, logger),
-		newChainer(cfg.Engines.Failover, telemetry.Component(logger, "chain")), cfg.Engines.List())
+		newChainer(cfg.Engines.Failover, telemetry.Component(logger, "chain")), roleEngines(cfg))
 	if err != nil {
 		log.Error("a required engine failed to load", "err", err)
 		if ctx.Err() != nil {
