@@ -42,6 +42,8 @@ func liveCluster(ctx context.Context, cfg config.Config, broker *bus.Bus) (*live
 // leaseTable is a lease table as the live manager takes it.
 type leaseTable struct{ *lease.Table }
 
-func (l leaseTable) Claim(ctx context.Context, name string) (live.Held, error) { return l.Table.Claim(ctx, name) }
+func (l leaseTable) Claim(ctx context.Context, name string) (live.Held, error) {
+	return l.Table.Claim(ctx, name)
+}
 
 var _ live.Leases = leaseTable{}

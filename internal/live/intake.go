@@ -75,7 +75,9 @@ func (m *Manager) notePosition(s *session, pos streamPos) {
 // is in the audio stream; off is the pipeline's start on the session
 // clock (ms). It runs on the pipeline goroutine and never blocks.
 func (m *Manager) noteFinal(s *session, off int64, end float64) {
-	endMS := int64(end * 1000)
+	// A little before the end: a decoder started cold right at the next
+	// word may clip it; what is recognised twice is skipped (session.told).
+	endMS := max(int64(end*1000)-replayLead.Milliseconds(), off)
 	n := (endMS - off) * int64(m.rate()) / 1000
 	seq, skip, ok := s.pos.find(n)
 	if !ok {
@@ -83,6 +85,10 @@ func (m *Manager) noteFinal(s *session, off int64, end float64) {
 	}
 	m.bus.setMark(s.rec.ID, mark{Seq: seq, Skip: int(skip), EndMS: endMS})
 }
+
+// replayLead is how far before a final's end a taken-over session
+// resumes recognising.
+const replayLead = 300 * time.Millisecond
 
 // replayWindow is how much more audio a session taken over may queue:
 // the audio since its last final comes all at once.
