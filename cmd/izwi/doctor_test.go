@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/config"
-	"github.com/izwi-speech/izwi/internal/store/pgtest"
 	izmodels "github.com/izwi-speech/izwi/internal/models"
+	"github.com/izwi-speech/izwi/internal/store/pgtest"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
 )
 

@@ -140,6 +140,7 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, broke
 		return api.RemoteIP(r)
 	}
 	g.limiter, err = limit.New(ctx, limit.Options{Defaults: limit.DefaultsFrom(cfg.Limits), Resolve: keyOverrides(g.keys), Store: db,
+		LocalRate:     cfg.Limits.LocalRate,
 		FlushInterval: cfg.Limits.FlushInterval.Std(), Logger: telemetry.Component(logger, "limit"), WriteError: writeCatalogued})
 	if err != nil {
 		return fail(err)

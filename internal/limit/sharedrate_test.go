@@ -1,0 +1,93 @@
+package limit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
+// Two limiters on one database and one request rate (1/s, burst 5): on
+// PostgreSQL, which gateways share, of 100 parallel requests exactly the
+// burst passes, and after two seconds two more; a refused request gives its
+// local token back, so the limiter that lost the race still admits the
+// next shared token. On SQLite (one gateway) each process keeps its own
+// bucket, as documented: twice the burst.
+func TestRequestRateSharedAcrossProcesses(t *testing.T) {
+	a, b, clock := twoProcesses(t, Limits{RPS: 1, Burst: 5})
+	shared := a.db.Dialect() == store.Postgres
+	allow := func(n int) int64 {
+		var passed atomic.Int64
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				l := a
+				if i%2 == 1 {
+					l = b
+				}
+				var e *Error
+				switch err := l.Allow(context.Background(), key("k")); {
+				case err == nil:
+					passed.Add(1)
+				case errors.As(err, &e) && e.Code == CodeRateLimited && e.Limit == "rps" && e.RetryAfter > 0:
+				default:
+					t.Errorf("allow: %v", err)
+				}
+			}()
+		}
+		wg.Wait()
+		return passed.Load()
+	}
+	want := int64(10)
+	if shared {
+		want = 5
+	}
+	if n := allow(100); n != want {
+		t.Fatalf("%d of 100 passed at once; want %d (shared %v)", n, want, shared)
+	}
+	clock.Advance(2 * time.Second)
+	want = 4
+	if shared {
+		want = 2
+	}
+	if n := allow(100); n != want {
+		t.Fatalf("%d of 100 passed two seconds later; want %d (shared %v)", n, want, shared)
+	}
+	if !shared {
+		return
+	}
+	// Every local bucket got its refused tokens back: after one more
+	// second either limiter alone takes the one shared token.
+	clock.Advance(time.Second)
+	if err := b.Allow(context.Background(), key("k")); err != nil {
+		t.Fatalf("b after a refill: %v", err)
+	}
+	if err := a.Allow(context.Background(), key("k")); err == nil {
+		t.Fatal("a took a second token in the same second")
+	}
+}
+
+// LocalRate keeps rates per process on PostgreSQL too.
+func TestLocalRateOptOut(t *testing.T) {
+	db := openStore(t, "")
+	l := newLimiter(t, Options{Store: db, Now: newClock(noon).Now, Defaults: Limits{RPS: 1, Burst: 1}, LocalRate: true})
+	if l.sharedRate() {
+		t.Fatal("LocalRate still counts in the database")
+	}
+	var n int
+	if err := db.QueryRowContext(context.Background(), "SELECT count(*) FROM limit_rate_buckets").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("buckets %d, %v", n, err)
+	}
+	if err := l.Allow(context.Background(), key("k")); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(context.Background(), "SELECT count(*) FROM limit_rate_buckets").Scan(&n); err != nil || n != 0 {
+		t.Fatalf("buckets %d after a request, %v", n, err)
+	}
+}
