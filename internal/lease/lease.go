@@ -36,6 +36,19 @@ type Config struct {
 	TTL time.Duration
 	// Node names this process in the leases it holds (shown by Holder).
 	Node string
+	// Replicas of the bucket; default 3 on a bus of three or more nodes,
+	// else 1.
+	Replicas int
+}
+
+// Replicas is how many copies JetStream data shared by a cluster's
+// processes should have on nc's bus: 3 when it has three or more nodes
+// (so the loss of one loses nothing), else 1.
+func Replicas(nc *nats.Conn) int {
+	if len(nc.Servers()) >= 3 {
+		return 3
+	}
+	return 1
 }
 
 // Table is the set of leases in one bucket, as one process sees them.
@@ -45,9 +58,9 @@ type Table struct {
 	node string
 }
 
-// Open creates (or joins) the bucket on the connection's JetStream. The
-// bucket is in memory with one replica: a lease is worth no more than the
-// processes renewing it.
+// Open creates (or joins) the bucket on the connection's JetStream, in
+// the nodes' memory (a lease is worth no more than the processes renewing
+// it), replicated so that losing a node loses no lease.
 func Open(ctx context.Context, nc *nats.Conn, c Config) (*Table, error) {
 	if c.Bucket == "" {
 		c.Bucket = "izwi_leases"
@@ -58,12 +71,15 @@ func Open(ctx context.Context, nc *nats.Conn, c Config) (*Table, error) {
 	if c.Node == "" {
 		return nil, errors.New("lease: a node name is required")
 	}
+	if c.Replicas <= 0 {
+		c.Replicas = Replicas(nc)
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("lease: jetstream: %w", err)
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: c.Bucket, TTL: c.TTL,
-		Storage: jetstream.MemoryStorage, History: 1})
+		Storage: jetstream.MemoryStorage, History: 1, Replicas: c.Replicas})
 	if err != nil {
 		return nil, fmt.Errorf("lease: bucket %s: %w", c.Bucket, err)
 	}

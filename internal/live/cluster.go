@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/lease"
 )
 
 // Cluster makes a Manager one of several processes sharing the store and
@@ -39,11 +41,28 @@ type Leases interface {
 
 // Held is a lease this process holds.
 type Held interface {
-	// Renew extends the lease; an error means it may be lost: the holder
-	// stops acting for the name.
+	// Renew extends the lease. An error wrapping lease.ErrLost: another
+	// process may hold it now, the holder stops acting for the name at
+	// once; another error (the bus away): it stops once TTL has passed
+	// since the last renewal.
 	Renew(ctx context.Context) error
 	// Release gives it up.
 	Release(ctx context.Context) error
+}
+
+// LeasesOf is t as a manager's Leases.
+func LeasesOf(t *lease.Table) Leases { return leaseTable{t} }
+
+type leaseTable struct{ *lease.Table }
+
+var _ Leases = leaseTable{}
+
+func (l leaseTable) Claim(ctx context.Context, name string) (Held, error) {
+	h, err := l.Table.Claim(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 // clustered reports whether sessions may be owned by other processes.
@@ -87,12 +106,24 @@ func (m *Manager) renewAll(ctx context.Context) {
 		if l == nil {
 			continue
 		}
+		start := time.Now()
 		if stopped {
 			m.drop(ctx, s, true)
 			continue
 		}
-		if err := l.Renew(ctx); err != nil && ctx.Err() == nil {
-			m.log.Warn("live: lease lost; another process owns the session now", "session_id", s.rec.ID, "err", err)
+		err := l.Renew(ctx)
+		if err == nil {
+			s.renewed(start)
+			continue
+		}
+		if ctx.Err() != nil {
+			continue
+		}
+		// A lease taken by another process is gone now; one the bus could
+		// not renew (a node failing over) is held until its TTL has
+		// surely passed since the last renewal.
+		if errors.Is(err, lease.ErrLost) || time.Since(s.renewed(time.Time{})) > m.cl.Leases.TTL() {
+			m.log.Warn("live: lease lost; the session is another process's now", "session_id", s.rec.ID, "err", err)
 			m.drop(ctx, s, false)
 		}
 	}
@@ -114,11 +145,12 @@ func (m *Manager) claimFree(ctx context.Context) {
 		if s := m.local(r.ID); s != nil && s.held() {
 			continue
 		}
+		claimed := time.Now()
 		l, err := m.cl.Leases.Claim(ctx, r.ID)
 		if err != nil {
 			continue // held by another process (or the table is away): next round
 		}
-		if err := m.adopt(ctx, r, l); err != nil {
+		if err := m.adopt(ctx, r, l, claimed); err != nil {
 			m.log.Error("live: taking a session", "session_id", r.ID, "err", err)
 			_ = l.Release(context.WithoutCancel(ctx))
 		}
@@ -132,6 +164,17 @@ func (m *Manager) local(id string) *session {
 	return m.sessions[id]
 }
 
+// renewed records a renewal begun at t (when not zero) and returns the
+// latest one.
+func (s *session) renewed(t time.Time) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !t.IsZero() {
+		s.renewedAt = t
+	}
+	return s.renewedAt
+}
+
 func (s *session) held() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -143,7 +186,7 @@ func (s *session) held() bool {
 // live session is resumed, recognising again the audio from the end of
 // its last final caption (kept by the bus), so no final is lost or told
 // twice.
-func (m *Manager) adopt(ctx context.Context, r record, l Held) error {
+func (m *Manager) adopt(ctx context.Context, r record, l Held, claimed time.Time) error {
 	// Re-read the record now the lease is held: the previous owner may
 	// have saved it since the list was read.
 	fresh, err := loadRecord(ctx, m.db, r.ID)
@@ -164,7 +207,7 @@ func (m *Manager) adopt(ctx context.Context, r record, l Held) error {
 		r.LastSeq += crashSeqGap
 	}
 	mk, hasMark := m.bus.mark(ctx, r.ID)
-	s := &session{rec: r, lease: l, told: told}
+	s := &session{rec: r, lease: l, told: told, renewedAt: claimed}
 	s.lastSpeech.Store(m.now().UnixNano())
 	if r.State == Live && hasMark {
 		s.rec.AudioMS, s.from = mk.EndMS, &mk

@@ -39,13 +39,6 @@ func newJetStream(t testing.TB) func() *nats.Conn {
 	}
 }
 
-// leaseTable adapts *lease.Table to Leases.
-type leaseTable struct{ *lease.Table }
-
-func (l leaseTable) Claim(ctx context.Context, name string) (Held, error) {
-	return l.Table.Claim(ctx, name)
-}
-
 // clusterNode is one process of a test cluster: its own bus connection
 // (closed to simulate a crash) and manager.
 type clusterNode struct {
@@ -61,7 +54,7 @@ func newClusterNode(t *testing.T, conn func() *nats.Conn, dir, name string, take
 		t.Fatal(err)
 	}
 	st := newStore(t, dir)
-	opts := ManagerOptions{Store: st, Conn: nc, Config: config.Live{}, Cluster: &Cluster{Leases: leaseTable{tb}, Take: take},
+	opts := ManagerOptions{Store: st, Conn: nc, Config: config.Live{}, Cluster: &Cluster{Leases: LeasesOf(tb), Take: take},
 		TickEvery: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", name)}
 	if take {
 		opts.Recognizer = newRecognizer(t)

@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/izwi-speech/izwi/internal/lease"
 )
 
 // The JetStream parts of a cluster, all in the broker's memory (never on
@@ -60,17 +62,18 @@ func openClusterBus(ctx context.Context, nc *nats.Conn, keep time.Duration, log 
 	if keep <= 0 {
 		keep = time.Minute
 	}
+	r := lease.Replicas(nc)
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: audioStream, Subjects: []string{"izwi.live.*.audio"},
 		Storage: jetstream.MemoryStorage, MaxAge: keep, Duplicates: min(keep, 2*time.Minute), Discard: jetstream.DiscardOld,
-		MaxBytes: 1 << 30}); err != nil {
+		MaxBytes: 1 << 30, Replicas: r}); err != nil {
 		return nil, fmt.Errorf("live: audio stream: %w", err)
 	}
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: eventsStream, Subjects: []string{"izwi.live.*.events"},
-		Storage: jetstream.MemoryStorage, MaxMsgsPerSubject: 1, MaxAge: 24 * time.Hour, Discard: jetstream.DiscardOld}); err != nil {
+		Storage: jetstream.MemoryStorage, MaxMsgsPerSubject: 1, MaxAge: 24 * time.Hour, Discard: jetstream.DiscardOld, Replicas: r}); err != nil {
 		return nil, fmt.Errorf("live: events stream: %w", err)
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: marksBucket, Storage: jetstream.MemoryStorage,
-		TTL: 24 * time.Hour, History: 1})
+		TTL: 24 * time.Hour, History: 1, Replicas: r})
 	if err != nil {
 		return nil, fmt.Errorf("live: marks bucket: %w", err)
 	}

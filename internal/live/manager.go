@@ -165,13 +165,14 @@ type session struct {
 	// session, its commands' subscription, its audio intake from the
 	// stream, where a session taken over resumes (nil otherwise), the
 	// samples its pipeline took and where they came from.
-	lease   Held
-	control *nats.Subscription
-	intake  jetstream.ConsumeContext
-	from    *mark
-	told    float64 // the end of the last final viewers were told (a taken-over session)
-	fed     int64
-	pos     positions
+	lease     Held
+	renewedAt time.Time
+	control   *nats.Subscription
+	intake    jetstream.ConsumeContext
+	from      *mark
+	told      float64 // the end of the last final viewers were told (a taken-over session)
+	fed       int64
+	pos       positions
 }
 
 // NewManager migrates the store, loads the sessions, marks those that were
