@@ -46,7 +46,7 @@ type clusterNode struct {
 	m  *Manager
 }
 
-func newClusterNode(t *testing.T, conn func() *nats.Conn, dir, name string, take bool) *clusterNode {
+func newClusterNode(t testing.TB, conn func() *nats.Conn, dir, name string, take bool, cfg config.Live) *clusterNode {
 	t.Helper()
 	nc := conn()
 	tb, err := lease.Open(t.Context(), nc, lease.Config{Node: name, TTL: 2 * time.Second})
@@ -54,8 +54,12 @@ func newClusterNode(t *testing.T, conn func() *nats.Conn, dir, name string, take
 		t.Fatal(err)
 	}
 	st := newStore(t, dir)
-	opts := ManagerOptions{Store: st, Conn: nc, Config: config.Live{}, Cluster: &Cluster{Leases: LeasesOf(tb), Take: take},
-		TickEvery: 200 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", name)}
+	log := slog.New(slog.DiscardHandler)
+	if _, ok := t.(*testing.T); ok && testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", name)
+	}
+	opts := ManagerOptions{Store: st, Conn: nc, Config: cfg, Cluster: &Cluster{Leases: LeasesOf(tb), Take: take},
+		TickEvery: 200 * time.Millisecond, Logger: log}
 	if take {
 		opts.Recognizer = newRecognizer(t)
 	}
@@ -85,9 +89,9 @@ func owner(id string, nodes ...*clusterNode) int {
 func TestClusterTakeover(t *testing.T) {
 	conn := newJetStream(t)
 	dir := t.TempDir()
-	gw := newClusterNode(t, conn, dir, "gw", false)
-	w1 := newClusterNode(t, conn, dir, "w1", true)
-	w2 := newClusterNode(t, conn, dir, "w2", true)
+	gw := newClusterNode(t, conn, dir, "gw", false, config.Live{})
+	w1 := newClusterNode(t, conn, dir, "w1", true, config.Live{})
+	w2 := newClusterNode(t, conn, dir, "w2", true, config.Live{})
 	ctx := t.Context()
 
 	c, err := gw.m.Create(ctx, "k1", CreateRequest{Label: "cluster", Start: true})
