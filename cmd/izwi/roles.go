@@ -3,7 +3,8 @@ package main
 // Roles of izwi serve (issue 13): all, or a gateway or a worker of a
 // cluster sharing a NATS bus (with JetStream) and a database. The live
 // session manager of a gateway or worker shares sessions through leases
-// (internal/live Cluster, internal/lease).
+// (internal/live Cluster, internal/lease), and the schedules run in one
+// process of the cluster at a time.
 
 import (
 	"context"
@@ -25,25 +26,34 @@ func roleEngines(cfg config.Config) []config.NamedRole {
 	return cfg.Engines.List()
 }
 
-// liveCluster is the live manager's Cluster for cfg's role: nil for all.
-func liveCluster(ctx context.Context, cfg config.Config, broker *bus.Bus) (*live.Cluster, error) {
+// openLeases opens the cluster's lease table for cfg's role: nil for all.
+func openLeases(ctx context.Context, cfg config.Config, broker *bus.Bus) (*lease.Table, error) {
 	if cfg.Server.Role == config.RoleAll {
 		return nil, nil
 	}
 	host, _ := os.Hostname()
-	t, err := lease.Open(ctx, broker.Conn(), lease.Config{Bucket: "izwi_live_leases",
+	t, err := lease.Open(ctx, broker.Conn(), lease.Config{Bucket: "izwi_leases",
 		Node: fmt.Sprintf("%s/%s/%d", cfg.Server.Role, host, os.Getpid())})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
-	return &live.Cluster{Leases: leaseTable{t}, Take: cfg.Server.Role == config.RoleWorker}, nil
+	return t, nil
 }
 
-// leaseTable is a lease table as the live manager takes it.
-type leaseTable struct{ *lease.Table }
-
-func (l leaseTable) Claim(ctx context.Context, name string) (live.Held, error) {
-	return l.Table.Claim(ctx, name)
+// liveCluster is the live manager's Cluster for cfg's role: nil for all.
+func liveCluster(cfg config.Config, leases *lease.Table) *live.Cluster {
+	if leases == nil {
+		return nil
+	}
+	return &live.Cluster{Leases: live.LeasesOf(leases), Take: cfg.Server.Role == config.RoleWorker}
 }
 
-var _ live.Leases = leaseTable{}
+// singleton runs job here, or (in a cluster) in the one process holding
+// the lease on name at a time, until ctx ends.
+func singleton(ctx context.Context, leases *lease.Table, name string, job func(context.Context)) {
+	if leases == nil {
+		job(ctx)
+		return
+	}
+	leases.Run(ctx, name, job)
+}

@@ -150,7 +150,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		log.Error("cannot start live translation", "err", err)
 		return exitFailure
 	}
-	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(captions), captions, site, lt, logger)
+	leases, err := openLeases(ctx, cfg, broker)
+	if err != nil {
+		log.Error("cannot join the cluster", "err", err)
+		return exitFailure
+	}
+	lv, err := buildLive(ctx, cfg, set, db, broker, leases, gw, priv.liveHooks(captions), captions, site, lt, logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure
@@ -294,7 +299,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = runner.Run(sctx)
+		// In a cluster, by one process at a time.
+		singleton(sctx, leases, "izwi-schedules", func(ctx context.Context) { _ = runner.Run(ctx) })
 	}()
 	// Keys revoked and caption settings changed by other processes: at
 	// once by their notices on the bus, else by re-reading on a timer.

@@ -159,3 +159,58 @@ func isWrongSequence(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
 }
+
+// Run calls f whenever this process holds the lease on name, with a
+// context that ends when the lease is lost (or ctx ends), until ctx ends:
+// one process of a cluster at a time does f's job (a singleton), and
+// another takes it up within about a TTL of the holder's death. f must
+// return soon after its context ends. Run gives the lease up on return.
+func (t *Table) Run(ctx context.Context, name string, f func(context.Context)) {
+	tick := time.NewTicker(t.ttl / 4)
+	defer tick.Stop()
+	for {
+		if l, err := t.Claim(ctx, name); err == nil {
+			if !t.hold(ctx, l, tick.C, f) {
+				return
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// hold runs f while l is renewed; it reports whether Run should go on
+// (false once ctx ended or f returned by itself).
+func (t *Table) hold(ctx context.Context, l *Lease, tick <-chan time.Time, f func(context.Context)) bool {
+	fctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { defer close(done); f(fctx) }()
+	renewed := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			<-done
+			_ = l.Release(context.WithoutCancel(ctx))
+			return false
+		case <-done:
+			_ = l.Release(context.WithoutCancel(ctx))
+			return false
+		case <-tick:
+			start := time.Now()
+			err := l.Renew(ctx)
+			if err == nil {
+				renewed = start
+				continue
+			}
+			if errors.Is(err, ErrLost) || time.Since(renewed) > t.ttl {
+				cancel()
+				<-done
+				return true
+			}
+		}
+	}
+}

@@ -1,7 +1,10 @@
 package lease_test
 
 import (
+	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -94,5 +97,60 @@ func TestLeaseConformance(t *testing.T) {
 	// Leases are per name.
 	if _, err := c.Claim(ctx, "s2"); err != nil {
 		t.Fatalf("claim of another name: %v", err)
+	}
+}
+
+// Run: exactly one of two processes runs the job at a time; when the
+// holder stops, the other takes the job up.
+func TestRunIsASingleton(t *testing.T) {
+	b, err := bus.Start(t.Context(), bus.Config{JetStream: true, StoreDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	const ttl = 400 * time.Millisecond
+	var running, most, runs atomic.Int32
+	job := func(ctx context.Context) {
+		runs.Add(1)
+		n := running.Add(1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		<-ctx.Done()
+		running.Add(-1)
+	}
+	ctxA, stopA := context.WithCancel(t.Context())
+	ctxB, stopB := context.WithCancel(t.Context())
+	defer stopB()
+	var wg sync.WaitGroup
+	for _, r := range []struct {
+		tb  *lease.Table
+		ctx context.Context
+	}{{open(t, b, "a", ttl), ctxA}, {open(t, b, "b", ttl), ctxB}} {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.tb.Run(r.ctx, "job", job) }()
+	}
+	waitFor(t, 5*time.Second, "the job runs", func() bool { return running.Load() == 1 })
+	time.Sleep(3 * ttl) // both keep trying: still one
+	if most.Load() != 1 || runs.Load() != 1 {
+		t.Fatalf("%d ran at once, %d runs", most.Load(), runs.Load())
+	}
+	stopA()
+	stopB()
+	wg.Wait()
+	ctxA, stopA = context.WithCancel(t.Context())
+	defer stopA()
+	ctxB, stopB = context.WithCancel(t.Context())
+	a, c := open(t, b, "a", ttl), open(t, b, "c", ttl)
+	wg.Add(2)
+	go func() { defer wg.Done(); a.Run(ctxA, "job2", job) }()
+	waitFor(t, 5*time.Second, "a runs job2", func() bool { return running.Load() == 1 })
+	go func() { defer wg.Done(); c.Run(ctxB, "job2", job) }()
+	before := runs.Load()
+	stopA() // a releases: c takes the job up
+	waitFor(t, 5*time.Second, "c takes job2 up", func() bool { return runs.Load() == before+1 && running.Load() == 1 })
+	stopB()
+	wg.Wait()
+	if most.Load() != 1 {
+		t.Fatalf("%d ran at once", most.Load())
 	}
 }
