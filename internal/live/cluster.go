@@ -75,24 +75,11 @@ func (m *Manager) clustered() bool { return m.cl != nil }
 // delays a renewal.
 func (m *Manager) ownerLoops() {
 	every := max(m.cl.Leases.TTL()/4, 50*time.Millisecond)
-	loop := func(f func(context.Context)) {
-		defer m.wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-m.ctx.Done():
-				return
-			case <-t.C:
-				f(m.ctx)
-			}
-		}
-	}
 	m.wg.Add(1)
-	go loop(m.renewAll)
+	go m.every(every, m.renewAll)
 	if m.cl.Take {
 		m.wg.Add(1)
-		go loop(m.claimFree)
+		go m.every(every, m.claimFree)
 	}
 }
 

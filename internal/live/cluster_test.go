@@ -19,24 +19,7 @@ import (
 // memory streams only, but the server wants a store directory).
 func newJetStream(t testing.TB) func() *nats.Conn {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{DontListen: true, NoSigs: true, NoLog: true, JetStream: true,
-		StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Start()
-	if !srv.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats not ready")
-	}
-	t.Cleanup(srv.Shutdown)
-	return func() *nats.Conn {
-		nc, err := nats.Connect("", nats.InProcessServer(srv))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(nc.Close)
-		return nc
-	}
+	return natsServer(t, &server.Options{DontListen: true, NoSigs: true, NoLog: true, JetStream: true, StoreDir: t.TempDir()})
 }
 
 // clusterNode is one process of a test cluster: its own bus connection

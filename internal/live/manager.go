@@ -315,16 +315,20 @@ func (m *Manager) shutdown(ctx context.Context) error {
 }
 
 // ticker drives the silence auto-stop and saves live counters.
-func (m *Manager) ticker() {
+func (m *Manager) ticker() { m.every(m.tick, m.tickOnce) }
+
+// every calls f every d until the manager closes (the caller added to
+// m.wg for it).
+func (m *Manager) every(d time.Duration, f func(context.Context)) {
 	defer m.wg.Done()
-	t := time.NewTicker(m.tick)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-t.C:
-			m.tickOnce(m.ctx)
+			f(m.ctx)
 		}
 	}
 }
