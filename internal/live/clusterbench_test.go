@@ -168,6 +168,11 @@ func BenchmarkClusterTakeover(b *testing.B) {
 		}
 		f.Close()
 		in.Close()
+		// Free the decoders: the session, and the dead worker's manager.
+		if err := gw.m.Delete(ctx, "bench", c.ID); err != nil {
+			b.Fatal(err)
+		}
+		_ = owner.m.Close(ctx)
 		if owner == spare {
 			spare = next
 		}
