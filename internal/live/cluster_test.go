@@ -165,3 +165,45 @@ func TestClusterTakeover(t *testing.T) {
 func finalEndsNear(finals []Event, end float64) bool {
 	return finals[len(finals)-1].End > end-1.5
 }
+
+// Deleting a session through a gateway deletes it at its owner, which
+// purges what the bus kept of it (its last event, its mark, its audio).
+func TestClusterDeletePurgesTheBus(t *testing.T) {
+	conn := newJetStream(t)
+	dir := t.TempDir()
+	gw := newClusterNode(t, conn, dir, "gw", false, config.Live{})
+	w := newClusterNode(t, conn, dir, "w", true, config.Live{})
+	ctx := t.Context()
+	c, err := gw.m.Create(ctx, "k", CreateRequest{Label: "gone", Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := gw.m.Attach(ctx, "k", c.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = in.Write(make([]float32, 16000))
+	eventually(t, 10*time.Second, "a mark and a last event on the bus", func() bool {
+		_, _, ev := w.m.bus.last(ctx, c.ID)
+		_, mk := w.m.bus.mark(ctx, c.ID)
+		return ev && mk
+	})
+	if _, err := gw.m.Get(ctx, "other", c.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("another owner's Get through the gateway: %v", err)
+	}
+	if err := gw.m.Delete(ctx, "k", c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ev := w.m.bus.last(ctx, c.ID); ev {
+		t.Error("the last event outlived the session")
+	}
+	if _, mk := w.m.bus.mark(ctx, c.ID); mk {
+		t.Error("the mark outlived the session")
+	}
+	if owner(c.ID, w) >= 0 {
+		t.Error("the worker still owns a deleted session")
+	}
+	if _, err := gw.m.Get(ctx, "k", c.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get after delete: %v", err)
+	}
+}

@@ -133,6 +133,30 @@ func (b *clusterBus) setMark(id string, mk mark) {
 	}
 }
 
+// forget purges what the bus keeps of session id (it was deleted): its
+// audio, its last event and its mark.
+func (b *clusterBus) forget(ctx context.Context, id string) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	delete(b.pending, id)
+	b.mu.Unlock()
+	subj := SubjectsFor(id)
+	for stream, s := range map[string]string{audioStream: subj.Audio, eventsStream: subj.Events} {
+		st, err := b.js.Stream(ctx, stream)
+		if err == nil {
+			err = st.Purge(ctx, jetstream.WithPurgeSubject(s))
+		}
+		if err != nil {
+			b.log.Warn("live: purging a deleted session from the bus", "session_id", id, "err", err)
+		}
+	}
+	if err := b.marks.Purge(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		b.log.Warn("live: purging a deleted session's mark", "session_id", id, "err", err)
+	}
+}
+
 // writeMarks writes queued marks until ctx ends.
 func (b *clusterBus) writeMarks(ctx context.Context) {
 	for {

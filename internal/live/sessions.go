@@ -341,6 +341,7 @@ func (m *Manager) Delete(ctx context.Context, owner, id string) error {
 	if l != nil {
 		_ = l.Release(context.WithoutCancel(ctx))
 	}
+	m.bus.forget(context.WithoutCancel(ctx), id)
 	m.mu.Lock()
 	delete(m.sessions, id)
 	m.mu.Unlock()
