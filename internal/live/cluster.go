@@ -118,7 +118,7 @@ func (m *Manager) renewAll(ctx context.Context) {
 
 // claimFree claims the sessions that are not stopped and have no owner.
 func (m *Manager) claimFree(ctx context.Context) {
-	recs, err := loadRecords(ctx, m.db)
+	recs, err := queryRecords(ctx, m.db, " WHERE state <> ?", []any{string(Stopped)})
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Error("live: reading sessions", "err", err)

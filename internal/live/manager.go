@@ -90,10 +90,15 @@ func orDefault(p *bool, def bool) bool {
 // store, their pipelines (this process is every session's owner: it
 // numbers, publishes and keeps their events) and the viewers' hubs.
 //
+// In a cluster (ManagerOptions.Cluster) it owns only the sessions whose
+// lease it holds and forwards the rest (cluster.go, remote.go).
+//
 // Lock order: Manager.mu, then session.mu, then publisher.mu (under which
 // Privacy.Keep stores a kept final, the one I/O under a live lock);
 // hubMu, then hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
-// session may close its pipeline while holding session.mu.
+// session may close its pipeline while holding session.mu. positions.mu
+// and clusterBus.mu are leaves (the emit takes them too); forwarding and
+// lease renewal hold no lock while they wait on the bus.
 type Manager struct {
 	db      *store.Store
 	nc      *nats.Conn
@@ -374,7 +379,9 @@ func (m *Manager) gauge() {
 	counts := map[State]int{Idle: 0, Live: 0, Interrupted: 0, Paused: 0, Stopped: 0}
 	for _, s := range m.snapshot() {
 		s.mu.Lock()
-		counts[s.rec.State]++
+		if m.cl == nil || s.lease != nil { // in a cluster, the sessions this process runs
+			counts[s.rec.State]++
+		}
 		s.mu.Unlock()
 	}
 	for st, n := range counts {
