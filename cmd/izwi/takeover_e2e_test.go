@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -49,13 +50,15 @@ func TestClusterWorkerTakeover(t *testing.T) {
 	ses := createLiveSession(t, gwA, key, map[string]any{"label": "cluster", "start": true})
 	viewer, _ := watchLiveWS(t, liveWSURL(gwB, "/v1/sessions/"+ses.ID+"/captions"), nil)
 	owner := -1
-	for i, w := range workers {
-		if strings.Contains(w.logs.String(), `"session_id":"`+ses.ID+`"`) {
-			owner = i
+	for deadline := time.Now().Add(10 * time.Second); owner < 0; time.Sleep(20 * time.Millisecond) {
+		for i, w := range workers {
+			if strings.Contains(w.logs.String(), `"msg":"live: session taken"`) && strings.Contains(w.logs.String(), `"session_id":"`+ses.ID+`"`) {
+				owner = i
+			}
 		}
-	}
-	if owner < 0 {
-		t.Fatal("no worker took the session")
+		if owner < 0 && time.Now().After(deadline) {
+			t.Fatal("no worker took the session")
+		}
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); streamPaced(t, gwA, key, ses.ID, samples, 2) }()
@@ -82,4 +85,7 @@ func TestClusterWorkerTakeover(t *testing.T) {
 		}
 	}
 	t.Logf("states seen on B: %v; finals %q", states, liveFinals(evs))
+	if i := slices.Index(states, live.Interrupted); i < 0 || !slices.Contains(states[i:], live.Live) {
+		t.Fatalf("states on B %v: want the session interrupted, then live again", states)
+	}
 }
