@@ -23,7 +23,9 @@ import (
 // benchGateway is the production chain: netpolicy IP filter, key
 // authentication against SQLite, scope check, limit.Limiter with a rate
 // limit high enough never to refuse.
-func benchGateway(b *testing.B) (http.Handler, string) { return benchGatewayOn(b, newGW(b), limit.Options{}) }
+func benchGateway(b *testing.B) (http.Handler, string) {
+	return benchGatewayOn(b, newGW(b), limit.Options{})
+}
 
 // benchGatewayOn is benchGateway on g, with the limiter's Store and
 // LocalRate from lo.

@@ -114,9 +114,9 @@ type subject struct {
 	// leaseMu serialises taking shared request tokens (database I/O,
 	// never under mu), so a burst waits for one lease instead of racing
 	// to the database; taken before mu.
-	leaseMu sync.Mutex
-	sessions  int
-	lastSeen  time.Time
+	leaseMu  sync.Mutex
+	sessions int
+	lastSeen time.Time
 
 	// Daily usage: total = base (from the database when loaded, plus
 	// flushed deltas) + inflight (being written) + pending (not yet).

@@ -2,9 +2,6 @@ package limit
 
 import (
 	"context"
-	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -72,28 +69,8 @@ func TestLocalRateOptOut(t *testing.T) {
 // allowRace runs n Allow calls in parallel, alternately on a and b, and
 // counts those that passed; any error but an rps refusal fails t.
 func allowRace(t *testing.T, n int, a, b *Limiter) int64 {
-	var passed atomic.Int64
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l := a
-			if i%2 == 1 {
-				l = b
-			}
-			var e *Error
-			switch err := l.Allow(context.Background(), key("k")); {
-			case err == nil:
-				passed.Add(1)
-			case errors.As(err, &e) && e.Code == CodeRateLimited && e.Limit == "rps" && e.RetryAfter > 0:
-			default:
-				t.Errorf("allow: %v", err)
-			}
-		}()
-	}
-	wg.Wait()
-	return passed.Load()
+	passed, _ := race(t, n, a, b, "rps", func(l *Limiter) error { return l.Allow(context.Background(), key("k")) })
+	return passed
 }
 
 // A fast key (100/s, burst 40) is taken from the shared bucket ten tokens
