@@ -102,7 +102,8 @@ up() {
   # Gateways and a worker. With `izwi serve --role` (issue 13) each runs
   # its role; before it, each runs everything (--role all is the default).
   local gw_role="" worker_role=""
-  if "$IZWI" serve -h 2>&1 | grep -q -- '-role'; then gw_role="--role gateway" worker_role="--role worker"; fi
+  local usage; usage=$("$IZWI" serve -h 2>&1 || true)
+  case "$usage" in *-role*) gw_role="--role gateway" worker_role="--role worker" ;; esac
   # One after the other: a process checks the audit chain against the
   # signed checkpoints at start, and refuses entries another process
   # appended that no checkpoint covers yet (docs/deploy.md).
