@@ -104,9 +104,9 @@ up() {
   local gw_role="" worker_role=""
   local usage; usage=$("$IZWI" serve -h 2>&1 || true)
   case "$usage" in *-role*) gw_role="--role gateway" worker_role="--role worker" ;; esac
-  # One after the other: a process checks the audit chain against the
-  # signed checkpoints at start, and refuses entries another process
-  # appended that no checkpoint covers yet (docs/deploy.md).
+  # One after the other, so each one's log shows it joined a running
+  # cluster (a process starting beside another's fresh appends waits for
+  # their checkpoint: docs/deploy.md).
   local n=1
   for p in gw1 gw2 worker; do
     local role=$gw_role
