@@ -102,10 +102,11 @@ up() {
   # Gateways and a worker. With `izwi serve --role` (issue 13) each runs
   # its role; before it, each runs everything (--role all is the default).
   local gw_role="" worker_role=""
-  if "$IZWI" serve -h 2>&1 | grep -q -- '-role'; then gw_role="--role gateway" worker_role="--role worker"; fi
-  # One after the other: a process checks the audit chain against the
-  # signed checkpoints at start, and refuses entries another process
-  # appended that no checkpoint covers yet (docs/deploy.md).
+  local usage; usage=$("$IZWI" serve -h 2>&1 || true)
+  case "$usage" in *-role*) gw_role="--role gateway" worker_role="--role worker" ;; esac
+  # One after the other, so each one's log shows it joined a running
+  # cluster (a process starting beside another's fresh appends waits for
+  # their checkpoint: docs/deploy.md).
   local n=1
   for p in gw1 gw2 worker; do
     local role=$gw_role

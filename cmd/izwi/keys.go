@@ -233,13 +233,14 @@ func openKeyStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 		return nil, nil, err
 	}
 	// With an external bus (a cluster), a revocation is announced to every
-	// server at once; otherwise they see it by re-reading (WatchRevocations).
+	// server at once; without one, or with it down, they see it by
+	// re-reading (WatchRevocations, within seconds): the change itself
+	// never waits for the bus.
 	var broker *bus.Bus
 	if cfg.Bus.URL != "" {
-		if broker, err = bus.Start(ctx, bus.Config{URL: cfg.Bus.URL}, logger); err != nil {
-			log.Close()
-			db.Close()
-			return nil, nil, err
+		if broker, err = bus.Start(ctx, bus.Config{URL: cfg.Bus.URL, ReadyTimeout: 2 * time.Second}, logger); err != nil {
+			broker = nil
+			logger.Warn("bus unreachable; servers will see key changes by re-reading", "err", err)
 		}
 	}
 	closeBus := func() {

@@ -24,27 +24,7 @@ func TestPostgresQuotaAcrossProcesses(t *testing.T) {
 	env := postgresEnv(t)
 	key := newKey(t, env, "--name", "quota", "--scopes", "asr.read", "--limits", `{"requests_per_day":10,"rps":-1}`)
 	a, b := startServe(t, env), startServe(t, env)
-	var mu sync.Mutex
-	codes := map[string]int{}
-	var wg sync.WaitGroup
-	for i := range 100 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := a
-			if i%2 == 1 {
-				s = b
-			}
-			status, code := call(t, s.url+"/v1/usage", key)
-			mu.Lock()
-			defer mu.Unlock()
-			if status == http.StatusOK {
-				code = "ok"
-			}
-			codes[code]++
-		}()
-	}
-	wg.Wait()
+	codes := spread(t, 100, a, b, "/v1/usage", key)
 	if codes["ok"] != 10 || codes["quota_exceeded"] != 90 {
 		t.Fatalf("answers %v; want exactly 10 ok and 90 quota_exceeded", codes)
 	}
@@ -63,28 +43,8 @@ func TestPostgresRateAcrossProcesses(t *testing.T) {
 	env := postgresEnv(t)
 	key := newKey(t, env, "--name", "rate", "--scopes", "asr.read", "--limits", `{"rps":0.1,"burst":10}`)
 	a, b := startServe(t, env), startServe(t, env)
-	var mu sync.Mutex
-	codes := map[string]int{}
-	var wg sync.WaitGroup
 	start := time.Now()
-	for i := range 100 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s := a
-			if i%2 == 1 {
-				s = b
-			}
-			status, code := call(t, s.url+"/v1/usage", key)
-			mu.Lock()
-			defer mu.Unlock()
-			if status == http.StatusOK {
-				code = "ok"
-			}
-			codes[code]++
-		}()
-	}
-	wg.Wait()
+	codes := spread(t, 100, a, b, "/v1/usage", key)
 	refilled := int(time.Since(start).Seconds() * 0.1)
 	if codes["ok"] < 10 || codes["ok"] > 10+refilled || codes["ok"]+codes["rate_limited"] != 100 {
 		t.Fatalf("answers %v; want 10 (+%d refilled) ok and the rest rate_limited", codes, refilled)
@@ -130,6 +90,33 @@ func TestPostgresAuditChainFromThreeProcesses(t *testing.T) {
 	if n := countLines(exp.stdout, "\tauth.forbidden\t"); n != 90 {
 		t.Fatalf("audit export holds %d auth.forbidden entries, want 90", n)
 	}
+}
+
+// spread makes n parallel GETs of path with key, alternately through a and
+// b, and counts the answers by error code ("ok" for 200).
+func spread(t *testing.T, n int, a, b *server, path, key string) map[string]int {
+	var mu sync.Mutex
+	codes := map[string]int{}
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			status, code := call(t, s.url+path, key)
+			mu.Lock()
+			defer mu.Unlock()
+			if status == http.StatusOK {
+				code = "ok"
+			}
+			codes[code]++
+		}()
+	}
+	wg.Wait()
+	return codes
 }
 
 // countLines counts the lines of s that contain sub.

@@ -46,7 +46,7 @@ type Limits struct {
 	ChatTokensPerSecond float64 `json:"chat_tokens_per_second,omitempty" toml:"chat_tokens_per_second"`
 	ChatTokensPerDay    int64   `json:"chat_tokens_per_day,omitempty" toml:"chat_tokens_per_day"`
 	// LocalRate counts rps and burst per process even when gateways share
-	// a PostgreSQL database: no database round trip per request, but N
+	// a PostgreSQL database: no database work for rates, but N
 	// gateways then admit up to N times a key's rate. The default (false)
 	// counts each key's rate in the database too, one bound for all
 	// gateways (IZWI_LIMITS_LOCAL_RATE).

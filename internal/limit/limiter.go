@@ -107,8 +107,16 @@ type subject struct {
 	resolved   bool
 
 	req, chat bucket
-	sessions  int
-	lastSeen  time.Time
+	// lease is shared request tokens taken from the database and not yet
+	// used, valid until leaseUntil (sharedrate.go).
+	lease      float64
+	leaseUntil time.Time
+	// leaseMu serialises taking shared request tokens (database I/O,
+	// never under mu), so a burst waits for one lease instead of racing
+	// to the database; taken before mu.
+	leaseMu  sync.Mutex
+	sessions int
+	lastSeen time.Time
 
 	// Daily usage: total = base (from the database when loaded, plus
 	// flushed deltas) + inflight (being written) + pending (not yet).

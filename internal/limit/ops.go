@@ -42,7 +42,11 @@ func (l *Limiter) allow(ctx context.Context, p auth.Principal, check func(*subje
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
 		}
 		if l.sharedRate() && s.req.rate > 0 {
-			rate, size = s.req.rate, s.req.size
+			if s.lease >= 1 && now.Before(s.leaseUntil) {
+				s.lease-- // a shared token this process already holds
+			} else {
+				rate, size = s.req.rate, s.req.size
+			}
 		}
 		perDay, day, at = s.eff.RequestsPerDay, s.day, now
 		switch {
@@ -90,16 +94,38 @@ func (l *Limiter) sharedRate() bool {
 // count is set, the admitted request is counted in p's daily usage (the
 // count allow skipped, so a refused request is not counted).
 func (l *Limiter) allowShared(ctx context.Context, p auth.Principal, rate, size float64, at time.Time, count bool) error {
-	ok, wait, err := takeShared(ctx, l.db, p.Subject, rate, size, at)
+	held := l.lookup(p.Subject)
+	held.leaseMu.Lock()
+	defer held.leaseMu.Unlock()
+	// The request ahead may have taken a lease this one can use.
+	leased := false
+	if err := l.with(ctx, p, noLoad, func(s *subject, now time.Time) error {
+		if s.lease >= 1 && now.Before(s.leaseUntil) {
+			s.lease--
+			leased = true
+			if count && s.loaded {
+				s.pending.requests++
+			}
+		}
+		return nil
+	}); err != nil || leased {
+		return err
+	}
+	took, wait, err := takeShared(ctx, l.db, p.Subject, rate, size, leaseSize(rate, size), at)
 	if err != nil {
 		l.opts.Logger.Warn("shared request rate unavailable; the process's own applies", "subject", p.Subject, "err", err)
-		ok = true
+		took = 1
 	}
 	return l.with(ctx, p, noLoad, func(s *subject, now time.Time) error {
-		if !ok {
+		if took == 0 {
 			s.req.tokens = min(s.req.size, s.req.tokens+1)
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
 		}
+		if !now.Before(s.leaseUntil) {
+			s.lease = 0 // an expired lease is dropped, not carried
+		}
+		s.lease += took - 1
+		s.leaseUntil = at.Add(leaseTime)
 		if count && s.loaded {
 			s.pending.requests++
 		}

@@ -2,9 +2,6 @@ package limit
 
 import (
 	"context"
-	"errors"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,30 +17,7 @@ import (
 func TestRequestRateSharedAcrossProcesses(t *testing.T) {
 	a, b, clock := twoProcesses(t, Limits{RPS: 1, Burst: 5})
 	shared := a.db.Dialect() == store.Postgres
-	allow := func(n int) int64 {
-		var passed atomic.Int64
-		var wg sync.WaitGroup
-		for i := range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				l := a
-				if i%2 == 1 {
-					l = b
-				}
-				var e *Error
-				switch err := l.Allow(context.Background(), key("k")); {
-				case err == nil:
-					passed.Add(1)
-				case errors.As(err, &e) && e.Code == CodeRateLimited && e.Limit == "rps" && e.RetryAfter > 0:
-				default:
-					t.Errorf("allow: %v", err)
-				}
-			}()
-		}
-		wg.Wait()
-		return passed.Load()
-	}
+	allow := func(n int) int64 { return allowRace(t, n, a, b) }
 	want := int64(10)
 	if shared {
 		want = 5
@@ -89,5 +63,44 @@ func TestLocalRateOptOut(t *testing.T) {
 	}
 	if err := db.QueryRowContext(context.Background(), "SELECT count(*) FROM limit_rate_buckets").Scan(&n); err != nil || n != 0 {
 		t.Fatalf("buckets %d after a request, %v", n, err)
+	}
+}
+
+// allowRace runs n Allow calls in parallel, alternately on a and b, and
+// counts those that passed; any error but an rps refusal fails t.
+func allowRace(t *testing.T, n int, a, b *Limiter) int64 {
+	passed, _ := race(t, n, a, b, "rps", func(l *Limiter) error { return l.Allow(context.Background(), key("k")) })
+	return passed
+}
+
+// A fast key (100/s, burst 40) is taken from the shared bucket ten tokens
+// at a time (leaseSize), yet of 200 parallel requests over two processes
+// exactly the burst passes: a lease only moves tokens, never adds any. A
+// lease not used within leaseTime is dropped.
+func TestSharedRateLeases(t *testing.T) {
+	if got := leaseSize(100, 40); got != 10 {
+		t.Fatalf("leaseSize(100, 40) = %v", got)
+	}
+	if got := leaseSize(1e9, 1e9); got != 64 {
+		t.Fatalf("leaseSize(1e9, 1e9) = %v", got)
+	}
+	if got := leaseSize(0.1, 2); got != 1 {
+		t.Fatalf("leaseSize(0.1, 2) = %v", got)
+	}
+	a, b, clock := twoProcesses(t, Limits{RPS: 100, Burst: 40})
+	if a.db.Dialect() != store.Postgres {
+		if n := allowRace(t, 200, a, b); n != 80 {
+			t.Fatalf("SQLite: %d passed; want each process's burst, 80", n)
+		}
+		return
+	}
+	if n := allowRace(t, 200, a, b); n != 40 {
+		t.Fatalf("%d of 200 passed; want the burst, 40", n)
+	}
+	// a holds no lease now (everything was used); one token refilled in
+	// 10 ms goes to whoever asks, and a's expired leases count for nothing.
+	clock.Advance(leaseTime + 10*time.Millisecond)
+	if n := allowRace(t, 200, a, b); n != 11 {
+		t.Fatalf("%d passed after 110 ms; want the 11 refilled", n)
 	}
 }

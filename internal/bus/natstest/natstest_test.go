@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -121,6 +122,70 @@ func deliver(ctx context.Context, t *testing.T, nc *nats.Conn, got <-chan string
 		case <-tick.C:
 		case <-ctx.Done():
 			t.Fatalf("%q never delivered across the cluster", msg)
+		}
+	}
+}
+
+// BenchmarkClusterDelivery is core NATS publish → deliver across the
+// cluster: the publisher on node 1, the subscriber on node 3, each message
+// awaited before the next (so the figure is latency, not throughput),
+// with p50/p99.
+func BenchmarkClusterDelivery(b *testing.B) {
+	c := natstest.Start(b, natstest.Self)
+	ctx := b.Context()
+	pub, err := bus.Start(ctx, bus.Config{URL: c.NodeURL(0)}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pub.Close()
+	sub, err := bus.Start(ctx, bus.Config{URL: c.NodeURL(2)}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Close()
+	got := make(chan struct{}, 1)
+	s, err := sub.Conn().Subscribe("izwi.bench.delivery", func(*nats.Msg) { got <- struct{}{} })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Unsubscribe()
+	if err := sub.Conn().Flush(); err != nil {
+		b.Fatal(err)
+	}
+	// Interest reaches node 1 over the routes: wait for the first delivery.
+	deliverB(b, pub.Conn(), got)
+	payload := make([]byte, 200) // about a caption event
+	durs := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if err := pub.Conn().Publish("izwi.bench.delivery", payload); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			b.Fatal("a message was not delivered within 5 s")
+		}
+		durs = append(durs, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds()), "p99-µs")
+}
+
+func deliverB(b *testing.B, nc *nats.Conn, got <-chan struct{}) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_ = nc.Publish("izwi.bench.delivery", nil)
+		select {
+		case <-got:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("no delivery across the cluster")
 		}
 	}
 }
