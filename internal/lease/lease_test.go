@@ -12,6 +12,17 @@ import (
 	"github.com/izwi-speech/izwi/internal/lease"
 )
 
+// newBus is an embedded NATS server with JetStream, closed after t.
+func newBus(t *testing.T) *bus.Bus {
+	t.Helper()
+	b, err := bus.Start(t.Context(), bus.Config{JetStream: true, StoreDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
 func open(t *testing.T, b *bus.Bus, node string, ttl time.Duration) *lease.Table {
 	t.Helper()
 	tb, err := lease.Open(t.Context(), b.Conn(), lease.Config{Bucket: "test_leases", TTL: ttl, Node: node})
@@ -38,11 +49,7 @@ func waitFor(t *testing.T, d time.Duration, what string, f func() bool) time.Dur
 // TTL; a holder that stops renewing loses it to another node, and learns
 // so (ErrLost) when it next renews; release hands it over at once.
 func TestLeaseConformance(t *testing.T) {
-	b, err := bus.Start(t.Context(), bus.Config{JetStream: true, StoreDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := newBus(t)
 	const ttl = 600 * time.Millisecond
 	a, c := open(t, b, "node-a", ttl), open(t, b, "node-c", ttl)
 	ctx := t.Context()
@@ -103,11 +110,7 @@ func TestLeaseConformance(t *testing.T) {
 // Run: exactly one of two processes runs the job at a time; when the
 // holder stops, the other takes the job up.
 func TestRunIsASingleton(t *testing.T) {
-	b, err := bus.Start(t.Context(), bus.Config{JetStream: true, StoreDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b := newBus(t)
 	const ttl = 400 * time.Millisecond
 	var running, most, runs atomic.Int32
 	job := func(ctx context.Context) {
