@@ -149,6 +149,10 @@ type decoder struct {
 	dictSwapped bool
 	// idleAt is when it last went back to the pool.
 	idleAt time.Time
+	// ownLM is the path of the language model the decoder reads through a
+	// shared view, loaded privately before words are added (sharedlm.go);
+	// empty once it has its own copy.
+	ownLM string
 }
 
 // seg is one entry of the best path: a word (or filler) and its frames.
@@ -158,28 +162,64 @@ type seg struct {
 	conf   float64
 }
 
-// newDecoder loads the model described by args ("-hmm", dir, ...).
-func newDecoder(args []string) (*decoder, error) {
-	argv := make([]*C.char, len(args))
-	for i, a := range args {
-		argv[i] = C.CString(a)
+// newDecoder loads the model described by args ("-hmm", dir, ...). With
+// lm, the decoder is built with a one-word keyphrase search instead of
+// its -lm (ps_init would load that, or Debian's default model without
+// one), then given an n-gram search over a view of lm (sharedlm.go).
+func newDecoder(args []string, lm *sharedLM) (*decoder, error) {
+	if lm != nil {
+		args = append(withoutArg(args, "-lm"), "-keyphrase", stubKeyphrase)
 	}
-	defer func() {
-		for _, p := range argv {
-			C.free(unsafe.Pointer(p))
-		}
-	}()
-	// argv lives in Go memory but holds only C pointers, which cgo allows.
-	var first **C.char
-	if len(argv) > 0 {
-		first = &argv[0]
-	}
-	ps := C.izwi_ps_new(C.int(len(argv)), first)
+	argv := cStrings(args)
+	defer freeCStrings(argv)
+	ps := C.izwi_ps_new(C.int(len(argv)), firstOf(argv))
 	runtime.KeepAlive(argv)
 	if ps == nil {
 		return nil, fmt.Errorf("pocketsphinx: decoder failed to initialise (bad configuration or model files): %w", speech.ErrModel)
 	}
-	return &decoder{ps: ps, cmn: C.izwi_cmn_save(ps), search: C.GoString(C.ps_get_search(ps))}, nil
+	d := &decoder{ps: ps, search: C.GoString(C.ps_get_search(ps))}
+	if lm != nil {
+		if err := d.attach(lm); err != nil {
+			d.free()
+			return nil, err
+		}
+	}
+	d.cmn = C.izwi_cmn_save(ps)
+	return d, nil
+}
+
+// withoutArg returns args without flag and its value.
+func withoutArg(args []string, flag string) []string {
+	var out []string
+	for i := 0; i+1 < len(args); i += 2 {
+		if args[i] != flag {
+			out = append(out, args[i], args[i+1])
+		}
+	}
+	return out
+}
+
+// cStrings copies args to C strings; free them with freeCStrings. The
+// slice lives in Go memory but holds only C pointers, which cgo allows.
+func cStrings(args []string) []*C.char {
+	argv := make([]*C.char, len(args))
+	for i, a := range args {
+		argv[i] = C.CString(a)
+	}
+	return argv
+}
+
+func freeCStrings(argv []*C.char) {
+	for _, p := range argv {
+		C.free(unsafe.Pointer(p))
+	}
+}
+
+func firstOf(argv []*C.char) **C.char {
+	if len(argv) == 0 {
+		return nil
+	}
+	return &argv[0]
 }
 
 // free releases the native decoder; later calls are no-ops. glibc keeps
@@ -313,6 +353,9 @@ func (d *decoder) addWord(word, phones string) error {
 	defer C.free(unsafe.Pointer(cw))
 	defer C.free(unsafe.Pointer(cp))
 	d.tainted = true // even a failed add may have touched the dictionary
+	if err := d.ownModel(); err != nil {
+		return err
+	}
 	if C.ps_add_word(d.ps, cw, cp, 1) < 0 {
 		return fmt.Errorf("pocketsphinx: ps_add_word refused the pronunciation")
 	}

@@ -75,6 +75,8 @@ func Register(r *speech.Registry) {
 type Recognizer struct {
 	cfg  config
 	info speech.EngineInfo
+	// lm is the language model every decoder reads (sharedlm.go).
+	lm *sharedLM
 	// slots holds one token per decoder that may exist; a stream holds a
 	// token while open, so NewStream waits (honouring ctx) at the bound.
 	slots chan struct{}
@@ -115,12 +117,18 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDecoder(cfg.args())
+	lm, err := acquireLM(cfg.lm, cfg.args())
 	if err != nil {
+		return nil, err
+	}
+	d, err := newDecoder(cfg.args(), lm)
+	if err != nil {
+		lm.release()
 		return nil, err
 	}
 	r := &Recognizer{
 		cfg: cfg,
+		lm:  lm,
 		// A live stream must not wait a second for a decoder; files can.
 		keepWarm: map[bool]int{true: 1, false: 0}[live],
 		idleFree: idleFree,
@@ -226,7 +234,7 @@ func (r *Recognizer) take(key [32]byte) (*decoder, error) {
 	}
 	r.mu.Unlock()
 	// Loading takes about a second; do it without the lock.
-	return newDecoder(r.cfg.args())
+	return newDecoder(r.cfg.args(), r.lm)
 }
 
 // give returns d to the pool (or frees it if it was changed or the
@@ -287,6 +295,7 @@ func (r *Recognizer) Close() error {
 		d.free()
 	}
 	r.idle = nil
+	r.lm.release() // decoders still open keep it until they are freed
 	return nil
 }
 
