@@ -70,13 +70,37 @@ func BenchmarkModelLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for range b.N {
-		d, err := newDecoder(cfg.args(), nil)
+	// own: a decoder loading every model file itself (before issue 14);
+	// shared: one more decoder around the process's language model and
+	// cut dictionary, as a pool loads them.
+	b.Run("own", func(b *testing.B) {
+		for range b.N {
+			d, err := newDecoder(cfg.args(), nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d.free()
+		}
+	})
+	b.Run("shared", func(b *testing.B) {
+		lm, err := acquireLM(cfg.lm, cfg.args())
 		if err != nil {
 			b.Fatal(err)
 		}
-		d.free()
-	}
+		defer lm.release()
+		cut, err := lm.cut(cfg.dict)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ResetTimer()
+		for range b.N {
+			d, err := newDecoder(cfg.args(), lm, cut)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d.free()
+		}
+	})
 }
 
 // statusKiB reads a kB field ("VmRSS", "RssAnon") of /proc/self/status.

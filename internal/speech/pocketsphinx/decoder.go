@@ -153,6 +153,9 @@ type decoder struct {
 	// shared view, loaded privately before words are added (sharedlm.go);
 	// empty once it has its own copy.
 	ownLM string
+	// outside holds the model dictionary's words left out of the
+	// decoder's (cutdict.go): they count as known, as before the cut.
+	outside *dictCut
 }
 
 // seg is one entry of the best path: a word (or filler) and its frames.
@@ -165,10 +168,14 @@ type seg struct {
 // newDecoder loads the model described by args ("-hmm", dir, ...). With
 // lm, the decoder is built with a one-word keyphrase search instead of
 // its -lm (ps_init would load that, or Debian's default model without
-// one), then given an n-gram search over a view of lm (sharedlm.go).
-func newDecoder(args []string, lm *sharedLM) (*decoder, error) {
+// one), then given an n-gram search over a view of lm (sharedlm.go); with
+// cut, it loads that dictionary instead of -dict (cutdict.go).
+func newDecoder(args []string, lm *sharedLM, cut *dictCut) (*decoder, error) {
 	if lm != nil {
 		args = append(withoutArg(args, "-lm"), "-keyphrase", stubKeyphrase)
+	}
+	if cut != nil {
+		args = withArg(args, "-dict", cut.path())
 	}
 	argv := cStrings(args)
 	defer freeCStrings(argv)
@@ -177,7 +184,7 @@ func newDecoder(args []string, lm *sharedLM) (*decoder, error) {
 	if ps == nil {
 		return nil, fmt.Errorf("pocketsphinx: decoder failed to initialise (bad configuration or model files): %w", speech.ErrModel)
 	}
-	d := &decoder{ps: ps, search: C.GoString(C.ps_get_search(ps))}
+	d := &decoder{ps: ps, search: C.GoString(C.ps_get_search(ps)), outside: cut}
 	if lm != nil {
 		if err := d.attach(lm); err != nil {
 			d.free()
@@ -186,6 +193,17 @@ func newDecoder(args []string, lm *sharedLM) (*decoder, error) {
 	}
 	d.cmn = C.izwi_cmn_save(ps)
 	return d, nil
+}
+
+// withArg returns args with the value of flag replaced by v.
+func withArg(args []string, flag, v string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i+1 < len(out); i += 2 {
+		if out[i] == flag {
+			out[i+1] = v
+		}
+	}
+	return out
 }
 
 // withoutArg returns args without flag and its value.
@@ -223,7 +241,7 @@ func firstOf(argv []*C.char) **C.char {
 }
 
 // free releases the native decoder; later calls are no-ops. glibc keeps
-// freed memory in its heap unless asked: malloc_trim hands the ~94 MiB of a
+// freed memory in its heap unless asked: malloc_trim hands the ~46 MiB of a
 // freed decoder back to the system (the pool frees idle decoders for that).
 func (d *decoder) free() {
 	if d.ps != nil {
@@ -301,11 +319,12 @@ func (d *decoder) segments() []seg {
 	return out
 }
 
-// known reports whether word is in the dictionary.
+// known reports whether word is in the dictionary: the decoder's, or the
+// model's full one when the decoder loaded a cut (cutdict.go).
 func (d *decoder) known(word string) bool {
 	cw := C.CString(word)
 	defer C.free(unsafe.Pointer(cw))
-	return C.izwi_lookup(d.ps, cw) != 0
+	return C.izwi_lookup(d.ps, cw) != 0 || d.outside.has(word)
 }
 
 // usePrepared makes the mixture of the decoder's own language model and

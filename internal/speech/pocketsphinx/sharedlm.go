@@ -208,10 +208,9 @@ static int izwi_lm_own(ps_decoder_t *ps, const char *name, const char *path) {
 	return ps_set_search(ps, name);
 }
 
-// izwi_lm_word returns word i of s (NULL past the end).
-static const char *izwi_lm_word(izwi_shared_lm *s, int i) {
-	if (i < 0 || (uint32)i >= ngram_model_get_counts(s->lm)[0]) return NULL;
-	return ngram_word(s->lm, i);
+// izwi_lm_has reports whether word is in s's vocabulary.
+static int izwi_lm_has(izwi_shared_lm *s, const char *word) {
+	return ngram_wid(s->lm, word) != ngram_unknown_wid(s->lm);
 }
 */
 import "C"
@@ -241,6 +240,9 @@ type lmEntry struct {
 	c    *C.izwi_shared_lm
 	err  error
 	refs int // owners (Recognizers); guarded by sharedLMs.mu
+	// cuts holds the dictionaries cut to this model's words, by path
+	// (cutdict.go); guarded by sharedLMs.mu.
+	cuts map[string]*cutEntry
 }
 
 // sharedLMs holds the loaded models by path. The weights a model is read
@@ -286,9 +288,17 @@ func (s *sharedLM) release() {
 		delete(sharedLMs.m, s.path)
 	}
 	sharedLMs.mu.Unlock()
-	if last && s.e.c != nil {
+	if !last {
+		return
+	}
+	if s.e.c != nil {
 		C.izwi_shared_release(s.e.c)
 		s.e.c = nil
+	}
+	for _, ce := range s.e.cuts {
+		if ce.cut != nil {
+			ce.cut.file.Close()
+		}
 	}
 }
 
@@ -309,16 +319,11 @@ func loadLM(path string, args []string) (*C.izwi_shared_lm, error) {
 	return c, nil
 }
 
-// words returns the model's vocabulary.
-func (s *sharedLM) words() map[string]struct{} {
-	out := map[string]struct{}{}
-	for i := 0; ; i++ {
-		w := C.izwi_lm_word(s.e.c, C.int(i))
-		if w == nil {
-			return out
-		}
-		out[C.GoString(w)] = struct{}{}
-	}
+// has reports whether word is in the model's vocabulary.
+func (s *sharedLM) has(word string) bool {
+	cw := C.CString(word)
+	defer C.free(unsafe.Pointer(cw))
+	return C.izwi_lm_has(s.e.c, cw) != 0
 }
 
 // stubKeyphrase is the search a decoder is built with before its n-gram

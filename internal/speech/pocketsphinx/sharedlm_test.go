@@ -2,6 +2,8 @@ package pocketsphinx
 
 import (
 	"reflect"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/speech"
@@ -19,11 +21,12 @@ func unshare(t *testing.T, rec *Recognizer) {
 	}
 	rec.idle = nil
 	rec.lm.release()
-	rec.lm = nil
+	rec.lm, rec.cut = nil, nil
 }
 
-// Decoders reading the shared model through views recognise exactly what
-// decoders that loaded their own copy do: same words, times and
+// Decoders reading the shared model through views, with the dictionary
+// cut to its words, recognise exactly what decoders that loaded their own
+// copy and the full dictionary do: same words, times and
 // confidences. This is the guard on the private sphinxbase layouts
 // sharedlm.go relies on, with the live profile (TestCLIParity covers the
 // file profile, against the CLI; TestConcurrentDifferentAudio views on
@@ -60,8 +63,8 @@ func TestSharedLMAcrossRoles(t *testing.T) {
 		t.Fatal("the two roles loaded the language model twice")
 	}
 	e := asr.lm.e
-	if n := len(asr.lm.words()); n < 1000 {
-		t.Fatalf("shared model has %d words", n)
+	if !asr.lm.has("the") || asr.lm.has("izwi") {
+		t.Fatal("shared model vocabulary lookup wrong")
 	}
 	asr.Close()
 	files.Close()
@@ -70,4 +73,45 @@ func TestSharedLMAcrossRoles(t *testing.T) {
 	if e.refs != 0 || sharedLMs.m[asr.cfg.lm] == e {
 		t.Errorf("model still held after both recognizers closed (refs %d)", e.refs)
 	}
+}
+
+func TestCutDict(t *testing.T) {
+	full := "a AH\na(2) EY\nzebra Z IY B R AH\n\nthe DH AH\nqux(x K W\nthe(2) DH IY"
+	kept, outside := cutDict([]byte(full), func(w string) bool { return w == "a" || w == "the" })
+	if want := "a AH\na(2) EY\nthe DH AH\nthe(2) DH IY\n"; string(kept) != want {
+		t.Errorf("kept %q, want %q", kept, want)
+	}
+	if !reflect.DeepEqual(outside, []string{"qux(x", "zebra"}) {
+		t.Errorf("outside %q", outside)
+	}
+	c := &dictCut{outside: outside}
+	if !c.has("zebra") || c.has("the") || (*dictCut)(nil).has("zebra") {
+		t.Error("has() wrong")
+	}
+}
+
+func FuzzCutDict(f *testing.F) {
+	f.Add("a AH\na(2) EY\nzebra Z IY B R AH\n", "a")
+	f.Add("(2) X\n()\n\n\n x(", "x")
+	f.Fuzz(func(t *testing.T, full, word string) {
+		kept, outside := cutDict([]byte(full), func(w string) bool { return w == word })
+		if len(kept) > len(full)+strings.Count(full, "\n")+1 {
+			t.Fatalf("kept %d bytes of %d", len(kept), len(full))
+		}
+		for _, line := range strings.Split(strings.TrimSuffix(string(kept), "\n"), "\n") {
+			if line == "" && len(kept) == 0 {
+				continue
+			}
+			w := strings.Fields(line)[0]
+			if i := strings.IndexByte(w, '('); i > 0 && strings.HasSuffix(w, ")") {
+				w = w[:i]
+			}
+			if w != word {
+				t.Fatalf("kept line %q not in the vocabulary", line)
+			}
+		}
+		if !sort.StringsAreSorted(outside) || (&dictCut{outside: outside}).has(word) {
+			t.Fatalf("outside %q: unsorted or holds the vocabulary", outside)
+		}
+	})
 }
