@@ -16,7 +16,7 @@ anchors() {
     -e 's/([0-9.]+ partial-gap-p95-s)/\1 [≤ 0.200]/' \
     -e 's/([0-9.]+ ratio)/\1 [≥ 0.95]/' \
     -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
-    -e 's/([0-9.]+ MiB-anon\/decoder)/\1 [≤ 10 per extra stream]/' \
+    -e 's/([0-9.]+ MiB-anon\/extra-decoder)/\1 [≤ 10]/' \
     -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/'
 }
 {
@@ -35,6 +35,9 @@ anchors() {
   echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
+  echo
+  echo "## izwi serve with the default engines: start to ready, idle RSS (issue 14 anchors in [ ])"
+  scripts/bench-idle.sh
   echo
   echo "## WebRTC vs WebSocket ingest: end of speech → final, frame delivery"
   go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m
