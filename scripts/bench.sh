@@ -17,6 +17,7 @@ anchors() {
     -e 's/([0-9.]+ ratio)/\1 [≥ 0.95]/' \
     -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
     -e 's/([0-9.]+ MiB-anon\/extra-decoder)/\1 [≤ 10]/' \
+    -e 's/([0-9.]+ MiB-anon\/extra-stream)/\1 [≤ 2]/' \
     -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/'
 }
 {
@@ -35,6 +36,7 @@ anchors() {
   echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
+  go test ./internal/speech/sherpa/ -run '^$' -bench StreamMemory -benchtime=1x | anchors
   echo
   echo "## izwi serve with the default engines: start to ready, idle RSS (issue 14 anchors in [ ])"
   scripts/bench-idle.sh
