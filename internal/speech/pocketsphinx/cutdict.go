@@ -20,6 +20,9 @@ import (
 type dictCut struct {
 	file    *os.File
 	outside []string // sorted
+	// share is the cut dictionary loaded once for every decoder
+	// (shareddict.go); guarded by sharedLMs.mu.
+	share *dictShare
 }
 
 type cutEntry struct {

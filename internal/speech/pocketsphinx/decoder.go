@@ -156,6 +156,11 @@ type decoder struct {
 	// outside holds the model dictionary's words left out of the
 	// decoder's (cutdict.go): they count as known, as before the cut.
 	outside *dictCut
+	// dict is the shared dictionary the decoder was built on
+	// (shareddict.go), sharesDict whether it still uses it (loadDict
+	// gives it its own).
+	dict       *dictShare
+	sharesDict bool
 }
 
 // seg is one entry of the best path: a word (or filler) and its frames.
@@ -169,13 +174,29 @@ type seg struct {
 // lm, the decoder is built with a one-word keyphrase search instead of
 // its -lm (ps_init would load that, or Debian's default model without
 // one), then given an n-gram search over a view of lm (sharedlm.go); with
-// cut, it loads that dictionary instead of -dict (cutdict.go).
+// cut, it uses that dictionary instead of -dict: the first decoder loads
+// it and shares it, later ones are built with a one-word dictionary and
+// given the shared one (shareddict.go).
 func newDecoder(args []string, lm *sharedLM, cut *dictCut) (*decoder, error) {
 	if lm != nil {
 		args = append(withoutArg(args, "-lm"), "-keyphrase", stubKeyphrase)
 	}
+	var share *dictShare
 	if cut != nil {
-		args = withArg(args, "-dict", cut.path())
+		sharedLMs.mu.Lock()
+		if cut.share != nil && cut.share.hmm == argValue(args, "-hmm") {
+			share = cut.share
+		}
+		sharedLMs.mu.Unlock()
+		path := cut.path()
+		if share != nil {
+			tiny, err := tinyDict()
+			if err != nil {
+				return nil, err
+			}
+			path = procPath(tiny)
+		}
+		args = withArg(args, "-dict", path)
 	}
 	argv := cStrings(args)
 	defer freeCStrings(argv)
@@ -185,11 +206,19 @@ func newDecoder(args []string, lm *sharedLM, cut *dictCut) (*decoder, error) {
 		return nil, fmt.Errorf("pocketsphinx: decoder failed to initialise (bad configuration or model files): %w", speech.ErrModel)
 	}
 	d := &decoder{ps: ps, search: C.GoString(C.ps_get_search(ps)), outside: cut}
-	if lm != nil {
-		if err := d.attach(lm); err != nil {
-			d.free()
-			return nil, err
-		}
+	var err error
+	switch {
+	case share != nil:
+		err = d.useDict(share)
+	case cut != nil:
+		err = d.shareDict(cut, argValue(args, "-hmm"))
+	}
+	if err == nil && lm != nil {
+		err = d.attach(lm)
+	}
+	if err != nil {
+		d.free()
+		return nil, err
 	}
 	d.cmn = C.izwi_cmn_save(ps)
 	return d, nil
@@ -204,6 +233,16 @@ func withArg(args []string, flag, v string) []string {
 		}
 	}
 	return out
+}
+
+// argValue returns the value of flag in args ("" if absent).
+func argValue(args []string, flag string) string {
+	for i := 0; i+1 < len(args); i += 2 {
+		if args[i] == flag {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 // withoutArg returns args without flag and its value.
@@ -241,13 +280,14 @@ func firstOf(argv []*C.char) **C.char {
 }
 
 // free releases the native decoder; later calls are no-ops. glibc keeps
-// freed memory in its heap unless asked: malloc_trim hands the ~46 MiB of a
+// freed memory in its heap unless asked: malloc_trim hands the ~27 MiB of a
 // freed decoder back to the system (the pool frees idle decoders for that).
 func (d *decoder) free() {
 	if d.ps != nil {
 		C.ps_free(d.ps)
 		C.izwi_cmn_free(d.cmn)
 		d.ps, d.cmn = nil, nil
+		d.dropDict()
 		C.malloc_trim(0)
 	}
 }
@@ -360,8 +400,9 @@ func (d *decoder) loadDict(path string) error {
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
 	if C.ps_load_dict(d.ps, cp, nil, nil) != 0 {
-		return errors.New("pocketsphinx: the dictionary was refused")
+		return errors.New("pocketsphinx: the dictionary was refused") // the old one stays
 	}
+	d.sharesDict = false
 	return nil
 }
 
@@ -373,6 +414,9 @@ func (d *decoder) addWord(word, phones string) error {
 	defer C.free(unsafe.Pointer(cp))
 	d.tainted = true // even a failed add may have touched the dictionary
 	if err := d.ownModel(); err != nil {
+		return err
+	}
+	if err := d.ownDict(); err != nil {
 		return err
 	}
 	if C.ps_add_word(d.ps, cw, cp, 1) < 0 {

@@ -20,12 +20,13 @@
 // model is loaded once per process and read by every decoder of every
 // role through a view with its own score caches (sharedlm.go, which
 // reaches into sphinxbase's private structures, checked at load and by
-// TestSharedLMParity), and each decoder loads the dictionary cut to that
-// model's words (cutdict.go). What remains per decoder, ~46 MiB with
-// pocketsphinx-en-us, is the acoustic model, the dictionary and the
-// search (BenchmarkDecoderMemory; docs/benchmarks.md has the breakdown),
-// and it takes 0.3 to 0.9 s to build on the 2-core reference box
-// (BenchmarkModelLoad). So the pool is small by default (option
+// TestSharedLMParity); the dictionary, cut to that model's words
+// (cutdict.go), is loaded once too and shared the same way
+// (shareddict.go). What remains per decoder, ~27 MiB with
+// pocketsphinx-en-us, is the acoustic model and the search
+// (BenchmarkDecoderMemory; docs/benchmarks.md has the breakdown), and it
+// takes 0.3 to 0.7 s to build on the loaded 2-core reference box
+// (BenchmarkModelLoad/shared). So the pool is small by default (option
 // "decoders", default 4), NewStream waits for a free decoder rather than
 // loading without bound, and decoders idle for 30 s are freed, keeping one
 // warm for live streams and none for files.
@@ -93,6 +94,9 @@ type Recognizer struct {
 	dict     []byte
 	dictErr  error
 
+	// building counts decoders being built outside mu (take).
+	building sync.WaitGroup
+
 	mu     sync.Mutex
 	idle   []*decoder // most recently returned last
 	closed bool
@@ -104,7 +108,7 @@ type Recognizer struct {
 }
 
 // idleFree is how long a decoder may sit unused in the pool before it is
-// freed (beyond the keepWarm ones): ~46 MiB each, built again in under a
+// freed (beyond the keepWarm ones): ~27 MiB each, built again in under a
 // second when a burst of streams needs it back.
 const idleFree = 30 * time.Second
 
@@ -242,7 +246,9 @@ func (r *Recognizer) take(key [32]byte) (*decoder, error) {
 		r.mu.Unlock()
 		return d, nil
 	}
+	r.building.Add(1) // Close keeps the shared model until this is built
 	r.mu.Unlock()
+	defer r.building.Done()
 	// Loading takes about a second; do it without the lock.
 	return newDecoder(r.cfg.args(), r.lm, r.cut)
 }
@@ -289,13 +295,20 @@ func (r *Recognizer) prune() {
 	}
 }
 
-// Close frees the idle decoders. Streams still open free theirs on Close.
+// Close frees the idle decoders and, once decoders being built are
+// done, its hold on the shared model. Streams still open free theirs on
+// Close.
 func (r *Recognizer) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return nil
 	}
+	defer func() {
+		r.building.Wait()
+		r.lm.release() // decoders still open keep it until they are freed
+	}()
+	defer r.mu.Unlock()
 	r.closed = true
 	if r.pruning != nil {
 		r.pruning.Stop()
@@ -305,7 +318,6 @@ func (r *Recognizer) Close() error {
 		d.free()
 	}
 	r.idle = nil
-	r.lm.release() // decoders still open keep it until they are freed
 	return nil
 }
 

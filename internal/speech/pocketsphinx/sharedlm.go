@@ -287,6 +287,13 @@ func (s *sharedLM) release() {
 	if last && sharedLMs.m[s.path] == s.e {
 		delete(sharedLMs.m, s.path)
 	}
+	if last {
+		for _, ce := range s.e.cuts {
+			if ce.cut != nil {
+				orphanDict(ce.cut) // freed now or by its last decoder
+			}
+		}
+	}
 	sharedLMs.mu.Unlock()
 	if !last {
 		return

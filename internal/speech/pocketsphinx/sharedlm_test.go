@@ -1,6 +1,7 @@
 package pocketsphinx
 
 import (
+	"context"
 	"reflect"
 	"sort"
 	"strings"
@@ -24,9 +25,9 @@ func unshare(t *testing.T, rec *Recognizer) {
 	rec.lm, rec.cut = nil, nil
 }
 
-// Decoders reading the shared model through views, with the dictionary
-// cut to its words, recognise exactly what decoders that loaded their own
-// copy and the full dictionary do: same words, times and
+// Decoders reading the shared model through views, on the shared
+// dictionary cut to its words, recognise exactly what decoders that loaded
+// their own copy and the full dictionary do: same words, times and
 // confidences. This is the guard on the private sphinxbase layouts
 // sharedlm.go relies on, with the live profile (TestCLIParity covers the
 // file profile, against the CLI; TestConcurrentDifferentAudio views on
@@ -37,9 +38,16 @@ func TestSharedLMParity(t *testing.T) {
 		shared := newProfileRec(t, live, nil, speech.Deps{})
 		own := newProfileRec(t, live, nil, speech.Deps{})
 		unshare(t, own)
-		if shared.lm == nil {
-			t.Fatal("the recognizer does not share its language model")
+		if shared.lm == nil || shared.cut.share == nil {
+			t.Fatal("the recognizer does not share its language model and dictionary")
 		}
+		// The start-up decoder stays busy, so the streams below run on one
+		// built around the shared dictionary (shareddict.go).
+		hold, err := shared.NewStream(context.Background(), speech.StreamOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer hold.Close()
 		for _, u := range us {
 			samples := readWAV(t, u.WAV)
 			want := transcribe(t, own, samples, 3200)
