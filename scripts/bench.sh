@@ -18,7 +18,9 @@ anchors() {
     -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
     -e 's/([0-9.]+ MiB-anon\/extra-decoder)/\1 [≤ 10]/' \
     -e 's/([0-9.]+ MiB-anon\/extra-stream)/\1 [≤ 2]/' \
-    -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/'
+    -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/' \
+    -e 's/([0-9.]+ start→ready-s)/\1 [≤ 1]/' \
+    -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/'
 }
 {
   echo "# izwi bench $(date -u +%FT%TZ) on $(nproc) cores, $(uname -m), $(go version | cut -d' ' -f3)"
@@ -34,12 +36,12 @@ anchors() {
   go test ./internal/live/ -run '^$' -bench 'Latency|ConcurrentStreams' -benchtime=3x -timeout 20m | anchors
   go test ./internal/live/ -run '^$' -bench Fanout -benchtime=100x -timeout 20m | anchors
   echo
+  echo "## izwi serve with the default engines: start to ready, idle memory"
+  go test ./cmd/izwi/ -run '^$' -bench StartToReady -benchtime=3x -timeout 20m | anchors
+  echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
   go test ./internal/speech/sherpa/ -run '^$' -bench StreamMemory -benchtime=1x | anchors
-  echo
-  echo "## izwi serve with the default engines: start to ready, idle RSS (issue 14 anchors in [ ])"
-  scripts/bench-idle.sh
   echo
   echo "## WebRTC vs WebSocket ingest: end of speech → final, frame delivery"
   go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m
