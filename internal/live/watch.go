@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -190,11 +191,30 @@ func (f *feed) Frames(ctx context.Context, notify func()) {
 	}
 }
 
-// Take implements FrameFeed.
+// firstQueued is the Seq of the first queued event (max when none).
+func (f *feed) firstQueued() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.firstQueuedLocked()
+}
+
+func (f *feed) firstQueuedLocked() uint64 {
+	if len(f.queue) == 0 {
+		return math.MaxUint64
+	}
+	return f.queue[0].ev.Seq
+}
+
+// Take implements FrameFeed. The catch-up goes up to what is queued (see
+// pump).
 func (f *feed) Take(buf []Frame) []Frame {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	queued := f.firstQueuedLocked()
 	for _, fr := range f.catchup {
+		if fr.Seq >= queued {
+			break
+		}
 		if fr.Seq > f.last {
 			buf, f.last = append(buf, fr), fr.Seq
 		}
@@ -263,14 +283,21 @@ func (f *feed) pump() {
 	// The hub subscribed before the first request, so whatever the owner
 	// publishes after a reply is in the queue: a short page ends the
 	// catch-up (asking again while events keep coming would let the
-	// queue fill).
+	// queue fill), and so does reaching what is queued (the queue goes on
+	// from there: after a takeover the new owner's history may lack the
+	// old owner's events the queue holds).
 	subj := SubjectsFor(f.h.id).History
+catchUp:
 	for {
 		evs, err := f.h.m.history(subj, last)
 		if err != nil {
 			break
 		}
+		queued := f.firstQueued()
 		for i := range evs {
+			if evs[i].Seq >= queued {
+				break catchUp
+			}
 			if !send(&evs[i]) {
 				return
 			}

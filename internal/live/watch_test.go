@@ -88,3 +88,17 @@ func TestFrameFeed(t *testing.T) {
 		t.Fatalf("an ended feed gave %d frames", len(got))
 	}
 }
+
+// After a takeover the new owner's history may start past what the feed
+// has queued from the old owner: the queue is delivered, not skipped.
+func TestFrameFeedCatchUpStopsAtTheQueue(t *testing.T) {
+	it := func(seq uint64) *item { return &item{ev: Event{Seq: seq}, frame: Frame{Seq: seq}} }
+	f := &feed{after: 4, last: 4, catchup: []Frame{{Seq: 10}, {Seq: 11}}, queue: []*item{it(5), it(6), it(10)}}
+	var seqs []uint64
+	for _, fr := range f.Take(nil) {
+		seqs = append(seqs, fr.Seq)
+	}
+	if len(seqs) != 3 || seqs[0] != 5 || seqs[1] != 6 || seqs[2] != 10 {
+		t.Fatalf("took %v, want [5 6 10]", seqs)
+	}
+}
