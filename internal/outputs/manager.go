@@ -58,6 +58,14 @@ type Options struct {
 	MinBackoff, MaxBackoff, MaxRetryTime, SendTimeout time.Duration
 	MaxAttempts                                       int
 	Now                                               func() time.Time
+	// Holds, set in a cluster (docs/architecture.md "Roles"), says whether
+	// this process holds session id's lease (runs its pipeline): each
+	// output then runs in the holder only, started and stopped as the
+	// lease comes and goes, and added or removed through any process by
+	// way of the Store (required then), re-read every SyncEvery (default
+	// 500 ms). Nil: this process runs every output (role all).
+	Holds     func(id string) bool
+	SyncEvery time.Duration
 }
 
 // Manager runs the outputs of every session in this process. Safe for
@@ -71,6 +79,9 @@ type Manager struct {
 
 	mu   sync.Mutex // guards outs; never held over I/O
 	outs map[string][]*output
+
+	syncWake chan struct{} // a cluster's sync: re-read now
+	syncDone chan struct{}
 }
 
 type metrics struct {
@@ -101,6 +112,10 @@ func New(opts Options) (*Manager, error) {
 	def(&opts.MaxBackoff, 30*time.Second)
 	def(&opts.MaxRetryTime, 2*time.Minute)
 	def(&opts.SendTimeout, 10*time.Second)
+	def(&opts.SyncEvery, 500*time.Millisecond)
+	if opts.Holds != nil && opts.Store == nil {
+		return nil, errors.New("outputs: a cluster's outputs need the Store")
+	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 6
 	}
@@ -135,6 +150,12 @@ func New(opts Options) (*Manager, error) {
 		}
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.syncWake, m.syncDone = make(chan struct{}, 1), make(chan struct{})
+	if opts.Holds != nil {
+		go m.syncLoop()
+	} else {
+		close(m.syncDone)
+	}
 	return m, nil
 }
 
@@ -224,10 +245,13 @@ func (m *Manager) Add(ctx context.Context, id string, s Spec) (Info, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	oid := "out_" + hex.EncodeToString(b[:])
+	if m.opts.Holds != nil {
+		return m.addInCluster(ctx, &output{id: oid, session: id, spec: s, created: m.opts.Now()})
+	}
 	if err := m.save(ctx, &output{id: oid, session: id, spec: s, created: m.opts.Now()}); err != nil {
 		return Info{}, err
 	}
-	info, err := m.start(oid, id, s, snd)
+	info, err := m.start(&output{id: oid, session: id, spec: s, sender: snd, created: m.opts.Now()})
 	if err != nil {
 		_ = m.unsave(context.WithoutCancel(ctx), id, oid)
 		return Info{}, err
@@ -236,10 +260,11 @@ func (m *Manager) Add(ctx context.Context, id string, s Spec) (Info, error) {
 	return info, nil
 }
 
-// start runs output oid of session id, within the per-session bound.
-func (m *Manager) start(oid, id string, s Spec, snd Sender) (Info, error) {
-	o := &output{id: oid, session: id, spec: s, sender: snd, m: m, created: m.opts.Now(),
-		done: make(chan struct{}), wake: make(chan struct{}, 1), health: Health{State: "running"}}
+// start runs o (its id, session, spec, sender, created and where to
+// resume set), within the per-session bound.
+func (m *Manager) start(o *output) (Info, error) {
+	id, s := o.session, o.spec
+	o.m, o.done, o.wake, o.health = m, make(chan struct{}), make(chan struct{}, 1), Health{State: "running"}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ctx.Err() != nil {
@@ -253,7 +278,8 @@ func (m *Manager) start(oid, id string, s Spec, snd Sender) (Info, error) {
 	return Info{ID: o.id, Spec: s, Health: o.snapshot()}, nil
 }
 
-// List returns session id's outputs.
+// List returns session id's outputs (in a cluster, those the session's
+// holder runs show State "elsewhere" in the other processes).
 func (m *Manager) List(id string) []Info {
 	m.mu.Lock()
 	outs := slices.Clone(m.outs[id])
@@ -261,6 +287,9 @@ func (m *Manager) List(id string) []Info {
 	out := make([]Info, 0, len(outs))
 	for _, o := range outs {
 		out = append(out, Info{ID: o.id, Spec: o.spec, Health: o.snapshot()})
+	}
+	if m.opts.Holds != nil {
+		return m.listInCluster(id, out)
 	}
 	return out
 }
@@ -284,6 +313,14 @@ func (m *Manager) Remove(ctx context.Context, id, outputID string) error {
 		m.outs[id] = keep
 	}
 	m.mu.Unlock()
+	if m.opts.Holds != nil { // the row decides; its holder's sync stops it
+		n, err := m.unsaveCount(ctx, id, outputID)
+		if err == nil && outputID != "" && n == 0 && len(gone) == 0 {
+			return ErrNotFound
+		}
+		m.kick()
+		return errors.Join(err, m.stop(ctx, gone))
+	}
 	if outputID != "" && len(gone) == 0 {
 		return ErrNotFound
 	}
@@ -311,6 +348,10 @@ func (m *Manager) Close(ctx context.Context) error {
 	all := slices.Concat(mapValues(m.outs)...)
 	m.outs = map[string][]*output{}
 	m.mu.Unlock()
+	select { // the sync loop starts nothing more once ctx is done
+	case <-m.syncDone:
+	case <-ctx.Done():
+	}
 	return m.stop(ctx, all)
 }
 
