@@ -68,7 +68,8 @@ type Options struct {
 	SyncEvery time.Duration
 }
 
-// Manager runs the outputs of every session in this process. Safe for
+// Manager runs the outputs of every session in this process (in a
+// cluster, of the sessions whose lease it holds: cluster.go). Safe for
 // concurrent use.
 type Manager struct {
 	opts    Options
