@@ -16,7 +16,8 @@ anchors() {
     -e 's/([0-9.]+ partial-gap-p95-s)/\1 [≤ 0.200]/' \
     -e 's/([0-9.]+ ratio)/\1 [≥ 0.95]/' \
     -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
-    -e 's/([0-9.]+ MiB-anon\/decoder)/\1 [≤ 10 per extra stream]/' \
+    -e 's/([0-9.]+ MiB-anon\/extra-decoder)/\1 [≤ 10]/' \
+    -e 's/([0-9.]+ MiB-anon\/extra-stream)/\1 [≤ 2]/' \
     -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/' \
     -e 's/([0-9.]+ start→ready-s)/\1 [≤ 1]/' \
     -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/'
@@ -44,6 +45,7 @@ anchors() {
   echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
+  go test ./internal/speech/sherpa/ -run '^$' -bench StreamMemory -benchtime=1x | anchors
   echo
   echo "## WebRTC vs WebSocket ingest: end of speech → final, frame delivery"
   go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m
