@@ -67,21 +67,12 @@ func (m *Manager) sync(ctx context.Context) {
 	m.mu.Lock()
 	var gone []*output
 	running := map[string]bool{}
-	for id, outs := range m.outs {
-		keep := outs[:0:0]
-		for _, o := range outs {
-			if _, ok := want[o.id]; ok {
-				keep = append(keep, o)
-				running[o.id] = true
-			} else {
-				gone = append(gone, o)
-			}
-		}
-		if len(keep) == 0 {
-			delete(m.outs, id)
-		} else {
-			m.outs[id] = keep
-		}
+	for id := range m.outs {
+		gone = append(gone, m.detachLocked(id, func(o *output) bool {
+			_, ok := want[o.id]
+			running[o.id] = ok
+			return !ok
+		})...)
 	}
 	m.mu.Unlock()
 	for _, o := range gone {

@@ -70,17 +70,8 @@ func (s *logSource) final(text string) {
 // holder names it.
 func clusterManager(t *testing.T, st *store.Store, src *logSource, dir, name string, holder *atomic.Value) *outputs.Manager {
 	t.Helper()
-	m, err := outputs.New(outputs.Options{Source: src, Store: st, CredentialsDir: dir, SyncEvery: 50 * time.Millisecond,
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond,
+	return restored(t, outputs.Options{Source: src, Store: st, CredentialsDir: dir, SyncEvery: 50 * time.Millisecond,
 		Holds: func(id string) bool { return id == "ses_1" && holder.Load() == name }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := m.Restore(t.Context()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { closeManager(t, m) })
-	return m
 }
 
 // In a cluster an output added through a gateway runs in its session's

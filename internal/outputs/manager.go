@@ -299,20 +299,7 @@ func (m *Manager) List(id string) []Info {
 // and waits for it within ctx.
 func (m *Manager) Remove(ctx context.Context, id, outputID string) error {
 	m.mu.Lock()
-	var gone []*output
-	keep := m.outs[id][:0:0]
-	for _, o := range m.outs[id] {
-		if outputID == "" || o.id == outputID {
-			gone = append(gone, o)
-		} else {
-			keep = append(keep, o)
-		}
-	}
-	if len(keep) == 0 {
-		delete(m.outs, id)
-	} else {
-		m.outs[id] = keep
-	}
+	gone := m.detachLocked(id, func(o *output) bool { return outputID == "" || o.id == outputID })
 	m.mu.Unlock()
 	if m.opts.Holds != nil { // the row decides; its holder's sync stops it
 		n, err := m.unsaveCount(ctx, id, outputID)
@@ -326,6 +313,26 @@ func (m *Manager) Remove(ctx context.Context, id, outputID string) error {
 		return ErrNotFound
 	}
 	return errors.Join(m.unsave(ctx, id, outputID), m.stop(ctx, gone))
+}
+
+// detachLocked takes session id's outputs that drop picks out of the
+// manager and returns them (m.mu held).
+func (m *Manager) detachLocked(id string, drop func(*output) bool) []*output {
+	var gone []*output
+	keep := m.outs[id][:0:0]
+	for _, o := range m.outs[id] {
+		if drop(o) {
+			gone = append(gone, o)
+		} else {
+			keep = append(keep, o)
+		}
+	}
+	if len(keep) == 0 {
+		delete(m.outs, id)
+	} else {
+		m.outs[id] = keep
+	}
+	return gone
 }
 
 func (m *Manager) stop(ctx context.Context, outs []*output) error {
@@ -362,10 +369,5 @@ func (m *Manager) forget(o *output) {
 	defer m.unsaveLater(o)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	outs := slices.DeleteFunc(slices.Clone(m.outs[o.session]), func(x *output) bool { return x == o })
-	if len(outs) == 0 {
-		delete(m.outs, o.session)
-	} else {
-		m.outs[o.session] = outs
-	}
+	m.detachLocked(o.session, func(x *output) bool { return x == o })
 }
