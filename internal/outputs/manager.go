@@ -81,8 +81,9 @@ type Manager struct {
 	mu   sync.Mutex // guards outs; never held over I/O
 	outs map[string][]*output
 
+	syncOnce sync.Once     // starts the sync loop (Restore) or marks it never started (Close)
 	syncWake chan struct{} // a cluster's sync: re-read now
-	syncDone chan struct{}
+	syncDone chan struct{} // closed when the sync loop has ended or never started
 }
 
 type metrics struct {
@@ -152,11 +153,6 @@ func New(opts Options) (*Manager, error) {
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	m.syncWake, m.syncDone = make(chan struct{}, 1), make(chan struct{})
-	if opts.Holds != nil {
-		go m.syncLoop()
-	} else {
-		close(m.syncDone)
-	}
 	return m, nil
 }
 
@@ -356,6 +352,7 @@ func (m *Manager) Close(ctx context.Context) error {
 	all := slices.Concat(mapValues(m.outs)...)
 	m.outs = map[string][]*output{}
 	m.mu.Unlock()
+	m.syncOnce.Do(func() { close(m.syncDone) })
 	select { // the sync loop starts nothing more once ctx is done
 	case <-m.syncDone:
 	case <-ctx.Done():

@@ -36,7 +36,9 @@ func Migrate(ctx context.Context, st *store.Store) error {
 // with its id, so a restart (a power cut, an upgrade) keeps a venue's
 // outputs. An output whose spec the server now refuses (its host left
 // allow_hosts) stays stored and is logged; one whose session is gone
-// removes itself. Without a Store it does nothing.
+// removes itself. Without a Store it does nothing. In a cluster
+// (Options.Holds) it starts instead the loop that runs the stored outputs
+// of the sessions this process holds (cluster.go).
 func (m *Manager) Restore(ctx context.Context) error {
 	st := m.opts.Store
 	if st == nil {
@@ -46,7 +48,7 @@ func (m *Manager) Restore(ctx context.Context) error {
 		return fmt.Errorf("outputs: %w", err)
 	}
 	if m.opts.Holds != nil { // a cluster: each output runs at its session's holder (sync)
-		m.kick()
+		m.syncOnce.Do(func() { go m.syncLoop() })
 		return nil
 	}
 	rows, err := m.stored(ctx, "")
