@@ -84,7 +84,9 @@ type Server struct {
 	// Role is what this process does in a cluster (IZWI_ROLE, --role):
 	// "all" (default: everything, one process), "gateway" (HTTP and
 	// WebSocket, auth, quotas, viewers, ingest; loads no engines) or
-	// "worker" (engines; takes live sessions by lease). Every role but
+	// "worker" (engines; takes live sessions by lease) or "identifier"
+	// (the speaker engine only; answers voice embedding requests of
+	// workers whose speaker engine is off). Every role but
 	// all needs bus.url (NATS with JetStream) and a database shared by
 	// every process (docs/deploy.md "Roles and session leases").
 	Role string `json:"role,omitempty" toml:"role"`
@@ -95,6 +97,9 @@ const (
 	RoleAll     = "all"
 	RoleGateway = "gateway"
 	RoleWorker  = "worker"
+	// RoleIdentifier loads only the speaker engine and answers voice
+	// embedding requests over the bus (internal/identify).
+	RoleIdentifier = "identifier"
 )
 
 // Data configures where Izwi keeps files.
@@ -305,12 +310,12 @@ func (c Config) Validate() error {
 	}
 	switch c.Server.Role {
 	case RoleAll:
-	case RoleGateway, RoleWorker:
+	case RoleGateway, RoleWorker, RoleIdentifier:
 		if c.Bus.URL == "" {
 			errs = append(errs, fmt.Errorf("config: server.role %s needs bus.url (a NATS cluster with JetStream shared by every process)", c.Server.Role))
 		}
 	default:
-		errs = append(errs, fmt.Errorf("config: server.role %q: want all, gateway or worker", c.Server.Role))
+		errs = append(errs, fmt.Errorf("config: server.role %q: want all, gateway, worker or identifier", c.Server.Role))
 	}
 	if c.Server.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("config: server.shutdown_timeout %v is negative", c.Server.ShutdownTimeout))

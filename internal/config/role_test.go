@@ -5,8 +5,8 @@ import (
 	"testing"
 )
 
-// server.role: all by default; gateway and worker need an external bus;
-// anything else is refused.
+// server.role: all by default; gateway, worker and identifier need an
+// external bus; anything else is refused.
 func TestRole(t *testing.T) {
 	c, err := loadEnv(t, map[string]string{})
 	if err != nil || c.Server.Role != RoleAll {
@@ -16,8 +16,8 @@ func TestRole(t *testing.T) {
 	if err != nil || c.Server.Role != RoleWorker {
 		t.Fatalf("IZWI_ROLE=worker: %q, %v", c.Server.Role, err)
 	}
-	for env, want := range map[string]string{"gateway": "needs bus.url", "identifier": "want all, gateway or worker",
-		"All": "want all, gateway or worker"} {
+	for env, want := range map[string]string{"gateway": "needs bus.url", "identifier": "needs bus.url",
+		"All": "want all, gateway, worker or identifier", "speaker": "want all, gateway, worker or identifier"} {
 		if _, err := loadEnv(t, map[string]string{"IZWI_ROLE": env}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("IZWI_ROLE=%s: %v, want %q", env, err, want)
 		}
