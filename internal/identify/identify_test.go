@@ -168,8 +168,10 @@ func (e *slowEmbedder) Embed(ctx context.Context, _ []float32) ([]float32, error
 		return nil, ctx.Err()
 	}
 }
-func (e *slowEmbedder) Info() speech.EngineInfo { return speech.EngineInfo{Engine: "test", Role: "speaker"} }
-func (e *slowEmbedder) Close() error             { return nil }
+func (e *slowEmbedder) Info() speech.EngineInfo {
+	return speech.EngineInfo{Engine: "test", Role: "speaker"}
+}
+func (e *slowEmbedder) Close() error { return nil }
 
 // FuzzParseInfo: no advertisement crashes the parser, and what it accepts
 // is within bounds.
