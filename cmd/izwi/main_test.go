@@ -91,7 +91,14 @@ type server struct {
 // for its "listening" log line.
 func startServe(t testing.TB, env []string, args ...string) *server {
 	t.Helper()
-	cmd := exec.Command(izwiBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, args...)...)
+	return startUntil(t, env, "listening", append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, args...)...)
+}
+
+// startUntil runs izwi with args and waits, up to a deadline, for the log
+// line msg; the line's url, if any, becomes the server's.
+func startUntil(t testing.TB, env []string, msg string, args ...string) *server {
+	t.Helper()
+	cmd := exec.Command(izwiBin, args...)
 	cmd.Dir, cmd.Env = t.TempDir(), childEnv(env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -110,7 +117,7 @@ func startServe(t testing.TB, env []string, args ...string) *server {
 			line := sc.Bytes()
 			s.logs.Write(append(line, '\n'))
 			var rec struct{ Msg, URL string }
-			if json.Unmarshal(line, &rec) == nil && rec.Msg == "listening" {
+			if json.Unmarshal(line, &rec) == nil && rec.Msg == msg {
 				urls <- rec.URL
 			}
 		}
@@ -125,9 +132,9 @@ func startServe(t testing.TB, env []string, args ...string) *server {
 	select {
 	case s.url = <-urls:
 	case err := <-s.done:
-		t.Fatalf("izwi serve exited before listening: %v\n%s", err, s.logs)
+		t.Fatalf("izwi %s exited before %q: %v\n%s", args[0], msg, err, s.logs)
 	case <-time.After(2 * time.Minute):
-		t.Fatalf("izwi serve did not start listening in time\n%s", s.logs)
+		t.Fatalf("izwi %s did not log %q in time\n%s", args[0], msg, s.logs)
 	}
 	return s
 }

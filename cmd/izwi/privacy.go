@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/consent"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/identify"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/openai"
 	"github.com/izwi-speech/izwi/internal/retention"
@@ -39,6 +41,7 @@ const keepQueue = 1024
 type privacyParts struct {
 	cfg      config.Config
 	set      *engines.Set
+	remote   *identify.Finder // identifiers over the bus, for a worker without a speaker engine; nil otherwise
 	speakers *speakers.Registry
 	keeper   *retention.Keeper
 	log      *slog.Logger
@@ -52,8 +55,8 @@ type privacyParts struct {
 // buildPrivacy opens consent, the speaker registry and the keeper on the
 // vault, and starts the writer and the purge job.
 func buildPrivacy(ctx context.Context, cfg config.Config, db *store.Store, kr *vault.Keyring, alog *audit.Log,
-	set *engines.Set, logger *slog.Logger) (*privacyParts, error) {
-	p := &privacyParts{cfg: cfg, set: set, log: telemetry.Component(logger, "privacy"),
+	set *engines.Set, remote *identify.Finder, logger *slog.Logger) (*privacyParts, error) {
+	p := &privacyParts{cfg: cfg, set: set, remote: remote, log: telemetry.Component(logger, "privacy"),
 		queue: make(chan func(context.Context) error, keepQueue)}
 	cs, err := consent.New(ctx, consent.Options{Store: db, Vault: kr, Audit: alog, Logger: p.log})
 	if err != nil {
@@ -172,7 +175,13 @@ func (p *privacyParts) liveHooks(captions *captionfilter.Filters) live.Privacy {
 		}
 	}
 	if trackers := p.trackers(); trackers != nil {
-		h.Speakers = func(ctx context.Context) (live.SpeakerTracker, error) { return trackers(ctx, nil) }
+		h.Speakers = func(ctx context.Context) (live.SpeakerTracker, error) {
+			tr, err := trackers(ctx, nil)
+			if err != nil {
+				return nil, err // not a typed nil in the interface
+			}
+			return tr, nil
+		}
 	}
 	return h
 }
@@ -185,25 +194,46 @@ func (p *privacyParts) openaiSpeakers() func(ctx context.Context, names []string
 	if trackers == nil || !p.cfg.Privacy.Identify() {
 		return nil
 	}
-	return func(ctx context.Context, names []string) (openai.SpeakerTracker, error) { return trackers(ctx, names) }
+	return func(ctx context.Context, names []string) (openai.SpeakerTracker, error) {
+		tr, err := trackers(ctx, names)
+		if err != nil {
+			return nil, err
+		}
+		return tr, nil
+	}
 }
 
 // trackers makes speaker trackers over the enrolled voiceprints whose
 // consent stands (the gallery is rebuilt, and consent checked, for each),
 // limited to the people named when names are given; nil when speaker
-// identification is off. Live sessions and diarized_json share it.
+// identification is off. Live sessions and diarized_json share it. A worker
+// without a speaker engine of its own embeds through an identifier
+// (internal/identify), found when the first tracker is made; the gallery
+// is then the identifier's model's.
 func (p *privacyParts) trackers() func(ctx context.Context, names []string) (*speaker.Tracker, error) {
 	emb, rec := p.set.Embedder, p.set.Recognizer
-	if emb == nil || rec == nil {
+	if rec == nil || (emb == nil && p.remote == nil) {
 		return nil
 	}
-	if emb.SampleRate() != rec.SampleRate() {
+	if emb != nil && emb.SampleRate() != rec.SampleRate() {
 		p.log.Warn("speaker identification off: the speaker model's rate differs from the recognizer's",
 			"speaker_rate", emb.SampleRate(), "asr_rate", rec.SampleRate())
 		return nil
 	}
 	model, threshold := p.cfg.Engines.Speaker.Model, float32(p.cfg.Privacy.MatchThreshold)
 	return func(ctx context.Context, names []string) (*speaker.Tracker, error) {
+		emb, model := emb, model
+		if emb == nil {
+			r, err := p.remote.Find(ctx)
+			if err != nil {
+				return nil, err
+			}
+			if r.SampleRate() != rec.SampleRate() {
+				return nil, fmt.Errorf("speakers: the identifier's rate %d differs from the recognizer's %d",
+					r.SampleRate(), rec.SampleRate())
+			}
+			emb, model = r, r.Model()
+		}
 		g, err := p.speakers.Gallery(ctx, model)
 		if err != nil {
 			return nil, err

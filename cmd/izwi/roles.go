@@ -1,29 +1,76 @@
 package main
 
-// Roles of izwi serve (issue 13): all, or a gateway or a worker of a
-// cluster sharing a NATS bus (with JetStream) and a database. The live
-// session manager of a gateway or worker shares sessions through leases
-// (internal/live Cluster, internal/lease), and the schedules run in one
-// process of the cluster at a time.
+// Roles of izwi serve (issue 13): all, or a gateway, a worker or an
+// identifier of a cluster sharing a NATS bus (with JetStream) and a
+// database. The live session manager of a gateway or worker shares
+// sessions through leases (internal/live Cluster, internal/lease), and the
+// schedules run in one process of the cluster at a time. An identifier
+// loads only the speaker engine and answers the embedding requests of
+// workers without one (internal/identify); it opens no database and
+// serves no HTTP.
 
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/identify"
 	"github.com/izwi-speech/izwi/internal/lease"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
 // roleEngines are the engines a process of cfg's role loads: none for a
-// gateway, which recognises nothing itself.
+// gateway, which recognises nothing itself; the speaker engine alone,
+// required, for an identifier.
 func roleEngines(cfg config.Config) []config.NamedRole {
-	if cfg.Server.Role == config.RoleGateway {
+	switch cfg.Server.Role {
+	case config.RoleGateway:
 		return nil
+	case config.RoleIdentifier:
+		return []config.NamedRole{cfg.Engines.Named("speaker", withRequired(cfg.Engines.Speaker))}
 	}
 	return cfg.Engines.List()
+}
+
+// speakerFinder is how a worker without a speaker engine of its own finds
+// an identifier: nil for every other process, which uses its own engine
+// (or identifies no one).
+func speakerFinder(cfg config.Config, set *engines.Set, broker *bus.Bus) *identify.Finder {
+	if cfg.Server.Role != config.RoleWorker || set.Embedder != nil {
+		return nil
+	}
+	return identify.NewFinder(broker.Conn())
+}
+
+// runIdentifier is izwi serve --role identifier: the loaded speaker engine
+// answers embedding requests on the bus until ctx ends.
+func runIdentifier(ctx context.Context, cfg config.Config, set *engines.Set, logger *slog.Logger) int {
+	log := telemetry.Component(logger, "serve")
+	if set.Embedder == nil {
+		log.Error("the identifier role needs a speaker engine (engines.speaker, IZWI_SPEAKER_ENGINE)")
+		return exitModel
+	}
+	broker, err := bus.Start(ctx, bus.Config{URL: cfg.Bus.URL}, telemetry.Component(logger, "bus"))
+	if err != nil {
+		log.Error("cannot start the message bus", "err", err)
+		return exitFailure
+	}
+	defer broker.Close()
+	srv, err := identify.Serve(ctx, broker.Conn(), set.Embedder, identify.Config{Model: cfg.Engines.Speaker.Model},
+		telemetry.Component(logger, "identify"))
+	if err != nil {
+		log.Error("cannot serve speaker identification", "err", err)
+		return exitFailure
+	}
+	<-ctx.Done()
+	srv.Close()
+	log.Info("stopped")
+	return exitOK
 }
 
 // openLeases opens the cluster's lease table for cfg's role: nil for all.

@@ -35,7 +35,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	listen := fs.String("listen", "", "API address host:port (overrides [server] listen)")
 	adminListen := fs.String("admin-listen", "", "admin console address host:port (overrides [server] admin_listen)")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address")
-	role := fs.String("role", "", "all (default), gateway or worker (overrides [server] role; see docs/deploy.md)")
+	role := fs.String("role", "", "all (default), gateway, worker or identifier (overrides [server] role; see docs/deploy.md)")
 	var sources sourceFlags
 	fs.Var(&sources, "source", "run a live-caption audio source, alsa:DEVICE or file:PATH[?loop=1] (repeatable)")
 	fs.Var(labelFlag{&sources}, "source-label", "label of the session the preceding --source feeds (created, or reused by label)")
@@ -95,6 +95,9 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 			log.Warn("closing engines", "err", err)
 		}
 	}()
+	if cfg.Server.Role == config.RoleIdentifier {
+		return runIdentifier(ctx, cfg, set, logger)
+	}
 
 	db, err := openStore(ctx, cfg.Data)
 	if err != nil {
@@ -127,7 +130,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		log.Error("cannot open the privacy vault", "err", err)
 		return exitFailure
 	}
-	priv, err := buildPrivacy(ctx, cfg, db, keyring, gw.audit, set, logger)
+	priv, err := buildPrivacy(ctx, cfg, db, keyring, gw.audit, set, speakerFinder(cfg, set, broker), logger)
 	if err != nil {
 		log.Error("cannot start the privacy subsystem", "err", err)
 		return exitFailure

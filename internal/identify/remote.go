@@ -11,10 +11,11 @@ import (
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
-// DefaultTimeout bounds an Embed, DiscoverTimeout a Discover, whose
-// context has no deadline.
+// EmbedTimeout bounds every Embed (a tracker embeds a window every half
+// second, so a lost identifier must not stall a session for long);
+// DiscoverTimeout bounds a Discover whose context has no deadline.
 const (
-	DefaultTimeout  = 5 * time.Second
+	EmbedTimeout    = 2 * time.Second
 	DiscoverTimeout = time.Second
 )
 
@@ -75,8 +76,8 @@ func (r *Remote) Info() speech.EngineInfo {
 func (r *Remote) Close() error { return nil }
 
 // Embed sends samples to an identifier and returns its embedding. Audio
-// longer than the identifier accepts is refused here with ErrTooLong; a
-// context without a deadline gets DefaultTimeout.
+// longer than the identifier accepts is refused here with ErrTooLong; the
+// call ends by ctx's deadline or EmbedTimeout, whichever comes first.
 func (r *Remote) Embed(ctx context.Context, samples []float32) ([]float32, error) {
 	if len(samples) > r.info.MaxSamples {
 		return nil, fmt.Errorf("%w: %d samples, at most %d", ErrTooLong, len(samples), r.info.MaxSamples)
@@ -84,7 +85,7 @@ func (r *Remote) Embed(ctx context.Context, samples []float32) ([]float32, error
 	if len(samples) == 0 {
 		return nil, errors.New("identify: no audio")
 	}
-	ctx, cancel := withDefaultDeadline(ctx, DefaultTimeout)
+	ctx, cancel := context.WithTimeout(ctx, EmbedTimeout)
 	defer cancel()
 	req := nats.NewMsg(SubjectEmbed)
 	req.Header.Set(hdrModel, r.info.Model)
