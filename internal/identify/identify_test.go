@@ -202,3 +202,29 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// A Finder keeps asking until an identifier answers, then keeps it.
+func TestFinderFindsALateIdentifier(t *testing.T) {
+	nc := embeddedBus(t)
+	f := NewFinder(nc)
+	if _, err := f.Find(t.Context()); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("no identifier yet: %v, want ErrUnavailable", err)
+	}
+	block := make(chan struct{})
+	close(block)
+	srv, err := Serve(t.Context(), nc, &slowEmbedder{block: block}, Config{Model: "late"}, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.Find(t.Context())
+	if err != nil || r.Model() != "late" || r.Dim() != 4 {
+		t.Fatalf("after an identifier started: %+v, %v", r, err)
+	}
+	if v, err := r.Embed(t.Context(), make([]float32, 10)); err != nil || len(v) != 4 {
+		t.Fatalf("embed: %v, %v", v, err)
+	}
+	srv.Close()
+	if again, err := f.Find(t.Context()); again != r || err != nil {
+		t.Fatalf("the found identifier is kept: %p %v", again, err)
+	}
+}
