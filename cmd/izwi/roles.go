@@ -21,6 +21,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/identify"
 	"github.com/izwi-speech/izwi/internal/lease"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/sdnotify"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
 
@@ -67,7 +68,18 @@ func runIdentifier(ctx context.Context, cfg config.Config, set *engines.Set, log
 		log.Error("cannot serve speaker identification", "err", err)
 		return exitFailure
 	}
+	// Under systemd (Type=notify): ready now, and watchdog pings while
+	// the bus answers.
+	if _, err := sdnotify.Ready(); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
+	if err := sdnotify.Watchdog(ctx, broker.Check, telemetry.Component(logger, "systemd")); err != nil {
+		log.Warn("systemd watchdog", "err", err)
+	}
 	<-ctx.Done()
+	if _, err := sdnotify.Stopping(); err != nil {
+		log.Warn("systemd notify", "err", err)
+	}
 	srv.Close()
 	log.Info("stopped")
 	return exitOK
