@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -10,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/bus"
-	"github.com/izwi-speech/izwi/internal/live"
 )
 
 // jetStreamBus starts an embedded NATS server with JetStream on a free
@@ -48,20 +46,7 @@ func TestIdentifierNamesSpeakersForAWorker(t *testing.T) {
 	id := startUntil(t, env, "identifier ready", "serve", "--role", "identifier")
 	w := startServe(t, append(env, "IZWI_SPEAKER_ENGINE=off"), "--role", "worker")
 
-	u, samples := liveUtterance(t, "1089-134691-0001")
-	ses := createLiveSession(t, w, key, map[string]any{"label": "named remotely", "start": true})
-	v, _ := watchLiveWS(t, liveWSURL(w, "/v1/sessions/"+ses.ID+"/captions"), nil)
-	streamPaced(t, w, key, ses.ID, samples, 4)
-	evs := awaitLiveWER(t, "enrolled speaker through an identifier", v, u.Reference)
-	names := map[string]int{}
-	for _, e := range evs {
-		if e.Type == live.TypeCaption && e.Final && e.Text != "" {
-			names[e.Speaker]++
-		}
-	}
-	if names["Ada Lovelace"] == 0 || len(names) != 1 {
-		dumpServer(t, w, fmt.Sprintf("finals labelled %v, want every one \"Ada Lovelace\"", names))
-	}
+	wantAdaOnCaptions(t, w, key)
 	for name, s := range map[string]*server{"worker": w, "identifier": id} {
 		if strings.Contains(s.logs.String(), "Ada Lovelace") {
 			t.Errorf("the enrolled name reached the %s log", name)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -178,6 +179,28 @@ func TestUnknownVoicesStayApartAndInMemory(t *testing.T) {
 	scan(t, "server logs", []byte(s.logs.String()), needles)
 }
 
+// wantAdaOnCaptions streams another recording of speaker 1089 (enrolled as
+// Ada Lovelace) into a new live session on s and fails t unless every
+// final caption is labelled with her name. It returns the utterance.
+func wantAdaOnCaptions(t *testing.T, s *server, key string) testdata.Utterance {
+	t.Helper()
+	u, samples := liveUtterance(t, "1089-134691-0001")
+	ses := createLiveSession(t, s, key, map[string]any{"label": "named", "start": true})
+	v, _ := watchLiveWS(t, liveWSURL(s, "/v1/sessions/"+ses.ID+"/captions"), nil)
+	streamPaced(t, s, key, ses.ID, samples, 4)
+	evs := awaitLiveWER(t, "enrolled speaker", v, u.Reference)
+	names := map[string]int{}
+	for _, e := range evs {
+		if e.Type == live.TypeCaption && e.Final && e.Text != "" {
+			names[e.Speaker]++
+		}
+	}
+	if names["Ada Lovelace"] == 0 || len(names) != 1 {
+		dumpServer(t, s, fmt.Sprintf("finals labelled %v, want every one \"Ada Lovelace\"", names))
+	}
+	return u
+}
+
 // The speaker-ID path `izwi serve` really runs: a person enrolled with
 // `izwi speakers enrol` (consent recorded, quality checked with the shipped
 // requirements) from one recording is named on the captions of a live
@@ -199,20 +222,7 @@ func TestEnrolledNameThroughServeWithDefaults(t *testing.T) {
 	}
 	key := newKey(t, env, "--name", "venue", "--scopes", "live.write,live.read")
 	s := startServe(t, env)
-	u, samples := liveUtterance(t, "1089-134691-0001")
-	ses := createLiveSession(t, s, key, map[string]any{"label": "named", "start": true})
-	v, _ := watchLiveWS(t, liveWSURL(s, "/v1/sessions/"+ses.ID+"/captions"), nil)
-	streamPaced(t, s, key, ses.ID, samples, 4)
-	evs := awaitLiveWER(t, "enrolled speaker", v, u.Reference)
-	names := map[string]int{}
-	for _, e := range evs {
-		if e.Type == live.TypeCaption && e.Final && e.Text != "" {
-			names[e.Speaker]++
-		}
-	}
-	if names["Ada Lovelace"] == 0 || len(names) != 1 {
-		t.Fatalf("finals labelled %v, want every one \"Ada Lovelace\"", names)
-	}
+	u := wantAdaOnCaptions(t, s, key)
 	// The same recording uploaded for diarized_json through the official
 	// OpenAI client: every segment is Ada's when she is looked for, and
 	// none when only someone else is.
