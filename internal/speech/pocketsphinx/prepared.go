@@ -223,7 +223,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 			return err
 		}
 		if d.dictSwapped {
-			if err := d.loadDict(r.cfg.dict); err != nil {
+			if err := d.loadDict(r.cfg.dict, r.cfg.fdict()); err != nil {
 				return err
 			}
 			d.dictSwapped = false
@@ -272,7 +272,7 @@ func (r *Recognizer) loadDictWith(d *decoder, a *adaptation) error {
 	}
 	defer f.Close()
 	d.dictSwapped = true
-	if err := d.loadDict(procPath(f)); err != nil {
+	if err := d.loadDict(procPath(f), r.cfg.fdict()); err != nil {
 		return err
 	}
 	// PocketSphinx skips, with a warning, a word whose phones its acoustic
