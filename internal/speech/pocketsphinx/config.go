@@ -43,9 +43,6 @@ func hmmFiles() []struct{ name, flag string } {
 // directory when present; an unverified one there makes the model unusable.
 func autoLoaded() []string { return []string{"mixture_weights", "feature_transform", "mllr_matrix"} }
 
-// fdict is the acoustic model's filler dictionary (noises, breath, silence).
-func (c config) fdict() string { return filepath.Join(c.hmm, "noisedict") }
-
 // config is everything needed to build decoders, fixed at load time.
 type config struct {
 	model       string

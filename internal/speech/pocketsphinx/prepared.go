@@ -223,7 +223,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 			return err
 		}
 		if d.dictSwapped {
-			if err := d.loadDict(r.cfg.dict, r.cfg.fdict()); err != nil {
+			if err := d.loadDict(r.decoderDict()); err != nil {
 				return err
 			}
 			d.dictSwapped = false
@@ -231,7 +231,9 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 		d.prepared = [32]byte{}
 	}
 	if a != nil && a.arpa != nil {
-		if len(a.added) > 0 {
+		// A decoder's own dictionary is cut to the general model's words
+		// (cutdict.go); a prepared model may use any word of the full one.
+		if len(a.added) > 0 || r.cut != nil {
 			if err := r.loadDictWith(d, a); err != nil {
 				return err
 			}
@@ -272,7 +274,7 @@ func (r *Recognizer) loadDictWith(d *decoder, a *adaptation) error {
 	}
 	defer f.Close()
 	d.dictSwapped = true
-	if err := d.loadDict(procPath(f), r.cfg.fdict()); err != nil {
+	if err := d.loadDict(procPath(f)); err != nil {
 		return err
 	}
 	// PocketSphinx skips, with a warning, a word whose phones its acoustic
