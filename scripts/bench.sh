@@ -15,6 +15,7 @@ anchors() {
     -e 's/([0-9.]+ onset→partial-p50-s)/\1 [≤ 0.250]/' \
     -e 's/([0-9.]+ partial-gap-p95-s)/\1 [≤ 0.200]/' \
     -e 's/([0-9.]+ ratio)/\1 [≥ 0.95]/' \
+    -e 's/([0-9.]+ (end→final|end-cost|rtf)-ratio)/\1 [within 5 %]/g' \
     -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
     -e 's/([0-9.]+ MiB-anon\/extra-decoder)/\1 [≤ 10]/' \
     -e 's/([0-9.]+ MiB-anon\/extra-stream)/\1 [≤ 2]/' \

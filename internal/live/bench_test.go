@@ -53,7 +53,8 @@ func benchManager(b *testing.B, vad bool, cfg config.Live) *Manager {
 // partial, end of speech (a final's last word) → that final, and the gap
 // between successive partials of a segment. "prepared" runs the same
 // with prepared text holding what is said hidden in the GPL (issue 19:
-// its finals must come within 5 % of "plain").
+// its finals must come within 5 % of "plain"), and reports its p50 end →
+// final over plain's as end→final-ratio.
 func BenchmarkLatency(b *testing.B) {
 	m := benchManager(b, true, config.Live{})
 	vad := newVAD(b)
@@ -71,6 +72,7 @@ func BenchmarkLatency(b *testing.B) {
 	}
 	sheet += string(gpl[len(gpl)/2:])
 	playSession(b, m, CreateRequest{Start: true, Context: &PreparedText{Text: sheet}}, make([]float32, 16000), nil)
+	var plainFinal float64 // plain's p50 end → final, once measured
 	for _, prepared := range []bool{false, true} {
 		name := "plain"
 		if prepared {
@@ -87,6 +89,11 @@ func BenchmarkLatency(b *testing.B) {
 				lat.add(playSession(b, m, req, samples(b, u), vadOnsets(b, vad, samples(b, u))))
 			}
 			lat.report(b)
+			if p50 := percentile(lat.final, 0.5); !prepared {
+				plainFinal = p50
+			} else if plainFinal > 0 {
+				b.ReportMetric(p50/plainFinal, "end→final-ratio")
+			}
 		})
 	}
 }

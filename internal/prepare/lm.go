@@ -25,6 +25,12 @@ import (
 // lines and is tested against its definition.)
 type LM struct {
 	Order int
+	// UnigramScale, when in (0, 1), multiplies the unigram probabilities
+	// WriteARPA writes (</s> excepted), and with them every probability a
+	// decoder backs off to: the model then speaks up for a word mainly in
+	// the contexts the text gave it. Seen n-grams keep their interpolated
+	// probabilities; 0 or 1 leaves the model as estimated.
+	UnigramScale float64
 	// counts[n-1] maps an n-gram (words joined by a space) to its count.
 	counts []map[string]int
 	// hist[n-1] maps an n-gram used as a history to its total count and
@@ -179,6 +185,9 @@ func (lm *LM) WriteARPA(out io.Writer) error {
 			words := strings.Split(g, " ")
 			lp := -99.0
 			if p := lm.prob(words[:len(words)-1], words[len(words)-1]); p > 0 {
+				if n == 1 && lm.UnigramScale > 0 && lm.UnigramScale < 1 && g != eos {
+					p *= lm.UnigramScale
+				}
 				lp = math.Log10(p)
 			}
 			if bo, ok := lm.backoff(g, n); ok && bo > 0 {

@@ -75,6 +75,46 @@ func TestARPAMatchesModel(t *testing.T) {
 	}
 }
 
+// UnigramScale lowers every unigram (and so every probability that backs
+// off to one) by its factor, and leaves seen n-grams and </s> as they were.
+func TestARPAUnigramScale(t *testing.T) {
+	lm, err := Estimate(corpus, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var plain, scaled bytes.Buffer
+	if err := lm.WriteARPA(&plain); err != nil {
+		t.Fatal(err)
+	}
+	lm.UnigramScale = 1e-3
+	if err := lm.WriteARPA(&scaled); err != nil {
+		t.Fatal(err)
+	}
+	a, b := readARPA(t, plain.String()), readARPA(t, scaled.String())
+	for _, tc := range []struct {
+		ngram []string
+		shift float64 // log10 change expected
+	}{
+		{[]string{"shepherd"}, -3},                 // a unigram
+		{[]string{"green", "shepherd"}, -3},        // backs off to it
+		{[]string{"the", "lord"}, 0},               // a seen bigram
+		{[]string{"he", "leadeth", "me"}, 0},       // a seen trigram
+		{[]string{"pastures", eos}, 0},             // seen, to </s>
+		{[]string{"shepherd", "shepherd"}, -3},     // unseen bigram
+		{[]string{"want", "green", "lord"}, -3},    // unseen trigram and bigram
+		{[]string{"restoreth", "my", "soul"}, 0},   // seen
+		{[]string{"name's", "sake", "lord"}, -3},   // unseen after a seen history
+		{[]string{"waters", "he", "restoreth"}, 0}, // seen bigram inside
+	} {
+		if got := b.score(tc.ngram) - a.score(tc.ngram); math.Abs(got-tc.shift) > 1e-4 {
+			t.Errorf("%q: log10 shifted by %v, want %v", tc.ngram, got, tc.shift)
+		}
+	}
+	if a.prob[eos] != b.prob[eos] {
+		t.Errorf("</s> unigram changed: %v → %v", a.prob[eos], b.prob[eos])
+	}
+}
+
 func TestEstimateRefusals(t *testing.T) {
 	if _, err := Estimate(corpus, 0, nil); err == nil {
 		t.Error("order 0 accepted")

@@ -111,7 +111,7 @@ func (c config) args() []string {
 // newConfig reads spec and, with a resolver, the verified catalogue model.
 // Options: hmm, lm, dict (paths, only without a resolver), samprate (Hz),
 // decoders (pool bound), partials (true/false), context_weight (the
-// prepared-text model's share, 0–1 exclusive, default 0.3), endpoint
+// prepared-text model's share, 0–1 exclusive, default DefaultContextWeight, 0.05), endpoint
 // (frames of 10 ms of silence that end an utterance, 5–100) and
 // second_pass (true/false). live picks the live or the file profile.
 func newConfig(ctx context.Context, spec speech.Spec, deps speech.Deps, live bool) (config, error) {

@@ -17,21 +17,37 @@ import (
 )
 
 // Prepared text (speech.StreamOptions.Context) adapts PocketSphinx in two
-// ways. Its words get a trigram model of their own (package prepare),
-// interpolated with the general model at weight DefaultContextWeight
-// (option context_weight), so the decoder expects the sentences it was
-// told about without forgetting English. And its words missing from the
+// ways. Its words get a trigram model of their own (package prepare, its
+// unigrams deflated by preparedUnigramScale), interpolated with the
+// general model at weight DefaultContextWeight (option context_weight) in
+// a search with narrower beams, so the decoder expects the sentences it
+// was told about without forgetting English. And its words missing from the
 // dictionary get pronunciations by letter-to-sound rules (Flite's, through
 // speech.Deps.Pronouncer), so a name nobody taught it can be recognised.
 // The adaptation is built once per text and shared by every stream given
 // the same text; it lives in memory only (the model reaches sphinxbase
 // through an anonymous memory file, never the disk).
 
-// DefaultContextWeight is the prepared model's share of the mixture:
-// measured on the shared utterances (docs/benchmarks.md), it more than
-// halves WER when the text holds what is said and costs under a point
-// when it holds none of it.
-const DefaultContextWeight = 0.3
+// DefaultContextWeight is the prepared model's share of the mixture.
+// sphinxbase's model set mixes scores already raised to the language
+// weight (lw 6.5), so a share w acts like w^(1/6.5) on probabilities: 0.05
+// is strong. Measured on the 19 shared utterances with the live profile
+// (BenchmarkEndpoint, docs/benchmarks.md): the service sheet takes WER from
+// 30.3 % to 9.4 %, the unrelated text alone costs 1.6 points (0.3 cost 1.9
+// with the unigrams below, 3.9 without); the file profile is in
+// TestPreparedTextHalvesWER.
+const DefaultContextWeight = 0.05
+
+// preparedUnigramScale deflates the prepared model's unigrams (package
+// prepare, LM.UnigramScale): a word of the text gains from it only in the
+// company the text gives it (its bigrams and trigrams), not wherever it
+// might be said. Unrelated text then boosts its common words far less.
+const preparedUnigramScale = 1e-3
+
+// preparedBeamNarrowing narrows every beam of the prepared search by this
+// factor: it wins back part of the mixture's decoding cost at no WER cost
+// on the shared utterances (1,000 cost 10 points).
+const preparedBeamNarrowing = 100
 
 const (
 	maxNewWords     = 2000 // pronunciations added per text
@@ -178,6 +194,7 @@ func (r *Recognizer) adapt(d *decoder, key [32]byte, text string, hws []hotword)
 		if err != nil {
 			return nil, fmt.Errorf("pocketsphinx: %w: %w", speech.ErrBadInput, err)
 		}
+		lm.UnigramScale = preparedUnigramScale
 		var buf bytes.Buffer
 		if err := lm.WriteARPA(&buf); err != nil {
 			return nil, err
@@ -225,7 +242,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 		if err != nil {
 			return err
 		}
-		err = d.usePrepared(procPath(f), r.cfg.contextWeight)
+		err = d.usePrepared(procPath(f), r.cfg.contextWeight, preparedBeamNarrowing)
 		f.Close()
 		if err != nil {
 			return err

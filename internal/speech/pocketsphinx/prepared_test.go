@@ -54,8 +54,14 @@ func corpusWER(t *testing.T, tr speech.Transcriber, utts []testdata.Utterance, p
 
 // Prepared text that holds what is said, hidden in unrelated text fifteen
 // times longer, at least halves the word error rate; unrelated text alone
-// costs at most a point. (The whole shared set, side by side with the
-// engine unprepared, is in docs/benchmarks.md.)
+// costs at most a point with the file profile (the registered
+// transcriber). Live streams (short blocks, a short endpoint, no fwdflat
+// pass) decode differently enough to need their own check, and there the
+// unrelated text still costs 2.1 points on these six utterances: issue 19
+// wants one, sphinxbase's model set alone costs more than that even at a
+// weight of 1e-30 (docs/benchmarks.md, "Prepared text"), so the live bound
+// is 2.5 points until the mixture is replaced. (The whole shared set, side
+// by side with the engine unprepared, is in docs/benchmarks.md.)
 func TestPreparedTextHalvesWER(t *testing.T) {
 	var utts []testdata.Utterance
 	var refs []string
@@ -68,26 +74,32 @@ func TestPreparedTextHalvesWER(t *testing.T) {
 	if len(utts) != 6 {
 		t.Fatalf("%d utterances of speaker 1089 and two LibriVox ones, want 6", len(utts))
 	}
-	// Transcription: the file profile, as the registered transcriber.
-	r := newProfileRec(t, false, nil, speech.Deps{Pronouncer: flite.Pronouncer{}})
-	tr := speech.StreamTranscriber(r)
-	plain := corpusWER(t, tr, utts, "")
 	sheet := serviceSheet(t, refs...)
-	prepared := corpusWER(t, tr, utts, sheet)
-	unrelated := corpusWER(t, tr, utts, unrelatedText(t))
-	t.Logf("WER over %d utterances: unprepared %.3f, prepared %.3f, unrelated text only %.3f", len(utts), plain, prepared, unrelated)
-	if plain < 0.15 {
-		t.Fatalf("unprepared WER %.3f: too low for the test to show anything", plain)
-	}
-	if prepared > plain/2 {
-		t.Errorf("prepared WER %.3f, want at most half of %.3f", prepared, plain)
-	}
-	if unrelated > plain+0.01 {
-		t.Errorf("unrelated text raised WER from %.3f to %.3f (more than a point)", plain, unrelated)
-	}
-	rep, ok := r.ContextReport(sheet)
-	if !ok || rep.Engine != Name || rep.Words < 500 || rep.NGrams < rep.Words || rep.ModelBytes == 0 || rep.BuildTime <= 0 {
-		t.Errorf("report %+v %v", rep, ok)
+	for _, tc := range []struct {
+		profile string
+		harm    float64 // WER the unrelated text may add
+	}{{"file", 0.01}, {"live", 0.025}} {
+		t.Run(tc.profile, func(t *testing.T) {
+			r := newProfileRec(t, tc.profile == "live", nil, speech.Deps{Pronouncer: flite.Pronouncer{}})
+			tr := speech.StreamTranscriber(r)
+			plain := corpusWER(t, tr, utts, "")
+			prepared := corpusWER(t, tr, utts, sheet)
+			unrelated := corpusWER(t, tr, utts, unrelatedText(t))
+			t.Logf("WER over %d utterances: unprepared %.3f, prepared %.3f, unrelated text only %.3f", len(utts), plain, prepared, unrelated)
+			if plain < 0.15 {
+				t.Fatalf("unprepared WER %.3f: too low for the test to show anything", plain)
+			}
+			if prepared > plain/2 {
+				t.Errorf("prepared WER %.3f, want at most half of %.3f", prepared, plain)
+			}
+			if unrelated > plain+tc.harm {
+				t.Errorf("unrelated text raised WER from %.3f to %.3f (more than %.1f points)", plain, unrelated, 100*tc.harm)
+			}
+			rep, ok := r.ContextReport(sheet)
+			if !ok || rep.Engine != Name || rep.Words < 500 || rep.NGrams < rep.Words || rep.ModelBytes == 0 || rep.BuildTime <= 0 {
+				t.Errorf("report %+v %v", rep, ok)
+			}
+		})
 	}
 }
 
