@@ -40,8 +40,11 @@ type Server struct {
 	slots chan struct{} // admitted requests (running + queued)
 	run   chan struct{} // running requests
 	subs  []*nats.Subscription
-	wg    sync.WaitGroup
 	ctx   context.Context
+
+	mu     sync.Mutex // guards closed against wg.Add after Close began waiting
+	closed bool
+	wg     sync.WaitGroup
 }
 
 // Serve subscribes to the identifier subjects until ctx ends or Close.
@@ -101,6 +104,9 @@ func (s *Server) Close() {
 	for _, sub := range s.subs {
 		_ = sub.Unsubscribe()
 	}
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	s.wg.Wait()
 }
 
@@ -119,13 +125,22 @@ func (s *Server) admit(m *nats.Msg) {
 		s.refuse(m, "too_long", fmt.Sprintf("at most %d samples", s.info.MaxSamples))
 		return
 	}
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if closed {
+		return
+	}
 	select {
 	case s.slots <- struct{}{}:
 	default:
+		s.wg.Done()
 		s.refuse(m, "busy", "queue full")
 		return
 	}
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		defer func() { <-s.slots }()
