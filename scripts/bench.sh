@@ -43,6 +43,7 @@ anchors() {
   echo "## Cluster roles: streams through a gateway and a worker vs --role all, caption delivery, takeover (issue 13)"
   go test ./internal/live/ -run '^$' -bench 'ClusterStreams' -benchtime=3x -timeout 20m | sed -E 's/([0-9.]+ ratio)/\1 [≥ 0.9]/'
   go test ./internal/live/ -run '^$' -bench 'ClusterTakeover' -benchtime=8x -timeout 20m | sed -E 's/([0-9.]+ takeover-p95-s)/\1 [≤ 5]/'
+  go test ./internal/identify/ -run '^$' -bench RemoteEmbed -benchtime=200x
   echo
   echo "## izwi serve with the default engines: start to ready, idle memory"
   go test ./cmd/izwi/ -run '^$' -bench StartToReady -benchtime=3x -timeout 20m | anchors

@@ -21,9 +21,11 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // embeddedBus starts the embedded NATS server (no port) for one test.
-func embeddedBus(t *testing.T) *nats.Conn {
+func embeddedBus(t *testing.T) *nats.Conn { t.Helper(); return embeddedBusB(t) }
+
+func embeddedBusB(t testing.TB) *nats.Conn {
 	t.Helper()
-	b, err := bus.Start(t.Context(), bus.Config{}, quiet)
+	b, err := bus.Start(context.Background(), bus.Config{}, quiet)
 	if err != nil {
 		t.Fatal(err)
 	}
