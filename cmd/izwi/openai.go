@@ -15,14 +15,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/izwi-speech/izwi/internal/api"
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/converse"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/limit"
+	"github.com/izwi-speech/izwi/internal/live/livehttp"
 	"github.com/izwi-speech/izwi/internal/openai"
 	"github.com/izwi-speech/izwi/internal/realtime"
+	"github.com/izwi-speech/izwi/internal/rtc"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/speak"
 	"github.com/izwi-speech/izwi/internal/telemetry"
@@ -47,7 +50,10 @@ type openaiDeps struct {
 	Recheck func(ctx context.Context, p auth.Principal) error
 	// Speakers makes trackers for diarized_json (nil: refused).
 	Speakers func(ctx context.Context, names []string) (openai.SpeakerTracker, error)
-	Logger   *slog.Logger
+	// RTC serves the Realtime API and conversations over WebRTC (nil:
+	// [webrtc] is off, those routes are left out).
+	RTC    *rtc.Handler
+	Logger *slog.Logger
 }
 
 // openaiSurface is the routes and what must be closed on shutdown.
@@ -111,7 +117,22 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	if px != nil {
 		out.Chat = px.Handler()
 	}
+	if d.RTC != nil {
+		out.RealtimeCalls = d.RTC.Calls(rtc.CallOptions{Label: "oai-events", InputRate: 24000, Location: "/v1/realtime/calls/",
+			Serve: func(ctx context.Context, b *rtc.Bridge, who auth.Principal, slot livehttp.Slot) {
+				rt.ServeCall(ctx, b, who, charger(slot), apierr.RequestID(ctx))
+			}})
+	}
 	return &openaiSurface{routes: out, converse: cv, speak: sp, realtime: rt}, nil
+}
+
+// charger is a call's slot as the sessions charge it (nil: no quota,
+// never a typed nil).
+func charger(slot livehttp.Slot) realtime.Charger {
+	if slot == nil {
+		return nil
+	}
+	return slot
 }
 
 // chatModels adapts the chat proxy's model list to /v1/models.

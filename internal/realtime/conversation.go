@@ -110,6 +110,9 @@ func (s *session) cancelResponse() {
 	}
 	s.resp.cancel()
 	s.finishResponse(<-s.resp.done)
+	if s.media != nil {
+		s.media.ClearAudio() // what the call had queued of the answer
+	}
 }
 
 // finishResponse keeps what the answer said in the history.
@@ -244,6 +247,9 @@ func (o *audioOut) flush() error {
 }
 
 func (o *audioOut) send(samples []float32) error {
+	if m := o.s.media; m != nil {
+		return m.WriteAudio(o.ctx, samples, outputRate)
+	}
 	b := base64.StdEncoding.EncodeToString(audio.EncodePCM16(samples))
 	return o.s.send(o.ctx, o.at(serverEvent{Type: "response.output_audio.delta", Delta: b}))
 }

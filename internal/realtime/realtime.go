@@ -108,6 +108,35 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
+// Conn is the session's message connection: a WebSocket, or a WebRTC
+// call's data channel (rtc.Bridge).
+type Conn interface {
+	Read(ctx context.Context) (websocket.MessageType, []byte, error)
+	Write(ctx context.Context, typ websocket.MessageType, b []byte) error
+	Close(code websocket.StatusCode, reason string) error
+	CloseNow() error
+}
+
+var _ Conn = (*websocket.Conn)(nil)
+
+// Call is a WebRTC call (rtc.Bridge): its Read returns the caller's
+// audio as binary PCM16 LE mono messages at InputRate besides the data
+// channel's events, and reply audio plays on its track.
+type Call interface {
+	Conn
+	InputRate() int
+	WriteAudio(ctx context.Context, samples []float32, rate int) error
+	ClearAudio()
+}
+
+// Charger charges a session's audio to the caller's quota (a held
+// session slot: *limit.Session).
+type Charger interface {
+	ChargeAudio(ctx context.Context, d time.Duration) error
+}
+
+var _ Charger = (*limit.Session)(nil)
+
 // Handler serves GET /v1/realtime. Close ends its sessions.
 type Handler struct {
 	opts  Options
@@ -166,6 +195,29 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	conn.SetReadLimit(h.opts.MaxMessage)
 	s.conn = conn
+	s.run(ctx)
+}
+
+// ServeCall runs a session over a WebRTC call until it ends: a
+// conversation (session.type "realtime") when the server and the key can
+// hold one, else a transcription session; the input format is PCM16 at
+// the call's rate. who is the caller; slot (nil: no quota) is charged
+// for the audio.
+func (h *Handler) ServeCall(ctx context.Context, c Call, who auth.Principal, slot Charger, requestID string) {
+	if h.opts.Recognizer == nil {
+		_ = c.Close(websocket.StatusInternalError, "realtime transcription needs a streaming recognizer")
+		return
+	}
+	s := &session{h: h, opts: h.opts, sid: newID("sess_"), evSig: make(chan struct{}, 1), set: defaultSettings(),
+		who: &who, slot: slot, conn: c, media: c}
+	if requestID == "" {
+		requestID = newID("")
+	}
+	s.log = h.opts.Logger.With("request_id", requestID)
+	s.set.format.SampleRate = c.InputRate()
+	if s.canConverse() == nil {
+		s.set.conversation = true
+	}
 	s.run(ctx)
 }
 

@@ -44,8 +44,12 @@ type session struct {
 	log  *slog.Logger
 	sid  string
 	who  *auth.Principal
-	slot *limit.Session
-	conn *websocket.Conn
+	slot Charger
+	conn Conn
+	// media is the WebRTC call's audio (nil on the WebSocket): the
+	// caller's audio arrives as binary messages, replies play on its
+	// track.
+	media Call
 
 	evMu  sync.Mutex
 	evq   []queued
@@ -88,10 +92,11 @@ type closeWith struct {
 	reason string
 }
 
-// inbound is one parsed client message.
+// inbound is one parsed client message, or a call's audio.
 type inbound struct {
 	ev  clientEvent
 	err *wireError
+	pcm []byte // PCM16 at the session's input format (WebRTC calls)
 }
 
 func newSession(h *Handler, r *http.Request) *session {
@@ -100,7 +105,9 @@ func newSession(h *Handler, r *http.Request) *session {
 	if p, ok := auth.FromContext(r.Context()); ok {
 		s.who = &p
 	}
-	s.slot, _ = limit.SessionFrom(r.Context())
+	if sl, ok := limit.SessionFrom(r.Context()); ok && sl != nil {
+		s.slot = sl
+	}
 	return s
 }
 
@@ -143,12 +150,20 @@ func (s *session) read(ctx context.Context, in chan<- inbound) closeWith {
 			}
 			return closeWith{-1, ""}
 		}
+		if typ == websocket.MessageBinary && s.media != nil {
+			select { // the call's audio: appended as it arrives
+			case in <- inbound{pcm: msg}:
+			case <-ctx.Done():
+				return closeWith{-1, ""}
+			}
+			continue
+		}
 		if typ != websocket.MessageText {
 			return closeWith{websocket.StatusUnsupportedData, "events are JSON text messages"}
 		}
 		ev, werr := parseEvent(msg)
 		select {
-		case in <- inbound{ev, werr}:
+		case in <- inbound{ev: ev, err: werr}:
 		case <-ctx.Done():
 			return closeWith{-1, ""}
 		}
@@ -177,6 +192,12 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, in <-chan 
 			s.finishResponse(res)
 		case m := <-in:
 			lastSeen = time.Now()
+			if m.pcm != nil {
+				if end := s.appendPCM(ctx, "", m.pcm); end.code != 0 {
+					return end
+				}
+				continue
+			}
 			if m.err != nil {
 				if s.sendErr(ctx, m.ev.EventID, m.err) != nil {
 					return closeWith{-1, ""}
@@ -223,6 +244,13 @@ func (s *session) client(ctx context.Context, e clientEvent) closeWith {
 		err = s.addItem(ctx, e)
 	case ctResponseCreate:
 		err = s.startResponse(ctx, e.EventID)
+	case ctOutputClear:
+		if s.media == nil {
+			err = s.sendErr(ctx, e.EventID, &wireError{code: apierr.CodeUnprocessable, param: "type", message: "output_audio_buffer.clear is served on WebRTC calls"})
+		} else {
+			s.media.ClearAudio()
+			err = s.send(ctx, serverEvent{Type: stOutputCleared})
+		}
 	case ctResponseCancel:
 		if s.resp == nil {
 			err = s.sendErr(ctx, e.EventID, &wireError{code: apierr.CodeUnprocessable, message: "no response is in progress"})
@@ -242,7 +270,13 @@ func (s *session) update(ctx context.Context, e clientEvent) error {
 	if werr == nil && next.conversation {
 		werr = s.canConverse()
 	}
-	if werr == nil && s.pl != nil && (next.vad != s.set.vad || next.silence != s.set.silence || next.conversation != s.set.conversation) {
+	if s.media != nil { // a call's audio is its track's, whatever the format says
+		next.format, next.fmtName = s.set.format, s.set.fmtName
+	}
+	// A call's audio flows from the start: its session type may change
+	// later (the pipeline does not depend on it).
+	typeChanged := next.conversation != s.set.conversation && s.media == nil
+	if werr == nil && s.pl != nil && (next.vad != s.set.vad || next.silence != s.set.silence || typeChanged) {
 		werr = &wireError{code: apierr.CodeConflict, param: "session.audio.input.turn_detection",
 			message: "turn_detection and the session type can change only before the first audio is appended"}
 	}
@@ -267,12 +301,21 @@ func (s *session) update(ctx context.Context, e clientEvent) error {
 // appendAudio charges, converts and queues one append's audio.
 func (s *session) appendAudio(ctx context.Context, e clientEvent) closeWith {
 	b, werr := decodeAudio(s.set, e.Audio)
+	if werr == nil && s.media != nil {
+		werr = &wireError{code: apierr.CodeUnprocessable, param: "type", message: "on a WebRTC call the audio comes from its track"}
+	}
 	if werr != nil {
 		if s.sendErr(ctx, e.EventID, werr) != nil {
 			return closeWith{-1, ""}
 		}
 		return closeWith{}
 	}
+	return s.appendPCM(ctx, e.EventID, b)
+}
+
+// appendPCM charges, converts and queues audio in the session's format.
+func (s *session) appendPCM(ctx context.Context, eventID string, b []byte) closeWith {
+	e := clientEvent{EventID: eventID}
 	if s.pl == nil {
 		if end := s.open(ctx, e.EventID); end.code != 0 {
 			return end

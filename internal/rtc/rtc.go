@@ -70,9 +70,10 @@ type Options struct {
 
 // Handler serves the signalling WebSocket. Close ends its peers.
 type Handler struct {
-	opts Options
-	api  *webrtc.API
-	open streams.Set
+	opts  Options
+	api   *webrtc.API
+	open  streams.Set
+	peers peers
 }
 
 // New builds the WebRTC stack: Opus only, DTLS-SRTP, UDP ICE.

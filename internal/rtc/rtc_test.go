@@ -144,9 +144,13 @@ type client struct {
 	pc       *webrtc.PeerConnection
 	track    *webrtc.TrackLocalStaticRTP
 	captions chan string
+	dc       *webrtc.DataChannel
 }
 
-func newClient(t testing.TB) *client {
+func newClient(t testing.TB) *client { t.Helper(); return newClientWith(t, "captions") }
+
+// newClientWith is a client whose data channel has label.
+func newClientWith(t testing.TB, label string) *client {
 	t.Helper()
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
@@ -167,12 +171,13 @@ func newClient(t testing.TB) *client {
 	if _, err := pc.AddTrack(tr); err != nil {
 		t.Fatal(err)
 	}
-	c := &client{pc: pc, track: tr, captions: make(chan string, 16)}
-	dc, err := pc.CreateDataChannel("captions", nil)
+	c := &client{pc: pc, track: tr, captions: make(chan string, 64)}
+	dc, err := pc.CreateDataChannel(label, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dc.OnMessage(func(m webrtc.DataChannelMessage) { c.captions <- string(m.Data) })
+	c.dc = dc
 	return c
 }
 
