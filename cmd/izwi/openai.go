@@ -122,13 +122,17 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 			Serve: func(ctx context.Context, b *rtc.Bridge, who auth.Principal, slot livehttp.Slot) {
 				rt.ServeCall(ctx, b, who, charger(slot), apierr.RequestID(ctx))
 			}})
+		out.ConverseCalls = d.RTC.Calls(rtc.CallOptions{Label: "converse", InputRate: 16000, Location: "/v1/converse/calls/",
+			Serve: func(ctx context.Context, b *rtc.Bridge, who auth.Principal, slot livehttp.Slot) {
+				cv.ServeCall(ctx, b, who, charger(slot), apierr.RequestID(ctx))
+			}})
 	}
 	return &openaiSurface{routes: out, converse: cv, speak: sp, realtime: rt}, nil
 }
 
 // charger is a call's slot as the sessions charge it (nil: no quota,
 // never a typed nil).
-func charger(slot livehttp.Slot) realtime.Charger {
+func charger(slot livehttp.Slot) converse.Charger {
 	if slot == nil {
 		return nil
 	}

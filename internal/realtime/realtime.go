@@ -108,34 +108,13 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// Conn is the session's message connection: a WebSocket, or a WebRTC
-// call's data channel (rtc.Bridge).
-type Conn interface {
-	Read(ctx context.Context) (websocket.MessageType, []byte, error)
-	Write(ctx context.Context, typ websocket.MessageType, b []byte) error
-	Close(code websocket.StatusCode, reason string) error
-	CloseNow() error
-}
-
-var _ Conn = (*websocket.Conn)(nil)
-
-// Call is a WebRTC call (rtc.Bridge): its Read returns the caller's
-// audio as binary PCM16 LE mono messages at InputRate besides the data
-// channel's events, and reply audio plays on its track.
-type Call interface {
-	Conn
-	InputRate() int
-	WriteAudio(ctx context.Context, samples []float32, rate int) error
-	ClearAudio()
-}
-
-// Charger charges a session's audio to the caller's quota (a held
-// session slot: *limit.Session).
-type Charger interface {
-	ChargeAudio(ctx context.Context, d time.Duration) error
-}
-
-var _ Charger = (*limit.Session)(nil)
+// Conn, Call and Charger are /v1/converse's: a session's message
+// connection, a WebRTC call (rtc.Bridge) and its quota slot.
+type (
+	Conn    = converse.Conn
+	Call    = converse.Call
+	Charger = converse.Charger
+)
 
 // Handler serves GET /v1/realtime. Close ends its sessions.
 type Handler struct {
