@@ -1,0 +1,113 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/chat/chattest"
+)
+
+// /v1/converse over WebRTC on a real izwi serve in front of the chat
+// upstream double: a pion peer POSTs its offer to /v1/converse/calls,
+// configures the conversation on the "converse" data channel and speaks a
+// question on its microphone track; the transcript and the answer's
+// events come on the channel and the answer plays on the call's Opus
+// track (its length, its words as PocketSphinx hears them). Speaking over
+// a long second answer is a barge-in: the event comes and the track falls
+// silent.
+func TestConverseOverWebRTCEndToEnd(t *testing.T) {
+	long := strings.Repeat("Zebras live in herds on the grassy plains of Africa. ", 6)
+	up := chattest.New(chattest.Options{Key: chatUpstreamKey, Reply: func(r chattest.Request) string {
+		if len(r.Messages) > 2 {
+			return long
+		}
+		return chatReply
+	}})
+	defer up.Close()
+	env := chatEnv(t, up)
+	key := newKey(t, env, "--name", "cv", "--scopes", "asr.read,chat.read,tts.read")
+	s := startServe(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	question := speechPCM(t, s.url, key, chatPrompt)
+	reply := speechPCM(t, s.url, key, chatReply)
+
+	p := dialCall(t, s.url+"/v1/converse/calls", key, "converse")
+	p.send(t, map[string]any{"type": "config", "model": "test-model", "voice": "alloy"})
+	if typ, raw := p.next(ctx, t); typ != "ready" {
+		t.Fatalf("after the config: %s", raw)
+	}
+	p.speak(t, question, 1.5)
+	var heard, text string
+	for text == "" {
+		typ, raw := p.next(ctx, t)
+		var e struct {
+			Text  string
+			Final *bool
+		}
+		_ = json.Unmarshal(raw, &e)
+		switch typ {
+		case "transcript":
+			if e.Final != nil && *e.Final {
+				heard += e.Text
+			}
+		case "error":
+			t.Fatalf("error event: %s", raw)
+		case "response.done":
+			text = e.Text
+		}
+	}
+	if !strings.Contains(heard, "zebra") || text != chatReply {
+		t.Fatalf("heard %q, answered %q", heard, text)
+	}
+	want := voicedIn(floats(reply), 24000)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.voiced() < want*8/10 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the track's last queued frames
+	t.Logf("the reply is %v of voice; the track carried %v", want, p.voiced())
+	if got := p.voiced(); got < want*8/10 || got > want*12/10+200*time.Millisecond {
+		t.Errorf("the track carried %v of voice; the reply is %v", got, want)
+	}
+	if words := transcribe(t, s.url, key, p.recording(t)); !strings.Contains(words, "stripes") && !strings.Contains(words, "zebra") {
+		t.Errorf("the track's audio was heard as %q, not the reply %q", words, chatReply)
+	}
+
+	// The second answer is long; speaking over it stops it.
+	p.speak(t, question, 1.5)
+	for {
+		typ, raw := p.next(ctx, t)
+		if typ == "error" {
+			t.Fatalf("error event: %s", raw)
+		}
+		if typ == "audio.start" {
+			break
+		}
+	}
+	before := p.voiced()
+	p.speak(t, question, 0)
+	for {
+		typ, raw := p.next(ctx, t)
+		if typ == "error" {
+			t.Fatalf("error event: %s", raw)
+		}
+		if typ == "barge_in" {
+			break
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // what was queued (≤ 100 ms) plays out
+	stopped := p.voiced()
+	time.Sleep(time.Second)
+	if after := p.voiced(); after > stopped+100*time.Millisecond {
+		t.Errorf("after the barge-in the track went on: %v of voice, then %v a second later", stopped, after)
+	}
+	full := voicedIn(floats(speechPCM(t, s.url, key, long)), 24000)
+	t.Logf("the long answer is %v of voice; %v played before the barge-in stopped it", full, stopped-before)
+	if stopped-before >= full {
+		t.Errorf("the whole long answer played (%v) despite the barge-in", stopped-before)
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/realtime"
+
+	"github.com/izwi-speech/izwi/internal/chat/chattest"
+)
+
+// OpenAI's Realtime API over WebRTC on a real izwi serve in front of the
+// chat upstream double, as OpenAI serves it: a pion peer POSTs its SDP
+// offer to /v1/realtime/calls with an Izwi key, opens the oai-events data
+// channel (events marshalled and read with openai-go's realtime types,
+// unmodified), speaks a question on its microphone track; server VAD
+// answers through the upstream, the answer's events come on the channel
+// and its audio on the call's Opus track, of the reply's length and
+// holding its words (PocketSphinx hears them); revoking the key ends the
+// call at once.
+func TestRealtimeOverWebRTCEndToEnd(t *testing.T) {
+	up := chattest.New(chattest.Options{Key: chatUpstreamKey, Reply: func(chattest.Request) string { return chatReply }})
+	defer up.Close()
+	env := chatEnv(t, up)
+	key := newKey(t, env, "--name", "rt", "--scopes", "asr.read,chat.read,tts.read")
+	s := startServe(t, env)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	question := speechPCM(t, s.url, key, chatPrompt)
+	reply := speechPCM(t, s.url, key, chatReply)
+
+	p := dialCall(t, s.url+"/v1/realtime/calls", key, "oai-events")
+	if typ, raw := p.next(ctx, t); typ != "session.created" || !strings.Contains(string(raw), `"type":"realtime"`) {
+		t.Fatalf("first event %s", raw)
+	}
+	p.send(t, realtime.RealtimeClientEventUnionParam{OfSessionUpdate: &realtime.SessionUpdateEventParam{
+		Session: realtime.SessionUpdateEventSessionUnionParam{OfRealtime: &realtime.RealtimeSessionCreateRequestParam{
+			Model: "test-model", Instructions: openai.String("Answer in one sentence."),
+			Audio: realtime.RealtimeAudioConfigParam{Output: realtime.RealtimeAudioConfigOutputParam{
+				Voice: realtime.RealtimeAudioConfigOutputVoiceUnionParam{OfString: openai.String("alloy")}}},
+		}}}})
+	if typ, raw := p.next(ctx, t); typ != "session.updated" {
+		t.Fatalf("after session.update: %s", raw)
+	}
+	p.speak(t, question, 1.5)
+	var heard, said strings.Builder
+	for done := false; !done; {
+		typ, raw := p.next(ctx, t)
+		var ev realtime.RealtimeServerEventUnion
+		if err := json.Unmarshal(raw, &ev); err != nil {
+			t.Fatal(err)
+		}
+		switch typ {
+		case "conversation.item.input_audio_transcription.completed":
+			heard.WriteString(ev.AsConversationItemInputAudioTranscriptionCompletedEvent().Transcript)
+		case "response.output_audio_transcript.delta":
+			said.WriteString(ev.AsResponseAudioTranscriptDeltaEvent().Delta)
+		case "response.output_audio.delta":
+			t.Fatal("a WebRTC call's reply audio came as events, not on its track")
+		case "error":
+			t.Fatalf("error event: %s", raw)
+		case "response.done":
+			if r := ev.AsResponseDoneEvent().Response; r.Status != "completed" {
+				t.Fatalf("response %s", raw)
+			}
+			done = true
+		}
+	}
+	if !strings.Contains(heard.String(), "zebra") || said.String() != chatReply {
+		t.Fatalf("heard %q, answered %q", heard.String(), said.String())
+	}
+	// The track plays the answer in real time: response.done comes when
+	// the last of it is queued.
+	want := voicedIn(floats(reply), 24000)
+	deadline := time.Now().Add(10 * time.Second)
+	for p.voiced() < want*8/10 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // the track's last queued frames
+	t.Logf("the reply is %v of voice; the track carried %v", want, p.voiced())
+	if got := p.voiced(); got < want*8/10 || got > want*12/10+200*time.Millisecond {
+		t.Errorf("the track carried %v of voice; the reply is %v", got, want)
+	}
+	if words := transcribe(t, s.url, key, p.recording(t)); !strings.Contains(words, "stripes") && !strings.Contains(words, "zebra") {
+		t.Errorf("the track's audio was heard as %q, not the reply %q", words, chatReply)
+	}
+
+	if r := run(t, env, "keys", "revoke", key[4:16]); r.code != exitOK {
+		t.Fatalf("keys revoke: exit %d %s", r.code, r.stderr)
+	}
+	select {
+	case <-p.closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("revoking the key did not end the call")
+	}
+}
+
+// floats is 24 kHz PCM16 as samples.
+func floats(pcm []byte) []float32 {
+	out := make([]float32, len(pcm)/2)
+	for i := range out {
+		out[i] = float32(int16(uint16(pcm[2*i])|uint16(pcm[2*i+1])<<8)) / 32768
+	}
+	return out
+}
