@@ -95,7 +95,8 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 		Logger: telemetry.Component(d.Logger, "converse"), Registerer: d.Registerer,
 		ResolveVoice: openai.ResolveVoice, Recheck: d.Recheck}
 	rto := realtime.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer, Recheck: d.Recheck,
-		ResolveVoice: openai.ResolveVoice, Logger: telemetry.Component(d.Logger, "realtime")}
+		TranscribeModels: openai.TranscribeModels(set.Transcriber, set.Recognizer),
+		ResolveVoice:     openai.ResolveVoice, Logger: telemetry.Component(d.Logger, "realtime")}
 	if d.Limiter != nil { // never a typed nil inside an interface
 		o.Quota, cvo.Sessions, rto.Sessions = d.Limiter, d.Limiter, d.Limiter
 	}

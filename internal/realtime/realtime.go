@@ -69,6 +69,10 @@ type Options struct {
 	// "realtime"); without either, those are refused with not_ready.
 	Chat        converse.Chat
 	Synthesizer speech.Synthesizer
+	// TranscribeModels are the transcription model names a session may
+	// ask for (openai.TranscribeModels); another is refused with the
+	// list. Nil accepts any.
+	TranscribeModels []string
 	// DefaultModel is the chat model when the session names none (or
 	// names one of OpenAI's own, gpt-*).
 	DefaultModel string

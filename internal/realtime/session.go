@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -270,6 +273,9 @@ func (s *session) update(ctx context.Context, e clientEvent) error {
 	if werr == nil && next.conversation {
 		werr = s.canConverse()
 	}
+	if werr == nil {
+		werr = s.checkModel(next)
+	}
 	if s.media != nil { // a call's audio is its track's, whatever the format says
 		next.format, next.fmtName = s.set.format, s.set.fmtName
 	}
@@ -296,6 +302,25 @@ func (s *session) update(ctx context.Context, e clientEvent) error {
 		typ = stTranscriptionUpdated
 	}
 	return s.send(ctx, serverEvent{Type: typ, Session: s.set.view(s.sid)})
+}
+
+// checkModel refuses a transcription model the server does not serve,
+// naming those it does, as the REST routes do.
+func (s *session) checkModel(next settings) *wireError {
+	ms := s.opts.TranscribeModels
+	if ms == nil || slices.Contains(ms, next.model) {
+		return nil
+	}
+	return badParam("session.audio.input.transcription.model",
+		fmt.Sprintf("model %q is not available; use one of %s", clipName(next.model), strings.Join(ms, ", ")))
+}
+
+// clipName shortens a caller's name before it is quoted in an error.
+func clipName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 // appendAudio charges, converts and queues one append's audio.
