@@ -17,6 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api"
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/auth/clientsecret"
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/converse"
@@ -50,6 +51,9 @@ type openaiDeps struct {
 	Recheck func(ctx context.Context, p auth.Principal) error
 	// Speakers makes trackers for diarized_json (nil: refused).
 	Speakers func(ctx context.Context, names []string) (openai.SpeakerTracker, error)
+	// ClientSecrets holds the Realtime API's ephemeral client secrets
+	// (the gateway's authenticator redeems them).
+	ClientSecrets *clientsecret.Store
 	// RTC serves the Realtime API and conversations over WebRTC (nil:
 	// [webrtc] is off, those routes are left out).
 	RTC    *rtc.Handler
@@ -118,13 +122,18 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	if px != nil {
 		out.Chat = px.Handler()
 	}
+	if d.RTC != nil && d.ClientSecrets != nil {
+		out.RealtimeClientSecrets, out.RealtimeSessions = rt.ClientSecrets(d.ClientSecrets), rt.BetaSessions(d.ClientSecrets)
+	}
 	if d.RTC != nil {
-		out.RealtimeCalls = d.RTC.Calls(rtc.CallOptions{Label: "oai-events", InputRate: 24000, Location: "/v1/realtime/calls/",
-			Serve: func(ctx context.Context, b *rtc.Bridge, who auth.Principal, slot livehttp.Slot) {
-				rt.ServeCall(ctx, b, who, charger(slot), apierr.RequestID(ctx))
+		out.RealtimeCalls = d.RTC.Calls(rtc.CallOptions{Label: "oai-events", InputRate: realtime.CallRate, Location: "/v1/realtime/calls/",
+			Check: rt.CheckSession,
+			Serve: func(ctx context.Context, b *rtc.Bridge, who auth.Principal, slot livehttp.Slot, session []byte) {
+				// A client secret's session first, then the offer's own.
+				rt.ServeCall(ctx, b, who, charger(slot), apierr.RequestID(ctx), d.ClientSecrets.Session(who), session)
 			}})
 		out.ConverseCalls = d.RTC.Calls(rtc.CallOptions{Label: "converse", InputRate: 16000, Location: "/v1/converse/calls/",
-			Serve: func(ctx context.Context, b *rtc.Bridge, who auth.Principal, slot livehttp.Slot) {
+			Serve: func(ctx context.Context, b *rtc.Bridge, who auth.Principal, slot livehttp.Slot, _ []byte) {
 				cv.ServeCall(ctx, b, who, charger(slot), apierr.RequestID(ctx))
 			}})
 	}

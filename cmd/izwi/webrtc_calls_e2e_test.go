@@ -37,6 +37,27 @@ type callPeer struct {
 // dialCall offers a call to url with key and sets the answer.
 func dialCall(t *testing.T, url, key, label string) *callPeer {
 	t.Helper()
+	return dialCallWith(t, label, func(offer string) string {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(offer))
+		req.Header.Set("Content-Type", "application/sdp")
+		req.Header.Set("Authorization", "Bearer "+key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		answer, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated || resp.Header.Get("Location") == "" {
+			t.Fatalf("POST %s: %d %s", url, resp.StatusCode, answer)
+		}
+		return string(answer)
+	})
+}
+
+// dialCallWith makes the peer, has post exchange its offer for the
+// answer, and waits for the data channel.
+func dialCallWith(t *testing.T, label string, post func(offer string) string) *callPeer {
+	t.Helper()
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
 	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
@@ -90,19 +111,8 @@ func dialCall(t *testing.T, url, key, label string) *callPeer {
 		t.Fatal(err)
 	}
 	<-gathered
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(pc.LocalDescription().SDP))
-	req.Header.Set("Content-Type", "application/sdp")
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	answer, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Location") == "" {
-		t.Fatalf("POST %s: %d %s", url, resp.StatusCode, answer)
-	}
-	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: string(answer)}); err != nil {
+	answer := post(pc.LocalDescription().SDP)
+	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
 		t.Fatal(err)
 	}
 	select {

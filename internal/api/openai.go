@@ -35,6 +35,11 @@ type OpenAIHandlers struct {
 	// its SDP offer and gets the answer (package rtc, calls served by
 	// package realtime); the beta's POST /v1/realtime is the same.
 	RealtimeCalls http.Handler
+	// RealtimeClientSecrets mints the ephemeral client secrets a browser
+	// opens a call with (POST /v1/realtime/client_secrets); the beta's
+	// RealtimeSessions (POST /v1/realtime/sessions) too.
+	RealtimeClientSecrets http.Handler
+	RealtimeSessions      http.Handler
 	// ConverseCalls is /v1/converse over WebRTC: the same offer and
 	// answer, the conversation's events on its "converse" data channel
 	// and the reply as an Opus track.
@@ -59,6 +64,8 @@ func openaiRoutes(h *OpenAIHandlers) []Route {
 		{Method: http.MethodGet, Pattern: "/v1/realtime", Access: Scope(auth.ScopeASRRead), Handler: h.Realtime},
 		{Method: http.MethodPost, Pattern: "/v1/realtime/calls", Access: Scope(auth.ScopeASRRead), Handler: h.RealtimeCalls},
 		{Method: http.MethodPost, Pattern: "/v1/realtime", Access: Scope(auth.ScopeASRRead), Handler: h.RealtimeCalls},
+		{Method: http.MethodPost, Pattern: "/v1/realtime/client_secrets", Access: Scope(auth.ScopeASRRead), Handler: h.RealtimeClientSecrets},
+		{Method: http.MethodPost, Pattern: "/v1/realtime/sessions", Access: Scope(auth.ScopeASRRead), Handler: h.RealtimeSessions},
 	}
 	var out []Route
 	for _, rt := range all {

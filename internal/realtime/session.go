@@ -269,16 +269,7 @@ func (s *session) client(ctx context.Context, e clientEvent) closeWith {
 
 func (s *session) update(ctx context.Context, e clientEvent) error {
 	beta := e.Type == ctTranscriptionUpdate
-	next, werr := s.set.apply(e.Session, beta)
-	if werr == nil && next.conversation {
-		werr = s.canConverse()
-	}
-	if werr == nil {
-		werr = s.checkModel(next)
-	}
-	if s.media != nil { // a call's audio is its track's, whatever the format says
-		next.format, next.fmtName = s.set.format, s.set.fmtName
-	}
+	next, werr := s.next(e.Session, beta)
 	// A call's audio flows from the start: its session type may change
 	// later (the pipeline does not depend on it).
 	typeChanged := next.conversation != s.set.conversation && s.media == nil
@@ -302,6 +293,22 @@ func (s *session) update(ctx context.Context, e clientEvent) error {
 		typ = stTranscriptionUpdated
 	}
 	return s.send(ctx, serverEvent{Type: typ, Session: s.set.view(s.sid)})
+}
+
+// next is the settings a session.update asks for, checked against what
+// the server and the caller's key can hold.
+func (s *session) next(c *sessionConfig, beta bool) (settings, *wireError) {
+	next, werr := s.set.apply(c, beta)
+	if werr == nil && next.conversation {
+		werr = s.canConverse()
+	}
+	if werr == nil {
+		werr = s.checkModel(next)
+	}
+	if s.media != nil { // a call's audio is its track's, whatever the format says
+		next.format, next.fmtName = s.set.format, s.set.fmtName
+	}
+	return next, werr
 }
 
 // checkModel refuses a transcription model the server does not serve,

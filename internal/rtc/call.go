@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"mime/multipart"
 	"net/http"
 	"sync"
 	"time"
@@ -35,10 +36,15 @@ type CallOptions struct {
 	// Location is the prefix of the call's URL in the Location header
 	// ("/v1/realtime/calls/").
 	Location string
+	// Check, if set, vets the offer's session part (OpenAI's multipart
+	// form) before a peer is made; an *apierr.Error keeps its code. Nil:
+	// a session part is refused.
+	Check func(who auth.Principal, session []byte) error
 	// Serve runs the call until it ends (ctx ends at shutdown or when the
 	// caller's key is revoked); the peer is closed and the slot released
-	// after it returns. slot is nil without a quota.
-	Serve func(ctx context.Context, b *Bridge, who auth.Principal, slot livehttp.Slot)
+	// after it returns. slot is nil without a quota; session is the
+	// offer's session part (nil: none).
+	Serve func(ctx context.Context, b *Bridge, who auth.Principal, slot livehttp.Slot, session []byte)
 }
 
 // Calls returns the handler of one kind of call.
@@ -61,23 +67,21 @@ func (c *calls) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		apierr.Write(w, r, apierr.CodeUnauthenticated, "")
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/sdp" {
-		apierr.Write(w, r, apierr.CodeUnsupportedMediaType, "the body must be the SDP offer (Content-Type: application/sdp)")
-		return
+	offer, session, code, msg := readOffer(w, r)
+	if code == "" && session != nil && c.o.Check == nil {
+		code, msg = apierr.CodeBadRequest, "this route takes no session part"
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSignal))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			apierr.Write(w, r, apierr.CodePayloadTooLarge, "an SDP offer is at most 64 KiB")
-		} else {
-			apierr.Write(w, r, apierr.CodeBadRequest, "the offer could not be read")
+	if code == "" && session != nil && c.o.Check != nil {
+		if err := c.o.Check(p, session); err != nil {
+			code, msg = apierr.CodeBadRequest, err.Error()
+			var ae *apierr.Error
+			if errors.As(err, &ae) {
+				code, msg = ae.Code, ae.Message
+			}
 		}
-		return
 	}
-	offer, err := parseOffer(body)
-	if err != nil {
-		apierr.Write(w, r, apierr.CodeBadRequest, err.Error())
+	if code != "" {
+		apierr.Write(w, r, code, msg)
 		return
 	}
 	ctx, cancel := context.WithCancelCause(context.WithoutCancel(r.Context()))
@@ -98,6 +102,7 @@ func (c *calls) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	var slot livehttp.Slot
 	if c.h.opts.Slots != nil {
+		var err error
 		if slot, err = c.h.opts.Slots.Acquire(r.Context(), p); err != nil {
 			apierr.Write(w, r, apierr.CodeQuotaExceeded, "no session slot free for this key")
 			return
@@ -123,7 +128,7 @@ func (c *calls) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if slot != nil {
 			defer slot.Release()
 		}
-		cl.run(ctx, func(ctx context.Context) { c.o.Serve(ctx, cl.b, p, slot) })
+		cl.run(ctx, func(ctx context.Context) { c.o.Serve(ctx, cl.b, p, slot, session) })
 	}()
 	w.Header().Set("Content-Type", "application/sdp")
 	w.Header().Set("Location", c.o.Location+cl.id)
@@ -255,6 +260,72 @@ func drainRTCP(s *webrtc.RTPSender) {
 			return
 		}
 	}
+}
+
+// readOffer reads the offer: the body (Content-Type application/sdp), or
+// OpenAI's multipart form: an "sdp" part and an optional "session" part
+// (JSON), each ≤ 64 KiB. code is "" when it was read.
+func readOffer(w http.ResponseWriter, r *http.Request) (offer string, session []byte, code apierr.Code, msg string) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	switch {
+	case err == nil && mt == "application/sdp":
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSignal))
+		if err != nil {
+			return tooLarge(err)
+		}
+		offer, err := parseOffer(body)
+		if err != nil {
+			return "", nil, apierr.CodeBadRequest, err.Error()
+		}
+		return offer, nil, "", ""
+	case err == nil && mt == "multipart/form-data" && params["boundary"] != "":
+		return readForm(multipart.NewReader(http.MaxBytesReader(w, r.Body, 2*maxSignal+4096), params["boundary"]))
+	}
+	return "", nil, apierr.CodeUnsupportedMediaType, "the body must be the SDP offer (Content-Type: application/sdp) or a multipart form with an sdp part"
+}
+
+// readForm reads the multipart form's sdp and session parts.
+func readForm(mr *multipart.Reader) (offer string, session []byte, code apierr.Code, msg string) {
+	var sdpPart []byte
+	for {
+		part, err := mr.NextPart()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return tooLarge(err)
+		}
+		name := part.FormName()
+		if name != "sdp" && name != "session" {
+			return "", nil, apierr.CodeBadRequest, "the form has sdp and session parts only"
+		}
+		b, err := io.ReadAll(io.LimitReader(part, maxSignal+1))
+		if err != nil {
+			return tooLarge(err)
+		}
+		if len(b) > maxSignal {
+			return "", nil, apierr.CodePayloadTooLarge, "an SDP offer or a session is at most 64 KiB"
+		}
+		if name == "sdp" {
+			sdpPart = b
+		} else {
+			session = b
+		}
+	}
+	offer, err := parseOffer(sdpPart)
+	if err != nil {
+		return "", nil, apierr.CodeBadRequest, err.Error()
+	}
+	return offer, session, "", ""
+}
+
+// tooLarge maps a body read's error to a refusal.
+func tooLarge(err error) (string, []byte, apierr.Code, string) {
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return "", nil, apierr.CodePayloadTooLarge, "an SDP offer is at most 64 KiB"
+	}
+	return "", nil, apierr.CodeBadRequest, "the offer could not be read"
 }
 
 // parseOffer checks an SDP offer before pion sees it: UTF-8 text that

@@ -30,7 +30,7 @@ type echo struct {
 	released atomic.Bool
 }
 
-func (e *echo) serve(ctx context.Context, b *Bridge, _ auth.Principal, _ livehttp.Slot) {
+func (e *echo) serve(ctx context.Context, b *Bridge, _ auth.Principal, _ livehttp.Slot, _ []byte) {
 	defer close(e.ended)
 	for {
 		typ, msg, err := b.Read(ctx)
@@ -196,6 +196,11 @@ func TestCallRefusals(t *testing.T) {
 		{"application/sdp", "not sdp at all", http.StatusBadRequest},
 		{"application/sdp", "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n", http.StatusBadRequest},
 		{"application/sdp", strings.Repeat("a", maxSignal+1), http.StatusRequestEntityTooLarge},
+		{"multipart/form-data; boundary=b", form("sdp", audioOffer, "session", `{}`), http.StatusBadRequest}, // no Check: no session
+		{"multipart/form-data; boundary=b", form("sdp", audioOffer, "other", "x"), http.StatusBadRequest},
+		{"multipart/form-data; boundary=b", form("session", `{}`), http.StatusBadRequest},
+		{"multipart/form-data; boundary=b", form("sdp", strings.Repeat("a", maxSignal+1)), http.StatusRequestEntityTooLarge},
+		{"multipart/form-data", form("sdp", audioOffer), http.StatusUnsupportedMediaType},
 	} {
 		resp, body := postOffer(t, url, tc.ctype, tc.body)
 		if resp.StatusCode != tc.status || !strings.Contains(body, `"request_id"`) {
@@ -205,6 +210,35 @@ func TestCallRefusals(t *testing.T) {
 	if slots.held.Load() != 0 {
 		t.Errorf("%d slots held after refusals", slots.held.Load())
 	}
+}
+
+// audioOffer is a minimal offer with an audio section.
+const audioOffer = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=rtpmap:111 opus/48000/2\r\n"
+
+// form is a multipart body with boundary "b" of name, value pairs.
+func form(kv ...string) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		b.WriteString("--b\r\nContent-Disposition: form-data; name=\"" + kv[i] + "\"\r\n\r\n" + kv[i+1] + "\r\n")
+	}
+	b.WriteString("--b--\r\n")
+	return b.String()
+}
+
+// The multipart reader takes any body without failing open: an offer is
+// accepted only with an audio section, a session only beside one.
+func FuzzReadOffer(f *testing.F) {
+	f.Add(form("sdp", audioOffer, "session", `{"type":"realtime"}`))
+	f.Add(form("sdp", audioOffer))
+	f.Add("--b\r\n")
+	f.Fuzz(func(t *testing.T, body string) {
+		r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
+		r.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+		offer, session, code, _ := readOffer(httptest.NewRecorder(), r)
+		if code == "" && !strings.Contains(offer, "m=audio") || code != "" && (offer != "" || session != nil) {
+			t.Fatalf("offer %q session %q code %q", offer, session, code)
+		}
+	})
 }
 
 func FuzzParseOffer(f *testing.F) {
