@@ -19,6 +19,11 @@
 // (24 kHz PCM16) or .output_text.delta, their .done events and
 // response.done. They need the chat.read scope besides asr.read.
 //
+// Over WebRTC (ServeCall, behind package rtc's calls): the same session
+// with the call's microphone as its input and the answer's audio on the
+// call's track; client secrets (secrets.go, package auth/clientsecret)
+// open such calls from browsers without a key.
+//
 // Wiring (cmd/izwi):
 //
 //	rt := realtime.NewHandler(realtime.Options{
