@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/chat/chattest"
+	"github.com/izwi-speech/izwi/internal/rtc/rtctest"
 )
 
 // /v1/converse over WebRTC on a real izwi serve in front of the chat
@@ -35,15 +36,15 @@ func TestConverseOverWebRTCEndToEnd(t *testing.T) {
 	question := speechPCM(t, s.url, key, chatPrompt)
 	reply := speechPCM(t, s.url, key, chatReply)
 
-	p := dialCall(t, s.url+"/v1/converse/calls", key, "converse")
-	p.send(t, map[string]any{"type": "config", "model": "test-model", "voice": "alloy"})
-	if typ, raw := p.next(ctx, t); typ != "ready" {
+	p := rtctest.Dial(t, s.url+"/v1/converse/calls", key, "converse")
+	p.Send(t, map[string]any{"type": "config", "model": "test-model", "voice": "alloy"})
+	if typ, raw := p.Next(ctx, t); typ != "ready" {
 		t.Fatalf("after the config: %s", raw)
 	}
-	p.speak(t, question, 1.5)
+	p.Speak(t, question, 1.5)
 	var heard, text string
 	for text == "" {
-		typ, raw := p.next(ctx, t)
+		typ, raw := p.Next(ctx, t)
 		var e struct {
 			Text  string
 			Final *bool
@@ -63,24 +64,24 @@ func TestConverseOverWebRTCEndToEnd(t *testing.T) {
 	if !strings.Contains(heard, "zebra") || text != chatReply {
 		t.Fatalf("heard %q, answered %q", heard, text)
 	}
-	want := voicedIn(floats(reply), 24000)
+	want := rtctest.Voiced(floats(reply), 24000)
 	deadline := time.Now().Add(10 * time.Second)
-	for p.voiced() < want*8/10 && time.Now().Before(deadline) {
+	for p.Voiced() < want*8/10 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond) // the track's last queued frames
-	t.Logf("the reply is %v of voice; the track carried %v", want, p.voiced())
-	if got := p.voiced(); got < want*8/10 || got > want*12/10+200*time.Millisecond {
+	t.Logf("the reply is %v of voice; the track carried %v", want, p.Voiced())
+	if got := p.Voiced(); got < want*8/10 || got > want*12/10+200*time.Millisecond {
 		t.Errorf("the track carried %v of voice; the reply is %v", got, want)
 	}
-	if words := transcribe(t, s.url, key, p.recording(t)); !strings.Contains(words, "stripes") && !strings.Contains(words, "zebra") {
+	if words := transcribe(t, s.url, key, p.Recording(t)); !strings.Contains(words, "stripes") && !strings.Contains(words, "zebra") {
 		t.Errorf("the track's audio was heard as %q, not the reply %q", words, chatReply)
 	}
 
 	// The second answer is long; speaking over it stops it.
-	p.speak(t, question, 1.5)
+	p.Speak(t, question, 1.5)
 	for {
-		typ, raw := p.next(ctx, t)
+		typ, raw := p.Next(ctx, t)
 		if typ == "error" {
 			t.Fatalf("error event: %s", raw)
 		}
@@ -88,10 +89,10 @@ func TestConverseOverWebRTCEndToEnd(t *testing.T) {
 			break
 		}
 	}
-	before := p.voiced()
-	p.speak(t, question, 0)
+	before := p.Voiced()
+	p.Speak(t, question, 0)
 	for {
-		typ, raw := p.next(ctx, t)
+		typ, raw := p.Next(ctx, t)
 		if typ == "error" {
 			t.Fatalf("error event: %s", raw)
 		}
@@ -100,12 +101,12 @@ func TestConverseOverWebRTCEndToEnd(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond) // what was queued (≤ 100 ms) plays out
-	stopped := p.voiced()
+	stopped := p.Voiced()
 	time.Sleep(time.Second)
-	if after := p.voiced(); after > stopped+100*time.Millisecond {
+	if after := p.Voiced(); after > stopped+100*time.Millisecond {
 		t.Errorf("after the barge-in the track went on: %v of voice, then %v a second later", stopped, after)
 	}
-	full := voicedIn(floats(speechPCM(t, s.url, key, long)), 24000)
+	full := rtctest.Voiced(floats(speechPCM(t, s.url, key, long)), 24000)
 	t.Logf("the long answer is %v of voice; %v played before the barge-in stopped it", full, stopped-before)
 	if stopped-before >= full {
 		t.Errorf("the whole long answer played (%v) despite the barge-in", stopped-before)

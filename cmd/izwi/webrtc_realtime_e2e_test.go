@@ -12,6 +12,7 @@ import (
 	"github.com/openai/openai-go/v3/realtime"
 
 	"github.com/izwi-speech/izwi/internal/chat/chattest"
+	"github.com/izwi-speech/izwi/internal/rtc/rtctest"
 )
 
 // OpenAI's Realtime API over WebRTC on a real izwi serve in front of the
@@ -40,16 +41,16 @@ func TestRealtimeOverWebRTCEndToEnd(t *testing.T) {
 	reply := speechPCM(t, s.url, key, chatReply)
 
 	// A key's own application/sdp offer: a call whose session.update works.
-	p := dialCall(t, s.url+"/v1/realtime/calls", key, "oai-events")
-	if typ, raw := p.next(ctx, t); typ != "session.created" || !strings.Contains(string(raw), `"type":"realtime"`) {
+	p := rtctest.Dial(t, s.url+"/v1/realtime/calls", key, "oai-events")
+	if typ, raw := p.Next(ctx, t); typ != "session.created" || !strings.Contains(string(raw), `"type":"realtime"`) {
 		t.Fatalf("first event %s", raw)
 	}
-	p.send(t, realtime.RealtimeClientEventUnionParam{OfSessionUpdate: &realtime.SessionUpdateEventParam{
+	p.Send(t, realtime.RealtimeClientEventUnionParam{OfSessionUpdate: &realtime.SessionUpdateEventParam{
 		Session: realtime.SessionUpdateEventSessionUnionParam{OfRealtime: &realtime.RealtimeSessionCreateRequestParam{Model: "test-model"}}}})
-	if typ, raw := p.next(ctx, t); typ != "session.updated" {
+	if typ, raw := p.Next(ctx, t); typ != "session.updated" {
 		t.Fatalf("after session.update: %s", raw)
 	}
-	_ = p.pc.Close()
+	_ = p.PC.Close()
 
 	// The browser flow: a client secret minted with the session, the call
 	// created with the secret alone.
@@ -68,7 +69,7 @@ func TestRealtimeOverWebRTCEndToEnd(t *testing.T) {
 		t.Errorf("a client secret on another route: %d", code)
 	}
 	browser := openaiClient(s.url, minted.Value)
-	p = dialCallWith(t, "oai-events", func(offer string) string {
+	p = rtctest.DialWith(t, "oai-events", func(offer string) string {
 		resp, err := browser.Realtime.Calls.New(ctx, realtime.CallNewParams{Sdp: offer})
 		if err != nil {
 			t.Fatal(err)
@@ -83,13 +84,13 @@ func TestRealtimeOverWebRTCEndToEnd(t *testing.T) {
 	if _, err := browser.Realtime.Calls.New(ctx, realtime.CallNewParams{Sdp: "v=0"}); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Errorf("the client secret opened a second call: %v", err)
 	}
-	if typ, raw := p.next(ctx, t); typ != "session.created" || !strings.Contains(string(raw), `"type":"realtime"`) {
+	if typ, raw := p.Next(ctx, t); typ != "session.created" || !strings.Contains(string(raw), `"type":"realtime"`) {
 		t.Fatalf("first event %s", raw)
 	}
-	p.speak(t, question, 1.5)
+	p.Speak(t, question, 1.5)
 	var heard, said strings.Builder
 	for done := false; !done; {
-		typ, raw := p.next(ctx, t)
+		typ, raw := p.Next(ctx, t)
 		var ev realtime.RealtimeServerEventUnion
 		if err := json.Unmarshal(raw, &ev); err != nil {
 			t.Fatal(err)
@@ -115,17 +116,17 @@ func TestRealtimeOverWebRTCEndToEnd(t *testing.T) {
 	}
 	// The track plays the answer in real time: response.done comes when
 	// the last of it is queued.
-	want := voicedIn(floats(reply), 24000)
+	want := rtctest.Voiced(floats(reply), 24000)
 	deadline := time.Now().Add(10 * time.Second)
-	for p.voiced() < want*8/10 && time.Now().Before(deadline) {
+	for p.Voiced() < want*8/10 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(300 * time.Millisecond) // the track's last queued frames
-	t.Logf("the reply is %v of voice; the track carried %v", want, p.voiced())
-	if got := p.voiced(); got < want*8/10 || got > want*12/10+200*time.Millisecond {
+	t.Logf("the reply is %v of voice; the track carried %v", want, p.Voiced())
+	if got := p.Voiced(); got < want*8/10 || got > want*12/10+200*time.Millisecond {
 		t.Errorf("the track carried %v of voice; the reply is %v", got, want)
 	}
-	if words := transcribe(t, s.url, key, p.recording(t)); !strings.Contains(words, "stripes") && !strings.Contains(words, "zebra") {
+	if words := transcribe(t, s.url, key, p.Recording(t)); !strings.Contains(words, "stripes") && !strings.Contains(words, "zebra") {
 		t.Errorf("the track's audio was heard as %q, not the reply %q", words, chatReply)
 	}
 
@@ -137,7 +138,7 @@ func TestRealtimeOverWebRTCEndToEnd(t *testing.T) {
 		t.Fatalf("keys revoke: exit %d %s", r.code, r.stderr)
 	}
 	select {
-	case <-p.closed:
+	case <-p.Closed:
 	case <-time.After(10 * time.Second):
 		t.Fatal("revoking the key did not end the call")
 	}
