@@ -63,6 +63,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		owner = ""
 	}
+	if h.opts.Sessions == nil {
+		apierr.Write(w, r, apierr.CodeNotReady, "WebRTC ingest is not served here")
+		return
+	}
 	if !ticket.IsWebSocketUpgrade(r) {
 		apierr.Write(w, r, apierr.CodeBadRequest, "GET /v1/sessions/{id}/webrtc is a WebSocket (signalling)")
 		return

@@ -56,6 +56,8 @@ type ICEServer struct {
 
 // Options are the handler's dependencies and settings.
 type Options struct {
+	// Sessions are the live sessions ingest feeds; nil serves calls only
+	// (the signalling route answers 503).
 	Sessions Sessions
 	Slots    livehttp.Slots // a session slot while a peer streams, audio charged; nil: no quota
 	// ICEServers are STUN/TURN servers; none: host candidates only (a
@@ -84,9 +86,6 @@ type Handler struct {
 
 // New builds the WebRTC stack: Opus only, DTLS-SRTP, UDP ICE.
 func New(opts Options) (*Handler, error) {
-	if opts.Sessions == nil {
-		return nil, fmt.Errorf("rtc: sessions are required")
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
