@@ -17,7 +17,9 @@ anchors() {
     -e 's/([0-9.]+ ratio)/\1 [≥ 0.95]/' \
     -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
     -e 's/([0-9.]+ MiB-anon\/decoder)/\1 [≤ 10 per extra stream]/' \
-    -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/'
+    -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/' \
+    -e 's/([0-9.]+ start→ready-s)/\1 [≤ 1]/' \
+    -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/'
 }
 {
   echo "# izwi bench $(date -u +%FT%TZ) on $(nproc) cores, $(uname -m), $(go version | cut -d' ' -f3)"
@@ -32,6 +34,9 @@ anchors() {
   echo "## Live captions: latency, streams vs the engine direct, in-process fan-out (issue 14 anchors in [ ])"
   go test ./internal/live/ -run '^$' -bench 'Latency|ConcurrentStreams' -benchtime=3x -timeout 20m | anchors
   go test ./internal/live/ -run '^$' -bench Fanout -benchtime=100x -timeout 20m | anchors
+  echo
+  echo "## izwi serve with the default engines: start to ready, idle memory"
+  go test ./cmd/izwi/ -run '^$' -bench StartToReady -benchtime=3x -timeout 20m | anchors
   echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors

@@ -89,7 +89,7 @@ type server struct {
 
 // startServe starts izwi serve on a free port and waits, up to a deadline,
 // for its "listening" log line.
-func startServe(t *testing.T, env []string, args ...string) *server {
+func startServe(t testing.TB, env []string, args ...string) *server {
 	t.Helper()
 	cmd := exec.Command(izwiBin, append([]string{"serve", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, args...)...)
 	cmd.Dir, cmd.Env = t.TempDir(), childEnv(env...)
@@ -133,12 +133,12 @@ func startServe(t *testing.T, env []string, args ...string) *server {
 }
 
 // stop sends SIGTERM and returns the exit code, failing if shutdown hangs.
-func (s *server) stop(t *testing.T) int {
+func (s *server) stop(t testing.TB) int {
 	t.Helper()
 	return s.stopWith(t, syscall.SIGTERM)
 }
 
-func (s *server) stopWith(t *testing.T, sig os.Signal) int {
+func (s *server) stopWith(t testing.TB, sig os.Signal) int {
 	t.Helper()
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)

@@ -29,7 +29,7 @@ var sha256Hex = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // importVAD installs the shared Silero model with the real importer, then
 // optionally flips one byte of the installed file.
-func importVAD(t *testing.T, corrupt bool) string {
+func importVAD(t testing.TB, corrupt bool) string {
 	t.Helper()
 	dir := t.TempDir()
 	cat, err := models.Default()

@@ -46,6 +46,7 @@ func buildTranslate(ctx context.Context, cfg config.Translate, px *chat.Proxy, d
 			} else if err != nil {
 				return nil, err
 			}
+			context.AfterFunc(ctx, e.Close) // its long-lived pipelines end with the server
 			log.Info("translation engine", "engine", "apertium", "pairs", len(e.Pairs()))
 			engines = append(engines, e)
 		case "chat":

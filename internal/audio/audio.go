@@ -72,6 +72,18 @@ func UploadLimits(maxBytes int64, maxDuration time.Duration) Limits {
 	return Limits{MaxBytes: maxBytes, MaxDuration: maxDuration, MaxSamples: int64(maxDuration.Seconds() * 48000)}
 }
 
+// CapDuration lowers MaxDuration to left when left is less (an upload
+// bounded by the caller's audio left today), keeping the samples bound,
+// and says whether it did: a decode that then fails with ErrTooLarge was
+// refused by the quota, not by the upload limits.
+func (l Limits) CapDuration(left time.Duration) (Limits, bool) {
+	if left >= l.withDefaults().MaxDuration {
+		return l, false
+	}
+	l.MaxDuration = max(left, time.Millisecond)
+	return l, true
+}
+
 // checkSamples reports ErrTooLarge when n decoded samples exceed
 // MaxSamples. Decoders call it before allocating or appending them.
 func (l Limits) checkSamples(n int64) error {

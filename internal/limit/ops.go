@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
 )
 
@@ -335,6 +336,37 @@ func (l *Limiter) refused(e *Error) *Error {
 	}
 	return e
 }
+
+// AudioAllowance says how much audio a principal may still charge today
+// (Limiter implements it).
+//
+// Contract: limited is false when no daily audio limit applies.
+type AudioAllowance interface {
+	AudioLeft(ctx context.Context, p auth.Principal) (left time.Duration, limited bool, err error)
+}
+
+var _ AudioAllowance = (*Limiter)(nil)
+
+// CapUpload bounds what an upload may decode to by the audio p has left
+// today when that is less than lim allows (byQuota), so a file the quota
+// would refuse is not decoded whole first. A nil al, or an error reading
+// the allowance, leaves lim as it is: the charge after decoding still
+// enforces the quota.
+func CapUpload(ctx context.Context, al AudioAllowance, p auth.Principal, lim audio.Limits) (capped audio.Limits, byQuota bool) {
+	if al == nil {
+		return lim, false
+	}
+	left, limited, err := al.AudioLeft(ctx, p)
+	if err != nil || !limited {
+		return lim, false
+	}
+	return lim.CapDuration(left)
+}
+
+// AudioQuotaExceeded is the refusal of audio beyond the daily allowance,
+// retryable at the next UTC midnight: what an upload bounded by AudioLeft
+// gets when it turns out longer than what was left.
+func AudioQuotaExceeded(now time.Time) *Error { return quotaError("audio_minutes_per_day", now) }
 
 func quotaError(limit string, now time.Time) *Error {
 	return &Error{Code: CodeQuotaExceeded, Limit: limit, RetryAfter: nextUTCMidnight(now).Sub(now)}

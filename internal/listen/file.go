@@ -16,6 +16,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -81,7 +82,15 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	sum := sha256.New()
 	body := io.TeeReader(http.MaxBytesReader(w, r.Body, h.opts.MaxFileBytes), sum)
-	clip, code, msg := h.decode(r, body, ct)
+	lim, byQuota := audio.UploadLimits(h.opts.MaxFileBytes, h.opts.MaxFileAudio), false
+	if al, _ := h.opts.Charger.(limit.AudioAllowance); hasPrincipal {
+		lim, byQuota = limit.CapUpload(r.Context(), al, pr, lim)
+	}
+	clip, code, msg := h.decode(r, body, ct, lim)
+	if code == apierr.CodePayloadTooLarge && byQuota {
+		writeLimit(w, r, limit.AudioQuotaExceeded(time.Now()))
+		return
+	}
 	if code != "" {
 		writeError(w, r, code, msg)
 		return
@@ -124,8 +133,7 @@ func (h *fileHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // by its first bytes. A claimed
 // audio Content-Type that the bytes contradict is 415. A body over
 // MaxFileBytes is 413.
-func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string) (audio.Clip, apierr.Code, string) {
-	lim := audio.UploadLimits(h.opts.MaxFileBytes, h.opts.MaxFileAudio)
+func (h *fileHandler) decode(r *http.Request, body io.Reader, ct string, lim audio.Limits) (audio.Clip, apierr.Code, string) {
 	q := r.URL.Query()
 	if enc := strings.ToLower(q.Get("encoding")); enc != "" {
 		f, err := parseFormat(q)

@@ -146,7 +146,7 @@ func FuzzFileDecode(f *testing.F) {
 		if err != nil {
 			return
 		}
-		clip, code, msg := h.decode(r, bytes.NewReader(body), ct)
+		clip, code, msg := h.decode(r, bytes.NewReader(body), ct, audio.UploadLimits(h.opts.MaxFileBytes, h.opts.MaxFileAudio))
 		if code == "" {
 			if clip.SampleRate <= 0 || clip.Channels <= 0 || len(clip.Samples) == 0 {
 				t.Fatalf("accepted an empty clip %+v", clip)

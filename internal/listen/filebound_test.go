@@ -2,9 +2,12 @@ package listen
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -77,5 +80,41 @@ func TestFileSlotAndSizeBeforeBody(t *testing.T) {
 	}
 	if DefaultMaxFileBytes != 25<<20 {
 		t.Errorf("DefaultMaxFileBytes = %d, want /v1/audio/transcriptions' 25 MB", DefaultMaxFileBytes)
+	}
+}
+
+// allowance is an AudioCharger with 3 s of audio left today that records
+// what it was asked to charge.
+type allowance struct{ charged []time.Duration }
+
+func (a *allowance) CheckAudio(context.Context, auth.Principal) error { return nil }
+func (a *allowance) ChargeAudio(_ context.Context, _ auth.Principal, d time.Duration) error {
+	a.charged = append(a.charged, d)
+	return limit.AudioQuotaExceeded(time.Now())
+}
+func (a *allowance) AudioLeft(context.Context, auth.Principal) (time.Duration, bool, error) {
+	return 3 * time.Second, true, nil
+}
+
+// TestFileBoundedByAudioLeft: a file longer than the caller's audio left
+// today is refused with 429 quota_exceeded while it is decoded (the decode
+// is bounded by what is left, as on /v1/audio/transcriptions), so it is
+// neither decoded whole nor offered to the quota.
+func TestFileBoundedByAudioLeft(t *testing.T) {
+	e := loadEngines(t)
+	al := &allowance{}
+	opts := e.options()
+	opts.Charger = al
+	h := NewFileHandler(opts)
+	_, _, wav := utterance(t, shortID) // 3.2 s: more than the 3 s left
+	req := httptest.NewRequest("POST", "/v1/listen", bytes.NewReader(wav))
+	req = req.WithContext(auth.WithPrincipal(req.Context(), auth.Principal{ID: "k1"}))
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusTooManyRequests || !strings.Contains(rec.Body.String(), "quota_exceeded") {
+		t.Errorf("3.2 s file with 3 s left: %d %s, want 429 quota_exceeded", rec.Code, rec.Body)
+	}
+	if len(al.charged) != 0 {
+		t.Errorf("charged %v, want the file refused before it was decoded whole and charged", al.charged)
 	}
 }

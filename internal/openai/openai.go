@@ -53,17 +53,6 @@ type AudioQuota interface {
 
 var _ AudioQuota = (*limit.Limiter)(nil)
 
-// AudioAllowance is an AudioQuota that can say how much audio a principal
-// may still charge today (limit.Limiter implements it): an upload's
-// decoding is then bounded by it, not only by MaxDuration.
-//
-// Contract: limited is false when no daily audio limit applies.
-type AudioAllowance interface {
-	AudioLeft(ctx context.Context, p auth.Principal) (left time.Duration, limited bool, err error)
-}
-
-var _ AudioAllowance = (*limit.Limiter)(nil)
-
 // Model is one entry of GET /v1/models, in OpenAI's shape.
 type Model struct {
 	ID      string `json:"id"`

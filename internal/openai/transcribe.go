@@ -14,7 +14,6 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audio"
-	"github.com/izwi-speech/izwi/internal/auth"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/transcript"
@@ -98,15 +97,15 @@ func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task strin
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), h.o.WorkTimeout)
 	defer cancel()
-	lim, byQuota := h.uploadLimits(ctx, p, hasPrincipal)
+	lim, byQuota := audio.UploadLimits(h.o.MaxUploadBytes, h.o.MaxDuration), false
+	if al, _ := h.o.Quota.(limit.AudioAllowance); hasPrincipal {
+		lim, byQuota = limit.CapUpload(ctx, al, p, lim)
+	}
 	clip, err := audio.DecodeContext(ctx, bytes.NewReader(req.File), lim)
 	req.File = nil // the encoded bytes are no longer needed
 	if err != nil {
 		if byQuota && errors.Is(err, audio.ErrTooLarge) {
-			now := time.Now().UTC()
-			err = &limit.Error{Code: limit.CodeQuotaExceeded, Limit: "audio_minutes_per_day",
-				RetryAfter: now.Truncate(24 * time.Hour).Add(24 * time.Hour).Sub(now)}
-			h.fail(w, r, err)
+			h.fail(w, r, limit.AudioQuotaExceeded(time.Now()))
 			return
 		}
 		h.fail(w, r, decodeError(err))
@@ -154,23 +153,6 @@ func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task strin
 		return
 	}
 	writeTranscript(w, r, req, t)
-}
-
-// uploadLimits bound what an upload may decode to: the upload limits, and
-// the caller's audio left today when that is less (byQuota), so a file
-// the quota would refuse is not decoded whole first.
-func (h *Handlers) uploadLimits(ctx context.Context, p auth.Principal, hasPrincipal bool) (audio.Limits, bool) {
-	lim := audio.UploadLimits(h.o.MaxUploadBytes, h.o.MaxDuration)
-	al, ok := h.o.Quota.(AudioAllowance)
-	if !hasPrincipal || !ok {
-		return lim, false
-	}
-	left, limited, err := al.AudioLeft(ctx, p)
-	if err != nil || !limited || left >= h.o.MaxDuration {
-		return lim, false
-	}
-	lim.MaxDuration = max(left, time.Millisecond) // the samples bound stays the upload's
-	return lim, true
 }
 
 // pickTranscriber resolves the model a client named. OpenAI's names

@@ -3,9 +3,11 @@
 // apertium-eng-cat, apertium-en-gl, ...), offline and with nothing to
 // download. Each translation runs apertium as a bounded subprocess: no
 // shell, the text on stdin (never in arguments, never logged), resource
-// limits set by prlimit, its whole process group killed when ctx ends, at
-// most MaxProcs at once. docs/translation.md has the measurements behind
-// one process per call.
+// limits set by prlimit, its whole process group killed when ctx ends.
+// Each pair keeps one long-lived pipeline of the mode's programs in
+// null-flush mode (pipeline.go), lent to one call at a time; when it cannot
+// run, a translation runs apertium once (at most MaxProcs at once).
+// docs/translation.md has the measurements.
 package apertium
 
 import (
@@ -41,6 +43,9 @@ type Options struct {
 	MaxMemory int64
 	// MaxCPU bounds each process's CPU time (default 30 s).
 	MaxCPU time.Duration
+	// OneShot runs one apertium process per translation, as its CLI
+	// does, instead of a long-lived null-flush pipeline per pair.
+	OneShot bool
 }
 
 // DefaultModesDir is where Debian installs Apertium's modes.
@@ -55,6 +60,18 @@ type Engine struct {
 	sem     chan struct{}
 	mem     int64
 	cpu     time.Duration
+	// Long-lived pipelines, one per pair, each lent to one call at a
+	// time (nil when OneShot or the tools are missing).
+	stdbuf, wblank, modesDir string
+	slots                    map[translate.Pair]chan *slot
+}
+
+// slot is a pair's pipeline: its stages once read, and the running
+// pipeline (nil until the first call, and after a failure).
+type slot struct {
+	stages [][]string
+	p      *pipeline
+	broken bool // the stages could not be read or started: one-shot only
 }
 
 var _ translate.Engine = (*Engine)(nil)
@@ -95,9 +112,20 @@ func New(opts Options) (*Engine, error) {
 	if len(modes) == 0 {
 		return nil, ErrNotInstalled
 	}
-	e := &Engine{bin: bin, prlimit: pl, modes: modes, sem: make(chan struct{}, opts.MaxProcs), mem: opts.MaxMemory, cpu: opts.MaxCPU}
+	e := &Engine{bin: bin, prlimit: pl, modes: modes, sem: make(chan struct{}, opts.MaxProcs), mem: opts.MaxMemory, cpu: opts.MaxCPU,
+		modesDir: opts.ModesDir}
 	for p := range modes {
 		e.pairs = append(e.pairs, p)
+	}
+	e.stdbuf, _ = exec.LookPath("stdbuf")
+	e.wblank, _ = exec.LookPath("apertium-wblank-mode")
+	if !opts.OneShot && e.stdbuf != "" && e.wblank != "" {
+		e.slots = map[translate.Pair]chan *slot{}
+		for p := range modes {
+			c := make(chan *slot, 1)
+			c <- &slot{}
+			e.slots[p] = c
+		}
 	}
 	sort.Slice(e.pairs, func(i, j int) bool { return e.pairs[i].String() < e.pairs[j].String() })
 	return e, nil
@@ -154,7 +182,9 @@ func (e *Engine) Pairs() []translate.Pair { return e.pairs }
 // maxOutput bounds what one translation may print.
 const maxOutput = 64 << 10
 
-// Translate runs apertium -u MODE with text on stdin.
+// Translate translates one caption through the pair's long-lived
+// pipeline, or, when there is none or it fails, by running apertium -u
+// MODE once with text on stdin.
 func (e *Engine) Translate(ctx context.Context, p translate.Pair, text string) (string, error) {
 	mode, ok := e.modes[p]
 	if !ok {
@@ -163,20 +193,91 @@ func (e *Engine) Translate(ctx context.Context, p translate.Pair, text string) (
 	if len(text) > translate.MaxTextBytes {
 		return "", translate.ErrTooLong
 	}
+	// One line in, one line out: line breaks would end the caption early.
+	line := strings.Join(strings.Fields(text), " ")
+	if out, err := e.viaPipeline(ctx, p, mode, line); err == nil || ctx.Err() != nil {
+		return out, err
+	}
+	return e.oneShot(ctx, mode, line)
+}
+
+// viaPipeline translates through the pair's pipeline, starting it when
+// needed. An error other than ctx's means the caller should run the
+// one-shot path.
+func (e *Engine) viaPipeline(ctx context.Context, p translate.Pair, mode, line string) (string, error) {
+	c := e.slots[p]
+	if c == nil {
+		return "", errStart
+	}
+	var sl *slot
+	select {
+	case sl = <-c:
+		defer func() { c <- sl }()
+	case <-ctx.Done():
+		return "", fmt.Errorf("apertium: waiting for the %s pipeline: %w", mode, ctx.Err())
+	}
+	if sl.broken {
+		return "", errStart
+	}
+	if sl.p == nil {
+		var err error
+		if sl.stages == nil {
+			if sl.stages, err = stages(ctx, e.wblank, filepath.Join(e.modesDir, mode+".mode")); err != nil {
+				sl.broken = true
+				return "", err
+			}
+		}
+		if sl.p, err = e.start(sl.stages); err != nil {
+			return "", err
+		}
+	}
+	out, err := sl.p.translate(ctx, line)
+	if err != nil || sl.p.uses >= maxUses {
+		sl.p.kill()
+		sl.p = nil
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("apertium: %s: %w", mode, ctx.Err())
+		}
+		return "", fmt.Errorf("%w: apertium %s pipeline: %v", translate.ErrUnavailable, mode, filepath.Base(err.Error()))
+	}
+	return answer(mode, out)
+}
+
+// Close stops the long-lived pipelines. Translate may still be called:
+// it starts them again.
+func (e *Engine) Close() {
+	for _, c := range e.slots {
+		sl := <-c
+		if sl.p != nil {
+			sl.p.kill()
+			sl.p = nil
+		}
+		c <- sl
+	}
+}
+
+// answer checks and tidies a translation.
+func answer(mode, out string) (string, error) {
+	s := strings.Join(strings.Fields(out), " ") // a dropped pronoun leaves two spaces
+	if s == "" || !utf8.ValidString(s) {
+		return "", fmt.Errorf("%w: apertium %s answered nothing usable", translate.ErrUnavailable, mode)
+	}
+	return s, nil
+}
+
+// oneShot runs apertium -u -f txt MODE once, with the line on stdin.
+func (e *Engine) oneShot(ctx context.Context, mode, line string) (string, error) {
 	select {
 	case e.sem <- struct{}{}:
 		defer func() { <-e.sem }()
 	case <-ctx.Done():
 		return "", fmt.Errorf("apertium: waiting for a process: %w", ctx.Err())
 	}
-	// One line in, one line out: line breaks would end the caption early.
-	in := strings.Join(strings.Fields(text), " ") + "\n"
-	cmd := exec.CommandContext(ctx, e.prlimit,
-		"--as="+strconv.FormatInt(e.mem, 10), "--cpu="+strconv.Itoa(int(e.cpu.Seconds())), "--nofile=256", "--nproc=4096",
-		"--", e.bin, "-u", "-f", "txt", mode)
-	cmd.Stdin = strings.NewReader(in)
-	cmd.Env = []string{"LANG=C.UTF-8", "LC_ALL=C.UTF-8", "PATH=/usr/local/bin:/usr/bin:/bin"}
-	cmd.Dir = "/"
+	cmd := exec.CommandContext(ctx, e.prlimit, append(e.limits(), "--", e.bin, "-u", "-f", "txt", mode)...)
+	cmd.Stdin = strings.NewReader(line + "\n")
+	cmd.Env, cmd.Dir = childEnv, "/"
 	// apertium is a pipeline of processes: kill the whole group.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
@@ -191,11 +292,7 @@ func (e *Engine) Translate(ctx context.Context, p translate.Pair, text string) (
 	case err != nil:
 		return "", fmt.Errorf("%w: apertium %s: %v", translate.ErrUnavailable, mode, exitClass(err))
 	}
-	s := strings.Join(strings.Fields(out.String()), " ") // a dropped pronoun leaves two spaces
-	if s == "" || !utf8.ValidString(s) {
-		return "", fmt.Errorf("%w: apertium %s answered nothing usable", translate.ErrUnavailable, mode)
-	}
-	return s, nil
+	return answer(mode, out.String())
 }
 
 // exitClass describes a failed run without its output.

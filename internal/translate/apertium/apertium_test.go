@@ -21,6 +21,7 @@ func newEngine(t testing.TB) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(e.Close)
 	return e
 }
 
@@ -67,7 +68,7 @@ func TestModes(t *testing.T) {
 // A process that cannot run fails as unavailable, and says nothing of the text.
 func TestBrokenBinary(t *testing.T) {
 	newEngine(t)
-	e, err := New(Options{Bin: "/bin/false"})
+	e, err := New(Options{Bin: "/bin/false", OneShot: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,11 @@ func engines(b *testing.B) map[string]translate.Engine {
 	if err != nil {
 		b.Fatal(err)
 	}
+	b.Cleanup(ap.Close)
+	once, err := apertium.New(apertium.Options{OneShot: true}) // apertium's CLI per caption, side by side
+	if err != nil {
+		b.Fatal(err)
+	}
 	up := chattest.New(chattest.Options{Reply: func(r chattest.Request) string { return "Traducción: " + r.Messages[1].Content }})
 	b.Cleanup(up.Close)
 	c, err := config.Parse([]byte("[chat]\n[[chat.upstreams]]\nname = \"local\"\nbase_url = \"" + up.BaseURL() + "\"\nmodels = [\"m\"]\n"))
@@ -65,7 +70,7 @@ func engines(b *testing.B) map[string]translate.Engine {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return map[string]translate.Engine{"apertium": ap, "upstream-double": cm}
+	return map[string]translate.Engine{"apertium": ap, "apertium-cli": once, "upstream-double": cm}
 }
 
 // BenchmarkFinalToTranslated measures what translation adds between a
