@@ -64,42 +64,14 @@ func TestConverseOverWebRTCEndToEnd(t *testing.T) {
 	if !strings.Contains(heard, "zebra") || text != chatReply {
 		t.Fatalf("heard %q, answered %q", heard, text)
 	}
-	want := rtctest.Voiced(floats(reply), 24000)
-	deadline := time.Now().Add(10 * time.Second)
-	for p.Voiced() < want*8/10 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // the track's last queued frames
-	t.Logf("the reply is %v of voice; the track carried %v", want, p.Voiced())
-	if got := p.Voiced(); got < want*8/10 || got > want*12/10+200*time.Millisecond {
-		t.Errorf("the track carried %v of voice; the reply is %v", got, want)
-	}
-	if words := transcribe(t, s.url, key, p.Recording(t)); !strings.Contains(words, "stripes") && !strings.Contains(words, "zebra") {
-		t.Errorf("the track's audio was heard as %q, not the reply %q", words, chatReply)
-	}
+	hearReply(t, s.url, key, p, reply)
 
 	// The second answer is long; speaking over it stops it.
 	p.Speak(t, question, 1.5)
-	for {
-		typ, raw := p.Next(ctx, t)
-		if typ == "error" {
-			t.Fatalf("error event: %s", raw)
-		}
-		if typ == "audio.start" {
-			break
-		}
-	}
+	p.Await(ctx, t, "audio.start")
 	before := p.Voiced()
 	p.Speak(t, question, 0)
-	for {
-		typ, raw := p.Next(ctx, t)
-		if typ == "error" {
-			t.Fatalf("error event: %s", raw)
-		}
-		if typ == "barge_in" {
-			break
-		}
-	}
+	p.Await(ctx, t, "barge_in")
 	time.Sleep(300 * time.Millisecond) // what was queued (≤ 100 ms) plays out
 	stopped := p.Voiced()
 	time.Sleep(time.Second)

@@ -114,21 +114,7 @@ func TestRealtimeOverWebRTCEndToEnd(t *testing.T) {
 	if !strings.Contains(heard.String(), "zebra") || said.String() != chatReply {
 		t.Fatalf("heard %q, answered %q", heard.String(), said.String())
 	}
-	// The track plays the answer in real time: response.done comes when
-	// the last of it is queued.
-	want := rtctest.Voiced(floats(reply), 24000)
-	deadline := time.Now().Add(10 * time.Second)
-	for p.Voiced() < want*8/10 && time.Now().Before(deadline) {
-		time.Sleep(50 * time.Millisecond)
-	}
-	time.Sleep(300 * time.Millisecond) // the track's last queued frames
-	t.Logf("the reply is %v of voice; the track carried %v", want, p.Voiced())
-	if got := p.Voiced(); got < want*8/10 || got > want*12/10+200*time.Millisecond {
-		t.Errorf("the track carried %v of voice; the reply is %v", got, want)
-	}
-	if words := transcribe(t, s.url, key, p.Recording(t)); !strings.Contains(words, "stripes") && !strings.Contains(words, "zebra") {
-		t.Errorf("the track's audio was heard as %q, not the reply %q", words, chatReply)
-	}
+	hearReply(t, s.url, key, p, reply)
 
 	reqs := up.Requests()
 	if msgs := reqs[len(reqs)-1].Messages; len(msgs) < 2 || msgs[0].Role != "system" || msgs[0].Content != "Answer in one sentence." {
@@ -149,13 +135,4 @@ func TestRealtimeOverWebRTCEndToEnd(t *testing.T) {
 	if !strings.Contains(logs, `"ephemeral_id":"eks_`) {
 		t.Error("the minted secret's public ID is not in the logs")
 	}
-}
-
-// floats is 24 kHz PCM16 as samples.
-func floats(pcm []byte) []float32 {
-	out := make([]float32, len(pcm)/2)
-	for i := range out {
-		out[i] = float32(int16(uint16(pcm[2*i])|uint16(pcm[2*i+1])<<8)) / 32768
-	}
-	return out
 }

@@ -243,15 +243,7 @@ func callTurn(b *testing.B, url, label, first string, q24 []float32) func() floa
 		last := p.Speak(b, pcm, 2.5)
 		ctx, cancel := context.WithTimeout(b.Context(), time.Minute)
 		defer cancel()
-		for {
-			typ, raw := p.Next(ctx, b)
-			if typ == "error" {
-				b.Fatalf("error event %s", raw)
-			}
-			if typ == "response.done" {
-				break
-			}
-		}
+		p.Await(ctx, b, "response.done")
 		var end time.Time
 		for end = p.FirstVoiceAfter(last); end.IsZero(); end = p.FirstVoiceAfter(last) {
 			if ctx.Err() != nil {

@@ -14,11 +14,11 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/pion/webrtc/v4"
 
+	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
-	"github.com/izwi-speech/izwi/internal/codec/opus"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
+	"github.com/izwi-speech/izwi/internal/rtc/rtctest"
 )
 
 // echo is a call's service: it counts the caller's audio, echoes text
@@ -112,60 +112,28 @@ func postOffer(t *testing.T, url, ctype, body string) (*http.Response, string) {
 // and revoking the caller's key ends the call and frees its slot.
 func TestCallAudioBothWays(t *testing.T) {
 	h, e, slots, url := callServer(t)
-	c := newClientWith(t, "events")
-	var heard, frames atomic.Int64
-	c.pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
-		dec, err := opus.NewDecoder(48000, 1)
-		if err != nil {
-			return
+	p := rtctest.DialWith(t, "events", func(offer string) string {
+		resp, answer := postOffer(t, url, "application/sdp", offer)
+		if resp.StatusCode != http.StatusCreated || resp.Header.Get("Content-Type") != "application/sdp" ||
+			!strings.HasPrefix(resp.Header.Get("Location"), "/v1/calls/rtc_") || !strings.Contains(answer, "a=fingerprint:") {
+			t.Fatalf("%d %v\n%s", resp.StatusCode, resp.Header, answer)
 		}
-		defer dec.Close()
-		for {
-			pkt, _, err := tr.ReadRTP()
-			if err != nil {
-				return
-			}
-			pcm, err := dec.Decode(pkt.Payload)
-			if err != nil {
-				continue
-			}
-			frames.Add(1)
-			var energy float64
-			for _, x := range pcm {
-				energy += float64(x * x)
-			}
-			if len(pcm) == 960 && energy/960 > 0.01 {
-				heard.Add(int64(len(pcm)))
-			}
-		}
+		return answer
 	})
-	resp, answer := postOffer(t, url, "application/sdp", c.offer(t))
-	if resp.StatusCode != http.StatusCreated || resp.Header.Get("Content-Type") != "application/sdp" ||
-		!strings.HasPrefix(resp.Header.Get("Location"), "/v1/calls/rtc_") || !strings.Contains(answer, "a=fingerprint:") {
-		t.Fatalf("%d %v\n%s", resp.StatusCode, resp.Header, answer)
+	tone := make([]float32, 24000)
+	for i := range tone {
+		tone[i] = float32(0.5 * math.Sin(2*math.Pi*440*float64(i)/24000))
 	}
-	if err := c.pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeAnswer, SDP: answer}); err != nil {
-		t.Fatal(err)
-	}
-	opened := make(chan struct{})
-	c.dc.OnOpen(func() { close(opened) })
-	select {
-	case <-opened:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the data channel did not open")
-	}
-	c.send(t, 1)
+	p.Speak(t, audio.EncodePCM16(tone), 0)
 	waitFor(t, "the caller's audio", func() bool { return e.samples.Load() >= 24000*9/10 })
-	if err := c.dc.SendText(`{"play":1}`); err != nil {
-		t.Fatal(err)
+	p.Send(t, map[string]float64{"play": 1})
+	if typ, raw := p.Next(t.Context(), t); typ != "" || string(raw) != `{"play":1}` {
+		t.Fatalf("echo %q", raw)
 	}
-	if got := <-c.captions; got != `{"play":1}` {
-		t.Fatalf("echo %q", got)
-	}
-	waitFor(t, "a second of reply audio", func() bool { return heard.Load() >= 48000*9/10 })
-	// 1 s of tone is 50 frames; a little of the resampler's edge may be quiet.
-	if n := heard.Load(); n > 48000*11/10 {
-		t.Errorf("heard %d samples of tone for 1 s asked", n)
+	waitFor(t, "a second of reply audio", func() bool { return p.Voiced() >= 900*time.Millisecond })
+	time.Sleep(200 * time.Millisecond) // the track's last queued frames
+	if d := p.Voiced(); d > 1100*time.Millisecond {
+		t.Errorf("heard %v of tone for 1 s asked", d)
 	}
 	if slots.held.Load() != 1 {
 		t.Errorf("%d slots held during the call", slots.held.Load())
@@ -178,10 +146,11 @@ func TestCallAudioBothWays(t *testing.T) {
 		t.Fatal("revoking the key did not end the call")
 	}
 	waitFor(t, "the slot's release", func() bool { return slots.held.Load() == 0 })
-	waitFor(t, "the peer's close", func() bool {
-		s := c.pc.ConnectionState()
-		return s == webrtc.PeerConnectionStateClosed || s == webrtc.PeerConnectionStateFailed || s == webrtc.PeerConnectionStateDisconnected
-	})
+	select {
+	case <-p.Closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the caller's data channel stayed open")
+	}
 }
 
 // Offers that are not SDP with audio are refused before any peer is made.

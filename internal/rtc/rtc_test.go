@@ -20,6 +20,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/codec/opus"
 	"github.com/izwi-speech/izwi/internal/leaktest"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/rtc/rtctest"
 )
 
 func TestMain(m *testing.M) {
@@ -144,26 +145,11 @@ type client struct {
 	pc       *webrtc.PeerConnection
 	track    *webrtc.TrackLocalStaticRTP
 	captions chan string
-	dc       *webrtc.DataChannel
 }
 
-func newClient(t testing.TB) *client { t.Helper(); return newClientWith(t, "captions") }
-
-// newClientWith is a client whose data channel has label.
-func newClientWith(t testing.TB, label string) *client {
+func newClient(t testing.TB) *client {
 	t.Helper()
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
+	pc := rtctest.NewPeerConnection(t)
 	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "mic")
 	if err != nil {
 		t.Fatal(err)
@@ -171,13 +157,12 @@ func newClientWith(t testing.TB, label string) *client {
 	if _, err := pc.AddTrack(tr); err != nil {
 		t.Fatal(err)
 	}
-	c := &client{pc: pc, track: tr, captions: make(chan string, 64)}
-	dc, err := pc.CreateDataChannel(label, nil)
+	c := &client{pc: pc, track: tr, captions: make(chan string, 16)}
+	dc, err := pc.CreateDataChannel("captions", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	dc.OnMessage(func(m webrtc.DataChannelMessage) { c.captions <- string(m.Data) })
-	c.dc = dc
 	return c
 }
 

@@ -58,9 +58,9 @@ func Dial(t testing.TB, url, key, label string) *Peer {
 	})
 }
 
-// DialWith makes the peer, has post exchange its offer for the
-// answer, and waits for the data channel.
-func DialWith(t testing.TB, label string, post func(offer string) string) *Peer {
+// NewPeerConnection is a browser-like PeerConnection on loopback UDP
+// (pion's default codecs), closed when the test ends.
+func NewPeerConnection(t testing.TB) *webrtc.PeerConnection {
 	t.Helper()
 	var se webrtc.SettingEngine
 	se.SetIncludeLoopbackCandidate(true)
@@ -74,6 +74,14 @@ func DialWith(t testing.TB, label string, post func(offer string) string) *Peer 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = pc.Close() })
+	return pc
+}
+
+// DialWith makes the peer, has post exchange its offer for the
+// answer, and waits for the data channel.
+func DialWith(t testing.TB, label string, post func(offer string) string) *Peer {
+	t.Helper()
+	pc := NewPeerConnection(t)
 	mic, err := webrtc.NewTrackLocalStaticSample(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "mic")
 	if err != nil {
 		t.Fatal(err)
@@ -156,6 +164,21 @@ func (p *Peer) Next(ctx context.Context, t testing.TB) (string, []byte) {
 		t.Fatal("timed out waiting for an event")
 	}
 	return "", nil
+}
+
+// Await reads events until one of type typ and returns it; an error
+// event fails the test.
+func (p *Peer) Await(ctx context.Context, t testing.TB, typ string) []byte {
+	t.Helper()
+	for {
+		got, raw := p.Next(ctx, t)
+		if got == "error" && typ != "error" {
+			t.Fatalf("error event: %s", raw)
+		}
+		if got == typ {
+			return raw
+		}
+	}
 }
 
 // Speak plays 24 kHz PCM16 on the microphone track in 20 ms Opus frames,
