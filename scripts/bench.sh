@@ -41,7 +41,7 @@ anchors() {
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
   echo
-  echo "## WebRTC vs WebSocket ingest: end of speech → final, frame delivery"
+  echo "## WebRTC vs WebSocket ingest, alternating rounds: end of speech → final (wall and CPU), frame delivery"
   go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m
   echo
   echo "## Live captions over sockets: viewer latency and 10,000-viewer fan-out"

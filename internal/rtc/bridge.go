@@ -234,8 +234,8 @@ func (b *Bridge) play(enc *opus.Encoder) {
 		if err != nil {
 			continue
 		}
-		if err := b.track.WriteSample(media.Sample{Data: pkt, Duration: frameTime}); err != nil && !errors.Is(err, context.Canceled) {
-			continue
-		}
+		// Before the connection, or after it failed, there is no one to
+		// send to: the frame is dropped, the clock goes on.
+		_ = b.track.WriteSample(media.Sample{Data: pkt, Duration: frameTime})
 	}
 }
