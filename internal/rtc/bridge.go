@@ -210,32 +210,49 @@ func (b *Bridge) ClearAudio() {
 
 // play sends one 20 ms Opus frame every 20 ms until the call ends: the
 // queued reply audio, or silence, so the track's RTP timestamps follow
-// the clock.
+// the clock. Frames are counted against the wall clock, so a late tick
+// (a loaded machine) is caught up rather than lost; a stall longer than
+// maxCatchUp frames is skipped rather than burst.
 func (b *Bridge) play(enc *opus.Encoder) {
 	pcm := make([]float32, frame)
 	t := time.NewTicker(frameTime)
 	defer t.Stop()
+	start, sent := time.Now(), 0
 	for {
 		select {
 		case <-b.closed:
 			return
 		case <-t.C:
 		}
-		b.outMu.Lock()
-		n := copy(pcm, b.out)
-		b.out = append(b.out[:0], b.out[n:]...)
-		b.outMu.Unlock()
-		clear(pcm[n:])
-		select {
-		case b.space <- struct{}{}:
-		default:
+		due := int(time.Since(start)/frameTime) + 1
+		if due-sent > maxCatchUp {
+			sent = due - maxCatchUp
 		}
-		pkt, err := enc.Encode(pcm)
-		if err != nil {
-			continue
+		for ; sent < due; sent++ {
+			b.frame(enc, pcm)
 		}
-		// Before the connection, or after it failed, there is no one to
-		// send to: the frame is dropped, the clock goes on.
-		_ = b.track.WriteSample(media.Sample{Data: pkt, Duration: frameTime})
 	}
+}
+
+// maxCatchUp bounds the frames play sends at once after a late tick.
+const maxCatchUp = 10
+
+// frame encodes and sends the next 20 ms of queued audio (or silence).
+func (b *Bridge) frame(enc *opus.Encoder, pcm []float32) {
+	b.outMu.Lock()
+	n := copy(pcm, b.out)
+	b.out = append(b.out[:0], b.out[n:]...)
+	b.outMu.Unlock()
+	clear(pcm[n:])
+	select {
+	case b.space <- struct{}{}:
+	default:
+	}
+	pkt, err := enc.Encode(pcm)
+	if err != nil {
+		return
+	}
+	// Before the connection, or after it failed, there is no one to send
+	// to: the frame is dropped, the clock goes on.
+	_ = b.track.WriteSample(media.Sample{Data: pkt, Duration: frameTime})
 }
