@@ -14,7 +14,7 @@ export IZWI_MODELS   ?= $(abspath ../shared/models)
 # Small sherpa-onnx models this project generates for its tests.
 export IZWI_GEN_MODELS ?= $(abspath testdata/gen)
 
-.PHONY: all setup build run test test-models bench fuzz soak sbom vet clean dist dist-check dist-test check catalog-sign
+.PHONY: all setup build run test test-cluster test-models bench fuzz soak sbom vet clean dist dist-check dist-test check catalog-sign
 
 all: build
 
@@ -38,6 +38,13 @@ test: export IZWI_TEST_STRICT := 1
 test: setup test-models
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout 15m ./...
+
+# The cluster example of docs/deploy.md, for real: PostgreSQL, three NATS
+# nodes (izwi bus serve), two gateways and a worker on loopback; checks
+# revocation across gateways with a NATS node down, and the audit chain
+# (about 15 s; .ci/run calls it after make test).
+test-cluster: setup build
+	scripts/cluster-demo.sh check
 
 bench: setup test-models build
 	scripts/bench.sh

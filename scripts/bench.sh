@@ -66,5 +66,11 @@ anchors() {
   echo
   echo "## Authenticated req/s: SQLite vs PostgreSQL, with and without the verified-key cache"
   go test ./internal/api/ -run '^$' -bench 'RPSStore' -benchtime=3s -count=3
+  echo
+  echo "## Request rate across gateways: shared token bucket on PostgreSQL vs per process"
+  go test ./internal/api/ -run '^$' -bench 'RPSSharedRate' -benchtime=3s -count=3
+  echo
+  echo "## NATS cluster (3 processes): publish on node 1 -> deliver on node 3, p50/p99"
+  go test ./internal/bus/natstest/ -run '^$' -bench ClusterDelivery -benchtime=2000x -count=3
 } 2>&1 | tee "$out"
 echo "bench: results in $out"

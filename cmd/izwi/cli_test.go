@@ -45,6 +45,10 @@ func TestBadUsageExits2(t *testing.T) {
 		{"serve", "--nope"},
 		{"serve", "extra-arg"},
 		{"version", "--verbose"},
+		{"bus"},
+		{"bus", "serve", "--name", "n1", "--routes", "127.0.0.1:6222"}, // no --store-dir
+		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "http://127.0.0.1:6222"},
+		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "127.0.0.1:6222", "--listen", "nohost"},
 	} {
 		if r := run(t, nil, args...); r.code != exitUsage || r.stderr == "" {
 			t.Errorf("izwi %q: exit %d, stderr %q; want %d and a message", args, r.code, r.stderr, exitUsage)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	_ "modernc.org/sqlite" // read-only look at the admin tables
 
 	"github.com/izwi-speech/izwi/internal/audit"
@@ -227,6 +229,8 @@ func (e doctorEnv) checkFiles(context.Context) []finding {
 	}
 	if db := sqliteFile(e.cfg.Data); db != "" {
 		keys = append(keys, db, db+"-wal", db+"-shm") // keys, usage and audit records
+	} else {
+		keys = append(keys, e.cfg.Data.DatabaseFile) // PostgreSQL: the DSN, password included
 	}
 	for _, p := range keys {
 		if p == "" {
@@ -252,22 +256,18 @@ func (e doctorEnv) checkFiles(context.Context) []finding {
 	return out
 }
 
-// checkAdminMFA reads the admin tables (read-only) when they exist.
+// checkAdminMFA reads the admin tables (read-only) when they exist, in
+// SQLite or PostgreSQL.
 func (e doctorEnv) checkAdminMFA(ctx context.Context) []finding {
-	path := sqliteFile(e.cfg.Data)
-	if path == "" {
-		return nil // PostgreSQL: the server's own tools inspect it
-	}
-	if _, err := os.Stat(path); err != nil {
-		return nil // nothing set up yet
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(2000)")
+	db, exists, err := e.openAdminTables(ctx)
 	if err != nil {
 		return []finding{{sevInfo, "admin-mfa", "could not open the database to check MFA: " + oneLineErr(err), "run izwi doctor as the user izwi runs as"}}
 	}
+	if db == nil {
+		return nil // nothing set up yet
+	}
 	defer db.Close()
-	var n int
-	if err := db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'admin_users'").Scan(&n); err != nil || n == 0 {
+	if !exists {
 		return nil // the admin component has not created its tables
 	}
 	var admins, withMFA int
@@ -282,6 +282,43 @@ func (e doctorEnv) checkAdminMFA(ctx context.Context) []finding {
 			"enrol TOTP for every admin user in the admin console"}}
 	}
 	return nil
+}
+
+// openAdminTables opens the configured database without migrating or
+// writing anything (a SQLite file read-only; a PostgreSQL session in
+// read-only mode), and says whether the admin tables exist. A SQLite file
+// that does not exist yet is no database (nil).
+func (e doctorEnv) openAdminTables(ctx context.Context) (*sql.DB, bool, error) {
+	var db *sql.DB
+	var err error
+	exists := "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'admin_users'"
+	if path := sqliteFile(e.cfg.Data); path != "" {
+		if _, err := os.Stat(path); err != nil {
+			return nil, false, nil
+		}
+		db, err = sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(2000)")
+	} else {
+		var dsn string
+		if dsn, err = e.cfg.Data.DatabaseName(); err != nil {
+			return nil, false, err
+		}
+		cfg, perr := pgx.ParseConfig(dsn)
+		if perr != nil {
+			return nil, false, errors.New("the postgres DSN does not parse") // pgx's message may quote the password
+		}
+		cfg.RuntimeParams["default_transaction_read_only"] = "on"
+		db = stdlib.OpenDB(*cfg)
+		exists = "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = 'admin_users'"
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, exists).Scan(&n); err != nil {
+		db.Close()
+		return nil, false, err
+	}
+	return db, n > 0, nil
 }
 
 // checkModels reports installed models whose files have no pinned hash

@@ -12,6 +12,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/config"
 	izmodels "github.com/izwi-speech/izwi/internal/models"
+	"github.com/izwi-speech/izwi/internal/store/pgtest"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
 )
 
@@ -151,39 +152,70 @@ func TestDoctorTLSChecks(t *testing.T) {
 }
 
 func TestDoctorAdminMFA(t *testing.T) {
-	dir := privateDir(t)
-	dbPath := filepath.Join(dir, "izwi.db")
-	db, err := sql.Open("sqlite", "file:"+dbPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	cfg := config.Config{Data: config.Data{Dir: dir}}
+	t.Run("sqlite", func(t *testing.T) {
+		dir := privateDir(t)
+		dbPath := filepath.Join(dir, "izwi.db")
+		db, err := sql.Open("sqlite", "file:"+dbPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec("CREATE TABLE other (x INTEGER)"); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(dbPath, 0o600)
+		testAdminMFA(t, config.Config{Data: config.Data{Dir: dir}}, db, "BLOB", "x'01'", "x'02'")
+	})
+	// PostgreSQL, its DSN in a file as docs/deploy.md sets it up: doctor
+	// reads the same tables in a read-only session.
+	t.Run("postgres", func(t *testing.T) {
+		dir := privateDir(t)
+		dsn := pgtest.DSN(t)
+		dsnFile := filepath.Join(dir, "database")
+		mustWrite(t, dsnFile, dsn, 0o600)
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		testAdminMFA(t, config.Config{Data: config.Data{Dir: dir, DatabaseFile: dsnFile}}, db, "BYTEA", `'\x01'`, `'\x02'`)
+		os.Chmod(dsnFile, 0o644)
+		env := doctorEnv{cfg: config.Config{Data: config.Data{Dir: dir, DatabaseFile: dsnFile}}, lookupEnv: noEnv, now: time.Now(), euid: 1000}
+		if got := checks(env.run(context.Background())); !slices.Contains(got, "critical:file-permissions") {
+			t.Fatalf("a world-readable DSN file: %v", got)
+		}
+	})
+}
+
+// testAdminMFA runs the MFA check against db (which cfg names) as the
+// admin tables appear and fill.
+func testAdminMFA(t *testing.T, cfg config.Config, db *sql.DB, blob, secret1, secret2 string) {
+	t.Helper()
 	env := doctorEnv{cfg: cfg, lookupEnv: noEnv, now: time.Now(), euid: 1000}
-	// Without the admin tables the check is skipped.
-	if _, err := db.Exec("CREATE TABLE other (x INTEGER)"); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(dbPath, 0o600)
 	// Where audit checkpoints live is advice every install gets; ignore it here.
 	adminChecks := func() []string {
 		return slices.DeleteFunc(checks(env.run(context.Background())), func(c string) bool { return c == "info:audit" || c == "info:vault" })
 	}
+	// Without the admin tables the check is skipped.
 	if got := adminChecks(); len(got) != 0 {
 		t.Fatalf("no admin tables: %v", got)
 	}
-	if _, err := db.Exec(`CREATE TABLE admin_users (id TEXT PRIMARY KEY, role TEXT, disabled INTEGER, totp_secret BLOB)`); err != nil {
+	if _, err := db.Exec(`CREATE TABLE admin_users (id TEXT PRIMARY KEY, role TEXT, disabled INTEGER, totp_secret ` + blob + `)`); err != nil {
 		t.Fatal(err)
 	}
 	if got := checks(env.run(context.Background())); !slices.Contains(got, "info:admin-mfa") {
 		t.Fatalf("no users: %v", got)
 	}
-	db.Exec(`INSERT INTO admin_users VALUES ('a', 'admin', 0, x'01'), ('b', 'admin', 0, NULL), ('c', 'admin', 1, NULL), ('d', 'operator', 0, NULL)`)
+	if _, err := db.Exec(`INSERT INTO admin_users VALUES ('a', 'admin', 0, ` + secret1 + `), ('b', 'admin', 0, NULL), ('c', 'admin', 1, NULL), ('d', 'operator', 0, NULL)`); err != nil {
+		t.Fatal(err)
+	}
 	found := env.run(context.Background())
 	if got := checks(found); !slices.Contains(got, "warning:admin-mfa") || !strings.Contains(found[0].Message, "1 of 2") {
 		t.Fatalf("one admin without MFA: %v", found)
 	}
-	db.Exec(`UPDATE admin_users SET totp_secret = x'02' WHERE id = 'b'`)
+	if _, err := db.Exec(`UPDATE admin_users SET totp_secret = ` + secret2 + ` WHERE id = 'b'`); err != nil {
+		t.Fatal(err)
+	}
 	if got := adminChecks(); len(got) != 0 {
 		t.Fatalf("all admins with MFA: %v", got)
 	}

@@ -21,6 +21,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/auth/jwt"
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/buildinfo"
+	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/netpolicy"
@@ -93,7 +94,7 @@ func (g *gateway) close(ctx context.Context, log *slog.Logger) {
 // chain: IP filter → authenticate (key, JWT, scrape token) → scope →
 // limits. Every piece that fails to start stops the server: a gateway with
 // a hole is worse than none.
-func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logger *slog.Logger) (*gateway, error) {
+func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, broker *bus.Bus, logger *slog.Logger) (*gateway, error) {
 	auditLog, err := audit.Open(ctx, db, cfg.Audit, telemetry.Component(logger, "audit"))
 	if err != nil {
 		return nil, err
@@ -123,7 +124,7 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 				f(subject)
 			}
 		},
-		CheckLimits: checkKeyLimits}); err != nil {
+		Announce: announceRevocations(broker), CheckLimits: checkKeyLimits}); err != nil {
 		return fail(err)
 	}
 	jwtAuth, err := jwt.New(cfg.JWT, nil, nil, telemetry.Component(logger, "jwt"))
@@ -148,6 +149,7 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, logge
 		return api.RemoteIP(r)
 	}
 	g.limiter, err = limit.New(ctx, limit.Options{Defaults: limit.DefaultsFrom(cfg.Limits), Resolve: keyOverrides(g.keys), Store: db,
+		LocalRate:     cfg.Limits.LocalRate,
 		FlushInterval: cfg.Limits.FlushInterval.Std(), Logger: telemetry.Component(logger, "limit"), WriteError: writeCatalogued})
 	if err != nil {
 		return fail(err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/config"
 )
 
@@ -231,11 +232,29 @@ func openKeyStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 		db.Close()
 		return nil, nil, err
 	}
-	ks, err := auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: log, EpochFile: keyEpochFile(cfg), CheckLimits: checkKeyLimits})
+	// With an external bus (a cluster), a revocation is announced to every
+	// server at once; without one, or with it down, they see it by
+	// re-reading (WatchRevocations, within seconds): the change itself
+	// never waits for the bus.
+	var broker *bus.Bus
+	if cfg.Bus.URL != "" {
+		if broker, err = bus.Start(ctx, bus.Config{URL: cfg.Bus.URL, ReadyTimeout: 2 * time.Second}, logger); err != nil {
+			broker = nil
+			logger.Warn("bus unreachable; servers will see key changes by re-reading", "err", err)
+		}
+	}
+	closeBus := func() {
+		if broker != nil {
+			_ = broker.Close() // drains: the announcement is sent before exit
+		}
+	}
+	ks, err := auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: log, EpochFile: keyEpochFile(cfg),
+		Announce: announceRevocations(broker), CheckLimits: checkKeyLimits})
 	if err != nil {
+		closeBus()
 		log.Close()
 		db.Close()
 		return nil, nil, err
 	}
-	return ks, func() { ks.Close(); log.Close(); db.Close() }, nil
+	return ks, func() { ks.Close(); closeBus(); log.Close(); db.Close() }, nil
 }

@@ -106,7 +106,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	defer broker.Close()
 
-	gw, err := buildGateway(ctx, cfg, db, logger)
+	gw, err := buildGateway(ctx, cfg, db, broker, logger)
 	if err != nil {
 		log.Error("cannot start the gateway", "err", err)
 		return exitFailure
@@ -130,7 +130,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	}
 	defer priv.close(context.WithoutCancel(ctx))
 	site := newSiteSettings(cfg.Live.PublicURL)
-	captions, err := captionfilter.New(ctx, db)
+	captions, err := captionfilter.New(ctx, db, captionfilter.Options{
+		Changed: func(id string) { broker.Notify(bus.NoticeCaptionSettings, []byte(id)) }})
 	if err != nil {
 		log.Error("cannot open the caption settings", "err", err)
 		return exitFailure
@@ -292,14 +293,22 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		defer wg.Done()
 		_ = runner.Run(sctx)
 	}()
-	// Keys revoked by `izwi keys revoke` in another process: drop their
-	// outstanding tickets here too.
+	// Keys revoked and caption settings changed by other processes: at
+	// once by their notices on the bus, else by re-reading on a timer.
+	if err := listenNotices(sctx, broker, gw.keys, captions, telemetry.Component(logger, "notices")); err != nil {
+		log.Warn("not listening to other processes' notices; relying on re-reads", "err", err)
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		if err := gw.keys.WatchRevocations(sctx, revocationPoll); err != nil {
 			log.Warn("watching key revocations stopped", "err", err)
 		}
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		refreshEvery(sctx, captionRefresh, captions.Refresh, log)
 	}()
 	wg.Wait()
 	err = errors.Join(errs...)

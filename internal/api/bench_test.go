@@ -23,16 +23,20 @@ import (
 // benchGateway is the production chain: netpolicy IP filter, key
 // authentication against SQLite, scope check, limit.Limiter with a rate
 // limit high enough never to refuse.
-func benchGateway(b *testing.B) (http.Handler, string) { return benchGatewayOn(b, newGW(b)) }
+func benchGateway(b *testing.B) (http.Handler, string) {
+	return benchGatewayOn(b, newGW(b), limit.Options{})
+}
 
-func benchGatewayOn(b *testing.B, g *gw) (http.Handler, string) {
+// benchGatewayOn is benchGateway on g, with the limiter's Store and
+// LocalRate from lo.
+func benchGatewayOn(b *testing.B, g *gw, lo limit.Options) (http.Handler, string) {
 	pol, err := netpolicy.New(limit.PolicyConfig(config.Limits{IP: config.IPRules{Allow: []string{"127.0.0.0/8", "10.0.0.0/8"},
 		Deny: []string{"10.9.0.0/16"}}}))
 	if err != nil {
 		b.Fatal(err)
 	}
 	keys := g.keys
-	lim, err := limit.New(context.Background(), limit.Options{Defaults: limit.Limits{RPS: 1e9, Burst: 1e9},
+	lim, err := limit.New(context.Background(), limit.Options{Defaults: limit.Limits{RPS: 1e9, Burst: 1e9}, Store: lo.Store, LocalRate: lo.LocalRate,
 		Resolve: func(ctx context.Context, p auth.Principal) (limit.Overrides, error) {
 			pol, err := keys.Policy(ctx, p.ID)
 			if err != nil {
@@ -105,10 +109,29 @@ func BenchmarkAuthenticatedRPSStore(b *testing.B) {
 				if cache {
 					epoch = filepath.Join(b.TempDir(), "keys-epoch")
 				}
-				h, key := benchGatewayOn(b, newGWOn(b, storetest.OpenOf(b, d), epoch))
+				h, key := benchGatewayOn(b, newGWOn(b, storetest.OpenOf(b, d), epoch), limit.Options{})
 				benchRPS(b, h, key)
 			})
 		}
+	}
+}
+
+// BenchmarkAuthenticatedRPSSharedRate is the cost of holding a key's rate
+// across gateways on PostgreSQL: the limiter counts each request in the
+// shared token-bucket row (one key, so every request contends for it: the
+// worst case) beside the same gateway counting it per process
+// (limits.local_rate), with the key cache on and usage persisted.
+func BenchmarkAuthenticatedRPSSharedRate(b *testing.B) {
+	for _, local := range []bool{false, true} {
+		name := "shared"
+		if local {
+			name = "local"
+		}
+		b.Run(name, func(b *testing.B) {
+			st := storetest.OpenOf(b, store.Postgres)
+			h, key := benchGatewayOn(b, newGWOn(b, st, filepath.Join(b.TempDir(), "keys-epoch")), limit.Options{Store: st, LocalRate: local})
+			benchRPS(b, h, key)
+		})
 	}
 }
 

@@ -93,6 +93,13 @@ type Options struct {
 	// an operator has looked, sets it. Otherwise New refuses: a clean stop
 	// always checkpoints, so such entries mean a crash or a forgery.
 	AcceptUnanchored bool
+	// AnchorWait is how long New waits, on PostgreSQL, for another
+	// process's checkpoint to cover entries past the last one before it
+	// refuses them: processes sharing the chain checkpoint their appends a
+	// moment after making them (checkpoint_every = 1), so a process
+	// starting beside them sees a short unanchored tail that is not a
+	// crash's. 0 means 5 s; SQLite (one writer) never waits.
+	AnchorWait time.Duration
 	// Witness, if set, gets every signed checkpoint as well, off this
 	// machine (NewWitness: an HTTPS POST to a URL the operator chose).
 	Witness *Witness
@@ -191,6 +198,11 @@ func New(ctx context.Context, db *store.Store, opts Options) (*Log, error) {
 	if err := l.checkAgainstLatestCheckpoint(ctx); err != nil {
 		return nil, err
 	}
+	if l.seq > l.cpSize && !opts.AcceptUnanchored && db.Dialect() == store.Postgres {
+		if err := l.awaitAnchor(ctx); err != nil {
+			return nil, err
+		}
+	}
 	if l.seq > l.cpSize && !opts.AcceptUnanchored {
 		return nil, fmt.Errorf("audit: entries %d..%d are not covered by a signed checkpoint (a forged append, or a crash before the last checkpoint); "+
 			"run izwi audit verify, and if they are genuine, izwi audit checkpoint --accept-unanchored", l.cpSize+1, l.seq)
@@ -239,6 +251,34 @@ func readHead(ctx context.Context, q querier) (int64, Hash, time.Time, error) {
 		return 0, Hash{}, time.Time{}, fmt.Errorf("audit: last entry %d is damaged; run izwi audit verify", seq)
 	}
 	return seq, Hash(hash), e.Event.Time, nil
+}
+
+// awaitAnchor waits, up to AnchorWait, for a checkpoint (another
+// process's) that covers the entries New found past the last one.
+func (l *Log) awaitAnchor(ctx context.Context) error {
+	wait := l.opts.AnchorWait
+	if wait <= 0 {
+		wait = 5 * time.Second
+	}
+	l.log.Info("audit: entries past the last checkpoint; waiting for the process that wrote them to checkpoint",
+		"checkpointed", l.cpSize, "entries", l.seq, "wait", wait.String())
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for l.seq > l.cpSize {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline.C:
+			return nil // New refuses the tail
+		case <-tick.C:
+		}
+		if err := l.checkAgainstLatestCheckpoint(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // checkAgainstLatestCheckpoint fails when the log is shorter than, or has a

@@ -3,10 +3,15 @@ package audit
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/izwi-speech/izwi/internal/logtest"
 	"github.com/izwi-speech/izwi/internal/store"
+	"github.com/izwi-speech/izwi/internal/store/storetest"
 )
 
 // Three logs on one database, each with its own store (three processes),
@@ -60,5 +65,57 @@ func TestThreeProcessesAppendToOneChain(t *testing.T) {
 	rep, err := e.verify(t, logs[0])
 	if err != nil || rep.Verified != 3+3*each { // three audit.start entries, then the appends
 		t.Fatalf("%+v, %v; want %d entries verified", rep, err, 3+3*each)
+	}
+}
+
+// A process starting while another has appended entries not yet
+// checkpointed: on PostgreSQL (several writers) it waits for the other's
+// checkpoint and starts; with none coming it refuses the tail after
+// AnchorWait, as SQLite (one writer) does at once.
+func TestStartWaitsForAnotherProcessCheckpoint(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.open(t) // no timers, no count-based checkpoints
+	e.record(t, a, 3)
+	var logs logtest.Buffer
+	second := func(wait time.Duration) error {
+		st, err := store.Open(ctx, e.database)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		l, err := New(ctx, st, func() Options {
+			o := e.opts()
+			o.AnchorWait, o.Logger = wait, slog.New(slog.NewJSONHandler(&logs, nil))
+			return o
+		}())
+		if err == nil {
+			l.Close()
+		}
+		return err
+	}
+	if err := second(100 * time.Millisecond); err == nil || !strings.Contains(err.Error(), "not covered by a signed checkpoint") {
+		t.Fatalf("no checkpoint coming: %v", err)
+	}
+	if storetest.Dialect() != store.Postgres {
+		return // SQLite refused without waiting, above
+	}
+	before := strings.Count(logs.String(), "waiting for the process that wrote them")
+	done := make(chan error, 1)
+	go func() { done <- second(time.Minute) }()
+	// Once the second process waits, the first checkpoints (it would on
+	// its own a moment after its appends, with checkpoint_every = 1).
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(logs.String(), "waiting for the process that wrote them") == before {
+		if time.Now().After(deadline) {
+			t.Fatalf("the second process never waited:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if _, err := a.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("start beside a process that checkpointed: %v", err)
 	}
 }

@@ -36,6 +36,8 @@ var keyMigrations = store.Portable(
 		rotated_to TEXT
 	)`,
 	`CREATE INDEX auth_keys_lineage ON auth_keys(lineage)`,
+	// WatchRevocations reads recent revocations every few seconds.
+	`CREATE INDEX auth_keys_revoked ON auth_keys(revoked_at)`,
 )
 
 // lastUsedGranularity keeps last_used coarse: at most one write per key per
@@ -115,6 +117,11 @@ type KeyStoreConfig struct {
 	// revokes or rotates it, so that what was derived from the key
 	// (outstanding WebSocket tickets, open sessions) can be dropped.
 	OnRevoke func(subject string)
+	// Announce, if set, is called with a key's id and Subject after this
+	// process revokes or rotates it, to tell the other processes sharing
+	// the database (cmd/izwi publishes it on the bus; they call
+	// RevokedElsewhere). It must not block.
+	Announce func(id, subject string)
 	// CheckLimits, if set, validates a key's per-key limits JSON at
 	// creation (the limit package's parser: auth cannot import it), so a
 	// misspelt field is refused then rather than failing every request.
@@ -144,6 +151,7 @@ type KeyStore struct {
 	hasher   *hasher
 	epoch    *epochFile // nil: no cache
 	onRevoke func(subject string)
+	announce func(id, subject string)
 	// checkLimits validates per-key limits (KeyStoreConfig.CheckLimits).
 	checkLimits func([]byte) error
 	cache       keyCache
@@ -170,7 +178,7 @@ func NewKeyStore(ctx context.Context, st *store.Store, cfg KeyStoreConfig) (*Key
 	ks := &KeyStore{db: st, pepper: cfg.Pepper, audit: cfg.Audit, now: now, policies: map[string]Policy{}}
 	ks.txAudit, _ = cfg.Audit.(TxRecorder)
 	ks.hasher = newHasher(cfg.Pepper)
-	ks.onRevoke = cfg.OnRevoke
+	ks.onRevoke, ks.announce = cfg.OnRevoke, cfg.Announce
 	ks.checkLimits = cfg.CheckLimits
 	ks.cache.m = map[string]cachedKey{}
 	var err error
@@ -338,10 +346,33 @@ func (ks *KeyStore) Revoke(ctx context.Context, who Actor, id string) error {
 		_, err := tx.ExecContext(ctx, `UPDATE auth_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, ks.now().Unix(), id)
 		return err
 	})
-	if err == nil && ks.onRevoke != nil {
-		ks.onRevoke(k.Subject())
+	if err == nil {
+		ks.revoked(k.ID, k.Subject())
 	}
 	return err
+}
+
+// revoked tells this process and the others that id (of subject) no
+// longer authenticates.
+func (ks *KeyStore) revoked(id, subject string) {
+	if ks.onRevoke != nil {
+		ks.onRevoke(subject)
+	}
+	if ks.announce != nil {
+		ks.announce(id, subject)
+	}
+}
+
+// RevokedElsewhere applies a revocation another process announced: the
+// cached verification of id is dropped, so the next request with it reads
+// the database, and OnRevoke closes what was derived from subject. An
+// announcement is only a hint to re-read: a false one costs a database
+// read and closes sockets that reconnect, never admits anything.
+func (ks *KeyStore) RevokedElsewhere(id, subject string) {
+	ks.cache.drop(id)
+	if ks.onRevoke != nil {
+		ks.onRevoke(subject)
+	}
 }
 
 // Rotate issues a new key with id's name, scopes, expiry, limits and IP
@@ -371,9 +402,7 @@ func (ks *KeyStore) Rotate(ctx context.Context, who Actor, id string) (Key, stri
 	if err != nil {
 		return Key{}, "", err
 	}
-	if ks.onRevoke != nil {
-		ks.onRevoke(old.Subject())
-	}
+	ks.revoked(old.ID, old.Subject())
 	return k, FormatKey(nid, secret), nil
 }
 

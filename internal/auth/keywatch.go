@@ -4,20 +4,33 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
-// WatchRevocations calls the store's OnRevoke for keys revoked by other
-// processes (`izwi keys revoke` while the server runs), so that what was
-// derived from them in this process (outstanding tickets, open WebSockets)
-// is dropped within about one period. Changes made through this KeyStore
-// already call OnRevoke directly. It returns when ctx is done; the caller
-// owns the goroutine it runs in.
+// watchSlack widens each look back for revocations: revoked_at is whole
+// seconds from the revoking process's clock, which on another machine may
+// run a little behind ours.
+const watchSlack = time.Minute
+
+// WatchRevocations applies revocations made by other processes, in case
+// their announcement (KeyStoreConfig.Announce, over the bus) did not reach
+// this one: `izwi keys revoke` run without a bus, or a bus that is down.
+// Every period it drops the cached verification of keys revoked since the
+// last look and calls OnRevoke for them, so what was derived from them
+// (outstanding tickets, open WebSockets) is dropped within about one period.
+// On SQLite it reads the database only when the shared epoch file moved; on
+// PostgreSQL, whose writers may be on other machines, every period (one
+// indexed query). Changes made through this KeyStore already call OnRevoke
+// directly. It returns when ctx is done; the caller owns the goroutine it
+// runs in.
 func (ks *KeyStore) WatchRevocations(ctx context.Context, every time.Duration) error {
-	if ks.onRevoke == nil || ks.epoch == nil {
+	shared := ks.db.Dialect() == store.Postgres
+	if !shared && (ks.onRevoke == nil || ks.epoch == nil) {
 		<-ctx.Done()
 		return nil
 	}
-	w := &revocationWatch{ks: ks, epoch: ks.epoch.read(), since: ks.now().Unix()}
+	w := newRevocationWatch(ks)
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -34,38 +47,60 @@ func (ks *KeyStore) WatchRevocations(ctx context.Context, every time.Duration) e
 
 // revocationWatch remembers what it has already reported.
 type revocationWatch struct {
-	ks    *KeyStore
-	epoch [epochSize]byte
-	since int64 // Unix seconds; revocations at or after it are reported
+	ks     *KeyStore
+	always bool // poll whether or not the epoch moved
+	epoch  [epochSize]byte
+	since  int64            // Unix seconds of the last look
+	seen   map[string]int64 // reported key ids → revoked_at, kept for watchSlack
 }
 
-// poll reports keys revoked since the last poll, if the epoch moved. A key
-// revoked within the same second as the last poll may be reported twice;
-// OnRevoke must be idempotent (dropping tickets is).
+func newRevocationWatch(ks *KeyStore) *revocationWatch {
+	w := &revocationWatch{ks: ks, always: ks.db.Dialect() == store.Postgres, since: ks.now().Unix(), seen: map[string]int64{}}
+	if ks.epoch != nil {
+		w.epoch = ks.epoch.read()
+	}
+	return w
+}
+
+// poll reports keys revoked since the last look, each once.
 func (w *revocationWatch) poll(ctx context.Context) error {
-	e := w.ks.epoch.read()
-	if e == w.epoch {
+	var e [epochSize]byte
+	if w.ks.epoch != nil {
+		e = w.ks.epoch.read()
+	}
+	if e == w.epoch && !w.always {
 		return nil
 	}
 	now := w.ks.now().Unix()
-	rows, err := w.ks.db.QueryContext(ctx, `SELECT lineage FROM auth_keys WHERE revoked_at >= ?`, w.since)
+	from := w.since - int64(watchSlack/time.Second)
+	rows, err := w.ks.db.QueryContext(ctx, `SELECT id, lineage, revoked_at FROM auth_keys WHERE revoked_at >= ?`, from)
 	if err != nil {
 		return fmt.Errorf("auth: watching revocations: %w", err)
 	}
 	defer rows.Close()
-	var subjects []string
+	type revoked struct{ id, subject string }
+	var found []revoked
 	for rows.Next() {
-		var lineage string
-		if err := rows.Scan(&lineage); err != nil {
+		var id, lineage string
+		var at int64
+		if err := rows.Scan(&id, &lineage, &at); err != nil {
 			return fmt.Errorf("auth: watching revocations: %w", err)
 		}
-		subjects = append(subjects, "key:"+lineage)
+		if _, ok := w.seen[id]; !ok {
+			w.seen[id] = at
+			found = append(found, revoked{id, "key:" + lineage})
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("auth: watching revocations: %w", err)
 	}
-	for _, s := range subjects {
-		w.ks.onRevoke(s)
+	for id, at := range w.seen {
+		if at < from {
+			delete(w.seen, id)
+		}
+	}
+	for _, r := range found {
+		w.ks.RevokedElsewhere(r.id, r.subject)
 	}
 	w.epoch, w.since = e, now
 	return nil

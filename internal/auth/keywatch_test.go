@@ -37,7 +37,7 @@ func TestWatchRevocationsFromAnotherProcess(t *testing.T) {
 	}
 	serve := open(func(s string) { seen = append(seen, s) })
 	cli := open(nil)
-	w := &revocationWatch{ks: serve, epoch: serve.epoch.read(), since: clock.Now().Unix()}
+	w := newRevocationWatch(serve)
 	k, _, _ := cli.Create(ctx, Actor{ID: "cli"}, KeySpec{Name: "a", Scopes: []Scope{ScopeLiveRead}})
 	if err := w.poll(ctx); err != nil || len(seen) != 0 {
 		t.Fatalf("creation reported as revocation: %v %v", seen, err)

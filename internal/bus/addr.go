@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 func splitHostPort(hp string) (string, int, error) {
@@ -19,8 +20,17 @@ func splitHostPort(hp string) (string, int, error) {
 	return host, port, nil
 }
 
-// redactURL drops credentials from a NATS URL before it reaches a log or error.
+// redactURL drops credentials from a NATS URL, or a comma-separated list
+// of them, before it reaches a log or error.
 func redactURL(raw string) string {
+	parts := strings.Split(raw, ",")
+	for i, p := range parts {
+		parts[i] = redactOne(strings.TrimSpace(p))
+	}
+	return strings.Join(parts, ",")
+}
+
+func redactOne(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "<unparseable url>"

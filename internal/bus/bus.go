@@ -21,7 +21,9 @@ import (
 // Config selects the broker. The zero value runs an embedded server that
 // listens on no port (in-process connections only) without JetStream.
 type Config struct {
-	// URL of an external NATS cluster; empty runs the embedded server.
+	// URL of an external NATS cluster: one server or a comma-separated list
+	// of its nodes (the client also learns the others from the cluster and
+	// reconnects to any of them); empty runs the embedded server.
 	URL string `json:"url,omitempty" toml:"url"`
 	// Listen, for the embedded server, a host:port other processes (workers
 	// of a split deployment) may connect to; empty means in-process only.
@@ -67,11 +69,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	}
 	if cfg.URL != "" {
 		nc, err := nats.Connect(cfg.URL, nats.Name("izwi"), nats.Timeout(timeout),
-			nats.RetryOnFailedConnect(false), nats.MaxReconnects(-1))
+			nats.RetryOnFailedConnect(false), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("bus disconnected", "err", err) }),
+			nats.ReconnectHandler(func(c *nats.Conn) { log.Info("bus reconnected", "server", redactURL(c.ConnectedUrl())) }))
 		if err != nil {
 			return nil, fmt.Errorf("bus: connecting to %s: %w", redactURL(cfg.URL), err)
 		}
-		log.Info("bus connected", "mode", "external")
+		log.Info("bus connected", "mode", "external", "server", redactURL(nc.ConnectedUrl()))
 		return &Bus{conn: nc, log: log}, nil
 	}
 

@@ -11,8 +11,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/live"
@@ -51,11 +53,23 @@ func compile(s Settings) (compiled, error) {
 	return compiled{format: s.Format, filter: f}, nil
 }
 
+// Options are what New needs besides the store.
+type Options struct {
+	// Changed, if set, is called with a session's id after this process
+	// set or forgot its settings, so the other processes sharing the
+	// database Reload them (cmd/izwi sends it as a bus notice). It must
+	// not block.
+	Changed func(sessionID string)
+}
+
 // Filters holds every session's settings. Safe for concurrent use.
 type Filters struct {
-	st  *store.Store
-	now func() time.Time
-	def compiled
+	st      *store.Store
+	now     func() time.Time
+	def     compiled
+	changed func(string)
+	// refreshed is the updated_at (UnixNano) Refresh reads from next.
+	refreshed atomic.Int64
 
 	mu       sync.RWMutex // guards sessions; never held during I/O
 	sessions map[string]compiled
@@ -67,7 +81,9 @@ CREATE TABLE captionfilter_sessions (
 	session_id TEXT PRIMARY KEY,
 	settings   TEXT NOT NULL,      -- Settings as JSON (no words spoken: the operator's choices)
 	updated_at INTEGER NOT NULL
-);`)
+);`,
+	// Refresh reads the rows changed since its last look.
+	`CREATE INDEX captionfilter_sessions_updated ON captionfilter_sessions(updated_at)`)
 
 // Migrate brings the captionfilter table in st to this binary's schema
 // (New does it; izwi migrate prepares a new database with it).
@@ -76,53 +92,116 @@ func Migrate(ctx context.Context, st *store.Store) error {
 }
 
 // New migrates the table and loads every session's settings.
-func New(ctx context.Context, st *store.Store) (*Filters, error) {
+func New(ctx context.Context, st *store.Store, opts Options) (*Filters, error) {
 	if err := Migrate(ctx, st); err != nil {
 		return nil, fmt.Errorf("captionfilter: %w", err)
 	}
 	def, _ := compile(Defaults())
-	f := &Filters{st: st, now: time.Now, def: def, sessions: map[string]compiled{}}
-	rows, err := st.QueryContext(ctx, "SELECT session_id, settings FROM captionfilter_sessions")
+	f := &Filters{st: st, now: time.Now, def: def, changed: opts.Changed, sessions: map[string]compiled{}}
+	if err := f.load(ctx, "SELECT session_id, settings, updated_at FROM captionfilter_sessions"); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// refreshSlack widens Refresh's look back: updated_at comes from the
+// writing process's clock, which may run behind this one's.
+const refreshSlack = time.Minute
+
+// Refresh re-reads the settings other processes changed since the last
+// look (an indexed read of the changed rows only): the fallback for the
+// Changed notices a down bus loses. Call it every few seconds.
+func (f *Filters) Refresh(ctx context.Context) error {
+	return f.load(ctx, "SELECT session_id, settings, updated_at FROM captionfilter_sessions WHERE updated_at >= ?",
+		f.refreshed.Load()-int64(refreshSlack))
+}
+
+// Reload re-reads one session's settings (another process changed them).
+func (f *Filters) Reload(ctx context.Context, sessionID string) error {
+	s, ok, err := f.read(ctx, sessionID)
 	if err != nil {
-		return nil, fmt.Errorf("captionfilter: %w", err)
+		return err
+	}
+	var c compiled
+	if ok {
+		if c, err = compile(s); err != nil {
+			return fmt.Errorf("captionfilter: session %s: %w", sessionID, err)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ok {
+		f.sessions[sessionID] = c
+	} else {
+		delete(f.sessions, sessionID)
+	}
+	return nil
+}
+
+// load compiles the rows query returns into the cache (I/O first, the
+// lock only for the map).
+func (f *Filters) load(ctx context.Context, query string, args ...any) error {
+	rows, err := f.st.QueryContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("captionfilter: %w", err)
 	}
 	defer rows.Close()
+	got := map[string]compiled{}
+	latest := f.refreshed.Load()
 	for rows.Next() {
 		var id, raw string
-		if err := rows.Scan(&id, &raw); err != nil {
-			return nil, fmt.Errorf("captionfilter: %w", err)
+		var at int64
+		if err := rows.Scan(&id, &raw, &at); err != nil {
+			return fmt.Errorf("captionfilter: %w", err)
 		}
 		var s Settings
 		if err := json.Unmarshal([]byte(raw), &s); err != nil {
-			return nil, fmt.Errorf("captionfilter: session %s: %w", id, err)
+			return fmt.Errorf("captionfilter: session %s: %w", id, err)
 		}
 		c, err := compile(s)
 		if err != nil {
-			return nil, fmt.Errorf("captionfilter: session %s: %w", id, err)
+			return fmt.Errorf("captionfilter: session %s: %w", id, err)
 		}
-		f.sessions[id] = c
+		got[id] = c
+		latest = max(latest, at)
 	}
-	return f, rows.Err()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("captionfilter: %w", err)
+	}
+	f.mu.Lock()
+	maps.Copy(f.sessions, got)
+	f.mu.Unlock()
+	f.refreshed.Store(latest)
+	return nil
 }
 
 // Get returns a session's settings.
 func (f *Filters) Get(ctx context.Context, sessionID string) (Settings, error) {
+	s, ok, err := f.read(ctx, sessionID)
+	if !ok && err == nil {
+		return Defaults(), nil
+	}
+	return s, err
+}
+
+// read returns a session's stored settings; ok is false when it has none.
+func (f *Filters) read(ctx context.Context, sessionID string) (Settings, bool, error) {
 	var raw string
 	err := f.st.QueryRowContext(ctx, "SELECT settings FROM captionfilter_sessions WHERE session_id = ?", sessionID).Scan(&raw)
 	if err == sql.ErrNoRows {
-		return Defaults(), nil
+		return Settings{}, false, nil
 	}
 	if err != nil {
-		return Settings{}, fmt.Errorf("captionfilter: %w", err)
+		return Settings{}, false, fmt.Errorf("captionfilter: %w", err)
 	}
 	var s Settings
 	if err := json.Unmarshal([]byte(raw), &s); err != nil {
-		return Settings{}, fmt.Errorf("captionfilter: %w", err)
+		return Settings{}, false, fmt.Errorf("captionfilter: %w", err)
 	}
 	if s.Replace == nil {
 		s.Replace = []wordfilter.Rule{}
 	}
-	return s, nil
+	return s, true, nil
 }
 
 // Set validates and stores a session's settings; the next caption uses
@@ -144,6 +223,9 @@ func (f *Filters) Set(ctx context.Context, sessionID string, s Settings) error {
 	f.mu.Lock()
 	f.sessions[sessionID] = c
 	f.mu.Unlock()
+	if f.changed != nil {
+		f.changed(sessionID)
+	}
 	return nil
 }
 
@@ -154,6 +236,9 @@ func (f *Filters) Forget(ctx context.Context, sessionID string) error {
 	f.mu.Unlock()
 	if _, err := f.st.ExecContext(ctx, "DELETE FROM captionfilter_sessions WHERE session_id = ?", sessionID); err != nil {
 		return fmt.Errorf("captionfilter: %w", err)
+	}
+	if f.changed != nil {
+		f.changed(sessionID)
 	}
 	return nil
 }

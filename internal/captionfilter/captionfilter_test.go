@@ -25,7 +25,7 @@ func caption(text string, final bool, words ...live.Word) live.Event {
 
 func TestApplyDefaultsAndSettings(t *testing.T) {
 	path := storetest.Database(t)
-	f, err := New(t.Context(), openStore(t, path))
+	f, err := New(t.Context(), openStore(t, path), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestApplyDefaultsAndSettings(t *testing.T) {
 	}
 
 	// The settings survive a restart (a new Filters on the same store).
-	f2, err := New(t.Context(), openStore(t, path))
+	f2, err := New(t.Context(), openStore(t, path), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,5 +77,56 @@ func TestApplyDefaultsAndSettings(t *testing.T) {
 	}
 	if got := f2.Apply("ses_a", caption("monika", true)).Text; got != "Monika." {
 		t.Errorf("after Forget: %q", got)
+	}
+}
+
+// Two processes on one database: a change made through one reaches the
+// other's cache by its Changed notice (Reload), or, if the notice is lost,
+// by the next Refresh; a forgotten session falls back to the defaults.
+func TestSettingsAcrossProcesses(t *testing.T) {
+	path := storetest.Database(t)
+	var notices []string
+	a, err := New(t.Context(), openStore(t, path), Options{Changed: func(id string) { notices = append(notices, id) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(t.Context(), openStore(t, path), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := Settings{Replace: []wordfilter.Rule{{Find: "monika", Replace: "Monica"}}}
+	if err := a.Set(t.Context(), "ses_a", plain); err != nil {
+		t.Fatal(err)
+	}
+	if len(notices) != 1 || notices[0] != "ses_a" {
+		t.Fatalf("notices %q", notices)
+	}
+	if got := b.Apply("ses_a", caption("monika", true)).Text; got != "Monika." {
+		t.Fatalf("b changed before any notice: %q", got)
+	}
+	if err := b.Reload(t.Context(), "ses_a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Apply("ses_a", caption("monika", true)).Text; got != "Monica" {
+		t.Fatalf("after Reload: %q", got)
+	}
+	// A lost notice: Refresh reads what changed since its last look.
+	if err := a.Set(t.Context(), "ses_b", plain); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Refresh(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Apply("ses_b", caption("monika", true)).Text; got != "Monica" {
+		t.Fatalf("after Refresh: %q", got)
+	}
+	if err := a.Forget(t.Context(), "ses_a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Reload(t.Context(), "ses_a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Apply("ses_a", caption("monika", true)).Text; got != "Monika." {
+		t.Fatalf("after Forget elsewhere: %q", got)
 	}
 }

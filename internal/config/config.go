@@ -57,7 +57,8 @@ type Config struct {
 // Bus configures the message broker. The zero value runs an embedded NATS
 // server that only this process can reach.
 type Bus struct {
-	// URL of an external NATS cluster (IZWI_BUS_URL); empty embeds one.
+	// URL of an external NATS cluster, its nodes comma-separated
+	// (IZWI_BUS_URL); empty embeds one.
 	URL string `json:"url,omitempty" toml:"url"`
 	// Listen lets other processes (workers of a split deployment) reach the
 	// embedded broker at host:port (IZWI_BUS_LISTEN); empty means in-process only.

@@ -45,6 +45,12 @@ type Limits struct {
 	// (IZWI_LIMITS_CHAT_TOKENS_PER_SECOND, IZWI_LIMITS_CHAT_TOKENS_PER_DAY).
 	ChatTokensPerSecond float64 `json:"chat_tokens_per_second,omitempty" toml:"chat_tokens_per_second"`
 	ChatTokensPerDay    int64   `json:"chat_tokens_per_day,omitempty" toml:"chat_tokens_per_day"`
+	// LocalRate counts rps and burst per process even when gateways share
+	// a PostgreSQL database: no database work for rates, but N
+	// gateways then admit up to N times a key's rate. The default (false)
+	// counts each key's rate in the database too, one bound for all
+	// gateways (IZWI_LIMITS_LOCAL_RATE).
+	LocalRate bool `json:"local_rate,omitempty" toml:"local_rate"`
 	// FailedAuthPerMinute is how many failed authentications one client
 	// network (an IPv4 address or an IPv6 /64) may make per minute before
 	// its requests are refused with 429 ahead of authentication
@@ -183,6 +189,7 @@ func (x *Limits) applyEnv(e envReader) {
 	float("IZWI_LIMITS_AUDIO_MINUTES_PER_DAY", &x.AudioMinutesPerDay)
 	float("IZWI_LIMITS_CHAT_TOKENS_PER_SECOND", &x.ChatTokensPerSecond)
 	int64v("IZWI_LIMITS_CHAT_TOKENS_PER_DAY", &x.ChatTokensPerDay)
+	e.Bool("IZWI_LIMITS_LOCAL_RATE", &x.LocalRate)
 	float("IZWI_LIMITS_FAILED_AUTH_PER_MINUTE", &x.FailedAuthPerMinute)
 	e.Duration("IZWI_LIMITS_FLUSH_INTERVAL", &x.FlushInterval)
 	list("IZWI_LIMITS_IP_ALLOW", &x.IP.Allow)
@@ -193,6 +200,6 @@ func (x *Limits) applyEnv(e envReader) {
 // envVars lists the IZWI_* variables applyEnv reads.
 func (x Limits) envVars() []string {
 	return []string{"IZWI_LIMITS_RPS", "IZWI_LIMITS_BURST", "IZWI_LIMITS_MAX_SESSIONS", "IZWI_LIMITS_REQUESTS_PER_DAY", "IZWI_LIMITS_AUDIO_MINUTES_PER_DAY",
-		"IZWI_LIMITS_CHAT_TOKENS_PER_SECOND", "IZWI_LIMITS_CHAT_TOKENS_PER_DAY", "IZWI_LIMITS_FAILED_AUTH_PER_MINUTE", "IZWI_LIMITS_FLUSH_INTERVAL",
+		"IZWI_LIMITS_CHAT_TOKENS_PER_SECOND", "IZWI_LIMITS_CHAT_TOKENS_PER_DAY", "IZWI_LIMITS_LOCAL_RATE", "IZWI_LIMITS_FAILED_AUTH_PER_MINUTE", "IZWI_LIMITS_FLUSH_INTERVAL",
 		"IZWI_LIMITS_IP_ALLOW", "IZWI_LIMITS_IP_DENY", "IZWI_LIMITS_TRUSTED_PROXIES"}
 }

@@ -50,6 +50,11 @@ type Options struct {
 	// a key's changed limits or IP rules apply within that time; negative
 	// resolves on every call.
 	ResolveTTL time.Duration
+	// LocalRate keeps request rates (rps, burst) per process even on a
+	// PostgreSQL store several gateways share: cheaper (no database round
+	// trip per request), but N gateways then admit up to N times a rate.
+	// The default counts rates in the database too (sharedrate.go).
+	LocalRate bool
 	// Logger gets IDs only (subject, counts), never credentials.
 	Logger *slog.Logger
 	// OnLimited, if set, is called with the refusing limit's name ("rps",
@@ -102,8 +107,16 @@ type subject struct {
 	resolved   bool
 
 	req, chat bucket
-	sessions  int
-	lastSeen  time.Time
+	// lease is shared request tokens taken from the database and not yet
+	// used, valid until leaseUntil (sharedrate.go).
+	lease      float64
+	leaseUntil time.Time
+	// leaseMu serialises taking shared request tokens (database I/O,
+	// never under mu), so a burst waits for one lease instead of racing
+	// to the database; taken before mu.
+	leaseMu  sync.Mutex
+	sessions int
+	lastSeen time.Time
 
 	// Daily usage: total = base (from the database when loaded, plus
 	// flushed deltas) + inflight (being written) + pending (not yet).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/audio"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/store"
 )
 
 // sessionRetry is the Retry-After of a full session cap: a session may end
@@ -30,6 +31,7 @@ func (l *Limiter) allow(ctx context.Context, p auth.Principal, check func(*subje
 	var perDay int64
 	var day string
 	var at time.Time
+	var rate, size float64 // the subject's rate, when the shared bucket counts it too
 	err := l.with(ctx, p, tryLoad, func(s *subject, now time.Time) error {
 		if check != nil {
 			if err := check(s); err != nil {
@@ -39,6 +41,13 @@ func (l *Limiter) allow(ctx context.Context, p auth.Principal, check func(*subje
 		if ok, wait := s.req.take(1, now); !ok {
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
 		}
+		if l.sharedRate() && s.req.rate > 0 {
+			if s.lease >= 1 && now.Before(s.leaseUntil) {
+				s.lease-- // a shared token this process already holds
+			} else {
+				rate, size = s.req.rate, s.req.size
+			}
+		}
 		perDay, day, at = s.eff.RequestsPerDay, s.day, now
 		switch {
 		case perDay > 0 && l.db != nil:
@@ -46,13 +55,21 @@ func (l *Limiter) allow(ctx context.Context, p auth.Principal, check func(*subje
 		case perDay > 0 && s.total().requests >= perDay:
 			return l.refused(quotaError("requests_per_day", now))
 		}
-		if s.loaded {
+		if s.loaded && rate == 0 {
 			s.pending.requests++
 		}
 		return nil
 	})
-	if err != nil || perDay <= 0 || l.db == nil {
+	if err != nil {
 		return err
+	}
+	if rate > 0 {
+		if err := l.allowShared(ctx, p, rate, size, at, perDay <= 0); err != nil {
+			return err
+		}
+	}
+	if perDay <= 0 || l.db == nil {
+		return nil
 	}
 	ok, err := take(ctx, l.db, colRequests, p.Subject, day, 1, perDay, at)
 	if err != nil {
@@ -62,6 +79,58 @@ func (l *Limiter) allow(ctx context.Context, p auth.Principal, check func(*subje
 		return l.refused(quotaError("requests_per_day", at))
 	}
 	return nil // Usage reads the count back from the database
+}
+
+// sharedRate says whether request rates are also counted in the database
+// the gateways share (sharedrate.go).
+func (l *Limiter) sharedRate() bool {
+	return l.db != nil && l.db.Dialect() == store.Postgres && !l.opts.LocalRate
+}
+
+// allowShared takes p's request from the shared bucket, giving the local
+// token back when it refuses. A database error admits the request (the
+// local bucket has already limited it), logged: rates are a guard against
+// floods, and the daily quota, which fails closed, is the hard bound. When
+// count is set, the admitted request is counted in p's daily usage (the
+// count allow skipped, so a refused request is not counted).
+func (l *Limiter) allowShared(ctx context.Context, p auth.Principal, rate, size float64, at time.Time, count bool) error {
+	held := l.lookup(p.Subject)
+	held.leaseMu.Lock()
+	defer held.leaseMu.Unlock()
+	// The request ahead may have taken a lease this one can use.
+	leased := false
+	if err := l.with(ctx, p, noLoad, func(s *subject, now time.Time) error {
+		if s.lease >= 1 && now.Before(s.leaseUntil) {
+			s.lease--
+			leased = true
+			if count && s.loaded {
+				s.pending.requests++
+			}
+		}
+		return nil
+	}); err != nil || leased {
+		return err
+	}
+	took, wait, err := takeShared(ctx, l.db, p.Subject, rate, size, leaseSize(rate, size), at)
+	if err != nil {
+		l.opts.Logger.Warn("shared request rate unavailable; the process's own applies", "subject", p.Subject, "err", err)
+		took = 1
+	}
+	return l.with(ctx, p, noLoad, func(s *subject, now time.Time) error {
+		if took == 0 {
+			s.req.tokens = min(s.req.size, s.req.tokens+1)
+			return l.refused(&Error{Code: CodeRateLimited, Limit: "rps", RetryAfter: wait})
+		}
+		if !now.Before(s.leaseUntil) {
+			s.lease = 0 // an expired lease is dropped, not carried
+		}
+		s.lease += took - 1
+		s.leaseUntil = at.Add(leaseTime)
+		if count && s.loaded {
+			s.pending.requests++
+		}
+		return nil
+	})
 }
 
 // Session is one held concurrent-session slot. Release it on every exit

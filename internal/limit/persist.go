@@ -21,7 +21,9 @@ func migrations() store.Migrations {
 			audio_ms    INTEGER NOT NULL DEFAULT 0,
 			chat_tokens INTEGER NOT NULL DEFAULT 0,
 			updated_at  TEXT    NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
-			PRIMARY KEY (subject, day))`},
+			PRIMARY KEY (subject, day))`,
+			// Shared rate buckets (sharedrate.go); only PostgreSQL uses them.
+			rateBuckets},
 		Postgres: []string{`CREATE TABLE limit_usage (
 			subject     TEXT    NOT NULL,
 			day         TEXT    NOT NULL,
@@ -29,7 +31,8 @@ func migrations() store.Migrations {
 			audio_ms    BIGINT  NOT NULL DEFAULT 0,
 			chat_tokens BIGINT  NOT NULL DEFAULT 0,
 			updated_at  TEXT    NOT NULL DEFAULT '',
-			PRIMARY KEY (subject, day))`},
+			PRIMARY KEY (subject, day))`,
+			store.Portable(rateBuckets).Postgres[0]},
 	}
 }
 

@@ -22,7 +22,7 @@ func twoProcesses(t *testing.T, d Limits) (a, b *Limiter, clock interface{ Advan
 
 // race runs n calls of fn in parallel, alternately on a and b, and counts
 // those that passed (in all, and on a); any error but a refusal by limit
-// fails t.
+// (a quota, or a rate with a Retry-After) fails t.
 func race(t *testing.T, n int, a, b *Limiter, limit string, fn func(*Limiter) error) (passed, onA int64) {
 	var all, fromA atomic.Int64
 	var wg sync.WaitGroup
@@ -41,7 +41,7 @@ func race(t *testing.T, n int, a, b *Limiter, limit string, fn func(*Limiter) er
 				if l == a {
 					fromA.Add(1)
 				}
-			case errors.As(err, &e) && e.Code == CodeQuotaExceeded && e.Limit == limit:
+			case errors.As(err, &e) && (e.Code == CodeQuotaExceeded || e.Code == CodeRateLimited && e.RetryAfter > 0) && e.Limit == limit:
 			default:
 				t.Errorf("%s: %v", limit, err)
 			}

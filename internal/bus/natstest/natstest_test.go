@@ -1,0 +1,191 @@
+package natstest_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/izwi-speech/izwi/internal/bus"
+	"github.com/izwi-speech/izwi/internal/bus/natstest"
+)
+
+func TestMain(m *testing.M) { os.Exit(natstest.Main(m)) }
+
+// A three-node cluster in three processes: an izwi client given every
+// node's address (bus.url) keeps publishing and subscribing, and a
+// three-replica JetStream KV bucket keeps taking writes, after the node the
+// subscriber was connected to is killed; the node then rejoins and serves
+// the bucket's current value.
+func TestClusterSurvivesALostNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	c := natstest.Start(t, natstest.Self)
+
+	// The subscriber connects to node 1 first (bus.url order), the
+	// publisher to node 3.
+	sub := connect(ctx, t, c.NodeURL(0)+","+c.NodeURL(1)+","+c.NodeURL(2))
+	pub := connect(ctx, t, c.NodeURL(2)+","+c.NodeURL(1))
+	got := make(chan string, 16)
+	s, err := sub.Conn().Subscribe("izwi.test.cluster", func(m *nats.Msg) { got <- string(m.Data) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Unsubscribe()
+	if err := sub.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	deliver(ctx, t, pub.Conn(), got, "before")
+
+	js, err := jetstream.New(pub.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "izwi_test", Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "k", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+
+	c.Kill(0)
+	// Interest moves with the subscriber's reconnect: poll until a message
+	// published on node 3 reaches it through node 2.
+	deliver(ctx, t, pub.Conn(), got, "after")
+	// Two of three replicas are a quorum: writes go on.
+	for {
+		_, err := kv.Put(ctx, "k", []byte("2"))
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("kv put with a node down: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	c.Restart(0)
+	only := connect(ctx, t, c.NodeURL(0))
+	js0, err := jetstream.New(only.Conn())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		kv0, err := js0.KeyValue(ctx, "izwi_test")
+		if err == nil {
+			var e jetstream.KeyValueEntry
+			if e, err = kv0.Get(ctx, "k"); err == nil && string(e.Value()) == "2" {
+				return
+			}
+			if err == nil {
+				err = errors.New("value " + string(e.Value()))
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("restarted node never served the bucket's current value: %v\n%s", err, c.Logs(0))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func connect(ctx context.Context, t *testing.T, url string) *bus.Bus {
+	t.Helper()
+	b, err := bus.Start(ctx, bus.Config{URL: url}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// deliver publishes msg until the subscriber has it (a message published
+// while its route or client reconnects is lost: core NATS is at most once).
+func deliver(ctx context.Context, t *testing.T, nc *nats.Conn, got <-chan string, msg string) {
+	t.Helper()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if err := nc.Publish("izwi.test.cluster", []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case m := <-got:
+			if m == msg {
+				return
+			}
+		case <-tick.C:
+		case <-ctx.Done():
+			t.Fatalf("%q never delivered across the cluster", msg)
+		}
+	}
+}
+
+// BenchmarkClusterDelivery is core NATS publish → deliver across the
+// cluster: the publisher on node 1, the subscriber on node 3, each message
+// awaited before the next (so the figure is latency, not throughput),
+// with p50/p99.
+func BenchmarkClusterDelivery(b *testing.B) {
+	c := natstest.Start(b, natstest.Self)
+	ctx := b.Context()
+	pub, err := bus.Start(ctx, bus.Config{URL: c.NodeURL(0)}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pub.Close()
+	sub, err := bus.Start(ctx, bus.Config{URL: c.NodeURL(2)}, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.Close()
+	got := make(chan struct{}, 1)
+	s, err := sub.Conn().Subscribe("izwi.bench.delivery", func(*nats.Msg) { got <- struct{}{} })
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Unsubscribe()
+	if err := sub.Conn().Flush(); err != nil {
+		b.Fatal(err)
+	}
+	// Interest reaches node 1 over the routes: wait for the first delivery.
+	deliverB(b, pub.Conn(), got)
+	payload := make([]byte, 200) // about a caption event
+	durs := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if err := pub.Conn().Publish("izwi.bench.delivery", payload); err != nil {
+			b.Fatal(err)
+		}
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			b.Fatal("a message was not delivered within 5 s")
+		}
+		durs = append(durs, time.Since(start))
+	}
+	b.StopTimer()
+	slices.Sort(durs)
+	b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds()), "p99-µs")
+}
+
+func deliverB(b *testing.B, nc *nats.Conn, got <-chan struct{}) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_ = nc.Publish("izwi.bench.delivery", nil)
+		select {
+		case <-got:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("no delivery across the cluster")
+		}
+	}
+}

@@ -1,0 +1,81 @@
+package limit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"math"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/store"
+)
+
+// The request rate (rps, burst) of a subject is a token bucket. In one
+// process it lives in memory (bucket). On PostgreSQL, which several
+// gateways share, it is also kept in the database as one row per subject,
+// refilled and taken from in one conditional upsert, so the gateways
+// together admit what one would: a request passes the process's own
+// bucket first (a cheap refusal, never a wrong admission) and then the
+// shared one; a request the shared bucket refuses gives its local token
+// back. Options.LocalRate opts out.
+//
+// To spare a round trip per request, a gateway takes up to leaseSize
+// tokens at once (a tenth of a second's rate, at most a quarter of the
+// burst and 64) and uses them for the next requests within leaseTime;
+// what it has not used by then is dropped. Every admission still spends a
+// token of the shared bucket, so the gateways together never pass the
+// rate; a lease can only make another gateway wait (for at most leaseTime)
+// for tokens this one took and did not need (docs/benchmarks.md has the
+// cost).
+//
+// Times are the gateways' clocks in microseconds: a gateway whose clock
+// runs behind refills nothing until it catches up (the row keeps the
+// latest time), so skew can only slow the refill, never speed it.
+
+// leaseTime bounds how long a gateway keeps shared tokens it took.
+const leaseTime = 100 * time.Millisecond
+
+// leaseSize is how many shared tokens a gateway takes at once.
+func leaseSize(rate, size float64) float64 {
+	return max(1, min(math.Ceil(rate*leaseTime.Seconds()), math.Floor(size/4), 64))
+}
+
+// rateBuckets is the shared buckets' table. SQLite has it too, unused: a
+// SQLite database serves one gateway, whose buckets stay in memory. taken
+// is what the last update took (for RETURNING).
+const rateBuckets = `CREATE TABLE limit_rate_buckets (
+	subject TEXT PRIMARY KEY,
+	tokens  REAL NOT NULL,
+	at_us   INTEGER NOT NULL,
+	taken   REAL NOT NULL
+)`
+
+// takeShared takes up to want (>= 1) tokens from subject's shared bucket of
+// size and rate (tokens per second) at now, as many as it holds. It
+// returns how many it took: 0 when the bucket holds less than one token,
+// with the wait for the next.
+func takeShared(ctx context.Context, db *store.Store, subject string, rate, size, want float64, now time.Time) (float64, time.Duration, error) {
+	us := now.UnixMicro()
+	first := min(want, size)
+	var took float64
+	err := db.QueryRowContext(ctx, `INSERT INTO limit_rate_buckets AS b (subject, tokens, at_us, taken) VALUES (?, ?, ?, ?)
+		ON CONFLICT (subject) DO UPDATE SET
+			taken = LEAST(?, FLOOR(LEAST(?, b.tokens + GREATEST(0, excluded.at_us - b.at_us) * ? / 1e6))),
+			tokens = LEAST(?, b.tokens + GREATEST(0, excluded.at_us - b.at_us) * ? / 1e6)
+				- LEAST(?, FLOOR(LEAST(?, b.tokens + GREATEST(0, excluded.at_us - b.at_us) * ? / 1e6))),
+			at_us = GREATEST(b.at_us, excluded.at_us)
+		WHERE LEAST(?, b.tokens + GREATEST(0, excluded.at_us - b.at_us) * ? / 1e6) >= 1
+		RETURNING taken`, subject, size-first, us, first,
+		want, size, rate,
+		size, rate,
+		want, size, rate,
+		size, rate).Scan(&took)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Empty: at most a whole token's refill away.
+		return 0, time.Duration(math.Ceil(1e6/rate)) * time.Microsecond, nil
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	return took, 0, nil
+}
