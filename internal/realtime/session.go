@@ -195,6 +195,7 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, in <-chan 
 			s.finishResponse(res)
 		case m := <-in:
 			lastSeen = time.Now()
+			s.settleResponse()
 			if m.pcm != nil {
 				if end := s.appendPCM(ctx, "", m.pcm); end.code != 0 {
 					return end

@@ -2,6 +2,7 @@ package rtc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync"
 	"time"
@@ -104,11 +105,29 @@ func (b *Bridge) Write(ctx context.Context, typ websocket.MessageType, p []byte)
 	return dc.SendText(string(p))
 }
 
-// Close ends the call. A data channel has no close code; the reason is
-// kept for the log.
-func (b *Bridge) Close(_ websocket.StatusCode, reason string) error {
+// Close ends the call. A data channel has no close code, so the code and
+// reason a WebSocket would close with are sent first as the last event,
+// {"type":"call.closed","code":4029,"reason":"…"}.
+func (b *Bridge) Close(code websocket.StatusCode, reason string) error {
+	select {
+	case <-b.opened:
+		b.dcMu.Lock()
+		dc := b.dc
+		b.dcMu.Unlock()
+		if msg, err := json.Marshal(closedEvent{Type: "call.closed", Code: int(code), Reason: reason}); err == nil {
+			_ = dc.SendText(string(msg))
+		}
+	default:
+	}
 	b.end(reason)
 	return nil
+}
+
+// closedEvent is the call's last event.
+type closedEvent struct {
+	Type   string `json:"type"`
+	Code   int    `json:"code"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // CloseNow ends the call.

@@ -57,7 +57,7 @@ try {
       dc.onmessage = (m) => {
         const ev = JSON.parse(m.data);
         events.push(ev.type);
-        if (ev.type === 'error') reject(new Error(m.data));
+        if (ev.type === 'error' || ev.type === 'call.closed') reject(new Error(m.data));
         if (ev.type === a.until) resolve();
       };
     });
@@ -82,6 +82,7 @@ try {
     const bytes = new Uint8Array(await new Blob(chunks).arrayBuffer());
     let bin = '';
     for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    dc.close(); // the server ends the call at once
     pc.close();
     return { events, voicedMs, webm: btoa(bin) };
   }, a);
