@@ -16,7 +16,8 @@ anchors() {
     -e 's/([0-9.]+ partial-gap-p95-s)/\1 [≤ 0.200]/' \
     -e 's/([0-9.]+ ratio)/\1 [≥ 0.95]/' \
     -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
-    -e 's/([0-9.]+ MiB-anon\/decoder)/\1 [≤ 10 per extra stream]/' \
+    -e 's/([0-9.]+ MiB-anon\/extra-decoder)/\1 [≤ 10]/' \
+    -e 's/([0-9.]+ MiB-anon\/extra-stream)/\1 [≤ 2]/' \
     -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/' \
     -e 's/([0-9.]+ start→ready-s)/\1 [≤ 1]/' \
     -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/'
@@ -35,11 +36,16 @@ anchors() {
   go test ./internal/live/ -run '^$' -bench 'Latency|ConcurrentStreams' -benchtime=3x -timeout 20m | anchors
   go test ./internal/live/ -run '^$' -bench Fanout -benchtime=100x -timeout 20m | anchors
   echo
+  echo "## Cluster roles: streams through a gateway and a worker vs --role all, caption delivery, takeover (issue 13)"
+  go test ./internal/live/ -run '^$' -bench 'ClusterStreams' -benchtime=3x -timeout 20m | sed -E 's/([0-9.]+ ratio)/\1 [≥ 0.9]/'
+  go test ./internal/live/ -run '^$' -bench 'ClusterTakeover' -benchtime=8x -timeout 20m | sed -E 's/([0-9.]+ takeover-p95-s)/\1 [≤ 5]/'
+  echo
   echo "## izwi serve with the default engines: start to ready, idle memory"
   go test ./cmd/izwi/ -run '^$' -bench StartToReady -benchtime=3x -timeout 20m | anchors
   echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
+  go test ./internal/speech/sherpa/ -run '^$' -bench StreamMemory -benchtime=1x | anchors
   echo
   echo "## WebRTC vs WebSocket ingest, alternating rounds: end of speech → final (wall and CPU), frame delivery"
   go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m

@@ -22,6 +22,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/lease"
 	"github.com/izwi-speech/izwi/internal/listen"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
@@ -74,7 +75,7 @@ func (g *gateway) failureFunc() func(*http.Request) {
 // buildLive starts the session manager and builds the live routes. A
 // missing streaming recognizer is not an error: sessions can be created
 // and watched, starting one answers 503.
-func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, gw *gateway,
+func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *store.Store, broker *bus.Bus, leases *lease.Table, gw *gateway,
 	privacy live.Privacy, captions *captionfilter.Filters, site *siteSettings, lt *livetranslate.Service, logger *slog.Logger) (*liveParts, error) {
 	th, err := gw.ticketHandler()
 	if err != nil {
@@ -87,7 +88,8 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		}
 	}
 	m, err := live.NewManager(ctx, live.ManagerOptions{Store: db, Conn: broker.Conn(), Recognizer: set.Recognizer, VAD: set.VAD,
-		Config: cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry,
+		Cluster: liveCluster(cfg, leases),
+		Config:  cfg.Live, Logger: telemetry.Component(logger, "live"), Audit: gw.audit, Privacy: privacy, Metrics: gw.registry,
 		Captions: captions.Apply})
 	if err != nil {
 		return nil, fmt.Errorf("live: %w", err)

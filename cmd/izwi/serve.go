@@ -35,6 +35,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	listen := fs.String("listen", "", "API address host:port (overrides [server] listen)")
 	adminListen := fs.String("admin-listen", "", "admin console address host:port (overrides [server] admin_listen)")
 	insecure := fs.Bool("allow-insecure-http", false, "allow plain HTTP on a non-loopback address")
+	role := fs.String("role", "", "all (default), gateway or worker (overrides [server] role; see docs/deploy.md)")
 	var sources sourceFlags
 	fs.Var(&sources, "source", "run a live-caption audio source, alsa:DEVICE or file:PATH[?loop=1] (repeatable)")
 	fs.Var(labelFlag{&sources}, "source-label", "label of the session the preceding --source feeds (created, or reused by label)")
@@ -55,6 +56,9 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		if cf.set("allow-insecure-http") {
 			cfg.Server.AllowInsecureHTTP = *insecure
 		}
+		if cf.set("role") {
+			cfg.Server.Role = *role
+		}
 		return nil
 	})
 	if err == nil && !cfg.Auth.Required() && !loopbackOnly(cfg.Server.Listen) {
@@ -70,7 +74,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitUsage
 	}
 	log := telemetry.Component(logger, "serve")
-	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit)
+	log.Info("starting", "version", buildinfo.Version, "commit", buildinfo.Commit, "role", cfg.Server.Role)
 
 	modelStore, err := openModelStore(cfg, logger)
 	if err != nil {
@@ -78,7 +82,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	set, err := engines.LoadChained(ctx, newRegistry(), engineDeps(modelStore, logger),
-		newChainer(cfg.Engines.Failover, telemetry.Component(logger, "chain")), cfg.Engines.List())
+		newChainer(cfg.Engines.Failover, telemetry.Component(logger, "chain")), roleEngines(cfg))
 	if err != nil {
 		log.Error("a required engine failed to load", "err", err)
 		if ctx.Err() != nil {
@@ -146,7 +150,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		log.Error("cannot start live translation", "err", err)
 		return exitFailure
 	}
-	lv, err := buildLive(ctx, cfg, set, db, broker, gw, priv.liveHooks(captions), captions, site, lt, logger)
+	leases, err := openLeases(ctx, cfg, broker)
+	if err != nil {
+		log.Error("cannot join the cluster", "err", err)
+		return exitFailure
+	}
+	lv, err := buildLive(ctx, cfg, set, db, broker, leases, gw, priv.liveHooks(captions), captions, site, lt, logger)
 	if err != nil {
 		log.Error("cannot start live captions", "err", err)
 		return exitFailure
@@ -291,7 +300,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		_ = runner.Run(sctx)
+		// In a cluster, by one process at a time.
+		singleton(sctx, leases, "izwi-schedules", func(ctx context.Context) { _ = runner.Run(ctx) })
 	}()
 	// Keys revoked and caption settings changed by other processes: at
 	// once by their notices on the bus, else by re-reading on a timer.

@@ -125,6 +125,8 @@ var forbidden = []struct {
 	{"internal/speak", []string{"internal/live", "internal/listen", "internal/openai", "internal/converse"},
 		"Deepgram's speak synthesizes with the engine it is given and knows no other feature"},
 	{"internal/audio/ffmpeg", []string{"internal/"}, "the ffmpeg sandbox is a leaf: it runs ffmpeg and knows nothing else"},
+	{"internal/lease", []string{"internal/live", "internal/api", "internal/store", "internal/config"},
+		"leases know the bus and nothing of what they are on"},
 }
 
 func TestImportRules(t *testing.T) {

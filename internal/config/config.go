@@ -81,7 +81,21 @@ type Server struct {
 	// ShutdownTimeout is how long (Go duration, e.g. "10s") in-flight
 	// requests get on SIGINT/SIGTERM. Default 10s.
 	ShutdownTimeout Duration `json:"shutdown_timeout,omitempty" toml:"shutdown_timeout"`
+	// Role is what this process does in a cluster (IZWI_ROLE, --role):
+	// "all" (default: everything, one process), "gateway" (HTTP and
+	// WebSocket, auth, quotas, viewers, ingest; loads no engines) or
+	// "worker" (engines; takes live sessions by lease). Every role but
+	// all needs bus.url (NATS with JetStream) and a database shared by
+	// every process (docs/deploy.md "Roles and session leases").
+	Role string `json:"role,omitempty" toml:"role"`
 }
+
+// Roles a process may have (Server.Role).
+const (
+	RoleAll     = "all"
+	RoleGateway = "gateway"
+	RoleWorker  = "worker"
+)
 
 // Data configures where Izwi keeps files.
 type Data struct {
@@ -228,6 +242,9 @@ func (c Config) Defaults() Config {
 	if c.Server.AdminListen == "" {
 		c.Server.AdminListen = DefaultAdminListen
 	}
+	if c.Server.Role == "" {
+		c.Server.Role = RoleAll
+	}
 	if c.Server.ShutdownTimeout == 0 {
 		c.Server.ShutdownTimeout = Duration(10e9)
 	}
@@ -285,6 +302,15 @@ func (c Config) Validate() error {
 	// Port 0 asks the kernel for a free port, so two ":0" listeners differ.
 	if c.Server.Listen == c.Server.AdminListen && !strings.HasSuffix(c.Server.Listen, ":0") {
 		errs = append(errs, fmt.Errorf("config: server.listen and server.admin_listen are both %q", c.Server.Listen))
+	}
+	switch c.Server.Role {
+	case RoleAll:
+	case RoleGateway, RoleWorker:
+		if c.Bus.URL == "" {
+			errs = append(errs, fmt.Errorf("config: server.role %s needs bus.url (a NATS cluster with JetStream shared by every process)", c.Server.Role))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("config: server.role %q: want all, gateway or worker", c.Server.Role))
 	}
 	if c.Server.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("config: server.shutdown_timeout %v is negative", c.Server.ShutdownTimeout))

@@ -101,7 +101,7 @@ func Parse(data []byte) (Config, error) {
 // EnvVars lists every IZWI_* variable Load reads, for help text and tests.
 func EnvVars() []string {
 	vars := []string{"IZWI_CONFIG", "IZWI_LISTEN", "IZWI_ADMIN_LISTEN", "IZWI_ALLOW_INSECURE_HTTP",
-		"IZWI_SHUTDOWN_TIMEOUT", "IZWI_DATA_DIR", "IZWI_MODELS_DIR", "IZWI_LOCAL_CATALOG", "IZWI_DATABASE", "IZWI_LOG_LEVEL",
+		"IZWI_SHUTDOWN_TIMEOUT", "IZWI_ROLE", "IZWI_DATA_DIR", "IZWI_MODELS_DIR", "IZWI_LOCAL_CATALOG", "IZWI_DATABASE", "IZWI_LOG_LEVEL",
 		"IZWI_BUS_URL", "IZWI_BUS_LISTEN", "IZWI_BUS_JETSTREAM"}
 	for _, r := range RoleNames() {
 		p := "IZWI_" + strings.ToUpper(r)
@@ -142,6 +142,7 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 			errs = append(errs, fmt.Errorf("config: IZWI_SHUTDOWN_TIMEOUT: %w", err))
 		}
 	}
+	str("IZWI_ROLE", &c.Server.Role)
 	str("IZWI_DATA_DIR", &c.Data.Dir)
 	str("IZWI_MODELS_DIR", &c.Data.ModelsDir)
 	str("IZWI_LOCAL_CATALOG", &c.Data.LocalCatalog)

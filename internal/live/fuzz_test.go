@@ -2,11 +2,15 @@ package live
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
+	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -145,4 +149,44 @@ func TestPublisherHistoryBoundedAndOrdered(t *testing.T) {
 	if rest := p.after(got[5].Seq, 10); len(rest) != 0 {
 		t.Errorf("after the last: %+v", rest)
 	}
+}
+
+// FuzzControlRequest sends arbitrary bytes to a session owner's control
+// subject (a worker of an in-process cluster): every request is answered
+// with a reply that decodes, nothing panics or hangs.
+func FuzzControlRequest(f *testing.F) {
+	for _, s := range []string{`{"op":"get","owner":"k"}`, `{"op":"update","owner":"k","update":{"label":"x"}}`,
+		`{"op":"update"}`, `{"op":"stats"}`, `{"op":"viewer","secret":"x"}`, `{"op":"attach","owner":"other"}`,
+		`{"op":"pause","owner":""}`, `{"op":"nope"}`, `{`, ``, `null`, `{"op":"start","update":{"hotwords":[""]}}`} {
+		f.Add([]byte(s))
+	}
+	conn := newJetStream(f)
+	dir := f.TempDir()
+	gw := newClusterNode(f, conn, dir, "gw", false, config.Live{})
+	w := newClusterNode(f, conn, dir, "w", true, config.Live{})
+	c, err := gw.m.Create(context.Background(), "k", CreateRequest{Label: "fuzz"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for owner(c.ID, w) != 0 {
+		if time.Now().After(deadline) {
+			f.Fatal("the worker did not take the session")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	nc := conn()
+	f.Fuzz(func(t *testing.T, req []byte) {
+		msg, err := nc.Request(SubjectsFor(c.ID).Control, req, 20*time.Second)
+		if errors.Is(err, nats.ErrNoResponders) {
+			return // a fuzzed delete (or stop) ended the ownership
+		}
+		if err != nil {
+			t.Fatalf("no answer: %v", err)
+		}
+		var rep ctlReply
+		if err := json.Unmarshal(msg.Data, &rep); err != nil {
+			t.Fatalf("reply %q: %v", msg.Data, err)
+		}
+	})
 }

@@ -119,7 +119,13 @@ func newVAD(t testing.TB) speech.VAD {
 // function that opens connections to it.
 func newNATS(t testing.TB) func() *nats.Conn {
 	t.Helper()
-	srv, err := server.NewServer(&server.Options{DontListen: true, NoSigs: true, NoLog: true})
+	return natsServer(t, &server.Options{DontListen: true, NoSigs: true, NoLog: true})
+}
+
+// natsServer starts an in-process NATS server with opts.
+func natsServer(t testing.TB, opts *server.Options) func() *nats.Conn {
+	t.Helper()
+	srv, err := server.NewServer(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,12 +16,15 @@ const maxSource = 200
 
 // Attach implements Sessions.
 func (m *Manager) Attach(ctx context.Context, owner, id, source string) (Ingest, error) {
+	if len(source) > maxSource || source == "" {
+		return nil, fmt.Errorf("%w: source must be 1 to %d bytes", ErrBadConfig, maxSource)
+	}
+	if m.clustered() {
+		return m.attachBus(ctx, owner, id)
+	}
 	s, err := m.lookup(owner, id)
 	if err != nil {
 		return nil, err
-	}
-	if len(source) > maxSource || source == "" {
-		return nil, fmt.Errorf("%w: source must be 1 to %d bytes", ErrBadConfig, maxSource)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -41,6 +44,45 @@ func (m *Manager) Attach(ctx context.Context, owner, id, source string) (Ingest,
 	return in, nil
 }
 
+// attachBus is Attach in a cluster: the audio goes to the session's audio
+// subject (kept by the bus's stream), wherever its owner is, so a worker
+// taking the session over finds it there.
+func (m *Manager) attachBus(ctx context.Context, owner, id string) (Ingest, error) {
+	rep, done, err := m.forward(ctx, id, ctlRequest{Op: "attach", Owner: owner})
+	rate := rep.Rate
+	if err != nil {
+		return nil, err
+	}
+	if !done {
+		if err := m.canAttach(owner, id); err != nil {
+			return nil, err
+		}
+		rate = m.rate()
+	}
+	in := busIngest(m.nc, id, rate, m.log)
+	in.mu.Lock()
+	in.stop = context.AfterFunc(ctx, func() { in.Close() })
+	in.mu.Unlock()
+	return in, nil
+}
+
+// canAttach checks that a source may be attached to session id here.
+func (m *Manager) canAttach(owner, id string) error {
+	s, err := m.lookup(owner, id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case s.deleted:
+		return ErrNotFound
+	case s.rec.State == Stopped:
+		return fmt.Errorf("%w: session is stopped", ErrTransition)
+	}
+	return nil
+}
+
 // NewBusIngest returns an Ingest that publishes audio for session id on
 // nc without holding the session: for an ingest node of a split
 // deployment whose session manager (the owner) runs in another process.
@@ -54,7 +96,12 @@ func NewBusIngest(nc *nats.Conn, id string, rate int) (Ingest, error) {
 	if nc == nil || rate <= 0 {
 		return nil, fmt.Errorf("%w: bus ingest needs a connection and a rate", ErrBadConfig)
 	}
-	return &ingest{tr: &busAudio{nc: nc, subj: SubjectsFor(id).Audio}, log: slog.New(slog.DiscardHandler), id: id, rate: rate}, nil
+	return busIngest(nc, id, rate, slog.New(slog.DiscardHandler)), nil
+}
+
+// busIngest is an ingest publishing on session id's audio subject.
+func busIngest(nc *nats.Conn, id string, rate int, log *slog.Logger) *ingest {
+	return &ingest{tr: &busAudio{nc: nc, subj: SubjectsFor(id).Audio}, log: log, id: id, rate: rate}
 }
 
 // ingest carries a source's audio to its session over an audioTransport:

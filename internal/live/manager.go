@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/izwi-speech/izwi/internal/audit"
@@ -38,6 +39,9 @@ type ManagerOptions struct {
 	// Privacy holds the per-session privacy defaults and hooks (issue 6);
 	// the zero value keeps nothing and names nobody.
 	Privacy Privacy
+	// Cluster, when set, shares the sessions with other processes through
+	// leases (cluster.go); nil: this process owns them all (role all).
+	Cluster *Cluster
 	// Captions, if set, rewrites each caption event of a session before
 	// it is kept and published (the formatter and word filters,
 	// internal/captionfilter). It runs on the pipeline's goroutine and
@@ -86,10 +90,15 @@ func orDefault(p *bool, def bool) bool {
 // store, their pipelines (this process is every session's owner: it
 // numbers, publishes and keeps their events) and the viewers' hubs.
 //
+// In a cluster (ManagerOptions.Cluster) it owns only the sessions whose
+// lease it holds and forwards the rest (cluster.go, remote.go).
+//
 // Lock order: Manager.mu, then session.mu, then publisher.mu (under which
 // Privacy.Keep stores a kept final, the one I/O under a live lock);
 // hubMu, then hub.mu, then feed.mu. A pipeline's emit takes only publisher.mu, so a
-// session may close its pipeline while holding session.mu.
+// session may close its pipeline while holding session.mu. positions.mu
+// and clusterBus.mu are leaves (the emit takes them too); forwarding and
+// lease renewal hold no lock while they wait on the bus.
 type Manager struct {
 	db      *store.Store
 	nc      *nats.Conn
@@ -103,6 +112,8 @@ type Manager struct {
 	met     *metrics
 	aud     audit.Recorder
 	tick    time.Duration
+	cl      *Cluster
+	bus     *clusterBus // nil unless clustered
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -154,6 +165,19 @@ type session struct {
 	contextInfo     *ContextInfo
 	contextReported bool
 	contextAsked    time.Time
+
+	// In a cluster (cluster.go): the lease while this process owns the
+	// session, its commands' subscription, its audio intake from the
+	// stream, where a session taken over resumes (nil otherwise), the
+	// samples its pipeline took and where they came from.
+	lease     Held
+	renewedAt time.Time
+	control   *nats.Subscription
+	intake    jetstream.ConsumeContext
+	from      *mark
+	told      float64 // the end of the last final viewers were told (a taken-over session)
+	fed       int64
+	pos       positions
 }
 
 // NewManager migrates the store, loads the sessions, marks those that were
@@ -179,6 +203,9 @@ func NewManager(ctx context.Context, opts ManagerOptions) (*Manager, error) {
 		m.tick = time.Second
 	}
 	m.ctx, m.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	if opts.Cluster != nil {
+		return m.startClustered(ctx, opts.Cluster)
+	}
 	recs, err := loadRecords(ctx, m.db)
 	if err != nil {
 		return nil, err
@@ -288,20 +315,25 @@ func (m *Manager) shutdown(ctx context.Context) error {
 	for _, h := range hubs {
 		h.closeAll(errShutdown)
 	}
+	m.handOver(ctx, all)
 	return errors.Join(errs...)
 }
 
 // ticker drives the silence auto-stop and saves live counters.
-func (m *Manager) ticker() {
+func (m *Manager) ticker() { m.every(m.tick, m.tickOnce) }
+
+// every calls f every d until the manager closes (the caller added to
+// m.wg for it).
+func (m *Manager) every(d time.Duration, f func(context.Context)) {
 	defer m.wg.Done()
-	t := time.NewTicker(m.tick)
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-t.C:
-			m.tickOnce(m.ctx)
+			f(m.ctx)
 		}
 	}
 }
@@ -311,7 +343,8 @@ func (m *Manager) tickOnce(ctx context.Context) {
 	now := m.now()
 	for _, s := range m.snapshot() {
 		s.mu.Lock()
-		if s.rec.State == Live && !s.deleted {
+		// In a cluster, only the owner ticks a session.
+		if s.rec.State == Live && !s.deleted && (m.cl == nil || s.lease != nil) {
 			m.countDrops(s)
 			if s.pipe != nil {
 				m.met.lag.Observe(s.pipe.Stats().Lag.Seconds())
@@ -346,7 +379,9 @@ func (m *Manager) gauge() {
 	counts := map[State]int{Idle: 0, Live: 0, Interrupted: 0, Paused: 0, Stopped: 0}
 	for _, s := range m.snapshot() {
 		s.mu.Lock()
-		counts[s.rec.State]++
+		if m.cl == nil || s.lease != nil { // in a cluster, the sessions this process runs
+			counts[s.rec.State]++
+		}
 		s.mu.Unlock()
 	}
 	for st, n := range counts {

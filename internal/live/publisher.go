@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -29,7 +30,15 @@ type publisher struct {
 	open   *Event // the latest partial of a segment not yet final
 	engine string // the engine the latest caption named (console stats)
 	sub    *nats.Subscription
+	// In a cluster, each event carries the end of the latest final
+	// (finalEndHeader) for an owner that takes the session over.
+	headers  bool
+	finalEnd float64
 }
+
+// finalEndHeader carries, on a clustered session's events, the end of
+// its latest final caption (session seconds).
+const finalEndHeader = "Izwi-Final-End"
 
 // historyPage bounds one history reply, so it stays far below the bus's
 // maximum message size; the requester asks again after the last event.
@@ -84,8 +93,16 @@ func (p *publisher) publishKept(e Event, keep func(Event)) Event {
 			p.hist = append([]Event(nil), p.hist[len(p.hist)-p.limit:]...)
 		}
 	}
+	if e.Type == TypeCaption && e.Final && e.Text != "" {
+		p.finalEnd = max(p.finalEnd, e.End)
+	}
 	data, err := json.Marshal(e)
-	if err == nil {
+	switch {
+	case err == nil && p.headers:
+		msg := &nats.Msg{Subject: p.subj.Events, Data: data, Header: nats.Header{}}
+		msg.Header.Set(finalEndHeader, strconv.FormatFloat(p.finalEnd, 'f', 3, 64))
+		err = p.nc.PublishMsg(msg)
+	case err == nil:
 		err = p.nc.Publish(p.subj.Events, data)
 	}
 	if p.count != nil {

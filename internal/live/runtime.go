@@ -92,11 +92,22 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		return fmt.Errorf("live: session %s: no publisher", s.rec.ID)
 	}
 	pub := s.pub
+	off := s.rec.AudioMS
+	if s.from == nil {
+		m.bus.setMark(s.rec.ID, mark{}) // marks of an earlier run are void
+	}
+	s.fed = 0
+	s.pos.reset()
 	keep := m.privacy.Keep
 	if !s.rec.KeepTranscript {
 		keep = nil
 	}
+	told := s.told
 	onEvent := func(e Event) {
+		if told > 0 && e.Type == TypeCaption && e.End <= told+0.02 {
+			// Recognised again after a takeover, and already told.
+			return
+		}
 		if e.Type == TypeEngine {
 			m.met.switches.WithLabelValues(e.EngineFrom, e.Engine, e.Reason).Inc()
 			m.log.Info("live: recognition moved to another engine", "session_id", s.rec.ID,
@@ -105,13 +116,16 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		if e.Type == TypeSpeechStarted || (e.Type == TypeCaption && e.Text != "") {
 			s.lastSpeech.Store(m.now().UnixNano())
 		}
+		if m.bus != nil && e.Type == TypeCaption && e.Final {
+			m.noteFinal(s, off, e.End)
+		}
 		if m.caption != nil && e.Type == TypeCaption {
 			e = m.caption(s.rec.ID, e)
 		}
 		pub.publishKept(e, keep)
 	}
 	pc := PipelineConfig{Recognizer: m.rec, VAD: m.vad, Hotwords: s.rec.Hotwords, Context: s.context,
-		QueueAudio:  time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll,
+		QueueAudio:  time.Duration(m.cfg.QueueAudio) + s.rec.PreRoll + m.replayWindow(s),
 		IdleRelease: m.cfg.IdleReleaseDuration(),
 		// The audio a fallback engine served is held (sealed, in memory)
 		// for the primary's catch-up only when the transcript is kept.
@@ -142,7 +156,9 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 		return err
 	}
 	if s.ring != nil {
-		_ = p.Write(s.ring.take())
+		pre := s.ring.take()
+		s.fed = int64(len(pre))
+		_ = p.Write(pre)
 	}
 	s.pipe, s.pipeDrops = p, 0
 	return nil
@@ -202,6 +218,7 @@ func (m *Manager) publisher(s *session) *publisher {
 			m.log.Error("live: publisher", "session", s.rec.ID, "err", err)
 			return nil
 		}
+		p.headers, p.finalEnd = m.clustered(), s.told
 		s.pub = p
 	}
 	return s.pub
@@ -212,6 +229,11 @@ func (m *Manager) publisher(s *session) *publisher {
 func (m *Manager) attachRuntime(s *session) error {
 	if m.publisher(s) == nil {
 		return fmt.Errorf("live: session %s: publisher failed", s.rec.ID)
+	}
+	if m.clustered() {
+		// The owner's audio comes from the bus's stream (startIntake) and
+		// its commands on the control subject.
+		return m.serveControl(s)
 	}
 	sub, err := m.nc.Subscribe(SubjectsFor(s.rec.ID).Audio, func(msg *nats.Msg) { m.onAudio(s, msg) })
 	if err != nil {
@@ -231,12 +253,20 @@ func (m *Manager) stopAudio(s *session) {
 		_ = s.audio.Unsubscribe()
 		s.audio = nil
 	}
+	if s.intake != nil {
+		s.intake.Stop()
+		s.intake = nil
+	}
 	s.ring = nil
 }
 
 // detachRuntime releases everything of a deleted session (or at Close).
 func (m *Manager) detachRuntime(s *session) {
 	m.stopAudio(s)
+	if s.control != nil {
+		_ = s.control.Unsubscribe()
+		s.control = nil
+	}
 	if s.pub != nil {
 		s.pub.close()
 	}
@@ -260,7 +290,7 @@ func (m *Manager) onAudio(s *session, msg *nats.Msg) {
 		m.finalizeAudio(s)
 		return
 	}
-	m.acceptAudio(s, decodePCM16(msg.Data), len(msg.Data))
+	m.acceptAudio(s, decodePCM16(msg.Data), len(msg.Data), streamPos{})
 }
 
 // finalizeAudio ends the session pipeline's current utterance.
@@ -273,8 +303,9 @@ func (m *Manager) finalizeAudio(s *session) {
 }
 
 // acceptAudio takes samples (owned by the callee from now on) that came
-// as wire bytes: to the pipeline when live, to the pre-roll when idle.
-func (m *Manager) acceptAudio(s *session, samples []float32, wire int) {
+// as wire bytes (from the bus's audio stream at pos, or not: the zero
+// pos): to the pipeline when live, to the pre-roll when idle.
+func (m *Manager) acceptAudio(s *session, samples []float32, wire int, pos streamPos) {
 	if len(samples) == 0 {
 		return
 	}
@@ -287,6 +318,10 @@ func (m *Manager) acceptAudio(s *session, samples []float32, wire int) {
 	switch s.rec.State {
 	case Live:
 		if s.pipe != nil {
+			if pos.seq != 0 {
+				m.notePosition(s, pos)
+			}
+			s.fed += int64(len(samples))
 			_ = s.pipe.Write(samples)
 		}
 	case Idle, Interrupted:

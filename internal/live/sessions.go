@@ -78,10 +78,10 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 		return Created{}, errShutdown
 	}
 	// A session asked to start at once is not created when it could not.
-	if req.Start && m.rec == nil {
+	if req.Start && m.rec == nil && !m.clustered() {
 		return Created{}, ErrNoEngine
 	}
-	if req.Start && int(m.liveN.Load()) >= m.cfg.MaxSessions {
+	if req.Start && !m.clustered() && int(m.liveN.Load()) >= m.cfg.MaxSessions {
 		return Created{}, fmt.Errorf("%w: %d live already", ErrLimit, m.cfg.MaxSessions)
 	}
 	if err := m.record(ctx, actor(owner), "session.create", r.ID, "ok", map[string]string{"viewer_mode": string(mode)}); err != nil {
@@ -89,6 +89,9 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 	}
 	if err := insertRecord(ctx, m.db, r); err != nil {
 		return Created{}, err
+	}
+	if m.clustered() {
+		return m.createdInCluster(ctx, owner, r, req, token)
 	}
 	s := &session{rec: r}
 	s.setContext(prepared)
@@ -137,6 +140,9 @@ func (m *Manager) infoLocked(s *session) Info {
 
 // Get implements Sessions.
 func (m *Manager) Get(ctx context.Context, owner, id string) (Info, error) {
+	if rep, done, err := m.forward(ctx, id, ctlRequest{Op: "get", Owner: owner}); done {
+		return rep.info(), err
+	}
 	s, err := m.lookup(owner, id)
 	if err != nil {
 		return Info{}, err
@@ -146,6 +152,9 @@ func (m *Manager) Get(ctx context.Context, owner, id string) (Info, error) {
 
 // List implements Sessions: the owner's sessions, oldest first.
 func (m *Manager) List(ctx context.Context, owner string) ([]Info, error) {
+	if m.clustered() {
+		return m.listCluster(ctx, owner)
+	}
 	out := []Info{}
 	for _, s := range m.snapshot() {
 		if i := m.info(s); owner == "" || i.Owner == owner {
@@ -159,6 +168,9 @@ func (m *Manager) List(ctx context.Context, owner string) ([]Info, error) {
 // Turning a session into ViewLink is refused (its token could not be
 // shown): create a new session for that.
 func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateRequest) (Info, error) {
+	if rep, done, err := m.forward(ctx, id, ctlRequest{Op: "update", Owner: owner, Update: &req}); done {
+		return rep.info(), err
+	}
 	s, err := m.lookup(owner, id)
 	if err != nil {
 		return Info{}, err
@@ -258,25 +270,30 @@ func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateReques
 
 // Start implements Sessions.
 func (m *Manager) Start(ctx context.Context, owner, id string) (Info, error) {
-	return m.act(ctx, owner, id, EvStart, "session.start")
+	return m.act(ctx, owner, id, "start")
 }
 
 // Stop implements Sessions.
 func (m *Manager) Stop(ctx context.Context, owner, id string) (Info, error) {
-	return m.act(ctx, owner, id, EvStop, "session.stop")
+	return m.act(ctx, owner, id, "stop")
 }
 
 // Resume implements Sessions.
 func (m *Manager) Resume(ctx context.Context, owner, id string) (Info, error) {
-	return m.act(ctx, owner, id, EvResume, "session.resume")
+	return m.act(ctx, owner, id, "resume")
 }
 
 // Pause blanks a live session's screens without ending it (see Paused).
 func (m *Manager) Pause(ctx context.Context, owner, id string) (Info, error) {
-	return m.act(ctx, owner, id, EvPause, "session.pause")
+	return m.act(ctx, owner, id, "pause")
 }
 
-func (m *Manager) act(ctx context.Context, owner, id string, kind InputKind, action string) (Info, error) {
+// act applies a state command (op, one of actions) to session id.
+func (m *Manager) act(ctx context.Context, owner, id, op string) (Info, error) {
+	if rep, done, err := m.forward(ctx, id, ctlRequest{Op: op, Owner: owner}); done {
+		return rep.info(), err
+	}
+	kind, action := actions[op].kind, actions[op].audit
 	s, err := m.lookup(owner, id)
 	if err != nil {
 		return Info{}, err
@@ -295,6 +312,9 @@ func (m *Manager) act(ctx context.Context, owner, id string, kind InputKind, act
 
 // Delete implements Sessions.
 func (m *Manager) Delete(ctx context.Context, owner, id string) error {
+	if _, done, err := m.forward(ctx, id, ctlRequest{Op: "delete", Owner: owner}); done {
+		return err
+	}
 	s, err := m.lookup(owner, id)
 	if err != nil {
 		return err
@@ -315,7 +335,13 @@ func (m *Manager) Delete(ctx context.Context, owner, id string) error {
 	}
 	s.deleted = true
 	m.detachRuntime(s)
+	l := s.lease
+	s.lease = nil
 	s.mu.Unlock()
+	if l != nil {
+		_ = l.Release(context.WithoutCancel(ctx))
+	}
+	m.bus.forget(context.WithoutCancel(ctx), id)
 	m.mu.Lock()
 	delete(m.sessions, id)
 	m.mu.Unlock()
@@ -334,6 +360,9 @@ func (m *Manager) Delete(ctx context.Context, owner, id string) error {
 
 // CheckViewer implements Sessions.
 func (m *Manager) CheckViewer(ctx context.Context, id, secret string) (Info, error) {
+	if rep, done, err := m.forward(ctx, id, ctlRequest{Op: "viewer", Secret: secret}); done {
+		return rep.info(), err
+	}
 	s, err := m.lookup("", id)
 	if err != nil {
 		return Info{}, err

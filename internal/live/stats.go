@@ -2,6 +2,7 @@ package live
 
 import (
 	"context"
+	"errors"
 	"math"
 	"sync/atomic"
 	"time"
@@ -86,6 +87,14 @@ func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
 	if err := ctx.Err(); err != nil {
 		return Stats{}, err
 	}
+	if rep, done, err := m.forward(ctx, id, ctlRequest{Op: "stats"}); done {
+		if err != nil || rep.Stats == nil {
+			return Stats{}, errors.Join(err, errors.New("live: no stats from the session's owner"))
+		}
+		st := *rep.Stats
+		st.Viewers = m.viewers(id) // feeds are per process
+		return st, nil
+	}
 	s, err := m.lookup("", id)
 	if err != nil {
 		return Stats{}, err
@@ -99,13 +108,19 @@ func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
 	if pub != nil {
 		st.Engine = pub.lastEngine()
 	}
+	st.Viewers = m.viewers(id)
+	return st, nil
+}
+
+// viewers is the number of session id's feeds open in this process.
+func (m *Manager) viewers(id string) int {
 	m.hubMu.Lock()
 	h := m.hubs[id]
 	m.hubMu.Unlock()
-	if h != nil {
-		h.mu.Lock()
-		st.Viewers = len(h.feeds)
-		h.mu.Unlock()
+	if h == nil {
+		return 0
 	}
-	return st, nil
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.feeds)
 }

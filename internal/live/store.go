@@ -110,10 +110,26 @@ func deleteRecord(ctx context.Context, db *store.Store, id string) error {
 }
 
 func loadRecords(ctx context.Context, db *store.Store) ([]record, error) {
+	return queryRecords(ctx, db, "", nil)
+}
+
+// loadRecord reads session id's row (ErrNotFound when there is none).
+func loadRecord(ctx context.Context, db *store.Store, id string) (record, error) {
+	rs, err := queryRecords(ctx, db, " WHERE id=?", []any{id})
+	if err != nil {
+		return record{}, err
+	}
+	if len(rs) == 0 {
+		return record{}, ErrNotFound
+	}
+	return rs[0], nil
+}
+
+func queryRecords(ctx context.Context, db *store.Store, where string, args []any) ([]record, error) {
 	rows, err := db.QueryContext(ctx, `SELECT id, owner, label, state, viewer_mode, viewer_secret, language, hotwords,
 		auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms, seq_exact,
 		keep_transcript, identify_speakers
-		FROM live_sessions ORDER BY created_at, id`)
+		FROM live_sessions`+where+` ORDER BY created_at, id`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("live: loading sessions: %w", err)
 	}

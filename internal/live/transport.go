@@ -35,7 +35,7 @@ type localAudio struct {
 func (l localAudio) send(samples []float32) error {
 	for len(samples) > 0 {
 		n := min(len(samples), maxChunk)
-		l.m.acceptAudio(l.s, append([]float32(nil), samples[:n]...), 2*n)
+		l.m.acceptAudio(l.s, append([]float32(nil), samples[:n]...), 2*n, streamPos{})
 		samples = samples[n:]
 	}
 	return nil

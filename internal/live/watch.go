@@ -106,7 +106,13 @@ func (m *Manager) Watch(ctx context.Context, id string, after uint64) (Feed, err
 	if !ValidID(id) {
 		return nil, ErrNotFound
 	}
-	if _, err := m.lookup("", id); errors.Is(err, errShutdown) {
+	if m.clustered() {
+		// Any process's viewers watch any session: its owner publishes on
+		// the bus (and may change while they watch).
+		if _, err := loadRecord(ctx, m.db, id); err != nil {
+			return nil, err
+		}
+	} else if _, err := m.lookup("", id); errors.Is(err, errShutdown) {
 		return nil, err
 	} else if err != nil && !m.ownedElsewhere(id) {
 		return nil, err

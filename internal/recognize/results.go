@@ -8,8 +8,10 @@ import (
 
 // PartialRefresh is how far an engine's unchanged partial must have moved
 // on (its End) to be emitted again: viewers then see a caption is alive
-// while a long word is spoken; more often is noise.
-const PartialRefresh = 150 * time.Millisecond
+// while a long word is spoken, at least every 200 ms (issue 14) when
+// audio comes in pushes of up to 100 ms; more often is noise. It matches
+// the PocketSphinx stream's own refresh (90 ms of audio).
+const PartialRefresh = 90 * time.Millisecond
 
 // results emits the engine's results on the pipeline's clock: repeated
 // partials are dropped (unless PartialRefresh has passed), and so is an

@@ -3,16 +3,15 @@ package pocketsphinx
 import (
 	"context"
 	"os"
-	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
@@ -70,68 +69,57 @@ func BenchmarkModelLoad(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	for range b.N {
-		d, err := newDecoder(cfg.args())
+	// own: a decoder loading every model file itself (before issue 14);
+	// shared: one more decoder around the process's language model and
+	// cut dictionary, as a pool loads them.
+	b.Run("own", func(b *testing.B) {
+		for range b.N {
+			d, err := newDecoder(cfg.args(), nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d.free()
+		}
+	})
+	b.Run("shared", func(b *testing.B) {
+		lm, err := acquireLM(cfg.lm, cfg.args())
 		if err != nil {
 			b.Fatal(err)
 		}
-		d.free()
-	}
-}
-
-// statusKiB reads a kB field ("VmRSS", "RssAnon") of /proc/self/status.
-func statusKiB(b *testing.B, field string) int {
-	raw, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		b.Fatalf("reading /proc/self/status: %v", err)
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			return n
+		defer lm.release()
+		cut, err := lm.cut(cfg.dict)
+		if err != nil {
+			b.Fatal(err)
 		}
-	}
-	b.Fatalf("/proc/self/status has no %s", field)
-	return 0
+		b.ResetTimer()
+		for range b.N {
+			d, err := newDecoder(cfg.args(), lm, cut)
+			if err != nil {
+				b.Fatal(err)
+			}
+			d.free()
+		}
+	})
 }
 
-// BenchmarkDecoderMemory reports the memory each pooled decoder adds once
-// it has decoded real speech, from opening 8 streams over 8 decoders and
-// feeding each a file: RSS (which counts the memory-mapped language model
-// once per decoder, though the page cache holds it once) and anonymous
-// RSS (private memory, the real per-decoder cost).
+// BenchmarkDecoderMemory reports the private memory (anonymous RSS) of
+// pooled decoders once they have decoded real speech, from opening 8
+// streams over 8 decoders and feeding each a file: the first one with the
+// recognizer's shared language model (/first), and each further one
+// (/extra-decoder, the issue-14 figure).
 func BenchmarkDecoderMemory(b *testing.B) {
 	const n = 8
-	u := testdata.Utterances(b)[8]
-	samples := readWAV(b, u.WAV)
+	samples := readWAV(b, testdata.Utterances(b)[8].WAV)
 	for range b.N {
-		runtime.GC()
-		rss0, anon0 := statusKiB(b, "VmRSS"), statusKiB(b, "RssAnon")
+		base := speechtest.RSSAnonKiB(b)
 		rec, err := New(context.Background(), speech.Spec{Engine: Name, Options: map[string]string{"decoders": strconv.Itoa(n)}}, speech.Deps{})
 		if err != nil {
 			b.Fatal(err)
 		}
-		var sts []speech.Stream
-		for range n {
-			st, err := rec.NewStream(context.Background(), speech.StreamOptions{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := st.Accept(context.Background(), samples); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := st.Flush(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			sts = append(sts, st)
-		}
-		rss1, anon1 := statusKiB(b, "VmRSS"), statusKiB(b, "RssAnon")
-		for _, st := range sts {
-			st.Close()
-		}
+		first, extra := speechtest.StreamMemory(b, rec, samples, n, base)
 		rec.Close()
-		b.ReportMetric(float64(rss1-rss0)/1024/n, "MiB-RSS/decoder")
-		b.ReportMetric(float64(anon1-anon0)/1024/n, "MiB-anon/decoder")
+		b.ReportMetric(first, "MiB-anon/first")
+		b.ReportMetric(extra, "MiB-anon/extra-decoder")
 	}
 }
 

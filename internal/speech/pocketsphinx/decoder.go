@@ -149,6 +149,18 @@ type decoder struct {
 	dictSwapped bool
 	// idleAt is when it last went back to the pool.
 	idleAt time.Time
+	// ownLM is the path of the language model the decoder reads through a
+	// shared view, loaded privately before words are added (sharedlm.go);
+	// empty once it has its own copy.
+	ownLM string
+	// outside holds the model dictionary's words left out of the
+	// decoder's (cutdict.go): they count as known, as before the cut.
+	outside *dictCut
+	// dict is the shared dictionary the decoder was built on
+	// (shareddict.go), sharesDict whether it still uses it (loadDict
+	// gives it its own).
+	dict       *dictShare
+	sharesDict bool
 }
 
 // seg is one entry of the best path: a word (or filler) and its frames.
@@ -158,38 +170,124 @@ type seg struct {
 	conf   float64
 }
 
-// newDecoder loads the model described by args ("-hmm", dir, ...).
-func newDecoder(args []string) (*decoder, error) {
-	argv := make([]*C.char, len(args))
-	for i, a := range args {
-		argv[i] = C.CString(a)
+// newDecoder loads the model described by args ("-hmm", dir, ...). With
+// lm, the decoder is built with a one-word keyphrase search instead of
+// its -lm (ps_init would load that, or Debian's default model without
+// one), then given an n-gram search over a view of lm (sharedlm.go); with
+// cut, it uses that dictionary instead of -dict: the first decoder loads
+// it and shares it, later ones are built with a one-word dictionary and
+// given the shared one (shareddict.go).
+func newDecoder(args []string, lm *sharedLM, cut *dictCut) (*decoder, error) {
+	if lm != nil {
+		args = append(withoutArg(args, "-lm"), "-keyphrase", stubKeyphrase)
 	}
-	defer func() {
-		for _, p := range argv {
-			C.free(unsafe.Pointer(p))
+	var share *dictShare
+	if cut != nil {
+		sharedLMs.mu.Lock()
+		if cut.share != nil && cut.share.hmm == argValue(args, "-hmm") {
+			share = cut.share
 		}
-	}()
-	// argv lives in Go memory but holds only C pointers, which cgo allows.
-	var first **C.char
-	if len(argv) > 0 {
-		first = &argv[0]
+		sharedLMs.mu.Unlock()
+		path := cut.path()
+		if share != nil {
+			tiny, err := tinyDict()
+			if err != nil {
+				return nil, err
+			}
+			path = procPath(tiny)
+		}
+		args = withArg(args, "-dict", path)
 	}
-	ps := C.izwi_ps_new(C.int(len(argv)), first)
+	argv := cStrings(args)
+	defer freeCStrings(argv)
+	ps := C.izwi_ps_new(C.int(len(argv)), firstOf(argv))
 	runtime.KeepAlive(argv)
 	if ps == nil {
 		return nil, fmt.Errorf("pocketsphinx: decoder failed to initialise (bad configuration or model files): %w", speech.ErrModel)
 	}
-	return &decoder{ps: ps, cmn: C.izwi_cmn_save(ps), search: C.GoString(C.ps_get_search(ps))}, nil
+	d := &decoder{ps: ps, search: C.GoString(C.ps_get_search(ps)), outside: cut}
+	var err error
+	switch {
+	case share != nil:
+		err = d.useDict(share)
+	case cut != nil:
+		err = d.shareDict(cut, argValue(args, "-hmm"))
+	}
+	if err == nil && lm != nil {
+		err = d.attach(lm)
+	}
+	if err != nil {
+		d.free()
+		return nil, err
+	}
+	d.cmn = C.izwi_cmn_save(ps)
+	return d, nil
+}
+
+// withArg returns args with the value of flag replaced by v.
+func withArg(args []string, flag, v string) []string {
+	out := append([]string(nil), args...)
+	for i := 0; i+1 < len(out); i += 2 {
+		if out[i] == flag {
+			out[i+1] = v
+		}
+	}
+	return out
+}
+
+// argValue returns the value of flag in args ("" if absent).
+func argValue(args []string, flag string) string {
+	for i := 0; i+1 < len(args); i += 2 {
+		if args[i] == flag {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// withoutArg returns args without flag and its value.
+func withoutArg(args []string, flag string) []string {
+	var out []string
+	for i := 0; i+1 < len(args); i += 2 {
+		if args[i] != flag {
+			out = append(out, args[i], args[i+1])
+		}
+	}
+	return out
+}
+
+// cStrings copies args to C strings; free them with freeCStrings. The
+// slice lives in Go memory but holds only C pointers, which cgo allows.
+func cStrings(args []string) []*C.char {
+	argv := make([]*C.char, len(args))
+	for i, a := range args {
+		argv[i] = C.CString(a)
+	}
+	return argv
+}
+
+func freeCStrings(argv []*C.char) {
+	for _, p := range argv {
+		C.free(unsafe.Pointer(p))
+	}
+}
+
+func firstOf(argv []*C.char) **C.char {
+	if len(argv) == 0 {
+		return nil
+	}
+	return &argv[0]
 }
 
 // free releases the native decoder; later calls are no-ops. glibc keeps
-// freed memory in its heap unless asked: malloc_trim hands the ~94 MiB of a
+// freed memory in its heap unless asked: malloc_trim hands the ~27 MiB of a
 // freed decoder back to the system (the pool frees idle decoders for that).
 func (d *decoder) free() {
 	if d.ps != nil {
 		C.ps_free(d.ps)
 		C.izwi_cmn_free(d.cmn)
 		d.ps, d.cmn = nil, nil
+		d.dropDict()
 		C.malloc_trim(0)
 	}
 }
@@ -261,11 +359,12 @@ func (d *decoder) segments() []seg {
 	return out
 }
 
-// known reports whether word is in the dictionary.
+// known reports whether word is in the dictionary: the decoder's, or the
+// model's full one when the decoder loaded a cut (cutdict.go).
 func (d *decoder) known(word string) bool {
 	cw := C.CString(word)
 	defer C.free(unsafe.Pointer(cw))
-	return C.izwi_lookup(d.ps, cw) != 0
+	return C.izwi_lookup(d.ps, cw) != 0 || d.outside.has(word)
 }
 
 // usePrepared makes the mixture of the decoder's own language model and
@@ -301,8 +400,9 @@ func (d *decoder) loadDict(path string) error {
 	cp := C.CString(path)
 	defer C.free(unsafe.Pointer(cp))
 	if C.ps_load_dict(d.ps, cp, nil, nil) != 0 {
-		return errors.New("pocketsphinx: the dictionary was refused")
+		return errors.New("pocketsphinx: the dictionary was refused") // the old one stays
 	}
+	d.sharesDict = false
 	return nil
 }
 
@@ -313,6 +413,12 @@ func (d *decoder) addWord(word, phones string) error {
 	defer C.free(unsafe.Pointer(cw))
 	defer C.free(unsafe.Pointer(cp))
 	d.tainted = true // even a failed add may have touched the dictionary
+	if err := d.ownModel(); err != nil {
+		return err
+	}
+	if err := d.ownDict(); err != nil {
+		return err
+	}
 	if C.ps_add_word(d.ps, cw, cp, 1) < 0 {
 		return fmt.Errorf("pocketsphinx: ps_add_word refused the pronunciation")
 	}

@@ -16,17 +16,20 @@
 // A PocketSphinx decoder is neither thread-safe nor clonable in this
 // version, so a Recognizer keeps a bounded pool of decoders: each open
 // Stream owns one, and Close returns it for reuse (with its cepstral mean
-// reset, so nothing of one stream's audio shapes the next). Every decoder
-// loads its own copy of the models: about 94 MiB of private memory and 0.6
-// to 1.3 s to load on the 2-core reference box (BenchmarkDecoderMemory,
-// BenchmarkModelLoad). Through 5prealpha's public API only the language
-// model could be shared (ps_set_lm of one ngram_model_t), and not safely:
-// its trie scores through a history cache inside the model, which decoders
-// on two threads would overwrite under each other (docs/benchmarks.md has
-// the breakdown). So the pool is small by default (option "decoders",
-// default 4), NewStream waits for a free decoder rather than loading
-// without bound, and decoders idle for 30 s are freed, keeping one warm
-// for live streams and none for files.
+// reset, so nothing of one stream's audio shapes the next). The language
+// model is loaded once per process and read by every decoder of every
+// role through a view with its own score caches (sharedlm.go, which
+// reaches into sphinxbase's private structures, checked at load and by
+// TestSharedLMParity); the dictionary, cut to that model's words
+// (cutdict.go), is loaded once too and shared the same way
+// (shareddict.go). What remains per decoder, ~27 MiB with
+// pocketsphinx-en-us, is the acoustic model and the search
+// (BenchmarkDecoderMemory; docs/benchmarks.md has the breakdown), and it
+// takes 0.3 to 0.7 s to build on the loaded 2-core reference box
+// (BenchmarkModelLoad/shared). So the pool is small by default (option
+// "decoders", default 4), NewStream waits for a free decoder rather than
+// loading without bound, and decoders idle for 30 s are freed, keeping one
+// warm for live streams and none for files.
 //
 // spec.Options: "decoders" (pool bound, 1 to 256), "partials" (true/false,
 // default true for asr, false for transcribe), "samprate" (Hz), "endpoint"
@@ -75,6 +78,10 @@ func Register(r *speech.Registry) {
 type Recognizer struct {
 	cfg  config
 	info speech.EngineInfo
+	// lm is the language model every decoder reads (sharedlm.go), cut
+	// the dictionary they load (cutdict.go); nil when not shared.
+	lm  *sharedLM
+	cut *dictCut
 	// slots holds one token per decoder that may exist; a stream holds a
 	// token while open, so NewStream waits (honouring ctx) at the bound.
 	slots chan struct{}
@@ -87,6 +94,9 @@ type Recognizer struct {
 	dict     []byte
 	dictErr  error
 
+	// building counts decoders being built outside mu (take).
+	building sync.WaitGroup
+
 	mu     sync.Mutex
 	idle   []*decoder // most recently returned last
 	closed bool
@@ -98,7 +108,7 @@ type Recognizer struct {
 }
 
 // idleFree is how long a decoder may sit unused in the pool before it is
-// freed (beyond the keepWarm ones): ~94 MiB each, loaded again in about a
+// freed (beyond the keepWarm ones): ~27 MiB each, built again in under a
 // second when a burst of streams needs it back.
 const idleFree = 30 * time.Second
 
@@ -115,12 +125,24 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 	if err != nil {
 		return nil, err
 	}
-	d, err := newDecoder(cfg.args())
+	lm, err := acquireLM(cfg.lm, cfg.args())
 	if err != nil {
+		return nil, err
+	}
+	cut, err := lm.cut(cfg.dict)
+	if err != nil {
+		lm.release()
+		return nil, err
+	}
+	d, err := newDecoder(cfg.args(), lm, cut)
+	if err != nil {
+		lm.release()
 		return nil, err
 	}
 	r := &Recognizer{
 		cfg: cfg,
+		lm:  lm,
+		cut: cut,
 		// A live stream must not wait a second for a decoder; files can.
 		keepWarm: map[bool]int{true: 1, false: 0}[live],
 		idleFree: idleFree,
@@ -224,9 +246,11 @@ func (r *Recognizer) take(key [32]byte) (*decoder, error) {
 		r.mu.Unlock()
 		return d, nil
 	}
+	r.building.Add(1) // Close keeps the shared model until this is built
 	r.mu.Unlock()
+	defer r.building.Done()
 	// Loading takes about a second; do it without the lock.
-	return newDecoder(r.cfg.args())
+	return newDecoder(r.cfg.args(), r.lm, r.cut)
 }
 
 // give returns d to the pool (or frees it if it was changed or the
@@ -271,13 +295,20 @@ func (r *Recognizer) prune() {
 	}
 }
 
-// Close frees the idle decoders. Streams still open free theirs on Close.
+// Close frees the idle decoders and, once decoders being built are
+// done, its hold on the shared model. Streams still open free theirs on
+// Close.
 func (r *Recognizer) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	if r.closed {
+		r.mu.Unlock()
 		return nil
 	}
+	defer func() {
+		r.building.Wait()
+		r.lm.release() // decoders still open keep it until they are freed
+	}()
+	defer r.mu.Unlock()
 	r.closed = true
 	if r.pruning != nil {
 		r.pruning.Stop()

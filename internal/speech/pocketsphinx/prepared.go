@@ -206,7 +206,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 			return err
 		}
 		if d.dictSwapped {
-			if err := d.loadDict(r.cfg.dict); err != nil {
+			if err := d.loadDict(r.decoderDict()); err != nil {
 				return err
 			}
 			d.dictSwapped = false
@@ -214,7 +214,9 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 		d.prepared = [32]byte{}
 	}
 	if a != nil && a.arpa != nil {
-		if len(a.added) > 0 {
+		// A decoder's own dictionary is cut to the general model's words
+		// (cutdict.go); a prepared model may use any word of the full one.
+		if len(a.added) > 0 || r.cut != nil {
 			if err := r.loadDictWith(d, a); err != nil {
 				return err
 			}

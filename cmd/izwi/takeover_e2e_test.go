@@ -1,0 +1,91 @@
+package main
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/izwi-speech/izwi/internal/bus/natstest"
+	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/store/pgtest"
+)
+
+// takenRE finds a worker's "session taken" log line for a live session.
+func takenRE(id string) *regexp.Regexp {
+	return regexp.MustCompile(`"msg":"live: session taken".*"session_id":"` + id + `","state":"live"`)
+}
+
+// awaitLog polls s's log until re matches, failing after d.
+func awaitLog(t *testing.T, s *server, re *regexp.Regexp, d time.Duration, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for !re.MatchString(s.logs.String()) {
+		if time.Since(start) > d {
+			dumpServer(t, s, what+": not within "+d.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+// Two gateways and two workers (izwi serve --role) on one PostgreSQL
+// database and a three-node NATS cluster: a session is created and fed
+// through gateway A and watched through gateway B; the worker running it
+// is killed (SIGKILL) mid-utterance; the other worker takes the session
+// within 5 s, recognises again the audio since the last final, and the
+// viewer on B sees every event once, in order, without a gap in seq, with
+// finals as good as on one process.
+func TestClusterWorkerTakeover(t *testing.T) {
+	nats := natstest.Start(t, natstest.Izwi(izwiBin))
+	env := append(liveEnv(t), "IZWI_DATABASE="+pgtest.DSN(t), "IZWI_BUS_URL="+nats.URL())
+	key := newKey(t, env, "--name", "room", "--scopes", "live.write,live.read", "--limits", `{"rps":-1}`)
+	gwA := startServe(t, env, "--role", "gateway")
+	gwB := startServe(t, env, "--role", "gateway")
+	workers := []*server{startServe(t, env, "--role", "worker"), startServe(t, env, "--role", "worker")}
+
+	u, samples := liveUtterance(t, "1089-134686-0000")
+	ses := createLiveSession(t, gwA, key, map[string]any{"label": "cluster", "start": true})
+	viewer, _ := watchLiveWS(t, liveWSURL(gwB, "/v1/sessions/"+ses.ID+"/captions"), nil)
+	owner := -1
+	for deadline := time.Now().Add(10 * time.Second); owner < 0; time.Sleep(20 * time.Millisecond) {
+		for i, w := range workers {
+			if strings.Contains(w.logs.String(), `"msg":"live: session taken"`) && strings.Contains(w.logs.String(), `"session_id":"`+ses.ID+`"`) {
+				owner = i
+			}
+		}
+		if owner < 0 && time.Now().After(deadline) {
+			t.Fatal("no worker took the session")
+		}
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); streamPaced(t, gwA, key, ses.ID, samples, 2) }()
+	// Kill the owner once a final has reached the viewer on B.
+	deadline := time.Now().Add(60 * time.Second)
+	for !strings.Contains(liveFinals(viewer.snapshot()), " ") {
+		if time.Now().After(deadline) {
+			dumpServer(t, workers[owner], "no final reached gateway B")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := workers[owner].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	took := awaitLog(t, workers[1-owner], takenRE(ses.ID), 5*time.Second, "the other worker takes the session")
+	t.Logf("taken over %v after the SIGKILL", took)
+	<-done
+	evs := awaitLiveWER(t, "across the takeover", viewer, u.Reference)
+	checkLiveOrder(t, "across the takeover", evs)
+	states := []live.State{}
+	for _, e := range evs {
+		if e.Type == live.TypeState {
+			states = append(states, e.State)
+		}
+	}
+	t.Logf("states seen on B: %v; finals %q", states, liveFinals(evs))
+	if i := slices.Index(states, live.Interrupted); i < 0 || !slices.Contains(states[i:], live.Live) {
+		t.Fatalf("states on B %v: want the session interrupted, then live again", states)
+	}
+}
