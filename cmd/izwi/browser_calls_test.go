@@ -103,13 +103,46 @@ func TestBrowserWebRTCCalls(t *testing.T) {
 				t.Fatalf("recording: %d bytes, %v", len(webm), err)
 			}
 			// A word of the reply (PocketSphinx on Flite's voice, Opus-coded
-			// twice, catches some of them).
-			words := transcribeFile(t, s.url, key, "reply.webm", webm)
+			// twice, catches some of them), in the recording cut to its voice.
+			words := transcribe(t, s.url, key, voicedWAV(t, webm))
 			if !slices.ContainsFunc([]string{"zebra", "stripes", "black", "white"}, func(w string) bool { return strings.Contains(words, w) }) {
 				t.Errorf("the recorded track was heard as %q, not the reply %q", words, chatReply)
 			}
 		})
 	}
+}
+
+// voicedWAV decodes a recording (WebM/Opus, through the server's own
+// sandboxed ffmpeg decoder) and returns its voiced part, with 300 ms
+// either side, as a 16 kHz WAV file.
+func voicedWAV(t *testing.T, webm []byte) []byte {
+	t.Helper()
+	clip, err := audio.DecodeContext(t.Context(), bytes.NewReader(webm), audio.UploadLimits(1<<24, time.Minute))
+	if err != nil {
+		t.Fatalf("decoding the recording: %v", err)
+	}
+	pcm, err := audio.Prepare(clip, 16000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, last := -1, 0
+	for i := 0; i+320 <= len(pcm); i += 320 {
+		if rtctest.Voiced(pcm[i:i+320], 16000) > 0 {
+			if first < 0 {
+				first = i
+			}
+			last = i + 320
+		}
+	}
+	if first < 0 {
+		t.Fatal("the recording is silent")
+	}
+	pcm = pcm[max(first-4800, 0):min(last+4800, len(pcm))]
+	var b bytes.Buffer
+	if err := audio.EncodeWAV(&b, pcm, 16000, 1); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
 
 // browserCall runs web/e2e/call.mjs and returns its report.

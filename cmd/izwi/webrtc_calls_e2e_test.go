@@ -16,17 +16,11 @@ import (
 // transcribe is a WAV file's words by the server's own recognizer.
 func transcribe(t *testing.T, url, key string, wav []byte) string {
 	t.Helper()
-	return transcribeFile(t, url, key, "reply.wav", wav)
-}
-
-// transcribeFile is an audio file's words by the server's own recognizer.
-func transcribeFile(t *testing.T, url, key, name string, file []byte) string {
-	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)
 	_ = mw.WriteField("model", "whisper-1")
-	fw, _ := mw.CreateFormFile("file", name)
-	_, _ = fw.Write(file)
+	fw, _ := mw.CreateFormFile("file", "reply.wav")
+	_, _ = fw.Write(wav)
 	_ = mw.Close()
 	req, _ := http.NewRequest(http.MethodPost, url+"/v1/audio/transcriptions", &body)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
