@@ -5,13 +5,26 @@
 #   1. latency on a viewer WebSocket, audio paced at real time:
 #      speech onset → first partial, end of speech → final (p50, p95)
 #      over the 19 shared utterances (LibriSpeech and LibriVox);
-#   2. fan-out: VIEWERS (default 10000) caption WebSockets on one session
-#      of one node, opened by a load generator in a separate process:
-#      publish → delivery time (p50, p99) and server RSS per viewer.
+#   2. fan-out: VIEWERS (default 10000, then 50000) caption WebSockets on
+#      one session of one node, opened by a load generator in a separate
+#      process pinned to its own core (taskset -c 1; the server on core 0):
+#      publish → delivery time (p50, p99), viewers dropped for falling
+#      behind, and server RSS per viewer;
+#   3. streams: recognition throughput (real-time streams sustained) through
+#      a real izwi serve against PocketSphinx driven directly, and the ratio.
 #
-#   scripts/bench-live.sh                 # both
-#   VIEWERS=2000 scripts/bench-live.sh    # a smaller fan-out
-#   ONLY=latency|fanout scripts/bench-live.sh
+#   scripts/bench-live.sh                        # latency, 10,000 and 50,000 viewers
+#   VIEWERS="2000" scripts/bench-live.sh         # one smaller fan-out
+#   ONLY=latency|fanout|streams scripts/bench-live.sh
+#   IZWI_BIN=/path/to/izwi scripts/bench-live.sh  # another build (before/after)
+#
+# The viewer caps ([viewers] max_feeds, max_per_ip, max_per_session) are
+# raised for the run to the largest VIEWERS (the defaults, 20000 / 16 /
+# 5000, would refuse the load generator's one address), and both processes
+# get `ulimit -n` of the largest VIEWERS + 4096 (as root the hard limit
+# is raised too; otherwise it must already allow it). Past ~28,000
+# viewers the load generator dials from several loopback addresses
+# (127.0.0.1–127.0.0.N), as one address has only the ephemeral port range.
 #
 # The engines are PocketSphinx (en-us) and Silero VAD from ../shared/models.
 # Timings are wall clock; run it on an otherwise idle machine.
@@ -20,7 +33,7 @@ cd "$(dirname "$0")/.."
 
 TD=${IZWI_TESTDATA:-../shared/testdata}
 MODELS=${IZWI_MODELS:-../shared/models}
-VIEWERS=${VIEWERS:-10000}
+VIEWERS=${VIEWERS:-10000 50000}
 ONLY=${ONLY:-}
 tmp=$(mktemp -d)
 server_pid=""
@@ -31,7 +44,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "building izwi and izwi-loadgen..." >&2
-go build -o "$tmp/izwi" ./cmd/izwi
+if [ -n "${IZWI_BIN:-}" ]; then cp "$IZWI_BIN" "$tmp/izwi"; else go build ${BENCH_OVERLAY:+-overlay "$BENCH_OVERLAY"} -o "$tmp/izwi" ./cmd/izwi; fi
 go build -o "$tmp/izwi-loadgen" ./cmd/izwi-loadgen
 
 # A fresh data dir; engines: PocketSphinx + Silero only (starts fast).
@@ -41,18 +54,38 @@ vad_dir=$(dirname "$(find "$MODELS" -name 'silero_vad*.onnx' | head -1)")
 "$tmp/izwi" models import "$vad_dir" silero-vad-v5 >/dev/null
 key=$("$tmp/izwi" keys create --name bench --scopes live.write,live.read 2>/dev/null)
 
-# The server and the load generator each get 20000 descriptors.
-ulimit -n 20000
-"$tmp/izwi" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$tmp/serve.log" &
-server_pid=$!
-url=""
-for _ in $(seq 600); do
-  url=$(sed -n 's/.*"msg":"listening".*"url":"\([^"]*\)".*/\1/p' "$tmp/serve.log" | head -1)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/serve.log" >&2; exit 1; }
-  sleep 0.2
-done
-[ -n "$url" ] || { echo "bench-live: izwi serve did not start" >&2; cat "$tmp/serve.log" >&2; exit 1; }
+# The caps and descriptors the largest fan-out needs: each process holds
+# one descriptor per viewer. Raising the hard limit needs root with
+# CAP_SYS_RESOURCE (or LimitNOFILE= in a systemd unit, `nofile` in
+# /etc/security/limits.conf); without it, fan-outs past the hard limit are
+# reported as not run.
+most=0
+for n in $VIEWERS; do [ "$n" -gt "$most" ] && most=$n; done
+fds=$((most + 4096))
+hard=$(ulimit -Hn)
+if [ "$hard" != unlimited ] && [ "$hard" -lt "$fds" ]; then
+  ulimit -Hn "$fds" 2>/dev/null || fds=$hard
+fi
+ulimit -n "$fds"
+export IZWI_VIEWERS_MAX_FEEDS=$most IZWI_VIEWERS_MAX_PER_IP=$most IZWI_VIEWERS_MAX_PER_SESSION=$most
+# Server on core 0, load generator on core 1 (when there are two).
+pin_server="" pin_loadgen=""
+if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then pin_server="taskset -c 0" pin_loadgen="taskset -c 1"; fi
+# start_server [pin...]: izwi serve on a loopback port; sets url, server_pid.
+start_server() {
+  "$@" "$tmp/izwi" serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 2>"$tmp/serve.log" &
+  server_pid=$!
+  url=""
+  for _ in $(seq 600); do
+    url=$(sed -n 's/.*"msg":"listening".*"url":"\([^"]*\)".*/\1/p' "$tmp/serve.log" | head -1)
+    [ -n "$url" ] && return 0
+    kill -0 "$server_pid" 2>/dev/null || { cat "$tmp/serve.log" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "bench-live: izwi serve did not start" >&2; cat "$tmp/serve.log" >&2; exit 1
+}
+stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
+start_server $pin_server
 echo "# izwi live bench $(date -u +%FT%TZ) on $(nproc) cores; server $url (pid $server_pid)"
 
 mapfile -t WAVS < <(find "$TD" -name '*.wav' | sort)
@@ -63,7 +96,35 @@ if [ -z "$ONLY" ] || [ "$ONLY" = latency ]; then
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = fanout ]; then
   wav=$(find "$TD" -name '1089-134686-0000.wav' | head -1)
-  echo "## fan-out ($VIEWERS viewer WebSockets, one session, load generator in its own process)"
-  echo "\$ izwi-loadgen fanout -url $url -key \$KEY -viewers $VIEWERS -pid $server_pid $wav"
-  "$tmp/izwi-loadgen" fanout -url "$url" -key "$key" -viewers "$VIEWERS" -pid "$server_pid" "$wav"
+  for n in $VIEWERS; do
+    if [ "$((n + 1024))" -gt "$fds" ]; then
+      echo "## fan-out ($n viewer WebSockets): not run: needs ulimit -n of at least $((n + 1024)) in both processes; the hard limit here is $(ulimit -Hn) and cannot be raised (needs CAP_SYS_RESOURCE)"
+      continue
+    fi
+    echo "## fan-out ($n viewer WebSockets, one session, load generator in its own process: ${pin_loadgen:-unpinned})"
+    echo "\$ $pin_loadgen izwi-loadgen fanout -url $url -key \$KEY -viewers $n -pid $server_pid $wav"
+    $pin_loadgen "$tmp/izwi-loadgen" fanout -url "$url" -key "$key" -viewers "$n" -pid "$server_pid" "$wav"
+  done
+fi
+if [ -z "$ONLY" ] || [ "$ONLY" = streams ]; then
+  # Throughput, side by side: PocketSphinx driven directly (N streams in a
+  # tight loop, BenchmarkConcurrentStreams) and N sessions through a real
+  # izwi serve (ingest WebSocket → pipeline → viewer WebSocket), N = the
+  # cores, the server unpinned like the direct run; audio may queue for
+  # the run (live.queue_audio 5m) so none is dropped, and no VAD, so the
+  # server decodes every second of audio as the direct run does. (The
+  # test binary runs its benchmarks twice, the second time for the
+  # PostgreSQL store pass; the first figure is taken.)
+  wav=$(find "$TD" -name '2412-153948-0000.wav' | head -1)
+  n=$(nproc)
+  echo "## streams: the engine directly vs through the server ($n at once, $(basename "$wav"))"
+  echo "\$ go test ./internal/live/ -run '^\$' -bench 'ConcurrentStreams\$' -benchtime=3x"
+  direct=$(go test ./internal/live/ -run '^$' -bench 'ConcurrentStreams$' -benchtime=3x -timeout 20m | tee /dev/stderr |
+    awk '/^BenchmarkConcurrentStreams/ && !d { for (i = 2; i <= NF; i++) if ($i == "streams-direct") d = $(i-1) } END { print d }')
+  stop_server
+  IZWI_LIVE_QUEUE_AUDIO=5m IZWI_VAD_ENGINE=off start_server
+  echo "\$ izwi-loadgen streams -url $url -key \$KEY -n $n $wav"
+  server=$("$tmp/izwi-loadgen" streams -url "$url" -key "$key" -n "$n" "$wav" | tee /dev/stderr | awk '$1 == "live_streams_server" { print $2 }')
+  echo "live_streams_direct $direct streams"
+  awk -v s="$server" -v d="$direct" 'BEGIN { if (d > 0) printf "live_streams_ratio %.2f\n", s / d }'
 fi

@@ -20,7 +20,10 @@ anchors() {
     -e 's/([0-9.]+ MiB-anon\/extra-stream)/\1 [≤ 2]/' \
     -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/' \
     -e 's/([0-9.]+ start→ready-s)/\1 [≤ 1]/' \
-    -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/'
+    -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/' \
+    -e 's/(live_fanout_rss_per_viewer(_end)? [0-9.]+ KiB)/\1 [≤ 20]/' \
+    -e 's/(live_fanout_delivery_p99 [0-9.]+ ms)/\1 [≤ 250]/' \
+    -e 's/(live_streams_ratio [0-9.]+)/\1 [≥ 0.95]/'
 }
 {
   echo "# izwi bench $(date -u +%FT%TZ) on $(nproc) cores, $(uname -m), $(go version | cut -d' ' -f3)"
@@ -50,8 +53,8 @@ anchors() {
   echo "## WebRTC vs WebSocket ingest, alternating rounds: end of speech → final (wall and CPU), frame delivery"
   go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m
   echo
-  echo "## Live captions over sockets: viewer latency and 10,000-viewer fan-out"
-  scripts/bench-live.sh
+  echo "## Live captions over sockets: viewer latency, 10,000- and 50,000-viewer fan-out (issue 14 anchors in [ ])"
+  scripts/bench-live.sh | anchors
   echo
   echo "## OpenAI-compatible API vs the engines direct; chat proxy; converse turns; Deepgram streams"
   go test ./internal/openai/ -run '^$' -bench . -benchtime=3x -timeout 20m

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -11,9 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // rssKiB reads a process's resident set from /proc.
@@ -28,6 +26,22 @@ func rssKiB(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmRSS")
+}
+
+// cpuSeconds is a process's user + system CPU time so far, from /proc.
+func cpuSeconds(pid int) (float64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command (which may hold spaces) start after ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0, errors.New("short /proc stat")
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100, nil // clock ticks (USER_HZ 100 on Linux)
 }
 
 func runFanout(ctx context.Context, args []string) error {
@@ -55,7 +69,8 @@ func runFanout(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	conns := make([]*websocket.Conn, *n)
+	viewers := newViewerDialer(*url, (*n+24999)/25000)
+	conns := make([]*viewer, *n)
 	sem := make(chan struct{}, 100)
 	var dialErr error
 	var emu sync.Mutex
@@ -68,14 +83,14 @@ func runFanout(ctx context.Context, args []string) error {
 			defer func() { <-sem }()
 			dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 			defer cancel()
-			conn, err := c.ws(dctx, "/v1/sessions/"+id+"/captions", false)
+			v, err := viewers.dial(dctx, "/v1/sessions/"+id+"/captions")
 			if err != nil {
 				emu.Lock()
 				dialErr = err
 				emu.Unlock()
 				return
 			}
-			conns[i] = conn
+			conns[i] = v
 		}()
 	}
 	wg.Wait()
@@ -98,7 +113,9 @@ func runFanout(ctx context.Context, args []string) error {
 	// Every viewer records publish → arrival for each event published
 	// from now on (catch-up of older events is not a delivery time).
 	delays := make([][]float64, len(conns))
-	ends := make([]websocket.StatusCode, len(conns)) // how each feed ended before we closed it
+	ends := make([]int, len(conns)) // close code of each feed that ended before we closed it
+	var closing atomic.Bool
+	cut := make([]bool, len(conns)) // ended before we closed it, without a close frame
 	from := time.Now()
 	var rd sync.WaitGroup
 	for i, cn := range conns {
@@ -108,30 +125,30 @@ func runFanout(ctx context.Context, args []string) error {
 		rd.Add(1)
 		go func() {
 			defer rd.Done()
-			for {
-				_, b, err := cn.Read(ctx)
-				if err != nil {
-					ends[i] = websocket.CloseStatus(err)
-					return
+			ends[i] = cn.readAll(func(published time.Time) {
+				if published.After(from) {
+					delays[i] = append(delays[i], time.Since(published).Seconds()*1000)
 				}
-				var e struct {
-					Time time.Time `json:"time"`
-				}
-				if json.Unmarshal(b, &e) == nil && e.Time.After(from) {
-					delays[i] = append(delays[i], time.Since(e.Time).Seconds()*1000)
-				}
-			}
+			})
+			cut[i] = ends[i] == 0 && !closing.Load()
 		}()
 	}
+	cpu0, _ := cpuSeconds(*pid)
 	if _, err := c.streamRealTime(ctx, id, samples, 3*time.Second); err != nil {
 		return err
 	}
 	time.Sleep(3 * time.Second)
+	cpu1, _ := cpuSeconds(*pid)
+	var steady int64 // after the run, every viewer still open
+	if *pid > 0 {
+		steady, _ = rssKiB(*pid)
+	}
 	c.stopSession(ctx, id)
 	time.Sleep(2 * time.Second) // the "stopped" state event reaches everyone
+	closing.Store(true)
 	for _, cn := range conns {
 		if cn != nil {
-			cn.CloseNow()
+			cn.conn.Close()
 		}
 	}
 	rd.Wait()
@@ -150,13 +167,21 @@ func runFanout(ctx context.Context, args []string) error {
 			dropped++
 		}
 	}
-	fmt.Printf("live_fanout_viewers_dropped_slow %d count\n", dropped)
+	lost := 0
+	for _, c := range cut {
+		if c {
+			lost++
+		}
+	}
+	fmt.Printf("live_fanout_viewers_dropped_slow %d count\nlive_fanout_viewers_cut %d count\n", dropped, lost)
 	fmt.Printf("live_fanout_viewers %d count\nlive_fanout_deliveries %d count\n", open, len(all))
 	fmt.Printf("live_fanout_delivery_p50 %.1f ms\nlive_fanout_delivery_p99 %.1f ms\nlive_fanout_delivery_max %.1f ms\n",
 		pct(all, 50), pct(all, 99), pct(all, 100))
 	if *pid > 0 && open > 0 {
+		fmt.Printf("live_fanout_server_cpu_per_delivery %.2f µs\n", (cpu1-cpu0)*1e6/float64(len(all)))
 		fmt.Printf("live_fanout_server_rss_before %d KiB\nlive_fanout_server_rss_after %d KiB\nlive_fanout_rss_per_viewer %.1f KiB\n",
 			before, after, float64(after-before)/float64(open))
+		fmt.Printf("live_fanout_server_rss_end %d KiB\nlive_fanout_rss_per_viewer_end %.1f KiB\n", steady, float64(steady-before)/float64(open))
 	}
 	// Viewers that missed events would show as a spread here.
 	counts := make([]int, 0, len(perViewer))

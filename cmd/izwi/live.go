@@ -116,7 +116,7 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err
 	}
-	om, oh, err := buildOutputs(ctx, cfg.Outputs, db, m, lt, gw.registry, logger)
+	om, oh, err := buildOutputs(ctx, cfg.Outputs, cfg.Server.Role != config.RoleAll, db, m, lt, gw.registry, logger)
 	if err != nil {
 		_ = m.Close(context.WithoutCancel(ctx))
 		return nil, err

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +12,8 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/bus/natstest"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/outputs"
+	"github.com/izwi-speech/izwi/internal/outputs/outputstest"
 	"github.com/izwi-speech/izwi/internal/store/pgtest"
 )
 
@@ -37,10 +41,19 @@ func awaitLog(t *testing.T, s *server, re *regexp.Regexp, d time.Duration, what 
 // is killed (SIGKILL) mid-utterance; the other worker takes the session
 // within 5 s, recognises again the audio since the last final, and the
 // viewer on B sees every event once, in order, without a gap in seq, with
-// finals as good as on one process.
+// finals as good as on one process. A YouTube caption output added
+// through gateway B runs in the session's worker only: the ingestion
+// double gets every final the viewer saw exactly once, in order, its seq
+// growing across the takeover.
 func TestClusterWorkerTakeover(t *testing.T) {
 	nats := natstest.Start(t, natstest.Izwi(izwiBin))
-	env := append(liveEnv(t), "IZWI_DATABASE="+pgtest.DSN(t), "IZWI_BUS_URL="+nats.URL())
+	yt := outputstest.NewYouTube("yt-cluster")
+	defer yt.Close()
+	creds := t.TempDir()
+	if err := os.WriteFile(filepath.Join(creds, "youtube"), []byte(yt.IngestionURL()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(liveEnv(t), "IZWI_DATABASE="+pgtest.DSN(t), "IZWI_BUS_URL="+nats.URL(), "IZWI_OUTPUTS_CREDENTIALS_DIR="+creds)
 	key := newKey(t, env, "--name", "room", "--scopes", "live.write,live.read", "--limits", `{"rps":-1}`)
 	gwA := startServe(t, env, "--role", "gateway")
 	gwB := startServe(t, env, "--role", "gateway")
@@ -49,6 +62,10 @@ func TestClusterWorkerTakeover(t *testing.T) {
 	u, samples := liveUtterance(t, "1089-134686-0000")
 	ses := createLiveSession(t, gwA, key, map[string]any{"label": "cluster", "start": true})
 	viewer, _ := watchLiveWS(t, liveWSURL(gwB, "/v1/sessions/"+ses.ID+"/captions"), nil)
+	var out outputs.Info
+	if code := liveAPI(t, gwB, "POST", "/v1/sessions/"+ses.ID+"/outputs", key, outputs.Spec{Kind: "youtube", Credentials: "youtube"}, &out); code != 201 || out.ID == "" {
+		t.Fatalf("add a youtube output through gateway B: %d", code)
+	}
 	owner := -1
 	for deadline := time.Now().Add(10 * time.Second); owner < 0; time.Sleep(20 * time.Millisecond) {
 		for i, w := range workers {
@@ -73,8 +90,22 @@ func TestClusterWorkerTakeover(t *testing.T) {
 	if err := workers[owner].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
+	runs := regexp.MustCompile(`"msg":"caption output running here".*"output_id":"` + out.ID + `"`)
+	if !runs.MatchString(workers[owner].logs.String()) {
+		dumpServer(t, workers[owner], "the owner does not run the session's output")
+	}
 	took := awaitLog(t, workers[1-owner], takenRE(ses.ID), 5*time.Second, "the other worker takes the session")
 	t.Logf("taken over %v after the SIGKILL", took)
+	// A process started now (an upgrade, a restart) runs no stored output
+	// of a session it does not hold.
+	gwC := startServe(t, env, "--role", "gateway")
+	var list struct {
+		Outputs []outputs.Info `json:"outputs"`
+	}
+	if code := liveAPI(t, gwC, "GET", "/v1/sessions/"+ses.ID+"/outputs", key, nil, &list); code != 200 || len(list.Outputs) != 1 ||
+		list.Outputs[0].ID != out.ID || list.Outputs[0].Health.State != "elsewhere" {
+		t.Fatalf("outputs listed through a new gateway: %d %+v", code, list)
+	}
 	<-done
 	evs := awaitLiveWER(t, "across the takeover", viewer, u.Reference)
 	checkLiveOrder(t, "across the takeover", evs)
@@ -87,5 +118,31 @@ func TestClusterWorkerTakeover(t *testing.T) {
 	t.Logf("states seen on B: %v; finals %q", states, liveFinals(evs))
 	if i := slices.Index(states, live.Interrupted); i < 0 || !slices.Contains(states[i:], live.Live) {
 		t.Fatalf("states on B %v: want the session interrupted, then live again", states)
+	}
+	awaitLog(t, workers[1-owner], runs, 5*time.Second, "the new owner runs the output")
+	for _, s := range []*server{gwA, gwB, gwC} {
+		if runs.MatchString(s.logs.String()) {
+			dumpServer(t, s, "a gateway runs a caption output")
+		}
+	}
+	var want []string
+	for _, e := range evs {
+		if e.Type == live.TypeCaption && e.Final && e.Text != "" {
+			want = append(want, strings.Join(strings.Fields(e.Text), " "))
+		}
+	}
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		got = got[:0]
+		for _, c := range yt.Captions() {
+			got = append(got, c.Text)
+		}
+		if len(got) >= len(want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	t.Logf("YouTube got %d captions, seq %d to %d", len(got), yt.Captions()[0].Seq, yt.Captions()[len(got)-1].Seq)
+	if !slices.Equal(got, want) || len(yt.Problems()) > 0 {
+		t.Fatalf("YouTube got %q (problems %v); want each final once, in order: %q", got, yt.Problems(), want)
 	}
 }

@@ -111,14 +111,20 @@ func (s outputSource) Offers(ctx context.Context, info live.Info, lang string) e
 
 // buildOutputs starts the caption outputs over the live manager, the
 // stored ones included.
-func buildOutputs(ctx context.Context, cfg config.Outputs, db *store.Store, m *live.Manager, tr *livetranslate.Service, reg prometheus.Registerer,
-	logger *slog.Logger) (*outputs.Manager, *outputs.Handlers, error) {
+func buildOutputs(ctx context.Context, cfg config.Outputs, clustered bool, db *store.Store, m *live.Manager, tr *livetranslate.Service,
+	reg prometheus.Registerer, logger *slog.Logger) (*outputs.Manager, *outputs.Handlers, error) {
 	allow, err := outputs.ParseDestinations(cfg.AllowHosts)
 	if err != nil {
 		return nil, nil, err
 	}
+	// In a cluster each output runs in its session's lease holder only.
+	var holds func(string) bool
+	if clustered {
+		holds = m.Holds
+	}
 	om, err := outputs.New(outputs.Options{Source: outputSource{m: m, tr: tr}, Store: db, CredentialsDir: cfg.CredentialsDir,
-		FileDir: cfg.FileDir, MaxPerSession: cfg.MaxPerSession, Allow: allow, Registerer: reg, Logger: telemetry.Component(logger, "outputs")})
+		FileDir: cfg.FileDir, MaxPerSession: cfg.MaxPerSession, Allow: allow, Registerer: reg, Logger: telemetry.Component(logger, "outputs"),
+		Holds: holds})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -303,3 +303,10 @@ func (m *Manager) handOver(ctx context.Context, all []*session) {
 		}
 	}
 }
+
+// Holds reports whether this process holds session id's lease (runs its
+// pipeline); always false without a Cluster.
+func (m *Manager) Holds(id string) bool {
+	s := m.local(id)
+	return s != nil && s.held()
+}

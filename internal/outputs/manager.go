@@ -58,9 +58,18 @@ type Options struct {
 	MinBackoff, MaxBackoff, MaxRetryTime, SendTimeout time.Duration
 	MaxAttempts                                       int
 	Now                                               func() time.Time
+	// Holds, set in a cluster (docs/architecture.md "Roles"), says whether
+	// this process holds session id's lease (runs its pipeline): each
+	// output then runs in the holder only, started and stopped as the
+	// lease comes and goes, and added or removed through any process by
+	// way of the Store (required then), re-read every SyncEvery (default
+	// 500 ms). Nil: this process runs every output (role all).
+	Holds     func(id string) bool
+	SyncEvery time.Duration
 }
 
-// Manager runs the outputs of every session in this process. Safe for
+// Manager runs the outputs of every session in this process (in a
+// cluster, of the sessions whose lease it holds: cluster.go). Safe for
 // concurrent use.
 type Manager struct {
 	opts    Options
@@ -71,6 +80,10 @@ type Manager struct {
 
 	mu   sync.Mutex // guards outs; never held over I/O
 	outs map[string][]*output
+
+	syncOnce sync.Once     // starts the sync loop (Restore) or marks it never started (Close)
+	syncWake chan struct{} // a cluster's sync: re-read now
+	syncDone chan struct{} // closed when the sync loop has ended or never started
 }
 
 type metrics struct {
@@ -101,6 +114,10 @@ func New(opts Options) (*Manager, error) {
 	def(&opts.MaxBackoff, 30*time.Second)
 	def(&opts.MaxRetryTime, 2*time.Minute)
 	def(&opts.SendTimeout, 10*time.Second)
+	def(&opts.SyncEvery, 500*time.Millisecond)
+	if opts.Holds != nil && opts.Store == nil {
+		return nil, errors.New("outputs: a cluster's outputs need the Store")
+	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 6
 	}
@@ -135,6 +152,7 @@ func New(opts Options) (*Manager, error) {
 		}
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
+	m.syncWake, m.syncDone = make(chan struct{}, 1), make(chan struct{})
 	return m, nil
 }
 
@@ -224,10 +242,13 @@ func (m *Manager) Add(ctx context.Context, id string, s Spec) (Info, error) {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	oid := "out_" + hex.EncodeToString(b[:])
+	if m.opts.Holds != nil {
+		return m.addInCluster(ctx, &output{id: oid, session: id, spec: s, created: m.opts.Now()})
+	}
 	if err := m.save(ctx, &output{id: oid, session: id, spec: s, created: m.opts.Now()}); err != nil {
 		return Info{}, err
 	}
-	info, err := m.start(oid, id, s, snd)
+	info, err := m.start(&output{id: oid, session: id, spec: s, sender: snd, created: m.opts.Now()})
 	if err != nil {
 		_ = m.unsave(context.WithoutCancel(ctx), id, oid)
 		return Info{}, err
@@ -236,10 +257,11 @@ func (m *Manager) Add(ctx context.Context, id string, s Spec) (Info, error) {
 	return info, nil
 }
 
-// start runs output oid of session id, within the per-session bound.
-func (m *Manager) start(oid, id string, s Spec, snd Sender) (Info, error) {
-	o := &output{id: oid, session: id, spec: s, sender: snd, m: m, created: m.opts.Now(),
-		done: make(chan struct{}), wake: make(chan struct{}, 1), health: Health{State: "running"}}
+// start runs o (its id, session, spec, sender, created and where to
+// resume set), within the per-session bound.
+func (m *Manager) start(o *output) (Info, error) {
+	id, s := o.session, o.spec
+	o.m, o.done, o.wake, o.health = m, make(chan struct{}), make(chan struct{}, 1), Health{State: "running"}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.ctx.Err() != nil {
@@ -253,7 +275,8 @@ func (m *Manager) start(oid, id string, s Spec, snd Sender) (Info, error) {
 	return Info{ID: o.id, Spec: s, Health: o.snapshot()}, nil
 }
 
-// List returns session id's outputs.
+// List returns session id's outputs (in a cluster, those the session's
+// holder runs show State "elsewhere" in the other processes).
 func (m *Manager) List(id string) []Info {
 	m.mu.Lock()
 	outs := slices.Clone(m.outs[id])
@@ -262,6 +285,9 @@ func (m *Manager) List(id string) []Info {
 	for _, o := range outs {
 		out = append(out, Info{ID: o.id, Spec: o.spec, Health: o.snapshot()})
 	}
+	if m.opts.Holds != nil {
+		return m.listInCluster(id, out)
+	}
 	return out
 }
 
@@ -269,10 +295,29 @@ func (m *Manager) List(id string) []Info {
 // and waits for it within ctx.
 func (m *Manager) Remove(ctx context.Context, id, outputID string) error {
 	m.mu.Lock()
+	gone := m.detachLocked(id, func(o *output) bool { return outputID == "" || o.id == outputID })
+	m.mu.Unlock()
+	if m.opts.Holds != nil { // the row decides; its holder's sync stops it
+		n, err := m.unsaveCount(ctx, id, outputID)
+		if err == nil && outputID != "" && n == 0 && len(gone) == 0 {
+			return ErrNotFound
+		}
+		m.kick()
+		return errors.Join(err, m.stop(ctx, gone))
+	}
+	if outputID != "" && len(gone) == 0 {
+		return ErrNotFound
+	}
+	return errors.Join(m.unsave(ctx, id, outputID), m.stop(ctx, gone))
+}
+
+// detachLocked takes session id's outputs that drop picks out of the
+// manager and returns them (m.mu held).
+func (m *Manager) detachLocked(id string, drop func(*output) bool) []*output {
 	var gone []*output
 	keep := m.outs[id][:0:0]
 	for _, o := range m.outs[id] {
-		if outputID == "" || o.id == outputID {
+		if drop(o) {
 			gone = append(gone, o)
 		} else {
 			keep = append(keep, o)
@@ -283,11 +328,7 @@ func (m *Manager) Remove(ctx context.Context, id, outputID string) error {
 	} else {
 		m.outs[id] = keep
 	}
-	m.mu.Unlock()
-	if outputID != "" && len(gone) == 0 {
-		return ErrNotFound
-	}
-	return errors.Join(m.unsave(ctx, id, outputID), m.stop(ctx, gone))
+	return gone
 }
 
 func (m *Manager) stop(ctx context.Context, outs []*output) error {
@@ -311,6 +352,11 @@ func (m *Manager) Close(ctx context.Context) error {
 	all := slices.Concat(mapValues(m.outs)...)
 	m.outs = map[string][]*output{}
 	m.mu.Unlock()
+	m.syncOnce.Do(func() { close(m.syncDone) })
+	select { // the sync loop starts nothing more once ctx is done
+	case <-m.syncDone:
+	case <-ctx.Done():
+	}
 	return m.stop(ctx, all)
 }
 
@@ -320,10 +366,5 @@ func (m *Manager) forget(o *output) {
 	defer m.unsaveLater(o)
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	outs := slices.DeleteFunc(slices.Clone(m.outs[o.session]), func(x *output) bool { return x == o })
-	if len(outs) == 0 {
-		delete(m.outs, o.session)
-	} else {
-		m.outs[o.session] = outs
-	}
+	m.detachLocked(o.session, func(x *output) bool { return x == o })
 }

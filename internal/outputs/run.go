@@ -35,6 +35,7 @@ type output struct {
 	sender      Sender
 	m           *Manager
 	created     time.Time
+	after       uint64 // the live seq to resume after (a cluster's takeover)
 	cancel      context.CancelFunc
 	done        chan struct{}
 
@@ -57,7 +58,7 @@ func (o *output) start(ctx context.Context) {
 // before the output was created, and reopens it after a slow-viewer
 // close; the session's deletion ends it.
 func (o *output) read(ctx context.Context) {
-	var after uint64
+	after := o.after
 	wait := o.m.opts.MinBackoff
 	for ctx.Err() == nil {
 		f, err := o.m.opts.Source.Open(ctx, o.session, o.spec.Lang, after)
@@ -193,6 +194,7 @@ func (o *output) send(ctx context.Context) {
 			o.m.metrics.sends.WithLabelValues(o.spec.Kind, "ok").Inc()
 		}
 		o.pop(err == nil)
+		o.m.saveProgress(o, c.Seq)
 	}
 }
 

@@ -48,8 +48,15 @@ func openStore(t *testing.T) *store.Store {
 // storedManager is a manager on st with its stored outputs restored.
 func storedManager(t *testing.T, st *store.Store, dir string) *outputs.Manager {
 	t.Helper()
-	m, err := outputs.New(outputs.Options{Source: idleSource{}, Store: st, CredentialsDir: dir, FileDir: dir,
-		MinBackoff: 10 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	return restored(t, outputs.Options{Source: idleSource{}, Store: st, CredentialsDir: dir, FileDir: dir})
+}
+
+// restored is a manager of opts (with short backoffs) after Restore,
+// closed at the test's end.
+func restored(t *testing.T, opts outputs.Options) *outputs.Manager {
+	t.Helper()
+	opts.MinBackoff, opts.MaxBackoff = 10*time.Millisecond, 50*time.Millisecond
+	m, err := outputs.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

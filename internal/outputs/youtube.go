@@ -74,6 +74,11 @@ func do(c *http.Client, req *http.Request, kind string) error {
 
 func (y *youtube) Close() error { return nil }
 
+// Count is the last seq sent; Resume carries on from n (called before
+// the first Send).
+func (y *youtube) Count() uint64   { return y.seq }
+func (y *youtube) Resume(n uint64) { y.seq = n }
+
 // statusErr maps an HTTP answer: 2xx is success, 408/429/5xx are worth a
 // retry, other 4xx are permanent.
 func statusErr(kind string, code int) error {

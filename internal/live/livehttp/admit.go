@@ -142,7 +142,9 @@ func (h *Handlers) viewerSlot(fn func(ctx context.Context, w http.ResponseWriter
 			apierr.WriteErr(w, r, refused)
 			return
 		}
-		defer release()
+		if !onEndOf(ctx, release) { // with the connection, which may outlive fn
+			defer release()
+		}
 		fn(ctx, w, r)
 	}
 }

@@ -37,8 +37,9 @@ func parseAfter(r *http.Request, header bool) (uint64, error) {
 // AcceptWS upgrades r, echoing the izwi-ticket subprotocol when the
 // browser offered it (browsers require the echo), and clears the
 // http.Server's deadlines, which would otherwise cut a hijacked
-// connection after its write timeout. Every live WebSocket accepts
-// through it (package rtc's signalling too).
+// connection after its write timeout. The ingest socket and package rtc's
+// signalling accept through it; caption sockets, which must be lean, are
+// gobwas/ws (wsview.go).
 func AcceptWS(w http.ResponseWriter, r *http.Request) (*websocket.Conn, error) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetReadDeadline(time.Time{})
@@ -92,83 +93,6 @@ func (h *Handlers) openFeed(ctx context.Context, w http.ResponseWriter, r *http.
 		return nil, 0, false
 	}
 	return feed, after, true
-}
-
-// captionsWS serves GET /v1/sessions/{id}/captions: one JSON live.Event per
-// text message, catch-up first (after=<seq>), pings every Heartbeat.
-func (h *Handlers) captionsWS(ctx context.Context, w http.ResponseWriter, r *http.Request) {
-	feed, after, ok := h.openFeed(ctx, w, r, false)
-	if !ok {
-		return
-	}
-	defer feed.Close()
-	c, err := AcceptWS(w, r)
-	if err != nil {
-		return // Accept has answered
-	}
-	c.SetReadLimit(1024) // viewers send nothing but control frames
-	// The reader answers pings and the client's close; gone ends when the
-	// client goes. It is ours rather than the library's CloseRead, whose
-	// close on a data message waits 15 s for its own goroutine (v1.8.15).
-	// Its context is never cancelled: a cancelled read drops the
-	// connection without the 1001 below.
-	gone := make(chan struct{})
-	go func() {
-		defer close(gone)
-		if _, _, err := c.Read(context.WithoutCancel(ctx)); err == nil {
-			c.Close(websocket.StatusPolicyViolation, "viewers send no messages")
-		}
-	}()
-	defer func() { c.CloseNow(); <-gone }()
-	last := after
-	ping := time.NewTicker(h.opts.Heartbeat)
-	defer ping.Stop()
-	for {
-		select {
-		case ev, open := <-feed.Events():
-			if !open {
-				code, reason := feedEnd(feed.Err(), last)
-				if c2, r2, ok := endCode(ctx); ok {
-					code, reason = c2, r2
-				}
-				c.Close(code, reason)
-				return
-			}
-			b, err := json.Marshal(ev)
-			if err != nil {
-				c.Close(websocket.StatusInternalError, "encoding failed")
-				return
-			}
-			// Writes are bounded by WriteTimeout but not by ctx: the
-			// library drops the connection when a write's context ends
-			// mid-frame, and a shutdown must still reach the viewer as 1001
-			// (the next turn of the loop sends it).
-			wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.WriteTimeout)
-			err = c.Write(wctx, websocket.MessageText, b)
-			cancel()
-			if err != nil {
-				if ctx.Err() == nil { // slow, not gone
-					c.Close(CloseTimeout, closeReason(fmt.Sprintf("fell behind; reconnect with after=%d", last)))
-				}
-				return
-			}
-			last = ev.Seq
-		case <-ping.C:
-			pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.opts.WriteTimeout)
-			err := c.Ping(pctx)
-			cancel()
-			if err != nil {
-				return
-			}
-		case <-gone:
-			return
-		case <-ctx.Done():
-			if code, reason, ok := endCode(ctx); ok {
-				c.Close(code, reason)
-			}
-			return
-		}
-	}
 }
 
 // feedEnd maps why a feed ended to a close code.

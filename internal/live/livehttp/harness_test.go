@@ -73,6 +73,7 @@ type harness struct {
 }
 
 type harnessOpts struct {
+	tls     bool // serve HTTPS (sockets the poller cannot watch)
 	limits  limit.Limits
 	mutate  func(*Options)
 	origins []string
@@ -112,7 +113,11 @@ func newHarness(t testing.TB, ho harnessOpts) *harness {
 	// streams must outlive them.
 	hs.srv = httptest.NewUnstartedServer(handler)
 	hs.srv.Config.ReadTimeout, hs.srv.Config.WriteTimeout = serverTimeout, serverTimeout
-	hs.srv.Start()
+	if ho.tls {
+		hs.srv.StartTLS()
+	} else {
+		hs.srv.Start()
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -144,7 +149,7 @@ func (hs *harness) do(method, path, key string, body any, out any) int {
 	if rd != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := hs.srv.Client().Do(req)
 	if err != nil {
 		hs.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -185,7 +190,7 @@ func (hs *harness) dial(path string, h http.Header, protos ...string) (*websocke
 	ctx, cancel := context.WithTimeout(hs.t.Context(), 10*time.Second)
 	defer cancel()
 	u := "ws" + strings.TrimPrefix(hs.srv.URL, "http") + path
-	return websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h, Subprotocols: protos})
+	return websocket.Dial(ctx, u, &websocket.DialOptions{HTTPHeader: h, Subprotocols: protos, HTTPClient: hs.srv.Client()})
 }
 
 func bearer(key string) http.Header { return http.Header{"Authorization": {"Bearer " + key}} }

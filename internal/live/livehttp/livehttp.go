@@ -151,7 +151,7 @@ const (
 	DefaultMaxFramesPerSecond = 400 // an AudioWorklet's 128-sample frames at 48 kHz
 	DefaultHeartbeat          = 15 * time.Second
 	DefaultWriteTimeout       = 10 * time.Second
-	DefaultMaxViewers         = 20000 // measured: about 47 KiB of server memory each
+	DefaultMaxViewers         = 20000 // measured: 12–15 KiB of server memory per caption WebSocket, up to 26 KiB right after a storm of connections (docs/benchmarks.md)
 	maxJSONBody               = 16 << 10
 	// maxSessionBody admits a session's prepared text (context.text) in
 	// its create and update bodies.
@@ -178,6 +178,8 @@ type Handlers struct {
 	wg     sync.WaitGroup
 
 	admit   *admission    // open viewer feeds
+	flush   *flusher      // writes caption WebSockets' frames
+	poll    *poller       // reads what they send (nil: a goroutine each)
 	guesses *guessLimiter // wrong viewer secrets per session
 
 	mu    sync.Mutex
@@ -228,7 +230,7 @@ func New(opts Options) (*Handlers, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts),
+	h := &Handlers{opts: opts, log: log, ctx: ctx, cancel: cancel, admit: newAdmission(opts), flush: newFlusher(flushWorkers), poll: newPoller(),
 		guesses: newGuessLimiter(opts.ViewerGuessesPerMinute, opts.Now)}
 	h.Create, h.List, h.Get = http.HandlerFunc(h.create), http.HandlerFunc(h.list), http.HandlerFunc(h.get)
 	h.Update, h.Delete = http.HandlerFunc(h.update), http.HandlerFunc(h.delete)
@@ -252,7 +254,7 @@ func New(opts Options) (*Handlers, error) {
 func (h *Handlers) Close(ctx context.Context) error {
 	h.cancel()
 	done := make(chan struct{})
-	go func() { h.wg.Wait(); close(done) }()
+	go func() { h.wg.Wait(); h.flush.close(); h.poll.stop(); close(done) }()
 	select {
 	case <-done:
 		return nil

@@ -44,6 +44,14 @@ func (hs *harness) rawDial(t *testing.T, path, key string) *rawConn {
 // frame writes one masked client frame header (and payload if given).
 func (rc *rawConn) frame(t *testing.T, first byte, length uint64, payload []byte) {
 	t.Helper()
+	if _, err := rc.c.Write(clientFrame(first, length, payload)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// clientFrame is a masked client frame whose header promises length
+// bytes, with payload.
+func clientFrame(first byte, length uint64, payload []byte) []byte {
 	var h []byte
 	h = append(h, first)
 	switch {
@@ -60,15 +68,27 @@ func (rc *rawConn) frame(t *testing.T, first byte, length uint64, payload []byte
 	for i, b := range payload {
 		h = append(h, b^mask[i%4])
 	}
-	if _, err := rc.c.Write(h); err != nil {
-		t.Fatal(err)
-	}
+	return h
 }
 
 // closeCode reads server frames until a close frame and returns its code.
 func (rc *rawConn) closeCode(t *testing.T) int {
 	t.Helper()
 	for {
+		op, body := rc.next(t)
+		if op == 0x8 {
+			if len(body) < 2 {
+				return 1005
+			}
+			return int(binary.BigEndian.Uint16(body))
+		}
+	}
+}
+
+// next reads one server frame: its opcode and payload.
+func (rc *rawConn) next(t *testing.T) (byte, []byte) {
+	t.Helper()
+	{
 		var h [2]byte
 		if _, err := io.ReadFull(rc.br, h[:]); err != nil {
 			t.Fatalf("no close frame: %v", err)
@@ -88,12 +108,7 @@ func (rc *rawConn) closeCode(t *testing.T) int {
 		if _, err := io.ReadFull(rc.br, body); err != nil {
 			t.Fatalf("frame body: %v", err)
 		}
-		if h[0]&0x0f == 0x8 {
-			if len(body) < 2 {
-				return 1005
-			}
-			return int(binary.BigEndian.Uint16(body))
-		}
+		return h[0] & 0x0f, body
 	}
 }
 
