@@ -52,7 +52,7 @@ anchors() {
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
   go test ./internal/speech/sherpa/ -run '^$' -bench StreamMemory -benchtime=1x | anchors
   echo
-  echo "## WebRTC vs WebSocket ingest: end of speech → final, frame delivery"
+  echo "## WebRTC vs WebSocket ingest, alternating rounds: end of speech → final (wall and CPU), frame delivery"
   go test ./internal/rtc/ -run '^$' -bench EndOfSpeechToFinal -benchtime=10x -timeout 20m
   echo
   echo "## Live captions over sockets: viewer latency, 10,000- and 50,000-viewer fan-out (issue 14 anchors in [ ])"

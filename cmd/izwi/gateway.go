@@ -17,6 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/auth/clientsecret"
 	"github.com/izwi-speech/izwi/internal/auth/jwt"
 	"github.com/izwi-speech/izwi/internal/auth/ticket"
 	"github.com/izwi-speech/izwi/internal/buildinfo"
@@ -43,6 +44,8 @@ type gateway struct {
 	// onRevoke, set by the live wiring, closes the open sockets of a
 	// revoked key's subject (tickets are dropped here already).
 	onRevoke func(subject string)
+	// secrets are the Realtime API's ephemeral client secrets.
+	secrets *clientsecret.Store
 }
 
 // credentialCheck is what long-lived streams (/v1/listen, /v1/converse)
@@ -51,10 +54,13 @@ type gateway struct {
 // their own expiry, which the streams enforce themselves.
 func (g *gateway) credentialCheck() func(ctx context.Context, p auth.Principal) error {
 	return func(ctx context.Context, p auth.Principal) error {
+		id := p.ID
 		if p.Kind != auth.KindAPIKey {
-			return nil
+			if id = clientsecret.KeyID(p); id == "" { // a call opened with a key's client secret
+				return nil
+			}
 		}
-		k, err := g.keys.Get(ctx, p.ID)
+		k, err := g.keys.Get(ctx, id)
 		if err != nil {
 			return err
 		}
@@ -93,7 +99,7 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, broke
 	if err != nil {
 		return nil, err
 	}
-	g := &gateway{audit: auditLog}
+	g := &gateway{audit: auditLog, secrets: clientsecret.New(0, nil)}
 	fail := func(err error) (*gateway, error) {
 		g.close(context.WithoutCancel(ctx), logger)
 		return nil, err
@@ -113,6 +119,7 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, broke
 	if g.keys, err = auth.NewKeyStore(ctx, db, auth.KeyStoreConfig{Pepper: pepper, Audit: auditLog,
 		EpochFile: keyEpochFile(cfg), OnRevoke: func(subject string) {
 			tickets.RevokeSubject(subject)
+			g.secrets.RevokeSubject(subject)
 			if f := g.onRevoke; f != nil {
 				f(subject)
 			}
@@ -126,7 +133,9 @@ func buildGateway(ctx context.Context, cfg config.Config, db *store.Store, broke
 	}
 	// Tickets first: a ticket presented anywhere is consumed and stripped
 	// from the URL even when a key rides along, and refused off its route.
-	chain := auth.Chain{ticket.NewAuthenticator(tickets), &auth.KeyAuthenticator{Keys: g.keys}, jwtAuth}
+	// Client secrets (ek_…) open a Realtime call and nothing else.
+	chain := auth.Chain{ticket.NewAuthenticator(tickets), &clientsecret.Authenticator{Store: g.secrets},
+		&auth.KeyAuthenticator{Keys: g.keys}, jwtAuth}
 
 	policy, err := netpolicy.New(limit.PolicyConfig(cfg.Limits))
 	if err != nil {

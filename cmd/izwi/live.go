@@ -137,6 +137,11 @@ func buildLive(ctx context.Context, cfg config.Config, set *engines.Set, db *sto
 		OutputsCreate: oh.Create, OutputsList: oh.List, OutputsDelete: oh.Delete}
 	if rh != nil {
 		routes.WebRTC = rh
+		// A revoked key's WebRTC peers (ingest and calls) end at once too.
+		gw.onRevoke = func(subject string) {
+			h.RevokeSubject(subject)
+			rh.RevokeSubject(subject)
+		}
 	}
 	return &liveParts{manager: m, outputs: om, http: h, listen: lh, routes: routes, rtc: rh, pairs: pairs, captions: ch, log: telemetry.Component(logger, "live"), stopSrcs: func() {}}, nil
 }

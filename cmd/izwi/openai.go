@@ -15,14 +15,18 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/izwi-speech/izwi/internal/api"
+	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/auth/clientsecret"
 	"github.com/izwi-speech/izwi/internal/chat"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/converse"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/limit"
+	"github.com/izwi-speech/izwi/internal/live/livehttp"
 	"github.com/izwi-speech/izwi/internal/openai"
 	"github.com/izwi-speech/izwi/internal/realtime"
+	"github.com/izwi-speech/izwi/internal/rtc"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/speak"
 	"github.com/izwi-speech/izwi/internal/telemetry"
@@ -47,7 +51,13 @@ type openaiDeps struct {
 	Recheck func(ctx context.Context, p auth.Principal) error
 	// Speakers makes trackers for diarized_json (nil: refused).
 	Speakers func(ctx context.Context, names []string) (openai.SpeakerTracker, error)
-	Logger   *slog.Logger
+	// ClientSecrets holds the Realtime API's ephemeral client secrets
+	// (the gateway's authenticator redeems them).
+	ClientSecrets *clientsecret.Store
+	// RTC serves the Realtime API and conversations over WebRTC (nil:
+	// [webrtc] is off, those routes are left out).
+	RTC    *rtc.Handler
+	Logger *slog.Logger
 }
 
 // openaiSurface is the routes and what must be closed on shutdown.
@@ -89,7 +99,8 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 		Logger: telemetry.Component(d.Logger, "converse"), Registerer: d.Registerer,
 		ResolveVoice: openai.ResolveVoice, Recheck: d.Recheck}
 	rto := realtime.Options{Recognizer: set.Recognizer, VAD: set.VAD, Synthesizer: set.Synthesizer, Recheck: d.Recheck,
-		ResolveVoice: openai.ResolveVoice, Logger: telemetry.Component(d.Logger, "realtime")}
+		TranscribeModels: openai.TranscribeModels(set.Transcriber, set.Recognizer),
+		ResolveVoice:     openai.ResolveVoice, Logger: telemetry.Component(d.Logger, "realtime")}
 	if d.Limiter != nil { // never a typed nil inside an interface
 		o.Quota, cvo.Sessions, rto.Sessions = d.Limiter, d.Limiter, d.Limiter
 	}
@@ -111,7 +122,31 @@ func buildOpenAI(d openaiDeps) (*openaiSurface, error) {
 	if px != nil {
 		out.Chat = px.Handler()
 	}
+	if d.RTC != nil && d.ClientSecrets != nil {
+		out.RealtimeClientSecrets, out.RealtimeSessions = rt.ClientSecrets(d.ClientSecrets), rt.BetaSessions(d.ClientSecrets)
+	}
+	if d.RTC != nil {
+		out.RealtimeCalls = d.RTC.Calls(rtc.CallOptions{Label: "oai-events", InputRate: realtime.CallRate, Location: "/v1/realtime/calls/",
+			Check: rt.CheckSession,
+			Serve: func(ctx context.Context, b *rtc.Bridge, who auth.Principal, slot livehttp.Slot, session []byte) {
+				// A client secret's session first, then the offer's own.
+				rt.ServeCall(ctx, b, who, charger(slot), apierr.RequestID(ctx), d.ClientSecrets.Session(who), session)
+			}})
+		out.ConverseCalls = d.RTC.Calls(rtc.CallOptions{Label: "converse", InputRate: 16000, Location: "/v1/converse/calls/",
+			Serve: func(ctx context.Context, b *rtc.Bridge, who auth.Principal, slot livehttp.Slot, _ []byte) {
+				cv.ServeCall(ctx, b, who, charger(slot), apierr.RequestID(ctx))
+			}})
+	}
 	return &openaiSurface{routes: out, converse: cv, speak: sp, realtime: rt}, nil
+}
+
+// charger is a call's slot as the sessions charge it (nil: no quota,
+// never a typed nil).
+func charger(slot livehttp.Slot) converse.Charger {
+	if slot == nil {
+		return nil
+	}
+	return slot
 }
 
 // chatModels adapts the chat proxy's model list to /v1/models.

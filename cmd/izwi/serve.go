@@ -184,7 +184,8 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 	opts.Live = lv.routes
 	opts.Logger, opts.Engines = telemetry.Component(logger, "api"), set
 	oa, err := buildOpenAI(openaiDeps{Chat: px, Engines: set, Limiter: gw.limiter, Recheck: gw.credentialCheck(),
-		Registerer: gw.registry, Logger: logger, Speakers: priv.openaiSpeakers()})
+		Registerer: gw.registry, Logger: logger, Speakers: priv.openaiSpeakers(), RTC: lv.rtc,
+		ClientSecrets: gw.secrets})
 	if err != nil {
 		log.Error("cannot start the OpenAI-compatible routes", "err", err)
 		return exitFailure

@@ -75,7 +75,8 @@ func allRoutes(g *gw) []Route {
 	opts.Live = &LiveHandlers{Create: ok, List: ok, Get: ok, Update: ok, Delete: ok, Context: ok, Start: ok, Stop: ok, Resume: ok,
 		Ingest: ok, WebRTC: ok, Pause: ok, Transcript: ok, Filters: ok, SetFilters: ok, CaptionsWS: ok, CaptionsSSE: ok, View: ok, ViewerTicket: ok, MicTicket: ok, Pages: ok, Listen: ok, ListenFile: ok,
 		OutputsCreate: ok, OutputsList: ok, OutputsDelete: ok}
-	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Translations: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Speak: ok, SpeakSocket: ok, Realtime: ok}
+	opts.OpenAI = &OpenAIHandlers{Transcriptions: ok, Translations: ok, Speech: ok, Models: ok, Chat: ok, Converse: ok, Speak: ok, SpeakSocket: ok, Realtime: ok,
+		RealtimeCalls: ok, ConverseCalls: ok, RealtimeClientSecrets: ok, RealtimeSessions: ok}
 	return Routes(opts)
 }
 
@@ -152,6 +153,8 @@ func TestRouteTableWalk(t *testing.T) {
 		"GET /v1/speak":  Scope(auth.ScopeTTSRead),
 		"GET /v1/models": Authenticated, "POST /v1/chat/completions": Scope(auth.ScopeChatRead),
 		"GET /v1/converse": Scope(auth.ScopeChatRead), "GET /v1/realtime": Scope(auth.ScopeASRRead),
+		"POST /v1/realtime/calls":          Scope(auth.ScopeASRRead),
+		"POST /v1/realtime/client_secrets": Scope(auth.ScopeASRRead), "POST /v1/realtime/sessions": Scope(auth.ScopeASRRead), "POST /v1/converse/calls": Scope(auth.ScopeChatRead), "POST /v1/realtime": Scope(auth.ScopeASRRead),
 		"POST /v1/listen": Scope(auth.ScopeASRRead),
 	}
 	for _, rt := range routes {

@@ -31,6 +31,19 @@ type OpenAIHandlers struct {
 	// Realtime is OpenAI's Realtime API WebSocket (transcription
 	// sessions), package realtime.
 	Realtime http.Handler
+	// RealtimeCalls is the Realtime API over WebRTC: the caller POSTs
+	// its SDP offer and gets the answer (package rtc, calls served by
+	// package realtime); the beta's POST /v1/realtime is the same.
+	RealtimeCalls http.Handler
+	// RealtimeClientSecrets mints the ephemeral client secrets a browser
+	// opens a call with (POST /v1/realtime/client_secrets); the beta's
+	// RealtimeSessions (POST /v1/realtime/sessions) too.
+	RealtimeClientSecrets http.Handler
+	RealtimeSessions      http.Handler
+	// ConverseCalls is /v1/converse over WebRTC: the same offer and
+	// answer, the conversation's events on its "converse" data channel
+	// and the reply as an Opus track.
+	ConverseCalls http.Handler
 }
 
 // openaiRoutes declares the OpenAI-compatible routes' access.
@@ -45,9 +58,14 @@ func openaiRoutes(h *OpenAIHandlers) []Route {
 		{Method: http.MethodGet, Pattern: "/v1/models", Access: Authenticated, Handler: h.Models},
 		{Method: http.MethodPost, Pattern: "/v1/chat/completions", Access: Scope(auth.ScopeChatRead), Handler: h.Chat},
 		{Method: http.MethodGet, Pattern: "/v1/converse", Access: Scope(auth.ScopeChatRead), Handler: h.Converse},
+		{Method: http.MethodPost, Pattern: "/v1/converse/calls", Access: Scope(auth.ScopeChatRead), Handler: h.ConverseCalls},
 		{Method: http.MethodPost, Pattern: "/v1/speak", Access: Scope(auth.ScopeTTSRead), Handler: h.Speak},
 		{Method: http.MethodGet, Pattern: "/v1/speak", Access: Scope(auth.ScopeTTSRead), Handler: h.SpeakSocket},
 		{Method: http.MethodGet, Pattern: "/v1/realtime", Access: Scope(auth.ScopeASRRead), Handler: h.Realtime},
+		{Method: http.MethodPost, Pattern: "/v1/realtime/calls", Access: Scope(auth.ScopeASRRead), Handler: h.RealtimeCalls},
+		{Method: http.MethodPost, Pattern: "/v1/realtime", Access: Scope(auth.ScopeASRRead), Handler: h.RealtimeCalls},
+		{Method: http.MethodPost, Pattern: "/v1/realtime/client_secrets", Access: Scope(auth.ScopeASRRead), Handler: h.RealtimeClientSecrets},
+		{Method: http.MethodPost, Pattern: "/v1/realtime/sessions", Access: Scope(auth.ScopeASRRead), Handler: h.RealtimeSessions},
 	}
 	var out []Route
 	for _, rt := range all {

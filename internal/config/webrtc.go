@@ -10,8 +10,9 @@ import (
 // /v1/sessions/{id}/webrtc signals it). ICE offers this host's addresses;
 // STUN or TURN servers help browsers behind NAT reach it.
 type WebRTC struct {
-	// Enabled mounts the signalling route (IZWI_WEBRTC_ENABLED). Default
-	// true; the /mic page falls back to its WebSocket without it.
+	// Enabled mounts the signalling route and the WebRTC calls
+	// (/v1/realtime/calls, /v1/converse/calls) (IZWI_WEBRTC_ENABLED).
+	// Default true; the /mic page falls back to its WebSocket without it.
 	Enabled *bool `json:"enabled,omitempty" toml:"enabled"`
 	// ICEURLs are STUN/TURN servers ("stun:host:port", "turn:host:port",
 	// "turns:…"), at most 8 (IZWI_WEBRTC_ICE_URLS, comma-separated).

@@ -234,6 +234,10 @@ func requestID(r *http.Request) string {
 	if id := apierr.RequestID(r.Context()); id != "" {
 		return id
 	}
+	return newRequestID()
+}
+
+func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])

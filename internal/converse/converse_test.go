@@ -246,7 +246,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(`{"type":"config","sample_rate":1e9}`))
 	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := parseConfig(b)
+		c, err := parseConfig(b, 0)
 		if err != nil {
 			if len(err.Error()) > 123 {
 				t.Fatalf("close reason too long: %q", err)

@@ -33,9 +33,12 @@ type session struct {
 	log  *slog.Logger
 	id   string
 	who  *auth.Principal
-	sess *limit.Session
-	conn *websocket.Conn
-	stop context.CancelFunc
+	sess Charger
+	conn Conn
+	// media is the WebRTC call (nil on the WebSocket): audio arrives as
+	// its binary messages, replies play on its track.
+	media Call
+	stop  context.CancelFunc
 
 	cfg     Config
 	model   string
@@ -80,7 +83,9 @@ func newSession(h *Handler, r *http.Request, cancel context.CancelFunc) *session
 	if p, ok := auth.FromContext(r.Context()); ok {
 		s.who = &p
 	}
-	s.sess, _ = limit.SessionFrom(r.Context())
+	if sl, ok := limit.SessionFrom(r.Context()); ok && sl != nil {
+		s.sess = sl
+	}
 	return s
 }
 
@@ -135,7 +140,11 @@ func (s *session) setup(ctx context.Context) closeWith {
 	if typ != websocket.MessageText {
 		return closeWith{websocket.StatusPolicyViolation, "the first message must be the JSON config"}
 	}
-	if s.cfg, err = parseConfig(msg); err != nil {
+	rate := 0
+	if s.media != nil {
+		rate = s.media.InputRate() // the call's audio, whatever sample_rate says
+	}
+	if s.cfg, err = parseConfig(msg, rate); err != nil {
 		return closeWith{websocket.StatusPolicyViolation, err.Error()}
 	}
 	syn := s.opts.Synthesizer
@@ -312,6 +321,9 @@ func (s *session) handle(ctx context.Context, e recognize.Event) error {
 func (s *session) bargeIn(ctx context.Context) {
 	n := s.cur.n
 	s.endTurn(true)
+	if s.media != nil {
+		s.media.ClearAudio() // what the call had queued of the reply
+	}
 	s.bargeIns++
 	s.h.metrics.bargeIn()
 	_ = s.send(ctx, Event{Type: evBargeIn, Turn: n})

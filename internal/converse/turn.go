@@ -124,7 +124,13 @@ func (sp *speaker) frames(ctx context.Context, last bool) error {
 			}
 			sp.first, sp.start = time.Now(), time.Now()
 		}
-		if err := s.write(ctx, websocket.MessageBinary, pcm16(make([]byte, 0, 2*k), sp.buf[:k])); err != nil {
+		var err error
+		if s.media != nil {
+			err = s.media.WriteAudio(ctx, sp.buf[:k], s.outRate)
+		} else {
+			err = s.write(ctx, websocket.MessageBinary, pcm16(make([]byte, 0, 2*k), sp.buf[:k]))
+		}
+		if err != nil {
 			return err
 		}
 		sp.samples += int64(k)

@@ -38,8 +38,9 @@ type errConfig string
 
 func (e errConfig) Error() string { return string(e) }
 
-// parseConfig validates the first message.
-func parseConfig(b []byte) (Config, error) {
+// parseConfig validates the first message; rate (non-zero on a WebRTC
+// call) is the audio's rate, whatever sample_rate says.
+func parseConfig(b []byte, rate int) (Config, error) {
 	var c Config
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if err := dec.Decode(&c); err != nil {
@@ -47,6 +48,9 @@ func parseConfig(b []byte) (Config, error) {
 	}
 	if dec.More() {
 		return c, errConfig("data after the config object")
+	}
+	if rate > 0 {
+		c.SampleRate = rate
 	}
 	switch {
 	case c.Type != "config":

@@ -30,8 +30,7 @@ var TranscribeAliases = []string{"whisper-1", "gpt-transcribe", "gpt-4o-transcri
 // each picks the loaded synthesizer.
 var SpeechAliases = []string{"tts-1", "tts-1-hd", "gpt-4o-mini-tts", "gpt-4o-mini-tts-2025-12-15"}
 
-func isTranscribeAlias(name string) bool { return slices.Contains(TranscribeAliases, name) }
-func isSpeechAlias(name string) bool     { return slices.Contains(SpeechAliases, name) }
+func isSpeechAlias(name string) bool { return slices.Contains(SpeechAliases, name) }
 
 // names reports whether the model name a client sent picks info: its
 // /v1/models ID, or empty. Every name accepted is listed by /v1/models.

@@ -161,17 +161,8 @@ func (h *Handlers) serveAudio(w http.ResponseWriter, r *http.Request, task strin
 // when one is loaded (rec != nil), else the Transcriber.
 func (h *Handlers) pickTranscriber(model string, stream bool) (speech.Transcriber, speech.Recognizer, error) {
 	tr, rec := h.o.Transcriber, h.o.Recognizer
-	known := isTranscribeAlias(model)
-	have := slices.Clone(TranscribeAliases)
-	if tr != nil {
-		known = known || names(model, tr.Info())
-		have = append(have, modelID(tr.Info()))
-	}
-	if rec != nil {
-		known = known || names(model, rec.Info())
-		have = append(have, modelID(rec.Info()))
-	}
-	if !known {
+	have := TranscribeModels(tr, rec)
+	if model != "" && !slices.Contains(have, model) {
 		return nil, nil, bad("model %q is not available; use one of %s", clip(model), strings.Join(have, ", "))
 	}
 	if stream && rec != nil {
@@ -182,6 +173,20 @@ func (h *Handlers) pickTranscriber(model string, stream bool) (speech.Transcribe
 		tr = speech.StreamTranscriber(rec)
 	}
 	return tr, nil, nil
+}
+
+// TranscribeModels are the transcription model names a request may
+// give: OpenAI's aliases and the loaded engines' /v1/models IDs (the
+// Realtime API checks its sessions' transcription model against them).
+func TranscribeModels(tr speech.Transcriber, rec speech.Recognizer) []string {
+	have := slices.Clone(TranscribeAliases)
+	if tr != nil {
+		have = append(have, modelID(tr.Info()))
+	}
+	if rec != nil {
+		have = append(have, modelID(rec.Info()))
+	}
+	return have
 }
 
 // usage is the duration usage OpenAI reports for whisper-style models.

@@ -22,9 +22,10 @@ const maxHistory = 16
 
 // response is one answer in progress, run by its own goroutine.
 type response struct {
-	id     string
-	cancel context.CancelFunc
-	done   chan respResult // buffered: the goroutine never waits on it
+	id       string
+	cancel   context.CancelFunc
+	done     chan respResult // buffered: the goroutine never waits on it
+	finished chan struct{}   // closed just before response.done is sent
 }
 
 type respResult struct {
@@ -95,7 +96,7 @@ func (s *session) startResponse(ctx context.Context, eventID string) error {
 	}
 	msgs = append(msgs, s.history...)
 	rctx, cancel := context.WithCancel(ctx)
-	r := &response{id: newID("resp_"), cancel: cancel, done: make(chan respResult, 1)}
+	r := &response{id: newID("resp_"), cancel: cancel, done: make(chan respResult, 1), finished: make(chan struct{})}
 	s.resp = r
 	set := s.set
 	go func() { r.done <- s.respond(ctx, rctx, r, set, model, msgs) }()
@@ -110,6 +111,23 @@ func (s *session) cancelResponse() {
 	}
 	s.resp.cancel()
 	s.finishResponse(<-s.resp.done)
+	if s.media != nil {
+		s.media.ClearAudio() // what the call had queued of the answer
+	}
+}
+
+// settleResponse takes in a response whose response.done the client may
+// have seen, before the client's next event is applied: an item added
+// after response.done follows the answer in the history.
+func (s *session) settleResponse() {
+	if s.resp == nil {
+		return
+	}
+	select {
+	case <-s.resp.finished:
+		s.finishResponse(<-s.resp.done)
+	default:
+	}
 }
 
 // finishResponse keeps what the answer said in the history.
@@ -188,6 +206,7 @@ func (s *session) respond(ctx, rctx context.Context, r *response, set settings, 
 	item := itemView{ID: itemID, Object: "realtime.item", Type: "message", Role: "assistant", Status: itemStatus, Content: []partView{part}}
 	_ = s.send(ctx, serverEvent{Type: "response.output_item.done", ResponseID: r.id, OutputIndex: &zero, Item: &item})
 	u := ans.Usage
+	close(r.finished)
 	_ = s.send(ctx, serverEvent{Type: "response.done", Response: &responseView{ID: r.id, Object: "realtime.response", Status: status,
 		Output: []itemView{item}, Usage: &tokenUsage{TotalTokens: u.PromptTokens + u.CompletionTokens, InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}}})
 	return respResult{text: text, interrupted: rctx.Err() != nil}
@@ -244,6 +263,9 @@ func (o *audioOut) flush() error {
 }
 
 func (o *audioOut) send(samples []float32) error {
+	if m := o.s.media; m != nil {
+		return m.WriteAudio(o.ctx, samples, outputRate)
+	}
 	b := base64.StdEncoding.EncodeToString(audio.EncodePCM16(samples))
 	return o.s.send(o.ctx, o.at(serverEvent{Type: "response.output_audio.delta", Delta: b}))
 }

@@ -2,7 +2,12 @@ package realtime
 
 import (
 	"encoding/json"
+	"errors"
+	"slices"
 	"testing"
+
+	"github.com/izwi-speech/izwi/internal/api/apierr"
+	"github.com/izwi-speech/izwi/internal/auth"
 )
 
 // The event parser and the session settings it feeds take any bytes
@@ -60,6 +65,35 @@ func FuzzParseEvent(f *testing.F) {
 			}
 		default:
 			t.Fatalf("type %q accepted", e.Type)
+		}
+	})
+}
+
+// A call's or a client secret's session configuration (the offer's
+// session part, a mint request's session) takes any bytes: refused with a
+// catalogue code and a message, or accepted as settings a session holds.
+func FuzzCheckSession(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"realtime","model":"test-model","instructions":"be brief"}`,
+		`{"type":"transcription","audio":{"input":{"transcription":{"model":"whisper-1"},"turn_detection":null}}}`,
+		`{"type":"transcription","audio":{"input":{"transcription":{"model":"whisper-9"}}}}`,
+		`{"type":"nope"}`, `null`, `[]`, `{`, "",
+	} {
+		f.Add([]byte(s))
+	}
+	h := NewHandler(Options{TranscribeModels: []string{"whisper-1"}})
+	who := auth.Principal{Kind: auth.KindAPIKey, ID: "k1", Subject: "key:k1", Scopes: []auth.Scope{auth.ScopeASRRead}}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		err := h.CheckSession(who, b)
+		var ae *apierr.Error
+		if err != nil && (!errors.As(err, &ae) || ae.Code == "" || ae.Message == "") {
+			t.Fatalf("refused without a code: %v", err)
+		}
+		if err == nil {
+			set, werr := h.callSession(&who, CallRate).initial(b)
+			if werr != nil || set.conversation || !slices.Contains([]string{"whisper-1"}, set.model) {
+				t.Fatalf("accepted %q as %+v", b, set)
+			}
 		}
 	})
 }

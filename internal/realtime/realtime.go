@@ -19,6 +19,11 @@
 // (24 kHz PCM16) or .output_text.delta, their .done events and
 // response.done. They need the chat.read scope besides asr.read.
 //
+// Over WebRTC (ServeCall, behind package rtc's calls): the same session
+// with the call's microphone as its input and the answer's audio on the
+// call's track; client secrets (secrets.go, package auth/clientsecret)
+// open such calls from browsers without a key.
+//
 // Wiring (cmd/izwi):
 //
 //	rt := realtime.NewHandler(realtime.Options{
@@ -35,6 +40,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -69,6 +75,10 @@ type Options struct {
 	// "realtime"); without either, those are refused with not_ready.
 	Chat        converse.Chat
 	Synthesizer speech.Synthesizer
+	// TranscribeModels are the transcription model names a session may
+	// ask for (openai.TranscribeModels); another is refused with the
+	// list. Nil accepts any.
+	TranscribeModels []string
 	// DefaultModel is the chat model when the session names none (or
 	// names one of OpenAI's own, gpt-*).
 	DefaultModel string
@@ -107,6 +117,14 @@ func (o Options) withDefaults() Options {
 	}
 	return o
 }
+
+// Conn, Call and Charger are /v1/converse's: a session's message
+// connection, a WebRTC call (rtc.Bridge) and its quota slot.
+type (
+	Conn    = converse.Conn
+	Call    = converse.Call
+	Charger = converse.Charger
+)
 
 // Handler serves GET /v1/realtime. Close ends its sessions.
 type Handler struct {
@@ -167,6 +185,68 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	conn.SetReadLimit(h.opts.MaxMessage)
 	s.conn = conn
 	s.run(ctx)
+}
+
+// ServeCall runs a session over a WebRTC call until it ends: a
+// conversation (session.type "realtime") when the server and the key can
+// hold one, else a transcription session, then each initial session
+// configuration applied in order (a client secret's, the offer's own;
+// nil ones skipped); the input format is PCM16 at the call's rate. who is
+// the caller; slot (nil: no quota) is charged for the audio.
+func (h *Handler) ServeCall(ctx context.Context, c Call, who auth.Principal, slot Charger, requestID string, initial ...[]byte) {
+	if h.opts.Recognizer == nil {
+		_ = c.Close(websocket.StatusInternalError, "realtime transcription needs a streaming recognizer")
+		return
+	}
+	if requestID == "" {
+		requestID = newID("")
+	}
+	s := h.callSession(&who, c.InputRate())
+	s.slot, s.conn, s.media = slot, c, c
+	s.log = h.opts.Logger.With("request_id", requestID)
+	for _, raw := range initial {
+		if raw == nil {
+			continue
+		}
+		next, werr := s.initial(raw)
+		if werr != nil {
+			_ = c.Close(websocket.StatusPolicyViolation, werr.message)
+			return
+		}
+		s.set = next
+	}
+	s.run(ctx)
+}
+
+// CheckSession vets a call's session configuration (the offer's session
+// part) for who before the call is answered, as ServeCall will apply it.
+func (h *Handler) CheckSession(who auth.Principal, session []byte) error {
+	if _, werr := h.callSession(&who, CallRate).initial(session); werr != nil {
+		return &apierr.Error{Code: werr.code, Message: werr.param + ": " + werr.message}
+	}
+	return nil
+}
+
+// callSession is a call's session before its configuration: a
+// conversation when the server and who can hold one.
+func (h *Handler) callSession(who *auth.Principal, rate int) *session {
+	s := &session{h: h, opts: h.opts, sid: newID("sess_"), evSig: make(chan struct{}, 1), set: defaultSettings(), who: who,
+		log: h.opts.Logger}
+	s.set.format.SampleRate = rate
+	if s.canConverse() == nil {
+		s.set.conversation = true
+	}
+	return s
+}
+
+// initial is the settings a session configuration (a client secret's)
+// asks for, checked as a session.update is.
+func (s *session) initial(raw []byte) (settings, *wireError) {
+	var c sessionConfig
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return s.set, badParam("session", "session must be a session object")
+	}
+	return s.next(&c, false)
 }
 
 // newID is a random identifier with a prefix (sess_, item_, event_).

@@ -21,7 +21,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	leaktest.Main(m, "internal/realtime.", "coder/websocket.", "net/http.(*persistConn)")
+	leaktest.Main(m, "internal/realtime.", "coder/websocket.", "net/http.(*persistConn)", "pion/") // pion: the benchmark's calls
 }
 
 var (
@@ -209,5 +209,31 @@ func TestRefusedBeforeUpgrade(t *testing.T) {
 	_, _, err = k.c.Read(t.Context())
 	if code := websocket.CloseStatus(err); code != websocket.StatusMessageTooBig {
 		t.Errorf("a message over 1 KiB: close %d (%v)", code, err)
+	}
+}
+
+// A transcription model the server does not serve is refused with the
+// names it does, as the REST routes refuse it; an alias is accepted.
+// output_audio_buffer.clear is a WebRTC call's event.
+func TestUnknownModelRefused(t *testing.T) {
+	k := open(t, serve(t, NewHandler(Options{Recognizer: recognizer(t), TranscribeModels: []string{"whisper-1", "pocketsphinx/en-us"}})))
+	k.send(`{"type":"session.update","event_id":"m1","session":{"type":"transcription","audio":{"input":{"transcription":{"model":"whisper-9"}}}}}`)
+	e := k.expect("error")["error"].(map[string]any)
+	if e["code"] != "bad_request" || e["param"] != "session.audio.input.transcription.model" ||
+		!strings.Contains(e["message"].(string), "whisper-1, pocketsphinx/en-us") || e["event_id"] != "m1" {
+		t.Errorf("an unknown model: %v", e)
+	}
+	k.send(`{"type":"transcription_session.update","session":{"input_audio_transcription":{"model":"nope"}}}`)
+	if code, _ := k.expectErr(); code != "bad_request" {
+		t.Errorf("an unknown model (beta): %s", code)
+	}
+	k.send(`{"type":"session.update","session":{"type":"transcription","audio":{"input":{"transcription":{"model":"pocketsphinx/en-us"}}}}}`)
+	in := k.expect("session.updated")["session"].(map[string]any)["audio"].(map[string]any)["input"].(map[string]any)
+	if in["transcription"].(map[string]any)["model"] != "pocketsphinx/en-us" {
+		t.Errorf("the engine's own name: %v", in)
+	}
+	k.send(`{"type":"output_audio_buffer.clear"}`)
+	if code, _ := k.expectErr(); code != "unprocessable" {
+		t.Errorf("output_audio_buffer.clear on a WebSocket: %s", code)
 	}
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,8 +47,12 @@ type session struct {
 	log  *slog.Logger
 	sid  string
 	who  *auth.Principal
-	slot *limit.Session
-	conn *websocket.Conn
+	slot Charger
+	conn Conn
+	// media is the WebRTC call's audio (nil on the WebSocket): the
+	// caller's audio arrives as binary messages, replies play on its
+	// track.
+	media Call
 
 	evMu  sync.Mutex
 	evq   []queued
@@ -88,10 +95,11 @@ type closeWith struct {
 	reason string
 }
 
-// inbound is one parsed client message.
+// inbound is one parsed client message, or a call's audio.
 type inbound struct {
 	ev  clientEvent
 	err *wireError
+	pcm []byte // PCM16 at the session's input format (WebRTC calls)
 }
 
 func newSession(h *Handler, r *http.Request) *session {
@@ -100,7 +108,9 @@ func newSession(h *Handler, r *http.Request) *session {
 	if p, ok := auth.FromContext(r.Context()); ok {
 		s.who = &p
 	}
-	s.slot, _ = limit.SessionFrom(r.Context())
+	if sl, ok := limit.SessionFrom(r.Context()); ok && sl != nil {
+		s.slot = sl
+	}
 	return s
 }
 
@@ -143,12 +153,20 @@ func (s *session) read(ctx context.Context, in chan<- inbound) closeWith {
 			}
 			return closeWith{-1, ""}
 		}
+		if typ == websocket.MessageBinary && s.media != nil {
+			select { // the call's audio: appended as it arrives
+			case in <- inbound{pcm: msg}:
+			case <-ctx.Done():
+				return closeWith{-1, ""}
+			}
+			continue
+		}
 		if typ != websocket.MessageText {
 			return closeWith{websocket.StatusUnsupportedData, "events are JSON text messages"}
 		}
 		ev, werr := parseEvent(msg)
 		select {
-		case in <- inbound{ev, werr}:
+		case in <- inbound{ev: ev, err: werr}:
 		case <-ctx.Done():
 			return closeWith{-1, ""}
 		}
@@ -177,6 +195,13 @@ func (s *session) loop(ctx context.Context, readEnd <-chan closeWith, in <-chan 
 			s.finishResponse(res)
 		case m := <-in:
 			lastSeen = time.Now()
+			s.settleResponse()
+			if m.pcm != nil {
+				if end := s.appendPCM(ctx, "", m.pcm); end.code != 0 {
+					return end
+				}
+				continue
+			}
 			if m.err != nil {
 				if s.sendErr(ctx, m.ev.EventID, m.err) != nil {
 					return closeWith{-1, ""}
@@ -223,6 +248,13 @@ func (s *session) client(ctx context.Context, e clientEvent) closeWith {
 		err = s.addItem(ctx, e)
 	case ctResponseCreate:
 		err = s.startResponse(ctx, e.EventID)
+	case ctOutputClear:
+		if s.media == nil {
+			err = s.sendErr(ctx, e.EventID, &wireError{code: apierr.CodeUnprocessable, param: "type", message: "output_audio_buffer.clear is served on WebRTC calls"})
+		} else {
+			s.media.ClearAudio()
+			err = s.send(ctx, serverEvent{Type: stOutputCleared})
+		}
 	case ctResponseCancel:
 		if s.resp == nil {
 			err = s.sendErr(ctx, e.EventID, &wireError{code: apierr.CodeUnprocessable, message: "no response is in progress"})
@@ -238,11 +270,11 @@ func (s *session) client(ctx context.Context, e clientEvent) closeWith {
 
 func (s *session) update(ctx context.Context, e clientEvent) error {
 	beta := e.Type == ctTranscriptionUpdate
-	next, werr := s.set.apply(e.Session, beta)
-	if werr == nil && next.conversation {
-		werr = s.canConverse()
-	}
-	if werr == nil && s.pl != nil && (next.vad != s.set.vad || next.silence != s.set.silence || next.conversation != s.set.conversation) {
+	next, werr := s.next(e.Session, beta)
+	// A call's audio flows from the start: its session type may change
+	// later (the pipeline does not depend on it).
+	typeChanged := next.conversation != s.set.conversation && s.media == nil
+	if werr == nil && s.pl != nil && (next.vad != s.set.vad || next.silence != s.set.silence || typeChanged) {
 		werr = &wireError{code: apierr.CodeConflict, param: "session.audio.input.turn_detection",
 			message: "turn_detection and the session type can change only before the first audio is appended"}
 	}
@@ -264,15 +296,59 @@ func (s *session) update(ctx context.Context, e clientEvent) error {
 	return s.send(ctx, serverEvent{Type: typ, Session: s.set.view(s.sid)})
 }
 
+// next is the settings a session.update asks for, checked against what
+// the server and the caller's key can hold.
+func (s *session) next(c *sessionConfig, beta bool) (settings, *wireError) {
+	next, werr := s.set.apply(c, beta)
+	if werr == nil && next.conversation {
+		werr = s.canConverse()
+	}
+	if werr == nil {
+		werr = s.checkModel(next)
+	}
+	if s.media != nil { // a call's audio is its track's, whatever the format says
+		next.format, next.fmtName = s.set.format, s.set.fmtName
+	}
+	return next, werr
+}
+
+// checkModel refuses a transcription model the server does not serve,
+// naming those it does, as the REST routes do.
+func (s *session) checkModel(next settings) *wireError {
+	ms := s.opts.TranscribeModels
+	if ms == nil || slices.Contains(ms, next.model) {
+		return nil
+	}
+	return badParam("session.audio.input.transcription.model",
+		fmt.Sprintf("model %q is not available; use one of %s", clipName(next.model), strings.Join(ms, ", ")))
+}
+
+// clipName shortens a caller's name before it is quoted in an error.
+func clipName(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
 // appendAudio charges, converts and queues one append's audio.
 func (s *session) appendAudio(ctx context.Context, e clientEvent) closeWith {
 	b, werr := decodeAudio(s.set, e.Audio)
+	if werr == nil && s.media != nil {
+		werr = &wireError{code: apierr.CodeUnprocessable, param: "type", message: "on a WebRTC call the audio comes from its track"}
+	}
 	if werr != nil {
 		if s.sendErr(ctx, e.EventID, werr) != nil {
 			return closeWith{-1, ""}
 		}
 		return closeWith{}
 	}
+	return s.appendPCM(ctx, e.EventID, b)
+}
+
+// appendPCM charges, converts and queues audio in the session's format.
+func (s *session) appendPCM(ctx context.Context, eventID string, b []byte) closeWith {
+	e := clientEvent{EventID: eventID}
 	if s.pl == nil {
 		if end := s.open(ctx, e.EventID); end.code != 0 {
 			return end

@@ -24,6 +24,7 @@ const (
 	ctItemCreate          = "conversation.item.create"
 	ctResponseCreate      = "response.create"
 	ctResponseCancel      = "response.cancel"
+	ctOutputClear         = "output_audio_buffer.clear" // WebRTC calls
 )
 
 // Server event types.
@@ -37,6 +38,7 @@ const (
 	stCleared               = "input_audio_buffer.cleared"
 	stTranscriptionDelta    = "conversation.item.input_audio_transcription.delta"
 	stTranscriptionComplete = "conversation.item.input_audio_transcription.completed"
+	stOutputCleared         = "output_audio_buffer.cleared"
 	stError                 = "error"
 )
 
@@ -170,14 +172,14 @@ func parseEvent(b []byte) (clientEvent, *wireError) {
 		if e.Audio == "" {
 			return e, badParam("audio", "audio is required")
 		}
-	case ctCommit, ctClear, ctResponseCreate, ctResponseCancel:
+	case ctCommit, ctClear, ctResponseCreate, ctResponseCancel, ctOutputClear:
 	case ctItemCreate:
 		if e.Item == nil {
 			return e, badParam("item", "item is required")
 		}
 	case "":
 		return e, badParam("type", "type is required")
-	case "conversation.item.delete", "conversation.item.retrieve", "conversation.item.truncate", "output_audio_buffer.clear":
+	case "conversation.item.delete", "conversation.item.retrieve", "conversation.item.truncate":
 		return e, &wireError{code: apierr.CodeUnprocessable, param: "type", message: e.Type + " is not served"}
 	default:
 		return e, badParam("type", "unknown event type")

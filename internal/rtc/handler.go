@@ -21,6 +21,7 @@ import (
 
 // Close codes, as the audio WebSocket uses them (internal/live/livehttp).
 const (
+	closeRevoked  websocket.StatusCode = 4001
 	closeNotFound websocket.StatusCode = 4004
 	closeTimeout  websocket.StatusCode = 4008
 	closeConflict websocket.StatusCode = 4009
@@ -62,6 +63,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		owner = ""
 	}
+	if h.opts.Sessions == nil {
+		apierr.Write(w, r, apierr.CodeNotReady, "WebRTC ingest is not served here")
+		return
+	}
 	if !ticket.IsWebSocketUpgrade(r) {
 		apierr.Write(w, r, apierr.CodeBadRequest, "GET /v1/sessions/{id}/webrtc is a WebSocket (signalling)")
 		return
@@ -74,14 +79,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	done, ok := h.open.Add(cancel)
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	done, ok := h.open.Add(func() { cancel(errShutdown) })
 	if !ok {
 		apierr.Write(w, r, apierr.CodeNotReady, "the server is shutting down")
 		return
 	}
 	defer done()
+	defer h.peers.add(p.Subject, cancel)()
 	conn, err := livehttp.AcceptWS(w, r)
 	if err != nil {
 		return
@@ -97,7 +103,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = conn.CloseNow()
 	}
 	pr.log.Info("rtc: peer closed", "close_code", int(code), "audio_seconds", time.Duration(pr.audio.Load()).Seconds(),
-		"packets", pr.packets.Load(), "lost", pr.lost.Load(), "duration_ms", time.Since(start).Milliseconds())
+		"packets", pr.stats.packets.Load(), "lost", pr.stats.lost.Load(), "duration_ms", time.Since(start).Milliseconds())
 }
 
 // peer is one browser's connection: its signalling socket, its
@@ -116,9 +122,9 @@ type peer struct {
 	sink live.Ingest
 	slot livehttp.Slot
 
-	audio, packets, lost atomic.Int64 // audio as a time.Duration
-	lastAudio            atomic.Int64 // unix nanoseconds
-	trackOnce            sync.Once
+	audio     atomic.Int64 // audio as a time.Duration
+	stats     trackStats
+	trackOnce sync.Once
 }
 
 // run holds the peer until it ends and returns the close code and reason
@@ -157,7 +163,7 @@ func (pr *peer) run(ctx context.Context) (websocket.StatusCode, string) {
 		_ = pc.Close() // ends ReadRTP and the data channel
 		wg.Wait()
 	}()
-	pr.lastAudio.Store(time.Now().UnixNano())
+	pr.stats.lastAudio.Store(time.Now().UnixNano())
 	pc.OnTrack(func(tr *webrtc.TrackRemote, _ *webrtc.RTPReceiver) {
 		if tr.Kind() != webrtc.RTPCodecTypeAudio {
 			return
@@ -185,7 +191,7 @@ func (pr *peer) run(ctx context.Context) (websocket.StatusCode, string) {
 			}
 		}
 	})
-	answer, err := pr.answer(ctx, pc, offer)
+	answer, err := pr.h.answer(ctx, pc, offer, nil)
 	if err != nil {
 		return websocket.StatusPolicyViolation, err.Error()
 	}
@@ -219,11 +225,17 @@ func (pr *peer) readOffer(ctx context.Context) (string, websocket.StatusCode, st
 	return s.SDP, 0, ""
 }
 
-// answer applies the offer and returns the answer with every local ICE
-// candidate in it (no trickle).
-func (pr *peer) answer(ctx context.Context, pc *webrtc.PeerConnection, offer string) (string, error) {
+// answer applies the offer, lets before add the server's tracks, and
+// returns the answer with every local ICE candidate in it (no trickle).
+// Its errors are the offer's fault, fit for the caller.
+func (h *Handler) answer(ctx context.Context, pc *webrtc.PeerConnection, offer string, before func() error) (string, error) {
 	if err := pc.SetRemoteDescription(webrtc.SessionDescription{Type: webrtc.SDPTypeOffer, SDP: offer}); err != nil {
 		return "", errors.New("the SDP offer was refused")
+	}
+	if before != nil {
+		if err := before(); err != nil {
+			return "", errors.New("the offer cannot receive audio (it must offer a sendrecv Opus audio section)")
+		}
 	}
 	ans, err := pc.CreateAnswer(nil)
 	if err != nil {
@@ -233,7 +245,7 @@ func (pr *peer) answer(ctx context.Context, pc *webrtc.PeerConnection, offer str
 	if err := pc.SetLocalDescription(ans); err != nil {
 		return "", errors.New("the answer could not be applied")
 	}
-	t := time.NewTimer(pr.h.opts.OfferTimeout)
+	t := time.NewTimer(h.opts.OfferTimeout)
 	defer t.Stop()
 	select {
 	case <-gathered:
@@ -281,6 +293,9 @@ func (pr *peer) hold(ctx context.Context, ended <-chan string) (websocket.Status
 	for {
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), errRevoked) {
+				return closeRevoked, "credential revoked"
+			}
 			return websocket.StatusGoingAway, "server closing"
 		case <-closed:
 			return -1, ""
@@ -293,7 +308,7 @@ func (pr *peer) hold(ctx context.Context, ended <-chan string) (websocket.Status
 			}
 			return websocket.StatusNormalClosure, why
 		case <-idle.C:
-			if time.Since(time.Unix(0, pr.lastAudio.Load())) > pr.h.opts.Idle {
+			if time.Since(time.Unix(0, pr.stats.lastAudio.Load())) > pr.h.opts.Idle {
 				return closeTimeout, "idle: no audio received"
 			}
 		}

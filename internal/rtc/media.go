@@ -8,8 +8,6 @@ import (
 
 	"github.com/pion/webrtc/v4"
 
-	"github.com/izwi-speech/izwi/internal/audio"
-	"github.com/izwi-speech/izwi/internal/codec/opus"
 	"github.com/izwi-speech/izwi/internal/live"
 )
 
@@ -30,84 +28,45 @@ const maxBuffered = 1 << 20
 // pump decodes the Opus track into the session until the track ends.
 // It returns why the peer must end ("" when the track just ended).
 func (pr *peer) pump(ctx context.Context, tr *webrtc.TrackRemote) string {
-	if c := tr.Codec(); c.MimeType != webrtc.MimeTypeOpus {
-		pr.log.Warn("rtc: audio track is not Opus", "mime", c.MimeType)
-		return "the audio track must be Opus"
-	}
 	rate := pr.sink.SampleRate()
-	var rs *audio.Resampler
-	decRate := rate
-	switch rate {
-	case 8000, 12000, 16000, 24000, 48000:
-	default:
-		decRate = 48000
-		var err error
-		if rs, err = audio.NewResampler(decRate, rate); err != nil {
-			return "internal error"
-		}
+	err := decodeTrack(ctx, tr, rate, &pr.stats, func(pcm []float32) error {
+		return pr.write(ctx, pcm, rate)
+	})
+	var w whyErr
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &w):
+		return string(w)
+	case errors.Is(err, errNotOpus):
+		pr.log.Warn("rtc: audio track is not Opus", "mime", tr.Codec().MimeType)
+		return err.Error()
 	}
-	dec, err := opus.NewDecoder(decRate, 1)
-	if err != nil {
-		pr.log.Warn("rtc: opus decoder", "err", err)
-		return "internal error"
-	}
-	defer dec.Close()
-	var last uint16
-	started := false
-	for {
-		pkt, _, err := tr.ReadRTP()
-		if err != nil {
-			return "" // the connection closed
-		}
-		pr.packets.Add(1)
-		pr.lastAudio.Store(time.Now().UnixNano())
-		seq := pkt.SequenceNumber
-		conceal := 0
-		if started {
-			d := int16(seq - last)
-			if d <= 0 {
-				continue // duplicate or late: its slot was concealed
-			}
-			conceal = min(int(d)-1, maxConceal)
-			pr.lost.Add(int64(d) - 1)
-		}
-		started, last = true, seq
-		for range conceal {
-			if why := pr.write(ctx, dec, rs, nil); why != "" {
-				return why
-			}
-		}
-		if why := pr.write(ctx, dec, rs, pkt.Payload); why != "" {
-			return why
-		}
-	}
+	pr.log.Warn("rtc: opus decoder", "err", err)
+	return "internal error"
 }
 
-// write decodes one packet (nil: conceal a lost one), charges it and
-// hands it to the session.
-func (pr *peer) write(ctx context.Context, dec *opus.Decoder, rs *audio.Resampler, payload []byte) string {
-	pcm, err := dec.Decode(payload)
-	if err != nil || len(pcm) == 0 {
-		return "" // a corrupt packet: the stream goes on
-	}
-	d := time.Duration(int64(len(pcm)) * int64(time.Second) / int64(dec.SampleRate()))
+// whyErr is why a peer must end, as an error.
+type whyErr string
+
+func (w whyErr) Error() string { return string(w) }
+
+// write charges one packet's samples and hands them to the session.
+func (pr *peer) write(ctx context.Context, samples []float32, rate int) error {
+	d := time.Duration(int64(len(samples)) * int64(time.Second) / int64(rate))
 	if pr.slot != nil {
 		if err := pr.slot.ChargeAudio(ctx, d); err != nil {
-			return whyQuota
+			return whyErr(whyQuota)
 		}
-	}
-	samples := pcm
-	if rs != nil {
-		samples = rs.Process(pcm)
 	}
 	if err := pr.sink.Write(samples); err != nil {
 		if errors.Is(err, live.ErrTransition) || errors.Is(err, live.ErrNotFound) {
-			return whyStopped
+			return whyErr(whyStopped)
 		}
-		return "the session refused the audio"
+		return whyErr("the session refused the audio")
 	}
 	pr.audio.Add(int64(d))
-	return ""
+	return nil
 }
 
 // captions sends the session's caption feed over the data channel, one

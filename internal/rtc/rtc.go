@@ -1,6 +1,12 @@
-// Package rtc owns WebRTC ingest for live sessions: a browser (the /mic
-// page) sends its microphone as an Opus track over DTLS-SRTP and gets the
-// session's captions back over a data channel named "captions".
+// Package rtc owns Izwi's WebRTC: ingest for live sessions, where a
+// browser (the /mic page) sends its microphone as an Opus track over
+// DTLS-SRTP and gets the session's captions back over a data channel named
+// "captions"; and calls (Calls, call.go), where the caller POSTs its SDP
+// offer as OpenAI's Realtime API takes it and a service (the Realtime API,
+// /v1/converse) talks to it through a Bridge: events on a data channel,
+// the microphone as PCM16 messages, replies on an outgoing Opus track
+// encoded with libopus in 20 ms frames paced in real time. A revoked key's
+// peers end at once (RevokeSubject).
 //
 // Signalling is a WebSocket, GET /v1/sessions/{id}/webrtc, opened with a
 // single-use live.write ticket (or the owner's key) exactly as the audio
@@ -50,6 +56,8 @@ type ICEServer struct {
 
 // Options are the handler's dependencies and settings.
 type Options struct {
+	// Sessions are the live sessions ingest feeds; nil serves calls only
+	// (the signalling route answers 503).
 	Sessions Sessions
 	Slots    livehttp.Slots // a session slot while a peer streams, audio charged; nil: no quota
 	// ICEServers are STUN/TURN servers; none: host candidates only (a
@@ -70,16 +78,14 @@ type Options struct {
 
 // Handler serves the signalling WebSocket. Close ends its peers.
 type Handler struct {
-	opts Options
-	api  *webrtc.API
-	open streams.Set
+	opts  Options
+	api   *webrtc.API
+	open  streams.Set
+	peers peers
 }
 
 // New builds the WebRTC stack: Opus only, DTLS-SRTP, UDP ICE.
 func New(opts Options) (*Handler, error) {
-	if opts.Sessions == nil {
-		return nil, fmt.Errorf("rtc: sessions are required")
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}

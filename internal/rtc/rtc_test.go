@@ -20,6 +20,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/codec/opus"
 	"github.com/izwi-speech/izwi/internal/leaktest"
 	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/rtc/rtctest"
 )
 
 func TestMain(m *testing.M) {
@@ -148,18 +149,7 @@ type client struct {
 
 func newClient(t testing.TB) *client {
 	t.Helper()
-	var se webrtc.SettingEngine
-	se.SetIncludeLoopbackCandidate(true)
-	se.SetNetworkTypes([]webrtc.NetworkType{webrtc.NetworkTypeUDP4})
-	me := &webrtc.MediaEngine{}
-	if err := me.RegisterDefaultCodecs(); err != nil {
-		t.Fatal(err)
-	}
-	pc, err := webrtc.NewAPI(webrtc.WithMediaEngine(me), webrtc.WithSettingEngine(se)).NewPeerConnection(webrtc.Configuration{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pc.Close() })
+	pc := rtctest.NewPeerConnection(t)
 	tr, err := webrtc.NewTrackLocalStaticRTP(webrtc.RTPCodecCapability{MimeType: webrtc.MimeTypeOpus, ClockRate: 48000, Channels: 2}, "audio", "mic")
 	if err != nil {
 		t.Fatal(err)
