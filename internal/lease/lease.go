@@ -78,12 +78,43 @@ func Open(ctx context.Context, nc *nats.Conn, c Config) (*Table, error) {
 	if err != nil {
 		return nil, fmt.Errorf("lease: jetstream: %w", err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: c.Bucket, TTL: c.TTL,
-		Storage: jetstream.MemoryStorage, History: 1, Replicas: c.Replicas})
+	var kv jetstream.KeyValue
+	err = Setup(ctx, func(ctx context.Context) (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: c.Bucket, TTL: c.TTL,
+			Storage: jetstream.MemoryStorage, History: 1, Replicas: c.Replicas})
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("lease: bucket %s: %w", c.Bucket, err)
 	}
 	return &Table{kv: kv, ttl: c.TTL, node: c.Node}, nil
+}
+
+// SetupWait bounds Setup: long enough for a NATS cluster that just lost a
+// node to elect a new JetStream meta leader and stream leaders.
+const SetupWait = 30 * time.Second
+
+// Setup runs one JetStream set-up step (creating or joining a stream or a
+// bucket) until it succeeds, ctx ends or SetupWait has passed, each try
+// bounded by JetStream's usual 5 s: a process starting while a node of
+// the cluster is down or its leaders are being elected waits for them
+// instead of failing.
+func Setup(ctx context.Context, step func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, SetupWait)
+	defer cancel()
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		try, stop := context.WithTimeout(ctx, 5*time.Second)
+		err := step(try)
+		stop()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // TTL is how long a lease lasts without renewal.

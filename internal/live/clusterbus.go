@@ -63,18 +63,27 @@ func openClusterBus(ctx context.Context, nc *nats.Conn, keep time.Duration, log 
 		keep = time.Minute
 	}
 	r := lease.Replicas(nc)
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: audioStream, Subjects: []string{"izwi.live.*.audio"},
-		Storage: jetstream.MemoryStorage, MaxAge: keep, Duplicates: min(keep, 2*time.Minute), Discard: jetstream.DiscardOld,
-		MaxBytes: 1 << 30, Replicas: r}); err != nil {
+	if err := lease.Setup(ctx, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: audioStream, Subjects: []string{"izwi.live.*.audio"},
+			Storage: jetstream.MemoryStorage, MaxAge: keep, Duplicates: min(keep, 2*time.Minute), Discard: jetstream.DiscardOld,
+			MaxBytes: 1 << 30, Replicas: r})
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("live: audio stream: %w", err)
 	}
-	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: eventsStream, Subjects: []string{"izwi.live.*.events"},
-		Storage: jetstream.MemoryStorage, MaxMsgsPerSubject: 1, MaxAge: 24 * time.Hour, Discard: jetstream.DiscardOld, Replicas: r}); err != nil {
+	if err := lease.Setup(ctx, func(ctx context.Context) error {
+		_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: eventsStream, Subjects: []string{"izwi.live.*.events"},
+			Storage: jetstream.MemoryStorage, MaxMsgsPerSubject: 1, MaxAge: 24 * time.Hour, Discard: jetstream.DiscardOld, Replicas: r})
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("live: events stream: %w", err)
 	}
-	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: marksBucket, Storage: jetstream.MemoryStorage,
-		TTL: 24 * time.Hour, History: 1, Replicas: r})
-	if err != nil {
+	var kv jetstream.KeyValue
+	if err := lease.Setup(ctx, func(ctx context.Context) (err error) {
+		kv, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: marksBucket, Storage: jetstream.MemoryStorage,
+			TTL: 24 * time.Hour, History: 1, Replicas: r})
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("live: marks bucket: %w", err)
 	}
 	return &clusterBus{js: js, marks: kv, log: log, pending: map[string]mark{}, wake: make(chan struct{}, 1)}, nil
