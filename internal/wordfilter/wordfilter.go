@@ -12,6 +12,7 @@ package wordfilter
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -123,6 +124,25 @@ func profanity() *goaway.ProfanityDetector {
 		WithSanitizeAccents(false).WithSanitizeSpaces(false)
 }
 
+// inflections may follow a profanity in a word that is still masked.
+var inflections = []string{"", "s", "es", "ed", "er", "ers", "ing", "ings", "in", "y"}
+
+// mask masks a profane word, or one inflected ("****ing"). go-away finds
+// profanities inside words; one inside another word ("turnips",
+// "Scunthorpe") is not a profanity and is left alone.
+func (f *Filter) mask(w string) string {
+	lw := strings.ToLower(strings.TrimFunc(w, func(r rune) bool { return !unicode.IsLetter(r) }))
+	p := f.profane.ExtractProfanity(lw)
+	if p == "" {
+		return w
+	}
+	rest, ok := strings.CutPrefix(lw, p)
+	if !ok || !slices.Contains(inflections, rest) {
+		return w
+	}
+	return f.profane.Censor(w)
+}
+
 // Empty reports whether f changes nothing.
 func (f *Filter) Empty() bool {
 	return f == nil || (len(f.rules) == 0 && !f.redact && f.profane == nil)
@@ -144,7 +164,7 @@ func (f *Filter) Apply(ts []Token) []Token {
 	if f.profane != nil {
 		masked := make([]Token, len(out))
 		for i, t := range out {
-			t.Text = f.profane.Censor(t.Text)
+			t.Text = f.mask(t.Text)
 			masked[i] = t
 		}
 		out = masked

@@ -27,6 +27,8 @@ func TestText(t *testing.T) {
 		"Pastor dala me ni spoke":                  "Pastor Dlamini spoke",
 		"what the fuck, Fucking hell":              "what the ****, ****ing hell",
 		"the assassin passed the class":            "the assassin passed the class",
+		"Turnips and carrots in Scunthorpe.":       "Turnips and carrots in Scunthorpe.",
+		"Bitches, shits.":                          "*****es, ****s.",
 		"call one two three four now":              "call [REDACTED] now",
 		"card 4111 1111 ends 12.":                  "card [REDACTED] ends 12.",
 		"hymn two hundred and twelve, one or two.": "hymn two hundred and twelve, one or two.",
