@@ -84,7 +84,7 @@ func TestBrowserWebRTCCalls(t *testing.T) {
 		{"converse", "/v1/converse/calls", key, "converse", `{"type":"config","model":"test-model","voice":"alloy"}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res := browserCall(ctx, t, node, "--base="+s.url, "--path="+tc.path, "--token="+tc.token, "--label="+tc.label,
+			res := browserCall(ctx, t, node, s, "--base="+s.url, "--path="+tc.path, "--token="+tc.token, "--label="+tc.label,
 				"--wav="+micFile, "--until=response.done", "--first="+tc.first)
 			var got struct {
 				Events   []string
@@ -146,7 +146,7 @@ func voicedWAV(t *testing.T, webm []byte) []byte {
 }
 
 // browserCall runs web/e2e/call.mjs and returns its report.
-func browserCall(ctx context.Context, t *testing.T, node string, args ...string) map[string]any {
+func browserCall(ctx context.Context, t *testing.T, node string, s *server, args ...string) map[string]any {
 	t.Helper()
 	cmd := exec.CommandContext(ctx, node, append([]string{"call.mjs"}, args...)...)
 	cmd.Dir = e2eDir
@@ -166,7 +166,7 @@ func browserCall(ctx context.Context, t *testing.T, node string, args ...string)
 		switch r["name"] {
 		case "call":
 			if ok, _ := r["ok"].(bool); !ok {
-				t.Fatalf("browser: %v", r["error"])
+				t.Fatalf("browser: %v\nserver log:\n%s", r["error"], s.logs)
 			}
 			call = r
 		case "errors":
