@@ -158,10 +158,11 @@ func TestClusterWorkerTakeover(t *testing.T) {
 	}
 }
 
-// maxTakeoverWER bounds the whole utterance's WER across a takeover: one
-// process streaming it live gives 0.18–0.25; a final lost in the takeover
-// or to a dead NATS node costs a third of the words or more.
-const maxTakeoverWER = 0.35
+// maxTakeoverWER bounds the whole utterance's WER across a takeover: runs
+// gave 0.25–0.36 (the new worker re-reads from 300 ms before the last
+// final's end, which can split a phrase); a final lost in the takeover or
+// to a dead NATS node drops a third of the 28 words or more (≥ 0.55).
+const maxTakeoverWER = 0.45
 
 // awaitLastFinal waits, up to a deadline, for a final caption ending at or
 // after end seconds of the stream, and returns the events seen by then.
