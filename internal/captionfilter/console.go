@@ -5,11 +5,11 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 
 	"github.com/izwi-speech/izwi/internal/api/apierr"
 	"github.com/izwi-speech/izwi/internal/auth"
+	"github.com/izwi-speech/izwi/internal/webasset"
 )
 
 // The console's caption page for one session (/sessions/{id}/captions):
@@ -82,15 +82,4 @@ func (h *Handler) ConsolePage(c Console) http.Handler {
 func (h *Handler) ConsolePut() http.Handler { return asAdmin(h.Put()) }
 
 // Asset serves GET /captions-assets/{file}.
-func (h *Handler) Asset() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		b, err := assets.ReadFile("assets/" + name)
-		if err != nil || path.Ext(name) != ".js" || path.Base(name) != name {
-			apierr.Write(w, r, apierr.CodeNotFound, "")
-			return
-		}
-		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
-		_, _ = w.Write(b)
-	})
-}
+func (h *Handler) Asset() http.Handler { return webasset.Handler(assets, "assets", "") }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/retention"
 	"github.com/izwi-speech/izwi/internal/strictjson"
 	"github.com/izwi-speech/izwi/internal/transcript"
+	"github.com/izwi-speech/izwi/internal/webasset"
 )
 
 // The console's Archive and Review pages, mounted on the admin listener as
@@ -276,20 +276,7 @@ func (h *Handler) ResolveSnippet() http.Handler {
 }
 
 // Asset serves GET /archive-assets/{file}.
-func (h *Handler) Asset() http.Handler {
-	types := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		ct, ok := types[path.Ext(name)]
-		b, err := assets.ReadFile("assets/" + name)
-		if !ok || err != nil || path.Base(name) != name {
-			apierr.Write(w, r, apierr.CodeNotFound, "")
-			return
-		}
-		w.Header().Set("Content-Type", ct)
-		_, _ = w.Write(b)
-	})
-}
+func (h *Handler) Asset() http.Handler { return webasset.Handler(assets, "assets", "") }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	err := strictjson.DecodeBody(w, r, maxConsoleBody, v)

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"path"
 	"strings"
 	"time"
 
@@ -26,6 +25,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/speaker"
 	"github.com/izwi-speech/izwi/internal/speakers"
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/webasset"
 )
 
 //go:embed assets
@@ -92,21 +92,7 @@ func (h *Handlers) Page() http.Handler {
 }
 
 // Asset serves GET /speakers/assets/{file}.
-func (h *Handlers) Asset() http.Handler {
-	types := map[string]string{".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		name := r.PathValue("file")
-		ct, ok := types[path.Ext(name)]
-		b, err := assets.ReadFile("assets/" + name)
-		if !ok || err != nil || path.Base(name) != name {
-			apierr.Write(w, r, apierr.CodeNotFound, "")
-			return
-		}
-		w.Header().Set("Content-Type", ct)
-		w.Header().Set("Content-Security-Policy", csp)
-		_, _ = w.Write(b)
-	})
-}
+func (h *Handlers) Asset() http.Handler { return webasset.Handler(assets, "assets", csp) }
 
 // List serves GET /api/speakers.
 func (h *Handlers) List() http.Handler {
