@@ -56,7 +56,7 @@ const (
 
 // adaptation is a prepared text made ready for PocketSphinx.
 type adaptation struct {
-	arpa     []byte
+	model    *preparedModel       // nil: the text adapts nothing
 	added    []string             // words missing from the dictionary, with phones
 	phones   map[string]string    // their pronunciations
 	hotwords map[string]bool      // added words whose phones a caller gave
@@ -79,7 +79,7 @@ func (c *preparedCache) stats() speech.ContextStats {
 	defer c.mu.Unlock()
 	st := speech.ContextStats{Engine: Name, Cached: len(c.items), Capacity: preparedEntries, Builds: c.builds, LastBuild: c.lastBuild}
 	for _, a := range c.items {
-		st.Bytes += len(a.arpa)
+		st.Bytes += a.report.ModelBytes
 	}
 	return st
 }
@@ -195,12 +195,8 @@ func (r *Recognizer) adapt(d *decoder, key [32]byte, text string, hws []hotword)
 			return nil, fmt.Errorf("pocketsphinx: %w: %w", speech.ErrBadInput, err)
 		}
 		lm.UnigramScale = preparedUnigramScale
-		var buf bytes.Buffer
-		if err := lm.WriteARPA(&buf); err != nil {
-			return nil, err
-		}
-		a.arpa = buf.Bytes()
-		a.report.NGrams, a.report.ModelBytes = lm.Size(), len(a.arpa)
+		a.model = newPreparedModel(lm)
+		a.report.NGrams, a.report.ModelBytes = lm.Size(), a.model.bytes()
 	}
 	a.report.BuildTime = time.Since(start)
 	a.textSum = sha256.Sum256([]byte(text))
@@ -230,7 +226,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 		}
 		d.prepared = [32]byte{}
 	}
-	if a != nil && a.arpa != nil {
+	if a != nil && a.model != nil {
 		// A decoder's own dictionary is cut to the general model's words
 		// (cutdict.go); a prepared model may use any word of the full one.
 		if len(a.added) > 0 || r.cut != nil {
@@ -238,13 +234,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 				return err
 			}
 		}
-		f, err := memFile(a.arpa)
-		if err != nil {
-			return err
-		}
-		err = d.usePrepared(procPath(f), r.cfg.contextWeight, preparedBeamNarrowing)
-		f.Close()
-		if err != nil {
+		if err := d.usePrepared(a.model, r.cfg.contextWeight, preparedBeamNarrowing); err != nil {
 			return err
 		}
 		d.prepared = key
