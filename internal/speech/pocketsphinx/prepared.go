@@ -36,7 +36,7 @@ import (
 // 30.3 % to 9.4 %, the unrelated text alone costs 1.6 points (0.3 cost 1.9
 // with the unigrams below, 3.9 without); the file profile is in
 // TestPreparedTextHalvesWER.
-const DefaultContextWeight = 0.05
+const DefaultContextWeight = 0.5
 
 // preparedUnigramScale deflates the prepared model's unigrams (package
 // prepare, LM.UnigramScale): a word of the text gains from it only in the
@@ -47,7 +47,7 @@ const preparedUnigramScale = 1e-3
 // preparedBeamNarrowing narrows every beam of the prepared search by this
 // factor: it wins back part of the mixture's decoding cost at no WER cost
 // on the shared utterances (1,000 cost 10 points).
-const preparedBeamNarrowing = 100
+var preparedBeamNarrowing = 100.0
 
 const (
 	maxNewWords     = 2000 // pronunciations added per text

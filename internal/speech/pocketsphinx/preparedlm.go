@@ -16,25 +16,30 @@ package pocketsphinx
 // izwi_prep_lm is the decoder's general model and a prepared text's
 // n-grams as one language model that scores in one lookup: the general
 // model's score for the word and history (through the decoder's own view
-// of the shared model, caches and all) and, only for a word of the
-// prepared text, the prepared model's back-off probability found in two
-// small hash tables, mixed as sphinxbase's model set mixes two models:
+// of the shared model, caches and all), and only for a word of the
+// prepared text the prepared model's back-off probability, found in two
+// small hash tables; the two probabilities are interpolated before the
+// language weight applies, so w is the prepared model's share of the
+// probability:
 //
-//	score = log((1−w)·P_general^lw + w·P_prepared^lw) + wip
+//	score = lw·log((1−w)·P_general + w·P_prepared) + wip
 //
-// A word the text lacks scores log(1−w) + general, as in the set (the
-// prepared model gives it probability zero), without a second lookup.
-// Words the general model lacks (names, words of the full dictionary
-// outside the model) get word IDs after the general model's, in a word
-// table of the model's own; they score by the prepared model alone.
-// With no prepared words it scores exactly as the general model, so the
-// search decodes exactly as without it (TestPreparedEmptyParity).
+// A word the text lacks has P_prepared = 0 and scores the general model's
+// score plus lw·log(1−w), without a second lookup. Words the general model
+// lacks (names, words of the full dictionary outside the model) get word
+// IDs after the general model's, in a word table of the model's own; they
+// score by the prepared model alone. With no prepared words it scores
+// exactly as the general model, so the search decodes exactly as without
+// it (TestPreparedEmptyParity). (sphinxbase's model set, used before,
+// mixed the weighted scores, P^lw, and scored every word in both models
+// through two word-ID mappings: 1.4× the decoding CPU.)
 typedef struct {
 	izwi_ngram_model base;
 	izwi_ngram_funcs funcs;
 	ngram_model_t *general; // retained
 	int32 n_general;        // merged word IDs below it are the general model's
 	int32 l_general, l_prepared; // log(1−w), log(w)
+	int32 lw_general;            // lw·log(1−w)
 	int32 n_vocab;          // prepared words, by local index
 	int32 *p1, *bo1;        // their unigram log-probability and back-off
 	uint32 wmask;           // merged word ID → local index (open addressing)
@@ -109,19 +114,21 @@ static int32 izwi_prep_mix(ngram_model_t *base, int32 wid, int32 *hist, int32 n_
 	for (int32 i = 0; i < n_hist; i++) {
 		gh[i] = hist[i] < m->n_general ? hist[i] : NGRAM_INVALID_WID;
 	}
-	if (wid >= m->n_general || wid < 0) {
-		g = b->log_zero;
-	} else if (raw) {
-		g = ngram_ng_prob(m->general, wid, gh, n_hist, n_used);
-	} else {
+	int32 w = m->n_vocab > 0 ? izwi_prep_local(m, wid) : -1;
+	if (w < 0) {
+		// Not a word of the text: the general model's score, as it is
+		// (nothing prepared) or times 1−w.
+		if (wid < 0 || wid >= m->n_general) return b->log_zero;
+		if (raw) {
+			g = ngram_ng_prob(m->general, wid, gh, n_hist, n_used);
+			return m->n_vocab > 0 ? g + m->l_general : g;
+		}
 		g = ngram_ng_score(m->general, wid, gh, n_hist, n_used);
+		return m->n_vocab > 0 ? g + m->lw_general : g;
 	}
-	if (m->n_vocab == 0) return g;
-	int32 w = izwi_prep_local(m, wid);
-	if (w < 0) return m->l_general + g;
-	int32 p = izwi_prep_raw(m, w, hist, n_hist);
-	if (!raw) p = (int32)(p * b->lw + b->log_wip);
-	return logmath_add(b->lmath, m->l_general + g, m->l_prepared + p);
+	g = wid < m->n_general ? ngram_ng_prob(m->general, wid, gh, n_hist, n_used) : b->log_zero;
+	int32 mix = logmath_add(b->lmath, m->l_general + g, m->l_prepared + izwi_prep_raw(m, w, hist, n_hist));
+	return raw ? mix : (int32)(mix * b->lw + b->log_wip);
 }
 
 static int32 izwi_prep_score(ngram_model_t *base, int32 wid, int32 *hist, int32 n_hist, int32 *n_used) {
@@ -136,6 +143,7 @@ static int izwi_prep_apply_weights(ngram_model_t *base, float32 lw, float32 wip)
 	izwi_prep_lm *m = (izwi_prep_lm *)base;
 	m->base.lw = lw;
 	m->base.log_wip = logmath_log(m->base.lmath, wip);
+	m->lw_general = (int32)(m->l_general * lw);
 	return ngram_model_apply_weights(m->general, lw, wip);
 }
 
@@ -213,6 +221,7 @@ static ngram_model_t *izwi_prep_new(ngram_model_t *general, int32 nwords, char *
 	m->n_general = g->n_words;
 	m->l_general = logmath_log(b->lmath, 1.0 - w);
 	m->l_prepared = logmath_log(b->lmath, w);
+	m->lw_general = (int32)(m->l_general * b->lw);
 	m->n_vocab = nwords;
 
 	// Merged word IDs: the general model's, then the words it lacks.
@@ -411,4 +420,9 @@ func (d *decoder) usePrepared(pm *preparedModel, w, narrow float64) error {
 		return fmt.Errorf("pocketsphinx: prepared language model refused (step %d)", int(rv))
 	}
 	return nil
+}
+
+// activeSearch names the decoder's active search.
+func (d *decoder) activeSearch() string {
+	return C.GoString(C.ps_get_search(d.ps))
 }
