@@ -19,6 +19,8 @@ anchors() {
     -e 's/([0-9.]+ p99-ms)/\1 [≤ 250]/' \
     -e 's/([0-9.]+ MiB-anon\/extra-decoder)/\1 [≤ 10]/' \
     -e 's/([0-9.]+ MiB-anon\/extra-stream)/\1 [≤ 2]/' \
+    -e 's/([0-9.]+ WER-ratio)/\1 [≤ 0.5]/' \
+    -e 's/(-?[0-9.]+ WER-points)/\1 [≤ +1]/' \
     -e 's/([0-9.]+ WER-%)/\1 [live within 1 point of file]/' \
     -e 's/([0-9.]+ start→ready-s)/\1 [≤ 1]/' \
     -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/' \

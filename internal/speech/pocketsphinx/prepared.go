@@ -47,7 +47,7 @@ const preparedUnigramScale = 1e-3
 // preparedBeamNarrowing narrows every beam of the prepared search by this
 // factor: it wins back part of the mixture's decoding cost at no WER cost
 // on the shared utterances (1,000 cost 10 points).
-var preparedBeamNarrowing = 100.0
+const preparedBeamNarrowing = 100
 
 const (
 	maxNewWords     = 2000 // pronunciations added per text
