@@ -335,6 +335,21 @@ static int izwi_use_prepared(ps_decoder_t *ps, const char *dflt, int32 nwords, c
 	if (rv != 0) return -4;
 	return ps_set_search(ps, "izwi_prepared");
 }
+// izwi_prepared_log10 is the merged model's log10 probability (before the
+// language weight) of words[n-1] after words[0..n-2], oldest first, in
+// the decoder's prepared search; 1 if there is none.
+static double izwi_prepared_log10(ps_decoder_t *ps, char **words, int32 n) {
+	ngram_model_t *set = ps_get_lm(ps, "izwi_prepared");
+	if (set == NULL || n < 1 || n > IZWI_NGRAM_MAX_ORDER) return 1;
+	ngram_model_set_iter_t *it = ngram_model_set_iter(set);
+	char const *name;
+	ngram_model_t *m = ngram_model_set_iter_model(it, &name);
+	ngram_model_set_iter_free(it);
+	int32 hist[IZWI_NGRAM_MAX_ORDER], used;
+	for (int32 i = 0; i < n - 1; i++) hist[i] = ngram_wid(m, words[n - 2 - i]);
+	int32 p = ngram_ng_prob(m, ngram_wid(m, words[n - 1]), hist, n - 1, &used);
+	return logmath_log_to_log10(((izwi_ngram_model *)m)->lmath, p);
+}
 */
 import "C"
 
@@ -420,6 +435,14 @@ func (d *decoder) usePrepared(pm *preparedModel, w, narrow float64) error {
 		return fmt.Errorf("pocketsphinx: prepared language model refused (step %d)", int(rv))
 	}
 	return nil
+}
+
+// preparedLog10 is the merged model's log10 probability of w after
+// history (oldest first), for tests.
+func (d *decoder) preparedLog10(history []string, w string) float64 {
+	words := cStrings(append(append([]string(nil), history...), w))
+	defer freeCStrings(words)
+	return float64(C.izwi_prepared_log10(d.ps, firstOf(words), C.int32(len(words))))
 }
 
 // activeSearch names the decoder's active search.

@@ -1,9 +1,11 @@
 package pocketsphinx
 
 import (
+	"math"
 	"reflect"
 	"testing"
 
+	"github.com/izwi-speech/izwi/internal/prepare"
 	"github.com/izwi-speech/izwi/internal/speech"
 	"github.com/izwi-speech/izwi/internal/testdata"
 )
@@ -43,5 +45,49 @@ func TestPreparedEmptyParity(t *testing.T) {
 		if !reflect.DeepEqual(got, want[i]) {
 			t.Errorf("%s: through the empty merged model\n %+v\nwithout it\n %+v", u.ID, got, want[i])
 		}
+	}
+}
+
+// The merged model gives a word the prepared model's back-off
+// probability: for words the general model lacks, exactly w times what
+// the estimated model says (prepare.LM.Prob), for seen trigrams and
+// bigrams and through back-off weights to the unigrams, with histories of
+// general words and new ones alike. This is the guard on the hash tables
+// (packing, probing) and the back-off walk.
+func TestPreparedModelProbabilities(t *testing.T) {
+	sentences := [][]string{
+		{"zorbin", "quaxel", "the", "fendrik"},
+		{"the", "fendrik", "zorbin", "quaxel"},
+		{"quaxel", "the", "wumbrel"},
+		{"zorbin", "wumbrel", "wumbrel", "the", "quaxel"},
+	}
+	lm, err := prepare.Estimate(sentences, 3, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const w = 0.25
+	rec := newProfileRec(t, true, map[string]string{"decoders": "1"}, speech.Deps{})
+	d := idleDecoder(t, rec)
+	if err := d.usePrepared(newPreparedModel(lm), w, 1); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := d.useOwn(); err != nil {
+			t.Fatal(err)
+		}
+	}()
+	news := []string{"zorbin", "quaxel", "fendrik", "wumbrel"}
+	for _, h := range [][]string{{}, {"<s>"}, {"the"}, {"zorbin"}, {"<s>", "zorbin"}, {"zorbin", "quaxel"}, {"the", "fendrik"},
+		{"quaxel", "the"}, {"wumbrel", "wumbrel"}, {"fendrik", "zorbin"}, {"wumbrel", "the"}, {"quaxel", "zorbin"}} {
+		for _, word := range news {
+			want := math.Log10(w * lm.Prob(h, word))
+			if got := d.preparedLog10(h, word); math.Abs(got-want) > 1e-3 {
+				t.Errorf("log10 p(%s | %q): merged model %.5f, prepared model × %v %.5f", word, h, got, w, want)
+			}
+		}
+	}
+	// A general word the text lacks keeps its general probability × (1 − w).
+	if got := d.preparedLog10([]string{"<s>"}, "house"); got > 0 || got < -10 {
+		t.Errorf("log10 p(house | <s>) = %v", got)
 	}
 }
