@@ -19,7 +19,7 @@ import (
 // Prepared text (speech.StreamOptions.Context) adapts PocketSphinx in two
 // ways. Its words get a trigram model of their own (package prepare, its
 // unigrams deflated by preparedUnigramScale), interpolated with the
-// general model at weight DefaultContextWeight (option context_weight) in
+// general model at weight LiveContextWeight (option context_weight) in
 // a search with narrower beams, so the decoder expects the sentences it
 // was told about without forgetting English. And its words missing from the
 // dictionary get pronunciations by letter-to-sound rules (Flite's, through
@@ -28,15 +28,18 @@ import (
 // the same text; it lives in memory only (the model reaches sphinxbase
 // through an anonymous memory file, never the disk).
 
-// DefaultContextWeight is the prepared model's share of the mixture.
-// sphinxbase's model set mixes scores already raised to the language
-// weight (lw 6.5), so a share w acts like w^(1/6.5) on probabilities: 0.05
-// is strong. Measured on the 19 shared utterances with the live profile
-// (BenchmarkEndpoint, docs/benchmarks.md): the service sheet takes WER from
-// 30.3 % to 9.4 %, the unrelated text alone costs 1.6 points (0.3 cost 1.9
-// with the unigrams below, 3.9 without); the file profile is in
-// TestPreparedTextHalvesWER.
-const DefaultContextWeight = 0.5
+// LiveContextWeight and FileContextWeight are the prepared model's share w
+// of the merged model's probability (preparedlm.go) in the live and the
+// file profile. Measured on the 19 shared
+// utterances (docs/benchmarks.md, "Prepared text"): live, the service
+// sheet takes WER from 30.3 % to 10.7 % and the unrelated text alone
+// costs 1.0 point (0.2: 1.3); files, 32.9 % to 8.4 % and 0.3 points (0.5:
+// 5.2 % but 4.2 points — the file profile's second passes rescore every
+// word outside the text by (1 − w) as well).
+const (
+	LiveContextWeight = 0.5
+	FileContextWeight = 0.2
+)
 
 // preparedUnigramScale deflates the prepared model's unigrams (package
 // prepare, LM.UnigramScale): a word of the text gains from it only in the

@@ -119,12 +119,8 @@ static int32 izwi_prep_mix(ngram_model_t *base, int32 wid, int32 *hist, int32 n_
 		// Not a word of the text: the general model's score, as it is
 		// (nothing prepared) or times 1−w.
 		if (wid < 0 || wid >= m->n_general) return b->log_zero;
-		if (raw) {
-			g = ngram_ng_prob(m->general, wid, gh, n_hist, n_used);
-			return m->n_vocab > 0 ? g + m->l_general : g;
-		}
-		g = ngram_ng_score(m->general, wid, gh, n_hist, n_used);
-		return m->n_vocab > 0 ? g + m->lw_general : g;
+		if (raw) return ngram_ng_prob(m->general, wid, gh, n_hist, n_used) + (m->n_vocab > 0 ? m->l_general : 0);
+		return ngram_ng_score(m->general, wid, gh, n_hist, n_used) + (m->n_vocab > 0 ? m->lw_general : 0);
 	}
 	g = wid < m->n_general ? ngram_ng_prob(m->general, wid, gh, n_hist, n_used) : b->log_zero;
 	int32 mix = logmath_add(b->lmath, m->l_general + g, m->l_prepared + izwi_prep_raw(m, w, hist, n_hist));
@@ -219,8 +215,8 @@ static ngram_model_t *izwi_prep_new(ngram_model_t *general, int32 nwords, char *
 	b->funcs = &m->funcs;
 	m->general = ngram_model_retain(general);
 	m->n_general = g->n_words;
-	m->l_general = logmath_log(b->lmath, 1.0 - w);
 	m->l_prepared = logmath_log(b->lmath, w);
+	m->l_general = logmath_log(b->lmath, 1.0 - w);
 	m->lw_general = (int32)(m->l_general * b->lw);
 	m->n_vocab = nwords;
 

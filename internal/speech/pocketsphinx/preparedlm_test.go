@@ -34,7 +34,7 @@ func TestPreparedEmptyParity(t *testing.T) {
 		want = append(want, transcribe(t, rec, readWAV(t, u.WAV), 3200))
 	}
 	d := idleDecoder(t, rec)
-	if err := d.usePrepared(nil, DefaultContextWeight, 1); err != nil {
+	if err := d.usePrepared(nil, LiveContextWeight, 1); err != nil {
 		t.Fatal(err)
 	}
 	for i, u := range us {
