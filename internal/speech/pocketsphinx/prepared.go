@@ -19,14 +19,15 @@ import (
 // Prepared text (speech.StreamOptions.Context) adapts PocketSphinx in two
 // ways. Its words get a trigram model of their own (package prepare, its
 // unigrams deflated by preparedUnigramScale), interpolated with the
-// general model at weight LiveContextWeight (option context_weight) in
-// a search with narrower beams, so the decoder expects the sentences it
-// was told about without forgetting English. And its words missing from the
-// dictionary get pronunciations by letter-to-sound rules (Flite's, through
-// speech.Deps.Pronouncer), so a name nobody taught it can be recognised.
-// The adaptation is built once per text and shared by every stream given
-// the same text; it lives in memory only (the model reaches sphinxbase
-// through an anonymous memory file, never the disk).
+// general model in one merged model (preparedlm.go; weight option
+// context_weight) in a search with narrower beams, so the decoder expects
+// the sentences it was told about without forgetting English. And its
+// words missing from the dictionary get pronunciations by letter-to-sound
+// rules (Flite's, through speech.Deps.Pronouncer), so a name nobody
+// taught it can be recognised. The adaptation is built once per text and
+// shared by every stream given the same text; it lives in memory only (the
+// model's tables are handed to the shim in memory, the dictionary reaches
+// sphinxbase through an anonymous memory file, never the disk).
 
 // LiveContextWeight and FileContextWeight are the prepared model's share w
 // of the merged model's probability (preparedlm.go) in the live and the
