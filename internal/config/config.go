@@ -60,8 +60,9 @@ type Bus struct {
 	// URL of an external NATS cluster, its nodes comma-separated
 	// (IZWI_BUS_URL); empty embeds one.
 	URL string `json:"url,omitempty" toml:"url"`
-	// Listen lets other processes (workers of a split deployment) reach the
-	// embedded broker at host:port (IZWI_BUS_LISTEN); empty means in-process only.
+	// Listen lets other processes on this machine reach the embedded
+	// broker at host:port (IZWI_BUS_LISTEN), a loopback address only: the
+	// port is plain and unauthenticated. Empty means in-process only.
 	Listen string `json:"listen,omitempty" toml:"listen"`
 	// JetStream enables durable streams on the embedded broker, stored under
 	// <data dir>/bus. Izwi never puts audio or words in durable streams.
@@ -331,8 +332,10 @@ func (c Config) Validate() error {
 	}
 	errs = append(errs, validateBus(c.Bus)...)
 	if c.Bus.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Bus.Listen); err != nil {
+		if host, _, err := net.SplitHostPort(c.Bus.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("config: bus.listen %q: %w", c.Bus.Listen, err))
+		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+			errs = append(errs, fmt.Errorf("config: bus.listen %q is not a loopback address: the embedded broker's port is plain and unauthenticated; for other machines run a secured cluster (izwi bus serve, docs/deploy.md)", c.Bus.Listen))
 		}
 	}
 	switch strings.ToLower(c.Log.Level) {
