@@ -49,7 +49,7 @@ func TestBadUsageExits2(t *testing.T) {
 		{"bus", "serve", "--name", "n1", "--routes", "127.0.0.1:6222"}, // no --store-dir
 		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "http://127.0.0.1:6222"},
 		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "127.0.0.1:6222", "--listen", "nohost"},
-		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "127.0.0.1:6222", "--tls-cert", "node.crt"}, // half TLS
+		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "127.0.0.1:6222", "--tls-cert", "node.crt"},    // half TLS
 		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "127.0.0.1:6222", "--listen", "10.0.0.1:4222"}, // plain off loopback
 		{"bus", "certs"}, // no DIR
 	} {
