@@ -55,8 +55,12 @@ func checkBusLogs(t *testing.T, c *natstest.Cluster, servers ...*server) {
 			t.Fatal(err)
 		}
 		keyBody := strings.Split(string(key), "\n")[1] // the first line of base64
+		logs := []string{c.Logs(0), c.Logs(1), c.Logs(2)} // the nodes' too
 		for _, s := range servers {
-			if l := s.logs.String(); strings.Contains(l, cfg.NKey.Reveal()) || strings.Contains(l, keyBody) {
+			logs = append(logs, s.logs.String())
+		}
+		for _, l := range logs {
+			if strings.Contains(l, cfg.NKey.Reveal()) || strings.Contains(l, keyBody) {
 				t.Fatalf("a %s credential of the bus reached a log", role)
 			}
 		}

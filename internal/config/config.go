@@ -334,7 +334,7 @@ func (c Config) Validate() error {
 	if c.Bus.Listen != "" {
 		if host, _, err := net.SplitHostPort(c.Bus.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("config: bus.listen %q: %w", c.Bus.Listen, err))
-		} else if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		} else if !isLoopback(host) {
 			errs = append(errs, fmt.Errorf("config: bus.listen %q is not a loopback address: the embedded broker's port is plain and unauthenticated; for other machines run a secured cluster (izwi bus serve, docs/deploy.md)", c.Bus.Listen))
 		}
 	}
