@@ -54,7 +54,7 @@ func checkBusLogs(t *testing.T, c *natstest.Cluster, servers ...*server) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		keyBody := strings.Split(string(key), "\n")[1] // the first line of base64
+		keyBody := strings.Split(string(key), "\n")[1]    // the first line of base64
 		logs := []string{c.Logs(0), c.Logs(1), c.Logs(2)} // the nodes' too
 		for _, s := range servers {
 			logs = append(logs, s.logs.String())
