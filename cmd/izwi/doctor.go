@@ -105,7 +105,7 @@ func (e doctorEnv) run(ctx context.Context) []finding {
 	}
 	e.cfg = e.cfg.Defaults()
 	for _, check := range []func(context.Context) []finding{e.checkListeners, e.checkTLS, e.checkAuth, e.checkFiles,
-		e.checkAdminMFA, e.checkModels, e.checkTelemetry, e.checkSecretsInEnv, e.checkProcess} {
+		e.checkAdminMFA, e.checkModels, e.checkTelemetry, e.checkSecretsInEnv, e.checkProcess, e.checkBus} {
 		out = append(out, check(ctx)...)
 	}
 	rank := map[string]int{sevCritical: 0, sevWarning: 1, sevInfo: 2}
