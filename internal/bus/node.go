@@ -113,8 +113,9 @@ func nodeOptions(cfg NodeConfig, routes []*url.URL) (*server.Options, error) {
 		if err != nil {
 			return nil, err
 		}
-		opts.TLSConfig, opts.TLSVerify, opts.TLSTimeout = clientTLS, true, 2
-		opts.Cluster.TLSConfig, opts.Cluster.TLSTimeout = routeTLS, 2
+		// 5 s for a handshake (NATS: 2 s), for a loaded small box.
+		opts.TLSConfig, opts.TLSVerify, opts.TLSTimeout = clientTLS, true, 5
+		opts.Cluster.TLSConfig, opts.Cluster.TLSTimeout = routeTLS, 5
 	}
 	if cfg.Users != "" {
 		users, err := LoadUsers(cfg.Users)
@@ -212,7 +213,8 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 		case <-tick.C:
 		}
 	}
-	log.Info("bus node ready", "name", cfg.Name, "url", n.ClientURL(), "cluster", cfg.ClusterName)
+	log.Info("bus node ready", "name", cfg.Name, "url", n.ClientURL(), "cluster", cfg.ClusterName,
+		"tls", cfg.TLS.On(), "users", cfg.Users != "")
 	<-ctx.Done()
 	log.Info("bus node stopping", "name", cfg.Name)
 	return nil
