@@ -47,4 +47,8 @@ func TestDoctorBusChecks(t *testing.T) {
 	if got := checks(env.run(context.Background())); !slices.Contains(got, "critical:bus-cert-expired") {
 		t.Fatalf("expired: %v", got)
 	}
+	env.lookupEnv = func(k string) (string, bool) { return "SUAB", k == "IZWI_BUS_NKEY" }
+	if got := checks(env.run(context.Background())); !slices.Contains(got, "warning:secret-in-env") {
+		t.Fatalf("IZWI_BUS_NKEY set: %v", got)
+	}
 }

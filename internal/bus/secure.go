@@ -13,7 +13,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/secrets"
 )
 
-// A secured bus (docs/security.md "The cluster bus"): every link, client to
+// A secured bus (docs/deploy.md "Securing the bus"): every link, client to
 // node and node to node, is TLS 1.3 with certificates from the operator's
 // own CA checked on both ends (mutual TLS), and every client also proves a
 // per-role NKey (an Ed25519 key; the node only ever sees its public half and
