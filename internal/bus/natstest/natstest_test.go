@@ -13,11 +13,13 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/bus/natstest"
+	"github.com/izwi-speech/izwi/internal/secrets"
 )
 
 func TestMain(m *testing.M) { os.Exit(natstest.Main(m)) }
 
-// A three-node cluster in three processes: an izwi client given every
+// A three-node secured cluster in three processes: strangers are refused;
+// an izwi client given every
 // node's address (bus.url) keeps publishing and subscribing, and a
 // three-replica JetStream KV bucket keeps taking writes, after the node the
 // subscriber was connected to is killed; the node then rejoins and serves
@@ -26,6 +28,17 @@ func TestClusterSurvivesALostNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	c := natstest.StartSecured(t, natstest.Self)
+	// The secured nodes refuse a client without credentials, and one with
+	// its certificate but no NKey.
+	noKey := c.Client(bus.RoleWorker, c.URL())
+	noKey.NKey = secrets.Secret{}
+	for name, cfg := range map[string]bus.Config{"no credentials": {URL: c.URL()}, "no nkey": noKey} {
+		cfg.ReadyTimeout = 3 * time.Second
+		if b, err := bus.Start(ctx, cfg, nil); err == nil {
+			b.Close()
+			t.Fatalf("%s: connected to the secured cluster", name)
+		}
+	}
 
 	// The subscriber connects to node 1 first (bus.url order), the
 	// publisher to node 3.
