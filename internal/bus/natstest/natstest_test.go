@@ -19,11 +19,10 @@ import (
 func TestMain(m *testing.M) { os.Exit(natstest.Main(m)) }
 
 // A three-node secured cluster in three processes: strangers are refused;
-// an izwi client given every
-// node's address (bus.url) keeps publishing and subscribing, and a
-// three-replica JetStream KV bucket keeps taking writes, after the node the
-// subscriber was connected to is killed; the node then rejoins and serves
-// the bucket's current value.
+// an izwi client given every node's address (bus.url) keeps publishing and
+// subscribing, and a three-replica JetStream KV bucket keeps taking
+// writes, after the node the subscriber was connected to is killed; the
+// node then rejoins and serves the bucket's current value.
 func TestClusterSurvivesALostNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
