@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/izwi-speech/izwi/internal/audio"
+	"github.com/izwi-speech/izwi/internal/config"
+	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/live"
+	"github.com/izwi-speech/izwi/internal/speech"
+)
+
+// BenchmarkLiveStreams is issue 14's streams goal, per engine: the live
+// path through a real `izwi serve` (ingest WebSocket → session pipeline →
+// viewer WebSocket) against the same engine driven directly in a tight
+// loop, side by side in rounds that alternate which side goes first.
+//
+// Both sides run N streams at once (N = the cores, IZWI_BENCH_STREAMS to
+// change it) over the same audio pushed in the same 1 s chunks (the most
+// one ingest message may hold; the session hands each to the engine as
+// it came) with no pacing. The direct side builds its recognizer from the
+// server's own configuration through the composition root's functions
+// (config.Load over the same IZWI_* settings, roleEngines, newRegistry,
+// engineDeps): the same engine, model, profile and options. "Real-time
+// streams sustained" is, on both sides, seconds of audio recognised per
+// wall second at that saturation: N × audio ÷ the time until the last
+// stream is done. A direct stream is done when Flush returns; a server
+// session when its viewer socket has the final the direct run ended with
+// (same engine, same audio, same chunks: the same last final), after the
+// client sent {"type":"finalize"} behind the audio as Flush ends a direct
+// stream. The server has no VAD (the direct side has none) and may queue
+// all the audio (live.queue_audio 5m): nothing is dropped.
+//
+// Reported per engine: the medians of each side's streams and of the
+// per-round ratios (server ÷ direct; goal ≥ 0.95). sherpa runs the small
+// generated streaming model (streaming-zipformer2-tiny from
+// scripts/gen-test-models.py, IZWI_GEN_MODELS): it decodes a hundred-odd
+// times faster than real time, so its ratio measures what the server adds
+// per second of audio rather than a production model's throughput; its
+// audio is the utterance eight times over so a round lasts long enough
+// to time.
+//
+//	go test ./cmd/izwi -run '^$' -bench LiveStreams -benchtime 5x
+func BenchmarkLiveStreams(b *testing.B) {
+	n := runtime.GOMAXPROCS(0)
+	if v := os.Getenv("IZWI_BENCH_STREAMS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 || n > 64 {
+			b.Fatalf("IZWI_BENCH_STREAMS=%q: want 1–64", v)
+		}
+	}
+	_, one := liveUtterance(b, "2412-153948-0000")
+	for _, e := range []struct {
+		name    string
+		repeat  int
+		setting []string
+	}{
+		{"pocketsphinx", 1, []string{"IZWI_ASR_ENGINE=pocketsphinx"}},
+		{"sherpa", 8, []string{"IZWI_ASR_ENGINE=sherpa", "IZWI_ASR_MODEL=" + benchSherpaModel}},
+	} {
+		b.Run(e.name, func(b *testing.B) {
+			env := append(keysEnv(b.TempDir()), "IZWI_MODELS_DIR="+b.TempDir(), "IZWI_LIVE_QUEUE_AUDIO=5m",
+				"IZWI_LIVE_MAX_SESSIONS="+strconv.Itoa(max(n, 4)))
+			env = append(env, e.setting...)
+			if e.name == "sherpa" {
+				env = importGenModel(b, env, benchSherpaModel, "generated streaming zipformer (benchmarks only)")
+			}
+			var samples []float32
+			for range e.repeat {
+				samples = append(samples, one...)
+			}
+			rec := directRecognizer(b, env)
+			key := newKey(b, env, "--name", "bench", "--scopes", "live.write,live.read")
+			s := startServe(b, env)
+			defer s.stop(b)
+			secs := float64(len(samples)) / 16000 * float64(n)
+			// A warm-up round of each side, untimed: decoders built once.
+			lastEnd := direct(b, rec, samples, n)
+			throughServer(b, s.url, key, samples, n, lastEnd)
+			var d, sv, ratio, cpuRatio []float64
+			pid := s.cmd.Process.Pid
+			for i := 0; b.Loop(); i++ {
+				var dw, sw, dc, sc time.Duration
+				directSide := func() { dw, dc = timedCPU(b, os.Getpid(), func() { direct(b, rec, samples, n) }) }
+				serverSide := func() { sw, sc = timedCPU(b, pid, func() { throughServer(b, s.url, key, samples, n, lastEnd) }) }
+				if i%2 == 0 {
+					directSide()
+					serverSide()
+				} else {
+					serverSide()
+					directSide()
+				}
+				d, sv = append(d, secs/dw.Seconds()), append(sv, secs/sw.Seconds())
+				ratio, cpuRatio = append(ratio, dw.Seconds()/sw.Seconds()), append(cpuRatio, dc.Seconds()/sc.Seconds())
+				b.Logf("round %d: direct %.2f, server %.2f streams (ratio %.2f); CPU per audio second direct %.4f s, server process %.4f s",
+					i+1, d[i], sv[i], ratio[i], dc.Seconds()/secs, sc.Seconds()/secs)
+			}
+			median := func(xs []float64) float64 { xs = slices.Clone(xs); slices.Sort(xs); return xs[len(xs)/2] }
+			b.ReportMetric(float64(n), "streams-at-once")
+			b.ReportMetric(median(d), "streams-direct")
+			b.ReportMetric(median(sv), "streams-server")
+			b.ReportMetric(median(ratio), "server/direct-ratio")
+			b.ReportMetric(median(cpuRatio), "cpu-direct/server-ratio")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
+}
+
+// benchSherpaModel is the generated streaming model BenchmarkLiveStreams
+// gives the server and the direct side.
+const benchSherpaModel = "streaming-zipformer2-tiny"
+
+// timedCPU runs f and returns its wall time and the CPU time (user +
+// system, every thread) process pid spent meanwhile.
+func timedCPU(b *testing.B, pid int, f func()) (wall, cpu time.Duration) {
+	c0, start := procCPU(b, pid), time.Now()
+	f()
+	return time.Since(start), procCPU(b, pid) - c0
+}
+
+// procCPU is a process's user + system CPU time from /proc/<pid>/stat.
+func procCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		b.Fatal(err)
+	}
+	// Fields after the command's closing parenthesis: utime and stime are
+	// the 12th and 13th (fields 14 and 15 of the line), in clock ticks.
+	f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+1:]))
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("/proc/%d/stat: %q", pid, raw)
+	}
+	return time.Duration(ut+st) * time.Second / 100 // USER_HZ is 100 on Linux
+}
+
+// directRecognizer loads the asr role the way izwi serve does from env's
+// IZWI_* settings (and nothing else from this process's environment).
+func directRecognizer(b *testing.B, env []string) speech.Recognizer {
+	b.Helper()
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	cfg, _, err := config.Load(config.Source{LookupEnv: func(k string) (string, bool) { v, ok := vars[k]; return v, ok }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if cfg = cfg.Defaults(); cfg.Validate() != nil {
+		b.Fatal(cfg.Validate())
+	}
+	logger := slog.New(slog.DiscardHandler)
+	ms, err := openModelStore(cfg, logger)
+	if err != nil {
+		b.Fatal(err)
+	}
+	set, err := engines.LoadChained(b.Context(), newRegistry(), engineDeps(ms, logger),
+		newChainer(cfg.Engines.Failover, logger), roleEngines(cfg))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = set.Close() })
+	if set.Recognizer == nil {
+		b.Fatalf("the asr role did not load: %+v", set.Status())
+	}
+	return set.Recognizer
+}
+
+// direct runs n streams of rec at once over samples in 1 s chunks, no
+// pacing, and returns the end of the last final they produced (seconds).
+func direct(b *testing.B, rec speech.Recognizer, samples []float32, n int) float64 {
+	ends := make([]float64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			ctx := context.Background()
+			st, err := rec.NewStream(ctx, speech.StreamOptions{})
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			defer st.Close()
+			last := func(rs []speech.Result) {
+				for _, r := range rs {
+					if r.Final && r.Text != "" {
+						ends[i] = max(ends[i], r.End.Seconds())
+					}
+				}
+			}
+			for off := 0; off < len(samples); off += 16000 {
+				rs, err := st.Accept(ctx, samples[off:min(off+16000, len(samples))])
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				last(rs)
+			}
+			rs, err := st.Flush(ctx)
+			if err != nil {
+				b.Error(err)
+			}
+			last(rs)
+		})
+	}
+	wg.Wait()
+	if b.Failed() {
+		b.FailNow()
+	}
+	if slices.Min(ends) != slices.Max(ends) || ends[0] == 0 {
+		b.Fatalf("direct streams of the same audio ended with different (or no) finals: %v", ends)
+	}
+	return ends[0]
+}
+
+// throughServer runs n sessions at once on the server at url: each
+// created, watched and attached first, then given samples in 1 s ingest
+// messages and a finalize, and done when its viewer socket has a final
+// ending at lastEnd.
+func throughServer(b *testing.B, url, key string, samples []float32, n int, lastEnd float64) {
+	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
+	defer cancel()
+	pcm := audio.EncodePCM16(samples)
+	ready, prep := make(chan struct{}), sync.WaitGroup{}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		prep.Add(1)
+		wg.Go(func() { errs[i] = serverStream(ctx, url, key, pcm, lastEnd, &prep, ready) })
+	}
+	prep.Wait()
+	close(ready)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func serverStream(ctx context.Context, url, key string, pcm []byte, lastEnd float64, prep *sync.WaitGroup, ready <-chan struct{}) error {
+	once := sync.OnceFunc(prep.Done)
+	defer once()
+	auth := http.Header{"Authorization": {"Bearer " + key}}
+	var c liveSession
+	if err := benchAPI(ctx, "POST", url+"/v1/sessions", key, map[string]any{"label": "bench", "start": true}, &c); err != nil {
+		return err
+	}
+	defer benchAPI(context.WithoutCancel(ctx), "POST", url+"/v1/sessions/"+c.ID+"/stop", key, nil, nil)
+	ws := "ws" + strings.TrimPrefix(url, "http") + "/v1/sessions/" + c.ID
+	view, _, err := websocket.Dial(ctx, ws+"/captions", nil)
+	if err != nil {
+		return fmt.Errorf("viewer: %w", err)
+	}
+	defer view.CloseNow()
+	view.SetReadLimit(1 << 20)
+	in, _, err := websocket.Dial(ctx, ws+"/audio?encoding=linear16&sample_rate=16000&channels=1",
+		&websocket.DialOptions{HTTPHeader: auth})
+	if err != nil {
+		return fmt.Errorf("ingest: %w", err)
+	}
+	defer in.CloseNow()
+	once()
+	<-ready
+	for off := 0; off < len(pcm); off += 32000 {
+		if err := in.Write(ctx, websocket.MessageBinary, pcm[off:min(off+32000, len(pcm))]); err != nil {
+			return fmt.Errorf("ingest write: %w", err)
+		}
+	}
+	if err := in.Write(ctx, websocket.MessageText, []byte(`{"type":"finalize"}`)); err != nil {
+		return fmt.Errorf("ingest finalize: %w", err)
+	}
+	for {
+		_, msg, err := view.Read(ctx)
+		if err != nil {
+			return fmt.Errorf("viewer: no final ending at %.2f s (the direct run's last): %w", lastEnd, err)
+		}
+		var e live.Event
+		if json.Unmarshal(msg, &e) == nil && e.Type == live.TypeCaption && e.Final && e.Text != "" && e.End >= lastEnd-0.01 {
+			return nil
+		}
+	}
+}
+
+// benchAPI sends a JSON request and decodes a 2xx answer into out.
+func benchAPI(ctx context.Context, method, url, key string, body, out any) error {
+	var rd *strings.Reader
+	if body != nil {
+		raw, _ := json.Marshal(body)
+		rd = strings.NewReader(string(raw))
+	} else {
+		rd = strings.NewReader("")
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d", method, url, resp.StatusCode)
+	}
+	if out != nil {
+		return json.NewDecoder(resp.Body).Decode(out)
+	}
+	return nil
+}
