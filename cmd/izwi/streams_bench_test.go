@@ -257,25 +257,12 @@ func throughServer(b *testing.B, url, key string, samples []float32, n int, last
 func serverStream(ctx context.Context, url, key string, pcm []byte, lastEnd float64, prep *sync.WaitGroup, ready <-chan struct{}) error {
 	once := sync.OnceFunc(prep.Done)
 	defer once()
-	auth := http.Header{"Authorization": {"Bearer " + key}}
-	var c liveSession
-	if err := benchAPI(ctx, "POST", url+"/v1/sessions", key, map[string]any{"label": "bench", "start": true}, &c); err != nil {
+	bs, err := openBenchSession(ctx, url, key)
+	if err != nil {
 		return err
 	}
-	defer benchAPI(context.WithoutCancel(ctx), "POST", url+"/v1/sessions/"+c.ID+"/stop", key, nil, nil)
-	ws := "ws" + strings.TrimPrefix(url, "http") + "/v1/sessions/" + c.ID
-	view, _, err := websocket.Dial(ctx, ws+"/captions", nil)
-	if err != nil {
-		return fmt.Errorf("viewer: %w", err)
-	}
-	defer view.CloseNow()
-	view.SetReadLimit(1 << 20)
-	in, _, err := websocket.Dial(ctx, ws+"/audio?encoding=linear16&sample_rate=16000&channels=1",
-		&websocket.DialOptions{HTTPHeader: auth})
-	if err != nil {
-		return fmt.Errorf("ingest: %w", err)
-	}
-	defer in.CloseNow()
+	defer bs.close(ctx)
+	view, in := bs.view, bs.in
 	once()
 	<-ready
 	for off := 0; off < len(pcm); off += 32000 {
@@ -294,6 +281,44 @@ func serverStream(ctx context.Context, url, key string, pcm []byte, lastEnd floa
 		var e live.Event
 		if json.Unmarshal(msg, &e) == nil && e.Type == live.TypeCaption && e.Final && e.Text != "" && e.End >= lastEnd-0.01 {
 			return nil
+		}
+	}
+}
+
+// benchSession is a live session started for a benchmark, with its
+// viewer and ingest sockets open.
+type benchSession struct {
+	url, key, id string
+	view, in     *websocket.Conn
+}
+
+func openBenchSession(ctx context.Context, url, key string) (*benchSession, error) {
+	var c liveSession
+	if err := benchAPI(ctx, "POST", url+"/v1/sessions", key, map[string]any{"label": "bench", "start": true}, &c); err != nil {
+		return nil, err
+	}
+	bs := &benchSession{url: url, key: key, id: c.ID}
+	ws := "ws" + strings.TrimPrefix(url, "http") + "/v1/sessions/" + c.ID
+	var err error
+	if bs.view, _, err = websocket.Dial(ctx, ws+"/captions", nil); err != nil {
+		bs.close(ctx)
+		return nil, fmt.Errorf("viewer: %w", err)
+	}
+	bs.view.SetReadLimit(1 << 20)
+	if bs.in, _, err = websocket.Dial(ctx, ws+"/audio?encoding=linear16&sample_rate=16000&channels=1",
+		&websocket.DialOptions{HTTPHeader: http.Header{"Authorization": {"Bearer " + key}}}); err != nil {
+		bs.close(ctx)
+		return nil, fmt.Errorf("ingest: %w", err)
+	}
+	return bs, nil
+}
+
+// close stops the session (its decoder goes back) and closes its sockets.
+func (bs *benchSession) close(ctx context.Context) {
+	_ = benchAPI(context.WithoutCancel(ctx), "POST", bs.url+"/v1/sessions/"+bs.id+"/stop", bs.key, nil, nil)
+	for _, c := range []*websocket.Conn{bs.view, bs.in} {
+		if c != nil {
+			c.CloseNow()
 		}
 	}
 }
