@@ -39,9 +39,15 @@ VIEWERS=${VIEWERS:-10000 50000}
 ONLY=${ONLY:-}
 tmp=$(mktemp -d)
 server_pid=""
+# Every figure with an issue-14 goal gets its anchor beside it.
+. scripts/bench-anchors.sh
+exec 3>&1 > >(anchors >&3)
+anchors_pid=$!
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   rm -rf "$tmp"
+  exec >&-
+  wait "$anchors_pid" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -102,7 +108,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = fanout ]; then
   wav=$(find "$TD" -name '1089-134686-0000.wav' | head -1)
   for n in $VIEWERS; do
     if [ "$((n + 1024))" -gt "$fds" ]; then
-      echo "## fan-out ($n viewer WebSockets): not run: needs ulimit -n of at least $((n + 1024)) in both processes; the hard limit here is $(ulimit -Hn) and cannot be raised (needs CAP_SYS_RESOURCE)"
+      echo "## fan-out ($n viewer WebSockets): not run: needs ulimit -n of at least $((n + 1024)) in both processes; the hard limit here is $(ulimit -Hn) and cannot be raised (needs CAP_SYS_RESOURCE) [≤ 20 KiB per viewer, p99 ≤ 250 ms]"
       continue
     fi
     echo "## fan-out ($n viewer WebSockets, one session, load generator in its own process: ${pin_loadgen:-unpinned})"
