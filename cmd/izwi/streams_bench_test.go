@@ -90,13 +90,13 @@ func BenchmarkLiveStreams(b *testing.B) {
 			secs := float64(len(samples)) / 16000 * float64(n)
 			// A warm-up round of each side, untimed: decoders built once.
 			lastEnd := direct(b, rec, samples, n)
-			throughServer(b, s.url, key, samples, n, lastEnd)
+			throughServer(b, s.cmd.Process.Pid, s.url, key, samples, n, lastEnd)
 			var d, sv, ratio, cpuRatio []float64
 			pid := s.cmd.Process.Pid
 			for i := 0; b.Loop(); i++ {
 				var dw, sw, dc, sc time.Duration
 				directSide := func() { dw, dc = timedCPU(b, os.Getpid(), func() { direct(b, rec, samples, n) }) }
-				serverSide := func() { sw, sc = timedCPU(b, pid, func() { throughServer(b, s.url, key, samples, n, lastEnd) }) }
+				serverSide := func() { sw, sc = throughServer(b, pid, s.url, key, samples, n, lastEnd) }
 				if i%2 == 0 {
 					directSide()
 					serverSide()
@@ -229,34 +229,47 @@ func direct(b *testing.B, rec speech.Recognizer, samples []float32, n int) float
 	return ends[0]
 }
 
-// throughServer runs n sessions at once on the server at url: each
-// created, watched and attached first, then given samples in 1 s ingest
-// messages and a finalize, and done when its viewer socket has a final
-// ending at lastEnd.
-func throughServer(b *testing.B, url, key string, samples []float32, n int, lastEnd float64) {
+// throughServer runs n sessions at once on the server at url (process
+// pid): each created, watched and attached first, then given samples in
+// 1 s ingest messages and a finalize, and done when its viewer socket has
+// a final ending at lastEnd. It returns the wall time from the first
+// audio to the last session done and the server's CPU time meanwhile
+// (the sessions are stopped after).
+func throughServer(b *testing.B, pid int, url, key string, samples []float32, n int, lastEnd float64) (wall, cpu time.Duration) {
 	ctx, cancel := context.WithTimeout(b.Context(), 10*time.Minute)
 	defer cancel()
 	pcm := audio.EncodePCM16(samples)
-	ready, prep := make(chan struct{}), sync.WaitGroup{}
+	ready, release := make(chan struct{}), make(chan struct{})
+	var prep, finished, wg sync.WaitGroup
 	errs := make([]error, n)
-	var wg sync.WaitGroup
 	for i := range n {
 		prep.Add(1)
-		wg.Go(func() { errs[i] = serverStream(ctx, url, key, pcm, lastEnd, &prep, ready) })
+		finished.Add(1)
+		wg.Go(func() { errs[i] = serverStream(ctx, url, key, pcm, lastEnd, &prep, &finished, ready, release) })
 	}
 	prep.Wait()
+	c0, start := procCPU(b, pid), time.Now()
 	close(ready)
+	finished.Wait()
+	wall, cpu = time.Since(start), procCPU(b, pid)-c0
+	close(release)
 	wg.Wait()
 	for _, err := range errs {
 		if err != nil {
 			b.Fatal(err)
 		}
 	}
+	return wall, cpu
 }
 
-func serverStream(ctx context.Context, url, key string, pcm []byte, lastEnd float64, prep *sync.WaitGroup, ready <-chan struct{}) error {
-	once := sync.OnceFunc(prep.Done)
+// serverStream is one of throughServer's sessions: it says it is ready
+// (prep) and waits for ready, says when it is done (finished) and waits
+// for release before it stops the session.
+func serverStream(ctx context.Context, url, key string, pcm []byte, lastEnd float64,
+	prep, finished *sync.WaitGroup, ready, release <-chan struct{}) error {
+	once, done := sync.OnceFunc(prep.Done), sync.OnceFunc(finished.Done)
 	defer once()
+	defer done()
 	bs, err := openBenchSession(ctx, url, key)
 	if err != nil {
 		return err
@@ -280,6 +293,8 @@ func serverStream(ctx context.Context, url, key string, pcm []byte, lastEnd floa
 		}
 		var e live.Event
 		if json.Unmarshal(msg, &e) == nil && e.Type == live.TypeCaption && e.Final && e.Text != "" && e.End >= lastEnd-0.01 {
+			done()
+			<-release
 			return nil
 		}
 	}
