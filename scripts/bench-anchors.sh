@@ -10,7 +10,7 @@ anchors() {
     -e 's|^(live_first_partial_p50 [0-9.]+ ms)$|\1 [≤ 250]|' \
     -e 's|^(live_partial_gap_p95 [0-9.]+ ms)$|\1 [≤ 200]|' \
     -e 's|([0-9.-]+ live−file-WER-points)|\1 [≤ 1]|' \
-    -e 's|([0-9.]+ server/direct-ratio)|\1 [≥ 0.95]|' \
+    -e '\%^BenchmarkLiveStreams/% s|([0-9.]+ server/direct-ratio)|\1 [≥ 0.95]|' \
     -e 's|([0-9.-]+ MiB-anon/extra-decoder)|\1 [≤ 10]|' \
     -e 's|([0-9.-]+ MiB-anon/extra-stream)|\1 [≤ 2]|' \
     -e 's|([0-9.]+ MiB-RSS-idle)|\1 [≤ 150]|' \
