@@ -45,14 +45,7 @@ func BenchmarkLiveWER(b *testing.B) {
 				b.Fatal(err)
 			}
 			fileErr.Add(wer.Compute(u.Reference, transcribe(b, s.url, key, wav)))
-			clip, err := audio.DecodeFile(u.WAV, audio.Limits{})
-			if err != nil {
-				b.Fatal(err)
-			}
-			samples, err := audio.Prepare(clip, 16000)
-			if err != nil {
-				b.Fatal(err)
-			}
+			_, samples := liveUtterance(b, u.ID)
 			text, err := liveWords(b.Context(), s.url, key, append(samples, make([]float32, 2*16000)...))
 			if err != nil {
 				b.Fatalf("%s: %v", u.ID, err)
