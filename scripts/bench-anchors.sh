@@ -2,7 +2,9 @@
 # each issue-14 goal beside the figure that measures it (one line each;
 # docs/benchmarks.md's issue-14 summary lists them, and
 # cmd/izwi/bench_anchors_test.go checks the two agree), and the issue-19
-# ratios beside theirs.
+# ratios beside theirs; loadavg prints the load average, to read beside
+# the timings that follow it (the box may be shared).
+loadavg() { echo "# load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 anchors() {
   sed -E \
     -e 's|^(live_final_p50 [0-9.]+ ms)$|\1 [≤ 300]|' \

@@ -101,8 +101,10 @@ fi
 mapfile -t WAVS < <(find "$TD" -name '*.wav' | sort)
 if [ -z "$ONLY" ] || [ "$ONLY" = latency ]; then
   echo "## latency (viewer WebSocket, real-time audio, ${#WAVS[@]} utterances)"
+  loadavg
   echo "\$ izwi-loadgen latency -url $url -key \$KEY ${WAVS[*]}"
   "$tmp/izwi-loadgen" latency -url "$url" -key "$key" "${WAVS[@]}"
+  loadavg
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = fanout ]; then
   wav=$(find "$TD" -name '1089-134686-0000.wav' | head -1)
@@ -113,7 +115,9 @@ if [ -z "$ONLY" ] || [ "$ONLY" = fanout ]; then
     fi
     echo "## fan-out ($n viewer WebSockets, one session, load generator in its own process: ${pin_loadgen:-unpinned})"
     echo "\$ $pin_loadgen izwi-loadgen fanout -url $url -key \$KEY -viewers $n -pid $server_pid $wav"
+    loadavg
     $pin_loadgen "$tmp/izwi-loadgen" fanout -url "$url" -key "$key" -viewers "$n" -pid "$server_pid" "$wav"
+    loadavg
   done
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = streams ]; then
@@ -128,5 +132,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = streams ]; then
   stop_server # the benchmark starts its own, one per engine
   echo "## streams per engine: through izwi serve vs the engine directly ($(nproc) at once, ${ROUNDS:-5} alternating rounds)"
   echo "\$ go test ./cmd/izwi/ -run '^\$' -bench LiveStreams -benchtime=${ROUNDS:-5}x"
+  loadavg
   go test ./cmd/izwi/ -run '^$' -bench LiveStreams -benchtime="${ROUNDS:-5}x" -timeout 30m
+  loadavg
 fi

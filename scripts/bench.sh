@@ -20,6 +20,7 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
     ./internal/audio/... ./internal/speech/... ./internal/wer/... ./internal/speaker/... ./internal/vault/...
   echo
   echo "## Live captions in process: latency, pipeline vs the engine, fan-out to 10,000 and 50,000 feeds (issue 14 anchors in [ ])"
+  loadavg
   go test ./internal/live/ -run '^$' -bench 'Latency|ConcurrentStreams' -benchtime=3x -timeout 20m | anchors
   go test ./internal/live/ -run '^$' -bench Fanout -benchtime=100x -timeout 20m | anchors
   echo
@@ -29,10 +30,12 @@ out="bench-results/$(date -u +%Y%m%dT%H%M%SZ).txt"
   go test ./internal/identify/ -run '^$' -bench RemoteEmbed -benchtime=200x
   echo
   echo "## izwi serve with the default engines: start to ready, idle memory; corpus WER live vs file (issue 14 anchors in [ ])"
+  loadavg
   go test ./cmd/izwi/ -run '^$' -bench StartToReady -benchtime=3x -timeout 20m | anchors
   go test ./cmd/izwi/ -run '^$' -bench LiveWER -benchtime=1x -timeout 20m | anchors
   echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
+  loadavg
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
   go test ./internal/speech/sherpa/ -run '^$' -bench StreamMemory -benchtime=1x | anchors
   echo
