@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -76,8 +77,15 @@ func BenchmarkLiveStreams(b *testing.B) {
 			env := append(keysEnv(b.TempDir()), "IZWI_MODELS_DIR="+b.TempDir(), "IZWI_LIVE_QUEUE_AUDIO=5m",
 				"IZWI_LIVE_MAX_SESSIONS="+strconv.Itoa(max(n, 4)))
 			env = append(env, e.setting...)
-			if e.name == "sherpa" {
+			switch {
+			case e.name == "sherpa":
 				env = importGenModel(b, env, benchSherpaModel, "generated streaming zipformer (benchmarks only)")
+			case n > 4: // PocketSphinx's pool holds 4 decoders unless told
+				conf := filepath.Join(b.TempDir(), "izwi.toml")
+				if err := os.WriteFile(conf, fmt.Appendf(nil, "[engines.asr]\nengine = \"pocketsphinx\"\noptions = { decoders = \"%d\" }\n", n), 0o600); err != nil {
+					b.Fatal(err)
+				}
+				env = append(env, "IZWI_CONFIG="+conf)
 			}
 			var samples []float32
 			for range e.repeat {
