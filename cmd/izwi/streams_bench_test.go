@@ -43,15 +43,22 @@ import (
 // session when its viewer socket has the final the direct run ended with
 // (same engine, same audio, same chunks: the same last final), after the
 // client sent {"type":"finalize"} behind the audio as Flush ends a direct
-// stream. The server has no VAD (the direct side has none) and may queue
-// all the audio (live.queue_audio 5m): nothing is dropped.
+// stream. Opening (NewStream; creating the session and its sockets
+// before the clock starts, the pipeline taking its stream on the first
+// audio) is inside or outside the clock alike; closing (Close; stopping
+// the session) is outside on both sides. The server has no VAD (the
+// direct side has none) and may queue all the audio (live.queue_audio
+// 5m): nothing is dropped.
 //
-// Reported per engine: the medians of each side's streams and of the
-// per-round ratios (server ÷ direct; goal ≥ 0.95). sherpa runs the small
-// generated streaming model (streaming-zipformer2-tiny from
-// scripts/gen-test-models.py, IZWI_GEN_MODELS): it decodes a hundred-odd
-// times faster than real time, so its ratio measures what the server adds
-// per second of audio rather than a production model's throughput; its
+// Reported per engine: the medians of each side's streams, of the
+// per-round ratios (server ÷ direct; goal ≥ 0.95) and of the per-round
+// ratios of CPU time per audio second (this process for the direct side,
+// the server process for the other), which the box's other load barely
+// moves. sherpa runs the small generated streaming model
+// (streaming-zipformer2-tiny from scripts/gen-test-models.py,
+// IZWI_GEN_MODELS): it decodes about a thousand times faster than real
+// time, so its ratio measures what the server adds per second of audio
+// rather than a production model's throughput; its
 // audio is the utterance eight times over so a round lasts long enough
 // to time.
 //
@@ -97,13 +104,13 @@ func BenchmarkLiveStreams(b *testing.B) {
 			defer s.stop(b)
 			secs := float64(len(samples)) / 16000 * float64(n)
 			// A warm-up round of each side, untimed: decoders built once.
-			lastEnd := direct(b, rec, samples, n)
+			_, _, lastEnd := direct(b, rec, samples, n)
 			throughServer(b, s.cmd.Process.Pid, s.url, key, samples, n, lastEnd)
 			var d, sv, ratio, cpuRatio []float64
 			pid := s.cmd.Process.Pid
 			for i := 0; b.Loop(); i++ {
 				var dw, sw, dc, sc time.Duration
-				directSide := func() { dw, dc = timedCPU(b, os.Getpid(), func() { direct(b, rec, samples, n) }) }
+				directSide := func() { dw, dc, _ = direct(b, rec, samples, n) }
 				serverSide := func() { sw, sc = throughServer(b, pid, s.url, key, samples, n, lastEnd) }
 				if i%2 == 0 {
 					directSide()
@@ -131,14 +138,6 @@ func BenchmarkLiveStreams(b *testing.B) {
 // benchSherpaModel is the generated streaming model BenchmarkLiveStreams
 // gives the server and the direct side.
 const benchSherpaModel = "streaming-zipformer2-tiny"
-
-// timedCPU runs f and returns its wall time and the CPU time (user +
-// system, every thread) process pid spent meanwhile.
-func timedCPU(b *testing.B, pid int, f func()) (wall, cpu time.Duration) {
-	c0, start := procCPU(b, pid), time.Now()
-	f()
-	return time.Since(start), procCPU(b, pid) - c0
-}
 
 // procCPU is a process's user + system CPU time from /proc/<pid>/stat.
 func procCPU(b *testing.B, pid int) time.Duration {
@@ -192,12 +191,20 @@ func directRecognizer(b *testing.B, env []string) speech.Recognizer {
 }
 
 // direct runs n streams of rec at once over samples in 1 s chunks, no
-// pacing, and returns the end of the last final they produced (seconds).
-func direct(b *testing.B, rec speech.Recognizer, samples []float32, n int) float64 {
+// pacing. It returns the wall time from the start to the last Flush, this
+// process's CPU time meanwhile (the streams are closed after, as the
+// server's sessions are stopped after theirs), and the end of the last
+// final the streams produced (seconds).
+func direct(b *testing.B, rec speech.Recognizer, samples []float32, n int) (wall, cpu time.Duration, lastEnd float64) {
 	ends := make([]float64, n)
-	var wg sync.WaitGroup
+	release := make(chan struct{})
+	var finished, wg sync.WaitGroup
+	c0, start := procCPU(b, os.Getpid()), time.Now()
 	for i := range n {
+		finished.Add(1)
 		wg.Go(func() {
+			done := sync.OnceFunc(finished.Done)
+			defer done()
 			ctx := context.Background()
 			st, err := rec.NewStream(ctx, speech.StreamOptions{})
 			if err != nil {
@@ -225,8 +232,13 @@ func direct(b *testing.B, rec speech.Recognizer, samples []float32, n int) float
 				b.Error(err)
 			}
 			last(rs)
+			done()
+			<-release
 		})
 	}
+	finished.Wait()
+	wall, cpu = time.Since(start), procCPU(b, os.Getpid())-c0
+	close(release)
 	wg.Wait()
 	if b.Failed() {
 		b.FailNow()
@@ -234,7 +246,7 @@ func direct(b *testing.B, rec speech.Recognizer, samples []float32, n int) float
 	if slices.Min(ends) != slices.Max(ends) || ends[0] == 0 {
 		b.Fatalf("direct streams of the same audio ended with different (or no) finals: %v", ends)
 	}
-	return ends[0]
+	return wall, cpu, ends[0]
 }
 
 // throughServer runs n sessions at once on the server at url (process
