@@ -21,7 +21,5 @@ anchors() {
     -e 's|^(live_fanout_delivery_p99 [0-9.]+ ms)$|\1 [≤ 250]|' \
     -e '/^BenchmarkFanoutFrames/ s|([0-9.]+ p99-ms)|\1 [≤ 250]|' \
     -e '/^BenchmarkFanoutFrames/ s|([0-9.]+ heap-B/feed)|\1 [≤ 20480]|' \
-    -e 's|([0-9.]+ (end→final\|end-cost\|rtf)-ratio)|\1 [within 5 %]|g' \
-    -e 's|([0-9.]+ WER-ratio)|\1 [≤ 0.5]|' \
-    -e 's|([0-9.-]+ WER-points)|\1 [≤ +1]|'
+    -e 's|([0-9.]+ (end→final\|end-cost\|rtf)-ratio)|\1 [within 5 %]|g'
 }
