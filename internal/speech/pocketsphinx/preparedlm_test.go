@@ -91,3 +91,48 @@ func TestPreparedModelProbabilities(t *testing.T) {
 		t.Errorf("log10 p(house | <s>) = %v", got)
 	}
 }
+
+// FuzzPreparedModelTables: whatever the text, the tables handed to the
+// shim hold what izwi_prep_new relies on (it refuses the rest, but a
+// refusal would leave the text unprepared): three indices per n-gram,
+// each a word of the table or -1 before a shorter n-gram, one unigram per
+// word, finite log probabilities.
+func FuzzPreparedModelTables(f *testing.F) {
+	f.Add("Psalm 23. The Lord is my shepherd; I shall not want.\nAmen")
+	f.Add("a a a a\n\n!!! ζζζ 1662 the the")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, text string) {
+		lm, err := prepare.Estimate(prepare.Sentences(text), 3, nil)
+		if err != nil {
+			return // no words: nothing is handed to the shim
+		}
+		pm := newPreparedModel(lm)
+		if len(pm.ids) != 3*len(pm.lp) || len(pm.bo) != len(pm.lp) || len(pm.lp) != lm.Size() {
+			t.Fatalf("tables of %d ids, %d probabilities, %d back-offs for %d n-grams", len(pm.ids), len(pm.lp), len(pm.bo), lm.Size())
+		}
+		seen := map[string]bool{}
+		for _, w := range pm.words {
+			if seen[w] {
+				t.Fatalf("word %q twice", w)
+			}
+			seen[w] = true
+		}
+		unigrams := map[int32]bool{}
+		n := int32(len(pm.words))
+		for i := range pm.lp {
+			a, b, c := pm.ids[3*i], pm.ids[3*i+1], pm.ids[3*i+2]
+			if a < -1 || b < -1 || c < 0 || a >= n || b >= n || c >= n || (a >= 0 && b < 0) {
+				t.Fatalf("n-gram %d: indices %d %d %d of %d words", i, a, b, c, n)
+			}
+			if b < 0 {
+				unigrams[c] = true
+			}
+			if math.IsNaN(float64(pm.lp[i])) || math.IsInf(float64(pm.lp[i]), 0) || pm.lp[i] > 0 || math.IsNaN(float64(pm.bo[i])) || math.IsInf(float64(pm.bo[i]), 0) {
+				t.Fatalf("n-gram %d: log10 p %v, back-off %v", i, pm.lp[i], pm.bo[i])
+			}
+		}
+		if len(unigrams) != len(pm.words) {
+			t.Fatalf("%d unigrams for %d words", len(unigrams), len(pm.words))
+		}
+	})
+}
