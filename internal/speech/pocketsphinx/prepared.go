@@ -31,12 +31,12 @@ import (
 
 // LiveContextWeight and FileContextWeight are the prepared model's share w
 // of the merged model's probability (preparedlm.go) in the live and the
-// file profile. Measured on the 19 shared
-// utterances (docs/benchmarks.md, "Prepared text"): live, the service
-// sheet takes WER from 30.3 % to 10.7 % and the unrelated text alone
-// costs 1.0 point (0.2: 1.3); files, 32.9 % to 8.4 % and 0.3 points (0.5:
-// 5.2 % but 4.2 points — the file profile's second passes rescore every
-// word outside the text by (1 − w) as well).
+// file profile. Measured on the 19 shared utterances (docs/benchmarks.md,
+// "Prepared text"): live, the service sheet takes WER from 30.3 % to
+// 10.7 % and the unrelated text alone costs 1.0 point (0.3: 1.3, 0.7:
+// 4.2); files, 32.9 % to 8.4 % and 0.3 points (0.5: 5.2 % but 4.2 points
+// — the file profile's second passes rescore every word outside the text
+// by (1 − w) as well).
 const (
 	LiveContextWeight = 0.5
 	FileContextWeight = 0.2
