@@ -45,8 +45,8 @@ anchors() {
   go test ./internal/live/ -run '^$' -bench 'ClusterTakeover' -benchtime=8x -timeout 20m | sed -E 's/([0-9.]+ takeover-p95-s)/\1 [≤ 5]/'
   go test ./internal/identify/ -run '^$' -bench RemoteEmbed -benchtime=200x
   echo
-  echo "## izwi serve with the default engines: start to ready, idle memory"
-  go test ./cmd/izwi/ -run '^$' -bench StartToReady -benchtime=3x -timeout 20m | anchors
+  echo "## izwi serve with the default engines: start to ready, idle memory (and per engine role)"
+  go test ./cmd/izwi/ -run '^$' -bench 'StartToReady|IdleMemoryByEngine' -benchtime=3x -timeout 20m | anchors
   echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"
   go test ./internal/speech/pocketsphinx/ -run '^$' -bench 'Endpoint|DecoderMemory' -benchtime=1x -timeout 30m | anchors
