@@ -128,6 +128,7 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 	if err != nil {
 		return nil, err
 	}
+	fixMmapThreshold()
 	lm, err := acquireLM(cfg.lm, cfg.args())
 	if err != nil {
 		return nil, err
