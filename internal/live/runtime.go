@@ -104,9 +104,9 @@ func (m *Manager) startPipeline(ctx context.Context, s *session) error {
 	}
 	told := s.told
 	onEvent := func(e Event) {
-		if told > 0 && e.Type == TypeCaption && e.End <= told+0.02 {
-			// Recognised again after a takeover, and already told.
-			return
+		var ok bool
+		if e, ok = afterTold(e, told); !ok {
+			return // recognised again after a takeover, and already told
 		}
 		if e.Type == TypeEngine {
 			m.met.switches.WithLabelValues(e.EngineFrom, e.Engine, e.Reason).Inc()
