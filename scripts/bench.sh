@@ -33,9 +33,9 @@ firstpass() { sed '/^=== storetest: /,$d'; }
   go test ./internal/live/ -run '^$' -bench 'ClusterTakeover' -benchtime=8x -timeout 20m | firstpass | sed -E 's/([0-9.]+ takeover-p95-s)/\1 [≤ 5]/'
   go test ./internal/identify/ -run '^$' -bench RemoteEmbed -benchtime=200x
   echo
-  echo "## izwi serve with the default engines: start to ready, idle memory; corpus WER live vs file (issue 14 anchors in [ ])"
+  echo "## izwi serve with the default engines: start to ready, idle memory (and per engine role); corpus WER live vs file (issue 14 anchors in [ ])"
   loadavg
-  go test ./cmd/izwi/ -run '^$' -bench StartToReady -benchtime=3x -timeout 20m | anchors
+  go test ./cmd/izwi/ -run '^$' -bench 'StartToReady|IdleMemoryByEngine' -benchtime=3x -timeout 20m | anchors
   go test ./cmd/izwi/ -run '^$' -bench LiveWER -benchtime=1x -timeout 20m | anchors
   echo
   echo "## PocketSphinx endpointing: file vs live profile; memory per decoder"

@@ -4,6 +4,11 @@ package pocketsphinx
 #cgo pkg-config: pocketsphinx sphinxbase
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <pocketsphinx.h>
 #include <sphinxbase/err.h>
 #include <sphinxbase/cmd_ln.h>
@@ -19,7 +24,13 @@ typedef struct {
 	ngram_model_t *lm;
 	logmath_t *lmath;
 	int refs;
+	// map and map_len are the read-only mapping of the model file that
+	// holds its n-gram arrays once izwi_lm_map has run (else NULL).
+	void *map;
+	size_t map_len;
 } izwi_shared_lm;
+
+#include "lmmap.h"
 
 // A view is a trie model of its own whose n-gram arrays, word strings and
 // word-ID hash are the shared model's: only the per-model mutable state is
@@ -35,6 +46,7 @@ typedef struct {
 
 static void izwi_shared_release(izwi_shared_lm *s) {
 	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		izwi_lm_unmap(s);
 		ngram_model_free(s->lm);
 		logmath_free(s->lmath);
 		free(s);
@@ -131,6 +143,12 @@ static izwi_shared_lm *izwi_lm_load(int argc, char **argv, const char *path, int
 		return NULL;
 	}
 	if ((*why = izwi_lm_check(s)) != 0) {
+		izwi_shared_release(s);
+		return NULL;
+	}
+	// The n-gram arrays read in place from the file (lmmap.h), checked
+	// again through the mapping; the heap copy stays if they cannot be.
+	if (izwi_lm_map(s, path) == 0 && (*why = izwi_lm_check(s)) != 0) {
 		izwi_shared_release(s);
 		return NULL;
 	}
@@ -277,6 +295,10 @@ func loadLM(path string, args []string) (*C.izwi_shared_lm, error) {
 	}
 	return c, nil
 }
+
+// mapped reports whether the model's n-gram arrays are read in place
+// from its file (lmmap.h) rather than from a heap copy.
+func (s *sharedLM) mapped() bool { return s.e.c._map != nil }
 
 // has reports whether word is in the model's vocabulary.
 func (s *sharedLM) has(word string) bool {
