@@ -40,6 +40,10 @@ type LM struct {
 	total    int // unigram tokens, </s> included, <s> not
 }
 
+// Tokens is how many tokens the model was estimated from (sentence ends
+// included, starts not).
+func (lm *LM) Tokens() int { return lm.total }
+
 type histStat struct{ count, types int }
 
 const (

@@ -42,6 +42,20 @@ const (
 	FileContextWeight = 0.2
 )
 
+// textShare is the share of the profile's weight a text of n tokens gets:
+// n/(n + preparedPriorTokens). The merged model gives every word outside
+// the text (1 − w) of its general probability, so a short text (a
+// request's few key terms) at a service sheet's weight would make every
+// other word dearer and the decoder drop words; weighed by its length, a
+// text counts as evidence does (a sheet of thousands of words gets nearly
+// all of w, one key term about 1 %, which still lifts a rare word a
+// hundredfold).
+func textShare(n int) float64 { return float64(n) / float64(n+preparedPriorTokens) }
+
+// preparedPriorTokens is the text length (tokens) at which it gets half of
+// the profile's weight.
+const preparedPriorTokens = 200
+
 // preparedUnigramScale deflates the prepared model's unigrams (package
 // prepare, LM.UnigramScale): a word of the text gains from it only in the
 // company the text gives it (its bigrams and trigrams), not wherever it
@@ -49,9 +63,12 @@ const (
 const preparedUnigramScale = 1e-3
 
 // preparedBeamNarrowing narrows every beam of the prepared search by this
-// factor: it wins back part of the mixture's decoding cost at no WER cost
-// on the shared utterances (1,000 cost 10 points).
-const preparedBeamNarrowing = 100
+// factor. It is 1: with the merged model (one lookup, no longer the
+// model set's double cost) a 10× or 100× narrower search saved little CPU
+// and cost a Deepgram-route stream with one key term 8–17 WER points
+// (listen.TestStreamRecognisesUtterance), though not the shared
+// utterances with a service sheet.
+const preparedBeamNarrowing = 1
 
 const (
 	maxNewWords     = 2000 // pronunciations added per text
@@ -61,6 +78,7 @@ const (
 // adaptation is a prepared text made ready for PocketSphinx.
 type adaptation struct {
 	model    *preparedModel       // nil: the text adapts nothing
+	share    float64              // of the profile's weight this text gets (textShare)
 	added    []string             // words missing from the dictionary, with phones
 	phones   map[string]string    // their pronunciations
 	hotwords map[string]bool      // added words whose phones a caller gave
@@ -199,7 +217,7 @@ func (r *Recognizer) adapt(d *decoder, key [32]byte, text string, hws []hotword)
 			return nil, fmt.Errorf("pocketsphinx: %w: %w", speech.ErrBadInput, err)
 		}
 		lm.UnigramScale = preparedUnigramScale
-		a.model = newPreparedModel(lm)
+		a.model, a.share = newPreparedModel(lm), textShare(lm.Tokens())
 		a.report.NGrams, a.report.ModelBytes = lm.Size(), a.model.bytes()
 	}
 	a.report.BuildTime = time.Since(start)
@@ -238,7 +256,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 				return err
 			}
 		}
-		if err := d.usePrepared(a.model, r.cfg.contextWeight, preparedBeamNarrowing); err != nil {
+		if err := d.usePrepared(a.model, r.cfg.contextWeight*a.share, preparedBeamNarrowing); err != nil {
 			return err
 		}
 		d.prepared = key
