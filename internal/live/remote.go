@@ -113,7 +113,7 @@ func (m *Manager) forward(ctx context.Context, id string, req ctlRequest) (reply
 		if s := m.local(id); s != nil && s.held() {
 			return ctlReply{}, false, nil
 		}
-		r, err := loadRecord(ctx, m.db, id)
+		r, err := m.recs.one(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			m.forgetCopy(id)
 			return ctlReply{}, false, nil
@@ -160,16 +160,14 @@ func (m *Manager) refreshCopy(r record) {
 	m.mu.Lock()
 	s := m.sessions[r.ID]
 	if s == nil {
-		s = &session{rec: r}
-		s.lastSpeech.Store(m.now().UnixNano())
-		m.sessions[r.ID] = s
+		m.sessions[r.ID] = newSession(r, m.now())
 		m.mu.Unlock()
 		return
 	}
 	m.mu.Unlock()
 	s.mu.Lock()
 	if s.lease == nil {
-		s.rec = r
+		s.rec = r // a copy of the stored record of a session no process here runs
 	}
 	s.mu.Unlock()
 }
@@ -280,7 +278,7 @@ func (m *Manager) createdInCluster(ctx context.Context, owner string, r record, 
 // listCluster is List in a cluster: the stored sessions, with what their
 // owner knows for those this process owns.
 func (m *Manager) listCluster(ctx context.Context, owner string) ([]Info, error) {
-	recs, err := loadRecords(ctx, m.db)
+	recs, err := m.recs.all(ctx)
 	if err != nil {
 		return nil, err
 	}
