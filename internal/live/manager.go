@@ -9,79 +9,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/izwi-speech/izwi/internal/audit"
 	"github.com/izwi-speech/izwi/internal/config"
-	"github.com/izwi-speech/izwi/internal/speech"
-	"github.com/izwi-speech/izwi/internal/store"
 )
-
-// ManagerOptions are what a Manager is built from.
-type ManagerOptions struct {
-	Store      *store.Store
-	Conn       *nats.Conn
-	Recognizer speech.Recognizer // nil: sessions can be created but not started (ErrNoEngine)
-	VAD        speech.VAD        // optional
-	Config     config.Live
-	Logger     *slog.Logger
-	Now        func() time.Time
-	// Metrics: nil registers nothing. Labels carry no session ids or PII.
-	Metrics prometheus.Registerer
-	// Audit records session create/delete/start/stop by whom (ids only).
-	Audit audit.Recorder
-	// TickEvery is how often the silence auto-stop is checked and live
-	// sessions' counters saved; 0 means 1 s.
-	TickEvery time.Duration
-	// Privacy holds the per-session privacy defaults and hooks (issue 6);
-	// the zero value keeps nothing and names nobody.
-	Privacy Privacy
-	// Cluster, when set, shares the sessions with other processes through
-	// leases (cluster.go); nil: this process owns them all (role all).
-	Cluster *Cluster
-	// Captions, if set, rewrites each caption event of a session before
-	// it is kept and published (the formatter and word filters,
-	// internal/captionfilter). It runs on the pipeline's goroutine and
-	// must not block.
-	Captions func(sessionID string, e Event) Event
-}
-
-// Privacy is what a session may keep and whom it may name, and the hooks
-// that do it. Keep and Snippet are called from the pipeline goroutine and
-// must not block (hand the event to a bounded queue); they receive events
-// of sessions that opted in only.
-type Privacy struct {
-	// Defaults for sessions that do not say.
-	KeepTranscript, IdentifySpeakers bool
-	// Keep receives every final caption of a session keeping its
-	// transcript (with Seq and SessionID set) before viewers are sent it,
-	// and returns once it is stored (bounded: it may give up and log), so
-	// a crash never loses a final a viewer saw.
-	Keep func(Event)
-	// Replace receives, for a session keeping its transcript, the primary
-	// engine's finals for a span [from, to] (session seconds) a fallback
-	// engine served: they replace the kept captions there (catch-up).
-	Replace func(sessionID string, from, to float64, finals []Event)
-	// Snippet receives, for a keeping session, each final caption whose
-	// confidence is below SnippetBelow with its audio (mono, the
-	// recognizer's rate). Nil keeps no snippets.
-	Snippet      func(e Event, samples []float32, rate int)
-	SnippetBelow float32
-	// Speakers makes a tracker for a session that names speakers, or nil
-	// when identification is off (no speaker model installed).
-	Speakers func(ctx context.Context) (SpeakerTracker, error)
-	// Forget is called when a session is deleted (its kept data is
-	// destroyed).
-	Forget func(sessionID string)
-}
-
-// orDefault is *p, or def when p is nil.
-func orDefault(p *bool, def bool) bool {
-	if p == nil {
-		return def
-	}
-	return *p
-}
 
 // Manager owns this process's live-caption sessions by composing parts
 // with one job each, built in order by NewManager: the registry (the
@@ -94,16 +24,22 @@ func orDefault(p *bool, def bool) bool {
 // In a cluster (ManagerOptions.Cluster) it owns only the sessions whose
 // lease it holds and forwards the rest (cluster.go, remote.go).
 //
-// Lock order: registry.mu; then session.fx (a session's transitions and
-// their I/O: records, audit, pipelines opened and drained, bus calls),
-// then session.mu (moments, never I/O: the audio path takes only this);
-// then publisher.send (a session's events in Seq order, held while
-// Privacy.Keep stores a final), then publisher.mu (moments). hubs.mu,
-// then hub.mu, then feed.mu. positions.mu and clusterBus.mu are leaves.
-// A pipeline's goroutine takes session.mu (speech heard) and
-// publisher.send, never session.fx, so a transition holding fx may drain
-// it; forwarding and lease renewal hold no lock while they wait on the
-// bus.
+// Lock order (written beside the structs too):
+//
+//	session.fx → session.mu → publisher.mu
+//	session.fx → publisher.send → publisher.mu
+//	registry.mu → session.mu
+//	hubs.mu → hub.mu → feed.mu
+//	positions.mu, clusterBus.mu: leaves
+//
+// session.fx is held across a session's transition and its I/O (record
+// writes, audit, pipelines opened and drained, bus subscriptions), and is
+// never taken by the audio path, the pipeline's goroutine or a reader;
+// session.mu and publisher.mu are held for moments, never across I/O.
+// publisher.send keeps a session's events in Seq order from numbering to
+// the bus and is held while Privacy.Keep stores a final; it is never taken
+// under session.mu. Forwarding and lease renewal hold no lock while they
+// wait on the bus.
 type Manager struct {
 	*registry
 	recs  records
@@ -245,25 +181,6 @@ func (m *Manager) resumeLoaded(ctx context.Context, s *session, st State) error 
 		}
 	}
 	return nil
-}
-
-func withDefaults(c config.Live) config.Live {
-	if c.MaxSessions <= 0 {
-		c.MaxSessions = 8
-	}
-	if c.PreRoll == 0 {
-		c.PreRoll = config.Duration(config.DefaultPreRoll)
-	}
-	if c.HistoryEvents <= 0 {
-		c.HistoryEvents = 10000
-	}
-	if c.ViewerBuffer <= 0 {
-		c.ViewerBuffer = 256
-	}
-	if c.QueueAudio <= 0 {
-		c.QueueAudio = config.Duration(5 * time.Second)
-	}
-	return c
 }
 
 // Close stops every pipeline (their last finals are published), saves the

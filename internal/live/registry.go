@@ -88,6 +88,28 @@ func (g *registry) add(s *session) error {
 	return nil
 }
 
+// addIfAbsent holds s unless a session with its id is held: it returns
+// the one held, and whether it is s.
+func (g *registry) addIfAbsent(s *session) (*session, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if held := g.sessions[s.rec.ID]; held != nil {
+		return held, false
+	}
+	g.sessions[s.rec.ID] = s
+	return s, true
+}
+
+// forgetCopy drops this process's copy of session id, gone from the
+// store, unless this process runs it.
+func (g *registry) forgetCopy(id string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if s := g.sessions[id]; s != nil && !s.held() {
+		delete(g.sessions, id)
+	}
+}
+
 // lookup finds a session the owner may act on ("" = administrator).
 func (g *registry) lookup(owner, id string) (*session, error) {
 	g.mu.Lock()

@@ -157,28 +157,15 @@ func (m *Manager) forward(ctx context.Context, id string, req ctlRequest) (reply
 
 // refreshCopy makes this process's copy of a session it does not own r.
 func (m *Manager) refreshCopy(r record) {
-	m.mu.Lock()
-	s := m.sessions[r.ID]
-	if s == nil {
-		m.sessions[r.ID] = newSession(r, m.now())
-		m.mu.Unlock()
+	s, added := m.addIfAbsent(newSession(r, m.now()))
+	if added {
 		return
 	}
-	m.mu.Unlock()
 	s.mu.Lock()
 	if s.lease == nil {
 		s.rec = r // a copy of the stored record of a session no process here runs
 	}
 	s.mu.Unlock()
-}
-
-// forgetCopy drops this process's copy of a session that is gone.
-func (m *Manager) forgetCopy(id string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.sessions[id]; s != nil && !s.held() {
-		delete(m.sessions, id)
-	}
 }
 
 // serveControl answers the session's control subject while this process
