@@ -76,10 +76,21 @@ func (m *Manager) hold(s *session, d time.Duration, samples []float32) {
 // (s.mu held).
 func (m *Manager) countDrops(s *session) {
 	if s.pipe != nil {
-		d := s.pipe.Stats().AudioDropped
-		m.met.audioDropped.Add((d - s.pipeDrops).Seconds())
-		s.pipeDrops = d
+		m.countPipeDrops(s, s.pipe.Stats().AudioDropped)
 	}
+	m.countBusDrops(s)
+}
+
+// countPipeDrops counts the audio s's pipeline dropped, d in all (s.mu
+// held).
+func (m *Manager) countPipeDrops(s *session, d time.Duration) {
+	m.met.audioDropped.Add((d - s.pipeDrops).Seconds())
+	s.pipeDrops = d
+}
+
+// countBusDrops counts the audio the bus dropped before s's subscription
+// (s.mu held).
+func (m *Manager) countBusDrops(s *session) {
 	if s.audio != nil && s.msgsIn > 0 {
 		if n, err := s.audio.Dropped(); err == nil && n > s.natsDrops {
 			perMsg := float64(s.bytesIn) / float64(s.msgsIn) / 2 / float64(m.rate())

@@ -201,7 +201,8 @@ func (m *Manager) drain(ctx context.Context, s *session, p *Pipeline, bound time
 func (m *Manager) drainWithin(ctx context.Context, s *session, p *Pipeline) {
 	st := m.pipes.close(ctx, s.id(), p)
 	s.mu.Lock()
-	m.met.audioDropped.Add((st.AudioDropped - s.pipeDrops).Seconds())
+	m.countPipeDrops(s, st.AudioDropped)
+	m.countBusDrops(s)
 	s.pipeDrops = 0
 	s.rec.AudioMS += (st.AudioIn - st.AudioDropped).Milliseconds()
 	s.mu.Unlock()
