@@ -169,9 +169,9 @@ func (m *Manager) refreshCopy(r record) {
 }
 
 // serveControl answers the session's control subject while this process
-// owns it (s.mu held).
+// owns it (s.fx held).
 func (m *Manager) serveControl(s *session) error {
-	id := s.rec.ID
+	id := s.id()
 	sub, err := m.nc.Subscribe(SubjectsFor(id).Control, func(msg *nats.Msg) {
 		var req ctlRequest
 		var rep ctlReply
@@ -191,7 +191,9 @@ func (m *Manager) serveControl(s *session) error {
 	if err != nil {
 		return fmt.Errorf("live: control subscription: %w", err)
 	}
+	s.mu.Lock()
 	s.control = sub
+	s.mu.Unlock()
 	return nil
 }
 
