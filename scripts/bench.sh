@@ -24,7 +24,8 @@ anchors() {
     -e 's/([0-9.]+ MiB-RSS-idle)/\1 [≤ 150]/' \
     -e 's/(live_fanout_rss_per_viewer(_end)? [0-9.]+ KiB)/\1 [≤ 20]/' \
     -e 's/(live_fanout_delivery_p99 [0-9.]+ ms)/\1 [≤ 250]/' \
-    -e 's/(live_streams_ratio [0-9.]+)/\1 [≥ 0.95]/'
+    -e 's/(live_streams_ratio [0-9.]+)/\1 [≥ 0.95]/' \
+    -e 's/([0-9.]+ secured\/plain-p50)/\1 [≤ 1.25]/'
 }
 {
   echo "# izwi bench $(date -u +%FT%TZ) on $(nproc) cores, $(uname -m), $(go version | cut -d' ' -f3)"
@@ -81,7 +82,7 @@ anchors() {
   echo "## Request rate across gateways: shared token bucket on PostgreSQL vs per process"
   go test ./internal/api/ -run '^$' -bench 'RPSSharedRate' -benchtime=3s -count=3
   echo
-  echo "## NATS cluster (3 processes): publish on node 1 -> deliver on node 3, p50/p99"
-  go test ./internal/bus/natstest/ -run '^$' -bench ClusterDelivery -benchtime=2000x -count=3
+  echo "## NATS cluster (3 processes): publish on node 1 -> deliver on node 3, p50/p99, plain and secured (TLS 1.3 + NKeys) alternated"
+  go test ./internal/bus/natstest/ -run '^$' -bench ClusterDelivery -benchtime=2000x -count=3 | anchors
 } 2>&1 | tee "$out"
 echo "bench: results in $out"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # A whole Izwi cluster on one machine, on loopback (docs/deploy.md,
-# "A cluster on one machine"): a three-node NATS cluster (izwi bus serve),
+# "A cluster on one machine"): a three-node NATS cluster (izwi bus serve,
+# secured: TLS 1.3 on every link with certificates from izwi bus certs, and
+# an NKey per role),
 # PostgreSQL (Debian's, a private server in the demo directory), two
 # gateways and a worker, each izwi process with its own data directory
 # holding copies of the same secrets, as separate machines would.
@@ -9,7 +11,7 @@
 #   scripts/cluster-demo.sh down    stop what up started (SIGTERM, by the recorded pids)
 #   scripts/cluster-demo.sh check   up, then prove it works, then down (make test-cluster)
 #
-# check: both gateways ready; a key made through gateway 1 works on gateway
+# check: the bus refuses plain TCP; both gateways ready; a key made through gateway 1 works on gateway
 # 2; revoked through gateway 1 it is refused by gateway 2; a NATS node is
 # killed and a second revocation still reaches gateway 2; izwi audit verify
 # passes over the chain all processes wrote.
@@ -54,7 +56,11 @@ start() {
 }
 
 env_for() { # the environment of the izwi process whose data dir is $1
+  local role=gateway certs=$DIR/bus-certs
+  [ "$1" = worker ] && role=worker
   echo "IZWI_DATA_DIR=$DIR/$1" "IZWI_DATABASE=$DSN" "IZWI_BUS_URL=$BUS_URL" \
+    "IZWI_BUS_TLS_CA=$certs/ca.crt" "IZWI_BUS_TLS_CERT=$certs/$role.crt" "IZWI_BUS_TLS_KEY=$certs/$role.key" \
+    "IZWI_BUS_NKEY_FILE=$certs/$role.nk" \
     "IZWI_AUDIT_CHECKPOINT_PATH=$DIR/shared/checkpoints" $ENGINES
 }
 
@@ -84,11 +90,18 @@ up() {
     -o "-k $DIR/pg -c listen_addresses= -p $((BASE + 40))" start >/dev/null
   "$PG_BIN/createdb" -h "$DIR/pg" -p $((BASE + 40)) -U izwi izwi
 
+  # The bus's CA, certificates and NKeys (on machines: copy ca.crt, node.*
+  # and users.json to each node, ca.crt and a role's .crt/.key/.nk to each
+  # izwi process, and ca.key nowhere).
+  "$IZWI" bus certs --hosts 127.0.0.1,localhost "$DIR/bus-certs" >/dev/null
+  local c=$DIR/bus-certs
+
   # Three NATS nodes with JetStream, each its own process and store.
   local routes="127.0.0.1:$((BASE + 11)),127.0.0.1:$((BASE + 12)),127.0.0.1:$((BASE + 13))"
   for i in 1 2 3; do
     start "nats$i" "$IZWI" bus serve --name "n$i" --listen "127.0.0.1:$((BASE + i))" \
-      --cluster "127.0.0.1:$((BASE + 10 + i))" --routes "$routes" --store-dir "$DIR/nats$i"
+      --cluster "127.0.0.1:$((BASE + 10 + i))" --routes "$routes" --store-dir "$DIR/nats$i" \
+      --tls-ca "$c/ca.crt" --tls-cert "$c/node.crt" --tls-key "$c/node.key" --users "$c/users.json"
   done
   for i in 1 2 3; do wait_for "$DIR/nats$i.log" '"bus node ready"' 60; done
 
@@ -175,6 +188,16 @@ check() {
   local gw1="http://127.0.0.1:$((BASE + 21))" gw2="http://127.0.0.1:$((BASE + 22))" admin
   admin=$(cat "$DIR/admin.key")
   for g in "$gw1" "$gw2"; do until_status 200 "$g/readyz" ""; done
+  # The bus speaks only TLS: a plain client's CONNECT gets no PONG.
+  local reply
+  exec 3<>"/dev/tcp/127.0.0.1/$((BASE + 1))"
+  IFS= read -r -t 5 reply <&3 || true
+  case "$reply" in *'"tls_required":true'*) ;; *) die "bus node 1 does not require TLS: $reply" ;; esac
+  printf 'CONNECT {}\r\nPING\r\n' >&3 || true
+  reply=$(timeout 5 cat <&3 || true)
+  exec 3<&-
+  case "$reply" in *PONG*) die "bus node 1 answered a plain client" ;; esac
+  echo "cluster-demo: the bus refuses plain TCP; gateways and the worker joined it with TLS and their NKeys"
 
   mkkey() {
     curl -sf -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' \

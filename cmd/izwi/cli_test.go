@@ -49,10 +49,21 @@ func TestBadUsageExits2(t *testing.T) {
 		{"bus", "serve", "--name", "n1", "--routes", "127.0.0.1:6222"}, // no --store-dir
 		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "http://127.0.0.1:6222"},
 		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "127.0.0.1:6222", "--listen", "nohost"},
+		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "127.0.0.1:6222", "--tls-cert", "node.crt"},    // half TLS
+		{"bus", "serve", "--name", "n1", "--store-dir", "x", "--routes", "127.0.0.1:6222", "--listen", "10.0.0.1:4222"}, // plain off loopback
+		{"bus", "certs"}, // no DIR
 	} {
 		if r := run(t, nil, args...); r.code != exitUsage || r.stderr == "" {
 			t.Errorf("izwi %q: exit %d, stderr %q; want %d and a message", args, r.code, r.stderr, exitUsage)
 		}
+	}
+}
+
+// A half-configured bus link stops izwi serve with one sentence.
+func TestServeRefusesHalfBusTLS(t *testing.T) {
+	r := run(t, []string{"IZWI_ROLE=worker", "IZWI_BUS_URL=nats://127.0.0.1:1", "IZWI_BUS_TLS_CERT=worker.crt"}, "serve")
+	if r.code != exitUsage || !strings.Contains(r.stderr, "bus.tls needs ca, cert and key together") {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/bus/natstest"
 	"github.com/izwi-speech/izwi/internal/store/pgtest"
 )
@@ -22,15 +23,48 @@ import (
 // shared storage), since each process checks the chain against it.
 func clusterEnvs(t *testing.T, init func(env []string)) (a, b []string, c *natstest.Cluster) {
 	t.Helper()
-	c = natstest.Start(t, natstest.Izwi(izwiBin))
+	c = natstest.StartSecured(t, natstest.Izwi(izwiBin))
 	dsn := pgtest.DSN(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
-	a = append(keysEnv(dirA), "IZWI_DATABASE="+dsn, "IZWI_BUS_URL="+c.URL())
+	a = append(append(keysEnv(dirA), "IZWI_DATABASE="+dsn), c.Env(bus.RoleGateway)...)
 	init(a)
 	copyDir(t, dirA, dirB)
-	b = append(keysEnv(dirB), "IZWI_DATABASE="+dsn, "IZWI_BUS_URL="+c.URL(),
+	b = append(append(keysEnv(dirB), "IZWI_DATABASE="+dsn), c.Env(bus.RoleGateway)...)
+	b = append(b,
 		"IZWI_AUDIT_CHECKPOINT_PATH="+filepath.Join(dirA, "audit", "checkpoints"))
 	return a, b, c
+}
+
+// checkBusLogs fails when a process's log holds an NKey seed or a TLS key
+// of the secured cluster c, or a permissions violation (its role's
+// permissions, bus.Permissions, must allow all it does).
+func checkBusLogs(t *testing.T, c *natstest.Cluster, servers ...*server) {
+	t.Helper()
+	for _, s := range servers {
+		if strings.Contains(s.logs.String(), "Permissions Violation") {
+			dumpServer(t, s, "a process was refused a subject its role needs")
+		}
+	}
+	for _, role := range bus.Roles() {
+		cfg := c.Client(role, c.URL())
+		if !cfg.TLS.On() {
+			return // a plain cluster: no credentials
+		}
+		key, err := os.ReadFile(cfg.TLS.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyBody := strings.Split(string(key), "\n")[1]    // the first line of base64
+		logs := []string{c.Logs(0), c.Logs(1), c.Logs(2)} // the nodes' too
+		for _, s := range servers {
+			logs = append(logs, s.logs.String())
+		}
+		for _, l := range logs {
+			if strings.Contains(l, cfg.NKey.Reveal()) || strings.Contains(l, keyBody) {
+				t.Fatalf("a %s credential of the bus reached a log", role)
+			}
+		}
+	}
 }
 
 // Revoking a key through gateway A closes the caption feed it opened on
@@ -81,6 +115,7 @@ func TestRevocationReachesEveryGateway(t *testing.T) {
 	if strings.Contains(logs, `"revocation notice applied","component":"notices","principal":"`+viewer2[4:16]) {
 		t.Fatalf("a notice reached B through a dead bus?\n%s", logs)
 	}
+	checkBusLogs(t, nats, a, b)
 }
 
 // openFeed opens a caption SSE feed with key; the channel closes when the

@@ -105,7 +105,7 @@ func (e doctorEnv) run(ctx context.Context) []finding {
 	}
 	e.cfg = e.cfg.Defaults()
 	for _, check := range []func(context.Context) []finding{e.checkListeners, e.checkTLS, e.checkAuth, e.checkFiles,
-		e.checkAdminMFA, e.checkModels, e.checkTelemetry, e.checkSecretsInEnv, e.checkProcess} {
+		e.checkAdminMFA, e.checkModels, e.checkTelemetry, e.checkSecretsInEnv, e.checkProcess, e.checkBus} {
 		out = append(out, check(ctx)...)
 	}
 	rank := map[string]int{sevCritical: 0, sevWarning: 1, sevInfo: 2}
@@ -382,7 +382,7 @@ func (e doctorEnv) checkTelemetry(context.Context) []finding {
 // `docker inspect` and /proc/<pid>/environ show them.
 func (e doctorEnv) checkSecretsInEnv(context.Context) []finding {
 	var out []finding
-	for _, name := range []string{"metrics_scrape_token", "jwt_hmac_secret", "admin_password", "pepper", "vault_passphrase", "vault_new_passphrase", "vault_key", "vault_new_key"} {
+	for _, name := range []string{"metrics_scrape_token", "jwt_hmac_secret", "admin_password", "pepper", "vault_passphrase", "vault_new_passphrase", "vault_key", "vault_new_key", "bus_nkey"} {
 		if v, ok := e.lookupEnv(secrets.EnvName(name)); ok && v != "" {
 			out = append(out, finding{sevWarning, "secret-in-env", secrets.EnvName(name) + " holds a secret in the environment, visible to `docker inspect` and /proc",
 				"use " + secrets.EnvName(name) + "_FILE, a Docker secret or a systemd credential instead"})

@@ -238,7 +238,14 @@ func openKeyStore(ctx context.Context, cfg config.Config, logger *slog.Logger) (
 	// never waits for the bus.
 	var broker *bus.Bus
 	if cfg.Bus.URL != "" {
-		if broker, err = bus.Start(ctx, bus.Config{URL: cfg.Bus.URL, ReadyTimeout: 2 * time.Second}, logger); err != nil {
+		bc, berr := busConfig(cfg)
+		bc.ReadyTimeout = 2 * time.Second
+		if berr != nil {
+			err = berr
+		} else {
+			broker, err = bus.Start(ctx, bc, logger)
+		}
+		if err != nil {
 			broker = nil
 			logger.Warn("bus unreachable; servers will see key changes by re-reading", "err", err)
 		}

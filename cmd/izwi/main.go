@@ -54,7 +54,7 @@ func commands() map[string]command {
 		"doctor":     {"report weak or unsafe settings (exit 1 when any)", runDoctor},
 		"vault":      {"show or rotate the privacy vault's master key", runVault},
 		"migrate":    {"copy the SQLite database into an empty PostgreSQL one", runMigrate},
-		"bus":        {"run a node of a NATS cluster (bus serve) for a multi-process deployment", runBus},
+		"bus":        {"run a node of a NATS cluster (bus serve) for a multi-process deployment, or make its certificates and NKeys (bus certs)", runBus},
 		"speakers":   {"list, enrol, export or erase the people live captions may name", runSpeakers},
 		"verify":     {"check a release artifact or catalogue against its minisign signature", runVerify},
 		"help":       {"show the commands, or one command's usage and flags", runHelp},

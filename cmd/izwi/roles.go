@@ -56,7 +56,12 @@ func runIdentifier(ctx context.Context, cfg config.Config, set *engines.Set, log
 		log.Error("the identifier role needs a speaker engine (engines.speaker, IZWI_SPEAKER_ENGINE)")
 		return exitModel
 	}
-	broker, err := bus.Start(ctx, bus.Config{URL: cfg.Bus.URL}, telemetry.Component(logger, "bus"))
+	bc, err := busConfig(cfg)
+	if err != nil {
+		log.Error("cannot start the message bus", "err", err)
+		return exitUsage
+	}
+	broker, err := bus.Start(ctx, bc, telemetry.Component(logger, "bus"))
 	if err != nil {
 		log.Error("cannot start the message bus", "err", err)
 		return exitFailure

@@ -105,8 +105,12 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer db.Close()
-	broker, err := bus.Start(ctx, bus.Config{URL: cfg.Bus.URL, Listen: cfg.Bus.Listen, JetStream: cfg.Bus.JetStream,
-		StoreDir: filepath.Join(cfg.Data.Dir, "bus")}, telemetry.Component(logger, "bus"))
+	bc, err := busConfig(cfg)
+	if err != nil {
+		log.Error("cannot start the message bus", "err", err)
+		return exitUsage
+	}
+	broker, err := bus.Start(ctx, bc, telemetry.Component(logger, "bus"))
 	if err != nil {
 		log.Error("cannot start the message bus", "err", err)
 		return exitFailure

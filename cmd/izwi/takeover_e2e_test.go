@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/bus/natstest"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/outputs"
@@ -47,18 +48,21 @@ func awaitLog(t *testing.T, s *server, re *regexp.Regexp, d time.Duration, what 
 // double gets every final the viewer saw exactly once, in order, its seq
 // growing across the takeover.
 func TestClusterWorkerTakeover(t *testing.T) {
-	nats := natstest.Start(t, natstest.Izwi(izwiBin))
+	nats := natstest.StartSecured(t, natstest.Izwi(izwiBin))
 	yt := outputstest.NewYouTube("yt-cluster")
 	defer yt.Close()
 	creds := t.TempDir()
 	if err := os.WriteFile(filepath.Join(creds, "youtube"), []byte(yt.IngestionURL()+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	env := append(liveEnv(t), "IZWI_DATABASE="+pgtest.DSN(t), "IZWI_BUS_URL="+nats.URL(), "IZWI_OUTPUTS_CREDENTIALS_DIR="+creds)
+	// Every link of the bus is TLS and each role has its NKey.
+	base := append(liveEnv(t), "IZWI_DATABASE="+pgtest.DSN(t), "IZWI_OUTPUTS_CREDENTIALS_DIR="+creds)
+	env := append(slices.Clone(base), nats.Env(bus.RoleGateway)...)
+	workerEnv := append(slices.Clone(base), nats.Env(bus.RoleWorker)...)
 	key := newKey(t, env, "--name", "room", "--scopes", "live.write,live.read", "--limits", `{"rps":-1}`)
 	gwA := startServe(t, env, "--role", "gateway")
 	gwB := startServe(t, env, "--role", "gateway")
-	workers := []*server{startServe(t, env, "--role", "worker"), startServe(t, env, "--role", "worker")}
+	workers := []*server{startServe(t, workerEnv, "--role", "worker"), startServe(t, workerEnv, "--role", "worker")}
 
 	u, samples := liveUtterance(t, "1089-134686-0000")
 	ses := createLiveSession(t, gwA, key, map[string]any{"label": "cluster", "start": true})
@@ -112,6 +116,7 @@ func TestClusterWorkerTakeover(t *testing.T) {
 		t.Fatalf("outputs listed through a new gateway: %d %+v", code, list)
 	}
 	<-done
+	checkBusLogs(t, nats, gwA, gwB, gwC, workers[0], workers[1])
 	awaitLiveWER(t, "across the takeover", viewer, u.Reference)
 	// Every final, up to the end of the audio, arrives: none was lost to
 	// the dead worker or the dead NATS node.
@@ -156,6 +161,7 @@ func TestClusterWorkerTakeover(t *testing.T) {
 	if !slices.Equal(got, want) || len(yt.Problems()) > 0 {
 		t.Fatalf("YouTube got %q (problems %v); want each final once, in order: %q", got, yt.Problems(), want)
 	}
+	checkBusLogs(t, nats, gwA, gwB, gwC, workers[0], workers[1])
 }
 
 // maxTakeoverWER bounds the whole utterance's WER across a takeover: runs

@@ -16,6 +16,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/izwi-speech/izwi/internal/secrets"
 )
 
 // Config selects the broker. The zero value runs an embedded server that
@@ -34,6 +36,13 @@ type Config struct {
 	StoreDir  string `json:"store_dir,omitempty" toml:"store_dir"`
 	// ReadyTimeout bounds start-up; 0 means 10 s.
 	ReadyTimeout time.Duration `json:"ready_timeout,omitempty" toml:"ready_timeout"`
+	// TLS secures the link to an external cluster (secure.go): the
+	// operator CA the nodes' certificates must chain to, and this
+	// process's client certificate and key. Only with URL.
+	TLS TLSFiles `json:"tls,omitempty" toml:"tls"`
+	// NKey is this process's NKey seed, the credential of its role on a
+	// secured cluster (perms.go). Only with URL.
+	NKey secrets.Secret `json:"-" toml:"-"`
 }
 
 // Validate reports settings that cannot work together.
@@ -44,7 +53,10 @@ func (c Config) Validate() error {
 	if c.JetStream && c.StoreDir == "" {
 		return errors.New("bus: jetstream needs store_dir")
 	}
-	return nil
+	if c.URL == "" && (c.TLS.On() || !c.NKey.IsZero()) {
+		return errors.New("bus: tls and nkey secure the link to an external bus (url); the embedded one needs neither")
+	}
+	return c.TLS.Validate()
 }
 
 // Bus is a connected broker.
@@ -68,14 +80,22 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		timeout = 10 * time.Second
 	}
 	if cfg.URL != "" {
-		nc, err := nats.Connect(cfg.URL, nats.Name("izwi"), nats.Timeout(timeout),
+		secure, err := clientOptions(cfg.TLS, cfg.NKey)
+		if err != nil {
+			return nil, err
+		}
+		nc, err := nats.Connect(cfg.URL, append(secure, nats.Name("izwi"), nats.Timeout(timeout),
 			nats.RetryOnFailedConnect(false), nats.MaxReconnects(-1), nats.ReconnectWait(250*time.Millisecond),
 			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { log.Warn("bus disconnected", "err", err) }),
-			nats.ReconnectHandler(func(c *nats.Conn) { log.Info("bus reconnected", "server", redactURL(c.ConnectedUrl())) }))
+			nats.ReconnectHandler(func(c *nats.Conn) { log.Info("bus reconnected", "server", redactURL(c.ConnectedUrl())) }),
+			// A permissions violation (a subject this role may not use) or
+			// a slow consumer: the connection stays up; say so.
+			nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { log.Warn("bus error", "err", err) }))...)
 		if err != nil {
 			return nil, fmt.Errorf("bus: connecting to %s: %w", redactURL(cfg.URL), err)
 		}
-		log.Info("bus connected", "mode", "external", "server", redactURL(nc.ConnectedUrl()))
+		log.Info("bus connected", "mode", "external", "server", redactURL(nc.ConnectedUrl()),
+			"tls", nc.TLSRequired(), "nkey", !cfg.NKey.IsZero())
 		return &Bus{conn: nc, log: log}, nil
 	}
 

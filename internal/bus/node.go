@@ -35,6 +35,13 @@ type NodeConfig struct {
 	// ReadyTimeout bounds how long Run waits for routes and a JetStream meta
 	// leader; 0 means 60 s.
 	ReadyTimeout time.Duration `json:"ready_timeout,omitempty"`
+	// TLS secures both ports (secure.go): TLS 1.3 only, and clients and
+	// the other nodes must present certificates from TLS.CA. Without it
+	// the node only binds loopback addresses.
+	TLS TLSFiles `json:"tls,omitempty"`
+	// Users is the users file (perms.go): with it, a client must prove one
+	// of the listed NKeys and gets its role's permissions. Needs TLS.
+	Users string `json:"users,omitempty"`
 }
 
 // Validate reports a node that cannot join a cluster.
@@ -60,6 +67,19 @@ func (c NodeConfig) Validate() error {
 	if _, err := routeURLs(c.Routes); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.TLS.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if !c.TLS.On() {
+		if c.Users != "" {
+			errs = append(errs, errors.New("bus node: users need tls (ca, cert and key): credentials on a plain link protect nothing that crosses it"))
+		}
+		for _, a := range []struct{ name, v string }{{"listen", c.Listen}, {"cluster", c.Cluster}} {
+			if a.v != "" && !isLoopback(a.v) {
+				errs = append(errs, fmt.Errorf("bus node: %s %s is not loopback: a node that other machines reach needs tls (`izwi bus certs DIR`)", a.name, a.v))
+			}
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -78,6 +98,35 @@ func routeURLs(routes []string) ([]*url.URL, error) {
 	return out, nil
 }
 
+// nodeOptions are a node's server options but its addresses and store:
+// JetStream, the cluster, and, when configured, TLS on both ports and the
+// users.
+func nodeOptions(cfg NodeConfig, routes []*url.URL) (*server.Options, error) {
+	opts := &server.Options{ServerName: cfg.Name, NoSigs: true, NoLog: true, JetStream: true,
+		Cluster: server.ClusterOpts{Name: cfg.ClusterName}, Routes: routes}
+	if cfg.TLS.On() {
+		clientTLS, err := serverTLS(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		routeTLS, err := serverTLS(cfg.TLS)
+		if err != nil {
+			return nil, err
+		}
+		// 5 s for a handshake (NATS: 2 s), for a loaded small box.
+		opts.TLSConfig, opts.TLSVerify, opts.TLSTimeout = clientTLS, true, 5
+		opts.Cluster.TLSConfig, opts.Cluster.TLSTimeout = routeTLS, 5
+	}
+	if cfg.Users != "" {
+		users, err := LoadUsers(cfg.Users)
+		if err != nil {
+			return nil, err
+		}
+		opts.Nkeys = users.nkeyUsers()
+	}
+	return opts, nil
+}
+
 // Node is a running cluster node.
 type Node struct {
 	srv *server.Server
@@ -85,7 +134,7 @@ type Node struct {
 
 // StartNode starts a cluster node and returns once it accepts clients; Ready
 // then says when it has joined the cluster.
-func StartNode(cfg NodeConfig) (*Node, error) {
+func StartNode(cfg NodeConfig, log *slog.Logger) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -96,20 +145,21 @@ func StartNode(cfg NodeConfig) (*Node, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("bus node: jetstream store: %w", err)
 	}
-	opts := &server.Options{
-		ServerName: cfg.Name,
-		Host:       host,
-		Port:       port,
-		NoSigs:     true,
-		NoLog:      true,
-		JetStream:  true,
-		StoreDir:   dir,
-		Cluster:    server.ClusterOpts{Name: cfg.ClusterName, Host: chost, Port: cport},
-		Routes:     routes,
+	opts, err := nodeOptions(cfg, routes)
+	if err != nil {
+		return nil, err
 	}
+	opts.Host, opts.Port, opts.Cluster.Host, opts.Cluster.Port = host, port, chost, cport
+	opts.StoreDir = dir
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("bus node: %w", err)
+	}
+	if log != nil {
+		// Notices, warnings and errors (a refused TLS handshake, an
+		// authorization violation), never traces: those would carry
+		// payloads.
+		srv.SetLoggerV2(natsLog{log}, false, false, false)
 	}
 	go srv.Start()
 	if !srv.ReadyForConnections(10 * time.Second) {
@@ -141,7 +191,7 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	n, err := StartNode(cfg)
+	n, err := StartNode(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -163,8 +213,19 @@ func RunNode(ctx context.Context, cfg NodeConfig, log *slog.Logger) error {
 		case <-tick.C:
 		}
 	}
-	log.Info("bus node ready", "name", cfg.Name, "url", n.ClientURL(), "cluster", cfg.ClusterName)
+	log.Info("bus node ready", "name", cfg.Name, "url", n.ClientURL(), "cluster", cfg.ClusterName,
+		"tls", cfg.TLS.On(), "users", cfg.Users != "")
 	<-ctx.Done()
 	log.Info("bus node stopping", "name", cfg.Name)
 	return nil
 }
+
+// natsLog hands nats-server's log lines to slog.
+type natsLog struct{ l *slog.Logger }
+
+func (n natsLog) Noticef(f string, v ...any) { n.l.Info("nats", "text", fmt.Sprintf(f, v...)) }
+func (n natsLog) Warnf(f string, v ...any)   { n.l.Warn("nats", "text", fmt.Sprintf(f, v...)) }
+func (n natsLog) Fatalf(f string, v ...any)  { n.l.Error("nats", "text", fmt.Sprintf(f, v...)) }
+func (n natsLog) Errorf(f string, v ...any)  { n.l.Error("nats", "text", fmt.Sprintf(f, v...)) }
+func (n natsLog) Debugf(f string, v ...any)  { n.l.Debug("nats", "text", fmt.Sprintf(f, v...)) }
+func (n natsLog) Tracef(string, ...any)      {}

@@ -60,12 +60,19 @@ type Bus struct {
 	// URL of an external NATS cluster, its nodes comma-separated
 	// (IZWI_BUS_URL); empty embeds one.
 	URL string `json:"url,omitempty" toml:"url"`
-	// Listen lets other processes (workers of a split deployment) reach the
-	// embedded broker at host:port (IZWI_BUS_LISTEN); empty means in-process only.
+	// Listen lets other processes on this machine reach the embedded
+	// broker at host:port (IZWI_BUS_LISTEN), a loopback address only: the
+	// port is plain and unauthenticated. Empty means in-process only.
 	Listen string `json:"listen,omitempty" toml:"listen"`
 	// JetStream enables durable streams on the embedded broker, stored under
 	// <data dir>/bus. Izwi never puts audio or words in durable streams.
 	JetStream bool `json:"jetstream,omitempty" toml:"jetstream"`
+	// TLS secures the link to the external cluster (bus.go).
+	TLS BusTLS `json:"tls,omitempty" toml:"tls"`
+	// NKeyFile holds this process's NKey seed, its role's credential on a
+	// secured cluster (IZWI_BUS_NKEY_FILE; mode 0600). Empty: the
+	// IZWI_BUS_NKEY variable or the systemd credential bus_nkey, if set.
+	NKeyFile string `json:"nkey_file,omitempty" toml:"nkey_file"`
 }
 
 // Server configures the HTTP listeners.
@@ -323,9 +330,12 @@ func (c Config) Validate() error {
 	if c.Bus.URL != "" && (c.Bus.Listen != "" || c.Bus.JetStream) {
 		errs = append(errs, errors.New("config: bus.listen and bus.jetstream configure the embedded broker; drop them when bus.url names an external one"))
 	}
+	errs = append(errs, validateBus(c.Bus)...)
 	if c.Bus.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.Bus.Listen); err != nil {
+		if host, _, err := net.SplitHostPort(c.Bus.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("config: bus.listen %q: %w", c.Bus.Listen, err))
+		} else if !isLoopback(host) {
+			errs = append(errs, fmt.Errorf("config: bus.listen %q is not a loopback address: the embedded broker's port is plain and unauthenticated; for other machines run a secured cluster (izwi bus serve, docs/deploy.md)", c.Bus.Listen))
 		}
 	}
 	switch strings.ToLower(c.Log.Level) {

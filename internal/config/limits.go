@@ -45,11 +45,11 @@ type Limits struct {
 	// (IZWI_LIMITS_CHAT_TOKENS_PER_SECOND, IZWI_LIMITS_CHAT_TOKENS_PER_DAY).
 	ChatTokensPerSecond float64 `json:"chat_tokens_per_second,omitempty" toml:"chat_tokens_per_second"`
 	ChatTokensPerDay    int64   `json:"chat_tokens_per_day,omitempty" toml:"chat_tokens_per_day"`
-	// LocalRate counts rps and burst per process even when gateways share
-	// a PostgreSQL database: no database work for rates, but N
-	// gateways then admit up to N times a key's rate. The default (false)
-	// counts each key's rate in the database too, one bound for all
-	// gateways (IZWI_LIMITS_LOCAL_RATE).
+	// LocalRate counts rps, burst and chat tokens per second per process
+	// even when gateways share a PostgreSQL database: no database work
+	// for rates, but N gateways then admit up to N times a key's rates.
+	// The default (false) counts each key's rates in the database too,
+	// one bound for all gateways (IZWI_LIMITS_LOCAL_RATE).
 	LocalRate bool `json:"local_rate,omitempty" toml:"local_rate"`
 	// FailedAuthPerMinute is how many failed authentications one client
 	// network (an IPv4 address or an IPv6 /64) may make per minute before

@@ -109,7 +109,7 @@ func EnvVars() []string {
 	}
 	var c Config
 	vars = append(vars, chainEnvVars()...)
-	for _, section := range [][]string{c.Auth.envVars(), c.JWT.envVars(), c.Limits.envVars(), c.Admin.envVars(),
+	for _, section := range [][]string{c.Bus.envVars(), c.Auth.envVars(), c.JWT.envVars(), c.Limits.envVars(), c.Admin.envVars(),
 		c.TLS.envVars(), c.Telemetry.envVars(), c.Audit.envVars(),
 		c.Live.envVars(), c.WebRTC.envVars(), c.Viewers.envVars(), c.Chat.envVars(), c.Translate.envVars(), c.Outputs.envVars(), c.Vault.envVars(), c.Privacy.envVars()} {
 		vars = append(vars, section...)
@@ -153,6 +153,7 @@ func applyEnv(c *Config, lookup func(string) (string, bool)) error {
 	str("IZWI_BUS_LISTEN", &c.Bus.Listen)
 	boolean("IZWI_BUS_JETSTREAM", &c.Bus.JetStream)
 	e := envReader{lookup: lookup, errs: &errs}
+	c.Bus.applyEnv(e)
 	c.Auth.applyEnv(e)
 	c.JWT.applyEnv(e)
 	c.Limits.applyEnv(e)

@@ -50,7 +50,7 @@ type Options struct {
 	// a key's changed limits or IP rules apply within that time; negative
 	// resolves on every call.
 	ResolveTTL time.Duration
-	// LocalRate keeps request rates (rps, burst) per process even on a
+	// LocalRate keeps rates (rps and burst, chat tokens per second) per process even on a
 	// PostgreSQL store several gateways share: cheaper (no database round
 	// trip per request), but N gateways then admit up to N times a rate.
 	// The default counts rates in the database too (sharedrate.go).

@@ -362,12 +362,16 @@ func (l *Limiter) returnAudioGrants(ctx context.Context) error {
 // With a store, the daily quota is counted in the database (as for
 // requests_per_day), so processes sharing it enforce one total: the bucket
 // is taken first, under the subject's lock, and given back if the
-// database then refuses.
+// database then refuses. On PostgreSQL the per-second bucket is shared
+// too (sharedrate.go), so gateways together pass one rate; a database
+// error there admits the charge (the process's own bucket has limited
+// it), as for the request rate.
 func (l *Limiter) Charge(ctx context.Context, p auth.Principal, tokens int64) error {
 	n := max(tokens, 0)
 	var lim int64
 	var day string
 	var at time.Time
+	var rate, size float64 // the chat rate, when the shared bucket counts it too
 	err := l.with(ctx, p, mustLoad, func(s *subject, now time.Time) error {
 		lim, day, at = s.eff.ChatTokensPerDay, s.day, now
 		shared := lim > 0 && l.db != nil
@@ -377,20 +381,53 @@ func (l *Limiter) Charge(ctx context.Context, p auth.Principal, tokens int64) er
 		if ok, wait := s.chat.take(float64(n), now); !ok {
 			return l.refused(&Error{Code: CodeRateLimited, Limit: "chat_tokens_per_second", RetryAfter: wait})
 		}
+		if n > 0 && l.sharedRate() && s.chat.rate > 0 {
+			rate, size = s.chat.rate, s.chat.size
+		}
 		if !shared {
 			s.pending.chatTokens += n
 		}
 		return nil
 	})
-	if err != nil || lim <= 0 || l.db == nil {
+	if err != nil {
 		return err
+	}
+	refund := func() error {
+		return l.with(ctx, p, noLoad, func(s *subject, _ time.Time) error {
+			s.chat.refund(float64(n))
+			if !(lim > 0 && l.db != nil) {
+				s.pending.chatTokens -= n
+			}
+			return nil
+		})
+	}
+	if rate > 0 {
+		ok, wait, serr := chargeShared(ctx, l.db, chatKey(p.Subject), rate, size, float64(n), at)
+		switch {
+		case serr != nil:
+			l.opts.Logger.Warn("shared chat token rate unavailable; the process's own applies", "subject", p.Subject, "err", serr)
+			rate = 0
+		case !ok:
+			if err := refund(); err != nil {
+				return err
+			}
+			return l.refused(&Error{Code: CodeRateLimited, Limit: "chat_tokens_per_second", RetryAfter: wait})
+		}
+	}
+	if lim <= 0 || l.db == nil {
+		return nil
 	}
 	ok, err := take(ctx, l.db, colChatTokens, p.Subject, day, n, lim, at)
 	if err == nil && ok {
 		return nil
 	}
-	if rerr := l.with(ctx, p, noLoad, func(s *subject, _ time.Time) error { s.chat.refund(float64(n)); return nil }); rerr != nil && err == nil {
+	if rerr := refund(); rerr != nil && err == nil {
 		err = rerr
+	}
+	if rate > 0 {
+		if rerr := refundShared(ctx, l.db, chatKey(p.Subject), size, float64(n)); rerr != nil && err == nil {
+			err = rerr
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("limit: counting chat tokens against chat_tokens_per_day: %w", err)

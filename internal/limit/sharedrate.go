@@ -79,3 +79,49 @@ func takeShared(ctx context.Context, db *store.Store, subject string, rate, size
 	}
 	return took, 0, nil
 }
+
+// chatKey is the shared bucket's row for subject's chat tokens per second
+// (the request rate's row is the subject itself; no subject kind is
+// "chat").
+func chatKey(subject string) string { return "chat:" + subject }
+
+// chargeShared takes n (> 0) chat tokens from key's shared bucket of size
+// and rate when it holds at least min(n, size), as the process's own
+// bucket does: a charge larger than the bucket succeeds from a full one
+// and leaves it in debt, so the gateways' next charges wait. It returns
+// false with the wait until the charge could pass.
+func chargeShared(ctx context.Context, db *store.Store, key string, rate, size, n float64, now time.Time) (bool, time.Duration, error) {
+	us := now.UnixMicro()
+	need := min(n, size)
+	var took float64
+	err := db.QueryRowContext(ctx, `INSERT INTO limit_rate_buckets AS b (subject, tokens, at_us, taken) VALUES (?, ?, ?, ?)
+		ON CONFLICT (subject) DO UPDATE SET
+			taken = excluded.taken,
+			tokens = LEAST(?, b.tokens + GREATEST(0, excluded.at_us - b.at_us) * ? / 1e6) - excluded.taken,
+			at_us = GREATEST(b.at_us, excluded.at_us)
+		WHERE LEAST(?, b.tokens + GREATEST(0, excluded.at_us - b.at_us) * ? / 1e6) >= ?
+		RETURNING taken`, key, size-n, us, n,
+		size, rate,
+		size, rate, need).Scan(&took)
+	if err == nil {
+		return true, 0, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return false, 0, err
+	}
+	// Refused: the wait is what the bucket lacks, at its rate.
+	var tokens float64
+	var at int64
+	if err := db.QueryRowContext(ctx, "SELECT tokens, at_us FROM limit_rate_buckets WHERE subject = ?", key).Scan(&tokens, &at); err != nil {
+		return false, 0, err
+	}
+	have := min(size, tokens+float64(max(0, us-at))*rate/1e6)
+	return false, time.Duration(math.Ceil((need-have)/rate*1e6)) * time.Microsecond, nil
+}
+
+// refundShared gives n chat tokens back to key's shared bucket (a charge
+// the daily quota then refused).
+func refundShared(ctx context.Context, db *store.Store, key string, size, n float64) error {
+	_, err := db.ExecContext(ctx, "UPDATE limit_rate_buckets SET tokens = LEAST(?, tokens + ?) WHERE subject = ?", size, n, key)
+	return err
+}

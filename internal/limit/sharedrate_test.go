@@ -2,6 +2,7 @@ package limit
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"time"
 
@@ -102,5 +103,43 @@ func TestSharedRateLeases(t *testing.T) {
 	clock.Advance(leaseTime + 10*time.Millisecond)
 	if n := allowRace(t, 200, a, b); n != 11 {
 		t.Fatalf("%d passed after 110 ms; want the 11 refilled", n)
+	}
+}
+
+// Chat tokens per second are one bucket across processes on PostgreSQL:
+// of 100 parallel one-token charges at 10 tokens/s exactly 10 pass (20 on
+// SQLite, one bucket per process). A charge larger than the bucket passes
+// from a full one and leaves the shared bucket in debt, so the other
+// process waits for it to be paid back.
+func TestChatTokenRateSharedAcrossProcesses(t *testing.T) {
+	a, b, clock := twoProcesses(t, Limits{ChatTokensPerSecond: 10})
+	shared := a.db.Dialect() == store.Postgres
+	charge := func(l *Limiter, n int64) error { return l.Charge(context.Background(), key("k"), n) }
+	passed, _ := race(t, 100, a, b, "chat_tokens_per_second", func(l *Limiter) error { return charge(l, 1) })
+	want := int64(20)
+	if shared {
+		want = 10
+	}
+	if passed != want {
+		t.Fatalf("%d of 100 charges passed at once; want %d (shared %v)", passed, want, shared)
+	}
+	if !shared {
+		return
+	}
+	clock.Advance(time.Second) // both buckets full again
+	if err := charge(a, 25); err != nil {
+		t.Fatalf("a large charge from a full bucket: %v", err)
+	}
+	err := charge(b, 1)
+	var e *Error
+	if !errors.As(err, &e) || e.Limit != "chat_tokens_per_second" {
+		t.Fatalf("b charged while the shared bucket is 15 tokens in debt: %v", err)
+	}
+	if e.RetryAfter < 1500*time.Millisecond || e.RetryAfter > 1700*time.Millisecond {
+		t.Fatalf("b told to retry after %v; want 1.6 s (15 tokens of debt + 1, at 10/s)", e.RetryAfter)
+	}
+	clock.Advance(1600 * time.Millisecond)
+	if err := charge(b, 1); err != nil {
+		t.Fatalf("b after the debt was paid: %v", err)
 	}
 }

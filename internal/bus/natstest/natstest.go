@@ -3,7 +3,10 @@
 // bus serve`) on private loopback ports with its JetStream store under the
 // test's temp dir. Start waits until every node has routes and JetStream a
 // meta leader; Kill and Restart stop and bring back one node, to test what
-// survives a lost node. Only tests import it.
+// survives a lost node. StartSecured runs the nodes the way a deployment
+// should: TLS with certificates of a CA made for the test (`izwi bus
+// certs`) and per-role NKey users; Client and Env hand a role's
+// credentials to a client. Only tests import it.
 package natstest
 
 import (
@@ -26,6 +29,7 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/bus"
+	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/testenv"
 )
 
@@ -48,9 +52,16 @@ func Self(cfg bus.NodeConfig) *exec.Cmd {
 // Izwi runs nodes as `bin bus serve`, the way operators do.
 func Izwi(bin string) Launcher {
 	return func(cfg bus.NodeConfig) *exec.Cmd {
-		return exec.Command(bin, "bus", "serve", "--name", cfg.Name, "--listen", cfg.Listen,
+		args := []string{"bus", "serve", "--name", cfg.Name, "--listen", cfg.Listen,
 			"--cluster", cfg.Cluster, "--cluster-name", cfg.ClusterName, "--routes", strings.Join(cfg.Routes, ","),
-			"--store-dir", cfg.StoreDir)
+			"--store-dir", cfg.StoreDir}
+		if cfg.TLS.On() {
+			args = append(args, "--tls-ca", cfg.TLS.CA, "--tls-cert", cfg.TLS.Cert, "--tls-key", cfg.TLS.Key)
+		}
+		if cfg.Users != "" {
+			args = append(args, "--users", cfg.Users)
+		}
+		return exec.Command(bin, args...)
 	}
 }
 
@@ -80,6 +91,7 @@ type Cluster struct {
 	t      testing.TB
 	launch Launcher
 	nodes  [3]*node
+	mat    *bus.Material // nil: plain nodes
 }
 
 type node struct {
@@ -95,12 +107,27 @@ type node struct {
 // elected). The nodes stop when the test ends.
 func Start(t testing.TB, launch Launcher) *Cluster {
 	t.Helper()
+	return start(t, launch, nil)
+}
+
+// StartSecured is Start with TLS on every link and NKey users: a client
+// needs the credentials Client or Env give it.
+func StartSecured(t testing.TB, launch Launcher) *Cluster {
+	t.Helper()
+	m, err := bus.MakeMaterial(filepath.Join(t.TempDir(), "bus-certs"), []string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, launch, &m)
+}
+
+func start(t testing.TB, launch Launcher, mat *bus.Material) *Cluster {
 	ports := freePorts(t, 6)
 	var routes []string
 	for i := range 3 {
 		routes = append(routes, "127.0.0.1:"+strconv.Itoa(ports[3+i]))
 	}
-	c := &Cluster{t: t, launch: launch}
+	c := &Cluster{t: t, launch: launch, mat: mat}
 	if p := launch(bus.NodeConfig{}).Path; !filepath.IsAbs(p) || !exists(p) {
 		testenv.Missing(t, "natstest: node binary %q is missing (go build ./cmd/izwi)", p)
 	}
@@ -109,6 +136,9 @@ func Start(t testing.TB, launch Launcher) *Cluster {
 		c.nodes[i] = &node{cfg: bus.NodeConfig{Name: "n" + strconv.Itoa(i+1), ClusterName: "izwi-test",
 			Listen: "127.0.0.1:" + strconv.Itoa(ports[i]), Cluster: routes[i], Routes: routes,
 			StoreDir: filepath.Join(dir, "n"+strconv.Itoa(i+1)), ReadyTimeout: time.Minute}}
+		if mat != nil {
+			c.nodes[i].cfg.TLS, c.nodes[i].cfg.Users = mat.Node, mat.Users
+		}
 	}
 	t.Cleanup(func() {
 		for i := range c.nodes {
@@ -134,6 +164,35 @@ func (c *Cluster) URL() string {
 		urls = append(urls, "nats://"+n.cfg.Listen)
 	}
 	return strings.Join(urls, ",")
+}
+
+// Client is a bus configuration of role (bus.RoleGateway, …) for url (URL
+// or NodeURL), with its credentials on a secured cluster.
+func (c *Cluster) Client(role, url string) bus.Config {
+	c.t.Helper()
+	cfg := bus.Config{URL: url}
+	if c.mat == nil {
+		return cfg
+	}
+	files, seedFile := c.mat.Client(role)
+	seed, err := secrets.ReadFile(seedFile)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cfg.TLS, cfg.NKey = files, seed
+	return cfg
+}
+
+// Env is the environment of an izwi process of role on this cluster:
+// IZWI_BUS_URL, and on a secured cluster its TLS files and NKey seed file.
+func (c *Cluster) Env(role string) []string {
+	env := []string{"IZWI_BUS_URL=" + c.URL()}
+	if c.mat == nil {
+		return env
+	}
+	files, seedFile := c.mat.Client(role)
+	return append(env, "IZWI_BUS_TLS_CA="+files.CA, "IZWI_BUS_TLS_CERT="+files.Cert, "IZWI_BUS_TLS_KEY="+files.Key,
+		"IZWI_BUS_NKEY_FILE="+seedFile)
 }
 
 // NodeURL is node i's client address.

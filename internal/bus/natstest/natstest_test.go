@@ -13,24 +13,36 @@ import (
 
 	"github.com/izwi-speech/izwi/internal/bus"
 	"github.com/izwi-speech/izwi/internal/bus/natstest"
+	"github.com/izwi-speech/izwi/internal/secrets"
 )
 
 func TestMain(m *testing.M) { os.Exit(natstest.Main(m)) }
 
-// A three-node cluster in three processes: an izwi client given every
-// node's address (bus.url) keeps publishing and subscribing, and a
-// three-replica JetStream KV bucket keeps taking writes, after the node the
-// subscriber was connected to is killed; the node then rejoins and serves
-// the bucket's current value.
+// A three-node secured cluster in three processes: strangers are refused;
+// an izwi client given every node's address (bus.url) keeps publishing and
+// subscribing, and a three-replica JetStream KV bucket keeps taking
+// writes, after the node the subscriber was connected to is killed; the
+// node then rejoins and serves the bucket's current value.
 func TestClusterSurvivesALostNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	c := natstest.Start(t, natstest.Self)
+	c := natstest.StartSecured(t, natstest.Self)
+	// The secured nodes refuse a client without credentials, and one with
+	// its certificate but no NKey.
+	noKey := c.Client(bus.RoleWorker, c.URL())
+	noKey.NKey = secrets.Secret{}
+	for name, cfg := range map[string]bus.Config{"no credentials": {URL: c.URL()}, "no nkey": noKey} {
+		cfg.ReadyTimeout = 3 * time.Second
+		if b, err := bus.Start(ctx, cfg, nil); err == nil {
+			b.Close()
+			t.Fatalf("%s: connected to the secured cluster", name)
+		}
+	}
 
 	// The subscriber connects to node 1 first (bus.url order), the
 	// publisher to node 3.
-	sub := connect(ctx, t, c.NodeURL(0)+","+c.NodeURL(1)+","+c.NodeURL(2))
-	pub := connect(ctx, t, c.NodeURL(2)+","+c.NodeURL(1))
+	sub := connect(ctx, t, c.Client(bus.RoleGateway, c.NodeURL(0)+","+c.NodeURL(1)+","+c.NodeURL(2)))
+	pub := connect(ctx, t, c.Client(bus.RoleWorker, c.NodeURL(2)+","+c.NodeURL(1)))
 	got := make(chan string, 16)
 	s, err := sub.Conn().Subscribe("izwi.test.cluster", func(m *nats.Msg) { got <- string(m.Data) })
 	if err != nil {
@@ -71,7 +83,7 @@ func TestClusterSurvivesALostNode(t *testing.T) {
 	}
 
 	c.Restart(0)
-	only := connect(ctx, t, c.NodeURL(0))
+	only := connect(ctx, t, c.Client(bus.RoleWorker, c.NodeURL(0)))
 	js0, err := jetstream.New(only.Conn())
 	if err != nil {
 		t.Fatal(err)
@@ -94,9 +106,9 @@ func TestClusterSurvivesALostNode(t *testing.T) {
 	}
 }
 
-func connect(ctx context.Context, t *testing.T, url string) *bus.Bus {
+func connect(ctx context.Context, t *testing.T, cfg bus.Config) *bus.Bus {
 	t.Helper()
-	b, err := bus.Start(ctx, bus.Config{URL: url}, nil)
+	b, err := bus.Start(ctx, cfg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,51 +140,71 @@ func deliver(ctx context.Context, t *testing.T, nc *nats.Conn, got <-chan string
 
 // BenchmarkClusterDelivery is core NATS publish → deliver across the
 // cluster: the publisher on node 1, the subscriber on node 3, each message
-// awaited before the next (so the figure is latency, not throughput),
-// with p50/p99.
+// awaited before the next (so the figure is latency, not throughput), with
+// p50/p99, on a plain cluster and on a secured one (TLS 1.3 on every link,
+// NKey users) side by side: each iteration sends one message on each, in
+// alternating order, so both see the same load.
 func BenchmarkClusterDelivery(b *testing.B) {
-	c := natstest.Start(b, natstest.Self)
-	ctx := b.Context()
-	pub, err := bus.Start(ctx, bus.Config{URL: c.NodeURL(0)}, nil)
-	if err != nil {
-		b.Fatal(err)
+	type side struct {
+		pub  *nats.Conn
+		got  chan struct{}
+		durs []time.Duration
 	}
-	defer pub.Close()
-	sub, err := bus.Start(ctx, bus.Config{URL: c.NodeURL(2)}, nil)
-	if err != nil {
-		b.Fatal(err)
+	open := func(c *natstest.Cluster) *side {
+		pub := connectB(b, c.Client(bus.RoleGateway, c.NodeURL(0)))
+		sub := connectB(b, c.Client(bus.RoleWorker, c.NodeURL(2)))
+		sd := &side{pub: pub.Conn(), got: make(chan struct{}, 1), durs: make([]time.Duration, 0, b.N)}
+		if _, err := sub.Conn().Subscribe("izwi.bench.delivery", func(*nats.Msg) { sd.got <- struct{}{} }); err != nil {
+			b.Fatal(err)
+		}
+		if err := sub.Conn().Flush(); err != nil {
+			b.Fatal(err)
+		}
+		// Interest reaches node 1 over the routes: wait for the first delivery.
+		deliverB(b, sd.pub, sd.got)
+		return sd
 	}
-	defer sub.Close()
-	got := make(chan struct{}, 1)
-	s, err := sub.Conn().Subscribe("izwi.bench.delivery", func(*nats.Msg) { got <- struct{}{} })
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Unsubscribe()
-	if err := sub.Conn().Flush(); err != nil {
-		b.Fatal(err)
-	}
-	// Interest reaches node 1 over the routes: wait for the first delivery.
-	deliverB(b, pub.Conn(), got)
+	plain := open(natstest.Start(b, natstest.Self))
+	secured := open(natstest.StartSecured(b, natstest.Self))
 	payload := make([]byte, 200) // about a caption event
-	durs := make([]time.Duration, 0, b.N)
-	b.ResetTimer()
-	for range b.N {
+	one := func(sd *side) {
 		start := time.Now()
-		if err := pub.Conn().Publish("izwi.bench.delivery", payload); err != nil {
+		if err := sd.pub.Publish("izwi.bench.delivery", payload); err != nil {
 			b.Fatal(err)
 		}
 		select {
-		case <-got:
+		case <-sd.got:
 		case <-time.After(5 * time.Second):
 			b.Fatal("a message was not delivered within 5 s")
 		}
-		durs = append(durs, time.Since(start))
+		sd.durs = append(sd.durs, time.Since(start))
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if i%2 == 0 {
+			one(plain)
+			one(secured)
+		} else {
+			one(secured)
+			one(plain)
+		}
 	}
 	b.StopTimer()
-	slices.Sort(durs)
-	b.ReportMetric(float64(durs[len(durs)/2].Microseconds()), "p50-µs")
-	b.ReportMetric(float64(durs[len(durs)*99/100].Microseconds()), "p99-µs")
+	pct := func(d []time.Duration, p int) time.Duration { slices.Sort(d); return d[len(d)*p/100] }
+	b.ReportMetric(float64(pct(plain.durs, 50).Microseconds()), "p50-µs")
+	b.ReportMetric(float64(pct(plain.durs, 99).Microseconds()), "p99-µs")
+	b.ReportMetric(float64(pct(secured.durs, 50).Microseconds()), "secured-p50-µs")
+	b.ReportMetric(float64(pct(secured.durs, 99).Microseconds()), "secured-p99-µs")
+	b.ReportMetric(float64(pct(secured.durs, 50))/float64(pct(plain.durs, 50)), "secured/plain-p50")
+}
+
+func connectB(b *testing.B, cfg bus.Config) *bus.Bus {
+	bb, err := bus.Start(b.Context(), cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = bb.Close() })
+	return bb
 }
 
 func deliverB(b *testing.B, nc *nats.Conn, got <-chan struct{}) {
