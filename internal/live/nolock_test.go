@@ -82,6 +82,33 @@ func writeAsync(t *testing.T, in Ingest, frame []float32, n int) <-chan struct{}
 	return done
 }
 
+// flowsDuring checks, while a pause is held up being what, that ten
+// frames written to in return and taken holds, that Get answers (state
+// want) and that the pause has not returned.
+func flowsDuring(t *testing.T, m *Manager, in Ingest, id string, paused <-chan error, want State, what string, taken func() bool) {
+	t.Helper()
+	wrote := writeAsync(t, in, make([]float32, 1600), 10)
+	eventually(t, 10*time.Second, "audio taken in while the pause is "+what, func() bool {
+		select {
+		case <-wrote:
+			return taken()
+		default:
+			return false
+		}
+	})
+	var info Info
+	var err error
+	within(t, 10*time.Second, "Get", func() { info, err = m.Get(t.Context(), "k", id) })
+	if err != nil || info.State != want {
+		t.Fatalf("while the pause is %s: %s %v, want %s", what, info.State, err, want)
+	}
+	select {
+	case err := <-paused:
+		t.Fatalf("the pause returned before it was %s: %v", what, err)
+	default:
+	}
+}
+
 func TestAudioFlowsWhileATransitionAudits(t *testing.T) {
 	e := newEnv(t)
 	aud := &blockingAudit{action: "session.pause", entered: make(chan struct{}), release: make(chan struct{})}
@@ -116,25 +143,7 @@ func TestAudioFlowsWhileATransitionAudits(t *testing.T) {
 		t.Fatal("the pipeline went before the pause was audited")
 	}
 	before := p.Stats().AudioIn
-	wrote := writeAsync(t, in, make([]float32, 1600), 10)
-	eventually(t, 10*time.Second, "audio taken in while the pause is audited", func() bool {
-		select {
-		case <-wrote:
-			return p.Stats().AudioIn-before >= time.Second
-		default:
-			return false
-		}
-	})
-	var info Info
-	within(t, 10*time.Second, "Get", func() { info, err = m.Get(t.Context(), "k", c.ID) })
-	if err != nil || info.State != Live {
-		t.Fatalf("during the audit: %+v %v (the pause is not done yet)", info.State, err)
-	}
-	select {
-	case err := <-paused:
-		t.Fatalf("the pause returned before its audit record: %v", err)
-	default:
-	}
+	flowsDuring(t, m, in, c.ID, paused, Live, "audited", func() bool { return p.Stats().AudioIn-before >= time.Second })
 	release()
 	if err := <-paused; err != nil {
 		t.Fatal(err)
@@ -176,25 +185,7 @@ func TestAudioFlowsWhileATransitionSaves(t *testing.T) {
 	})
 	var base int64
 	within(t, 10*time.Second, "the session's counters", func() { base = msgsIn(s) })
-	wrote := writeAsync(t, in, make([]float32, 1600), 10)
-	eventually(t, 10*time.Second, "audio taken in while the pause is saved", func() bool {
-		select {
-		case <-wrote:
-			return msgsIn(s)-base == 10
-		default:
-			return false
-		}
-	})
-	var info Info
-	within(t, 10*time.Second, "Get", func() { info, err = m.Get(t.Context(), "k", c.ID) })
-	if err != nil || info.State != Paused {
-		t.Fatalf("during the save: %+v %v", info.State, err)
-	}
-	select {
-	case err := <-paused:
-		t.Fatalf("the pause returned before its record was saved: %v", err)
-	default:
-	}
+	flowsDuring(t, m, in, c.ID, paused, Paused, "saved", func() bool { return msgsIn(s)-base == 10 })
 	unhold()
 	if err := <-txDone; err != nil {
 		t.Fatal(err)
