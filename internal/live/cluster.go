@@ -129,7 +129,7 @@ func (m *Manager) claimFree(ctx context.Context) {
 		if r.State == Stopped || ctx.Err() != nil {
 			continue
 		}
-		if s := m.local(r.ID); s != nil && s.held() {
+		if s := m.local(r.ID); s != nil && s.heldSettled() {
 			continue
 		}
 		claimed := time.Now()
@@ -153,6 +153,16 @@ func (s *session) renewed(t time.Time) time.Time {
 		s.renewedAt = t
 	}
 	return s.renewedAt
+}
+
+// heldSettled is held once s's transition under way, or its drop, is
+// done: a session dropped here is claimed again only after its pipeline
+// drained and its last events went out, so the new owner numbers on from
+// them (bus.last) and no event of the old one follows it.
+func (s *session) heldSettled() bool {
+	s.fx.Lock()
+	defer s.fx.Unlock()
+	return s.held()
 }
 
 func (s *session) held() bool {
@@ -238,8 +248,8 @@ func (m *Manager) drop(ctx context.Context, s *session, release bool) {
 		m.drain(ctx, s, p, time.Second)
 	}
 	m.detachRuntime(s)
-	s.fx.Unlock()
 	m.forget(s)
+	s.fx.Unlock()
 	if release && l != nil {
 		if err := l.Release(context.WithoutCancel(ctx)); err != nil {
 			m.log.Warn("live: releasing a lease", "session_id", s.id(), "err", err)
