@@ -10,12 +10,14 @@
 #      process pinned to its own core (taskset -c 1; the server on core 0):
 #      publish → delivery time (p50, p99), viewers dropped for falling
 #      behind, and server RSS per viewer;
-#   3. streams: recognition throughput (real-time streams sustained) through
-#      a real izwi serve against PocketSphinx driven directly, and the ratio.
+#   3. streams per engine (PocketSphinx, sherpa): real-time streams
+#      sustained through a real izwi serve against the same engine driven
+#      directly, alternating rounds, and the median ratio.
 #
 #   scripts/bench-live.sh                        # latency, 10,000 and 50,000 viewers
 #   VIEWERS="2000" scripts/bench-live.sh         # one smaller fan-out
 #   ONLY=latency|fanout|streams scripts/bench-live.sh
+#   ROUNDS=9 ONLY=streams scripts/bench-live.sh   # more rounds per engine
 #   IZWI_BIN=/path/to/izwi scripts/bench-live.sh  # another build (before/after)
 #
 # The viewer caps ([viewers] max_feeds, max_per_ip, max_per_session) are
@@ -37,9 +39,15 @@ VIEWERS=${VIEWERS:-10000 50000}
 ONLY=${ONLY:-}
 tmp=$(mktemp -d)
 server_pid=""
+# Every figure with an issue-14 goal gets its anchor beside it.
+. scripts/bench-anchors.sh
+exec 3>&1 > >(anchors >&3)
+anchors_pid=$!
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
   rm -rf "$tmp"
+  exec >&-
+  wait "$anchors_pid" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -85,46 +93,46 @@ start_server() {
   echo "bench-live: izwi serve did not start" >&2; cat "$tmp/serve.log" >&2; exit 1
 }
 stop_server() { kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; server_pid=""; }
-start_server $pin_server
-echo "# izwi live bench $(date -u +%FT%TZ) on $(nproc) cores; server $url (pid $server_pid)"
+if [ "$ONLY" != streams ]; then
+  start_server $pin_server
+  echo "# izwi live bench $(date -u +%FT%TZ) on $(nproc) cores; server $url (pid $server_pid)"
+fi
 
 mapfile -t WAVS < <(find "$TD" -name '*.wav' | sort)
 if [ -z "$ONLY" ] || [ "$ONLY" = latency ]; then
   echo "## latency (viewer WebSocket, real-time audio, ${#WAVS[@]} utterances)"
+  loadavg
   echo "\$ izwi-loadgen latency -url $url -key \$KEY ${WAVS[*]}"
   "$tmp/izwi-loadgen" latency -url "$url" -key "$key" "${WAVS[@]}"
+  loadavg
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = fanout ]; then
   wav=$(find "$TD" -name '1089-134686-0000.wav' | head -1)
   for n in $VIEWERS; do
     if [ "$((n + 1024))" -gt "$fds" ]; then
-      echo "## fan-out ($n viewer WebSockets): not run: needs ulimit -n of at least $((n + 1024)) in both processes; the hard limit here is $(ulimit -Hn) and cannot be raised (needs CAP_SYS_RESOURCE)"
+      echo "## fan-out ($n viewer WebSockets): not run: needs ulimit -n of at least $((n + 1024)) in both processes; the hard limit here is $(ulimit -Hn) and cannot be raised (needs CAP_SYS_RESOURCE) [≤ 20 KiB per viewer, p99 ≤ 250 ms]"
       continue
     fi
     echo "## fan-out ($n viewer WebSockets, one session, load generator in its own process: ${pin_loadgen:-unpinned})"
     echo "\$ $pin_loadgen izwi-loadgen fanout -url $url -key \$KEY -viewers $n -pid $server_pid $wav"
+    loadavg
     $pin_loadgen "$tmp/izwi-loadgen" fanout -url "$url" -key "$key" -viewers "$n" -pid "$server_pid" "$wav"
+    loadavg
   done
 fi
 if [ -z "$ONLY" ] || [ "$ONLY" = streams ]; then
-  # Throughput, side by side: PocketSphinx driven directly (N streams in a
-  # tight loop, BenchmarkConcurrentStreams) and N sessions through a real
-  # izwi serve (ingest WebSocket → pipeline → viewer WebSocket), N = the
-  # cores, the server unpinned like the direct run; audio may queue for
-  # the run (live.queue_audio 5m) so none is dropped, and no VAD, so the
-  # server decodes every second of audio as the direct run does. (The
-  # test binary runs its benchmarks twice, the second time for the
-  # PostgreSQL store pass; the first figure is taken.)
-  wav=$(find "$TD" -name '2412-153948-0000.wav' | head -1)
-  n=$(nproc)
-  echo "## streams: the engine directly vs through the server ($n at once, $(basename "$wav"))"
-  echo "\$ go test ./internal/live/ -run '^\$' -bench 'ConcurrentStreams\$' -benchtime=3x"
-  direct=$(go test ./internal/live/ -run '^$' -bench 'ConcurrentStreams$' -benchtime=3x -timeout 20m | tee /dev/stderr |
-    awk '/^BenchmarkConcurrentStreams/ && !d { for (i = 2; i <= NF; i++) if ($i == "streams-direct") d = $(i-1) } END { print d }')
-  stop_server
-  IZWI_LIVE_QUEUE_AUDIO=5m IZWI_VAD_ENGINE=off start_server
-  echo "\$ izwi-loadgen streams -url $url -key \$KEY -n $n $wav"
-  server=$("$tmp/izwi-loadgen" streams -url "$url" -key "$key" -n "$n" "$wav" | tee /dev/stderr | awk '$1 == "live_streams_server" { print $2 }')
-  echo "live_streams_direct $direct streams"
-  awk -v s="$server" -v d="$direct" 'BEGIN { if (d > 0) printf "live_streams_ratio %.2f\n", s / d }'
+  # Streams per engine, side by side: N streams at once (N = the cores)
+  # through a real izwi serve (ingest WebSocket → pipeline → viewer
+  # WebSocket, no VAD, nothing dropped) and the same asr role, built from
+  # the same settings, driven directly in a tight loop; ROUNDS rounds
+  # alternating which side goes first; medians of each side and of the
+  # per-round ratios, wall clock and CPU time (BenchmarkLiveStreams in
+  # cmd/izwi/streams_bench_test.go says how each is taken). sherpa is the
+  # small generated streaming model, not a production one.
+  stop_server # the benchmark starts its own, one per engine
+  echo "## streams per engine: through izwi serve vs the engine directly ($(nproc) at once, ${ROUNDS:-5} alternating rounds)"
+  echo "\$ go test ./cmd/izwi/ -run '^\$' -bench LiveStreams -benchtime=${ROUNDS:-5}x"
+  loadavg
+  go test ./cmd/izwi/ -run '^$' -bench LiveStreams -benchtime="${ROUNDS:-5}x" -timeout 30m
+  loadavg
 fi

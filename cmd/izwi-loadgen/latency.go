@@ -28,7 +28,7 @@ func runLatency(ctx context.Context, args []string) error {
 		return errors.New("latency: -url, -key and at least one WAV are required")
 	}
 	c := newClient(*url, *key)
-	var first, final []float64
+	var first, final, gaps []float64
 	for _, wav := range fs.Args() {
 		samples, err := load(wav)
 		if err != nil {
@@ -72,6 +72,7 @@ func runLatency(ctx context.Context, args []string) error {
 		onsetAt := sent[min(onset/chunk, len(sent)-1)]
 		endAt := sent[min(end/chunk, len(sent)-1)]
 		var fp, lf time.Time
+		lastPartial := map[int]time.Time{} // a segment's previous partial
 		for _, a := range got {
 			if a.ev.Type != live.TypeCaption || a.ev.Text == "" {
 				continue
@@ -81,7 +82,12 @@ func runLatency(ctx context.Context, args []string) error {
 			}
 			if a.ev.Final {
 				lf = a.at
+				continue
 			}
+			if t, ok := lastPartial[a.ev.Segment]; ok {
+				gaps = append(gaps, a.at.Sub(t).Seconds()*1000)
+			}
+			lastPartial[a.ev.Segment] = a.at
 		}
 		if fp.IsZero() || lf.IsZero() {
 			fmt.Fprintf(os.Stderr, "%s: no captions (partial %v, final %v)\n", wav, !fp.IsZero(), !lf.IsZero())
@@ -96,5 +102,8 @@ func runLatency(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("live_first_partial_p50 %.0f ms\nlive_first_partial_p95 %.0f ms\n", pct(first, 50), pct(first, 95))
 	fmt.Printf("live_final_p50 %.0f ms\nlive_final_p95 %.0f ms\nlive_latency_utterances %d count\n", pct(final, 50), pct(final, 95), len(first))
+	if len(gaps) > 0 {
+		fmt.Printf("live_partial_gap_p95 %.0f ms\n", pct(gaps, 95))
+	}
 	return nil
 }

@@ -3,18 +3,18 @@
 //
 //	izwi-loadgen latency -url URL -key KEY WAV...
 //	    streams each WAV at real time into its own session and reports,
-//	    from a viewer WebSocket, speech onset → first partial and end of
-//	    speech → final (p50, p95);
+//	    from a viewer WebSocket, speech onset → first partial, end of
+//	    speech → final (p50, p95) and the gap between successive partials
+//	    of a segment (p95);
 //	izwi-loadgen fanout -url URL -key KEY -viewers N [-pid PID] WAV
 //	    opens N viewer WebSockets on one session, streams WAV at real time
 //	    and reports delivery time (publish → viewer, p50/p99), events
 //	    delivered, and the server's RSS per viewer when -pid is given.
-//	izwi-loadgen streams -url URL -key KEY -n N WAV
-//	    feeds WAV to N sessions at once as fast as the server takes it and
-//	    reports the real-time streams recognised (audio s per wall s).
 //
-// It prints one "name value unit" line per figure. It is a benchmark tool:
-// nothing here runs in make test.
+// Streams per engine through the server are cmd/izwi's
+// BenchmarkLiveStreams (its direct side needs the server's own engine
+// wiring). It prints one "name value unit" line per figure. It is a
+// benchmark tool: nothing here runs in make test.
 package main
 
 import (
@@ -41,7 +41,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: izwi-loadgen latency|fanout|streams [flags] WAV...")
+		fmt.Fprintln(os.Stderr, "usage: izwi-loadgen latency|fanout [flags] WAV...")
 		os.Exit(2)
 	}
 	var err error
@@ -50,8 +50,6 @@ func main() {
 		err = runLatency(ctx, os.Args[2:])
 	case "fanout":
 		err = runFanout(ctx, os.Args[2:])
-	case "streams":
-		err = runStreams(ctx, os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}

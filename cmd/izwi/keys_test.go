@@ -16,7 +16,7 @@ func keysEnv(dir string) []string {
 		"IZWI_VAD_ENGINE=off", "IZWI_SPEAKER_ENGINE=off"}
 }
 
-func newKey(t *testing.T, env []string, args ...string) string {
+func newKey(t testing.TB, env []string, args ...string) string {
 	t.Helper()
 	r := run(t, env, append([]string{"keys", "create"}, args...)...)
 	key := strings.TrimSpace(r.stdout)

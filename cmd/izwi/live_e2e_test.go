@@ -39,7 +39,7 @@ func liveEnv(t *testing.T) []string {
 		"IZWI_VAD_ENGINE=sherpa", "IZWI_VAD_MODEL=silero-vad-v5", "IZWI_LIVE_QUEUE_AUDIO=2m")
 }
 
-func liveUtterance(t *testing.T, id string) (testdata.Utterance, []float32) {
+func liveUtterance(t testing.TB, id string) (testdata.Utterance, []float32) {
 	t.Helper()
 	for _, u := range testdata.Utterances(t) {
 		if u.ID == id {

@@ -60,7 +60,7 @@ type result struct {
 }
 
 // run runs izwi to completion in a fresh working directory.
-func run(t *testing.T, env []string, args ...string) result {
+func run(t testing.TB, env []string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()

@@ -120,7 +120,7 @@ func TestClusterWorkerTakeover(t *testing.T) {
 	awaitLiveWER(t, "across the takeover", viewer, u.Reference)
 	// Every final, up to the end of the audio, arrives: none was lost to
 	// the dead worker or the dead NATS node.
-	evs := awaitLastFinal(t, viewer, float64(len(samples))/16000-1)
+	evs := awaitLastFinal(t, viewer, float64(len(samples))/16000-1, gwA, workers[1-owner])
 	if e := wer.Compute(u.Reference, liveFinals(evs)).Rate(); e > maxTakeoverWER {
 		t.Fatalf("across the takeover and the NATS node's death: WER %.3f > %.2f; finals %q", e, maxTakeoverWER, liveFinals(evs))
 	}
@@ -172,7 +172,7 @@ const maxTakeoverWER = 0.45
 
 // awaitLastFinal waits, up to a deadline, for a final caption ending at or
 // after end seconds of the stream, and returns the events seen by then.
-func awaitLastFinal(t *testing.T, v *captionViewer, end float64) []live.Event {
+func awaitLastFinal(t *testing.T, v *captionViewer, end float64, show ...*server) []live.Event {
 	t.Helper()
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		evs := v.snapshot()
@@ -182,6 +182,10 @@ func awaitLastFinal(t *testing.T, v *captionViewer, end float64) []live.Event {
 			}
 		}
 		if time.Now().After(deadline) {
+			for _, s := range show {
+				logs := s.logs.String()
+				t.Logf("log of %s (last 30,000 bytes):\n%s", s.url, logs[max(0, len(logs)-30000):])
+			}
 			t.Fatalf("no final reached %.1f s of the stream within 30 s; finals %q", end, liveFinals(evs))
 		}
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 // transcribe is a WAV file's words by the server's own recognizer.
-func transcribe(t *testing.T, url, key string, wav []byte) string {
+func transcribe(t testing.TB, url, key string, wav []byte) string {
 	t.Helper()
 	var body bytes.Buffer
 	mw := multipart.NewWriter(&body)

@@ -59,7 +59,7 @@ func (m *Manager) attachBus(ctx context.Context, owner, id string) (Ingest, erro
 		}
 		rate = m.rate()
 	}
-	in := busIngest(m.nc, id, rate, m.log)
+	in := &ingest{tr: newBusAudio(m.nc, m.bus.js, id), log: m.log, id: id, rate: rate}
 	in.mu.Lock()
 	in.stop = context.AfterFunc(ctx, func() { in.Close() })
 	in.mu.Unlock()
@@ -96,12 +96,7 @@ func NewBusIngest(nc *nats.Conn, id string, rate int) (Ingest, error) {
 	if nc == nil || rate <= 0 {
 		return nil, fmt.Errorf("%w: bus ingest needs a connection and a rate", ErrBadConfig)
 	}
-	return busIngest(nc, id, rate, slog.New(slog.DiscardHandler)), nil
-}
-
-// busIngest is an ingest publishing on session id's audio subject.
-func busIngest(nc *nats.Conn, id string, rate int, log *slog.Logger) *ingest {
-	return &ingest{tr: &busAudio{nc: nc, subj: SubjectsFor(id).Audio}, log: log, id: id, rate: rate}
+	return &ingest{tr: newBusAudio(nc, nil, id), log: slog.New(slog.DiscardHandler), id: id, rate: rate}, nil
 }
 
 // ingest carries a source's audio to its session over an audioTransport:

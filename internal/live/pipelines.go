@@ -79,9 +79,9 @@ func (ps *pipelines) open(sp pipeSpec) (*Pipeline, error) {
 	keep := ps.hooks.keeper(sp.keepTranscript)
 	pub, told, off := sp.pub, sp.told, sp.audioMS
 	onEvent := func(e Event) {
-		if told > 0 && e.Type == TypeCaption && e.End <= told+0.02 {
-			// Recognised again after a takeover, and already told.
-			return
+		var ok bool
+		if e, ok = afterTold(e, told); !ok {
+			return // recognised again after a takeover, and already told
 		}
 		if e.Type == TypeEngine {
 			ps.met.switches.WithLabelValues(e.EngineFrom, e.Engine, e.Reason).Inc()

@@ -1,13 +1,17 @@
 package live
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // audioTransport carries one source's audio, and its finalize commands, in
@@ -60,12 +64,30 @@ func (l localAudio) reconnected() error {
 }
 
 // busAudio publishes audio on a session's audio subject as 16-bit PCM.
+//
+// In a cluster (js set) the bus's audio stream keeps that subject, and a
+// message published while the stream has no leader (a bus node just died)
+// would be lost with nothing to say so. There each message is published
+// with JetStream's acknowledgement under a message ID of its own and
+// retried until the stream has it (it drops the copy of one it kept), for
+// at most publishRetry; the caller waits meanwhile, so order holds.
 type busAudio struct {
 	nc   *nats.Conn
+	js   jetstream.JetStream // nil: plain publishes (a split deployment without the cluster's stream)
 	subj string
+	id   string // message ID prefix, unique to this source
 
 	mu  sync.Mutex
 	buf []byte
+	n   uint64 // messages published
+}
+
+// publishRetry bounds how long one audio message is retried on the
+// cluster's stream (a leader election takes a few seconds at most).
+const publishRetry = 10 * time.Second
+
+func newBusAudio(nc *nats.Conn, js jetstream.JetStream, id string) *busAudio {
+	return &busAudio{nc: nc, js: js, subj: SubjectsFor(id).Audio, id: newID()}
 }
 
 func (b *busAudio) send(samples []float32) error {
@@ -74,7 +96,7 @@ func (b *busAudio) send(samples []float32) error {
 	for len(samples) > 0 {
 		n := min(len(samples), maxChunk)
 		b.buf = encodePCM16(b.buf[:0], samples[:n])
-		if err := b.nc.Publish(b.subj, b.buf); err != nil {
+		if err := b.publish(&nats.Msg{Subject: b.subj, Data: b.buf}); err != nil {
 			return fmt.Errorf("live: publishing audio: %w", err)
 		}
 		samples = samples[n:]
@@ -89,10 +111,44 @@ func (b *busAudio) reconnected() error { return nil }
 func (b *busAudio) finalize() error {
 	msg := &nats.Msg{Subject: b.subj, Header: nats.Header{}}
 	msg.Header.Set(cmdHeader, cmdFinalize)
-	if err := b.nc.PublishMsg(msg); err != nil {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if err := b.publish(msg); err != nil {
 		return fmt.Errorf("live: publishing finalize: %w", err)
 	}
 	return nil
+}
+
+// publish sends msg, on the cluster's stream until it is kept. Called
+// with b.mu held (the order of a source's messages).
+func (b *busAudio) publish(msg *nats.Msg) error {
+	if b.js == nil {
+		return b.nc.PublishMsg(msg)
+	}
+	b.n++
+	if msg.Header == nil {
+		msg.Header = nats.Header{}
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, b.id+"-"+strconv.FormatUint(b.n, 10))
+	ctx, cancel := context.WithTimeout(context.Background(), publishRetry)
+	defer cancel()
+	wait := 20 * time.Millisecond
+	for {
+		// One attempt waits for its acknowledgement a second at most: a
+		// request made while the stream had no leader is never answered.
+		try, stop := context.WithTimeout(ctx, time.Second)
+		_, err := b.js.PublishMsg(try, msg)
+		stop()
+		if err == nil || errors.Is(err, nats.ErrConnectionClosed) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }
 
 // encodePCM16 appends samples as 16-bit little-endian PCM to dst, scaled

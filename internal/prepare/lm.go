@@ -166,6 +166,45 @@ func (lm *LM) backoff(h string, n int) (float64, bool) {
 	return d * float64(st.types) / float64(st.count), true
 }
 
+// NGram is one n-gram of the model as a back-off decoder reads it: the
+// log10 probability of its last word after the others (−99 for one never
+// predicted, <s>), and the log10 back-off weight of the n-gram as a history
+// (HasBackoff false when it is never one, or at the highest order).
+type NGram struct {
+	Words        []string
+	Log10Prob    float64
+	Log10Backoff float64
+	HasBackoff   bool
+}
+
+// NGrams returns every n-gram of the model, by order and then sorted, so
+// equal texts give equal lists. UnigramScale applies as documented.
+func (lm *LM) NGrams() []NGram {
+	out := make([]NGram, 0, lm.Size())
+	for n := 1; n <= lm.Order; n++ {
+		grams := make([]string, 0, len(lm.counts[n-1]))
+		for g := range lm.counts[n-1] {
+			grams = append(grams, g)
+		}
+		sort.Strings(grams)
+		for _, g := range grams {
+			words := strings.Split(g, " ")
+			ng := NGram{Words: words, Log10Prob: -99}
+			if p := lm.prob(words[:len(words)-1], words[len(words)-1]); p > 0 {
+				if n == 1 && lm.UnigramScale > 0 && lm.UnigramScale < 1 && g != eos {
+					p *= lm.UnigramScale
+				}
+				ng.Log10Prob = math.Log10(p)
+			}
+			if bo, ok := lm.backoff(g, n); ok && bo > 0 {
+				ng.Log10Backoff, ng.HasBackoff = math.Log10(bo), true
+			}
+			out = append(out, ng)
+		}
+	}
+	return out
+}
+
 // WriteARPA writes the model in the ARPA text format sphinxbase, SRILM
 // and KenLM read. Lines are sorted, so equal texts give equal files.
 func (lm *LM) WriteARPA(out io.Writer) error {
@@ -174,29 +213,22 @@ func (lm *LM) WriteARPA(out io.Writer) error {
 	for n := 1; n <= lm.Order; n++ {
 		fmt.Fprintf(w, "ngram %d=%d\n", n, len(lm.counts[n-1]))
 	}
-	for n := 1; n <= lm.Order; n++ {
-		fmt.Fprintf(w, "\n\\%d-grams:\n", n)
-		grams := make([]string, 0, len(lm.counts[n-1]))
-		for g := range lm.counts[n-1] {
-			grams = append(grams, g)
-		}
-		sort.Strings(grams)
-		for _, g := range grams {
-			words := strings.Split(g, " ")
-			lp := -99.0
-			if p := lm.prob(words[:len(words)-1], words[len(words)-1]); p > 0 {
-				if n == 1 && lm.UnigramScale > 0 && lm.UnigramScale < 1 && g != eos {
-					p *= lm.UnigramScale
-				}
-				lp = math.Log10(p)
-			}
-			if bo, ok := lm.backoff(g, n); ok && bo > 0 {
-				fmt.Fprintf(w, "%.6f\t%s\t%.6f\n", lp, g, math.Log10(bo))
-			} else {
-				fmt.Fprintf(w, "%.6f\t%s\n", lp, g)
-			}
+	order := 0
+	header := func(upTo int) { // every order gets its section, even empty
+		for ; order < upTo; order++ {
+			fmt.Fprintf(w, "\n\\%d-grams:\n", order+1)
 		}
 	}
+	for _, ng := range lm.NGrams() {
+		header(len(ng.Words))
+		g := strings.Join(ng.Words, " ")
+		if ng.HasBackoff {
+			fmt.Fprintf(w, "%.6f\t%s\t%.6f\n", ng.Log10Prob, g, ng.Log10Backoff)
+		} else {
+			fmt.Fprintf(w, "%.6f\t%s\n", ng.Log10Prob, g)
+		}
+	}
+	header(lm.Order)
 	fmt.Fprintf(w, "\n\\end\\\n")
 	return w.Flush()
 }

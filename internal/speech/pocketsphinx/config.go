@@ -111,11 +111,15 @@ func (c config) args() []string {
 // newConfig reads spec and, with a resolver, the verified catalogue model.
 // Options: hmm, lm, dict (paths, only without a resolver), samprate (Hz),
 // decoders (pool bound), partials (true/false), context_weight (the
-// prepared-text model's share, 0–1 exclusive, default DefaultContextWeight, 0.05), endpoint
-// (frames of 10 ms of silence that end an utterance, 5–100) and
-// second_pass (true/false). live picks the live or the file profile.
+// prepared-text model's share, 0–1 exclusive, default LiveContextWeight
+// or FileContextWeight), endpoint (frames of 10 ms of silence that end an
+// utterance, 5–100) and second_pass (true/false). live picks the live or
+// the file profile.
 func newConfig(ctx context.Context, spec speech.Spec, deps speech.Deps, live bool) (config, error) {
-	c := config{model: spec.Model, sampleRate: 16000, maxDecoders: 4, partials: live, contextWeight: DefaultContextWeight, language: "en"}
+	c := config{model: spec.Model, sampleRate: 16000, maxDecoders: 4, partials: live, contextWeight: FileContextWeight, language: "en"}
+	if live {
+		c.contextWeight = LiveContextWeight
+	}
 	c.profile(live)
 	if c.model == "" {
 		c.model = DefaultModel

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // dictCut is the model's pronunciation dictionary restricted to its
@@ -97,11 +98,10 @@ func cutDict(full []byte, inVocab func(string) bool) (kept []byte, outside []str
 		} else {
 			full = nil
 		}
-		f := bytes.Fields(line)
-		if len(f) == 0 {
+		w := firstField(line)
+		if w == "" {
 			continue
 		}
-		w := string(f[0])
 		if i := strings.IndexByte(w, '('); i > 0 && strings.HasSuffix(w, ")") {
 			w = w[:i]
 		}
@@ -119,4 +119,18 @@ func cutDict(full []byte, inVocab func(string) bool) (kept []byte, outside []str
 	}
 	sort.Strings(outside)
 	return out.Bytes(), outside
+}
+
+// firstField is the first field of line as bytes.Fields splits it ("" if
+// none), without allocating the others.
+func firstField(line []byte) string {
+	i := bytes.IndexFunc(line, func(r rune) bool { return !unicode.IsSpace(r) })
+	if i < 0 {
+		return ""
+	}
+	line = line[i:]
+	if j := bytes.IndexFunc(line, unicode.IsSpace); j >= 0 {
+		line = line[:j]
+	}
+	return string(line)
 }

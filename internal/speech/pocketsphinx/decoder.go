@@ -57,6 +57,11 @@ static void izwi_cmn_free(izwi_cmn *s) {
 	}
 }
 
+// izwi_malloc_fixed pins glibc's mmap threshold (fixMmapThreshold).
+static void izwi_malloc_fixed(void) {
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
+}
+
 // izwi_ps_new builds a decoder from "-key value" pairs. Logging is switched
 // off first: PocketSphinx logs hypotheses at INFO level, and logs must never
 // carry transcripts. The log stream is process-wide inside the library;
@@ -78,54 +83,6 @@ static double izwi_seg_conf(ps_decoder_t *ps, ps_seg_t *seg) {
 	int32 ascr, lscr, lback;
 	int32 p = ps_seg_prob(seg, &ascr, &lscr, &lback);
 	return logmath_exp(ps_get_logmath(ps), p);
-}
-
-// izwi_prepared_beams are the beams the prepared search narrows.
-static const char *izwi_prepared_beams[] = {"-beam", "-wbeam", "-pbeam", "-lpbeam", "-lponlybeam"};
-
-// izwi_use_prepared interpolates the decoder's own language model (the
-// search named dflt) with the ARPA model at path, giving it weight w, and
-// makes the mixture the active search, its beams narrowed by factor
-// narrow (every beam is a probability ratio: multiplied by narrow > 1).
-// The beams are read from the decoder's configuration when a search is
-// built, so they are set for this one search and put back at once: the
-// decoder's own search keeps the configured beams, even when a later
-// dictionary load rebuilds it. The set takes a reference to the general
-// model and owns the prepared one; the new search owns the set.
-static int izwi_use_prepared(ps_decoder_t *ps, const char *dflt, const char *path, float w, double narrow) {
-	ngram_model_t *general = ps_get_lm(ps, dflt);
-	if (general == NULL) {
-		return -1;
-	}
-	ngram_model_t *prep = ngram_model_read(ps_get_config(ps), path, NGRAM_ARPA, ps_get_logmath(ps));
-	if (prep == NULL) {
-		return -2;
-	}
-	ngram_model_t *models[2] = {ngram_model_retain(general), prep};
-	char *names[2] = {"general", "prepared"};
-	float32 weights[2] = {1.0f - w, w};
-	ngram_model_t *set = ngram_model_set_init(ps_get_config(ps), models, names, weights, 2);
-	if (set == NULL) {
-		ngram_model_free(general);
-		ngram_model_free(prep);
-		return -3;
-	}
-	cmd_ln_t *cfg = ps_get_config(ps);
-	enum { nbeams = sizeof(izwi_prepared_beams) / sizeof(izwi_prepared_beams[0]) };
-	double saved[nbeams];
-	for (int i = 0; i < nbeams; i++) {
-		saved[i] = cmd_ln_float64_r(cfg, izwi_prepared_beams[i]);
-		cmd_ln_set_float64_r(cfg, izwi_prepared_beams[i], saved[i] * narrow);
-	}
-	int rv = ps_set_lm(ps, "izwi_prepared", set);
-	for (int i = 0; i < nbeams; i++) {
-		cmd_ln_set_float64_r(cfg, izwi_prepared_beams[i], saved[i]);
-	}
-	ngram_model_free(set); // the search holds its own reference
-	if (rv != 0) {
-		return -4;
-	}
-	return ps_set_search(ps, "izwi_prepared");
 }
 
 // izwi_load_dict replaces the dictionary with the one at path, and the
@@ -154,11 +111,24 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 	"unsafe"
 
 	"github.com/izwi-speech/izwi/internal/speech"
 )
+
+// fixMmapThreshold pins glibc's mmap threshold at 1 MiB for the process,
+// before the first model loads. glibc raises the threshold to the size of
+// each large block freed (up to 32 MiB): once the language model's
+// 24.7 MiB heap copy (lmmap.h) or a decoder is freed, a decoder's
+// multi-megabyte blocks land inside the heap among longer-lived
+// allocations, and freeing the decoder gives back only part of them even
+// after malloc_trim. Two decoders built and freed left 41 MiB private
+// with 23 MiB in use; with the threshold fixed, 26 MiB, and an idle
+// server 53 MiB private instead of 55–77. Blocks of 1 MiB and more are
+// mapped on their own and unmapped when freed.
+var fixMmapThreshold = sync.OnceFunc(func() { C.izwi_malloc_fixed() })
 
 // decoder owns one native ps_decoder_t. It is not safe for concurrent use;
 // the Recognizer's pool hands each one to a single stream at a time.
@@ -392,19 +362,6 @@ func (d *decoder) known(word string) bool {
 	cw := C.CString(word)
 	defer C.free(unsafe.Pointer(cw))
 	return C.izwi_lookup(d.ps, cw) != 0 || d.outside.has(word)
-}
-
-// usePrepared makes the mixture of the decoder's own language model and
-// the ARPA model at path (weight w) its active search, with its beams
-// narrowed by factor narrow (1: as configured).
-func (d *decoder) usePrepared(path string, w, narrow float64) error {
-	cd, cp := C.CString(d.search), C.CString(path)
-	defer C.free(unsafe.Pointer(cd))
-	defer C.free(unsafe.Pointer(cp))
-	if rv := C.izwi_use_prepared(d.ps, cd, cp, C.float(w), C.double(narrow)); rv != 0 {
-		return fmt.Errorf("pocketsphinx: prepared language model refused (step %d)", int(rv))
-	}
-	return nil
 }
 
 // useOwn makes the decoder's own search active again and drops the

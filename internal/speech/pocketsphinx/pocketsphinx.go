@@ -25,11 +25,13 @@
 // (shareddict.go). What remains per decoder, ~27 MiB with
 // pocketsphinx-en-us, is the acoustic model and the search
 // (BenchmarkDecoderMemory; docs/benchmarks.md has the breakdown), and it
-// takes 0.3 to 0.7 s to build on the loaded 2-core reference box
+// takes 0.15 to 0.25 s to build on the 2-core reference box
 // (BenchmarkModelLoad/shared). So the pool is small by default (option
 // "decoders", default 4), NewStream waits for a free decoder rather than
-// loading without bound, and decoders idle for 30 s are freed, keeping one
-// warm for live streams and none for files.
+// loading without bound, and decoders idle for 30 s are freed, every one
+// of them: a live session builds its decoder when it opens, before audio
+// arrives. The language model's n-gram arrays are read in place from the
+// model file (lmmap.h), page cache rather than private memory.
 //
 // spec.Options: "decoders" (pool bound, 1 to 256), "partials" (true/false,
 // default true for asr, false for transcribe), "samprate" (Hz), "endpoint"
@@ -101,15 +103,16 @@ type Recognizer struct {
 	idle   []*decoder // most recently returned last
 	closed bool
 	// pruning is set while a prune is scheduled (idleFree after a decoder
-	// came back); keepWarm decoders stay loaded however long idle.
+	// came back).
 	pruning  *time.Timer
-	keepWarm int
 	idleFree time.Duration
 }
 
 // idleFree is how long a decoder may sit unused in the pool before it is
-// freed (beyond the keepWarm ones): ~27 MiB each, built again in under a
-// second when a burst of streams needs it back.
+// freed: ~27 MiB each, built again in 0.15–0.25 s (BenchmarkModelLoad/shared)
+// when a stream needs one. A live session takes its stream when it is
+// created, before its audio (package recognize), so an idle server keeps
+// no decoder at all (issue 14: idle memory).
 const idleFree = 30 * time.Second
 
 var _ speech.Recognizer = (*Recognizer)(nil)
@@ -125,6 +128,7 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 	if err != nil {
 		return nil, err
 	}
+	fixMmapThreshold()
 	lm, err := acquireLM(cfg.lm, cfg.args())
 	if err != nil {
 		return nil, err
@@ -140,11 +144,9 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 		return nil, err
 	}
 	r := &Recognizer{
-		cfg: cfg,
-		lm:  lm,
-		cut: cut,
-		// A live stream must not wait a second for a decoder; files can.
-		keepWarm: map[bool]int{true: 1, false: 0}[live],
+		cfg:      cfg,
+		lm:       lm,
+		cut:      cut,
 		idleFree: idleFree,
 		pron:     deps.Pronouncer,
 		slots:    make(chan struct{}, cfg.maxDecoders),
@@ -160,6 +162,10 @@ func newRecognizer(ctx context.Context, spec speech.Spec, deps speech.Deps, live
 			Languages: []string{cfg.language},
 		},
 	}
+	// The decoder that proved the model serves the first stream, or is
+	// freed with the others after idleFree. (Freeing it at once leaves
+	// more behind: what loads next fills its holes in the C heap, and at
+	// 35 s after ready the process held 81 MiB private instead of 53.)
 	d.idleAt = time.Now()
 	r.mu.Lock()
 	r.schedulePrune()
@@ -270,21 +276,21 @@ func (r *Recognizer) give(d *decoder) {
 	<-r.slots
 }
 
-// schedulePrune arms the prune timer if decoders beyond keepWarm are idle
-// and none is armed. r.mu is held.
+// schedulePrune arms the prune timer if decoders are idle and none is
+// armed. r.mu is held.
 func (r *Recognizer) schedulePrune() {
-	if r.pruning == nil && !r.closed && len(r.idle) > r.keepWarm {
+	if r.pruning == nil && !r.closed && len(r.idle) > 0 {
 		r.pruning = time.AfterFunc(r.idleFree, r.prune)
 	}
 }
 
-// prune frees the decoders idle for idleFree or longer, oldest first,
-// keeping the keepWarm most recently used; native frees run unlocked.
+// prune frees the decoders idle for idleFree or longer, oldest first;
+// native frees run unlocked.
 func (r *Recognizer) prune() {
 	var stale []*decoder
 	r.mu.Lock()
 	r.pruning = nil
-	for len(r.idle) > r.keepWarm && time.Since(r.idle[0].idleAt) >= r.idleFree {
+	for len(r.idle) > 0 && time.Since(r.idle[0].idleAt) >= r.idleFree {
 		stale = append(stale, r.idle[0])
 		r.idle = r.idle[1:]
 	}

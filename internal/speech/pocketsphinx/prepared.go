@@ -19,24 +19,28 @@ import (
 // Prepared text (speech.StreamOptions.Context) adapts PocketSphinx in two
 // ways. Its words get a trigram model of their own (package prepare, its
 // unigrams deflated by preparedUnigramScale), interpolated with the
-// general model at weight DefaultContextWeight (option context_weight) in
-// a search with narrower beams, so the decoder expects the sentences it
-// was told about without forgetting English. And its words missing from the
-// dictionary get pronunciations by letter-to-sound rules (Flite's, through
-// speech.Deps.Pronouncer), so a name nobody taught it can be recognised.
-// The adaptation is built once per text and shared by every stream given
-// the same text; it lives in memory only (the model reaches sphinxbase
-// through an anonymous memory file, never the disk).
+// general model in one merged model (preparedlm.go; weight option
+// context_weight) in a search with narrower beams, so the decoder expects
+// the sentences it was told about without forgetting English. And its
+// words missing from the dictionary get pronunciations by letter-to-sound
+// rules (Flite's, through speech.Deps.Pronouncer), so a name nobody
+// taught it can be recognised. The adaptation is built once per text and
+// shared by every stream given the same text; it lives in memory only (the
+// model's tables are handed to the shim in memory, the dictionary reaches
+// sphinxbase through an anonymous memory file, never the disk).
 
-// DefaultContextWeight is the prepared model's share of the mixture.
-// sphinxbase's model set mixes scores already raised to the language
-// weight (lw 6.5), so a share w acts like w^(1/6.5) on probabilities: 0.05
-// is strong. Measured on the 19 shared utterances with the live profile
-// (BenchmarkEndpoint, docs/benchmarks.md): the service sheet takes WER from
-// 30.3 % to 9.4 %, the unrelated text alone costs 1.6 points (0.3 cost 1.9
-// with the unigrams below, 3.9 without); the file profile is in
-// TestPreparedTextHalvesWER.
-const DefaultContextWeight = 0.05
+// LiveContextWeight and FileContextWeight are the prepared model's share w
+// of the merged model's probability (preparedlm.go) in the live and the
+// file profile. Measured on the 19 shared utterances (docs/benchmarks.md,
+// "Prepared text"): live, the service sheet takes WER from 30.3 % to
+// 10.7 % and the unrelated text alone costs 1.0 point (0.3: 1.3, 0.7:
+// 4.2); files, 32.9 % to 8.4 % and 0.3 points (0.5: 5.2 % but 4.2 points
+// — the file profile's second passes rescore every word outside the text
+// by (1 − w) as well).
+const (
+	LiveContextWeight = 0.5
+	FileContextWeight = 0.2
+)
 
 // preparedUnigramScale deflates the prepared model's unigrams (package
 // prepare, LM.UnigramScale): a word of the text gains from it only in the
@@ -56,7 +60,7 @@ const (
 
 // adaptation is a prepared text made ready for PocketSphinx.
 type adaptation struct {
-	arpa     []byte
+	model    *preparedModel       // nil: the text adapts nothing
 	added    []string             // words missing from the dictionary, with phones
 	phones   map[string]string    // their pronunciations
 	hotwords map[string]bool      // added words whose phones a caller gave
@@ -79,7 +83,7 @@ func (c *preparedCache) stats() speech.ContextStats {
 	defer c.mu.Unlock()
 	st := speech.ContextStats{Engine: Name, Cached: len(c.items), Capacity: preparedEntries, Builds: c.builds, LastBuild: c.lastBuild}
 	for _, a := range c.items {
-		st.Bytes += len(a.arpa)
+		st.Bytes += a.report.ModelBytes
 	}
 	return st
 }
@@ -195,12 +199,8 @@ func (r *Recognizer) adapt(d *decoder, key [32]byte, text string, hws []hotword)
 			return nil, fmt.Errorf("pocketsphinx: %w: %w", speech.ErrBadInput, err)
 		}
 		lm.UnigramScale = preparedUnigramScale
-		var buf bytes.Buffer
-		if err := lm.WriteARPA(&buf); err != nil {
-			return nil, err
-		}
-		a.arpa = buf.Bytes()
-		a.report.NGrams, a.report.ModelBytes = lm.Size(), len(a.arpa)
+		a.model = newPreparedModel(lm)
+		a.report.NGrams, a.report.ModelBytes = lm.Size(), a.model.bytes()
 	}
 	a.report.BuildTime = time.Since(start)
 	a.textSum = sha256.Sum256([]byte(text))
@@ -230,7 +230,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 		}
 		d.prepared = [32]byte{}
 	}
-	if a != nil && a.arpa != nil {
+	if a != nil && a.model != nil {
 		// A decoder's own dictionary is cut to the general model's words
 		// (cutdict.go); a prepared model may use any word of the full one.
 		if len(a.added) > 0 || r.cut != nil {
@@ -238,13 +238,7 @@ func (r *Recognizer) adaptTo(d *decoder, key [32]byte, a *adaptation) error {
 				return err
 			}
 		}
-		f, err := memFile(a.arpa)
-		if err != nil {
-			return err
-		}
-		err = d.usePrepared(procPath(f), r.cfg.contextWeight, preparedBeamNarrowing)
-		f.Close()
-		if err != nil {
+		if err := d.usePrepared(a.model, r.cfg.contextWeight, preparedBeamNarrowing); err != nil {
 			return err
 		}
 		d.prepared = key

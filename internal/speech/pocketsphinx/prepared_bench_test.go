@@ -7,13 +7,15 @@ import (
 	"time"
 
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/flite"
 	"github.com/izwi-speech/izwi/internal/testdata"
 	"github.com/izwi-speech/izwi/internal/wer"
 )
 
-// BenchmarkPreparedWER: corpus WER over all 19 shared utterances without
-// preparation, with the service sheet (their references hidden in text
-// fifteen times longer) and with the unrelated text alone; and decoding
+// BenchmarkPreparedWER: the file profile's corpus WER over all 19 shared
+// utterances without preparation, with the service sheet (their
+// references hidden in text fifteen times longer) and with the unrelated
+// text alone; and decoding
 // speed with and without a prepared model (seconds of compute per second
 // of audio), side by side in one run. The WERs are measured once; the
 // timed loop decodes the corpus with the prepared model.
@@ -28,7 +30,9 @@ func BenchmarkPreparedWER(b *testing.B) {
 		audioSecs += float64(len(samples[i])) / 16000
 	}
 	sheet := serviceSheet(b, refs...)
-	r := newPreparedRec(b)
+	// The file profile (izwi transcribe --context); BenchmarkEndpoint
+	// measures the live one.
+	r := newProfileRec(b, false, nil, speech.Deps{Pronouncer: flite.Pronouncer{}})
 	tr := speech.StreamTranscriber(r)
 	pass := func(prepared string) (float64, time.Duration) {
 		var e wer.Errors

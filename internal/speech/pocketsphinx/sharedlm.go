@@ -4,6 +4,11 @@ package pocketsphinx
 #cgo pkg-config: pocketsphinx sphinxbase
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <pocketsphinx.h>
 #include <sphinxbase/err.h>
 #include <sphinxbase/cmd_ln.h>
@@ -11,55 +16,7 @@ package pocketsphinx
 #include <sphinxbase/hash_table.h>
 #include <sphinxbase/ngram_model.h>
 
-// Private layouts of sphinxbase 5prealpha as Debian ships it (upstream
-// commit 2c132b3, 2016-10; unchanged from 2016-09 to the 2017 releases):
-// ngram_model_s and ngram_funcs_s from src/libsphinxbase/lm/
-// ngram_model_internal.h, lm_trie_s from lm_trie.h, ngram_model_trie_s
-// from ngram_model_trie.h. izwi_lm_check verifies the base layout against
-// the public accessors and the trie copy against scores of the original,
-// and TestSharedLMParity compares recognition word for word with a decoder
-// that loaded its own model.
-typedef struct izwi_ngram_model izwi_ngram_model;
-typedef struct {
-	void (*free)(ngram_model_t *);
-	int (*apply_weights)(ngram_model_t *, float32, float32);
-	int32 (*score)(ngram_model_t *, int32, int32 *, int32, int32 *);
-	int32 (*raw_score)(ngram_model_t *, int32, int32 *, int32, int32 *);
-	int32 (*add_ug)(ngram_model_t *, int32, int32);
-	void (*flush)(ngram_model_t *);
-} izwi_ngram_funcs;
-
-struct izwi_ngram_model {
-	int refcount;
-	uint32 *n_counts;
-	int32 n_1g_alloc;
-	int32 n_words;
-	uint8 n, n_classes, writable, flags;
-	logmath_t *lmath;
-	float32 lw;
-	int32 log_wip;
-	int32 log_zero;
-	char **word_str;
-	hash_table_t *wid;
-	int32 *tmp_wids;
-	void **classes;
-	izwi_ngram_funcs *funcs;
-};
-
-#define IZWI_NGRAM_MAX_ORDER 5
-
-typedef struct {
-	uint8 *ngram_mem;
-	size_t ngram_mem_size;
-	void *unigrams, *middle_begin, *middle_end, *longest, *quant;
-	float backoff_cache[IZWI_NGRAM_MAX_ORDER];
-	uint32 hist_cache[IZWI_NGRAM_MAX_ORDER - 1];
-} izwi_lm_trie;
-
-typedef struct {
-	izwi_ngram_model base;
-	izwi_lm_trie *trie;
-} izwi_trie_model;
+#include "sphinxlm.h"
 
 // izwi_shared_lm is one loaded language model that decoders read through
 // views. refs counts the Go owner and every live view.
@@ -67,7 +24,13 @@ typedef struct {
 	ngram_model_t *lm;
 	logmath_t *lmath;
 	int refs;
+	// map and map_len are the read-only mapping of the model file that
+	// holds its n-gram arrays once izwi_lm_map has run (else NULL).
+	void *map;
+	size_t map_len;
 } izwi_shared_lm;
+
+#include "lmmap.h"
 
 // A view is a trie model of its own whose n-gram arrays, word strings and
 // word-ID hash are the shared model's: only the per-model mutable state is
@@ -83,6 +46,7 @@ typedef struct {
 
 static void izwi_shared_release(izwi_shared_lm *s) {
 	if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) == 0) {
+		izwi_lm_unmap(s);
 		ngram_model_free(s->lm);
 		logmath_free(s->lmath);
 		free(s);
@@ -179,6 +143,12 @@ static izwi_shared_lm *izwi_lm_load(int argc, char **argv, const char *path, int
 		return NULL;
 	}
 	if ((*why = izwi_lm_check(s)) != 0) {
+		izwi_shared_release(s);
+		return NULL;
+	}
+	// The n-gram arrays read in place from the file (lmmap.h), checked
+	// again through the mapping; the heap copy stays if they cannot be.
+	if (izwi_lm_map(s, path) == 0 && (*why = izwi_lm_check(s)) != 0) {
 		izwi_shared_release(s);
 		return NULL;
 	}
@@ -325,6 +295,10 @@ func loadLM(path string, args []string) (*C.izwi_shared_lm, error) {
 	}
 	return c, nil
 }
+
+// mapped reports whether the model's n-gram arrays are read in place
+// from its file (lmmap.h) rather than from a heap copy.
+func (s *sharedLM) mapped() bool { return s.e.c._map != nil }
 
 // has reports whether word is in the model's vocabulary.
 func (s *sharedLM) has(word string) bool {

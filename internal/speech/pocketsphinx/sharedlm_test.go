@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/izwi-speech/izwi/internal/speech"
+	"github.com/izwi-speech/izwi/internal/speech/speechtest"
 	"github.com/izwi-speech/izwi/internal/testdata"
 )
 
@@ -80,6 +81,37 @@ func TestSharedLMAcrossRoles(t *testing.T) {
 	defer sharedLMs.mu.Unlock()
 	if e.refs != 0 || sharedLMs.m[asr.cfg.lm] == e {
 		t.Errorf("model still held after both recognizers closed (refs %d)", e.refs)
+	}
+}
+
+// The shared model's n-gram arrays (~24 MiB of pocketsphinx-en-us) are
+// read in place from the model file (lmmap.h): page cache, not private
+// memory. Loading the model adds far less anonymous memory than
+// sphinxbase's heap copy of them, and a decoder over the mapping
+// recognises as one with its own copy does (TestSharedLMParity).
+func TestSharedLMMapped(t *testing.T) {
+	cfg, err := newConfig(context.Background(), speech.Spec{Engine: Name}, speech.Deps{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sharedLMs.mu.Lock()
+	held := sharedLMs.m[cfg.lm] != nil
+	sharedLMs.mu.Unlock()
+	if held {
+		t.Fatal("another test still holds the model; the memory figure would be wrong")
+	}
+	base := speechtest.RSSAnonKiB(t)
+	lm, err := acquireLM(cfg.lm, cfg.args())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lm.release()
+	if !lm.mapped() {
+		t.Fatal("the n-gram arrays are a heap copy, not the mapped file")
+	}
+	// Unigrams, word strings and the word hash stay on the heap (~4 MiB).
+	if mib := float64(speechtest.RSSAnonKiB(t)-base) / 1024; mib > 10 {
+		t.Errorf("loading the model added %.1f MiB of private memory; the n-gram arrays alone are ~24", mib)
 	}
 }
 
