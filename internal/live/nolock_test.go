@@ -66,6 +66,22 @@ func releaser(t *testing.T, ch chan struct{}) func() {
 	return f
 }
 
+// liveWithSource creates a live session on m with a source attached.
+func liveWithSource(t *testing.T, m *Manager) (Created, Ingest, *session) {
+	t.Helper()
+	c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := m.Attach(t.Context(), "k", c.ID, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { in.Close() })
+	s, _ := m.lookup("", c.ID)
+	return c, in, s
+}
+
 // writeAsync writes frame n times from another goroutine; the channel
 // closes once every write returned.
 func writeAsync(t *testing.T, in Ingest, frame []float32, n int) <-chan struct{} {
@@ -119,16 +135,7 @@ func TestAudioFlowsWhileATransitionAudits(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { m.Close(context.Background()); st.Close() })
-	c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := m.Attach(t.Context(), "k", c.ID, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
-	s, _ := m.lookup("", c.ID)
+	c, in, s := liveWithSource(t, m)
 	release := releaser(t, aud.release) // first at cleanup
 	paused := make(chan error, 1)
 	go func() { _, err := m.Pause(context.Background(), "k", c.ID); paused <- err }()
@@ -152,17 +159,8 @@ func TestAudioFlowsWhileATransitionAudits(t *testing.T) {
 
 func TestAudioFlowsWhileATransitionSaves(t *testing.T) {
 	m := newEnv(t).manager(config.Live{})
-	c, err := m.Create(t.Context(), "k", CreateRequest{Start: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := m.Attach(t.Context(), "k", c.ID, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { in.Close() })
+	c, in, s := liveWithSource(t, m)
 	_, next := watch(t, m, c.ID, 0)
-	s, _ := m.lookup("", c.ID)
 	// A transaction holds the session's row (and, on SQLite, the store's
 	// one connection): the pause's record write waits for it.
 	held, hold := make(chan struct{}), make(chan struct{})
