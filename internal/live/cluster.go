@@ -118,7 +118,7 @@ func (m *Manager) renewAll(ctx context.Context) {
 
 // claimFree claims the sessions that are not stopped and have no owner.
 func (m *Manager) claimFree(ctx context.Context) {
-	recs, err := queryRecords(ctx, m.db, " WHERE state <> ?", []any{string(Stopped)})
+	recs, err := m.recs.query(ctx, " WHERE state <> ?", []any{string(Stopped)})
 	if err != nil {
 		if ctx.Err() == nil {
 			m.log.Error("live: reading sessions", "err", err)
@@ -129,7 +129,7 @@ func (m *Manager) claimFree(ctx context.Context) {
 		if r.State == Stopped || ctx.Err() != nil {
 			continue
 		}
-		if s := m.local(r.ID); s != nil && s.held() {
+		if s := m.local(r.ID); s != nil && s.heldSettled() {
 			continue
 		}
 		claimed := time.Now()
@@ -144,13 +144,6 @@ func (m *Manager) claimFree(ctx context.Context) {
 	}
 }
 
-// local is this process's copy of session id, or nil.
-func (m *Manager) local(id string) *session {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.sessions[id]
-}
-
 // renewed records a renewal begun at t (when not zero) and returns the
 // latest one.
 func (s *session) renewed(t time.Time) time.Time {
@@ -160,6 +153,16 @@ func (s *session) renewed(t time.Time) time.Time {
 		s.renewedAt = t
 	}
 	return s.renewedAt
+}
+
+// heldSettled is held once s's transition under way, or its drop, is
+// done: a session dropped here is claimed again only after its pipeline
+// drained and its last events went out, so the new owner numbers on from
+// them (bus.last) and no event of the old one follows it.
+func (s *session) heldSettled() bool {
+	s.fx.Lock()
+	defer s.fx.Unlock()
+	return s.held()
 }
 
 func (s *session) held() bool {
@@ -176,7 +179,7 @@ func (s *session) held() bool {
 func (m *Manager) adopt(ctx context.Context, r record, l Held, claimed time.Time) error {
 	// Re-read the record now the lease is held: the previous owner may
 	// have saved it since the list was read.
-	fresh, err := loadRecord(ctx, m.db, r.ID)
+	fresh, err := m.recs.one(ctx, r.ID)
 	if err != nil {
 		return err
 	}
@@ -194,93 +197,78 @@ func (m *Manager) adopt(ctx context.Context, r record, l Held, claimed time.Time
 		r.LastSeq += crashSeqGap
 	}
 	mk, hasMark := m.bus.mark(ctx, r.ID)
-	s := &session{rec: r, lease: l, told: told, renewedAt: claimed}
-	s.lastSpeech.Store(m.now().UnixNano())
+	s := newSession(r, m.now())
+	s.lease, s.told, s.renewedAt = l, told, claimed
 	if r.State == Live && hasMark {
 		s.rec.AudioMS, s.from = mk.EndMS, &mk
 	}
-	m.mu.Lock()
-	if m.closed {
-		m.mu.Unlock()
-		return errShutdown
+	s.fx.Lock()
+	defer s.fx.Unlock()
+	if err := m.add(s); err != nil {
+		return err
 	}
-	m.sessions[r.ID] = s
-	m.mu.Unlock()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := m.attachRuntime(s); err != nil {
 		m.forget(s)
 		return err
 	}
-	if s.rec.State == Live {
-		if err := m.transition(ctx, s, "system", Input{Kind: EvRestart, At: m.now()}, "session.interrupt"); err != nil {
+	if r.State == Live {
+		if err := m.step(ctx, s, "system", Input{Kind: EvRestart, At: m.now()}, "session.interrupt"); err != nil {
 			m.detachRuntime(s)
 			m.forget(s)
 			return err
 		}
-		if err := m.transition(ctx, s, "system", Input{Kind: EvResume, At: m.now()}, "session.resume"); err != nil {
+		if err := m.step(ctx, s, "system", Input{Kind: EvResume, At: m.now()}, "session.resume"); err != nil {
 			m.log.Error("live: resuming a session taken over", "session_id", r.ID, "err", err)
 		}
 	}
 	if err := m.startIntake(s); err != nil {
 		m.log.Error("live: audio intake", "session_id", r.ID, "err", err)
 	}
-	m.log.Info("live: session taken", "session_id", r.ID, "state", string(s.rec.State), "from_mark", hasMark)
+	m.log.Info("live: session taken", "session_id", r.ID, "state", string(s.state()), "from_mark", hasMark)
 	return nil
+}
+
+// state is s's state now.
+func (s *session) state() State {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rec.State
 }
 
 // drop ends this process's ownership of s: its pipeline stops (without
 // saving: a lost lease means another owner saves it now), its runtime is
 // released and, when release, its lease is given up.
 func (m *Manager) drop(ctx context.Context, s *session, release bool) {
+	s.fx.Lock()
 	s.mu.Lock()
-	l := s.lease
-	s.lease = nil
-	if s.pipe != nil {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-		m.closePipeline(cctx, s)
-		cancel()
+	l, p := s.lease, s.pipe
+	s.lease, s.pipe = nil, nil
+	s.mu.Unlock()
+	if p != nil {
+		m.drain(ctx, s, p, time.Second)
 	}
 	m.detachRuntime(s)
-	s.mu.Unlock()
 	m.forget(s)
+	s.fx.Unlock()
 	if release && l != nil {
 		if err := l.Release(context.WithoutCancel(ctx)); err != nil {
-			m.log.Warn("live: releasing a lease", "session_id", s.rec.ID, "err", err)
+			m.log.Warn("live: releasing a lease", "session_id", s.id(), "err", err)
 		}
 	}
 	m.gauge()
 }
 
-// forget removes s from this process's sessions (if it is still there).
-func (m *Manager) forget(s *session) {
-	m.mu.Lock()
-	if m.sessions[s.rec.ID] == s {
-		delete(m.sessions, s.rec.ID)
-	}
-	m.mu.Unlock()
-}
-
 // startClustered finishes NewManager for a process of a cluster: nothing
-// is loaded (sessions are taken by lease, claimLoop), the bus's streams
-// are made ready and the owner loops start.
-func (m *Manager) startClustered(ctx context.Context, cl *Cluster) (*Manager, error) {
-	if cl.Leases == nil {
-		return nil, errors.New("live: a cluster needs a lease table")
-	}
-	b, err := openClusterBus(ctx, m.nc, cl.Audio, m.log)
-	if err != nil {
-		return nil, err
-	}
-	m.cl, m.bus = cl, b
+// is loaded (sessions are taken by lease, claimFree), and the owner loops
+// start.
+func (m *Manager) startClustered() {
 	m.wg.Add(2)
 	go m.ticker()
 	m.ownerLoops()
 	go func() {
 		defer m.wg.Done()
-		b.writeMarks(m.ctx)
+		m.bus.writeMarks(m.ctx)
 	}()
-	return m, nil
 }
 
 // handOver, at shutdown, saves the marks of the sessions this process

@@ -143,14 +143,14 @@ func (in *ingest) Finalize() error {
 }
 
 // Reconnected tells the session its source came back after a failure
-// (sources such as ALSA capture restart). It changes no state (EvReconnect
-// has no effects); it is logged, with the session id only.
+// (sources such as ALSA capture restart): EvReconnect, which changes no
+// state; it is logged, with the session id only.
 func (in *ingest) Reconnected() error {
 	if err := in.usable(); err != nil {
 		return err
 	}
 	in.log.Info("live: source reconnected", "session", in.id)
-	return nil
+	return in.tr.reconnected()
 }
 
 func (in *ingest) usable() error {

@@ -72,9 +72,9 @@ func (m *Manager) notePosition(s *session, pos streamPos) {
 }
 
 // noteFinal marks where a final caption ending at end (session seconds)
-// is in the audio stream; off is the pipeline's start on the session
-// clock (ms). It runs on the pipeline goroutine and never blocks.
-func (m *Manager) noteFinal(s *session, off int64, end float64) {
+// is in session id's audio stream; off is the pipeline's start on the
+// session clock (ms). It runs on the pipeline goroutine and never blocks.
+func (m *Manager) noteFinal(s *session, id string, off int64, end float64) {
 	// A little before the end: a decoder started cold right at the next
 	// word may clip it; what is recognised twice is skipped (session.told).
 	endMS := max(int64(end*1000)-replayLead.Milliseconds(), off)
@@ -83,37 +83,27 @@ func (m *Manager) noteFinal(s *session, off int64, end float64) {
 	if !ok {
 		return
 	}
-	m.bus.setMark(s.rec.ID, mark{Seq: seq, Skip: int(skip), EndMS: endMS})
+	m.bus.setMark(id, mark{Seq: seq, Skip: int(skip), EndMS: endMS})
 }
 
 // replayLead is how far before a final's end a taken-over session
 // resumes recognising.
 const replayLead = 300 * time.Millisecond
 
-// replayWindow is how much more audio a session taken over may queue:
-// the audio since its last final comes all at once.
-func (m *Manager) replayWindow(s *session) time.Duration {
-	if s.from == nil || m.cl == nil {
-		return 0
-	}
-	if m.cl.Audio > 0 {
-		return m.cl.Audio
-	}
-	return time.Minute
-}
-
 // startIntake starts taking the session's audio from the stream: from its
-// mark when it was taken over live, else from now on (s.mu held).
+// mark when it was taken over live, else from now on (s.fx held).
 func (m *Manager) startIntake(s *session) error {
-	if m.bus == nil || s.intake != nil || s.rec.State == Stopped {
+	s.mu.Lock()
+	id, from, skip := s.rec.ID, uint64(0), 0
+	run := m.bus != nil && s.intake == nil && s.rec.State != Stopped
+	if s.from != nil {
+		from, skip = s.from.Seq, s.from.Skip
+	}
+	s.mu.Unlock()
+	if !run {
 		return nil
 	}
-	var seq uint64
-	skip := 0
-	if s.from != nil {
-		seq, skip = s.from.Seq, s.from.Skip
-	}
-	cc, err := m.bus.consume(m.ctx, s.rec.ID, seq, func(msg jetstream.Msg) {
+	cc, err := m.bus.consume(m.ctx, id, from, func(msg jetstream.Msg) {
 		if msg.Headers().Get(cmdHeader) == cmdFinalize {
 			m.finalizeAudio(s)
 			return
@@ -133,6 +123,8 @@ func (m *Manager) startIntake(s *session) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.intake, s.from = cc, nil
+	s.mu.Unlock()
 	return nil
 }

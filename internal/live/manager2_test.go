@@ -336,11 +336,11 @@ func TestViewerSecretsAndSettings(t *testing.T) {
 	}
 	// Nothing secret is stored in the clear.
 	var stored string
-	m.db.QueryRowContext(context.Background(), `SELECT viewer_secret FROM live_sessions WHERE id=?`, pw.ID).Scan(&stored)
+	m.recs.db.QueryRowContext(context.Background(), `SELECT viewer_secret FROM live_sessions WHERE id=?`, pw.ID).Scan(&stored)
 	if stored == "" || stored == "correct horse" || stored[:9] != "$argon2id" {
 		t.Errorf("stored password %q", stored)
 	}
-	m.db.QueryRowContext(context.Background(), `SELECT viewer_secret FROM live_sessions WHERE id=?`, link.ID).Scan(&stored)
+	m.recs.db.QueryRowContext(context.Background(), `SELECT viewer_secret FROM live_sessions WHERE id=?`, link.ID).Scan(&stored)
 	if stored == link.LinkToken || stored[:7] != "sha256:" {
 		t.Errorf("stored token %q", stored)
 	}
@@ -470,14 +470,14 @@ func TestNumberingJumpsPastACrash(t *testing.T) {
 	sess.pub.publish(Event{Type: TypeCaption, Text: "y"})
 	var exact bool
 	var saved uint64
-	m.db.QueryRowContext(context.Background(), `SELECT seq_exact, last_seq FROM live_sessions WHERE id=?`, c.ID).Scan(&exact, &saved)
+	m.recs.db.QueryRowContext(context.Background(), `SELECT seq_exact, last_seq FROM live_sessions WHERE id=?`, c.ID).Scan(&exact, &saved)
 	if exact || saved != 6 {
 		t.Fatalf("while running: exact=%v last_seq=%d", exact, saved)
 	}
 	m.Close(t.Context())
 	// A clean stop saved the exact seq (7 events); pretend the process
 	// died instead, before that save.
-	if _, err := m.db.ExecContext(context.Background(), `UPDATE live_sessions SET seq_exact=0, last_seq=6 WHERE id=?`, c.ID); err != nil {
+	if _, err := m.recs.db.ExecContext(context.Background(), `UPDATE live_sessions SET seq_exact=0, last_seq=6 WHERE id=?`, c.ID); err != nil {
 		t.Fatal(err)
 	}
 	m2 := e.manager(bigQueue)

@@ -213,7 +213,7 @@ func TestManagerLifecycleWordsAndRestart(t *testing.T) {
 // appears anywhere in the live tables.
 func noWordsStored(t *testing.T, m *Manager, finals []Event) {
 	t.Helper()
-	rows, err := m.db.QueryContext(context.Background(), `SELECT * FROM live_sessions`)
+	rows, err := m.recs.db.QueryContext(context.Background(), `SELECT * FROM live_sessions`)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,8 +72,8 @@ func (m *Manager) contextInfoLocked(s *session) *ContextInfo {
 	if s.contextInfo == nil {
 		return nil
 	}
-	if now := m.now(); !s.contextReported && m.rec != nil && now.Sub(s.contextAsked) >= reportEvery {
-		s.contextInfo.Engines, s.contextReported = contextReports(m.rec, s.context)
+	if now := m.now(); !s.contextReported && m.pipes.rec != nil && now.Sub(s.contextAsked) >= reportEvery {
+		s.contextInfo.Engines, s.contextReported = contextReports(m.pipes.rec, s.context)
 		s.contextAsked = now
 	}
 	c := *s.contextInfo

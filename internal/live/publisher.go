@@ -24,6 +24,11 @@ type publisher struct {
 	limit int
 	count func(Event) // metrics hook; may be nil
 
+	// send keeps the events in Seq order from numbering to the bus, and
+	// is held while a kept final is stored (Privacy.Keep); mu guards the
+	// fields below for moments only (no I/O), so readers (lastSeq, the
+	// history answers) never wait on a store. send before mu.
+	send   sync.Mutex
 	mu     sync.Mutex
 	seq    uint64
 	hist   []Event
@@ -59,27 +64,30 @@ func newPublisher(nc *nats.Conn, id string, seq uint64, limit int, now func() ti
 	return p, nil
 }
 
-// publish numbers e, keeps it if it belongs in the history, and sends it.
 // publish numbers, records and sends e, and returns it as sent.
 func (p *publisher) publish(e Event) Event { return p.publishKept(e, nil) }
 
 // publishKept is publish for a session that keeps its transcript: keep
-// receives each final caption, numbered, before any viewer can see it, and
-// returns once it is stored, so a crash after a viewer saw a final never
-// loses it from the kept transcript. It is the one place I/O happens under
-// publisher.mu: numbering, storing and sending must stay in one order (the
-// store never calls back into live, so no lock cycle).
+// receives each final caption, numbered, before any viewer can see it
+// (before it joins the history or goes on the bus), and returns once it
+// is stored, so a crash after a viewer saw a final never loses it from the
+// kept transcript. The store runs under p.send only: later events wait
+// for it (numbering, storing and sending stay in one order), readers of
+// the publisher do not.
 func (p *publisher) publishKept(e Event, keep func(Event)) Event {
+	p.send.Lock()
+	defer p.send.Unlock()
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	p.seq++
 	e.Seq, e.SessionID, e.Time = p.seq, p.id, p.now().UTC()
 	if e.Engine != "" {
 		p.engine = e.Engine
 	}
+	p.mu.Unlock()
 	if keep != nil && e.Type == TypeCaption && e.Final && e.Text != "" {
 		keep(e)
 	}
+	p.mu.Lock()
 	switch {
 	case e.Type == TypeCaption && !e.Final:
 		c := e
@@ -96,11 +104,13 @@ func (p *publisher) publishKept(e Event, keep func(Event)) Event {
 	if e.Type == TypeCaption && e.Final && e.Text != "" {
 		p.finalEnd = max(p.finalEnd, e.End)
 	}
+	finalEnd := p.finalEnd
+	p.mu.Unlock()
 	data, err := json.Marshal(e)
 	switch {
 	case err == nil && p.headers:
 		msg := &nats.Msg{Subject: p.subj.Events, Data: data, Header: nats.Header{}}
-		msg.Header.Set(finalEndHeader, strconv.FormatFloat(p.finalEnd, 'f', 3, 64))
+		msg.Header.Set(finalEndHeader, strconv.FormatFloat(finalEnd, 'f', 3, 64))
 		err = p.nc.PublishMsg(msg)
 	case err == nil:
 		err = p.nc.Publish(p.subj.Events, data)
@@ -112,7 +122,6 @@ func (p *publisher) publishKept(e Event, keep func(Event)) Event {
 	return e
 }
 
-// lastSeq is the Seq of the latest event.
 // lastEngine names the engine of the latest event that named one.
 func (p *publisher) lastEngine() string {
 	p.mu.Lock()
@@ -120,6 +129,8 @@ func (p *publisher) lastEngine() string {
 	return p.engine
 }
 
+// lastSeq is the Seq of the latest event numbered (it may be on its way
+// to the bus).
 func (p *publisher) lastSeq() uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()

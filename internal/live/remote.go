@@ -113,7 +113,7 @@ func (m *Manager) forward(ctx context.Context, id string, req ctlRequest) (reply
 		if s := m.local(id); s != nil && s.held() {
 			return ctlReply{}, false, nil
 		}
-		r, err := loadRecord(ctx, m.db, id)
+		r, err := m.recs.one(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			m.forgetCopy(id)
 			return ctlReply{}, false, nil
@@ -157,36 +157,21 @@ func (m *Manager) forward(ctx context.Context, id string, req ctlRequest) (reply
 
 // refreshCopy makes this process's copy of a session it does not own r.
 func (m *Manager) refreshCopy(r record) {
-	m.mu.Lock()
-	s := m.sessions[r.ID]
-	if s == nil {
-		s = &session{rec: r}
-		s.lastSpeech.Store(m.now().UnixNano())
-		m.sessions[r.ID] = s
-		m.mu.Unlock()
+	s, added := m.addIfAbsent(newSession(r, m.now()))
+	if added {
 		return
 	}
-	m.mu.Unlock()
 	s.mu.Lock()
 	if s.lease == nil {
-		s.rec = r
+		s.rec = r // a copy of the stored record of a session no process here runs
 	}
 	s.mu.Unlock()
 }
 
-// forgetCopy drops this process's copy of a session that is gone.
-func (m *Manager) forgetCopy(id string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if s := m.sessions[id]; s != nil && !s.held() {
-		delete(m.sessions, id)
-	}
-}
-
 // serveControl answers the session's control subject while this process
-// owns it (s.mu held).
+// owns it (s.fx held).
 func (m *Manager) serveControl(s *session) error {
-	id := s.rec.ID
+	id := s.id()
 	sub, err := m.nc.Subscribe(SubjectsFor(id).Control, func(msg *nats.Msg) {
 		var req ctlRequest
 		var rep ctlReply
@@ -206,7 +191,9 @@ func (m *Manager) serveControl(s *session) error {
 	if err != nil {
 		return fmt.Errorf("live: control subscription: %w", err)
 	}
+	s.mu.Lock()
 	s.control = sub
+	s.mu.Unlock()
 	return nil
 }
 
@@ -280,7 +267,7 @@ func (m *Manager) createdInCluster(ctx context.Context, owner string, r record, 
 // listCluster is List in a cluster: the stored sessions, with what their
 // owner knows for those this process owns.
 func (m *Manager) listCluster(ctx context.Context, owner string) ([]Info, error) {
-	recs, err := loadRecords(ctx, m.db)
+	recs, err := m.recs.all(ctx)
 	if err != nil {
 		return nil, err
 	}

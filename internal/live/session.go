@@ -10,8 +10,9 @@
 // A session is an explicit state machine: Next is a pure function from a
 // session and an event to the next session and the effects the caller must
 // carry out (start or stop the pipeline, persist, notify viewers). The
-// Manager applies it under the session's lock, so the rules are testable
-// without goroutines, clocks or I/O.
+// Manager calls it for every state change (transition.go) under the
+// session's lock and carries out the effects after releasing it, so the
+// rules are testable without goroutines, clocks or I/O.
 package live
 
 import (
@@ -48,7 +49,7 @@ type InputKind string
 const (
 	EvStart     InputKind = "start"     // an operator starts the session
 	EvStop      InputKind = "stop"      // an operator stops it
-	EvAudio     InputKind = "audio"     // audio arrived; Speech says whether the VAD heard speech
+	EvAudio     InputKind = "audio"     // audio arrived; Speech says whether the VAD heard speech (the pipeline reports speech)
 	EvTick      InputKind = "tick"      // time passed (drives the silence auto-stop)
 	EvRestart   InputKind = "restart"   // the process restarted while the session was stored
 	EvResume    InputKind = "resume"    // an operator resumes an interrupted or paused session

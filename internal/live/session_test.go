@@ -109,19 +109,44 @@ func TestLabel(t *testing.T) {
 	}
 }
 
+// quietInput: the inputs the audio path and the sources apply under the
+// session's lock alone (session.quiet), which must never have effects.
+func quietInput(e Input) bool {
+	return e.Kind == EvReconnect || (e.Kind == EvAudio && e.Speech)
+}
+
+// Speech heard and a source reconnecting never have effects, in any state
+// at any time, however long the silence before.
+func TestQuietInputsHaveNoEffects(t *testing.T) {
+	for _, st := range []State{Idle, Live, Interrupted, Paused, Stopped} {
+		for _, e := range []Input{{Kind: EvAudio, Speech: true}, {Kind: EvReconnect}} {
+			for _, d := range []time.Duration{-time.Hour, 0, time.Second, 1000 * time.Hour} {
+				e.At = at(d)
+				s := Session{ID: "s", State: st, LastSpeech: t0, AutoStopAfter: time.Second}
+				if _, eff, _ := Next(s, e); len(eff) > 0 {
+					t.Errorf("%s + %s at %v: effects %v", st, e.Kind, d, eff)
+				}
+			}
+		}
+	}
+}
+
 // Any sequence of events keeps the machine consistent: Stopped is
 // terminal, a live session has a start time, refusals change nothing.
 func FuzzNext(f *testing.F) {
 	f.Add([]byte{0, 2, 2, 3, 4, 5, 1}, uint16(60))
 	f.Add([]byte{1, 0, 6, 7}, uint16(0))
-	kinds := []InputKind{EvStart, EvStop, EvAudio, EvTick, EvRestart, EvResume, EvLabel, EvReconnect}
+	kinds := []InputKind{EvStart, EvStop, EvAudio, EvTick, EvRestart, EvResume, EvLabel, EvReconnect, EvPause}
 	f.Fuzz(func(t *testing.T, seq []byte, autoStop uint16) {
 		s := Session{ID: "f", State: Idle, AutoStopAfter: time.Duration(autoStop) * time.Second}
 		now := t0
 		for i, b := range seq {
 			now = now.Add(time.Duration(b) * time.Second)
 			e := Input{Kind: kinds[int(b)%len(kinds)], At: now, Speech: b%3 == 0, Label: "l"}
-			next, _, err := Next(s, e)
+			next, eff, err := Next(s, e)
+			if quietInput(e) && len(eff) > 0 {
+				t.Fatalf("step %d: %s (speech %v) has effects %v; the audio path applies it without them", i, e.Kind, e.Speech, eff)
+			}
 			if err != nil && next != s {
 				t.Fatalf("step %d: a refused %s changed the session", i, e.Kind)
 			}

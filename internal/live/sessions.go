@@ -2,16 +2,11 @@ package live
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"math"
 	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/izwi-speech/izwi/internal/config"
-	"github.com/izwi-speech/izwi/internal/speech"
 )
 
 // Limits on session settings.
@@ -33,8 +28,8 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 	}
 	r := record{Info: Info{ID: newID(), Owner: owner, Label: req.Label, State: Idle, ViewerMode: mode,
 		Language: req.Language, CreatedAt: m.now().UTC(),
-		KeepTranscript:   orDefault(req.KeepTranscript, m.privacy.KeepTranscript),
-		IdentifySpeakers: orDefault(req.IdentifySpeakers, m.privacy.IdentifySpeakers)}}
+		KeepTranscript:   orDefault(req.KeepTranscript, m.hooks.privacy.KeepTranscript),
+		IdentifySpeakers: orDefault(req.IdentifySpeakers, m.hooks.privacy.IdentifySpeakers)}}
 	var err error
 	if r.Hotwords, err = m.checkHotwords(ctx, req.Hotwords); err != nil {
 		return Created{}, err
@@ -71,38 +66,36 @@ func (m *Manager) Create(ctx context.Context, owner string, req CreateRequest) (
 	default:
 		return Created{}, fmt.Errorf("%w: viewer_mode must be public, link, password or private", ErrBadConfig)
 	}
-	m.mu.Lock()
-	closed := m.closed
-	m.mu.Unlock()
-	if closed {
+	if m.isClosed() {
 		return Created{}, errShutdown
 	}
 	// A session asked to start at once is not created when it could not.
-	if req.Start && m.rec == nil && !m.clustered() {
+	if req.Start && m.pipes.rec == nil && !m.clustered() {
 		return Created{}, ErrNoEngine
 	}
-	if req.Start && !m.clustered() && int(m.liveN.Load()) >= m.cfg.MaxSessions {
+	if req.Start && !m.clustered() && m.pipes.live() >= m.cfg.MaxSessions {
 		return Created{}, fmt.Errorf("%w: %d live already", ErrLimit, m.cfg.MaxSessions)
 	}
-	if err := m.record(ctx, actor(owner), "session.create", r.ID, "ok", map[string]string{"viewer_mode": string(mode)}); err != nil {
+	if err := m.hooks.record(ctx, actor(owner), "session.create", r.ID, "ok", map[string]string{"viewer_mode": string(mode)}); err != nil {
 		return Created{}, err
 	}
-	if err := insertRecord(ctx, m.db, r); err != nil {
+	if err := m.recs.insert(ctx, r); err != nil {
 		return Created{}, err
 	}
 	if m.clustered() {
 		return m.createdInCluster(ctx, owner, r, req, token)
 	}
-	s := &session{rec: r}
+	s := newSession(r, m.now())
 	s.setContext(prepared)
-	s.lastSpeech.Store(m.now().UnixNano())
 	if err := m.attachRuntime(s); err != nil {
-		_ = deleteRecord(context.WithoutCancel(ctx), m.db, r.ID)
+		_ = m.recs.remove(context.WithoutCancel(ctx), r.ID)
 		return Created{}, err
 	}
-	m.mu.Lock()
-	m.sessions[r.ID] = s
-	m.mu.Unlock()
+	if err := m.add(s); err != nil {
+		m.detachRuntime(s)
+		_ = m.recs.remove(context.WithoutCancel(ctx), r.ID)
+		return Created{}, err
+	}
 	m.gauge()
 	info := m.info(s)
 	if req.Start {
@@ -164,110 +157,6 @@ func (m *Manager) List(ctx context.Context, owner string) ([]Info, error) {
 	return out, nil
 }
 
-// Update implements Sessions. A stopped session may change only its label.
-// Turning a session into ViewLink is refused (its token could not be
-// shown): create a new session for that.
-func (m *Manager) Update(ctx context.Context, owner, id string, req UpdateRequest) (Info, error) {
-	if rep, done, err := m.forward(ctx, id, ctlRequest{Op: "update", Owner: owner, Update: &req}); done {
-		return rep.info(), err
-	}
-	s, err := m.lookup(owner, id)
-	if err != nil {
-		return Info{}, err
-	}
-	if req.Label != nil {
-		if err := checkLabel(*req.Label); err != nil {
-			return Info{}, err
-		}
-	}
-	var hotwords []string
-	if req.Hotwords != nil {
-		if hotwords, err = m.checkHotwords(ctx, *req.Hotwords); err != nil {
-			return Info{}, err
-		}
-	}
-	prepared, err := checkContext(req.Context)
-	if err != nil {
-		return Info{}, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.deleted {
-		return Info{}, ErrNotFound
-	}
-	other := req.ViewerMode != nil || req.Password != nil || req.Hotwords != nil || req.AutoStopAfter != nil || req.Context != nil
-	if other && s.rec.State == Stopped {
-		return Info{}, fmt.Errorf("%w: a stopped session may change only its label", ErrTransition)
-	}
-	next := s.rec
-	if req.AutoStopAfter != nil {
-		if next.AutoStopAfter, err = seconds2(req.AutoStopAfter, 0, MaxAutoStop, "auto_stop_after"); err != nil {
-			return Info{}, err
-		}
-	}
-	if req.ViewerMode != nil || req.Password != nil {
-		mode := next.ViewerMode
-		if req.ViewerMode != nil {
-			mode = *req.ViewerMode
-		}
-		switch {
-		case mode == ViewLink && next.ViewerMode != ViewLink:
-			return Info{}, fmt.Errorf("%w: a link token is issued only at creation; create a new session", ErrBadConfig)
-		case mode == ViewPassword && req.Password != nil:
-			if err := checkPassword(*req.Password); err != nil {
-				return Info{}, err
-			}
-			next.Secret = hashPassword(*req.Password)
-		case mode == ViewPassword && next.ViewerMode != ViewPassword:
-			return Info{}, fmt.Errorf("%w: viewer_mode password needs a password", ErrBadConfig)
-		case req.Password != nil:
-			return Info{}, fmt.Errorf("%w: a password needs viewer_mode password", ErrBadConfig)
-		case mode == ViewPublic || mode == ViewPrivate:
-			next.Secret = ""
-		case mode != ViewLink && mode != ViewPassword:
-			return Info{}, fmt.Errorf("%w: viewer_mode must be public, link, password or private", ErrBadConfig)
-		}
-		next.ViewerMode = mode
-	}
-	if req.Hotwords != nil {
-		next.Hotwords = hotwords
-	}
-	if req.KeepTranscript != nil {
-		next.KeepTranscript = *req.KeepTranscript
-	}
-	if req.IdentifySpeakers != nil {
-		next.IdentifySpeakers = *req.IdentifySpeakers
-	}
-	restart := req.Hotwords != nil && s.pipe != nil && !slices.Equal(hotwords, s.rec.Hotwords)
-	if req.Context != nil && prepared != s.context {
-		s.setContext(prepared)
-		restart = restart || s.pipe != nil
-	}
-	label := req.Label != nil && *req.Label != s.rec.Label
-	labelText := next.Label
-	if req.Label != nil {
-		labelText = *req.Label
-	}
-	next.Label = s.rec.Label // the label changes through the state machine
-	s.rec = next
-	if restart {
-		// New hotwords or prepared text apply from the next utterance: the
-		// pipeline is reopened with them, its clock continuing.
-		m.stopPipeline(ctx, s)
-		if err := m.startPipeline(ctx, s); err != nil {
-			return Info{}, err
-		}
-	}
-	if label {
-		if err := m.transition(ctx, s, actor(owner), Input{Kind: EvLabel, At: m.now(), Label: labelText}, ""); err != nil {
-			return Info{}, err
-		}
-	} else if err := m.persist(ctx, s); err != nil {
-		return Info{}, err
-	}
-	return m.infoLocked(s), nil
-}
-
 // Start implements Sessions.
 func (m *Manager) Start(ctx context.Context, owner, id string) (Info, error) {
 	return m.act(ctx, owner, id, "start")
@@ -298,16 +187,16 @@ func (m *Manager) act(ctx context.Context, owner, id, op string) (Info, error) {
 	if err != nil {
 		return Info{}, err
 	}
-	s.mu.Lock()
+	s.fx.Lock()
 	defer m.gauge()
-	defer s.mu.Unlock()
-	if s.deleted {
+	defer s.fx.Unlock()
+	if s.isDeleted() {
 		return Info{}, ErrNotFound
 	}
-	if err := m.transition(ctx, s, actor(owner), Input{Kind: kind, At: m.now()}, action); err != nil {
+	if err := m.step(ctx, s, actor(owner), Input{Kind: kind, At: m.now()}, action); err != nil {
 		return Info{}, err
 	}
-	return m.infoLocked(s), nil
+	return m.info(s), nil
 }
 
 // Delete implements Sessions.
@@ -319,43 +208,47 @@ func (m *Manager) Delete(ctx context.Context, owner, id string) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if s.deleted {
-		s.mu.Unlock()
+	s.fx.Lock()
+	defer s.fx.Unlock()
+	if s.isDeleted() {
 		return ErrNotFound
 	}
-	if err := m.record(ctx, actor(owner), "session.delete", id, "ok", nil); err != nil {
-		s.mu.Unlock()
+	if err := m.hooks.record(ctx, actor(owner), "session.delete", id, "ok", nil); err != nil {
 		return err
 	}
-	m.stopPipeline(ctx, s)
-	if err := deleteRecord(ctx, m.db, id); err != nil {
-		s.mu.Unlock()
+	s.mu.Lock()
+	p := s.pipe
+	s.pipe = nil
+	s.mu.Unlock()
+	if p != nil {
+		m.drain(ctx, s, p, drainTimeout)
+	}
+	if err := m.recs.remove(ctx, id); err != nil {
 		return err
 	}
+	s.mu.Lock()
 	s.deleted = true
-	m.detachRuntime(s)
+	h := s.takeRuntime()
 	l := s.lease
 	s.lease = nil
 	s.mu.Unlock()
+	h.release()
 	if l != nil {
 		_ = l.Release(context.WithoutCancel(ctx))
 	}
 	m.bus.forget(context.WithoutCancel(ctx), id)
-	m.mu.Lock()
-	delete(m.sessions, id)
-	m.mu.Unlock()
-	m.hubMu.Lock()
-	h := m.hubs[id]
-	m.hubMu.Unlock()
-	if m.privacy.Forget != nil {
-		m.privacy.Forget(id)
-	}
-	if h != nil {
-		h.closeAll(ErrNotFound)
-	}
+	m.forget(s)
+	m.hooks.forget(id)
+	m.hubs.end(id, ErrNotFound)
 	m.gauge()
 	return nil
+}
+
+// isDeleted reports whether s was deleted.
+func (s *session) isDeleted() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deleted
 }
 
 // CheckViewer implements Sessions.
@@ -380,70 +273,4 @@ func (m *Manager) CheckViewer(ctx context.Context, id, secret string) (Info, err
 		}
 	}
 	return Info{}, ErrSecret
-}
-
-// checkHotwords validates hotwords and asks the engine whether it can
-// honour them (PocketSphinx must be able to spell each word).
-func (m *Manager) checkHotwords(ctx context.Context, hw []string) ([]string, error) {
-	if len(hw) > MaxHotwords {
-		return nil, fmt.Errorf("%w: at most %d hotwords", ErrBadConfig, MaxHotwords)
-	}
-	out := make([]string, 0, len(hw))
-	for i, w := range hw {
-		w = strings.TrimSpace(w)
-		if w == "" || len(w) > MaxHotwordBytes || !utf8.ValidString(w) || strings.ContainsFunc(w, isControl) {
-			return nil, fmt.Errorf("%w: hotword #%d must be 1 to %d bytes of text", ErrBadConfig, i+1, MaxHotwordBytes)
-		}
-		out = append(out, w)
-	}
-	if len(out) == 0 {
-		return nil, nil
-	}
-	if m.rec != nil {
-		st, err := m.rec.NewStream(ctx, speech.StreamOptions{Hotwords: out})
-		if err != nil {
-			if errors.Is(err, speech.ErrUnsupported) {
-				return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
-			}
-			return nil, fmt.Errorf("live: checking hotwords: %w", err)
-		}
-		st.Close()
-	}
-	return out, nil
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-func checkLabel(l string) error {
-	if len(l) > MaxLabel || !utf8.ValidString(l) || strings.ContainsFunc(l, isControl) {
-		return fmt.Errorf("%w: label must be at most %d bytes of text", ErrBadConfig, MaxLabel)
-	}
-	return nil
-}
-
-func checkLanguage(l string) error {
-	if len(l) > maxLanguage || strings.ContainsFunc(l, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-')
-	}) {
-		return fmt.Errorf("%w: language must be a BCP 47 tag such as en-US", ErrBadConfig)
-	}
-	return nil
-}
-
-func checkPassword(pw string) error {
-	if utf8.RuneCountInString(pw) < MinPassword || len(pw) > MaxPassword {
-		return fmt.Errorf("%w: password must be %d to %d characters", ErrBadConfig, MinPassword, MaxPassword)
-	}
-	return nil
-}
-
-// seconds2 turns an optional seconds value into a duration in [0, limit].
-func seconds2(v *float64, def, limit time.Duration, name string) (time.Duration, error) {
-	if v == nil {
-		return def, nil
-	}
-	if math.IsNaN(*v) || *v < 0 || *v > limit.Seconds() {
-		return 0, fmt.Errorf("%w: %s must be 0 to %v seconds", ErrBadConfig, name, limit.Seconds())
-	}
-	return time.Duration(*v * float64(time.Second)), nil
 }

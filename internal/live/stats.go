@@ -92,7 +92,7 @@ func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
 			return Stats{}, errors.Join(err, errors.New("live: no stats from the session's owner"))
 		}
 		st := *rep.Stats
-		st.Viewers = m.viewers(id) // feeds are per process
+		st.Viewers = m.hubs.viewers(id) // feeds are per process
 		return st, nil
 	}
 	s, err := m.lookup("", id)
@@ -108,19 +108,6 @@ func (m *Manager) Stats(ctx context.Context, id string) (Stats, error) {
 	if pub != nil {
 		st.Engine = pub.lastEngine()
 	}
-	st.Viewers = m.viewers(id)
+	st.Viewers = m.hubs.viewers(id)
 	return st, nil
-}
-
-// viewers is the number of session id's feeds open in this process.
-func (m *Manager) viewers(id string) int {
-	m.hubMu.Lock()
-	h := m.hubs[id]
-	m.hubMu.Unlock()
-	if h == nil {
-		return 0
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.feeds)
 }

@@ -73,7 +73,14 @@ func ms(t *time.Time) any {
 	return t.UnixMilli()
 }
 
-func insertRecord(ctx context.Context, db *store.Store, r record) error {
+// records owns the sessions' rows in the store (live_sessions): load,
+// save, list and delete, nothing else. It holds no lock: callers
+// serialise the writes of one session (session.fx) and never call it
+// holding session.mu.
+type records struct{ db *store.Store }
+
+func (rs records) insert(ctx context.Context, r record) error {
+	db := rs.db
 	hw, _ := json.Marshal(r.Hotwords)
 	_, err := db.ExecContext(ctx, `INSERT INTO live_sessions(id, owner, label, state, viewer_mode, viewer_secret,
 		language, hotwords, auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms,
@@ -88,7 +95,8 @@ func insertRecord(ctx context.Context, db *store.Store, r record) error {
 	return nil
 }
 
-func updateRecord(ctx context.Context, db *store.Store, r record) error {
+func (rs records) update(ctx context.Context, r record) error {
+	db := rs.db
 	hw, _ := json.Marshal(r.Hotwords)
 	_, err := db.ExecContext(ctx, `UPDATE live_sessions SET label=?, state=?, viewer_mode=?, viewer_secret=?,
 		hotwords=?, auto_stop_ms=?, started_at=?, stopped_at=?, stop_reason=?, last_seq=?, audio_ms=?, seq_exact=?,
@@ -102,31 +110,32 @@ func updateRecord(ctx context.Context, db *store.Store, r record) error {
 	return nil
 }
 
-func deleteRecord(ctx context.Context, db *store.Store, id string) error {
+func (rs records) remove(ctx context.Context, id string) error {
+	db := rs.db
 	if _, err := db.ExecContext(ctx, `DELETE FROM live_sessions WHERE id=?`, id); err != nil {
 		return fmt.Errorf("live: deleting session: %w", err)
 	}
 	return nil
 }
 
-func loadRecords(ctx context.Context, db *store.Store) ([]record, error) {
-	return queryRecords(ctx, db, "", nil)
+func (rs records) all(ctx context.Context) ([]record, error) {
+	return rs.query(ctx, "", nil)
 }
 
 // loadRecord reads session id's row (ErrNotFound when there is none).
-func loadRecord(ctx context.Context, db *store.Store, id string) (record, error) {
-	rs, err := queryRecords(ctx, db, " WHERE id=?", []any{id})
+func (rs records) one(ctx context.Context, id string) (record, error) {
+	got, err := rs.query(ctx, " WHERE id=?", []any{id})
 	if err != nil {
 		return record{}, err
 	}
-	if len(rs) == 0 {
+	if len(got) == 0 {
 		return record{}, ErrNotFound
 	}
-	return rs[0], nil
+	return got[0], nil
 }
 
-func queryRecords(ctx context.Context, db *store.Store, where string, args []any) ([]record, error) {
-	rows, err := db.QueryContext(ctx, `SELECT id, owner, label, state, viewer_mode, viewer_secret, language, hotwords,
+func (rs records) query(ctx context.Context, where string, args []any) ([]record, error) {
+	rows, err := rs.db.QueryContext(ctx, `SELECT id, owner, label, state, viewer_mode, viewer_secret, language, hotwords,
 		auto_stop_ms, pre_roll_ms, created_at, started_at, stopped_at, stop_reason, last_seq, audio_ms, seq_exact,
 		keep_transcript, identify_speakers
 		FROM live_sessions`+where+` ORDER BY created_at, id`, args...)

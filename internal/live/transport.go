@@ -22,6 +22,8 @@ import (
 type audioTransport interface {
 	send(samples []float32) error
 	finalize() error
+	// reconnected tells the session its source came back (EvReconnect).
+	reconnected() error
 }
 
 var (
@@ -48,6 +50,16 @@ func (l localAudio) send(samples []float32) error {
 
 func (l localAudio) finalize() error {
 	l.m.finalizeAudio(l.s)
+	return nil
+}
+
+// reconnected drives EvReconnect through Next. It has no effects; a
+// session that is not live or paused refuses it, which a source need not
+// hear about (it may come back while the session is idle).
+func (l localAudio) reconnected() error {
+	if err := l.s.quiet(Input{Kind: EvReconnect, At: l.m.now()}); err != nil && !errors.Is(err, ErrTransition) {
+		return err
+	}
 	return nil
 }
 
@@ -91,6 +103,10 @@ func (b *busAudio) send(samples []float32) error {
 	}
 	return nil
 }
+
+// reconnected: the session's owner is in another process and learns of
+// the source through its audio only.
+func (b *busAudio) reconnected() error { return nil }
 
 func (b *busAudio) finalize() error {
 	msg := &nats.Msg{Subject: b.subj, Header: nats.Header{}}

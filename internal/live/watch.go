@@ -2,30 +2,11 @@ package live
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"sync"
-	"time"
-
-	"github.com/nats-io/nats.go"
 )
-
-// hub is this process's one subscription to a session's events, shared by
-// all its local feeds. Delivery never blocks: a feed whose buffer is full
-// is closed with ErrSlow.
-//
-// Lock order: hub.mu before feed.mu.
-type hub struct {
-	id     string
-	m      *Manager
-	sub    *nats.Subscription
-	mu     sync.Mutex
-	feeds  map[*feed]struct{}
-	last   uint64 // Seq of the last event received (0: none yet)
-	closed bool
-}
 
 // feed is one viewer's subscription. The hub queues events (shared,
 // read-only items) without blocking. They leave either through Events,
@@ -168,7 +149,7 @@ func (f *feed) Frames(ctx context.Context, notify func()) {
 	var catchup []Frame
 	last, subj := f.after, SubjectsFor(f.h.id).History
 	for {
-		page, err := f.h.m.historyFrames(ctx, subj, last)
+		page, err := f.h.hs.historyFrames(ctx, subj, last)
 		if err != nil {
 			break
 		}
@@ -238,7 +219,7 @@ func (m *Manager) Watch(ctx context.Context, id string, after uint64) (Feed, err
 	if m.clustered() {
 		// Any process's viewers watch any session: its owner publishes on
 		// the bus (and may change while they watch).
-		if _, err := loadRecord(ctx, m.db, id); err != nil {
+		if _, err := m.recs.one(ctx, id); err != nil {
 			return nil, err
 		}
 	} else if _, err := m.lookup("", id); errors.Is(err, errShutdown) {
@@ -246,7 +227,7 @@ func (m *Manager) Watch(ctx context.Context, id string, after uint64) (Feed, err
 	} else if err != nil && !m.ownedElsewhere(id) {
 		return nil, err
 	}
-	h, err := m.hubFor(id)
+	h, err := m.hubs.hubFor(id)
 	if err != nil {
 		return nil, err
 	}
@@ -289,7 +270,7 @@ func (f *feed) pump() {
 	subj := SubjectsFor(f.h.id).History
 catchUp:
 	for {
-		evs, err := f.h.m.history(subj, last)
+		evs, err := f.h.hs.history(subj, last)
 		if err != nil {
 			break
 		}
@@ -327,148 +308,6 @@ catchUp:
 // ownedElsewhere reports whether another process owns session id (its
 // history subject answers), so viewers may watch sessions of other nodes.
 func (m *Manager) ownedElsewhere(id string) bool {
-	_, err := m.history(SubjectsFor(id).History, 1<<62)
+	_, err := m.hubs.history(SubjectsFor(id).History, 1<<62)
 	return err == nil
-}
-
-// history asks the owner of a session for its events after `after`.
-func (m *Manager) history(subj string, after uint64) ([]Event, error) {
-	req, _ := json.Marshal(historyRequest{After: after})
-	msg, err := m.nc.Request(subj, req, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
-	var evs []Event
-	if err := json.Unmarshal(msg.Data, &evs); err != nil {
-		return nil, fmt.Errorf("live: history reply: %w", err)
-	}
-	return evs, nil
-}
-
-// historyFrames is history as frames: each event as the owner encoded it.
-func (m *Manager) historyFrames(ctx context.Context, subj string, after uint64) ([]Frame, error) {
-	req, _ := json.Marshal(historyRequest{After: after})
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	msg, err := m.nc.RequestWithContext(ctx, subj, req)
-	if err != nil {
-		return nil, err
-	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(msg.Data, &raws); err != nil {
-		return nil, fmt.Errorf("live: history reply: %w", err)
-	}
-	frames := make([]Frame, 0, len(raws))
-	for _, raw := range raws {
-		var e struct {
-			Seq uint64 `json:"seq"`
-		}
-		if err := json.Unmarshal(raw, &e); err != nil {
-			return nil, fmt.Errorf("live: history reply: %w", err)
-		}
-		frames = append(frames, Frame{Seq: e.Seq, JSON: raw})
-	}
-	return frames, nil
-}
-
-// hubFor returns the session's hub, subscribing when it is the first.
-func (m *Manager) hubFor(id string) (*hub, error) {
-	m.hubMu.Lock()
-	defer m.hubMu.Unlock()
-	if h := m.hubs[id]; h != nil {
-		return h, nil
-	}
-	h := &hub{id: id, m: m, feeds: map[*feed]struct{}{}}
-	sub, err := m.nc.Subscribe(SubjectsFor(id).Events, h.receive)
-	if err != nil {
-		return nil, fmt.Errorf("live: events subscription: %w", err)
-	}
-	// Bounded: a hub that cannot keep up loses messages (seen as a gap
-	// below) instead of growing without limit.
-	_ = sub.SetPendingLimits(4*m.cfg.ViewerBuffer+1024, 64<<20)
-	// The subscription must reach the server before history is asked, or
-	// an event published in between would be missed.
-	if err := m.nc.Flush(); err != nil {
-		_ = sub.Unsubscribe()
-		return nil, fmt.Errorf("live: events subscription: %w", err)
-	}
-	h.sub = sub
-	m.hubs[id] = h
-	return h, nil
-}
-
-func (h *hub) add(f *feed) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return false
-	}
-	h.feeds[f] = struct{}{}
-	return true
-}
-
-// remove drops f; the last feed out closes the hub.
-func (h *hub) remove(f *feed) {
-	h.m.met.feedsOpen.Dec()
-	if f.Err() == ErrSlow {
-		h.m.met.feedsSlow.Inc()
-	}
-	h.m.hubMu.Lock()
-	defer h.m.hubMu.Unlock()
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	delete(h.feeds, f)
-	if len(h.feeds) == 0 && !h.closed {
-		h.closed = true
-		_ = h.sub.Unsubscribe()
-		if h.m.hubs[h.id] == h {
-			delete(h.m.hubs, h.id)
-		}
-	}
-}
-
-// receive is the subscription's callback: one goroutine, in bus order.
-func (h *hub) receive(msg *nats.Msg) {
-	var e Event
-	if err := json.Unmarshal(msg.Data, &e); err != nil || e.Seq == 0 {
-		return
-	}
-	h.mu.Lock()
-	gap := h.last != 0 && e.Seq > h.last+1
-	if e.Seq > h.last {
-		h.last = e.Seq
-	}
-	it := &item{ev: e, frame: Frame{Seq: e.Seq, JSON: msg.Data}}
-	var failed []*feed
-	for f := range h.feeds {
-		if gap {
-			// The bus dropped events: every feed reconnects and catches up.
-			f.mu.Lock()
-			if f.failLocked(ErrSlow) {
-				failed = append(failed, f)
-			}
-			f.mu.Unlock()
-			continue
-		}
-		if !f.deliver(it) {
-			failed = append(failed, f)
-		}
-	}
-	h.mu.Unlock()
-	for _, f := range failed {
-		h.remove(f)
-	}
-}
-
-// closeAll ends every feed of the hub with err (the session is gone).
-func (h *hub) closeAll(err error) {
-	h.mu.Lock()
-	fs := make([]*feed, 0, len(h.feeds))
-	for f := range h.feeds {
-		fs = append(fs, f)
-	}
-	h.mu.Unlock()
-	for _, f := range fs {
-		f.fail(err)
-	}
 }
