@@ -63,12 +63,12 @@ const preparedPriorTokens = 200
 const preparedUnigramScale = 1e-3
 
 // preparedBeamNarrowing narrows every beam of the prepared search by this
-// factor. It is 1: with the merged model (one lookup, no longer the
-// model set's double cost) a 10× or 100× narrower search saved little CPU
-// and cost a Deepgram-route stream with one key term 8–17 WER points
-// (listen.TestStreamRecognisesUtterance), though not the shared
-// utterances with a service sheet.
-const preparedBeamNarrowing = 1
+// factor, winning back part of its decoding cost. 10× or 100× cost a
+// Deepgram-route stream with one key term 8–17 WER points
+// (listen.TestStreamRecognisesUtterance) and the unrelated text 0.65
+// points, though not the shared utterances with a service sheet; 3×
+// and 5× cost nothing measurable (docs/benchmarks.md, "Prepared text").
+const preparedBeamNarrowing = 3
 
 const (
 	maxNewWords     = 2000 // pronunciations added per text
