@@ -29,6 +29,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
 	"github.com/izwi-speech/izwi/internal/finite"
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 	"github.com/izwi-speech/izwi/internal/store"
 )
 
@@ -342,7 +343,7 @@ func (s *siteSettings) SetPublicURL(ctx context.Context, u string) (string, erro
 	}
 	s.public.Store(&o)
 	check := o + " answers as this server."
-	if pu, err := url.Parse(o); err == nil && loopbackOnly(net.JoinHostPort(pu.Hostname(), "0")) {
+	if pu, err := url.Parse(o); err == nil && netpolicy.LoopbackAddr(net.JoinHostPort(pu.Hostname(), "0")) {
 		check += " It is a loopback address: phones and other computers cannot open it."
 	} else if strings.HasPrefix(o, "http://") {
 		check += " It is plain HTTP: phones will not let the microphone page record, and the connection is not private."

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +23,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/limit"
 	"github.com/izwi-speech/izwi/internal/models"
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/tlsconf"
 	"github.com/izwi-speech/izwi/internal/vault"
@@ -118,7 +118,7 @@ func (e doctorEnv) checkListeners(context.Context) []finding {
 	s := e.cfg.Server
 	for _, l := range []struct{ key, addr, defPort string }{{"server.listen", s.Listen, "8080"}, {"server.admin_listen", s.AdminListen, "8081"}} {
 		host, port, err := net.SplitHostPort(l.addr)
-		if err != nil || isLoopbackHost(host) {
+		if err != nil || netpolicy.LoopbackHost(host) {
 			continue
 		}
 		if !e.cfg.TLS.Enabled() {
@@ -371,7 +371,7 @@ func (e doctorEnv) checkTelemetry(context.Context) []finding {
 		if h, _, err := net.SplitHostPort(strings.SplitN(host, "/", 2)[0]); err == nil {
 			host = h
 		}
-		if !isLoopbackHost(host) {
+		if !netpolicy.LoopbackHost(host) {
 			out = append(out, finding{sevWarning, "traces-plaintext", "traces go to " + ep + " over plain HTTP", "use an https:// collector or one on loopback"})
 		}
 	}
@@ -406,14 +406,6 @@ func readLeaf(path string) (time.Time, error) {
 		return time.Time{}, err
 	}
 	return info.NotAfter, nil
-}
-
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }
 
 // oneLineErr flattens a joined error for one-line output.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 	"github.com/izwi-speech/izwi/internal/secrets"
 )
 
@@ -23,7 +24,7 @@ func (e doctorEnv) checkBus(context.Context) []finding {
 	if !b.TLS.On() {
 		for _, raw := range strings.Split(b.URL, ",") {
 			u, err := url.Parse(strings.TrimSpace(raw))
-			if err != nil || isLoopbackHost(u.Hostname()) {
+			if err != nil || netpolicy.LoopbackHost(u.Hostname()) {
 				continue
 			}
 			out = append(out, finding{sevCritical, "bus-plain", fmt.Sprintf("bus.url reaches %s without TLS: audio, captions and key revocations cross the network in clear", u.Host),

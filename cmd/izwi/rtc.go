@@ -11,6 +11,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/live"
 	"github.com/izwi-speech/izwi/internal/live/livehttp"
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 	"github.com/izwi-speech/izwi/internal/rtc"
 	"github.com/izwi-speech/izwi/internal/telemetry"
 )
@@ -22,7 +23,7 @@ func buildRTC(c config.WebRTC, listen string, sessions live.Sessions, gw *gatewa
 		return nil, nil
 	}
 	o := rtc.Options{Sessions: sessions, Logger: telemetry.Component(logger, "rtc"),
-		UDPPortMin: uint16(c.UDPPortMin), UDPPortMax: uint16(c.UDPPortMax), Loopback: loopbackOnly(listen)} // a browser on this machine (the tests)
+		UDPPortMin: uint16(c.UDPPortMin), UDPPortMax: uint16(c.UDPPortMax), Loopback: netpolicy.LoopbackAddr(listen)} // a browser on this machine (the tests)
 	o.Slots = livehttp.FromLimiter(gw.limiter) // as the audio WebSocket's
 	if len(c.ICEURLs) > 0 {
 		srv := rtc.ICEServer{URLs: c.ICEURLs, Username: c.TURNUsername}

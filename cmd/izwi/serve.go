@@ -20,6 +20,7 @@ import (
 	"github.com/izwi-speech/izwi/internal/captionfilter"
 	"github.com/izwi-speech/izwi/internal/config"
 	"github.com/izwi-speech/izwi/internal/engines"
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 	"github.com/izwi-speech/izwi/internal/schedule"
 	"github.com/izwi-speech/izwi/internal/sdnotify"
 	"github.com/izwi-speech/izwi/internal/telemetry"
@@ -62,7 +63,7 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		}
 		return nil
 	})
-	if err == nil && !cfg.Auth.Required() && !loopbackOnly(cfg.Server.Listen) {
+	if err == nil && !cfg.Auth.Required() && !netpolicy.LoopbackAddr(cfg.Server.Listen) {
 		err = errors.New("config: auth.require_auth = false is only allowed when server.listen is a loopback address")
 	}
 	if err != nil {
@@ -372,16 +373,4 @@ func scheme(c *tls.Config) string {
 		return "https"
 	}
 	return "http"
-}
-
-func loopbackOnly(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

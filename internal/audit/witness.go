@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 )
 
 // witnessQueue bounds checkpoints waiting for the witness; past it the
@@ -51,7 +52,7 @@ func NewWitness(rawURL string, client *http.Client, logger *slog.Logger) (*Witne
 	}
 	switch {
 	case u.Scheme == "https":
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && netpolicy.LoopbackHost(u.Hostname()):
 	default:
 		return nil, fmt.Errorf("audit: witness url %q: want https (http only to a loopback address)", u.Redacted())
 	}
@@ -64,14 +65,6 @@ func NewWitness(rawURL string, client *http.Client, logger *slog.Logger) (*Witne
 	w := &Witness{url: u.String(), client: client, log: logger, q: make(chan []byte, witnessQueue), done: make(chan struct{})}
 	go w.run()
 	return w, nil
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // send queues a signed checkpoint.

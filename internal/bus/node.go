@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 	"github.com/nats-io/nats-server/v2/server"
 )
 
@@ -75,7 +76,7 @@ func (c NodeConfig) Validate() error {
 			errs = append(errs, errors.New("bus node: users need tls (ca, cert and key): credentials on a plain link protect nothing that crosses it"))
 		}
 		for _, a := range []struct{ name, v string }{{"listen", c.Listen}, {"cluster", c.Cluster}} {
-			if a.v != "" && !isLoopback(a.v) {
+			if a.v != "" && !netpolicy.LoopbackAddr(a.v) {
 				errs = append(errs, fmt.Errorf("bus node: %s %s is not loopback: a node that other machines reach needs tls (`izwi bus certs DIR`)", a.name, a.v))
 			}
 		}

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -101,17 +100,4 @@ func userKey(seed []byte) (nkeys.KeyPair, string, error) {
 		return nil, "", errors.New("bus: nkey: the seed is not a NATS user seed (SU…)")
 	}
 	return kp, pub, nil
-}
-
-// isLoopback reports whether host:port binds only the loopback interface.
-func isLoopback(hostport string) bool {
-	host, _, err := net.SplitHostPort(hostport)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

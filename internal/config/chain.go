@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
 
@@ -174,7 +175,7 @@ func (d Deepgram) validate() []error {
 			errs = append(errs, fmt.Errorf("config: engines.deepgram.url: want wss://host (or ws, https, http), not %q", u.Redacted()))
 		case u.User != nil || u.RawQuery != "" || u.Fragment != "":
 			errs = append(errs, errors.New("config: engines.deepgram.url must not carry credentials, a query or a fragment: the key goes in api_key_file"))
-		case (u.Scheme == "ws" || u.Scheme == "http") && !isLoopback(u.Hostname()):
+		case (u.Scheme == "ws" || u.Scheme == "http") && !netpolicy.LoopbackHost(u.Hostname()):
 			errs = append(errs, errors.New("config: engines.deepgram.url: plain ws/http only to a loopback address; the key and the audio would cross the network unencrypted"))
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 )
 
 // Chat defaults, documented in izwi.example.toml.
@@ -161,7 +163,7 @@ func checkChatURL(raw string, insecure bool) error {
 	switch {
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && (isLoopback(u.Hostname()) || insecure):
+	case u.Scheme == "http" && (netpolicy.LoopbackHost(u.Hostname()) || insecure):
 		return nil
 	case u.Scheme == "http":
 		return fmt.Errorf("%q: must be https (plain http only to loopback, or set allow_insecure = true for a network you trust)", raw)

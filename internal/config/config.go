@@ -9,11 +9,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strings"
 
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 	"github.com/izwi-speech/izwi/internal/secrets"
 	"github.com/izwi-speech/izwi/internal/speech"
 )
@@ -334,7 +334,7 @@ func (c Config) Validate() error {
 	if c.Bus.Listen != "" {
 		if host, _, err := net.SplitHostPort(c.Bus.Listen); err != nil {
 			errs = append(errs, fmt.Errorf("config: bus.listen %q: %w", c.Bus.Listen, err))
-		} else if !isLoopback(host) {
+		} else if !netpolicy.LoopbackHost(host) {
 			errs = append(errs, fmt.Errorf("config: bus.listen %q is not a loopback address: the embedded broker's port is plain and unauthenticated; for other machines run a secured cluster (izwi bus serve, docs/deploy.md)", c.Bus.Listen))
 		}
 	}
@@ -373,17 +373,9 @@ func checkListen(field, addr string, insecure bool) error {
 	if port == "" {
 		return fmt.Errorf("config: %s %q: missing port", field, addr)
 	}
-	if isLoopback(host) || insecure {
+	if netpolicy.LoopbackHost(host) || insecure {
 		return nil
 	}
 	return fmt.Errorf("config: %s %q is not a loopback address; plain HTTP there would expose audio and transcripts to the network"+
 		": listen on 127.0.0.1, turn on [tls], or set server.allow_insecure_http = true behind a TLS-terminating proxy", field, addr)
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip, err := netip.ParseAddr(host)
-	return err == nil && ip.IsLoopback()
 }

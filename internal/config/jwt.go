@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 )
 
 // JWT limits (RFC 8725 guidance and the Live STT seed's ticket auth).
@@ -222,7 +224,7 @@ func CheckJWKSURL(raw string) error {
 	switch {
 	case u.Scheme == "https":
 		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && netpolicy.LoopbackHost(u.Hostname()):
 		return nil
 	}
 	return fmt.Errorf("jwks_url %q: must be https (plain http only to loopback)", raw)

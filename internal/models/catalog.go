@@ -12,13 +12,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"path"
 	"regexp"
 	"sort"
 	"strings"
 
+	"github.com/izwi-speech/izwi/internal/netpolicy"
 	"github.com/izwi-speech/izwi/internal/signing"
 )
 
@@ -325,16 +325,8 @@ func checkURL(raw string) error {
 	switch {
 	case u.Scheme == "https" && u.Host != "":
 		return nil
-	case u.Scheme == "http" && isLoopback(u.Hostname()):
+	case u.Scheme == "http" && netpolicy.LoopbackHost(u.Hostname()):
 		return nil
 	}
 	return fmt.Errorf("url %q must be https (plain http only to loopback)", raw)
-}
-
-func isLoopback(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
