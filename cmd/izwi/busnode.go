@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -129,4 +130,21 @@ func busConfig(cfg config.Config) (bus.Config, error) {
 	}
 	bc.NKey = seed
 	return bc, bc.Validate()
+}
+
+// startBus connects this process to the message bus cfg names (or starts
+// the embedded one). On failure it logs why to log and returns nil and the
+// exit code: a bad bus configuration is a usage error.
+func startBus(ctx context.Context, cfg config.Config, logger, log *slog.Logger) (*bus.Bus, int) {
+	bc, err := busConfig(cfg)
+	if err != nil {
+		log.Error("cannot start the message bus", "err", err)
+		return nil, exitUsage
+	}
+	broker, err := bus.Start(ctx, bc, telemetry.Component(logger, "bus"))
+	if err != nil {
+		log.Error("cannot start the message bus", "err", err)
+		return nil, exitFailure
+	}
+	return broker, exitOK
 }

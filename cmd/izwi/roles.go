@@ -56,15 +56,9 @@ func runIdentifier(ctx context.Context, cfg config.Config, set *engines.Set, log
 		log.Error("the identifier role needs a speaker engine (engines.speaker, IZWI_SPEAKER_ENGINE)")
 		return exitModel
 	}
-	bc, err := busConfig(cfg)
-	if err != nil {
-		log.Error("cannot start the message bus", "err", err)
-		return exitUsage
-	}
-	broker, err := bus.Start(ctx, bc, telemetry.Component(logger, "bus"))
-	if err != nil {
-		log.Error("cannot start the message bus", "err", err)
-		return exitFailure
+	broker, code := startBus(ctx, cfg, logger, log)
+	if broker == nil {
+		return code
 	}
 	defer broker.Close()
 	srv, err := identify.Serve(ctx, broker.Conn(), set.Embedder, identify.Config{Model: cfg.Engines.Speaker.Model},

@@ -107,15 +107,9 @@ func runServe(ctx context.Context, c *cli, args []string) int {
 		return exitFailure
 	}
 	defer db.Close()
-	bc, err := busConfig(cfg)
-	if err != nil {
-		log.Error("cannot start the message bus", "err", err)
-		return exitUsage
-	}
-	broker, err := bus.Start(ctx, bc, telemetry.Component(logger, "bus"))
-	if err != nil {
-		log.Error("cannot start the message bus", "err", err)
-		return exitFailure
+	broker, code := startBus(ctx, cfg, logger, log)
+	if broker == nil {
+		return code
 	}
 	defer broker.Close()
 
