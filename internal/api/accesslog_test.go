@@ -25,14 +25,18 @@ func TestAccessLogSaysSwitchingProtocolsForHijack(t *testing.T) {
 		_ = rw.Flush()
 		_ = c.Close()
 	}))
-	srv := httptest.NewServer(h)
+	logged := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer close(logged)
+		h.ServeHTTP(w, r)
+	}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	srv.Close() // the handler has returned and logged
+	<-logged // a hijacked request's handler may return after the client has its answer
 	var line struct {
 		Msg    string `json:"msg"`
 		Status int    `json:"status"`
